@@ -1,0 +1,50 @@
+# Interlink: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+ENV_FILE := $(if $(wildcard .env),.env,.env.example)
+NEO4J_LAUNCHER := platform/neo4j/target/.built
+# The suite's own settings first (its Redis database), then the full-stack addresses.
+TEST_ENV := INTERLINK_ENV_FILES="tests/test.env $(ENV_FILE)" platform/with-env
+# The embedded default: nothing from the caller's shell may switch a part to a server.
+EMBEDDED := env -u DATABASE_URL -u CELERY_BROKER_URL -u NEO4J_URI -u DJANGO_ENV
+
+.PHONY: demo test lint venv system-packages neo4j-jars services-up services-down
+
+demo: venv
+	$(EMBEDDED) $(BIN)/python manage.py migrate --no-input
+	$(EMBEDDED) $(BIN)/python manage.py demo_admin
+	@echo "Serving the embedded default at http://127.0.0.1:8000 (Ctrl-C stops it)"
+	$(EMBEDDED) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: system-packages venv neo4j-jars
+	platform/services start postgres redis neo4j
+	$(TEST_ENV) $(BIN)/python -m pytest $(ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip==25.3
+	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	touch $@
+
+system-packages:
+	platform/install-system-packages
+
+neo4j-jars: $(NEO4J_LAUNCHER)
+
+$(NEO4J_LAUNCHER): platform/neo4j/pom.xml $(wildcard platform/neo4j/src/main/java/org/interlink/neo4j/*.java)
+	mvn -q -B -f platform/neo4j/pom.xml package -DskipTests
+	touch $@
+
+services-up: venv neo4j-jars
+	platform/services start
+
+services-down:
+	platform/services stop

@@ -1,0 +1,77 @@
+"""GET /health/: the state and latency of every service the platform depends on."""
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.celery import app as celery_app
+from graph.driver import get_driver, graph_enabled
+
+
+def check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return f"{connection.vendor}"
+
+
+def check_broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager (no broker: tasks run in process)"
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=0, timeout=settings.HEALTH_CHECK_TIMEOUT)
+    return "redis"
+
+
+def check_worker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager (tasks run in process)"
+    replies = celery_app.control.ping(timeout=min(1.0, settings.HEALTH_CHECK_TIMEOUT))
+    if not replies:
+        raise RuntimeError("no Celery worker answered")
+    return f"{len(replies)} worker(s)"
+
+
+def check_graph() -> str:
+    if not graph_enabled():
+        return "networkx (embedded)"
+    get_driver().verify_connectivity()
+    return "neo4j"
+
+
+CHECKS: dict[str, Callable[[], str]] = {
+    "database": check_database,
+    "broker": check_broker,
+    "worker": check_worker,
+    "graph": check_graph,
+}
+
+
+def run_checks() -> dict[str, dict]:
+    results = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            detail, state = check(), "up"
+        except Exception as exc:  # noqa: BLE001 - any failure of a dependency means "down", never a 500
+            detail, state = f"{type(exc).__name__}: {exc}"[:300], "down"
+        results[name] = {
+            "state": state,
+            "detail": detail,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    return results
+
+
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    checks = run_checks()
+    down = [name for name, result in checks.items() if result["state"] != "up"]
+    body = {"status": "down" if down else "up", "down": down, "checks": checks}
+    return JsonResponse(body, status=503 if down else 200)

@@ -1,0 +1,169 @@
+"""Fixtures for a suite that runs on the real full stack: PostgreSQL, Redis, a Celery
+worker process, Neo4j over Bolt and headless Chromium. Nothing here is mocked; a
+missing service fails the test loudly instead of skipping it.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ROOT / "platform" / "services"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Checked once, before any test: a suite meant for the full stack must not quietly
+    # fall back to the embedded default.
+    missing = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        missing.append("DATABASE_URL (PostgreSQL)")
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        missing.append("CELERY_BROKER_URL (Redis)")
+    if not settings.NEO4J_URI:
+        missing.append("NEO4J_URI (Neo4j)")
+    if missing:
+        raise pytest.UsageError(
+            "the test suite runs on the full stack; not configured: "
+            + ", ".join(missing)
+            + ". Run `make test`, or export the variables of tests/test.env and .env.example."
+        )
+
+
+def services(action: str, *names: str) -> str:
+    result = subprocess.run(
+        [str(SERVICES), action, *names], capture_output=True, text=True, timeout=300, check=False
+    )
+    if action != "status" and result.returncode != 0:
+        raise RuntimeError(f"platform/services {action} {' '.join(names)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker_database_url() -> str:
+    """DATABASE_URL with the database name swapped for the one the test runner created."""
+    base, _, _ = os.environ["DATABASE_URL"].rpartition("/")
+    return f"{base}/{connection.settings_dict['NAME']}"
+
+
+class WorkerProcess:
+    """A real `celery worker` process consuming the suite's queue against the test database."""
+
+    def __init__(self) -> None:
+        self.name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        self.log = ROOT / "var" / "logs" / "test-worker.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from config.celery import app
+
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "DATABASE_URL": worker_database_url()}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--hostname",
+                self.name,
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {self.process.returncode}; see {self.log}")
+            if app.control.ping(destination=[self.name], timeout=0.5):
+                return
+        raise RuntimeError(f"celery worker {self.name} did not answer within 60 s; see {self.log}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker) -> Iterator[WorkerProcess]:
+    from config.celery import app
+
+    # Tasks left on the suite's queue by an earlier, interrupted run would run against
+    # a database that no longer exists.
+    app.control.purge()
+    worker = WorkerProcess()
+    with django_db_blocker.unblock():
+        worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def neo4j_driver():
+    from graph.driver import get_driver
+
+    driver = get_driver()
+    driver.verify_connectivity()
+    return driver
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, driven by Playwright; the browser download of test tools is not used."""
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make system-packages` installs Debian's chromium")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test body around it are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+        # While Playwright's loop runs, Django keeps this thread's connections in a separate
+        # context; close them here or they outlive the test and block the test database's drop.
+        connections.close_all()

@@ -1,0 +1,165 @@
+"""The platform on its real services: PostgreSQL, Redis with a Celery worker, Neo4j, health."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import neo4j
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+
+from config.celery import ping
+from sharing.models import Agency
+from tests.conftest import ROOT, free_port, services
+
+
+@pytest.mark.django_db
+def test_migrations_applied_on_postgresql_and_a_row_round_trips():
+    assert connection.vendor == "postgresql"
+    applied = MigrationRecorder(connection).applied_migrations()
+    assert ("sharing", "0001_initial") in applied
+
+    Agency.objects.create(code="cus-nl", name="Customs NL", country="NL", kind=Agency.Kind.CUSTOMS)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, country, kind FROM sharing_agency WHERE code = %s", ["cus-nl"])
+        assert cursor.fetchone() == ("Customs NL", "NL", "customs")
+
+
+def test_task_goes_through_redis_to_the_real_worker_process(celery_worker):
+    assert not settings.CELERY_TASK_ALWAYS_EAGER
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    result = ping.delay()
+    reply = result.get(timeout=30)
+    assert result.successful()
+    # The worker's pool processes are children of the worker we started, not this process.
+    assert reply["pid"] != os.getpid()
+    children = subprocess.run(
+        ["pgrep", "-P", str(celery_worker.process.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert str(reply["pid"]) in children
+
+
+def test_neo4j_over_bolt_writes_and_reads_with_the_configured_password(neo4j_driver):
+    marker = f"foundation-{time.time_ns()}"
+    neo4j_driver.execute_query("CREATE (:FoundationProbe {marker: $marker})", marker=marker)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (p:FoundationProbe {marker: $marker}) RETURN p.marker AS marker", marker=marker
+    )
+    assert [r["marker"] for r in records] == [marker]
+    neo4j_driver.execute_query("MATCH (p:FoundationProbe) DETACH DELETE p")
+
+
+def test_neo4j_refuses_a_wrong_password():
+    with neo4j.GraphDatabase.driver(settings.NEO4J_URI, auth=("neo4j", "not-the-password")) as driver:
+        with pytest.raises(neo4j.exceptions.AuthError):
+            driver.verify_connectivity()
+
+
+@pytest.mark.django_db
+def test_health_is_200_with_every_dependency_up(client, celery_worker):
+    response = client.get("/health/")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "up"
+    assert set(body["checks"]) == {"database", "broker", "worker", "graph"}
+    for name, check in body["checks"].items():
+        assert check["state"] == "up", name
+        assert check["latency_ms"] >= 0
+    assert body["checks"]["graph"]["detail"] == "neo4j"
+    assert body["checks"]["database"]["detail"] == "postgresql"
+
+
+@pytest.mark.django_db
+def test_health_is_503_naming_the_graph_when_neo4j_is_stopped(client, celery_worker):
+    services("stop", "neo4j")
+    try:
+        response = client.get("/health/")
+        body = response.json()
+        assert response.status_code == 503
+        assert body["down"] == ["graph"]
+        assert body["checks"]["graph"]["state"] == "down"
+        assert body["checks"]["database"]["state"] == "up"
+    finally:
+        services("start", "neo4j")
+    assert client.get("/health/").status_code == 200
+
+
+def run_manage(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def bare_environment(**extra: str) -> dict:
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **extra}
+
+
+def test_embedded_default_boots_with_no_environment_and_serves_health():
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=bare_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=5) as response:
+                    assert response.status == 200
+                    body = json.load(response)
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.3)
+        assert body is not None, "the embedded server did not answer /health/ within 30 s"
+        checks = body["checks"]
+        assert checks["database"]["detail"] == "sqlite"
+        assert checks["broker"]["detail"].startswith("eager")
+        assert checks["graph"]["detail"] == "networkx (embedded)"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_production_refuses_to_start_without_a_secret_key_or_allowed_hosts():
+    no_key = run_manage(
+        bare_environment(DJANGO_ENV="production", DJANGO_ALLOWED_HOSTS="intel.example"), "check"
+    )
+    assert no_key.returncode != 0
+    assert "DJANGO_SECRET_KEY" in no_key.stderr
+
+    no_hosts = run_manage(
+        bare_environment(DJANGO_ENV="production", DJANGO_SECRET_KEY="x" * 20 + "k" * 40), "check"
+    )
+    assert no_hosts.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS" in no_hosts.stderr
+
+
+def test_production_settings_pass_the_deployment_checklist():
+    env = bare_environment(
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY="s3cr3t-" + "q8Zr!v2Lp#x9Wm4Tn7Yb1Kd6Hf0Gj5Rc" * 2,
+        DJANGO_ALLOWED_HOSTS="intel.example",
+    )
+    result = run_manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_passwords_are_hashed_with_argon2(django_user_model):
+    user = django_user_model.objects.create_user("hash-probe", password="a long passphrase here")
+    assert user.password.startswith("argon2$")

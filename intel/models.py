@@ -1,0 +1,271 @@
+"""Records, the canonical entities they mention, and the links they assert.
+
+`intel` names the agency model only by its label ("sharing.Agency"): dependencies
+point from sharing to intel, never back.
+"""
+
+from django.conf import settings
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from intel.querysets import EntityQuerySet, LinkQuerySet, MentionQuerySet, RecordQuerySet
+
+
+class Category(models.TextChoices):
+    SHIPMENT = "shipment", "Shipment"
+    SEIZURE = "seizure", "Seizure"
+    INSPECTION = "inspection", "Inspection"
+    INVESTIGATION = "investigation", "Investigation"
+    TIP = "tip", "Tip"
+
+
+class Classification(models.IntegerChoices):
+    """Ordered: an agreement's ceiling admits every level up to and including its own."""
+
+    UNCLASSIFIED = 0, "Unclassified"
+    RESTRICTED = 1, "Restricted"
+    CONFIDENTIAL = 2, "Confidential"
+    SECRET = 3, "Secret"
+
+
+class Caveat(models.TextChoices):
+    NO_ONWARD_SHARING = "no_onward_sharing", "No onward sharing without the owner's consent"
+    NOT_FOR_EVIDENCE = "not_for_evidence", "Not for use as evidence without the owner's consent"
+
+
+class Record(models.Model):
+    owner = models.ForeignKey("sharing.Agency", on_delete=models.PROTECT, related_name="records")
+    external_ref = models.CharField(max_length=100, help_text="The owner's own reference; unique per owner")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    classification = models.PositiveSmallIntegerField(
+        choices=Classification.choices, default=Classification.RESTRICTED
+    )
+    caveats = models.JSONField(default=list, blank=True)
+    summary = models.TextField(blank=True)
+    occurred_on = models.DateField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True, help_text="Category-specific facts stated by the record")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    content_hash = models.CharField(max_length=64, blank=True, help_text="Of the imported row; re-imports compare it")
+    import_batch = models.ForeignKey(
+        "intel.ImportBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="records"
+    )
+
+    objects = RecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "external_ref"], name="record_unique_ref_per_owner")
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-occurred_on", "-id"]),
+            models.Index(fields=["category", "classification"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref} ({self.get_category_display()})"
+
+
+class RecordUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Record, on_delete=models.CASCADE)
+
+
+class RecordGroupObjectPermission(GroupObjectPermissionBase):
+    """Guardian's direct foreign-key permission rows for records, given to agency groups.
+
+    A `view_record` row is an explicit grant to another agency; `expires_at` ends it at
+    that instant, because the visibility choke point compares it with the clock.
+    """
+
+    content_object = models.ForeignKey(Record, on_delete=models.CASCADE)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        indexes = [models.Index(fields=["group", "permission", "content_object"])]
+
+
+class EntityType(models.TextChoices):
+    COMPANY = "company", "Company"
+    PERSON = "person", "Person"
+    VESSEL = "vessel", "Vessel"
+    CONTAINER = "container", "Container"
+    ADDRESS = "address", "Address"
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    SHIPMENT = "shipment", "Shipment"
+
+
+class Entity(models.Model):
+    """A resolved, canonical thing. It has no owner and no visibility of its own: what a
+    viewer is shown of it comes only from the mentions in records that viewer may see."""
+
+    type = models.CharField(max_length=20, choices=EntityType.choices)
+    key = models.CharField(max_length=400)
+    block = models.CharField(
+        max_length=120, blank=True, db_index=True, help_text="Blocking key for near-duplicate search"
+    )
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_from"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EntityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "entities"
+        constraints = [models.UniqueConstraint(fields=["type", "key"], name="entity_unique_type_key")]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+
+class Role(models.TextChoices):
+    IMPORTER = "importer", "Importer"
+    EXPORTER = "exporter", "Exporter"
+    BROKER = "broker", "Broker"
+    CARRIER = "carrier", "Carrier"
+    CONSIGNEE = "consignee", "Consignee"
+    VESSEL = "vessel", "Vessel"
+    CONTAINER = "container", "Container"
+    ADDRESS = "address", "Address"
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    SUBJECT = "subject", "Subject"
+    SHIPMENT = "shipment", "Shipment"
+
+
+class Mention(models.Model):
+    """A record asserts an entity in a role, with the properties that record states."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="mentions")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="mentions")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    properties = models.JSONField(default=dict, blank=True)
+    resolved_key = models.CharField(
+        max_length=400, help_text="The key this mention alone resolves to; shown only where it equals the entity's"
+    )
+    search_text = models.TextField(blank=True, help_text="Normalized names and identifiers, for search")
+
+    objects = MentionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "entity", "role"], name="mention_unique_per_record_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} {self.role} {self.entity_id}"
+
+
+class LinkType(models.TextChoices):
+    IMPORTED_BY = "IMPORTED_BY", "imported by"
+    EXPORTED_BY = "EXPORTED_BY", "exported by"
+    BROKERED_BY = "BROKERED_BY", "brokered by"
+    CARRIED_BY = "CARRIED_BY", "carried by"
+    SHIPPED_IN = "SHIPPED_IN", "shipped in"
+    CONSIGNED_TO = "CONSIGNED_TO", "consigned to"
+    REGISTERED_AT = "REGISTERED_AT", "registered at"
+    OWNS = "OWNS", "owns"
+    CONTACT = "CONTACT", "contact"
+    SEIZED_IN = "SEIZED_IN", "seized in"
+    POSSIBLY_SAME_AS = "POSSIBLY_SAME_AS", "possibly same as"
+
+
+class Link(models.Model):
+    """A record asserts a typed relationship between two entities."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="links")
+    source = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_out")
+    target = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_in")
+    type = models.CharField(max_length=32, choices=LinkType.choices)
+    properties = models.JSONField(default=dict, blank=True)
+
+    objects = LinkQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "source", "target", "type"], name="link_unique_per_record")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} -{self.type}-> {self.target_id}"
+
+
+class ResolutionCandidate(models.Model):
+    """Two entities that may be one (similar names, same country), left for an analyst."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged"
+        REJECTED = "rejected", "Rejected"
+
+    entity_a = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    entity_b = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity_a", "entity_b"], name="candidate_unique_pair"),
+            models.CheckConstraint(condition=models.Q(entity_a__lt=models.F("entity_b")), name="candidate_ordered"),
+        ]
+
+
+class EntityMerge(models.Model):
+    """An analyst's merge of `merged` into `survivor`, with what moved, so it can be undone."""
+
+    survivor = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(ResolutionCandidate, on_delete=models.SET_NULL, null=True, blank=True)
+    moved_mentions = models.JSONField(default=list)
+    moved_link_sources = models.JSONField(default=list)
+    moved_link_targets = models.JSONField(default=list)
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    merged_at = models.DateTimeField(auto_now_add=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+
+class ImportBatch(models.Model):
+    """One uploaded file, imported all-or-nothing; its progress is what the uploader sees."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    agency = models.ForeignKey("sharing.Agency", on_delete=models.PROTECT, related_name="import_batches")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.status})"

@@ -43,13 +43,17 @@ class Record(models.Model):
     caveats = models.JSONField(default=list, blank=True)
     summary = models.TextField(blank=True)
     occurred_on = models.DateField(null=True, blank=True)
-    details = models.JSONField(default=dict, blank=True, help_text="Category-specific facts stated by the record")
+    details = models.JSONField(
+        default=dict, blank=True, help_text="Category-specific facts stated by the record"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    content_hash = models.CharField(max_length=64, blank=True, help_text="Of the imported row; re-imports compare it")
+    content_hash = models.CharField(
+        max_length=64, blank=True, help_text="Of the imported row; re-imports compare it"
+    )
     import_batch = models.ForeignKey(
         "intel.ImportBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="records"
     )
@@ -146,7 +150,8 @@ class Mention(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices)
     properties = models.JSONField(default=dict, blank=True)
     resolved_key = models.CharField(
-        max_length=400, help_text="The key this mention alone resolves to; shown only where it equals the entity's"
+        max_length=400,
+        help_text="The key this mention alone resolves to; shown only where it equals the entity's",
     )
     search_text = models.TextField(blank=True, help_text="Normalized names and identifiers, for search")
 
@@ -154,7 +159,9 @@ class Mention(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["record", "entity", "role"], name="mention_unique_per_record_role")
+            models.UniqueConstraint(
+                fields=["record", "entity", "role"], name="mention_unique_per_record_role"
+            )
         ]
 
     def __str__(self) -> str:
@@ -188,7 +195,9 @@ class Link(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["record", "source", "target", "type"], name="link_unique_per_record")
+            models.UniqueConstraint(
+                fields=["record", "source", "target", "type"], name="link_unique_per_record"
+            )
         ]
 
     def __str__(self) -> str:
@@ -216,8 +225,13 @@ class ResolutionCandidate(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["entity_a", "entity_b"], name="candidate_unique_pair"),
-            models.CheckConstraint(condition=models.Q(entity_a__lt=models.F("entity_b")), name="candidate_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(entity_a__lt=models.F("entity_b")), name="candidate_ordered"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_a_id} ~ {self.entity_b_id} ({self.score:.0f}, {self.status})"
 
 
 class EntityMerge(models.Model):
@@ -235,6 +249,9 @@ class EntityMerge(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     undone_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} into {self.survivor_id}"
 
 
 class ImportBatch(models.Model):

@@ -34,8 +34,14 @@ class Event:
     details: dict | None = None
 
 
-def event_for(action: str, *, actor=None, obj: models.Model | None = None, agency_id: int | None = None,
-              details: dict | None = None) -> Event:
+def event_for(
+    action: str,
+    *,
+    actor=None,
+    obj: models.Model | None = None,
+    agency_id: int | None = None,
+    details: dict | None = None,
+) -> Event:
     """An event about `obj` by `actor`; the agency defaults to the actor's."""
     if agency_id is None and actor is not None:
         agency_id = getattr(actor, "agency_id", None)
@@ -125,7 +131,9 @@ def verify_chain(batch_size: int = 5000) -> Iterator[Problem]:
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=batch_size):
         if event.prev_hash != prev_hash:
             where = f"after #{prev_id}" if prev_id else "at the start of the log"
-            yield Problem(event.id, f"does not chain onto the event {where}: a row before it was removed or edited")
+            yield Problem(
+                event.id, f"does not chain onto the event {where}: a row before it was removed or edited"
+            )
         if chain_hash(event.prev_hash, event) != event.hash:
             yield Problem(event.id, "its content does not match its hash: the row was edited")
         prev_hash, prev_id = event.hash, event.id

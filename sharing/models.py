@@ -56,9 +56,7 @@ class User(AbstractUser):
         LIAISON = "liaison", "Liaison officer"
         AGENCY_ADMIN = "agency_admin", "Agency admin"
 
-    agency = models.ForeignKey(
-        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
-    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
 
     def clean(self) -> None:

@@ -1,0 +1,588 @@
+"""Importing shipment declarations, seizures and inspection results from CSV or JSON.
+
+The file is read as a stream (csv.DictReader, JSON Lines, or ijson for a JSON array)
+and written in chunks, so memory stays flat however long the file is. A file is one
+batch, all-or-nothing: every row is validated, every bad row reported with its row
+number, field and reason, and if any row is bad the transaction is rolled back and
+nothing is written. External references are the keys, so importing the same file twice
+changes nothing. The format is documented in docs/import.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO
+
+import ijson
+import pycountry
+from django.contrib.auth.models import Permission
+from django.db import transaction
+
+from intel.models import (
+    Category,
+    Caveat,
+    Classification,
+    Entity,
+    Link,
+    LinkType,
+    Mention,
+    Record,
+    RecordGroupObjectPermission,
+    Role,
+)
+from intel.resolution import (
+    ResolutionError,
+    Resolved,
+    normalize_country,
+    resolve_address,
+    resolve_company,
+    resolve_container,
+    resolve_email,
+    resolve_phone,
+    resolve_shipment,
+    resolve_vessel,
+)
+
+IMPORT_CATEGORIES = (Category.SHIPMENT, Category.SEIZURE, Category.INSPECTION)
+MAX_REPORTED_ERRORS = 1000
+CHUNK_SIZE = 500
+INSPECTION_RESULTS = ("clear", "discrepancy", "referred_for_seizure")
+
+
+class ImportFailed(Exception):
+    """The batch was rolled back; `errors` holds every problem found, row by row."""
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} problem(s); nothing was imported")
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class RowPlan:
+    """What one valid row will write: the record, the entities it mentions, its links."""
+
+    number: int
+    external_ref: str
+    content_hash: str
+    record_fields: dict
+    mentions: list[tuple[Resolved, str]] = field(default_factory=list)
+    links: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def mention(self, resolved: Resolved, role: str) -> int:
+        for index, (existing, existing_role) in enumerate(self.mentions):
+            if existing.key == resolved.key and existing.type == resolved.type and existing_role == role:
+                return index
+        self.mentions.append((resolved, role))
+        return len(self.mentions) - 1
+
+    def link(self, source: int, target: int, link_type: str) -> None:
+        if source != target and (source, target, link_type) not in self.links:
+            self.links.append((source, target, link_type))
+
+
+class RowErrors:
+    def __init__(self, number: int):
+        self.number = number
+        self.items: list[dict] = []
+
+    def add(self, field_name: str, message: str) -> None:
+        self.items.append({"row": self.number, "field": field_name, "message": message})
+
+
+# --- reading ---------------------------------------------------------------------
+
+
+def detect_format(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    formats = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+    if suffix not in formats:
+        raise ImportFailed(
+            [
+                {
+                    "row": None,
+                    "field": "file",
+                    "message": f"unknown format {suffix!r}: use .csv, .json or .jsonl",
+                }
+            ]
+        )
+    return formats[suffix]
+
+
+def iter_rows(stream: IO[bytes], file_format: str) -> Iterator[tuple[int, dict | None, str | None]]:
+    """Yields (row number, row, parse error). Row numbers are those a person sees: the
+    CSV header is row 1, so the first data row is row 2; JSON rows count from 1."""
+    if file_format == "csv":
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        reader = csv.DictReader(text, strict=True)
+        try:
+            if not reader.fieldnames:
+                yield 1, None, "the file is empty: it needs a header row"
+                return
+            for number, row in enumerate(reader, start=2):
+                if None in row:
+                    yield number, None, f"{len(row[None])} more value(s) than the header has columns"
+                elif any(value is None for value in row.values()):
+                    yield number, None, "fewer values than the header has columns"
+                else:
+                    yield number, row, None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            yield reader.line_num or 1, None, f"malformed CSV: {exc}"
+    elif file_format == "jsonl":
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                yield number, None, f"malformed JSON: {exc}"
+                continue
+            yield (
+                (number, row, None)
+                if isinstance(row, dict)
+                else (number, None, "each line must be a JSON object")
+            )
+    else:
+        number = 0
+        try:
+            for number, row in enumerate(ijson.items(stream, "item", use_float=False), start=1):
+                yield (
+                    (number, row, None)
+                    if isinstance(row, dict)
+                    else (number, None, "each item must be an object")
+                )
+        except ijson.JSONError as exc:
+            yield number + 1, None, f"malformed JSON: {exc} (the file must be a JSON array of objects)"
+
+
+def count_rows(path: Path, file_format: str) -> int:
+    with path.open("rb") as stream:
+        return sum(1 for _ in iter_rows(stream, file_format))
+
+
+# --- validating one row -----------------------------------------------------------
+
+
+def text(row: dict, name: str) -> str:
+    value = row.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        # JSON may give list fields (containers, HS codes, caveats) as arrays.
+        return "; ".join(str(item).strip() for item in value)
+    return str(value).strip()
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.replace(",", ";").split(";") if item.strip()]
+
+
+def parse_row(number: int, row: dict, agency_code: str) -> tuple[RowPlan | None, list[dict]]:
+    errors = RowErrors(number)
+
+    def required(name: str) -> str:
+        value = text(row, name)
+        if not value:
+            errors.add(name, "is required")
+        return value
+
+    def resolve(resolver: Callable[..., Resolved | str], *args, **kwargs):
+        try:
+            return resolver(*args, **kwargs)
+        except ResolutionError as exc:
+            errors.add(exc.field, exc.message)
+            return None
+
+    external_ref = required("external_ref")
+    if len(external_ref) > 100:
+        errors.add("external_ref", "is longer than 100 characters")
+    category = required("category").lower()
+    if category and category not in IMPORT_CATEGORIES:
+        errors.add("category", f"{category!r} is not one of {', '.join(IMPORT_CATEGORIES)}")
+
+    classification_name = text(row, "classification").lower() or "restricted"
+    levels = {label.lower(): value for value, label in Classification.choices}
+    if classification_name not in levels:
+        errors.add("classification", f"{classification_name!r} is not one of {', '.join(levels)}")
+
+    caveats = split_list(text(row, "caveats"))
+    for caveat in caveats:
+        if caveat not in Caveat.values:
+            errors.add("caveats", f"{caveat!r} is not one of {', '.join(Caveat.values)}")
+
+    occurred_on = None
+    raw_date = required("occurred_on")
+    if raw_date:
+        try:
+            occurred_on = date.fromisoformat(raw_date)
+        except ValueError:
+            errors.add("occurred_on", f"{raw_date!r} is not a date in the form YYYY-MM-DD")
+
+    details: dict = {}
+    for port in ("port_of_loading", "port_of_discharge"):
+        value = text(row, port).upper().replace(" ", "")
+        if value:
+            if (
+                len(value) != 5
+                or pycountry.countries.get(alpha_2=value[:2]) is None
+                or not value[2:].isalnum()
+            ):
+                errors.add(port, f"{value!r} is not a UN/LOCODE (country code and three letters, e.g. NLRTM)")
+            details[port] = value
+    hs_codes = split_list(text(row, "hs_codes"))
+    for code in hs_codes:
+        digits = code.replace(".", "")
+        if not digits.isdigit() or not 6 <= len(digits) <= 10:
+            errors.add("hs_codes", f"{code!r} is not an HS code of 6 to 10 digits")
+    if hs_codes:
+        details["hs_codes"] = [code.replace(".", "") for code in hs_codes]
+    raw_value = text(row, "declared_value")
+    if raw_value:
+        try:
+            value = Decimal(raw_value)
+            if value < 0 or not value.is_finite():
+                raise InvalidOperation
+            details["declared_value"] = str(value)
+        except InvalidOperation:
+            errors.add("declared_value", f"{raw_value!r} is not a non-negative number")
+        currency = text(row, "currency").upper()
+        if not currency:
+            errors.add("currency", "is required with declared_value")
+        elif pycountry.currencies.get(alpha_3=currency) is None:
+            errors.add("currency", f"{currency!r} is not an ISO 4217 currency code")
+        else:
+            details["currency"] = currency
+    for name in ("goods_description", "quantity", "unit", "findings"):
+        if text(row, name):
+            details[name] = text(row, name)
+    if category == Category.INSPECTION:
+        result = required("inspection_result").lower()
+        if result and result not in INSPECTION_RESULTS:
+            errors.add("inspection_result", f"{result!r} is not one of {', '.join(INSPECTION_RESULTS)}")
+        details["inspection_result"] = result
+    if category == Category.SEIZURE:
+        required("goods_description")
+
+    plan = RowPlan(
+        number=number,
+        external_ref=external_ref,
+        content_hash=hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest(),
+        record_fields={
+            "category": category,
+            "classification": levels.get(classification_name, Classification.RESTRICTED),
+            "caveats": caveats,
+            "summary": text(row, "summary"),
+            "occurred_on": occurred_on,
+            "details": details,
+        },
+    )
+    shipment = plan.mention(resolve_shipment(agency_code, external_ref or "?"), Role.SHIPMENT)
+
+    for role, link_type in PARTY_ROLES.items():
+        name = text(row, f"{role}_name")
+        if not name:
+            for suffix in ("country", "reg_no", "address", "postcode", "phone", "email"):
+                if text(row, f"{role}_{suffix}"):
+                    errors.add(f"{role}_name", f"is required when {role}_{suffix} is given")
+                    break
+            continue
+        country = resolve(normalize_country, text(row, f"{role}_country"), f"{role}_country")
+        company = country and resolve(
+            resolve_company, name, country, text(row, f"{role}_reg_no") or None, field=f"{role}_reg_no"
+        )
+        if not company:
+            continue
+        party = plan.mention(company, role)
+        plan.link(shipment, party, link_type)
+        if text(row, f"{role}_address"):
+            address = resolve(
+                resolve_address,
+                text(row, f"{role}_address"),
+                country,
+                text(row, f"{role}_postcode") or None,
+                field=f"{role}_address",
+            )
+            if address:
+                plan.link(party, plan.mention(address, Role.ADDRESS), LinkType.REGISTERED_AT)
+        phone = text(row, f"{role}_phone")
+        if phone and (contact := resolve(resolve_phone, phone, country, field=f"{role}_phone")):
+            plan.link(party, plan.mention(contact, Role.PHONE), LinkType.CONTACT)
+        email = text(row, f"{role}_email")
+        if email and (contact := resolve(resolve_email, email, field=f"{role}_email")):
+            plan.link(party, plan.mention(contact, Role.EMAIL), LinkType.CONTACT)
+
+    imo = text(row, "vessel_imo")
+    if imo:
+        vessel = resolve(
+            resolve_vessel, imo, text(row, "vessel_name") or None, text(row, "vessel_flag") or None
+        )
+        if vessel:
+            vessel_index = plan.mention(vessel, Role.VESSEL)
+            plan.link(shipment, vessel_index, LinkType.CARRIED_BY)
+            carrier = next((i for i, (_, r) in enumerate(plan.mentions) if r == Role.CARRIER), None)
+            if carrier is not None:
+                plan.link(carrier, vessel_index, LinkType.OWNS)
+    elif text(row, "vessel_name"):
+        errors.add("vessel_imo", "is required when vessel_name is given")
+    container_link = LinkType.SEIZED_IN if category == Category.SEIZURE else LinkType.SHIPPED_IN
+    for container_number in split_list(text(row, "container_numbers")):
+        container = resolve(resolve_container, container_number, field="container_numbers")
+        if container:
+            plan.link(shipment, plan.mention(container, Role.CONTAINER), container_link)
+
+    return (None if errors.items else plan), errors.items
+
+
+PARTY_ROLES = {
+    Role.IMPORTER: LinkType.IMPORTED_BY,
+    Role.EXPORTER: LinkType.EXPORTED_BY,
+    Role.BROKER: LinkType.BROKERED_BY,
+    Role.CARRIER: LinkType.CARRIED_BY,
+    Role.CONSIGNEE: LinkType.CONSIGNED_TO,
+}
+
+
+# --- writing a chunk --------------------------------------------------------------
+
+
+def owner_permission_ids() -> list[int]:
+    return list(
+        Permission.objects.filter(
+            content_type__app_label="intel", codename__in=("change_record", "delete_record")
+        ).values_list("id", flat=True)
+    )
+
+
+def surviving_entity(entity_id: int) -> int:
+    """Follows merged_into to the entity that still stands (merges can chain A -> B -> C)."""
+    while True:
+        next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
+        if next_id is None:
+            return entity_id
+        entity_id = next_id
+
+
+def resolve_entities(resolved: Iterable[Resolved]) -> dict[tuple[str, str], int]:
+    """Entity ids for every (type, key), creating the ones that do not exist yet."""
+    wanted = {(item.type, item.key): item for item in resolved}
+    ids: dict[tuple[str, str], int] = {}
+
+    def fetch(keys: Iterable[tuple[str, str]]) -> None:
+        by_type: dict[str, list[str]] = {}
+        for entity_type, key in keys:
+            by_type.setdefault(entity_type, []).append(key)
+        for entity_type, keys_of_type in by_type.items():
+            rows = Entity.objects.filter(type=entity_type, key__in=keys_of_type)
+            for pk, key, merged_into in rows.values_list("pk", "key", "merged_into"):
+                # A key that an analyst merged away now speaks for its survivor, at the end of the chain.
+                ids[(entity_type, key)] = surviving_entity(merged_into) if merged_into else pk
+
+    fetch(wanted)
+    missing = [wanted[k] for k in wanted if k not in ids]
+    if missing:
+        # ignore_conflicts: a concurrent import may create the same entity first.
+        Entity.objects.bulk_create(
+            [Entity(type=item.type, key=item.key, block=item.block) for item in missing],
+            ignore_conflicts=True,
+        )
+        fetch((item.type, item.key) for item in missing)
+    return ids
+
+
+def write_chunk(
+    plans: list[RowPlan], agency, user, batch, result: ImportResult, perm_ids: list[int]
+) -> list[int]:
+    """Writes one chunk of valid rows; returns the ids of entities it created or touched."""
+    existing = {
+        ref: (pk, content_hash)
+        for pk, ref, content_hash in Record.objects.filter(
+            owner=agency, external_ref__in=[plan.external_ref for plan in plans]
+        ).values_list("pk", "external_ref", "content_hash")
+    }
+    to_create, to_update = [], []
+    for plan in plans:
+        if plan.external_ref not in existing:
+            to_create.append(plan)
+        elif existing[plan.external_ref][1] != plan.content_hash:
+            to_update.append(plan)
+        else:
+            result.unchanged += 1
+    if not to_create and not to_update:
+        return []
+
+    entity_ids = resolve_entities(resolved for plan in to_create + to_update for resolved, _ in plan.mentions)
+    created_records = Record.objects.bulk_create(
+        [
+            Record(
+                owner=agency,
+                external_ref=plan.external_ref,
+                content_hash=plan.content_hash,
+                created_by=user,
+                import_batch=batch,
+                **plan.record_fields,
+            )
+            for plan in to_create
+        ]
+    )
+    record_ids = {
+        plan.external_ref: record.pk for plan, record in zip(to_create, created_records, strict=True)
+    }
+    RecordGroupObjectPermission.objects.bulk_create(
+        [
+            RecordGroupObjectPermission(
+                content_object_id=record.pk, group_id=agency.group_id, permission_id=perm
+            )
+            for record in created_records
+            for perm in perm_ids
+        ]
+    )
+    if to_update:
+        updated = []
+        for plan in to_update:
+            pk = existing[plan.external_ref][0]
+            record_ids[plan.external_ref] = pk
+            updated.append(
+                Record(pk=pk, content_hash=plan.content_hash, import_batch=batch, **plan.record_fields)
+            )
+        Record.objects.bulk_update(updated, ["content_hash", "import_batch", *to_update[0].record_fields])
+        changed = [record.pk for record in updated]
+        Mention.objects.filter(record_id__in=changed).delete()
+        Link.objects.filter(record_id__in=changed).delete()
+
+    mentions, links = [], []
+    for plan in to_create + to_update:
+        record_id = record_ids[plan.external_ref]
+        positions = [entity_ids[(resolved.type, resolved.key)] for resolved, _ in plan.mentions]
+        seen = set()
+        for (resolved, role), entity_id in zip(plan.mentions, positions, strict=True):
+            # Two keys of one row may now point at one merged entity; the record states it once per role.
+            if (entity_id, role) in seen:
+                continue
+            seen.add((entity_id, role))
+            mentions.append(
+                Mention(
+                    record_id=record_id,
+                    entity_id=entity_id,
+                    role=role,
+                    properties=resolved.properties,
+                    resolved_key=resolved.key,
+                    search_text=resolved.search_text,
+                )
+            )
+        for source, target, link_type in plan.links:
+            if positions[source] != positions[target]:
+                links.append(
+                    Link(
+                        record_id=record_id,
+                        source_id=positions[source],
+                        target_id=positions[target],
+                        type=link_type,
+                    )
+                )
+    Mention.objects.bulk_create(mentions, ignore_conflicts=True)
+    Link.objects.bulk_create(links, ignore_conflicts=True)
+    result.created += len(to_create)
+    result.updated += len(to_update)
+    return sorted(set(entity_ids.values()))
+
+
+# --- the whole batch --------------------------------------------------------------
+
+
+def import_file(
+    path: Path,
+    agency,
+    *,
+    user=None,
+    batch=None,
+    file_format: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> ImportResult:
+    """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
+    problem found (row, field, message) when any row is bad; nothing is written then."""
+    from intel.candidates import find_candidates
+    from sharing.audit import record_event
+
+    file_format = file_format or detect_format(path.name)
+    result = ImportResult()
+    errors: list[dict] = []
+    perm_ids = owner_permission_ids()
+    seen_refs: set[str] = set()
+
+    with transaction.atomic():
+        chunk: list[RowPlan] = []
+        with path.open("rb") as stream:
+            for number, row, parse_error in iter_rows(stream, file_format):
+                result.rows += 1
+                if parse_error:
+                    errors.append({"row": number, "field": None, "message": parse_error})
+                else:
+                    plan, row_errors = parse_row(number, row, agency.code)
+                    if plan and plan.external_ref in seen_refs:
+                        row_errors = [
+                            {
+                                "row": number,
+                                "field": "external_ref",
+                                "message": f"{plan.external_ref!r} appears twice",
+                            }
+                        ]
+                        plan = None
+                    errors.extend(row_errors)
+                    if plan:
+                        seen_refs.add(plan.external_ref)
+                        # After the first bad row nothing more is written, but every row is still checked.
+                        if not errors:
+                            chunk.append(plan)
+                if len(chunk) >= chunk_size:
+                    # Candidates per chunk, not per file, so memory stays flat as the file grows.
+                    find_candidates(write_chunk(chunk, agency, user, batch, result, perm_ids))
+                    chunk = []
+                if progress and result.rows % 100 == 0:
+                    progress(result.rows)
+                if len(errors) >= MAX_REPORTED_ERRORS:
+                    errors.append(
+                        {
+                            "row": None,
+                            "field": None,
+                            "message": f"stopped after {MAX_REPORTED_ERRORS} problems",
+                        }
+                    )
+                    break
+        if result.rows == 0 and not errors:
+            errors.append({"row": None, "field": "file", "message": "the file holds no rows"})
+        if errors:
+            raise ImportFailed(errors)
+        if chunk:
+            find_candidates(write_chunk(chunk, agency, user, batch, result, perm_ids))
+        record_event(
+            "records.import",
+            actor=user,
+            agency_id=agency.pk,
+            obj=batch,
+            details={
+                "file": path.name,
+                "rows": result.rows,
+                "created": result.created,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+            },
+        )
+    if progress:
+        progress(result.rows)
+    return result

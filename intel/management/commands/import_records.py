@@ -1,0 +1,63 @@
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from intel.importing import ImportFailed, count_rows, detect_format, import_file
+from sharing.models import Agency
+
+
+class Command(BaseCommand):
+    help = (
+        "Imports a CSV, JSON or JSON Lines file of records for one agency, all-or-nothing (docs/import.md)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--agency", required=True, help="code of the agency that owns the records")
+        parser.add_argument("--user", help="username recorded as the importer")
+        parser.add_argument(
+            "--format", choices=["csv", "json", "jsonl"], help="default: from the file's suffix"
+        )
+
+    def handle(self, *args, file: Path, agency: str, user: str | None, format: str | None, **options) -> None:
+        if not file.is_file():
+            raise CommandError(f"{file}: no such file")
+        try:
+            owner = Agency.objects.get(code=agency)
+        except Agency.DoesNotExist as exc:
+            known = ", ".join(Agency.objects.values_list("code", flat=True)) or "none yet"
+            raise CommandError(f"unknown agency {agency!r} (known: {known})") from exc
+        importer = None
+        if user:
+            importer = get_user_model().objects.filter(username=user).first()
+            if importer is None:
+                raise CommandError(f"unknown user {user!r}")
+        try:
+            file_format = format or detect_format(file.name)
+        except ImportFailed as failure:
+            raise CommandError(failure.errors[0]["message"]) from failure
+
+        with tqdm(
+            total=count_rows(file, file_format), unit="rows", file=self.stderr, dynamic_ncols=True
+        ) as bar:
+
+            def progress(rows: int) -> None:
+                bar.update(rows - bar.n)
+
+            try:
+                result = import_file(file, owner, user=importer, file_format=file_format, progress=progress)
+            except ImportFailed as failure:
+                bar.close()
+                for error in failure.errors:
+                    where = f"row {error['row']}" if error["row"] is not None else "file"
+                    field = f", field {error['field']}" if error["field"] else ""
+                    self.stderr.write(f"{where}{field}: {error['message']}")
+                raise CommandError(f"{failure}") from failure
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{result.rows} rows: {result.created} created, {result.updated} updated, "
+                f"{result.unchanged} unchanged"
+            )
+        )

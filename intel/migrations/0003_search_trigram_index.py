@@ -1,0 +1,26 @@
+"""Trigram index for entity search on PostgreSQL: `search_text LIKE '%query%'` then uses
+the index instead of scanning every mention. pg_trgm is a trusted extension, so the
+database owner may create it. SQLite (the embedded default) scans, which is fine at demo size."""
+
+from django.db import migrations
+
+UP = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS intel_mention_search_trgm ON intel_mention USING gin (search_text gin_trgm_ops)",
+]
+DOWN = ["DROP INDEX IF EXISTS intel_mention_search_trgm"]
+
+
+def run(statements):
+    def apply(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for statement in statements:
+                schema_editor.execute(statement)
+
+    return apply
+
+
+class Migration(migrations.Migration):
+    dependencies = [("intel", "0002_initial")]
+
+    operations = [migrations.RunPython(run(UP), run(DOWN))]

@@ -1,0 +1,495 @@
+"""Entity resolution on ingest: from what a record states to a canonical (type, key).
+
+Pure functions, no database access. Each `resolve_*` validates and normalizes one
+stated thing and returns a `Resolved`: the entity type, a canonical key that is the
+same for every spelling of the same thing and never built from raw input, a blocking
+key that puts near-duplicates of companies and persons side by side for
+`intel.candidates.find_candidates`, the normalized properties this record states, and
+the text to search on.
+
+Key formats:
+
+    company    CC:reg:<compact registration or tax number>   when a number is stated
+               CC:name:<name fingerprint>                     otherwise
+    person     CC:<name fingerprint>[:<YYYY-MM-DD date of birth>]
+    vessel     imo:<7 digits>
+    container  <ISO 6346 number, compact, upper case>
+    address    CC:<POSTCODE>:<normalized text>                (postcode may be empty)
+    phone      <E.164>
+    email      <lower-cased address>
+    shipment   <agency code>:<external reference>
+
+A fingerprint (`name_fingerprint`) is the `fingerprints` library's: transliterated to
+ASCII, lower case, punctuation gone, legal forms reduced to one spelling ("Limited" and
+"Ltd." both become "ltd"), tokens sorted and deduplicated, so it holds only [a-z0-9 ]
+and the ":" separators in keys are unambiguous.
+
+A failure raises `ResolutionError(field, message)`, `field` being the input column the
+caller names, so an importer can report "row 17, field importer_reg_no: ...".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import date
+from types import ModuleType
+
+import fingerprints
+import phonenumbers
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from normality import normalize
+from rapidfuzz import fuzz
+from stdnum import get_cc_module, iso6346
+from stdnum import imo as imo_number
+from stdnum.exceptions import InvalidChecksum
+from stdnum.exceptions import ValidationError as NumberInvalid
+
+from intel.models import EntityType
+
+# Entity.key and Entity.block column sizes: longer values keep a readable prefix and end
+# in a hash of the whole, so they stay unique and deterministic.
+KEY_MAX_LENGTH = 400
+BLOCK_MAX_LENGTH = 120
+
+# ISO 3166-1 "exceptionally reserved" codes that customs data uses for real countries
+# (the United Kingdom, and Greece as EU VAT numbers spell it).
+RESERVED_COUNTRY_CODES = {"UK": "GB", "EL": "GR"}
+
+# Company register numbers that stdnum checks but does not alias as a country's "vat"
+# or "businessid" module; those two aliases are always tried first.
+COMPANY_NUMBER_MODULES: dict[str, tuple[str, ...]] = {
+    "fr": ("siren", "siret"),
+    "us": ("ein",),
+    "au": ("acn",),
+    "se": ("orgnr",),
+    "no": ("orgnr",),
+    "ru": ("ogrn",),
+    "ua": ("edrpou",),
+}
+
+# Words the fingerprints library drops only at the start of a name ("The Acme Co" but
+# not "Acme Co, The"); a sorted fingerprint must not depend on word order, so they are
+# dropped wherever they stand.
+NAME_NOISE_TOKENS = frozenset({"the", "de", "of"})
+
+ADDRESS_ABBREVIATIONS = {
+    "st": "street",
+    "rd": "road",
+    "ave": "avenue",
+    "av": "avenue",
+    "blvd": "boulevard",
+    "ln": "lane",
+    "dr": "drive",
+    "hwy": "highway",
+    "sq": "square",
+    "bldg": "building",
+    "apt": "apartment",
+    "ste": "suite",
+    "fl": "floor",
+    "str": "strasse",
+}
+# "Str." is "straat" in Dutch, "strasse" in German.
+ADDRESS_ABBREVIATIONS_BY_COUNTRY = {
+    "NL": {"str": "straat"},
+    "BE": {"str": "straat"},
+    "SR": {"str": "straat"},
+}
+# Countries whose street names are compounds ("Hauptstr."), where the abbreviation is a
+# suffix rather than a word of its own.
+COMPOUND_STREET_COUNTRIES = frozenset({"DE", "AT", "CH", "LI", "LU", "NL", "BE", "SR"})
+
+
+class ResolutionError(ValueError):
+    """A value that cannot be resolved; `field` names the input it came from."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    type: str
+    key: str
+    block: str
+    properties: dict = dataclass_field(default_factory=dict)
+    search_text: str = ""
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _required(value: str | None, field: str, what: str = "") -> str:
+    value = "" if value is None else str(value).strip()
+    if not value:
+        raise ResolutionError(field, f"{what} is required" if what else "is required")
+    return value
+
+
+def _bounded(value: str, limit: int) -> str:
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    return f"{value[: limit - len(digest) - 1]}#{digest}"
+
+
+def _search_text(*names: str | None, identifiers: tuple[str | None, ...] = ()) -> str:
+    """Lower-case words of every name, in Unicode and in ASCII, and each identifier whole."""
+    seen: dict[str, None] = {}
+    for name in names:
+        if not name:
+            continue
+        for variant in (normalize(name, lowercase=True), normalize(name, lowercase=True, ascii=True)):
+            for token in (variant or "").split():
+                seen.setdefault(token, None)
+    for identifier in identifiers:
+        if identifier:
+            seen.setdefault(identifier.lower(), None)
+    return " ".join(seen)
+
+
+def _country(value: str | None, field: str, what: str) -> str:
+    try:
+        return normalize_country(value or "", field)
+    except ResolutionError as exc:
+        raise ResolutionError(field, f"{what} {exc.message}") from None
+
+
+def normalize_country(value: str, field: str) -> str:
+    """ISO 3166-1 alpha-2, upper case, from an alpha-2, alpha-3 or numeric code or an
+    English short or official name."""
+    value = _required(value, field)
+    code = RESERVED_COUNTRY_CODES.get(value.upper())
+    if code:
+        return code
+    try:
+        return pycountry.countries.lookup(value).alpha_2
+    except LookupError:
+        raise ResolutionError(field, f"{value!r} is not an ISO 3166-1 country code") from None
+
+
+def name_fingerprint(name: str) -> str:
+    """The order-free, legal-form-aware fingerprint of a company or person name; "" when
+    the name has nothing to match on."""
+    fingerprint = fingerprints.generate(name or "")
+    if not fingerprint:
+        # The library discards names shorter than two characters ("Q"); keep them.
+        return normalize(name or "", lowercase=True, ascii=True) or ""
+    tokens = fingerprint.split()
+    significant = [token for token in tokens if token not in NAME_NOISE_TOKENS]
+    return " ".join(significant or tokens)
+
+
+def name_similarity(a: str, b: str) -> float:
+    """0 to 100: how alike two names are, compared on their fingerprints."""
+    fa, fb = name_fingerprint(a), name_fingerprint(b)
+    if not fa or not fb:
+        return 0.0
+    return float(fuzz.ratio(fa, fb))
+
+
+def _name_block(country: str, fingerprint: str) -> str:
+    """Country plus the first token of the fingerprint that is not a legal form, so
+    "Acme Trading Ltd" and "Acme Tradng BV" land together but not every "... Ltd" does."""
+    significant = fingerprints.remove_types(fingerprint).split()
+    token = (significant or fingerprint.split())[0]
+    return _bounded(f"{country}:{token}", BLOCK_MAX_LENGTH)
+
+
+def _name(value: str | None, field: str) -> tuple[str, str]:
+    name = _required(value, field, "name")
+    fingerprint = name_fingerprint(name)
+    if not fingerprint:
+        raise ResolutionError(field, f"name {name!r} has no letters or digits to match on")
+    return name, fingerprint
+
+
+def _registration_modules(country: str) -> list[ModuleType]:
+    cc = country.lower()
+    modules: list[ModuleType] = []
+    for name in ("vat", "businessid", *COMPANY_NUMBER_MODULES.get(cc, ())):
+        module = get_cc_module(cc, name)
+        if module is not None and module not in modules:
+            modules.append(module)
+    return modules
+
+
+def _compact_identifier(value: str | None) -> str:
+    """Upper-case ASCII letters and digits only: separators and spacing carry no meaning."""
+    ascii_value = normalize(value or "", lowercase=False, ascii=True) or ""
+    return re.sub(r"[^0-9A-Z]", "", ascii_value.upper())
+
+
+def normalize_registration_number(value: str, country: str, field: str) -> str:
+    """The canonical, compact form of a company registration or tax number.
+
+    A number that one of the country's stdnum modules accepts takes that module's
+    compact form (so "NL004495445B01" and "0044.95.445.B.01" are one number). A number
+    with the format of such a number but a wrong check digit is refused, since it can
+    only be a typo. Anything else (EORI numbers, Dutch KvK numbers, German HRB numbers
+    and other registers stdnum has no module for) is kept, upper case with separators
+    removed.
+    """
+    checksum_failures: list[str] = []
+    for module in _registration_modules(country):
+        try:
+            module.validate(value)
+        except InvalidChecksum:
+            checksum_failures.append(module.__name__.removeprefix("stdnum."))
+        except NumberInvalid:
+            continue
+        else:
+            compact = _compact_identifier(module.compact(value))
+            if compact:
+                return compact
+    if checksum_failures:
+        raise ResolutionError(
+            field,
+            f"registration number {value!r} has a wrong check digit"
+            f" (checked as {', '.join(checksum_failures)})",
+        )
+    compact = _compact_identifier(value)
+    if not compact:
+        raise ResolutionError(field, f"registration number {value!r} has no letters or digits")
+    return compact
+
+
+# --- resolvers ------------------------------------------------------------------------
+
+
+def resolve_company(
+    name: str, country: str, registration_number: str | None = None, field: str = "company"
+) -> Resolved:
+    """A company by country and registration or tax number when one is stated, else by
+    country and name fingerprint. The block always comes from the name, so a company
+    known by its number still meets its name-keyed near-duplicates."""
+    name, fingerprint = _name(name, field)
+    cc = _country(country, field, "country")
+    properties: dict = {"name": name, "country": cc}
+    number = (registration_number or "").strip()
+    if number:
+        compact = normalize_registration_number(number, cc, field)
+        properties["registration_number"] = compact
+        key = f"{cc}:reg:{compact}"
+    else:
+        key = f"{cc}:name:{fingerprint}"
+    return Resolved(
+        type=EntityType.COMPANY.value,
+        key=_bounded(key, KEY_MAX_LENGTH),
+        block=_name_block(cc, fingerprint),
+        properties=properties,
+        search_text=_search_text(name, identifiers=(properties.get("registration_number"),)),
+    )
+
+
+def _date_of_birth(value: str, field: str) -> str:
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        message = f"date of birth {value!r} is not a date in the form YYYY-MM-DD"
+        raise ResolutionError(field, message) from None
+    if parsed > date.today():
+        raise ResolutionError(field, f"date of birth {value!r} is in the future")
+    return parsed.isoformat()
+
+
+def resolve_person(
+    name: str, country: str, date_of_birth: str | None = None, field: str = "person"
+) -> Resolved:
+    name, fingerprint = _name(name, field)
+    cc = _country(country, field, "country")
+    properties: dict = {"name": name, "country": cc}
+    key = f"{cc}:{fingerprint}"
+    dob = (date_of_birth or "").strip()
+    if dob:
+        properties["date_of_birth"] = _date_of_birth(dob, field)
+        key = f"{key}:{properties['date_of_birth']}"
+    return Resolved(
+        type=EntityType.PERSON.value,
+        key=_bounded(key, KEY_MAX_LENGTH),
+        block=_name_block(cc, fingerprint),
+        properties=properties,
+        search_text=_search_text(name, identifiers=(properties.get("date_of_birth"),)),
+    )
+
+
+IMO_PREFIX = re.compile(r"^IMO[\s:.#-]*", re.IGNORECASE)
+
+
+def resolve_vessel(
+    imo: str, name: str | None = None, flag: str | None = None, field: str = "vessel_imo"
+) -> Resolved:
+    """A vessel by IMO number ("IMO 9074729", "imo:9074729" or "9074729"), its check
+    digit verified; name and flag are what this record states about it."""
+    raw = _required(imo, field)
+    number = IMO_PREFIX.sub("", raw)
+    try:
+        number = imo_number.validate(number)
+    except InvalidChecksum:
+        raise ResolutionError(field, f"{raw!r} is not a valid IMO number: wrong check digit") from None
+    except NumberInvalid:
+        raise ResolutionError(field, f"{raw!r} is not an IMO number (seven digits)") from None
+    properties: dict = {"imo": number}
+    vessel_name = (name or "").strip()
+    if vessel_name:
+        properties["name"] = vessel_name
+    if (flag or "").strip():
+        properties["flag"] = _country(flag, field, "flag")
+    return Resolved(
+        type=EntityType.VESSEL.value,
+        key=f"imo:{number}",
+        block="",
+        properties=properties,
+        search_text=_search_text(vessel_name, identifiers=(number, f"imo{number}")),
+    )
+
+
+def resolve_container(number: str, field: str = "container") -> Resolved:
+    """A container by its ISO 6346 number, check digit verified."""
+    raw = _required(number, field)
+    try:
+        compact = iso6346.validate(re.sub(r"[\s./-]", "", raw))
+    except InvalidChecksum:
+        message = f"{raw!r} is not a valid ISO 6346 container number: wrong check digit"
+        raise ResolutionError(field, message) from None
+    except NumberInvalid:
+        raise ResolutionError(
+            field, f"{raw!r} is not an ISO 6346 container number (four letters, six digits, check digit)"
+        ) from None
+    return Resolved(
+        type=EntityType.CONTAINER.value,
+        key=compact,
+        block="",
+        properties={"number": compact},
+        search_text=compact.lower(),
+    )
+
+
+def normalize_postcode(value: str | None) -> str:
+    return _compact_identifier(value)
+
+
+def normalize_address(text: str, country: str) -> str:
+    """Lower-case ASCII words with common abbreviations spelled out."""
+    words = (normalize(text, lowercase=True, ascii=True) or "").split()
+    table = {**ADDRESS_ABBREVIATIONS, **ADDRESS_ABBREVIATIONS_BY_COUNTRY.get(country, {})}
+    out = []
+    for index, word in enumerate(words):
+        if word == "st":
+            # "St" before a name at the start or after a house number is "Saint" ("12 St
+            # Peter Street"); elsewhere ("Main St") it is "Street".
+            before = words[index - 1] if index else ""
+            after = words[index + 1] if index + 1 < len(words) else ""
+            if after.isalpha() and (not before or not before.isalpha()):
+                out.append("saint")
+                continue
+        if word in table:
+            out.append(table[word])
+        elif country in COMPOUND_STREET_COUNTRIES and len(word) > 3 and word.endswith("str"):
+            out.append(word[:-3] + table["str"])
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+def _without_postcode(words: str, postcode: str) -> str:
+    """The words with every run of up to three words that spells the postcode removed."""
+    tokens = words.split()
+    kept, index = [], 0
+    while index < len(tokens):
+        for length in (3, 2, 1):
+            if "".join(tokens[index : index + length]) == postcode:
+                index += length
+                break
+        else:
+            kept.append(tokens[index])
+            index += 1
+    return " ".join(kept)
+
+
+def resolve_address(text: str, country: str, postcode: str | None = None, field: str = "address") -> Resolved:
+    """An address by country, postcode and normalized text. A postcode repeated inside
+    the text is dropped from it, so "Main St 1, 1012 AB Amsterdam" with postcode
+    "1012AB" and "Main Street 1 Amsterdam" with postcode "1012 ab" are one address."""
+    raw = _required(text, field)
+    cc = _country(country, field, "country")
+    code = normalize_postcode(postcode)
+    normalized = normalize_address(raw, cc)
+    if code:
+        normalized = _without_postcode(normalized, code.lower())
+    if not normalized:
+        raise ResolutionError(field, f"address {raw!r} has no letters or digits")
+    properties: dict = {"text": raw, "country": cc, "normalized": normalized}
+    if code:
+        properties["postcode"] = code
+    return Resolved(
+        type=EntityType.ADDRESS.value,
+        key=_bounded(f"{cc}:{code}:{normalized}", KEY_MAX_LENGTH),
+        block="",
+        properties=properties,
+        search_text=_search_text(normalized, raw, identifiers=(code,)),
+    )
+
+
+def resolve_phone(raw: str, country: str | None = None, field: str = "phone") -> Resolved:
+    """A phone number in E.164; `country` is the region for numbers written nationally."""
+    value = _required(raw, field)
+    region = _country(country, field, "country") if (country or "").strip() else None
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        hint = "" if region else " (without a country it needs its +country code)"
+        raise ResolutionError(field, f"{value!r} is not a phone number{hint}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ResolutionError(field, f"{value!r} is not a valid phone number")
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    properties: dict = {"number": e164}
+    number_region = phonenumbers.region_code_for_number(parsed)
+    if number_region and number_region != "ZZ":
+        properties["country"] = number_region
+    return Resolved(
+        type=EntityType.PHONE.value,
+        key=e164,
+        block="",
+        properties=properties,
+        search_text=" ".join(dict.fromkeys([e164, e164.lstrip("+"), re.sub(r"\D", "", national)])),
+    )
+
+
+def resolve_email(raw: str, field: str = "email") -> Resolved:
+    value = _required(raw, field)
+    address = re.sub(r"^mailto:", "", value, flags=re.IGNORECASE).strip().lower()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ResolutionError(field, f"{value!r} is not a valid email address") from None
+    return Resolved(
+        type=EntityType.EMAIL.value,
+        key=address,
+        block="",
+        properties={"email": address},
+        search_text=address,
+    )
+
+
+def resolve_shipment(agency_code: str, external_ref: str) -> Resolved:
+    """A shipment as one agency refers to it; another agency's reference is another key."""
+    code = _required(agency_code, "agency", "agency code")
+    ref = _required(external_ref, "external_ref")
+    return Resolved(
+        type=EntityType.SHIPMENT.value,
+        key=_bounded(f"{code}:{ref}", KEY_MAX_LENGTH),
+        block="",
+        properties={"agency": code, "external_ref": ref},
+        search_text=_search_text(ref, identifiers=(ref,)),
+    )

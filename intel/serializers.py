@@ -1,0 +1,123 @@
+from rest_framework import serializers
+
+from intel.models import Entity, ImportBatch, Link, Mention, Record
+from intel.selectors import entity_key_for
+from intel.services import batch_progress
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    classification = serializers.CharField(source="get_classification_display", read_only=True)
+
+    class Meta:
+        model = Record
+        fields = [
+            "id",
+            "owner",
+            "external_ref",
+            "category",
+            "classification",
+            "caveats",
+            "summary",
+            "occurred_on",
+            "details",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RecordMentionSerializer(serializers.ModelSerializer):
+    entity_type = serializers.CharField(source="entity.type", read_only=True)
+
+    class Meta:
+        model = Mention
+        fields = ["entity", "entity_type", "role", "properties"]
+
+
+class RecordLinkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Link
+        fields = ["id", "source", "target", "type", "properties"]
+
+
+class RecordDetailSerializer(RecordSerializer):
+    mentions = RecordMentionSerializer(many=True, read_only=True)
+    links = RecordLinkSerializer(many=True, read_only=True)
+
+    class Meta(RecordSerializer.Meta):
+        fields = [*RecordSerializer.Meta.fields, "mentions", "links"]
+        read_only_fields = fields
+
+
+class EntityMentionSerializer(serializers.ModelSerializer):
+    """What one visible record states about the entity, with the record that states it."""
+
+    record_ref = serializers.CharField(source="record.external_ref")
+    owner = serializers.CharField(source="record.owner.code")
+
+    class Meta:
+        model = Mention
+        fields = ["record", "record_ref", "owner", "role", "properties"]
+
+
+class EntitySerializer(serializers.ModelSerializer):
+    key = serializers.SerializerMethodField()
+    names = serializers.SerializerMethodField()
+    mention_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Entity
+        fields = ["id", "type", "key", "names", "mention_count"]
+
+    def get_key(self, entity: Entity) -> str | None:
+        return entity_key_for(entity)
+
+    def get_names(self, entity: Entity) -> list[str]:
+        names = (mention.properties.get("name") for mention in entity.visible_mentions)
+        return sorted({name for name in names if name})
+
+    def get_mention_count(self, entity: Entity) -> int:
+        return len(entity.visible_mentions)
+
+
+class EntityDetailSerializer(EntitySerializer):
+    mentions = EntityMentionSerializer(source="visible_mentions", many=True)
+
+    class Meta(EntitySerializer.Meta):
+        fields = [*EntitySerializer.Meta.fields, "mentions"]
+
+
+class LinkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Link
+        fields = ["id", "record", "source", "target", "type", "properties"]
+
+
+class ImportBatchSerializer(serializers.ModelSerializer):
+    rows_processed = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportBatch
+        fields = [
+            "id",
+            "original_name",
+            "status",
+            "rows_total",
+            "rows_processed",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "errors",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_rows_processed(self, batch: ImportBatch) -> int:
+        return batch_progress(batch)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()

@@ -1,0 +1,152 @@
+"""REST API for records, entities, links, search and imports. Thin: every read goes
+through intel.selectors (the visibility choke point), every write through services."""
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from intel import selectors
+from intel.filters import EntityFilter, LinkFilter, RecordFilter
+from intel.importing import ImportFailed
+from intel.models import Entity, ImportBatch
+from intel.serializers import (
+    EntityDetailSerializer,
+    EntitySerializer,
+    ImportBatchSerializer,
+    ImportUploadSerializer,
+    LinkSerializer,
+    RecordDetailSerializer,
+    RecordSerializer,
+)
+from intel.services import create_import_batch
+from intel.tasks import run_import
+
+
+class AuditedReadMixin:
+    """Logs, for every response, each record of another agency whose content it shows."""
+
+    via = ""
+
+    def records_shown(self, objects) -> dict[int, int]:
+        raise NotImplementedError
+
+    def audit(self, objects) -> None:
+        shown = self.records_shown(objects)
+        selectors.audit_reads(self.request.user, shown, shown, via=self.via)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        self.audit(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        self.audit([instance])
+        return Response(self.get_serializer(instance).data)
+
+
+class RecordViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
+    """Records the caller's agency may see; any other answers 404."""
+
+    filterset_class = RecordFilter
+    via = "records"
+
+    def get_queryset(self):
+        queryset = selectors.visible_records(self.request.user)
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("mentions__entity", "links")
+        return queryset
+
+    def get_serializer_class(self):
+        return RecordDetailSerializer if self.action == "retrieve" else RecordSerializer
+
+    def records_shown(self, records):
+        return {record.pk: record.owner_id for record in records}
+
+
+def mentions_shown(entities) -> dict[int, int]:
+    return {m.record_id: m.record.owner_id for entity in entities for m in entity.visible_mentions}
+
+
+class EntityViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
+    """Entities with at least one mention in a visible record, shown only through those mentions."""
+
+    filterset_class = EntityFilter
+    via = "entities"
+
+    def get_queryset(self):
+        return selectors.visible_entities(self.request.user).order_by("id")
+
+    def get_serializer_class(self):
+        return EntityDetailSerializer if self.action == "retrieve" else EntitySerializer
+
+    def records_shown(self, entities):
+        return mentions_shown(entities)
+
+
+class LinkViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = LinkSerializer
+    filterset_class = LinkFilter
+    via = "links"
+
+    def get_queryset(self):
+        return selectors.visible_links(self.request.user).select_related("record").order_by("id")
+
+    def records_shown(self, links):
+        return {link.record_id: link.record.owner_id for link in links}
+
+
+@extend_schema(parameters=[OpenApiParameter("q", str, required=True, description="a name or an identifier")])
+class SearchViewSet(AuditedReadMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Entities whose names or identifiers, in records the caller may see, contain `q`."""
+
+    serializer_class = EntitySerializer
+    via = "search"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Entity.objects.none()
+        query = self.request.query_params.get("q", "").strip()
+        if len(query) < 2:
+            raise ValidationError({"q": "give at least 2 characters to search for"})
+        return selectors.search_entities(self.request.user, query).order_by("id")
+
+    def records_shown(self, entities):
+        return mentions_shown(entities)
+
+
+class ImportViewSet(
+    mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+):
+    """Upload a file of records for the caller's agency; it is imported by a Celery task
+    whose progress (rows processed of rows total) this endpoint reports."""
+
+    serializer_class = ImportBatchSerializer
+
+    def get_queryset(self):
+        agency_id = getattr(self.request.user, "agency_id", None)
+        return ImportBatch.objects.filter(agency_id=agency_id)
+
+    def get_parsers(self):
+        return [MultiPartParser()] if getattr(self, "action", None) == "create" else super().get_parsers()
+
+    @extend_schema(request=ImportUploadSerializer, responses={202: ImportBatchSerializer})
+    def create(self, request, *args, **kwargs):
+        if getattr(request.user, "agency_id", None) is None:
+            raise PermissionDenied("only members of an agency import records, into their agency")
+        upload = ImportUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        try:
+            batch = create_import_batch(upload.validated_data["file"], request.user)
+        except ImportFailed as failure:
+            raise ValidationError({"file": [failure.errors[0]["message"]]}) from failure
+        transaction.on_commit(lambda: run_import.delay(batch.pk))
+        return Response(self.get_serializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True)
+    def errors(self, request, pk=None):
+        return Response(self.get_object().errors)

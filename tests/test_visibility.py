@@ -1,0 +1,244 @@
+"""The one rule, against an independent oracle: for every generated user and every read
+endpoint, the response holds exactly what the owning agency and the unexpired grants
+allow, no more and no less.
+
+The oracle below is computed from the generated scenario alone, in plain Python; it
+never calls the choke point (`visible_to`) it checks.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission
+from sharing.models import Agency, User
+
+ENTITY_TYPES = ["company", "person", "vessel", "phone"]
+ROLES = ["importer", "broker", "carrier"]
+LINK_TYPES = ["IMPORTED_BY", "BROKERED_BY", "CONTACT"]
+NAMES = ["alpha shipping", "beta freight", "gamma trade", "delta logistics", "epsilon marine"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    agencies: int
+    records: list  # (owner, category)
+    entities: list  # (type, name index)
+    mentions: list  # (record, entity, role, name index, states_key)
+    links: list  # (record, source, target, type)
+    grants: list  # (record, agency, expiry: "none" | "past" | "future")
+
+
+@st.composite
+def scenarios(draw) -> Scenario:
+    agencies = draw(st.integers(2, 4))
+    records = draw(
+        st.lists(
+            st.tuples(st.integers(0, agencies - 1), st.sampled_from(["shipment", "seizure"])),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    entities = draw(
+        st.lists(
+            st.tuples(st.sampled_from(ENTITY_TYPES), st.integers(0, len(NAMES) - 1)), min_size=1, max_size=6
+        )
+    )
+    record_ix = st.integers(0, len(records) - 1)
+    entity_ix = st.integers(0, len(entities) - 1)
+    mentions = draw(
+        st.lists(
+            st.tuples(
+                record_ix, entity_ix, st.sampled_from(ROLES), st.integers(0, len(NAMES) - 1), st.booleans()
+            ),
+            max_size=14,
+            unique_by=lambda m: (m[0], m[1], m[2]),
+        )
+    )
+    links = draw(
+        st.lists(
+            st.tuples(record_ix, entity_ix, entity_ix, st.sampled_from(LINK_TYPES)),
+            max_size=8,
+            unique_by=lambda link: link,
+        ).map(lambda links: [link for link in links if link[1] != link[2]])
+    )
+    grants = draw(
+        st.lists(
+            st.tuples(record_ix, st.integers(0, agencies - 1), st.sampled_from(["none", "past", "future"])),
+            max_size=6,
+            unique_by=lambda g: (g[0], g[1]),
+        )
+    )
+    return Scenario(agencies, records, entities, mentions, links, grants)
+
+
+class Oracle:
+    """What each agency may see, from the scenario's own lists."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+
+    def records(self, agency: int) -> set[int]:
+        owned = {i for i, (owner, _) in enumerate(self.scenario.records) if owner == agency}
+        granted = {r for r, a, expiry in self.scenario.grants if a == agency and expiry != "past"}
+        return owned | granted
+
+    def mentions(self, agency: int) -> list[tuple]:
+        visible = self.records(agency)
+        return [m for m in self.scenario.mentions if m[0] in visible]
+
+    def entities(self, agency: int) -> set[int]:
+        return {m[1] for m in self.mentions(agency)}
+
+    def names(self, agency: int, entity: int) -> set[str]:
+        return {NAMES[m[3]] for m in self.mentions(agency) if m[1] == entity}
+
+    def key_shown(self, agency: int, entity: int) -> bool:
+        return any(m[4] for m in self.mentions(agency) if m[1] == entity)
+
+    def links(self, agency: int) -> set[int]:
+        visible = self.records(agency)
+        return {i for i, link in enumerate(self.scenario.links) if link[0] in visible}
+
+
+def build(scenario: Scenario):
+    now = timezone.now()
+    agencies = [
+        Agency.objects.create(code=f"ag{i}", name=f"Agency {i}", country="NL", kind="customs")
+        for i in range(scenario.agencies)
+    ]
+    users = [
+        User.objects.create(username=f"user{i}", agency=agency, role=User.Role.ANALYST)
+        for i, agency in enumerate(agencies)
+    ]
+    records = [
+        Record.objects.create(owner=agencies[owner], external_ref=f"R{i}", category=category)
+        for i, (owner, category) in enumerate(scenario.records)
+    ]
+    entities = [
+        Entity.objects.create(type=entity_type, key=f"{entity_type}:{i}:{NAMES[name]}")
+        for i, (entity_type, name) in enumerate(scenario.entities)
+    ]
+    for record, entity, role, name, states_key in scenario.mentions:
+        Mention.objects.create(
+            record=records[record],
+            entity=entities[entity],
+            role=role,
+            properties={"name": NAMES[name]},
+            resolved_key=entities[entity].key if states_key else f"other:{record}:{entity}",
+            search_text=NAMES[name],
+        )
+    links = [
+        Link.objects.create(record=records[r], source=entities[s], target=entities[t], type=link_type)
+        for r, s, t, link_type in scenario.links
+    ]
+    view = Permission.objects.get(codename="view_record", content_type__app_label="intel")
+    expiries = {"none": None, "past": now - timedelta(minutes=1), "future": now + timedelta(days=1)}
+    for record, agency, expiry in scenario.grants:
+        RecordGroupObjectPermission.objects.create(
+            content_object=records[record],
+            group=agencies[agency].group,
+            permission=view,
+            expires_at=expiries[expiry],
+        )
+    return users, records, entities, links
+
+
+def fetch_all(client: APIClient, url: str, **params: str) -> tuple[list[dict], int]:
+    response = client.get(url, {"page_size": 1000, **params})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["next"] is None
+    return body["results"], body["count"]
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
+    with transaction.atomic():
+        users, records, entities, links = build(scenario)
+        oracle = Oracle(scenario)
+        record_id = {i: r.pk for i, r in enumerate(records)}
+        entity_id = {i: e.pk for i, e in enumerate(entities)}
+        link_id = {i: link.pk for i, link in enumerate(links)}
+        client = APIClient()
+        for agency, user in enumerate(users):
+            client.force_authenticate(user)
+            expected_records = {record_id[i] for i in oracle.records(agency)}
+
+            rows, count = fetch_all(client, "/api/records/")
+            assert {row["id"] for row in rows} == expected_records
+            assert count == len(expected_records)
+            for i, record in enumerate(records):
+                response = client.get(f"/api/records/{record.pk}/")
+                assert response.status_code == (200 if record.pk in expected_records else 404)
+                if response.status_code == 200:
+                    stated = {(m[1], m[2]) for m in scenario.mentions if m[0] == i}
+                    shown = {(e, m["role"]) for m in response.json()["mentions"] for e in [m["entity"]]}
+                    assert shown == {(entity_id[e], role) for e, role in stated}
+
+            expected_entities = {entity_id[i] for i in oracle.entities(agency)}
+            rows, count = fetch_all(client, "/api/entities/")
+            assert {row["id"] for row in rows} == expected_entities
+            assert count == len(expected_entities)
+            by_id = {row["id"]: row for row in rows}
+            for i, entity in enumerate(entities):
+                response = client.get(f"/api/entities/{entity.pk}/")
+                assert response.status_code == (200 if entity.pk in expected_entities else 404)
+                if entity.pk not in expected_entities:
+                    continue
+                assert set(by_id[entity.pk]["names"]) == oracle.names(agency, i)
+                assert (by_id[entity.pk]["key"] is not None) == oracle.key_shown(agency, i)
+                detail = response.json()
+                assert {m["record"] for m in detail["mentions"]} == {
+                    record_id[m[0]] for m in oracle.mentions(agency) if m[1] == i
+                }
+
+            rows, count = fetch_all(client, "/api/links/")
+            assert {row["id"] for row in rows} == {link_id[i] for i in oracle.links(agency)}
+            assert count == len(oracle.links(agency))
+
+            for name_index, name in enumerate(NAMES):
+                rows, _ = fetch_all(client, "/api/search/", q=name.split()[0])
+                expected = {entity_id[m[1]] for m in oracle.mentions(agency) if m[3] == name_index}
+                assert {row["id"] for row in rows} == expected
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_user_without_an_agency_sees_nothing_and_anonymous_is_refused(client):
+    owner = Agency.objects.create(code="own", name="Owner", country="NL", kind="customs")
+    Record.objects.create(owner=owner, external_ref="R1", category="shipment")
+    loner = User.objects.create(username="loner")
+    api = APIClient()
+    assert api.get("/api/records/").status_code in (401, 403)
+    api.force_authenticate(loner)
+    assert api.get("/api/records/").json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_reads_of_another_agencys_record_are_audited_and_own_reads_are_not():
+    from sharing.models import AuditEvent
+
+    owner = Agency.objects.create(code="own", name="Owner", country="NL", kind="customs")
+    partner = Agency.objects.create(code="par", name="Partner", country="BE", kind="police")
+    record = Record.objects.create(owner=owner, external_ref="R1", category="shipment")
+    view = Permission.objects.get(codename="view_record", content_type__app_label="intel")
+    RecordGroupObjectPermission.objects.create(content_object=record, group=partner.group, permission=view)
+    api = APIClient()
+    api.force_authenticate(User.objects.create(username="o", agency=owner, role="analyst"))
+    assert api.get(f"/api/records/{record.pk}/").status_code == 200
+    assert not AuditEvent.objects.filter(action="record.read").exists()
+    reader = User.objects.create(username="p", agency=partner, role="analyst")
+    api.force_authenticate(reader)
+    assert api.get(f"/api/records/{record.pk}/").status_code == 200
+    event = AuditEvent.objects.get(action="record.read")
+    assert (event.actor_id, event.agency_id, event.object_id) == (reader.pk, partner.pk, str(record.pk))

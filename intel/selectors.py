@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from intel.models import Entity, Link, Mention, Record
+from intel.models import Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
 from sharing.audit import Event, record_events
 
 
@@ -66,3 +66,17 @@ def audit_reads(user, record_ids: Iterable[int], owner_ids: dict[int, int], via:
         if owner_ids[record_id] != agency_id
     ]
     record_events(events)
+
+
+def visible_candidates(user) -> QuerySet[ResolutionCandidate]:
+    """Candidates whose two entities the user may both see; names come from their visible mentions."""
+    visible = Entity.objects.visible_to(user)
+    return ResolutionCandidate.objects.filter(entity_a__in=visible, entity_b__in=visible).prefetch_related(
+        Prefetch("entity_a", queryset=visible_entities(user)),
+        Prefetch("entity_b", queryset=visible_entities(user)),
+    )
+
+
+def visible_merges(user) -> QuerySet[EntityMerge]:
+    """Merges whose surviving entity the user may see (the merged one has no mentions left)."""
+    return EntityMerge.objects.filter(survivor__in=Entity.objects.visible_to(user)).order_by("-merged_at")

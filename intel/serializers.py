@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from intel.models import Entity, ImportBatch, Link, Mention, Record
+from intel.models import Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
 from intel.selectors import entity_key_for
 from intel.services import batch_progress
 
@@ -121,3 +121,24 @@ class ImportBatchSerializer(serializers.ModelSerializer):
 
 class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
+
+
+class CandidateSerializer(serializers.ModelSerializer):
+    entity_a = EntitySerializer(read_only=True)
+    entity_b = EntitySerializer(read_only=True)
+
+    class Meta:
+        model = ResolutionCandidate
+        fields = ["id", "entity_a", "entity_b", "score", "status", "decided_at"]
+        read_only_fields = fields
+
+
+class MergeRequestSerializer(serializers.Serializer):
+    survivor = serializers.ChoiceField(choices=["a", "b"], default="a", help_text="which entity stays")
+
+
+class EntityMergeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EntityMerge
+        fields = ["id", "survivor", "merged", "candidate", "merged_at", "undone_at"]
+        read_only_fields = fields

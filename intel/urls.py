@@ -1,6 +1,14 @@
 from rest_framework.routers import DefaultRouter
 
-from intel.views import EntityViewSet, ImportViewSet, LinkViewSet, RecordViewSet, SearchViewSet
+from intel.views import (
+    CandidateViewSet,
+    EntityViewSet,
+    ImportViewSet,
+    LinkViewSet,
+    MergeViewSet,
+    RecordViewSet,
+    SearchViewSet,
+)
 
 router = DefaultRouter()
 router.register("records", RecordViewSet, basename="record")
@@ -8,5 +16,7 @@ router.register("entities", EntityViewSet, basename="entity")
 router.register("links", LinkViewSet, basename="link")
 router.register("search", SearchViewSet, basename="search")
 router.register("imports", ImportViewSet, basename="import")
+router.register("candidates", CandidateViewSet, basename="candidate")
+router.register("merges", MergeViewSet, basename="merge")
 
 urlpatterns = router.urls

@@ -1,6 +1,7 @@
 """REST API for records, entities, links, search and imports. Thin: every read goes
 through intel.selectors (the visibility choke point), every write through services."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -10,15 +11,19 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from intel import selectors
+from intel.candidates import merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.importing import ImportFailed
 from intel.models import Entity, ImportBatch
 from intel.serializers import (
+    CandidateSerializer,
     EntityDetailSerializer,
+    EntityMergeSerializer,
     EntitySerializer,
     ImportBatchSerializer,
     ImportUploadSerializer,
     LinkSerializer,
+    MergeRequestSerializer,
     RecordDetailSerializer,
     RecordSerializer,
 )
@@ -150,3 +155,61 @@ class ImportViewSet(
     @action(detail=True)
     def errors(self, request, pk=None):
         return Response(self.get_object().errors)
+
+
+def refused(error: DjangoValidationError) -> ValidationError:
+    return ValidationError({"detail": error.messages})
+
+
+class CandidateViewSet(viewsets.ReadOnlyModelViewSet):
+    """Possible duplicates (POSSIBLY_SAME_AS) for an analyst to merge or reject; only pairs
+    whose two entities the caller may see."""
+
+    serializer_class = CandidateSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return selectors.visible_candidates(self.request.user).order_by("-score", "id")
+
+    @extend_schema(request=MergeRequestSerializer, responses={201: EntityMergeSerializer})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        candidate = self.get_object()
+        choice = MergeRequestSerializer(data=request.data)
+        choice.is_valid(raise_exception=True)
+        survivor, merged = candidate.entity_a, candidate.entity_b
+        if choice.validated_data["survivor"] == "b":
+            survivor, merged = merged, survivor
+        try:
+            merge = merge_entities(survivor, merged, request.user, candidate=candidate)
+        except DjangoValidationError as error:
+            raise refused(error) from error
+        return Response(EntityMergeSerializer(merge).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: CandidateSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        candidate = self.get_object()
+        try:
+            reject_candidate(candidate, request.user)
+        except DjangoValidationError as error:
+            raise refused(error) from error
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class MergeViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = EntityMergeSerializer
+
+    def get_queryset(self):
+        return selectors.visible_merges(self.request.user)
+
+    @extend_schema(request=None, responses={200: EntityMergeSerializer})
+    @action(detail=True, methods=["post"])
+    def undo(self, request, pk=None):
+        merge = self.get_object()
+        try:
+            undo_merge(merge, request.user)
+        except DjangoValidationError as error:
+            raise refused(error) from error
+        merge.refresh_from_db()
+        return Response(self.get_serializer(merge).data)

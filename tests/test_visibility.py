@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission
+from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission, ResolutionCandidate
 from sharing.models import Agency, User
 
 ENTITY_TYPES = ["company", "person", "vessel", "phone"]
@@ -34,6 +34,7 @@ class Scenario:
     mentions: list  # (record, entity, role, name index, states_key)
     links: list  # (record, source, target, type)
     grants: list  # (record, agency, expiry: "none" | "past" | "future")
+    candidates: list  # (entity, entity), first < second
 
 
 @st.composite
@@ -76,7 +77,12 @@ def scenarios(draw) -> Scenario:
             unique_by=lambda g: (g[0], g[1]),
         )
     )
-    return Scenario(agencies, records, entities, mentions, links, grants)
+    candidates = draw(
+        st.lists(st.tuples(entity_ix, entity_ix), max_size=4).map(
+            lambda pairs: sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b})
+        )
+    )
+    return Scenario(agencies, records, entities, mentions, links, grants, candidates)
 
 
 class Oracle:
@@ -102,6 +108,10 @@ class Oracle:
 
     def key_shown(self, agency: int, entity: int) -> bool:
         return any(m[4] for m in self.mentions(agency) if m[1] == entity)
+
+    def candidates(self, agency: int) -> set[int]:
+        entities = self.entities(agency)
+        return {i for i, (a, b) in enumerate(self.scenario.candidates) if a in entities and b in entities}
 
     def links(self, agency: int) -> set[int]:
         visible = self.records(agency)
@@ -148,7 +158,11 @@ def build(scenario: Scenario):
             permission=view,
             expires_at=expiries[expiry],
         )
-    return users, records, entities, links
+    candidates = [
+        ResolutionCandidate.objects.create(entity_a=entities[a], entity_b=entities[b], score=90.0)
+        for a, b in scenario.candidates
+    ]
+    return users, records, entities, links, candidates
 
 
 def fetch_all(client: APIClient, url: str, **params: str) -> tuple[list[dict], int]:
@@ -164,7 +178,7 @@ def fetch_all(client: APIClient, url: str, **params: str) -> tuple[list[dict], i
 @given(scenario=scenarios())
 def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
     with transaction.atomic():
-        users, records, entities, links = build(scenario)
+        users, records, entities, links, candidates = build(scenario)
         oracle = Oracle(scenario)
         record_id = {i: r.pk for i, r in enumerate(records)}
         entity_id = {i: e.pk for i, e in enumerate(entities)}
@@ -205,6 +219,13 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             rows, count = fetch_all(client, "/api/links/")
             assert {row["id"] for row in rows} == {link_id[i] for i in oracle.links(agency)}
             assert count == len(oracle.links(agency))
+
+            expected_candidates = {candidates[i].pk for i in oracle.candidates(agency)}
+            rows, count = fetch_all(client, "/api/candidates/")
+            assert {row["id"] for row in rows} == expected_candidates
+            for candidate in candidates:
+                response = client.get(f"/api/candidates/{candidate.pk}/")
+                assert response.status_code == (200 if candidate.pk in expected_candidates else 404)
 
             for name_index, name in enumerate(NAMES):
                 rows, _ = fetch_all(client, "/api/search/", q=name.split()[0])

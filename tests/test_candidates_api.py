@@ -1,0 +1,67 @@
+"""Analysts confirm (merge), undo and reject near-duplicate candidates through the API."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from intel.models import Entity, Mention, Record, ResolutionCandidate
+from sharing.models import Agency, AuditEvent, User
+
+
+@pytest.fixture
+def scene(db):
+    customs = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    police = Agency.objects.create(code="pol", name="Police", country="NL", kind="police")
+    entities = []
+    for i, (owner, name) in enumerate(
+        [(customs, "Acme Trading Ltd"), (customs, "Acme Tradng Ltd"), (police, "Acme Trade")]
+    ):
+        record = Record.objects.create(owner=owner, external_ref=f"R{i}", category="shipment")
+        entity = Entity.objects.create(type="company", key=f"NL:name:{name.lower()}", block="NL:acme")
+        Mention.objects.create(
+            record=record,
+            entity=entity,
+            role="importer",
+            properties={"name": name},
+            resolved_key=entity.key,
+            search_text=name.lower(),
+        )
+        entities.append(entity)
+    visible = ResolutionCandidate.objects.create(entity_a=entities[0], entity_b=entities[1], score=93.0)
+    hidden = ResolutionCandidate.objects.create(entity_a=entities[1], entity_b=entities[2], score=88.0)
+    api = APIClient()
+    api.force_authenticate(User.objects.create(username="ana", agency=customs, role="analyst"))
+    return api, entities, visible, hidden
+
+
+def test_merge_then_undo_through_the_api(scene):
+    api, entities, visible, hidden = scene
+    assert [row["id"] for row in api.get("/api/candidates/").json()["results"]] == [visible.pk]
+    assert api.get(f"/api/candidates/{hidden.pk}/").status_code == 404
+    assert api.post(f"/api/candidates/{hidden.pk}/merge/").status_code == 404
+
+    response = api.post(f"/api/candidates/{visible.pk}/merge/", {"survivor": "a"}, format="json")
+    assert response.status_code == 201, response.content
+    merge_id = response.json()["id"]
+    assert api.get(f"/api/entities/{entities[1].pk}/").status_code == 404
+    survivor = api.get(f"/api/entities/{entities[0].pk}/").json()
+    assert set(survivor["names"]) == {"Acme Trading Ltd", "Acme Tradng Ltd"}
+
+    # The merged entity has no mentions left, so the pair is no longer one the analyst can see.
+    assert api.post(f"/api/candidates/{visible.pk}/merge/").status_code == 404
+
+    assert api.post(f"/api/merges/{merge_id}/undo/").status_code == 200
+    assert api.get(f"/api/entities/{entities[1].pk}/").status_code == 200
+    undo_again = api.post(f"/api/merges/{merge_id}/undo/")
+    assert undo_again.status_code == 400
+    assert "already undone" in " ".join(undo_again.json()["detail"])
+    assert api.get(f"/api/candidates/{visible.pk}/").json()["status"] == "open"
+    assert set(AuditEvent.objects.values_list("action", flat=True)) >= {"entity.merge", "entity.merge_undone"}
+
+
+def test_reject_through_the_api(scene):
+    api, _, visible, _ = scene
+    response = api.post(f"/api/candidates/{visible.pk}/reject/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "rejected"
+    assert api.post(f"/api/candidates/{visible.pk}/reject/").status_code == 400
+    assert AuditEvent.objects.filter(action="entity.candidate_rejected").count() == 1

@@ -9,6 +9,7 @@ from config.views import home
 urlpatterns = [
     path("", home, name="home"),
     path("health/", health, name="health"),
+    path("", include("intel.page_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("intel.urls")),

@@ -22,3 +22,35 @@ def test_home_page_and_admin_login_render_and_sign_in(browser, live_server, djan
     page.click("input[type=submit]")
     page.wait_for_url(live_server.url + "/admin/")
     assert "Site administration" in page.title()
+
+
+def test_analyst_searches_and_sees_only_what_their_agency_may_see(browser, live_server, django_user_model):
+    from intel.importing import import_file
+    from sharing.models import Agency
+    from tests.test_import import EXAMPLES
+
+    customs = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    police = Agency.objects.create(code="pol", name="Police", country="NL", kind="police")
+    import_file(EXAMPLES / "shipments.csv", customs)
+    import_file(EXAMPLES / "seizures.jsonl", police)
+    django_user_model.objects.create_user(
+        "cus-analyst", password="pass phrase 1", agency=customs, role="analyst"
+    )
+
+    page = browser.new_page()
+    page.goto(live_server.url + "/search/?q=acme+trading")
+    page.fill("#id_username", "cus-analyst")
+    page.fill("#id_password", "pass phrase 1")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/search/?q=acme+trading")
+    assert page.locator("table.results tbody tr").count() == 1
+    page.click("table.results a")
+    heading = page.locator("h1").inner_text()
+    assert "ACME Trading Ltd." in heading and "Acme Trading Limited" in heading
+    # The police seizure mentions the same company, but customs may not see it.
+    assert "SZ-0001" not in page.content()
+    assert page.locator("table.results tbody tr").count() == 2
+
+    police_record = police.records.get()
+    response = page.goto(f"{live_server.url}/records/{police_record.pk}/")
+    assert response.status == 404

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from intel import pages
+
+app_name = "intel"
+urlpatterns = [
+    path("search/", pages.search, name="search"),
+    path("entities/<int:pk>/", pages.entity_detail, name="entity"),
+    path("records/<int:pk>/", pages.record_detail, name="record"),
+]

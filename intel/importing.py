@@ -23,7 +23,6 @@ from typing import IO
 
 import ijson
 import pycountry
-from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from intel.models import (
@@ -35,7 +34,6 @@ from intel.models import (
     LinkType,
     Mention,
     Record,
-    RecordGroupObjectPermission,
     Role,
 )
 from intel.resolution import (
@@ -50,6 +48,7 @@ from intel.resolution import (
     resolve_shipment,
     resolve_vessel,
 )
+from intel.rights import grant_owner_rights, owner_right_ids
 
 IMPORT_CATEGORIES = (Category.SHIPMENT, Category.SEIZURE, Category.INSPECTION)
 MAX_REPORTED_ERRORS = 1000
@@ -360,14 +359,6 @@ PARTY_ROLES = {
 # --- writing a chunk --------------------------------------------------------------
 
 
-def owner_permission_ids() -> list[int]:
-    return list(
-        Permission.objects.filter(
-            content_type__app_label="intel", codename__in=("change_record", "delete_record")
-        ).values_list("id", flat=True)
-    )
-
-
 def surviving_entity(entity_id: int) -> int:
     """Follows merged_into to the entity that still stands (merges can chain A -> B -> C)."""
     while True:
@@ -442,15 +433,7 @@ def write_chunk(
     record_ids = {
         plan.external_ref: record.pk for plan, record in zip(to_create, created_records, strict=True)
     }
-    RecordGroupObjectPermission.objects.bulk_create(
-        [
-            RecordGroupObjectPermission(
-                content_object_id=record.pk, group_id=agency.group_id, permission_id=perm
-            )
-            for record in created_records
-            for perm in perm_ids
-        ]
-    )
+    grant_owner_rights(created_records, perm_ids)
     if to_update:
         updated = []
         for plan in to_update:
@@ -522,7 +505,7 @@ def import_file(
     file_format = file_format or detect_format(path.name)
     result = ImportResult()
     errors: list[dict] = []
-    perm_ids = owner_permission_ids()
+    perm_ids = owner_right_ids()
     seen_refs: set[str] = set()
 
     with transaction.atomic():

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from intel.models import Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
+from intel.models import Caveat, Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
 from intel.selectors import entity_key_for
 from intel.services import batch_progress
 
@@ -25,6 +25,14 @@ class RecordSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class RecordUpdateSerializer(serializers.ModelSerializer):
+    caveats = serializers.ListField(child=serializers.ChoiceField(choices=Caveat.choices), required=False)
+
+    class Meta:
+        model = Record
+        fields = ["summary", "classification", "caveats", "occurred_on"]
 
 
 class RecordMentionSerializer(serializers.ModelSerializer):

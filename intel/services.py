@@ -6,10 +6,11 @@ from pathlib import Path
 
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.utils import timezone
 
 from intel.importing import ImportFailed, detect_format, import_file
-from intel.models import ImportBatch
+from intel.models import ImportBatch, Record
 
 PROGRESS_TTL = 24 * 3600
 
@@ -70,3 +71,37 @@ def run_import_batch(batch_id: int) -> ImportBatch:
     batch.save()
     cache.delete(progress_key(batch.pk))
     return batch
+
+
+EDITABLE_RECORD_FIELDS = ("summary", "classification", "caveats", "occurred_on")
+
+
+def update_record(record: Record, user, **changes) -> Record:
+    """Changes a record's editable fields; the caller has checked the guardian change right."""
+    from sharing.audit import record_event
+
+    unknown = set(changes) - set(EDITABLE_RECORD_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    before = {name: getattr(record, name) for name in changes}
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(record, name, value)
+        record.save(update_fields=[*changes, "updated_at"])
+        record_event("record.update", actor=user, obj=record, details={"before": before, "after": changes})
+    return record
+
+
+def delete_record(record: Record, user) -> None:
+    """Deletes a record with its mentions and links; entities no record mentions any more stay
+    as keys only (no properties) and are invisible to everyone."""
+    from sharing.audit import record_event
+
+    with transaction.atomic():
+        record_event(
+            "record.delete",
+            actor=user,
+            obj=record,
+            details={"external_ref": record.external_ref, "owner": record.owner_id},
+        )
+        record.delete()

@@ -8,6 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from intel import selectors
@@ -26,8 +27,9 @@ from intel.serializers import (
     MergeRequestSerializer,
     RecordDetailSerializer,
     RecordSerializer,
+    RecordUpdateSerializer,
 )
-from intel.services import create_import_batch
+from intel.services import create_import_batch, delete_record, update_record
 from intel.tasks import run_import
 
 
@@ -54,11 +56,38 @@ class AuditedReadMixin:
         return Response(self.get_serializer(instance).data)
 
 
-class RecordViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
-    """Records the caller's agency may see; any other answers 404."""
+class OwnerStaffPermission(BasePermission):
+    """Changing or deleting a record takes the guardian right the owner's group holds on it."""
+
+    rights = {"PUT": "intel.change_record", "PATCH": "intel.change_record", "DELETE": "intel.delete_record"}
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        right = self.rights.get(request.method)
+        return right is None or request.user.has_perm(right, obj)
+
+
+class RecordViewSet(
+    AuditedReadMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Records the caller's agency may see; any other answers 404. The owner's staff may
+    change (summary, classification, caveats, date) or delete them."""
 
     filterset_class = RecordFilter
+    permission_classes = [IsAuthenticated, OwnerStaffPermission]
     via = "records"
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def perform_update(self, serializer):
+        serializer.instance = update_record(
+            serializer.instance, self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        delete_record(instance, self.request.user)
+
+    def update(self, request, *args, **kwargs):
+        super().update(request, *args, **kwargs)
+        return Response(RecordDetailSerializer(self.get_object()).data)
 
     def get_queryset(self):
         queryset = selectors.visible_records(self.request.user)
@@ -67,6 +96,8 @@ class RecordViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
         return queryset
 
     def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return RecordUpdateSerializer
         return RecordDetailSerializer if self.action == "retrieve" else RecordSerializer
 
     def records_shown(self, records):

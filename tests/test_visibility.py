@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission, ResolutionCandidate
+from intel.rights import grant_owner_rights
 from sharing.models import Agency, User
 
 ENTITY_TYPES = ["company", "person", "vessel", "phone"]
@@ -132,6 +133,7 @@ def build(scenario: Scenario):
         Record.objects.create(owner=agencies[owner], external_ref=f"R{i}", category=category)
         for i, (owner, category) in enumerate(scenario.records)
     ]
+    grant_owner_rights(records)
     entities = [
         Entity.objects.create(type=entity_type, key=f"{entity_type}:{i}:{NAMES[name]}")
         for i, (entity_type, name) in enumerate(scenario.entities)
@@ -194,6 +196,14 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             for i, record in enumerate(records):
                 response = client.get(f"/api/records/{record.pk}/")
                 assert response.status_code == (200 if record.pk in expected_records else 404)
+                # Writing: invisible records do not exist for the caller; visible ones of other
+                # agencies exist but are not theirs to change.
+                owned = scenario.records[i][0] == agency
+                expected_write = 200 if owned else (403 if record.pk in expected_records else 404)
+                assert (
+                    client.patch(f"/api/records/{record.pk}/", {}, format="json").status_code
+                    == expected_write
+                )
                 if response.status_code == 200:
                     stated = {(m[1], m[2]) for m in scenario.mentions if m[0] == i}
                     shown = {(e, m["role"]) for m in response.json()["mentions"] for e in [m["entity"]]}

@@ -1,0 +1,32 @@
+"""The owner staff's rights on their records: guardian permissions given to the owner
+agency's group on each record, so a later change of owner rights is a data change."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Permission
+
+from intel.models import Record, RecordGroupObjectPermission
+
+OWNER_RIGHTS = ("change_record", "delete_record")
+
+
+def owner_right_ids() -> list[int]:
+    return list(
+        Permission.objects.filter(content_type__app_label="intel", codename__in=OWNER_RIGHTS).values_list(
+            "id", flat=True
+        )
+    )
+
+
+def grant_owner_rights(records: Iterable[Record], right_ids: list[int] | None = None) -> None:
+    """Gives each record's owner group the change and delete rights on it."""
+    right_ids = right_ids if right_ids is not None else owner_right_ids()
+    RecordGroupObjectPermission.objects.bulk_create(
+        [
+            RecordGroupObjectPermission(
+                content_object_id=record.pk, group_id=record.owner.group_id, permission_id=right
+            )
+            for record in records
+            for right in right_ids
+        ]
+    )

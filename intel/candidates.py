@@ -25,6 +25,7 @@ from rapidfuzz import fuzz, process
 
 from intel.models import Entity, EntityMerge, EntityType, Link, Mention, Record, ResolutionCandidate
 from intel.resolution import name_fingerprint
+from intel.signals import entities_changed
 from sharing.audit import record_event
 
 if TYPE_CHECKING:
@@ -258,6 +259,7 @@ def merge_entities(
             moved_link_targets=moved_targets,
             merged_by=user,
         )
+        entities_changed.send(sender=EntityMerge, entity_ids=[survivor.pk, merged.pk])
         record_event(
             "entity.merge",
             actor=user,
@@ -386,6 +388,7 @@ def undo_merge(merge: EntityMerge, user: AbstractBaseUser) -> None:
         merge.undone_by = given.undone_by = user
         merge.undone_at = given.undone_at = timezone.now()
         merge.save(update_fields=["undone_by", "undone_at"])
+        entities_changed.send(sender=EntityMerge, entity_ids=[survivor.pk, merged.pk])
         record_event(
             "entity.merge_undone",
             actor=user,

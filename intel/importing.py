@@ -49,6 +49,7 @@ from intel.resolution import (
     resolve_vessel,
 )
 from intel.rights import grant_owner_rights, owner_right_ids
+from intel.signals import records_changed
 
 IMPORT_CATEGORIES = (Category.SHIPMENT, Category.SEIZURE, Category.INSPECTION)
 MAX_REPORTED_ERRORS = 1000
@@ -479,6 +480,7 @@ def write_chunk(
                 )
     Mention.objects.bulk_create(mentions, ignore_conflicts=True)
     Link.objects.bulk_create(links, ignore_conflicts=True)
+    records_changed.send(sender=Record, record_ids=list(record_ids.values()))
     result.created += len(to_create)
     result.updated += len(to_update)
     return sorted(set(entity_ids.values()))

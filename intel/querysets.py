@@ -49,6 +49,25 @@ class RecordQuerySet(models.QuerySet):
         ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         return Q(owner_id=agency_id) | Exists(grants)
 
+    def viewer_agencies(self) -> dict[int, set[int]]:
+        """For each record in this queryset, the agencies that may see it now: the same rule
+        as `visible_to`, turned around, for projections that store who may see what (the graph)."""
+        from intel.models import RecordGroupObjectPermission
+
+        now = timezone.now()
+        viewers: dict[int, set[int]] = {}
+        for record_id, owner_id in self.values_list("pk", "owner_id"):
+            viewers[record_id] = {owner_id}
+        grants = RecordGroupObjectPermission.objects.filter(
+            content_object_id__in=list(viewers),
+            permission__codename="view_record",
+            permission__content_type__app_label="intel",
+            group__agency__isnull=False,
+        ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        for record_id, agency_id in grants.values_list("content_object_id", "group__agency__id"):
+            viewers[record_id].add(agency_id)
+        return viewers
+
     def owned_by(self, agency_id: int) -> RecordQuerySet:
         return self.filter(owner_id=agency_id)
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from intel.importing import ImportFailed, detect_format, import_file
 from intel.models import ImportBatch, Record
+from intel.signals import records_changed
 
 PROGRESS_TTL = 24 * 3600
 
@@ -88,6 +89,7 @@ def update_record(record: Record, user, **changes) -> Record:
         for name, value in changes.items():
             setattr(record, name, value)
         record.save(update_fields=[*changes, "updated_at"])
+        records_changed.send(sender=Record, record_ids=[record.pk])
         record_event("record.update", actor=user, obj=record, details={"before": before, "after": changes})
     return record
 
@@ -104,4 +106,5 @@ def delete_record(record: Record, user) -> None:
             obj=record,
             details={"external_ref": record.external_ref, "owner": record.owner_id},
         )
+        records_changed.send(sender=Record, record_ids=[record.pk])
         record.delete()

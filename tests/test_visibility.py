@@ -273,3 +273,19 @@ def test_reads_of_another_agencys_record_are_audited_and_own_reads_are_not():
     assert api.get(f"/api/records/{record.pk}/").status_code == 200
     event = AuditEvent.objects.get(action="record.read")
     assert (event.actor_id, event.agency_id, event.object_id) == (reader.pk, partner.pk, str(record.pk))
+
+
+@pytest.mark.django_db
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_viewer_agencies_is_the_same_rule_turned_around(scenario):
+    """The graph stores who may see each element from `viewer_agencies`; it must agree with
+    the oracle for every record."""
+    with transaction.atomic():
+        users, records, *_ = build(scenario)
+        oracle = Oracle(scenario)
+        viewers = Record.objects.filter(pk__in=[r.pk for r in records]).viewer_agencies()
+        for i, record in enumerate(records):
+            expected = {users[a].agency_id for a in range(scenario.agencies) if i in oracle.records(a)}
+            assert viewers[record.pk] == expected
+        transaction.set_rollback(True)

@@ -164,7 +164,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Displayed agreement statuses follow the clock; access itself never waits for this.
+    "agreement-statuses": {"task": "sharing.refresh_agreement_statuses", "schedule": 60.0},
+}
+
+# Disclosure requests: hours until an answer is due, by urgency; days an approved grant lasts.
+DISCLOSURE_DUE_HOURS = {
+    "urgent": env_int("DISCLOSURE_URGENT_HOURS", 8),
+    "routine": env_int("DISCLOSURE_ROUTINE_HOURS", 7 * 24),
+}
+DISCLOSURE_GRANT_DAYS = env_int("DISCLOSURE_GRANT_DAYS", 30)
 
 # Short-lived shared state (import progress): Redis beside the broker, else this process's memory.
 CACHES = {
@@ -225,3 +235,26 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if host != "*"]
+
+# Graph sync (graph/): the outbox drained to Neo4j by Celery, see docs/architecture.md "Graph".
+# Records per batch, seconds one drain task runs before handing over to a fresh one, and
+# how often beat drains (a safety net: commits queue a drain themselves) and looks for
+# visibility changed by the clock (expired grants; sharing adds its own watchers here).
+GRAPH_SYNC_BATCH_SIZE = env_int("GRAPH_SYNC_BATCH_SIZE", 500)
+GRAPH_SYNC_TASK_SECONDS = env_int("GRAPH_SYNC_TASK_SECONDS", 60)
+GRAPH_SYNC_BEAT_SECONDS = float(os.environ.get("GRAPH_SYNC_BEAT_SECONDS") or 5)
+GRAPH_VISIBILITY_WATCHERS = ["graph.visibility.records_with_grants_expired"]
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "graph-drain-outbox": {
+            "task": "graph.drain_outbox",
+            "schedule": GRAPH_SYNC_BEAT_SECONDS,
+            "options": {"expires": GRAPH_SYNC_BEAT_SECONDS},
+        },
+        "graph-watch-visibility": {
+            "task": "graph.watch_visibility",
+            "schedule": GRAPH_SYNC_BEAT_SECONDS,
+            "options": {"expires": GRAPH_SYNC_BEAT_SECONDS},
+        },
+    }
+)

@@ -33,6 +33,12 @@ class Caveat(models.TextChoices):
     NOT_FOR_EVIDENCE = "not_for_evidence", "Not for use as evidence without the owner's consent"
 
 
+class Releasability(models.TextChoices):
+    NONE = "none", "To no one"
+    NAMED = "named", "To the agreements named"
+    COVERING = "covering", "To every agreement that covers it"
+
+
 class Record(models.Model):
     owner = models.ForeignKey("sharing.Agency", on_delete=models.PROTECT, related_name="records")
     external_ref = models.CharField(max_length=100, help_text="The owner's own reference; unique per owner")
@@ -41,6 +47,7 @@ class Record(models.Model):
         choices=Classification.choices, default=Classification.RESTRICTED
     )
     caveats = models.JSONField(default=list, blank=True)
+    releasability = models.CharField(max_length=10, choices=Releasability.choices, default=Releasability.NONE)
     summary = models.TextField(blank=True)
     occurred_on = models.DateField(null=True, blank=True)
     details = models.JSONField(

@@ -3,30 +3,132 @@ point (`visible_to`), and the audit of reads of other agencies' records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 
+from django.apps import apps
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from intel.models import Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
+from intel.models import Caveat, Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
+from intel.querysets import AgreementAccess, viewer_agency_id
 from sharing.audit import Event, record_events
 
-
-def visible_records(user) -> QuerySet[Record]:
-    return Record.objects.visible_to(user).select_related("owner")
-
-
-def visible_mentions(user) -> QuerySet[Mention]:
-    return Mention.objects.visible_to(user)
+PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
+EVIDENCE_PURPOSE = "prosecution"
 
 
-def visible_links(user) -> QuerySet[Link]:
-    return Link.objects.visible_to(user)
+@dataclass
+class Reader:
+    """Who reads, and for which purpose: records shared under agreements are read only for a
+    purpose the agreement permits (stated per request or chosen for the session)."""
+
+    user: object
+    purpose: str | None = None
+
+    @classmethod
+    def from_request(cls, request) -> Reader:
+        purpose = (
+            request.GET.get("purpose")
+            or request.META.get(PURPOSE_HEADER)
+            or (request.session.get("purpose") if hasattr(request, "session") else None)
+        )
+        return cls(request.user, purpose or None)
+
+    @cached_property
+    def agency_id(self) -> int | None:
+        return viewer_agency_id(self.user)
+
+    @cached_property
+    def access(self) -> AgreementAccess:
+        if self.agency_id is None:
+            return AgreementAccess()
+        return AgreementAccess.for_agency(self.agency_id, self.purpose)
 
 
-def visible_entities(user) -> QuerySet[Entity]:
-    """Entities the user may see, each with its visible mentions (and their records) prefetched."""
-    mentions = visible_mentions(user).select_related("record__owner").order_by("record_id", "role")
-    return Entity.objects.visible_to(user).prefetch_related(
+class PurposeRequired(Exception):
+    """The record is visible, but not for the purpose stated (or none was)."""
+
+    def __init__(self, message: str, allowed: list[str]):
+        super().__init__(message)
+        self.allowed = allowed
+
+
+def visible_records(reader: Reader) -> QuerySet[Record]:
+    records = Record.objects.visible_to(reader.user, reader.purpose).select_related("owner")
+    return records.with_visibility(reader.user, reader.access)
+
+
+def check_readable(reader: Reader, record_id: int) -> None:
+    """Raises PurposeRequired when the record is visible to the reader but not for the
+    purpose stated, or when its handling code forbids that purpose without consent."""
+    visible = Record.objects.visible_to(reader.user).filter(pk=record_id)
+    record = visible.first()
+    if record is None:
+        return
+    if not visible_records(reader).filter(pk=record_id).exists():
+        everything = AgreementAccess.for_agency(reader.agency_id)
+        allowed = sorted(
+            {
+                purpose
+                for pk, purposes in everything.purposes.items()
+                if visible.filter(
+                    Record.objects.visibility_condition(reader.agency_id, everything.only({pk}))
+                ).exists()
+                for purpose in purposes
+            }
+        )
+        stated = f"for {reader.purpose!r}" if reader.purpose else "without a stated purpose"
+        raise PurposeRequired(
+            f"this record is shared with your agency under an agreement; it cannot be read {stated}", allowed
+        )
+    if evidence_use_refused(record, reader):
+        raise PurposeRequired(
+            "this record is not for use as evidence without the owner's consent; "
+            "ask for it with a consent request",
+            [p for p in reader.access.allowed_purposes() if p != EVIDENCE_PURPOSE],
+        )
+
+
+def evidence_use_refused(record: Record, reader: Reader) -> bool:
+    consent = apps.get_model("sharing", "Consent")
+    return (
+        reader.purpose == EVIDENCE_PURPOSE
+        and record.owner_id != reader.agency_id
+        and Caveat.NOT_FOR_EVIDENCE in record.caveats
+        and not consent.objects.filter(
+            record=record, agency_id=reader.agency_id, caveat=Caveat.NOT_FOR_EVIDENCE
+        ).exists()
+    )
+
+
+def redacted_fields(reader: Reader, record: Record) -> list[str]:
+    """What the agreement a record is read under hides from the reader."""
+    if getattr(record, "via_owner", True) or getattr(record, "via_grant", False):
+        return []
+    return reader.access.redacted.get(getattr(record, "via_agreement", None), [])
+
+
+def visible_mentions(reader: Reader) -> QuerySet[Mention]:
+    return Mention.objects.visible_to(reader.user, reader.purpose)
+
+
+def visible_links(reader: Reader) -> QuerySet[Link]:
+    return Link.objects.visible_to(reader.user, reader.purpose)
+
+
+def record_with_contents(reader: Reader) -> QuerySet[Record]:
+    return visible_records(reader).prefetch_related(
+        Prefetch(
+            "mentions", queryset=visible_mentions(reader).select_related("entity"), to_attr="visible_mentions"
+        ),
+        Prefetch("links", queryset=visible_links(reader), to_attr="visible_links"),
+    )
+
+
+def visible_entities(reader: Reader) -> QuerySet[Entity]:
+    """Entities the reader may see, each with its visible mentions (and their records) prefetched."""
+    mentions = visible_mentions(reader).select_related("record__owner").order_by("record_id", "role")
+    return Entity.objects.visible_to(reader.user, reader.purpose).prefetch_related(
         Prefetch("mentions", queryset=mentions, to_attr="visible_mentions")
     )
 
@@ -35,12 +137,12 @@ def normalize_query(query: str) -> str:
     return " ".join(query.lower().split())
 
 
-def search_entities(user, query: str) -> QuerySet[Entity]:
-    """Entities whose names or identifiers, as stated by records the user may see, contain the query."""
-    matching = visible_mentions(user).filter(
+def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
+    """Entities whose names or identifiers, as stated by records the reader may see, contain the query."""
+    matching = visible_mentions(reader).filter(
         entity=OuterRef("pk"), search_text__contains=normalize_query(query)
     )
-    return visible_entities(user).filter(Exists(matching))
+    return visible_entities(reader).filter(Exists(matching))
 
 
 def entity_key_for(entity: Entity) -> str | None:
@@ -50,33 +152,42 @@ def entity_key_for(entity: Entity) -> str | None:
     return None
 
 
-def audit_reads(user, record_ids: Iterable[int], owner_ids: dict[int, int], via: str) -> None:
-    """Logs each read of a record that is not the reader's own agency's."""
-    agency_id = getattr(user, "agency_id", None)
-    events = [
+def audit_reads(
+    reader: Reader, owners: dict[int, int], via: str, agreements: dict[int, int] | None = None
+) -> None:
+    """Logs each read of a record that is not the reader's own agency's, with the purpose
+    stated and the agreement it was read under."""
+    agreements = agreements or {}
+    record_events(
         Event(
             action="record.read",
-            actor=user,
-            agency_id=agency_id,
+            actor=reader.user,
+            agency_id=reader.agency_id,
             object_type="intel.record",
             object_id=str(record_id),
-            details={"via": via, "owner": owner_ids[record_id]},
+            details={
+                "via": via,
+                "owner": owner_id,
+                "purpose": reader.purpose,
+                "agreement": agreements.get(record_id),
+            },
         )
-        for record_id in dict.fromkeys(record_ids)
-        if owner_ids[record_id] != agency_id
-    ]
-    record_events(events)
-
-
-def visible_candidates(user) -> QuerySet[ResolutionCandidate]:
-    """Candidates whose two entities the user may both see; names come from their visible mentions."""
-    visible = Entity.objects.visible_to(user)
-    return ResolutionCandidate.objects.filter(entity_a__in=visible, entity_b__in=visible).prefetch_related(
-        Prefetch("entity_a", queryset=visible_entities(user)),
-        Prefetch("entity_b", queryset=visible_entities(user)),
+        for record_id, owner_id in owners.items()
+        if owner_id != reader.agency_id
     )
 
 
-def visible_merges(user) -> QuerySet[EntityMerge]:
-    """Merges whose surviving entity the user may see (the merged one has no mentions left)."""
-    return EntityMerge.objects.filter(survivor__in=Entity.objects.visible_to(user)).order_by("-merged_at")
+def visible_candidates(reader: Reader) -> QuerySet[ResolutionCandidate]:
+    """Candidates whose two entities the reader may both see; names come from their visible mentions."""
+    visible = Entity.objects.visible_to(reader.user, reader.purpose)
+    return ResolutionCandidate.objects.filter(entity_a__in=visible, entity_b__in=visible).prefetch_related(
+        Prefetch("entity_a", queryset=visible_entities(reader)),
+        Prefetch("entity_b", queryset=visible_entities(reader)),
+    )
+
+
+def visible_merges(reader: Reader) -> QuerySet[EntityMerge]:
+    """Merges whose surviving entity the reader may see (the merged one has no mentions left)."""
+    return EntityMerge.objects.filter(
+        survivor__in=Entity.objects.visible_to(reader.user, reader.purpose)
+    ).order_by("-merged_at")

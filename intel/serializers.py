@@ -1,13 +1,17 @@
 from rest_framework import serializers
 
 from intel.models import Caveat, Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
-from intel.selectors import entity_key_for
+from intel.selectors import entity_key_for, redacted_fields
 from intel.services import batch_progress
 
 
 class RecordSerializer(serializers.ModelSerializer):
+    """A record as its reader may see it: fields the agreement it is read under redacts are
+    absent, not blanked, so nothing hints at what they held."""
+
     owner = serializers.SlugRelatedField(slug_field="code", read_only=True)
     classification = serializers.CharField(source="get_classification_display", read_only=True)
+    shared_under = serializers.SerializerMethodField()
 
     class Meta:
         model = Record
@@ -18,13 +22,33 @@ class RecordSerializer(serializers.ModelSerializer):
             "category",
             "classification",
             "caveats",
+            "releasability",
             "summary",
             "occurred_on",
             "details",
+            "shared_under",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_shared_under(self, record: Record) -> dict | None:
+        if getattr(record, "via_owner", True):
+            return None
+        if getattr(record, "via_grant", False):
+            return {"grant": True}
+        return {"agreement": getattr(record, "via_agreement", None)}
+
+    def to_representation(self, record: Record) -> dict:
+        data = super().to_representation(record)
+        reader = self.context.get("reader")
+        hidden = redacted_fields(reader, record) if reader else []
+        for name in hidden:
+            if name.startswith("details."):
+                data["details"].pop(name.removeprefix("details."), None)
+            else:
+                data.pop(name, None)
+        return data
 
 
 class RecordUpdateSerializer(serializers.ModelSerializer):
@@ -50,8 +74,8 @@ class RecordLinkSerializer(serializers.ModelSerializer):
 
 
 class RecordDetailSerializer(RecordSerializer):
-    mentions = RecordMentionSerializer(many=True, read_only=True)
-    links = RecordLinkSerializer(many=True, read_only=True)
+    mentions = RecordMentionSerializer(source="visible_mentions", many=True, read_only=True)
+    links = RecordLinkSerializer(source="visible_links", many=True, read_only=True)
 
     class Meta(RecordSerializer.Meta):
         fields = [*RecordSerializer.Meta.fields, "mentions", "links"]

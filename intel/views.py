@@ -1,12 +1,14 @@
 """REST API for records, entities, links, search and imports. Thin: every read goes
 through intel.selectors (the visibility choke point), every write through services."""
 
+from functools import cached_property
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -15,7 +17,7 @@ from intel import selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.importing import ImportFailed
-from intel.models import Entity, ImportBatch
+from intel.models import Entity, ImportBatch, Record
 from intel.serializers import (
     CandidateSerializer,
     EntityDetailSerializer,
@@ -33,17 +35,34 @@ from intel.services import create_import_batch, delete_record, update_record
 from intel.tasks import run_import
 
 
-class AuditedReadMixin:
-    """Logs, for every response, each record of another agency whose content it shows."""
+class PurposeRequiredError(APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "purpose_required"
+
+
+class ReaderMixin:
+    """Every read states who reads and for which purpose (see selectors.Reader), and logs
+    each record of another agency whose content the response shows."""
 
     via = ""
+
+    @cached_property
+    def reader(self) -> selectors.Reader:
+        return selectors.Reader.from_request(self.request)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "reader": self.reader}
 
     def records_shown(self, objects) -> dict[int, int]:
         raise NotImplementedError
 
+    def agreements_shown(self, objects) -> dict[int, int]:
+        return {}
+
     def audit(self, objects) -> None:
-        shown = self.records_shown(objects)
-        selectors.audit_reads(self.request.user, shown, shown, via=self.via)
+        selectors.audit_reads(
+            self.reader, self.records_shown(objects), self.via, self.agreements_shown(objects)
+        )
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -67,7 +86,7 @@ class OwnerStaffPermission(BasePermission):
 
 
 class RecordViewSet(
-    AuditedReadMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+    ReaderMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
 ):
     """Records the caller's agency may see; any other answers 404. The owner's staff may
     change (summary, classification, caveats, date) or delete them."""
@@ -90,10 +109,27 @@ class RecordViewSet(
         return Response(RecordDetailSerializer(self.get_object()).data)
 
     def get_queryset(self):
-        queryset = selectors.visible_records(self.request.user)
+        if self.action in ("update", "partial_update", "destroy"):
+            # Writing is about rights, not purpose: a visible record of another agency is 403.
+            return Record.objects.visible_to(self.request.user)
         if self.action == "retrieve":
-            queryset = queryset.prefetch_related("mentions__entity", "links")
-        return queryset
+            return selectors.record_with_contents(self.reader)
+        return selectors.visible_records(self.reader)
+
+    def get_object(self):
+        if self.action == "retrieve":
+            try:
+                selectors.check_readable(self.reader, int(self.kwargs["pk"]))
+            except selectors.PurposeRequired as refusal:
+                raise PurposeRequiredError(
+                    {"detail": str(refusal), "allowed_purposes": refusal.allowed}
+                ) from refusal
+            except ValueError:
+                pass
+        return super().get_object()
+
+    def agreements_shown(self, records):
+        return {record.pk: getattr(record, "via_agreement", None) for record in records}
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
@@ -108,14 +144,14 @@ def mentions_shown(entities) -> dict[int, int]:
     return {m.record_id: m.record.owner_id for entity in entities for m in entity.visible_mentions}
 
 
-class EntityViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
+class EntityViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
     """Entities with at least one mention in a visible record, shown only through those mentions."""
 
     filterset_class = EntityFilter
     via = "entities"
 
     def get_queryset(self):
-        return selectors.visible_entities(self.request.user).order_by("id")
+        return selectors.visible_entities(self.reader).order_by("id")
 
     def get_serializer_class(self):
         return EntityDetailSerializer if self.action == "retrieve" else EntitySerializer
@@ -124,20 +160,20 @@ class EntityViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
         return mentions_shown(entities)
 
 
-class LinkViewSet(AuditedReadMixin, viewsets.ReadOnlyModelViewSet):
+class LinkViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = LinkSerializer
     filterset_class = LinkFilter
     via = "links"
 
     def get_queryset(self):
-        return selectors.visible_links(self.request.user).select_related("record").order_by("id")
+        return selectors.visible_links(self.reader).select_related("record").order_by("id")
 
     def records_shown(self, links):
         return {link.record_id: link.record.owner_id for link in links}
 
 
 @extend_schema(parameters=[OpenApiParameter("q", str, required=True, description="a name or an identifier")])
-class SearchViewSet(AuditedReadMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class SearchViewSet(ReaderMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Entities whose names or identifiers, in records the caller may see, contain `q`."""
 
     serializer_class = EntitySerializer
@@ -149,7 +185,7 @@ class SearchViewSet(AuditedReadMixin, mixins.ListModelMixin, viewsets.GenericVie
         query = self.request.query_params.get("q", "").strip()
         if len(query) < 2:
             raise ValidationError({"q": "give at least 2 characters to search for"})
-        return selectors.search_entities(self.request.user, query).order_by("id")
+        return selectors.search_entities(self.reader, query).order_by("id")
 
     def records_shown(self, entities):
         return mentions_shown(entities)
@@ -192,7 +228,7 @@ def refused(error: DjangoValidationError) -> ValidationError:
     return ValidationError({"detail": error.messages})
 
 
-class CandidateViewSet(viewsets.ReadOnlyModelViewSet):
+class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
     """Possible duplicates (POSSIBLY_SAME_AS) for an analyst to merge or reject; only pairs
     whose two entities the caller may see."""
 
@@ -200,7 +236,10 @@ class CandidateViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["status"]
 
     def get_queryset(self):
-        return selectors.visible_candidates(self.request.user).order_by("-score", "id")
+        return selectors.visible_candidates(self.reader).order_by("-score", "id")
+
+    def records_shown(self, candidates):
+        return mentions_shown(entity for c in candidates for entity in (c.entity_a, c.entity_b))
 
     @extend_schema(request=MergeRequestSerializer, responses={201: EntityMergeSerializer})
     @action(detail=True, methods=["post"])
@@ -228,11 +267,14 @@ class CandidateViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(self.get_object()).data)
 
 
-class MergeViewSet(viewsets.ReadOnlyModelViewSet):
+class MergeViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = EntityMergeSerializer
 
     def get_queryset(self):
-        return selectors.visible_merges(self.request.user)
+        return selectors.visible_merges(self.reader)
+
+    def records_shown(self, merges):
+        return {}
 
     @extend_schema(request=None, responses={200: EntityMergeSerializer})
     @action(detail=True, methods=["post"])

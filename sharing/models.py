@@ -2,6 +2,7 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from sharing.querysets import AgreementQuerySet
 from sharing.validators import validate_country
 
 
@@ -107,3 +108,172 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
+
+
+class Purpose(models.TextChoices):
+    RISK_ASSESSMENT = "risk_assessment", "Risk assessment"
+    INVESTIGATION = "investigation", "Investigation"
+    PROSECUTION = "prosecution", "Prosecution"
+    INTELLIGENCE = "intelligence", "Intelligence analysis"
+
+
+class Agreement(models.Model):
+    """A memorandum of understanding under which parties release records to each other.
+
+    Whether it is in force is computed live (see `AgreementQuerySet.in_force`): signed by
+    every party, not suspended or terminated, and inside its validity dates. `status` is
+    what people see; a beat task moves it to active or expired as dates pass, but access
+    never waits for that task.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PROPOSED = "proposed", "Proposed"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        EXPIRED = "expired", "Expired"
+        TERMINATED = "terminated", "Terminated"
+
+    reference = models.CharField(max_length=40, unique=True)
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    document = models.FileField(upload_to="agreements/%Y/", blank=True)
+    categories = models.JSONField(default=list, help_text="Record categories it covers")
+    classification_ceiling = models.PositiveSmallIntegerField(default=1, help_text="Highest level it covers")
+    purposes = models.JSONField(default=list, help_text="Purposes for which shared records may be read")
+    discovery_allowed = models.BooleanField(
+        default=False, help_text="Hit/no-hit discovery between the parties"
+    )
+    onward_sharing_allowed = models.BooleanField(default=False)
+    redacted_fields = models.JSONField(default=list, blank=True, help_text="Fields recipients do not see")
+    fully_signed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["reference"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="agreement_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} · {self.title}"
+
+
+class AgreementParty(models.Model):
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="parties")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="agreement_parties")
+    provides = models.BooleanField(default=True)
+    receives = models.BooleanField(default=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "agreement parties"
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "agency"], name="party_once_per_agreement")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency.code} in {self.agreement.reference}"
+
+
+class RecordRelease(models.Model):
+    """A record released under a named agreement: by its owner, or onward by a recipient
+    where the agreement it came under allows that."""
+
+    record = models.ForeignKey("intel.Record", on_delete=models.CASCADE, related_name="releases")
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="releases")
+    released_by = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    released_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "agreement", "released_by"], name="release_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} under {self.agreement_id} by {self.released_by_id}"
+
+
+class DisclosureRequest(models.Model):
+    """An analyst asks the owner of records it cannot see (found by hit/no-hit discovery)
+    to disclose them, or asks consent to use a record beyond its handling code."""
+
+    class Kind(models.TextChoices):
+        DISCLOSURE = "disclosure", "Disclosure"
+        ONWARD_SHARING = "onward_sharing", "Consent to onward sharing"
+        EVIDENCE = "evidence", "Consent to use as evidence"
+
+    class Urgency(models.TextChoices):
+        URGENT = "urgent", "Urgent"
+        ROUTINE = "routine", "Routine"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DISCLOSURE)
+    requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="disclosure_requests")
+    requesting_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="requests_made")
+    owner = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="requests_received")
+    entity = models.ForeignKey(
+        "intel.Entity", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    records = models.ManyToManyField("intel.Record", related_name="+")
+    purpose = models.CharField(max_length=30, choices=Purpose.choices)
+    justification = models.TextField()
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField()
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    grant_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} {self.requesting_agency.code} → {self.owner.code}"
+
+
+class Consent(models.Model):
+    """The owner's recorded consent to use a record beyond one of its handling codes."""
+
+    record = models.ForeignKey("intel.Record", on_delete=models.CASCADE, related_name="consents")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    caveat = models.CharField(max_length=30)
+    request = models.ForeignKey(DisclosureRequest, on_delete=models.PROTECT, related_name="consents")
+    given_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["record", "agency", "caveat"], name="consent_once")]
+
+    def __str__(self) -> str:
+        return f"{self.caveat} for record {self.record_id} to {self.agency_id}"
+
+
+class Notification(models.Model):
+    """An in-app message to a user (a decision on their request, a new request to decide)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(max_length=300)
+    url = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,588 @@
+"""Writes for agreements, releases, disclosure and consent requests.
+
+The API, the admin, the pages and the beat task call these; each checks who may act,
+refuses illegal transitions with a message that says why, audits what it did, and tells
+projections (the graph) which records' visibility changed, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from intel.models import Caveat, Record, RecordGroupObjectPermission, Releasability
+from intel.querysets import AgreementAccess
+from intel.signals import records_changed
+from sharing.audit import record_event
+from sharing.models import (
+    Agency,
+    Agreement,
+    AgreementParty,
+    Consent,
+    DisclosureRequest,
+    Notification,
+    Purpose,
+    RecordRelease,
+    User,
+)
+
+Status = Agreement.Status
+REDACTABLE_FIELDS = ("summary", "phone", "email", "person", "address")
+
+
+class AgreementError(ValidationError):
+    """An action the agreement's state or the actor's role does not allow."""
+
+
+# --- who may act ----------------------------------------------------------------------
+
+
+def require_platform_admin(user: User, action: str) -> None:
+    if not user.is_superuser:
+        raise PermissionDenied(f"only a platform admin may {action} an agreement")
+
+
+def require_role(user: User, agency_id: int, roles: Iterable[str], action: str) -> None:
+    if user.is_superuser:
+        return
+    if user.agency_id != agency_id or user.role not in roles:
+        raise PermissionDenied(
+            f"only {' or '.join(r.replace('_', ' ') for r in roles)}s of that agency may {action}"
+        )
+
+
+# --- agreements -----------------------------------------------------------------------
+
+
+def covered_records(agreement: Agreement) -> QuerySet[Record]:
+    """Records whose visibility this agreement can change: owned by a providing party,
+    in its scope, released to it by name or to every covering agreement, or released onward."""
+    providers = agreement.parties.filter(provides=True).values("agency_id")
+    return Record.objects.filter(
+        Q(
+            owner_id__in=providers,
+            category__in=agreement.categories,
+            classification__lte=agreement.classification_ceiling,
+        )
+        & (Q(releasability=Releasability.COVERING) | Q(releases__agreement=agreement))
+    ).distinct()
+
+
+def transition(agreement: Agreement, to: str, user: User | None, reason: str = "", **details) -> Agreement:
+    before = agreement.status
+    agreement.status = to
+    agreement.save(update_fields=["status", "fully_signed_at"])
+    record_event(
+        f"agreement.{to}",
+        actor=user,
+        obj=agreement,
+        agency_id=getattr(user, "agency_id", None),
+        details={"from": before, "to": to, "reason": reason, **details},
+    )
+    records_changed.send(sender=Agreement, record_ids=covered_records(agreement))
+    return agreement
+
+
+def validate_scope(categories: list[str], purposes: list[str], redacted_fields: list[str]) -> None:
+    from intel.models import Category
+
+    problems = {}
+    if not categories or set(categories) - set(Category.values):
+        problems["categories"] = f"choose from {', '.join(Category.values)}"
+    if not purposes or set(purposes) - set(Purpose.values):
+        problems["purposes"] = f"choose from {', '.join(Purpose.values)}"
+    unknown = [f for f in redacted_fields if f not in REDACTABLE_FIELDS and not f.startswith("details.")]
+    if unknown:
+        problems["redacted_fields"] = (
+            f"unknown {unknown}; use {', '.join(REDACTABLE_FIELDS)} or details.<key>"
+        )
+    if problems:
+        raise AgreementError(problems)
+
+
+@transaction.atomic
+def create_agreement(
+    user: User,
+    *,
+    reference: str,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    parties: list[tuple[Agency, bool, bool]],
+    categories: list[str],
+    classification_ceiling: int,
+    purposes: list[str],
+    discovery_allowed: bool = False,
+    onward_sharing_allowed: bool = False,
+    redacted_fields: list[str] | None = None,
+) -> Agreement:
+    """A draft with its parties: (agency, provides, receives). The creator is a platform
+    admin or an agency admin of one of the parties."""
+    if not user.is_superuser and not any(agency.pk == user.agency_id for agency, _, _ in parties):
+        raise PermissionDenied("an agency admin may only draft agreements their agency is party to")
+    require_role(user, user.agency_id or 0, ["agency_admin"], "draft an agreement")
+    if ends_at <= starts_at:
+        raise AgreementError({"ends_at": "must be after starts_at"})
+    validate_scope(categories, purposes, redacted_fields or [])
+    agencies = [agency.pk for agency, _, _ in parties]
+    if len(set(agencies)) != len(agencies) or len(agencies) < 2:
+        raise AgreementError({"parties": "an agreement needs two or more different agencies"})
+    if not any(p for _, p, _ in parties) or not any(r for _, _, r in parties):
+        raise AgreementError({"parties": "at least one party must provide and one must receive"})
+    agreement = Agreement.objects.create(
+        reference=reference,
+        title=title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        categories=categories,
+        classification_ceiling=classification_ceiling,
+        purposes=purposes,
+        discovery_allowed=discovery_allowed,
+        onward_sharing_allowed=onward_sharing_allowed,
+        redacted_fields=redacted_fields or [],
+        created_by=user,
+    )
+    AgreementParty.objects.bulk_create(
+        [AgreementParty(agreement=agreement, agency=a, provides=p, receives=r) for a, p, r in parties]
+    )
+    record_event("agreement.draft", actor=user, obj=agreement, details={"parties": agencies})
+    return agreement
+
+
+def refuse_unless(agreement: Agreement, allowed: Iterable[str], action: str) -> None:
+    allowed = list(allowed)
+    if agreement.status not in allowed:
+        article = "an" if allowed[0][0] in "aeiou" else "a"
+        raise AgreementError(
+            f"cannot {action} agreement {agreement.reference}: it is {agreement.status}; "
+            f"only {article} {' or '.join(allowed)} agreement can be {action.rstrip('e')}ed"
+        )
+
+
+@transaction.atomic
+def propose(agreement: Agreement, user: User) -> Agreement:
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.DRAFT], "propose")
+    if not user.is_superuser and not agreement.parties.filter(agency_id=user.agency_id).exists():
+        raise PermissionDenied("only a party may propose this agreement")
+    require_role(user, user.agency_id or 0, ["agency_admin"], "propose an agreement")
+    return transition(agreement, Status.PROPOSED, user)
+
+
+@transaction.atomic
+def sign(agreement: Agreement, user: User) -> Agreement:
+    """An agency admin signs for their agency. The last signature brings it into force at
+    once if its start date has come (else on that date, without anyone acting)."""
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.PROPOSED], "sign")
+    party = agreement.parties.filter(agency_id=user.agency_id).first()
+    if party is None or user.role != User.Role.AGENCY_ADMIN:
+        raise PermissionDenied("only an agency admin of a party signs for that party")
+    if party.signed_at:
+        raise AgreementError(f"{party.agency.code} has already signed {agreement.reference}")
+    now = timezone.now()
+    party.signed_at, party.signed_by = now, user
+    party.save(update_fields=["signed_at", "signed_by"])
+    record_event("agreement.signed", actor=user, obj=agreement, details={"party": party.agency.code})
+    if not agreement.parties.filter(signed_at__isnull=True).exists():
+        agreement.fully_signed_at = now
+        if agreement.starts_at <= now < agreement.ends_at:
+            return transition(agreement, Status.ACTIVE, user, reason="signed by every party")
+        agreement.save(update_fields=["fully_signed_at"])
+        records_changed.send(sender=Agreement, record_ids=covered_records(agreement))
+    return agreement
+
+
+@transaction.atomic
+def activate(agreement: Agreement, user: User | None = None) -> Agreement:
+    """Marks a fully signed agreement active once its start date has come (the beat task
+    does this; the admin may too). Access does not wait for it: see `in_force`."""
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.PROPOSED], "activate")
+    now = timezone.now()
+    if agreement.fully_signed_at is None:
+        unsigned = ", ".join(
+            agreement.parties.filter(signed_at__isnull=True).values_list("agency__code", flat=True)
+        )
+        raise AgreementError(f"cannot activate {agreement.reference}: not yet signed by {unsigned}")
+    if now < agreement.starts_at:
+        raise AgreementError(
+            f"cannot activate {agreement.reference} before its start date "
+            f"{agreement.starts_at:%Y-%m-%d %H:%M}"
+        )
+    if now >= agreement.ends_at:
+        return transition(agreement, Status.EXPIRED, user, reason="end date passed before activation")
+    return transition(agreement, Status.ACTIVE, user, reason="start date reached")
+
+
+def _require_reason(reason: str, action: str) -> None:
+    if not reason or not reason.strip():
+        raise AgreementError({"reason": f"a reason is required to {action} an agreement"})
+
+
+@transaction.atomic
+def suspend(agreement: Agreement, user: User, reason: str) -> Agreement:
+    require_platform_admin(user, "suspend")
+    _require_reason(reason, "suspend")
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.ACTIVE], "suspend")
+    return transition(agreement, Status.SUSPENDED, user, reason)
+
+
+@transaction.atomic
+def resume(agreement: Agreement, user: User, reason: str) -> Agreement:
+    require_platform_admin(user, "resume")
+    _require_reason(reason, "resume")
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.SUSPENDED], "resume")
+    to = Status.ACTIVE if timezone.now() < agreement.ends_at else Status.EXPIRED
+    return transition(agreement, to, user, reason)
+
+
+@transaction.atomic
+def terminate(agreement: Agreement, user: User, reason: str) -> Agreement:
+    """Ends an agreement for good: access under it stops in the same transaction."""
+    require_platform_admin(user, "terminate")
+    _require_reason(reason, "terminate")
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.DRAFT, Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED], "terminate")
+    return transition(agreement, Status.TERMINATED, user, reason)
+
+
+def refresh_statuses(now: datetime | None = None) -> int:
+    """The beat task: moves displayed statuses as dates pass (proposed and fully signed ->
+    active at the start date; active or suspended -> expired at the end date) and tells the
+    graph sync. Returns how many agreements changed."""
+    now = now or timezone.now()
+    changed = 0
+    due_to_start = Agreement.objects.filter(
+        status=Status.PROPOSED, fully_signed_at__isnull=False, starts_at__lte=now
+    )
+    for agreement in due_to_start:
+        activate(agreement)
+        changed += 1
+    for agreement in Agreement.objects.filter(status__in=[Status.ACTIVE, Status.SUSPENDED], ends_at__lte=now):
+        with transaction.atomic():
+            transition(agreement, Status.EXPIRED, None, reason="end date reached")
+        changed += 1
+    return changed
+
+
+# --- releases -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_releasability(record: Record, user: User, mode: str, agreements: Iterable[Agreement] = ()) -> Record:
+    """The owner releases a record to no one, to every covering agreement, or to named ones."""
+    require_role(user, record.owner_id, ["analyst", "liaison", "agency_admin"], "release this record")
+    if mode not in Releasability.values:
+        raise ValidationError({"releasability": f"choose from {', '.join(Releasability.values)}"})
+    agreements = list(agreements)
+    if mode == Releasability.NAMED and not agreements:
+        raise ValidationError({"agreements": "name at least one agreement to release to"})
+    for agreement in agreements:
+        if not agreement.parties.filter(agency_id=record.owner_id, provides=True).exists():
+            raise ValidationError(
+                {"agreements": f"{record.owner.code} does not provide under {agreement.reference}"}
+            )
+    record.releasability = mode
+    record.save(update_fields=["releasability", "updated_at"])
+    owner_releases = RecordRelease.objects.filter(record=record, released_by_id=record.owner_id)
+    before = set(owner_releases.values_list("agreement_id", flat=True))
+    owner_releases.exclude(agreement__in=agreements).delete()
+    RecordRelease.objects.bulk_create(
+        [RecordRelease(record=record, agreement=a, released_by_id=record.owner_id) for a in agreements],
+        ignore_conflicts=True,
+    )
+    record_event(
+        "record.release",
+        actor=user,
+        obj=record,
+        details={"mode": mode, "agreements": [a.reference for a in agreements], "before": sorted(before)},
+    )
+    records_changed.send(sender=Record, record_ids=[record.pk])
+    return record
+
+
+@transaction.atomic
+def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRelease:
+    """A recipient re-releases a record under another agreement: only where the agreement it
+    came under allows onward sharing and its handling code does not forbid it (or the owner
+    consented through the request workflow)."""
+    agency_id = user.agency_id
+    if agency_id == record.owner_id:
+        raise ValidationError({"record": "the owner releases its records with set_releasability"})
+    require_role(user, agency_id or 0, ["liaison", "agency_admin"], "release records onward")
+    access = AgreementAccess.for_agency(agency_id)
+    onward = {
+        pk
+        for (pk,) in Agreement.objects.filter(
+            pk__in=access.purposes, onward_sharing_allowed=True
+        ).values_list("pk")
+    }
+    came_under = (
+        Record.objects.filter(pk=record.pk)
+        .with_visibility(user, access)
+        .values_list("via_agreement", flat=True)
+        .first()
+    )
+    if came_under is None:
+        raise ValidationError(
+            {"record": "your agency holds this record by grant or not at all; it cannot release it onward"}
+        )
+    allowed = (
+        Record.objects.filter(pk=record.pk)
+        .filter(Record.objects.visibility_condition(agency_id, access.only(onward)))
+        .exists()
+    )
+    if not allowed:
+        raise ValidationError(
+            {"agreement": "the agreement this record came under does not allow onward sharing"}
+        )
+    if (
+        Caveat.NO_ONWARD_SHARING in record.caveats
+        and not Consent.objects.filter(
+            record=record, agency_id=agency_id, caveat=Caveat.NO_ONWARD_SHARING
+        ).exists()
+    ):
+        raise ValidationError(
+            {
+                "record": "its handling code forbids onward sharing without the owner's consent; "
+                "request consent first"
+            }
+        )
+    if not agreement.parties.filter(agency_id=agency_id, provides=True).exists():
+        raise ValidationError({"agreement": f"your agency does not provide under {agreement.reference}"})
+    release, _ = RecordRelease.objects.get_or_create(
+        record=record, agreement=agreement, released_by_id=agency_id
+    )
+    record_event("record.release_onward", actor=user, obj=record, details={"agreement": agreement.reference})
+    records_changed.send(sender=Record, record_ids=[record.pk])
+    return release
+
+
+# --- discovery and requests --------------------------------------------------------------
+
+
+def discovery_partners(agency_id: int) -> QuerySet[Agency]:
+    """Agencies with which an agreement in force allows hit/no-hit discovery."""
+    agreements = Agreement.objects.in_force().filter(discovery_allowed=True, parties__agency_id=agency_id)
+    return Agency.objects.filter(agreement_parties__agreement__in=agreements).exclude(pk=agency_id).distinct()
+
+
+def hidden_matches(user: User, entity_id: int, owner_id: int) -> QuerySet[Record]:
+    return (
+        Record.objects.filter(owner_id=owner_id, mentions__entity_id=entity_id)
+        .exclude(pk__in=Record.objects.visible_to(user))
+        .distinct()
+    )
+
+
+def discover(user: User, entity_id: int) -> list[dict]:
+    """Hit/no-hit: for each discovery partner, how many of its records mentioning the entity
+    the user cannot see. Agency and count only; nothing else about those records."""
+    hits = []
+    for partner in discovery_partners(user.agency_id):
+        count = hidden_matches(user, entity_id, partner.pk).count()
+        if count:
+            hits.append({"agency": partner.code, "agency_name": partner.name, "count": count})
+    record_event("discovery.query", actor=user, details={"entity": entity_id, "hits": hits})
+    return hits
+
+
+def notify(users: Iterable[User], message: str, url: str = "") -> None:
+    Notification.objects.bulk_create([Notification(user=u, message=message[:300], url=url) for u in users])
+
+
+def liaisons_of(agency_id: int) -> QuerySet[User]:
+    return User.objects.filter(agency_id=agency_id, role=User.Role.LIAISON, is_active=True)
+
+
+def due_at(urgency: str, now: datetime) -> datetime:
+    hours = settings.DISCLOSURE_DUE_HOURS[urgency]
+    return now + timedelta(hours=hours)
+
+
+@transaction.atomic
+def request_disclosure(
+    user: User, *, entity_id: int, owner: Agency, purpose: str, justification: str, urgency: str
+) -> DisclosureRequest:
+    if owner not in discovery_partners(user.agency_id):
+        raise ValidationError({"owner": f"no agreement in force with {owner.code} allows discovery"})
+    if purpose not in Purpose.values:
+        raise ValidationError({"purpose": f"choose from {', '.join(Purpose.values)}"})
+    if not justification.strip():
+        raise ValidationError({"justification": "say why the records are needed"})
+    records = list(hidden_matches(user, entity_id, owner.pk))
+    if not records:
+        raise ValidationError(
+            {"entity": f"{owner.code} holds no records on this entity that you cannot already see"}
+        )
+    now = timezone.now()
+    request = DisclosureRequest.objects.create(
+        kind=DisclosureRequest.Kind.DISCLOSURE,
+        requester=user,
+        requesting_agency_id=user.agency_id,
+        owner=owner,
+        entity_id=entity_id,
+        purpose=purpose,
+        justification=justification,
+        urgency=urgency,
+        due_at=due_at(urgency, now),
+    )
+    request.records.set(records)
+    record_event(
+        "disclosure.requested",
+        actor=user,
+        obj=request,
+        details={"owner": owner.code, "records": len(records)},
+    )
+    notify(
+        liaisons_of(owner.pk),
+        f"{user.agency.code} requests disclosure ({urgency}): {purpose}",
+        f"/liaison/requests/{request.pk}/",
+    )
+    return request
+
+
+@transaction.atomic
+def request_consent(
+    user: User, *, record: Record, caveat: str, purpose: str, justification: str, urgency: str
+) -> DisclosureRequest:
+    """Asks the owner to lift a handling code for the requesting agency."""
+    if not Record.objects.visible_to(user).filter(pk=record.pk).exists():
+        raise ValidationError({"record": "not found"})
+    if caveat not in record.caveats:
+        raise ValidationError({"caveat": "the record carries no such handling code"})
+    kind = {
+        Caveat.NO_ONWARD_SHARING: DisclosureRequest.Kind.ONWARD_SHARING,
+        Caveat.NOT_FOR_EVIDENCE: DisclosureRequest.Kind.EVIDENCE,
+    }[caveat]
+    request = DisclosureRequest.objects.create(
+        kind=kind,
+        requester=user,
+        requesting_agency_id=user.agency_id,
+        owner_id=record.owner_id,
+        purpose=purpose,
+        justification=justification,
+        urgency=urgency,
+        due_at=due_at(urgency, timezone.now()),
+    )
+    request.records.set([record])
+    record_event(
+        "consent.requested", actor=user, obj=request, details={"record": record.pk, "caveat": caveat}
+    )
+    notify(
+        liaisons_of(record.owner_id),
+        f"{user.agency.code} asks consent: {kind}",
+        f"/liaison/requests/{request.pk}/",
+    )
+    return request
+
+
+def _decidable(request: DisclosureRequest, user: User) -> DisclosureRequest:
+    request = DisclosureRequest.objects.select_for_update().get(pk=request.pk)
+    require_role(user, request.owner_id, ["liaison"], "decide requests to it")
+    if request.status != DisclosureRequest.Status.PENDING:
+        raise ValidationError({"status": f"request #{request.pk} was already {request.status}"})
+    return request
+
+
+@transaction.atomic
+def approve(request: DisclosureRequest, user: User, grant_days: int | None = None) -> DisclosureRequest:
+    """Disclosure: a time-limited grant on each record to the requesting agency's group.
+    Consent: the owner's recorded consent for the handling code."""
+    request = _decidable(request, user)
+    now = timezone.now()
+    request.status, request.decided_by, request.decided_at = DisclosureRequest.Status.APPROVED, user, now
+    record_ids = list(request.records.values_list("pk", flat=True))
+    if request.kind == DisclosureRequest.Kind.DISCLOSURE:
+        request.grant_expires_at = now + timedelta(days=grant_days or settings.DISCLOSURE_GRANT_DAYS)
+        view = Permission.objects.get(codename="view_record", content_type__app_label="intel")
+        group_id = request.requesting_agency.group_id
+        RecordGroupObjectPermission.objects.filter(
+            content_object_id__in=record_ids, group_id=group_id, permission=view
+        ).delete()
+        RecordGroupObjectPermission.objects.bulk_create(
+            [
+                RecordGroupObjectPermission(
+                    content_object_id=pk,
+                    group_id=group_id,
+                    permission=view,
+                    expires_at=request.grant_expires_at,
+                )
+                for pk in record_ids
+            ]
+        )
+        records_changed.send(sender=DisclosureRequest, record_ids=record_ids)
+    else:
+        caveat = (
+            Caveat.NO_ONWARD_SHARING
+            if request.kind == DisclosureRequest.Kind.ONWARD_SHARING
+            else Caveat.NOT_FOR_EVIDENCE
+        )
+        Consent.objects.bulk_create(
+            [
+                Consent(record_id=pk, agency_id=request.requesting_agency_id, caveat=caveat, request=request)
+                for pk in record_ids
+            ],
+            ignore_conflicts=True,
+        )
+    request.save()
+    record_event(
+        f"{'disclosure' if request.kind == 'disclosure' else 'consent'}.approved",
+        actor=user,
+        obj=request,
+        details={"records": record_ids, "expires_at": request.grant_expires_at},
+    )
+    notify(
+        [request.requester],
+        f"{request.owner.code} approved your request #{request.pk}",
+        f"/requests/{request.pk}/",
+    )
+    return request
+
+
+@transaction.atomic
+def refuse(request: DisclosureRequest, user: User, reason: str) -> DisclosureRequest:
+    if not reason.strip():
+        raise ValidationError({"reason": "say why the request is refused"})
+    request = _decidable(request, user)
+    request.status, request.decided_by, request.decided_at, request.reason = (
+        DisclosureRequest.Status.REFUSED,
+        user,
+        timezone.now(),
+        reason,
+    )
+    request.save()
+    record_event(
+        f"{'disclosure' if request.kind == 'disclosure' else 'consent'}.refused",
+        actor=user,
+        obj=request,
+        details={"reason": reason},
+    )
+    notify(
+        [request.requester],
+        f"{request.owner.code} refused your request #{request.pk}: {reason}",
+        f"/requests/{request.pk}/",
+    )
+    return request
+
+
+def evidence_use_refused(record: Record, agency_id: int, purpose: str | None) -> bool:
+    """`not for evidence` is enforced: reading for prosecution needs the owner's consent."""
+    return (
+        purpose == Purpose.PROSECUTION
+        and record.owner_id != agency_id
+        and Caveat.NOT_FOR_EVIDENCE in record.caveats
+        and not Consent.objects.filter(
+            record=record, agency_id=agency_id, caveat=Caveat.NOT_FOR_EVIDENCE
+        ).exists()
+    )

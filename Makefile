@@ -14,6 +14,7 @@ EMBEDDED := env -u DATABASE_URL -u CELERY_BROKER_URL -u NEO4J_URI -u DJANGO_ENV
 
 demo: venv
 	$(EMBEDDED) $(BIN)/python manage.py migrate --no-input
+	$(EMBEDDED) $(BIN)/python manage.py seed_demo
 	$(EMBEDDED) $(BIN)/python manage.py demo_admin
 	@echo "Serving the embedded default at http://127.0.0.1:8000 (Ctrl-C stops it)"
 	$(EMBEDDED) $(BIN)/python manage.py runserver 127.0.0.1:8000
@@ -48,3 +49,4 @@ services-up: venv neo4j-jars
 
 services-down:
 	platform/services stop
+bench: venv ; platform/with-env $(BIN)/python bench/run.py $(ARGS)

@@ -212,6 +212,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EntityTypeEnum": "intel.models.EntityType",
         "LinkTypeEnum": "intel.models.LinkType",
+        "ClassificationEnum": "intel.models.Classification",
+        "PurposeEnum": "sharing.models.Purpose",
     },
 }
 

@@ -1,0 +1,138 @@
+from rest_framework import serializers
+
+from intel.models import Classification, Releasability
+from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
+
+
+class AgreementPartySerializer(serializers.ModelSerializer):
+    agency = serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all())
+    signed_by = serializers.CharField(source="signed_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = AgreementParty
+        fields = ["agency", "provides", "receives", "signed_at", "signed_by"]
+        read_only_fields = ["signed_at", "signed_by"]
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    parties = AgreementPartySerializer(many=True)
+    in_force = serializers.SerializerMethodField()
+    classification_ceiling = serializers.ChoiceField(choices=Classification.choices)
+    purposes = serializers.ListField(child=serializers.ChoiceField(choices=Purpose.choices))
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "id",
+            "reference",
+            "title",
+            "status",
+            "in_force",
+            "starts_at",
+            "ends_at",
+            "categories",
+            "classification_ceiling",
+            "purposes",
+            "discovery_allowed",
+            "onward_sharing_allowed",
+            "redacted_fields",
+            "parties",
+            "fully_signed_at",
+            "created_at",
+        ]
+        read_only_fields = ["status", "fully_signed_at", "created_at"]
+
+    def get_in_force(self, agreement: Agreement) -> bool:
+        return Agreement.objects.in_force().filter(pk=agreement.pk).exists()
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class ReleaseSerializer(serializers.Serializer):
+    releasability = serializers.ChoiceField(choices=Releasability.choices)
+    agreements = serializers.SlugRelatedField(
+        slug_field="reference", queryset=Agreement.objects.all(), many=True, required=False, default=list
+    )
+
+
+class OnwardReleaseSerializer(serializers.Serializer):
+    agreement = serializers.SlugRelatedField(slug_field="reference", queryset=Agreement.objects.all())
+
+
+class DiscoveryHitSerializer(serializers.Serializer):
+    agency = serializers.CharField()
+    agency_name = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class DisclosureRequestSerializer(serializers.ModelSerializer):
+    requesting_agency = serializers.CharField(source="requesting_agency.code", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all())
+    requester = serializers.CharField(source="requester.username", read_only=True)
+    record_count = serializers.SerializerMethodField()
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DisclosureRequest
+        fields = [
+            "id",
+            "kind",
+            "requester",
+            "requesting_agency",
+            "owner",
+            "entity",
+            "purpose",
+            "justification",
+            "urgency",
+            "status",
+            "created_at",
+            "due_at",
+            "overdue",
+            "decided_at",
+            "reason",
+            "grant_expires_at",
+            "record_count",
+        ]
+        read_only_fields = [
+            "kind",
+            "status",
+            "created_at",
+            "due_at",
+            "decided_at",
+            "reason",
+            "grant_expires_at",
+        ]
+        extra_kwargs = {"entity": {"required": True, "allow_null": False}}
+
+    def get_record_count(self, request: DisclosureRequest) -> int:
+        return request.records.count()
+
+    def get_overdue(self, request: DisclosureRequest) -> bool:
+        from django.utils import timezone
+
+        return request.status == DisclosureRequest.Status.PENDING and request.due_at < timezone.now()
+
+
+class ConsentRequestSerializer(serializers.Serializer):
+    record = serializers.IntegerField()
+    caveat = serializers.CharField()
+    purpose = serializers.ChoiceField(choices=Purpose.choices)
+    justification = serializers.CharField()
+    urgency = serializers.ChoiceField(choices=DisclosureRequest.Urgency.choices, default="routine")
+
+
+class DecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    grant_days = serializers.IntegerField(required=False, min_value=1, max_value=365)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "message", "url", "created_at", "read_at"]
+
+
+class PurposeChoiceSerializer(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=Purpose.choices, allow_null=True)

@@ -1,0 +1,17 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from sharing import views
+
+router = DefaultRouter()
+router.register("agreements", views.AgreementViewSet, basename="agreement")
+router.register("requests", views.DisclosureRequestViewSet, basename="request")
+router.register("notifications", views.NotificationViewSet, basename="notification")
+
+urlpatterns = [
+    path("records/<int:pk>/release/", views.release_record, name="record-release"),
+    path("records/<int:pk>/release-onward/", views.release_onward, name="record-release-onward"),
+    path("entities/<int:pk>/discovery/", views.discovery, name="entity-discovery"),
+    path("session/purpose/", views.session_purpose, name="session-purpose"),
+    *router.urls,
+]

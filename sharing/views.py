@@ -1,0 +1,256 @@
+"""REST API for agreements, releases, discovery, disclosure and consent requests,
+notifications and the reader's purpose. Thin: services do the work and the checks."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from intel.models import Entity, Record
+from intel.selectors import Reader
+from sharing import services
+from sharing.models import Agreement, DisclosureRequest, Notification
+from sharing.serializers import (
+    AgreementSerializer,
+    ConsentRequestSerializer,
+    DecisionSerializer,
+    DisclosureRequestSerializer,
+    DiscoveryHitSerializer,
+    NotificationSerializer,
+    OnwardReleaseSerializer,
+    PurposeChoiceSerializer,
+    ReasonSerializer,
+    ReleaseSerializer,
+)
+
+
+def carried_out(call, *args, **kwargs):
+    """Runs a service call, turning its refusals into 400 and 403 answers."""
+    try:
+        return call(*args, **kwargs)
+    except DjangoValidationError as error:
+        raise ValidationError(
+            error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
+        ) from error
+    except DjangoPermissionDenied as error:
+        raise PermissionDenied(str(error)) from error
+
+
+class AgreementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Agreements the caller's agency is party to (all of them for platform admins)."""
+
+    serializer_class = AgreementSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Agreement.objects.none()
+        queryset = Agreement.objects.prefetch_related("parties__agency", "parties__signed_by")
+        if self.request.user.is_superuser:
+            return queryset
+        return queryset.filter(parties__agency_id=self.request.user.agency_id).distinct()
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        parties = [(p["agency"], p["provides"], p["receives"]) for p in data.pop("parties")]
+        serializer.instance = carried_out(
+            services.create_agreement, self.request.user, parties=parties, **data
+        )
+
+    def transition(self, request, service, with_reason: bool):
+        agreement = self.get_object()
+        if with_reason:
+            reason = ReasonSerializer(data=request.data)
+            reason.is_valid(raise_exception=True)
+            agreement = carried_out(service, agreement, request.user, reason.validated_data["reason"])
+        else:
+            agreement = carried_out(service, agreement, request.user)
+        return Response(self.get_serializer(Agreement.objects.get(pk=agreement.pk)).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def propose(self, request, pk=None):
+        return self.transition(request, services.propose, with_reason=False)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def sign(self, request, pk=None):
+        return self.transition(request, services.sign, with_reason=False)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        return self.transition(request, services.activate, with_reason=False)
+
+    @extend_schema(request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        return self.transition(request, services.suspend, with_reason=True)
+
+    @extend_schema(request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self.transition(request, services.resume, with_reason=True)
+
+    @extend_schema(request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def terminate(self, request, pk=None):
+        return self.transition(request, services.terminate, with_reason=True)
+
+
+def visible_record(request, pk: int) -> Record:
+    return get_object_or_404(Record.objects.visible_to(request.user), pk=pk)
+
+
+@extend_schema(request=ReleaseSerializer, responses={200: ReleaseSerializer})
+@api_view(["POST"])
+def release_record(request, pk: int):
+    """The owner releases a record: to no one, to every covering agreement, or to named ones."""
+    record = visible_record(request, pk)
+    body = ReleaseSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    carried_out(
+        services.set_releasability,
+        record,
+        request.user,
+        body.validated_data["releasability"],
+        body.validated_data["agreements"],
+    )
+    return Response(
+        {
+            "releasability": record.releasability,
+            "agreements": [a.reference for a in body.validated_data["agreements"]],
+        }
+    )
+
+
+@extend_schema(request=OnwardReleaseSerializer, responses={201: None})
+@api_view(["POST"])
+def release_onward(request, pk: int):
+    """A recipient re-releases a record under another agreement, where that is allowed."""
+    record = visible_record(request, pk)
+    body = OnwardReleaseSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    carried_out(services.release_onward, record, request.user, body.validated_data["agreement"])
+    return Response(status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={200: DiscoveryHitSerializer(many=True)})
+@api_view(["GET"])
+def discovery(request, pk: int):
+    """Hit/no-hit: partners (under an agreement in force that allows discovery) holding
+    records on this entity that the caller cannot see, with their count, and nothing else."""
+    entity = get_object_or_404(Entity.objects.visible_to(request.user), pk=pk)
+    if request.user.agency_id is None:
+        raise PermissionDenied("discovery is for members of an agency")
+    return Response(services.discover(request.user, entity.pk))
+
+
+class DisclosureRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Requests the caller's agency made (`?box=outgoing`, the default) or received
+    (`?box=incoming`: the liaison's queue, overdue and urgent first)."""
+
+    serializer_class = DisclosureRequestSerializer
+    filterset_fields = ["status", "kind", "urgency"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DisclosureRequest.objects.none()
+        agency_id = self.request.user.agency_id
+        queryset = DisclosureRequest.objects.select_related("requester", "requesting_agency", "owner")
+        if self.request.query_params.get("box") == "incoming":
+            now = timezone.now()
+            return (
+                queryset.filter(owner_id=agency_id)
+                .annotate(
+                    rank=Case(
+                        When(Q(status="pending") & Q(due_at__lt=now), then=Value(0)),
+                        When(status="pending", then=Value(1)),
+                        default=Value(2),
+                        output_field=IntegerField(),
+                    )
+                )
+                .order_by("rank", "due_at")
+            )
+        if self.action in ("approve", "refuse"):
+            return queryset.filter(owner_id=agency_id)
+        return queryset.filter(Q(requesting_agency_id=agency_id) | Q(owner_id=agency_id)).order_by(
+            "-created_at"
+        )
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = carried_out(
+            services.request_disclosure,
+            self.request.user,
+            entity_id=data["entity"].pk,
+            owner=data["owner"],
+            purpose=data["purpose"],
+            justification=data["justification"],
+            urgency=data.get("urgency", "routine"),
+        )
+
+    @extend_schema(request=ConsentRequestSerializer, responses={201: DisclosureRequestSerializer})
+    @action(detail=False, methods=["post"])
+    def consent(self, request):
+        """Ask the owner to lift a handling code (onward sharing, use as evidence) for your agency."""
+        body = ConsentRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        record = visible_record(request, data.pop("record"))
+        made = carried_out(services.request_consent, request.user, record=record, **data)
+        return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
+
+    def decision(self, request) -> dict:
+        decision = DecisionSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        return decision.validated_data
+
+    @extend_schema(request=DecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        grant_days = self.decision(request).get("grant_days")
+        made = carried_out(services.approve, self.get_object(), request.user, grant_days=grant_days)
+        return Response(self.get_serializer(made).data)
+
+    @extend_schema(request=DecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def refuse(self, request, pk=None):
+        reason = self.decision(request)["reason"]
+        made = carried_out(services.refuse, self.get_object(), request.user, reason=reason)
+        return Response(self.get_serializer(made).data)
+
+
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Notification.objects.none()
+        return Notification.objects.filter(user=self.request.user)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        notification = self.get_object()
+        notification.read_at = notification.read_at or timezone.now()
+        notification.save(update_fields=["read_at"])
+        return Response(self.get_serializer(notification).data)
+
+
+@extend_schema(request=PurposeChoiceSerializer, responses={200: PurposeChoiceSerializer})
+@api_view(["GET", "POST"])
+def session_purpose(request):
+    """The purpose chosen for this session; a `purpose` query parameter or the
+    X-Interlink-Purpose header overrides it for one request."""
+    if request.method == "POST":
+        body = PurposeChoiceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        request.session["purpose"] = body.validated_data["purpose"]
+    return Response({"purpose": Reader.from_request(request).purpose})

@@ -1,0 +1,378 @@
+"""Agreements: lifecycle, live visibility, purpose, redaction, onward sharing, discovery and
+the disclosure and consent workflow."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from intel.importing import import_file
+from intel.models import Record
+from sharing import services
+from sharing.models import Agreement, AuditEvent, Notification
+from tests.sharing_helpers import draft, in_force, platform_admin, staff
+from tests.test_import import EXAMPLES
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cus():
+    return staff("cus")
+
+
+@pytest.fixture
+def pol():
+    return staff("pol", kind="police")
+
+
+@pytest.fixture
+def shipments(cus):
+    import_file(EXAMPLES / "shipments.csv", cus.agency)
+    records = list(Record.objects.filter(owner=cus.agency).order_by("external_ref"))
+    for record in records:
+        services.set_releasability(record, cus.analyst, "covering")
+    return records
+
+
+def visible_refs(staff_member, purpose="investigation") -> set[str]:
+    response = staff_member.client(purpose=purpose).get("/api/records/", {"page_size": 100})
+    assert response.status_code == 200
+    return {row["external_ref"] for row in response.json()["results"]}
+
+
+# --- lifecycle -----------------------------------------------------------------------
+
+
+def test_every_party_signs_before_it_comes_into_force(cus, pol, shipments):
+    agreement = draft((cus, True, False), (pol, False, True))
+    assert agreement.status == "draft"
+    services.propose(agreement, cus.admin)
+    services.sign(agreement, cus.admin)
+    assert Agreement.objects.get(pk=agreement.pk).status == "proposed"
+    assert visible_refs(pol) == set()
+    services.sign(agreement, pol.admin)
+    assert Agreement.objects.get(pk=agreement.pk).status == "active"
+    assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
+    actions = list(
+        AuditEvent.objects.filter(object_type="sharing.agreement", object_id=str(agreement.pk)).values_list(
+            "action", flat=True
+        )
+    )
+    assert actions == [
+        "agreement.draft",
+        "agreement.proposed",
+        "agreement.signed",
+        "agreement.signed",
+        "agreement.active",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (lambda a, cus, pol: services.sign(a, cus.admin), "only a proposed agreement can be signed"),
+        (lambda a, cus, pol: services.activate(a), "only a proposed agreement can be activated"),
+        (
+            lambda a, cus, pol: services.suspend(a, platform_admin(), "x"),
+            "only an active agreement can be suspended",
+        ),
+        (
+            lambda a, cus, pol: services.resume(a, platform_admin(), "x"),
+            "only a suspended agreement can be resumed",
+        ),
+    ],
+)
+def test_illegal_transitions_from_draft_are_refused_with_a_clear_message(cus, pol, step, message):
+    agreement = draft((cus, True, True), (pol, True, True))
+    with pytest.raises(ValidationError, match=message):
+        step(agreement, cus, pol)
+    assert Agreement.objects.get(pk=agreement.pk).status == "draft"
+
+
+def test_only_admins_of_parties_sign_and_only_platform_admins_suspend(cus, pol):
+    outsider = staff("tax", kind="tax")
+    agreement = draft((cus, True, True), (pol, True, True))
+    services.propose(agreement, cus.admin)
+    with pytest.raises(PermissionDenied):
+        services.sign(agreement, outsider.admin)
+    with pytest.raises(PermissionDenied):
+        services.sign(agreement, cus.analyst)
+    services.sign(agreement, cus.admin)
+    with pytest.raises(ValidationError, match="already signed"):
+        services.sign(agreement, cus.admin)
+    services.sign(agreement, pol.admin)
+    with pytest.raises(PermissionDenied):
+        services.suspend(agreement, cus.admin, "not mine to do")
+    with pytest.raises(ValidationError, match="reason is required"):
+        services.suspend(agreement, platform_admin(), "  ")
+
+
+def test_activation_waits_for_the_start_date_without_anyone_acting(cus, pol, shipments):
+    start = timezone.now() + timedelta(days=2)
+    agreement = in_force((cus, True, False), (pol, False, True), starts_at=start)
+    assert agreement.status == "proposed" and agreement.fully_signed_at
+    with pytest.raises(ValidationError, match="before its start date"):
+        services.activate(agreement)
+    assert visible_refs(pol) == set()
+    with time_machine.travel(start + timedelta(seconds=1), tick=False):
+        # Access starts at the start date, before the beat task has run.
+        assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
+        assert services.refresh_statuses() == 1
+        assert Agreement.objects.get(pk=agreement.pk).status == "active"
+
+
+def test_expiry_at_the_end_date_with_no_one_acting(cus, pol, shipments):
+    agreement = in_force((cus, True, False), (pol, False, True), days=10)
+    assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
+    with time_machine.travel(agreement.ends_at - timedelta(seconds=1), tick=False):
+        assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
+    with time_machine.travel(agreement.ends_at, tick=False):
+        assert visible_refs(pol) == set()
+        assert pol.client(purpose="investigation").get(f"/api/records/{shipments[0].pk}/").status_code == 404
+        services.refresh_statuses()
+        assert Agreement.objects.get(pk=agreement.pk).status == "expired"
+        with pytest.raises(ValidationError, match="only an active agreement can be suspended"):
+            services.suspend(agreement, platform_admin(), "too late")
+
+
+def test_suspension_and_termination_revoke_at_once_and_are_audited_with_reason(cus, pol, shipments):
+    agreement = in_force((cus, True, False), (pol, False, True))
+    admin = platform_admin()
+    services.suspend(agreement, admin, "breach of handling rules")
+    assert visible_refs(pol) == set()
+    services.resume(agreement, admin, "remedied")
+    assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
+    services.terminate(agreement, admin, "partnership ended")
+    assert visible_refs(pol) == set()
+    with pytest.raises(ValidationError, match="it is terminated"):
+        services.resume(agreement, admin, "again")
+    event = AuditEvent.objects.get(action="agreement.terminated")
+    assert event.details["reason"] == "partnership ended" and event.actor_id == admin.pk
+
+
+def test_scope_category_ceiling_and_releasability(cus, pol, shipments):
+    in_force((cus, True, False), (pol, False, True), categories=("seizure",))
+    assert visible_refs(pol) == set()
+    other = in_force((cus, True, False), (pol, False, True), reference="MOU-2", ceiling=1)
+    # SHP-0002 is confidential (2), above the ceiling of MOU-2.
+    assert visible_refs(pol) == {"SHP-0001"}
+    services.set_releasability(shipments[0], cus.analyst, "named", [other])
+    assert visible_refs(pol) == {"SHP-0001"}
+    services.set_releasability(shipments[0], cus.analyst, "none")
+    assert visible_refs(pol) == set()
+
+
+def test_receive_only_parties_share_nothing(cus, pol):
+    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    services.set_releasability(Record.objects.get(owner=pol.agency), pol.analyst, "covering")
+    in_force((cus, True, False), (pol, False, True))
+    assert visible_refs(cus) == set()
+
+
+# --- purpose, redaction, handling codes ----------------------------------------------
+
+
+def test_reading_shared_records_needs_a_permitted_purpose(cus, pol, shipments):
+    in_force((cus, True, False), (pol, False, True), purposes=("risk_assessment",))
+    record = shipments[0]
+    for purpose in (None, "prosecution"):
+        response = pol.client(purpose=purpose).get(f"/api/records/{record.pk}/")
+        assert response.status_code == 403
+        assert response.json()["allowed_purposes"] == ["risk_assessment"]
+    assert visible_refs(pol, purpose=None) == set()
+    response = pol.client(purpose="risk_assessment").get(f"/api/records/{record.pk}/")
+    assert response.status_code == 200
+    assert response.json()["shared_under"]["agreement"] is not None
+    event = AuditEvent.objects.filter(action="record.read", object_id=str(record.pk)).last()
+    assert event.details["purpose"] == "risk_assessment" and event.details["agreement"] is not None
+    # A purpose chosen for the session works like one stated per request.
+    client = pol.client()
+    client.force_login(pol.analyst)
+    client.post("/api/session/purpose/", {"purpose": "risk_assessment"}, format="json")
+    assert client.get(f"/api/records/{record.pk}/").status_code == 200
+
+
+def test_redacted_fields_are_absent_for_recipients_under_that_agreement(cus, pol, shipments):
+    in_force(
+        (cus, True, False),
+        (pol, False, True),
+        redacted_fields=["phone", "email", "summary", "details.declared_value"],
+    )
+    record = shipments[0]
+    body = pol.client(purpose="investigation").get(f"/api/records/{record.pk}/").json()
+    assert "summary" not in body and "declared_value" not in body["details"]
+    assert body["details"]["currency"] == "EUR"
+    types = {m["entity_type"] for m in body["mentions"]}
+    assert "phone" not in types and "email" not in types and "company" in types
+    entity_types = {
+        row["type"]
+        for row in pol.client(purpose="investigation")
+        .get("/api/entities/", {"page_size": 100})
+        .json()["results"]
+    }
+    assert entity_types.isdisjoint({"phone", "email"})
+    assert pol.client(purpose="investigation").get("/api/search/", {"q": "+31105550101"}).json()["count"] == 0
+    links = pol.client(purpose="investigation").get("/api/links/", {"page_size": 100}).json()["results"]
+    assert all(link["type"] != "CONTACT" for link in links)
+    # The owner still sees everything.
+    own = cus.client().get(f"/api/records/{record.pk}/").json()
+    assert "summary" in own and {"phone", "email"} <= {m["entity_type"] for m in own["mentions"]}
+
+
+def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):
+    in_force((cus, True, False), (pol, False, True), purposes=("investigation", "prosecution"))
+    record = shipments[0]
+    record.caveats = ["not_for_evidence"]
+    record.save()
+    response = pol.client(purpose="prosecution").get(f"/api/records/{record.pk}/")
+    assert response.status_code == 403 and "evidence" in response.json()["detail"]
+    request = services.request_consent(
+        pol.analyst,
+        record=record,
+        caveat="not_for_evidence",
+        purpose="prosecution",
+        justification="charging the importer",
+        urgency="urgent",
+    )
+    services.approve(request, cus.liaison)
+    assert pol.client(purpose="prosecution").get(f"/api/records/{record.pk}/").status_code == 200
+
+
+def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_allow_it(cus, pol, shipments):
+    tax = staff("tax", kind="tax")
+    first = in_force((cus, True, False), (pol, False, True))
+    onward = in_force((pol, True, False), (tax, False, True), reference="MOU-ONWARD")
+    record = shipments[0]
+    with pytest.raises(ValidationError, match="does not allow onward sharing"):
+        services.release_onward(record, pol.liaison, onward)
+    first.onward_sharing_allowed = True
+    first.save()
+    record.caveats = ["no_onward_sharing"]
+    record.save()
+    with pytest.raises(ValidationError, match="handling code forbids onward sharing"):
+        services.release_onward(record, pol.liaison, onward)
+    consent = services.request_consent(
+        pol.analyst,
+        record=record,
+        caveat="no_onward_sharing",
+        purpose="investigation",
+        justification="tax fraud angle",
+        urgency="routine",
+    )
+    services.approve(consent, cus.liaison)
+    assert visible_refs(tax) == set()
+    services.release_onward(record, pol.liaison, onward)
+    assert visible_refs(tax) == {record.external_ref}
+
+
+# --- discovery and disclosure ------------------------------------------------------------
+
+
+def test_discovery_reveals_only_agency_and_count_and_only_when_allowed(cus, pol, shipments):
+    importer = shipments[0].mentions.get(role="importer").entity_id
+    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=False)
+    assert cus.client().get(f"/api/entities/{importer}/discovery/").json() == []
+    in_force((cus, True, True), (pol, True, True), reference="MOU-DISC", discovery_allowed=True)
+    hits = cus.client().get(f"/api/entities/{importer}/discovery/").json()
+    assert hits == [{"agency": "pol", "agency_name": "POL", "count": 1}]
+    # An entity the caller cannot see at all is not found, so discovery says nothing of it.
+    police_only = Record.objects.get(owner=pol.agency).mentions.get(role="vessel").entity_id
+    assert staff("tax", kind="tax").client().get(f"/api/entities/{police_only}/discovery/").status_code == 404
+
+
+def test_disclosure_request_approved_gives_a_time_limited_grant(cus, pol, shipments):
+    importer = shipments[0].mentions.get(role="importer").entity_id
+    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=True)
+    seizure = Record.objects.get(owner=pol.agency)
+    response = cus.client().post(
+        "/api/requests/",
+        {
+            "owner": "pol",
+            "entity": importer,
+            "purpose": "investigation",
+            "justification": "same importer",
+            "urgency": "urgent",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    request_id = response.json()["id"]
+    assert (
+        timedelta(hours=7)
+        < (timezone.datetime.fromisoformat(response.json()["due_at"]) - timezone.now())
+        <= timedelta(hours=8)
+    )
+    assert Notification.objects.filter(user=pol.liaison).exists()
+    queue = pol.client("liaison").get("/api/requests/", {"box": "incoming"}).json()["results"]
+    assert [row["id"] for row in queue] == [request_id]
+    assert pol.client("analyst").post(f"/api/requests/{request_id}/approve/").status_code == 403
+    assert cus.client().get(f"/api/records/{seizure.pk}/").status_code == 404
+    approved = pol.client("liaison").post(
+        f"/api/requests/{request_id}/approve/", {"grant_days": 2}, format="json"
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert cus.client().get(f"/api/records/{seizure.pk}/").status_code == 200
+    assert Notification.objects.filter(user=cus.analyst, message__contains="approved").exists()
+    with time_machine.travel(timezone.now() + timedelta(days=2, minutes=1), tick=False):
+        assert cus.client().get(f"/api/records/{seizure.pk}/").status_code == 404
+    assert (
+        pol.client("liaison")
+        .post(f"/api/requests/{request_id}/refuse/", {"reason": "late"}, format="json")
+        .status_code
+        == 400
+    )
+
+
+def test_refusal_needs_a_reason_and_notifies(cus, pol, shipments):
+    importer = shipments[0].mentions.get(role="importer").entity_id
+    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=True)
+    request = services.request_disclosure(
+        cus.analyst,
+        entity_id=importer,
+        owner=pol.agency,
+        purpose="investigation",
+        justification="x",
+        urgency="routine",
+    )
+    with pytest.raises(ValidationError, match="say why"):
+        services.refuse(request, pol.liaison, "")
+    services.refuse(request, pol.liaison, "ongoing covert operation")
+    assert Notification.objects.get(user=cus.analyst).message.endswith("ongoing covert operation")
+    assert AuditEvent.objects.filter(action="disclosure.refused").count() == 1
+
+
+def test_overdue_requests_come_first_in_the_liaison_queue(cus, pol, shipments):
+    importer = shipments[0].mentions.get(role="importer").entity_id
+    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    in_force(
+        (cus, True, True),
+        (pol, True, True),
+        discovery_allowed=True,
+        starts_at=timezone.now() - timedelta(days=3),
+    )
+    routine = services.request_disclosure(
+        cus.analyst,
+        entity_id=importer,
+        owner=pol.agency,
+        purpose="investigation",
+        justification="a",
+        urgency="routine",
+    )
+    with time_machine.travel(timezone.now() - timedelta(days=1), tick=False):
+        overdue = services.request_disclosure(
+            cus.analyst,
+            entity_id=importer,
+            owner=pol.agency,
+            purpose="investigation",
+            justification="b",
+            urgency="urgent",
+        )
+    queue = pol.client("liaison").get("/api/requests/", {"box": "incoming"}).json()["results"]
+    assert [row["id"] for row in queue] == [overdue.pk, routine.pk]
+    assert queue[0]["overdue"] is True

@@ -1,0 +1,372 @@
+"""Random sequences of sharing actions; after each step, what every analyst can read
+through every endpoint equals an independent oracle.
+
+The oracle keeps its own model of records, agreements, signatures, grants and the clock,
+and applies the rules of docs/architecture.md to it in plain Python. It never calls the
+choke point (`visible_to`) or the sharing services' own checks to decide what is visible;
+it also predicts which actions the services must refuse.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from intel.models import Entity, Mention, Record
+from sharing import services
+from sharing.models import Agreement, DisclosureRequest
+from tests.sharing_helpers import platform_admin, staff
+
+AGENCIES = 3
+CATEGORIES = ["shipment", "seizure"]
+PURPOSES = ["investigation", "risk_assessment"]
+READ_PURPOSE = "investigation"
+START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class ModelAgreement:
+    pk: int
+    parties: dict[int, tuple[bool, bool]]  # agency index -> (provides, receives)
+    categories: set[str]
+    ceiling: int
+    purposes: set[str]
+    discovery: bool
+    starts_at: datetime
+    ends_at: datetime
+    status: str = "draft"  # draft, proposed, suspended, terminated, or "signed" (fully)
+    signed: set[int] = field(default_factory=set)
+
+    def in_force(self, now: datetime) -> bool:
+        return (
+            self.status not in ("draft", "suspended", "terminated")
+            and self.signed == set(self.parties)
+            and self.starts_at <= now < self.ends_at
+        )
+
+
+@dataclass
+class ModelRecord:
+    pk: int
+    owner: int
+    category: str
+    classification: int
+    releasability: str = "none"
+    named: set[int] = field(default_factory=set)
+
+
+class SharingMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.traveller = time_machine.travel(START, tick=False)
+        self.clock = self.traveller.start()
+        self.atomic = transaction.atomic()
+        self.atomic.__enter__()
+        self.staff = [staff(f"ag{i}") for i in range(AGENCIES)]
+        self.admin = platform_admin()
+        self.records: list[ModelRecord] = []
+        self.agreements: list[ModelAgreement] = []
+        self.grants: dict[tuple[int, int], datetime] = {}  # (record pk, agency) -> expiry
+        self.entity = Entity.objects.create(type="company", key="NL:name:common importer")
+
+    def teardown(self):
+        transaction.set_rollback(True)
+        self.atomic.__exit__(None, None, None)
+        self.traveller.stop()
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    # --- the oracle ------------------------------------------------------------------
+
+    def oracle_visible(self, agency: int, record: ModelRecord, purpose: str | None) -> bool:
+        now = self.now()
+        if record.owner == agency:
+            return True
+        if self.grants.get((record.pk, agency), now) > now:
+            return True
+        for agreement in self.agreements:
+            if not agreement.in_force(now):
+                continue
+            if not agreement.parties.get(agency, (False, False))[1]:
+                continue
+            if not agreement.parties.get(record.owner, (False, False))[0]:
+                continue
+            if record.category not in agreement.categories or record.classification > agreement.ceiling:
+                continue
+            released = record.releasability == "covering" or (
+                record.releasability == "named" and agreement.pk in record.named
+            )
+            if released and (purpose == "*" or purpose in agreement.purposes):
+                return True
+        return False
+
+    # --- actions ---------------------------------------------------------------------
+
+    @initialize(owner=st.integers(0, AGENCIES - 1))
+    def first_record(self, owner):
+        self.create_record(owner, "shipment", 1)
+
+    @rule(
+        owner=st.integers(0, AGENCIES - 1),
+        category=st.sampled_from(CATEGORIES),
+        classification=st.integers(0, 3),
+        releasability=st.sampled_from(["none", "covering", "covering"]),
+    )
+    def create_record(self, owner, category, classification, releasability="covering"):
+        record = Record.objects.create(
+            owner=self.staff[owner].agency,
+            external_ref=f"R{len(self.records)}",
+            category=category,
+            classification=classification,
+            releasability=releasability,
+        )
+        Mention.objects.create(
+            record=record,
+            entity=self.entity,
+            role="importer",
+            properties={"name": "Common Importer"},
+            resolved_key=self.entity.key,
+            search_text="common importer",
+        )
+        self.records.append(ModelRecord(record.pk, owner, category, classification, releasability))
+
+    @rule(data=st.data())
+    def change_releasability(self, data):
+        record = data.draw(st.sampled_from(self.records))
+        mode = data.draw(st.sampled_from(["none", "covering", "named"]))
+        providing = [a for a in self.agreements if a.parties.get(record.owner, (False, False))[0]]
+        named = data.draw(st.lists(st.sampled_from(providing), unique_by=lambda a: a.pk)) if providing else []
+        expect_ok = mode != "named" or bool(named)
+        try:
+            services.set_releasability(
+                Record.objects.get(pk=record.pk),
+                self.staff[record.owner].analyst,
+                mode,
+                Agreement.objects.filter(pk__in=[a.pk for a in named]),
+            )
+        except ValidationError:
+            assert not expect_ok
+            return
+        assert expect_ok
+        record.releasability, record.named = mode, {a.pk for a in named}
+
+    @rule(
+        roles=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=AGENCIES, max_size=AGENCIES),
+        members=st.sets(st.integers(0, AGENCIES - 1), min_size=2, max_size=AGENCIES),
+        categories=st.sets(st.sampled_from(CATEGORIES), min_size=1),
+        ceiling=st.integers(0, 3),
+        purposes=st.sets(st.sampled_from(PURPOSES), min_size=1),
+        discovery=st.booleans(),
+        start_in_days=st.integers(-2, 3),
+        duration_days=st.integers(1, 10),
+    )
+    def draft_agreement(
+        self, roles, members, categories, ceiling, purposes, discovery, start_in_days, duration_days
+    ):
+        parties = {i: roles[i] for i in sorted(members)}
+        valid = any(p for p, _ in parties.values()) and any(r for _, r in parties.values())
+        starts_at = self.now() + timedelta(days=start_in_days)
+        creator = self.staff[min(parties)].admin
+        try:
+            agreement = services.create_agreement(
+                creator,
+                reference=f"MOU-{len(self.agreements)}",
+                title="t",
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(days=duration_days),
+                parties=[(self.staff[i].agency, p, r) for i, (p, r) in parties.items()],
+                categories=sorted(categories),
+                classification_ceiling=ceiling,
+                purposes=sorted(purposes),
+                discovery_allowed=discovery,
+            )
+        except ValidationError:
+            assert not valid
+            return
+        assert valid
+        self.agreements.append(
+            ModelAgreement(
+                agreement.pk,
+                parties,
+                set(categories),
+                ceiling,
+                set(purposes),
+                discovery,
+                starts_at,
+                starts_at + timedelta(days=duration_days),
+            )
+        )
+
+    @rule(
+        members=st.sets(st.integers(0, AGENCIES - 1), min_size=2, max_size=AGENCIES),
+        ceiling=st.integers(1, 3),
+        purposes=st.sets(st.sampled_from(PURPOSES), min_size=1),
+        duration_days=st.integers(1, 4),
+    )
+    def agreement_signed_by_all(self, members, ceiling, purposes, duration_days):
+        before = len(self.agreements)
+        self.draft_agreement(
+            [(True, True)] * AGENCIES, members, set(CATEGORIES), ceiling, purposes, True, 0, duration_days
+        )
+        model = self.agreements[before]
+        services.propose(Agreement.objects.get(pk=model.pk), self.staff[min(model.parties)].admin)
+        model.status = "proposed"
+        for party in sorted(model.parties):
+            services.sign(Agreement.objects.get(pk=model.pk), self.staff[party].admin)
+            model.signed.add(party)
+        assert model.in_force(self.now())
+
+    @precondition(lambda self: self.agreements)
+    @rule(data=st.data())
+    def propose(self, data):
+        model = data.draw(st.sampled_from(self.agreements))
+        expect_ok = model.status == "draft"
+        try:
+            services.propose(Agreement.objects.get(pk=model.pk), self.staff[min(model.parties)].admin)
+        except ValidationError:
+            assert not expect_ok
+            return
+        assert expect_ok
+        model.status = "proposed"
+
+    @precondition(lambda self: self.agreements)
+    @rule(data=st.data())
+    def sign(self, data):
+        model = data.draw(st.sampled_from(self.agreements))
+        party = data.draw(st.sampled_from(sorted(model.parties)))
+        expect_ok = model.status == "proposed" and party not in model.signed
+        try:
+            services.sign(Agreement.objects.get(pk=model.pk), self.staff[party].admin)
+        except ValidationError:
+            assert not expect_ok
+            return
+        assert expect_ok
+        model.signed.add(party)
+
+    @precondition(lambda self: self.agreements)
+    @rule(data=st.data(), action=st.sampled_from(["suspend", "resume", "terminate"]))
+    def platform_action(self, data, action):
+        model = data.draw(st.sampled_from(self.agreements))
+        # Which transitions are legal follows the displayed status, kept in step with the
+        # clock by the beat task (run on every clock move below).
+        shown = Agreement.objects.get(pk=model.pk).status
+        expect_ok = {
+            "suspend": shown == "active",
+            "resume": shown == "suspended",
+            "terminate": shown in ("draft", "proposed", "active", "suspended"),
+        }[action]
+        try:
+            getattr(services, action)(Agreement.objects.get(pk=model.pk), self.admin, "reason given")
+        except ValidationError:
+            assert not expect_ok, (action, model, shown)
+            return
+        assert expect_ok, (action, model)
+        model.status = {"suspend": "suspended", "resume": "signed", "terminate": "terminated"}[action]
+
+    @rule(hours=st.integers(1, 96))
+    def advance_clock(self, hours):
+        self.clock.shift(timedelta(hours=hours))
+        # The beat task runs too, sometimes late; visibility must not depend on it.
+        services.refresh_statuses()
+
+    @precondition(lambda self: len(self.records) > 1)
+    @rule(data=st.data(), grant_days=st.integers(1, 5))
+    def request_and_approve_disclosure(self, data, grant_days):
+        requester = data.draw(st.integers(0, AGENCIES - 1))
+        owner = data.draw(st.integers(0, AGENCIES - 1).filter(lambda a: a != requester))
+        now = self.now()
+        discovery = any(
+            a.discovery and a.in_force(now) and requester in a.parties and owner in a.parties
+            for a in self.agreements
+        )
+        hidden = [r for r in self.records if r.owner == owner and not self.oracle_visible(requester, r, "*")]
+        try:
+            request = services.request_disclosure(
+                self.staff[requester].analyst,
+                entity_id=self.entity.pk,
+                owner=self.staff[owner].agency,
+                purpose="investigation",
+                justification="j",
+                urgency="urgent",
+            )
+        except ValidationError:
+            assert not (discovery and hidden)
+            return
+        assert discovery and hidden
+        assert {r.pk for r in request.records.all()} == {r.pk for r in hidden}
+        if data.draw(st.booleans()):
+            services.approve(request, self.staff[owner].liaison, grant_days=grant_days)
+            for record in hidden:
+                self.grants[(record.pk, requester)] = self.now() + timedelta(days=grant_days)
+        else:
+            services.refuse(request, self.staff[owner].liaison, "no")
+        assert DisclosureRequest.objects.get(pk=request.pk).status in ("approved", "refused")
+
+    # --- after every step ---------------------------------------------------------------
+
+    def expected(self, agency: int) -> tuple[set[int], set[int]]:
+        readable = {r.pk for r in self.records if self.oracle_visible(agency, r, READ_PURPOSE)}
+        visible = {r.pk for r in self.records if self.oracle_visible(agency, r, "*")}
+        return readable, visible
+
+    @invariant()
+    def lists_counts_and_entities_agree_with_the_oracle(self):
+        for agency, member in enumerate(self.staff):
+            readable, _ = self.expected(agency)
+            client = member.client(purpose=READ_PURPOSE)
+            body = client.get("/api/records/", {"page_size": 1000}).json()
+            assert {row["id"] for row in body["results"]} == readable
+            assert body["count"] == len(readable)
+            entities = client.get("/api/entities/", {"page_size": 1000}).json()["results"]
+            assert {row["id"] for row in entities} == ({self.entity.pk} if readable else set())
+            if readable:
+                assert entities[0]["mention_count"] == len(readable)
+
+    # A rule rather than an invariant: one request per record and agency is the costly
+    # check, so hypothesis spends it where it likes instead of after every step.
+    @rule()
+    def every_record_detail_agrees_with_the_oracle(self):
+        for agency, member in enumerate(self.staff):
+            readable, visible = self.expected(agency)
+            client = member.client(purpose=READ_PURPOSE)
+            for record in self.records:
+                status = client.get(f"/api/records/{record.pk}/").status_code
+                expected = 200 if record.pk in readable else (403 if record.pk in visible else 404)
+                assert status == expected, (agency, record, status)
+
+    @invariant()
+    def the_graph_projection_rule_agrees_with_the_oracle(self):
+        viewers = Record.objects.filter(pk__in=[r.pk for r in self.records]).viewer_agencies()
+        for record in self.records:
+            expected = {
+                self.staff[a].agency.pk for a in range(AGENCIES) if self.oracle_visible(a, record, "*")
+            }
+            assert viewers[record.pk] == expected
+
+
+@pytest.mark.django_db
+def test_sharing_actions_in_any_order_keep_every_endpoint_equal_to_the_oracle():
+    run_state_machine_as_test(
+        SharingMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("health/", health, name="health"),
     path("", include("intel.page_urls")),
+    path("", include("sharing.page_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("intel.urls")),

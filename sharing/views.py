@@ -3,7 +3,7 @@ notifications and the reader's purpose. Thin: services do the work and the check
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from intel.models import Entity, Record
 from intel.selectors import Reader
-from sharing import services
+from sharing import selectors, services
 from sharing.models import Agreement, DisclosureRequest, Notification
 from sharing.serializers import (
     AgreementSerializer,
@@ -165,19 +165,7 @@ class DisclosureRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVi
         agency_id = self.request.user.agency_id
         queryset = DisclosureRequest.objects.select_related("requester", "requesting_agency", "owner")
         if self.request.query_params.get("box") == "incoming":
-            now = timezone.now()
-            return (
-                queryset.filter(owner_id=agency_id)
-                .annotate(
-                    rank=Case(
-                        When(Q(status="pending") & Q(due_at__lt=now), then=Value(0)),
-                        When(status="pending", then=Value(1)),
-                        default=Value(2),
-                        output_field=IntegerField(),
-                    )
-                )
-                .order_by("rank", "due_at")
-            )
+            return selectors.incoming_requests(agency_id)
         if self.action in ("approve", "refuse"):
             return queryset.filter(owner_id=agency_id)
         return queryset.filter(Q(requesting_agency_id=agency_id) | Q(owner_id=agency_id)).order_by(

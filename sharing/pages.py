@@ -1,0 +1,88 @@
+"""Pages for liaison officers (the request queue, what the agency shares, who read it)
+and for requesters (their requests and notifications)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from sharing import selectors, services
+from sharing.models import User
+
+
+def liaison_only(request: HttpRequest) -> int:
+    if request.user.role != User.Role.LIAISON or request.user.agency_id is None:
+        raise PermissionDenied("for liaison officers")
+    return request.user.agency_id
+
+
+def page_of(request: HttpRequest, queryset, size: int = 50):
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+@login_required
+def request_queue(request: HttpRequest) -> HttpResponse:
+    agency_id = liaison_only(request)
+    return render(
+        request,
+        "sharing/request_queue.html",
+        {"requests": page_of(request, selectors.incoming_requests(agency_id)), "now": timezone.now()},
+    )
+
+
+@login_required
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    agency_id = liaison_only(request)
+    disclosure = get_object_or_404(selectors.incoming_requests(agency_id), pk=pk)
+    if request.method == "POST":
+        decision = request.POST.get("decision")
+        try:
+            if decision == "approve":
+                services.approve(
+                    disclosure, request.user, grant_days=int(request.POST.get("grant_days") or 30)
+                )
+            else:
+                services.refuse(disclosure, request.user, request.POST.get("reason", ""))
+        except ValidationError as error:
+            messages.error(request, "; ".join(error.messages))
+        else:
+            messages.success(request, f"Request #{disclosure.pk} {decision}d.")
+            return redirect("sharing:request-queue")
+    return render(
+        request,
+        "sharing/request_detail.html",
+        {"disclosure": disclosure, "records": disclosure.records.all()},
+    )
+
+
+@login_required
+def shared(request: HttpRequest) -> HttpResponse:
+    agency_id = liaison_only(request)
+    return render(
+        request, "sharing/shared.html", {"records": page_of(request, selectors.shared_records(agency_id))}
+    )
+
+
+@login_required
+def access(request: HttpRequest) -> HttpResponse:
+    agency_id = liaison_only(request)
+    return render(
+        request, "sharing/access.html", {"events": page_of(request, selectors.access_log(agency_id))}
+    )
+
+
+@login_required
+def my_requests(request: HttpRequest) -> HttpResponse:
+    notifications = list(selectors.unread_notifications(request.user))
+    selectors.unread_notifications(request.user).update(read_at=timezone.now())
+    return render(
+        request,
+        "sharing/my_requests.html",
+        {
+            "requests": page_of(request, selectors.outgoing_requests(request.user.agency_id)),
+            "notifications": notifications,
+        },
+    )

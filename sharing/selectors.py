@@ -1,0 +1,57 @@
+"""Reads for liaison officers and requesters."""
+
+from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from intel.models import Record
+from sharing.models import AuditEvent, DisclosureRequest, Notification, RecordRelease
+
+
+def incoming_requests(agency_id: int) -> QuerySet[DisclosureRequest]:
+    """The liaison's queue: overdue pending requests first, then pending by due time, then decided."""
+    now = timezone.now()
+    return (
+        DisclosureRequest.objects.filter(owner_id=agency_id)
+        .select_related("requester", "requesting_agency", "owner")
+        .annotate(
+            rank=Case(
+                When(Q(status="pending") & Q(due_at__lt=now), then=Value(0)),
+                When(status="pending", then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "due_at")
+    )
+
+
+def outgoing_requests(agency_id: int) -> QuerySet[DisclosureRequest]:
+    return (
+        DisclosureRequest.objects.filter(requesting_agency_id=agency_id)
+        .select_related("requester", "requesting_agency", "owner")
+        .order_by("-created_at")
+    )
+
+
+def shared_records(agency_id: int) -> QuerySet[Record]:
+    """What the agency shares: its records released to agreements, with the named releases."""
+    releases = RecordRelease.objects.select_related("agreement")
+    return (
+        Record.objects.owned_by(agency_id)
+        .exclude(releasability="none")
+        .prefetch_related(Prefetch("releases", queryset=releases))
+        .order_by("-updated_at")
+    )
+
+
+def access_log(agency_id: int) -> QuerySet[AuditEvent]:
+    """Who read the agency's records: reads by other agencies, newest first."""
+    return (
+        AuditEvent.objects.filter(action="record.read", details__owner=agency_id)
+        .select_related("agency")
+        .order_by("-id")
+    )
+
+
+def unread_notifications(user) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user, read_at__isnull=True)

@@ -1,0 +1,64 @@
+"""A liaison officer works the request queue in the browser; the requester is notified."""
+
+import pytest
+
+from intel.importing import import_file
+from intel.models import Record
+from sharing import services
+from sharing.models import User
+from tests.sharing_helpers import in_force, staff
+from tests.test_import import EXAMPLES
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, base: str, user: User, path: str) -> None:
+    user.set_password("liaison pass phrase")
+    user.save()
+    page.goto(base + path)
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "liaison pass phrase")
+    page.click("button[type=submit]")
+
+
+def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):
+    cus, pol = staff("cus"), staff("pol", kind="police")
+    import_file(EXAMPLES / "shipments.csv", cus.agency)
+    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=True)
+    importer = Record.objects.get(external_ref="SHP-0001").mentions.get(role="importer").entity_id
+    request = services.request_disclosure(
+        cus.analyst,
+        entity_id=importer,
+        owner=pol.agency,
+        purpose="investigation",
+        justification="same importer as our under-valued fish",
+        urgency="urgent",
+    )
+    page = browser.new_page()
+    sign_in(page, live_server.url, pol.liaison, "/liaison/requests/")
+    page.wait_for_url("**/liaison/requests/")
+    row = page.locator("table.results tbody tr").first
+    assert "Urgent" in row.inner_text() and "cus" in row.inner_text()
+    row.locator("a").click()
+    assert "same importer as our under-valued fish" in page.content()
+    assert "SZ-0001" in page.content()
+    page.fill("#grant_days", "3")
+    page.click("button[value=approve]")
+    page.wait_for_url("**/liaison/requests/")
+    assert "approved" in page.locator(".messages").inner_text()
+    request.refresh_from_db()
+    assert request.status == "approved"
+
+    requester = browser.new_page()
+    sign_in(requester, live_server.url, cus.analyst, "/requests/")
+    requester.wait_for_url("**/requests/")
+    assert "pol approved your request" in requester.locator(".notification").inner_text()
+
+    page.goto(live_server.url + "/liaison/access/")
+    assert page.locator("table.results tbody tr").count() == 1
+    seizure = Record.objects.get(owner=pol.agency)
+    requester.goto(f"{live_server.url}/records/{seizure.pk}/")
+    assert requester.locator("h1").inner_text() == "SZ-0001"
+    page.goto(live_server.url + "/liaison/access/")
+    assert "cus" in page.locator("table.results tbody tr").first.inner_text()

@@ -182,6 +182,7 @@ CACHES = {
     if CELERY_BROKER_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("CACHE_KEY_PREFIX", "")
 
 # Neo4j: when NEO4J_URI is unset, graph queries run on networkx in process.
 NEO4J_URI = os.environ.get("NEO4J_URI", "")
@@ -259,4 +260,10 @@ CELERY_BEAT_SCHEDULE.update(
             "options": {"expires": GRAPH_SYNC_BEAT_SECONDS},
         },
     }
+)
+# A task whose whole worker died (SIGKILL, a lost machine) stays unacknowledged in Redis
+# until CELERY_VISIBILITY_TIMEOUT passes; this is how often a worker looks for such tasks
+# to put back on the queue (kombu's default sweep is only every 100 s).
+CELERY_BROKER_TRANSPORT_OPTIONS.update(
+    {"unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10), "unacked_restore_throttle": 1}
 )

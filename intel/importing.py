@@ -25,6 +25,7 @@ import ijson
 import pycountry
 from django.db import transaction
 
+from intel.bulk import insert_rows
 from intel.models import (
     Category,
     Caveat,
@@ -448,38 +449,31 @@ def write_chunk(
         Mention.objects.filter(record_id__in=changed).delete()
         Link.objects.filter(record_id__in=changed).delete()
 
-    mentions, links = [], []
+    mentions: dict[tuple[int, int, str], tuple] = {}
+    links: set[tuple[int, int, int, str]] = set()
     for plan in to_create + to_update:
         record_id = record_ids[plan.external_ref]
         positions = [entity_ids[(resolved.type, resolved.key)] for resolved, _ in plan.mentions]
-        seen = set()
         for (resolved, role), entity_id in zip(plan.mentions, positions, strict=True):
-            # Two keys of one row may now point at one merged entity; the record states it once per role.
-            if (entity_id, role) in seen:
-                continue
-            seen.add((entity_id, role))
-            mentions.append(
-                Mention(
-                    record_id=record_id,
-                    entity_id=entity_id,
-                    role=role,
-                    properties=resolved.properties,
-                    resolved_key=resolved.key,
-                    search_text=resolved.search_text,
-                )
+            # Two keys of one row may now point at one merged entity; the record states it once
+            # per role (and a link between them once): the first statement is kept.
+            mentions.setdefault(
+                (record_id, entity_id, role),
+                (record_id, entity_id, role, resolved.properties, resolved.key, resolved.search_text),
             )
         for source, target, link_type in plan.links:
             if positions[source] != positions[target]:
-                links.append(
-                    Link(
-                        record_id=record_id,
-                        source_id=positions[source],
-                        target_id=positions[target],
-                        type=link_type,
-                    )
-                )
-    Mention.objects.bulk_create(mentions, ignore_conflicts=True)
-    Link.objects.bulk_create(links, ignore_conflicts=True)
+                links.add((record_id, positions[source], positions[target], link_type))
+    insert_rows(
+        Mention,
+        ["record_id", "entity_id", "role", "properties", "resolved_key", "search_text"],
+        mentions.values(),
+    )
+    insert_rows(
+        Link,
+        ["record_id", "source_id", "target_id", "type", "properties"],
+        ((*link, {}) for link in sorted(links)),
+    )
     records_changed.send(sender=Record, record_ids=list(record_ids.values()))
     result.created += len(to_create)
     result.updated += len(to_update)

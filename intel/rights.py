@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import Permission
 
+from intel.bulk import insert_rows
 from intel.models import Record, RecordGroupObjectPermission
 
 OWNER_RIGHTS = ("change_record", "delete_record")
@@ -21,12 +22,8 @@ def owner_right_ids() -> list[int]:
 def grant_owner_rights(records: Iterable[Record], right_ids: list[int] | None = None) -> None:
     """Gives each record's owner group the change and delete rights on it."""
     right_ids = right_ids if right_ids is not None else owner_right_ids()
-    RecordGroupObjectPermission.objects.bulk_create(
-        [
-            RecordGroupObjectPermission(
-                content_object_id=record.pk, group_id=record.owner.group_id, permission_id=right
-            )
-            for record in records
-            for right in right_ids
-        ]
+    insert_rows(
+        RecordGroupObjectPermission,
+        ["content_object_id", "group_id", "permission_id"],
+        ((record.pk, record.owner.group_id, right) for record in records for right in right_ids),
     )

@@ -1,0 +1,30 @@
+"""Inserting many rows at once. On PostgreSQL through COPY: no ORM objects to build and no
+SQL to compile for each of the hundreds of thousands of mentions and links a large import
+writes (the import profile in docs/benchmarks.md showed those dominating). Elsewhere
+(SQLite, the embedded default) through bulk_create."""
+
+import json
+from collections.abc import Iterable
+
+from django.db import connection, models
+from psycopg import sql
+
+
+def insert_rows(model: type[models.Model], columns: list[str], rows: Iterable[tuple]) -> None:
+    """Inserts rows of values for `columns` (model field names, FK fields by their `_id`
+    attname). The caller guarantees the rows break no unique constraint."""
+    rows = list(rows)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
+        return
+    # get_field knows a foreign key by its attname too ("record_id").
+    fields = [model._meta.get_field(name) for name in columns]
+    json_columns = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
+    )
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([json.dumps(value) if i in json_columns else value for i, value in enumerate(row)])

@@ -119,12 +119,16 @@ def agreement_paths(access: AgreementAccess) -> list[tuple[Q, models.QuerySet]]:
     return paths
 
 
-class RecordQuerySet(models.QuerySet):
-    def visible_to(
-        self, user: AbstractBaseUser | AnonymousUser, purpose: str | None = ANY_PURPOSE
-    ) -> RecordQuerySet:
-        """Records the user's agency may see now. Reading content passes the purpose stated:
-        records visible only under agreements then need one that permits it (None: none do)."""
+class AgencyScopedQuerySet(models.QuerySet):
+    """Mentions and links: visible to a user when visible to the user's agency under the
+    agreements that permit the purpose; `viewer_agencies` asks the same of every agency."""
+
+    def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
+        raise NotImplementedError
+
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser, purpose: str | None = ANY_PURPOSE):
+        """Rows the user's agency may see now. Reading content passes the purpose stated: what
+        is visible only under agreements then needs one that permits it (None: none do)."""
         if sees_everything(user):
             return self
         agency_id = viewer_agency_id(user)
@@ -134,6 +138,20 @@ class RecordQuerySet(models.QuerySet):
             self.visibility_condition(agency_id, AgreementAccess.for_agency(agency_id, purpose))
         )
 
+    def viewer_agencies(self) -> dict[int, set[int]]:
+        """For each row, the agencies that may see it now (for the graph's visibility lists)."""
+        agency = apps.get_model("sharing", "Agency")
+        ids = list(self.values_list("pk", flat=True))
+        viewers: dict[int, set[int]] = {pk: set() for pk in ids}
+        base = self.model.objects.filter(pk__in=ids)
+        for agency_id in agency.objects.values_list("pk", flat=True):
+            condition = self.visibility_condition(agency_id, AgreementAccess.for_agency(agency_id))
+            for pk in base.filter(condition).values_list("pk", flat=True):
+                viewers[pk].add(agency_id)
+        return viewers
+
+
+class RecordQuerySet(AgencyScopedQuerySet):
     def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
         condition = Q(owner_id=agency_id) | Exists(self.unexpired_grants(agency_id))
         for record_condition, agreement_ids in agreement_paths(access):
@@ -170,20 +188,6 @@ class RecordQuerySet(models.QuerySet):
             else Value(None, output_field=models.BigIntegerField()),
         )
 
-    def viewer_agencies(self) -> dict[int, set[int]]:
-        """For each record in this queryset, the agencies that may see it now: the same rule
-        as `visible_to`, asked once per agency, for projections that store who may see what
-        (the graph)."""
-        agency = apps.get_model("sharing", "Agency")
-        record_ids = list(self.values_list("pk", flat=True))
-        viewers: dict[int, set[int]] = {pk: set() for pk in record_ids}
-        base = self.model.objects.filter(pk__in=record_ids)
-        for agency_id in agency.objects.values_list("pk", flat=True):
-            condition = self.visibility_condition(agency_id, AgreementAccess.for_agency(agency_id))
-            for record_id in base.filter(condition).values_list("pk", flat=True):
-                viewers[record_id].add(agency_id)
-        return viewers
-
     def owned_by(self, agency_id: int) -> RecordQuerySet:
         return self.filter(owner_id=agency_id)
 
@@ -208,18 +212,10 @@ def scope_for(access: AgreementAccess, *entity_types: str | None) -> AgreementAc
     return access
 
 
-class MentionQuerySet(models.QuerySet):
-    def visible_to(
-        self, user: AbstractBaseUser | AnonymousUser, purpose: str | None = ANY_PURPOSE
-    ) -> MentionQuerySet:
+class MentionQuerySet(AgencyScopedQuerySet):
+    def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
         """Mentions in visible records, less those an agreement redacts: a phone, e-mail,
-        person or address that reaches the viewer only under agreements redacting that type."""
-        if sees_everything(user):
-            return self
-        agency_id = viewer_agency_id(user)
-        if agency_id is None:
-            return self.none()
-        access = AgreementAccess.for_agency(agency_id, purpose)
+        person or address that reaches the agency only under agreements redacting that type."""
         redacted = sorted(access.redacted_types())
         condition = Q()
         for entity_type in [None, *redacted]:
@@ -227,20 +223,12 @@ class MentionQuerySet(models.QuerySet):
             condition |= entity_type_is("entity", entity_type, redacted) & Q(
                 record__in=records_under(agency_id, scoped)
             )
-        return self.filter(condition)
+        return condition
 
 
-class LinkQuerySet(models.QuerySet):
-    def visible_to(
-        self, user: AbstractBaseUser | AnonymousUser, purpose: str | None = ANY_PURPOSE
-    ) -> LinkQuerySet:
-        """Links in visible records whose two ends the viewer may see (see MentionQuerySet)."""
-        if sees_everything(user):
-            return self
-        agency_id = viewer_agency_id(user)
-        if agency_id is None:
-            return self.none()
-        access = AgreementAccess.for_agency(agency_id, purpose)
+class LinkQuerySet(AgencyScopedQuerySet):
+    def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
+        """Links in visible records whose two ends the agency may see (see MentionQuerySet)."""
         redacted = sorted(access.redacted_types())
         condition = Q()
         for source_type in [None, *redacted]:
@@ -251,7 +239,7 @@ class LinkQuerySet(models.QuerySet):
                     & entity_type_is("target", target_type, redacted)
                     & Q(record__in=records_under(agency_id, scoped))
                 )
-        return self.filter(condition)
+        return condition
 
 
 class EntityQuerySet(models.QuerySet):

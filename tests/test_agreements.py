@@ -376,3 +376,19 @@ def test_overdue_requests_come_first_in_the_liaison_queue(cus, pol, shipments):
     queue = pol.client("liaison").get("/api/requests/", {"box": "incoming"}).json()["results"]
     assert [row["id"] for row in queue] == [overdue.pk, routine.pk]
     assert queue[0]["overdue"] is True
+
+
+def test_the_graphs_visibility_lists_leave_out_redacted_mentions_and_links(cus, pol, shipments):
+    from intel.models import Link, Mention
+
+    in_force((cus, True, False), (pol, False, True), redacted_fields=["phone"])
+    mentions = Mention.objects.filter(record=shipments[0])
+    viewers = mentions.viewer_agencies()
+    by_type = {m.entity.type: viewers[m.pk] for m in mentions.select_related("entity")}
+    assert by_type["company"] == {cus.agency.pk, pol.agency.pk}
+    assert by_type["phone"] == {cus.agency.pk}
+    links = Link.objects.filter(record=shipments[0]).select_related("target")
+    link_viewers = links.viewer_agencies()
+    for link in links:
+        expected = {cus.agency.pk} if link.target.type == "phone" else {cus.agency.pk, pol.agency.pk}
+        assert link_viewers[link.pk] == expected

@@ -159,14 +159,21 @@ class RecordQuerySet(AgencyScopedQuerySet):
         return condition
 
     def unexpired_grants(self, agency_id: int) -> models.QuerySet:
+        from django.contrib.auth.models import Permission
+
         from intel.models import RecordGroupObjectPermission
 
+        # The agency's group and the permission as scalar subqueries: PostgreSQL computes each
+        # once per query (an InitPlan) instead of joining two tables for every grant row, and the
+        # (group, permission, content_object) index then answers the lookup alone.
+        agency = apps.get_model("sharing", "Agency")
+        group = agency.objects.filter(pk=agency_id).values("group_id")
+        view = Permission.objects.filter(codename="view_record", content_type__app_label="intel").values("id")
         return RecordGroupObjectPermission.objects.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
             content_object=OuterRef("pk"),
-            group__agency__id=agency_id,
-            permission__codename="view_record",
-            permission__content_type__app_label="intel",
+            group_id=Subquery(group),
+            permission_id=Subquery(view),
         )
 
     def with_visibility(

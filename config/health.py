@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
 from graph.driver import get_driver, graph_enabled
+from graph.outbox import sync_enabled, sync_state
 
 
 def check_database() -> str:
@@ -68,10 +69,21 @@ def run_checks() -> dict[str, dict]:
     return results
 
 
+def graph_sync() -> dict:
+    """Sync lag (age of the oldest change not yet in Neo4j) and backlog: information, not a
+    check, since a lagging sync hides too much for a while but never shows too much."""
+    if not sync_enabled():
+        return {"mode": "off (embedded: no Neo4j projection)"}
+    try:
+        return sync_state().as_dict()
+    except Exception as exc:  # noqa: BLE001 - the database check reports the cause; never a 500
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     checks = run_checks()
     down = [name for name, result in checks.items() if result["state"] != "up"]
-    body = {"status": "down" if down else "up", "down": down, "checks": checks}
+    body = {"status": "down" if down else "up", "down": down, "checks": checks, "graph_sync": graph_sync()}
     return JsonResponse(body, status=503 if down else 200)

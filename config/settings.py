@@ -242,11 +242,14 @@ if PRODUCTION:
 # Graph sync (graph/): the outbox drained to Neo4j by Celery, see docs/architecture.md "Graph".
 # Records per batch, seconds one drain task runs before handing over to a fresh one, and
 # how often beat drains (a safety net: commits queue a drain themselves) and looks for
-# visibility changed by the clock (expired grants; sharing adds its own watchers here).
+# visibility changed by the clock (grants expiring, agreements starting or ending).
 GRAPH_SYNC_BATCH_SIZE = env_int("GRAPH_SYNC_BATCH_SIZE", 500)
 GRAPH_SYNC_TASK_SECONDS = env_int("GRAPH_SYNC_TASK_SECONDS", 60)
 GRAPH_SYNC_BEAT_SECONDS = float(os.environ.get("GRAPH_SYNC_BEAT_SECONDS") or 5)
-GRAPH_VISIBILITY_WATCHERS = ["graph.visibility.records_with_grants_expired"]
+GRAPH_VISIBILITY_WATCHERS = [
+    "graph.visibility.records_with_grants_expired",
+    "graph.visibility.records_of_agreements_starting_or_ending",
+]
 CELERY_BEAT_SCHEDULE.update(
     {
         "graph-drain-outbox": {

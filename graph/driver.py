@@ -33,6 +33,14 @@ def get_driver() -> Driver:
         return _driver
 
 
+def forget_inherited_driver() -> None:
+    """Drops, without closing, a driver a forked worker process inherited from its parent:
+    its sockets are the parent's, and closing them here would cut the parent's sessions."""
+    global _driver
+    with _lock:
+        _driver = None
+
+
 def close_driver() -> None:
     global _driver
     with _lock:

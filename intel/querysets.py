@@ -199,10 +199,16 @@ class RecordQuerySet(AgencyScopedQuerySet):
         return self.filter(owner_id=agency_id)
 
 
-def records_under(agency_id: int, access: AgreementAccess) -> models.QuerySet:
+def record_visible(agency_id: int, access: AgreementAccess) -> Exists:
+    """The row's record (by `record_id`) is visible to the agency: correlated, so asking about
+    a few hundred mentions probes a few hundred records, not every record the agency sees."""
     from intel.models import Record
 
-    return Record.objects.filter(Record.objects.visibility_condition(agency_id, access))
+    return Exists(
+        Record.objects.filter(pk=OuterRef("record_id")).filter(
+            Record.objects.visibility_condition(agency_id, access)
+        )
+    )
 
 
 def entity_type_is(field_name: str, entity_type: str | None, redacted: list[str]) -> Q:
@@ -227,9 +233,7 @@ class MentionQuerySet(AgencyScopedQuerySet):
         condition = Q()
         for entity_type in [None, *redacted]:
             scoped = scope_for(access, entity_type)
-            condition |= entity_type_is("entity", entity_type, redacted) & Q(
-                record__in=records_under(agency_id, scoped)
-            )
+            condition |= entity_type_is("entity", entity_type, redacted) & record_visible(agency_id, scoped)
         return condition
 
 
@@ -244,7 +248,7 @@ class LinkQuerySet(AgencyScopedQuerySet):
                 condition |= (
                     entity_type_is("source", source_type, redacted)
                     & entity_type_is("target", target_type, redacted)
-                    & Q(record__in=records_under(agency_id, scoped))
+                    & record_visible(agency_id, scoped)
                 )
         return condition
 

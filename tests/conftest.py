@@ -115,18 +115,48 @@ class WorkerProcess:
                 self.process.wait()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker) -> Iterator[WorkerProcess]:
-    from config.celery import app
+class SessionWorker:
+    """The suite's shared worker, started on first use. Tests that run workers of their own
+    on the same queue (the graph sync's kill and drain tests) pause it, so that it takes
+    none of their tasks; the next test that needs it starts it again."""
 
-    # Tasks left on the suite's queue by an earlier, interrupted run would run against
-    # a database that no longer exists.
-    app.control.purge()
-    worker = WorkerProcess()
-    with django_db_blocker.unblock():
-        worker.start()
-    yield worker
-    worker.stop()
+    def __init__(self, django_db_blocker) -> None:
+        self.blocker = django_db_blocker
+        self.worker: WorkerProcess | None = None
+
+    def running(self) -> WorkerProcess:
+        if self.worker is None or self.worker.process.poll() is not None:
+            from config.celery import app
+
+            # Tasks left on the suite's queue by an earlier, interrupted run would run against
+            # a database that no longer exists.
+            app.control.purge()
+            self.worker = WorkerProcess()
+            with self.blocker.unblock():
+                self.worker.start()
+        return self.worker
+
+    def pause(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+
+@pytest.fixture(scope="session")
+def session_worker(django_db_setup, django_db_blocker) -> Iterator[SessionWorker]:
+    shared = SessionWorker(django_db_blocker)
+    yield shared
+    shared.pause()
+
+
+@pytest.fixture
+def celery_worker(session_worker) -> WorkerProcess:
+    return session_worker.running()
+
+
+@pytest.fixture
+def without_session_worker(session_worker) -> None:
+    session_worker.pause()
 
 
 @pytest.fixture

@@ -1,0 +1,370 @@
+"""Runs every benchmark and writes docs/benchmarks.md.
+
+    platform/with-env .venv/bin/python bench/run.py [--scale 0.1] [--stages import,profile,memory,api]
+
+Stages (sizes at --scale 1):
+
+- import:  100,000 generated shipment rows through `intel.importing.import_file` in a
+           fresh process: records per second, commit time, peak RSS.
+- profile: cProfile of a complete import of the first 20,000 of those rows.
+- memory:  the peak RSS importing a 1,000,000-row file; when the 100k throughput says
+           it would take longer than --import-cap-minutes, the first N rows only.
+- api:     GET /api/records/ for an analyst over 1,000,000 records of 20 agencies,
+           direct FK permissions against guardian's generic ones, interleaved.
+
+Results accumulate in var/bench/results.json and the page is rewritten after every
+stage, so a stage that fails leaves the figures of the ones before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import report
+from bench.common import (
+    ROOT,
+    WORK_DIR,
+    bench_env,
+    ensure_agencies,
+    ensure_database,
+    reset_data,
+    setup_django,
+)
+
+STAGES = ("import", "profile", "experiments", "memory", "api")
+EXPERIMENTS = {
+    "as the project runs it": [],
+    "SET CONSTRAINTS ALL IMMEDIATE": ["--constraints-immediate"],
+    "psycopg server-side binding": ["--server-side-binding"],
+}
+IMPORT_AGENCY = "bench-00"
+
+
+def run_child(args: list[str]) -> dict:
+    """Runs bench.import_child in a fresh interpreter and returns what it reports."""
+    command = [sys.executable, "-m", "bench.import_child", *args]
+    completed = subprocess.run(
+        command, cwd=ROOT, env=bench_env(), stdout=subprocess.PIPE, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} exited with {completed.returncode}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["command"] = shlex.join(["python", "-m", "bench.import_child", *args])
+    return result
+
+
+def generated_file(rows: int, ref_prefix: str = "BENCH", pool_rows: int | None = None) -> tuple[Path, float]:
+    from bench.shipments import generate
+
+    path = WORK_DIR / f"shipments-{ref_prefix.lower()}-{rows}.csv"
+    started = time.perf_counter()
+    generate(path, rows, ref_prefix=ref_prefix, pool_rows=pool_rows)
+    return path, time.perf_counter() - started
+
+
+def prefix_file(source: Path, rows: int) -> Path:
+    """The header and the first `rows` rows of a generated file (no field holds a newline)."""
+    target = WORK_DIR / f"{source.stem}-first-{rows}.csv"
+    with source.open("rb") as src, target.open("wb") as out:
+        for index, line in enumerate(src):
+            if index > rows:
+                break
+            out.write(line)
+    return target
+
+
+def stage_import(results: dict, rows: int) -> None:
+    reset_data()
+    ensure_agencies(1)
+    path, generate_seconds = generated_file(rows)
+    checkpoint = str(max(100, rows // 10))
+    outcome = run_child([str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--checkpoint", checkpoint])
+    results["import"] = {
+        "rows": rows,
+        "file_mib": round(path.stat().st_size / 2**20, 1),
+        "generate_seconds": round(generate_seconds, 1),
+        **outcome,
+        **entity_counts(),
+    }
+
+
+def entity_counts() -> dict:
+    from django.db.models import Count
+
+    from intel.models import Entity, Link, Mention, Record, ResolutionCandidate
+
+    by_type = dict(Entity.objects.values_list("type").annotate(n=Count("id")).order_by("type"))
+    return {
+        "records_written": Record.objects.count(),
+        "entities_by_type": by_type,
+        "mentions": Mention.objects.count(),
+        "links": Link.objects.count(),
+        "candidates": ResolutionCandidate.objects.count(),
+    }
+
+
+def stage_profile(results: dict, import_rows: int, rows: int) -> None:
+    """Two profiles of `rows` rows: into empty tables, and on top of the import stage's
+    `import_rows` (more declarations by the same traders), to show what grows with the data."""
+    import pstats
+
+    from intel.models import Record
+
+    source = WORK_DIR / f"shipments-bench-{import_rows}.csv"
+    if not source.exists():
+        source, _ = generated_file(import_rows)
+    profiles = {}
+    if Record.objects.count() != import_rows:
+        reset_data()
+        ensure_agencies(1)
+        run_child([str(source.relative_to(ROOT)), "--agency", IMPORT_AGENCY])
+    late, _ = generated_file(rows, ref_prefix="LATE", pool_rows=import_rows)
+    for name, path in (("late", late), ("early", None)):
+        if path is None:
+            reset_data()
+            ensure_agencies(1)
+            path = prefix_file(source, rows)
+        profile_path = WORK_DIR / f"import-{name}.prof"
+        outcome = run_child(
+            [str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--profile", str(profile_path)]
+        )
+        profiles[name] = {**outcome, **report.profile_summary(pstats.Stats(str(profile_path)))}
+    results["profile"] = {"rows": rows, "on_top_of": import_rows, **profiles}
+
+
+def stage_experiments(results: dict, import_rows: int, rows: int, rounds: int = 2) -> None:
+    """The same import of `rows` rows into empty tables with one setting changed at a time,
+    the settings taking turns (round-robin) so the machine's load falls on each alike."""
+    import statistics
+
+    source = WORK_DIR / f"shipments-bench-{import_rows}.csv"
+    if not source.exists():
+        source, _ = generated_file(import_rows)
+    path = prefix_file(source, rows)
+    runs: dict[str, list[dict]] = {name: [] for name in EXPERIMENTS}
+    for _ in range(rounds):
+        for name, flags in EXPERIMENTS.items():
+            reset_data()
+            ensure_agencies(1)
+            runs[name].append(
+                run_child(
+                    [str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--checkpoint", "0", *flags]
+                )
+            )
+    results["experiments"] = {
+        "rows": rows,
+        "rounds": rounds,
+        "results": {
+            name: {
+                "flags": " ".join(EXPERIMENTS[name]) or "(none)",
+                "seconds": statistics.median(r["seconds"] for r in outcome),
+                "rows_per_s": statistics.median(r["rows_per_s"] for r in outcome),
+                "commit_seconds": statistics.median(r["commit_seconds"] for r in outcome),
+                "peak_rss_mib": max(r["peak_rss_mib"] for r in outcome),
+                "pg_backend_private_peak_mib": max(r["pg_backend_private_peak_mib"] or 0 for r in outcome),
+                "all_seconds": [r["seconds"] for r in outcome],
+            }
+            for name, outcome in runs.items()
+        },
+    }
+
+
+def stage_memory(results: dict, rows: int, cap_minutes: float) -> None:
+    reset_data()
+    ensure_agencies(1)
+    path, generate_seconds = generated_file(rows)
+    rate = results.get("import", {}).get("rows_per_s")
+    estimate = rows / rate if rate else None
+    args = [
+        str(path.relative_to(ROOT)),
+        "--agency",
+        IMPORT_AGENCY,
+        "--checkpoint",
+        str(max(1000, rows // 50)),
+    ]
+    capped = estimate is None or estimate > cap_minutes * 60
+    if capped:
+        args += ["--stop-after-seconds", str(int(cap_minutes * 60))]
+    try:
+        outcome = run_child(args)
+    finally:
+        path.unlink(missing_ok=True)  # hundreds of MiB; regenerated in seconds
+    results["memory"] = {
+        "rows_in_file": rows,
+        "generate_seconds": round(generate_seconds, 1),
+        "estimated_full_import_minutes": round(estimate / 60, 1) if estimate else None,
+        "cap_minutes": cap_minutes if capped else None,
+        **outcome,
+    }
+
+
+def stage_api(results: dict, records: int, requests: int, warmup: int) -> None:
+    from bench import api
+
+    started = time.perf_counter()
+    dataset = api.populate(records)
+    variants, check = api.measure(requests, warmup)
+    plans = {variant.name: api.explain(variant.path, variant.settings) for variant in variants}
+    results["api"] = {
+        "dataset": dataset.__dict__,
+        "check": check,
+        "requests_per_variant": requests,
+        "warmup_per_variant": warmup,
+        "summary": api.summarize(variants),
+        "plans": plans,
+        "measure_seconds": round(time.perf_counter() - started - dataset.load_seconds, 1),
+    }
+
+
+def code_version() -> str:
+    """The commit measured, and how many files of the apps differ from it: the project is
+    being built while it is measured."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = [
+        line for line in git("status", "--porcelain", "--", "intel", "sharing", "config").splitlines() if line
+    ]
+    return f"{commit}" + (
+        f" + {len(changed)} uncommitted file(s) in intel/ sharing/ config/" if changed else ""
+    )
+
+
+def machine_facts() -> dict:
+    from importlib.metadata import version
+
+    from django.db import connection
+
+    def command(*argv: str) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return ""
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        postgres = cursor.fetchone()[0]
+        settings = {}
+        for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "jit"):
+            cursor.execute(f"SHOW {name}")
+            settings[name] = cursor.fetchone()[0]
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": command("nproc"),
+        "free": command("free", "-m"),
+        "cpu": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        ),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "packages": {
+            name: version(name)
+            for name in (
+                "Django",
+                "djangorestframework",
+                "django-guardian",
+                "psycopg",
+                "python-stdnum",
+                "phonenumbers",
+                "rapidfuzz",
+            )
+        },
+        "postgres": postgres,
+        "postgres_settings": settings,
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size (0.1: quick run)")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per API variant")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests per API variant first")
+    parser.add_argument("--import-cap-minutes", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--fresh", action="store_true", help="forget results of earlier runs")
+    args = parser.parse_args(argv)
+    stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    results_path = WORK_DIR / "results.json"
+    results: dict = {}
+    if results_path.exists() and not args.fresh:
+        results = json.loads(results_path.read_text())
+        if results.get("scale") != args.scale:
+            results = {}  # figures of another scale would be mixed into this page
+    # A run of some stages only keeps the database, which the profile stage may reuse.
+    ensure_database(recreate=set(stages) == set(STAGES) or "import" in stages)
+    setup_django()
+    results["machine"] = machine_facts()
+    results["command"] = shlex.join(
+        [
+            "platform/with-env",
+            ".venv/bin/python",
+            "bench/run.py",
+            *(argv if argv is not None else sys.argv[1:]),
+        ]
+    )
+    results["scale"] = args.scale
+    timings = results.setdefault("stage_seconds", {})
+
+    def size(base: int) -> int:
+        return max(100, int(base * args.scale))
+
+    plan = {
+        "import": lambda: stage_import(results, size(100_000)),
+        "profile": lambda: stage_profile(results, size(100_000), size(10_000)),
+        "experiments": lambda: stage_experiments(results, size(100_000), size(20_000)),
+        "memory": lambda: stage_memory(results, size(1_000_000), args.import_cap_minutes),
+        "api": lambda: stage_api(results, size(1_000_000), args.requests, args.warmup),
+    }
+    for stage in STAGES:
+        if stage not in stages:
+            continue
+        print(f"[bench] {stage} ...", file=sys.stderr, flush=True)
+        code = code_version()
+        started = time.perf_counter()
+        plan[stage]()
+        timings[stage] = round(time.perf_counter() - started, 1)
+        results.setdefault("stage_runs", {})[stage] = {
+            "command": results["command"],
+            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "code": code,
+        }
+        print(f"[bench] {stage} took {timings[stage]} s", file=sys.stderr, flush=True)
+        results["machine"]["load_average_end"] = os.getloadavg()
+        results_path.write_text(json.dumps(results, indent=2, default=str))
+        report.write_page(args.out, report.render(results))
+    print(f"[bench] wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

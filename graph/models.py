@@ -1,0 +1,105 @@
+"""The sync's own state in PostgreSQL: the outbox of changes not yet in Neo4j, what each
+record contributes to the graph as last synced, and the watermarks of the beat tasks."""
+
+from django.db import models
+
+
+class OutboxEntry(models.Model):
+    """Something changed that the graph may not show yet.
+
+    Written in the transaction that makes the change (so it commits or rolls back with
+    it) and deleted in the transaction that brings the graph up to date. A row says only
+    *what* to look at again; the sync always reads the current state, so rows may repeat
+    and may be processed in any order.
+    """
+
+    class Kind(models.TextChoices):
+        RECORD = "record", "Record"
+        ENTITY = "entity", "Entity"
+
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(
+        db_default=0, help_text="Failed syncs of this row; after one it is retried alone, with back-off"
+    )
+    not_before = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "graph sync outbox entry"
+        verbose_name_plural = "graph sync outbox"
+        indexes = [models.Index(fields=["kind", "object_id"], name="graph_outbox_kind_object")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.object_id}"
+
+
+class RecordProjection(models.Model):
+    """What one record contributed to the graph when it was last synced: the entities it
+    asserted ({entity id: [agencies that could see it there]}), its links as [source,
+    target, type, [agencies]], and all those agencies together. The viewer counts are the
+    sum of these, and a deleted record's old footprint is how the sync knows what to take
+    out of the graph.
+
+    No foreign key to the record: the projection must outlive a deleted record until
+    the sync has removed what it asserted.
+    """
+
+    record_id = models.BigIntegerField(primary_key=True)
+    agencies = models.JSONField(default=list)
+    entities = models.JSONField(default=dict)
+    links = models.JSONField(default=list)
+    synced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"record #{self.record_id}"
+
+
+class SyncCursor(models.Model):
+    """A beat task's watermark, e.g. up to when expired grants have been looked at."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    value = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.value:%Y-%m-%d %H:%M:%S}"
+
+
+class NodeViewers(models.Model):
+    """How many synced records asserting an entity each agency may see. A node's
+    `visible_to` is the agencies with a count above zero, and a node exists while any
+    count does; the sync keeps the counts by adding each record's change (old projection
+    out, new in), so a busy broker's state costs the same as a one-off's."""
+
+    entity_id = models.BigIntegerField()
+    agency_id = models.IntegerField()
+    records = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity_id", "agency_id"], name="graph_node_viewer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"entity #{self.entity_id}: agency #{self.agency_id} x{self.records}"
+
+
+class RelationshipViewers(models.Model):
+    """Like NodeViewers, per (source, target, type) relationship."""
+
+    source_id = models.BigIntegerField()
+    target_id = models.BigIntegerField()
+    type = models.CharField(max_length=32)
+    agency_id = models.IntegerField()
+    records = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_id", "target_id", "type", "agency_id"],
+                name="graph_relationship_viewer_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}-[{self.type}]->{self.target_id}: agency #{self.agency_id} x{self.records}"

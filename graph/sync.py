@@ -1,0 +1,560 @@
+"""Bringing Neo4j up to date with PostgreSQL, a batch of records at a time.
+
+For each record in a batch the sync reads, from PostgreSQL, what it asserts (the
+entities it mentions or links, and its links) and who may see each of those now (the
+mentions' and links' `viewer_agencies()`, the visibility rule turned around, redaction
+included), and stores that as the record's projection, moving per-element viewer
+counts (how many synced records asserting the element each agency may see) by the
+difference from the previous projection. The elements
+whose state may have changed are those the record asserts now and those its previous
+projection says it asserted. Each is then written in full: a node's or relationship's
+`visible_to` is the agencies with a count above zero; a relationship's `records` (the
+synced records asserting it) gains and loses the batch's own records. An element no
+synced record asserts any more is removed.
+
+Concurrency: two batches must never compute the same element at once, or the later
+write could carry the older state. Each batch takes PostgreSQL advisory locks, first on
+the partitions of its records, then on the partitions of the entities it touches, both
+in ascending order (so two batches cannot deadlock), and holds them until it has
+written Neo4j and committed. A node is thus never in two concurrent batches, and each
+relationship's endpoints are locked by the one batch writing it, so Neo4j sees no lock
+cycles between sync batches either. Batches on disjoint partitions run in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
+
+from graph.models import OutboxEntry, RecordProjection
+from graph.writer import GraphChanges, write
+from intel.models import Link, Mention, Record
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock key spaces (the first int4 of pg_advisory_xact_lock(int4, int4)).
+RECORD_LOCK_SPACE = 0x6772_0001
+ENTITY_LOCK_SPACE = 0x6772_0002
+RECORD_PARTITIONS = 1024
+ENTITY_PARTITIONS = 256
+
+Triple = tuple[int, int, str]
+
+MAX_BACKOFF_SECONDS = 300
+# Failures of the services themselves: no row is at fault, so none is deferred.
+UNAVAILABLE = (ServiceUnavailable, SessionExpired, OperationalError, InterfaceError)
+
+
+@dataclass
+class BatchResult:
+    records: int = 0
+    failed: int = 0
+    outbox_rows: int = 0
+    nodes: int = 0
+    relationships: int = 0
+    removed: int = 0
+
+    @property
+    def elements(self) -> int:
+        return self.nodes + self.relationships + self.removed
+
+
+def _lock(space: int, keys: Iterable[int]) -> None:
+    # unnest yields the sorted array in order, so the locks are taken in that order.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+            [space, sorted(set(keys))],
+        )
+
+
+def lock_records(record_ids: Iterable[int]) -> None:
+    _lock(RECORD_LOCK_SPACE, (pk % RECORD_PARTITIONS for pk in record_ids))
+
+
+def lock_entities(entity_ids: Iterable[int]) -> None:
+    _lock(ENTITY_LOCK_SPACE, (pk % ENTITY_PARTITIONS for pk in entity_ids))
+
+
+def lock_all_entities() -> None:
+    """For a batch whose relationships may reach any node (a resync range)."""
+    _lock(ENTITY_LOCK_SPACE, range(ENTITY_PARTITIONS))
+
+
+def next_version() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('graph_sync_version')")
+        return cursor.fetchone()[0]
+
+
+# --- reading the state of elements ---------------------------------------------------
+
+NODES_SQL = """
+    SELECT e.id, e.type, e.key, array_agg(v.agency_id ORDER BY v.agency_id)
+    FROM graph_nodeviewers v JOIN intel_entity e ON e.id = v.entity_id
+    WHERE {condition} AND v.records > 0
+    GROUP BY e.id, e.type, e.key
+    ORDER BY e.id
+"""
+
+# The full state, for a resync: `records` lists the synced records asserting the
+# relationship, read from the links themselves.
+RELATIONSHIPS_SQL = """
+    WITH viewers AS (
+        SELECT v.source_id, v.target_id, v.type, array_agg(v.agency_id ORDER BY v.agency_id) AS agencies
+        FROM graph_relationshipviewers v {wanted}
+        WHERE {condition} AND v.records > 0
+        GROUP BY v.source_id, v.target_id, v.type
+    )
+    SELECT v.source_id, v.target_id, v.type, array_agg(l.record_id ORDER BY l.record_id), v.agencies
+    FROM viewers v
+    JOIN intel_link l ON l.source_id = v.source_id AND l.target_id = v.target_id AND l.type = v.type
+    JOIN graph_recordprojection p ON p.record_id = l.record_id
+    GROUP BY v.source_id, v.target_id, v.type, v.agencies
+    ORDER BY v.source_id, v.target_id, v.type
+"""
+WANTED_TRIPLES = (
+    "JOIN unnest(%(sources)s::bigint[], %(targets)s::bigint[], %(types)s::text[]) AS w(s, t, type) "
+    "ON v.source_id = w.s AND v.target_id = w.t AND v.type = w.type"
+)
+
+# For a batch: only `visible_to`; `records` travels as the batch's own additions and
+# removals (see `record_changes`), so a relationship asserted by thousands of records
+# costs the batch no more than one asserted by a few.
+RELATIONSHIP_VIEWERS_BY_TRIPLE = f"""
+    SELECT v.source_id, v.target_id, v.type, array_agg(v.agency_id ORDER BY v.agency_id)
+    FROM graph_relationshipviewers v {WANTED_TRIPLES}
+    WHERE v.records > 0
+    GROUP BY v.source_id, v.target_id, v.type
+    ORDER BY v.source_id, v.target_id, v.type
+"""  # noqa: S608 - a constant fragment; values travel as parameters
+
+NODES_BY_ID = NODES_SQL.format(condition="v.entity_id = ANY(%(ids)s)")
+NODES_BY_RANGE = NODES_SQL.format(condition="v.entity_id >= %(lo)s AND v.entity_id < %(hi)s")
+RELATIONSHIPS_BY_SOURCE_RANGE = RELATIONSHIPS_SQL.format(
+    wanted="", condition="v.source_id >= %(lo)s AND v.source_id < %(hi)s"
+)
+
+
+def _nodes(sql: str, params: dict) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            {"id": pk, "type": type_, "key": key, "visible_to": agencies}
+            for pk, type_, key, agencies in cursor.fetchall()
+        ]
+
+
+def _relationships(sql: str, params: dict) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            {"s": s, "t": t, "type": type_, "records": records, "visible_to": agencies}
+            for s, t, type_, records, agencies in cursor.fetchall()
+        ]
+
+
+def node_states(entity_ids: Iterable[int]) -> list[dict]:
+    """The state of each given entity that some synced record asserts."""
+    ids = sorted(set(entity_ids))
+    return _nodes(NODES_BY_ID, {"ids": ids}) if ids else []
+
+
+def node_states_in_range(lo: int, hi: int) -> list[dict]:
+    return _nodes(NODES_BY_RANGE, {"lo": lo, "hi": hi})
+
+
+def relationship_viewers(triples: Iterable[Triple]) -> dict[Triple, list[int]]:
+    """`visible_to` of each given (source, target, type) that some synced record asserts."""
+    wanted = sorted(set(triples))
+    if not wanted:
+        return {}
+    sources, targets, types = (list(column) for column in zip(*wanted, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            RELATIONSHIP_VIEWERS_BY_TRIPLE, {"sources": sources, "targets": targets, "types": types}
+        )
+        return {(s, t, type_): agencies for s, t, type_, agencies in cursor.fetchall()}
+
+
+def relationship_states_from_sources(lo: int, hi: int) -> list[dict]:
+    """The relationships whose source entity id is in [lo, hi)."""
+    return _relationships(RELATIONSHIPS_BY_SOURCE_RANGE, {"lo": lo, "hi": hi})
+
+
+# --- projections and viewer counts -----------------------------------------------------
+
+
+@dataclass
+class Projection:
+    """What one record asserts, each element with the agencies that may see it there (a
+    record's phone may be hidden from a partner whose agreement redacts phones): as
+    stored at the last sync, or as read now."""
+
+    entities: dict[int, set[int]]
+    links: dict[Triple, set[int]]
+
+    @property
+    def agencies(self) -> set[int]:
+        return set().union(*self.entities.values(), *self.links.values())
+
+
+def current_projections(record_ids: list[int]) -> dict[int, Projection]:
+    """What each existing record asserts now, each mention and link with who may see it
+    now (`viewer_agencies()` of the mentions and links: the visibility rule, redaction
+    included). A link's agencies also see its two ends. Deleted records are absent."""
+    projections = {
+        pk: Projection({}, {}) for pk in Record.objects.filter(pk__in=record_ids).values_list("pk", flat=True)
+    }
+    mentions = Mention.objects.filter(record_id__in=list(projections))
+    viewers = mentions.viewer_agencies()
+    for pk, record_id, entity_id in mentions.values_list("pk", "record_id", "entity_id"):
+        projections[record_id].entities.setdefault(entity_id, set()).update(viewers[pk])
+    links = Link.objects.filter(record_id__in=list(projections))
+    viewers = links.viewer_agencies()
+    for pk, record_id, source, target, type_ in links.values_list(
+        "pk", "record_id", "source_id", "target_id", "type"
+    ):
+        projection = projections[record_id]
+        projection.links.setdefault((source, target, type_), set()).update(viewers[pk])
+        for end in (source, target):
+            projection.entities.setdefault(end, set()).update(viewers[pk])
+    return projections
+
+
+def stored_projections(record_ids: list[int]) -> dict[int, Projection]:
+    return {
+        pk: Projection(
+            {int(entity): set(agencies) for entity, agencies in entities.items()},
+            {(s, t, type_): set(agencies) for s, t, type_, agencies in links},
+        )
+        for pk, entities, links in RecordProjection.objects.filter(record_id__in=record_ids).values_list(
+            "record_id", "entities", "links"
+        )
+    }
+
+
+def touched(*projection_maps: dict[int, Projection]) -> tuple[set[int], set[Triple]]:
+    entities: set[int] = set()
+    triples: set[Triple] = set()
+    for projections in projection_maps:
+        for projection in projections.values():
+            entities.update(projection.entities)
+            triples.update(projection.links)
+    return entities, triples
+
+
+def store_projections(current: dict[int, Projection], removed: Iterable[int]) -> None:
+    ids = sorted(current)
+    with connection.cursor() as cursor:
+        if ids:
+            # One statement for the whole batch, the rows as parallel arrays.
+            cursor.execute(
+                """
+                INSERT INTO graph_recordprojection (record_id, agencies, entities, links, synced_at)
+                SELECT pk, agencies::jsonb, entities::jsonb, links::jsonb, %s
+                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])
+                    AS r(pk, agencies, entities, links)
+                ON CONFLICT (record_id) DO UPDATE SET agencies = EXCLUDED.agencies,
+                    entities = EXCLUDED.entities, links = EXCLUDED.links, synced_at = EXCLUDED.synced_at
+                """,
+                [
+                    timezone.now(),
+                    ids,
+                    [json.dumps(sorted(current[pk].agencies)) for pk in ids],
+                    [
+                        json.dumps({str(e): sorted(a) for e, a in sorted(current[pk].entities.items())})
+                        for pk in ids
+                    ],
+                    [
+                        json.dumps([[*link, sorted(a)] for link, a in sorted(current[pk].links.items())])
+                        for pk in ids
+                    ],
+                ],
+            )
+        removed = sorted(removed)
+        if removed:
+            cursor.execute("DELETE FROM graph_recordprojection WHERE record_id = ANY(%s)", [removed])
+
+
+def move_counts(previous: dict[int, Projection], current: dict[int, Projection]) -> None:
+    """Moves the viewer counts by the difference between the projections: each record's
+    old (entity, agency) and (link, agency) pairs out, its new ones in. The caller holds
+    the locks of every record and entity involved, so no other batch moves these counts
+    meanwhile."""
+    node_delta: Counter[tuple[int, int]] = Counter()
+    rel_delta: Counter[tuple[int, int, str, int]] = Counter()
+    for projections, sign in ((previous, -1), (current, 1)):
+        for projection in projections.values():
+            for entity, agencies in projection.entities.items():
+                for agency in agencies:
+                    node_delta[(entity, agency)] += sign
+            for (s, t, type_), agencies in projection.links.items():
+                for agency in agencies:
+                    rel_delta[(s, t, type_, agency)] += sign
+    nodes = sorted(key for key, value in node_delta.items() if value)
+    rels = sorted(key for key, value in rel_delta.items() if value)
+    with connection.cursor() as cursor:
+        if nodes:
+            cursor.execute(
+                """
+                INSERT INTO graph_nodeviewers (entity_id, agency_id, records)
+                SELECT * FROM unnest(%s::bigint[], %s::int[], %s::int[])
+                ON CONFLICT (entity_id, agency_id) DO UPDATE
+                    SET records = graph_nodeviewers.records + EXCLUDED.records
+                """,
+                [[e for e, _ in nodes], [a for _, a in nodes], [node_delta[key] for key in nodes]],
+            )
+            cursor.execute(
+                "DELETE FROM graph_nodeviewers WHERE entity_id = ANY(%s) AND records <= 0",
+                [sorted({e for e, _ in nodes})],
+            )
+        if rels:
+            cursor.execute(
+                """
+                INSERT INTO graph_relationshipviewers (source_id, target_id, type, agency_id, records)
+                SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::int[])
+                ON CONFLICT (source_id, target_id, type, agency_id) DO UPDATE
+                    SET records = graph_relationshipviewers.records + EXCLUDED.records
+                """,
+                [[key[index] for key in rels] for index in range(4)] + [[rel_delta[key] for key in rels]],
+            )
+            cursor.execute(
+                "DELETE FROM graph_relationshipviewers WHERE source_id = ANY(%s) AND records <= 0",
+                [sorted({key[0] for key in rels})],
+            )
+
+
+def rebuild_counts() -> None:
+    """Recomputes every viewer count from the stored projections, holding every lock (no
+    batch runs meanwhile): what a full resync does once it has rewritten the projections."""
+    _lock(RECORD_LOCK_SPACE, range(RECORD_PARTITIONS))
+    lock_all_entities()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE graph_nodeviewers, graph_relationshipviewers")
+        cursor.execute(
+            """
+            INSERT INTO graph_nodeviewers (entity_id, agency_id, records)
+            SELECT e.key::bigint, a::int, count(*)
+            FROM graph_recordprojection p,
+                 jsonb_each(p.entities) AS e, jsonb_array_elements_text(e.value) AS a
+            GROUP BY 1, 2
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO graph_relationshipviewers (source_id, target_id, type, agency_id, records)
+            SELECT (l ->> 0)::bigint, (l ->> 1)::bigint, l ->> 2, a::int, count(*)
+            FROM graph_recordprojection p,
+                 jsonb_array_elements(p.links) AS l, jsonb_array_elements_text(l -> 3) AS a
+            GROUP BY 1, 2, 3, 4
+            """
+        )
+        cursor.execute("ANALYZE graph_nodeviewers")
+        cursor.execute("ANALYZE graph_relationshipviewers")
+
+
+def record_changes(
+    previous: dict[int, Projection], current: dict[int, Projection]
+) -> tuple[defaultdict[Triple, list[int]], defaultdict[Triple, list[int]]]:
+    """Per link, the batch's records that assert it now but did not (added) and that did
+    but no longer do (dropped)."""
+    added: defaultdict[Triple, list[int]] = defaultdict(list)
+    dropped: defaultdict[Triple, list[int]] = defaultdict(list)
+    empty = Projection({}, {})
+    for pk in sorted(set(previous) | set(current)):
+        old, new = set(previous.get(pk, empty).links), set(current.get(pk, empty).links)
+        for triple in new - old:
+            added[triple].append(pk)
+        for triple in old - new:
+            dropped[triple].append(pk)
+    return added, dropped
+
+
+# --- one batch -----------------------------------------------------------------------
+
+
+def sync_records(record_ids: Iterable[int]) -> BatchResult:
+    """Brings the graph up to date for these records. Must run inside a transaction,
+    which holds the locks until it commits; Neo4j is written before that commit, so a
+    failure anywhere leaves the projections (and the caller's outbox rows) as they were."""
+    ids = sorted(set(record_ids))
+    result = BatchResult(records=len(ids))
+    if not ids:
+        return result
+    lock_records(ids)
+    previous = stored_projections(ids)
+    current = current_projections(ids)
+    entities, triples = touched(previous, current)
+    lock_entities(entities)
+    version = next_version()
+
+    store_projections(current, removed=set(previous) - set(current))
+    move_counts(previous, current)
+    nodes = node_states(entities)
+    viewers = relationship_viewers(triples)
+    added, dropped = record_changes(previous, current)
+    relationships = [
+        {"s": s, "t": t, "type": type_, "visible_to": agencies, "add": added[triple], "drop": dropped[triple]}
+        for triple, agencies in viewers.items()
+        for s, t, type_ in [triple]
+    ]
+    kept_nodes = {node["id"] for node in nodes}
+    changes = GraphChanges(
+        nodes=nodes,
+        relationship_changes=relationships,
+        removed_relationships=[
+            {"s": s, "t": t, "type": type_} for s, t, type_ in sorted(triples - set(viewers))
+        ],
+        removed_nodes=sorted(entities - kept_nodes),
+    )
+    write(changes, version)
+    result.nodes, result.relationships = len(nodes), len(relationships)
+    result.removed = len(changes.removed_nodes) + len(changes.removed_relationships)
+    return result
+
+
+# --- the outbox ----------------------------------------------------------------------
+
+
+def expand_entity_entries(limit: int = 1000) -> int:
+    """Turns outbox rows about entities (a merge or its undo moved their mentions and
+    links) into rows about the records that now assert them; the records' previous
+    projections cover what they asserted before. Keeps the oldest row's time, so the
+    sync lag still counts from the change."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT id, object_id, created_at FROM graph_outboxentry
+            WHERE kind = %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+            """,
+            [OutboxEntry.Kind.ENTITY, limit],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return 0
+        entity_ids = sorted({object_id for _, object_id, _ in rows})
+        oldest = min(created_at for _, _, created_at in rows)
+        cursor.execute(
+            """
+            INSERT INTO graph_outboxentry (kind, object_id, created_at)
+            SELECT %(kind)s, record_id, %(created_at)s FROM (
+                SELECT record_id FROM intel_mention WHERE entity_id = ANY(%(ids)s)
+                UNION SELECT record_id FROM intel_link WHERE source_id = ANY(%(ids)s)
+                UNION SELECT record_id FROM intel_link WHERE target_id = ANY(%(ids)s)
+            ) AS asserting
+            """,
+            {"kind": OutboxEntry.Kind.RECORD, "ids": entity_ids, "created_at": oldest},
+        )
+        cursor.execute("DELETE FROM graph_outboxentry WHERE id = ANY(%s)", [[pk for pk, _, _ in rows]])
+        return len(rows)
+
+
+def claim_records(batch_size: int) -> tuple[list[int], list[int]]:
+    """Locks the oldest due record rows (another drain skips them) and the other rows
+    naming the same records; returns (row ids, record ids). Every claimed row was
+    committed before the batch reads anything, so the batch's state covers its change.
+    A row that failed before is claimed alone, so one bad record fails only itself."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT id, object_id, attempts FROM graph_outboxentry
+            WHERE kind = %s AND (not_before IS NULL OR not_before <= clock_timestamp())
+            ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+            """,
+            [OutboxEntry.Kind.RECORD, batch_size],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return [], []
+        if rows[0][2]:
+            rows = [row for row in rows if row[1] == rows[0][1]]
+        else:
+            retried = next((index for index, row in enumerate(rows) if row[2]), len(rows))
+            rows = rows[:retried]
+        row_ids = [pk for pk, _, _ in rows]
+        record_ids = sorted({object_id for _, object_id, _ in rows})
+        cursor.execute(
+            """
+            SELECT id FROM graph_outboxentry
+            WHERE kind = %s AND object_id = ANY(%s) AND NOT id = ANY(%s)
+            FOR UPDATE SKIP LOCKED
+            """,
+            [OutboxEntry.Kind.RECORD, record_ids, row_ids],
+        )
+        row_ids += [pk for (pk,) in cursor.fetchall()]
+        return row_ids, record_ids
+
+
+def defer(row_ids: list[int]) -> None:
+    """Puts failed rows back with an exponential back-off (2 s, 4 s, ... up to 5 minutes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE graph_outboxentry SET attempts = attempts + 1,
+                not_before = clock_timestamp() + make_interval(secs => least(%s, power(2, attempts + 1)))
+            WHERE id = ANY(%s)
+            """,
+            [MAX_BACKOFF_SECONDS, row_ids],
+        )
+
+
+def drain_batch(batch_size: int) -> BatchResult | None:
+    """Syncs one batch from the outbox; None when there was nothing due. A batch that fails
+    because Neo4j or PostgreSQL is unreachable raises, leaving its rows as they were; one
+    that fails for any other reason has its rows deferred and is reported as failed."""
+    row_ids: list[int] = []
+    record_ids: list[int] = []
+    try:
+        with transaction.atomic():
+            row_ids, record_ids = claim_records(batch_size)
+            if not row_ids:
+                return None
+            result = sync_records(record_ids)
+            result.outbox_rows = len(row_ids)
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM graph_outboxentry WHERE id = ANY(%s)", [row_ids])
+        return result
+    except UNAVAILABLE:
+        raise
+    except Exception:
+        logger.exception(
+            "graph sync: batch of %d records failed (first %s); deferred", len(record_ids), record_ids[:10]
+        )
+        defer(row_ids)
+        return BatchResult(failed=len(record_ids))
+
+
+def drain(batch_size: int | None = None, max_seconds: float | None = None) -> tuple[BatchResult, bool]:
+    """Drains the outbox batch by batch until it is empty or `max_seconds` have passed;
+    returns the totals and whether it stopped with work left."""
+    batch_size = batch_size or settings.GRAPH_SYNC_BATCH_SIZE
+    started = time.monotonic()
+    total = BatchResult()
+    while True:
+        expand_entity_entries()
+        batch = drain_batch(batch_size)
+        if batch is None:
+            return total, False
+        for name in ("records", "failed", "outbox_rows", "nodes", "relationships", "removed"):
+            setattr(total, name, getattr(total, name) + getattr(batch, name))
+        if not batch.failed:
+            logger.info(
+                "graph sync: %d records (%d outbox rows), %d nodes, %d relationships, %d removed",
+                batch.records,
+                batch.outbox_rows,
+                batch.nodes,
+                batch.relationships,
+                batch.removed,
+            )
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
+            return total, True

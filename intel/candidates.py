@@ -259,22 +259,27 @@ def merge_entities(
             moved_link_targets=moved_targets,
             merged_by=user,
         )
-        entities_changed.send(sender=EntityMerge, entity_ids=[survivor.pk, merged.pk])
-        record_event(
-            "entity.merge",
-            actor=user,
-            obj=merge,
-            details={
-                "type": survivor.type,
-                "survivor": survivor.pk,
-                "merged": merged.pk,
-                "candidate": candidate.pk if candidate is not None else None,
-                **_counts(merge),
-            },
-        )
+        _announce("entity.merge", merge, user)
     # The caller's instance is stale otherwise: it was locked and changed as a fresh copy.
     given.merged_into = survivor
     return merge
+
+
+def _announce(action: str, merge: EntityMerge, user: AbstractBaseUser) -> None:
+    """Tells the graph sync both entities changed and audits the merge or its undo."""
+    entities_changed.send(sender=EntityMerge, entity_ids=[merge.survivor_id, merge.merged_id])
+    record_event(
+        action,
+        actor=user,
+        obj=merge,
+        details={
+            "type": merge.survivor.type,
+            "survivor": merge.survivor_id,
+            "merged": merge.merged_id,
+            "candidate": merge.candidate_id,
+            **_counts(merge),
+        },
+    )
 
 
 def _counts(merge: EntityMerge) -> dict[str, int]:
@@ -388,19 +393,7 @@ def undo_merge(merge: EntityMerge, user: AbstractBaseUser) -> None:
         merge.undone_by = given.undone_by = user
         merge.undone_at = given.undone_at = timezone.now()
         merge.save(update_fields=["undone_by", "undone_at"])
-        entities_changed.send(sender=EntityMerge, entity_ids=[survivor.pk, merged.pk])
-        record_event(
-            "entity.merge_undone",
-            actor=user,
-            obj=merge,
-            details={
-                "type": survivor.type,
-                "survivor": survivor.pk,
-                "merged": merged.pk,
-                "candidate": merge.candidate_id,
-                **_counts(merge),
-            },
-        )
+        _announce("entity.merge_undone", merge, user)
 
 
 def _restore_mentions(merge: EntityMerge, survivor: Entity, merged: Entity) -> None:

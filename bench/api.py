@@ -99,6 +99,10 @@ def populate(records: int, agency_count: int = 20, grant_share: float = 0.02, se
     stats = Dataset(records=records, agencies=agency_count, grant_share=grant_share)
     stats.analyst_agency = analyst_agency.code
 
+    # Records, then permissions, each committed and the records analysed in between: the
+    # foreign keys are checked at COMMIT, and loaded in one transaction those checks once ran
+    # for over ten minutes (two in another run), seemingly when autovacuum had analysed the
+    # just-emptied records table during the COPY. In steps they check against fresh statistics.
     with transaction.atomic():
         raw = connection.connection  # psycopg's own connection, for COPY
         with raw.cursor() as cursor:
@@ -111,7 +115,11 @@ def populate(records: int, agency_count: int = 20, grant_share: float = 0.02, se
                     values = _record_values(pk, agencies[pk % agency_count].pk, rnd, first_day, now)
                     copy.write_row(tuple(values.get(f.column, defaults[f.column]) for f in fields))
             cursor.execute("SELECT setval(pg_get_serial_sequence('intel_record', 'id'), %s)", [records])
+    vacuum_analyze("intel_record")
 
+    with transaction.atomic():
+        raw = connection.connection
+        with raw.cursor() as cursor:
             # Drawn once, then written to both tables: one connection runs one COPY at a time.
             grants = []
             for pk in range(1, records + 1):

@@ -308,6 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--import-cap-minutes", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--fresh", action="store_true", help="forget results of earlier runs")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the page from var/bench/results.json, run nothing"
+    )
     args = parser.parse_args(argv)
     stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
     unknown = set(stages) - set(STAGES)
@@ -321,6 +324,10 @@ def main(argv: list[str] | None = None) -> None:
         results = json.loads(results_path.read_text())
         if results.get("scale") != args.scale:
             results = {}  # figures of another scale would be mixed into this page
+    if args.render_only:
+        report.write_page(args.out, report.render(results))
+        print(f"[bench] wrote {args.out}", file=sys.stderr)
+        return
     # A run of some stages only keeps the database, which the profile stage may reuse.
     ensure_database(recreate=set(stages) == set(STAGES) or "import" in stages)
     setup_django()

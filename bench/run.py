@@ -215,10 +215,13 @@ def stage_api(results: dict, records: int, requests: int, warmup: int) -> None:
 
     started = time.perf_counter()
     dataset = api.populate(records)
-    variants, check = api.measure(requests, warmup)
+    variants, check = api.measure(dataset, requests, warmup)
+    detail = api.measure_detail(dataset, requests, warmup)
     plans = {variant.name: api.explain(variant.path, variant.settings) for variant in variants}
+    dataset.shared_sample = dataset.shared_sample[:5]
     results["api"] = {
         "dataset": dataset.__dict__,
+        "detail": detail,
         "check": check,
         "requests_per_variant": requests,
         "warmup_per_variant": warmup,

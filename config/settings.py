@@ -106,6 +106,11 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The visibility conditions make the planner's cost estimates large, which switches on
+    # JIT compilation: it cost 200-400 ms on every record list for nothing it sped up
+    # (docs/benchmarks.md, "Record list API").
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if os.environ.get("DATABASE_TEST_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
@@ -194,6 +199,10 @@ if NEO4J_URI and not NEO4J_PASSWORD:
 
 HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
+# List endpoints count rows exactly up to here (or as deep as the page asked for).
+PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 10_000)
+# A CSV export holds at most this many records (each one of another agency is audited).
+EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -74,6 +74,8 @@ class Record(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "-occurred_on", "-id"]),
+            # The list's order: a page of what an agency sees walks it and stops at the page.
+            models.Index(fields=["-occurred_on", "-id"]),
             models.Index(fields=["category", "classification"]),
         ]
 
@@ -96,7 +98,14 @@ class RecordGroupObjectPermission(GroupObjectPermissionBase):
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(GroupObjectPermissionBase.Meta):
-        indexes = [models.Index(fields=["group", "permission", "content_object"])]
+        # The visibility rule reads an agency's grants with their expiry: from this index alone.
+        indexes = [
+            models.Index(
+                fields=["group", "permission", "content_object"],
+                include=["expires_at"],
+                name="record_grant_lookup",
+            )
+        ]
 
 
 class EntityType(models.TextChoices):

@@ -46,10 +46,9 @@ def entity_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def record_detail(request: HttpRequest, pk: int) -> HttpResponse:
     reader = selectors.Reader.from_request(request)
     try:
-        selectors.check_readable(reader, pk)
+        record = selectors.readable_record(reader, selectors.record_with_contents(reader), pk)
     except selectors.PurposeRequired as refusal:
         return render(request, "intel/purpose_required.html", {"refusal": refusal}, status=403)
-    record = selectors.record_with_contents(reader).filter(pk=pk).first()
     if record is None:
         raise Http404("No such record")
     selectors.audit_reads(

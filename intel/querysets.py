@@ -20,12 +20,15 @@ dependency pointing from `sharing` to `intel`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import models
 from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact, LessThanOrEqual
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -45,78 +48,129 @@ ANY_PURPOSE = "*"
 REDACTABLE_ENTITY_TYPES = ("phone", "email", "person", "address")
 
 
+@dataclass(frozen=True)
+class AgreementTerms:
+    """What one agreement in force lets a receiving agency see, and for what."""
+
+    categories: tuple[str, ...]
+    ceiling: int
+    providers: frozenset[int]
+    purposes: tuple[str, ...]
+    redacted: tuple[str, ...]
+
+
 @dataclass
 class AgreementAccess:
-    """The agreements under which one agency receives right now, few enough to hold in
-    memory, grouped by the record categories they cover."""
+    """The agreements under which one agency receives right now: few enough to hold in
+    memory, so the record conditions they make are plain column tests and one set of
+    release rows rather than a probe of the agreement tables per record."""
 
-    by_category: dict[str, list[int]] = field(default_factory=dict)
-    purposes: dict[int, list[str]] = field(default_factory=dict)
-    redacted: dict[int, list[str]] = field(default_factory=dict)
+    agreements: dict[int, AgreementTerms] = field(default_factory=dict)
 
     @classmethod
     def for_agency(cls, agency_id: int, purpose: str | None = ANY_PURPOSE) -> AgreementAccess:
         """The agreements that permit reading for `purpose`: all of them for ANY_PURPOSE (what
         the agency may see), none when no purpose is stated (reading shared content needs one)."""
-        agreement = apps.get_model("sharing", "Agreement")
-        access = cls()
         if purpose is None:
-            return access
-        rows = agreement.objects.in_force().filter(parties__agency_id=agency_id, parties__receives=True)
-        for pk, categories, purposes, redacted in rows.values_list(
-            "pk", "categories", "purposes", "redacted_fields"
-        ):
-            if purpose != ANY_PURPOSE and purpose not in purposes:
-                continue
-            access.purposes[pk], access.redacted[pk] = purposes, redacted
-            for category in categories:
-                access.by_category.setdefault(category, []).append(pk)
-        return access
-
-    def allowed_purposes(self) -> list[str]:
-        return sorted({p for purposes in self.purposes.values() for p in purposes})
-
-    def only(self, agreement_ids: set[int]) -> AgreementAccess:
-        return AgreementAccess(
-            by_category={c: [pk for pk in ids if pk in agreement_ids] for c, ids in self.by_category.items()},
-            purposes={pk: p for pk, p in self.purposes.items() if pk in agreement_ids},
-            redacted={pk: r for pk, r in self.redacted.items() if pk in agreement_ids},
+            return cls()
+        agreement = apps.get_model("sharing", "Agreement")
+        party = apps.get_model("sharing", "AgreementParty")
+        rows = [
+            row
+            for row in agreement.objects.in_force()
+            .filter(parties__agency_id=agency_id, parties__receives=True)
+            .values_list("pk", "categories", "classification_ceiling", "purposes", "redacted_fields")
+            if purpose == ANY_PURPOSE or purpose in row[3]
+        ]
+        providers: dict[int, set[int]] = {}
+        for agreement_id, provider in party.objects.filter(
+            agreement_id__in=[row[0] for row in rows], provides=True
+        ).values_list("agreement_id", "agency_id"):
+            providers.setdefault(agreement_id, set()).add(provider)
+        return cls(
+            {
+                pk: AgreementTerms(
+                    tuple(categories),
+                    ceiling,
+                    frozenset(providers.get(pk, ())),
+                    tuple(purposes),
+                    tuple(redacted),
+                )
+                for pk, categories, ceiling, purposes, redacted in rows
+            }
         )
 
+    def allowed_purposes(self) -> list[str]:
+        return sorted({p for terms in self.agreements.values() for p in terms.purposes})
+
+    def redacted_by(self, agreement_id: int | None) -> list[str]:
+        terms = self.agreements.get(agreement_id)
+        return list(terms.redacted) if terms else []
+
+    def only(self, agreement_ids: set[int]) -> AgreementAccess:
+        return AgreementAccess({pk: t for pk, t in self.agreements.items() if pk in agreement_ids})
+
     def without_redaction_of(self, field_name: str) -> AgreementAccess:
-        return self.only({pk for pk, redacted in self.redacted.items() if field_name not in redacted})
+        return self.only({pk for pk, terms in self.agreements.items() if field_name not in terms.redacted})
 
     def redacted_types(self) -> set[str]:
-        return {f for fields in self.redacted.values() for f in fields if f in REDACTABLE_ENTITY_TYPES}
+        return {
+            f for terms in self.agreements.values() for f in terms.redacted if f in REDACTABLE_ENTITY_TYPES
+        }
+
+    def scopes(self) -> dict[tuple[str, int], list[int]]:
+        """Agreement ids by the (category, classification ceiling) they cover."""
+        grouped: dict[tuple[str, int], list[int]] = {}
+        for pk, terms in sorted(self.agreements.items()):
+            for category in terms.categories:
+                grouped.setdefault((category, terms.ceiling), []).append(pk)
+        return grouped
 
 
-def agreement_paths(access: AgreementAccess) -> list[tuple[Q, models.QuerySet]]:
-    """For each way a record can be visible under an agreement: the condition on the record
-    and a query of the agreement ids it is visible under (correlated to the outer record).
-    Both `visible_to` (as Exists) and `with_visibility` (as the first id) use these."""
-    party = apps.get_model("sharing", "AgreementParty")
+def released_to_covering(access: AgreementAccess) -> Q:
+    """Records their owner released to every covering agreement, covered by one in which the
+    owner provides: by (category, ceiling), the owners that provide under such agreements."""
+    condition = Q(pk__in=[])
+    for (category, ceiling), ids in access.scopes().items():
+        owners = sorted({agency for pk in ids for agency in access.agreements[pk].providers})
+        if owners:
+            condition |= Q(category=category, classification__lte=ceiling, owner_id__in=owners)
+    return Q(releasability="covering") & condition
+
+
+def named_releases(access: AgreementAccess) -> models.QuerySet:
+    """Release rows of the outer record (`record_id = outer id`) that make it visible under
+    one of these agreements: by name from the owner (the record says "named"), or onward
+    from a recipient, under an agreement whose scope covers the record. The scope is tested
+    on the outer record's own columns, so each record costs one probe of the release index
+    and no second visit to the records table."""
     release = apps.get_model("sharing", "RecordRelease")
-    paths = []
-    for category, agreement_ids in sorted(access.by_category.items()):
-        if not agreement_ids:
-            continue
-        to_covering = party.objects.filter(
-            agreement_id__in=agreement_ids,
-            agency_id=OuterRef("owner_id"),
-            provides=True,
-            agreement__classification_ceiling__gte=OuterRef("classification"),
-        ).values("agreement_id")
-        paths.append((Q(category=category, releasability="covering"), to_covering))
-        # By name from the owner (the record says "named"), or onward from a recipient.
-        by_name = release.objects.filter(
-            Q(released_by_id=OuterRef("owner_id"), record__releasability="named")
-            | ~Q(released_by_id=OuterRef("owner_id")),
-            record_id=OuterRef("pk"),
-            agreement_id__in=agreement_ids,
-            agreement__classification_ceiling__gte=OuterRef("classification"),
-        ).values("agreement_id")
-        paths.append((Q(category=category), by_name))
-    return paths
+    in_scope = Q(pk__in=[])
+    for (category, ceiling), ids in access.scopes().items():
+        in_scope |= Q(
+            Exact(OuterRef("category"), category),
+            LessThanOrEqual(OuterRef("classification"), ceiling),
+            agreement_id__in=ids,
+        )
+    return release.objects.filter(
+        in_scope,
+        Q(Exact(OuterRef("releasability"), "named")) | ~Q(released_by_id=OuterRef("owner_id")),
+        record_id=OuterRef("pk"),
+    )
+
+
+def covering_agreement(access: AgreementAccess) -> Case:
+    """For a record released to every covering agreement: the first agreement covering it."""
+    whens = [
+        When(
+            Q(releasability="covering", owner_id__in=sorted(terms.providers))
+            & Q(category__in=terms.categories, classification__lte=terms.ceiling),
+            then=Value(pk),
+        )
+        for pk, terms in sorted(access.agreements.items())
+        if terms.providers and terms.categories
+    ]
+    return Case(*whens, default=Value(None), output_field=models.BigIntegerField())
 
 
 class AgencyScopedQuerySet(models.QuerySet):
@@ -126,17 +180,23 @@ class AgencyScopedQuerySet(models.QuerySet):
     def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
         raise NotImplementedError
 
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser, purpose: str | None = ANY_PURPOSE):
+    def visible_to(
+        self,
+        user: AbstractBaseUser | AnonymousUser,
+        purpose: str | None = ANY_PURPOSE,
+        access: AgreementAccess | None = None,
+    ):
         """Rows the user's agency may see now. Reading content passes the purpose stated: what
-        is visible only under agreements then needs one that permits it (None: none do)."""
+        is visible only under agreements then needs one that permits it (None: none do).
+        `access`, when the caller already holds it, is `AgreementAccess.for_agency` of both."""
         if sees_everything(user):
             return self
         agency_id = viewer_agency_id(user)
         if agency_id is None:
             return self.none()
-        return self.filter(
-            self.visibility_condition(agency_id, AgreementAccess.for_agency(agency_id, purpose))
-        )
+        if access is None:
+            access = AgreementAccess.for_agency(agency_id, purpose)
+        return self.filter(self.visibility_condition(agency_id, access))
 
     def viewer_agencies(self) -> dict[int, set[int]]:
         """For each row, the agencies that may see it now (for the graph's visibility lists)."""
@@ -153,10 +213,15 @@ class AgencyScopedQuerySet(models.QuerySet):
 
 class RecordQuerySet(AgencyScopedQuerySet):
     def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
-        condition = Q(owner_id=agency_id) | Exists(self.unexpired_grants(agency_id))
-        for record_condition, agreement_ids in agreement_paths(access):
-            condition |= record_condition & Exists(agreement_ids)
+        condition = Q(owner_id=agency_id) | self.granted(agency_id)
+        if access.agreements:
+            condition |= released_to_covering(access) | Exists(named_releases(access))
         return condition
+
+    def granted(self, agency_id: int) -> Q:
+        """The agency's group holds an unexpired `view_record` grant on the record. EXISTS
+        rather than IN, for the same reason as `named_releases`."""
+        return Q(Exists(self.unexpired_grants(agency_id).filter(content_object=OuterRef("pk"))))
 
     def unexpired_grants(self, agency_id: int) -> models.QuerySet:
         from django.contrib.auth.models import Permission
@@ -171,7 +236,6 @@ class RecordQuerySet(AgencyScopedQuerySet):
         view = Permission.objects.filter(codename="view_record", content_type__app_label="intel").values("id")
         return RecordGroupObjectPermission.objects.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
-            content_object=OuterRef("pk"),
             group_id=Subquery(group),
             permission_id=Subquery(view),
         )
@@ -183,15 +247,14 @@ class RecordQuerySet(AgencyScopedQuerySet):
         (an agreement it is visible under, or None). That is what the purpose check, the
         redaction and the audit log record."""
         agency_id = viewer_agency_id(user)
-        whens = [
-            When(record_condition & Exists(agreement_ids), then=Subquery(agreement_ids[:1]))
-            for record_condition, agreement_ids in agreement_paths(access)
-        ]
+        released = named_releases(access).values("agreement_id")[:1]
         return self.annotate(
             via_owner=Q(owner_id=agency_id),
-            via_grant=Exists(self.unexpired_grants(agency_id or 0)),
-            via_agreement=Case(*whens, default=Value(None), output_field=models.BigIntegerField())
-            if whens
+            via_grant=self.granted(agency_id or 0),
+            via_agreement=Coalesce(
+                covering_agreement(access), Subquery(released), output_field=models.BigIntegerField()
+            )
+            if access.agreements
             else Value(None, output_field=models.BigIntegerField()),
         )
 
@@ -225,40 +288,47 @@ def scope_for(access: AgreementAccess, *entity_types: str | None) -> AgreementAc
     return access
 
 
+def visible_with_entities(agency_id: int, access: AgreementAccess, *entity_fields: str) -> Q:
+    """Rows in visible records whose entities (through `entity_fields`) the agency may see:
+    an entity of a redacted type (phone, e-mail, person, address) counts only where its
+    record is visible other than under agreements redacting that type. The combinations of
+    types are grouped by the agreements they leave, so the record is probed once per group
+    (usually two: everything, and the agreements redacting nothing)."""
+    redacted = sorted(access.redacted_types())
+    groups: dict[frozenset[int], Q] = {}
+    for entity_types in itertools.product([None, *redacted], repeat=len(entity_fields)):
+        match = Q()
+        for field_name, entity_type in zip(entity_fields, entity_types, strict=True):
+            match &= entity_type_is(field_name, entity_type, redacted)
+        scope = frozenset(scope_for(access, *entity_types).agreements)
+        groups[scope] = groups[scope] | match if scope in groups else match
+    condition = Q()
+    for scope, match in groups.items():
+        condition |= match & record_visible(agency_id, access.only(scope))
+    return condition
+
+
 class MentionQuerySet(AgencyScopedQuerySet):
     def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
-        """Mentions in visible records, less those an agreement redacts: a phone, e-mail,
-        person or address that reaches the agency only under agreements redacting that type."""
-        redacted = sorted(access.redacted_types())
-        condition = Q()
-        for entity_type in [None, *redacted]:
-            scoped = scope_for(access, entity_type)
-            condition |= entity_type_is("entity", entity_type, redacted) & record_visible(agency_id, scoped)
-        return condition
+        """Mentions in visible records, less the entities an agreement redacts."""
+        return visible_with_entities(agency_id, access, "entity")
 
 
 class LinkQuerySet(AgencyScopedQuerySet):
     def visibility_condition(self, agency_id: int, access: AgreementAccess) -> Q:
-        """Links in visible records whose two ends the agency may see (see MentionQuerySet)."""
-        redacted = sorted(access.redacted_types())
-        condition = Q()
-        for source_type in [None, *redacted]:
-            for target_type in [None, *redacted]:
-                scoped = scope_for(access, source_type, target_type)
-                condition |= (
-                    entity_type_is("source", source_type, redacted)
-                    & entity_type_is("target", target_type, redacted)
-                    & record_visible(agency_id, scoped)
-                )
-        return condition
+        """Links in visible records whose two ends the agency may see."""
+        return visible_with_entities(agency_id, access, "source", "target")
 
 
 class EntityQuerySet(models.QuerySet):
     def visible_to(
-        self, user: AbstractBaseUser | AnonymousUser, purpose: str | None = ANY_PURPOSE
+        self,
+        user: AbstractBaseUser | AnonymousUser,
+        purpose: str | None = ANY_PURPOSE,
+        access: AgreementAccess | None = None,
     ) -> EntityQuerySet:
         """Entities with at least one mention in a record the user may see."""
         from intel.models import Mention
 
-        mentions = Mention.objects.visible_to(user, purpose)
+        mentions = Mention.objects.visible_to(user, purpose, access)
         return self.filter(Exists(mentions.filter(entity=OuterRef("pk"))))

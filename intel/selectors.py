@@ -54,39 +54,46 @@ class PurposeRequired(Exception):
 
 
 def visible_records(reader: Reader) -> QuerySet[Record]:
-    records = Record.objects.visible_to(reader.user, reader.purpose).select_related("owner")
+    records = Record.objects.visible_to(reader.user, reader.purpose, reader.access).select_related("owner")
     return records.with_visibility(reader.user, reader.access)
 
 
-def check_readable(reader: Reader, record_id: int) -> None:
-    """Raises PurposeRequired when the record is visible to the reader but not for the
-    purpose stated, or when its handling code forbids that purpose without consent."""
-    visible = Record.objects.visible_to(reader.user).filter(pk=record_id)
-    record = visible.first()
+def readable_record(reader: Reader, records: QuerySet[Record], record_id: int) -> Record | None:
+    """The record from `records` (the reader's, for the purpose stated), or None when the
+    reader's agency may not see it at all. Raises PurposeRequired when it is visible but not
+    for the purpose stated, or when its handling code forbids that purpose without consent."""
+    record = records.filter(pk=record_id).first()
     if record is None:
-        return
-    if not visible_records(reader).filter(pk=record_id).exists():
-        everything = AgreementAccess.for_agency(reader.agency_id)
-        allowed = sorted(
-            {
-                purpose
-                for pk, purposes in everything.purposes.items()
-                if visible.filter(
-                    Record.objects.visibility_condition(reader.agency_id, everything.only({pk}))
-                ).exists()
-                for purpose in purposes
-            }
-        )
-        stated = f"for {reader.purpose!r}" if reader.purpose else "without a stated purpose"
-        raise PurposeRequired(
-            f"this record is shared with your agency under an agreement; it cannot be read {stated}", allowed
-        )
+        hidden = Record.objects.visible_to(reader.user).filter(pk=record_id)
+        if hidden.exists():
+            raise purpose_refusal(reader, hidden)
+        return None
     if evidence_use_refused(record, reader):
         raise PurposeRequired(
             "this record is not for use as evidence without the owner's consent; "
             "ask for it with a consent request",
             [p for p in reader.access.allowed_purposes() if p != EVIDENCE_PURPOSE],
         )
+    return record
+
+
+def purpose_refusal(reader: Reader, visible: QuerySet[Record]) -> PurposeRequired:
+    """Names the purposes under which the agreements the record is shared by allow reading it."""
+    everything = AgreementAccess.for_agency(reader.agency_id)
+    allowed = sorted(
+        {
+            purpose
+            for pk, terms in everything.agreements.items()
+            if visible.filter(
+                Record.objects.visibility_condition(reader.agency_id, everything.only({pk}))
+            ).exists()
+            for purpose in terms.purposes
+        }
+    )
+    stated = f"for {reader.purpose!r}" if reader.purpose else "without a stated purpose"
+    return PurposeRequired(
+        f"this record is shared with your agency under an agreement; it cannot be read {stated}", allowed
+    )
 
 
 def evidence_use_refused(record: Record, reader: Reader) -> bool:
@@ -105,15 +112,15 @@ def redacted_fields(reader: Reader, record: Record) -> list[str]:
     """What the agreement a record is read under hides from the reader."""
     if getattr(record, "via_owner", True) or getattr(record, "via_grant", False):
         return []
-    return reader.access.redacted.get(getattr(record, "via_agreement", None), [])
+    return reader.access.redacted_by(getattr(record, "via_agreement", None))
 
 
 def visible_mentions(reader: Reader) -> QuerySet[Mention]:
-    return Mention.objects.visible_to(reader.user, reader.purpose)
+    return Mention.objects.visible_to(reader.user, reader.purpose, reader.access)
 
 
 def visible_links(reader: Reader) -> QuerySet[Link]:
-    return Link.objects.visible_to(reader.user, reader.purpose)
+    return Link.objects.visible_to(reader.user, reader.purpose, reader.access)
 
 
 def record_with_contents(reader: Reader) -> QuerySet[Record]:
@@ -128,7 +135,7 @@ def record_with_contents(reader: Reader) -> QuerySet[Record]:
 def visible_entities(reader: Reader) -> QuerySet[Entity]:
     """Entities the reader may see, each with its visible mentions (and their records) prefetched."""
     mentions = visible_mentions(reader).select_related("record__owner").order_by("record_id", "role")
-    return Entity.objects.visible_to(reader.user, reader.purpose).prefetch_related(
+    return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).prefetch_related(
         Prefetch("mentions", queryset=mentions, to_attr="visible_mentions")
     )
 
@@ -179,7 +186,7 @@ def audit_reads(
 
 def visible_candidates(reader: Reader) -> QuerySet[ResolutionCandidate]:
     """Candidates whose two entities the reader may both see; names come from their visible mentions."""
-    visible = Entity.objects.visible_to(reader.user, reader.purpose)
+    visible = Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
     return ResolutionCandidate.objects.filter(entity_a__in=visible, entity_b__in=visible).prefetch_related(
         Prefetch("entity_a", queryset=visible_entities(reader)),
         Prefetch("entity_b", queryset=visible_entities(reader)),
@@ -189,5 +196,5 @@ def visible_candidates(reader: Reader) -> QuerySet[ResolutionCandidate]:
 def visible_merges(reader: Reader) -> QuerySet[EntityMerge]:
     """Merges whose surviving entity the reader may see (the merged one has no mentions left)."""
     return EntityMerge.objects.filter(
-        survivor__in=Entity.objects.visible_to(reader.user, reader.purpose)
+        survivor__in=Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
     ).order_by("-merged_at")

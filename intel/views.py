@@ -3,8 +3,11 @@ through intel.selectors (the visibility choke point), every write through servic
 
 from functools import cached_property
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import Http404, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -13,7 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from intel import selectors
+from intel import exports, selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.importing import ImportFailed
@@ -117,16 +120,20 @@ class RecordViewSet(
         return selectors.visible_records(self.reader)
 
     def get_object(self):
-        if self.action == "retrieve":
-            try:
-                selectors.check_readable(self.reader, int(self.kwargs["pk"]))
-            except selectors.PurposeRequired as refusal:
-                raise PurposeRequiredError(
-                    {"detail": str(refusal), "allowed_purposes": refusal.allowed}
-                ) from refusal
-            except ValueError:
-                pass
-        return super().get_object()
+        if self.action != "retrieve":
+            return super().get_object()
+        try:
+            record = selectors.readable_record(self.reader, self.get_queryset(), int(self.kwargs["pk"]))
+        except selectors.PurposeRequired as refusal:
+            raise PurposeRequiredError(
+                {"detail": str(refusal), "allowed_purposes": refusal.allowed}
+            ) from refusal
+        except ValueError:
+            record = None
+        if record is None:
+            raise Http404("No such record")
+        self.check_object_permissions(self.request, record)
+        return record
 
     def agreements_shown(self, records):
         return {record.pk: getattr(record, "via_agreement", None) for record in records}
@@ -138,6 +145,30 @@ class RecordViewSet(
 
     def records_shown(self, records):
         return {record.pk: record.owner_id for record in records}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("purpose", str, description="The purpose the records are read for"),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description=(
+            "The records of the list, with the same filters, as CSV (one row per record; mentions "
+            "and links as JSON), redacted as the API redacts them. Every exported record of "
+            "another agency is audited as a read. At most EXPORT_MAX_RECORDS "
+            f"({settings.EXPORT_MAX_RECORDS}) records: narrow a larger one with filters."
+        ),
+    )
+    @action(detail=False, url_path="export")
+    def export(self, request):
+        records = self.filter_queryset(selectors.visible_records(self.reader))
+        limit = settings.EXPORT_MAX_RECORDS
+        if records.order_by().values("pk")[: limit + 1].count() > limit:
+            raise ValidationError(
+                {"filters": f"more than {limit} records match; narrow the export with filters"}
+            )
+        response = StreamingHttpResponse(exports.export_csv(self.reader, records), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="records.csv"'
+        return response
 
 
 def mentions_shown(entities) -> dict[int, int]:

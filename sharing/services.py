@@ -324,7 +324,7 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
     onward = {
         pk
         for (pk,) in Agreement.objects.filter(
-            pk__in=access.purposes, onward_sharing_allowed=True
+            pk__in=access.agreements, onward_sharing_allowed=True
         ).values_list("pk")
     }
     came_under = (
@@ -574,15 +574,3 @@ def refuse(request: DisclosureRequest, user: User, reason: str) -> DisclosureReq
         f"/requests/{request.pk}/",
     )
     return request
-
-
-def evidence_use_refused(record: Record, agency_id: int, purpose: str | None) -> bool:
-    """`not for evidence` is enforced: reading for prosecution needs the owner's consent."""
-    return (
-        purpose == Purpose.PROSECUTION
-        and record.owner_id != agency_id
-        and Caveat.NOT_FOR_EVIDENCE in record.caveats
-        and not Consent.objects.filter(
-            record=record, agency_id=agency_id, caveat=Caveat.NOT_FOR_EVIDENCE
-        ).exists()
-    )

@@ -159,6 +159,21 @@ def without_session_worker(session_worker) -> None:
     session_worker.pause()
 
 
+@pytest.fixture(autouse=True)
+def quiet_worker_before_flush(request) -> Iterator[None]:
+    """A live-server test commits, so its on-commit tasks reach the shared worker, which may
+    still be draining them into the test database when the test's tables are truncated (a
+    deadlock). Set up after the live server, this is torn down before its flush: it stops the
+    worker, which finishes what it holds; what is left on the queue is purged on its restart."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("live_server")
+    shared = request.getfixturevalue("session_worker")
+    yield
+    shared.pause()
+
+
 @pytest.fixture
 def neo4j_driver():
     from graph.driver import get_driver

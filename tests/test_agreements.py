@@ -1,6 +1,9 @@
 """Agreements: lifecycle, live visibility, purpose, redaction, onward sharing, discovery and
 the disclosure and consent workflow."""
 
+import csv
+import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -220,6 +223,46 @@ def test_redacted_fields_are_absent_for_recipients_under_that_agreement(cus, pol
     # The owner still sees everything.
     own = cus.client().get(f"/api/records/{record.pk}/").json()
     assert "summary" in own and {"phone", "email"} <= {m["entity_type"] for m in own["mentions"]}
+
+
+def export_rows(staff_member, purpose="investigation", **filters) -> list[dict]:
+    response = staff_member.client(purpose=purpose).get("/api/records/export/", filters)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "text/csv"
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_exports_are_redacted_like_the_api_and_audited(cus, pol, shipments):
+    agreement = in_force(
+        (cus, True, False),
+        (pol, False, True),
+        redacted_fields=["phone", "email", "summary", "details.declared_value"],
+    )
+    rows = export_rows(pol)
+    assert {row["external_ref"] for row in rows} == {r.external_ref for r in shipments}
+    for row in rows:
+        assert row["summary"] == "" and row["shared_under"] == f"agreement {agreement.pk}"
+        details = json.loads(row["details"])
+        assert "declared_value" not in details and details["currency"] == "EUR"
+        assert {m["entity_type"] for m in json.loads(row["mentions"])}.isdisjoint({"phone", "email"})
+    exported = AuditEvent.objects.filter(action="record.read", details__via="export")
+    assert sorted(int(e.object_id) for e in exported) == sorted(r.pk for r in shipments)
+    assert {e.details["agreement"] for e in exported} == {agreement.pk}
+
+    own = export_rows(cus)
+    assert all(row["summary"] for row in own)
+    assert any({"phone", "email"} <= {m["entity_type"] for m in json.loads(row["mentions"])} for row in own)
+    # Without a purpose the partner exports nothing of the owner's; past the limit it is told to filter.
+    assert export_rows(pol, purpose=None) == []
+
+
+def test_an_export_past_its_limit_asks_for_filters(cus, shipments, settings):
+    settings.EXPORT_MAX_RECORDS = 1
+    response = cus.client().get("/api/records/export/")
+    assert response.status_code == 400
+    assert "narrow the export with filters" in response.json()["filters"]
+    assert len(export_rows(cus, external_ref=shipments[0].external_ref)) == 1
 
 
 def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):

@@ -7,6 +7,8 @@ choke point (`visible_to`) or the sharing services' own checks to decide what is
 it also predicts which actions the services must refuse.
 """
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -348,6 +350,9 @@ class SharingMachine(RuleBasedStateMachine):
                 status = client.get(f"/api/records/{record.pk}/").status_code
                 expected = 200 if record.pk in readable else (403 if record.pk in visible else 404)
                 assert status == expected, (agency, record, status)
+            exported = client.get("/api/records/export/")
+            rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
+            assert {int(row["id"]) for row in rows} == readable
 
     @invariant()
     def the_graph_projection_rule_agrees_with_the_oracle(self):

@@ -6,6 +6,8 @@ The oracle below is computed from the generated scenario alone, in plain Python;
 never calls the choke point (`visible_to`) it checks.
 """
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -193,6 +195,9 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             rows, count = fetch_all(client, "/api/records/")
             assert {row["id"] for row in rows} == expected_records
             assert count == len(expected_records)
+            exported = client.get("/api/records/export/")
+            rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
+            assert {int(row["id"]) for row in rows} == expected_records
             for i, record in enumerate(records):
                 response = client.get(f"/api/records/{record.pk}/")
                 assert response.status_code == (200 if record.pk in expected_records else 404)

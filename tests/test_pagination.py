@@ -1,0 +1,46 @@
+"""List endpoints count exactly up to a limit, or as deep as the page asked for."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from intel.importing import import_file
+from sharing.models import Agency, User
+from tests.test_import import EXAMPLES
+
+
+@pytest.fixture
+def analyst(db):
+    customs = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    for name in ("shipments.csv", "seizures.jsonl", "inspections.json"):
+        import_file(EXAMPLES / name, customs)
+    client = APIClient()
+    client.force_authenticate(User.objects.create(username="cus-a", agency=customs, role="analyst"))
+    return client
+
+
+def test_count_is_exact_below_the_limit(analyst, settings):
+    settings.PAGINATION_COUNT_LIMIT = 100
+    body = analyst.get("/api/records/").json()
+    assert body["count"] == len(body["results"]) >= 3
+    assert body["count_exact"] is True
+
+
+def test_past_the_limit_count_says_so_and_next_leads_on(analyst, settings):
+    total = analyst.get("/api/records/").json()["count"]
+    settings.PAGINATION_COUNT_LIMIT = 1
+    first = analyst.get("/api/records/", {"page_size": 1}).json()
+    assert (first["count"], first["count_exact"]) == (1, False)
+    seen = [row["id"] for row in first["results"]]
+    url = first["next"]
+    while url:
+        page = analyst.get(url).json()
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+    assert page["count"] == total and page["count_exact"] is True
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_the_schema_describes_count_exact(analyst):
+    schema = analyst.get("/api/schema/", {"format": "json"}).json()
+    page = schema["components"]["schemas"]["PaginatedRecordList"]
+    assert page["properties"]["count_exact"]["type"] == "boolean"

@@ -24,7 +24,7 @@ from django.utils import timezone
 from rapidfuzz import fuzz, process
 
 from intel.models import Entity, EntityMerge, EntityType, Link, Mention, Record, ResolutionCandidate
-from intel.resolution import name_fingerprint
+from intel.resolution import Resolved, name_fingerprint
 from intel.signals import entities_changed
 from sharing.audit import record_event
 
@@ -73,6 +73,31 @@ def _fingerprints_by_entity(entity_ids: Iterable[int]) -> dict[int, set[str]]:
     return names
 
 
+def note_names(stated: Iterable[tuple[int, Resolved]]) -> None:
+    """Adds to each company and person the fingerprints of the names new mentions state."""
+    fingerprints: dict[int, set[str]] = defaultdict(set)
+    for entity_id, resolved in stated:
+        name = resolved.properties.get("name")
+        if resolved.type in FUZZY_TYPES and isinstance(name, str) and (fingerprint := name_fingerprint(name)):
+            fingerprints[entity_id].add(fingerprint)
+    current = dict(Entity.objects.filter(pk__in=list(fingerprints)).values_list("pk", "name_fingerprints"))
+    grown = [
+        Entity(pk=pk, name_fingerprints=sorted(found | set(current[pk])))
+        for pk, found in fingerprints.items()
+        if pk in current and not found <= set(current[pk])
+    ]
+    Entity.objects.bulk_update(grown, ["name_fingerprints"])
+
+
+def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
+    """Recomputes the fingerprints from the entities' mentions, after mentions moved."""
+    ids = list(entity_ids)
+    names = _fingerprints_by_entity(ids)
+    Entity.objects.bulk_update(
+        [Entity(pk=pk, name_fingerprints=sorted(names.get(pk, ()))) for pk in ids], ["name_fingerprints"]
+    )
+
+
 def find_candidates(entity_ids: Iterable[int], threshold: float = 85.0) -> int:
     """Records, as open candidates, the near-duplicates of the given companies and
     persons among the other unmerged entities of their type and block; returns how many
@@ -101,13 +126,13 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = 85.0) -> int:
     condition = Q()
     for type_, type_blocks in blocks.items():
         condition |= Q(type=type_, block__in=type_blocks)
-    peers = {
-        pk: (type_, key, block)
-        for pk, type_, key, block in Entity.objects.filter(condition, merged_into__isnull=True).values_list(
-            "pk", "type", "key", "block"
-        )
-    }
-    names = _fingerprints_by_entity(peers)
+    peers: dict[int, tuple[str, str, str]] = {}
+    names: dict[int, list[str]] = {}
+    for pk, type_, key, block, fingerprints in Entity.objects.filter(
+        condition, merged_into__isnull=True
+    ).values_list("pk", "type", "key", "block", "name_fingerprints"):
+        peers[pk] = (type_, key, block)
+        names[pk] = fingerprints
 
     # Per (type, block): every fingerprint stated for an entity of the block, once per entity.
     choices: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
@@ -266,7 +291,9 @@ def merge_entities(
 
 
 def _announce(action: str, merge: EntityMerge, user: AbstractBaseUser) -> None:
-    """Tells the graph sync both entities changed and audits the merge or its undo."""
+    """Refreshes both entities' names for the candidate search, tells the graph sync both
+    changed, and audits the merge or its undo."""
+    refresh_name_fingerprints([merge.survivor_id, merge.merged_id])
     entities_changed.send(sender=EntityMerge, entity_ids=[merge.survivor_id, merge.merged_id])
     record_event(
         action,

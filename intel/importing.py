@@ -23,9 +23,10 @@ from typing import IO
 
 import ijson
 import pycountry
-from django.db import transaction
+from django.db import connection, transaction
 
 from intel.bulk import insert_rows
+from intel.candidates import find_candidates, note_names
 from intel.models import (
     Category,
     Caveat,
@@ -469,6 +470,11 @@ def write_chunk(
         ["record_id", "entity_id", "role", "properties", "resolved_key", "search_text"],
         mentions.values(),
     )
+    note_names(
+        (entity_ids[(resolved.type, resolved.key)], resolved)
+        for plan in to_create + to_update
+        for resolved, _ in plan.mentions
+    )
     insert_rows(
         Link,
         ["record_id", "source_id", "target_id", "type", "properties"],
@@ -483,6 +489,33 @@ def write_chunk(
 # --- the whole batch --------------------------------------------------------------
 
 
+class SeenReferences:
+    """External references met so far in the file, kept in a temporary table in the
+    database rather than in a Python set, so that the importer's memory does not grow with
+    the file. Made inside the import's transaction, emptied at its start and end."""
+
+    def __init__(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS import_seen_refs (ref TEXT PRIMARY KEY)")
+            cursor.execute("DELETE FROM import_seen_refs")
+
+    def met_before(self, refs: list[str]) -> set[str]:
+        """Adds the distinct `refs` and returns those already met."""
+        with connection.cursor() as cursor:
+            placeholders = ", ".join(["%s"] * len(refs))
+            # Only placeholders are formatted into the statement; the references are parameters.
+            cursor.execute(f"SELECT ref FROM import_seen_refs WHERE ref IN ({placeholders})", refs)  # noqa: S608
+            met = {ref for (ref,) in cursor.fetchall()}
+            cursor.executemany(
+                "INSERT INTO import_seen_refs (ref) VALUES (%s)", [(r,) for r in refs if r not in met]
+            )
+        return met
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM import_seen_refs")
+
+
 def import_file(
     path: Path,
     agency,
@@ -495,16 +528,41 @@ def import_file(
 ) -> ImportResult:
     """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
     problem found (row, field, message) when any row is bad; nothing is written then."""
-    from intel.candidates import find_candidates
     from sharing.audit import record_event
 
     file_format = file_format or detect_format(path.name)
     result = ImportResult()
     errors: list[dict] = []
     perm_ids = owner_right_ids()
-    seen_refs: set[str] = set()
+
+    def flush(plans: list[RowPlan], seen: SeenReferences) -> None:
+        """Reports references met twice, then writes the chunk while the file is still clean."""
+        met = seen.met_before(list(dict.fromkeys(plan.external_ref for plan in plans)))
+        in_chunk: set[str] = set()
+        kept = []
+        for plan in plans:
+            if plan.external_ref in met or plan.external_ref in in_chunk:
+                errors.append(
+                    {
+                        "row": plan.number,
+                        "field": "external_ref",
+                        "message": f"{plan.external_ref!r} appears twice",
+                    }
+                )
+            else:
+                in_chunk.add(plan.external_ref)
+                kept.append(plan)
+        if not errors:
+            # Candidates per chunk, not per file, so memory stays flat as the file grows.
+            find_candidates(write_chunk(kept, agency, user, batch, result, perm_ids))
 
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Foreign keys are checked as each chunk is written, not queued in the server's
+            # memory, row by row, until COMMIT (docs/benchmarks.md, "COMMIT").
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        seen = SeenReferences()
         chunk: list[RowPlan] = []
         with path.open("rb") as stream:
             for number, row, parse_error in iter_rows(stream, file_format):
@@ -513,42 +571,30 @@ def import_file(
                     errors.append({"row": number, "field": None, "message": parse_error})
                 else:
                     plan, row_errors = parse_row(number, row, agency.code)
-                    if plan and plan.external_ref in seen_refs:
-                        row_errors = [
-                            {
-                                "row": number,
-                                "field": "external_ref",
-                                "message": f"{plan.external_ref!r} appears twice",
-                            }
-                        ]
-                        plan = None
                     errors.extend(row_errors)
                     if plan:
-                        seen_refs.add(plan.external_ref)
                         # After the first bad row nothing more is written, but every row is still checked.
-                        if not errors:
-                            chunk.append(plan)
+                        chunk.append(plan)
                 if len(chunk) >= chunk_size:
-                    # Candidates per chunk, not per file, so memory stays flat as the file grows.
-                    find_candidates(write_chunk(chunk, agency, user, batch, result, perm_ids))
+                    flush(chunk, seen)
                     chunk = []
                 if progress and result.rows % 100 == 0:
                     progress(result.rows)
                 if len(errors) >= MAX_REPORTED_ERRORS:
-                    errors.append(
-                        {
-                            "row": None,
-                            "field": None,
-                            "message": f"stopped after {MAX_REPORTED_ERRORS} problems",
-                        }
-                    )
                     break
+        if chunk and len(errors) < MAX_REPORTED_ERRORS:
+            flush(chunk, seen)
         if result.rows == 0 and not errors:
             errors.append({"row": None, "field": "file", "message": "the file holds no rows"})
         if errors:
+            errors.sort(key=lambda error: error["row"] or 0)
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                errors = errors[:MAX_REPORTED_ERRORS]
+                errors.append(
+                    {"row": None, "field": None, "message": f"stopped after {MAX_REPORTED_ERRORS} problems"}
+                )
             raise ImportFailed(errors)
-        if chunk:
-            find_candidates(write_chunk(chunk, agency, user, batch, result, perm_ids))
+        seen.clear()
         record_event(
             "records.import",
             actor=user,

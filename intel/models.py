@@ -131,6 +131,9 @@ class Entity(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_from"
     )
+    # The near-duplicate search compares names without reading every mention of every entity
+    # in a block again; never shown, since names reach a viewer only through visible mentions.
+    name_fingerprints = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = EntityQuerySet.as_manager()

@@ -153,6 +153,23 @@ def test_duplicate_references_in_one_file_are_refused(customs, tmp_path):
     assert failure.value.errors == [{"row": 3, "field": "external_ref", "message": "'D' appears twice"}]
 
 
+def test_duplicates_are_found_across_chunks_and_after_the_first_bad_row(customs, tmp_path):
+    rows = [row(external_ref=f"R{i}") for i in range(7)]
+    rows[1] = row(external_ref="R1", occurred_on="x")
+    rows += [row(external_ref="R0"), row(external_ref="R5")]
+    with pytest.raises(ImportFailed) as failure:
+        import_file(csv_file(tmp_path, *rows), customs, chunk_size=3)
+    assert [(e["row"], e["field"]) for e in failure.value.errors] == [
+        (3, "occurred_on"),
+        (9, "external_ref"),
+        (10, "external_ref"),
+    ]
+    assert not Record.objects.exists()
+    # The references met live in a temporary table, emptied for the next import.
+    clean = [row(external_ref=f"R{i}") for i in range(7)]
+    assert import_file(csv_file(tmp_path, *clean), customs, chunk_size=3).created == 7
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

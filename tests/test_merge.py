@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from intel.candidates import find_candidates, merge_entities, reject_candidate, undo_merge
+from intel.candidates import find_candidates, merge_entities, note_names, reject_candidate, undo_merge
 from intel.models import (
     Category,
     Entity,
@@ -61,6 +61,7 @@ class World:
             resolved_key=resolved.key,
             search_text=resolved.search_text,
         )
+        note_names([(entity.pk, resolved)])
         return entity
 
     def company(self, name: str, country: str = "NL", reg: str | None = None, role: str = Role.IMPORTER):

@@ -426,8 +426,9 @@ def _api_section(add, api: dict) -> None:
     add(
         f"- the analyst may read {_n(data['visible_to_analyst'])} records for this purpose, "
         f"{_n(data['visible_by_agreement'])} of them under agreements: counted in Python from the rules "
-        "(`VisibilityOracle`, written apart from the choke point); the API agreed "
-        f"(`count` {_n(api['check']['count'])}, exact up to the page limit, see below), and every variant "
+        "(`VisibilityOracle`, written apart from the choke point); `Record.objects.visible_to` counted "
+        f"{_n(api['check']['choke_point_count'])}; the API answered `count` {_n(api['check']['count'])} "
+        f"with `count_exact` {str(api['check']['count_exact']).lower()} (see below), and every variant "
         "returned the same first page"
     )
     add("- table sizes: " + "; ".join(f"`{k}` {v}" for k, v in data["table_sizes"].items()))
@@ -441,8 +442,8 @@ def _api_section(add, api: dict) -> None:
         "(the project switches it off for its connections). SQL columns are the medians of the time spent "
         "in the count query, the page query and all other statements (the agreements in force, the audit "
         "of other agencies' records shown) within each request. `count` is exact up to "
-        "`PAGINATION_COUNT_LIMIT` (10,000) rows or as deep as the page asked for; past that the "
-        "response says `count_exact: false`."
+        f"`PAGINATION_COUNT_LIMIT` ({_n(api['check']['count_limit'])}) rows or as deep as the page asked "
+        "for; past that the response says `count_exact: false`."
     )
     add("")
     add(

@@ -200,7 +200,7 @@ if NEO4J_URI and not NEO4J_PASSWORD:
 HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
-PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 10_000)
+PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 1_000)
 # A CSV export holds at most this many records (each one of another agency is audited).
 EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {

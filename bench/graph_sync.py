@@ -14,9 +14,10 @@ when missing) and empties the Neo4j graph it writes. Stages:
 - trickle: a real Celery worker drains while 50 record changes a second (a grant given or
   taken back) are committed; the lag of each, from its commit to its node's `visible_to`
   in Neo4j, polled every 20 ms; p50/p95 and the worker's peak RSS;
-- visibility: one transaction grants an agency 100,000 records (as an agreement's
-  activation does: `records_changed` with a QuerySet), then one takes them back; the time
-  from each commit until the graph is current, checked on a sample;
+- visibility: an agreement through which one agency receives 100,000 shipments of the
+  others (released to every covering agreement) comes into force at its last signature,
+  then is terminated (`sharing.services`, as in the app); the time from each commit until
+  the outbox is drained, the graph checked on a sample;
 - neomodel: the same 10,000 entities and their links written by this sync, then saved one
   at a time with neomodel (in its own virtual environment: neomodel 7.0.0 pins neo4j~=6.1.0,
   which conflicts with the project's neo4j==6.4.1); the ratio of the times.
@@ -450,47 +451,80 @@ def run_trickle(records: int, seconds: float, rate: float) -> dict:
 
 
 def run_visibility(covered: int) -> dict:
-    from django.contrib.auth.models import Permission
-    from django.db import connection, transaction
+    """An agreement through which gb-00 receives the other agencies' shipments comes into
+    force when its last party signs, then a platform admin terminates it: each time, from
+    the commit until the outbox is drained, with the graph checked on a sample."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
 
     from graph.driver import get_driver
-    from intel.models import Record, RecordGroupObjectPermission
-    from intel.signals import records_changed
-    from sharing.models import Agency
+    from intel.models import Record
+    from sharing import services
+    from sharing.models import Agency, AgreementParty, User
 
-    agency = Agency.objects.get(code="gb-00")
-    view = Permission.objects.get(codename="view_record", content_type__app_label="intel")
-    # Records gb-00 may not see yet (not its own, no grant): every one of them changes.
-    candidates = Record.objects.exclude(owner=agency).exclude(recordgroupobjectpermission__group=agency.group)
+    agencies = list(Agency.objects.order_by("code"))
+    receiver, providers = agencies[0], agencies[1:]
+    # Records gb-00 may not see yet (not its own, no grant): released to every covering
+    # agreement, which changes no one's view until an agreement covers them.
+    candidates = Record.objects.exclude(owner=receiver).exclude(
+        recordgroupobjectpermission__group=receiver.group
+    )
     ids = list(candidates.order_by("pk").values_list("pk", flat=True)[:covered])
+    Record.objects.filter(pk__in=ids).update(releasability="covering")
     sample = random.Random(3).sample(ids, 200)
+    admins = {
+        agency.pk: User.objects.update_or_create(
+            username=f"bench-admin-{agency.code}", defaults={"agency": agency, "role": User.Role.AGENCY_ADMIN}
+        )[0]
+        for agency in agencies
+    }
+    platform_admin = User.objects.update_or_create(
+        username="bench-platform-admin", defaults={"is_superuser": True, "is_staff": True}
+    )[0]
+    now = timezone.now()
+    agreement = services.create_agreement(
+        admins[receiver.pk],
+        reference=f"BENCH-VIS-{int(now.timestamp())}",
+        title="Bench: every agency's shipments to gb-00",
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(days=365),
+        parties=[(receiver, False, True), *[(agency, True, False) for agency in providers]],
+        categories=["shipment"],
+        classification_ceiling=3,
+        purposes=["risk_assessment"],
+    )
+    services.propose(agreement, admins[receiver.pk])
+    for agency in providers:
+        services.sign(agreement, admins[agency.pk])
+    if not AgreementParty.objects.filter(agreement=agreement, signed_at__isnull=True).count() == 1:
+        raise SystemExit("the bench agreement should wait for gb-00's signature only")
+    wait_outbox_empty(timeout=600)
+
     worker = Worker()
-    result = {"records": len(ids)}
+    covered_now = services.covered_records(agreement).count()
+    result = {"records": covered_now}
     try:
-        for phase in ("granted", "withdrawn"):
+        for phase in ("activated", "terminated"):
             with transaction.atomic():
-                if phase == "granted":
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            "INSERT INTO intel_recordgroupobjectpermission"
-                            " (content_object_id, group_id, permission_id)"
-                            " SELECT pk, %s, %s FROM unnest(%s::bigint[]) pk",
-                            [agency.group_id, view.pk, ids],
-                        )
+                if phase == "activated":
+                    services.sign(agreement, admins[receiver.pk])
                 else:
-                    RecordGroupObjectPermission.objects.filter(
-                        group=agency.group, content_object_id__in=ids
-                    ).delete()
-                records_changed.send(sender=Record, record_ids=Record.objects.filter(pk__in=ids))
+                    services.terminate(agreement, platform_admin, "bench")
             committed = time.perf_counter()
             wait_outbox_empty(timeout=3600)
             seconds = time.perf_counter() - committed
             rows, _, _ = get_driver().execute_query(
                 "MATCH (n:Entity) WHERE n.entity_id IN $ids RETURN $agency IN n.visible_to AS sees",
-                ids=sample,
-                agency=agency.pk,
+                ids=list(
+                    Record.objects.filter(pk__in=sample)
+                    .values_list("mentions__entity_id", flat=True)
+                    .filter(mentions__role="shipment")
+                ),
+                agency=receiver.pk,
             )
-            expected = phase == "granted"
+            expected = phase == "activated"
             result[phase] = {
                 "seconds": round(seconds, 1),
                 "sample_current": sum(row["sees"] == expected for row in rows),

@@ -38,6 +38,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from graph.models import OutboxEntry, RecordProjection
 from graph.writer import GraphChanges, write
 from intel.models import Link, Mention, Record
+from intel.querysets import AgreementAccess
 
 logger = logging.getLogger(__name__)
 
@@ -215,12 +216,13 @@ def current_projections(record_ids: list[int]) -> dict[int, Projection]:
     projections = {
         pk: Projection({}, {}) for pk in Record.objects.filter(pk__in=record_ids).values_list("pk", flat=True)
     }
+    accesses = AgreementAccess.for_every_agency()
     mentions = Mention.objects.filter(record_id__in=list(projections))
-    viewers = mentions.viewer_agencies()
+    viewers = mentions.viewer_agencies(accesses)
     for pk, record_id, entity_id in mentions.values_list("pk", "record_id", "entity_id"):
         projections[record_id].entities.setdefault(entity_id, set()).update(viewers[pk])
     links = Link.objects.filter(record_id__in=list(projections))
-    viewers = links.viewer_agencies()
+    viewers = links.viewer_agencies(accesses)
     for pk, record_id, source, target, type_ in links.values_list(
         "pk", "record_id", "source_id", "target_id", "type"
     ):

@@ -218,11 +218,12 @@ def current_projections(record_ids: list[int]) -> dict[int, Projection]:
     }
     accesses = AgreementAccess.for_every_agency()
     mentions = Mention.objects.filter(record_id__in=list(projections))
-    viewers = mentions.viewer_agencies(accesses)
+    answers: dict = {}
+    viewers = mentions.viewer_agencies(accesses, answers)
     for pk, record_id, entity_id in mentions.values_list("pk", "record_id", "entity_id"):
         projections[record_id].entities.setdefault(entity_id, set()).update(viewers[pk])
     links = Link.objects.filter(record_id__in=list(projections))
-    viewers = links.viewer_agencies(accesses)
+    viewers = links.viewer_agencies(accesses, answers)
     for pk, record_id, source, target, type_ in links.values_list(
         "pk", "record_id", "source_id", "target_id", "type"
     ):

@@ -92,6 +92,18 @@ def relationship_change(rel_type: str) -> str:
     """
 
 
+def relationship_visibility(rel_type: str) -> str:
+    # A relationship whose records did not change: its `records` list (thousands long on a
+    # busy broker's) is neither read nor rewritten. It exists, since a batch that made it
+    # had records to add, and committed only once Neo4j had it.
+    return f"""
+        UNWIND $rows AS row
+        MATCH (a:{ENTITY_LABEL} {{entity_id: row.s}})-[r:{rel_type}]->(b:{ENTITY_LABEL} {{entity_id: row.t}})
+        WHERE coalesce(r.sync_version, -1) <= $version
+        SET r.visible_to = row.visible_to, r.sync_version = $version
+    """
+
+
 def relationship_delete(rel_type: str) -> str:
     return f"""
         UNWIND $rows AS row
@@ -131,8 +143,14 @@ def _apply(tx: ManagedTransaction, changes: GraphChanges, version: int) -> None:
         for chunk in _chunks(rows):
             tx.run(relationship_upsert(rel_type), rows=chunk, version=version).consume()
     for rel_type, rows in _by(changes.relationship_changes, "type").items():
-        for chunk in _chunks(rows):
-            tx.run(relationship_change(rel_type), rows=chunk, version=version).consume()
+        changed = [row for row in rows if row["add"] or row["drop"]]
+        visibility_only = [row for row in rows if not (row["add"] or row["drop"])]
+        for statement, selected in (
+            (relationship_change(rel_type), changed),
+            (relationship_visibility(rel_type), visibility_only),
+        ):
+            for chunk in _chunks(selected):
+                tx.run(statement, rows=chunk, version=version).consume()
     for rel_type, rows in _by(changes.removed_relationships, "type").items():
         for chunk in _chunks(rows):
             tx.run(relationship_delete(rel_type), rows=chunk, version=version).consume()

@@ -225,32 +225,48 @@ class AgencyScopedQuerySet(models.QuerySet):
             access = AgreementAccess.for_agency(agency_id, purpose)
         return self.filter(self.visibility_condition(agency_id, access))
 
-    def viewer_agencies(self, accesses: dict[int, AgreementAccess] | None = None) -> dict[int, set[int]]:
+    def viewer_agencies(
+        self,
+        accesses: dict[int, AgreementAccess] | None = None,
+        answers: dict[tuple[int, frozenset[int]], set[int]] | None = None,
+    ) -> dict[int, set[int]]:
         """For each row, the agencies that may see it now (for the graph's visibility lists).
 
         The rule is asked of the rows' records, not of each row: per agency, one query over
         the records for each group of agreements the rows' entity types leave (see
-        `visible_with_entities`), usually one or two, whatever the number of rows."""
+        `visible_with_entities`), usually one or two, whatever the number of rows. Calls on
+        rows of the same records may share `answers` (agency and agreements: records)."""
         from intel.models import Record
 
         if accesses is None:
             accesses = AgreementAccess.for_every_agency()
+        answers = {} if answers is None else answers
         types = [f"{name}__type" for name in self.entity_fields]
-        rows = list(self.values_list("pk", self.record_field, *types))
-        record_ids = sorted({row[1] for row in rows})
-        viewers: dict[int, set[int]] = {row[0]: set() for row in rows}
+        rows_by_record: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
+        viewers: dict[int, set[int]] = {}
+        for pk, record_id, *entity_types in self.values_list("pk", self.record_field, *types):
+            rows_by_record.setdefault(record_id, []).append((pk, tuple(entity_types)))
+            viewers[pk] = set()
+        record_ids = sorted(rows_by_record)
+        type_combinations = {t for rows in rows_by_record.values() for _, t in rows}
         for agency_id, access in accesses.items():
             redacted = access.redacted_types()
-            visible: dict[frozenset[int], set[int]] = {}
-            for pk, record_id, *entity_types in rows:
-                scope = scope_of(access, [t if t in redacted else None for t in entity_types])
-                if scope not in visible:
+            scope_by_types = {
+                combination: scope_of(access, [t if t in redacted else None for t in combination])
+                for combination in type_combinations
+            }
+            visible = {}
+            for scope in set(scope_by_types.values()):
+                if (agency_id, scope) not in answers:
                     condition = Record.objects.visibility_condition(agency_id, access.only(scope))
-                    visible[scope] = set(
+                    answers[(agency_id, scope)] = set(
                         Record.objects.filter(condition, pk__in=record_ids).values_list("pk", flat=True)
                     )
-                if record_id in visible[scope]:
-                    viewers[pk].add(agency_id)
+                visible[scope] = answers[(agency_id, scope)]
+            for record_id in set().union(*visible.values()):
+                for pk, combination in rows_by_record[record_id]:
+                    if record_id in visible[scope_by_types[combination]]:
+                        viewers[pk].add(agency_id)
         return viewers
 
 

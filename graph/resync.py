@@ -31,6 +31,7 @@ from intel.models import Entity, Record
 BEYOND = 2**62
 
 Progress = Callable[[str, int, int], None]
+RangeWriter = Callable[[int, int, int], int]
 
 
 @dataclass
@@ -93,35 +94,41 @@ def _entity_ranges(batch_size: int) -> tuple[list[tuple[int, int]], int]:
     return ranges, len(ranges)
 
 
-def resync_nodes(batch_size: int, progress: Progress) -> int:
+def _by_entity_range(phase: str, batch_size: int, progress: Progress, write_range: RangeWriter) -> int:
+    """Runs `write_range(lo, hi, version)` over every entity id range, each in a transaction
+    holding every entity lock; returns how many elements it wrote."""
     ranges, total = _entity_ranges(batch_size)
     written = 0
     for done, (lo, hi) in enumerate(ranges, start=1):
         with transaction.atomic():
             sync.lock_all_entities()
-            version = sync.next_version()
-            nodes = sync.node_states_in_range(lo, hi)
-            writer.write(writer.GraphChanges(nodes=nodes), version)
-            writer.sweep(lo, hi, [node["id"] for node in nodes], None, version)
-        written += len(nodes)
-        progress("nodes", done, total)
+            written += write_range(lo, hi, sync.next_version())
+        progress(phase, done, total)
     return written
+
+
+def _write_nodes(lo: int, hi: int, version: int) -> int:
+    nodes = sync.node_states_in_range(lo, hi)
+    writer.write(writer.GraphChanges(nodes=nodes), version)
+    writer.sweep(lo, hi, [node["id"] for node in nodes], None, version)
+    return len(nodes)
+
+
+def _write_relationships(lo: int, hi: int, version: int) -> int:
+    relationships = sync.relationship_states_from_sources(lo, hi)
+    writer.write(writer.GraphChanges(relationships=relationships), version)
+    keep = [writer.relationship_key(rel["s"], rel["t"], rel["type"]) for rel in relationships]
+    writer.sweep(lo, hi, None, keep, version)
+    return len(relationships)
+
+
+def resync_nodes(batch_size: int, progress: Progress) -> int:
+    return _by_entity_range("nodes", batch_size, progress, _write_nodes)
 
 
 def resync_relationships(batch_size: int, progress: Progress) -> int:
-    ranges, total = _entity_ranges(batch_size)
-    written = 0
-    for done, (lo, hi) in enumerate(ranges, start=1):
-        with transaction.atomic():
-            sync.lock_all_entities()
-            version = sync.next_version()
-            relationships = sync.relationship_states_from_sources(lo, hi)
-            writer.write(writer.GraphChanges(relationships=relationships), version)
-            keep = [writer.relationship_key(rel["s"], rel["t"], rel["type"]) for rel in relationships]
-            writer.sweep(lo, hi, None, keep, version)
-        written += len(relationships)
-        progress("relationships", done, total)
-    return written
+    """Once every node exists: relationships by the range of their source entity."""
+    return _by_entity_range("relationships", batch_size, progress, _write_relationships)
 
 
 def resync(

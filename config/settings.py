@@ -252,7 +252,7 @@ if PRODUCTION:
 # Records per batch, seconds one drain task runs before handing over to a fresh one, and
 # how often beat drains (a safety net: commits queue a drain themselves) and looks for
 # visibility changed by the clock (grants expiring, agreements starting or ending).
-GRAPH_SYNC_BATCH_SIZE = env_int("GRAPH_SYNC_BATCH_SIZE", 500)
+GRAPH_SYNC_BATCH_SIZE = env_int("GRAPH_SYNC_BATCH_SIZE", 2000)
 GRAPH_SYNC_TASK_SECONDS = env_int("GRAPH_SYNC_TASK_SECONDS", 60)
 GRAPH_SYNC_BEAT_SECONDS = float(os.environ.get("GRAPH_SYNC_BEAT_SECONDS") or 5)
 GRAPH_VISIBILITY_WATCHERS = [

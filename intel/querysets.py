@@ -62,8 +62,8 @@ class AgreementTerms:
 @dataclass
 class AgreementAccess:
     """The agreements under which one agency receives right now: few enough to hold in
-    memory, so the record conditions they make are plain column tests and one set of
-    release rows rather than a probe of the agreement tables per record."""
+    memory, so the record conditions they make are plain column tests and one probe of the
+    release index, rather than probes of the agreement tables for every record."""
 
     agreements: dict[int, AgreementTerms] = field(default_factory=dict)
 

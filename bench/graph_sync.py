@@ -260,9 +260,11 @@ def load(records: int, seed: int = 11) -> dict:
                             "none",
                         )
                     )
-            with cursor.copy("COPY intel_entity (id, type, key, block, created_at) FROM STDIN") as copy:
+            with cursor.copy(
+                "COPY intel_entity (id, type, key, block, created_at, name_fingerprints) FROM STDIN"
+            ) as copy:
                 for row in entity_rows():
-                    copy.write_row(row)
+                    copy.write_row((*row, "[]"))
             picks = {}
             with cursor.copy(
                 "COPY intel_mention (record_id, entity_id, role, properties, resolved_key, search_text)"

@@ -497,17 +497,17 @@ def run_visibility(covered: int) -> dict:
         classification_ceiling=3,
         purposes=["risk_assessment"],
     )
-    services.propose(agreement, admins[receiver.pk])
-    for agency in providers:
-        services.sign(agreement, admins[agency.pk])
-    if not AgreementParty.objects.filter(agreement=agreement, signed_at__isnull=True).count() == 1:
-        raise SystemExit("the bench agreement should wait for gb-00's signature only")
-    wait_outbox_empty(timeout=600)
-
+    # Proposing tells the graph sync too (nothing it shows changes yet): drained before timing.
     worker = Worker()
-    covered_now = services.covered_records(agreement).count()
-    result = {"records": covered_now}
     try:
+        services.propose(agreement, admins[receiver.pk])
+        for agency in providers:
+            services.sign(agreement, admins[agency.pk])
+        if not AgreementParty.objects.filter(agreement=agreement, signed_at__isnull=True).count() == 1:
+            raise SystemExit("the bench agreement should wait for gb-00's signature only")
+        wait_outbox_empty(timeout=1800)
+        covered_now = services.covered_records(agreement).count()
+        result = {"records": covered_now}
         for phase in ("activated", "terminated"):
             with transaction.atomic():
                 if phase == "activated":

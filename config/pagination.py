@@ -6,6 +6,11 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 
+def count_up_to(queryset, limit: int) -> int:
+    """The number of rows, but no more than `limit + 1`: enough to tell whether it passes."""
+    return queryset.order_by().values("pk")[: limit + 1].count()
+
+
 class LimitedCountPaginator(Paginator):
     """Counts no further than `limit` rows. Counting everything an agency may see means
     testing the visibility rule on every record (three quarters of a second at a million
@@ -17,7 +22,7 @@ class LimitedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by().values("pk")[: self.limit + 1].count()
+        return count_up_to(self.object_list, self.limit)
 
     @property
     def exact(self) -> bool:

@@ -16,6 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from config.pagination import count_up_to
 from intel import exports, selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
@@ -162,7 +163,7 @@ class RecordViewSet(
     def export(self, request):
         records = self.filter_queryset(selectors.visible_records(self.reader))
         limit = settings.EXPORT_MAX_RECORDS
-        if records.order_by().values("pk")[: limit + 1].count() > limit:
+        if count_up_to(records, limit) > limit:
             raise ValidationError(
                 {"filters": f"more than {limit} records match; narrow the export with filters"}
             )

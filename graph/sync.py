@@ -38,7 +38,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from graph.models import OutboxEntry, RecordProjection
 from graph.writer import GraphChanges, write
 from intel.models import Link, Mention, Record
-from intel.querysets import AgreementAccess
+from intel.querysets import AgreementAccess, among
 
 logger = logging.getLogger(__name__)
 
@@ -213,16 +213,15 @@ def current_projections(record_ids: list[int]) -> dict[int, Projection]:
     """What each existing record asserts now, each mention and link with who may see it
     now (`viewer_agencies()` of the mentions and links: the visibility rule, redaction
     included). A link's agencies also see its two ends. Deleted records are absent."""
-    projections = {
-        pk: Projection({}, {}) for pk in Record.objects.filter(pk__in=record_ids).values_list("pk", flat=True)
-    }
+    existing = Record.objects.filter(pk__in=among(record_ids)).values_list("pk", flat=True)
+    projections = {pk: Projection({}, {}) for pk in existing}
     accesses = AgreementAccess.for_every_agency()
-    mentions = Mention.objects.filter(record_id__in=list(projections))
+    mentions = Mention.objects.filter(record_id__in=among(projections))
     answers: dict = {}
     viewers = mentions.viewer_agencies(accesses, answers)
     for pk, record_id, entity_id in mentions.values_list("pk", "record_id", "entity_id"):
         projections[record_id].entities.setdefault(entity_id, set()).update(viewers[pk])
-    links = Link.objects.filter(record_id__in=list(projections))
+    links = Link.objects.filter(record_id__in=among(projections))
     viewers = links.viewer_agencies(accesses, answers)
     for pk, record_id, source, target, type_ in links.values_list(
         "pk", "record_id", "source_id", "target_id", "type"

@@ -21,12 +21,14 @@ dependency pointing from `sharing` to `intel`.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import models
-from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Exists, ExpressionWrapper, OuterRef, Q, Subquery, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, LessThanOrEqual
 from django.utils import timezone
@@ -149,6 +151,12 @@ class AgreementAccess:
         return grouped
 
 
+def among(ids: Iterable[int]) -> RawSQL:
+    """For `pk__in=among(ids)`: the ids travel as one array parameter, so a statement about
+    thousands of rows stays short and its conversion is cached."""
+    return RawSQL("SELECT unnest(%s::bigint[])", [sorted(ids)])
+
+
 def released_to_covering(access: AgreementAccess) -> Q:
     """Records their owner released to every covering agreement, covered by one in which the
     owner provides: by (category, ceiling), the owners that provide under such agreements."""
@@ -228,14 +236,15 @@ class AgencyScopedQuerySet(models.QuerySet):
     def viewer_agencies(
         self,
         accesses: dict[int, AgreementAccess] | None = None,
-        answers: dict[tuple[int, frozenset[int]], set[int]] | None = None,
+        answers: dict[tuple[int, frozenset[int]], tuple[set[int], set[int]]] | None = None,
     ) -> dict[int, set[int]]:
         """For each row, the agencies that may see it now (for the graph's visibility lists).
 
-        The rule is asked of the rows' records, not of each row: per agency, one query over
-        the records for each group of agreements the rows' entity types leave (see
-        `visible_with_entities`), usually one or two, whatever the number of rows. Calls on
-        rows of the same records may share `answers` (agency and agreements: records)."""
+        The rule is asked of the rows' records, not of each row: one query over the records,
+        with a column per agency and group of agreements the rows' entity types leave (see
+        `visible_with_entities`; usually one or two per agency), whatever the number of
+        rows. Calls on rows of the same records may share `answers` (per agency and
+        agreements: the records asked about, and those of them visible)."""
         from intel.models import Record
 
         if accesses is None:
@@ -247,26 +256,42 @@ class AgencyScopedQuerySet(models.QuerySet):
         for pk, record_id, *entity_types in self.values_list("pk", self.record_field, *types):
             rows_by_record.setdefault(record_id, []).append((pk, tuple(entity_types)))
             viewers[pk] = set()
-        record_ids = sorted(rows_by_record)
         type_combinations = {t for rows in rows_by_record.values() for _, t in rows}
+        scopes = {}
         for agency_id, access in accesses.items():
             redacted = access.redacted_types()
-            scope_by_types = {
+            scopes[agency_id] = {
                 combination: scope_of(access, [t if t in redacted else None for t in combination])
                 for combination in type_combinations
             }
-            visible = {}
-            for scope in set(scope_by_types.values()):
-                if (agency_id, scope) not in answers:
-                    condition = Record.objects.visibility_condition(agency_id, access.only(scope))
-                    answers[(agency_id, scope)] = set(
-                        Record.objects.filter(condition, pk__in=record_ids).values_list("pk", flat=True)
-                    )
-                visible[scope] = answers[(agency_id, scope)]
-            for record_id in set().union(*visible.values()):
-                for pk, combination in rows_by_record[record_id]:
-                    if record_id in visible[scope_by_types[combination]]:
-                        viewers[pk].add(agency_id)
+        needed = {(agency_id, scope) for agency_id, by_types in scopes.items() for scope in by_types.values()}
+        for question in needed:
+            answers.setdefault(question, (set(), set()))
+        unanswered = sorted(
+            (question for question in needed if not answers[question][0].issuperset(rows_by_record)),
+            key=lambda question: (question[0], sorted(question[1])),
+        )
+        if unanswered:
+            columns = {
+                f"agency_{index}": ExpressionWrapper(
+                    Record.objects.visibility_condition(agency_id, accesses[agency_id].only(scope)),
+                    output_field=models.BooleanField(),
+                )
+                for index, (agency_id, scope) in enumerate(unanswered)
+            }
+            rows = Record.objects.filter(pk__in=among(rows_by_record)).annotate(**columns)
+            for record_id, *sees in rows.values_list("pk", *columns):
+                for question, seen in zip(unanswered, sees, strict=True):
+                    if seen:
+                        answers[question][1].add(record_id)
+            for question in unanswered:
+                answers[question][0].update(rows_by_record)
+        for agency_id, by_types in scopes.items():
+            for scope in set(by_types.values()):
+                for record_id in answers[(agency_id, scope)][1] & rows_by_record.keys():
+                    for pk, combination in rows_by_record[record_id]:
+                        if by_types[combination] == scope:
+                            viewers[pk].add(agency_id)
         return viewers
 
 

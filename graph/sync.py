@@ -5,12 +5,12 @@ entities it mentions or links, and its links) and who may see each of those now 
 mentions' and links' `viewer_agencies()`, the visibility rule turned around, redaction
 included), and stores that as the record's projection, moving per-element viewer
 counts (how many synced records asserting the element each agency may see) by the
-difference from the previous projection. The elements
-whose state may have changed are those the record asserts now and those its previous
-projection says it asserted. Each is then written in full: a node's or relationship's
-`visible_to` is the agencies with a count above zero; a relationship's `records` (the
-synced records asserting it) gains and loses the batch's own records. An element no
-synced record asserts any more is removed.
+difference from the previous projection. An element whose set of agencies changed (a
+count reached or left zero), or whose records did, is then written: a node's or
+relationship's `visible_to` is the agencies with a count above zero; a relationship's
+`records` (the synced records asserting it) gains and loses the batch's own records. An
+element no synced record asserts any more is removed. The rest is already as the graph
+shows it, and is left alone (a graph that lost data is what `graph_resync` is for).
 
 Concurrency: two batches must never compute the same element at once, or the later
 write could carry the older state. Each batch takes PostgreSQL advisory locks, first on
@@ -288,11 +288,14 @@ def store_projections(current: dict[int, Projection], removed: Iterable[int]) ->
             cursor.execute("DELETE FROM graph_recordprojection WHERE record_id = ANY(%s)", [removed])
 
 
-def move_counts(previous: dict[int, Projection], current: dict[int, Projection]) -> None:
+def move_counts(
+    previous: dict[int, Projection], current: dict[int, Projection]
+) -> tuple[set[int], set[Triple]]:
     """Moves the viewer counts by the difference between the projections: each record's
-    old (entity, agency) and (link, agency) pairs out, its new ones in. The caller holds
-    the locks of every record and entity involved, so no other batch moves these counts
-    meanwhile."""
+    old (entity, agency) and (link, agency) pairs out, its new ones in. Returns the
+    entities and links whose set of agencies changed (a count that left or reached zero):
+    only those need `visible_to` written. The caller holds the locks of every record and
+    entity involved, so no other batch moves these counts meanwhile."""
     node_delta: Counter[tuple[int, int]] = Counter()
     rel_delta: Counter[tuple[int, int, str, int]] = Counter()
     for projections, sign in ((previous, -1), (current, 1)):
@@ -305,6 +308,8 @@ def move_counts(previous: dict[int, Projection], current: dict[int, Projection])
                     rel_delta[(s, t, type_, agency)] += sign
     nodes = sorted(key for key, value in node_delta.items() if value)
     rels = sorted(key for key, value in rel_delta.items() if value)
+    changed_entities: set[int] = set()
+    changed_triples: set[Triple] = set()
     with connection.cursor() as cursor:
         if nodes:
             cursor.execute(
@@ -313,9 +318,15 @@ def move_counts(previous: dict[int, Projection], current: dict[int, Projection])
                 SELECT * FROM unnest(%s::bigint[], %s::int[], %s::int[])
                 ON CONFLICT (entity_id, agency_id) DO UPDATE
                     SET records = graph_nodeviewers.records + EXCLUDED.records
+                RETURNING entity_id, agency_id, records
                 """,
                 [[e for e, _ in nodes], [a for _, a in nodes], [node_delta[key] for key in nodes]],
             )
+            changed_entities = {
+                entity
+                for entity, agency, records in cursor.fetchall()
+                if crossed_zero(records, node_delta[(entity, agency)])
+            }
             cursor.execute(
                 "DELETE FROM graph_nodeviewers WHERE entity_id = ANY(%s) AND records <= 0",
                 [sorted({e for e, _ in nodes})],
@@ -327,13 +338,25 @@ def move_counts(previous: dict[int, Projection], current: dict[int, Projection])
                 SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::int[])
                 ON CONFLICT (source_id, target_id, type, agency_id) DO UPDATE
                     SET records = graph_relationshipviewers.records + EXCLUDED.records
+                RETURNING source_id, target_id, type, agency_id, records
                 """,
                 [[key[index] for key in rels] for index in range(4)] + [[rel_delta[key] for key in rels]],
             )
+            changed_triples = {
+                (s, t, type_)
+                for s, t, type_, agency, records in cursor.fetchall()
+                if crossed_zero(records, rel_delta[(s, t, type_, agency)])
+            }
             cursor.execute(
                 "DELETE FROM graph_relationshipviewers WHERE source_id = ANY(%s) AND records <= 0",
                 [sorted({key[0] for key in rels})],
             )
+    return changed_entities, changed_triples
+
+
+def crossed_zero(count: int, delta: int) -> bool:
+    """Whether a viewer count moved by `delta` to `count` gained or lost its agency."""
+    return (count > 0) != (count - delta > 0)
 
 
 def rebuild_counts() -> None:
@@ -396,15 +419,19 @@ def sync_records(record_ids: Iterable[int]) -> BatchResult:
     lock_records(ids)
     previous = stored_projections(ids)
     current = current_projections(ids)
-    entities, triples = touched(previous, current)
+    entities, _ = touched(previous, current)
     lock_entities(entities)
     version = next_version()
 
     store_projections(current, removed=set(previous) - set(current))
-    move_counts(previous, current)
-    nodes = node_states(entities)
-    viewers = relationship_viewers(triples)
+    changed_entities, changed_triples = move_counts(previous, current)
     added, dropped = record_changes(previous, current)
+    # What the graph already shows stays as it is: only elements whose agencies or
+    # records changed are written (after the first batch of an agreement's records, a busy
+    # broker's node and most of its relationships are not).
+    triples = changed_triples | added.keys() | dropped.keys()
+    nodes = node_states(changed_entities)
+    viewers = relationship_viewers(triples)
     relationships = [
         {"s": s, "t": t, "type": type_, "visible_to": agencies, "add": added[triple], "drop": dropped[triple]}
         for triple, agencies in viewers.items()
@@ -417,7 +444,7 @@ def sync_records(record_ids: Iterable[int]) -> BatchResult:
         removed_relationships=[
             {"s": s, "t": t, "type": type_} for s, t, type_ in sorted(triples - set(viewers))
         ],
-        removed_nodes=sorted(entities - kept_nodes),
+        removed_nodes=sorted(changed_entities - kept_nodes),
     )
     write(changes, version)
     result.nodes, result.relationships = len(nodes), len(relationships)

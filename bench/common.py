@@ -52,7 +52,7 @@ def bench_database_url(source: str | None = None) -> str:
 
 
 def bench_env() -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": bench_database_url()}
+    return {**os.environ, "DATABASE_URL": bench_database_url(), "DJANGO_DEBUG": "false"}
 
 
 def ensure_database(recreate: bool = True) -> None:
@@ -84,7 +84,7 @@ def setup_django() -> None:
     DEBUG on would keep every SQL statement in `connection.queries` and cost time in
     each query, which production does not pay.
     """
-    os.environ["DATABASE_URL"] = bench_database_url()
+    os.environ.update(DATABASE_URL=bench_database_url(), DJANGO_DEBUG="false")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -92,7 +92,6 @@ def setup_django() -> None:
     from django.conf import settings
 
     django.setup()
-    settings.DEBUG = False
     name = settings.DATABASES["default"]["NAME"]
     if name != BENCH_DB:
         raise SystemExit(f"refusing to benchmark on database {name!r}; only {BENCH_DB!r}")

@@ -57,7 +57,14 @@ def database_url() -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url(), "CELERY_QUEUE": QUEUE, **extra}
+    # DEBUG off in every process, as deployed: on, each keeps all its SQL in memory.
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_QUEUE": QUEUE,
+        "DJANGO_DEBUG": "false",
+        **extra,
+    }
 
 
 def setup() -> None:
@@ -81,7 +88,6 @@ def setup() -> None:
     django.setup()
     from django.conf import settings
 
-    settings.DEBUG = False
     if settings.DATABASES["default"]["NAME"] != DB:
         raise SystemExit(f"refusing to run on {settings.DATABASES['default']['NAME']!r}")
 

@@ -36,7 +36,11 @@ ENVIRONMENT = os.environ.get("DJANGO_ENV", "development")
 if ENVIRONMENT not in ("development", "production"):
     raise ImproperlyConfigured("DJANGO_ENV must be 'development' or 'production'")
 PRODUCTION = ENVIRONMENT == "production"
-DEBUG = not PRODUCTION
+# Development may turn DEBUG off (it keeps every SQL statement of a long command or a
+# worker's life in memory); production never turns it on.
+DEBUG = os.environ.get("DJANGO_DEBUG", "" if PRODUCTION else "true").lower() in ("1", "true", "yes")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off in production")
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "" if PRODUCTION else INSECURE_DEV_KEY)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")

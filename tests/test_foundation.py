@@ -158,6 +158,16 @@ def test_production_settings_pass_the_deployment_checklist():
     result = run_manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
 
+    debug = run_manage({**env, "DJANGO_DEBUG": "true"}, "check")
+    assert debug.returncode != 0
+    assert "DJANGO_DEBUG" in debug.stderr
+
+
+def test_development_may_turn_debug_off():
+    show = ["shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)"]
+    assert run_manage(bare_environment(), *show).stdout.strip() == "True"
+    assert run_manage(bare_environment(DJANGO_DEBUG="false"), *show).stdout.strip() == "False"
+
 
 @pytest.mark.django_db
 def test_passwords_are_hashed_with_argon2(django_user_model):

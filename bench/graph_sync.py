@@ -199,7 +199,9 @@ def load(records: int, seed: int = 11) -> dict:
         cursor.execute(
             "TRUNCATE intel_link, intel_mention, intel_recordgroupobjectpermission, "
             "intel_recorduserobjectpermission, intel_resolutioncandidate, intel_entitymerge, intel_record, "
-            "intel_entity, graph_outboxentry, graph_recordprojection, graph_synccursor, sharing_auditevent "
+            "intel_entity, graph_outboxentry, graph_recordprojection, graph_synccursor, sharing_auditevent, "
+            # An agreement left in force by an earlier run would change what each stage measures.
+            "sharing_agreement "
             "RESTART IDENTITY CASCADE"
         )
     agencies = []

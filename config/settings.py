@@ -258,6 +258,9 @@ if PRODUCTION:
 # visibility changed by the clock (grants expiring, agreements starting or ending).
 GRAPH_SYNC_BATCH_SIZE = env_int("GRAPH_SYNC_BATCH_SIZE", 2000)
 GRAPH_SYNC_TASK_SECONDS = env_int("GRAPH_SYNC_TASK_SECONDS", 60)
+# Drains working at once on a backlog of more than one batch (each on its own batches);
+# more than the worker's processes would only wait for one.
+GRAPH_SYNC_DRAINS = env_int("GRAPH_SYNC_DRAINS", 2)
 GRAPH_SYNC_BEAT_SECONDS = float(os.environ.get("GRAPH_SYNC_BEAT_SECONDS") or 5)
 GRAPH_VISIBILITY_WATCHERS = [
     "graph.visibility.records_with_grants_expired",

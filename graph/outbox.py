@@ -70,11 +70,16 @@ def enqueue_entities(entities: Iterable[int] | QuerySet) -> int:
     return enqueue(OutboxEntry.Kind.ENTITY, entities)
 
 
+def sync_key(name: str) -> str:
+    """A cache key of the drains' bookkeeping, named after the queue and database, so
+    deployments (or test runs) sharing one Redis keep apart."""
+    return f"graph-sync:{name}:{settings.CELERY_TASK_DEFAULT_QUEUE}:{connection.settings_dict['NAME']}"
+
+
 def drain_pending_key() -> str:
     """Set while a drain is queued and has not started yet, so a burst of commits queues
-    one drain, not one per commit; the drain clears it when it starts. Named after the
-    queue and database, so deployments (or test runs) sharing one Redis keep apart."""
-    return f"graph-sync:drain-pending:{settings.CELERY_TASK_DEFAULT_QUEUE}:{connection.settings_dict['NAME']}"
+    one drain, not one per commit; the drain clears it when it starts."""
+    return sync_key("drain-pending")
 
 
 def _send_drain() -> None:
@@ -99,11 +104,37 @@ def request_drain() -> None:
         transaction.on_commit(_send_drain)
 
 
-def clear_drain_request() -> None:
+def request_helpers() -> None:
+    """A backlog of more than one batch: starts drains to work beside this one, up to
+    `GRAPH_SYNC_DRAINS` in all (they take disjoint batches: SKIP LOCKED), once per backlog
+    (until a drain empties the outbox: `clear_helpers`) or per
+    `GRAPH_SYNC_TASK_SECONDS`. Without them, one drain at a time would leave the worker's
+    other processes idle."""
+    from graph.tasks import drain_outbox
+
     try:
-        cache.delete(drain_pending_key())
+        if cache.add(sync_key("helpers"), 1, timeout=settings.GRAPH_SYNC_TASK_SECONDS):
+            for _ in range(settings.GRAPH_SYNC_DRAINS - 1):
+                drain_outbox.delay()
+    except Exception:  # the drain running now still takes the whole backlog
+        logger.warning("graph sync: could not start helper drains", exc_info=True)
+
+
+def _forget(key: str) -> None:
+    try:
+        cache.delete(key)
     except Exception:  # without the cache every commit queues its own drain: no harm
         logger.warning("graph sync: cache unavailable", exc_info=True)
+
+
+def clear_drain_request() -> None:
+    """A drain starts: the next commit may queue another."""
+    _forget(drain_pending_key())
+
+
+def clear_helpers() -> None:
+    """A drain emptied the outbox: the next backlog may start helpers again."""
+    _forget(sync_key("helpers"))
 
 
 @dataclass

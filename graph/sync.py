@@ -27,7 +27,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -572,9 +572,14 @@ def drain_batch(batch_size: int) -> BatchResult | None:
         return BatchResult(failed=len(record_ids))
 
 
-def drain(batch_size: int | None = None, max_seconds: float | None = None) -> tuple[BatchResult, bool]:
+def drain(
+    batch_size: int | None = None,
+    max_seconds: float | None = None,
+    on_backlog: Callable[[], None] | None = None,
+) -> tuple[BatchResult, bool]:
     """Drains the outbox batch by batch until it is empty or `max_seconds` have passed;
-    returns the totals and whether it stopped with work left."""
+    returns the totals and whether it stopped with work left. `on_backlog` is called after
+    each full batch (more is probably waiting)."""
     batch_size = batch_size or settings.GRAPH_SYNC_BATCH_SIZE
     started = time.monotonic()
     total = BatchResult()
@@ -585,6 +590,8 @@ def drain(batch_size: int | None = None, max_seconds: float | None = None) -> tu
             return total, False
         for name in ("records", "failed", "outbox_rows", "nodes", "relationships", "removed"):
             setattr(total, name, getattr(total, name) + getattr(batch, name))
+        if on_backlog is not None and batch.outbox_rows >= batch_size:
+            on_backlog()
         if not batch.failed:
             logger.info(
                 "graph sync: %d records (%d outbox rows), %d nodes, %d relationships, %d removed",

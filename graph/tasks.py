@@ -13,7 +13,13 @@ from django.conf import settings
 from django.db import transaction
 
 from graph import driver, sync, visibility
-from graph.outbox import clear_drain_request, enqueue_records, sync_enabled
+from graph.outbox import (
+    clear_drain_request,
+    clear_helpers,
+    enqueue_records,
+    request_helpers,
+    sync_enabled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +51,14 @@ def drain_outbox() -> dict:
         logger.warning("graph sync: Neo4j unavailable (%s); the outbox keeps the changes", exc)
         return {"neo4j": "unavailable"}
     try:
-        total, more = sync.drain(max_seconds=settings.GRAPH_SYNC_TASK_SECONDS)
+        total, more = sync.drain(max_seconds=settings.GRAPH_SYNC_TASK_SECONDS, on_backlog=request_helpers)
     except sync.UNAVAILABLE as exc:
         logger.warning("graph sync: stopped, a service went away (%s); the outbox keeps the rest", exc)
         return {"stopped": type(exc).__name__}
     if more:
         drain_outbox.delay()
+    else:
+        clear_helpers()
     return {"records": total.records, "failed": total.failed, "elements": total.elements, "more": more}
 
 

@@ -36,7 +36,7 @@ from config.celery import app
 from graph import sync, writer
 from graph.driver import get_driver
 from graph.models import OutboxEntry
-from graph.outbox import drain_pending_key
+from graph.outbox import drain_pending_key, sync_key
 from graph.schema import NODE_PROPERTIES, RELATIONSHIP_PROPERTIES, ensure_schema
 from graph.tasks import drain_outbox
 from graph.verify import verify
@@ -236,7 +236,7 @@ def empty_graph(db, without_session_worker) -> None:
     """Each test starts from an empty graph with its schema, an empty queue and no drain
     marked as pending by an earlier test."""
     app.control.purge()
-    cache.delete(drain_pending_key())
+    cache.delete_many([drain_pending_key(), sync_key("helpers")])
     driver = get_driver()
     with driver.session() as session:
         session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
@@ -489,6 +489,19 @@ def test_two_workers_draining_overlapping_entities_lose_no_update(tmp_path, agen
     hubs = graph_rows("MATCH (n:Entity) WHERE n.entity_id IN $ids RETURN n.visible_to AS v", ids=brokers)
     assert len(hubs) == BROKERS and all(row["v"] == everyone for row in hubs)
     assert max(waits) > 0, "the two workers' batches never contended for a node"
+
+
+def test_a_backlog_of_more_than_a_batch_is_drained_by_every_worker_process(tmp_path, agencies, processes):
+    """One drain at a time would leave the worker's second process idle through an
+    agreement's 100,000 records: a full batch starts a helper drain beside it."""
+    worker = processes("worker", GRAPH_SYNC_BATCH_SIZE="5")
+    import_rows(tmp_path, agencies["cus"], shipment_rows(range(400)))
+    wait_synced(timeout=120)
+    assert_graph_matches_postgresql()
+    drained_by = set(
+        re.findall(r"INFO/(ForkPoolWorker-\d+)\] graph sync: \d+ records", worker.log.read_text())
+    )
+    assert len(drained_by) == 2, f"batches drained by {drained_by} only"
 
 
 def test_an_expired_grant_leaves_visible_to_within_one_sync_cycle(tmp_path, agencies, processes):

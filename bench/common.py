@@ -143,3 +143,15 @@ def stopwatch(timings: dict[str, float], name: str) -> Iterator[None]:
         yield
     finally:
         timings[name] = time.perf_counter() - started
+
+
+def high_water_mib(pid: int | str) -> float:
+    """VmHWM: the high-water mark of a process's own memory since it started (or exec'd).
+
+    Not ru_maxrss: Linux carries the parent's high-water mark into a child across fork
+    and exec, so a child of a big benchmark driver would report the driver's size."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")

@@ -26,7 +26,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import setup_django
+from bench.common import high_water_mib, setup_django
 
 
 class Stop(Exception):
@@ -52,15 +52,7 @@ def backend_private_mib(pid: int) -> float | None:
 
 
 def peak_rss_mib() -> float:
-    """VmHWM: the high-water mark of this process's own memory since it started.
-
-    Not ru_maxrss: Linux carries the parent's high-water mark into a child across fork
-    and exec, so a child of a big benchmark driver would report the driver's size."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return high_water_mib("self")
 
 
 def main(argv: list[str] | None = None) -> None:

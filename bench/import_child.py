@@ -51,10 +51,6 @@ def backend_private_mib(pid: int) -> float | None:
     return round(kib / 1024, 1)
 
 
-def peak_rss_mib() -> float:
-    return high_water_mib("self")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("file", type=Path)
@@ -99,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         cursor.execute("SELECT pg_backend_pid()")
         backend_pid = cursor.fetchone()[0]
     backend_peak = {"mib": backend_private_mib(backend_pid)}
-    baseline = peak_rss_mib()
+    baseline = high_water_mib("self")
     checkpoints: list[dict] = []
     started = time.perf_counter()
     last = {"rows": 0, "at": started}
@@ -181,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
             "rows_per_s": round(rows / elapsed, 1) if elapsed else 0,
             "commit_seconds": round(commit_seconds, 2),
             "rss_before_import_mib": round(baseline, 1),
-            "peak_rss_mib": round(peak_rss_mib(), 1),
+            "peak_rss_mib": round(high_water_mib("self"), 1),
             "pg_backend_private_peak_mib": backend_peak["mib"],
             "checkpoints": checkpoints,
         },

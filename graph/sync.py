@@ -331,15 +331,19 @@ def move_counts(
                 """,
                 [[e for e, _ in nodes], [a for _, a in nodes], [node_delta[key] for key in nodes]],
             )
+            counts = cursor.fetchall()
             changed_entities = {
                 entity
-                for entity, agency, records in cursor.fetchall()
+                for entity, agency, records in counts
                 if crossed_zero(records, node_delta[(entity, agency)])
             }
-            cursor.execute(
-                "DELETE FROM graph_nodeviewers WHERE entity_id = ANY(%s) AND records <= 0",
-                [sorted({e for e, _ in nodes})],
-            )
+            emptied = [(entity, agency) for entity, agency, records in counts if records <= 0]
+            if emptied:
+                cursor.execute(
+                    "DELETE FROM graph_nodeviewers WHERE (entity_id, agency_id) IN "
+                    "(SELECT * FROM unnest(%s::bigint[], %s::int[]))",
+                    [[e for e, _ in emptied], [a for _, a in emptied]],
+                )
         if rels:
             cursor.execute(
                 """
@@ -351,15 +355,19 @@ def move_counts(
                 """,
                 [[key[index] for key in rels] for index in range(4)] + [[rel_delta[key] for key in rels]],
             )
+            counts = cursor.fetchall()
             changed_triples = {
                 (s, t, type_)
-                for s, t, type_, agency, records in cursor.fetchall()
+                for s, t, type_, agency, records in counts
                 if crossed_zero(records, rel_delta[(s, t, type_, agency)])
             }
-            cursor.execute(
-                "DELETE FROM graph_relationshipviewers WHERE source_id = ANY(%s) AND records <= 0",
-                [sorted({key[0] for key in rels})],
-            )
+            emptied = [key for *key, records in counts if records <= 0]
+            if emptied:
+                cursor.execute(
+                    "DELETE FROM graph_relationshipviewers WHERE (source_id, target_id, type, agency_id) IN "
+                    "(SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[]))",
+                    [[key[index] for key in emptied] for index in range(4)],
+                )
     return changed_entities, changed_triples
 
 

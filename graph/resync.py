@@ -65,7 +65,9 @@ def resync_projections(batch_size: int, progress: Progress) -> int:
             break
         with transaction.atomic():
             sync.lock_records(ids)
-            sync.store_projections(sync.current_projections(ids), removed=())
+            current = sync.current_projections(ids)
+            # A record deleted since it was listed: the empty projection locking it goes too.
+            sync.store_projections(current, removed=set(ids) - set(current))
         done += len(ids)
         last = ids[-1]
         progress("records", done, total)

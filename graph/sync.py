@@ -13,12 +13,16 @@ element no synced record asserts any more is removed. The rest is already as the
 shows it, and is left alone (a graph that lost data is what `graph_resync` is for).
 
 Concurrency: two batches must never compute the same element at once, or the later
-write could carry the older state. Each batch takes PostgreSQL advisory locks, first on
-the partitions of its records, then on the partitions of the entities it touches, both
-in ascending order (so two batches cannot deadlock), and holds them until it has
-written Neo4j and committed. A node is thus never in two concurrent batches, and each
-relationship's endpoints are locked by the one batch writing it, so Neo4j sees no lock
-cycles between sync batches either. Batches on disjoint partitions run in parallel.
+write could carry the older state. A batch first locks its records' projection rows (a
+row lock, taken in ascending order, an empty row made for a record never synced), so no
+two batches sync one record at once; it then reads and stores their projections, which
+concern those records alone. Only then does it take PostgreSQL advisory locks on the
+partitions of the entities it touches, in ascending order (so two batches cannot
+deadlock), and hold them while it moves the viewer counts, writes Neo4j and commits. A
+node is thus never in two concurrent batches, and each relationship's endpoints are
+locked by the one batch writing it, so Neo4j sees no lock cycles between sync batches
+either. Batches overlap in everything up to the entity locks, and entirely when their
+entities fall in disjoint partitions.
 """
 
 from __future__ import annotations
@@ -43,10 +47,8 @@ from intel.querysets import AgreementAccess, among
 
 logger = logging.getLogger(__name__)
 
-# Advisory lock key spaces (the first int4 of pg_advisory_xact_lock(int4, int4)).
-RECORD_LOCK_SPACE = 0x6772_0001
+# The advisory lock key space (the first int4 of pg_advisory_xact_lock(int4, int4)).
 ENTITY_LOCK_SPACE = 0x6772_0002
-RECORD_PARTITIONS = 1024
 ENTITY_PARTITIONS = 256
 
 Triple = tuple[int, int, str]
@@ -88,7 +90,27 @@ def bulk_cursor() -> psycopg.Cursor:
 
 
 def lock_records(record_ids: Iterable[int]) -> None:
-    _lock(RECORD_LOCK_SPACE, (pk % RECORD_PARTITIONS for pk in record_ids))
+    """Row locks on the records' projections, held to the end of the transaction. Not
+    advisory locks on partitions of records: a batch's 2,000 records cover most of any
+    small number of partitions, so every two batches would wait for each other. A record
+    never synced gets an empty projection to lock (inserted in ascending order too, so two
+    batches making the same rows wait rather than deadlock); the batch stores its real
+    projection, or deletes the row, before committing."""
+    ids = sorted(set(record_ids))
+    with bulk_cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO graph_recordprojection (record_id, agencies, entities, links, synced_at)
+            SELECT pk, '[]', '{}', '[]', clock_timestamp() FROM unnest(%s::bigint[]) AS pk
+            ON CONFLICT (record_id) DO NOTHING
+            """,
+            [ids],
+        )
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM graph_recordprojection WHERE record_id = ANY(%s) "
+            "ORDER BY record_id FOR UPDATE) AS locked",
+            [ids],
+        )
 
 
 def lock_entities(entity_ids: Iterable[int]) -> None:
@@ -108,11 +130,15 @@ def next_version() -> int:
 
 # --- reading the state of elements ---------------------------------------------------
 
+# Each wanted entity's counts sought by index (joined as sets, the planner read and
+# sorted the whole count table for a batch's few thousand entities).
 NODES_SQL = """
-    SELECT e.id, e.type, e.key, array_agg(v.agency_id ORDER BY v.agency_id)
-    FROM graph_nodeviewers v JOIN intel_entity e ON e.id = v.entity_id
-    WHERE {condition} AND v.records > 0
-    GROUP BY e.id, e.type, e.key
+    SELECT e.id, e.type, e.key, viewers.agencies
+    FROM intel_entity e CROSS JOIN LATERAL (
+        SELECT array_agg(v.agency_id ORDER BY v.agency_id) AS agencies
+        FROM graph_nodeviewers v WHERE v.entity_id = e.id AND v.records > 0
+    ) AS viewers
+    WHERE {condition} AND viewers.agencies IS NOT NULL
     ORDER BY e.id
 """
 
@@ -121,7 +147,7 @@ NODES_SQL = """
 RELATIONSHIPS_SQL = """
     WITH viewers AS (
         SELECT v.source_id, v.target_id, v.type, array_agg(v.agency_id ORDER BY v.agency_id) AS agencies
-        FROM graph_relationshipviewers v {wanted}
+        FROM graph_relationshipviewers v
         WHERE {condition} AND v.records > 0
         GROUP BY v.source_id, v.target_id, v.type
     )
@@ -132,26 +158,25 @@ RELATIONSHIPS_SQL = """
     GROUP BY v.source_id, v.target_id, v.type, v.agencies
     ORDER BY v.source_id, v.target_id, v.type
 """
-WANTED_TRIPLES = (
-    "JOIN unnest(%(sources)s::bigint[], %(targets)s::bigint[], %(types)s::text[]) AS w(s, t, type) "
-    "ON v.source_id = w.s AND v.target_id = w.t AND v.type = w.type"
-)
 
 # For a batch: only `visible_to`; `records` travels as the batch's own additions and
 # removals (see `record_changes`), so a relationship asserted by thousands of records
 # costs the batch no more than one asserted by a few.
-RELATIONSHIP_VIEWERS_BY_TRIPLE = f"""
-    SELECT v.source_id, v.target_id, v.type, array_agg(v.agency_id ORDER BY v.agency_id)
-    FROM graph_relationshipviewers v {WANTED_TRIPLES}
-    WHERE v.records > 0
-    GROUP BY v.source_id, v.target_id, v.type
-    ORDER BY v.source_id, v.target_id, v.type
-"""  # noqa: S608 - a constant fragment; values travel as parameters
+RELATIONSHIP_VIEWERS_BY_TRIPLE = """
+    SELECT w.s, w.t, w.type, viewers.agencies
+    FROM unnest(%(sources)s::bigint[], %(targets)s::bigint[], %(types)s::text[]) AS w(s, t, type)
+    CROSS JOIN LATERAL (
+        SELECT array_agg(v.agency_id ORDER BY v.agency_id) AS agencies
+        FROM graph_relationshipviewers v
+        WHERE v.source_id = w.s AND v.target_id = w.t AND v.type = w.type AND v.records > 0
+    ) AS viewers
+    WHERE viewers.agencies IS NOT NULL
+"""
 
-NODES_BY_ID = NODES_SQL.format(condition="v.entity_id = ANY(%(ids)s)")
-NODES_BY_RANGE = NODES_SQL.format(condition="v.entity_id >= %(lo)s AND v.entity_id < %(hi)s")
+NODES_BY_ID = NODES_SQL.format(condition="e.id = ANY(%(ids)s)")
+NODES_BY_RANGE = NODES_SQL.format(condition="e.id >= %(lo)s AND e.id < %(hi)s")
 RELATIONSHIPS_BY_SOURCE_RANGE = RELATIONSHIPS_SQL.format(
-    wanted="", condition="v.source_id >= %(lo)s AND v.source_id < %(hi)s"
+    condition="v.source_id >= %(lo)s AND v.source_id < %(hi)s"
 )
 
 
@@ -327,23 +352,17 @@ def move_counts(
                 SELECT * FROM unnest(%s::bigint[], %s::int[], %s::int[])
                 ON CONFLICT (entity_id, agency_id) DO UPDATE
                     SET records = graph_nodeviewers.records + EXCLUDED.records
-                RETURNING entity_id, agency_id, records
+                RETURNING id, entity_id, agency_id, records
                 """,
                 [[e for e, _ in nodes], [a for _, a in nodes], [node_delta[key] for key in nodes]],
             )
             counts = cursor.fetchall()
             changed_entities = {
                 entity
-                for entity, agency, records in counts
+                for _, entity, agency, records in counts
                 if crossed_zero(records, node_delta[(entity, agency)])
             }
-            emptied = [(entity, agency) for entity, agency, records in counts if records <= 0]
-            if emptied:
-                cursor.execute(
-                    "DELETE FROM graph_nodeviewers WHERE (entity_id, agency_id) IN "
-                    "(SELECT * FROM unnest(%s::bigint[], %s::int[]))",
-                    [[e for e, _ in emptied], [a for _, a in emptied]],
-                )
+            delete_emptied(cursor, "graph_nodeviewers", counts)
         if rels:
             cursor.execute(
                 """
@@ -351,24 +370,26 @@ def move_counts(
                 SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::int[])
                 ON CONFLICT (source_id, target_id, type, agency_id) DO UPDATE
                     SET records = graph_relationshipviewers.records + EXCLUDED.records
-                RETURNING source_id, target_id, type, agency_id, records
+                RETURNING id, source_id, target_id, type, agency_id, records
                 """,
                 [[key[index] for key in rels] for index in range(4)] + [[rel_delta[key] for key in rels]],
             )
             counts = cursor.fetchall()
             changed_triples = {
                 (s, t, type_)
-                for s, t, type_, agency, records in counts
+                for _, s, t, type_, agency, records in counts
                 if crossed_zero(records, rel_delta[(s, t, type_, agency)])
             }
-            emptied = [key for *key, records in counts if records <= 0]
-            if emptied:
-                cursor.execute(
-                    "DELETE FROM graph_relationshipviewers WHERE (source_id, target_id, type, agency_id) IN "
-                    "(SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[]))",
-                    [[key[index] for key in emptied] for index in range(4)],
-                )
+            delete_emptied(cursor, "graph_relationshipviewers", counts)
     return changed_entities, changed_triples
+
+
+def delete_emptied(cursor: psycopg.Cursor, table: str, counts: list[tuple]) -> None:
+    """Deletes the count rows (id first, count last) that reached zero, by their ids (by
+    their keys, the planner joined the batch's keys against the whole table)."""
+    emptied = [row[0] for row in counts if row[-1] <= 0]
+    if emptied:
+        cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [emptied])  # noqa: S608 - a constant
 
 
 def crossed_zero(count: int, delta: int) -> bool:
@@ -377,9 +398,11 @@ def crossed_zero(count: int, delta: int) -> bool:
 
 
 def rebuild_counts() -> None:
-    """Recomputes every viewer count from the stored projections, holding every lock (no
-    batch runs meanwhile): what a full resync does once it has rewritten the projections."""
-    _lock(RECORD_LOCK_SPACE, range(RECORD_PARTITIONS))
+    """Recomputes every viewer count from the stored projections, holding every entity lock
+    (no batch moves counts meanwhile): what a full resync does once it has rewritten the
+    projections. A batch that has stored a projection but waits for the entity locks will
+    move the counts from its previous projection, which is what this counted (its own is
+    not committed yet)."""
     lock_all_entities()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE graph_nodeviewers, graph_relationshipviewers")
@@ -436,13 +459,13 @@ def sync_records(record_ids: Iterable[int]) -> BatchResult:
     lock_records(ids)
     previous = stored_projections(ids)
     current = current_projections(ids)
+    store_projections(current, removed=set(previous) - set(current))
+    added, dropped = record_changes(previous, current)
     entities, _ = touched(previous, current)
     lock_entities(entities)
     version = next_version()
 
-    store_projections(current, removed=set(previous) - set(current))
     changed_entities, changed_triples = move_counts(previous, current)
-    added, dropped = record_changes(previous, current)
     # What the graph already shows stays as it is: only elements whose agencies or
     # records changed are written (after the first batch of an agreement's records, a busy
     # broker's node and most of its relationships are not).

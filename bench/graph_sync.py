@@ -9,7 +9,8 @@ when missing) and empties the Neo4j graph it writes. Stages:
 - load: shipment records straight into the tables with COPY, entities drawn from pools
   sized to the data (a busy broker on thousands of records, a vessel on hundreds), one
   view grant to another agency on 2% of records;
-- resync: `manage.py graph_resync` in a child process: elements per second and its peak RSS;
+- resync: `manage.py graph_resync` in a child process (two worker processes): elements per
+  second, the peak RSS of each process and the peak proportional memory of all of them;
 - verify: `manage.py graph_verify` must be clean;
 - trickle: a real Celery worker drains while 50 record changes a second (a grant given or
   taken back) are committed; the lag of each, from its commit to its node's `visible_to`
@@ -102,10 +103,22 @@ def rss_mib(pid: int) -> float:
         return 0.0
 
 
+def children(pid: int) -> list[int]:
+    listing = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in listing.read_text().split()] if listing.exists() else []
+
+
 def tree_rss_mib(pid: int) -> float:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
-    return sum(rss_mib(p) for p in pids)
+    return sum(rss_mib(p) for p in [pid, *children(pid)])
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional set size: pages shared with other processes count by their share."""
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no Pss for process {pid}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -348,12 +361,16 @@ def run_resync() -> dict:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        # The child's own high-water mark, read until it exits (ru_maxrss would report this
-        # driver's size after a large load: Linux carries it into children).
-        peak = 0.0
+        # Each process's own high-water mark, read until it exits (ru_maxrss would report
+        # this driver's size after a large load: Linux carries it into children), and the
+        # proportional memory of the resync and its worker processes together (their
+        # pages shared since the fork counted once).
+        peak = tree_peak = 0.0
         while process.poll() is None:
             try:
-                peak = max(peak, high_water_mib(process.pid))
+                pids = [process.pid, *children(process.pid)]
+                peak = max(peak, *(high_water_mib(pid) for pid in pids))
+                tree_peak = max(tree_peak, sum(pss_mib(pid) for pid in pids))
             except (OSError, RuntimeError):
                 pass
             time.sleep(0.2)
@@ -369,6 +386,7 @@ def run_resync() -> dict:
         "seconds": round(seconds, 1),
         "elements_per_second": round((nodes + relationships) / seconds),
         "peak_rss_mib": round(peak, 1),
+        "peak_pss_all_processes_mib": round(tree_peak, 1),
     }
 
 

@@ -4,34 +4,43 @@ Three passes, each over id ranges so memory stays flat however large the data:
 
 1. records: every record's projection (who may see it now, what it asserts) is
    recomputed, projections of records that no longer exist are dropped, and the viewer
-   counts are rebuilt from the projections (holding every lock, briefly);
+   counts are rebuilt from the projections (holding every entity lock, briefly);
 2. nodes: every entity's node is written from the projections, and nodes in Neo4j that
    no record asserts any more are removed, range by range;
-3. relationships: likewise, by source entity range, once every node exists.
+3. relationships: likewise, by source entity range, once every node exists; a range's
+   relationships are read with a server-side cursor and written in chunks bounded by the
+   record ids they carry, since a busy broker's carry millions.
 
-Each batch takes the same advisory locks as the outbox drain and writes with a version
-from the same sequence, so a resync can run while the application serves and the
-drain runs: whichever of the two computes an element last, from the newer rows, wins.
-The outbox is left alone; rows in it are synced again afterwards, which is harmless.
+Each pass's ranges are shared among worker processes (`workers` of them, see
+`graph.worker_process`; with one, this process runs them): a range is a few hundred
+milliseconds of Python, PostgreSQL and Neo4j, and one process left a core idle. Ranges
+of one pass never share an element.
+
+Each range takes the same locks as the outbox drain (a node or relationship range holds
+every entity partition, shared with the other ranges but not with a batch) and writes
+with a version from the same sequence, so a resync can run while the application serves
+and the drain runs: whichever of the two computes an element last, from the newer rows,
+wins. The outbox is left alone; rows in it are synced again afterwards, which is harmless.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
 
-from graph import sync, writer
+from graph import sync, worker_process, writer
 from intel.models import Entity, Record
 
 # Above any entity id, so the last range also sweeps what lies beyond the last entity.
 BEYOND = 2**62
 
 Progress = Callable[[str, int, int], None]
-RangeWriter = Callable[[int, int, int], int]
 
 
 @dataclass
@@ -54,23 +63,99 @@ def _no_progress(phase: str, done: int, total: int) -> None:
     """Progress callback that reports nothing."""
 
 
-def resync_projections(batch_size: int, progress: Progress) -> int:
-    total = Record.objects.count()
-    done, last = 0, 0
-    while True:
-        ids = list(
-            Record.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            break
+Task = tuple[str, int, int]
+Runner = Callable[[Iterable[Task]], Iterator[int]]
+
+
+@contextmanager
+def _workers(count: int) -> Iterator[Runner]:
+    """Runs tasks (see `_run`) in `count` worker processes, yielding each result as it
+    comes; with one, in this process."""
+    if count <= 1:
+        yield lambda tasks: map(_run, tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(
+        count,
+        initializer=worker_process.start,
+        initargs=(connection.settings_dict["NAME"], context.Lock()),
+    )
+    try:
+        yield lambda tasks: pool.imap_unordered(_run, tasks)
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
+
+
+def _run(task: Task) -> int:
+    """One range of one pass, in its own transaction; returns how many records or
+    elements it wrote."""
+    phase, lo, hi = task
+    if phase == "records":
+        return _project_records(lo, hi)
+    with transaction.atomic():
+        sync.lock_all_entities(shared=True)
+        version = sync.next_version()
+        return _write_nodes(lo, hi, version) if phase == "nodes" else _write_relationships(lo, hi, version)
+
+
+def _project_records(lo: int, hi: int) -> int:
+    ids = list(Record.objects.filter(pk__gte=lo, pk__lt=hi).order_by("pk").values_list("pk", flat=True))
+    if ids:
         with transaction.atomic():
             sync.lock_records(ids)
             current = sync.current_projections(ids)
             # A record deleted since it was listed: the empty projection locking it goes too.
             sync.store_projections(current, removed=set(ids) - set(current))
-        done += len(ids)
-        last = ids[-1]
-        progress("records", done, total)
+    return len(ids)
+
+
+def _write_nodes(lo: int, hi: int, version: int) -> int:
+    nodes = sync.node_states_in_range(lo, hi)
+    writer.write(writer.GraphChanges(nodes=nodes), version)
+    writer.sweep(lo, hi, [node["id"] for node in nodes], None, version)
+    return len(nodes)
+
+
+def _write_relationships(lo: int, hi: int, version: int) -> int:
+    keep: list[str] = []
+    for chunk in sync.relationship_states_from_sources(lo, hi):
+        with worker_process.relationship_writes():
+            writer.write(writer.GraphChanges(relationships=chunk), version)
+        keep += [writer.relationship_key(rel["s"], rel["t"], rel["type"]) for rel in chunk]
+    with worker_process.relationship_writes():
+        writer.sweep(lo, hi, None, keep, version)
+    return len(keep)
+
+
+def _ranges(model: type[Record] | type[Entity], width: int) -> list[tuple[int, int]]:
+    """Id ranges of `width` covering the table; the first and last reach out below and
+    beyond it (to sweep stray nodes there)."""
+    bounds = model.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    low, high = bounds["low"] or 0, bounds["high"] or 0
+    ranges = [(lo, lo + width) for lo in range(low, high + 1, width)] if high else []
+    if not ranges:
+        return [(-BEYOND, BEYOND)]
+    ranges[0] = (-BEYOND, ranges[0][1])
+    ranges[-1] = (ranges[-1][0], BEYOND)
+    return ranges
+
+
+def _pass(run: Runner, phase: str, ranges: list[tuple[int, int]], progress: Progress, total: int) -> int:
+    done = written = 0
+    for count in run((phase, lo, hi) for lo, hi in ranges):
+        written += count
+        done += count if phase == "records" else 1
+        progress(phase, done, total)
+    return written
+
+
+def resync_projections(run: Runner, batch_size: int, progress: Progress) -> int:
+    done = _pass(run, "records", _ranges(Record, batch_size), progress, Record.objects.count())
     with connection.cursor() as cursor:
         # Deleted records whose outbox rows the drain has not reached yet: the counts
         # rebuilt next and the node pass recompute their entities anyway.
@@ -83,63 +168,19 @@ def resync_projections(batch_size: int, progress: Progress) -> int:
     return done
 
 
-def _entity_ranges(batch_size: int) -> tuple[list[tuple[int, int]], int]:
-    bounds = Entity.objects.aggregate(low=Min("pk"), high=Max("pk"))
-    low, high = bounds["low"] or 0, bounds["high"] or 0
-    ranges = [(lo, lo + batch_size) for lo in range(low, high + 1, batch_size)] if high else []
-    # The first and last ranges reach out to sweep stray nodes below and beyond.
-    if ranges:
-        ranges[0] = (-BEYOND, ranges[0][1])
-        ranges[-1] = (ranges[-1][0], BEYOND)
-    else:
-        ranges = [(-BEYOND, BEYOND)]
-    return ranges, len(ranges)
-
-
-def _by_entity_range(phase: str, batch_size: int, progress: Progress, write_range: RangeWriter) -> int:
-    """Runs `write_range(lo, hi, version)` over every entity id range, each in a transaction
-    holding every entity lock; returns how many elements it wrote."""
-    ranges, total = _entity_ranges(batch_size)
-    written = 0
-    for done, (lo, hi) in enumerate(ranges, start=1):
-        with transaction.atomic():
-            sync.lock_all_entities()
-            written += write_range(lo, hi, sync.next_version())
-        progress(phase, done, total)
-    return written
-
-
-def _write_nodes(lo: int, hi: int, version: int) -> int:
-    nodes = sync.node_states_in_range(lo, hi)
-    writer.write(writer.GraphChanges(nodes=nodes), version)
-    writer.sweep(lo, hi, [node["id"] for node in nodes], None, version)
-    return len(nodes)
-
-
-def _write_relationships(lo: int, hi: int, version: int) -> int:
-    relationships = sync.relationship_states_from_sources(lo, hi)
-    writer.write(writer.GraphChanges(relationships=relationships), version)
-    keep = [writer.relationship_key(rel["s"], rel["t"], rel["type"]) for rel in relationships]
-    writer.sweep(lo, hi, None, keep, version)
-    return len(relationships)
-
-
-def resync_nodes(batch_size: int, progress: Progress) -> int:
-    return _by_entity_range("nodes", batch_size, progress, _write_nodes)
-
-
-def resync_relationships(batch_size: int, progress: Progress) -> int:
-    """Once every node exists: relationships by the range of their source entity."""
-    return _by_entity_range("relationships", batch_size, progress, _write_relationships)
-
-
 def resync(
-    record_batch: int = 2000, entity_batch: int = 5000, progress: Progress = _no_progress
+    record_batch: int = 2000,
+    entity_batch: int = 5000,
+    workers: int = 2,
+    progress: Progress = _no_progress,
 ) -> ResyncResult:
     started = time.perf_counter()
     result = ResyncResult()
-    result.records = resync_projections(record_batch, progress)
-    result.nodes = resync_nodes(entity_batch, progress)
-    result.relationships = resync_relationships(entity_batch, progress)
+    with _workers(workers) as run:
+        result.records = resync_projections(run, record_batch, progress)
+        entity_ranges = _ranges(Entity, entity_batch)
+        # Every node before any relationship: a relationship is matched through its ends.
+        result.nodes = _pass(run, "nodes", entity_ranges, progress, len(entity_ranges))
+        result.relationships = _pass(run, "relationships", entity_ranges, progress, len(entity_ranges))
     result.seconds = time.perf_counter() - started
     return result

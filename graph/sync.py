@@ -31,7 +31,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -72,11 +72,12 @@ class BatchResult:
         return self.nodes + self.relationships + self.removed
 
 
-def _lock(space: int, keys: Iterable[int]) -> None:
+def _lock(space: int, keys: Iterable[int], shared: bool = False) -> None:
     # unnest yields the sorted array in order, so the locks are taken in that order.
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+            f"SELECT count({function}(%s, k)) FROM unnest(%s::int[]) AS k",  # noqa: S608 - a constant
             [space, sorted(set(keys))],
         )
 
@@ -117,9 +118,11 @@ def lock_entities(entity_ids: Iterable[int]) -> None:
     _lock(ENTITY_LOCK_SPACE, (pk % ENTITY_PARTITIONS for pk in entity_ids))
 
 
-def lock_all_entities() -> None:
-    """For a batch whose relationships may reach any node (a resync range)."""
-    _lock(ENTITY_LOCK_SPACE, range(ENTITY_PARTITIONS))
+def lock_all_entities(shared: bool = False) -> None:
+    """For work whose relationships may reach any node. A resync's ranges take them
+    shared: their elements are disjoint, so they may run side by side, but no batch may
+    run beside any of them."""
+    _lock(ENTITY_LOCK_SPACE, range(ENTITY_PARTITIONS), shared)
 
 
 def next_version() -> int:
@@ -143,18 +146,20 @@ NODES_SQL = """
 """
 
 # The full state, for a resync: `records` lists the synced records asserting the
-# relationship, read from the links themselves.
-RELATIONSHIPS_SQL = """
+# relationship, read from the links themselves (both tables narrowed to the range, or the
+# planner scans every link for each range).
+RELATIONSHIPS_BY_SOURCE_RANGE = """
     WITH viewers AS (
         SELECT v.source_id, v.target_id, v.type, array_agg(v.agency_id ORDER BY v.agency_id) AS agencies
         FROM graph_relationshipviewers v
-        WHERE {condition} AND v.records > 0
+        WHERE v.source_id >= %(lo)s AND v.source_id < %(hi)s AND v.records > 0
         GROUP BY v.source_id, v.target_id, v.type
     )
     SELECT v.source_id, v.target_id, v.type, array_agg(l.record_id ORDER BY l.record_id), v.agencies
     FROM viewers v
     JOIN intel_link l ON l.source_id = v.source_id AND l.target_id = v.target_id AND l.type = v.type
     JOIN graph_recordprojection p ON p.record_id = l.record_id
+    WHERE l.source_id >= %(lo)s AND l.source_id < %(hi)s
     GROUP BY v.source_id, v.target_id, v.type, v.agencies
     ORDER BY v.source_id, v.target_id, v.type
 """
@@ -175,9 +180,6 @@ RELATIONSHIP_VIEWERS_BY_TRIPLE = """
 
 NODES_BY_ID = NODES_SQL.format(condition="e.id = ANY(%(ids)s)")
 NODES_BY_RANGE = NODES_SQL.format(condition="e.id >= %(lo)s AND e.id < %(hi)s")
-RELATIONSHIPS_BY_SOURCE_RANGE = RELATIONSHIPS_SQL.format(
-    condition="v.source_id >= %(lo)s AND v.source_id < %(hi)s"
-)
 
 
 def _nodes(sql: str, params: dict) -> list[dict]:
@@ -186,15 +188,6 @@ def _nodes(sql: str, params: dict) -> list[dict]:
         return [
             {"id": pk, "type": type_, "key": key, "visible_to": agencies}
             for pk, type_, key, agencies in cursor.fetchall()
-        ]
-
-
-def _relationships(sql: str, params: dict) -> list[dict]:
-    with bulk_cursor() as cursor:
-        cursor.execute(sql, params)
-        return [
-            {"s": s, "t": t, "type": type_, "records": records, "visible_to": agencies}
-            for s, t, type_, records, agencies in cursor.fetchall()
         ]
 
 
@@ -221,9 +214,30 @@ def relationship_viewers(triples: Iterable[Triple]) -> dict[Triple, list[int]]:
         return {(s, t, type_): agencies for s, t, type_, agencies in cursor.fetchall()}
 
 
-def relationship_states_from_sources(lo: int, hi: int) -> list[dict]:
-    """The relationships whose source entity id is in [lo, hi)."""
-    return _relationships(RELATIONSHIPS_BY_SOURCE_RANGE, {"lo": lo, "hi": hi})
+# A chunk of relationship states ends at this many rows or this many record ids in their
+# `records` lists, whichever comes first: a range holding a busy broker's relationships
+# carries millions of record ids, which would otherwise all be in memory at once.
+CHUNK_ROWS = 5000
+CHUNK_RECORD_IDS = 200_000
+
+
+def relationship_states_from_sources(lo: int, hi: int) -> Iterator[list[dict]]:
+    """The relationships whose source entity id is in [lo, hi), in chunks, streamed from
+    a server-side cursor (inside the caller's transaction)."""
+    connection.ensure_connection()
+    with connection.connection.cursor(name=f"relationships_{lo}_{hi}") as cursor:
+        cursor.itersize = 1000
+        cursor.execute(RELATIONSHIPS_BY_SOURCE_RANGE, {"lo": lo, "hi": hi})
+        chunk: list[dict] = []
+        record_ids = 0
+        for s, t, type_, records, agencies in cursor:
+            chunk.append({"s": s, "t": t, "type": type_, "records": records, "visible_to": agencies})
+            record_ids += len(records)
+            if len(chunk) >= CHUNK_ROWS or record_ids >= CHUNK_RECORD_IDS:
+                yield chunk
+                chunk, record_ids = [], 0
+        if chunk:
+            yield chunk
 
 
 # --- projections and viewer counts -----------------------------------------------------

@@ -46,7 +46,7 @@ from intel.models import Entity, Mention, Record, RecordGroupObjectPermission
 from intel.services import delete_record, update_record
 from intel.signals import records_changed
 from sharing.models import Agency, User
-from tests.conftest import ROOT, WorkerProcess, services
+from tests.conftest import ROOT, WorkerProcess, services, worker_database_url
 from tests.test_import import EXAMPLES
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -599,4 +599,36 @@ def test_health_and_admin_show_lag_and_backlog_and_verify_and_resync_repair_the_
 
     sync.drain()
     assert client.get("/health/").json()["graph_sync"]["backlog"] == 0
+    assert_graph_matches_postgresql()
+
+
+def test_a_resync_beside_changing_records_and_a_draining_worker_leaves_the_graph_postgresql_describes(
+    tmp_path, agencies, processes
+):
+    """`graph_resync` runs while the application serves: its worker processes share the
+    entity locks among themselves, never with a batch, and the later computation wins."""
+    processes("worker", GRAPH_SYNC_BATCH_SIZE="10")
+    import_rows(tmp_path, agencies["cus"], shipment_rows(range(300)))
+    wait_synced(timeout=120)
+    resync = subprocess.Popen(
+        [sys.executable, "manage.py", "graph_resync", "--record-batch", "5", "--entity-batch", "10"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": worker_database_url()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    others = [agencies["pol"], agencies["tax"], agencies["cg"]]
+    changes = 0
+    while resync.poll() is None:
+        start = 300 + changes * 10
+        import_rows(tmp_path, agencies["cus"], shipment_rows(range(start, start + 10)))
+        refs = [f"G-{n:05d}" for n in range(changes * 10, changes * 10 + 10)]
+        grant(Record.objects.filter(external_ref__in=refs), others[changes % 3])
+        changes += 1
+    output = resync.communicate()[0]
+    assert resync.returncode == 0, output
+    assert "resynced" in output and "records:" in output
+    assert changes >= 3, "the resync ended before records could change beside it"
+    wait_synced(timeout=120)
     assert_graph_matches_postgresql()

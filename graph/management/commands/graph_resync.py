@@ -14,9 +14,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--record-batch", type=int, default=2000, help="records per batch")
         parser.add_argument("--entity-batch", type=int, default=5000, help="entity ids per batch")
+        parser.add_argument(
+            "--workers", type=int, default=2, help="processes sharing the ranges (1: this process alone)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, *args, record_batch: int, entity_batch: int, no_progress: bool, **options) -> None:
+    def handle(
+        self, *args, record_batch: int, entity_batch: int, workers: int, no_progress: bool, **options
+    ) -> None:
         if not sync_enabled():
             raise CommandError("the graph sync needs PostgreSQL and NEO4J_URI")
         bars: dict[str, tqdm] = {}
@@ -30,7 +35,9 @@ class Command(BaseCommand):
                 bar = bars[phase] = tqdm(total=total, desc=phase, unit=unit, disable=no_progress)
             bar.update(done - bar.n)
 
-        result = resync(record_batch=record_batch, entity_batch=entity_batch, progress=progress)
+        result = resync(
+            record_batch=record_batch, entity_batch=entity_batch, workers=workers, progress=progress
+        )
         for bar in bars.values():
             bar.close()
         self.stdout.write(

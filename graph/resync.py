@@ -3,8 +3,8 @@
 Three passes, each over id ranges so memory stays flat however large the data:
 
 1. records: every record's projection (who may see it now, what it asserts) is
-   recomputed, projections of records that no longer exist are dropped, and the viewer
-   counts are rebuilt from the projections (holding every entity lock, briefly);
+   recomputed, projections of records that no longer exist are dropped, and the two
+   tables of viewer counts are rebuilt from the projections (see `sync.rebuild_counts`);
 2. nodes: every entity's node is written from the projections, and nodes in Neo4j that
    no record asserts any more are removed, range by range;
 3. relationships: likewise, by source entity range, once every node exists; a range's
@@ -97,6 +97,10 @@ def _run(task: Task) -> int:
     phase, lo, hi = task
     if phase == "records":
         return _project_records(lo, hi)
+    if phase in sync.COUNTS_FROM_PROJECTIONS:
+        with transaction.atomic():
+            sync.rebuild_counts(phase)
+        return 0
     with transaction.atomic():
         sync.lock_all_entities(shared=True)
         version = sync.next_version()
@@ -116,8 +120,10 @@ def _project_records(lo: int, hi: int) -> int:
 
 def _write_nodes(lo: int, hi: int, version: int) -> int:
     nodes = sync.node_states_in_range(lo, hi)
+    # Sweeping first: a node holding one of these entity ids under another key (left by
+    # another database) would make the write break the uniqueness of entity ids.
+    writer.sweep(lo, hi, [writer.node_key(node["id"], node["key"]) for node in nodes], None, version)
     writer.write(writer.GraphChanges(nodes=nodes), version)
-    writer.sweep(lo, hi, [node["id"] for node in nodes], None, version)
     return len(nodes)
 
 
@@ -163,8 +169,9 @@ def resync_projections(run: Runner, batch_size: int, progress: Progress) -> int:
             "DELETE FROM graph_recordprojection p "
             "WHERE NOT EXISTS (SELECT 1 FROM intel_record r WHERE r.id = p.record_id)"
         )
-    with transaction.atomic():
-        sync.rebuild_counts()
+    # The two tables side by side, one per worker.
+    for _ in run((table, 0, 0) for table in sync.COUNTS_FROM_PROJECTIONS):
+        pass
     return done
 
 

@@ -411,35 +411,40 @@ def crossed_zero(count: int, delta: int) -> bool:
     return (count > 0) != (count - delta > 0)
 
 
-def rebuild_counts() -> None:
-    """Recomputes every viewer count from the stored projections, holding every entity lock
-    (no batch moves counts meanwhile): what a full resync does once it has rewritten the
-    projections. A batch that has stored a projection but waits for the entity locks will
-    move the counts from its previous projection, which is what this counted (its own is
-    not committed yet)."""
-    lock_all_entities()
+# Each viewer-count table recomputed from the stored projections.
+COUNTS_FROM_PROJECTIONS = {
+    "graph_nodeviewers": """
+        INSERT INTO graph_nodeviewers (entity_id, agency_id, records)
+        SELECT e.key::bigint, a::int, count(*)
+        FROM graph_recordprojection p,
+             jsonb_each(p.entities) AS e, jsonb_array_elements_text(e.value) AS a
+        GROUP BY 1, 2
+    """,
+    "graph_relationshipviewers": """
+        INSERT INTO graph_relationshipviewers (source_id, target_id, type, agency_id, records)
+        SELECT (l ->> 0)::bigint, (l ->> 1)::bigint, l ->> 2, a::int, count(*)
+        FROM graph_recordprojection p,
+             jsonb_array_elements(p.links) AS l, jsonb_array_elements_text(l -> 3) AS a
+        GROUP BY 1, 2, 3, 4
+    """,
+}
+
+
+def rebuild_counts(table: str) -> None:
+    """Recomputes one table of viewer counts (a key of `COUNTS_FROM_PROJECTIONS`) from the
+    stored projections, holding every entity lock, shared (so a resync rebuilds both
+    tables side by side, and no batch moves counts meanwhile): what a full resync does
+    once it has rewritten the projections. A batch that has stored a projection but waits
+    for the entity locks will move the counts from its previous projection, which is what
+    this counted (its own is not committed yet). A batch running between the two rebuilds
+    moves the other table's counts from a stale base, which that rebuild then replaces
+    (the batch's projection committed), and the resync's node and relationship passes
+    rewrite every element after both."""
+    lock_all_entities(shared=True)
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE graph_nodeviewers, graph_relationshipviewers")
-        cursor.execute(
-            """
-            INSERT INTO graph_nodeviewers (entity_id, agency_id, records)
-            SELECT e.key::bigint, a::int, count(*)
-            FROM graph_recordprojection p,
-                 jsonb_each(p.entities) AS e, jsonb_array_elements_text(e.value) AS a
-            GROUP BY 1, 2
-            """
-        )
-        cursor.execute(
-            """
-            INSERT INTO graph_relationshipviewers (source_id, target_id, type, agency_id, records)
-            SELECT (l ->> 0)::bigint, (l ->> 1)::bigint, l ->> 2, a::int, count(*)
-            FROM graph_recordprojection p,
-                 jsonb_array_elements(p.links) AS l, jsonb_array_elements_text(l -> 3) AS a
-            GROUP BY 1, 2, 3, 4
-            """
-        )
-        cursor.execute("ANALYZE graph_nodeviewers")
-        cursor.execute("ANALYZE graph_relationshipviewers")
+        cursor.execute(f"TRUNCATE {table}")
+        cursor.execute(COUNTS_FROM_PROJECTIONS[table])
+        cursor.execute(f"ANALYZE {table}")
 
 
 def record_changes(

@@ -187,7 +187,8 @@ def write(changes: GraphChanges, version: int, driver: Driver | None = None) -> 
 
 NODE_SWEEP = f"""
     MATCH (n:{ENTITY_LABEL})
-    WHERE n.entity_id >= $lo AND n.entity_id < $hi AND NOT n.entity_id IN $keep
+    WHERE n.entity_id >= $lo AND n.entity_id < $hi
+      AND NOT (toString(n.entity_id) + '>' + coalesce(n.key, '')) IN $keep
       AND coalesce(n.sync_version, -1) <= $version
     DETACH DELETE n
 """
@@ -201,15 +202,20 @@ RELATIONSHIP_SWEEP = f"""
 """
 
 
+def node_key(entity_id: int, key: str) -> str:
+    return f"{entity_id}>{key}"
+
+
 def relationship_key(source: int, target: int, rel_type: str) -> str:
     return f"{source}>{target}>{rel_type}"
 
 
 def sweep(
-    lo: int, hi: int, keep_nodes: list[int] | None, keep_relationships: list[str] | None, version: int
+    lo: int, hi: int, keep_nodes: list[str] | None, keep_relationships: list[str] | None, version: int
 ) -> None:
     """Removes, among the nodes with entity id in [lo, hi) (or the relationships leaving
-    them), those not kept: what a full resync found no record asserting any more."""
+    them), those not kept (`node_key`, `relationship_key`): what a full resync found no
+    record asserting any more, and a node holding an entity id under another key."""
     driver = get_driver()
     ensure_schema_once(driver)
 

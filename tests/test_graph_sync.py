@@ -592,10 +592,15 @@ def test_health_and_admin_show_lag_and_backlog_and_verify_and_resync_repair_the_
     get_driver().execute_query(
         "CREATE (:Entity:Company {entity_id: 10000000, key: 'stray', type: 'company', name: 'x'})"
     )
+    # A node left by another database, holding a real entity's id under another key.
+    impostor = Entity.objects.filter(type="company").first().pk
+    get_driver().execute_query(
+        "CREATE (:Entity:Company {entity_id: $id, key: 'impostor', type: 'company'})", id=impostor
+    )
     call_command("graph_resync", "--record-batch", "7", "--entity-batch", "25")
     call_command("graph_verify")
     assert "Neo4j matches PostgreSQL" in capsys.readouterr().out
-    assert not graph_rows("MATCH (n {key: 'stray'}) RETURN n")
+    assert not graph_rows("MATCH (n) WHERE n.key IN ['stray', 'impostor'] RETURN n")
 
     sync.drain()
     assert client.get("/health/").json()["graph_sync"]["backlog"] == 0

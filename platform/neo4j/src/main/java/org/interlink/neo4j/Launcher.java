@@ -49,6 +49,11 @@ public final class Launcher {
                 .setConfig(HttpsConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, pageCache)
+                // The graph is a projection PostgreSQL can rebuild (graph_resync), so old
+                // transaction logs buy nothing: kept for two days by default, a few resyncs
+                // of a million records filled 27 GB of disk.
+                .setConfig(GraphDatabaseSettings.keep_logical_logs,
+                        env("NEO4J_TX_LOG_RETENTION", "2 files"))
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);

@@ -9,7 +9,7 @@ when missing) and empties the Neo4j graph it writes. Stages:
 - load: shipment records straight into the tables with COPY, entities drawn from pools
   sized to the data (a busy broker on thousands of records, a vessel on hundreds), one
   view grant to another agency on 2% of records;
-- resync: `manage.py graph_resync` in a child process (two worker processes): elements per
+- resync: `manage.py graph_resync` in a child process (three worker processes): elements per
   second, the peak RSS of each process and the peak proportional memory of all of them;
 - verify: `manage.py graph_verify` must be clean;
 - trickle: a real Celery worker drains while 50 record changes a second (a grant given or

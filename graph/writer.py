@@ -193,12 +193,12 @@ NODE_SWEEP = f"""
     DETACH DELETE n
 """
 
-RELATIONSHIP_SWEEP = f"""
+# Read only: finding nothing to remove (the usual case) then takes no lock.
+STRAY_RELATIONSHIPS = f"""
     MATCH (a:{ENTITY_LABEL})-[r]->(b:{ENTITY_LABEL})
     WHERE a.entity_id >= $lo AND a.entity_id < $hi
       AND NOT (toString(a.entity_id) + '>' + toString(b.entity_id) + '>' + type(r)) IN $keep
-      AND coalesce(r.sync_version, -1) <= $version
-    DELETE r
+    RETURN a.entity_id AS s, b.entity_id AS t, type(r) AS type
 """
 
 
@@ -210,20 +210,23 @@ def relationship_key(source: int, target: int, rel_type: str) -> str:
     return f"{source}>{target}>{rel_type}"
 
 
-def sweep(
-    lo: int, hi: int, keep_nodes: list[str] | None, keep_relationships: list[str] | None, version: int
-) -> None:
-    """Removes, among the nodes with entity id in [lo, hi) (or the relationships leaving
-    them), those not kept (`node_key`, `relationship_key`): what a full resync found no
-    record asserting any more, and a node holding an entity id under another key."""
+def sweep_nodes(lo: int, hi: int, keep: list[str], version: int) -> None:
+    """Removes, among the nodes with entity id in [lo, hi), those not kept (`node_key`):
+    what a full resync found no record asserting any more, and a node holding an entity
+    id under another key."""
     driver = get_driver()
     ensure_schema_once(driver)
-
-    def run(tx: ManagedTransaction) -> None:
-        if keep_nodes is not None:
-            tx.run(NODE_SWEEP, lo=lo, hi=hi, keep=keep_nodes, version=version).consume()
-        if keep_relationships is not None:
-            tx.run(RELATIONSHIP_SWEEP, lo=lo, hi=hi, keep=keep_relationships, version=version).consume()
-
     with driver.session(database=settings.NEO4J_DATABASE) as session:
-        session.execute_write(run)
+        session.execute_write(
+            lambda tx: tx.run(NODE_SWEEP, lo=lo, hi=hi, keep=keep, version=version).consume()
+        )
+
+
+def stray_relationships(lo: int, hi: int, keep: list[str]) -> list[dict]:
+    """The relationships leaving nodes with entity id in [lo, hi) that are not kept
+    (`relationship_key`), as rows for `GraphChanges.removed_relationships`."""
+    driver = get_driver()
+    with driver.session(database=settings.NEO4J_DATABASE) as session:
+        return session.execute_read(
+            lambda tx: [record.data() for record in tx.run(STRAY_RELATIONSHIPS, lo=lo, hi=hi, keep=keep)]
+        )

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from graph.outbox import sync_enabled
-from graph.resync import resync
+from graph.resync import DEFAULT_WORKERS, resync
 
 
 class Command(BaseCommand):
@@ -15,7 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--record-batch", type=int, default=2000, help="records per batch")
         parser.add_argument("--entity-batch", type=int, default=5000, help="entity ids per batch")
         parser.add_argument(
-            "--workers", type=int, default=2, help="processes sharing the ranges (1: this process alone)"
+            "--workers",
+            type=int,
+            default=DEFAULT_WORKERS,
+            help="processes sharing the ranges (1: this process alone)",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -622,7 +622,8 @@ def run_neomodel(entities: int) -> dict:
         nodes = sync.node_states(chosen)
         relationships = [
             rel
-            for rel in sync.relationship_states_from_sources(0, 2**62)
+            for chunk in sync.relationship_states_from_sources(0, 2**62)
+            for rel in chunk
             if (rel["s"], rel["t"], rel["type"]) in triples
         ]
 

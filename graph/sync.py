@@ -82,11 +82,14 @@ def _lock(space: int, keys: Iterable[int], shared: bool = False) -> None:
         )
 
 
-def bulk_cursor() -> psycopg.Cursor:
+def bulk_cursor(name: str | None = None) -> psycopg.Cursor | psycopg.ServerCursor:
     """A cursor in Django's connection and transaction that sends parameters apart from the
     statement: Django's own quotes every array element into the SQL text in Python, which
-    for a batch's tens of thousands of ids cost more than running the statements."""
+    for a batch's tens of thousands of ids cost more than running the statements. Named,
+    a server-side cursor, whose rows arrive as they are read."""
     connection.ensure_connection()
+    if name:
+        return psycopg.ServerCursor(connection.connection, name)
     return psycopg.Cursor(connection.connection)
 
 
@@ -224,8 +227,7 @@ CHUNK_RECORD_IDS = 200_000
 def relationship_states_from_sources(lo: int, hi: int) -> Iterator[list[dict]]:
     """The relationships whose source entity id is in [lo, hi), in chunks, streamed from
     a server-side cursor (inside the caller's transaction)."""
-    connection.ensure_connection()
-    with connection.connection.cursor(name=f"relationships_{lo}_{hi}") as cursor:
+    with bulk_cursor(name=f"relationships_{lo}_{hi}") as cursor:
         cursor.itersize = 1000
         cursor.execute(RELATIONSHIPS_BY_SOURCE_RANGE, {"lo": lo, "hi": hi})
         chunk: list[dict] = []

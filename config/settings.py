@@ -184,6 +184,9 @@ DISCLOSURE_DUE_HOURS = {
     "routine": env_int("DISCLOSURE_ROUTINE_HOURS", 7 * 24),
 }
 DISCLOSURE_GRANT_DAYS = env_int("DISCLOSURE_GRANT_DAYS", 30)
+# How many onward steps a record may travel from its owner (owner -> A -> B -> C is three).
+# The choke point's condition grows with it, so it is a bound, not a preference.
+ONWARD_MAX_HOPS = env_int("ONWARD_MAX_HOPS", 3)
 
 # Short-lived shared state (import progress): Redis beside the broker, else this process's memory.
 CACHES = {

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.apps import apps
+from django.conf import settings
 from django.db import models
-from django.db.models import Case, Exists, ExpressionWrapper, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact, LessThanOrEqual
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Contains, Exact, In, LessThanOrEqual
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -46,7 +47,18 @@ def sees_everything(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_superuser)
 
 
-ANY_PURPOSE = "*"
+class AnyPurpose:
+    """The internal "may see, for some purpose" that the graph sync and the admin ask.
+    An object rather than a string, so that no value parsed from a request can equal it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ANY_PURPOSE"
+
+
+ANY_PURPOSE = AnyPurpose()
+PurposeAsked = str | AnyPurpose | None
 REDACTABLE_ENTITY_TYPES = ("phone", "email", "person", "address")
 
 
@@ -59,33 +71,36 @@ class AgreementTerms:
     providers: frozenset[int]
     purposes: tuple[str, ...]
     redacted: tuple[str, ...]
+    receivers: frozenset[int] = frozenset()
+    onward: bool = False
 
 
 @dataclass
 class AgreementAccess:
     """The agreements under which one agency receives right now: few enough to hold in
     memory, so the record conditions they make are plain column tests and one probe of the
-    release index, rather than probes of the agreement tables for every record."""
+    release index, rather than probes of the agreement tables for every record.
+
+    `pool` holds every agreement in force that the same purpose and redactions leave: an
+    onward release is only as good as the agreements its chain came through, and each of
+    those must be in this pool (so a chain is read for a purpose every link permits, and an
+    entity type any link redacts stays hidden). `agreements` is always a part of `pool`."""
 
     agreements: dict[int, AgreementTerms] = field(default_factory=dict)
+    pool: dict[int, AgreementTerms] = field(default_factory=dict)
 
     @classmethod
-    def for_agency(cls, agency_id: int, purpose: str | None = ANY_PURPOSE) -> AgreementAccess:
+    def for_agency(cls, agency_id: int, purpose: PurposeAsked = ANY_PURPOSE) -> AgreementAccess:
         """The agreements that permit reading for `purpose`: all of them for ANY_PURPOSE (what
         the agency may see), none when no purpose is stated (reading shared content needs one)."""
         if purpose is None:
             return cls()
+        if not isinstance(purpose, str | AnyPurpose):
+            raise TypeError(f"a purpose is a string or ANY_PURPOSE, not {purpose!r}")
         agreement = apps.get_model("sharing", "Agreement")
-        terms, received = cls.terms_of(
-            agreement.objects.in_force().filter(parties__agency_id=agency_id, parties__receives=True)
-        )
-        return cls(
-            {
-                pk: terms[pk]
-                for pk in received.get(agency_id, ())
-                if purpose == ANY_PURPOSE or purpose in terms[pk].purposes
-            }
-        )
+        terms, received = cls.terms_of(agreement.objects.in_force())
+        pool = {pk: t for pk, t in terms.items() if purpose is ANY_PURPOSE or purpose in t.purposes}
+        return cls({pk: pool[pk] for pk in received.get(agency_id, ()) if pk in pool}, pool)
 
     @classmethod
     def for_every_agency(cls) -> dict[int, AgreementAccess]:
@@ -94,7 +109,7 @@ class AgreementAccess:
         agreement = apps.get_model("sharing", "Agreement")
         terms, received = cls.terms_of(agreement.objects.in_force())
         return {
-            agency_id: cls({pk: terms[pk] for pk in received.get(agency_id, ())})
+            agency_id: cls({pk: terms[pk] for pk in received.get(agency_id, ())}, terms)
             for agency_id in agency.objects.values_list("pk", flat=True)
         }
 
@@ -104,10 +119,16 @@ class AgreementAccess:
         party = apps.get_model("sharing", "AgreementParty")
         rows = list(
             agreements.values_list(
-                "pk", "categories", "classification_ceiling", "purposes", "redacted_fields"
+                "pk",
+                "categories",
+                "classification_ceiling",
+                "purposes",
+                "redacted_fields",
+                "onward_sharing_allowed",
             )
         )
         providers: dict[int, set[int]] = {}
+        receivers: dict[int, set[int]] = {}
         received: dict[int, set[int]] = {}
         for agreement_id, agency_id, provides, receives in party.objects.filter(
             agreement_id__in=[row[0] for row in rows]
@@ -115,12 +136,19 @@ class AgreementAccess:
             if provides:
                 providers.setdefault(agreement_id, set()).add(agency_id)
             if receives:
+                receivers.setdefault(agreement_id, set()).add(agency_id)
                 received.setdefault(agency_id, set()).add(agreement_id)
         terms = {
             pk: AgreementTerms(
-                tuple(categories), ceiling, frozenset(providers.get(pk, ())), tuple(purposes), tuple(redacted)
+                tuple(categories),
+                ceiling,
+                frozenset(providers.get(pk, ())),
+                tuple(purposes),
+                tuple(redacted),
+                frozenset(receivers.get(pk, ())),
+                onward,
             )
-            for pk, categories, ceiling, purposes, redacted in rows
+            for pk, categories, ceiling, purposes, redacted, onward in rows
         }
         return terms, received
 
@@ -131,16 +159,31 @@ class AgreementAccess:
         terms = self.agreements.get(agreement_id)
         return list(terms.redacted) if terms else []
 
-    def only(self, agreement_ids: set[int]) -> AgreementAccess:
-        return AgreementAccess({pk: t for pk, t in self.agreements.items() if pk in agreement_ids})
+    def redacted_for(self, record: models.Model) -> list[str]:
+        """What hides from the reader of a record annotated by `with_visibility`: its
+        agreement's redactions and, when it came by an onward release, every redaction along
+        that release's chain (sharing never widens)."""
+        if getattr(record, "via_owner", True) or getattr(record, "via_grant", False):
+            return []
+        inherited = getattr(record, "via_inherited_redactions", None) or []
+        return sorted({*self.redacted_by(getattr(record, "via_agreement", None)), *inherited})
+
+    def only(self, agreement_ids: frozenset[int] | set[int]) -> AgreementAccess:
+        return AgreementAccess(
+            {pk: t for pk, t in self.agreements.items() if pk in agreement_ids},
+            {pk: t for pk, t in self.pool.items() if pk in agreement_ids},
+        )
+
+    def allowing_onward(self) -> AgreementAccess:
+        return self.only({pk for pk, terms in self.pool.items() if terms.onward})
 
     def without_redaction_of(self, field_name: str) -> AgreementAccess:
-        return self.only({pk for pk, terms in self.agreements.items() if field_name not in terms.redacted})
+        return self.only({pk for pk, terms in self.pool.items() if field_name not in terms.redacted})
 
     def redacted_types(self) -> set[str]:
-        return {
-            f for terms in self.agreements.values() for f in terms.redacted if f in REDACTABLE_ENTITY_TYPES
-        }
+        """Entity types some agreement redacts, the agency's own or one an onward chain may
+        pass through."""
+        return {f for terms in self.pool.values() for f in terms.redacted if f in REDACTABLE_ENTITY_TYPES}
 
     def scopes(self) -> dict[tuple[str, int], list[int]]:
         """Agreement ids by the (category, classification ceiling) they cover."""
@@ -168,25 +211,79 @@ def released_to_covering(access: AgreementAccess) -> Q:
     return Q(releasability="covering") & condition
 
 
+def covers_outer_record(terms: AgreementTerms) -> Q:
+    """The agreement's scope covers the outer record (by its own columns)."""
+    return Q(
+        In(OuterRef("category"), list(terms.categories)),
+        LessThanOrEqual(OuterRef("classification"), terms.ceiling),
+    )
+
+
 def named_releases(access: AgreementAccess) -> models.QuerySet:
     """Release rows of the outer record (`record_id = outer id`) that make it visible under
-    one of these agreements: by name from the owner (the record says "named"), or onward
-    from a recipient, under an agreement whose scope covers the record. The scope is tested
-    on the outer record's own columns, so each record costs one probe of the release index
-    and no second visit to the records table."""
+    one of these agreements, whose scope covers it and under which the releasing agency
+    provides: by name from the owner, or onward from a recipient whose own basis holds now.
+    The scope is tested on the outer record's own columns, so each record costs one probe
+    of the release index and no second visit to the records table."""
     release = apps.get_model("sharing", "RecordRelease")
-    in_scope = Q(pk__in=[])
-    for (category, ceiling), ids in access.scopes().items():
-        in_scope |= Q(
-            Exact(OuterRef("category"), category),
-            LessThanOrEqual(OuterRef("classification"), ceiling),
-            agreement_id__in=ids,
-        )
+    under = Q(pk__in=[])
+    for pk, terms in sorted(access.agreements.items()):
+        if terms.categories and terms.providers:
+            under |= Q(
+                covers_outer_record(terms), agreement_id=pk, released_by_id__in=sorted(terms.providers)
+            )
     return release.objects.filter(
-        in_scope,
-        Q(Exact(OuterRef("releasability"), "named")) | ~Q(released_by_id=OuterRef("owner_id")),
-        record_id=OuterRef("pk"),
+        under, release_holds(access, "", settings.ONWARD_MAX_HOPS), record_id=OuterRef("pk")
     )
+
+
+def release_holds(access: AgreementAccess, prefix: str, hops: int) -> Q:
+    """The release row at `prefix` (a path of `basis__` steps from the probed row) is still
+    good: the owner's own release of a record it releases by name, or, up to `hops` onward
+    steps, a recipient's release whose basis still holds now. A basis holds when the
+    releasing agency receives under its basis agreement, that agreement is in the pool (in
+    force, permitting the purpose, redacting no type asked about), allows onward sharing and
+    covers the record (so the lowest ceiling along the chain applies), the owner's handling
+    code does not forbid onward sharing (or the owner consented to that agency), and the
+    record reached the releasing agency from the owner's covering releasability or by a
+    release that holds in turn. Each step adds one alternative per agreement, not per
+    chain, so the condition grows with hops times agreements."""
+    owners_release = Q(**{f"{prefix}released_by_id": OuterRef("owner_id")}) & Q(
+        Exact(OuterRef("releasability"), "named")
+    )
+    if hops == 0:
+        return owners_release
+    basis = f"{prefix}basis__"
+    bases = Q(pk__in=[])
+    for pk, terms in sorted(access.pool.items()):
+        if not (terms.onward and terms.receivers and terms.categories and terms.providers):
+            continue
+        providers = sorted(terms.providers)
+        from_owner = Q(**{f"{prefix}basis__isnull": True}) & Q(
+            Exact(OuterRef("releasability"), "covering"), In(OuterRef("owner_id"), providers)
+        )
+        from_release = Q(**{f"{basis}agreement_id": pk, f"{basis}released_by_id__in": providers})
+        bases |= Q(
+            covers_outer_record(terms),
+            from_owner | from_release,
+            **{f"{prefix}basis_agreement_id": pk, f"{prefix}released_by_id__in": sorted(terms.receivers)},
+        )
+    from intel.models import Caveat
+
+    consent = apps.get_model("sharing", "Consent")
+    onward_permitted = ~Q(
+        Contains(Cast(OuterRef("caveats"), models.TextField()), f'"{Caveat.NO_ONWARD_SHARING}"')
+    ) | Q(
+        Exists(
+            consent.objects.filter(
+                record_id=OuterRef(OuterRef("pk")),
+                agency_id=OuterRef(f"{prefix}released_by_id"),
+                caveat=Caveat.NO_ONWARD_SHARING,
+            )
+        )
+    )
+    upstream = Q(**{f"{prefix}basis__isnull": True}) | release_holds(access, basis, hops - 1)
+    return owners_release | (bases & onward_permitted & upstream)
 
 
 def covering_agreement(access: AgreementAccess) -> Case:
@@ -218,7 +315,7 @@ class AgencyScopedQuerySet(models.QuerySet):
     def visible_to(
         self,
         user: AbstractBaseUser | AnonymousUser,
-        purpose: str | None = ANY_PURPOSE,
+        purpose: PurposeAsked = ANY_PURPOSE,
         access: AgreementAccess | None = None,
     ):
         """Rows the user's agency may see now. Reading content passes the purpose stated: what
@@ -333,15 +430,34 @@ class RecordQuerySet(AgencyScopedQuerySet):
         (an agreement it is visible under, or None). That is what the purpose check, the
         redaction and the audit log record."""
         agency_id = viewer_agency_id(user)
-        released = named_releases(access).values("agreement_id")[:1]
+        if not access.agreements:
+            nothing = Value(None, output_field=models.BigIntegerField())
+            return self.annotate(
+                via_owner=Q(owner_id=agency_id),
+                via_grant=self.granted(agency_id or 0),
+                via_covering=nothing,
+                via_agreement=nothing,
+                via_release=nothing,
+                via_inherited_redactions=Value(None, output_field=models.JSONField()),
+            )
+        released = named_releases(access).order_by("pk")
         return self.annotate(
             via_owner=Q(owner_id=agency_id),
             via_grant=self.granted(agency_id or 0),
+            via_covering=covering_agreement(access),
+            via_release=Case(
+                When(via_covering__isnull=True, then=Subquery(released.values("pk")[:1])),
+                output_field=models.BigIntegerField(),
+            ),
             via_agreement=Coalesce(
-                covering_agreement(access), Subquery(released), output_field=models.BigIntegerField()
-            )
-            if access.agreements
-            else Value(None, output_field=models.BigIntegerField()),
+                F("via_covering"),
+                Subquery(released.values("agreement_id")[:1]),
+                output_field=models.BigIntegerField(),
+            ),
+            via_inherited_redactions=Case(
+                When(via_covering__isnull=True, then=Subquery(released.values("inherited_redactions")[:1])),
+                output_field=models.JSONField(),
+            ),
         )
 
     def owned_by(self, agency_id: int) -> RecordQuerySet:
@@ -369,11 +485,11 @@ def entity_type_is(field_name: str, entity_type: str | None, redacted: list[str]
 
 def scope_of(access: AgreementAccess, entity_types: list[str | None]) -> frozenset[int]:
     """The agreements under which entities of these types (None: of no redacted type) may
-    be seen: those redacting none of the types."""
+    be seen, received directly or along an onward chain: those redacting none of the types."""
     for entity_type in entity_types:
         if entity_type is not None:
             access = access.without_redaction_of(entity_type)
-    return frozenset(access.agreements)
+    return frozenset(access.pool)
 
 
 def visible_with_entities(agency_id: int, access: AgreementAccess, *entity_fields: str) -> Q:
@@ -412,7 +528,7 @@ class EntityQuerySet(models.QuerySet):
     def visible_to(
         self,
         user: AbstractBaseUser | AnonymousUser,
-        purpose: str | None = ANY_PURPOSE,
+        purpose: PurposeAsked = ANY_PURPOSE,
         access: AgreementAccess | None = None,
     ) -> EntityQuerySet:
         """Entities with at least one mention in a record the user may see."""

@@ -112,7 +112,7 @@ def redacted_fields(reader: Reader, record: Record) -> list[str]:
     """What the agreement a record is read under hides from the reader."""
     if getattr(record, "via_owner", True) or getattr(record, "via_grant", False):
         return []
-    return reader.access.redacted_by(getattr(record, "via_agreement", None))
+    return reader.access.redacted_for(record)
 
 
 def visible_mentions(reader: Reader) -> QuerySet[Mention]:

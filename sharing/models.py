@@ -186,12 +186,26 @@ class AgreementParty(models.Model):
 
 class RecordRelease(models.Model):
     """A record released under a named agreement: by its owner, or onward by a recipient
-    where the agreement it came under allows that."""
+    where the agreement it came under allows that.
+
+    An onward release names its basis: the agreement the releasing agency received the
+    record under, and the release that brought it (none when it came from the owner's
+    covering releasability). The choke point follows that chain live, so an onward release
+    stops the instant anything upstream stops; `inherited_redactions` is the union of what
+    the agreements up the chain redact (their signed terms never change)."""
 
     record = models.ForeignKey("intel.Record", on_delete=models.CASCADE, related_name="releases")
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="releases")
     released_by = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     released_at = models.DateTimeField(auto_now_add=True)
+    basis_agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    basis = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="onward_releases"
+    )
+    hops = models.PositiveSmallIntegerField(default=0, help_text="Onward steps from the owner")
+    inherited_redactions = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [

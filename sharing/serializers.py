@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from intel.models import Classification, Releasability
+from intel.models import Classification, Entity, Releasability
 from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
 
 
@@ -67,7 +67,16 @@ class DiscoveryHitSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class VisibleEntityField(serializers.PrimaryKeyRelatedField):
+    """An entity id the requesting user may see: one it may not see is refused in the very
+    words used for one that does not exist."""
+
+    def get_queryset(self):
+        return Entity.objects.visible_to(self.context["request"].user)
+
+
 class DisclosureRequestSerializer(serializers.ModelSerializer):
+    entity = VisibleEntityField()
     requesting_agency = serializers.CharField(source="requesting_agency.code", read_only=True)
     owner = serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all())
     requester = serializers.CharField(source="requester.username", read_only=True)
@@ -104,7 +113,6 @@ class DisclosureRequestSerializer(serializers.ModelSerializer):
             "reason",
             "grant_expires_at",
         ]
-        extra_kwargs = {"entity": {"required": True, "allow_null": False}}
 
     def get_record_count(self, request: DisclosureRequest) -> int:
         return request.records.count()

@@ -14,10 +14,10 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from intel.models import Caveat, Record, RecordGroupObjectPermission, Releasability
+from intel.models import Caveat, Entity, Mention, Record, RecordGroupObjectPermission, Releasability
 from intel.querysets import AgreementAccess
 from intel.signals import records_changed
 from sharing.audit import record_event
@@ -35,6 +35,8 @@ from sharing.models import (
 
 Status = Agreement.Status
 REDACTABLE_FIELDS = ("summary", "phone", "email", "person", "address")
+# What a request about an entity the user may not see answers: the words of a nonexistent one.
+ENTITY_NOT_FOUND = "no such entity"
 
 
 class AgreementError(ValidationError):
@@ -65,6 +67,8 @@ def covered_records(agreement: Agreement) -> QuerySet[Record]:
     """Records whose visibility this agreement can change: owned by a providing party,
     in its scope, released to it by name or to every covering agreement, or released onward."""
     providers = agreement.parties.filter(provides=True).values("agency_id")
+    # Onward releases under it, or whose chain passed through it, whatever their owner.
+    chained = RecordRelease.objects.filter(Q(agreement=agreement) | Q(basis_agreement=agreement))
     return Record.objects.filter(
         Q(
             owner_id__in=providers,
@@ -72,6 +76,7 @@ def covered_records(agreement: Agreement) -> QuerySet[Record]:
             classification__lte=agreement.classification_ceiling,
         )
         & (Q(releasability=Releasability.COVERING) | Q(releases__agreement=agreement))
+        | Q(pk__in=chained.values("record_id"))
     ).distinct()
 
 
@@ -313,38 +318,28 @@ def set_releasability(record: Record, user: User, mode: str, agreements: Iterabl
 
 @transaction.atomic
 def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRelease:
-    """A recipient re-releases a record under another agreement: only where the agreement it
-    came under allows onward sharing and its handling code does not forbid it (or the owner
-    consented through the request workflow)."""
+    """A recipient re-releases a record under another agreement in which it provides. It
+    must hold the record now under an agreement in force that allows onward sharing (not by
+    grant), the handling code must not forbid it (or the owner consented), and the chain may
+    not grow past ONWARD_MAX_HOPS. The release names that basis, so the choke point follows
+    it live: what the next agency receives is at most what this one received."""
     agency_id = user.agency_id
     if agency_id == record.owner_id:
         raise ValidationError({"record": "the owner releases its records with set_releasability"})
     require_role(user, agency_id or 0, ["liaison", "agency_admin"], "release records onward")
-    access = AgreementAccess.for_agency(agency_id)
-    onward = {
-        pk
-        for (pk,) in Agreement.objects.filter(
-            pk__in=access.agreements, onward_sharing_allowed=True
-        ).values_list("pk")
-    }
-    came_under = (
+    onward = AgreementAccess.for_agency(agency_id).allowing_onward()
+    held = (
         Record.objects.filter(pk=record.pk)
-        .with_visibility(user, access)
-        .values_list("via_agreement", flat=True)
+        .with_visibility(user, onward)
+        .values("via_covering", "via_agreement", "via_release", "via_inherited_redactions")
         .first()
     )
-    if came_under is None:
+    if held is None or held["via_agreement"] is None:
         raise ValidationError(
-            {"record": "your agency holds this record by grant or not at all; it cannot release it onward"}
-        )
-    allowed = (
-        Record.objects.filter(pk=record.pk)
-        .filter(Record.objects.visibility_condition(agency_id, access.only(onward)))
-        .exists()
-    )
-    if not allowed:
-        raise ValidationError(
-            {"agreement": "the agreement this record came under does not allow onward sharing"}
+            {
+                "record": "your agency does not hold this record under an agreement in force that "
+                "allows onward sharing (a record held by grant cannot be released onward)"
+            }
         )
     if (
         Caveat.NO_ONWARD_SHARING in record.caveats
@@ -360,39 +355,111 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
         )
     if not agreement.parties.filter(agency_id=agency_id, provides=True).exists():
         raise ValidationError({"agreement": f"your agency does not provide under {agreement.reference}"})
-    release, _ = RecordRelease.objects.get_or_create(
-        record=record, agreement=agreement, released_by_id=agency_id
+    basis = RecordRelease.objects.filter(pk=held["via_release"]).first() if held["via_release"] else None
+    if basis is not None and agency_id in upstream_releasers(basis):
+        raise ValidationError(
+            {"record": "it reached your agency through your own onward release; it cannot go round again"}
+        )
+    hops = (basis.hops if basis else 0) + 1
+    if hops > settings.ONWARD_MAX_HOPS:
+        raise ValidationError(
+            {
+                "record": f"it came through {hops - 1} onward steps; "
+                f"at most {settings.ONWARD_MAX_HOPS} are allowed"
+            }
+        )
+    basis_agreement = held["via_agreement"]
+    inherited = sorted({*onward.redacted_by(basis_agreement), *(held["via_inherited_redactions"] or [])})
+    release, _ = RecordRelease.objects.update_or_create(
+        record=record,
+        agreement=agreement,
+        released_by_id=agency_id,
+        defaults={
+            "basis_agreement_id": basis_agreement,
+            "basis": basis,
+            "hops": hops,
+            "inherited_redactions": inherited,
+        },
     )
-    record_event("record.release_onward", actor=user, obj=record, details={"agreement": agreement.reference})
+    record_event(
+        "record.release_onward",
+        actor=user,
+        obj=record,
+        details={
+            "agreement": agreement.reference,
+            "basis_agreement": basis_agreement,
+            "basis_release": basis.pk if basis else None,
+            "hops": hops,
+        },
+    )
     records_changed.send(sender=Record, record_ids=[record.pk])
     return release
+
+
+def upstream_releasers(release: RecordRelease) -> set[int]:
+    """The agencies that released a record along this release's chain, back to its owner."""
+    agencies = set()
+    while release is not None:
+        agencies.add(release.released_by_id)
+        release = release.basis
+    return agencies
 
 
 # --- discovery and requests --------------------------------------------------------------
 
 
-def discovery_partners(agency_id: int) -> QuerySet[Agency]:
-    """Agencies with which an agreement in force allows hit/no-hit discovery."""
-    agreements = Agreement.objects.in_force().filter(discovery_allowed=True, parties__agency_id=agency_id)
-    return Agency.objects.filter(agreement_parties__agreement__in=agreements).exclude(pk=agency_id).distinct()
-
-
-def hidden_matches(user: User, entity_id: int, owner_id: int) -> QuerySet[Record]:
-    return (
-        Record.objects.filter(owner_id=owner_id, mentions__entity_id=entity_id)
-        .exclude(pk__in=Record.objects.visible_to(user))
-        .distinct()
+def discovery_agreements(agency_id: int) -> QuerySet[Agreement]:
+    """Agreements in force that allow hit/no-hit discovery and under which the agency receives."""
+    return Agreement.objects.in_force().filter(
+        discovery_allowed=True, parties__agency_id=agency_id, parties__receives=True
     )
 
 
+def discoverable(agreement: Agreement, agency_id: int) -> Q:
+    """Records another party provides to the agency under this agreement and that their
+    owner made releasable under it: to every agreement, or to this one by name. Scope is not
+    asked: a record beyond the agreement's ceiling or categories is exactly what a hit tells
+    of, for the asker to request. Records released to no one, or by name only to other
+    agreements, never count; nor do onward releases and grants: discovery speaks for owners."""
+    providers = [
+        party.agency_id
+        for party in agreement.parties.all()
+        if party.provides and party.agency_id != agency_id
+    ]
+    named = RecordRelease.objects.filter(agreement=agreement, released_by_id=OuterRef("owner_id"))
+    return Q(owner_id__in=providers) & (
+        Q(releasability=Releasability.COVERING) | Q(Exists(named), releasability=Releasability.NAMED)
+    )
+
+
+def hidden_matches(user: User, entity_id: int, owner_id: int | None = None) -> QuerySet[Record]:
+    """Records mentioning the entity that the user may not see and that discovery may count:
+    made releasable by their owner under a discovery agreement in which the owner provides to
+    the user's agency."""
+    releasable = Q(pk__in=[])
+    for agreement in discovery_agreements(user.agency_id).prefetch_related("parties"):
+        releasable |= discoverable(agreement, user.agency_id)
+    records = Record.objects.filter(
+        releasable, Exists(Mention.objects.filter(record=OuterRef("pk"), entity_id=entity_id))
+    )
+    if owner_id is not None:
+        records = records.filter(owner_id=owner_id)
+    return records.exclude(pk__in=Record.objects.visible_to(user).values("pk"))
+
+
 def discover(user: User, entity_id: int) -> list[dict]:
-    """Hit/no-hit: for each discovery partner, how many of its records mentioning the entity
-    the user cannot see. Agency and count only; nothing else about those records."""
-    hits = []
-    for partner in discovery_partners(user.agency_id):
-        count = hidden_matches(user, entity_id, partner.pk).count()
-        if count:
-            hits.append({"agency": partner.code, "agency_name": partner.name, "count": count})
+    """Hit/no-hit: for each partner that provides to the user's agency under a discovery
+    agreement in force, how many of its records mentioning the entity, made releasable under
+    such an agreement, the user cannot see. Agency and count only; nothing else about those
+    records. The caller has checked that the user may see the entity."""
+    counts = {
+        row["owner_id"]: row["count"]
+        for row in hidden_matches(user, entity_id).order_by().values("owner_id").annotate(count=Count("pk"))
+    }
+    hits = [
+        {"agency": agency.code, "agency_name": agency.name, "count": counts[agency.pk]}
+        for agency in Agency.objects.filter(pk__in=counts).order_by("code")
+    ]
     record_event("discovery.query", actor=user, details={"entity": entity_id, "hits": hits})
     return hits
 
@@ -414,7 +481,13 @@ def due_at(urgency: str, now: datetime) -> datetime:
 def request_disclosure(
     user: User, *, entity_id: int, owner: Agency, purpose: str, justification: str, urgency: str
 ) -> DisclosureRequest:
-    if owner not in discovery_partners(user.agency_id):
+    if not Entity.objects.visible_to(user).filter(pk=entity_id).exists():
+        raise ValidationError({"entity": ENTITY_NOT_FOUND})
+    if (
+        not discovery_agreements(user.agency_id)
+        .filter(parties__agency=owner, parties__provides=True)
+        .exists()
+    ):
         raise ValidationError({"owner": f"no agreement in force with {owner.code} allows discovery"})
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": f"choose from {', '.join(Purpose.values)}"})

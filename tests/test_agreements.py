@@ -286,13 +286,15 @@ def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):
 
 def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_allow_it(cus, pol, shipments):
     tax = staff("tax", kind="tax")
-    first = in_force((cus, True, False), (pol, False, True))
+    in_force((cus, True, False), (pol, False, True))
     onward = in_force((pol, True, False), (tax, False, True), reference="MOU-ONWARD")
     record = shipments[0]
-    with pytest.raises(ValidationError, match="does not allow onward sharing"):
+    with pytest.raises(ValidationError, match="under an agreement in force that allows onward sharing"):
         services.release_onward(record, pol.liaison, onward)
-    first.onward_sharing_allowed = True
-    first.save()
+    # Signed terms never change: a second agreement allows what the first did not.
+    in_force(
+        (cus, True, False), (pol, False, True), reference="MOU-FIRST-ONWARD", onward_sharing_allowed=True
+    )
     record.caveats = ["no_onward_sharing"]
     record.save()
     with pytest.raises(ValidationError, match="handling code forbids onward sharing"):
@@ -313,13 +315,30 @@ def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_al
 
 # --- discovery and disclosure ------------------------------------------------------------
 
+# Discovery counts records their owner made releasable under the agreement that the asker
+# still cannot see: here, pol's seizures, released to every covering agreement, while the
+# agreements with cus cover no seizures.
+NO_SEIZURES = ("shipment", "inspection")
+
+
+def seizures_beyond_scope(pol) -> None:
+    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    for record in Record.objects.filter(owner=pol.agency):
+        services.set_releasability(record, pol.analyst, "covering")
+
 
 def test_discovery_reveals_only_agency_and_count_and_only_when_allowed(cus, pol, shipments):
     importer = shipments[0].mentions.get(role="importer").entity_id
-    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
-    in_force((cus, True, True), (pol, True, True), discovery_allowed=False)
+    seizures_beyond_scope(pol)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=False, categories=NO_SEIZURES)
     assert cus.client().get(f"/api/entities/{importer}/discovery/").json() == []
-    in_force((cus, True, True), (pol, True, True), reference="MOU-DISC", discovery_allowed=True)
+    in_force(
+        (cus, True, True),
+        (pol, True, True),
+        reference="MOU-DISC",
+        discovery_allowed=True,
+        categories=NO_SEIZURES,
+    )
     hits = cus.client().get(f"/api/entities/{importer}/discovery/").json()
     assert hits == [{"agency": "pol", "agency_name": "POL", "count": 1}]
     # An entity the caller cannot see at all is not found, so discovery says nothing of it.
@@ -329,8 +348,8 @@ def test_discovery_reveals_only_agency_and_count_and_only_when_allowed(cus, pol,
 
 def test_disclosure_request_approved_gives_a_time_limited_grant(cus, pol, shipments):
     importer = shipments[0].mentions.get(role="importer").entity_id
-    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
-    in_force((cus, True, True), (pol, True, True), discovery_allowed=True)
+    seizures_beyond_scope(pol)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
     seizure = Record.objects.get(owner=pol.agency)
     response = cus.client().post(
         "/api/requests/",
@@ -373,8 +392,8 @@ def test_disclosure_request_approved_gives_a_time_limited_grant(cus, pol, shipme
 
 def test_refusal_needs_a_reason_and_notifies(cus, pol, shipments):
     importer = shipments[0].mentions.get(role="importer").entity_id
-    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
-    in_force((cus, True, True), (pol, True, True), discovery_allowed=True)
+    seizures_beyond_scope(pol)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
     request = services.request_disclosure(
         cus.analyst,
         entity_id=importer,
@@ -392,11 +411,12 @@ def test_refusal_needs_a_reason_and_notifies(cus, pol, shipments):
 
 def test_overdue_requests_come_first_in_the_liaison_queue(cus, pol, shipments):
     importer = shipments[0].mentions.get(role="importer").entity_id
-    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
+    seizures_beyond_scope(pol)
     in_force(
         (cus, True, True),
         (pol, True, True),
         discovery_allowed=True,
+        categories=NO_SEIZURES,
         starts_at=timezone.now() - timedelta(days=3),
     )
     routine = services.request_disclosure(

@@ -1,8 +1,9 @@
 """Random sequences of sharing actions; after each step, what every analyst can read
 through every endpoint equals an independent oracle.
 
-The oracle keeps its own model of records, agreements, signatures, grants and the clock,
-and applies the rules of docs/architecture.md to it in plain Python. It never calls the
+The oracle keeps its own model of records, agreements, signatures, grants, onward
+releases (chains of any length) and the clock, and applies the rules of DESIGN.md to it in
+plain Python. It never calls the
 choke point (`visible_to`) or the sharing services' own checks to decide what is visible;
 it also predicts which actions the services must refuse.
 """
@@ -29,14 +30,16 @@ from hypothesis.stateful import (
 )
 
 from intel.models import Entity, Mention, Record
+from intel.services import update_record
 from sharing import services
-from sharing.models import Agreement, DisclosureRequest
+from sharing.models import Agreement, DisclosureRequest, RecordRelease
 from tests.sharing_helpers import platform_admin, staff
 
 AGENCIES = 3
 CATEGORIES = ["shipment", "seizure"]
 PURPOSES = ["investigation", "risk_assessment"]
 READ_PURPOSE = "investigation"
+ONWARD_MAX_HOPS = 3  # the default of the setting, stated here rather than read from the code
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
@@ -50,6 +53,7 @@ class ModelAgreement:
     discovery: bool
     starts_at: datetime
     ends_at: datetime
+    onward: bool = False
     status: str = "draft"  # draft, proposed, suspended, terminated, or "signed" (fully)
     signed: set[int] = field(default_factory=set)
 
@@ -69,6 +73,19 @@ class ModelRecord:
     classification: int
     releasability: str = "none"
     named: set[int] = field(default_factory=set)
+    no_onward: bool = False
+    # (agreement, releasing agency) -> (basis agreement, basis release key or None)
+    onward: dict[tuple[int, int], tuple[int, tuple[int, int] | None]] = field(default_factory=dict)
+
+    def covered_by(self, agreement: ModelAgreement) -> bool:
+        return self.category in agreement.categories and self.classification <= agreement.ceiling
+
+    def drop_releases_through(self, gone: set[tuple[int, int]]) -> None:
+        """A release row deleted takes the onward releases built on it along (cascade)."""
+        while gone:
+            gone = {key for key, (_, parent) in self.onward.items() if parent in gone}
+            for key in gone:
+                del self.onward[key]
 
 
 class SharingMachine(RuleBasedStateMachine):
@@ -79,6 +96,7 @@ class SharingMachine(RuleBasedStateMachine):
         self.atomic = transaction.atomic()
         self.atomic.__enter__()
         self.staff = [staff(f"ag{i}") for i in range(AGENCIES)]
+        self.agency_index = {member.agency.pk: i for i, member in enumerate(self.staff)}
         self.admin = platform_admin()
         self.records: list[ModelRecord] = []
         self.agreements: list[ModelAgreement] = []
@@ -95,27 +113,87 @@ class SharingMachine(RuleBasedStateMachine):
 
     # --- the oracle ------------------------------------------------------------------
 
+    def agreement(self, pk: int) -> ModelAgreement:
+        return next(a for a in self.agreements if a.pk == pk)
+
+    @staticmethod
+    def role(agreement: ModelAgreement, agency: int) -> tuple[bool, bool]:
+        return agreement.parties.get(agency, (False, False))
+
+    @staticmethod
+    def permits(agreement: ModelAgreement, purpose: str | None) -> bool:
+        return purpose == "*" or purpose in agreement.purposes
+
+    def release_holds(self, record: ModelRecord, key: tuple[int, int], purpose: str | None) -> bool:
+        """The owner's own release by name, or an onward release whose whole chain holds now."""
+        agreement_pk, releaser = key
+        if releaser == record.owner:
+            return record.releasability == "named" and agreement_pk in record.named
+        basis_pk, parent = record.onward[key]
+        basis = self.agreement(basis_pk)
+        if not (
+            basis.in_force(self.now())
+            and basis.onward
+            and self.role(basis, releaser)[1]
+            and record.covered_by(basis)
+            and self.permits(basis, purpose)
+            and not record.no_onward
+        ):
+            return False
+        if parent is None:
+            return record.releasability == "covering" and self.role(basis, record.owner)[0]
+        return (
+            parent[0] == basis_pk
+            and self.role(basis, parent[1])[0]
+            and self.release_holds(record, parent, purpose)
+        )
+
+    def release_keys(self, record: ModelRecord) -> list[tuple[int, int]]:
+        return [(pk, record.owner) for pk in record.named] + list(record.onward)
+
+    def received_under(
+        self, agency: int, record: ModelRecord, purpose: str | None, onward_only=False
+    ) -> list:
+        """How the agency holds the record under agreements: (agreement, release key or None
+        for the owner's covering releasability), each holding now."""
+        ways = []
+        for agreement in self.agreements:
+            if not (
+                agreement.in_force(self.now())
+                and self.role(agreement, agency)[1]
+                and record.covered_by(agreement)
+                and self.permits(agreement, purpose)
+                and (agreement.onward or not onward_only)
+            ):
+                continue
+            if record.releasability == "covering" and self.role(agreement, record.owner)[0]:
+                ways.append((agreement.pk, None))
+            for key in self.release_keys(record):
+                if (
+                    key[0] == agreement.pk
+                    and self.role(agreement, key[1])[0]
+                    and self.release_holds(record, key, purpose)
+                ):
+                    ways.append((agreement.pk, key))
+        return ways
+
+    def releasers(self, record: ModelRecord, key: tuple[int, int] | None) -> set[int]:
+        if key is None or key[1] == record.owner:
+            return set()
+        return {key[1]} | self.releasers(record, record.onward[key][1])
+
+    def hops(self, record: ModelRecord, key: tuple[int, int] | None) -> int:
+        if key is None or key[1] == record.owner:
+            return 0
+        return 1 + self.hops(record, record.onward[key][1])
+
     def oracle_visible(self, agency: int, record: ModelRecord, purpose: str | None) -> bool:
         now = self.now()
         if record.owner == agency:
             return True
         if self.grants.get((record.pk, agency), now) > now:
             return True
-        for agreement in self.agreements:
-            if not agreement.in_force(now):
-                continue
-            if not agreement.parties.get(agency, (False, False))[1]:
-                continue
-            if not agreement.parties.get(record.owner, (False, False))[0]:
-                continue
-            if record.category not in agreement.categories or record.classification > agreement.ceiling:
-                continue
-            released = record.releasability == "covering" or (
-                record.releasability == "named" and agreement.pk in record.named
-            )
-            if released and (purpose == "*" or purpose in agreement.purposes):
-                return True
-        return False
+        return bool(self.received_under(agency, record, purpose))
 
     # --- actions ---------------------------------------------------------------------
 
@@ -165,7 +243,9 @@ class SharingMachine(RuleBasedStateMachine):
             assert not expect_ok
             return
         assert expect_ok
-        record.releasability, record.named = mode, {a.pk for a in named}
+        kept = {a.pk for a in named}
+        record.drop_releases_through({(pk, record.owner) for pk in record.named - kept})
+        record.releasability, record.named = mode, kept
 
     @rule(
         roles=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=AGENCIES, max_size=AGENCIES),
@@ -176,9 +256,19 @@ class SharingMachine(RuleBasedStateMachine):
         discovery=st.booleans(),
         start_in_days=st.integers(-2, 3),
         duration_days=st.integers(1, 10),
+        onward=st.booleans(),
     )
     def draft_agreement(
-        self, roles, members, categories, ceiling, purposes, discovery, start_in_days, duration_days
+        self,
+        roles,
+        members,
+        categories,
+        ceiling,
+        purposes,
+        discovery,
+        start_in_days,
+        duration_days,
+        onward=True,
     ):
         parties = {i: roles[i] for i in sorted(members)}
         valid = any(p for p, _ in parties.values()) and any(r for _, r in parties.values())
@@ -196,6 +286,7 @@ class SharingMachine(RuleBasedStateMachine):
                 classification_ceiling=ceiling,
                 purposes=sorted(purposes),
                 discovery_allowed=discovery,
+                onward_sharing_allowed=onward,
             )
         except ValidationError:
             assert not valid
@@ -211,6 +302,7 @@ class SharingMachine(RuleBasedStateMachine):
                 discovery,
                 starts_at,
                 starts_at + timedelta(days=duration_days),
+                onward,
             )
         )
 
@@ -292,11 +384,24 @@ class SharingMachine(RuleBasedStateMachine):
         requester = data.draw(st.integers(0, AGENCIES - 1))
         owner = data.draw(st.integers(0, AGENCIES - 1).filter(lambda a: a != requester))
         now = self.now()
-        discovery = any(
-            a.discovery and a.in_force(now) and requester in a.parties and owner in a.parties
+        # Discovery speaks for an owner that provides to the requester under an agreement in
+        # force allowing it, and counts only what the owner made releasable under it.
+        discovering = [
+            a
             for a in self.agreements
-        )
-        hidden = [r for r in self.records if r.owner == owner and not self.oracle_visible(requester, r, "*")]
+            if a.discovery and a.in_force(now) and self.role(a, requester)[1] and self.role(a, owner)[0]
+        ]
+        discovery = bool(discovering)
+        hidden = [
+            r
+            for r in self.records
+            if r.owner == owner
+            and not self.oracle_visible(requester, r, "*")
+            and any(
+                r.releasability == "covering" or (r.releasability == "named" and a.pk in r.named)
+                for a in discovering
+            )
+        ]
         try:
             request = services.request_disclosure(
                 self.staff[requester].analyst,
@@ -318,6 +423,51 @@ class SharingMachine(RuleBasedStateMachine):
         else:
             services.refuse(request, self.staff[owner].liaison, "no")
         assert DisclosureRequest.objects.get(pk=request.pk).status in ("approved", "refused")
+
+    @rule(data=st.data(), forbid=st.booleans())
+    def owner_sets_the_onward_handling_code(self, data, forbid):
+        record = data.draw(st.sampled_from(self.records))
+        update_record(
+            Record.objects.get(pk=record.pk),
+            self.staff[record.owner].analyst,
+            caveats=["no_onward_sharing"] if forbid else [],
+        )
+        record.no_onward = forbid
+
+    @precondition(lambda self: self.agreements)
+    @rule(data=st.data())
+    def release_onward(self, data):
+        record = data.draw(st.sampled_from(self.records))
+        releaser = data.draw(st.integers(0, AGENCIES - 1).filter(lambda a: a != record.owner))
+        agreement = data.draw(st.sampled_from(self.agreements))
+        ways = self.received_under(releaser, record, "*", onward_only=True)
+        depths = {self.hops(record, key) + 1 for _, key in ways}
+        # A record that came back through the releaser's own release may not go round again.
+        round_again = any(releaser in self.releasers(record, key) for _, key in ways)
+        possible = bool(ways) and not record.no_onward and self.role(agreement, releaser)[0]
+        try:
+            services.release_onward(
+                Record.objects.get(pk=record.pk),
+                self.staff[releaser].liaison,
+                Agreement.objects.get(pk=agreement.pk),
+            )
+        except ValidationError:
+            assert not possible or max(depths) > ONWARD_MAX_HOPS or round_again, (ways, record)
+            return
+        assert possible and min(depths) <= ONWARD_MAX_HOPS, (ways, record)
+        # Which basis the release names is the service's choice among those the oracle finds
+        # holding; from here on the oracle follows that basis.
+        stored = RecordRelease.objects.get(
+            record_id=record.pk, agreement_id=agreement.pk, released_by=self.staff[releaser].agency
+        )
+        basis_key = (
+            None
+            if stored.basis_id is None
+            else (stored.basis.agreement_id, self.agency_index[stored.basis.released_by_id])
+        )
+        assert (stored.basis_agreement_id, basis_key) in ways, (stored, ways)
+        assert releaser not in self.releasers(record, basis_key)
+        record.onward[(agreement.pk, releaser)] = (stored.basis_agreement_id, basis_key)
 
     # --- after every step ---------------------------------------------------------------
 

@@ -594,7 +594,6 @@ def approve(request: DisclosureRequest, user: User, grant_days: int | None = Non
                 for pk in record_ids
             ]
         )
-        records_changed.send(sender=DisclosureRequest, record_ids=record_ids)
     else:
         caveat = (
             Caveat.NO_ONWARD_SHARING
@@ -608,6 +607,8 @@ def approve(request: DisclosureRequest, user: User, grant_days: int | None = Non
             ],
             ignore_conflicts=True,
         )
+    # A grant shows the records; a consent may revive an onward release the code had stopped.
+    records_changed.send(sender=DisclosureRequest, record_ids=record_ids)
     request.save()
     record_event(
         f"{'disclosure' if request.kind == 'disclosure' else 'consent'}.approved",

@@ -242,3 +242,27 @@ def test_a_record_held_by_grant_is_never_released_onward(cus, pol, tax, record):
     with pytest.raises(ValidationError, match="does not hold this record"):
         services.release_onward(record, pol.liaison, second)
     assert status(tax, record) == 404
+
+
+def test_the_owners_consent_revives_an_onward_release_the_code_stopped_and_tells_the_graph(
+    cus, pol, tax, record
+):
+    from graph.models import OutboxEntry
+    from intel.services import update_record
+
+    _, second = chain(cus, pol, tax)
+    services.release_onward(record, pol.liaison, second)
+    update_record(record, cus.analyst, caveats=["no_onward_sharing"])
+    assert status(tax, record) == 404
+    consent = services.request_consent(
+        pol.analyst,
+        record=record,
+        caveat="no_onward_sharing",
+        purpose="investigation",
+        justification="tax angle",
+        urgency="routine",
+    )
+    OutboxEntry.objects.all().delete()
+    services.approve(consent, cus.liaison)
+    assert status(tax, record) == 200
+    assert OutboxEntry.objects.filter(kind="record", object_id=record.pk).exists()

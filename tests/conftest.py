@@ -18,6 +18,8 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
+pytest_plugins = ["tests.agencies"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ROOT / "platform" / "services"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

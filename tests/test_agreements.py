@@ -22,16 +22,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def cus():
-    return staff("cus")
-
-
-@pytest.fixture
-def pol():
-    return staff("pol", kind="police")
-
-
-@pytest.fixture
 def shipments(cus):
     import_file(EXAMPLES / "shipments.csv", cus.agency)
     records = list(Record.objects.filter(owner=cus.agency).order_by("external_ref"))

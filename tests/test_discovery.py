@@ -10,20 +10,10 @@ from django.core.exceptions import ValidationError
 from intel.importing import import_file
 from intel.models import Entity, Record
 from sharing import services
-from tests.sharing_helpers import draft, in_force, staff
+from tests.sharing_helpers import draft, in_force
 from tests.test_import import EXAMPLES
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cus():
-    return staff("cus")
-
-
-@pytest.fixture
-def pol():
-    return staff("pol", kind="police")
 
 
 @pytest.fixture

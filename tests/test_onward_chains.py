@@ -26,26 +26,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def cus():
-    return staff("cus")
-
-
-@pytest.fixture
-def pol():
-    return staff("pol", kind="police")
-
-
-@pytest.fixture
-def tax():
-    return staff("tax", kind="tax")
-
-
-@pytest.fixture
-def port():
-    return staff("port", kind="port_authority")
-
-
-@pytest.fixture
 def record(cus):
     """SHP-0001: restricted, no handling code, with a phone and an e-mail, released by its
     owner to every covering agreement."""

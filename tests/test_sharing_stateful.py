@@ -29,7 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from intel.models import Entity, Mention, Record
+from intel.models import Entity, Link, Mention, Record
 from intel.services import update_record
 from sharing import services
 from sharing.models import Agreement, DisclosureRequest, RecordRelease
@@ -39,6 +39,8 @@ AGENCIES = 3
 CATEGORIES = ["shipment", "seizure"]
 PURPOSES = ["investigation", "risk_assessment"]
 READ_PURPOSE = "investigation"
+REDACTABLE = ["summary", "phone"]
+PHONE = "+31105550199"
 ONWARD_MAX_HOPS = 3  # the default of the setting, stated here rather than read from the code
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -54,6 +56,7 @@ class ModelAgreement:
     starts_at: datetime
     ends_at: datetime
     onward: bool = False
+    redacted: set[str] = field(default_factory=set)
     status: str = "draft"  # draft, proposed, suspended, terminated, or "signed" (fully)
     signed: set[int] = field(default_factory=set)
 
@@ -102,6 +105,7 @@ class SharingMachine(RuleBasedStateMachine):
         self.agreements: list[ModelAgreement] = []
         self.grants: dict[tuple[int, int], datetime] = {}  # (record pk, agency) -> expiry
         self.entity = Entity.objects.create(type="company", key="NL:name:common importer")
+        self.phone = Entity.objects.create(type="phone", key=PHONE)
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -187,6 +191,45 @@ class SharingMachine(RuleBasedStateMachine):
             return 0
         return 1 + self.hops(record, record.onward[key][1])
 
+    def chain_redactions(self, record: ModelRecord, key: tuple[int, int] | None) -> set[str]:
+        """What the agreements up an onward chain redact (the owner's own release: nothing)."""
+        if key is None or key[1] == record.owner:
+            return set()
+        basis_pk, parent = record.onward[key]
+        return self.agreement(basis_pk).redacted | self.chain_redactions(record, parent)
+
+    def redactions_of_each_way(self, agency: int, record: ModelRecord, purpose: str | None) -> list[set[str]]:
+        """For each way the agency holds the record by, what hides from it (owner and grant:
+        nothing)."""
+        now = self.now()
+        if record.owner == agency or self.grants.get((record.pk, agency), now) > now:
+            return [set()]
+        return [
+            self.agreement(pk).redacted | self.chain_redactions(record, key)
+            for pk, key in self.received_under(agency, record, purpose)
+        ]
+
+    def phone_visible(self, agency: int, record: ModelRecord, purpose: str | None) -> bool:
+        return any("phone" not in hidden for hidden in self.redactions_of_each_way(agency, record, purpose))
+
+    def discovering(self, asker: int, owner: int) -> list[ModelAgreement]:
+        """Agreements in force allowing discovery under which the owner provides to the asker."""
+        return [
+            a
+            for a in self.agreements
+            if a.discovery
+            and a.in_force(self.now())
+            and owner != asker
+            and self.role(a, asker)[1]
+            and self.role(a, owner)[0]
+        ]
+
+    @staticmethod
+    def releasable_under(record: ModelRecord, agreement: ModelAgreement) -> bool:
+        return record.releasability == "covering" or (
+            record.releasability == "named" and agreement.pk in record.named
+        )
+
     def oracle_visible(self, agency: int, record: ModelRecord, purpose: str | None) -> bool:
         now = self.now()
         if record.owner == agency:
@@ -214,6 +257,7 @@ class SharingMachine(RuleBasedStateMachine):
             category=category,
             classification=classification,
             releasability=releasability,
+            summary=f"SUMMARY-{len(self.records)}",
         )
         Mention.objects.create(
             record=record,
@@ -223,6 +267,15 @@ class SharingMachine(RuleBasedStateMachine):
             resolved_key=self.entity.key,
             search_text="common importer",
         )
+        Mention.objects.create(
+            record=record,
+            entity=self.phone,
+            role="phone",
+            properties={"number": PHONE},
+            resolved_key=PHONE,
+            search_text=PHONE,
+        )
+        Link.objects.create(record=record, source=self.entity, target=self.phone, type="CONTACT")
         self.records.append(ModelRecord(record.pk, owner, category, classification, releasability))
 
     @rule(data=st.data())
@@ -257,6 +310,7 @@ class SharingMachine(RuleBasedStateMachine):
         start_in_days=st.integers(-2, 3),
         duration_days=st.integers(1, 10),
         onward=st.booleans(),
+        redacted=st.sets(st.sampled_from(REDACTABLE)),
     )
     def draft_agreement(
         self,
@@ -269,6 +323,7 @@ class SharingMachine(RuleBasedStateMachine):
         start_in_days,
         duration_days,
         onward=True,
+        redacted=frozenset(),
     ):
         parties = {i: roles[i] for i in sorted(members)}
         valid = any(p for p, _ in parties.values()) and any(r for _, r in parties.values())
@@ -287,6 +342,7 @@ class SharingMachine(RuleBasedStateMachine):
                 purposes=sorted(purposes),
                 discovery_allowed=discovery,
                 onward_sharing_allowed=onward,
+                redacted_fields=sorted(redacted),
             )
         except ValidationError:
             assert not valid
@@ -303,6 +359,7 @@ class SharingMachine(RuleBasedStateMachine):
                 starts_at,
                 starts_at + timedelta(days=duration_days),
                 onward,
+                set(redacted),
             )
         )
 
@@ -383,24 +440,16 @@ class SharingMachine(RuleBasedStateMachine):
     def request_and_approve_disclosure(self, data, grant_days):
         requester = data.draw(st.integers(0, AGENCIES - 1))
         owner = data.draw(st.integers(0, AGENCIES - 1).filter(lambda a: a != requester))
-        now = self.now()
         # Discovery speaks for an owner that provides to the requester under an agreement in
         # force allowing it, and counts only what the owner made releasable under it.
-        discovering = [
-            a
-            for a in self.agreements
-            if a.discovery and a.in_force(now) and self.role(a, requester)[1] and self.role(a, owner)[0]
-        ]
+        discovering = self.discovering(requester, owner)
         discovery = bool(discovering)
         hidden = [
             r
             for r in self.records
             if r.owner == owner
             and not self.oracle_visible(requester, r, "*")
-            and any(
-                r.releasability == "covering" or (r.releasability == "named" and a.pk in r.named)
-                for a in discovering
-            )
+            and any(self.releasable_under(r, a) for a in discovering)
         ]
         try:
             request = services.request_disclosure(
@@ -484,10 +533,22 @@ class SharingMachine(RuleBasedStateMachine):
             body = client.get("/api/records/", {"page_size": 1000}).json()
             assert {row["id"] for row in body["results"]} == readable
             assert body["count"] == len(readable)
-            entities = client.get("/api/entities/", {"page_size": 1000}).json()["results"]
-            assert {row["id"] for row in entities} == ({self.entity.pk} if readable else set())
+            with_phone = {r.pk for r in self.records if self.phone_visible(agency, r, READ_PURPOSE)}
+            entities = {
+                row["id"]: row for row in client.get("/api/entities/", {"page_size": 1000}).json()["results"]
+            }
+            expected_entities = ({self.entity.pk} if readable else set()) | (
+                {self.phone.pk} if with_phone else set()
+            )
+            assert set(entities) == expected_entities
             if readable:
-                assert entities[0]["mention_count"] == len(readable)
+                assert entities[self.entity.pk]["mention_count"] == len(readable)
+            if with_phone:
+                assert entities[self.phone.pk]["mention_count"] == len(with_phone)
+            links = client.get("/api/links/", {"page_size": 1000}).json()["results"]
+            assert sorted(row["type"] for row in links) == ["CONTACT"] * len(with_phone)
+            found = client.get("/api/search/", {"q": PHONE}).json()["results"]
+            assert {row["id"] for row in found} == ({self.phone.pk} if with_phone else set())
 
     # A rule rather than an invariant: one request per record and agency is the costly
     # check, so hypothesis spends it where it likes instead of after every step.
@@ -497,21 +558,59 @@ class SharingMachine(RuleBasedStateMachine):
             readable, visible = self.expected(agency)
             client = member.client(purpose=READ_PURPOSE)
             for record in self.records:
-                status = client.get(f"/api/records/{record.pk}/").status_code
+                response = client.get(f"/api/records/{record.pk}/")
                 expected = 200 if record.pk in readable else (403 if record.pk in visible else 404)
-                assert status == expected, (agency, record, status)
+                assert response.status_code == expected, (agency, record, response.status_code)
+                if expected != 200:
+                    continue
+                shown = response.json()
+                ways = self.redactions_of_each_way(agency, record, READ_PURPOSE)
+                # The record is shown as one of the ways it is held by allows, never more.
+                if "summary" in shown:
+                    assert shown["summary"] == f"SUMMARY-{self.records.index(record)}"
+                    assert any("summary" not in hidden for hidden in ways), (agency, record, ways)
+                else:
+                    assert any("summary" in hidden for hidden in ways), (agency, record, ways)
+                types = {m["entity_type"] for m in shown["mentions"]}
+                assert ("phone" in types) == self.phone_visible(agency, record, READ_PURPOSE)
+            self.discovery_agrees_with_the_oracle(agency, client, visible)
             exported = client.get("/api/records/export/")
             rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
             assert {int(row["id"]) for row in rows} == readable
 
+    def discovery_agrees_with_the_oracle(self, agency: int, client, visible: set[int]) -> None:
+        response = client.get(f"/api/entities/{self.entity.pk}/discovery/")
+        if not visible:
+            assert response.status_code == 404
+            return
+        counts: dict[str, int] = {}
+        for owner in range(AGENCIES):
+            discovering = self.discovering(agency, owner)
+            code = self.staff[owner].agency.code
+            for record in self.records:
+                if (
+                    record.owner == owner
+                    and record.pk not in visible
+                    and any(self.releasable_under(record, a) for a in discovering)
+                ):
+                    counts[code] = counts.get(code, 0) + 1
+        assert {hit["agency"]: hit["count"] for hit in response.json()} == counts
+
     @invariant()
     def the_graph_projection_rule_agrees_with_the_oracle(self):
         viewers = Record.objects.filter(pk__in=[r.pk for r in self.records]).viewer_agencies()
+        phones = dict(Mention.objects.filter(entity=self.phone).values_list("pk", "record_id"))
+        phone_viewers = Mention.objects.filter(pk__in=phones).viewer_agencies()
+        by_record = {record_id: phone_viewers[pk] for pk, record_id in phones.items()}
         for record in self.records:
             expected = {
                 self.staff[a].agency.pk for a in range(AGENCIES) if self.oracle_visible(a, record, "*")
             }
             assert viewers[record.pk] == expected
+            with_phone = {
+                self.staff[a].agency.pk for a in range(AGENCIES) if self.phone_visible(a, record, "*")
+            }
+            assert by_record[record.pk] == with_phone
 
 
 @pytest.mark.django_db

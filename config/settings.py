@@ -104,6 +104,10 @@ TEMPLATES = [
     },
 ]
 
+if not os.environ.get("DATABASE_URL"):
+    # SQLite creates its file but not the folder, and a fresh clone has no var/ (uploads
+    # make their own folders under MEDIA_ROOT; logs go to the console).
+    VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",

@@ -261,3 +261,76 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     assert result.returncode == 0, output
     assert "System check identified no issues" in output, output
     assert not re.search(r"\b(WARNINGS?|ERRORS?|security\.W\d+)\b", output), output
+
+
+# Playwright injects this before any page script, outside the page's CSP.
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = `${event.sourceFile}:${event.lineNumber}`;
+  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${where}`);
+});
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_pages_and_swagger_ui_work_under_the_policy_in_a_browser(browser, live_server):
+    cus = staff("cus")
+    import_file(EXAMPLES / "shipments.csv", cus.agency)
+    record = Record.objects.filter(owner=cus.agency).order_by("external_ref").first()
+    admin = platform_admin()
+    for user in (cus.analyst, admin):
+        user.set_password("a pass phrase")
+        user.save()
+
+    def signed_in(user, login: str, button: str):
+        page = browser.new_page()
+        page.add_init_script(RECORD_VIOLATIONS)
+        page.on("console", lambda message: console.append(message.text))
+        page.goto(live_server.url + login)
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", "a pass phrase")
+        page.click(button)
+        page.wait_for_load_state()
+        return page
+
+    console = []
+    page = signed_in(cus.analyst, "/accounts/login/?next=/", "button[type=submit]")
+    page.wait_for_url(live_server.url + "/")
+
+    # The listener hears a violation when there is one: an inline style is refused.
+    page.evaluate("document.head.appendChild(document.createElement('style')).textContent = 'body{}'")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert "style-src" in page.evaluate("window.__cspViolations[0]")
+    page.evaluate("window.__cspViolations = []")
+    console.clear()
+
+    for path in ("/", reverse("intel:record", args=[record.pk]), "/api/docs/"):
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        assert "default-src 'self'" in response.headers["content-security-policy"], path
+        if path == "/api/docs/":
+            page.wait_for_selector(".swagger-ui .opblock")
+            assert "Interlink API" in page.locator(".swagger-ui .info .title").inner_text()
+            assert page.locator(".swagger-ui .opblock").count() > 10
+        else:
+            assert page.locator("h1").inner_text()
+        assert page.evaluate("window.__cspViolations") == [], path
+        assert not [text for text in console if "Content Security Policy" in text], (path, console)
+
+    # The admin's own scripts and styles (the change form's widgets, the list's filters).
+    page = signed_in(admin, "/admin/login/?next=/admin/", "input[type=submit]")
+    page.wait_for_url(live_server.url + "/admin/")
+    for path in (
+        "/admin/",
+        reverse("admin:intel_record_changelist"),
+        reverse("admin:intel_record_change", args=[record.pk]),
+        reverse("admin:sharing_agreement_add"),
+    ):
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#content h1").inner_text(), path
+        assert page.evaluate("window.__cspViolations") == [], path
+        assert not [text for text in console if "Content Security Policy" in text], (path, console)

@@ -232,6 +232,7 @@ def test_no_template_loads_anything_from_another_host():
         assert not sources.inline, f"{template}: {sources.inline}"
         for url in sources.urls:
             assert not urlsplit(url).netloc and not url.startswith("//"), f"{template} loads {url}"
+            assert not url.strip().lower().startswith("javascript:"), f"{template}: {url}"
 
 
 def test_check_deploy_reports_nothing_and_silences_nothing_in_production():

@@ -9,15 +9,22 @@ NEO4J_LAUNCHER := platform/neo4j/target/.built
 TEST_ENV := INTERLINK_ENV_FILES="tests/test.env $(ENV_FILE)" platform/with-env
 # The embedded default: nothing from the caller's shell may switch a part to a server.
 EMBEDDED := env -u DATABASE_URL -u CELERY_BROKER_URL -u NEO4J_URI -u DJANGO_ENV
+# platform/check-demo runs `make demo` on a fresh clone with a smaller scenario and a free port.
+DEMO_SCALE ?= 1
+DEMO_PORT ?= 8000
 
-.PHONY: demo test lint venv system-packages neo4j-jars services-up services-down
+.PHONY: demo check-demo test lint venv system-packages neo4j-jars services-up services-down
 
 demo: venv
 	$(EMBEDDED) $(BIN)/python manage.py migrate --no-input
-	$(EMBEDDED) $(BIN)/python manage.py seed_demo
+	$(EMBEDDED) $(BIN)/python manage.py seed_demo --scale $(DEMO_SCALE)
 	$(EMBEDDED) $(BIN)/python manage.py demo_admin
-	@echo "Serving the embedded default at http://127.0.0.1:8000 (Ctrl-C stops it)"
-	$(EMBEDDED) $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Serving the embedded default at http://127.0.0.1:$(DEMO_PORT) (Ctrl-C stops it)"
+	$(EMBEDDED) $(BIN)/python manage.py runserver 127.0.0.1:$(DEMO_PORT)
+
+# `make demo` on a fresh clone of HEAD, signed in as a demo analyst: a page and an API list.
+check-demo: venv
+	$(BIN)/python platform/check-demo
 
 test: system-packages venv neo4j-jars
 	platform/services start postgres redis neo4j

@@ -104,6 +104,10 @@ TEMPLATES = [
     },
 ]
 
+if not os.environ.get("DATABASE_URL"):
+    # SQLite creates its file but not the folder, and a fresh clone has no var/ (uploads
+    # make their own folders under MEDIA_ROOT; logs go to the console).
+    VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
@@ -254,6 +258,48 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if host != "*"]
+
+# Headers and exposure. A strict Content Security Policy (django-csp) on every response:
+# scripts, styles, images, fonts and requests from this origin only, nothing inline, no
+# eval, no plugins, no framing; a page needing more moves its code to static/ instead.
+# Every authenticated response is `Cache-Control: no-store` (config/middleware.py).
+# Swagger UI comes from this project's static files (drf-spectacular-sidecar), and the
+# schema and docs need a signed-in user. The browsable API is off: its templates rely on
+# inline styles, and Swagger UI is the in-browser view of the API.
+INSTALLED_APPS += ["csp", "drf_spectacular_sidecar"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware"
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "config.middleware.NoStoreWhenAuthenticated",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI draws its icons as data: images; images cannot run code.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+        # Swagger UI would send the schema's address to a public validator (and the CSP refuse it).
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    }
+)
 
 # Graph sync (graph/): the outbox drained to Neo4j by Celery, see docs/architecture.md "Graph".
 # Records per batch, seconds one drain task runs before handing over to a fresh one, and

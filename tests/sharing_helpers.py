@@ -34,6 +34,22 @@ def staff(code: str, kind: str = "customs", country: str = "NL") -> Staff:
     return Staff(agency, users["analyst"], users["liaison"], users["agency_admin"])
 
 
+# Discovery counts records their owner made releasable under the agreement that the asker
+# still cannot see. The tests that need such records use pol's seizures, released to every
+# covering agreement, under agreements with cus that cover no seizures.
+NO_SEIZURES = ("shipment", "inspection")
+
+
+def seizures_beyond_scope(owner: Staff) -> None:
+    from intel.importing import import_file
+    from intel.models import Record
+    from tests.test_import import EXAMPLES
+
+    import_file(EXAMPLES / "seizures.jsonl", owner.agency)
+    for record in Record.objects.filter(owner=owner.agency, category="seizure"):
+        services.set_releasability(record, owner.analyst, "covering")
+
+
 def platform_admin() -> User:
     return User.objects.get_or_create(username="platform", defaults={"is_superuser": True, "is_staff": True})[
         0

@@ -15,7 +15,7 @@ from intel.importing import import_file
 from intel.models import Record
 from sharing import services
 from sharing.models import Agreement, AuditEvent, Notification
-from tests.sharing_helpers import draft, in_force, platform_admin, staff
+from tests.sharing_helpers import NO_SEIZURES, draft, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
 
 pytestmark = pytest.mark.django_db
@@ -304,17 +304,6 @@ def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_al
 
 
 # --- discovery and disclosure ------------------------------------------------------------
-
-# Discovery counts records their owner made releasable under the agreement that the asker
-# still cannot see: here, pol's seizures, released to every covering agreement, while the
-# agreements with cus cover no seizures.
-NO_SEIZURES = ("shipment", "inspection")
-
-
-def seizures_beyond_scope(pol) -> None:
-    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
-    for record in Record.objects.filter(owner=pol.agency):
-        services.set_releasability(record, pol.analyst, "covering")
 
 
 def test_discovery_reveals_only_agency_and_count_and_only_when_allowed(cus, pol, shipments):

@@ -6,7 +6,7 @@ from intel.importing import import_file
 from intel.models import Record
 from sharing import services
 from sharing.models import User
-from tests.sharing_helpers import in_force, staff
+from tests.sharing_helpers import NO_SEIZURES, in_force, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,8 +24,8 @@ def sign_in(page, base: str, user: User, path: str) -> None:
 def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):
     cus, pol = staff("cus"), staff("pol", kind="police")
     import_file(EXAMPLES / "shipments.csv", cus.agency)
-    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
-    in_force((cus, True, True), (pol, True, True), discovery_allowed=True)
+    seizures_beyond_scope(pol)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
     importer = Record.objects.get(external_ref="SHP-0001").mentions.get(role="importer").entity_id
     request = services.request_disclosure(
         cus.analyst,

@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
-from tests.sharing_helpers import in_force, platform_admin, staff
+from tests.sharing_helpers import NO_SEIZURES, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_foundation import bare_environment, run_manage
 from tests.test_import import EXAMPLES
 
@@ -76,8 +76,8 @@ def world(db):
     each kind signed in through a session."""
     cus, pol = staff("cus"), staff("pol", kind="police")
     import_file(EXAMPLES / "shipments.csv", cus.agency)
-    import_file(EXAMPLES / "seizures.jsonl", pol.agency)
-    in_force((cus, True, True), (pol, True, True), discovery_allowed=True)
+    seizures_beyond_scope(pol)
+    in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
     record = Record.objects.filter(owner=cus.agency).order_by("external_ref").first()
     importer = record.mentions.get(role="importer").entity_id
     disclosure = services.request_disclosure(

@@ -185,9 +185,11 @@ class InputLimits:
         self.row, self.row_bytes, self.file_bytes = 1, 0, 0
 
     def start_row(self, number: int) -> None:
+        self.row, self.row_bytes = number, 0
+
+    def check_row_count(self, number: int) -> None:
         if number - self.first_row + 1 > self.limits.max_rows:
             raise Refused(number, f"the file has more than {self.limits.max_rows} rows (IMPORT_MAX_ROWS)")
-        self.row, self.row_bytes = number, 0
 
     def _count_file(self, size: int) -> None:
         self.file_bytes += size
@@ -253,17 +255,18 @@ def read_csv(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None
         if not header:
             yield 1, None, "the file is empty: it needs a header row"
             return
-        # Every row counts towards the limits, blank ones too (they are skipped, not imported).
         for number in itertools.count(2):
             source.start_row(number)
             values = next(reader, None)
             if values is None:
                 return
-            if len(values) > len(header):
+            if not values:
+                yield number, None, None
+            elif len(values) > len(header):
                 yield number, None, f"{len(values) - len(header)} more value(s) than the header has columns"
-            elif values and len(values) < len(header):
+            elif len(values) < len(header):
                 yield number, None, "fewer values than the header has columns"
-            elif values:
+            else:
                 yield number, dict(zip(header, values, strict=True)), None
     except csv.Error as exc:
         yield source.row, None, f"malformed CSV: {exc}"
@@ -327,6 +330,7 @@ def read_json_lines(source: InputLimits) -> Iterator[tuple[int, dict | None, str
         if not line:
             return
         if not line.strip():
+            yield number, None, None
             continue
         # A line with no more openers than the limit cannot be nested deeper: no scan needed.
         if line.count(b"[") + line.count(b"{") > source.limits.max_depth:
@@ -394,8 +398,10 @@ def read_json_array(source: InputLimits) -> Iterator[tuple[int, dict | None, str
 
 
 READ_CHUNK = 64 * 1024
+# format: (reader, number of its first data row). A reader reads only through InputLimits,
+# calls start_row as each row begins, and yields (number, row, None), (number, None, problem)
+# or, for a blank row, (number, None, None); a format added later does the same.
 READERS: dict[str, tuple[Callable[[InputLimits], Iterator], int]] = {
-    # format: (reader, number of its first data row)
     "csv": (read_csv, 2),
     "jsonl": (read_json_lines, 1),
     "json": (read_json_array, 1),
@@ -412,6 +418,10 @@ def iter_rows(
     source = InputLimits(stream, limits or ImportLimits.from_settings(), first_row)
     try:
         for number, row, problem in reader(source):
+            # Blank rows count towards the limit too (10 million of them are not nothing).
+            source.check_row_count(number)
+            if row is None and problem is None:
+                continue
             if problem:
                 yield number, None, [{"row": number, "field": None, "message": problem}]
             else:

@@ -56,6 +56,7 @@ def run_import_batch(batch_id: int) -> ImportBatch:
     batch = ImportBatch.objects.select_related("agency", "uploaded_by").get(pk=batch_id)
     if not started:
         return batch
+    cache.delete(progress_key(batch.pk))  # a restart reads the file from its first row again
     if batch.attempts > settings.IMPORT_MAX_ATTEMPTS:
         return finish_failed(
             batch,

@@ -234,9 +234,16 @@ class InputLimits:
                 "message": f"is larger than {limit} bytes (IMPORT_MAX_FIELD_BYTES)",
             }
             for name, value in row.items()
-            if len(value.encode() if isinstance(value, str) else json.dumps(value, default=str).encode())
-            > limit
+            if field_bytes(value) > limit
         ]
+
+
+def field_bytes(value: object) -> int:
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode())
+    if isinstance(value, list | dict):
+        return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+    return 0  # a number, true, false or null: short once parsed
 
 
 def read_csv(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -285,15 +292,20 @@ class JsonNesting:
     depth is known before a parser builds anything (a parser's memory can grow with the
     square of the depth, and Python's recursion ends in RecursionError)."""
 
-    STRUCTURE = re.compile(rb'[\[\]{},"]')
+    # Skip whole strings and other bytes (in the regex engine, not in Python) up to the next
+    # bracket (or comma); or up to the opening quote of a string that this chunk does not
+    # close, which is then followed escape by escape into the next chunk.
+    BRACKET = re.compile(rb'(?:"(?:[^"\\]++|\\.)*+"|[^"\[\]{}])*+([\[\]{}"])', re.DOTALL)
+    BRACKET_OR_COMMA = re.compile(rb'(?:"(?:[^"\\]++|\\.)*+"|[^"\[\]{},])*+([\[\]{},"])', re.DOTALL)
     IN_STRING = re.compile(rb'["\\]')
 
-    def __init__(self) -> None:
+    def __init__(self, comma_depth: int | None = None) -> None:
         self.depth, self.in_string, self.escaped = 0, False, False
+        self.comma_depth = comma_depth
 
     def scan(self, chunk: bytes) -> Iterator[tuple[int, int]]:
-        """Yields (position, byte) of each bracket and comma outside strings; `depth` is
-        already updated for the byte when it is yielded."""
+        """Yields (position, byte) of each bracket outside strings, and of each comma at
+        `comma_depth`; `depth` is already updated for the byte when it is yielded."""
         position = 0
         while position < len(chunk):
             if self.in_string:
@@ -309,10 +321,13 @@ class JsonNesting:
                 else:
                     self.in_string = False
                 continue
-            found = self.STRUCTURE.search(chunk, position)
+            # Matched from `position` on, never searched: a search could start inside a string.
+            pattern = self.BRACKET_OR_COMMA if self.depth == self.comma_depth else self.BRACKET
+            found = pattern.match(chunk, position)
             if found is None:
                 return
-            position, byte = found.end(), chunk[found.start()]
+            at = found.start(1)
+            byte, position = chunk[at], at + 1
             if byte == ord('"'):
                 self.in_string = True
                 continue
@@ -320,7 +335,7 @@ class JsonNesting:
                 self.depth += 1
             elif byte in b"]}":
                 self.depth -= 1
-            yield found.start(), byte
+            yield at, byte
 
 
 def read_json_lines(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -347,7 +362,7 @@ NOT_AN_ARRAY = "malformed JSON: the file must be a JSON array of objects"
 def read_json_array(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None]]:
     """Splits the array into its items at the commas of its own level and parses each item
     alone, so an item is never larger than the row limit nor deeper than the depth limit."""
-    nesting = JsonNesting()
+    nesting = JsonNesting(comma_depth=1)
     number, item, started, ended = 1, bytearray(), False, False
 
     def outside(data: bytes) -> None:

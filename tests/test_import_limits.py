@@ -24,7 +24,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from intel.importing import ImportFailed, import_file
+from intel.importing import ImportFailed, ImportLimits, import_file, iter_rows
 from intel.models import ImportBatch, Record
 from intel.services import run_import_batch
 from intel.tasks import remove_failed_import_files_task, run_import
@@ -173,6 +173,27 @@ def test_brackets_inside_strings_are_not_nesting(customs, tmp_path, small_limits
     path.write_bytes(encode(file_format, rows))
     assert import_file(path, customs).created == 2
     assert Record.objects.get(external_ref="G-2").summary == '\\"[[[[[['
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_json_array_reader_splits_rows_exactly_across_read_chunks(seed):
+    """Strings with quotes, escapes, brackets and commas fall across the reader's 64 KiB
+    chunks; the rows read must be exactly the rows written (json.dumps is the oracle)."""
+    rng = random.Random(seed)
+    alphabet = ['"', "\\", "[", "]", "{", "}", ",", ":", " ", "é", "\n", "a", "b", "\u2028"]
+    rows = [
+        {
+            "external_ref": f"R-{i}",
+            "summary": "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 200))),
+            "hs_codes": [rng.choice(alphabet) * rng.randrange(1, 5) for _ in range(rng.randrange(0, 3))],
+        }
+        for i in range(3000)
+    ]
+    data = json.dumps(rows, ensure_ascii=bool(seed % 2), indent=seed if seed > 1 else None).encode()
+    assert len(data) > 4 * 64 * 1024
+    read = list(iter_rows(io.BytesIO(data), "json", ImportLimits.from_settings()))
+    assert [row for _, row, _ in read] == rows
+    assert [number for number, _, _ in read] == list(range(1, 3001))
 
 
 @pytest.mark.parametrize("file_format", FORMATS)

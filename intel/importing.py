@@ -139,8 +139,8 @@ class ImportLimits:
 class Refused(Exception):
     """A limit was passed or the file cannot be read on: reading stops at `row`."""
 
-    def __init__(self, row: int | None, message: str, field: str | None = None):
-        self.error = {"row": row, "field": field, "message": message}
+    def __init__(self, row: int, message: str):
+        self.error = {"row": row, "field": None, "message": message}
         super().__init__(message)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -43,10 +45,37 @@ def create_import_batch(upload: UploadedFile, user) -> ImportBatch:
     )
 
 
+# The advisory lock key space of import batches (the first int4 of pg_try_advisory_lock(int4, int4)).
+IMPORT_LOCK_SPACE = 0x696D_0001
+
+
+@contextmanager
+def batch_lock(batch_id: int) -> Iterator[None]:
+    """Holds the batch against other processes running it. A task redelivered while its first
+    delivery is still at work (the broker's visibility timeout passed on a long file) waits
+    here, then finds the batch finished; the lock of a worker that died goes with its
+    database connection, so the redelivery after a crash goes on at once."""
+    if connection.vendor != "postgresql":
+        yield  # the embedded default runs tasks in process, one at a time
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK_SPACE, batch_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [IMPORT_LOCK_SPACE, batch_id])
+
+
 def run_import_batch(batch_id: int) -> ImportBatch:
     """Runs a stored batch, which ends succeeded or failed. Idempotent: a finished batch is
     left as it is, and a batch interrupted mid-way (its transaction rolled back) runs again,
-    up to IMPORT_MAX_ATTEMPTS starts in all."""
+    up to IMPORT_MAX_ATTEMPTS starts in all; one process at a time runs a batch."""
+    with batch_lock(batch_id):
+        return start_and_import(batch_id)
+
+
+def start_and_import(batch_id: int) -> ImportBatch:
     # The start is counted (and committed) before the file is read: if reading kills the
     # worker, the redelivered task finds the count, and a file that kills every worker is
     # failed after the last allowed start rather than run forever.

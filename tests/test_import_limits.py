@@ -13,6 +13,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from rest_framework.test import APIClient
 
 from intel.importing import ImportFailed, ImportLimits, import_file, iter_rows
@@ -394,6 +396,51 @@ def test_a_batch_started_the_allowed_times_is_failed_without_reading_its_file(cu
         run_import_batch(batch.pk)
         batch.refresh_from_db()
         assert batch.attempts == 3, "a finished batch is not started again"
+    finally:
+        batch.file.delete(save=False)
+
+
+def waiting_for_batch_lock(batch_id: int) -> bool:
+    from intel.services import IMPORT_LOCK_SPACE
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 2",
+            [IMPORT_LOCK_SPACE, batch_id],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivery_waits_for_the_process_still_running_the_batch():
+    import psycopg
+
+    from intel.services import IMPORT_LOCK_SPACE
+
+    agency = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    batch = ImportBatch.objects.create(
+        agency=agency,
+        file=ContentFile(encode("csv", [good(1)]), name="busy.csv"),
+        original_name="busy.csv",
+        status="running",
+        attempts=1,
+    )
+    redelivery = threading.Thread(target=lambda: (run_import_batch(batch.pk), connection.close()))
+    try:
+        # The first delivery's worker, still at work, holds the batch.
+        with psycopg.connect(worker_database_url(), autocommit=True) as first:
+            first.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK_SPACE, batch.pk])
+            redelivery.start()
+            wait_for(lambda: waiting_for_batch_lock(batch.pk), "the redelivery to wait for the lock")
+            batch.refresh_from_db()
+            assert (batch.status, batch.attempts) == ("running", 1), "waiting: not counted, not run"
+        # The first worker's session ended (it died, its transaction rolled back).
+        redelivery.join(timeout=120)
+        assert not redelivery.is_alive()
+        batch.refresh_from_db()
+        assert (batch.status, batch.attempts) == ("succeeded", 2)
+        assert Record.objects.count() == 1
     finally:
         batch.file.delete(save=False)
 

@@ -45,7 +45,7 @@ def create_import_batch(upload: UploadedFile, user) -> ImportBatch:
     )
 
 
-# The advisory lock key space of import batches (the first int4 of pg_try_advisory_lock(int4, int4)).
+# The advisory lock key space of import batches (the first int4 of pg_advisory_lock(int4, int4)).
 IMPORT_LOCK_SPACE = 0x696D_0001
 
 

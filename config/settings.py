@@ -192,6 +192,21 @@ DISCLOSURE_GRANT_DAYS = env_int("DISCLOSURE_GRANT_DAYS", 30)
 # The choke point's condition grows with it, so it is a bound, not a preference.
 ONWARD_MAX_HOPS = env_int("ONWARD_MAX_HOPS", 3)
 
+# Imports (docs/import.md): every reader refuses a file past these limits, naming the row.
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 1_000_000)
+IMPORT_MAX_ROW_BYTES = env_int("IMPORT_MAX_ROW_BYTES", 64 * 1024)
+IMPORT_MAX_FIELD_BYTES = env_int("IMPORT_MAX_FIELD_BYTES", 32 * 1024)
+IMPORT_MAX_DEPTH = env_int("IMPORT_MAX_DEPTH", 10)
+# Starts of one batch (a worker lost mid-file has its task redelivered) before it is failed.
+IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 3)
+# Days the stored file of a failed import is kept (for its uploader to look into), then removed.
+IMPORT_FAILED_FILE_RETENTION_DAYS = env_int("IMPORT_FAILED_FILE_RETENTION_DAYS", 30)
+CELERY_BEAT_SCHEDULE["import-failed-files"] = {
+    "task": "intel.remove_failed_import_files",
+    "schedule": 3600.0,
+}
+
 # Short-lived shared state (import progress): Redis beside the broker, else this process's memory.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}

@@ -295,6 +295,9 @@ class ImportBatch(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # Times a worker began it: counted before reading, so a file that kills its worker is
+    # failed after IMPORT_MAX_ATTEMPTS redeliveries instead of being retried forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from intel.importing import ImportFailed, detect_format, import_file
+from intel.importing import ImportFailed, ImportLimits, check_file_size, detect_format, import_file
 from intel.models import ImportBatch, Record
 from intel.signals import records_changed
+
+logger = logging.getLogger(__name__)
 
 PROGRESS_TTL = 24 * 3600
 
@@ -28,29 +36,75 @@ def batch_progress(batch: ImportBatch) -> int:
 
 
 def create_import_batch(upload: UploadedFile, user) -> ImportBatch:
-    """Stores an upload for the user's agency; raises ImportFailed for an unknown format."""
+    """Stores an upload for the user's agency; raises ImportFailed for an unknown format or
+    a file over the size limit (the view's upload handler refuses most of those earlier)."""
     detect_format(upload.name)
+    check_file_size(upload.size, ImportLimits.from_settings())
     return ImportBatch.objects.create(
         agency_id=user.agency_id, uploaded_by=user, file=upload, original_name=upload.name[:255]
     )
 
 
+# The advisory lock key space of import batches (the first int4 of pg_advisory_lock(int4, int4)).
+IMPORT_LOCK_SPACE = 0x696D_0001
+
+
+@contextmanager
+def batch_lock(batch_id: int) -> Iterator[None]:
+    """Holds the batch against other processes running it. A task redelivered while its first
+    delivery is still at work (the broker's visibility timeout passed on a long file) waits
+    here, then finds the batch finished; the lock of a worker that died goes with its
+    database connection, so the redelivery after a crash goes on at once."""
+    if connection.vendor != "postgresql":
+        yield  # the embedded default runs tasks in process, one at a time
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK_SPACE, batch_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [IMPORT_LOCK_SPACE, batch_id])
+
+
 def run_import_batch(batch_id: int) -> ImportBatch:
-    """Runs a stored batch. Idempotent: a finished batch is left as it is, and a batch
-    interrupted mid-way (its transaction rolled back) simply runs again."""
+    """Runs a stored batch, which ends succeeded or failed. Idempotent: a finished batch is
+    left as it is, and a batch interrupted mid-way (its transaction rolled back) runs again,
+    up to IMPORT_MAX_ATTEMPTS starts in all; one process at a time runs a batch."""
+    with batch_lock(batch_id):
+        return start_and_import(batch_id)
+
+
+def start_and_import(batch_id: int) -> ImportBatch:
+    # The start is counted (and committed) before the file is read: if reading kills the
+    # worker, the redelivered task finds the count, and a file that kills every worker is
+    # failed after the last allowed start rather than run forever.
+    started = ImportBatch.objects.filter(
+        pk=batch_id, status__in=[ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING]
+    ).update(status=ImportBatch.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
     batch = ImportBatch.objects.select_related("agency", "uploaded_by").get(pk=batch_id)
-    if batch.status in (ImportBatch.Status.SUCCEEDED, ImportBatch.Status.FAILED):
+    if not started:
         return batch
-    path = Path(batch.file.path)
-    batch.status, batch.started_at = ImportBatch.Status.RUNNING, timezone.now()
-    batch.save(update_fields=["status", "started_at"])
+    cache.delete(progress_key(batch.pk))  # a restart reads the file from its first row again
+    if batch.attempts > settings.IMPORT_MAX_ATTEMPTS:
+        return finish_failed(
+            batch,
+            [
+                {
+                    "row": None,
+                    "field": None,
+                    "message": f"the import was started {batch.attempts - 1} times and its worker "
+                    "stopped each time before it finished; it is not tried again (IMPORT_MAX_ATTEMPTS)",
+                }
+            ],
+        )
 
     def progress(rows: int) -> None:
         cache.set(progress_key(batch.pk), rows, PROGRESS_TTL)
 
     try:
         result = import_file(
-            path,
+            Path(batch.file.path),
             batch.agency,
             user=batch.uploaded_by,
             batch=batch,
@@ -58,20 +112,45 @@ def run_import_batch(batch_id: int) -> ImportBatch:
             progress=progress,
         )
     except ImportFailed as failure:
-        batch.status, batch.errors = ImportBatch.Status.FAILED, failure.errors
-        batch.rows_processed = cache.get(progress_key(batch.pk), 0)
-    else:
-        batch.status = ImportBatch.Status.SUCCEEDED
-        batch.rows_total = batch.rows_processed = result.rows
-        batch.created_count, batch.updated_count, batch.unchanged_count = (
-            result.created,
-            result.updated,
-            result.unchanged,
+        return finish_failed(batch, failure.errors)
+    except Exception:  # whatever else went wrong, the batch must not stay running
+        logger.exception("import batch %s failed", batch.pk)
+        return finish_failed(
+            batch, [{"row": None, "field": None, "message": "the import failed; nothing was imported"}]
         )
+    batch.status = ImportBatch.Status.SUCCEEDED
+    batch.rows_total = batch.rows_processed = result.rows
+    batch.created_count, batch.updated_count, batch.unchanged_count = (
+        result.created,
+        result.updated,
+        result.unchanged,
+    )
     batch.finished_at = timezone.now()
     batch.save()
     cache.delete(progress_key(batch.pk))
     return batch
+
+
+def finish_failed(batch: ImportBatch, errors: list[dict]) -> ImportBatch:
+    batch.status, batch.errors = ImportBatch.Status.FAILED, errors
+    batch.rows_processed = cache.get(progress_key(batch.pk), 0)
+    batch.finished_at = timezone.now()
+    batch.save()
+    cache.delete(progress_key(batch.pk))
+    return batch
+
+
+def remove_failed_import_files() -> int:
+    """Deletes the stored files of imports that failed more than the retention period ago
+    (the batch, with its errors, stays); returns how many were removed."""
+    cutoff = timezone.now() - timedelta(days=settings.IMPORT_FAILED_FILE_RETENTION_DAYS)
+    removed = 0
+    expired = ImportBatch.objects.filter(status=ImportBatch.Status.FAILED, finished_at__lt=cutoff)
+    for batch in expired.exclude(file="").iterator():
+        batch.file.delete(save=False)
+        ImportBatch.objects.filter(pk=batch.pk).update(file="")
+        removed += 1
+    return removed
 
 
 EDITABLE_RECORD_FIELDS = ("summary", "classification", "caveats", "occurred_on")

@@ -37,6 +37,7 @@ from intel.serializers import (
 )
 from intel.services import create_import_batch, delete_record, update_record
 from intel.tasks import run_import
+from intel.uploads import limit_import_upload
 
 
 class PurposeRequiredError(APIException):
@@ -237,6 +238,12 @@ class ImportViewSet(
 
     def get_parsers(self):
         return [MultiPartParser()] if getattr(self, "action", None) == "create" else super().get_parsers()
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything reads the body (session authentication's CSRF check reads it).
+        if request.method == "POST":
+            limit_import_upload(request)
+        return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(request=ImportUploadSerializer, responses={202: ImportBatchSerializer})
     def create(self, request, *args, **kwargs):

@@ -36,25 +36,19 @@ class Command(BaseCommand):
                 raise CommandError(f"unknown user {user!r}")
         try:
             file_format = format or detect_format(file.name)
-        except ImportFailed as failure:
-            raise CommandError(failure.errors[0]["message"]) from failure
+            total = count_rows(file, file_format)
+            with tqdm(total=total, unit="rows", file=self.stderr, dynamic_ncols=True) as bar:
 
-        with tqdm(
-            total=count_rows(file, file_format), unit="rows", file=self.stderr, dynamic_ncols=True
-        ) as bar:
+                def progress(rows: int) -> None:
+                    bar.update(rows - bar.n)
 
-            def progress(rows: int) -> None:
-                bar.update(rows - bar.n)
-
-            try:
                 result = import_file(file, owner, user=importer, file_format=file_format, progress=progress)
-            except ImportFailed as failure:
-                bar.close()
-                for error in failure.errors:
-                    where = f"row {error['row']}" if error["row"] is not None else "file"
-                    field = f", field {error['field']}" if error["field"] else ""
-                    self.stderr.write(f"{where}{field}: {error['message']}")
-                raise CommandError(f"{failure}") from failure
+        except ImportFailed as failure:
+            for error in failure.errors:
+                where = f"row {error['row']}" if error["row"] is not None else "file"
+                field = f", field {error['field']}" if error["field"] else ""
+                self.stderr.write(f"{where}{field}: {error['message']}")
+            raise CommandError(f"{failure}") from failure
         self.stdout.write(
             self.style.SUCCESS(
                 f"{result.rows} rows: {result.created} created, {result.updated} updated, "

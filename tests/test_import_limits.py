@@ -1,0 +1,626 @@
+"""Imports within limits: every reader (CSV, JSON Lines, JSON array) refuses a file past
+the limits of nesting depth, row size, field size, row count and file size, naming the row
+(and field) and the setting; hostile files fail cleanly under a hard memory ceiling; every
+batch ends succeeded or failed, also when its worker is killed; uploads over the size limit
+are refused before they are stored; files of failed imports are removed after retention."""
+
+import gzip
+import io
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from intel.importing import ImportFailed, ImportLimits, import_file, iter_rows
+from intel.models import ImportBatch, Record
+from intel.services import run_import_batch
+from intel.tasks import remove_failed_import_files_task, run_import
+from sharing.models import Agency, User
+from tests.conftest import ROOT, worker_database_url
+
+GOOD = {"external_ref": "G-1", "category": "shipment", "occurred_on": "2026-01-02"}
+
+
+@pytest.fixture
+def customs(db):
+    return Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+
+
+def good(index: int, **extra) -> dict:
+    return {**GOOD, "external_ref": f"G-{index}", **extra}
+
+
+def encode(file_format: str, rows: list[dict]) -> bytes:
+    """A file of `rows` in a format, written here without the importer's code."""
+    if file_format == "csv":
+        columns = list(dict.fromkeys(name for row in rows for name in row))
+        lines = [",".join(columns)]
+        for row in rows:
+            lines.append(",".join('"' + str(row.get(c, "")).replace('"', '""') + '"' for c in columns))
+        return ("\n".join(lines) + "\n").encode()
+    if file_format == "jsonl":
+        return b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+    return json.dumps(rows).encode()
+
+
+SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "json": ".json"}
+# In every format the first data row is named 2 in CSV (the header is row 1) and 1 in JSON.
+FIRST_ROW = {"csv": 2, "jsonl": 1, "json": 1}
+FORMATS = ["csv", "jsonl", "json"]
+
+
+def refused(path: Path, agency) -> list[dict]:
+    with pytest.raises(ImportFailed) as failure:
+        import_file(path, agency)
+    assert not Record.objects.exists()
+    return failure.value.errors
+
+
+# --- every reader bounds every limit, naming the row (and field) -------------------
+
+
+@pytest.fixture
+def small_limits(settings):
+    settings.IMPORT_MAX_ROWS = 5
+    settings.IMPORT_MAX_ROW_BYTES = 4000
+    settings.IMPORT_MAX_FIELD_BYTES = 1000
+    settings.IMPORT_MAX_DEPTH = 3
+    settings.IMPORT_MAX_FILE_BYTES = 50_000
+    return settings
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_rows_past_the_row_limit_are_refused_at_the_first_row_beyond(
+    customs, tmp_path, small_limits, file_format
+):
+    path = tmp_path / f"rows{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, [good(i) for i in range(8)]))
+    errors = refused(path, customs)
+    sixth = FIRST_ROW[file_format] + 5
+    assert errors == [
+        {"row": sixth, "field": None, "message": "the file has more than 5 rows (IMPORT_MAX_ROWS)"}
+    ]
+    path.write_bytes(encode(file_format, [good(i) for i in range(5)]))
+    assert import_file(path, customs).created == 5, "exactly at the limit is allowed"
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_a_row_past_the_row_size_is_refused_by_its_number(customs, tmp_path, small_limits, file_format):
+    rows = [
+        good(1),
+        good(
+            2,
+            summary="s" * 900,
+            goods_description="d" * 900,
+            findings="f" * 900,
+            unit="u" * 900,
+            quantity="q" * 900,
+        ),
+        good(3),
+    ]
+    path = tmp_path / f"wide{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, rows))
+    errors = refused(path, customs)
+    assert errors[-1] == {
+        "row": FIRST_ROW[file_format] + 1,
+        "field": None,
+        "message": "the row is larger than 4000 bytes (IMPORT_MAX_ROW_BYTES)",
+    }
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_a_field_past_the_field_size_is_refused_by_row_and_field(
+    customs, tmp_path, small_limits, file_format
+):
+    rows = [good(1), good(2, summary="s" * 1001), good(3, findings="é" * 501), good(4, summary="s" * 1000)]
+    path = tmp_path / f"field{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, rows))
+    errors = refused(path, customs)
+    first = FIRST_ROW[file_format]
+    message = "is larger than 1000 bytes (IMPORT_MAX_FIELD_BYTES)"
+    # 501 two-byte characters are 1002 bytes: the limit is in bytes, not characters.
+    assert errors == [
+        {"row": first + 1, "field": "summary", "message": message},
+        {"row": first + 2, "field": "findings", "message": message},
+    ]
+
+
+def nested(depth: int) -> object:
+    value: object = "x"
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "json"])
+@pytest.mark.parametrize("depth", [3, 4, 500])
+def test_values_nested_past_the_depth_are_refused_by_row(customs, tmp_path, small_limits, file_format, depth):
+    # The row object is level 1: a value nested `depth` deep brings the row to depth + 1 > 3.
+    rows = [good(1), good(2, summary=nested(depth)), good(3)]
+    path = tmp_path / f"deep{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, rows))
+    assert refused(path, customs)[-1] == {
+        "row": 2,
+        "field": None,
+        "message": "values are nested deeper than 3 levels (IMPORT_MAX_DEPTH)",
+    }
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "json"])
+def test_values_nested_up_to_the_depth_are_read(customs, tmp_path, small_limits, file_format):
+    path = tmp_path / f"deep{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, [good(1), good(2, summary=nested(2))]))
+    assert import_file(path, customs).created == 2
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "json"])
+def test_brackets_inside_strings_are_not_nesting(customs, tmp_path, small_limits, file_format):
+    rows = [good(1, summary='[[[[{{{{ "quoted" \\ ]]]] [' * 10), good(2, summary='\\"[[[[[[')]
+    path = tmp_path / f"strings{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, rows))
+    assert import_file(path, customs).created == 2
+    assert Record.objects.get(external_ref="G-2").summary == '\\"[[[[[['
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_json_array_reader_splits_rows_exactly_across_read_chunks(seed):
+    """Strings with quotes, escapes, brackets and commas fall across the reader's 64 KiB
+    chunks; the rows read must be exactly the rows written (json.dumps is the oracle)."""
+    rng = random.Random(seed)
+    alphabet = ['"', "\\", "[", "]", "{", "}", ",", ":", " ", "é", "\n", "a", "b", "\u2028"]
+    rows = [
+        {
+            "external_ref": f"R-{i}",
+            "summary": "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 200))),
+            "hs_codes": [rng.choice(alphabet) * rng.randrange(1, 5) for _ in range(rng.randrange(0, 3))],
+        }
+        for i in range(3000)
+    ]
+    data = json.dumps(rows, ensure_ascii=bool(seed % 2), indent=seed if seed > 1 else None).encode()
+    assert len(data) > 4 * 64 * 1024
+    read = list(iter_rows(io.BytesIO(data), "json", ImportLimits.from_settings()))
+    assert [row for _, row, _ in read] == rows
+    assert [number for number, _, _ in read] == list(range(1, 3001))
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_a_file_past_the_size_limit_is_refused_before_it_is_read(
+    customs, tmp_path, small_limits, file_format
+):
+    rows = [good(i, summary="s" * 900) for i in range(5)]
+    data = encode(file_format, rows)
+    small_limits.IMPORT_MAX_FILE_BYTES = len(data) - 1
+    path = tmp_path / f"big{SUFFIX[file_format]}"
+    path.write_bytes(data)
+    assert refused(path, customs) == [
+        {
+            "row": None,
+            "field": "file",
+            "message": f"the file is {len(data)} bytes, more than the limit of {len(data) - 1} bytes "
+            "(IMPORT_MAX_FILE_BYTES)",
+        }
+    ]
+    small_limits.IMPORT_MAX_FILE_BYTES = len(data)
+    assert import_file(path, customs).created == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "row", "message"),
+    [
+        ("blank.csv", b"external_ref\n" + b"\n" * 10, 7, "more than 5 rows"),
+        ("blank.jsonl", b"\n" * 10, 6, "more than 5 rows"),
+        ("binary.csv", gzip.compress(random.Random(1).randbytes(20_000)), 1, "not UTF-8 text"),
+        ("object.json", b'{"external_ref": "A"}', 1, "must be a JSON array of objects"),
+        ("bigint.json", b'[{"external_ref": ' + b"9" * 5000 + b"}]", 1, "malformed JSON"),
+        ("bigint.jsonl", b'{"external_ref": ' + b"9" * 5000 + b"}\n", 1, "malformed JSON"),
+        ("unclosed.json", b'[{"external_ref": "A"}, {"ext', 2, "ends inside the array"),
+    ],
+)
+def test_hostile_shapes_fail_cleanly_by_row(customs, tmp_path, small_limits, name, content, row, message):
+    small_limits.IMPORT_MAX_ROW_BYTES = 10_000
+    path = tmp_path / name
+    path.write_bytes(content)
+    errors = refused(path, customs)
+    assert errors[-1]["row"] == row and message in errors[-1]["message"], errors
+
+
+def test_the_command_obeys_the_limits(customs, tmp_path, small_limits):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(encode("jsonl", [good(i) for i in range(6)]))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_records", str(path), agency="cus", stderr=err)
+    assert "row 6: the file has more than 5 rows (IMPORT_MAX_ROWS)" in err.getvalue()
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 40_000)
+    with pytest.raises(CommandError):
+        call_command("import_records", str(deep), agency="cus", stderr=err)
+    assert "row 1: values are nested deeper than 3 levels (IMPORT_MAX_DEPTH)" in err.getvalue()
+    assert not Record.objects.exists()
+
+
+# --- hostile files under a hard memory ceiling, in a process of their own ----------
+
+# The child may map no more than this (RLIMIT_AS), and its resident peak must stay under
+# RSS_CEILING: before the limits, 100 KB of "[" took more than 20 GB.
+ADDRESS_SPACE = 1536 * 2**20
+RSS_CEILING = 400 * 2**20
+CHILD = """
+import atexit, sys, django
+def peak():
+    status = open("/proc/self/status").read()
+    print("VmHWM", status.split("VmHWM:")[1].split()[0], flush=True)
+atexit.register(peak)
+django.setup()
+if sys.argv[1] == "batch":
+    from intel.services import run_import_batch
+    run_import_batch(int(sys.argv[2]))
+else:
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(["manage.py", "import_records", *sys.argv[2:]])
+"""
+
+
+def run_limited(*args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, int]:
+    def ceiling() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, *args],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": worker_database_url(), **(env or {})},
+        preexec_fn=ceiling,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    peaks = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("VmHWM")]
+    assert peaks, f"the child died before reporting its memory: {done.returncode}\n{done.stderr[-3000:]}"
+    return done, int(peaks[0]) * 1024
+
+
+def valid_rows_csv(count: int) -> bytes:
+    return encode("csv", [good(i) for i in range(count)])
+
+
+def deep_valid_array() -> bytes:
+    row = json.dumps(good(1)).encode()
+    return b"[" + row + b"," + row[:-1] + b', "summary": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]"
+
+
+HOSTILE = [
+    # name, content maker, extra environment, row named, limit named
+    ("brackets-100k.json", lambda: b"[" * 100_000, {}, 1, "IMPORT_MAX_DEPTH"),
+    ("brackets-10m.json", lambda: b"[" * 10_000_000, {}, 1, "IMPORT_MAX_DEPTH"),
+    ("objects-100k.json", lambda: b"[" + b'{"a":' * 100_000, {}, 1, "IMPORT_MAX_DEPTH"),
+    ("objects-100k.jsonl", lambda: b'{"a":' * 100_000 + b"\n", {}, 1, "IMPORT_MAX_ROW_BYTES"),
+    ("deep-row.json", deep_valid_array, {}, 2, "IMPORT_MAX_DEPTH"),
+    ("line-50m.jsonl", lambda: b'{"summary": "' + b"x" * 50_000_000 + b'"}\n', {}, 1, "IMPORT_MAX_ROW_BYTES"),
+    (
+        "field-50m.csv",
+        lambda: b'external_ref,summary\n"A","' + b"x" * 50_000_000 + b'"\n',
+        {},
+        2,
+        "IMPORT_MAX_ROW_BYTES",
+    ),
+    ("empty-10m.csv", lambda: b"external_ref\n" + b"\n" * 10_000_000, {}, 1_000_002, "IMPORT_MAX_ROWS"),
+    ("valid-rows.csv", lambda: valid_rows_csv(300), {"IMPORT_MAX_ROWS": "250"}, 252, "IMPORT_MAX_ROWS"),
+    ("gzip.csv", lambda: gzip.compress(random.Random(2).randbytes(3_000_000)), {}, 1, "UTF-8"),
+    (
+        "too-big.csv",
+        lambda: valid_rows_csv(20_000),
+        {"IMPORT_MAX_FILE_BYTES": "100000"},
+        None,
+        "IMPORT_MAX_FILE_BYTES",
+    ),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("name", "make", "env", "row", "limit"), HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_hostile_file_fails_its_batch_cleanly_under_a_memory_ceiling(name, make, env, row, limit):
+    agency = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    batch = ImportBatch.objects.create(agency=agency, file=ContentFile(make(), name=name), original_name=name)
+    try:
+        done, peak = run_limited("batch", str(batch.pk), env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        batch.refresh_from_db()
+        assert batch.status == "failed"
+        assert batch.errors[-1]["row"] == row and limit in batch.errors[-1]["message"], batch.errors
+        assert not Record.objects.exists()
+        assert peak < RSS_CEILING, f"peak resident memory {peak / 2**20:.0f} MiB"
+    finally:
+        batch.file.delete(save=False)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("name", "content"), [("brackets.json", b"[" * 100_000), ("deep.jsonl", b'{"a":' * 5000)]
+)
+def test_the_command_fails_a_hostile_file_under_the_memory_ceiling(tmp_path, name, content):
+    Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    path = tmp_path / name
+    path.write_bytes(content)
+    done, peak = run_limited("command", str(path), "--agency", "cus")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "row 1: values are nested deeper than 10 levels (IMPORT_MAX_DEPTH)" in done.stderr
+    assert peak < RSS_CEILING
+    assert not Record.objects.exists()
+
+
+# --- every batch ends succeeded or failed ------------------------------------------
+
+
+def test_a_batch_whose_run_breaks_unexpectedly_is_failed_not_left_running(customs):
+    batch = ImportBatch.objects.create(
+        agency=customs, file=ContentFile(encode("csv", [good(1)]), name="gone.csv"), original_name="gone.csv"
+    )
+    Path(batch.file.path).unlink()
+    run_import_batch(batch.pk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.attempts) == ("failed", 1)
+    assert batch.errors[0]["message"] == "the import failed; nothing was imported"
+
+
+def test_a_batch_started_the_allowed_times_is_failed_without_reading_its_file(customs, settings):
+    settings.IMPORT_MAX_ATTEMPTS = 2
+    batch = ImportBatch.objects.create(
+        agency=customs,
+        file=ContentFile(encode("csv", [good(1)]), name="fine.csv"),
+        original_name="fine.csv",
+        status="running",
+        attempts=2,
+    )
+    try:
+        run_import_batch(batch.pk)
+        batch.refresh_from_db()
+        assert (batch.status, batch.attempts) == ("failed", 3)
+        assert "IMPORT_MAX_ATTEMPTS" in batch.errors[0]["message"]
+        assert not Record.objects.exists(), "a valid file, not read"
+        run_import_batch(batch.pk)
+        batch.refresh_from_db()
+        assert batch.attempts == 3, "a finished batch is not started again"
+    finally:
+        batch.file.delete(save=False)
+
+
+def waiting_for_batch_lock(batch_id: int) -> bool:
+    from intel.services import IMPORT_LOCK_SPACE
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 2",
+            [IMPORT_LOCK_SPACE, batch_id],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivery_waits_for_the_process_still_running_the_batch():
+    import psycopg
+
+    from intel.services import IMPORT_LOCK_SPACE
+
+    agency = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    batch = ImportBatch.objects.create(
+        agency=agency,
+        file=ContentFile(encode("csv", [good(1)]), name="busy.csv"),
+        original_name="busy.csv",
+        status="running",
+        attempts=1,
+    )
+    redelivery = threading.Thread(target=lambda: (run_import_batch(batch.pk), connection.close()))
+    try:
+        # The first delivery's worker, still at work, holds the batch.
+        with psycopg.connect(worker_database_url(), autocommit=True) as first:
+            first.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK_SPACE, batch.pk])
+            redelivery.start()
+            wait_for(lambda: waiting_for_batch_lock(batch.pk), "the redelivery to wait for the lock")
+            batch.refresh_from_db()
+            assert (batch.status, batch.attempts) == ("running", 1), "waiting: not counted, not run"
+        # The first worker's session ended (it died, its transaction rolled back).
+        redelivery.join(timeout=120)
+        assert not redelivery.is_alive()
+        batch.refresh_from_db()
+        assert (batch.status, batch.attempts) == ("succeeded", 2)
+        assert Record.objects.count() == 1
+    finally:
+        batch.file.delete(save=False)
+
+
+def wait_for(condition, what: str, seconds: float = 120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def kill_the_child_running(worker, batch_id: int, attempt: int) -> None:
+    """Waits until the batch's `attempt`-th start has imported rows, then SIGKILLs the pool
+    process running it, as the kernel's OOM killer would."""
+    from config.celery import app
+    from intel.services import batch_progress
+
+    def running_child():
+        batch = ImportBatch.objects.get(pk=batch_id)
+        if batch.attempts != attempt or batch.status != "running" or batch_progress(batch) < 100:
+            return None
+        active = app.control.inspect(destination=[worker.name], timeout=2).active() or {}
+        return next(
+            (task["worker_pid"] for task in active.get(worker.name, []) if task["args"] == [batch_id]), None
+        )
+
+    os.kill(wait_for(running_child, f"start {attempt} of batch {batch_id}"), signal.SIGKILL)
+
+
+def slow_batch(agency, rows: int) -> ImportBatch:
+    """A valid file large enough to be killed in the middle of (parties resolved per row)."""
+    content = encode(
+        "csv",
+        [
+            good(i, importer_name=f"Importer {i} BV", importer_country="NL", container_numbers="CSQU3054383")
+            for i in range(rows)
+        ],
+    )
+    return ImportBatch.objects.create(
+        agency=agency, file=ContentFile(content, name="slow.csv"), original_name="slow.csv"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_killed_mid_import_is_redelivered_and_finishes(celery_worker):
+    agency = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    batch = slow_batch(agency, 4000)
+    try:
+        run_import.delay(batch.pk)
+        kill_the_child_running(celery_worker, batch.pk, attempt=1)
+        wait_for(
+            lambda: ImportBatch.objects.get(pk=batch.pk).status in ("succeeded", "failed"),
+            "the batch to end",
+            600,
+        )
+        batch.refresh_from_db()
+        assert (batch.status, batch.attempts) == ("succeeded", 2), batch.errors
+        assert Record.objects.filter(import_batch=batch).count() == 4000
+    finally:
+        batch.file.delete(save=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_kills_every_worker_is_failed_after_the_allowed_starts(celery_worker, settings):
+    agency = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    batch = slow_batch(agency, 4000)
+    allowed = settings.IMPORT_MAX_ATTEMPTS  # the worker reads the same environment
+    try:
+        run_import.delay(batch.pk)
+        for attempt in range(1, allowed + 1):
+            kill_the_child_running(celery_worker, batch.pk, attempt)
+        wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).status == "failed", "the batch to fail", 600)
+        batch.refresh_from_db()
+        assert batch.attempts == allowed + 1
+        assert f"started {allowed} times" in batch.errors[0]["message"]
+        assert "IMPORT_MAX_ATTEMPTS" in batch.errors[0]["message"]
+        assert not Record.objects.exists()
+    finally:
+        batch.file.delete(save=False)
+
+
+# --- uploads over the size limit are refused before they are stored -----------------
+
+
+@pytest.fixture
+def upload_limits(settings, tmp_path):
+    settings.IMPORT_MAX_FILE_BYTES = 300_000
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "upload-tmp"
+    settings.FILE_UPLOAD_TEMP_DIR.mkdir()
+    # Uploads go to temporary files from the first byte, so a refusal must delete one.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000
+    return settings
+
+
+def padded_csv(size: int) -> bytes:
+    head = encode("csv", [good(1)])
+    return head + b"\n" * (size - len(head))
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("size", "why"),
+    [
+        (300_001, "one byte over: counted while the body streams"),
+        (2_000_000, "far over: refused on its Content-Length before the body is read"),
+    ],
+)
+@pytest.mark.parametrize("login", ["token", "session"])
+def test_an_upload_over_the_limit_is_refused_and_nothing_is_kept(customs, upload_limits, size, why, login):
+    analyst = User.objects.create(username="ana", agency=customs, role="analyst")
+    api = APIClient(enforce_csrf_checks=True)
+    if login == "token":
+        api.force_authenticate(analyst)
+    else:
+        # Session authentication's CSRF check reads the body (for the token) before the view
+        # does, once a CSRF cookie is there.
+        api.force_login(analyst)
+        api.cookies["csrftoken"] = "a" * 32
+    upload = SimpleUploadedFile("big.csv", padded_csv(size), "text/csv")
+    response = api.post("/api/imports/", {"file": upload}, format="multipart")
+    assert response.status_code == 413, response.content
+    assert response.json() == {"file": ["the file is larger than 300000 bytes (IMPORT_MAX_FILE_BYTES)"]}
+    assert not ImportBatch.objects.exists()
+    assert files_under(upload_limits.MEDIA_ROOT) == []
+    assert files_under(upload_limits.FILE_UPLOAD_TEMP_DIR) == []
+
+
+def test_an_upload_at_the_limit_is_stored(customs, upload_limits):
+    api = APIClient()
+    api.force_authenticate(User.objects.create(username="ana", agency=customs, role="analyst"))
+    upload = SimpleUploadedFile("edge.csv", padded_csv(300_000), "text/csv")
+    response = api.post("/api/imports/", {"file": upload}, format="multipart")
+    assert response.status_code == 202, response.content
+    assert ImportBatch.objects.get().file.size == 300_000
+
+
+# --- files of failed imports are removed after the retention period ----------------
+
+
+def test_files_of_failed_imports_are_removed_after_retention(customs, settings, tmp_path):
+    from config.celery import app
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.IMPORT_FAILED_FILE_RETENTION_DAYS = 30
+    start = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+    def batch(name: str, status: str) -> ImportBatch:
+        return ImportBatch.objects.create(
+            agency=customs,
+            file=ContentFile(b"x", name=name),
+            original_name=name,
+            status=status,
+            finished_at=datetime.now(UTC),
+        )
+
+    with time_machine.travel(start, tick=False):
+        old_failed, old_succeeded = batch("old.csv", "failed"), batch("ok.csv", "succeeded")
+    with time_machine.travel(start + timedelta(days=20), tick=False):
+        young_failed = batch("young.csv", "failed")
+    paths = {b.pk: Path(b.file.path) for b in (old_failed, old_succeeded, young_failed)}
+
+    with time_machine.travel(start + timedelta(days=29, hours=23), tick=False):
+        assert remove_failed_import_files_task() == 0
+    with time_machine.travel(start + timedelta(days=30, hours=1), tick=False):
+        assert remove_failed_import_files_task() == 1
+    assert not paths[old_failed.pk].exists()
+    old_failed.refresh_from_db()
+    assert old_failed.file.name == "" and old_failed.status == "failed", "the batch itself is kept"
+    assert paths[old_succeeded.pk].exists() and paths[young_failed.pk].exists()
+    with time_machine.travel(start + timedelta(days=51), tick=False):
+        assert remove_failed_import_files_task() == 1
+    assert not paths[young_failed.pk].exists() and paths[old_succeeded.pk].exists()
+
+    scheduled = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert "intel.remove_failed_import_files" in scheduled
+    assert "intel.remove_failed_import_files" in app.tasks

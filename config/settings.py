@@ -248,8 +248,9 @@ if PRODUCTION and len(AUDIT_HEAD_KEY) < 32:
 EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # First, so that a refused token answers 401 with `WWW-Authenticate: Token`.
         "sharing.tokens.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -3,7 +3,7 @@ has one), listed, revoked, and signing out. Thin: sharing.tokens and sharing.mfa
 
 from django.contrib.auth import authenticate, logout
 from django_otp import user_has_device
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -47,7 +47,18 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         return token == self.context["request"].auth
 
 
-@extend_schema(request=TokenRequestSerializer, responses={201: IssuedTokenSerializer})
+DETAIL = inline_serializer("AuthDetail", {"detail": serializers.CharField()})
+
+
+@extend_schema(
+    request=TokenRequestSerializer,
+    responses={
+        201: IssuedTokenSerializer,
+        400: OpenApiResponse(description="Refused: the credentials (or the code) are wrong"),
+        403: OpenApiResponse(DETAIL, description="The account must enrol a second factor first"),
+        429: OpenApiResponse(DETAIL, description="The account is locked out after failed sign-ins"),
+    },
+)
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])

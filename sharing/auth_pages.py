@@ -106,8 +106,8 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
         f"Too many failed sign-ins: this account is locked for {minutes} minutes. "
         "An administrator can unlock it sooner."
     )
-    if request.user.is_authenticated:
-        # A wrong second-factor code locked it: the half-finished session goes too.
+    if request.user.is_authenticated and not request.user.is_verified():
+        # A wrong second-factor code locked it: the half-finished sign-in goes too.
         logout(request)
     if request.path_info.startswith("/api/"):
         return JsonResponse({"detail": message}, status=429)

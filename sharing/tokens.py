@@ -15,6 +15,7 @@ which are the parts this platform needs; the rest is the few lines below.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -33,6 +34,7 @@ from sharing.mfa import mfa_required
 from sharing.models import ApiToken, User
 
 KEYWORD = "Token"
+TOKEN_ID = re.compile(r"[0-9a-f]{16}")
 # last_used_at is written at most this often per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -74,7 +76,11 @@ def authenticate_token(raw: str) -> ApiToken:
     """The live token `raw` names, its user loaded; AuthenticationFailed, always with the
     same message, for anything else."""
     token_id, _, _ = raw.partition(".")
-    token = ApiToken.objects.select_related("user").filter(pk=token_id[:16]).first()
+    token = (
+        ApiToken.objects.select_related("user").filter(pk=token_id).first()
+        if TOKEN_ID.fullmatch(token_id)
+        else None
+    )
     now = timezone.now()
     if (
         token is None
@@ -139,7 +145,11 @@ def manageable_tokens(user: User) -> QuerySet[ApiToken]:
 def revoke_token(*, actor: User, token_id: str, reason: str = "") -> None:
     """Revokes one token `actor` may manage; any other id is a 404, as if it did not exist."""
     with transaction.atomic():
-        token = manageable_tokens(actor).select_for_update(of=("self",)).filter(pk=token_id).first()
+        token = (
+            manageable_tokens(actor).select_for_update(of=("self",)).filter(pk=token_id).first()
+            if TOKEN_ID.fullmatch(token_id)
+            else None
+        )
         if token is None:
             raise Http404("No such token.")
         owner = token.user

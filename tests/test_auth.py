@@ -5,6 +5,7 @@ and die with the password, are kept hashed, and a second factor for the roles th
 import hashlib
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import time_machine
@@ -244,6 +245,16 @@ def test_admins_revoke_the_tokens_they_manage_and_no_others(cus, pol, superuser,
         (cus.admin.pk, "by an admin"),
         (superuser.pk, "by an admin"),
     ]
+
+
+@pytest.mark.parametrize("bad", ["x", "0123456789abcdef", "0123456789abcdef.", "\x00ab.cd", "ab" * 40, "é.é"])
+def test_malformed_tokens_and_token_ids_are_refused_not_errors(bad, cus):
+    token = token_for(cus.analyst)
+    assert not token_works(bad)
+    assert not token_works(f"{token.split('.')[0]}.{bad}")
+    response = with_token(token).delete(f"/api/auth/tokens/{quote(bad)}/")
+    assert response.status_code == 404
+    assert token_works(token)
 
 
 def test_signing_out_through_the_api_revokes_the_token(cus):

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from sharing.audit import record_event
-from sharing.mfa import OTP_FAILURE
+from sharing.mfa import OTP_FAILURE, mfa_applies
 from sharing.models import User
 
 USERNAME_LIMIT = 150
@@ -26,7 +26,11 @@ def request_details(request: HttpRequest | None) -> dict:
 
 @receiver(user_logged_in, dispatch_uid="sharing.audit_login")
 def audit_login(sender, request: HttpRequest | None, user: User, **kwargs) -> None:
-    record_event("auth.login", actor=user, details=request_details(request))
+    # The password step: where a second factor applies, `auth.mfa.verified` completes it.
+    second_factor = "pending" if mfa_applies(user) else "not required"
+    record_event(
+        "auth.login", actor=user, details={**request_details(request), "second_factor": second_factor}
+    )
 
 
 @receiver(user_logged_out, dispatch_uid="sharing.audit_logout")

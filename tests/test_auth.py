@@ -432,5 +432,5 @@ def test_sign_ins_and_sign_outs_are_audited(cus):
         ("auth.logout", cus.analyst.pk, cus.agency.pk),
     ]
     assert events[0][3] == {"username": cus.analyst.username, "ip": "10.1.2.3", "path": "/accounts/login/"}
-    assert events[1][3]["ip"] == "10.1.2.3"
+    assert events[1][3]["ip"] == "10.1.2.3" and events[1][3]["second_factor"] == "not required"
     assert "password" not in str(events)

@@ -125,7 +125,9 @@ def record_events(events: Iterable[Event], at: datetime | None = None) -> list[A
         head = created[-1]
         every = settings.AUDIT_HEAD_EVERY
         if every > 0 and head.id // every > last_id // every:
-            transaction.on_commit(partial(publish_head, event_id=head.id, event_hash=head.hash))
+            # Robust: the events are committed by then; a head that cannot be written is
+            # logged as an error, not turned into a failed request.
+            transaction.on_commit(partial(publish_head, event_id=head.id, event_hash=head.hash), robust=True)
         return created
 
 

@@ -153,8 +153,8 @@ def revoke_token(*, actor: User, token_id: str, reason: str = "") -> None:
         if token is None:
             raise Http404("No such token.")
         owner = token.user
-        token.delete()
-        record_event(
+        # Built first: deleting the token clears its primary key.
+        event = event_for(
             "auth.token.revoked",
             actor=actor,
             agency_id=owner.agency_id,
@@ -165,6 +165,8 @@ def revoke_token(*, actor: User, token_id: str, reason: str = "") -> None:
                 "reason": reason or ("by its owner" if owner.pk == actor.pk else "by an admin"),
             },
         )
+        token.delete()
+        record_events([event])
 
 
 def revoke_all_tokens(*, user: User, reason: str) -> int:

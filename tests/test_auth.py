@@ -220,6 +220,7 @@ def test_the_owner_lists_and_revokes_their_tokens(cus):
     assert not token_works(second) and token_works(first)
     event = AuditEvent.objects.get(action="auth.token.revoked")
     assert event.actor_id == cus.analyst.pk and event.details["reason"] == "by its owner"
+    assert event.object_type == "sharing.apitoken" and event.object_id == second.split(".")[0]
 
 
 def test_admins_revoke_the_tokens_they_manage_and_no_others(cus, pol, superuser, sign_in):

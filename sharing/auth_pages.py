@@ -103,7 +103,7 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
     """django-axes' answer once an account is locked out: 429, JSON for the API."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = (
-        f"Too many failed sign-ins: this account is locked for {minutes} minutes. "
+        f"Too many failed sign-ins: signing in is locked for {minutes} minutes. "
         "An administrator can unlock it sooner."
     )
     if request.user.is_authenticated and not request.user.is_verified():

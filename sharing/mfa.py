@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
@@ -45,19 +46,18 @@ def check_code(request: HttpRequest, *, user: User, code: str, device: Device | 
     """The device that accepts `code` (a TOTP code or an unused recovery code; only `device`
     when given, as at enrolment), or None, which counts and audits a failed sign-in."""
     code = "".join((code or "").split())
+    credentials = {"username": user.get_username(), "factor": OTP_FAILURE}
     verified = None
-    if code:
+    # A locked-out account has no code checked, also in a session whose password step came
+    # before the lock-out (else many such sessions would each go on guessing).
+    if code and AxesProxyHandler.is_allowed(request, credentials):
         if device is None:
             verified = match_token(user, code)
         else:
             with transaction.atomic():
                 verified = device if device.verify_token(code) else None
     if verified is None:
-        user_login_failed.send(
-            sender=__name__,
-            credentials={"username": user.get_username(), "factor": OTP_FAILURE},
-            request=request,
-        )
+        user_login_failed.send(sender=__name__, credentials=credentials, request=request)
     return verified
 
 

@@ -151,7 +151,8 @@ def test_a_locked_out_account_is_refused_from_another_address_too(cus):
 
 def test_wrong_second_factor_codes_count_as_failures_and_lock_out(cus):
     device = totp_device(cus.liaison)
-    client = Client()
+    client, earlier = Client(), Client()
+    assert succeeded(earlier, "form", attempt(earlier, "form", cus.liaison, PASSWORD))
     assert succeeded(client, "form", attempt(client, "form", cus.liaison, PASSWORD))
     for _ in range(LIMIT - 1):
         response = client.post("/accounts/mfa/", {"code": "000000"})
@@ -163,6 +164,9 @@ def test_wrong_second_factor_codes_count_as_failures_and_lock_out(cus):
     assert attempt(client, "form", cus.liaison, PASSWORD).status_code == 429
     api = APIClient()
     assert attempt(api, "token", cus.liaison, PASSWORD, next_code(device)).status_code == 429
+    # A session whose password step came before the lock-out gets no code checked either.
+    assert earlier.post("/accounts/mfa/", {"code": next_code(device)}).status_code == 429
+    assert not signed_in(earlier)
     failures = AuditEvent.objects.filter(action="auth.mfa.failed")
     assert failures.count() >= LIMIT
     assert {event.actor_id for event in failures} == {cus.liaison.pk}

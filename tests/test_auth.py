@@ -141,6 +141,19 @@ def test_the_lock_out_lasts_its_cool_off_and_an_admin_can_lift_it_sooner(cus, se
     assert succeeded(client, "form", attempt(client, "form", cus.analyst, PASSWORD))
 
 
+def test_the_lock_out_ends_after_its_cool_off(cus, settings):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for _ in range(LIMIT):
+            attempt(Client(), "form", cus.analyst, "wrong guess")
+    # Each attempt while locked out starts the cool-off again.
+    with time_machine.travel(start + settings.AXES_COOLOFF_TIME - timedelta(minutes=1), tick=False):
+        assert attempt(Client(), "form", cus.analyst, PASSWORD).status_code == 429
+    with time_machine.travel(start + 2 * settings.AXES_COOLOFF_TIME, tick=False):
+        client = Client()
+        assert succeeded(client, "form", attempt(client, "form", cus.analyst, PASSWORD))
+
+
 def test_a_locked_out_account_is_refused_from_another_address_too(cus):
     for _ in range(LIMIT):
         attempt(Client(REMOTE_ADDR="10.0.0.1"), "form", cus.analyst, "wrong guess")

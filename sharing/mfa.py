@@ -31,8 +31,9 @@ OTP_FAILURE = "otp"
 
 
 def mfa_required(user: User) -> bool:
-    """Liaison officers, agency admins and platform admins always; analysts where their agency says so."""
-    if user.is_superuser or user.role in ROLES_REQUIRING_MFA:
+    """Liaison officers, agency admins, platform admins and anyone else who may enter the
+    admin (staff) always; analysts where their agency says so."""
+    if user.is_superuser or user.is_staff or user.role in ROLES_REQUIRING_MFA:
         return True
     return bool(user.agency_id) and Agency.objects.filter(pk=user.agency_id, mfa_for_analysts=True).exists()
 

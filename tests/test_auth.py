@@ -331,7 +331,12 @@ def required_users(cus) -> dict[str, User]:
     superuser = platform_admin()
     superuser.set_password(PASSWORD)
     superuser.save()
+    staff_analyst = staff("sta").analyst
+    staff_analyst.is_staff = True
+    staff_analyst.set_password(PASSWORD)
+    staff_analyst.save()
     return {
+        "staff analyst": staff_analyst,
         "liaison": cus.liaison,
         "agency admin": cus.admin,
         "platform admin": superuser,
@@ -340,7 +345,7 @@ def required_users(cus) -> dict[str, User]:
 
 
 @pytest.mark.parametrize(
-    "who", ["liaison", "agency admin", "platform admin", "analyst of an agency requiring it"]
+    "who", ["liaison", "agency admin", "platform admin", "staff analyst", "analyst of an agency requiring it"]
 )
 def test_roles_needing_a_second_factor_reach_nothing_on_the_password_alone(who, cus):
     user = required_users(cus)[who]

@@ -7,6 +7,7 @@ that refuse an unsafe start.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -62,7 +63,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "guardian",
@@ -136,11 +136,40 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out account is refused before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Sign-in hardening (docs/architecture.md, "Authentication"): lock-out of failed sign-ins
+# (django-axes, on every path that authenticates), second factor (django-otp TOTP, recovery
+# codes) for the roles sharing requires it of, expiring API tokens kept as hashes.
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
+MIDDLEWARE[MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1 : 0] = [
+    "django_otp.middleware.OTPMiddleware",
+    "sharing.mfa.MfaRequiredMiddleware",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_FAILURE_LIMIT = env_int("AUTH_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AUTH_LOCKOUT_MINUTES", 30))
+# Comma-separated, each counted on its own ("a+b": per combination). Per username, since a
+# targeted account is guessed at from many addresses; per address, against one password
+# tried on every account. Behind a shared address, "username,ip_address+username".
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item for item in env_list("AUTH_LOCKOUT_BY", "username,ip_address")
+]
+# Only the connection's address unless a proxy in front is trusted to set a header.
+AXES_IPWARE_META_PRECEDENCE_ORDER = [os.environ.get("AUTH_CLIENT_IP_HEADER", "REMOTE_ADDR")]
+AXES_LOCKOUT_CALLABLE = "sharing.auth_pages.locked_out"
+AXES_VERBOSE = False
+API_TOKEN_LIFETIME = timedelta(hours=env_int("API_TOKEN_LIFETIME_HOURS", 12))
+OTP_TOTP_ISSUER = "Interlink"
+# Wrong codes count towards the lock-out above; django-otp's own back-off would also
+# refuse a right code for a while after a wrong one.
+OTP_TOTP_THROTTLE_FACTOR = OTP_STATIC_THROTTLE_FACTOR = 0
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -227,12 +256,23 @@ HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
 PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 1_000)
+# The audit chain's head, HMAC-signed with a key kept out of the database, is appended to
+# a file every AUDIT_HEAD_EVERY events (and by `verify_audit --publish`), so rows edited
+# with every hash recomputed no longer match a published head.
+AUDIT_HEAD_EVERY = env_int("AUDIT_HEAD_EVERY", 100)
+AUDIT_HEAD_FILE = Path(os.environ.get("AUDIT_HEAD_FILE") or VAR_DIR / "audit" / "heads.jsonl")
+AUDIT_HEAD_KEY = os.environ.get("AUDIT_HEAD_KEY", "" if PRODUCTION else "interlink-dev-audit-head-key")
+if PRODUCTION and len(AUDIT_HEAD_KEY) < 32:
+    raise ImproperlyConfigured(
+        "AUDIT_HEAD_KEY must be a random value of at least 32 characters in production"
+    )
 # A CSV export holds at most this many records (each one of another agency is audited).
 EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that a refused token answers 401 with `WWW-Authenticate: Token`.
+        "sharing.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

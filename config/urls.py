@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from config.health import health
 from config.views import home
+from sharing import auth_urls
 
 urlpatterns = [
     path("", home, name="home"),
@@ -13,10 +13,11 @@ urlpatterns = [
     path("", include("intel.page_urls")),
     path("", include("sharing.page_urls")),
     path("admin/", admin.site.urls),
+    path("accounts/", include(auth_urls.pages)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("intel.urls")),
     path("api/", include("sharing.urls")),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/", include(auth_urls.api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI, signed in only, with its start-up script served apart (`?script`): the
     # strict CSP allows no inline script; templates/api_docs.html drops the inline style.

@@ -30,6 +30,10 @@ class Agency(models.Model):
     group = models.OneToOneField(
         Group, on_delete=models.PROTECT, related_name="agency", editable=False, null=True
     )
+    mfa_for_analysts = models.BooleanField(
+        default=False,
+        help_text="Analysts must sign in with a second factor too (liaison officers and admins always do)",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -66,9 +70,17 @@ class User(AbstractUser):
             raise ValidationError("Every user but a platform admin belongs to an agency with a role.")
 
     def save(self, *args, **kwargs) -> None:
+        # set_password() leaves the new password here until the save: the admin, the password
+        # forms, `changepassword` and the API all change it that way.
+        password_changed = self._password is not None and self.pk is not None
         with transaction.atomic():
             super().save(*args, **kwargs)
             self.sync_agency_group()
+            if password_changed:
+                # Imported here: sharing.tokens imports this module.
+                from sharing.tokens import revoke_all_tokens
+
+                revoke_all_tokens(user=self, reason="password changed")
 
     def sync_agency_group(self) -> None:
         """Keeps the user in exactly their agency's group, which carries the object permissions."""
@@ -76,6 +88,29 @@ class User(AbstractUser):
         self.groups.remove(*agency_groups.exclude(agency=self.agency_id))
         if self.agency_id:
             self.groups.add(self.agency.group)
+
+
+class ApiToken(models.Model):
+    """An API token: only its public id and a digest of the whole token are kept, so a
+    copy of this table authenticates no one. See `sharing/tokens.py`."""
+
+    id = models.CharField(primary_key=True, max_length=16, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, editable=False)
+    # A keyed hash of the password hash the token was issued under: a token stops working
+    # once the password changes, on whatever path it was changed.
+    password_mark = models.CharField(max_length=64, editable=False)
+    mfa_verified = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"token {self.id} of {self.user_id}"
 
 
 class AuditEvent(models.Model):

@@ -214,3 +214,31 @@ def browser():
         # While Playwright's loop runs, Django keeps this thread's connections in a separate
         # context; close them here or they outlive the test and block the test database's drop.
         connections.close_all()
+
+
+@pytest.fixture(autouse=True)
+def audit_heads_file(settings, tmp_path) -> Path:
+    """Each test publishes audit heads to a file of its own: heads left by an earlier test
+    name events its flushed database no longer holds."""
+    settings.AUDIT_HEAD_FILE = tmp_path / "audit-heads.jsonl"
+    return settings.AUDIT_HEAD_FILE
+
+
+@pytest.fixture
+def sign_in():
+    """`sign_in(client, user)`: a Django or DRF test client signed in as `user` with the
+    second factor already given (a TOTP device, the session marked the way django_otp.login
+    marks it), for tests that are not about signing in; tests/test_auth.py covers the flow."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def signed_in(client, user):
+        client.force_login(user)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        device = device or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return client
+
+    return signed_in

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.auth_helpers import totp_for_secret
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -20,6 +22,14 @@ def test_home_page_and_admin_login_render_and_sign_in(browser, live_server, djan
 
     page.fill("#id_password", "correct horse battery")
     page.click("input[type=submit]")
+    # A platform admin's first sign-in enrols a second factor before anything else.
+    page.wait_for_url("**/accounts/mfa/setup/**")
+    assert page.goto(live_server.url + "/admin/").url.startswith(live_server.url + "/accounts/mfa/setup/")
+    secret = page.locator("#totp-secret").inner_text()
+    page.fill("#id_code", totp_for_secret(secret))
+    page.click("#mfa-submit")
+    assert page.locator("ul.recovery-codes li").count() == 10
+    page.click("text=Continue")
     page.wait_for_url(live_server.url + "/admin/")
     assert "Site administration" in page.title()
 

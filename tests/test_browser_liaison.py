@@ -5,7 +5,9 @@ import pytest
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
+from sharing.mfa import mfa_required
 from sharing.models import User
+from tests.auth_helpers import browser_sign_in, totp_device
 from tests.sharing_helpers import NO_SEIZURES, in_force, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
 
@@ -15,10 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def sign_in(page, base: str, user: User, path: str) -> None:
     user.set_password("liaison pass phrase")
     user.save()
-    page.goto(base + path)
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", "liaison pass phrase")
-    page.click("button[type=submit]")
+    if mfa_required(user):
+        totp_device(user)
+    browser_sign_in(page, base, user, "liaison pass phrase", path)
 
 
 def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):

@@ -154,6 +154,7 @@ def test_production_settings_pass_the_deployment_checklist():
         DJANGO_ENV="production",
         DJANGO_SECRET_KEY="s3cr3t-" + "q8Zr!v2Lp#x9Wm4Tn7Yb1Kd6Hf0Gj5Rc" * 2,
         DJANGO_ALLOWED_HOSTS="intel.example",
+        AUDIT_HEAD_KEY="h3ad-" + "Vb7Qm2Xk9Lp4Rz8Tn1Wc6Yd3Hf5Gj0Ks" * 2,
     )
     result = run_manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -574,14 +574,14 @@ def test_an_agreement_redacting_phones_and_reaching_its_end_date_shapes_visible_
 
 
 def test_health_and_admin_show_lag_and_backlog_and_verify_and_resync_repair_the_graph(
-    tmp_path, agencies, admin_user, client, capsys
+    tmp_path, agencies, admin_user, client, capsys, sign_in
 ):
     import_rows(tmp_path, agencies["cus"], shipment_rows(range(50)))
     time.sleep(0.2)
     body = client.get("/health/").json()
     assert body["graph_sync"]["backlog"] == OutboxEntry.objects.count() > 0
     assert body["graph_sync"]["lag_seconds"] > 0
-    client.force_login(admin_user)
+    sign_in(client, admin_user)
     page = client.get("/admin/graph/outboxentry/").content.decode()
     assert "Graph sync: backlog" in page
 

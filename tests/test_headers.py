@@ -12,11 +12,13 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
+from sharing.tokens import issue_token
+from tests.auth_helpers import next_code, totp_device
 from tests.sharing_helpers import NO_SEIZURES, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_foundation import bare_environment, run_manage
 from tests.test_import import EXAMPLES
@@ -71,7 +73,7 @@ def body_of(response) -> bytes:
 
 
 @pytest.fixture
-def world(db):
+def world(db, sign_in):
     """Two agencies sharing under an agreement, a pending disclosure request, and a user of
     each kind signed in through a session."""
     cus, pol = staff("cus"), staff("pol", kind="police")
@@ -90,8 +92,7 @@ def world(db):
     )
     clients = {}
     for name, user in (("analyst", cus.analyst), ("liaison", pol.liaison), ("admin", platform_admin())):
-        clients[name] = Client()
-        clients[name].force_login(user)
+        clients[name] = sign_in(Client(), user)
     return {"record": record, "entity": importer, "disclosure": disclosure, "clients": clients, "cus": cus}
 
 
@@ -137,8 +138,8 @@ def test_every_authenticated_answer_has_a_strict_csp_and_is_not_stored(world):
 
 
 def test_token_authenticated_api_answers_are_not_stored(world):
-    token = Token.objects.create(user=world["cus"].analyst)
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, raw = issue_token(user=world["cus"].analyst, mfa_verified=False, where={})
+    client = Client(HTTP_AUTHORIZATION=f"Token {raw}")
     for path in ("/api/records/", f"/api/records/{world['record'].pk}/", "/api/records/export/"):
         response = client.get(path)
         assert response.status_code == 200, path
@@ -240,6 +241,7 @@ def test_check_deploy_reports_nothing_and_silences_nothing_in_production():
         DJANGO_ENV="production",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         DJANGO_ALLOWED_HOSTS="interlink.example.org",
+        AUDIT_HEAD_KEY=secrets.token_urlsafe(48),
     )
     result = run_manage(env, "check", "--deploy", "--fail-level", "DEBUG")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -266,6 +268,7 @@ def test_pages_and_swagger_ui_work_under_the_policy_in_a_browser(browser, live_s
     for user in (cus.analyst, admin):
         user.set_password("a pass phrase")
         user.save()
+    totp_device(admin)
 
     def signed_in(user, login: str, button: str):
         page = browser.new_page()
@@ -276,6 +279,13 @@ def test_pages_and_swagger_ui_work_under_the_policy_in_a_browser(browser, live_s
         page.fill("#id_password", "a pass phrase")
         page.click(button)
         page.wait_for_load_state()
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is not None:
+            # The second factor's page is under the same policy.
+            page.wait_for_url("**/accounts/mfa/**")
+            page.fill("#id_code", next_code(device))
+            page.click("#mfa-submit")
+            page.wait_for_load_state()
         return page
 
     console = []

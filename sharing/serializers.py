@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from intel.models import Classification, Releasability
@@ -14,11 +15,34 @@ class AgreementPartySerializer(serializers.ModelSerializer):
         read_only_fields = ["signed_at", "signed_by"]
 
 
+class AgreementVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agreement
+        fields = [
+            "id",
+            "reference",
+            "version",
+            "status",
+            "starts_at",
+            "ends_at",
+            "categories",
+            "classification_ceiling",
+            "purposes",
+            "discovery_allowed",
+            "onward_sharing_allowed",
+            "redacted_fields",
+            "fully_signed_at",
+            "superseded_at",
+        ]
+        read_only_fields = fields
+
+
 class AgreementSerializer(serializers.ModelSerializer):
     parties = AgreementPartySerializer(many=True)
     in_force = serializers.SerializerMethodField()
     classification_ceiling = serializers.ChoiceField(choices=Classification.choices)
     purposes = serializers.ListField(child=serializers.ChoiceField(choices=Purpose.choices))
+    versions = serializers.SerializerMethodField()
 
     class Meta:
         model = Agreement
@@ -39,11 +63,17 @@ class AgreementSerializer(serializers.ModelSerializer):
             "parties",
             "fully_signed_at",
             "created_at",
+            "versions",
         ]
         read_only_fields = ["status", "fully_signed_at", "created_at"]
 
     def get_in_force(self, agreement: Agreement) -> bool:
         return Agreement.objects.in_force().filter(pk=agreement.pk).exists()
+
+    @extend_schema_field(AgreementVersionSerializer(many=True))
+    def get_versions(self, agreement: Agreement) -> list[dict]:
+        """Every version of the agreement, first to last: what was signed, and when it stopped."""
+        return AgreementVersionSerializer(agreement.versions(), many=True).data
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -78,7 +79,7 @@ def covered_records(agreement: Agreement) -> QuerySet[Record]:
 def transition(agreement: Agreement, to: str, user: User | None, reason: str = "", **details) -> Agreement:
     before = agreement.status
     agreement.status = to
-    agreement.save(update_fields=["status", "fully_signed_at"])
+    agreement.save(update_fields=["status", "fully_signed_at", "superseded_at"])
     record_event(
         f"agreement.{to}",
         actor=user,
@@ -107,6 +108,24 @@ def validate_scope(categories: list[str], purposes: list[str], redacted_fields: 
         raise AgreementError(problems)
 
 
+def validate_dates(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise AgreementError({"ends_at": "must be after starts_at"})
+
+
+def validate_parties(user: User, parties: list[tuple[Agency, bool, bool]]) -> None:
+    """Two or more different agencies, one providing and one receiving; an agency admin
+    drafts only agreements their own agency is party to."""
+    if not user.is_superuser and not any(agency.pk == user.agency_id for agency, _, _ in parties):
+        raise PermissionDenied("an agency admin may only draft agreements their agency is party to")
+    require_role(user, user.agency_id or 0, ["agency_admin"], "draft an agreement")
+    agencies = [agency.pk for agency, _, _ in parties]
+    if len(set(agencies)) != len(agencies) or len(agencies) < 2:
+        raise AgreementError({"parties": "an agreement needs two or more different agencies"})
+    if not any(p for _, p, _ in parties) or not any(r for _, _, r in parties):
+        raise AgreementError({"parties": "at least one party must provide and one must receive"})
+
+
 @transaction.atomic
 def create_agreement(
     user: User,
@@ -125,17 +144,10 @@ def create_agreement(
 ) -> Agreement:
     """A draft with its parties: (agency, provides, receives). The creator is a platform
     admin or an agency admin of one of the parties."""
-    if not user.is_superuser and not any(agency.pk == user.agency_id for agency, _, _ in parties):
-        raise PermissionDenied("an agency admin may only draft agreements their agency is party to")
-    require_role(user, user.agency_id or 0, ["agency_admin"], "draft an agreement")
-    if ends_at <= starts_at:
-        raise AgreementError({"ends_at": "must be after starts_at"})
+    validate_parties(user, parties)
+    validate_dates(starts_at, ends_at)
     validate_scope(categories, purposes, redacted_fields or [])
     agencies = [agency.pk for agency, _, _ in parties]
-    if len(set(agencies)) != len(agencies) or len(agencies) < 2:
-        raise AgreementError({"parties": "an agreement needs two or more different agencies"})
-    if not any(p for _, p, _ in parties) or not any(r for _, _, r in parties):
-        raise AgreementError({"parties": "at least one party must provide and one must receive"})
     agreement = Agreement.objects.create(
         reference=reference,
         title=title,
@@ -154,6 +166,156 @@ def create_agreement(
     )
     record_event("agreement.draft", actor=user, obj=agreement, details={"parties": agencies})
     return agreement
+
+
+# What an amendment (or an edit of a draft) may change; the parties stay the same.
+AMENDABLE_TERMS = (
+    "reference",
+    "title",
+    "document",
+    "starts_at",
+    "ends_at",
+    "categories",
+    "classification_ceiling",
+    "purposes",
+    "discovery_allowed",
+    "onward_sharing_allowed",
+    "redacted_fields",
+)
+
+
+def _require_party_admin(agreement: Agreement, user: User, action: str) -> None:
+    if user.is_superuser:
+        return
+    if user.role != User.Role.AGENCY_ADMIN or not agreement.parties.filter(agency_id=user.agency_id).exists():
+        raise PermissionDenied(
+            f"only a platform admin or an agency admin of a party may {action} this agreement"
+        )
+
+
+def term_changes(agreement: Agreement, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The terms `changes` would change, each with its old and new value, after checking the
+    terms they would make as a draft's are checked."""
+    unknown = sorted(set(changes) - set(AMENDABLE_TERMS))
+    if unknown:
+        raise AgreementError(
+            {name: f"cannot be amended; amendable: {', '.join(AMENDABLE_TERMS)}" for name in unknown}
+        )
+    diff = {
+        name: {"old": getattr(agreement, name), "new": value}
+        for name, value in changes.items()
+        if getattr(agreement, name) != value
+    }
+    if not diff:
+        raise AgreementError(f"nothing to change: the terms given are those of {agreement.reference}")
+    terms = {name: getattr(agreement, name) for name in AMENDABLE_TERMS} | changes
+    validate_dates(terms["starts_at"], terms["ends_at"])
+    validate_scope(terms["categories"], terms["purposes"], terms["redacted_fields"])
+    return diff
+
+
+def _audited(diff: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: {side: getattr(value, "name", value) for side, value in values.items()}
+        for name, values in diff.items()
+    }
+
+
+@transaction.atomic
+def revise_draft(agreement: Agreement, user: User, **changes: Any) -> Agreement:
+    """Changes the terms of a draft (nobody has signed it yet), audited with old and new values."""
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.DRAFT], "revise")
+    _require_party_admin(agreement, user, "revise")
+    diff = term_changes(agreement, changes)
+    for name, value in changes.items():
+        setattr(agreement, name, value)
+    agreement.save(update_fields=list(changes))
+    record_event("agreement.revised", actor=user, obj=agreement, details={"changes": _audited(diff)})
+    return agreement
+
+
+@transaction.atomic
+def amend(agreement: Agreement, user: User, **changes: Any) -> Agreement:
+    """Drafts the next version of a proposed, active or suspended agreement: the same parties,
+    its terms copied and `changes` applied. It goes through the lifecycle like any draft
+    (propose, every party signs) and takes over from this version at its last signature."""
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED], "amend")
+    _require_party_admin(agreement, user, "amend")
+    pending = agreement.amendments.filter(status__in=[Status.DRAFT, Status.PROPOSED]).first()
+    if pending is not None:
+        raise AgreementError(
+            f"amendment {pending.reference} of {agreement.reference} is {pending.status}: "
+            "have it signed or terminate it first"
+        )
+    version = agreement.version + 1
+    root = agreement.versions()[0]
+    changes.setdefault("reference", f"{root.reference}/v{version}")
+    diff = term_changes(agreement, changes)
+    diff.pop("reference", None)
+    if not diff:
+        raise AgreementError(f"nothing to change: the terms given are those of {agreement.reference}")
+    if "starts_at" in diff and agreement.starts_at <= timezone.now():
+        raise AgreementError(
+            {
+                "starts_at": f"{agreement.reference} has started; "
+                "an amendment takes effect when every party signs it"
+            }
+        )
+    if len(changes["reference"]) > Agreement._meta.get_field("reference").max_length or (
+        Agreement.objects.filter(reference=changes["reference"]).exists()
+    ):
+        raise AgreementError(
+            {"reference": f"{changes['reference']!r} is taken or too long; name the version"}
+        )
+    terms = {name: getattr(agreement, name) for name in AMENDABLE_TERMS} | changes
+    amendment = Agreement.objects.create(**terms, amends=agreement, version=version, created_by=user)
+    AgreementParty.objects.bulk_create(
+        [
+            AgreementParty(
+                agreement=amendment,
+                agency_id=party.agency_id,
+                provides=party.provides,
+                receives=party.receives,
+            )
+            for party in agreement.parties.all()
+        ]
+    )
+    record_event(
+        "agreement.amend",
+        actor=user,
+        obj=amendment,
+        details={"amends": agreement.reference, "version": version, "changes": _audited(diff)},
+    )
+    return amendment
+
+
+def _take_over(amendment: Agreement, user: User, now: datetime) -> Agreement:
+    """An amendment's last signature: in the same transaction the version it amends stops
+    (superseded), the releases named to that version carry over to this one, and this one
+    is in force (suspended if that one was: only a platform admin lifts a suspension)."""
+    previous = Agreement.objects.select_for_update().get(pk=amendment.amends_id)
+    refuse_unless(previous, [Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED], "amend")
+    was_suspended = previous.status == Status.SUSPENDED
+    release = RecordRelease._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {release} (record_id, agreement_id, released_by_id, released_at) "  # noqa: S608
+            f"SELECT record_id, %s, released_by_id, %s FROM {release} WHERE agreement_id = %s "
+            "ON CONFLICT DO NOTHING",
+            [amendment.pk, now, previous.pk],
+        )
+    previous.superseded_at = now
+    transition(previous, Status.SUPERSEDED, user, reason=f"amended by {amendment.reference}")
+    amendment.fully_signed_at = now
+    if was_suspended:
+        return transition(amendment, Status.SUSPENDED, user, reason="the version it amends is suspended")
+    if amendment.starts_at <= now < amendment.ends_at:
+        return transition(amendment, Status.ACTIVE, user, reason="signed by every party")
+    amendment.save(update_fields=["fully_signed_at"])
+    records_changed.send(sender=Agreement, record_ids=covered_records(amendment))
+    return amendment
 
 
 def refuse_unless(agreement: Agreement, allowed: Iterable[str], action: str) -> None:
@@ -192,6 +354,8 @@ def sign(agreement: Agreement, user: User) -> Agreement:
     party.save(update_fields=["signed_at", "signed_by"])
     record_event("agreement.signed", actor=user, obj=agreement, details={"party": party.agency.code})
     if not agreement.parties.filter(signed_at__isnull=True).exists():
+        if agreement.amends_id is not None:
+            return _take_over(agreement, user, now)
         agreement.fully_signed_at = now
         if agreement.starts_at <= now < agreement.ends_at:
             return transition(agreement, Status.ACTIVE, user, reason="signed by every party")
@@ -288,6 +452,13 @@ def set_releasability(record: Record, user: User, mode: str, agreements: Iterabl
     if mode == Releasability.NAMED and not agreements:
         raise ValidationError({"agreements": "name at least one agreement to release to"})
     for agreement in agreements:
+        if agreement.status == Status.SUPERSEDED:
+            raise ValidationError(
+                {
+                    "agreements": f"{agreement.reference} was superseded by an amendment; "
+                    "name its current version"
+                }
+            )
         if not agreement.parties.filter(agency_id=record.owner_id, provides=True).exists():
             raise ValidationError(
                 {"agreements": f"{record.owner.code} does not provide under {agreement.reference}"}

@@ -291,8 +291,11 @@ def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_al
     record = shipments[0]
     with pytest.raises(ValidationError, match="does not allow onward sharing"):
         services.release_onward(record, pol.liaison, onward)
-    first.onward_sharing_allowed = True
-    first.save()
+    # Signed terms do not change: the parties sign an amendment allowing onward sharing.
+    amendment = services.amend(first, cus.admin, onward_sharing_allowed=True)
+    services.propose(amendment, cus.admin)
+    services.sign(amendment, cus.admin)
+    services.sign(amendment, pol.admin)
     record.caveats = ["no_onward_sharing"]
     record.save()
     with pytest.raises(ValidationError, match="handling code forbids onward sharing"):

@@ -184,6 +184,10 @@ AMENDABLE_TERMS = (
 )
 
 
+# The versions an amendment may be drafted for (and still take over from at its last signature).
+AMENDABLE_STATUSES = (Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED)
+
+
 def _require_party_admin(agreement: Agreement, user: User, action: str) -> None:
     if user.is_superuser:
         return
@@ -241,7 +245,7 @@ def amend(agreement: Agreement, user: User, **changes: Any) -> Agreement:
     its terms copied and `changes` applied. It goes through the lifecycle like any draft
     (propose, every party signs) and takes over from this version at its last signature."""
     agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
-    refuse_unless(agreement, [Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED], "amend")
+    refuse_unless(agreement, AMENDABLE_STATUSES, "amend")
     _require_party_admin(agreement, user, "amend")
     pending = agreement.amendments.filter(status__in=[Status.DRAFT, Status.PROPOSED]).first()
     if pending is not None:
@@ -296,7 +300,7 @@ def _take_over(amendment: Agreement, user: User, now: datetime) -> Agreement:
     (superseded), the releases named to that version carry over to this one, and this one
     is in force (suspended if that one was: only a platform admin lifts a suspension)."""
     previous = Agreement.objects.select_for_update().get(pk=amendment.amends_id)
-    refuse_unless(previous, [Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED], "amend")
+    refuse_unless(previous, AMENDABLE_STATUSES, "amend")
     was_suspended = previous.status == Status.SUSPENDED
     release = RecordRelease._meta.db_table
     with connection.cursor() as cursor:
@@ -451,14 +455,12 @@ def set_releasability(record: Record, user: User, mode: str, agreements: Iterabl
     agreements = list(agreements)
     if mode == Releasability.NAMED and not agreements:
         raise ValidationError({"agreements": "name at least one agreement to release to"})
+    superseded = Agreement.objects.filter(pk__in=[a.pk for a in agreements], status=Status.SUPERSEDED)
+    for reference in superseded.values_list("reference", flat=True):
+        raise ValidationError(
+            {"agreements": f"{reference} was superseded by an amendment; name its current version"}
+        )
     for agreement in agreements:
-        if agreement.status == Status.SUPERSEDED:
-            raise ValidationError(
-                {
-                    "agreements": f"{agreement.reference} was superseded by an amendment; "
-                    "name its current version"
-                }
-            )
         if not agreement.parties.filter(agency_id=record.owner_id, provides=True).exists():
             raise ValidationError(
                 {"agreements": f"{record.owner.code} does not provide under {agreement.reference}"}

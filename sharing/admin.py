@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from intel.admin import ReadOnlyAdmin
 from intel.models import Category, Classification
 from sharing import services
 from sharing.audit import record_event
@@ -86,14 +87,21 @@ class AuditedAdmin(admin.ModelAdmin):
             audit(request, "admin.delete", obj, {"values": values})
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that services write (or that must never change): the admin only shows them."""
+class AgencyAdminAccess:
+    """For the models agency admins manage for their own agency (users, agreements): open to
+    them and to platform admins by role, not by model permissions; nothing is ever deleted."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or is_agency_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return self.has_module_permission(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return self.has_module_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -113,7 +121,7 @@ class AgencyAdmin(AuditedAdmin):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+class UserAdmin(AgencyAdminAccess, AuditedAdmin, DjangoUserAdmin):
     """Platform admins manage every user; an agency admin the users of their agency (roles,
     deactivation, passwords), never staff or superuser flags or permissions. Users are
     deactivated, never deleted: the audit log names them."""
@@ -156,21 +164,6 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
                 super()._post_clean()
 
         return OwnAgencyForm
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser or is_agency_admin(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         if not request.user.is_superuser:
@@ -346,7 +339,7 @@ class WithReason:
 
 
 @admin.register(Agreement)
-class AgreementAdmin(WithReason, admin.ModelAdmin):
+class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
     """Drafting, revising a draft and amending go through `sharing.services` (the API's checks
     and audit events); the lifecycle is a set of actions calling the services. A proposed or
     signed agreement is read-only here; its versions are listed on it."""
@@ -375,22 +368,10 @@ class AgreementAdmin(WithReason, admin.ModelAdmin):
             return [*services.AMENDABLE_TERMS, *self.bookkeeping]
         return self.bookkeeping
 
-    def has_module_permission(self, request):
-        return request.user.is_superuser or is_agency_admin(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return self.has_module_permission(request)
-
     def has_change_permission(self, request, obj=None):
         # Only a draft is edited, through `revise_draft`; a signed agreement is amended.
-        allowed = self.has_module_permission(request)
+        allowed = super().has_change_permission(request, obj)
         return allowed and (obj is None or obj.status == Agreement.Status.DRAFT)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Versions")
     def version_history(self, obj: Agreement) -> str:

@@ -7,26 +7,23 @@ from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+# The terms of an agreement, in the order forms show them.
+AGREEMENT_TERMS = (
+    "reference",
+    "title",
+    "document",
+    "starts_at",
+    "ends_at",
+    "categories",
+    "classification_ceiling",
+    "purposes",
+    "discovery_allowed",
+    "onward_sharing_allowed",
+    "redacted_fields",
+)
 # What the parties sign: none of it changes once any party has signed (an amendment, a new
 # version, changes it). Status and the signature bookkeeping are set by the services.
-SIGNED_TERMS = frozenset(
-    {
-        "reference",
-        "title",
-        "document",
-        "starts_at",
-        "ends_at",
-        "categories",
-        "classification_ceiling",
-        "purposes",
-        "discovery_allowed",
-        "onward_sharing_allowed",
-        "redacted_fields",
-        "created_by",
-        "amends",
-        "version",
-    }
-)
+SIGNED_TERMS = frozenset({*AGREEMENT_TERMS, "created_by", "amends", "version"})
 
 
 class AgreementQuerySet(models.QuerySet):

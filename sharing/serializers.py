@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from intel.models import Classification, Releasability
 from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
+from sharing.querysets import AGREEMENT_TERMS
 
 
 class AgreementPartySerializer(serializers.ModelSerializer):
@@ -20,17 +21,9 @@ class AgreementVersionSerializer(serializers.ModelSerializer):
         model = Agreement
         fields = [
             "id",
-            "reference",
             "version",
             "status",
-            "starts_at",
-            "ends_at",
-            "categories",
-            "classification_ceiling",
-            "purposes",
-            "discovery_allowed",
-            "onward_sharing_allowed",
-            "redacted_fields",
+            *(name for name in AGREEMENT_TERMS if name != "document"),
             "fully_signed_at",
             "superseded_at",
         ]

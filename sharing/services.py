@@ -33,6 +33,7 @@ from sharing.models import (
     RecordRelease,
     User,
 )
+from sharing.querysets import AGREEMENT_TERMS
 
 Status = Agreement.Status
 REDACTABLE_FIELDS = ("summary", "phone", "email", "person", "address")
@@ -169,19 +170,7 @@ def create_agreement(
 
 
 # What an amendment (or an edit of a draft) may change; the parties stay the same.
-AMENDABLE_TERMS = (
-    "reference",
-    "title",
-    "document",
-    "starts_at",
-    "ends_at",
-    "categories",
-    "classification_ceiling",
-    "purposes",
-    "discovery_allowed",
-    "onward_sharing_allowed",
-    "redacted_fields",
-)
+AMENDABLE_TERMS = AGREEMENT_TERMS
 
 
 # The versions an amendment may be drafted for (and still take over from at its last signature).

@@ -17,14 +17,16 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from graph.models import OutboxEntry
-from intel.importing import import_file
 from intel.models import Entity, EntityMerge, ImportBatch, Record, ResolutionCandidate
 from sharing import services
 from sharing.models import Agreement, AgreementParty, AuditEvent, DisclosureRequest, User
+from tests import test_agreements
 from tests.sharing_helpers import draft, in_force, platform_admin, staff
-from tests.test_import import EXAMPLES
+from tests.test_agreements import visible_refs
 
 pytestmark = pytest.mark.django_db
+
+shipments = test_agreements.shipments  # the fixture: customs' two shipments, released to covering agreements
 
 # From docs/examples/shipments.csv, by hand: SHP-0001 is restricted (1), SHP-0002
 # confidential (2); both are shipments.
@@ -99,12 +101,6 @@ def audit_count(**filters) -> int:
     return AuditEvent.objects.filter(**filters).count()
 
 
-def visible_refs(member, purpose: str = "investigation") -> set[str]:
-    response = member.client(purpose=purpose).get("/api/records/", {"page_size": 100})
-    assert response.status_code == 200
-    return {row["external_ref"] for row in response.json()["results"]}
-
-
 @pytest.fixture
 def cus():
     cus = staff("cus")
@@ -119,15 +115,6 @@ def pol():
     User.objects.filter(pk=pol.admin.pk).update(is_staff=True)
     pol.admin.refresh_from_db()
     return pol
-
-
-@pytest.fixture
-def shipments(cus):
-    import_file(EXAMPLES / "shipments.csv", cus.agency)
-    records = list(Record.objects.filter(owner=cus.agency).order_by("external_ref"))
-    for record in records:
-        services.set_releasability(record, cus.analyst, "covering")
-    return records
 
 
 @pytest.fixture

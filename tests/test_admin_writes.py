@@ -11,6 +11,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -178,8 +179,19 @@ class TestSignedTermsCannotBeEdited:
             AgreementParty.objects.create(agreement=mou, agency=staff("tax").agency)
         with pytest.raises(ValidationError):
             Agreement.objects.get(pk=mou.pk).delete()
+        # Nor does SQL: the database refuses it.
+        for statement in (
+            "UPDATE sharing_agreement SET classification_ceiling = 3 WHERE id = %s",
+            "UPDATE sharing_agreement SET redacted_fields = '[\"summary\"]' WHERE id = %s",
+            "UPDATE sharing_agreementparty SET provides = true WHERE agreement_id = %s",
+            "DELETE FROM sharing_agreementparty WHERE agreement_id = %s",
+        ):
+            with pytest.raises(DatabaseError, match="cannot change"), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(statement, [mou.pk])
         stored = Agreement.objects.get(pk=mou.pk)
         assert (stored.classification_ceiling, stored.redacted_fields, stored.parties.count()) == (2, [], 2)
+        assert set(stored.parties.values_list("provides", flat=True)) == {True, False}
 
     def test_a_signature_freezes_a_proposal_but_not_its_status(self, cus, pol, shipments):
         agreement = draft((cus, True, False), (pol, False, True), reference="MOU-P")

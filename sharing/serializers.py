@@ -17,6 +17,10 @@ class AgreementPartySerializer(serializers.ModelSerializer):
 
 
 class AgreementVersionSerializer(serializers.ModelSerializer):
+    # Plain text: a second component with the agreement's status choices would make the
+    # schema's enum names collide.
+    status = serializers.CharField(read_only=True)
+
     class Meta:
         model = Agreement
         fields = [

@@ -146,6 +146,9 @@ class UserAdmin(AgencyAdminAccess, AuditedAdmin, DjangoUserAdmin):
             return queryset
         return queryset.filter(agency_id=request.user.agency_id, is_superuser=False)
 
+    def get_list_filter(self, request):
+        return self.list_filter if request.user.is_superuser else ("role", "is_active")
+
     def get_fieldsets(self, request, obj=None):
         if request.user.is_superuser:
             return super().get_fieldsets(request, obj)

@@ -499,6 +499,8 @@ class TestEveryAdminWrite:
 
     def test_user_changes_by_an_agency_admin_are_audited_with_old_and_new_values(self, cus, pol):
         client = browser(cus.admin)
+        listing = client.get(reverse("admin:sharing_user_changelist")).content.decode()
+        assert "cus-analyst" in listing and "pol-analyst" not in listing
         url = reverse("admin:sharing_user_change", args=[cus.analyst.pk])
         data = form_data(client.get(url).content.decode())
         data["role"] = ["liaison"]

@@ -197,6 +197,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
     def has_module_permission(self, request):
         return request.user.is_superuser
 
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
 
 # --- agreements: every write through the lifecycle services -------------------------------
 

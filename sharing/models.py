@@ -1,8 +1,10 @@
+from __future__ import annotations
+
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from sharing.querysets import AgreementQuerySet
+from sharing.querysets import SIGNED_TERMS, AgreementQuerySet
 from sharing.validators import validate_country
 
 
@@ -168,6 +170,7 @@ class Agreement(models.Model):
         SUSPENDED = "suspended", "Suspended"
         EXPIRED = "expired", "Expired"
         TERMINATED = "terminated", "Terminated"
+        SUPERSEDED = "superseded", "Superseded by an amendment"
 
     reference = models.CharField(max_length=40, unique=True)
     title = models.CharField(max_length=200)
@@ -186,6 +189,17 @@ class Agreement(models.Model):
     fully_signed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    amends = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="amendments",
+        help_text="The version this one replaces once every party has signed it",
+    )
+    version = models.PositiveSmallIntegerField(default=1, editable=False)
+    superseded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = AgreementQuerySet.as_manager()
 
@@ -200,6 +214,67 @@ class Agreement(models.Model):
     def __str__(self) -> str:
         return f"{self.reference} · {self.title}"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            touched = SIGNED_TERMS if update_fields is None else SIGNED_TERMS & set(update_fields)
+            if touched and self.is_signed():
+                stored = type(self).objects.filter(pk=self.pk).values(*touched).first() or {}
+                changed = sorted(f for f in touched if f in stored and stored[f] != _stored_value(self, f))
+                if changed:
+                    raise SignedTermsError(self, changed)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.is_signed():
+            raise SignedTermsError(self, ["parties"], verb="delete")
+        return super().delete(*args, **kwargs)
+
+    def is_signed(self) -> bool:
+        """Whether any party has signed: from then on its terms are fixed."""
+        return self.pk is not None and self.parties.filter(signed_at__isnull=False).exists()
+
+    def versions(self) -> list[Agreement]:
+        """Every version of this agreement, first to last (amendments left unsigned included)."""
+        root = self
+        while root.amends_id is not None:
+            root = type(self).objects.get(pk=root.amends_id)
+        lineage, frontier = [root], [root.pk]
+        while frontier:
+            found = list(type(self).objects.filter(amends_id__in=frontier).order_by("version", "pk"))
+            lineage.extend(found)
+            frontier = [a.pk for a in found]
+        return sorted(lineage, key=lambda a: (a.version, a.pk))
+
+
+PARTY_TERMS = frozenset({"agreement", "agency", "provides", "receives"})
+
+
+def _stored_value(obj: models.Model, name: str):
+    field = obj._meta.get_field(name)
+    value = getattr(obj, field.attname)
+    return value.name if isinstance(field, models.FileField) else value
+
+
+class SignedTermsError(ValidationError):
+    """A write that would change what a party has already signed."""
+
+    def __init__(self, agreement: Agreement, fields: list[str], verb: str = "change") -> None:
+        super().__init__(
+            {
+                name: f"agreement {agreement.reference} is signed: its terms cannot {verb}; "
+                "amend it (a new version every party signs)"
+                for name in fields
+            }
+        )
+
+
+class AgreementPartyQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        if PARTY_TERMS & set(kwargs) and self.filter(agreement__parties__signed_at__isnull=False).exists():
+            raise ValidationError({"parties": "the parties of a signed agreement cannot change"})
+        return super().update(**kwargs)
+
 
 class AgreementParty(models.Model):
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="parties")
@@ -209,6 +284,8 @@ class AgreementParty(models.Model):
     signed_at = models.DateTimeField(null=True, blank=True)
     signed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
+    objects = AgreementPartyQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "agreement parties"
         constraints = [
@@ -217,6 +294,20 @@ class AgreementParty(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency.code} in {self.agreement.reference}"
+
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        touches_terms = update_fields is None or PARTY_TERMS & set(update_fields)
+        if touches_terms and self.agreement.is_signed():
+            stored = type(self).objects.filter(pk=self.pk).values(*PARTY_TERMS).first()
+            if stored != {f: getattr(self, self._meta.get_field(f).attname) for f in PARTY_TERMS}:
+                raise SignedTermsError(self.agreement, ["parties"])
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.agreement.is_signed():
+            raise SignedTermsError(self.agreement, ["parties"], verb="change")
+        return super().delete(*args, **kwargs)
 
 
 class RecordRelease(models.Model):

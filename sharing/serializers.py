@@ -1,7 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from intel.models import Classification, Entity, Releasability
 from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
+from sharing.querysets import AGREEMENT_TERMS
 
 
 class AgreementPartySerializer(serializers.ModelSerializer):
@@ -14,11 +16,30 @@ class AgreementPartySerializer(serializers.ModelSerializer):
         read_only_fields = ["signed_at", "signed_by"]
 
 
+class AgreementVersionSerializer(serializers.ModelSerializer):
+    # Plain text: a second component with the agreement's status choices would make the
+    # schema's enum names collide.
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "id",
+            "version",
+            "status",
+            *(name for name in AGREEMENT_TERMS if name != "document"),
+            "fully_signed_at",
+            "superseded_at",
+        ]
+        read_only_fields = fields
+
+
 class AgreementSerializer(serializers.ModelSerializer):
     parties = AgreementPartySerializer(many=True)
     in_force = serializers.SerializerMethodField()
     classification_ceiling = serializers.ChoiceField(choices=Classification.choices)
     purposes = serializers.ListField(child=serializers.ChoiceField(choices=Purpose.choices))
+    versions = serializers.SerializerMethodField()
 
     class Meta:
         model = Agreement
@@ -39,11 +60,17 @@ class AgreementSerializer(serializers.ModelSerializer):
             "parties",
             "fully_signed_at",
             "created_at",
+            "versions",
         ]
         read_only_fields = ["status", "fully_signed_at", "created_at"]
 
     def get_in_force(self, agreement: Agreement) -> bool:
         return Agreement.objects.in_force().filter(pk=agreement.pk).exists()
+
+    @extend_schema_field(AgreementVersionSerializer(many=True))
+    def get_versions(self, agreement: Agreement) -> list[dict]:
+        """Every version of the agreement, first to last: what was signed, and when it stopped."""
+        return AgreementVersionSerializer(agreement.versions(), many=True).data
 
 
 class ReasonSerializer(serializers.Serializer):

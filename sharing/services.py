@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
@@ -32,6 +33,7 @@ from sharing.models import (
     RecordRelease,
     User,
 )
+from sharing.querysets import AGREEMENT_TERMS
 
 Status = Agreement.Status
 REDACTABLE_FIELDS = ("summary", "phone", "email", "person", "address")
@@ -83,7 +85,7 @@ def covered_records(agreement: Agreement) -> QuerySet[Record]:
 def transition(agreement: Agreement, to: str, user: User | None, reason: str = "", **details) -> Agreement:
     before = agreement.status
     agreement.status = to
-    agreement.save(update_fields=["status", "fully_signed_at"])
+    agreement.save(update_fields=["status", "fully_signed_at", "superseded_at"])
     record_event(
         f"agreement.{to}",
         actor=user,
@@ -112,6 +114,24 @@ def validate_scope(categories: list[str], purposes: list[str], redacted_fields: 
         raise AgreementError(problems)
 
 
+def validate_dates(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise AgreementError({"ends_at": "must be after starts_at"})
+
+
+def validate_parties(user: User, parties: list[tuple[Agency, bool, bool]]) -> None:
+    """Two or more different agencies, one providing and one receiving; an agency admin
+    drafts only agreements their own agency is party to."""
+    if not user.is_superuser and not any(agency.pk == user.agency_id for agency, _, _ in parties):
+        raise PermissionDenied("an agency admin may only draft agreements their agency is party to")
+    require_role(user, user.agency_id or 0, ["agency_admin"], "draft an agreement")
+    agencies = [agency.pk for agency, _, _ in parties]
+    if len(set(agencies)) != len(agencies) or len(agencies) < 2:
+        raise AgreementError({"parties": "an agreement needs two or more different agencies"})
+    if not any(p for _, p, _ in parties) or not any(r for _, _, r in parties):
+        raise AgreementError({"parties": "at least one party must provide and one must receive"})
+
+
 @transaction.atomic
 def create_agreement(
     user: User,
@@ -130,17 +150,10 @@ def create_agreement(
 ) -> Agreement:
     """A draft with its parties: (agency, provides, receives). The creator is a platform
     admin or an agency admin of one of the parties."""
-    if not user.is_superuser and not any(agency.pk == user.agency_id for agency, _, _ in parties):
-        raise PermissionDenied("an agency admin may only draft agreements their agency is party to")
-    require_role(user, user.agency_id or 0, ["agency_admin"], "draft an agreement")
-    if ends_at <= starts_at:
-        raise AgreementError({"ends_at": "must be after starts_at"})
+    validate_parties(user, parties)
+    validate_dates(starts_at, ends_at)
     validate_scope(categories, purposes, redacted_fields or [])
     agencies = [agency.pk for agency, _, _ in parties]
-    if len(set(agencies)) != len(agencies) or len(agencies) < 2:
-        raise AgreementError({"parties": "an agreement needs two or more different agencies"})
-    if not any(p for _, p, _ in parties) or not any(r for _, _, r in parties):
-        raise AgreementError({"parties": "at least one party must provide and one must receive"})
     agreement = Agreement.objects.create(
         reference=reference,
         title=title,
@@ -159,6 +172,141 @@ def create_agreement(
     )
     record_event("agreement.draft", actor=user, obj=agreement, details={"parties": agencies})
     return agreement
+
+
+# What an amendment (or an edit of a draft) may change; the parties stay the same.
+AMENDABLE_TERMS = AGREEMENT_TERMS
+
+
+# The versions an amendment may be drafted for (and still take over from at its last signature).
+AMENDABLE_STATUSES = (Status.PROPOSED, Status.ACTIVE, Status.SUSPENDED)
+
+
+def _require_party_admin(agreement: Agreement, user: User, action: str) -> None:
+    if user.is_superuser:
+        return
+    if user.role != User.Role.AGENCY_ADMIN or not agreement.parties.filter(agency_id=user.agency_id).exists():
+        raise PermissionDenied(
+            f"only a platform admin or an agency admin of a party may {action} this agreement"
+        )
+
+
+def term_changes(agreement: Agreement, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The terms `changes` would change, each with its old and new value, after checking the
+    terms they would make as a draft's are checked."""
+    unknown = sorted(set(changes) - set(AMENDABLE_TERMS))
+    if unknown:
+        raise AgreementError(
+            {name: f"cannot be amended; amendable: {', '.join(AMENDABLE_TERMS)}" for name in unknown}
+        )
+    diff = {
+        name: {"old": getattr(agreement, name), "new": value}
+        for name, value in changes.items()
+        if getattr(agreement, name) != value
+    }
+    if not diff:
+        raise AgreementError(f"nothing to change: the terms given are those of {agreement.reference}")
+    terms = {name: getattr(agreement, name) for name in AMENDABLE_TERMS} | changes
+    validate_dates(terms["starts_at"], terms["ends_at"])
+    validate_scope(terms["categories"], terms["purposes"], terms["redacted_fields"])
+    return diff
+
+
+def _audited(diff: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: {side: getattr(value, "name", value) for side, value in values.items()}
+        for name, values in diff.items()
+    }
+
+
+@transaction.atomic
+def revise_draft(agreement: Agreement, user: User, **changes: Any) -> Agreement:
+    """Changes the terms of a draft (nobody has signed it yet), audited with old and new values."""
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, [Status.DRAFT], "revise")
+    _require_party_admin(agreement, user, "revise")
+    diff = term_changes(agreement, changes)
+    for name, value in changes.items():
+        setattr(agreement, name, value)
+    agreement.save(update_fields=list(changes))
+    record_event("agreement.revised", actor=user, obj=agreement, details={"changes": _audited(diff)})
+    return agreement
+
+
+@transaction.atomic
+def amend(agreement: Agreement, user: User, **changes: Any) -> Agreement:
+    """Drafts the next version of a proposed, active or suspended agreement: the same parties,
+    its terms copied and `changes` applied. It goes through the lifecycle like any draft
+    (propose, every party signs) and takes over from this version at its last signature."""
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    refuse_unless(agreement, AMENDABLE_STATUSES, "amend")
+    _require_party_admin(agreement, user, "amend")
+    pending = agreement.amendments.filter(status__in=[Status.DRAFT, Status.PROPOSED]).first()
+    if pending is not None:
+        raise AgreementError(
+            f"amendment {pending.reference} of {agreement.reference} is {pending.status}: "
+            "have it signed or terminate it first"
+        )
+    version = agreement.version + 1
+    root = agreement.versions()[0]
+    changes.setdefault("reference", f"{root.reference}/v{version}")
+    diff = term_changes(agreement, changes)
+    diff.pop("reference", None)
+    if not diff:
+        raise AgreementError(f"nothing to change: the terms given are those of {agreement.reference}")
+    if "starts_at" in diff and agreement.starts_at <= timezone.now():
+        raise AgreementError(
+            {
+                "starts_at": f"{agreement.reference} has started; "
+                "an amendment takes effect when every party signs it"
+            }
+        )
+    if len(changes["reference"]) > Agreement._meta.get_field("reference").max_length or (
+        Agreement.objects.filter(reference=changes["reference"]).exists()
+    ):
+        raise AgreementError(
+            {"reference": f"{changes['reference']!r} is taken or too long; name the version"}
+        )
+    terms = {name: getattr(agreement, name) for name in AMENDABLE_TERMS} | changes
+    amendment = Agreement.objects.create(**terms, amends=agreement, version=version, created_by=user)
+    AgreementParty.objects.bulk_create(
+        [
+            AgreementParty(
+                agreement=amendment,
+                agency_id=party.agency_id,
+                provides=party.provides,
+                receives=party.receives,
+            )
+            for party in agreement.parties.all()
+        ]
+    )
+    record_event(
+        "agreement.amend",
+        actor=user,
+        obj=amendment,
+        details={"amends": agreement.reference, "version": version, "changes": _audited(diff)},
+    )
+    return amendment
+
+
+def _take_over(amendment: Agreement, user: User, now: datetime) -> Agreement:
+    """An amendment's last signature: in the same transaction the version it amends stops
+    (superseded), the releases named to that version carry over to this one, and this one
+    is in force (suspended if that one was: only a platform admin lifts a suspension)."""
+    previous = Agreement.objects.select_for_update().get(pk=amendment.amends_id)
+    refuse_unless(previous, AMENDABLE_STATUSES, "amend")
+    was_suspended = previous.status == Status.SUSPENDED
+    carry_releases_over(previous, amendment)
+    previous.superseded_at = now
+    transition(previous, Status.SUPERSEDED, user, reason=f"amended by {amendment.reference}")
+    amendment.fully_signed_at = now
+    if was_suspended:
+        return transition(amendment, Status.SUSPENDED, user, reason="the version it amends is suspended")
+    if amendment.starts_at <= now < amendment.ends_at:
+        return transition(amendment, Status.ACTIVE, user, reason="signed by every party")
+    amendment.save(update_fields=["fully_signed_at"])
+    records_changed.send(sender=Agreement, record_ids=covered_records(amendment))
+    return amendment
 
 
 def refuse_unless(agreement: Agreement, allowed: Iterable[str], action: str) -> None:
@@ -197,6 +345,8 @@ def sign(agreement: Agreement, user: User) -> Agreement:
     party.save(update_fields=["signed_at", "signed_by"])
     record_event("agreement.signed", actor=user, obj=agreement, details={"party": party.agency.code})
     if not agreement.parties.filter(signed_at__isnull=True).exists():
+        if agreement.amends_id is not None:
+            return _take_over(agreement, user, now)
         agreement.fully_signed_at = now
         if agreement.starts_at <= now < agreement.ends_at:
             return transition(agreement, Status.ACTIVE, user, reason="signed by every party")
@@ -292,6 +442,11 @@ def set_releasability(record: Record, user: User, mode: str, agreements: Iterabl
     agreements = list(agreements)
     if mode == Releasability.NAMED and not agreements:
         raise ValidationError({"agreements": "name at least one agreement to release to"})
+    superseded = Agreement.objects.filter(pk__in=[a.pk for a in agreements], status=Status.SUPERSEDED)
+    for reference in superseded.values_list("reference", flat=True):
+        raise ValidationError(
+            {"agreements": f"{reference} was superseded by an amendment; name its current version"}
+        )
     for agreement in agreements:
         if not agreement.parties.filter(agency_id=record.owner_id, provides=True).exists():
             raise ValidationError(
@@ -394,6 +549,37 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
     )
     records_changed.send(sender=Record, record_ids=[record.pk])
     return release
+
+
+def carry_releases_over(previous: Agreement, amendment: Agreement) -> None:
+    """The releases under a version, and the onward releases that came through it, move to
+    the amendment that supersedes it, so no chain breaks at the handover; what the chains
+    inherit is recomputed from the amended redactions."""
+    moving = RecordRelease.objects.filter(agreement=previous)
+    twins = {
+        (row.record_id, row.released_by_id): row.pk
+        for row in RecordRelease.objects.filter(agreement=amendment)
+    }
+    for old in moving.filter(record_id__in={record for record, _ in twins}).only(
+        "pk", "record_id", "released_by_id"
+    ):
+        twin = twins.get((old.record_id, old.released_by_id))
+        if twin is not None:
+            RecordRelease.objects.filter(basis=old).update(basis_id=twin)
+            old.delete()
+    moving.update(agreement=amendment)
+    RecordRelease.objects.filter(basis_agreement=previous).update(basis_agreement=amendment)
+    # Chains are walked from the owner outwards, so a row's basis is recomputed before it.
+    recomputed: dict[int, list[str]] = {}
+    onward = RecordRelease.objects.filter(hops__gt=0).select_related("basis", "basis_agreement")
+    for row in onward.order_by("hops", "pk"):
+        if row.basis_agreement_id != amendment.pk and row.basis_id not in recomputed:
+            continue
+        inherited = set(row.basis_agreement.redacted_fields)
+        if row.basis is not None:
+            inherited |= set(recomputed.get(row.basis_id, row.basis.inherited_redactions))
+        row.inherited_redactions = recomputed[row.pk] = sorted(inherited)
+        row.save(update_fields=["inherited_redactions"])
 
 
 def upstream_releasers(release: RecordRelease) -> set[int]:

@@ -103,6 +103,17 @@ class AgreementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def terminate(self, request, pk=None):
         return self.transition(request, services.terminate, with_reason=True)
 
+    @extend_schema(responses={201: AgreementSerializer})
+    @action(detail=True, methods=["post"])
+    def amend(self, request, pk=None):
+        """Drafts the next version with the terms given changed; it takes over from this one
+        when every party has signed it."""
+        agreement = self.get_object()
+        body = self.get_serializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        amendment = carried_out(services.amend, agreement, request.user, **body.validated_data)
+        return Response(self.get_serializer(amendment).data, status=status.HTTP_201_CREATED)
+
 
 def visible_record(request, pk: int) -> Record:
     return get_object_or_404(Record.objects.visible_to(request.user), pk=pk)

@@ -44,3 +44,17 @@ def browser_sign_in(page, base: str, user: User, password: str, path: str) -> No
         page.wait_for_url("**/accounts/mfa/**")
         page.fill("#id_code", next_code(device))
         page.click("#mfa-submit")
+
+
+def signed_in(client, user: User):
+    """The client signed in as `user` with the second factor given: a TOTP device, and the
+    session marked the way django_otp.login marks it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = device or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

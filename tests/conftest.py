@@ -229,16 +229,6 @@ def sign_in():
     """`sign_in(client, user)`: a Django or DRF test client signed in as `user` with the
     second factor already given (a TOTP device, the session marked the way django_otp.login
     marks it), for tests that are not about signing in; tests/test_auth.py covers the flow."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    def signed_in(client, user):
-        client.force_login(user)
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-        device = device or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        return client
+    from tests.auth_helpers import signed_in
 
     return signed_in

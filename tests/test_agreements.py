@@ -276,15 +276,16 @@ def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):
 
 def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_allow_it(cus, pol, shipments):
     tax = staff("tax", kind="tax")
-    in_force((cus, True, False), (pol, False, True))
+    first = in_force((cus, True, False), (pol, False, True))
     onward = in_force((pol, True, False), (tax, False, True), reference="MOU-ONWARD")
     record = shipments[0]
     with pytest.raises(ValidationError, match="under an agreement in force that allows onward sharing"):
         services.release_onward(record, pol.liaison, onward)
-    # Signed terms never change: a second agreement allows what the first did not.
-    in_force(
-        (cus, True, False), (pol, False, True), reference="MOU-FIRST-ONWARD", onward_sharing_allowed=True
-    )
+    # Signed terms do not change: the parties sign an amendment allowing onward sharing.
+    amendment = services.amend(first, cus.admin, onward_sharing_allowed=True)
+    services.propose(amendment, cus.admin)
+    services.sign(amendment, cus.admin)
+    services.sign(amendment, pol.admin)
     record.caveats = ["no_onward_sharing"]
     record.save()
     with pytest.raises(ValidationError, match="handling code forbids onward sharing"):

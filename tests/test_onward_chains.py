@@ -246,3 +246,42 @@ def test_the_owners_consent_revives_an_onward_release_the_code_stopped_and_tells
     services.approve(consent, cus.liaison)
     assert status(tax, record) == 200
     assert OutboxEntry.objects.filter(kind="record", object_id=record.pk).exists()
+
+
+def amended(agreement: Agreement, parties, **changes) -> Agreement:
+    amendment = services.amend(agreement, parties[0].admin, **changes)
+    services.propose(amendment, parties[0].admin)
+    for party in parties:
+        amendment = services.sign(amendment, party.admin)
+    return Agreement.objects.get(pk=amendment.pk)
+
+
+def test_an_amendment_upstream_carries_the_chain_over_with_its_new_terms(cus, pol, tax, record):
+    first, second = chain(cus, pol, tax)
+    services.release_onward(record, pol.liaison, second)
+    assert "summary" in body(tax, record)
+    amended(first, [cus, pol], redacted_fields=["summary"])
+    # The chain now runs through the amendment, and what it redacts reaches tax too.
+    shown = body(tax, record)
+    assert "summary" not in shown and shown["external_ref"] == "SHP-0001"
+    assert "summary" in body(cus, record)
+
+
+def test_an_amendment_that_stops_onward_sharing_stops_the_chain(cus, pol, tax, record):
+    first, second = chain(cus, pol, tax)
+    services.release_onward(record, pol.liaison, second)
+    amended(first, [cus, pol], onward_sharing_allowed=False)
+    assert status(pol, record) == 200
+    assert status(tax, record) == 404
+
+
+def test_an_amendment_of_the_onward_agreement_keeps_its_releases(cus, pol, tax, record):
+    _, second = chain(cus, pol, tax)
+    services.release_onward(record, pol.liaison, second)
+    amended(second, [pol, tax], redacted_fields=["summary"])
+    shown = body(tax, record)
+    assert "summary" not in shown and shown["external_ref"] == "SHP-0001"
+    # Its new purposes still meet the first agreement's: intelligence was never permitted there.
+    amended(Agreement.objects.get(amends=second), [pol, tax], purposes=("investigation", "intelligence"))
+    assert status(tax, record, "intelligence") == 403
+    assert status(tax, record, "investigation") == 200

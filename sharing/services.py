@@ -510,6 +510,10 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
         )
     if not agreement.parties.filter(agency_id=agency_id, provides=True).exists():
         raise ValidationError({"agreement": f"your agency does not provide under {agreement.reference}"})
+    if agreement.status == Status.SUPERSEDED:
+        raise ValidationError(
+            {"agreement": f"{agreement.reference} was superseded by an amendment; name its current version"}
+        )
     basis = RecordRelease.objects.filter(pk=held["via_release"]).first() if held["via_release"] else None
     if basis is not None and agency_id in upstream_releasers(basis):
         raise ValidationError(

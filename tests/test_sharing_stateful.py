@@ -62,7 +62,7 @@ class ModelAgreement:
 
     def in_force(self, now: datetime) -> bool:
         return (
-            self.status not in ("draft", "suspended", "terminated")
+            self.status not in ("draft", "suspended", "terminated", "superseded")
             and self.signed == set(self.parties)
             and self.starts_at <= now < self.ends_at
         )
@@ -284,7 +284,8 @@ class SharingMachine(RuleBasedStateMachine):
         mode = data.draw(st.sampled_from(["none", "covering", "named"]))
         providing = [a for a in self.agreements if a.parties.get(record.owner, (False, False))[0]]
         named = data.draw(st.lists(st.sampled_from(providing), unique_by=lambda a: a.pk)) if providing else []
-        expect_ok = mode != "named" or bool(named)
+        # A superseded version is never named: its amendment is.
+        expect_ok = (mode != "named" or bool(named)) and all(a.status != "superseded" for a in named)
         try:
             services.set_releasability(
                 Record.objects.get(pk=record.pk),
@@ -410,6 +411,65 @@ class SharingMachine(RuleBasedStateMachine):
         model.signed.add(party)
 
     @precondition(lambda self: self.agreements)
+    @rule(
+        data=st.data(),
+        purposes=st.sets(st.sampled_from(PURPOSES), min_size=1),
+        redacted=st.sets(st.sampled_from(REDACTABLE)),
+        onward=st.booleans(),
+    )
+    def amend_and_sign(self, data, purposes, redacted, onward):
+        """An amendment every party signs takes over from the version it amends: releases and
+        onward chains through that version now run through the new one, with its terms."""
+        old = data.draw(st.sampled_from(self.agreements))
+        shown = Agreement.objects.get(pk=old.pk).status
+        if shown == "proposed":
+            return  # takes over from a version never in force: not modelled here
+        changes = {
+            "purposes": sorted(purposes),
+            "redacted_fields": sorted(redacted),
+            "onward_sharing_allowed": onward,
+        }
+        unchanged = (set(purposes), set(redacted), onward) == (old.purposes, old.redacted, old.onward)
+        expect_ok = shown in ("active", "suspended") and not unchanged
+        party = self.staff[min(old.parties)].admin
+        try:
+            amendment = services.amend(Agreement.objects.get(pk=old.pk), party, **changes)
+        except ValidationError:
+            assert not expect_ok, (old, shown, changes)
+            return
+        assert expect_ok, (old, shown, changes)
+        services.propose(amendment, party)
+        for index in sorted(old.parties):
+            services.sign(Agreement.objects.get(pk=amendment.pk), self.staff[index].admin)
+        new = ModelAgreement(
+            amendment.pk,
+            dict(old.parties),
+            set(old.categories),
+            old.ceiling,
+            set(purposes),
+            old.discovery,
+            old.starts_at,
+            old.ends_at,
+            onward,
+            set(redacted),
+            status="suspended" if shown == "suspended" else "signed",
+            signed=set(old.parties),
+        )
+        old.status = "superseded"
+        self.agreements.append(new)
+
+        def moved(key):
+            return (new.pk, key[1]) if key is not None and key[0] == old.pk else key
+
+        for record in self.records:
+            if old.pk in record.named:
+                record.named = (record.named - {old.pk}) | {new.pk}
+            record.onward = {
+                moved(key): (new.pk if basis == old.pk else basis, moved(parent))
+                for key, (basis, parent) in record.onward.items()
+            }
+
+    @precondition(lambda self: self.agreements)
     @rule(data=st.data(), action=st.sampled_from(["suspend", "resume", "terminate"]))
     def platform_action(self, data, action):
         model = data.draw(st.sampled_from(self.agreements))
@@ -493,7 +553,12 @@ class SharingMachine(RuleBasedStateMachine):
         depths = {self.hops(record, key) + 1 for _, key in ways}
         # A record that came back through the releaser's own release may not go round again.
         round_again = any(releaser in self.releasers(record, key) for _, key in ways)
-        possible = bool(ways) and not record.no_onward and self.role(agreement, releaser)[0]
+        possible = (
+            bool(ways)
+            and not record.no_onward
+            and self.role(agreement, releaser)[0]
+            and agreement.status != "superseded"
+        )
         try:
             services.release_onward(
                 Record.objects.get(pk=record.pk),

@@ -184,6 +184,8 @@ DISCLOSURE_DUE_HOURS = {
     "routine": env_int("DISCLOSURE_ROUTINE_HOURS", 7 * 24),
 }
 DISCLOSURE_GRANT_DAYS = env_int("DISCLOSURE_GRANT_DAYS", 30)
+# The longest grant a liaison may give on approving a request (the API and the page alike).
+DISCLOSURE_GRANT_DAYS_MAX = env_int("DISCLOSURE_GRANT_DAYS_MAX", 365)
 
 # Short-lived shared state (import progress): Redis beside the broker, else this process's memory.
 CACHES = {
@@ -205,6 +207,8 @@ HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
 PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 1_000)
+# The deepest page a list answers (API and pages); past it, the page is out of range.
+PAGINATION_MAX_PAGE = env_int("PAGINATION_MAX_PAGE", 10_000)
 # A CSV export holds at most this many records (each one of another agency is audited).
 EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {
@@ -217,6 +221,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Interlink API",

@@ -1,10 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from config.health import health
+from config.inputs import IdConverter
 from config.views import home
+
+# Before the apps' URLs are read: they name ids as `<id:pk>`.
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", home, name="home"),

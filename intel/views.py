@@ -16,6 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from config.inputs import ID_PATTERN
 from config.pagination import count_up_to
 from intel import exports, selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
@@ -37,6 +38,7 @@ from intel.serializers import (
 )
 from intel.services import create_import_batch, delete_record, update_record
 from intel.tasks import run_import
+from sharing.models import Purpose
 
 
 class PurposeRequiredError(APIException):
@@ -49,6 +51,7 @@ class ReaderMixin:
     each record of another agency whose content the response shows."""
 
     via = ""
+    lookup_value_regex = ID_PATTERN
 
     @cached_property
     def reader(self) -> selectors.Reader:
@@ -110,7 +113,8 @@ class RecordViewSet(
 
     def update(self, request, *args, **kwargs):
         super().update(request, *args, **kwargs)
-        return Response(RecordDetailSerializer(self.get_object()).data)
+        record = selectors.record_with_contents(self.reader).get(pk=self.get_object().pk)
+        return Response(RecordDetailSerializer(record, context=self.get_serializer_context()).data)
 
     def get_queryset(self):
         if self.action in ("update", "partial_update", "destroy"):
@@ -149,7 +153,9 @@ class RecordViewSet(
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("purpose", str, description="The purpose the records are read for"),
+            OpenApiParameter(
+                "purpose", str, enum=Purpose.values, description="The purpose the records are read for"
+            ),
         ],
         responses={(200, "text/csv"): OpenApiTypes.STR},
         description=(
@@ -214,9 +220,7 @@ class SearchViewSet(ReaderMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Entity.objects.none()
-        query = self.request.query_params.get("q", "").strip()
-        if len(query) < 2:
-            raise ValidationError({"q": "give at least 2 characters to search for"})
+        query = selectors.search_query(self.request.query_params.get("q", ""), required=True)
         return selectors.search_entities(self.reader, query).order_by("id")
 
     def records_shown(self, entities):
@@ -230,6 +234,7 @@ class ImportViewSet(
     whose progress (rows processed of rows total) this endpoint reports."""
 
     serializer_class = ImportBatchSerializer
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         agency_id = getattr(self.request.user, "agency_id", None)

@@ -23,7 +23,7 @@ SEARCH_MIN_LENGTH = 2
 SEARCH_MAX_LENGTH = 200
 
 
-class BadInput(ValueError):
+class BadInput(Exception):
     """A value a user sent that no read accepts, refused before anything is read: the API
     answers 400 naming `field` (config.exceptions), the pages a 400 page."""
 

@@ -133,8 +133,6 @@ class RecordViewSet(
             raise PurposeRequiredError(
                 {"detail": str(refusal), "allowed_purposes": refusal.allowed}
             ) from refusal
-        except ValueError:
-            record = None
         if record is None:
             raise Http404("No such record")
         self.check_object_permissions(self.request, record)

@@ -61,6 +61,10 @@ class RecordUpdateSerializer(serializers.ModelSerializer):
         model = Record
         fields = ["summary", "classification", "caveats", "occurred_on"]
 
+    def validate_caveats(self, caveats: list[str]) -> list[str]:
+        # A handling code applies or not: naming it twice means once.
+        return list(dict.fromkeys(caveats))
+
 
 class RecordMentionSerializer(serializers.ModelSerializer):
     entity_type = serializers.CharField(source="entity.type", read_only=True)

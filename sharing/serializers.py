@@ -2,7 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from config.inputs import ID_MAX
-from intel.models import Classification, Entity, Releasability
+from intel.models import Category, Classification, Entity, Releasability
 from intel.selectors import InvalidPurpose, validated_purpose
 from sharing import selectors
 from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
@@ -25,6 +25,16 @@ class PurposeField(serializers.ChoiceField):
         return purpose
 
 
+class SlugField(serializers.SlugRelatedField):
+    """An object named by its code or reference. A value no object can have (a NUL
+    character, which PostgreSQL refuses outright) is answered as one no object has."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 class CallerScopedSerializer(serializers.Serializer):
     """Fields naming objects the caller may not know of look them up only among those the
     caller may see, so a hidden one is refused exactly as one that does not exist."""
@@ -45,7 +55,7 @@ class CallerScopedSerializer(serializers.Serializer):
 
 
 class AgreementPartySerializer(serializers.ModelSerializer):
-    agency = serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all())
+    agency = SlugField(slug_field="code", queryset=Agency.objects.all())
     signed_by = serializers.CharField(source="signed_by.username", read_only=True, default=None)
 
     class Meta:
@@ -58,7 +68,9 @@ class AgreementSerializer(serializers.ModelSerializer):
     parties = AgreementPartySerializer(many=True)
     in_force = serializers.SerializerMethodField()
     classification_ceiling = serializers.ChoiceField(choices=Classification.choices)
+    categories = serializers.ListField(child=serializers.ChoiceField(choices=Category.choices))
     purposes = serializers.ListField(child=serializers.ChoiceField(choices=Purpose.choices))
+    redacted_fields = serializers.ListField(child=serializers.CharField(), required=False, default=list)
 
     class Meta:
         model = Agreement
@@ -92,7 +104,7 @@ class ReasonSerializer(serializers.Serializer):
 
 class ReleaseSerializer(CallerScopedSerializer):
     releasability = serializers.ChoiceField(choices=Releasability.choices)
-    agreements = serializers.SlugRelatedField(
+    agreements = SlugField(
         slug_field="reference", queryset=Agreement.objects.none(), many=True, required=False, default=list
     )
 
@@ -101,7 +113,7 @@ class ReleaseSerializer(CallerScopedSerializer):
 
 
 class OnwardReleaseSerializer(CallerScopedSerializer):
-    agreement = serializers.SlugRelatedField(slug_field="reference", queryset=Agreement.objects.none())
+    agreement = SlugField(slug_field="reference", queryset=Agreement.objects.none())
 
     def scoped_querysets(self, user) -> dict:
         return {"agreement": selectors.agreements_of(user)}
@@ -117,7 +129,7 @@ class DisclosureRequestSerializer(CallerScopedSerializer, serializers.ModelSeria
     purpose = PurposeField()
     entity = serializers.PrimaryKeyRelatedField(queryset=Entity.objects.none())
     requesting_agency = serializers.CharField(source="requesting_agency.code", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all())
+    owner = SlugField(slug_field="code", queryset=Agency.objects.all())
     requester = serializers.CharField(source="requester.username", read_only=True)
     record_count = serializers.SerializerMethodField()
     overdue = serializers.SerializerMethodField()

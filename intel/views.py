@@ -46,6 +46,20 @@ class PurposeRequiredError(APIException):
     default_code = "purpose_required"
 
 
+PURPOSE_PARAMETERS = [
+    OpenApiParameter(
+        "purpose", str, enum=Purpose.values, description="The purpose records shared with you are read for"
+    ),
+    OpenApiParameter(
+        "X-Interlink-Purpose",
+        str,
+        OpenApiParameter.HEADER,
+        enum=Purpose.values,
+        description="The purpose, as a header (the query parameter comes first)",
+    ),
+]
+
+
 class ReaderMixin:
     """Every read states who reads and for which purpose (see selectors.Reader), and logs
     each record of another agency whose content the response shows."""
@@ -71,11 +85,13 @@ class ReaderMixin:
             self.reader, self.records_shown(objects), self.via, self.agreements_shown(objects)
         )
 
+    @extend_schema(parameters=PURPOSE_PARAMETERS)
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         self.audit(page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(parameters=PURPOSE_PARAMETERS)
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
         self.audit([instance])
@@ -151,11 +167,7 @@ class RecordViewSet(
         return {record.pk: record.owner_id for record in records}
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "purpose", str, enum=Purpose.values, description="The purpose the records are read for"
-            ),
-        ],
+        parameters=PURPOSE_PARAMETERS,
         responses={(200, "text/csv"): OpenApiTypes.STR},
         description=(
             "The records of the list, with the same filters, as CSV (one row per record; mentions "

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from config.inputs import page_number
 from sharing import selectors, services
 from sharing.models import User
 from sharing.serializers import DecisionSerializer
@@ -22,7 +23,7 @@ def liaison_only(request: HttpRequest) -> int:
 
 
 def page_of(request: HttpRequest, queryset, size: int = 50):
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+    return Paginator(queryset, size).get_page(page_number(request.GET.get("page")))
 
 
 @login_required

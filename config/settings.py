@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "LinkTypeEnum": "intel.models.LinkType",
         "ClassificationEnum": "intel.models.Classification",
         "PurposeEnum": "sharing.models.Purpose",
+        "CategoryEnum": "intel.models.Category",
     },
 }
 

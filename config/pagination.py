@@ -5,6 +5,8 @@ from django.core.paginator import Paginator
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from config.inputs import page_number
+
 
 def count_up_to(queryset, limit: int) -> int:
     """The number of rows, but no more than `limit + 1`: enough to tell whether it passes."""
@@ -43,10 +45,7 @@ class Pagination(PageNumberPagination):
         self.count_limit = settings.PAGINATION_COUNT_LIMIT
         page_size = self.get_page_size(request)
         if page_size:
-            try:
-                asked = int(request.query_params.get(self.page_query_param, 1))
-            except ValueError:
-                asked = 1
+            asked = page_number(request.query_params.get(self.page_query_param))
             self.count_limit = max(self.count_limit, asked * page_size)
         return super().paginate_queryset(queryset, request, view)
 

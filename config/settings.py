@@ -236,6 +236,9 @@ CELERY_BEAT_SCHEDULE["import-failed-files"] = {
     "schedule": 3600.0,
 }
 
+# The longest grant a liaison may give on approving a request (the API and the page alike).
+DISCLOSURE_GRANT_DAYS_MAX = env_int("DISCLOSURE_GRANT_DAYS_MAX", 365)
+
 # Short-lived shared state (import progress): Redis beside the broker, else this process's memory.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}
@@ -266,6 +269,9 @@ if PRODUCTION and len(AUDIT_HEAD_KEY) < 32:
     raise ImproperlyConfigured(
         "AUDIT_HEAD_KEY must be a random value of at least 32 characters in production"
     )
+
+# The deepest page a list answers (API and pages); past it, the page is out of range.
+PAGINATION_MAX_PAGE = env_int("PAGINATION_MAX_PAGE", 10_000)
 # A CSV export holds at most this many records (each one of another agency is audited).
 EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {
@@ -279,6 +285,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Interlink API",
@@ -290,6 +297,7 @@ SPECTACULAR_SETTINGS = {
         "LinkTypeEnum": "intel.models.LinkType",
         "ClassificationEnum": "intel.models.Classification",
         "PurposeEnum": "sharing.models.Purpose",
+        "CategoryEnum": "intel.models.Category",
     },
 }
 

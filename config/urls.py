@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import health
+from config.inputs import IdConverter
 from config.views import home
 from sharing import auth_urls
+
+# Before the apps' URLs are read: they name ids as `<id:pk>`.
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", home, name="home"),

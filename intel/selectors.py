@@ -12,9 +12,45 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from intel.models import Caveat, Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
 from intel.querysets import AgreementAccess, viewer_agency_id
 from sharing.audit import Event, record_events
+from sharing.models import Purpose
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
+SESSION_PURPOSE = "purpose"
 EVIDENCE_PURPOSE = "prosecution"
+
+
+SEARCH_MIN_LENGTH = 2
+SEARCH_MAX_LENGTH = 200
+
+
+class BadInput(Exception):
+    """A value a user sent that no read accepts, refused before anything is read: the API
+    answers 400 naming `field` (config.exceptions), the pages a 400 page."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidPurpose(BadInput):
+    """A stated purpose outside the vocabulary. Nothing is read for it: the internal "any
+    purpose" of the sync, or any other made-up value, must never reach the choke point."""
+
+    def __init__(self, value: object):
+        self.allowed = list(Purpose.values)
+        super().__init__(
+            "purpose", f"unknown purpose {str(value)[:100]!r}; choose one of: {', '.join(self.allowed)}"
+        )
+
+
+def validated_purpose(value: object) -> str | None:
+    """The one check of a purpose a user states, wherever it comes from (query string,
+    header, session, page, request body): one of `Purpose`, or None when none is stated."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or value not in Purpose.values:
+        raise InvalidPurpose(value)
+    return value
 
 
 @dataclass
@@ -25,14 +61,23 @@ class Reader:
     user: object
     purpose: str | None = None
 
+    def __post_init__(self) -> None:
+        self.purpose = validated_purpose(self.purpose)
+
     @classmethod
     def from_request(cls, request) -> Reader:
-        purpose = (
-            request.GET.get("purpose")
-            or request.META.get(PURPOSE_HEADER)
-            or (request.session.get("purpose") if hasattr(request, "session") else None)
-        )
-        return cls(request.user, purpose or None)
+        """The first purpose stated of the query string, the header and the session; each
+        one stated is checked, so a forged one is refused even where another comes first."""
+        session = getattr(request, "session", None)
+        stated = [
+            validated_purpose(value)
+            for value in (
+                request.GET.get("purpose"),
+                request.META.get(PURPOSE_HEADER),
+                session.get(SESSION_PURPOSE) if session is not None else None,
+            )
+        ]
+        return cls(request.user, next((purpose for purpose in stated if purpose), None))
 
     @cached_property
     def agency_id(self) -> int | None:
@@ -66,15 +111,37 @@ def readable_record(reader: Reader, records: QuerySet[Record], record_id: int) -
     if record is None:
         hidden = Record.objects.visible_to(reader.user).filter(pk=record_id)
         if hidden.exists():
-            raise purpose_refusal(reader, hidden)
+            raise audited_refusal(reader, record_id, purpose_refusal(reader, hidden))
         return None
     if evidence_use_refused(record, reader):
-        raise PurposeRequired(
-            "this record is not for use as evidence without the owner's consent; "
-            "ask for it with a consent request",
-            [p for p in reader.access.allowed_purposes() if p != EVIDENCE_PURPOSE],
+        raise audited_refusal(
+            reader,
+            record_id,
+            PurposeRequired(
+                "this record is not for use as evidence without the owner's consent; "
+                "ask for it with a consent request",
+                [p for p in reader.access.allowed_purposes() if p != EVIDENCE_PURPOSE],
+            ),
         )
     return record
+
+
+def audited_refusal(reader: Reader, record_id: int, refusal: PurposeRequired) -> PurposeRequired:
+    """Logs a read refused for its purpose (who, which record, the purpose stated): a trail
+    of attempts to read shared records for purposes their agreements do not permit."""
+    record_events(
+        [
+            Event(
+                action="record.purpose_refused",
+                actor=reader.user if getattr(reader.user, "pk", None) else None,
+                agency_id=reader.agency_id,
+                object_type="intel.record",
+                object_id=str(record_id),
+                details={"purpose": reader.purpose, "allowed": refusal.allowed},
+            )
+        ]
+    )
+    return refusal
 
 
 def purpose_refusal(reader: Reader, visible: QuerySet[Record]) -> PurposeRequired:
@@ -108,13 +175,6 @@ def evidence_use_refused(record: Record, reader: Reader) -> bool:
     )
 
 
-def redacted_fields(reader: Reader, record: Record) -> list[str]:
-    """What the agreement a record is read under hides from the reader."""
-    if getattr(record, "via_owner", True) or getattr(record, "via_grant", False):
-        return []
-    return reader.access.redacted_for(record)
-
-
 def visible_mentions(reader: Reader) -> QuerySet[Mention]:
     return Mention.objects.visible_to(reader.user, reader.purpose, reader.access)
 
@@ -144,19 +204,25 @@ def normalize_query(query: str) -> str:
     return " ".join(query.lower().split())
 
 
+def search_query(raw: str, *, required: bool = False) -> str:
+    """The text searched for, the same check for the API and the search page; empty (when
+    not `required`) means nothing was asked."""
+    query = raw.strip()
+    if "\x00" in query:
+        raise BadInput("q", "the search text cannot contain NUL characters")
+    if len(query) > SEARCH_MAX_LENGTH:
+        raise BadInput("q", f"search for at most {SEARCH_MAX_LENGTH} characters")
+    if (query or required) and len(query) < SEARCH_MIN_LENGTH:
+        raise BadInput("q", f"give at least {SEARCH_MIN_LENGTH} characters to search for")
+    return query
+
+
 def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
     """Entities whose names or identifiers, as stated by records the reader may see, contain the query."""
     matching = visible_mentions(reader).filter(
         entity=OuterRef("pk"), search_text__contains=normalize_query(query)
     )
     return visible_entities(reader).filter(Exists(matching))
-
-
-def entity_key_for(entity: Entity) -> str | None:
-    """The canonical key, only when one of the viewer's mentions resolves to it by itself."""
-    if any(mention.resolved_key == entity.key for mention in entity.visible_mentions):
-        return entity.key
-    return None
 
 
 def audit_reads(

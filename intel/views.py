@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
@@ -16,6 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from config.inputs import ID_PATTERN
 from config.pagination import count_up_to
 from intel import exports, selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
@@ -38,6 +39,7 @@ from intel.serializers import (
 from intel.services import create_import_batch, delete_record, update_record
 from intel.tasks import run_import
 from intel.uploads import limit_import_upload
+from sharing.models import Purpose
 
 
 class PurposeRequiredError(APIException):
@@ -45,11 +47,26 @@ class PurposeRequiredError(APIException):
     default_code = "purpose_required"
 
 
+PURPOSE_PARAMETERS = [
+    OpenApiParameter(
+        "purpose", str, enum=Purpose.values, description="The purpose records shared with you are read for"
+    ),
+    OpenApiParameter(
+        "X-Interlink-Purpose",
+        str,
+        OpenApiParameter.HEADER,
+        enum=Purpose.values,
+        description="The purpose, as a header (the query parameter comes first)",
+    ),
+]
+
+
 class ReaderMixin:
     """Every read states who reads and for which purpose (see selectors.Reader), and logs
     each record of another agency whose content the response shows."""
 
     via = ""
+    lookup_value_regex = ID_PATTERN
 
     @cached_property
     def reader(self) -> selectors.Reader:
@@ -69,11 +86,13 @@ class ReaderMixin:
             self.reader, self.records_shown(objects), self.via, self.agreements_shown(objects)
         )
 
+    @extend_schema(parameters=PURPOSE_PARAMETERS)
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         self.audit(page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(parameters=PURPOSE_PARAMETERS)
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
         self.audit([instance])
@@ -90,6 +109,7 @@ class OwnerStaffPermission(BasePermission):
         return right is None or request.user.has_perm(right, obj)
 
 
+@extend_schema_view(partial_update=extend_schema(responses={200: RecordDetailSerializer}))
 class RecordViewSet(
     ReaderMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
 ):
@@ -111,7 +131,8 @@ class RecordViewSet(
 
     def update(self, request, *args, **kwargs):
         super().update(request, *args, **kwargs)
-        return Response(RecordDetailSerializer(self.get_object()).data)
+        record = selectors.record_with_contents(self.reader).get(pk=self.get_object().pk)
+        return Response(RecordDetailSerializer(record, context=self.get_serializer_context()).data)
 
     def get_queryset(self):
         if self.action in ("update", "partial_update", "destroy"):
@@ -130,8 +151,6 @@ class RecordViewSet(
             raise PurposeRequiredError(
                 {"detail": str(refusal), "allowed_purposes": refusal.allowed}
             ) from refusal
-        except ValueError:
-            record = None
         if record is None:
             raise Http404("No such record")
         self.check_object_permissions(self.request, record)
@@ -149,9 +168,7 @@ class RecordViewSet(
         return {record.pk: record.owner_id for record in records}
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("purpose", str, description="The purpose the records are read for"),
-        ],
+        parameters=PURPOSE_PARAMETERS,
         responses={(200, "text/csv"): OpenApiTypes.STR},
         description=(
             "The records of the list, with the same filters, as CSV (one row per record; mentions "
@@ -215,9 +232,7 @@ class SearchViewSet(ReaderMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Entity.objects.none()
-        query = self.request.query_params.get("q", "").strip()
-        if len(query) < 2:
-            raise ValidationError({"q": "give at least 2 characters to search for"})
+        query = selectors.search_query(self.request.query_params.get("q", ""), required=True)
         return selectors.search_entities(self.reader, query).order_by("id")
 
     def records_shown(self, entities):
@@ -231,6 +246,7 @@ class ImportViewSet(
     whose progress (rows processed of rows total) this endpoint reports."""
 
     serializer_class = ImportBatchSerializer
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         agency_id = getattr(self.request.user, "agency_id", None)

@@ -1,6 +1,7 @@
 """Pages for liaison officers (the request queue, what the agency shares, who read it)
 and for requesters (their requests and notifications)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,8 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from config.inputs import page_number
 from sharing import selectors, services
 from sharing.models import User
+from sharing.serializers import DecisionSerializer
 
 
 def liaison_only(request: HttpRequest) -> int:
@@ -20,7 +23,7 @@ def liaison_only(request: HttpRequest) -> int:
 
 
 def page_of(request: HttpRequest, queryset, size: int = 50):
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+    return Paginator(queryset, size).get_page(page_number(request.GET.get("page")))
 
 
 @login_required
@@ -37,24 +40,36 @@ def request_queue(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     agency_id = liaison_only(request)
     disclosure = get_object_or_404(selectors.incoming_requests(agency_id), pk=pk)
+    status = 200
     if request.method == "POST":
         decision = request.POST.get("decision")
+        # The API's own check of the decision (grant_days within its bounds, the reason).
+        body = DecisionSerializer(data={k: v for k, v in request.POST.items() if v != ""})
         try:
-            if decision == "approve":
-                services.approve(
-                    disclosure, request.user, grant_days=int(request.POST.get("grant_days") or 30)
+            if not body.is_valid():
+                raise ValidationError(
+                    [f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in body.errors.items()]
                 )
+            if decision == "approve":
+                services.approve(disclosure, request.user, grant_days=body.validated_data.get("grant_days"))
             else:
-                services.refuse(disclosure, request.user, request.POST.get("reason", ""))
+                services.refuse(disclosure, request.user, body.validated_data["reason"])
         except ValidationError as error:
             messages.error(request, "; ".join(error.messages))
+            status = 400
         else:
             messages.success(request, f"Request #{disclosure.pk} {decision}d.")
             return redirect("sharing:request-queue")
     return render(
         request,
         "sharing/request_detail.html",
-        {"disclosure": disclosure, "records": disclosure.records.all()},
+        {
+            "disclosure": disclosure,
+            "records": disclosure.records.all(),
+            "grant_days_max": settings.DISCLOSURE_GRANT_DAYS_MAX,
+            "grant_days": settings.DISCLOSURE_GRANT_DAYS,
+        },
+        status=status,
     )
 
 

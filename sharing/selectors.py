@@ -4,7 +4,17 @@ from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, W
 from django.utils import timezone
 
 from intel.models import Record
-from sharing.models import AuditEvent, DisclosureRequest, Notification, RecordRelease
+from sharing.models import Agreement, AuditEvent, DisclosureRequest, Notification, RecordRelease
+
+
+def agreements_of(user) -> QuerySet[Agreement]:
+    """The agreements a user may know of: those their agency is party to (every one for
+    platform admins)."""
+    if user is None or not user.is_authenticated:
+        return Agreement.objects.none()
+    if user.is_superuser:
+        return Agreement.objects.all()
+    return Agreement.objects.filter(parties__agency_id=user.agency_id).distinct()
 
 
 def incoming_requests(agency_id: int) -> QuerySet[DisclosureRequest]:

@@ -1,13 +1,63 @@
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from intel.models import Classification, Entity, Releasability
+from config.inputs import ID_MAX
+from intel.models import Category, Classification, Entity, Releasability
+from intel.selectors import InvalidPurpose, validated_purpose
+from sharing import selectors
 from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
 from sharing.querysets import AGREEMENT_TERMS
 
 
+class PurposeField(serializers.ChoiceField):
+    """A purpose a user states, refused by the same check as every other path takes
+    (`intel.selectors.validated_purpose`): the error names the purposes there are."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Purpose.choices, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            purpose = validated_purpose(data)
+        except InvalidPurpose as error:
+            raise serializers.ValidationError(str(error)) from error
+        if purpose is None:
+            raise serializers.ValidationError(f"state a purpose: one of {', '.join(Purpose.values)}")
+        return purpose
+
+
+class SlugField(serializers.SlugRelatedField):
+    """An object named by its code or reference. A value no object can have (a NUL
+    character, which PostgreSQL refuses outright) is answered as one no object has."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
+class CallerScopedSerializer(serializers.Serializer):
+    """Fields naming objects the caller may not know of look them up only among those the
+    caller may see, so a hidden one is refused exactly as one that does not exist."""
+
+    def scoped_querysets(self, user) -> dict:
+        return {}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        for name, queryset in self.scoped_querysets(user).items():
+            field = fields[name]
+            (
+                field.child_relation if isinstance(field, serializers.ManyRelatedField) else field
+            ).queryset = queryset
+        return fields
+
+
 class AgreementPartySerializer(serializers.ModelSerializer):
-    agency = serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all())
+    agency = SlugField(slug_field="code", queryset=Agency.objects.all())
     signed_by = serializers.CharField(source="signed_by.username", read_only=True, default=None)
 
     class Meta:
@@ -38,8 +88,10 @@ class AgreementSerializer(serializers.ModelSerializer):
     parties = AgreementPartySerializer(many=True)
     in_force = serializers.SerializerMethodField()
     classification_ceiling = serializers.ChoiceField(choices=Classification.choices)
+    categories = serializers.ListField(child=serializers.ChoiceField(choices=Category.choices))
     purposes = serializers.ListField(child=serializers.ChoiceField(choices=Purpose.choices))
     versions = serializers.SerializerMethodField()
+    redacted_fields = serializers.ListField(child=serializers.CharField(), required=False, default=list)
 
     class Meta:
         model = Agreement
@@ -77,15 +129,21 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, required=False, default="")
 
 
-class ReleaseSerializer(serializers.Serializer):
+class ReleaseSerializer(CallerScopedSerializer):
     releasability = serializers.ChoiceField(choices=Releasability.choices)
-    agreements = serializers.SlugRelatedField(
-        slug_field="reference", queryset=Agreement.objects.all(), many=True, required=False, default=list
+    agreements = SlugField(
+        slug_field="reference", queryset=Agreement.objects.none(), many=True, required=False, default=list
     )
 
+    def scoped_querysets(self, user) -> dict:
+        return {"agreements": selectors.agreements_of(user)}
 
-class OnwardReleaseSerializer(serializers.Serializer):
-    agreement = serializers.SlugRelatedField(slug_field="reference", queryset=Agreement.objects.all())
+
+class OnwardReleaseSerializer(CallerScopedSerializer):
+    agreement = SlugField(slug_field="reference", queryset=Agreement.objects.none())
+
+    def scoped_querysets(self, user) -> dict:
+        return {"agreement": selectors.agreements_of(user)}
 
 
 class DiscoveryHitSerializer(serializers.Serializer):
@@ -94,18 +152,11 @@ class DiscoveryHitSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class VisibleEntityField(serializers.PrimaryKeyRelatedField):
-    """An entity id the requesting user may see: one it may not see is refused in the very
-    words used for one that does not exist."""
-
-    def get_queryset(self):
-        return Entity.objects.visible_to(self.context["request"].user)
-
-
-class DisclosureRequestSerializer(serializers.ModelSerializer):
-    entity = VisibleEntityField()
+class DisclosureRequestSerializer(CallerScopedSerializer, serializers.ModelSerializer):
+    purpose = PurposeField()
+    entity = serializers.PrimaryKeyRelatedField(queryset=Entity.objects.none())
     requesting_agency = serializers.CharField(source="requesting_agency.code", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="code", queryset=Agency.objects.all())
+    owner = SlugField(slug_field="code", queryset=Agency.objects.all())
     requester = serializers.CharField(source="requester.username", read_only=True)
     record_count = serializers.SerializerMethodField()
     overdue = serializers.SerializerMethodField()
@@ -141,6 +192,10 @@ class DisclosureRequestSerializer(serializers.ModelSerializer):
             "grant_expires_at",
         ]
 
+    def scoped_querysets(self, user) -> dict:
+        # Content is not read here, so any purpose: only whether the entity is the caller's to name.
+        return {"entity": Entity.objects.visible_to(user) if user is not None else Entity.objects.none()}
+
     def get_record_count(self, request: DisclosureRequest) -> int:
         return request.records.count()
 
@@ -151,16 +206,21 @@ class DisclosureRequestSerializer(serializers.ModelSerializer):
 
 
 class ConsentRequestSerializer(serializers.Serializer):
-    record = serializers.IntegerField()
+    record = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     caveat = serializers.CharField()
-    purpose = serializers.ChoiceField(choices=Purpose.choices)
+    purpose = PurposeField()
     justification = serializers.CharField()
     urgency = serializers.ChoiceField(choices=DisclosureRequest.Urgency.choices, default="routine")
 
 
 class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
-    grant_days = serializers.IntegerField(required=False, min_value=1, max_value=365)
+    grant_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=settings.DISCLOSURE_GRANT_DAYS_MAX,
+        help_text="days the grant lasts",
+    )
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -170,4 +230,4 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class PurposeChoiceSerializer(serializers.Serializer):
-    purpose = serializers.ChoiceField(choices=Purpose.choices, allow_null=True)
+    purpose = PurposeField(allow_null=True)

@@ -9,9 +9,9 @@ router.register("requests", views.DisclosureRequestViewSet, basename="request")
 router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
-    path("records/<int:pk>/release/", views.release_record, name="record-release"),
-    path("records/<int:pk>/release-onward/", views.release_onward, name="record-release-onward"),
-    path("entities/<int:pk>/discovery/", views.discovery, name="entity-discovery"),
+    path("records/<id:pk>/release/", views.release_record, name="record-release"),
+    path("records/<id:pk>/release-onward/", views.release_onward, name="record-release-onward"),
+    path("entities/<id:pk>/discovery/", views.discovery, name="entity-discovery"),
     path("session/purpose/", views.session_purpose, name="session-purpose"),
     *router.urls,
 ]

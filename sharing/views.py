@@ -12,6 +12,7 @@ from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from config.inputs import ID_PATTERN
 from intel.models import Entity, Record
 from intel.selectors import Reader
 from sharing import selectors, services
@@ -47,14 +48,14 @@ class AgreementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = AgreementSerializer
     filterset_fields = ["status"]
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Agreement.objects.none()
-        queryset = Agreement.objects.prefetch_related("parties__agency", "parties__signed_by")
-        if self.request.user.is_superuser:
-            return queryset
-        return queryset.filter(parties__agency_id=self.request.user.agency_id).distinct()
+        return selectors.agreements_of(self.request.user).prefetch_related(
+            "parties__agency", "parties__signed_by"
+        )
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -124,7 +125,7 @@ def visible_record(request, pk: int) -> Record:
 def release_record(request, pk: int):
     """The owner releases a record: to no one, to every covering agreement, or to named ones."""
     record = visible_record(request, pk)
-    body = ReleaseSerializer(data=request.data)
+    body = ReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)
     carried_out(
         services.set_releasability,
@@ -146,7 +147,7 @@ def release_record(request, pk: int):
 def release_onward(request, pk: int):
     """A recipient re-releases a record under another agreement, where that is allowed."""
     record = visible_record(request, pk)
-    body = OnwardReleaseSerializer(data=request.data)
+    body = OnwardReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)
     carried_out(services.release_onward, record, request.user, body.validated_data["agreement"])
     return Response(status=status.HTTP_201_CREATED)
@@ -169,6 +170,7 @@ class DisclosureRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVi
 
     serializer_class = DisclosureRequestSerializer
     filterset_fields = ["status", "kind", "urgency"]
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -228,6 +230,7 @@ class DisclosureRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVi
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = NotificationSerializer
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

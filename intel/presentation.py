@@ -1,0 +1,82 @@
+"""What a viewer may be shown of a record or an entity: the one presentation the API
+serializers, the pages, the export and any later view build on, so that a redaction
+applied in one place cannot be missed in another.
+
+A record read under an agreement loses the fields that agreement redacts (`summary`,
+`details.<key>`); its mentions and links are only those the viewer may see (entities of a
+redacted type are left out by the choke point); an entity is shown only through the
+mentions of records the viewer may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from intel import selectors
+from intel.models import Entity, Link, Mention, Record
+
+DETAILS_PREFIX = "details."
+
+
+@dataclass(frozen=True)
+class RecordPresentation:
+    record: Record
+    hidden: frozenset[str]
+    details: dict[str, Any]
+    mentions: list[Mention]
+    links: list[Link]
+    shared_under: dict | None
+
+    @property
+    def summary(self) -> str | None:
+        """None when redacted: the field is left out, not blanked."""
+        return None if "summary" in self.hidden else self.record.summary
+
+
+def redacted_fields(reader: selectors.Reader, record: Record) -> list[str]:
+    """What the agreement a record is read under, and any onward chain it came by, hide from
+    the reader."""
+    return reader.access.redacted_for(record)
+
+
+def shared_under(record: Record) -> dict | None:
+    if getattr(record, "via_owner", True):
+        return None
+    if getattr(record, "via_grant", False):
+        return {"grant": True}
+    return {"agreement": getattr(record, "via_agreement", None)}
+
+
+def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresentation:
+    """`record` as read by `reader` (from `selectors.visible_records` or
+    `selectors.record_with_contents`, whose annotations say how it is visible)."""
+    redacted = redacted_fields(reader, record)
+    hidden_details = {
+        name.removeprefix(DETAILS_PREFIX) for name in redacted if name.startswith(DETAILS_PREFIX)
+    }
+    mentions = getattr(record, "visible_mentions", None)
+    if mentions is None:
+        mentions = list(selectors.visible_mentions(reader).filter(record=record).select_related("entity"))
+    links = getattr(record, "visible_links", None)
+    if links is None:
+        links = list(selectors.visible_links(reader).filter(record=record))
+    return RecordPresentation(
+        record=record,
+        hidden=frozenset(name for name in redacted if not name.startswith(DETAILS_PREFIX)),
+        details={k: v for k, v in (record.details or {}).items() if k not in hidden_details},
+        mentions=list(mentions),
+        links=list(links),
+        shared_under=shared_under(record),
+    )
+
+
+def entity_key(entity: Entity) -> str | None:
+    """The canonical key, only when one of the viewer's mentions resolves to it by itself."""
+    if any(mention.resolved_key == entity.key for mention in entity.visible_mentions):
+        return entity.key
+    return None
+
+
+def entity_names(entity: Entity) -> list[str]:
+    """The names the viewer's visible mentions give the entity."""
+    return sorted({m.properties.get("name") for m in entity.visible_mentions if m.properties.get("name")})

@@ -1,0 +1,229 @@
+"""A purpose cannot be forged (issue 11, class 2), and a refused purpose leaves a trace
+(class 12, purpose refusals).
+
+Purposes are a closed vocabulary. Whatever a user sends, on whichever path (query string,
+header, session, pages, export, request bodies), is checked against it: an unknown value
+(the internal "any purpose" wildcard among them) is answered 400 naming `purpose` and the
+purposes there are, nothing is read, nothing is stored in the session."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.test import Client
+
+from intel.models import Record
+from sharing.models import AuditEvent
+from tests.sharing_helpers import in_force, staff
+from tests.test_agreements import cus, shipments  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+# The vocabulary as the issue and the design state it; not read from the code under test.
+VOCABULARY = {"risk_assessment", "investigation", "prosecution", "intelligence"}
+FORGED = [
+    "*",
+    "any",
+    "all",
+    "INVESTIGATION",
+    "investigation ",
+    " investigation",
+    "investigation,prosecution",
+    "risk_assessment;*",
+    "inv\x00estigation",
+    "%",
+    "null",
+    "\N{LEFT-POINTING MAGNIFYING GLASS}",
+    "x" * 5000,
+]
+
+
+@pytest.fixture
+def shared(cus, shipments):  # noqa: F811
+    """CUS shares shipments with POL for risk assessment only."""
+    pol = staff("pol", kind="police")
+    in_force((cus, True, False), (pol, False, True), purposes=("risk_assessment",))
+    return SimpleNamespace(pol=pol, record=shipments[0])
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def reads() -> int:
+    return AuditEvent.objects.filter(action="record.read").count()
+
+
+def assert_refused(response) -> None:
+    """400, naming the field and listing the purposes there are."""
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    if response["Content-Type"].startswith("application/json"):
+        body = response.json()
+        assert "purpose" in body
+        assert set(body["allowed_purposes"]) == VOCABULARY
+        for purpose in VOCABULARY:
+            assert purpose in body["purpose"][0]
+    else:
+        html = response.content.decode()
+        assert "purpose" in html
+        assert all(purpose in html for purpose in VOCABULARY)
+
+
+def api_paths(record: Record) -> list[str]:
+    return [
+        "/api/records/",
+        f"/api/records/{record.pk}/",
+        "/api/records/export/",
+        "/api/entities/",
+        "/api/links/",
+        "/api/search/?q=acme",
+        "/api/candidates/",
+        "/api/merges/",
+        "/api/session/purpose/",
+    ]
+
+
+def page_paths(record: Record) -> list[str]:
+    entity = record.mentions.values_list("entity_id", flat=True).first()
+    return [f"/records/{record.pk}/", f"/entities/{entity}/", "/search/?q=acme"]
+
+
+def with_query(path: str, purpose: str) -> tuple[str, dict]:
+    path, _, query = path.partition("?")
+    params = dict(part.split("=", 1) for part in query.split("&") if part)
+    return path, {**params, "purpose": purpose}
+
+
+@pytest.mark.parametrize("purpose", FORGED)
+def test_a_forged_purpose_in_the_query_string_is_refused_everywhere(shared, purpose):
+    client = logged_in(shared.pol.analyst)
+    before = reads()
+    for path in [*api_paths(shared.record), *page_paths(shared.record)]:
+        url, params = with_query(path, purpose)
+        assert_refused(client.get(url, params))
+    assert reads() == before
+
+
+@pytest.mark.parametrize("purpose", ["*", "any", "INVESTIGATION", "investigation,prosecution", "x" * 500])
+def test_a_forged_purpose_in_the_header_is_refused_everywhere(shared, purpose):
+    client = logged_in(shared.pol.analyst)
+    before = reads()
+    for path in [*api_paths(shared.record), *page_paths(shared.record)]:
+        assert_refused(client.get(path, HTTP_X_INTERLINK_PURPOSE=purpose))
+    # A permitted purpose stated first does not let a forged one through beside it.
+    assert_refused(
+        client.get(
+            f"/api/records/{shared.record.pk}/",
+            {"purpose": "risk_assessment"},
+            HTTP_X_INTERLINK_PURPOSE=purpose,
+        )
+    )
+    assert reads() == before
+
+
+@pytest.mark.parametrize(
+    "purpose", ["*", "any", "", "INVESTIGATION", "\x00", 7, ["risk_assessment"], {"a": 1}]
+)
+def test_a_forged_purpose_is_never_stored_in_the_session(shared, purpose):
+    client = logged_in(shared.pol.analyst)
+    assert client.post(
+        "/api/session/purpose/", {"purpose": "risk_assessment"}, content_type="application/json"
+    ).json() == {"purpose": "risk_assessment"}
+    response = client.post("/api/session/purpose/", {"purpose": purpose}, content_type="application/json")
+    assert response.status_code == 400
+    assert "purpose" in response.json()
+    # The session keeps the purpose chosen before.
+    assert client.session["purpose"] == "risk_assessment"
+    assert client.get("/api/session/purpose/").json() == {"purpose": "risk_assessment"}
+
+
+@pytest.mark.parametrize("purpose", ["*", "any"])
+def test_a_forged_purpose_already_in_a_session_reads_nothing(shared, purpose):
+    """A session that holds a value from before the vocabulary was enforced is refused, not trusted."""
+    client = logged_in(shared.pol.analyst)
+    session = client.session
+    session["purpose"] = purpose
+    session.save()
+    before = reads()
+    for path in [*api_paths(shared.record)[:-1], *page_paths(shared.record)]:
+        assert_refused(client.get(path))
+    assert reads() == before
+
+
+def test_the_wildcard_never_widens_what_a_partner_reads(shared):
+    """Under an agreement for risk assessment only, a partner reading for "*" (the internal
+    any-purpose value) or for a purpose the agreement does not permit sees none of it."""
+    client = logged_in(shared.pol.analyst)
+    assert client.get("/api/records/", {"purpose": "*"}).status_code == 400
+    assert client.get("/api/records/", {"purpose": "investigation"}).json()["count"] == 0
+    assert client.get("/api/records/", {"purpose": "risk_assessment"}).json()["count"] == 2
+
+
+@pytest.mark.parametrize("purpose", ["*", "any", "INVESTIGATION"])
+def test_request_bodies_take_the_same_vocabulary(shared, purpose):
+    client = logged_in(shared.pol.analyst)
+    entity = shared.record.mentions.values_list("entity_id", flat=True).first()
+    disclosure = client.post(
+        "/api/requests/",
+        {"owner": "cus", "entity": entity, "purpose": purpose, "justification": "why"},
+        content_type="application/json",
+    )
+    consent = client.post(
+        "/api/requests/consent/",
+        {
+            "record": shared.record.pk,
+            "caveat": "no_onward_sharing",
+            "purpose": purpose,
+            "justification": "why",
+        },
+        content_type="application/json",
+    )
+    for response in (disclosure, consent):
+        assert response.status_code == 400
+        message = " ".join(response.json()["purpose"])
+        assert all(p in message for p in VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("stated", "headers"),
+    [
+        (None, {}),
+        ("prosecution", {}),
+        ("investigation", {}),
+        ("intelligence", {"HTTP_X_INTERLINK_PURPOSE": "intelligence"}),
+    ],
+)
+def test_a_purpose_the_agreement_does_not_permit_is_403_and_audited(shared, stated, headers):
+    client = logged_in(shared.pol.analyst)
+    params = {"purpose": stated} if stated and not headers else {}
+    for path, via in (
+        (f"/api/records/{shared.record.pk}/", "api"),
+        (f"/records/{shared.record.pk}/", "page"),
+    ):
+        before = AuditEvent.objects.filter(action="record.purpose_refused").count()
+        response = client.get(path, params, **headers)
+        assert response.status_code == 403, via
+        if via == "api":
+            assert response.json()["allowed_purposes"] == ["risk_assessment"]
+        else:
+            assert "risk_assessment" in response.content.decode()
+        refusals = AuditEvent.objects.filter(action="record.purpose_refused").order_by("id")
+        assert refusals.count() == before + 1
+        event = refusals.last()
+        assert event.actor_id == shared.pol.analyst.pk and event.agency_id == shared.pol.agency.pk
+        assert event.object_type == "intel.record" and event.object_id == str(shared.record.pk)
+        assert event.details["purpose"] == stated
+    assert not AuditEvent.objects.filter(action="record.read", object_id=str(shared.record.pk)).exists()
+
+
+def test_a_permitted_purpose_reads_and_is_audited_as_stated(shared):
+    client = logged_in(shared.pol.analyst)
+    assert client.get(f"/api/records/{shared.record.pk}/", {"purpose": "risk_assessment"}).status_code == 200
+    assert (
+        client.get(f"/records/{shared.record.pk}/", HTTP_X_INTERLINK_PURPOSE="risk_assessment").status_code
+        == 200
+    )
+    events = AuditEvent.objects.filter(action="record.read", object_id=str(shared.record.pk))
+    assert [e.details["purpose"] for e in events] == ["risk_assessment", "risk_assessment"]
+    assert not AuditEvent.objects.filter(action="record.purpose_refused").exists()

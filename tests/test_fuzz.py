@@ -25,6 +25,7 @@ from intel.models import Record
 from sharing import services
 from sharing.models import DisclosureRequest
 from sharing.tokens import issue_token
+from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_agreements import shipments  # noqa: F401 (a fixture)
 
@@ -141,7 +142,7 @@ def page_urls(world) -> list[str]:
 def test_pages_take_hostile_query_parameters(world, role):
     owner, _ = world
     client = Client()
-    client.force_login(getattr(owner, role))
+    signed_in(client, getattr(owner, role))
     urls = page_urls(world)
 
     @given(
@@ -171,9 +172,9 @@ def test_the_liaison_decision_form_refuses_what_the_api_refuses(world, days, rea
     owner, _ = world
     request = DisclosureRequest.objects.get()
     page = Client()
-    page.force_login(owner.liaison)
+    signed_in(page, owner.liaison)
     api = Client()
-    api.force_login(owner.liaison)
+    signed_in(api, owner.liaison)
     before = DisclosureRequest.objects.values_list("status", flat=True).get()
     response = page.post(
         f"/liaison/requests/{request.pk}/", {"decision": "approve", "grant_days": days, "reason": reason}
@@ -199,7 +200,7 @@ def test_grant_days_out_of_bounds_are_refused_alike_by_page_and_api(world, days)
     owner, _ = world
     request = DisclosureRequest.objects.get()
     client = Client()
-    client.force_login(owner.liaison)
+    signed_in(client, owner.liaison)
     page = client.post(f"/liaison/requests/{request.pk}/", {"decision": "approve", "grant_days": days})
     api = client.post(
         f"/api/requests/{request.pk}/approve/", {"grant_days": days}, content_type="application/json"

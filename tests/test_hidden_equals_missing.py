@@ -15,8 +15,9 @@ from django.test import Client
 from intel.models import Entity, Link, Mention, Record
 from sharing.models import Agreement, DisclosureRequest
 from sharing.services import request_consent
+from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, staff
-from tests.test_agreements import cus, shipments  # noqa: F401 (fixtures)
+from tests.test_agreements import shipments  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,7 @@ def beyond(model) -> int:
 
 def logged_in(user) -> Client:
     client = Client(HTTP_X_INTERLINK_PURPOSE="investigation")
-    client.force_login(user)
+    signed_in(client, user)
     return client
 
 

@@ -13,6 +13,7 @@ from django.test import Client
 from intel.importing import import_file
 from intel.models import Entity, Mention, Record
 from sharing import services
+from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, staff
 from tests.test_import import EXAMPLES
 
@@ -90,7 +91,7 @@ def planted(tmp_path):
 
 def page_client(user, purpose: str | None = "investigation") -> Client:
     client = Client()
-    client.force_login(user)
+    signed_in(client, user)
     if purpose:
         session = client.session
         session["purpose"] = purpose

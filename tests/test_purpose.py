@@ -13,8 +13,9 @@ from django.test import Client
 
 from intel.models import Record
 from sharing.models import AuditEvent
+from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, staff
-from tests.test_agreements import cus, shipments  # noqa: F401 (fixtures)
+from tests.test_agreements import shipments  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def shared(cus, shipments):  # noqa: F811
 
 def logged_in(user) -> Client:
     client = Client()
-    client.force_login(user)
+    signed_in(client, user)
     return client
 
 

@@ -437,7 +437,6 @@ class RecordQuerySet(AgencyScopedQuerySet):
                 via_grant=self.granted(agency_id or 0),
                 via_covering=nothing,
                 via_agreement=nothing,
-                via_release=nothing,
                 via_inherited_redactions=Value(None, output_field=models.JSONField()),
             )
         released = named_releases(access).order_by("pk")
@@ -445,10 +444,6 @@ class RecordQuerySet(AgencyScopedQuerySet):
             via_owner=Q(owner_id=agency_id),
             via_grant=self.granted(agency_id or 0),
             via_covering=covering_agreement(access),
-            via_release=Case(
-                When(via_covering__isnull=True, then=Subquery(released.values("pk")[:1])),
-                output_field=models.BigIntegerField(),
-            ),
             via_agreement=Coalesce(
                 F("via_covering"),
                 Subquery(released.values("agreement_id")[:1]),

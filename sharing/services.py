@@ -15,11 +15,11 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from intel.models import Caveat, Entity, Mention, Record, RecordGroupObjectPermission, Releasability
-from intel.querysets import AgreementAccess
+from intel.querysets import AgreementAccess, named_releases
 from intel.signals import records_changed
 from sharing.audit import record_event
 from sharing.models import (
@@ -486,6 +486,9 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
     held = (
         Record.objects.filter(pk=record.pk)
         .with_visibility(user, onward)
+        # The release it came by (the first, as `via_agreement` takes it), asked here rather
+        # than by every read through `with_visibility`.
+        .annotate(via_release=Subquery(named_releases(onward).order_by("pk").values("pk")[:1]))
         .values("via_covering", "via_agreement", "via_release", "via_inherited_redactions")
         .first()
     )
@@ -514,7 +517,8 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
         raise ValidationError(
             {"agreement": f"{agreement.reference} was superseded by an amendment; name its current version"}
         )
-    basis = RecordRelease.objects.filter(pk=held["via_release"]).first() if held["via_release"] else None
+    came_by_release = held["via_covering"] is None and held["via_release"] is not None
+    basis = RecordRelease.objects.get(pk=held["via_release"]) if came_by_release else None
     if basis is not None and agency_id in upstream_releasers(basis):
         raise ValidationError(
             {"record": "it reached your agency through your own onward release; it cannot go round again"}
@@ -575,7 +579,10 @@ def carry_releases_over(previous: Agreement, amendment: Agreement) -> None:
     RecordRelease.objects.filter(basis_agreement=previous).update(basis_agreement=amendment)
     # Chains are walked from the owner outwards, so a row's basis is recomputed before it.
     recomputed: dict[int, list[str]] = {}
-    onward = RecordRelease.objects.filter(hops__gt=0).select_related("basis", "basis_agreement")
+    concerned = RecordRelease.objects.filter(basis_agreement=amendment).values("record_id")
+    onward = RecordRelease.objects.filter(hops__gt=0, record_id__in=concerned).select_related(
+        "basis", "basis_agreement"
+    )
     for row in onward.order_by("hops", "pk"):
         if row.basis_agreement_id != amendment.pk and row.basis_id not in recomputed:
             continue

@@ -168,11 +168,13 @@ def populate(records: int, agency_count: int = 20, grant_share: float = 0.02, se
             # After the records' statistics: checked against a table the planner believed
             # empty, each release's foreign key scanned all the records.
             with cursor.copy(
-                "COPY sharing_recordrelease (record_id, agreement_id, released_by_id, released_at) FROM STDIN"
+                "COPY sharing_recordrelease (record_id, agreement_id, released_by_id, released_at, hops, "
+                "inherited_redactions) FROM STDIN"
             ) as copy:
+                # The owners' own releases: no onward step, nothing inherited.
                 for pk, agreement_id, owner_id in releases:
                     oracle.add_release(pk, agreement_id)
-                    copy.write_row((pk, agreement_id, owner_id, now))
+                    copy.write_row((pk, agreement_id, owner_id, now, 0, "[]"))
             # Drawn once, then written to both tables: one connection runs one COPY at a time.
             grants = []
             for pk in range(1, records + 1):

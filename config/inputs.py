@@ -1,26 +1,8 @@
-"""Bounds of the numbers users send, shared by the API and the pages: ids in URLs and
-filters, page numbers. A number past them is refused as bad input (404 for an id in a
-path, 400 for a parameter) before any query, never passed on to the database (PostgreSQL
-refuses integers past 64 bits with an error, which would be a 500)."""
+"""Bounds of the numbers users send, shared by the API and the pages. A number past them is
+refused or clipped before any query, never passed on to the database (PostgreSQL refuses
+integers past 64 bits with an error, which would be a 500)."""
 
 from django.conf import settings
-
-# Ids are PostgreSQL bigints; 18 digits always fit, and no row has come near that.
-ID_DIGITS = 18
-ID_PATTERN = rf"[0-9]{{1,{ID_DIGITS}}}"
-ID_MAX = 10**ID_DIGITS - 1
-
-
-class IdConverter:
-    """`<id:pk>` in page URLs: a whole number that fits an id, else the URL does not match (404)."""
-
-    regex = ID_PATTERN
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
 
 
 def page_number(raw: str | None) -> int:

@@ -4,12 +4,12 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import health
-from config.inputs import IdConverter
+from config.identity import PublicIdConverter
 from config.views import home
 from sharing import auth_urls
 
 # Before the apps' URLs are read: they name ids as `<id:pk>`.
-register_converter(IdConverter, "id")
+register_converter(PublicIdConverter, "id")
 
 urlpatterns = [
     path("", home, name="home"),

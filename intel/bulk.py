@@ -12,7 +12,8 @@ from psycopg import sql
 
 def insert_rows(model: type[models.Model], columns: list[str], rows: Iterable[tuple]) -> None:
     """Inserts rows of values for `columns` (model field names, FK fields by their `_id`
-    attname). The caller guarantees the rows break no unique constraint."""
+    attname). The caller guarantees the rows break no unique constraint. A field left out
+    that has a default in Python (a public id) gets it per row, as the ORM would give it."""
     rows = list(rows)
     if not rows:
         return
@@ -21,6 +22,13 @@ def insert_rows(model: type[models.Model], columns: list[str], rows: Iterable[tu
         return
     # get_field knows a foreign key by its attname too ("record_id").
     fields = [model._meta.get_field(name) for name in columns]
+    defaulted = [
+        field
+        for field in model._meta.concrete_fields
+        if field not in fields and not field.primary_key and field.has_default()
+    ]
+    fields += defaulted
+    rows = [(*row, *(field.get_default() for field in defaulted)) for row in rows]
     json_columns = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(model._meta.db_table), sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)

@@ -1,25 +1,17 @@
 """Filters of the record, entity and link lists. A filter naming another object does so by
-plain id, never with a lookup of that object: "Select a valid choice" for a record that does
-not exist but an empty list for one the caller may not see would tell the two apart. Both
-answer the same empty list; an id past the bounds of ids is refused as bad input for either."""
+its public id as a plain value, never with a lookup of that object: "Select a valid choice"
+for a record that does not exist but an empty list for one the caller may not see would
+tell the two apart. Both answer the same empty list; a value that is no UUID is refused as
+bad input for either."""
 
 import django_filters
-from django import forms
 from django.db.models import Q
 
-from config.inputs import ID_MAX
 from intel.models import Category, Classification, EntityType, Link, LinkType, Record
 
 
-class IdField(forms.IntegerField):
-    def __init__(self, **kwargs):
-        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
-
-
-class IdFilter(django_filters.NumberFilter):
-    """Rows pointing at the object with this id, whether or not it exists or is visible."""
-
-    field_class = IdField
+class PublicIdFilter(django_filters.UUIDFilter):
+    """Rows pointing at the object with this public id, whether or not it exists or is visible."""
 
 
 class RecordFilter(django_filters.FilterSet):
@@ -41,14 +33,14 @@ class EntityFilter(django_filters.FilterSet):
 
 class LinkFilter(django_filters.FilterSet):
     type = django_filters.ChoiceFilter(choices=LinkType.choices)
-    record = IdFilter(field_name="record_id")
-    source = IdFilter(field_name="source_id")
-    target = IdFilter(field_name="target_id")
-    entity = IdFilter(method="touching", label="Links from or to this entity")
+    record = PublicIdFilter(field_name="record__public_id")
+    source = PublicIdFilter(field_name="source__public_id")
+    target = PublicIdFilter(field_name="target__public_id")
+    entity = PublicIdFilter(method="touching", label="Links from or to this entity")
 
     class Meta:
         model = Link
         fields = ["type", "record", "source", "target"]
 
     def touching(self, queryset, name, value):
-        return queryset.filter(Q(source_id=value) | Q(target_id=value))
+        return queryset.filter(Q(source__public_id=value) | Q(target__public_id=value))

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from config.identity import PublicIdentity
 from intel.querysets import EntityQuerySet, LinkQuerySet, MentionQuerySet, RecordQuerySet
 
 
@@ -39,7 +40,7 @@ class Releasability(models.TextChoices):
     COVERING = "covering", "To every agreement that covers it"
 
 
-class Record(models.Model):
+class Record(PublicIdentity):
     owner = models.ForeignKey("sharing.Agency", on_delete=models.PROTECT, related_name="records")
     external_ref = models.CharField(max_length=100, help_text="The owner's own reference; unique per owner")
     category = models.CharField(max_length=20, choices=Category.choices)
@@ -119,7 +120,7 @@ class EntityType(models.TextChoices):
     SHIPMENT = "shipment", "Shipment"
 
 
-class Entity(models.Model):
+class Entity(PublicIdentity):
     """A resolved, canonical thing. It has no owner and no visibility of its own: what a
     viewer is shown of it comes only from the mentions in records that viewer may see."""
 
@@ -201,7 +202,7 @@ class LinkType(models.TextChoices):
     POSSIBLY_SAME_AS = "POSSIBLY_SAME_AS", "possibly same as"
 
 
-class Link(models.Model):
+class Link(PublicIdentity):
     """A record asserts a typed relationship between two entities."""
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="links")
@@ -223,7 +224,7 @@ class Link(models.Model):
         return f"{self.source_id} -{self.type}-> {self.target_id}"
 
 
-class ResolutionCandidate(models.Model):
+class ResolutionCandidate(PublicIdentity):
     """Two entities that may be one (similar names, same country), left for an analyst."""
 
     class Status(models.TextChoices):
@@ -253,7 +254,7 @@ class ResolutionCandidate(models.Model):
         return f"{self.entity_a_id} ~ {self.entity_b_id} ({self.score:.0f}, {self.status})"
 
 
-class EntityMerge(models.Model):
+class EntityMerge(PublicIdentity):
     """An analyst's merge of `merged` into `survivor`, with what moved, so it can be undone."""
 
     survivor = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
@@ -273,7 +274,7 @@ class EntityMerge(models.Model):
         return f"{self.merged_id} into {self.survivor_id}"
 
 
-class ImportBatch(models.Model):
+class ImportBatch(PublicIdentity):
     """One uploaded file, imported all-or-nothing; its progress is what the uploader sees."""
 
     class Status(models.TextChoices):

@@ -4,6 +4,7 @@ presentation (intel.presentation), as the API."""
 
 from collections.abc import Callable
 from functools import wraps
+from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -52,13 +53,18 @@ def search(request: HttpRequest, reader: selectors.Reader) -> HttpResponse:
 
 @login_required
 @reading
-def entity_detail(request: HttpRequest, reader: selectors.Reader, pk: int) -> HttpResponse:
-    entity = selectors.visible_entities(reader).filter(pk=pk).first()
+def entity_detail(request: HttpRequest, reader: selectors.Reader, pk: UUID) -> HttpResponse:
+    entity = selectors.visible_entities(reader).filter(public_id=pk).first()
     if entity is None:
         raise Http404("No such entity")
     shown = {m.record_id: m.record.owner_id for m in entity.visible_mentions}
     selectors.audit_reads(reader, shown, via="entity page")
-    links = selectors.visible_links(reader).filter(Q(source=entity) | Q(target=entity)).order_by("type")
+    links = (
+        selectors.visible_links(reader)
+        .filter(Q(source=entity) | Q(target=entity))
+        .select_related("source", "target", "record")
+        .order_by("type")
+    )
     return render(
         request,
         "intel/entity.html",
@@ -73,7 +79,7 @@ def entity_detail(request: HttpRequest, reader: selectors.Reader, pk: int) -> Ht
 
 @login_required
 @reading
-def record_detail(request: HttpRequest, reader: selectors.Reader, pk: int) -> HttpResponse:
+def record_detail(request: HttpRequest, reader: selectors.Reader, pk: UUID) -> HttpResponse:
     try:
         record = selectors.readable_record(reader, selectors.record_with_contents(reader), pk)
     except selectors.PurposeRequired as refusal:

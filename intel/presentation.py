@@ -39,12 +39,15 @@ def redacted_fields(reader: selectors.Reader, record: Record) -> list[str]:
     return reader.access.redacted_for(record)
 
 
-def shared_under(record: Record) -> dict | None:
+def shared_under(reader: selectors.Reader, record: Record) -> dict | None:
+    """How the reader holds a record of another agency: by a grant, or under an agreement
+    named by its reference (the reader is party to it), never by its inner key."""
     if getattr(record, "via_owner", True):
         return None
     if getattr(record, "via_grant", False):
         return {"grant": True}
-    return {"agreement": getattr(record, "via_agreement", None)}
+    terms = reader.access.agreements.get(getattr(record, "via_agreement", None))
+    return {"agreement": terms.reference if terms else None}
 
 
 def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresentation:
@@ -66,7 +69,7 @@ def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresent
         details={k: v for k, v in (record.details or {}).items() if k not in hidden_details},
         mentions=list(mentions),
         links=list(links),
-        shared_under=shared_under(record),
+        shared_under=shared_under(reader, record),
     )
 
 

@@ -73,6 +73,7 @@ class AgreementTerms:
     redacted: tuple[str, ...]
     receivers: frozenset[int] = frozenset()
     onward: bool = False
+    reference: str = ""
 
 
 @dataclass
@@ -125,6 +126,7 @@ class AgreementAccess:
                 "purposes",
                 "redacted_fields",
                 "onward_sharing_allowed",
+                "reference",
             )
         )
         providers: dict[int, set[int]] = {}
@@ -147,8 +149,9 @@ class AgreementAccess:
                 tuple(redacted),
                 frozenset(receivers.get(pk, ())),
                 onward,
+                reference,
             )
-            for pk, categories, ceiling, purposes, redacted, onward in rows
+            for pk, categories, ceiling, purposes, redacted, onward, reference in rows
         }
         return terms, received
 

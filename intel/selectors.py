@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from uuid import UUID
 
 from django.apps import apps
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
@@ -103,20 +104,21 @@ def visible_records(reader: Reader) -> QuerySet[Record]:
     return records.with_visibility(reader.user, reader.access)
 
 
-def readable_record(reader: Reader, records: QuerySet[Record], record_id: int) -> Record | None:
+def readable_record(reader: Reader, records: QuerySet[Record], public_id: UUID | str) -> Record | None:
     """The record from `records` (the reader's, for the purpose stated), or None when the
     reader's agency may not see it at all. Raises PurposeRequired when it is visible but not
     for the purpose stated, or when its handling code forbids that purpose without consent."""
-    record = records.filter(pk=record_id).first()
+    record = records.filter(public_id=public_id).first()
     if record is None:
-        hidden = Record.objects.visible_to(reader.user).filter(pk=record_id)
-        if hidden.exists():
+        hidden = Record.objects.visible_to(reader.user).filter(public_id=public_id)
+        record_id = hidden.values_list("pk", flat=True).first()
+        if record_id is not None:
             raise audited_refusal(reader, record_id, purpose_refusal(reader, hidden))
         return None
     if evidence_use_refused(record, reader):
         raise audited_refusal(
             reader,
-            record_id,
+            record.pk,
             PurposeRequired(
                 "this record is not for use as evidence without the owner's consent; "
                 "ask for it with a consent request",

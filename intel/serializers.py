@@ -1,12 +1,13 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.identity import PublicSerializer
 from intel.models import Caveat, Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
 from intel.presentation import RecordPresentation, entity_key, entity_names, present_record
 from intel.services import batch_progress
 
 
-class RecordSerializer(serializers.ModelSerializer):
+class RecordSerializer(PublicSerializer):
     """A record as its reader may see it: fields the agreement it is read under redacts are
     absent, not blanked, so nothing hints at what they held."""
 
@@ -54,7 +55,7 @@ class RecordSerializer(serializers.ModelSerializer):
         return data
 
 
-class RecordUpdateSerializer(serializers.ModelSerializer):
+class RecordUpdateSerializer(PublicSerializer):
     caveats = serializers.ListField(child=serializers.ChoiceField(choices=Caveat.choices), required=False)
 
     class Meta:
@@ -66,7 +67,7 @@ class RecordUpdateSerializer(serializers.ModelSerializer):
         return list(dict.fromkeys(caveats))
 
 
-class RecordMentionSerializer(serializers.ModelSerializer):
+class RecordMentionSerializer(PublicSerializer):
     entity_type = serializers.CharField(source="entity.type", read_only=True)
 
     class Meta:
@@ -74,7 +75,7 @@ class RecordMentionSerializer(serializers.ModelSerializer):
         fields = ["entity", "entity_type", "role", "properties"]
 
 
-class RecordLinkSerializer(serializers.ModelSerializer):
+class RecordLinkSerializer(PublicSerializer):
     class Meta:
         model = Link
         fields = ["id", "source", "target", "type", "properties"]
@@ -97,7 +98,7 @@ class RecordDetailSerializer(RecordSerializer):
         return RecordLinkSerializer(self.presentation(record).links, many=True).data
 
 
-class EntityMentionSerializer(serializers.ModelSerializer):
+class EntityMentionSerializer(PublicSerializer):
     """What one visible record states about the entity, with the record that states it."""
 
     record_ref = serializers.CharField(source="record.external_ref")
@@ -108,7 +109,7 @@ class EntityMentionSerializer(serializers.ModelSerializer):
         fields = ["record", "record_ref", "owner", "role", "properties"]
 
 
-class EntitySerializer(serializers.ModelSerializer):
+class EntitySerializer(PublicSerializer):
     key = serializers.SerializerMethodField()
     names = serializers.SerializerMethodField()
     mention_count = serializers.SerializerMethodField()
@@ -134,13 +135,13 @@ class EntityDetailSerializer(EntitySerializer):
         fields = [*EntitySerializer.Meta.fields, "mentions"]
 
 
-class LinkSerializer(serializers.ModelSerializer):
+class LinkSerializer(PublicSerializer):
     class Meta:
         model = Link
         fields = ["id", "record", "source", "target", "type", "properties"]
 
 
-class ImportBatchSerializer(serializers.ModelSerializer):
+class ImportBatchSerializer(PublicSerializer):
     rows_processed = serializers.SerializerMethodField()
 
     class Meta:
@@ -169,7 +170,7 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
-class CandidateSerializer(serializers.ModelSerializer):
+class CandidateSerializer(PublicSerializer):
     entity_a = EntitySerializer(read_only=True)
     entity_b = EntitySerializer(read_only=True)
 
@@ -183,7 +184,7 @@ class MergeRequestSerializer(serializers.Serializer):
     survivor = serializers.ChoiceField(choices=["a", "b"], default="a", help_text="which entity stays")
 
 
-class EntityMergeSerializer(serializers.ModelSerializer):
+class EntityMergeSerializer(PublicSerializer):
     class Meta:
         model = EntityMerge
         fields = ["id", "survivor", "merged", "candidate", "merged_at", "undone_at"]

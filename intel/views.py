@@ -16,7 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from config.inputs import ID_PATTERN
+from config.identity import PublicLookup
 from config.pagination import count_up_to
 from intel import exports, selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
@@ -61,12 +61,11 @@ PURPOSE_PARAMETERS = [
 ]
 
 
-class ReaderMixin:
+class ReaderMixin(PublicLookup):
     """Every read states who reads and for which purpose (see selectors.Reader), and logs
     each record of another agency whose content the response shows."""
 
     via = ""
-    lookup_value_regex = ID_PATTERN
 
     @cached_property
     def reader(self) -> selectors.Reader:
@@ -146,7 +145,7 @@ class RecordViewSet(
         if self.action != "retrieve":
             return super().get_object()
         try:
-            record = selectors.readable_record(self.reader, self.get_queryset(), int(self.kwargs["pk"]))
+            record = selectors.readable_record(self.reader, self.get_queryset(), self.kwargs["pk"])
         except selectors.PurposeRequired as refusal:
             raise PurposeRequiredError(
                 {"detail": str(refusal), "allowed_purposes": refusal.allowed}
@@ -240,13 +239,16 @@ class SearchViewSet(ReaderMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
 
 
 class ImportViewSet(
-    mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+    PublicLookup,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Upload a file of records for the caller's agency; it is imported by a Celery task
     whose progress (rows processed of rows total) this endpoint reports."""
 
     serializer_class = ImportBatchSerializer
-    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         agency_id = getattr(self.request.user, "agency_id", None)

@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from config.identity import PublicIdentity
 from sharing.querysets import SIGNED_TERMS, AgreementQuerySet
 from sharing.validators import validate_country
 
@@ -154,7 +155,7 @@ class Purpose(models.TextChoices):
     INTELLIGENCE = "intelligence", "Intelligence analysis"
 
 
-class Agreement(models.Model):
+class Agreement(PublicIdentity):
     """A memorandum of understanding under which parties release records to each other.
 
     Whether it is in force is computed live (see `AgreementQuerySet.in_force`): signed by
@@ -342,7 +343,7 @@ class RecordRelease(models.Model):
         return f"record {self.record_id} under {self.agreement_id} by {self.released_by_id}"
 
 
-class DisclosureRequest(models.Model):
+class DisclosureRequest(PublicIdentity):
     """An analyst asks the owner of records it cannot see (found by hit/no-hit discovery)
     to disclose them, or asks consent to use a record beyond its handling code."""
 
@@ -384,7 +385,12 @@ class DisclosureRequest(models.Model):
         ordering = ["due_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk} {self.requesting_agency.code} → {self.owner.code}"
+        return f"{self.get_kind_display()} {self.reference} {self.requesting_agency.code} → {self.owner.code}"
+
+    @property
+    def reference(self) -> str:
+        """What people call the request by: the start of its public id, not a count of requests."""
+        return str(self.public_id)[:8]
 
 
 class Consent(models.Model):
@@ -403,7 +409,7 @@ class Consent(models.Model):
         return f"{self.caveat} for record {self.record_id} to {self.agency_id}"
 
 
-class Notification(models.Model):
+class Notification(PublicIdentity):
     """An in-app message to a user (a decision on their request, a new request to decide)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")

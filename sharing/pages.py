@@ -1,6 +1,8 @@
 """Pages for liaison officers (the request queue, what the agency shares, who read it)
 and for requesters (their requests and notifications)."""
 
+from uuid import UUID
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -37,9 +39,9 @@ def request_queue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     agency_id = liaison_only(request)
-    disclosure = get_object_or_404(selectors.incoming_requests(agency_id), pk=pk)
+    disclosure = get_object_or_404(selectors.incoming_requests(agency_id), public_id=pk)
     status = 200
     if request.method == "POST":
         decision = request.POST.get("decision")
@@ -58,7 +60,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, "; ".join(error.messages))
             status = 400
         else:
-            messages.success(request, f"Request #{disclosure.pk} {decision}d.")
+            messages.success(request, f"Request {disclosure.reference} {decision}d.")
             return redirect("sharing:request-queue")
     return render(
         request,

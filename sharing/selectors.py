@@ -1,6 +1,18 @@
 """Reads for liaison officers and requesters."""
 
-from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from intel.models import Record
@@ -55,10 +67,16 @@ def shared_records(agency_id: int) -> QuerySet[Record]:
 
 
 def access_log(agency_id: int) -> QuerySet[AuditEvent]:
-    """Who read the agency's records: reads by other agencies, newest first."""
+    """Who read the agency's records: reads by other agencies, newest first, each with the
+    record's public id and reference while the record exists (the log keeps the inner key)."""
+    record = Record.objects.filter(pk=Cast(OuterRef("object_id"), BigIntegerField()))
     return (
         AuditEvent.objects.filter(action="record.read", details__owner=agency_id)
         .select_related("agency")
+        .annotate(
+            record_public_id=Subquery(record.values("public_id")),
+            record_ref=Subquery(record.values("external_ref")),
+        )
         .order_by("-id")
     )
 

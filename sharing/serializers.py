@@ -2,8 +2,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.inputs import ID_MAX
-from intel.models import Category, Classification, Entity, Releasability
+from config.identity import PublicRelatedField, PublicSerializer
+from intel.models import Category, Classification, Entity, Record, Releasability
 from intel.selectors import InvalidPurpose, validated_purpose
 from sharing import selectors
 from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
@@ -66,7 +66,7 @@ class AgreementPartySerializer(serializers.ModelSerializer):
         read_only_fields = ["signed_at", "signed_by"]
 
 
-class AgreementVersionSerializer(serializers.ModelSerializer):
+class AgreementVersionSerializer(PublicSerializer):
     # Plain text: a second component with the agreement's status choices would make the
     # schema's enum names collide.
     status = serializers.CharField(read_only=True)
@@ -84,7 +84,7 @@ class AgreementVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AgreementSerializer(serializers.ModelSerializer):
+class AgreementSerializer(PublicSerializer):
     parties = AgreementPartySerializer(many=True)
     in_force = serializers.SerializerMethodField()
     classification_ceiling = serializers.ChoiceField(choices=Classification.choices)
@@ -152,9 +152,9 @@ class DiscoveryHitSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class DisclosureRequestSerializer(CallerScopedSerializer, serializers.ModelSerializer):
+class DisclosureRequestSerializer(CallerScopedSerializer, PublicSerializer):
     purpose = PurposeField()
-    entity = serializers.PrimaryKeyRelatedField(queryset=Entity.objects.none())
+    entity = PublicRelatedField(queryset=Entity.objects.none())
     requesting_agency = serializers.CharField(source="requesting_agency.code", read_only=True)
     owner = SlugField(slug_field="code", queryset=Agency.objects.all())
     requester = serializers.CharField(source="requester.username", read_only=True)
@@ -205,12 +205,15 @@ class DisclosureRequestSerializer(CallerScopedSerializer, serializers.ModelSeria
         return request.status == DisclosureRequest.Status.PENDING and request.due_at < timezone.now()
 
 
-class ConsentRequestSerializer(serializers.Serializer):
-    record = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+class ConsentRequestSerializer(CallerScopedSerializer):
+    record = PublicRelatedField(queryset=Record.objects.none())
     caveat = serializers.CharField()
     purpose = PurposeField()
     justification = serializers.CharField()
     urgency = serializers.ChoiceField(choices=DisclosureRequest.Urgency.choices, default="routine")
+
+    def scoped_querysets(self, user) -> dict:
+        return {"record": Record.objects.visible_to(user) if user is not None else Record.objects.none()}
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -223,7 +226,7 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(PublicSerializer):
     class Meta:
         model = Notification
         fields = ["id", "message", "url", "created_at", "read_at"]

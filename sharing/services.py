@@ -717,7 +717,7 @@ def request_disclosure(
     notify(
         liaisons_of(owner.pk),
         f"{user.agency.code} requests disclosure ({urgency}): {purpose}",
-        f"/liaison/requests/{request.pk}/",
+        f"/liaison/requests/{request.public_id}/",
     )
     return request
 
@@ -752,7 +752,7 @@ def request_consent(
     notify(
         liaisons_of(record.owner_id),
         f"{user.agency.code} asks consent: {kind}",
-        f"/liaison/requests/{request.pk}/",
+        f"/liaison/requests/{request.public_id}/",
     )
     return request
 
@@ -815,8 +815,8 @@ def approve(request: DisclosureRequest, user: User, grant_days: int | None = Non
     )
     notify(
         [request.requester],
-        f"{request.owner.code} approved your request #{request.pk}",
-        f"/requests/{request.pk}/",
+        f"{request.owner.code} approved your request {request.reference}",
+        "/requests/",
     )
     return request
 
@@ -841,7 +841,7 @@ def refuse(request: DisclosureRequest, user: User, reason: str) -> DisclosureReq
     )
     notify(
         [request.requester],
-        f"{request.owner.code} refused your request #{request.pk}: {reason}",
-        f"/requests/{request.pk}/",
+        f"{request.owner.code} refused your request {request.reference}: {reason}",
+        "/requests/",
     )
     return request

@@ -1,6 +1,8 @@
 """REST API for agreements, releases, discovery, disclosure and consent requests,
 notifications and the reader's purpose. Thin: services do the work and the checks."""
 
+from uuid import UUID
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
@@ -12,7 +14,7 @@ from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from config.inputs import ID_PATTERN
+from config.identity import PublicLookup
 from intel.models import Entity, Record
 from intel.selectors import Reader
 from sharing import selectors, services
@@ -43,12 +45,11 @@ def carried_out(call, *args, **kwargs):
         raise PermissionDenied(str(error)) from error
 
 
-class AgreementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Agreements the caller's agency is party to (all of them for platform admins)."""
 
     serializer_class = AgreementSerializer
     filterset_fields = ["status"]
-    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -116,13 +117,13 @@ class AgreementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(amendment).data, status=status.HTTP_201_CREATED)
 
 
-def visible_record(request, pk: int) -> Record:
-    return get_object_or_404(Record.objects.visible_to(request.user), pk=pk)
+def visible_record(request, pk: UUID) -> Record:
+    return get_object_or_404(Record.objects.visible_to(request.user), public_id=pk)
 
 
 @extend_schema(request=ReleaseSerializer, responses={200: ReleaseSerializer})
 @api_view(["POST"])
-def release_record(request, pk: int):
+def release_record(request, pk: UUID):
     """The owner releases a record: to no one, to every covering agreement, or to named ones."""
     record = visible_record(request, pk)
     body = ReleaseSerializer(data=request.data, context={"request": request})
@@ -144,7 +145,7 @@ def release_record(request, pk: int):
 
 @extend_schema(request=OnwardReleaseSerializer, responses={201: None})
 @api_view(["POST"])
-def release_onward(request, pk: int):
+def release_onward(request, pk: UUID):
     """A recipient re-releases a record under another agreement, where that is allowed."""
     record = visible_record(request, pk)
     body = OnwardReleaseSerializer(data=request.data, context={"request": request})
@@ -155,22 +156,21 @@ def release_onward(request, pk: int):
 
 @extend_schema(responses={200: DiscoveryHitSerializer(many=True)})
 @api_view(["GET"])
-def discovery(request, pk: int):
+def discovery(request, pk: UUID):
     """Hit/no-hit: partners (under an agreement in force that allows discovery) holding
     records on this entity that the caller cannot see, with their count, and nothing else."""
-    entity = get_object_or_404(Entity.objects.visible_to(request.user), pk=pk)
+    entity = get_object_or_404(Entity.objects.visible_to(request.user), public_id=pk)
     if request.user.agency_id is None:
         raise PermissionDenied("discovery is for members of an agency")
     return Response(services.discover(request.user, entity.pk))
 
 
-class DisclosureRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Requests the caller's agency made (`?box=outgoing`, the default) or received
     (`?box=incoming`: the liaison's queue, overdue and urgent first)."""
 
     serializer_class = DisclosureRequestSerializer
     filterset_fields = ["status", "kind", "urgency"]
-    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -201,10 +201,10 @@ class DisclosureRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVi
     @action(detail=False, methods=["post"])
     def consent(self, request):
         """Ask the owner to lift a handling code (onward sharing, use as evidence) for your agency."""
-        body = ConsentRequestSerializer(data=request.data)
+        body = ConsentRequestSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
-        record = visible_record(request, data.pop("record"))
+        record = data.pop("record")
         made = carried_out(services.request_consent, request.user, record=record, **data)
         return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
 
@@ -228,9 +228,8 @@ class DisclosureRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelVi
         return Response(self.get_serializer(made).data)
 
 
-class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+class NotificationViewSet(PublicLookup, viewsets.ReadOnlyModelViewSet):
     serializer_class = NotificationSerializer
-    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

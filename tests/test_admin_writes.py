@@ -288,7 +288,7 @@ class TestAmendments:
         # Until the last signature the signed version holds, unchanged.
         assert visible_refs(pol) == BOTH
         detail = pol.client(purpose="investigation").get(
-            f"/api/records/{Record.objects.get(external_ref='SHP-0001').pk}/"
+            f"/api/records/{Record.objects.get(external_ref='SHP-0001').public_id}/"
         )
         assert "summary" in detail.json()
         OutboxEntry.objects.all().delete()
@@ -298,7 +298,7 @@ class TestAmendments:
         assert old.superseded_at == new.fully_signed_at
         assert visible_refs(pol) == RESTRICTED_ONLY
         detail = pol.client(purpose="investigation").get(
-            f"/api/records/{Record.objects.get(external_ref='SHP-0001').pk}/"
+            f"/api/records/{Record.objects.get(external_ref='SHP-0001').public_id}/"
         )
         assert detail.status_code == 200 and "summary" not in detail.json()
         assert record_ids <= set(OutboxEntry.objects.values_list("object_id", flat=True))
@@ -307,16 +307,16 @@ class TestAmendments:
 
     def test_the_api_amends_and_shows_every_version(self, cus, pol, mou):
         response = cus.client("admin").post(
-            f"/api/agreements/{mou.pk}/amend/", {"purposes": ["investigation"]}, format="json"
+            f"/api/agreements/{mou.public_id}/amend/", {"purposes": ["investigation"]}, format="json"
         )
         assert response.status_code == 201, response.json()
         amendment_id = response.json()["id"]
-        versions = pol.client("admin").get(f"/api/agreements/{mou.pk}/").json()["versions"]
+        versions = pol.client("admin").get(f"/api/agreements/{mou.public_id}/").json()["versions"]
         assert [(v["version"], v["status"]) for v in versions] == [(1, "active"), (2, "draft")]
         for step in ("propose", "sign"):
             assert cus.client("admin").post(f"/api/agreements/{amendment_id}/{step}/").status_code == 200
         assert pol.client("admin").post(f"/api/agreements/{amendment_id}/sign/").status_code == 200
-        versions = pol.client("admin").get(f"/api/agreements/{mou.pk}/").json()["versions"]
+        versions = pol.client("admin").get(f"/api/agreements/{mou.public_id}/").json()["versions"]
         assert [(v["version"], v["status"], v["purposes"]) for v in versions] == [
             (1, "superseded", ["risk_assessment", "investigation"]),
             (2, "active", ["investigation"]),
@@ -362,7 +362,7 @@ class TestAmendments:
             services.amend(mou, staff("tax").admin, discovery_allowed=True)
         with pytest.raises(Exception, match="agency admin of a party"):
             services.amend(mou, cus.analyst, discovery_allowed=True)
-        assert cus.client("analyst").post(f"/api/agreements/{mou.pk}/amend/", {}).status_code == 403
+        assert cus.client("analyst").post(f"/api/agreements/{mou.public_id}/amend/", {}).status_code == 403
         pending = services.amend(mou, pol.admin, discovery_allowed=True)
         with pytest.raises(ValidationError, match="is draft"):
             services.amend(mou, cus.admin, onward_sharing_allowed=True)

@@ -124,7 +124,7 @@ def test_expiry_at_the_end_date_with_no_one_acting(cus, pol, shipments):
         assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
     with time_machine.travel(agreement.ends_at, tick=False):
         assert visible_refs(pol) == set()
-        assert pol.client(purpose="investigation").get(f"/api/records/{shipments[0].pk}/").status_code == 404
+        assert pol.client(purpose="investigation").get(f"/api/records/{shipments[0].public_id}/").status_code == 404
         services.refresh_statuses()
         assert Agreement.objects.get(pk=agreement.pk).status == "expired"
         with pytest.raises(ValidationError, match="only an active agreement can be suspended"):
@@ -172,11 +172,11 @@ def test_reading_shared_records_needs_a_permitted_purpose(cus, pol, shipments):
     in_force((cus, True, False), (pol, False, True), purposes=("risk_assessment",))
     record = shipments[0]
     for purpose in (None, "prosecution"):
-        response = pol.client(purpose=purpose).get(f"/api/records/{record.pk}/")
+        response = pol.client(purpose=purpose).get(f"/api/records/{record.public_id}/")
         assert response.status_code == 403
         assert response.json()["allowed_purposes"] == ["risk_assessment"]
     assert visible_refs(pol, purpose=None) == set()
-    response = pol.client(purpose="risk_assessment").get(f"/api/records/{record.pk}/")
+    response = pol.client(purpose="risk_assessment").get(f"/api/records/{record.public_id}/")
     assert response.status_code == 200
     assert response.json()["shared_under"]["agreement"] is not None
     event = AuditEvent.objects.filter(action="record.read", object_id=str(record.pk)).last()
@@ -185,7 +185,7 @@ def test_reading_shared_records_needs_a_permitted_purpose(cus, pol, shipments):
     client = pol.client()
     client.force_login(pol.analyst)
     client.post("/api/session/purpose/", {"purpose": "risk_assessment"}, format="json")
-    assert client.get(f"/api/records/{record.pk}/").status_code == 200
+    assert client.get(f"/api/records/{record.public_id}/").status_code == 200
 
 
 def test_redacted_fields_are_absent_for_recipients_under_that_agreement(cus, pol, shipments):
@@ -195,7 +195,7 @@ def test_redacted_fields_are_absent_for_recipients_under_that_agreement(cus, pol
         redacted_fields=["phone", "email", "summary", "details.declared_value"],
     )
     record = shipments[0]
-    body = pol.client(purpose="investigation").get(f"/api/records/{record.pk}/").json()
+    body = pol.client(purpose="investigation").get(f"/api/records/{record.public_id}/").json()
     assert "summary" not in body and "declared_value" not in body["details"]
     assert body["details"]["currency"] == "EUR"
     types = {m["entity_type"] for m in body["mentions"]}
@@ -211,7 +211,7 @@ def test_redacted_fields_are_absent_for_recipients_under_that_agreement(cus, pol
     links = pol.client(purpose="investigation").get("/api/links/", {"page_size": 100}).json()["results"]
     assert all(link["type"] != "CONTACT" for link in links)
     # The owner still sees everything.
-    own = cus.client().get(f"/api/records/{record.pk}/").json()
+    own = cus.client().get(f"/api/records/{record.public_id}/").json()
     assert "summary" in own and {"phone", "email"} <= {m["entity_type"] for m in own["mentions"]}
 
 
@@ -260,7 +260,7 @@ def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):
     record = shipments[0]
     record.caveats = ["not_for_evidence"]
     record.save()
-    response = pol.client(purpose="prosecution").get(f"/api/records/{record.pk}/")
+    response = pol.client(purpose="prosecution").get(f"/api/records/{record.public_id}/")
     assert response.status_code == 403 and "evidence" in response.json()["detail"]
     request = services.request_consent(
         pol.analyst,
@@ -271,7 +271,7 @@ def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):
         urgency="urgent",
     )
     services.approve(request, cus.liaison)
-    assert pol.client(purpose="prosecution").get(f"/api/records/{record.pk}/").status_code == 200
+    assert pol.client(purpose="prosecution").get(f"/api/records/{record.public_id}/").status_code == 200
 
 
 def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_allow_it(cus, pol, shipments):
@@ -353,15 +353,15 @@ def test_disclosure_request_approved_gives_a_time_limited_grant(cus, pol, shipme
     queue = pol.client("liaison").get("/api/requests/", {"box": "incoming"}).json()["results"]
     assert [row["id"] for row in queue] == [request_id]
     assert pol.client("analyst").post(f"/api/requests/{request_id}/approve/").status_code == 403
-    assert cus.client().get(f"/api/records/{seizure.pk}/").status_code == 404
+    assert cus.client().get(f"/api/records/{seizure.public_id}/").status_code == 404
     approved = pol.client("liaison").post(
         f"/api/requests/{request_id}/approve/", {"grant_days": 2}, format="json"
     )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
-    assert cus.client().get(f"/api/records/{seizure.pk}/").status_code == 200
+    assert cus.client().get(f"/api/records/{seizure.public_id}/").status_code == 200
     assert Notification.objects.filter(user=cus.analyst, message__contains="approved").exists()
     with time_machine.travel(timezone.now() + timedelta(days=2, minutes=1), tick=False):
-        assert cus.client().get(f"/api/records/{seizure.pk}/").status_code == 404
+        assert cus.client().get(f"/api/records/{seizure.public_id}/").status_code == 404
     assert (
         pol.client("liaison")
         .post(f"/api/requests/{request_id}/refuse/", {"reason": "late"}, format="json")

@@ -62,5 +62,5 @@ def test_analyst_searches_and_sees_only_what_their_agency_may_see(browser, live_
     assert page.locator("table.results tbody tr").count() == 2
 
     police_record = police.records.get()
-    response = page.goto(f"{live_server.url}/records/{police_record.pk}/")
+    response = page.goto(f"{live_server.url}/records/{police_record.public_id}/")
     assert response.status == 404

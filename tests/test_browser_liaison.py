@@ -59,7 +59,7 @@ def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):
     page.goto(live_server.url + "/liaison/access/")
     assert page.locator("table.results tbody tr").count() == 1
     seizure = Record.objects.get(owner=pol.agency)
-    requester.goto(f"{live_server.url}/records/{seizure.pk}/")
+    requester.goto(f"{live_server.url}/records/{seizure.public_id}/")
     assert requester.locator("h1").inner_text() == "SZ-0001"
     page.goto(live_server.url + "/liaison/access/")
     assert "cus" in page.locator("table.results tbody tr").first.inner_text()

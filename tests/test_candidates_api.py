@@ -36,32 +36,32 @@ def scene(db):
 def test_merge_then_undo_through_the_api(scene):
     api, entities, visible, hidden = scene
     assert [row["id"] for row in api.get("/api/candidates/").json()["results"]] == [visible.pk]
-    assert api.get(f"/api/candidates/{hidden.pk}/").status_code == 404
-    assert api.post(f"/api/candidates/{hidden.pk}/merge/").status_code == 404
+    assert api.get(f"/api/candidates/{hidden.public_id}/").status_code == 404
+    assert api.post(f"/api/candidates/{hidden.public_id}/merge/").status_code == 404
 
-    response = api.post(f"/api/candidates/{visible.pk}/merge/", {"survivor": "a"}, format="json")
+    response = api.post(f"/api/candidates/{visible.public_id}/merge/", {"survivor": "a"}, format="json")
     assert response.status_code == 201, response.content
     merge_id = response.json()["id"]
-    assert api.get(f"/api/entities/{entities[1].pk}/").status_code == 404
-    survivor = api.get(f"/api/entities/{entities[0].pk}/").json()
+    assert api.get(f"/api/entities/{entities[1].public_id}/").status_code == 404
+    survivor = api.get(f"/api/entities/{entities[0].public_id}/").json()
     assert set(survivor["names"]) == {"Acme Trading Ltd", "Acme Tradng Ltd"}
 
     # The merged entity has no mentions left, so the pair is no longer one the analyst can see.
-    assert api.post(f"/api/candidates/{visible.pk}/merge/").status_code == 404
+    assert api.post(f"/api/candidates/{visible.public_id}/merge/").status_code == 404
 
     assert api.post(f"/api/merges/{merge_id}/undo/").status_code == 200
-    assert api.get(f"/api/entities/{entities[1].pk}/").status_code == 200
+    assert api.get(f"/api/entities/{entities[1].public_id}/").status_code == 200
     undo_again = api.post(f"/api/merges/{merge_id}/undo/")
     assert undo_again.status_code == 400
     assert "already undone" in " ".join(undo_again.json()["detail"])
-    assert api.get(f"/api/candidates/{visible.pk}/").json()["status"] == "open"
+    assert api.get(f"/api/candidates/{visible.public_id}/").json()["status"] == "open"
     assert set(AuditEvent.objects.values_list("action", flat=True)) >= {"entity.merge", "entity.merge_undone"}
 
 
 def test_reject_through_the_api(scene):
     api, _, visible, _ = scene
-    response = api.post(f"/api/candidates/{visible.pk}/reject/")
+    response = api.post(f"/api/candidates/{visible.public_id}/reject/")
     assert response.status_code == 200
     assert response.json()["status"] == "rejected"
-    assert api.post(f"/api/candidates/{visible.pk}/reject/").status_code == 400
+    assert api.post(f"/api/candidates/{visible.public_id}/reject/").status_code == 400
     assert AuditEvent.objects.filter(action="entity.candidate_rejected").count() == 1

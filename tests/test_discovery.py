@@ -26,7 +26,7 @@ def vessel(cus, pol):
 
 
 def hits(member, entity) -> list[dict]:
-    response = member.client().get(f"/api/entities/{entity.pk}/discovery/")
+    response = member.client().get(f"/api/entities/{entity.public_id}/discovery/")
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -48,7 +48,7 @@ def test_a_record_beyond_the_ceiling_is_a_hit_of_agency_and_count_only(cus, pol,
     in_force((cus, True, True), (pol, True, True), reference="MOU-D", discovery_allowed=True, ceiling=1)
     # SHP-0001 is visible to cus under MOU-D; SHP-0002 is above its ceiling: one hit.
     assert hits(cus, vessel) == POL_HIT
-    response = cus.client().get(f"/api/entities/{vessel.pk}/discovery/")
+    response = cus.client().get(f"/api/entities/{vessel.public_id}/discovery/")
     assert "SHP" not in response.content.decode()
 
 

@@ -140,7 +140,7 @@ def test_every_authenticated_answer_has_a_strict_csp_and_is_not_stored(world):
 def test_token_authenticated_api_answers_are_not_stored(world):
     _, raw = issue_token(user=world["cus"].analyst, mfa_verified=False, where={})
     client = Client(HTTP_AUTHORIZATION=f"Token {raw}")
-    for path in ("/api/records/", f"/api/records/{world['record'].pk}/", "/api/records/export/"):
+    for path in ("/api/records/", f"/api/records/{world['record'].public_id}/", "/api/records/export/"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert_no_store(response, f"token GET {path}")

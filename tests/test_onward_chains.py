@@ -36,11 +36,11 @@ def record(cus):
 
 
 def status(member, record, purpose="investigation") -> int:
-    return member.client(purpose=purpose).get(f"/api/records/{record.pk}/").status_code
+    return member.client(purpose=purpose).get(f"/api/records/{record.public_id}/").status_code
 
 
 def body(member, record, purpose="investigation") -> dict:
-    response = member.client(purpose=purpose).get(f"/api/records/{record.pk}/")
+    response = member.client(purpose=purpose).get(f"/api/records/{record.public_id}/")
     assert response.status_code == 200, response.content
     return response.json()
 

@@ -105,8 +105,8 @@ def pages_of(record: Record) -> list[str]:
     entity_ids = sorted(record.mentions.values_list("entity_id", flat=True))
     return [
         "/",
-        f"/records/{record.pk}/",
-        f"/records/{record.pk}/?purpose=investigation",
+        f"/records/{record.public_id}/",
+        f"/records/{record.public_id}/?purpose=investigation",
         *(f"/entities/{pk}/" for pk in entity_ids),
         *(f"/search/?q={q}" for q in ("visible-company", "7f3a", "redacted", "555 73", "example.org")),
         "/search/",
@@ -121,7 +121,7 @@ def api_of(record: Record) -> list[str]:
     entity_ids = sorted(record.mentions.values_list("entity_id", flat=True))
     return [
         "/api/records/?page_size=1000",
-        f"/api/records/{record.pk}/",
+        f"/api/records/{record.public_id}/",
         "/api/entities/?page_size=1000",
         *(f"/api/entities/{pk}/" for pk in entity_ids),
         "/api/links/?page_size=1000",
@@ -142,8 +142,8 @@ def test_the_planted_values_are_there_for_the_owner(planted):
     so their absence for the partner is the redaction, not a planting mistake."""
     cus, _, record = planted
     client = page_client(cus.analyst, purpose=None)
-    page = body_of(client.get(f"/records/{record.pk}/"))
-    api = body_of(client.get(f"/api/records/{record.pk}/"))
+    page = body_of(client.get(f"/records/{record.public_id}/"))
+    api = body_of(client.get(f"/api/records/{record.public_id}/"))
     export = body_of(client.get("/api/records/export/"))
     for text in (page, api, export):
         assert set(leaked(text)) == set(PLANTED), text
@@ -162,7 +162,7 @@ def test_no_page_shows_a_partner_what_its_agreement_redacts(planted, role):
         shown_record |= url.startswith("/records/") and response.status_code == 200
     # The record page was really shown, with what the agreement does not redact.
     assert shown_record
-    html = body_of(client.get(f"/records/{record.pk}/"))
+    html = body_of(client.get(f"/records/{record.public_id}/"))
     assert VISIBLE_NAME in html.lower() and "SHP-7F3A" in html and "EUR" in html
 
 
@@ -182,7 +182,7 @@ def test_no_api_answer_or_export_shows_a_partner_what_its_agreement_redacts(plan
 def test_a_record_updated_by_its_owner_is_answered_through_the_same_presentation(planted):
     cus, _, record = planted
     response = page_client(cus.analyst, purpose=None).patch(
-        f"/api/records/{record.pk}/", {"summary": "changed"}, content_type="application/json"
+        f"/api/records/{record.public_id}/", {"summary": "changed"}, content_type="application/json"
     )
     assert response.status_code == 200, response.content
     body = response.json()

@@ -74,7 +74,7 @@ def assert_refused(response) -> None:
 def api_paths(record: Record) -> list[str]:
     return [
         "/api/records/",
-        f"/api/records/{record.pk}/",
+        f"/api/records/{record.public_id}/",
         "/api/records/export/",
         "/api/entities/",
         "/api/links/",
@@ -87,7 +87,7 @@ def api_paths(record: Record) -> list[str]:
 
 def page_paths(record: Record) -> list[str]:
     entity = record.mentions.values_list("entity_id", flat=True).first()
-    return [f"/records/{record.pk}/", f"/entities/{entity}/", "/search/?q=acme"]
+    return [f"/records/{record.public_id}/", f"/entities/{entity}/", "/search/?q=acme"]
 
 
 def with_query(path: str, purpose: str) -> tuple[str, dict]:
@@ -115,7 +115,7 @@ def test_a_forged_purpose_in_the_header_is_refused_everywhere(shared, purpose):
     # A permitted purpose stated first does not let a forged one through beside it.
     assert_refused(
         client.get(
-            f"/api/records/{shared.record.pk}/",
+            f"/api/records/{shared.record.public_id}/",
             {"purpose": "risk_assessment"},
             HTTP_X_INTERLINK_PURPOSE=purpose,
         )
@@ -199,8 +199,8 @@ def test_a_purpose_the_agreement_does_not_permit_is_403_and_audited(shared, stat
     client = logged_in(shared.pol.analyst)
     params = {"purpose": stated} if stated and not headers else {}
     for path, via in (
-        (f"/api/records/{shared.record.pk}/", "api"),
-        (f"/records/{shared.record.pk}/", "page"),
+        (f"/api/records/{shared.record.public_id}/", "api"),
+        (f"/records/{shared.record.public_id}/", "page"),
     ):
         before = AuditEvent.objects.filter(action="record.purpose_refused").count()
         response = client.get(path, params, **headers)
@@ -220,9 +220,9 @@ def test_a_purpose_the_agreement_does_not_permit_is_403_and_audited(shared, stat
 
 def test_a_permitted_purpose_reads_and_is_audited_as_stated(shared):
     client = logged_in(shared.pol.analyst)
-    assert client.get(f"/api/records/{shared.record.pk}/", {"purpose": "risk_assessment"}).status_code == 200
+    assert client.get(f"/api/records/{shared.record.public_id}/", {"purpose": "risk_assessment"}).status_code == 200
     assert (
-        client.get(f"/records/{shared.record.pk}/", HTTP_X_INTERLINK_PURPOSE="risk_assessment").status_code
+        client.get(f"/records/{shared.record.public_id}/", HTTP_X_INTERLINK_PURPOSE="risk_assessment").status_code
         == 200
     )
     events = AuditEvent.objects.filter(action="record.read", object_id=str(shared.record.pk))

@@ -32,7 +32,7 @@ def scene(db):
 def test_the_owner_changes_a_record_and_the_change_is_audited(scene):
     record, clients = scene
     response = clients["cus"].patch(
-        f"/api/records/{record.pk}/",
+        f"/api/records/{record.public_id}/",
         {"summary": "Re-assessed", "caveats": ["no_onward_sharing"]},
         format="json",
     )
@@ -45,28 +45,28 @@ def test_the_owner_changes_a_record_and_the_change_is_audited(scene):
 
 def test_a_partner_that_may_read_may_not_change_and_a_stranger_learns_nothing(scene):
     record, clients = scene
-    assert clients["pol"].get(f"/api/records/{record.pk}/").status_code == 200
+    assert clients["pol"].get(f"/api/records/{record.public_id}/").status_code == 200
     assert (
-        clients["pol"].patch(f"/api/records/{record.pk}/", {"summary": "x"}, format="json").status_code == 403
+        clients["pol"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code == 403
     )
-    assert clients["pol"].delete(f"/api/records/{record.pk}/").status_code == 403
+    assert clients["pol"].delete(f"/api/records/{record.public_id}/").status_code == 403
     assert (
-        clients["tax"].patch(f"/api/records/{record.pk}/", {"summary": "x"}, format="json").status_code == 404
+        clients["tax"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code == 404
     )
-    assert clients["tax"].delete(f"/api/records/{record.pk}/").status_code == 404
+    assert clients["tax"].delete(f"/api/records/{record.public_id}/").status_code == 404
     record.refresh_from_db()
     assert record.summary != "x"
 
 
 def test_bad_changes_name_the_field(scene):
     record, clients = scene
-    response = clients["cus"].patch(f"/api/records/{record.pk}/", {"caveats": ["whatever"]}, format="json")
+    response = clients["cus"].patch(f"/api/records/{record.public_id}/", {"caveats": ["whatever"]}, format="json")
     assert response.status_code == 400
     assert "caveats" in response.json()
 
 
 def test_the_owner_deletes_a_record_with_its_mentions_and_links(scene):
     record, clients = scene
-    assert clients["cus"].delete(f"/api/records/{record.pk}/").status_code == 204
+    assert clients["cus"].delete(f"/api/records/{record.public_id}/").status_code == 204
     assert not Record.objects.filter(pk=record.pk).exists()
     assert AuditEvent.objects.filter(action="record.delete", object_id=str(record.pk)).exists()

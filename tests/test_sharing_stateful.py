@@ -623,7 +623,7 @@ class SharingMachine(RuleBasedStateMachine):
             readable, visible = self.expected(agency)
             client = member.client(purpose=READ_PURPOSE)
             for record in self.records:
-                response = client.get(f"/api/records/{record.pk}/")
+                response = client.get(f"/api/records/{record.public_id}/")
                 expected = 200 if record.pk in readable else (403 if record.pk in visible else 404)
                 assert response.status_code == expected, (agency, record, response.status_code)
                 if expected != 200:
@@ -644,7 +644,7 @@ class SharingMachine(RuleBasedStateMachine):
             assert {int(row["id"]) for row in rows} == readable
 
     def discovery_agrees_with_the_oracle(self, agency: int, client, visible: set[int]) -> None:
-        response = client.get(f"/api/entities/{self.entity.pk}/discovery/")
+        response = client.get(f"/api/entities/{self.entity.public_id}/discovery/")
         if not visible:
             assert response.status_code == 404
             return

@@ -199,14 +199,14 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
             assert {int(row["id"]) for row in rows} == expected_records
             for i, record in enumerate(records):
-                response = client.get(f"/api/records/{record.pk}/")
+                response = client.get(f"/api/records/{record.public_id}/")
                 assert response.status_code == (200 if record.pk in expected_records else 404)
                 # Writing: invisible records do not exist for the caller; visible ones of other
                 # agencies exist but are not theirs to change.
                 owned = scenario.records[i][0] == agency
                 expected_write = 200 if owned else (403 if record.pk in expected_records else 404)
                 assert (
-                    client.patch(f"/api/records/{record.pk}/", {}, format="json").status_code
+                    client.patch(f"/api/records/{record.public_id}/", {}, format="json").status_code
                     == expected_write
                 )
                 if response.status_code == 200:
@@ -220,7 +220,7 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             assert count == len(expected_entities)
             by_id = {row["id"]: row for row in rows}
             for i, entity in enumerate(entities):
-                response = client.get(f"/api/entities/{entity.pk}/")
+                response = client.get(f"/api/entities/{entity.public_id}/")
                 assert response.status_code == (200 if entity.pk in expected_entities else 404)
                 if entity.pk not in expected_entities:
                     continue
@@ -239,7 +239,7 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             rows, count = fetch_all(client, "/api/candidates/")
             assert {row["id"] for row in rows} == expected_candidates
             for candidate in candidates:
-                response = client.get(f"/api/candidates/{candidate.pk}/")
+                response = client.get(f"/api/candidates/{candidate.public_id}/")
                 assert response.status_code == (200 if candidate.pk in expected_candidates else 404)
 
             for name_index, name in enumerate(NAMES):
@@ -271,11 +271,11 @@ def test_reads_of_another_agencys_record_are_audited_and_own_reads_are_not():
     RecordGroupObjectPermission.objects.create(content_object=record, group=partner.group, permission=view)
     api = APIClient()
     api.force_authenticate(User.objects.create(username="o", agency=owner, role="analyst"))
-    assert api.get(f"/api/records/{record.pk}/").status_code == 200
+    assert api.get(f"/api/records/{record.public_id}/").status_code == 200
     assert not AuditEvent.objects.filter(action="record.read").exists()
     reader = User.objects.create(username="p", agency=partner, role="analyst")
     api.force_authenticate(reader)
-    assert api.get(f"/api/records/{record.pk}/").status_code == 200
+    assert api.get(f"/api/records/{record.public_id}/").status_code == 200
     event = AuditEvent.objects.get(action="record.read")
     assert (event.actor_id, event.agency_id, event.object_id) == (reader.pk, partner.pk, str(record.pk))
 

@@ -1,0 +1,81 @@
+"""Opaque public identifiers. What the API, the pages and their URLs call an object by is a
+random UUID (version 4, from the standard library's `uuid`), never the database's key: a
+sequence tells a reader how many rows exist, which is older, and that an object someone
+else holds was there before they asked; a number near a known one invites guessing. The
+integer key stays inside, where joins, the outbox and the graph use it.
+
+`PublicIdentity` gives a model its public id; `PublicSerializer` answers with it for the
+object and for every object it refers to, so no serializer built on it can show a key;
+`PublicIdConverter` is `<id:pk>` in URLs."""
+
+import uuid
+
+from django.db import migrations, models
+from rest_framework import serializers
+
+# The canonical text form only: anything else does not match a URL (404), like a missing id.
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+class PublicIdentity(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class PublicIdConverter:
+    regex = UUID_PATTERN
+
+    def to_python(self, value: str) -> uuid.UUID:
+        return uuid.UUID(value)
+
+    def to_url(self, value: uuid.UUID | str) -> str:
+        return str(value)
+
+
+class PublicRelatedField(serializers.SlugRelatedField):
+    """A related object by its public id, read and written. Reading needs the related row
+    (there is no key-only shortcut as for primary keys): querysets select it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="public_id", **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            public_id = uuid.UUID(str(data))
+        except ValueError:
+            self.fail("invalid")
+        return super().to_internal_value(public_id)
+
+    def to_representation(self, obj: models.Model) -> str:
+        return str(obj.public_id)
+
+
+class PublicSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    serializer_related_field = PublicRelatedField
+
+
+def fill_public_ids(app_label: str, model_names: list[str]) -> migrations.RunPython:
+    """The migration step between adding `public_id` empty and making it unique: one fresh
+    uuid4 per existing row (a callable default in AddField gives every row the same one)."""
+
+    def fill(apps, schema_editor) -> None:
+        for name in model_names:
+            model = apps.get_model(app_label, name)
+            empty = model.objects.filter(public_id__isnull=True).only("pk")
+            while batch := list(empty[:2000]):
+                for row in batch:
+                    row.public_id = uuid.uuid4()
+                model.objects.bulk_update(batch, ["public_id"])
+
+    return migrations.RunPython(fill, migrations.RunPython.noop)
+
+
+class PublicLookup:
+    """A viewset's objects are found by their public id in the URL, as `pk` for actions."""
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "pk"
+    lookup_value_regex = UUID_PATTERN

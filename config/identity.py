@@ -6,14 +6,15 @@ integer key stays inside, where joins, the outbox and the graph use it.
 
 `PublicIdentity` gives a model its public id; `PublicSerializer` answers with it for the
 object and for every object it refers to, so no serializer built on it can show a key;
-`PublicIdConverter` is `<id:pk>` in URLs."""
+`PublicLookup` finds a viewset's objects by it. Paths of plain views take it as `<uuid:pk>`."""
 
 import uuid
 
 from django.db import migrations, models
 from rest_framework import serializers
 
-# The canonical text form only: anything else does not match a URL (404), like a missing id.
+# The canonical text form only, as Django's `uuid` path converter: anything else does not
+# match a URL (404), like a missing id.
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -22,16 +23,6 @@ class PublicIdentity(models.Model):
 
     class Meta:
         abstract = True
-
-
-class PublicIdConverter:
-    regex = UUID_PATTERN
-
-    def to_python(self, value: str) -> uuid.UUID:
-        return uuid.UUID(value)
-
-    def to_url(self, value: uuid.UUID | str) -> str:
-        return str(value)
 
 
 class PublicRelatedField(serializers.SlugRelatedField):

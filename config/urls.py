@@ -1,15 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
-from django.urls import include, path, register_converter
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import health
-from config.identity import PublicIdConverter
 from config.views import home
 from sharing import auth_urls
-
-# Before the apps' URLs are read: they name ids as `<id:pk>`.
-register_converter(PublicIdConverter, "id")
 
 urlpatterns = [
     path("", home, name="home"),

@@ -9,9 +9,9 @@ router.register("requests", views.DisclosureRequestViewSet, basename="request")
 router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
-    path("records/<id:pk>/release/", views.release_record, name="record-release"),
-    path("records/<id:pk>/release-onward/", views.release_onward, name="record-release-onward"),
-    path("entities/<id:pk>/discovery/", views.discovery, name="entity-discovery"),
+    path("records/<uuid:pk>/release/", views.release_record, name="record-release"),
+    path("records/<uuid:pk>/release-onward/", views.release_onward, name="record-release-onward"),
+    path("entities/<uuid:pk>/discovery/", views.discovery, name="entity-discovery"),
     path("session/purpose/", views.session_purpose, name="session-purpose"),
     *router.urls,
 ]

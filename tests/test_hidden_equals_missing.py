@@ -4,16 +4,17 @@ the filters and fields half).
 Every filter and every body field that names an object, and every path that names one, is
 asked about an object the caller may not see and about one that does not exist: the two
 answers must be the same, byte for byte once the id asked about is taken out. Ids of the
-caller's own and of partner-visible objects, and ids past any id, are asked too: the first
-are answered, the last refused as bad input, never with a 500."""
+caller's own and of partner-visible objects, and values that are no public id (integer keys,
+malformed UUIDs), are asked too: the first are answered, the last refused as bad input,
+never with a 500."""
 
+import uuid
 from datetime import date
 
 import pytest
 from django.test import Client
 
 from intel.models import Entity, Link, Mention, Record
-from sharing.models import Agreement, DisclosureRequest
 from sharing.services import request_consent
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, staff
@@ -21,7 +22,16 @@ from tests.test_agreements import shipments  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
-HUGE_IDS = [10**19, 10**30, 2**63, -1, 0]
+NOT_PUBLIC_IDS = [
+    1,
+    10**19,
+    -1,
+    "0",
+    "12345678-1234-1234-1234-1234567890",
+    "12345678123412341234123456789012345",
+    "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz",
+    "00000000-0000-0000-0000-000000000000x",
+]
 
 
 @pytest.fixture
@@ -59,27 +69,18 @@ def world(cus, shipments):  # noqa: F811
     return {
         "pol": pol,
         "cus": cus_staff,
-        "record": {"own": own.pk, "visible": visible.pk, "hidden": hidden.pk, "missing": beyond(Record)},
-        "entity": {
-            "own": own_entity.pk,
-            "visible": visible.mentions.first().entity_id,
-            "hidden": hidden_a.pk,
-            "missing": beyond(Entity),
-        },
-        "link": {"visible": visible.links.first().pk, "hidden": hidden_link.pk, "missing": beyond(Link)},
-        "agreement": {
-            "visible": shared_agreement.pk,
-            "hidden": hidden_agreement.pk,
-            "missing": beyond(Agreement),
-        },
+        "record": public(own=own, visible=visible, hidden=hidden),
+        "entity": public(own=own_entity, visible=visible.mentions.first().entity, hidden=hidden_a),
+        "link": public(visible=visible.links.first(), hidden=hidden_link),
+        "agreement": public(visible=shared_agreement, hidden=hidden_agreement),
         "reference": {"visible": shared_agreement.reference, "hidden": "MOU-TAX", "missing": "MOU-NONE"},
-        "request": {"hidden": hidden_request.pk, "missing": beyond(DisclosureRequest)},
+        "request": public(hidden=hidden_request),
     }
 
 
-def beyond(model) -> int:
-    """An id no row has (nor will have in this test)."""
-    return max(model.objects.values_list("pk", flat=True), default=0) + 1_000_000
+def public(**objects) -> dict[str, str]:
+    """The objects' public ids, and a fresh UUID no row has."""
+    return {**{name: str(obj.public_id) for name, obj in objects.items()}, "missing": str(uuid.uuid4())}
 
 
 def logged_in(user) -> Client:
@@ -100,7 +101,7 @@ def assert_same(ask, ids: dict) -> None:
     assert hidden.status_code < 500
     for name, value in ids.items():
         assert ask(value).status_code < 500, name
-    for value in HUGE_IDS:
+    for value in NOT_PUBLIC_IDS:
         assert 400 <= ask(value).status_code < 500, value
 
 
@@ -109,12 +110,14 @@ def test_link_filters_answer_hidden_as_missing(world, name):
     client = logged_in(world["pol"].analyst)
     ids = world["record"] if name == "record" else world["entity"]
     if name in ("source", "target"):
-        ids = {**ids, "visible": getattr(Link.objects.get(pk=world["link"]["visible"]), f"{name}_id")}
+        link = Link.objects.get(public_id=world["link"]["visible"])
+        ids = {**ids, "visible": str(getattr(link, name).public_id)}
     assert_same(lambda pk: client.get("/api/links/", {name: pk}), ids)
     assert client.get("/api/links/", {name: ids["hidden"]}).json()["count"] == 0
     assert client.get("/api/links/", {name: ids["visible"]}).json()["count"] > 0
     for value in ("abc", "1.5", "", "1e3"):
         assert client.get("/api/links/", {name: value}).status_code in (200, 400)
+    assert "uuid" in client.get("/api/links/", {name: "1"}).json()[name][0].lower()
 
 
 @pytest.mark.parametrize(

@@ -231,6 +231,9 @@ IMPORT_MAX_DEPTH = env_int("IMPORT_MAX_DEPTH", 10)
 IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 3)
 # Days the stored file of a failed import is kept (for its uploader to look into), then removed.
 IMPORT_FAILED_FILE_RETENTION_DAYS = env_int("IMPORT_FAILED_FILE_RETENTION_DAYS", 30)
+# Minutes an uploaded batch may wait to start before its task is taken for lost and sent again.
+IMPORT_STALLED_AFTER_MINUTES = env_int("IMPORT_STALLED_AFTER_MINUTES", 10)
+CELERY_BEAT_SCHEDULE["import-stalled"] = {"task": "intel.resume_stalled_imports", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["import-failed-files"] = {
     "task": "intel.remove_failed_import_files",
     "schedule": 3600.0,

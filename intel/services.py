@@ -153,6 +153,18 @@ def remove_failed_import_files() -> int:
     return removed
 
 
+def stalled_import_batches() -> list[int]:
+    """Batches still waiting to start IMPORT_STALLED_AFTER_MINUTES after their upload: their
+    task was lost before any worker took it (the broker was down when it was sent, or lost
+    it). Started batches are not among them: the broker redelivers those itself."""
+    cutoff = timezone.now() - timedelta(minutes=settings.IMPORT_STALLED_AFTER_MINUTES)
+    return list(
+        ImportBatch.objects.filter(status=ImportBatch.Status.PENDING, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+    )
+
+
 EDITABLE_RECORD_FIELDS = ("summary", "classification", "caveats", "occurred_on")
 
 

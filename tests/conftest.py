@@ -163,14 +163,21 @@ def without_session_worker(session_worker) -> None:
 
 @pytest.fixture(autouse=True)
 def quiet_worker_before_flush(request) -> Iterator[None]:
-    """A live-server test commits, so its on-commit tasks reach the shared worker, which may
-    still be draining them into the test database when the test's tables are truncated (a
-    deadlock). Set up after the live server, this is torn down before its flush: it stops the
-    worker, which finishes what it holds; what is left on the queue is purged on its restart."""
-    if "live_server" not in request.fixturenames:
+    """A test that commits while the shared worker runs (a live-server test, or a
+    transactional one that sends tasks) leaves work the worker may still be doing in the test
+    database (an import, the graph drain its records start) when the test's tables are
+    truncated: a deadlock. Set up after the test's database, this is torn down before its
+    flush: it stops the worker, which finishes what it holds; what is left on the queue is
+    purged on its restart."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction", False)
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("live_server")
+    elif transactional and "celery_worker" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    else:
         yield
         return
-    request.getfixturevalue("live_server")
     shared = request.getfixturevalue("session_worker")
     yield
     shared.pause()

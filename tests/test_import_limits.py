@@ -624,3 +624,46 @@ def test_files_of_failed_imports_are_removed_after_retention(customs, settings, 
     scheduled = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
     assert "intel.remove_failed_import_files" in scheduled
     assert "intel.remove_failed_import_files" in app.tasks
+
+
+# --- a batch whose task was lost before any worker took it is sent again ---------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_task_was_lost_is_sent_again_and_imported(celery_worker, settings):
+    from config.celery import app
+    from intel.tasks import resume_stalled_imports
+
+    settings.IMPORT_STALLED_AFTER_MINUTES = 10
+    agency = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+
+    def uploaded(name: str, minutes_ago: int, **fields) -> ImportBatch:
+        batch = ImportBatch.objects.create(
+            agency=agency,
+            file=ContentFile(encode("csv", [good(len(name))]), name=name),
+            original_name=name,
+            **fields,
+        )
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            created_at=datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        )
+        return batch
+
+    lost = uploaded("lost.csv", 11)
+    waiting = uploaded("queued.csv", 9)
+    started = uploaded("started.csv", 30, status="running", attempts=1)
+    try:
+        assert resume_stalled_imports() == 1
+        wait_for(lambda: ImportBatch.objects.get(pk=lost.pk).status == "succeeded", "the lost batch to run")
+        assert Record.objects.filter(import_batch=lost).count() == 1
+        # Young ones may just be queued; started ones are the broker's to redeliver.
+        assert ImportBatch.objects.get(pk=waiting.pk).status == "pending"
+        assert ImportBatch.objects.get(pk=started.pk).attempts == 1
+        assert resume_stalled_imports() == 0
+    finally:
+        for batch in (lost, waiting, started):
+            batch.file.delete(save=False)
+    assert "intel.resume_stalled_imports" in [
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    ]
+    assert "intel.resume_stalled_imports" in app.tasks

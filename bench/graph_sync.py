@@ -506,6 +506,7 @@ def run_visibility(covered: int) -> dict:
     from graph.driver import get_driver
     from intel.models import Record
     from sharing import services
+    from sharing.access import covered_records
     from sharing.models import Agency, AgreementParty, User
 
     agencies = list(Agency.objects.order_by("code"))
@@ -548,7 +549,7 @@ def run_visibility(covered: int) -> dict:
         if not AgreementParty.objects.filter(agreement=agreement, signed_at__isnull=True).count() == 1:
             raise SystemExit("the bench agreement should wait for gb-00's signature only")
         wait_outbox_empty(timeout=1800)
-        covered_now = services.covered_records(agreement).count()
+        covered_now = covered_records(agreement).count()
         result = {"records": covered_now}
         for phase in ("activated", "terminated"):
             with transaction.atomic():

@@ -377,9 +377,11 @@ GRAPH_SYNC_TASK_SECONDS = env_int("GRAPH_SYNC_TASK_SECONDS", 60)
 # more than the worker's processes would only wait for one.
 GRAPH_SYNC_DRAINS = env_int("GRAPH_SYNC_DRAINS", 2)
 GRAPH_SYNC_BEAT_SECONDS = float(os.environ.get("GRAPH_SYNC_BEAT_SECONDS") or 5)
+# Who may see what: the agreement rule, asked by intel through intel/access.py.
+ACCESS_POLICY = "sharing.access.AgreementPolicy"
 GRAPH_VISIBILITY_WATCHERS = [
-    "graph.visibility.records_with_grants_expired",
-    "graph.visibility.records_of_agreements_starting_or_ending",
+    "sharing.access.records_with_grants_expired",
+    "sharing.access.records_of_agreements_starting_or_ending",
 ]
 CELERY_BEAT_SCHEDULE.update(
     {

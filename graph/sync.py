@@ -42,8 +42,9 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from graph.models import OutboxEntry, RecordProjection
 from graph.writer import GraphChanges, write
+from intel.access import access_policy
 from intel.models import Link, Mention, Record
-from intel.querysets import AgreementAccess, among
+from intel.querysets import among
 
 logger = logging.getLogger(__name__)
 
@@ -265,14 +266,14 @@ def current_projections(record_ids: list[int]) -> dict[int, Projection]:
     included). A link's agencies also see its two ends. Deleted records are absent."""
     existing = Record.objects.filter(pk__in=among(record_ids)).values_list("pk", flat=True)
     projections = {pk: Projection({}, {}) for pk in existing}
-    accesses = AgreementAccess.for_every_agency()
+    # One moment's access of every agency, and the answers mentions and links share.
+    context = access_policy().viewers_context()
     mentions = Mention.objects.filter(record_id__in=among(projections))
-    answers: dict = {}
-    viewers = mentions.viewer_agencies(accesses, answers)
+    viewers = mentions.viewer_agencies(context)
     for pk, record_id, entity_id in mentions.values_list("pk", "record_id", "entity_id"):
         projections[record_id].entities.setdefault(entity_id, set()).update(viewers[pk])
     links = Link.objects.filter(record_id__in=among(projections))
-    viewers = links.viewer_agencies(accesses, answers)
+    viewers = links.viewer_agencies(context)
     for pk, record_id, source, target, type_ in links.values_list(
         "pk", "record_id", "source_id", "target_id", "type"
     ):

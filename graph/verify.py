@@ -23,7 +23,6 @@ from django.db.models import Max, Min
 from graph.driver import get_driver
 from graph.schema import ENTITY_LABEL, LABELS, NODE_PROPERTIES, RELATIONSHIP_PROPERTIES, RELATIONSHIP_TYPES
 from intel.models import Entity, Link, Mention
-from intel.querysets import AgreementAccess
 
 BEYOND = 2**62
 CHECKSUM_MODULUS = 2**64
@@ -111,7 +110,6 @@ def _ranges(batch_size: int) -> Iterator[tuple[int, int]]:
 
 def _load_viewers(batch_size: int) -> None:
     """Who may see each mention and each link now, into temporary tables, batch by batch."""
-    accesses = AgreementAccess.for_every_agency()
     with connection.cursor() as cursor:
         for table, model in (("graph_verify_mentions", Mention), ("graph_verify_links", Link)):
             cursor.execute(f"CREATE TEMPORARY TABLE {table} (id bigint, agency_id int) ON COMMIT DROP")
@@ -122,7 +120,7 @@ def _load_viewers(batch_size: int) -> None:
                 )
                 if not ids:
                     break
-                viewers = model.objects.filter(pk__in=ids).viewer_agencies(accesses)
+                viewers = model.objects.filter(pk__in=ids).viewer_agencies()
                 with cursor.cursor.copy(f"COPY {table} (id, agency_id) FROM STDIN") as copy:
                     for pk, agencies in viewers.items():
                         for agency in agencies:

@@ -4,11 +4,11 @@ expiry, an agreement reaching its start or end date.
 The choke point compares such dates with the clock at read time, so PostgreSQL needs no
 job; the graph's `visible_to` lists, though, were computed earlier and must be
 recomputed. A beat task keeps a watermark and, each time it runs, asks every watcher in
-`settings.GRAPH_VISIBILITY_WATCHERS` for the records whose visibility may have changed
-between the watermark and now, and writes outbox rows for them in the transaction that
-moves the watermark. A watcher is any function `(since, until) -> QuerySet of records
-(or record ids)`; it only says where to look again, never who may see what: the sync
-asks `viewer_agencies()` for that. (Sharing's own beat task also sends
+`settings.GRAPH_VISIBILITY_WATCHERS` (the access policy's, in `sharing.access`) for the
+records whose visibility may have changed between the watermark and now, and writes outbox
+rows for them in the transaction that moves the watermark. A watcher is any function
+`(since, until) -> QuerySet of records (or record ids)`; it only says where to look
+again, never who may see what: the sync asks `viewer_agencies()` for that. (Sharing's own beat task also sends
 `records_changed` when it marks an agreement active or expired, every minute; the
 watchers make the graph follow within one of its own, shorter, cycles.)
 """
@@ -19,39 +19,16 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from graph.models import SyncCursor
 from graph.outbox import enqueue_records
-from intel.models import Record, RecordGroupObjectPermission
 
 CURSOR_NAME = "visibility-watch"
 # A first run looks back to the beginning, so grants that expired before the sync was
 # deployed are looked at once too.
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def records_with_grants_expired(since: datetime, until: datetime) -> QuerySet:
-    """Records on which some object permission expired in (since, until]."""
-    expired = RecordGroupObjectPermission.objects.filter(expires_at__gt=since, expires_at__lte=until)
-    return Record.objects.filter(pk__in=expired.values("content_object_id"))
-
-
-def records_of_agreements_starting_or_ending(since: datetime, until: datetime) -> QuerySet:
-    """Records covered by an agreement whose start or end date fell in (since, until]: access
-    under it begins or stops at that instant, with nobody acting."""
-    from sharing.models import Agreement
-    from sharing.services import covered_records
-
-    agreements = Agreement.objects.filter(
-        Q(starts_at__gt=since, starts_at__lte=until) | Q(ends_at__gt=since, ends_at__lte=until)
-    )
-    covered = Q(pk__in=[])
-    for agreement in agreements:
-        covered |= Q(pk__in=covered_records(agreement).values("pk"))
-    return Record.objects.filter(covered)
 
 
 def watch(now: datetime | None = None) -> int:

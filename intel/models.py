@@ -34,6 +34,19 @@ class Caveat(models.TextChoices):
     NOT_FOR_EVIDENCE = "not_for_evidence", "Not for use as evidence without the owner's consent"
 
 
+class Purpose(models.TextChoices):
+    """What a record shared with an agency is read for; agreements permit some of them."""
+
+    RISK_ASSESSMENT = "risk_assessment", "Risk assessment"
+    INVESTIGATION = "investigation", "Investigation"
+    PROSECUTION = "prosecution", "Prosecution"
+    INTELLIGENCE = "intelligence", "Intelligence analysis"
+
+
+# Reading for prosecution is using a record as evidence, which a handling code may forbid.
+EVIDENCE_PURPOSE = Purpose.PROSECUTION
+
+
 class Releasability(models.TextChoices):
     NONE = "none", "To no one"
     NAMED = "named", "To the agreements named"

@@ -33,27 +33,10 @@ class RecordPresentation:
         return None if "summary" in self.hidden else self.record.summary
 
 
-def redacted_fields(reader: selectors.Reader, record: Record) -> list[str]:
-    """What the agreement a record is read under, and any onward chain it came by, hide from
-    the reader."""
-    return reader.access.redacted_for(record)
-
-
-def shared_under(reader: selectors.Reader, record: Record) -> dict | None:
-    """How the reader holds a record of another agency: by a grant, or under an agreement
-    named by its reference (the reader is party to it), never by its inner key."""
-    if getattr(record, "via_owner", True):
-        return None
-    if getattr(record, "via_grant", False):
-        return {"grant": True}
-    terms = reader.access.agreements.get(getattr(record, "via_agreement", None))
-    return {"agreement": terms.reference if terms else None}
-
-
 def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresentation:
     """`record` as read by `reader` (from `selectors.visible_records` or
     `selectors.record_with_contents`, whose annotations say how it is visible)."""
-    redacted = redacted_fields(reader, record)
+    redacted = reader.access.redacted_for(record)
     hidden_details = {
         name.removeprefix(DETAILS_PREFIX) for name in redacted if name.startswith(DETAILS_PREFIX)
     }
@@ -69,7 +52,7 @@ def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresent
         details={k: v for k, v in (record.details or {}).items() if k not in hidden_details},
         mentions=list(mentions),
         links=list(links),
-        shared_under=shared_under(reader, record),
+        shared_under=reader.access.shared_under(record),
     )
 
 

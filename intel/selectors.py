@@ -7,17 +7,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from uuid import UUID
 
-from django.apps import apps
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from intel.models import Caveat, Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
-from intel.querysets import AgreementAccess, viewer_agency_id
+from intel.access import Access, access_policy, viewer_agency_id
+from intel.models import Entity, EntityMerge, Link, Mention, Purpose, Record, ResolutionCandidate
 from sharing.audit import Event, record_events
-from sharing.models import Purpose
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
 SESSION_PURPOSE = "purpose"
-EVIDENCE_PURPOSE = "prosecution"
 
 
 SEARCH_MIN_LENGTH = 2
@@ -85,10 +82,10 @@ class Reader:
         return viewer_agency_id(self.user)
 
     @cached_property
-    def access(self) -> AgreementAccess:
+    def access(self) -> Access:
         if self.agency_id is None:
-            return AgreementAccess()
-        return AgreementAccess.for_agency(self.agency_id, self.purpose)
+            return access_policy().no_access()
+        return access_policy().access(agency_id=self.agency_id, purpose=self.purpose)
 
 
 class PurposeRequired(Exception):
@@ -101,7 +98,7 @@ class PurposeRequired(Exception):
 
 def visible_records(reader: Reader) -> QuerySet[Record]:
     records = Record.objects.visible_to(reader.user, reader.purpose, reader.access).select_related("owner")
-    return records.with_visibility(reader.user, reader.access)
+    return records.with_holding(reader.user, reader.access)
 
 
 def readable_record(reader: Reader, records: QuerySet[Record], public_id: UUID | str) -> Record | None:
@@ -115,16 +112,10 @@ def readable_record(reader: Reader, records: QuerySet[Record], public_id: UUID |
         if record_id is not None:
             raise audited_refusal(reader, record_id, purpose_refusal(reader, hidden))
         return None
-    if evidence_use_refused(record, reader):
-        raise audited_refusal(
-            reader,
-            record.pk,
-            PurposeRequired(
-                "this record is not for use as evidence without the owner's consent; "
-                "ask for it with a consent request",
-                [p for p in reader.access.allowed_purposes() if p != EVIDENCE_PURPOSE],
-            ),
-        )
+    refused = access_policy().use_refused(agency_id=reader.agency_id, record=record, purpose=reader.purpose)
+    if refused:
+        allowed = [p for p in reader.access.allowed_purposes() if p != reader.purpose]
+        raise audited_refusal(reader, record.pk, PurposeRequired(refused, allowed))
     return record
 
 
@@ -148,32 +139,10 @@ def audited_refusal(reader: Reader, record_id: int, refusal: PurposeRequired) ->
 
 def purpose_refusal(reader: Reader, visible: QuerySet[Record]) -> PurposeRequired:
     """Names the purposes under which the agreements the record is shared by allow reading it."""
-    everything = AgreementAccess.for_agency(reader.agency_id)
-    allowed = sorted(
-        {
-            purpose
-            for pk, terms in everything.agreements.items()
-            if visible.filter(
-                Record.objects.visibility_condition(reader.agency_id, everything.only({pk}))
-            ).exists()
-            for purpose in terms.purposes
-        }
-    )
+    allowed = access_policy().purposes_for(agency_id=reader.agency_id, records=visible)
     stated = f"for {reader.purpose!r}" if reader.purpose else "without a stated purpose"
     return PurposeRequired(
         f"this record is shared with your agency under an agreement; it cannot be read {stated}", allowed
-    )
-
-
-def evidence_use_refused(record: Record, reader: Reader) -> bool:
-    consent = apps.get_model("sharing", "Consent")
-    return (
-        reader.purpose == EVIDENCE_PURPOSE
-        and record.owner_id != reader.agency_id
-        and Caveat.NOT_FOR_EVIDENCE in record.caveats
-        and not consent.objects.filter(
-            record=record, agency_id=reader.agency_id, caveat=Caveat.NOT_FOR_EVIDENCE
-        ).exists()
     )
 
 

@@ -22,7 +22,7 @@ from intel import exports, selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.importing import ImportFailed
-from intel.models import Entity, ImportBatch, Record
+from intel.models import Entity, ImportBatch, Purpose, Record
 from intel.serializers import (
     CandidateSerializer,
     EntityDetailSerializer,
@@ -39,7 +39,6 @@ from intel.serializers import (
 from intel.services import create_import_batch, delete_record, update_record
 from intel.tasks import run_import
 from intel.uploads import limit_import_upload
-from sharing.models import Purpose
 
 
 class PurposeRequiredError(APIException):

@@ -19,10 +19,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from intel.admin import ReadOnlyAdmin
-from intel.models import Category, Classification
+from intel.models import Category, Classification, Purpose
 from sharing import services
 from sharing.audit import record_event
-from sharing.models import Agency, Agreement, AgreementParty, AuditEvent, DisclosureRequest, Purpose, User
+from sharing.models import Agency, Agreement, AgreementParty, AuditEvent, DisclosureRequest, User
 
 # Values the audit log never holds: a password hash, a token key.
 SECRET_FIELDS = {"password", "key"}

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from config.identity import PublicIdentity
+from intel.models import Purpose
 from sharing.querysets import SIGNED_TERMS, AgreementQuerySet
 from sharing.validators import validate_country
 
@@ -146,13 +147,6 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
-
-
-class Purpose(models.TextChoices):
-    RISK_ASSESSMENT = "risk_assessment", "Risk assessment"
-    INVESTIGATION = "investigation", "Investigation"
-    PROSECUTION = "prosecution", "Prosecution"
-    INTELLIGENCE = "intelligence", "Intelligence analysis"
 
 
 class Agreement(PublicIdentity):

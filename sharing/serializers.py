@@ -3,10 +3,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.identity import PublicRelatedField, PublicSerializer
-from intel.models import Category, Classification, Entity, Record, Releasability
+from intel.models import Category, Classification, Entity, Purpose, Record, Releasability
 from intel.selectors import InvalidPurpose, validated_purpose
 from sharing import selectors
-from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification, Purpose
+from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification
 from sharing.querysets import AGREEMENT_TERMS
 
 

@@ -19,8 +19,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from intel.models import Caveat, Entity, Mention, Record, RecordGroupObjectPermission, Releasability
-from intel.querysets import AgreementAccess, named_releases
 from intel.signals import records_changed
+from sharing.access import AgreementAccess, annotate_holding, covered_records, named_releases
 from sharing.audit import record_event
 from sharing.models import (
     Agency,
@@ -63,23 +63,6 @@ def require_role(user: User, agency_id: int, roles: Iterable[str], action: str) 
 
 
 # --- agreements -----------------------------------------------------------------------
-
-
-def covered_records(agreement: Agreement) -> QuerySet[Record]:
-    """Records whose visibility this agreement can change: owned by a providing party,
-    in its scope, released to it by name or to every covering agreement, or released onward."""
-    providers = agreement.parties.filter(provides=True).values("agency_id")
-    # Onward releases under it, or whose chain passed through it, whatever their owner.
-    chained = RecordRelease.objects.filter(Q(agreement=agreement) | Q(basis_agreement=agreement))
-    return Record.objects.filter(
-        Q(
-            owner_id__in=providers,
-            category__in=agreement.categories,
-            classification__lte=agreement.classification_ceiling,
-        )
-        & (Q(releasability=Releasability.COVERING) | Q(releases__agreement=agreement))
-        | Q(pk__in=chained.values("record_id"))
-    ).distinct()
 
 
 def transition(agreement: Agreement, to: str, user: User | None, reason: str = "", **details) -> Agreement:
@@ -484,10 +467,9 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
     require_role(user, agency_id or 0, ["liaison", "agency_admin"], "release records onward")
     onward = AgreementAccess.for_agency(agency_id).allowing_onward()
     held = (
-        Record.objects.filter(pk=record.pk)
-        .with_visibility(user, onward)
+        annotate_holding(Record.objects.filter(pk=record.pk), agency_id, onward)
         # The release it came by (the first, as `via_agreement` takes it), asked here rather
-        # than by every read through `with_visibility`.
+        # than by every read through `annotate_holding`.
         .annotate(via_release=Subquery(named_releases(onward).order_by("pk").values("pk")[:1]))
         .values("via_covering", "via_agreement", "via_release", "via_inherited_redactions")
         .first()

@@ -109,8 +109,8 @@ def populate(records: int, agency_count: int = 20, grant_share: float = 0.02, se
     from django.contrib.contenttypes.models import ContentType
     from django.db import connection, transaction
 
+    from agencies.models import User
     from intel.models import Record
-    from sharing.models import User
 
     started = time.perf_counter()
     reset_data()
@@ -418,8 +418,8 @@ def measure(dataset: Dataset, requests: int, warmup: int = 20) -> tuple[list[Var
     from django.urls import clear_url_caches
     from rest_framework.test import APIClient
 
+    from agencies.models import User
     from bench.urls import VARIANT_RECORDS_PATH
-    from sharing.models import User
 
     settings.ROOT_URLCONF = "bench.urls"
     clear_url_caches()
@@ -488,7 +488,8 @@ def measure_detail(dataset: Dataset, requests: int, warmup: int = 20) -> dict:
     purpose stated: the purpose check, redaction and the audit write included."""
     from rest_framework.test import APIClient
 
-    from sharing.models import AuditEvent, User
+    from agencies.models import User
+    from audit.models import AuditEvent
 
     client = APIClient()
     client.force_authenticate(User.objects.get(username=ANALYST))
@@ -542,7 +543,7 @@ def explain(path: str, settings: dict[str, str] | None = None) -> dict[str, str]
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
-    from sharing.models import User
+    from agencies.models import User
 
     client = APIClient()
     client.force_authenticate(User.objects.get(username=ANALYST))

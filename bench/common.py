@@ -36,7 +36,7 @@ DATA_TABLES = (
     "sharing_agreement",
     "intel_entity",
     "intel_importbatch",
-    "sharing_auditevent",
+    "audit_auditevent",
 )
 
 
@@ -108,7 +108,7 @@ def reset_data() -> None:
 
 def ensure_agencies(count: int, prefix: str = "bench") -> list:
     """`count` agencies (each with its guardian group), created on first use."""
-    from sharing.models import Agency
+    from agencies.models import Agency
 
     kinds = [choice for choice, _ in Agency.Kind.choices]
     countries = ["NL", "BE", "DE", "FR", "ES", "IT", "PL", "SE", "DK", "PT"]

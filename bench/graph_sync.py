@@ -207,14 +207,14 @@ def load(records: int, seed: int = 11) -> dict:
     from django.contrib.auth.models import Permission
     from django.db import connection, transaction
 
-    from sharing.models import Agency
+    from agencies.models import Agency
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE intel_link, intel_mention, intel_recordgroupobjectpermission, "
             "intel_recorduserobjectpermission, intel_resolutioncandidate, intel_entitymerge, intel_record, "
-            "intel_entity, graph_outboxentry, graph_recordprojection, graph_synccursor, sharing_auditevent, "
+            "intel_entity, graph_outboxentry, graph_recordprojection, graph_synccursor, audit_auditevent, "
             # An agreement left in force by an earlier run would change what each stage measures.
             "sharing_agreement "
             "RESTART IDENTITY CASCADE"
@@ -429,8 +429,8 @@ def toggle_grant(record_id: int, owner_id: int, agency, view_id: int) -> list[in
 def run_trickle(records: int, seconds: float, rate: float) -> dict:
     from django.contrib.auth.models import Permission
 
+    from agencies.models import Agency
     from graph.driver import get_driver
-    from sharing.models import Agency
 
     agencies = list(Agency.objects.filter(code__startswith="gb-"))
     view_id = Permission.objects.get(codename="view_record", content_type__app_label="intel").pk
@@ -503,11 +503,12 @@ def run_visibility(covered: int) -> dict:
     from django.db import transaction
     from django.utils import timezone
 
+    from agencies.models import Agency, User
     from graph.driver import get_driver
     from intel.models import Record
     from sharing import services
     from sharing.access import covered_records
-    from sharing.models import Agency, AgreementParty, User
+    from sharing.models import AgreementParty
 
     agencies = list(Agency.objects.order_by("code"))
     receiver, providers = agencies[0], agencies[1:]

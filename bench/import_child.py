@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         connection.settings_dict.setdefault("OPTIONS", {})["server_side_binding"] = True
         connection.close()
 
+    from agencies.models import Agency
     from intel.importing import import_file
-    from sharing.models import Agency
 
     agency = Agency.objects.get(code=args.agency)
     with connection.cursor() as cursor:

@@ -10,7 +10,7 @@ object and for every object it refers to, so no serializer built on it can show 
 
 import uuid
 
-from django.db import migrations, models
+from django.db import models
 from rest_framework import serializers
 
 # The canonical text form only, as Django's `uuid` path converter: anything else does not
@@ -46,22 +46,6 @@ class PublicRelatedField(serializers.SlugRelatedField):
 class PublicSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     serializer_related_field = PublicRelatedField
-
-
-def fill_public_ids(app_label: str, model_names: list[str]) -> migrations.RunPython:
-    """The migration step between adding `public_id` empty and making it unique: one fresh
-    uuid4 per existing row (a callable default in AddField gives every row the same one)."""
-
-    def fill(apps, schema_editor) -> None:
-        for name in model_names:
-            model = apps.get_model(app_label, name)
-            empty = model.objects.filter(public_id__isnull=True).only("pk")
-            while batch := list(empty[:2000]):
-                for row in batch:
-                    row.public_id = uuid.uuid4()
-                model.objects.bulk_update(batch, ["public_id"])
-
-    return migrations.RunPython(fill, migrations.RunPython.noop)
 
 
 class PublicLookup:

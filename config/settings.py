@@ -66,9 +66,12 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "guardian",
+    "audit",
+    "agencies",
     "intel",
     "sharing",
     "graph",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -123,7 +126,7 @@ if os.environ.get("DATABASE_TEST_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_USER_MODEL = "sharing.User"
+AUTH_USER_MODEL = "agencies.User"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -150,7 +153,7 @@ LOGIN_REDIRECT_URL = "/"
 INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
 MIDDLEWARE[MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1 : 0] = [
     "django_otp.middleware.OTPMiddleware",
-    "sharing.mfa.MfaRequiredMiddleware",
+    "agencies.mfa.MfaRequiredMiddleware",
 ]
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 AXES_FAILURE_LIMIT = env_int("AUTH_LOCKOUT_FAILURES", 5)
@@ -163,7 +166,7 @@ AXES_LOCKOUT_PARAMETERS = [
 ]
 # Only the connection's address unless a proxy in front is trusted to set a header.
 AXES_IPWARE_META_PRECEDENCE_ORDER = [os.environ.get("AUTH_CLIENT_IP_HEADER", "REMOTE_ADDR")]
-AXES_LOCKOUT_CALLABLE = "sharing.auth_pages.locked_out"
+AXES_LOCKOUT_CALLABLE = "agencies.auth_pages.locked_out"
 AXES_VERBOSE = False
 API_TOKEN_LIFETIME = timedelta(hours=env_int("API_TOKEN_LIFETIME_HOURS", 12))
 OTP_TOTP_ISSUER = "Interlink"
@@ -280,7 +283,7 @@ EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a refused token answers 401 with `WWW-Authenticate: Token`.
-        "sharing.tokens.TokenAuthentication",
+        "agencies.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -299,7 +302,7 @@ SPECTACULAR_SETTINGS = {
         "EntityTypeEnum": "intel.models.EntityType",
         "LinkTypeEnum": "intel.models.LinkType",
         "ClassificationEnum": "intel.models.Classification",
-        "PurposeEnum": "sharing.models.Purpose",
+        "PurposeEnum": "intel.models.Purpose",
         "CategoryEnum": "intel.models.Category",
     },
 }

@@ -3,9 +3,9 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from agencies import auth_urls
 from config.health import health
 from config.views import home
-from sharing import auth_urls
 
 urlpatterns = [
     path("", home, name="home"),

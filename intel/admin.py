@@ -11,19 +11,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
+from audit.admin import ReadOnlyAdmin
 from intel.models import Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
 from intel.selectors import Reader, audit_reads
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PlatformOnlyAdmin(ReadOnlyAdmin):

@@ -23,10 +23,10 @@ from django.db.models import Q
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
+from audit.log import record_event
 from intel.models import Entity, EntityMerge, EntityType, Link, Mention, Record, ResolutionCandidate
 from intel.resolution import Resolved, name_fingerprint
 from intel.signals import entities_changed
-from sharing.audit import record_event
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -806,7 +806,7 @@ def import_file(
 ) -> ImportResult:
     """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
     problem found (row, field, message) when any row is bad; nothing is written then."""
-    from sharing.audit import record_event
+    from audit.log import record_event
 
     file_format = file_format or detect_format(path.name)
     result = ImportResult()

@@ -1,6 +1,6 @@
 """Records, the canonical entities they mention, and the links they assert.
 
-`intel` names the agency model only by its label ("sharing.Agency"): dependencies
+`intel` names the agency model only by its label ("agencies.Agency"): dependencies
 point from sharing to intel, never back.
 """
 
@@ -54,7 +54,7 @@ class Releasability(models.TextChoices):
 
 
 class Record(PublicIdentity):
-    owner = models.ForeignKey("sharing.Agency", on_delete=models.PROTECT, related_name="records")
+    owner = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="records")
     external_ref = models.CharField(max_length=100, help_text="The owner's own reference; unique per owner")
     category = models.CharField(max_length=20, choices=Category.choices)
     classification = models.PositiveSmallIntegerField(
@@ -296,7 +296,7 @@ class ImportBatch(PublicIdentity):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
-    agency = models.ForeignKey("sharing.Agency", on_delete=models.PROTECT, related_name="import_batches")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="import_batches")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -9,9 +9,9 @@ from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
+from audit.log import Event, record_events
 from intel.access import Access, access_policy, viewer_agency_id
 from intel.models import Entity, EntityMerge, Link, Mention, Purpose, Record, ResolutionCandidate
-from sharing.audit import Event, record_events
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
 SESSION_PURPOSE = "purpose"

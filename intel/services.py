@@ -170,7 +170,7 @@ EDITABLE_RECORD_FIELDS = ("summary", "classification", "caveats", "occurred_on")
 
 def update_record(record: Record, user, **changes) -> Record:
     """Changes a record's editable fields; the caller has checked the guardian change right."""
-    from sharing.audit import record_event
+    from audit.log import record_event
 
     unknown = set(changes) - set(EDITABLE_RECORD_FIELDS)
     if unknown:
@@ -188,7 +188,7 @@ def update_record(record: Record, user, **changes) -> Record:
 def delete_record(record: Record, user) -> None:
     """Deletes a record with its mentions and links; entities no record mentions any more stay
     as keys only (no properties) and are invisible to everyone."""
-    from sharing.audit import record_event
+    from audit.log import record_event
 
     with transaction.atomic():
         record_event(

@@ -31,10 +31,11 @@ from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Contains, Exact, In, LessThanOrEqual
 from django.utils import timezone
 
+from agencies.models import Agency
 from intel.access import ANY_PURPOSE, AnyPurpose, PurposeAsked
 from intel.models import EVIDENCE_PURPOSE, Caveat, Record, RecordGroupObjectPermission, Releasability
 from intel.querysets import among
-from sharing.models import Agency, Agreement, AgreementParty, Consent, RecordRelease
+from sharing.models import Agreement, AgreementParty, Consent, RecordRelease
 
 REDACTABLE_ENTITY_TYPES = ("phone", "email", "person", "address")
 

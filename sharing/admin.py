@@ -1,7 +1,5 @@
-"""The admin. It writes only through the services the API uses (agreements, disclosure
-decisions), or audits every write it makes itself (agencies, users, and any other model an
-installed app registers), or is read-only. Agency admins reach the users and agreements of
-their own agency; platform admins (superusers) everything."""
+"""Agreements and disclosure requests in the admin: every write through the services the
+API uses. Agency admins reach the agreements of their own agency; platform admins all."""
 
 from __future__ import annotations
 
@@ -9,197 +7,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from intel.admin import ReadOnlyAdmin
+from agencies.admin import AgencyAdminAccess
+from agencies.models import Agency, User
+from audit.admin import ReadOnlyAdmin
 from intel.models import Category, Classification, Purpose
 from sharing import services
-from sharing.audit import record_event
-from sharing.models import Agency, Agreement, AgreementParty, AuditEvent, DisclosureRequest, User
-
-# Values the audit log never holds: a password hash, a token key.
-SECRET_FIELDS = {"password", "key"}
-
-
-def is_agency_admin(user: Any) -> bool:
-    return bool(user.is_active and user.is_staff and user.agency_id and user.role == User.Role.AGENCY_ADMIN)
-
-
-def snapshot(obj: models.Model) -> dict[str, Any]:
-    """The stored values of a row's fields and many-to-many relations, as the audit log keeps them."""
-    key = obj._meta.pk.attname  # not `pk`: a proxy (API tokens) may map `pk` to another column
-    stored = type(obj)._default_manager.get(**{key: getattr(obj, key)})
-    values = {f.name: f.value_from_object(stored) for f in obj._meta.concrete_fields}
-    values |= {f.name: sorted(o.pk for o in f.value_from_object(stored)) for f in obj._meta.many_to_many}
-    return values
-
-
-def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    changed = {}
-    for name, value in after.items():
-        if before.get(name) != value:
-            secret = name in SECRET_FIELDS
-            changed[name] = "changed" if secret else {"old": before.get(name), "new": value}
-    return changed
-
-
-def audit(request: HttpRequest, action: str, obj: models.Model, details: dict[str, Any]) -> None:
-    details = {"via": "admin", **details}
-    if obj._meta.pk.name in SECRET_FIELDS:
-        # An API token's primary key is its secret: name the row by its model only.
-        record_event(action, actor=request.user, details={"model": obj._meta.label_lower, **details})
-    else:
-        record_event(action, actor=request.user, obj=obj, details=details)
-
-
-class AuditedAdmin(admin.ModelAdmin):
-    """An admin that saves rows itself: every add, change and delete leaves an audit event
-    naming the fields changed with their old and new values, in the admin's transaction."""
-
-    def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
-        obj._audit_before = snapshot(obj) if change else {}
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        obj = form.instance
-        changes = differences(getattr(obj, "_audit_before", {}), snapshot(obj))
-        audit(request, "admin.change" if change else "admin.add", obj, {"changes": changes})
-
-    def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
-        self.audit_deletion(request, [obj])
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        self.audit_deletion(request, list(queryset))
-        super().delete_queryset(request, queryset)
-
-    def audit_deletion(self, request: HttpRequest, objs: list[models.Model]) -> None:
-        for obj in objs:
-            values = {k: v for k, v in snapshot(obj).items() if k not in SECRET_FIELDS}
-            audit(request, "admin.delete", obj, {"values": values})
-
-
-class AgencyAdminAccess:
-    """For the models agency admins manage for their own agency (users, agreements): open to
-    them and to platform admins by role, not by model permissions; nothing is ever deleted."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser or is_agency_admin(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Agency)
-class AgencyAdmin(AuditedAdmin):
-    """Platform admins create and edit agencies (audited); an agency is never deleted: the
-    audit log and its records name it."""
-
-    list_display = ("code", "name", "country", "kind")
-    list_filter = ("kind", "country")
-    search_fields = ("code", "name")
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(User)
-class UserAdmin(AgencyAdminAccess, AuditedAdmin, DjangoUserAdmin):
-    """Platform admins manage every user; an agency admin the users of their agency (roles,
-    deactivation, passwords), never staff or superuser flags or permissions. Users are
-    deactivated, never deleted: the audit log names them."""
-
-    list_display = ("username", "agency", "role", "is_active", "is_superuser")
-    list_filter = ("agency", "role", "is_active", "is_superuser")
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Agency", {"fields": ("agency", "role")}))
-    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Agency", {"fields": ("agency", "role")}))
-    agency_fieldsets = (
-        (None, {"fields": ("username", "password")}),
-        ("Person", {"fields": ("first_name", "last_name", "email")}),
-        ("Agency", {"fields": ("role", "is_active")}),
-    )
-    agency_add_fieldsets = (
-        (None, {"fields": ("username", "usable_password", "password1", "password2")}),
-        ("Agency", {"fields": ("role",)}),
-    )
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(agency_id=request.user.agency_id, is_superuser=False)
-
-    def get_list_filter(self, request):
-        return self.list_filter if request.user.is_superuser else ("role", "is_active")
-
-    def get_fieldsets(self, request, obj=None):
-        if request.user.is_superuser:
-            return super().get_fieldsets(request, obj)
-        return self.agency_add_fieldsets if obj is None else self.agency_fieldsets
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if request.user.is_superuser:
-            return form
-        agency_id = request.user.agency_id
-
-        class OwnAgencyForm(form):
-            def _post_clean(self) -> None:
-                # Validated as a member of the agency admin's own agency, which it will be.
-                self.instance.agency_id = agency_id
-                super()._post_clean()
-
-        return OwnAgencyForm
-
-    def save_model(self, request, obj, form, change):
-        if not request.user.is_superuser:
-            # The fields an agency admin sees do not include these: keep them so.
-            obj.agency_id = request.user.agency_id
-            obj.is_superuser = False
-            if not change:
-                obj.is_staff = False
-        if not obj.is_superuser and (obj.agency_id is None or not obj.role):
-            raise PermissionDenied("every user but a platform admin belongs to an agency with a role")
-        super().save_model(request, obj, form, change)
-
-    def user_change_password(self, request, id, form_url=""):
-        response = super().user_change_password(request, id, form_url)
-        if request.method == "POST" and response.status_code == 302:
-            user = self.get_object(request, id)
-            audit(request, "admin.password_change", user, {})
-        return response
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "at", "actor_username", "agency", "action", "object_type", "object_id")
-    list_filter = ("action", "object_type")
-    search_fields = ("actor_username", "object_id")
-    date_hierarchy = "at"
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
+from sharing.models import Agreement, AgreementParty, DisclosureRequest
 
 # --- agreements: every write through the lifecycle services -------------------------------
 
@@ -512,36 +332,3 @@ class DisclosureRequestAdmin(WithReason, ReadOnlyAdmin):
     @admin.action(description="Refuse (liaison of the owner, with a reason)")
     def refuse(self, request, queryset):
         return self.with_reason(request, queryset, services.refuse, "refuse")
-
-
-class DeleteOnlyAdmin:
-    """Second-factor devices and lock-out records: an admin resets a lost device or lifts a
-    lock-out by deleting the row; adding or changing one (a device key of the admin's choosing)
-    would let the admin pass another person's second factor."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-DELETE_ONLY = {
-    "otp_totp.totpdevice",
-    "otp_static.staticdevice",
-    "axes.accessattempt",
-    "axes.accesslog",
-    "axes.accessfailurelog",
-}
-
-
-def audit_every_other_admin(site: admin.AdminSite) -> None:
-    """Admins registered by installed apps (groups, devices, lock-outs) write rows themselves:
-    give each the audit of `AuditedAdmin`, so no admin write goes unrecorded."""
-    for model, model_admin in list(site._registry.items()):
-        if model._meta.app_label in {"sharing", "intel", "graph"} or isinstance(model_admin, AuditedAdmin):
-            continue
-        site.unregister(model)
-        bases = (DeleteOnlyAdmin,) if model._meta.label_lower in DELETE_ONLY else ()
-        audited = type(f"Audited{type(model_admin).__name__}", (*bases, AuditedAdmin, type(model_admin)), {})
-        site.register(model, audited)

@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from agencies.models import User
 from config.inputs import page_number
 from sharing import selectors, services
-from sharing.models import User
 from sharing.serializers import DecisionSerializer
 
 

@@ -15,8 +15,10 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from agencies.models import Agency
+from audit.models import AuditEvent
 from intel.models import Record
-from sharing.models import Agreement, AuditEvent, DisclosureRequest, Notification, RecordRelease
+from sharing.models import Agreement, DisclosureRequest, Notification, RecordRelease
 
 
 def agreements_of(user) -> QuerySet[Agreement]:
@@ -72,8 +74,8 @@ def access_log(agency_id: int) -> QuerySet[AuditEvent]:
     record = Record.objects.filter(pk=Cast(OuterRef("object_id"), BigIntegerField()))
     return (
         AuditEvent.objects.filter(action="record.read", details__owner=agency_id)
-        .select_related("agency")
         .annotate(
+            agency_code=Subquery(Agency.objects.filter(pk=OuterRef("agency_id")).values("code")),
             record_public_id=Subquery(record.values("public_id")),
             record_ref=Subquery(record.values("external_ref")),
         )

@@ -2,11 +2,12 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agencies.models import Agency
 from config.identity import PublicRelatedField, PublicSerializer
 from intel.models import Category, Classification, Entity, Purpose, Record, Releasability
 from intel.selectors import InvalidPurpose, validated_purpose
 from sharing import selectors
-from sharing.models import Agency, Agreement, AgreementParty, DisclosureRequest, Notification
+from sharing.models import Agreement, AgreementParty, DisclosureRequest, Notification
 from sharing.querysets import AGREEMENT_TERMS
 
 

@@ -18,12 +18,12 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from agencies.models import Agency, User
+from audit.log import record_event
 from intel.models import Caveat, Entity, Mention, Record, RecordGroupObjectPermission, Releasability
 from intel.signals import records_changed
 from sharing.access import AgreementAccess, annotate_holding, covered_records, named_releases
-from sharing.audit import record_event
 from sharing.models import (
-    Agency,
     Agreement,
     AgreementParty,
     Consent,
@@ -31,7 +31,6 @@ from sharing.models import (
     Notification,
     Purpose,
     RecordRelease,
-    User,
 )
 from sharing.querysets import AGREEMENT_TERMS
 

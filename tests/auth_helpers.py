@@ -6,7 +6,7 @@ import time
 import pyotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from sharing.models import User
+from agencies.models import User
 
 
 def totp_for_secret(secret: str, step: int | None = None) -> str:

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from agencies.models import Agency, User
 from sharing import services
-from sharing.models import Agency, Agreement, User
+from sharing.models import Agreement
 
 
 @dataclass

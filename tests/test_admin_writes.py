@@ -18,11 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from agencies.models import User
+from agencies.tokens import issue_token
+from audit.models import AuditEvent
 from graph.models import OutboxEntry
 from intel.models import Entity, EntityMerge, ImportBatch, Record, ResolutionCandidate
 from sharing import services
-from sharing.models import Agreement, AgreementParty, AuditEvent, DisclosureRequest, User
-from sharing.tokens import issue_token
+from sharing.models import Agreement, AgreementParty, DisclosureRequest
 from tests import test_agreements
 from tests.auth_helpers import signed_in, totp_device
 from tests.sharing_helpers import draft, in_force, platform_admin, staff
@@ -430,8 +432,8 @@ def add_data(model, who: User, cus, pol) -> dict[str, list[str]] | None:
     """A valid add form for the admins that allow adding, by model label."""
     suffix = f"{model._meta.model_name}-{who.pk}"
     return {
-        "sharing.agency": {"code": [f"new-{who.pk}"], "name": ["New"], "country": ["BE"], "kind": ["tax"]},
-        "sharing.user": {
+        "agencies.agency": {"code": [f"new-{who.pk}"], "name": ["New"], "country": ["BE"], "kind": ["tax"]},
+        "agencies.user": {
             "username": [f"new-{suffix}"],
             "usable_password": ["true"],
             "password1": ["a long pass phrase 42"],
@@ -516,9 +518,9 @@ class TestEveryAdminWrite:
 
     def test_user_changes_by_an_agency_admin_are_audited_with_old_and_new_values(self, cus, pol):
         client = browser(cus.admin)
-        listing = client.get(reverse("admin:sharing_user_changelist")).content.decode()
+        listing = client.get(reverse("admin:agencies_user_changelist")).content.decode()
         assert "cus-analyst" in listing and "pol-analyst" not in listing
-        url = reverse("admin:sharing_user_change", args=[cus.analyst.pk])
+        url = reverse("admin:agencies_user_change", args=[cus.analyst.pk])
         data = form_data(client.get(url).content.decode())
         data["role"] = ["liaison"]
         data.pop("is_active", None)
@@ -531,7 +533,7 @@ class TestEveryAdminWrite:
             "is_active": {"old": True, "new": False},
         }
         # Another agency's users are out of reach, and no field makes a superuser.
-        other = reverse("admin:sharing_user_change", args=[pol.analyst.pk])
+        other = reverse("admin:agencies_user_change", args=[pol.analyst.pk])
         assert client.post(other, {**data, "is_superuser": ["on"]}).status_code in (302, 404)
         assert not User.objects.get(pk=pol.analyst.pk).is_superuser
         data["is_superuser"], data["is_staff"], data["agency"] = ["on"], ["on"], [str(pol.agency.pk)]

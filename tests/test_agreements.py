@@ -11,10 +11,11 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
-from sharing.models import Agreement, AuditEvent, Notification
+from sharing.models import Agreement, Notification
 from tests.sharing_helpers import NO_SEIZURES, draft, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
 

@@ -7,8 +7,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from sharing.audit import event_for, record_event, record_events
-from sharing.models import Agency, AuditEvent, User
+from agencies.models import Agency, User
+from audit.log import event_for, record_event, record_events
+from audit.models import AuditEvent
 
 
 @pytest.fixture
@@ -22,9 +23,9 @@ def chain(db):
 def tamper(sql: str, params: list) -> None:
     """As the table's owner, switch the append-only trigger off for one statement."""
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE sharing_auditevent DISABLE TRIGGER sharing_auditevent_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
         cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE sharing_auditevent ENABLE TRIGGER sharing_auditevent_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only")
 
 
 def verify() -> tuple[str, str]:
@@ -44,8 +45,8 @@ def test_an_intact_chain_verifies(chain):
 
 def test_the_database_refuses_updates_and_deletes(chain):
     for statement in (
-        "UPDATE sharing_auditevent SET action = 'x' WHERE id = %s",
-        "DELETE FROM sharing_auditevent WHERE id = %s",
+        "UPDATE audit_auditevent SET action = 'x' WHERE id = %s",
+        "DELETE FROM audit_auditevent WHERE id = %s",
     ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             with connection.cursor() as cursor:
@@ -54,21 +55,21 @@ def test_the_database_refuses_updates_and_deletes(chain):
 
 
 def test_verify_audit_names_an_edited_row(chain):
-    tamper("UPDATE sharing_auditevent SET details = %s WHERE id = %s", ['{"n": 99}', chain[2].pk])
+    tamper("UPDATE audit_auditevent SET details = %s WHERE id = %s", ['{"n": 99}', chain[2].pk])
     _, err = verify()
     assert f"event #{chain[2].pk}: its content does not match its hash" in err
     assert f"event #{chain[3].pk}" not in err
 
 
 def test_verify_audit_names_the_row_after_a_deleted_one(chain):
-    tamper("DELETE FROM sharing_auditevent WHERE id = %s", [chain[2].pk])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [chain[2].pk])
     _, err = verify()
     assert f"event #{chain[3].pk}: does not chain onto the event after #{chain[1].pk}" in err
 
 
 def test_verify_audit_with_the_earlier_head_detects_a_cut_off_end(chain):
     head = f"{chain[-1].pk}:{chain[-1].hash}"
-    tamper("DELETE FROM sharing_auditevent WHERE id = %s", [chain[-1].pk])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [chain[-1].pk])
     err = io.StringIO()
     with pytest.raises(CommandError):
         call_command("verify_audit", head=head, stderr=err, stdout=io.StringIO())

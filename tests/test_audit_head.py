@@ -12,8 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from sharing.audit import chain_hash, record_event, verify_chain
-from sharing.models import AuditEvent
+from audit.log import chain_hash, record_event, verify_chain
+from audit.models import AuditEvent
 from tests.test_foundation import bare_environment, run_manage
 
 pytestmark = pytest.mark.django_db
@@ -54,10 +54,10 @@ def verify(**options) -> tuple[bool, str, str]:
 def tamper(statements: list[tuple[str, list]]) -> None:
     """As the table's owner: the append-only trigger off (see migration 0002) for these statements."""
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE sharing_auditevent DISABLE TRIGGER sharing_auditevent_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
         for sql, params in statements:
             cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE sharing_auditevent ENABLE TRIGGER sharing_auditevent_append_only")
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only")
 
 
 def test_a_signed_head_is_published_every_n_events(chain, audit_heads_file):
@@ -95,7 +95,7 @@ def test_rows_edited_with_every_later_hash_recomputed_fail_against_a_published_h
         event.hash = prev = chain_hash(prev, event)
         statements.append(
             (
-                "UPDATE sharing_auditevent SET details = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                "UPDATE audit_auditevent SET details = %s, prev_hash = %s, hash = %s WHERE id = %s",
                 [json.dumps(event.details), event.prev_hash, event.hash, event.id],
             )
         )
@@ -113,7 +113,7 @@ def test_rows_edited_with_every_later_hash_recomputed_fail_against_a_published_h
 
 def test_a_cut_off_end_fails_against_a_published_head(chain, audit_heads_file):
     last_head = heads(audit_heads_file)[-1]["id"]
-    tamper([("DELETE FROM sharing_auditevent WHERE id >= %s", [last_head])])
+    tamper([("DELETE FROM audit_auditevent WHERE id >= %s", [last_head])])
     assert list(verify_chain()) == []
     ok, _, err = verify()
     assert not ok
@@ -138,7 +138,7 @@ def test_verify_audit_publishes_the_head_on_demand_only_when_the_log_verifies(ch
     after = heads(audit_heads_file)
     assert after[:-1] == before and (after[-1]["id"], after[-1]["hash"]) == (chain[-1].id, chain[-1].hash)
 
-    tamper([("UPDATE sharing_auditevent SET details = %s WHERE id = %s", ['{"n": 99}', chain[-1].id])])
+    tamper([("UPDATE audit_auditevent SET details = %s WHERE id = %s", ['{"n": 99}', chain[-1].id])])
     ok, _, err = verify(publish=True)
     assert not ok and f"event #{chain[-1].id}: its content does not match its hash" in err
     assert heads(audit_heads_file) == after

@@ -2,11 +2,11 @@
 
 import pytest
 
+from agencies.mfa import mfa_required
+from agencies.models import User
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
-from sharing.mfa import mfa_required
-from sharing.models import User
 from tests.auth_helpers import browser_sign_in, totp_device
 from tests.sharing_helpers import NO_SEIZURES, in_force, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES

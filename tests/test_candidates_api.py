@@ -3,8 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
+from agencies.models import Agency, User
+from audit.models import AuditEvent
 from intel.models import Entity, Mention, Record, ResolutionCandidate
-from sharing.models import Agency, AuditEvent, User
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
+from agencies.models import Agency
 from config.celery import ping
-from sharing.models import Agency
 from tests.conftest import ROOT, free_port, services
 
 
@@ -27,7 +27,7 @@ def test_migrations_applied_on_postgresql_and_a_row_round_trips():
 
     Agency.objects.create(code="cus-nl", name="Customs NL", country="NL", kind=Agency.Kind.CUSTOMS)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name, country, kind FROM sharing_agency WHERE code = %s", ["cus-nl"])
+        cursor.execute("SELECT name, country, kind FROM agencies_agency WHERE code = %s", ["cus-nl"])
         assert cursor.fetchone() == ("Customs NL", "NL", "customs")
 
 

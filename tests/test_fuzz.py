@@ -21,10 +21,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+from agencies.tokens import issue_token
 from intel.models import Record
 from sharing import services
 from sharing.models import DisclosureRequest
-from sharing.tokens import issue_token
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_agreements import shipments  # noqa: F401 (a fixture)

@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from stdnum import imo, iso6346
 
+from agencies.models import Agency, User
 from config.celery import app
 from graph import sync, writer
 from graph.driver import get_driver
@@ -45,7 +46,6 @@ from intel.importing import import_file
 from intel.models import Entity, Mention, Record, RecordGroupObjectPermission
 from intel.services import delete_record, update_record
 from intel.signals import records_changed
-from sharing.models import Agency, User
 from tests.conftest import ROOT, WorkerProcess, services, worker_database_url
 from tests.test_import import EXAMPLES
 

@@ -14,10 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from agencies.tokens import issue_token
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
-from sharing.tokens import issue_token
 from tests.auth_helpers import next_code, totp_device
 from tests.sharing_helpers import NO_SEIZURES, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_foundation import bare_environment, run_manage

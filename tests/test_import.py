@@ -10,9 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from agencies.models import Agency, User
+from audit.models import AuditEvent
 from intel.importing import ImportFailed, import_file
 from intel.models import Entity, ImportBatch, Link, Mention, Record
-from sharing.models import Agency, AuditEvent, User
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 HEADER = (EXAMPLES / "shipments.csv").read_text().splitlines()[0]

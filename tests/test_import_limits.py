@@ -26,11 +26,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from agencies.models import Agency, User
 from intel.importing import ImportFailed, ImportLimits, import_file, iter_rows
 from intel.models import ImportBatch, Record
 from intel.services import run_import_batch
 from intel.tasks import remove_failed_import_files_task, run_import
-from sharing.models import Agency, User
 from tests.conftest import ROOT, worker_database_url
 
 GOOD = {"external_ref": "G-1", "category": "shipment", "occurred_on": "2026-01-02"}

@@ -3,6 +3,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from agencies.models import Agency, User
+from audit.log import verify_chain
+from audit.models import AuditEvent
 from intel.candidates import find_candidates, merge_entities, note_names, reject_candidate, undo_merge
 from intel.models import (
     Category,
@@ -16,8 +19,6 @@ from intel.models import (
     Role,
 )
 from intel.resolution import Resolved, resolve_company, resolve_person, resolve_shipment, resolve_vessel
-from sharing.audit import verify_chain
-from sharing.models import Agency, AuditEvent, User
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from agencies.models import Agency, User
 from intel.importing import import_file
-from sharing.models import Agency, User
 from tests.test_import import EXAMPLES
 
 

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 
+from audit.models import AuditEvent
 from intel.models import Record
-from sharing.models import AuditEvent
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, staff
 from tests.test_agreements import shipments  # noqa: F401 (a fixture)

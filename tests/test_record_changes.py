@@ -4,9 +4,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
+from agencies.models import Agency, User
+from audit.models import AuditEvent
 from intel.importing import import_file
 from intel.models import Record, RecordGroupObjectPermission
-from sharing.models import Agency, AuditEvent, User
 from tests.test_import import EXAMPLES
 
 

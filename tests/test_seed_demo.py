@@ -9,10 +9,11 @@ from django.core.management import CommandError, call_command
 from django.db.models import Q
 from django.test import override_settings
 
-from intel import demo
+from agencies.models import Agency, User
+from audit.models import AuditEvent
+from demo import scenario as demo
 from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission, ResolutionCandidate
 from intel.resolution import resolve_address, resolve_company, resolve_phone
-from sharing.models import Agency, AuditEvent, User
 
 SEED, SCALE = 7, 0.05
 

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from agencies.models import Agency, User
 from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission, ResolutionCandidate
 from intel.rights import grant_owner_rights
-from sharing.models import Agency, User
 
 ENTITY_TYPES = ["company", "person", "vessel", "phone"]
 ROLES = ["importer", "broker", "carrier"]
@@ -262,7 +262,7 @@ def test_a_user_without_an_agency_sees_nothing_and_anonymous_is_refused(client):
 
 @pytest.mark.django_db
 def test_reads_of_another_agencys_record_are_audited_and_own_reads_are_not():
-    from sharing.models import AuditEvent
+    from audit.models import AuditEvent
 
     owner = Agency.objects.create(code="own", name="Owner", country="NL", kind="customs")
     partner = Agency.objects.create(code="par", name="Partner", country="BE", kind="police")

@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from agencies.models import Agency
 from intel.importing import ImportFailed, count_rows, detect_format, import_file
-from sharing.models import Agency
 
 
 class Command(BaseCommand):

@@ -172,7 +172,7 @@ def test_receive_only_parties_share_nothing(cus, pol):
 
 
 def test_reading_shared_records_needs_a_permitted_purpose(cus, pol, shipments):
-    in_force((cus, True, False), (pol, False, True), purposes=("risk_assessment",))
+    agreement = in_force((cus, True, False), (pol, False, True), purposes=("risk_assessment",))
     record = shipments[0]
     for purpose in (None, "prosecution"):
         response = pol.client(purpose=purpose).get(f"/api/records/{record.public_id}/")
@@ -181,9 +181,10 @@ def test_reading_shared_records_needs_a_permitted_purpose(cus, pol, shipments):
     assert visible_refs(pol, purpose=None) == set()
     response = pol.client(purpose="risk_assessment").get(f"/api/records/{record.public_id}/")
     assert response.status_code == 200
-    assert response.json()["shared_under"]["agreement"] is not None
+    # The answer names the agreement by its reference; the audit trail keeps its key.
+    assert response.json()["shared_under"] == {"agreement": agreement.reference}
     event = AuditEvent.objects.filter(action="record.read", object_id=str(record.pk)).last()
-    assert event.details["purpose"] == "risk_assessment" and event.details["agreement"] is not None
+    assert event.details["purpose"] == "risk_assessment" and event.details["agreement"] == agreement.pk
     # A purpose chosen for the session works like one stated per request.
     client = pol.client()
     client.force_login(pol.analyst)

@@ -312,9 +312,13 @@ class TestAmendments:
             f"/api/agreements/{mou.public_id}/amend/", {"purposes": ["investigation"]}, format="json"
         )
         assert response.status_code == 201, response.json()
-        amendment_id = response.json()["id"]
+        amendment_id = str(Agreement.objects.get(amends=mou).public_id)
+        assert response.json()["id"] == amendment_id
         versions = pol.client("admin").get(f"/api/agreements/{mou.public_id}/").json()["versions"]
-        assert [(v["version"], v["status"]) for v in versions] == [(1, "active"), (2, "draft")]
+        assert [(v["id"], v["version"], v["status"]) for v in versions] == [
+            (str(mou.public_id), 1, "active"),
+            (amendment_id, 2, "draft"),
+        ]
         for step in ("propose", "sign"):
             assert cus.client("admin").post(f"/api/agreements/{amendment_id}/{step}/").status_code == 200
         assert pol.client("admin").post(f"/api/agreements/{amendment_id}/sign/").status_code == 200

@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
-from sharing.models import Agreement, Notification
+from sharing.models import Agreement, DisclosureRequest, Notification
 from tests.sharing_helpers import NO_SEIZURES, draft, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
 
@@ -125,7 +125,10 @@ def test_expiry_at_the_end_date_with_no_one_acting(cus, pol, shipments):
         assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
     with time_machine.travel(agreement.ends_at, tick=False):
         assert visible_refs(pol) == set()
-        assert pol.client(purpose="investigation").get(f"/api/records/{shipments[0].public_id}/").status_code == 404
+        assert (
+            pol.client(purpose="investigation").get(f"/api/records/{shipments[0].public_id}/").status_code
+            == 404
+        )
         services.refresh_statuses()
         assert Agreement.objects.get(pk=agreement.pk).status == "expired"
         with pytest.raises(ValidationError, match="only an active agreement can be suspended"):
@@ -170,7 +173,7 @@ def test_receive_only_parties_share_nothing(cus, pol):
 
 
 def test_reading_shared_records_needs_a_permitted_purpose(cus, pol, shipments):
-    in_force((cus, True, False), (pol, False, True), purposes=("risk_assessment",))
+    agreement = in_force((cus, True, False), (pol, False, True), purposes=("risk_assessment",))
     record = shipments[0]
     for purpose in (None, "prosecution"):
         response = pol.client(purpose=purpose).get(f"/api/records/{record.public_id}/")
@@ -179,9 +182,10 @@ def test_reading_shared_records_needs_a_permitted_purpose(cus, pol, shipments):
     assert visible_refs(pol, purpose=None) == set()
     response = pol.client(purpose="risk_assessment").get(f"/api/records/{record.public_id}/")
     assert response.status_code == 200
-    assert response.json()["shared_under"]["agreement"] is not None
+    # The answer names the agreement by its reference; the audit trail keeps its key.
+    assert response.json()["shared_under"] == {"agreement": agreement.reference}
     event = AuditEvent.objects.filter(action="record.read", object_id=str(record.pk)).last()
-    assert event.details["purpose"] == "risk_assessment" and event.details["agreement"] is not None
+    assert event.details["purpose"] == "risk_assessment" and event.details["agreement"] == agreement.pk
     # A purpose chosen for the session works like one stated per request.
     client = pol.client()
     client.force_login(pol.analyst)
@@ -233,7 +237,7 @@ def test_exports_are_redacted_like_the_api_and_audited(cus, pol, shipments):
     rows = export_rows(pol)
     assert {row["external_ref"] for row in rows} == {r.external_ref for r in shipments}
     for row in rows:
-        assert row["summary"] == "" and row["shared_under"] == f"agreement {agreement.pk}"
+        assert row["summary"] == "" and row["shared_under"] == f"agreement {agreement.reference}"
         details = json.loads(row["details"])
         assert "declared_value" not in details and details["currency"] == "EUR"
         assert {m["entity_type"] for m in json.loads(row["mentions"])}.isdisjoint({"phone", "email"})
@@ -309,7 +313,7 @@ def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_al
 
 
 def test_discovery_reveals_only_agency_and_count_and_only_when_allowed(cus, pol, shipments):
-    importer = shipments[0].mentions.get(role="importer").entity_id
+    importer = shipments[0].mentions.get(role="importer").entity.public_id
     seizures_beyond_scope(pol)
     in_force((cus, True, True), (pol, True, True), discovery_allowed=False, categories=NO_SEIZURES)
     assert cus.client().get(f"/api/entities/{importer}/discovery/").json() == []
@@ -323,12 +327,12 @@ def test_discovery_reveals_only_agency_and_count_and_only_when_allowed(cus, pol,
     hits = cus.client().get(f"/api/entities/{importer}/discovery/").json()
     assert hits == [{"agency": "pol", "agency_name": "POL", "count": 1}]
     # An entity the caller cannot see at all is not found, so discovery says nothing of it.
-    police_only = Record.objects.get(owner=pol.agency).mentions.get(role="vessel").entity_id
+    police_only = Record.objects.get(owner=pol.agency).mentions.get(role="vessel").entity.public_id
     assert staff("tax", kind="tax").client().get(f"/api/entities/{police_only}/discovery/").status_code == 404
 
 
 def test_disclosure_request_approved_gives_a_time_limited_grant(cus, pol, shipments):
-    importer = shipments[0].mentions.get(role="importer").entity_id
+    importer = shipments[0].mentions.get(role="importer").entity
     seizures_beyond_scope(pol)
     in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
     seizure = Record.objects.get(owner=pol.agency)
@@ -336,7 +340,7 @@ def test_disclosure_request_approved_gives_a_time_limited_grant(cus, pol, shipme
         "/api/requests/",
         {
             "owner": "pol",
-            "entity": importer,
+            "entity": str(importer.public_id),
             "purpose": "investigation",
             "justification": "same importer",
             "urgency": "urgent",
@@ -344,7 +348,8 @@ def test_disclosure_request_approved_gives_a_time_limited_grant(cus, pol, shipme
         format="json",
     )
     assert response.status_code == 201, response.content
-    request_id = response.json()["id"]
+    request_id = str(DisclosureRequest.objects.get(requester=cus.analyst, entity=importer).public_id)
+    assert response.json()["id"] == request_id
     assert (
         timedelta(hours=7)
         < (timezone.datetime.fromisoformat(response.json()["due_at"]) - timezone.now())
@@ -418,7 +423,7 @@ def test_overdue_requests_come_first_in_the_liaison_queue(cus, pol, shipments):
             urgency="urgent",
         )
     queue = pol.client("liaison").get("/api/requests/", {"box": "incoming"}).json()["results"]
-    assert [row["id"] for row in queue] == [overdue.pk, routine.pk]
+    assert [row["id"] for row in queue] == [str(overdue.public_id), str(routine.public_id)]
     assert queue[0]["overdue"] is True
 
 

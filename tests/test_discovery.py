@@ -4,6 +4,8 @@ anything about an entity the asker may not see answers exactly as a nonexistent 
 
 Expected counts are written out by hand from the scenario each test builds."""
 
+import uuid
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -131,20 +133,22 @@ def test_a_disclosure_request_takes_exactly_the_records_discovery_counted(cus, p
 
 
 def hidden_and_missing(pol, cus):
-    """An entity only pol's records name (cus may not see it), and an id no entity has."""
+    """An entity only pol's records name (cus may not see it), and a public id no entity has."""
     import_file(EXAMPLES / "seizures.jsonl", pol.agency)
     hidden = (
         Record.objects.filter(owner=pol.agency, category="seizure").first().mentions.get(role="vessel").entity
     )
     assert not Entity.objects.visible_to(cus.analyst).filter(pk=hidden.pk).exists()
-    return hidden.pk, Entity.objects.order_by("-pk").first().pk + 1000
+    missing = uuid.uuid4()
+    assert not Entity.objects.filter(public_id=missing).exists()
+    return hidden, missing
 
 
 def test_discovery_of_a_hidden_entity_answers_as_a_missing_one(cus, pol):
     in_force((cus, True, True), (pol, True, True), reference="MOU-D", discovery_allowed=True)
     hidden, missing = hidden_and_missing(pol, cus)
     client = cus.client()
-    on_hidden = client.get(f"/api/entities/{hidden}/discovery/")
+    on_hidden = client.get(f"/api/entities/{hidden.public_id}/discovery/")
     on_missing = client.get(f"/api/entities/{missing}/discovery/")
     assert on_hidden.status_code == on_missing.status_code == 404
     assert on_hidden.json() == on_missing.json()
@@ -155,19 +159,19 @@ def test_a_disclosure_request_about_a_hidden_entity_answers_as_a_missing_one(cus
     hidden, missing = hidden_and_missing(pol, cus)
     client = cus.client()
     answers = []
-    for entity in (hidden, missing):
+    for entity in (str(hidden.public_id), str(missing)):
         response = client.post(
             "/api/requests/",
             {"entity": entity, "owner": "pol", "purpose": "investigation", "justification": "j"},
             format="json",
         )
-        answers.append((response.status_code, response.json()["entity"][0].replace(str(entity), "ID")))
+        answers.append((response.status_code, response.json()["entity"][0].replace(entity, "ID")))
     assert answers[0] == answers[1]
     assert answers[0][0] == 400
     with pytest.raises(ValidationError) as refused:
         services.request_disclosure(
             cus.analyst,
-            entity_id=hidden,
+            entity_id=hidden.pk,
             owner=pol.agency,
             purpose="investigation",
             justification="j",

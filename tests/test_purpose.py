@@ -86,7 +86,7 @@ def api_paths(record: Record) -> list[str]:
 
 
 def page_paths(record: Record) -> list[str]:
-    entity = record.mentions.values_list("entity_id", flat=True).first()
+    entity = record.mentions.values_list("entity__public_id", flat=True).first()
     return [f"/records/{record.public_id}/", f"/entities/{entity}/", "/search/?q=acme"]
 
 
@@ -164,7 +164,7 @@ def test_the_wildcard_never_widens_what_a_partner_reads(shared):
 @pytest.mark.parametrize("purpose", ["*", "any", "INVESTIGATION"])
 def test_request_bodies_take_the_same_vocabulary(shared, purpose):
     client = logged_in(shared.pol.analyst)
-    entity = shared.record.mentions.values_list("entity_id", flat=True).first()
+    entity = str(shared.record.mentions.values_list("entity__public_id", flat=True).first())
     disclosure = client.post(
         "/api/requests/",
         {"owner": "cus", "entity": entity, "purpose": purpose, "justification": "why"},
@@ -173,7 +173,7 @@ def test_request_bodies_take_the_same_vocabulary(shared, purpose):
     consent = client.post(
         "/api/requests/consent/",
         {
-            "record": shared.record.pk,
+            "record": str(shared.record.public_id),
             "caveat": "no_onward_sharing",
             "purpose": purpose,
             "justification": "why",
@@ -182,6 +182,8 @@ def test_request_bodies_take_the_same_vocabulary(shared, purpose):
     )
     for response in (disclosure, consent):
         assert response.status_code == 400
+        # The ids are well formed and visible: the purpose alone is refused.
+        assert not {"entity", "record"} & set(response.json()), response.json()
         message = " ".join(response.json()["purpose"])
         assert all(p in message for p in VOCABULARY)
 
@@ -220,9 +222,14 @@ def test_a_purpose_the_agreement_does_not_permit_is_403_and_audited(shared, stat
 
 def test_a_permitted_purpose_reads_and_is_audited_as_stated(shared):
     client = logged_in(shared.pol.analyst)
-    assert client.get(f"/api/records/{shared.record.public_id}/", {"purpose": "risk_assessment"}).status_code == 200
     assert (
-        client.get(f"/records/{shared.record.public_id}/", HTTP_X_INTERLINK_PURPOSE="risk_assessment").status_code
+        client.get(f"/api/records/{shared.record.public_id}/", {"purpose": "risk_assessment"}).status_code
+        == 200
+    )
+    assert (
+        client.get(
+            f"/records/{shared.record.public_id}/", HTTP_X_INTERLINK_PURPOSE="risk_assessment"
+        ).status_code
         == 200
     )
     events = AuditEvent.objects.filter(action="record.read", object_id=str(shared.record.pk))

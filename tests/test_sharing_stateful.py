@@ -71,6 +71,7 @@ class ModelAgreement:
 @dataclass
 class ModelRecord:
     pk: int
+    public_id: str  # what the API names it by
     owner: int
     category: str
     classification: int
@@ -276,7 +277,9 @@ class SharingMachine(RuleBasedStateMachine):
             search_text=PHONE,
         )
         Link.objects.create(record=record, source=self.entity, target=self.phone, type="CONTACT")
-        self.records.append(ModelRecord(record.pk, owner, category, classification, releasability))
+        self.records.append(
+            ModelRecord(record.pk, str(record.public_id), owner, category, classification, releasability)
+        )
 
     @rule(data=st.data())
     def change_releasability(self, data):
@@ -585,9 +588,11 @@ class SharingMachine(RuleBasedStateMachine):
 
     # --- after every step ---------------------------------------------------------------
 
-    def expected(self, agency: int) -> tuple[set[int], set[int]]:
-        readable = {r.pk for r in self.records if self.oracle_visible(agency, r, READ_PURPOSE)}
-        visible = {r.pk for r in self.records if self.oracle_visible(agency, r, "*")}
+    def expected(self, agency: int) -> tuple[set[str], set[str]]:
+        """The public ids of the records the agency reads for READ_PURPOSE, and of those it
+        holds for any purpose."""
+        readable = {r.public_id for r in self.records if self.oracle_visible(agency, r, READ_PURPOSE)}
+        visible = {r.public_id for r in self.records if self.oracle_visible(agency, r, "*")}
         return readable, visible
 
     @invariant()
@@ -602,18 +607,17 @@ class SharingMachine(RuleBasedStateMachine):
             entities = {
                 row["id"]: row for row in client.get("/api/entities/", {"page_size": 1000}).json()["results"]
             }
-            expected_entities = ({self.entity.pk} if readable else set()) | (
-                {self.phone.pk} if with_phone else set()
-            )
+            entity_id, phone_id = str(self.entity.public_id), str(self.phone.public_id)
+            expected_entities = ({entity_id} if readable else set()) | ({phone_id} if with_phone else set())
             assert set(entities) == expected_entities
             if readable:
-                assert entities[self.entity.pk]["mention_count"] == len(readable)
+                assert entities[entity_id]["mention_count"] == len(readable)
             if with_phone:
-                assert entities[self.phone.pk]["mention_count"] == len(with_phone)
+                assert entities[phone_id]["mention_count"] == len(with_phone)
             links = client.get("/api/links/", {"page_size": 1000}).json()["results"]
             assert sorted(row["type"] for row in links) == ["CONTACT"] * len(with_phone)
             found = client.get("/api/search/", {"q": PHONE}).json()["results"]
-            assert {row["id"] for row in found} == ({self.phone.pk} if with_phone else set())
+            assert {row["id"] for row in found} == ({phone_id} if with_phone else set())
 
     # A rule rather than an invariant: one request per record and agency is the costly
     # check, so hypothesis spends it where it likes instead of after every step.
@@ -624,7 +628,9 @@ class SharingMachine(RuleBasedStateMachine):
             client = member.client(purpose=READ_PURPOSE)
             for record in self.records:
                 response = client.get(f"/api/records/{record.public_id}/")
-                expected = 200 if record.pk in readable else (403 if record.pk in visible else 404)
+                expected = (
+                    200 if record.public_id in readable else (403 if record.public_id in visible else 404)
+                )
                 assert response.status_code == expected, (agency, record, response.status_code)
                 if expected != 200:
                     continue
@@ -641,9 +647,9 @@ class SharingMachine(RuleBasedStateMachine):
             self.discovery_agrees_with_the_oracle(agency, client, visible)
             exported = client.get("/api/records/export/")
             rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
-            assert {int(row["id"]) for row in rows} == readable
+            assert {row["id"] for row in rows} == readable
 
-    def discovery_agrees_with_the_oracle(self, agency: int, client, visible: set[int]) -> None:
+    def discovery_agrees_with_the_oracle(self, agency: int, client, visible: set[str]) -> None:
         response = client.get(f"/api/entities/{self.entity.public_id}/discovery/")
         if not visible:
             assert response.status_code == 404
@@ -655,7 +661,7 @@ class SharingMachine(RuleBasedStateMachine):
             for record in self.records:
                 if (
                     record.owner == owner
-                    and record.pk not in visible
+                    and record.public_id not in visible
                     and any(self.releasable_under(record, a) for a in discovering)
                 ):
                     counts[code] = counts.get(code, 0) + 1

@@ -184,9 +184,10 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
     with transaction.atomic():
         users, records, entities, links, candidates = build(scenario)
         oracle = Oracle(scenario)
-        record_id = {i: r.pk for i, r in enumerate(records)}
-        entity_id = {i: e.pk for i, e in enumerate(entities)}
-        link_id = {i: link.pk for i, link in enumerate(links)}
+        # The ids the API must answer with: each object's own public id, never its key.
+        record_id = {i: str(r.public_id) for i, r in enumerate(records)}
+        entity_id = {i: str(e.public_id) for i, e in enumerate(entities)}
+        link_id = {i: str(link.public_id) for i, link in enumerate(links)}
         client = APIClient()
         for agency, user in enumerate(users):
             client.force_authenticate(user)
@@ -197,14 +198,14 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             assert count == len(expected_records)
             exported = client.get("/api/records/export/")
             rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
-            assert {int(row["id"]) for row in rows} == expected_records
+            assert {row["id"] for row in rows} == expected_records
             for i, record in enumerate(records):
                 response = client.get(f"/api/records/{record.public_id}/")
-                assert response.status_code == (200 if record.pk in expected_records else 404)
+                assert response.status_code == (200 if record_id[i] in expected_records else 404)
                 # Writing: invisible records do not exist for the caller; visible ones of other
                 # agencies exist but are not theirs to change.
                 owned = scenario.records[i][0] == agency
-                expected_write = 200 if owned else (403 if record.pk in expected_records else 404)
+                expected_write = 200 if owned else (403 if record_id[i] in expected_records else 404)
                 assert (
                     client.patch(f"/api/records/{record.public_id}/", {}, format="json").status_code
                     == expected_write
@@ -221,11 +222,11 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             by_id = {row["id"]: row for row in rows}
             for i, entity in enumerate(entities):
                 response = client.get(f"/api/entities/{entity.public_id}/")
-                assert response.status_code == (200 if entity.pk in expected_entities else 404)
-                if entity.pk not in expected_entities:
+                assert response.status_code == (200 if entity_id[i] in expected_entities else 404)
+                if entity_id[i] not in expected_entities:
                     continue
-                assert set(by_id[entity.pk]["names"]) == oracle.names(agency, i)
-                assert (by_id[entity.pk]["key"] is not None) == oracle.key_shown(agency, i)
+                assert set(by_id[entity_id[i]]["names"]) == oracle.names(agency, i)
+                assert (by_id[entity_id[i]]["key"] is not None) == oracle.key_shown(agency, i)
                 detail = response.json()
                 assert {m["record"] for m in detail["mentions"]} == {
                     record_id[m[0]] for m in oracle.mentions(agency) if m[1] == i
@@ -235,12 +236,14 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             assert {row["id"] for row in rows} == {link_id[i] for i in oracle.links(agency)}
             assert count == len(oracle.links(agency))
 
-            expected_candidates = {candidates[i].pk for i in oracle.candidates(agency)}
+            expected_candidates = {str(candidates[i].public_id) for i in oracle.candidates(agency)}
             rows, count = fetch_all(client, "/api/candidates/")
             assert {row["id"] for row in rows} == expected_candidates
             for candidate in candidates:
                 response = client.get(f"/api/candidates/{candidate.public_id}/")
-                assert response.status_code == (200 if candidate.pk in expected_candidates else 404)
+                assert response.status_code == (
+                    200 if str(candidate.public_id) in expected_candidates else 404
+                )
 
             for name_index, name in enumerate(NAMES):
                 rows, _ = fetch_all(client, "/api/search/", q=name.split()[0])

@@ -81,8 +81,10 @@ def csv_row(cells: list[str]) -> list[str]:
 
 def export_csv(reader: selectors.Reader, records: QuerySet[Record]) -> Iterator[str]:
     """CSV text of `records` (a queryset of what the reader may read, filtered and ordered),
-    a chunk at a time. Each chunk is read again through the choke point, so a record that
-    stopped being visible while the export ran is left out, and audited when it is produced."""
+    a chunk at a time. Each chunk is read again through the choke point, with the access of
+    that moment (a fresh reader: the request's was worked out when it started), so a record
+    that stopped being visible while the export ran is left out, and audited when it is
+    produced."""
     buffer = io.StringIO()
     # Every cell quoted (OWASP): a separator inside a value stays inside its cell.
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
@@ -90,6 +92,7 @@ def export_csv(reader: selectors.Reader, records: QuerySet[Record]) -> Iterator[
     ids = list(records.values_list("pk", flat=True))
     for start in range(0, len(ids), CHUNK_SIZE):
         wanted = ids[start : start + CHUNK_SIZE]
+        reader = selectors.Reader(reader.user, reader.purpose)
         found = {r.pk: r for r in selectors.record_with_contents(reader).filter(pk__in=wanted)}
         chunk = [found[pk] for pk in wanted if pk in found]
         selectors.audit_reads(

@@ -104,19 +104,20 @@ def visible_records(reader: Reader) -> QuerySet[Record]:
 def readable_record(reader: Reader, records: QuerySet[Record], public_id: UUID | str) -> Record | None:
     """The record from `records` (the reader's, for the purpose stated), or None when the
     reader's agency may not see it at all. Raises PurposeRequired when it is visible but not
-    for the purpose stated, or when its handling code forbids that purpose without consent."""
+    for the purpose stated (or none was), or when its owner's handling code forbids that use
+    without consent."""
     record = records.filter(public_id=public_id).first()
-    if record is None:
-        hidden = Record.objects.visible_to(reader.user).filter(public_id=public_id)
-        record_id = hidden.values_list("pk", flat=True).first()
-        if record_id is not None:
-            raise audited_refusal(reader, record_id, purpose_refusal(reader, hidden))
+    if record is not None:
+        return record
+    visible = Record.objects.visible_to(reader.user).filter(public_id=public_id)
+    held = visible.first()
+    if held is None:
         return None
-    refused = access_policy().use_refused(agency_id=reader.agency_id, record=record, purpose=reader.purpose)
+    refused = access_policy().use_refused(agency_id=reader.agency_id, record=held, purpose=reader.purpose)
     if refused:
         allowed = [p for p in reader.access.allowed_purposes() if p != reader.purpose]
-        raise audited_refusal(reader, record.pk, PurposeRequired(refused, allowed))
-    return record
+        raise audited_refusal(reader, held.pk, PurposeRequired(refused, allowed))
+    raise audited_refusal(reader, held.pk, purpose_refusal(reader, visible))
 
 
 def audited_refusal(reader: Reader, record_id: int, refusal: PurposeRequired) -> PurposeRequired:

@@ -63,10 +63,14 @@ class AgreementAccess:
     `pool` holds every agreement in force that the same purpose and redactions leave: an
     onward release is only as good as the agreements its chain came through, and each of
     those must be in this pool (so a chain is read for a purpose every link permits, and an
-    entity type any link redacts stays hidden). `agreements` is always a part of `pool`."""
+    entity type any link redacts stays hidden). `agreements` is always a part of `pool`.
+
+    `as_evidence`: read for use as evidence, which the owner's not-for-evidence handling
+    code forbids without its consent, for every record of another agency however held."""
 
     agreements: dict[int, AgreementTerms] = field(default_factory=dict)
     pool: dict[int, AgreementTerms] = field(default_factory=dict)
+    as_evidence: bool = False
 
     @classmethod
     def for_agency(cls, agency_id: int, purpose: PurposeAsked = ANY_PURPOSE) -> AgreementAccess:
@@ -78,7 +82,11 @@ class AgreementAccess:
             raise TypeError(f"a purpose is a string or ANY_PURPOSE, not {purpose!r}")
         terms, received = cls.terms_of(Agreement.objects.in_force())
         pool = {pk: t for pk, t in terms.items() if purpose is ANY_PURPOSE or purpose in t.purposes}
-        return cls({pk: pool[pk] for pk in received.get(agency_id, ()) if pk in pool}, pool)
+        return cls(
+            {pk: pool[pk] for pk in received.get(agency_id, ()) if pk in pool},
+            pool,
+            purpose == EVIDENCE_PURPOSE,
+        )
 
     @classmethod
     def for_every_agency(cls) -> dict[int, AgreementAccess]:
@@ -159,6 +167,7 @@ class AgreementAccess:
         return AgreementAccess(
             {pk: t for pk, t in self.agreements.items() if pk in agreement_ids},
             {pk: t for pk, t in self.pool.items() if pk in agreement_ids},
+            self.as_evidence,
         )
 
     def allowing_onward(self) -> AgreementAccess:
@@ -278,11 +287,24 @@ def covering_agreement(access: AgreementAccess) -> Case:
 
 
 def record_condition(agency_id: int, access: AgreementAccess) -> Q:
-    """Records the agency may see: its own, granted to it, or released under its agreements."""
-    condition = Q(owner_id=agency_id) | granted(agency_id)
+    """Records the agency may see: its own, granted to it, or released under its agreements;
+    read as evidence, none of another agency's that its owner marked not for evidence and did
+    not consent to for this agency."""
+    shared = granted(agency_id)
     if access.agreements:
-        condition |= released_to_covering(access) | Exists(named_releases(access))
-    return condition
+        shared |= released_to_covering(access) | Exists(named_releases(access))
+    if access.as_evidence:
+        shared &= ~not_for_evidence_without_consent(agency_id)
+    return Q(owner_id=agency_id) | shared
+
+
+def not_for_evidence_without_consent(agency_id: int) -> Q:
+    consented = Consent.objects.filter(
+        record_id=OuterRef("pk"), agency_id=agency_id, caveat=Caveat.NOT_FOR_EVIDENCE
+    )
+    return Q(Contains(Cast("caveats", models.TextField()), f'"{Caveat.NOT_FOR_EVIDENCE}"')) & ~Q(
+        Exists(consented)
+    )
 
 
 def granted(agency_id: int) -> Q:

@@ -613,10 +613,13 @@ def discoverable(agreement: Agreement, agency_id: int) -> Q:
 def hidden_matches(user: User, entity_id: int, owner_id: int | None = None) -> QuerySet[Record]:
     """Records mentioning the entity that the user may not see and that discovery may count:
     made releasable by their owner under a discovery agreement in which the owner provides to
-    the user's agency."""
+    the user's agency, and which does not redact the entity's type (a hit would tell that the
+    owner's record names, say, a phone that even full sharing under it would hide)."""
+    entity_type = Entity.objects.filter(pk=entity_id).values_list("type", flat=True).first()
     releasable = Q(pk__in=[])
     for agreement in discovery_agreements(user.agency_id).prefetch_related("parties"):
-        releasable |= discoverable(agreement, user.agency_id)
+        if entity_type not in agreement.redacted_fields:
+            releasable |= discoverable(agreement, user.agency_id)
     records = Record.objects.filter(
         releasable, Exists(Mention.objects.filter(record=OuterRef("pk"), entity_id=entity_id))
     )

@@ -55,6 +55,9 @@ def test_analyst_searches_and_sees_only_what_their_agency_may_see(browser, live_
     page.wait_for_url("**/search/?q=acme+trading")
     assert page.locator("table.results tbody tr").count() == 1
     page.click("table.results a")
+    # Pages link to an entity by its public id, never by the database's key.
+    importer = customs.records.get(external_ref="SHP-0001").mentions.get(role="importer").entity
+    page.wait_for_url(f"{live_server.url}/entities/{importer.public_id}/")
     heading = page.locator("h1").inner_text()
     assert "ACME Trading Ltd." in heading and "Acme Trading Limited" in heading
     # The police seizure mentions the same company, but customs may not see it.

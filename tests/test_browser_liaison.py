@@ -42,6 +42,7 @@ def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):
     row = page.locator("table.results tbody tr").first
     assert "Urgent" in row.inner_text() and "cus" in row.inner_text()
     row.locator("a").click()
+    page.wait_for_url(f"{live_server.url}/liaison/requests/{request.public_id}/")
     assert "same importer as our under-valued fish" in page.content()
     assert "SZ-0001" in page.content()
     page.fill("#grant_days", "3")

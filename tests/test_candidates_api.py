@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
 from audit.models import AuditEvent
-from intel.models import Entity, Mention, Record, ResolutionCandidate
+from intel.models import Entity, EntityMerge, Mention, Record, ResolutionCandidate
 
 
 @pytest.fixture
@@ -36,13 +36,26 @@ def scene(db):
 
 def test_merge_then_undo_through_the_api(scene):
     api, entities, visible, hidden = scene
-    assert [row["id"] for row in api.get("/api/candidates/").json()["results"]] == [visible.pk]
+    listed = api.get("/api/candidates/").json()["results"]
+    assert [row["id"] for row in listed] == [str(visible.public_id)]
+    # Every object the answers name is named by its public id.
+    assert (listed[0]["entity_a"]["id"], listed[0]["entity_b"]["id"]) == (
+        str(entities[0].public_id),
+        str(entities[1].public_id),
+    )
     assert api.get(f"/api/candidates/{hidden.public_id}/").status_code == 404
     assert api.post(f"/api/candidates/{hidden.public_id}/merge/").status_code == 404
 
     response = api.post(f"/api/candidates/{visible.public_id}/merge/", {"survivor": "a"}, format="json")
     assert response.status_code == 201, response.content
     merge_id = response.json()["id"]
+    merge = EntityMerge.objects.get()
+    assert {key: response.json()[key] for key in ("id", "survivor", "merged", "candidate")} == {
+        "id": str(merge.public_id),
+        "survivor": str(entities[0].public_id),
+        "merged": str(entities[1].public_id),
+        "candidate": str(visible.public_id),
+    }
     assert api.get(f"/api/entities/{entities[1].public_id}/").status_code == 404
     survivor = api.get(f"/api/entities/{entities[0].public_id}/").json()
     assert set(survivor["names"]) == {"Acme Trading Ltd", "Acme Tradng Ltd"}

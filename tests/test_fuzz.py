@@ -44,6 +44,16 @@ HOSTILE_TEXT = st.one_of(
     st.sampled_from(
         ["\x00", "*", "%00", "\N{LEFT-POINTING MAGNIFYING GLASS}" * 50, "<script>", "' OR 1=1 --", "x" * 3000]
     ),
+    # Ids are public UUIDs: one that names nothing, and the forms the canonical one is not.
+    st.sampled_from(
+        [
+            "00000000-0000-4000-8000-000000000000",
+            "00000000-0000-4000-8000-00000000000G",
+            "{00000000-0000-4000-8000-000000000000}",
+            "00000000000040008000000000000000",
+            "00000000-0000-4000-8000-000000000000\x00",
+        ]
+    ),
 )
 
 
@@ -123,7 +133,7 @@ def test_the_api_answers_no_5xx_and_only_what_its_schema_says(world, role):
 def page_urls(world) -> list[str]:
     owner, _ = world
     record = Record.objects.filter(owner=owner.agency).first()
-    entity = record.mentions.first().entity_id
+    entity = record.mentions.first().entity.public_id
     request = DisclosureRequest.objects.first()
     return [
         "/",
@@ -176,9 +186,8 @@ def test_the_liaison_decision_form_refuses_what_the_api_refuses(world, days, rea
     api = Client()
     signed_in(api, owner.liaison)
     before = DisclosureRequest.objects.values_list("status", flat=True).get()
-    response = page.post(
-        f"/liaison/requests/{request.public_id}/", {"decision": "approve", "grant_days": days, "reason": reason}
-    )
+    url = f"/liaison/requests/{request.public_id}/"
+    response = page.post(url, {"decision": "approve", "grant_days": days, "reason": reason})
     assert response.status_code < 500
     try:
         valid = 1 <= int(days) <= 365
@@ -188,9 +197,8 @@ def test_the_liaison_decision_form_refuses_what_the_api_refuses(world, days, rea
         # The page refuses it as the API does, and nothing changes.
         assert response.status_code == 400
         assert "grant_days" in response.content.decode()
-        api_answer = api.post(
-            f"/api/requests/{request.public_id}/approve/", {"grant_days": days}, content_type="application/json"
-        )
+        approve = f"/api/requests/{request.public_id}/approve/"
+        api_answer = api.post(approve, {"grant_days": days}, content_type="application/json")
         assert api_answer.status_code == 400 and "grant_days" in api_answer.json()
         assert DisclosureRequest.objects.values_list("status", flat=True).get() == before
 
@@ -201,13 +209,14 @@ def test_grant_days_out_of_bounds_are_refused_alike_by_page_and_api(world, days)
     request = DisclosureRequest.objects.get()
     client = Client()
     signed_in(client, owner.liaison)
-    page = client.post(f"/liaison/requests/{request.public_id}/", {"decision": "approve", "grant_days": days})
+    url = f"/liaison/requests/{request.public_id}/"
+    page = client.post(url, {"decision": "approve", "grant_days": days})
     api = client.post(
         f"/api/requests/{request.public_id}/approve/", {"grant_days": days}, content_type="application/json"
     )
     assert page.status_code == 400 and "grant_days" in page.content.decode()
     assert api.status_code == 400 and "grant_days" in api.json()
     assert DisclosureRequest.objects.get().status == "pending"
-    approved = client.post(f"/liaison/requests/{request.public_id}/", {"decision": "approve", "grant_days": "365"})
+    approved = client.post(url, {"decision": "approve", "grant_days": "365"})
     assert approved.status_code == 302
     assert DisclosureRequest.objects.get().status == "approved"

@@ -236,13 +236,14 @@ def test_api_upload_runs_on_the_worker_and_reports_progress(celery_worker):
         body = api.get(f"/api/imports/{batch_id}/").json()
     assert body["status"] == "succeeded", body
     assert (body["rows_total"], body["rows_processed"], body["created_count"]) == (2, 2, 2)
-    assert Record.objects.filter(import_batch_id=batch_id).count() == 2
+    assert Record.objects.filter(import_batch__public_id=batch_id).count() == 2
 
     bad = SimpleUploadedFile("bad.csv", (HEADER + "\n" + row(vessel_imo="1") + "\n").encode(), "text/csv")
     batch_id = api.post("/api/imports/", {"file": bad}, format="multipart").json()["id"]
     deadline = time.monotonic() + 60
     while (
-        ImportBatch.objects.get(pk=batch_id).status in ("pending", "running") and time.monotonic() < deadline
+        ImportBatch.objects.get(public_id=batch_id).status in ("pending", "running")
+        and time.monotonic() < deadline
     ):
         time.sleep(0.2)
     body = api.get(f"/api/imports/{batch_id}/").json()

@@ -102,7 +102,7 @@ def page_client(user, purpose: str | None = "investigation") -> Client:
 def pages_of(record: Record) -> list[str]:
     """Every page there is, with the record's and each of its entities' own pages (also
     those the viewer may not see: their 404 must not leak either)."""
-    entity_ids = sorted(record.mentions.values_list("entity_id", flat=True))
+    entity_ids = sorted(record.mentions.values_list("entity__public_id", flat=True))
     return [
         "/",
         f"/records/{record.public_id}/",
@@ -118,7 +118,7 @@ def pages_of(record: Record) -> list[str]:
 
 
 def api_of(record: Record) -> list[str]:
-    entity_ids = sorted(record.mentions.values_list("entity_id", flat=True))
+    entity_ids = sorted(record.mentions.values_list("entity__public_id", flat=True))
     return [
         "/api/records/?page_size=1000",
         f"/api/records/{record.public_id}/",

@@ -46,22 +46,20 @@ def test_the_owner_changes_a_record_and_the_change_is_audited(scene):
 
 def test_a_partner_that_may_read_may_not_change_and_a_stranger_learns_nothing(scene):
     record, clients = scene
-    assert clients["pol"].get(f"/api/records/{record.public_id}/").status_code == 200
-    assert (
-        clients["pol"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code == 403
-    )
-    assert clients["pol"].delete(f"/api/records/{record.public_id}/").status_code == 403
-    assert (
-        clients["tax"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code == 404
-    )
-    assert clients["tax"].delete(f"/api/records/{record.public_id}/").status_code == 404
+    url = f"/api/records/{record.public_id}/"
+    assert clients["pol"].get(url).status_code == 200
+    assert clients["pol"].patch(url, {"summary": "x"}, format="json").status_code == 403
+    assert clients["pol"].delete(url).status_code == 403
+    assert clients["tax"].patch(url, {"summary": "x"}, format="json").status_code == 404
+    assert clients["tax"].delete(url).status_code == 404
     record.refresh_from_db()
     assert record.summary != "x"
 
 
 def test_bad_changes_name_the_field(scene):
     record, clients = scene
-    response = clients["cus"].patch(f"/api/records/{record.public_id}/", {"caveats": ["whatever"]}, format="json")
+    url = f"/api/records/{record.public_id}/"
+    response = clients["cus"].patch(url, {"caveats": ["whatever"]}, format="json")
     assert response.status_code == 400
     assert "caveats" in response.json()
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from config.identity import PublicIdentity
+from core.identity import PublicIdentity
 from intel.querysets import EntityQuerySet, LinkQuerySet, MentionQuerySet, RecordQuerySet
 
 

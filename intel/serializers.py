@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.identity import PublicSerializer
+from core.identity import PublicSerializer
 from intel.models import Caveat, Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
 from intel.presentation import RecordPresentation, entity_key, entity_names, present_record
 from intel.services import batch_progress

@@ -16,8 +16,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from config.identity import PublicLookup
-from config.pagination import count_up_to
+from core.identity import PublicLookup
+from core.pagination import count_up_to
 from intel import exports, selectors
 from intel.candidates import merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter

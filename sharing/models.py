@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from agencies.models import Agency, User
-from config.identity import PublicIdentity
+from core.identity import PublicIdentity
 from intel.models import Purpose
 from sharing.querysets import SIGNED_TERMS, AgreementQuerySet
 

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from agencies.models import User
-from config.inputs import page_number
+from core.inputs import page_number
 from sharing import selectors, services
 from sharing.serializers import DecisionSerializer
 

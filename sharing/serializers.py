@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agencies.models import Agency
-from config.identity import PublicRelatedField, PublicSerializer
+from core.identity import PublicRelatedField, PublicSerializer
 from intel.models import Category, Classification, Entity, Purpose, Record, Releasability
 from intel.selectors import InvalidPurpose, validated_purpose
 from sharing import selectors

@@ -14,7 +14,7 @@ from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from config.identity import PublicLookup
+from core.identity import PublicLookup
 from intel.models import Entity, Record
 from intel.selectors import Reader
 from sharing import selectors, services

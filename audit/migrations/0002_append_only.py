@@ -6,7 +6,7 @@ in production, revoke TRUNCATE on audit_auditevent from the application's role.
 
 from django.db import migrations
 
-from config.vendor_sql import run_by_vendor
+from core.vendor_sql import run_by_vendor
 
 POSTGRES_UP = """
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$

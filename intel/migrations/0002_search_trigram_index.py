@@ -4,7 +4,7 @@ database owner may create it. SQLite (the embedded default) scans, which is fine
 
 from django.db import migrations
 
-from config.vendor_sql import run_by_vendor
+from core.vendor_sql import run_by_vendor
 
 UP = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",

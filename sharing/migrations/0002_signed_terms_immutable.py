@@ -8,7 +8,7 @@ parties in one statement, whose rows a row trigger would see one after another.
 
 from django.db import migrations
 
-from config.vendor_sql import run_by_vendor
+from core.vendor_sql import run_by_vendor
 
 TERMS = (
     "reference",

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from config.inputs import page_number
+from core.inputs import page_number
 
 
 def count_up_to(queryset, limit: int) -> int:

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.log import record_event
 from intel.importing import ImportFailed, ImportLimits, check_file_size, detect_format, import_file
 from intel.models import ImportBatch, Record
 from intel.signals import records_changed
@@ -38,6 +40,8 @@ def batch_progress(batch: ImportBatch) -> int:
 def create_import_batch(upload: UploadedFile, user) -> ImportBatch:
     """Stores an upload for the user's agency; raises ImportFailed for an unknown format or
     a file over the size limit (the view's upload handler refuses most of those earlier)."""
+    if getattr(user, "agency_id", None) is None:
+        raise PermissionDenied("only members of an agency import records, into their agency")
     detect_format(upload.name)
     check_file_size(upload.size, ImportLimits.from_settings())
     return ImportBatch.objects.create(
@@ -165,13 +169,18 @@ def stalled_import_batches() -> list[int]:
     )
 
 
+def require_right(user, right: str, record: Record) -> None:
+    if not user.has_perm(right, record):
+        raise PermissionDenied("only the owner's staff change or delete a record")
+
+
 EDITABLE_RECORD_FIELDS = ("summary", "classification", "caveats", "occurred_on")
 
 
 def update_record(record: Record, user, **changes) -> Record:
-    """Changes a record's editable fields; the caller has checked the guardian change right."""
-    from audit.log import record_event
-
+    """Changes a record's editable fields, for a holder of the guardian change right on it
+    (the owner's staff)."""
+    require_right(user, "intel.change_record", record)
     unknown = set(changes) - set(EDITABLE_RECORD_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
@@ -187,9 +196,9 @@ def update_record(record: Record, user, **changes) -> Record:
 
 def delete_record(record: Record, user) -> None:
     """Deletes a record with its mentions and links; entities no record mentions any more stay
-    as keys only (no properties) and are invisible to everyone."""
-    from audit.log import record_event
-
+    as keys only (no properties) and are invisible to everyone. For a holder of the
+    guardian delete right on it (the owner's staff)."""
+    require_right(user, "intel.delete_record", record)
     with transaction.atomic():
         record_event(
             "record.delete",

@@ -71,7 +71,7 @@ def test_example_shipments_resolve_name_variants_vessel_container_and_contacts(c
         "CONTACT",
         "OWNS",
     }
-    assert AuditEvent.objects.filter(action="records.import", agency=customs).count() == 1
+    assert AuditEvent.objects.filter(action="records.import", agency_id=customs.pk).count() == 1
 
 
 def test_json_array_and_json_lines_import(customs):

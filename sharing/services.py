@@ -745,7 +745,7 @@ def _decidable(request: DisclosureRequest, user: User) -> DisclosureRequest:
     request = DisclosureRequest.objects.select_for_update().get(pk=request.pk)
     require_role(user, request.owner_id, ["liaison"], "decide requests to it")
     if request.status != DisclosureRequest.Status.PENDING:
-        raise ValidationError({"status": f"request #{request.pk} was already {request.status}"})
+        raise ValidationError({"status": f"request {request.reference} was already {request.status}"})
     return request
 
 

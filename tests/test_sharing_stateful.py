@@ -78,6 +78,8 @@ class ModelRecord:
     releasability: str = "none"
     named: set[int] = field(default_factory=set)
     no_onward: bool = False
+    # Agencies the owner consented to onward sharing despite the handling code.
+    onward_consents: set = field(default_factory=set)
     # (agreement, releasing agency) -> (basis agreement, basis release key or None)
     onward: dict[tuple[int, int], tuple[int, tuple[int, int] | None]] = field(default_factory=dict)
 
@@ -142,7 +144,7 @@ class SharingMachine(RuleBasedStateMachine):
             and self.role(basis, releaser)[1]
             and record.covered_by(basis)
             and self.permits(basis, purpose)
-            and not record.no_onward
+            and self.onward_allowed(record, releaser)
         ):
             return False
         if parent is None:
@@ -152,6 +154,10 @@ class SharingMachine(RuleBasedStateMachine):
             and self.role(basis, parent[1])[0]
             and self.release_holds(record, parent, purpose)
         )
+
+    @staticmethod
+    def onward_allowed(record: ModelRecord, releaser: int) -> bool:
+        return not record.no_onward or releaser in record.onward_consents
 
     def release_keys(self, record: ModelRecord) -> list[tuple[int, int]]:
         return [(pk, record.owner) for pk in record.named] + list(record.onward)
@@ -546,6 +552,34 @@ class SharingMachine(RuleBasedStateMachine):
         )
         record.no_onward = forbid
 
+    @rule(data=st.data(), approve=st.booleans())
+    def ask_the_owner_to_consent_to_onward_sharing(self, data, approve):
+        record = data.draw(st.sampled_from(self.records))
+        asker = data.draw(st.integers(0, AGENCIES - 1).filter(lambda a: a != record.owner))
+        try:
+            request = services.request_consent(
+                self.staff[asker].analyst,
+                record=Record.objects.get(pk=record.pk),
+                caveat="no_onward_sharing",
+                purpose=READ_PURPOSE,
+                justification="to pass it on",
+                urgency="routine",
+            )
+        except ValidationError:
+            # Only a record the asker holds, carrying the code, with no consent given yet.
+            assert (
+                not self.oracle_visible(asker, record, "*")
+                or not record.no_onward
+                or asker in record.onward_consents
+            )
+            return
+        assert self.oracle_visible(asker, record, "*") and record.no_onward
+        if approve:
+            services.approve(request, self.staff[record.owner].liaison)
+            record.onward_consents.add(asker)
+        else:
+            services.refuse(request, self.staff[record.owner].liaison, "no")
+
     @precondition(lambda self: self.agreements)
     @rule(data=st.data())
     def release_onward(self, data):
@@ -558,7 +592,7 @@ class SharingMachine(RuleBasedStateMachine):
         round_again = any(releaser in self.releasers(record, key) for _, key in ways)
         possible = (
             bool(ways)
-            and not record.no_onward
+            and self.onward_allowed(record, releaser)
             and self.role(agreement, releaser)[0]
             and agreement.status != "superseded"
         )

@@ -1,7 +1,10 @@
-"""The API's exception handler: DRF's, plus bad input refused below the views (a purpose
-outside the vocabulary, a search text no search takes) answered as 400 naming the field,
-never as a 500."""
+"""The API's one exception handler: DRF's, plus what the layers below the views raise,
+answered the same wherever it comes from. Bad input refused below the views (a purpose
+outside the vocabulary, a search text no search takes) and a service's refusal (Django's
+ValidationError) are 400 naming the field; a service's PermissionDenied is DRF's 403 and
+Http404 its 404. Views call services directly and translate nothing themselves."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -13,4 +16,6 @@ def exception_handler(exc, context):
         exc = ValidationError({exc.field: [str(exc)], "allowed_purposes": exc.allowed})
     elif isinstance(exc, BadInput):
         exc = ValidationError({exc.field: [str(exc)]})
+    elif isinstance(exc, DjangoValidationError):
+        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     return drf_exception_handler(exc, context)

@@ -30,6 +30,7 @@ from hypothesis.stateful import (
 )
 
 from intel.models import Entity, Link, Mention, Record
+from intel.rights import grant_owner_rights
 from intel.services import update_record
 from sharing import services
 from sharing.models import Agreement, DisclosureRequest, RecordRelease
@@ -266,6 +267,8 @@ class SharingMachine(RuleBasedStateMachine):
             releasability=releasability,
             summary=f"SUMMARY-{len(self.records)}",
         )
+        # As every import does: the owner's staff may change and delete what it records.
+        grant_owner_rights([record])
         Mention.objects.create(
             record=record,
             entity=self.entity,

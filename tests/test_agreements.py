@@ -124,7 +124,10 @@ def test_expiry_at_the_end_date_with_no_one_acting(cus, pol, shipments):
         assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
     with time_machine.travel(agreement.ends_at, tick=False):
         assert visible_refs(pol) == set()
-        assert pol.client(purpose="investigation").get(f"/api/records/{shipments[0].public_id}/").status_code == 404
+        assert (
+            pol.client(purpose="investigation").get(f"/api/records/{shipments[0].public_id}/").status_code
+            == 404
+        )
         services.refresh_statuses()
         assert Agreement.objects.get(pk=agreement.pk).status == "expired"
         with pytest.raises(ValidationError, match="only an active agreement can be suspended"):

@@ -177,7 +177,8 @@ def test_the_liaison_decision_form_refuses_what_the_api_refuses(world, days, rea
     signed_in(api, owner.liaison)
     before = DisclosureRequest.objects.values_list("status", flat=True).get()
     response = page.post(
-        f"/liaison/requests/{request.public_id}/", {"decision": "approve", "grant_days": days, "reason": reason}
+        f"/liaison/requests/{request.public_id}/",
+        {"decision": "approve", "grant_days": days, "reason": reason},
     )
     assert response.status_code < 500
     try:
@@ -189,7 +190,9 @@ def test_the_liaison_decision_form_refuses_what_the_api_refuses(world, days, rea
         assert response.status_code == 400
         assert "grant_days" in response.content.decode()
         api_answer = api.post(
-            f"/api/requests/{request.public_id}/approve/", {"grant_days": days}, content_type="application/json"
+            f"/api/requests/{request.public_id}/approve/",
+            {"grant_days": days},
+            content_type="application/json",
         )
         assert api_answer.status_code == 400 and "grant_days" in api_answer.json()
         assert DisclosureRequest.objects.values_list("status", flat=True).get() == before
@@ -208,6 +211,8 @@ def test_grant_days_out_of_bounds_are_refused_alike_by_page_and_api(world, days)
     assert page.status_code == 400 and "grant_days" in page.content.decode()
     assert api.status_code == 400 and "grant_days" in api.json()
     assert DisclosureRequest.objects.get().status == "pending"
-    approved = client.post(f"/liaison/requests/{request.public_id}/", {"decision": "approve", "grant_days": "365"})
+    approved = client.post(
+        f"/liaison/requests/{request.public_id}/", {"decision": "approve", "grant_days": "365"}
+    )
     assert approved.status_code == 302
     assert DisclosureRequest.objects.get().status == "approved"

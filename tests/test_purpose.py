@@ -220,9 +220,14 @@ def test_a_purpose_the_agreement_does_not_permit_is_403_and_audited(shared, stat
 
 def test_a_permitted_purpose_reads_and_is_audited_as_stated(shared):
     client = logged_in(shared.pol.analyst)
-    assert client.get(f"/api/records/{shared.record.public_id}/", {"purpose": "risk_assessment"}).status_code == 200
     assert (
-        client.get(f"/records/{shared.record.public_id}/", HTTP_X_INTERLINK_PURPOSE="risk_assessment").status_code
+        client.get(f"/api/records/{shared.record.public_id}/", {"purpose": "risk_assessment"}).status_code
+        == 200
+    )
+    assert (
+        client.get(
+            f"/records/{shared.record.public_id}/", HTTP_X_INTERLINK_PURPOSE="risk_assessment"
+        ).status_code
         == 200
     )
     events = AuditEvent.objects.filter(action="record.read", object_id=str(shared.record.pk))

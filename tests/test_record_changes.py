@@ -47,11 +47,13 @@ def test_a_partner_that_may_read_may_not_change_and_a_stranger_learns_nothing(sc
     record, clients = scene
     assert clients["pol"].get(f"/api/records/{record.public_id}/").status_code == 200
     assert (
-        clients["pol"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code == 403
+        clients["pol"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code
+        == 403
     )
     assert clients["pol"].delete(f"/api/records/{record.public_id}/").status_code == 403
     assert (
-        clients["tax"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code == 404
+        clients["tax"].patch(f"/api/records/{record.public_id}/", {"summary": "x"}, format="json").status_code
+        == 404
     )
     assert clients["tax"].delete(f"/api/records/{record.public_id}/").status_code == 404
     record.refresh_from_db()
@@ -60,7 +62,9 @@ def test_a_partner_that_may_read_may_not_change_and_a_stranger_learns_nothing(sc
 
 def test_bad_changes_name_the_field(scene):
     record, clients = scene
-    response = clients["cus"].patch(f"/api/records/{record.public_id}/", {"caveats": ["whatever"]}, format="json")
+    response = clients["cus"].patch(
+        f"/api/records/{record.public_id}/", {"caveats": ["whatever"]}, format="json"
+    )
     assert response.status_code == 400
     assert "caveats" in response.json()
 

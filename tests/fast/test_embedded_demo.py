@@ -4,11 +4,9 @@ credentials; an analyst signs in through the sign-in page with the printed passw
 the second factor, where the agency asks analysts for one), and reads the home page and
 the record list. platform/check-demo walks the same path over HTTP on a fresh clone."""
 
-import io
 import re
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
@@ -17,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from intel.models import Record
 from sharing.models import Agency, User
 from tests.auth_helpers import next_code, totp_device
+from tests.fast.test_seed_demo import seed_demo
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +27,7 @@ CREDENTIAL = re.compile(
 
 @pytest.fixture
 def printed(fast_password_hashing) -> str:
-    out = io.StringIO()
-    call_command("seed_demo", seed=3, scale=0.02, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
+    return seed_demo()
 
 
 def signed_in_with_password(username: str, password: str) -> Client:

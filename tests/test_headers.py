@@ -1,6 +1,7 @@
 """Headers and exposure: a strict Content Security Policy on every page and API answer,
 nothing authenticated kept in a cache, Swagger UI from the project's own static files,
-schema and docs behind login, and `check --deploy` clean under production settings."""
+schema and docs behind login (`check --deploy` under production settings is in
+tests/fast/test_settings.py)."""
 
 import re
 from html.parser import HTMLParser

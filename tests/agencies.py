@@ -1,8 +1,9 @@
 """Agencies with their staff, built through the real services, as fixtures shared by the
-sharing tests (registered in conftest.py)."""
+sharing tests; and a bare agency for the import tests (registered in conftest.py)."""
 
 import pytest
 
+from agencies.models import Agency
 from tests.sharing_helpers import Staff, staff
 
 
@@ -24,3 +25,9 @@ def tax(db) -> Staff:
 @pytest.fixture
 def port(db) -> Staff:
     return staff("port", kind="port_authority")
+
+
+@pytest.fixture
+def customs(db) -> Agency:
+    """An agency with no staff: what an import needs."""
+    return Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")

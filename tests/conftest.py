@@ -1,6 +1,8 @@
-"""Fixtures for a suite that runs on the real full stack: PostgreSQL, Redis, a Celery
-worker process, Neo4j over Bolt and headless Chromium. Nothing here is mocked; a
-missing service fails the test loudly instead of skipping it.
+"""The suite runs in two tiers, each in a pytest of its own. The full tier (tests/, as
+`pytest` collects it) runs on the real full stack: PostgreSQL, Redis, a Celery worker
+process, Neo4j over Bolt and headless Chromium. Nothing there is mocked; a missing service
+fails the run loudly instead of skipping it. The fast tier (tests/fast, `make check`) needs
+no service: pure tests and the embedded default (SQLite, eager tasks, networkx).
 """
 
 import os
@@ -25,21 +27,48 @@ SERVICES = ROOT / "platform" / "services"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Checked once, before any test: a suite meant for the full stack must not quietly
-    # fall back to the embedded default.
-    missing = []
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        missing.append("DATABASE_URL (PostgreSQL)")
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        missing.append("CELERY_BROKER_URL (Redis)")
-    if not settings.NEO4J_URI:
-        missing.append("NEO4J_URI (Neo4j)")
-    if missing:
-        raise pytest.UsageError(
-            "the test suite runs on the full stack; not configured: "
-            + ", ".join(missing)
-            + ". Run `make test`, or export the variables of tests/test.env and .env.example."
+FAST_TIER = ROOT / "tests" / "fast"
+
+
+def in_fast_tier(path: Path) -> bool:
+    return path.is_relative_to(FAST_TIER)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # The fast tier needs the embedded default's settings, which a process holds for its
+    # whole life: it runs in a pytest of its own, only when named (`pytest tests/fast`).
+    if collection_path == FAST_TIER and not any(
+        in_fast_tier((config.invocation_params.dir / arg.split("::")[0]).resolve()) for arg in config.args
+    ):
+        return True
+    return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Checked once, before any test: the full tier must not quietly fall back to the embedded
+    # default, and the fast tier must not quietly reach a server.
+    tiers = {in_fast_tier(item.path) for item in session.items}
+    if tiers == {True, False}:
+        pytest.exit("run the fast tier (tests/fast) and the full tier apart: `make test` runs both", 4)
+    configured = {
+        "DATABASE_URL (PostgreSQL)": settings.DATABASES["default"]["ENGINE"]
+        == "django.db.backends.postgresql",
+        "CELERY_BROKER_URL (Redis)": not settings.CELERY_TASK_ALWAYS_EAGER,
+        "NEO4J_URI (Neo4j)": bool(settings.NEO4J_URI),
+    }
+    if True in tiers and any(configured.values()):
+        pytest.exit(
+            "the fast tier runs on the embedded default; set: "
+            + ", ".join(name for name, on in configured.items() if on)
+            + ". Run `make check`, or unset those variables.",
+            4,
+        )
+    if False in tiers and not all(configured.values()):
+        pytest.exit(
+            "the full tier runs on the full stack; not configured: "
+            + ", ".join(name for name, on in configured.items() if not on)
+            + ". Run `make test`, or export the variables of tests/test.env and .env.example.",
+            4,
         )
 
 
@@ -50,12 +79,6 @@ def services(action: str, *names: str) -> str:
     if action != "status" and result.returncode != 0:
         raise RuntimeError(f"platform/services {action} {' '.join(names)} failed:\n{result.stderr}")
     return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def worker_database_url() -> str:

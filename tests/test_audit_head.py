@@ -14,7 +14,6 @@ from django.db import connection, transaction
 
 from audit.log import chain_hash, record_event, verify_chain
 from audit.models import AuditEvent
-from tests.test_foundation import bare_environment, run_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -142,16 +141,3 @@ def test_verify_audit_publishes_the_head_on_demand_only_when_the_log_verifies(ch
     ok, _, err = verify(publish=True)
     assert not ok and f"event #{chain[-1].id}: its content does not match its hash" in err
     assert heads(audit_heads_file) == after
-
-
-@pytest.mark.parametrize("key", [None, "too short"])
-def test_production_refuses_to_start_without_a_head_key(key):
-    env = bare_environment(
-        DJANGO_ENV="production",
-        DJANGO_SECRET_KEY="s3cr3t-" + "q8Zr!v2Lp#x9Wm4Tn7Yb1Kd6Hf0Gj5Rc" * 2,
-        DJANGO_ALLOWED_HOSTS="intel.example",
-    )
-    if key is not None:
-        env["AUDIT_HEAD_KEY"] = key
-    result = run_manage(env, "check")
-    assert result.returncode != 0 and "AUDIT_HEAD_KEY" in result.stderr

@@ -19,11 +19,6 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 HEADER = (EXAMPLES / "shipments.csv").read_text().splitlines()[0]
 
 
-@pytest.fixture
-def customs(db):
-    return Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
-
-
 def csv_file(tmp_path: Path, *rows: str, header: str = HEADER) -> Path:
     path = tmp_path / "batch.csv"
     path.write_text("\n".join([header, *rows]) + "\n")

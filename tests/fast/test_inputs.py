@@ -1,0 +1,72 @@
+"""The checks every path shares for what users send, without a request: the purpose
+vocabulary (tests/test_purpose.py sends the same values on every path, on the full stack)
+and the bounds of a page number."""
+
+import pytest
+
+from core.inputs import page_number
+from intel.selectors import BadInput, validated_purpose
+
+# The vocabulary as the issue and the design state it; not read from the code under test.
+VOCABULARY = {"risk_assessment", "investigation", "prosecution", "intelligence"}
+FORGED = [
+    "*",
+    "any",
+    "all",
+    "INVESTIGATION",
+    "investigation ",
+    " investigation",
+    "investigation,prosecution",
+    "risk_assessment;*",
+    "inv\x00estigation",
+    "%",
+    "null",
+    "\N{LEFT-POINTING MAGNIFYING GLASS}",
+    "x" * 5000,
+]
+
+
+@pytest.mark.parametrize("purpose", sorted(VOCABULARY))
+def test_each_purpose_of_the_vocabulary_is_taken_as_stated(purpose):
+    assert validated_purpose(purpose) == purpose
+
+
+@pytest.mark.parametrize("unstated", [None, ""])
+def test_no_purpose_stated_is_none_not_a_wildcard(unstated):
+    assert validated_purpose(unstated) is None
+
+
+@pytest.mark.parametrize(
+    "purpose", [*FORGED, 1, ["investigation"], {"purpose": "investigation"}, b"investigation"]
+)
+def test_anything_else_is_refused_naming_the_field_and_the_purposes_there_are(purpose):
+    with pytest.raises(BadInput) as refused:
+        validated_purpose(purpose)
+    assert refused.value.field == "purpose"
+    message = str(refused.value)
+    assert all(allowed in message for allowed in VOCABULARY)
+    # The refusal quotes a bounded part of what was sent, never all of it.
+    assert len(message) < 300
+
+
+@pytest.mark.parametrize(
+    ("raw", "page"),
+    [
+        (None, 1),
+        ("", 1),
+        ("1", 1),
+        ("7", 7),
+        ("0", 1),
+        ("-3", 1),
+        ("abc", 1),
+        ("1.5", 1),
+        ("1e3", 1),
+        ("10000", 10_000),
+        ("10001", 10_000),
+        ("9" * 40, 10_000),
+        ("-" + "9" * 40, 1),
+    ],
+)
+def test_a_page_number_is_clipped_to_the_pages_a_list_answers(raw, page, settings):
+    settings.PAGINATION_MAX_PAGE = 10_000
+    assert page_number(raw) == page

@@ -9,7 +9,8 @@ mentions of records the viewer may see."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from intel import selectors
@@ -18,19 +19,38 @@ from intel.models import Entity, Link, Mention, Record
 DETAILS_PREFIX = "details."
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordPresentation:
+    """Mentions and links are read when first asked for (a detail, the export, the page),
+    never for a list, which shows neither: the rule's conditions for them cost more to
+    build than the list itself."""
+
     record: Record
     hidden: frozenset[str]
     details: dict[str, Any]
-    mentions: list[Mention]
-    links: list[Link]
     shared_under: dict | None
+    reader: selectors.Reader = field(repr=False)
 
     @property
     def summary(self) -> str | None:
         """None when redacted: the field is left out, not blanked."""
         return None if "summary" in self.hidden else self.record.summary
+
+    @cached_property
+    def mentions(self) -> list[Mention]:
+        prefetched = getattr(self.record, "visible_mentions", None)
+        if prefetched is not None:
+            return list(prefetched)
+        return list(
+            selectors.visible_mentions(self.reader).filter(record=self.record).select_related("entity")
+        )
+
+    @cached_property
+    def links(self) -> list[Link]:
+        prefetched = getattr(self.record, "visible_links", None)
+        if prefetched is not None:
+            return list(prefetched)
+        return list(selectors.visible_links(self.reader).filter(record=self.record))
 
 
 def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresentation:
@@ -40,19 +60,12 @@ def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresent
     hidden_details = {
         name.removeprefix(DETAILS_PREFIX) for name in redacted if name.startswith(DETAILS_PREFIX)
     }
-    mentions = getattr(record, "visible_mentions", None)
-    if mentions is None:
-        mentions = list(selectors.visible_mentions(reader).filter(record=record).select_related("entity"))
-    links = getattr(record, "visible_links", None)
-    if links is None:
-        links = list(selectors.visible_links(reader).filter(record=record))
     return RecordPresentation(
         record=record,
         hidden=frozenset(name for name in redacted if not name.startswith(DETAILS_PREFIX)),
         details={k: v for k, v in (record.details or {}).items() if k not in hidden_details},
-        mentions=list(mentions),
-        links=list(links),
         shared_under=reader.access.shared_under(record),
+        reader=reader,
     )
 
 

@@ -24,7 +24,6 @@ import itertools
 import json
 import random
 import time
-import uuid  # noqa: F401 (PER_ROW's per-row values, e.g. uuid.uuid4)
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC as utc
@@ -40,8 +39,10 @@ PENDING_REQUESTS_PER_LIAISON = 100
 ANALYSTS = 50
 
 # Per-row values of columns, by table, beyond what the models' defaults give: each entry
-# is called once per row. The public ids the API is moving to are one line per table:
-#     "intel_record": {"public_id": uuid.uuid4},
+# is called once per row. A public id the model does not default is one line per table
+# (and `import uuid`):  "intel_record": {"public_id": uuid.uuid4},
+# Agreements, their parties and the users are created through the ORM, with the models'
+# own defaults.
 PER_ROW: dict[str, dict[str, Callable[[], object]]] = {
     "intel_record": {},
     "intel_entity": {},

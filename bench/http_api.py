@@ -76,10 +76,10 @@ def server(workers: int, log_name: str = "gunicorn") -> Iterator[str]:
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}: see {log.name}")
             try:
-                # Any answer: /health/ says 503 where no Celery worker takes the bench's queue.
-                requests.get(f"{base}/health/", timeout=5)
+                # Not /health/: it waits on a Celery worker, which no worker of the bench queue is.
+                requests.get(f"{base}/accounts/login/", timeout=30).raise_for_status()
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer within a minute: see {log.name}")

@@ -151,8 +151,8 @@ def render(results: dict) -> str:
     add(
         "Written by `make bench` (`bench/run.py`, see `bench/README.md`); do not edit by hand. "
         "The machine is shared: other engineers run test suites on it at the same time, so "
-        "absolute numbers are noisy. Comparisons are made side by side in one run (the API "
-        "variants interleaved request by request), and latencies are quoted as medians and p95."
+        "absolute numbers are noisy. Comparisons are made side by side in one run (the request "
+        "kinds of the HTTP stage take turns), and latencies are quoted as medians and p95."
     )
     add("")
     add("## Run")
@@ -462,7 +462,7 @@ def _http_section(add, http: dict, run: dict) -> None:
     add("")
     add(
         f"Served by `{http['server']}` on the bench database, DEBUG off, no proxy. Measured by "
-        "`bench/http.py` with `requests`, one request at a time, as a client signed in with an API "
+        "`bench/http_api.py` with `requests`, one request at a time, as a client signed in with an API "
         "token (`Authorization: Token ...`, from `POST /api/auth/token/`) stating its purpose in the "
         "`X-Interlink-Purpose` header; every id in a URL was taken from an earlier answer of the API. "
         f"Code measured: {run.get('code', 'n/a')}; command `{run.get('command', 'n/a')}`."
@@ -533,7 +533,8 @@ def _load_section(add, load: dict, run: dict) -> None:
         "records and entities, list an entity's links, search and export; liaison officers work their "
         "queue (API and page), approve or refuse pending disclosure requests, release their agency's "
         "records and open the page of what their agency shares. Sign-ins (tokens; the liaisons' pages with "
-        f"the TOTP code) are counted. Code measured: {run.get('code', 'n/a')}; command "
+        "the TOTP code) are counted; requests still running when the time is up are not. "
+        f"Code measured: {run.get('code', 'n/a')}; command "
         f"`{run.get('command', 'n/a')}`; locust: `{load['command']}`."
     )
     add("")

@@ -66,8 +66,15 @@ def server(workers: int, log_name: str = "gunicorn") -> Iterator[str]:
     """A gunicorn serving the project on the bench database; its base URL, once it answers."""
     port = free_port()
     log = (WORK_DIR / f"{log_name}.log").open("a")
+    # Its own process group: a worker still busy with a long request when the master is
+    # killed would otherwise live on.
     process = subprocess.Popen(
-        server_command(port, workers), cwd=ROOT, env=bench_env(), stdout=log, stderr=subprocess.STDOUT
+        server_command(port, workers),
+        cwd=ROOT,
+        env=bench_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -86,12 +93,16 @@ def server(workers: int, log_name: str = "gunicorn") -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=40)  # gunicorn's graceful timeout is 30 s
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
         log.close()
 
 

@@ -151,8 +151,8 @@ def render(results: dict) -> str:
     add(
         "Written by `make bench` (`bench/run.py`, see `bench/README.md`); do not edit by hand. "
         "The machine is shared: other engineers run test suites on it at the same time, so "
-        "absolute numbers are noisy. Comparisons are made side by side in one run (the API "
-        "variants interleaved request by request), and latencies are quoted as medians and p95."
+        "absolute numbers are noisy. Comparisons are made side by side in one run (the request "
+        "kinds of the HTTP stage take turns), and latencies are quoted as medians and p95."
     )
     add("")
     add("## Run")
@@ -199,8 +199,11 @@ def render(results: dict) -> str:
         _profile_section(add, results["profile"])
     if "experiments" in results:
         _experiments_section(add, results["experiments"])
-    if "api" in results:
-        _api_section(add, results["api"])
+    runs = results.get("stage_runs", {})
+    if "http" in results:
+        _http_section(add, results["http"], runs.get("http", {}))
+    if "load" in results:
+        _load_section(add, results["load"], runs.get("load", {}))
     return "\n".join(out) + "\n"
 
 
@@ -391,119 +394,172 @@ def _experiments_section(add, exp: dict) -> None:
     add("")
 
 
-def _api_section(add, api: dict) -> None:
-    data = api["dataset"]
-    detail = api["detail"]
+GOALS_MS = {"list": 50, "detail": 50}
+LOAD_GOAL_P95_MS = 300
+
+
+def locust_results(prefix: Path) -> dict:
+    """The figures of locust's CSV files (`--csv PREFIX`): per request name and in all."""
+    import csv
+
+    def number(value: str) -> float | None:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+
+    rows = []
+    with open(f"{prefix}_stats.csv", newline="") as stats:
+        for row in csv.DictReader(stats):
+            rows.append(
+                {
+                    "type": row["Type"],
+                    "name": row["Name"],
+                    "requests": int(row["Request Count"]),
+                    "failures": int(row["Failure Count"]),
+                    "rps": number(row["Requests/s"]),
+                    "p50_ms": number(row["50%"]),
+                    "p95_ms": number(row["95%"]),
+                    "p99_ms": number(row["99%"]),
+                    "max_ms": number(row["Max Response Time"]),
+                }
+            )
+    failures = []
+    failures_path = Path(f"{prefix}_failures.csv")
+    if failures_path.exists():
+        with failures_path.open(newline="") as found:
+            failures = [
+                {
+                    "method": r["Method"],
+                    "name": r["Name"],
+                    "error": r["Error"],
+                    "count": int(r["Occurrences"]),
+                }
+                for r in csv.DictReader(found)
+            ]
+    total = next((r for r in rows if r["name"] == "Aggregated"), None)
+    return {"requests": [r for r in rows if r["name"] != "Aggregated"], "total": total, "failures": failures}
+
+
+def _dataset_lines(add, data: dict) -> None:
+    rows = data.get("rows", {})
     add(
-        "## 4. Record list and detail APIs with 50 agreements: direct foreign-key against generic permissions"
+        f"Data (`bench/api.py`, loaded with COPY in {_n(data.get('load_seconds'), 0)} s): "
+        f"{_n(data['records'])} records owned evenly by {data['agencies']} agencies; "
+        f"{_n(rows.get('entities'))} entities, {_n(rows.get('mentions'))} mentions, {_n(rows.get('links'))} "
+        f"links; agreements by state: "
+        + ", ".join(f"{state} {n}" for state, n in data.get("agreements", {}).items())
+        + f" (parties drawn so that the first agencies are party to many and the last to few); "
+        f"{_n(rows.get('releases'))} releases by name, {_n(rows.get('onward_releases'))} of them onward; "
+        f"{_n(rows.get('permissions'))} permission rows (owners' and 1% explicit grants); "
+        f"{_n(rows.get('disclosure_requests'))} pending disclosure requests."
     )
     add("")
-    add(
-        f"`GET /api/records/?purpose=risk_assessment` (first page, page size 50, with `count`) through "
-        f"DRF's `APIClient` in process (`force_authenticate`), as an analyst of `{data['analyst_agency']}`, "
-        f"over {_n(data['records'])} records owned evenly by {data['agencies']} agencies. Loaded with COPY "
-        f"in {_n(data['load_seconds'], 0)} s (`bench/api.py`)."
-    )
+
+
+def _http_section(add, http: dict, run: dict) -> None:
+    add("## 4. The API over HTTP")
     add("")
     add(
-        f"- agreements: {data['agreements']} in all; the analyst's agency receives under "
-        f"{data['agreements_in_force_for_analyst']} in force (19 bilateral, the rest with two to five other "
-        "parties, mixed categories, classification ceilings, purposes and redactions), and is party to 10 "
-        "more that are not (suspended, expired, unsigned); 40 bind the other agencies among themselves"
-    )
-    add(
-        f"- releases: owners release 30% of their records to every covering agreement and 10% by name "
-        f"({_n(data['releases_by_name'])} release rows)"
-    )
-    add(
-        "- owner change/delete permission rows, as the importer writes them: "
-        f"{_n(data['owner_permission_rows'])} in each table"
-    )
-    add(
-        f"- explicit `view_record` grants: every agency holds grants on {data['grant_share']:.0%} of each "
-        f"other agency's records: {_n(data['direct_view_grants'])} rows in the direct table, of which "
-        f"{_n(data['direct_expired_grants'])} already expired; the generic table holds the "
-        f"{_n(data['generic_view_grants'])} in force"
-    )
-    add(
-        f"- the analyst may read {_n(data['visible_to_analyst'])} records for this purpose, "
-        f"{_n(data['visible_by_agreement'])} of them under agreements: counted in Python from the rules "
-        "(`VisibilityOracle`, written apart from the choke point); `Record.objects.visible_to` counted "
-        f"{_n(api['check']['choke_point_count'])}; the API answered `count` {_n(api['check']['count'])} "
-        f"with `count_exact` {str(api['check']['count_exact']).lower()} (see below), and every variant "
-        "returned the same first page"
-    )
-    add("- table sizes: " + "; ".join(f"`{k}` {v}" for k, v in data["table_sizes"].items()))
-    add("")
-    add(
-        f"{api['requests_per_variant']} timed requests per variant after {api['warmup_per_variant']} "
-        "warm-up requests each, interleaved (A, B, C, A, B, ...). A is the project's own endpoint. B is a "
-        "bench-only view (`bench/variants.py`): the project's `RecordViewSet` with only the grant test "
-        "of the choke point on guardian's generic table in guardian's own shape (`pk::text IN "
-        "(object_pk ...)`). C is A with PostgreSQL's JIT compiler switched back on for its requests "
-        "(the project switches it off for its connections). SQL columns are the medians of the time spent "
-        "in the count query, the page query and all other statements (the agreements in force, the audit "
-        "of other agencies' records shown) within each request. `count` is exact up to "
-        f"`PAGINATION_COUNT_LIMIT` ({_n(api['check']['count_limit'])}) rows or as deep as the page asked "
-        "for; past that the response says `count_exact: false`."
+        f"Served by `{http['server']}` on the bench database, DEBUG off, no proxy. Measured by "
+        "`bench/http_api.py` with `requests`, one request at a time, as a client signed in with an API "
+        "token (`Authorization: Token ...`, from `POST /api/auth/token/`) stating its purpose in the "
+        "`X-Interlink-Purpose` header; every id in a URL was taken from an earlier answer of the API. "
+        f"Code measured: {run.get('code', 'n/a')}; command `{run.get('command', 'n/a')}`."
     )
     add("")
+    _dataset_lines(add, http["dataset"])
+    visible = http.get("visible_by_agency", {})
     add(
-        "| variant | p50 ms | p95 ms | mean ms | count SQL p50 | page SQL p50 | other SQL p50 "
-        "| p50 ratio to A | p95 ratio to A |"
+        "Records each agency may read for `risk_assessment` (counted by the choke point): "
+        + ", ".join(f"{code} {_n(n)}" for code, n in sorted(visible.items()))
+        + "."
     )
-    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for letter, row in zip("ABC", api["summary"], strict=False):
+    add("")
+    for cls, user in http["users"].items():
+        plan = http["plans"][cls]
         add(
-            f"| {letter}: {row['name']} | **{row['p50_ms']:.1f}** | **{row['p95_ms']:.1f}** | "
-            f"{row['mean_ms']:.1f} | {row['count_sql_p50_ms']:.1f} | {row['page_sql_p50_ms']:.1f} | "
-            f"{row['other_sql_p50_ms']:.1f} | {row['p50_ratio']:.2f} | {row['p95_ratio']:.2f} |"
+            f"- **{cls}** visibility: `{user['username']}` of {user['agency']} "
+            f"({_n(visible.get(user['agency']))} records); first page `count` {_n(plan.get('records_count'))}"
+            f"{'' if plan.get('records_count_exact') else ' (capped)'}; deep page {plan.get('deep_page')}; "
+            f"{plan.get('detail_records_shared')} of the detail records are other agencies'; the export "
+            f"covers the last {plan.get('export_window_days')} days of seizures"
         )
     add("")
     add(
-        "Record detail, `GET /api/records/ID/?purpose=risk_assessment`, for "
-        f"{_n(detail['distinct_records'])} records the analyst reads only under an agreement (not its "
-        "own, no grant), in turn: the purpose check, the visible mentions and links with the "
-        "agreement's redaction, and the hash-chained audit "
-        f"write included ({_n(detail['audit_events_written'])} audit events written, one per read). "
-        f"{detail['requests']} timed requests after {detail['warmup']} warm-up."
+        f"Warm: {http['requests_per_kind']} timed requests per kind and agency after {http['warmup']} "
+        "untimed, the kinds in a shuffled order each round, on one server. Cold: the first request of "
+        f"each kind to a freshly started server, in a shuffled order, over {http['cold_starts']} starts "
+        "(Python's and Django's caches and the database connections are new; PostgreSQL's buffers and "
+        "the OS page cache are not emptied, which needs a restart of PostgreSQL). Times are to the last "
+        "byte of the answer."
     )
     add("")
-    add("| endpoint | p50 ms | p95 ms | mean ms |")
-    add("| --- | ---: | ---: | ---: |")
+    add("| phase | kind | visibility | n | p50 ms | p95 ms | p99 ms | max ms | statuses | goal |")
+    add("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for row in http["summary"]:
+        goal = GOALS_MS.get(row["group"])
+        verdict = ""
+        if goal and row["phase"] == "warm":
+            verdict = f"p95 < {goal}: {'met' if row['p95_ms'] < goal else '**missed**'}"
+        statuses = ", ".join(f"{code}: {n}" for code, n in sorted(row["statuses"].items()))
+        add(
+            f"| {row['phase']} | {row['kind']} | {row['visibility']} | {row['n']} | {row['p50_ms']:.1f} | "
+            f"**{row['p95_ms']:.1f}** | {row['p99_ms']:.1f} | {row['max_ms']:.1f} | {statuses} | {verdict} |"
+        )
+    add("")
+    add("<details><summary>The URLs of each kind</summary>")
+    add("")
+    for cls, plan in http["plans"].items():
+        for kind, urls in plan["urls"].items():
+            add(
+                f"- {cls}, {kind}: "
+                + ", ".join(f"`{u}`" for u in urls[:4])
+                + (" ..." if len(urls) > 4 else "")
+            )
+    add("")
+    add("</details>")
+    add("")
+
+
+def _load_section(add, load: dict, run: dict) -> None:
+    total = load.get("total") or {}
+    add("## 5. Load: analysts and liaison officers at once")
+    add("")
     add(
-        f"| record detail, shared under an agreement | **{detail['p50_ms']:.1f}** | "
-        f"**{detail['p95_ms']:.1f}** | {detail['mean_ms']:.1f} |"
+        f"`bench/locustfile.py`: {load['analysts']} analysts and {load['liaisons']} liaison officers for "
+        f"{load['run_seconds']} s against gunicorn with {load['server_workers']} workers, locust on the same "
+        "machine. Analysts (1 to 3 s between tasks) list records (first pages, filters, page 50), read "
+        "records and entities, list an entity's links, search and export; liaison officers work their "
+        "queue (API and page), approve or refuse pending disclosure requests, release their agency's "
+        "records and open the page of what their agency shares. Sign-ins (tokens; the liaisons' pages with "
+        "the TOTP code) are counted; requests still running when the time is up are not. "
+        f"Code measured: {run.get('code', 'n/a')}; command "
+        f"`{run.get('command', 'n/a')}`; locust: `{load['command']}`."
     )
     add("")
-    add("### Query plans (EXPLAIN ANALYZE, BUFFERS) of the queries one request sends")
-    add("")
-    add("The key points, read from the plans below:")
-    add("")
+    errors = total.get("failures", 0)
+    p95 = total.get("p95_ms")
     add(
-        "| variant | query | intel_record read by | grant table read by | release table read by "
-        "| subplans | JIT ms | execution ms |"
+        f"**{_n(total.get('requests'))} requests, {_n(total.get('rps'), 1)} per second, p50 "
+        f"{_n(total.get('p50_ms'))} ms, p95 {_n(p95)} ms, p99 {_n(total.get('p99_ms'))} ms, "
+        f"{_n(errors)} errors.** Goal (p95 < {LOAD_GOAL_P95_MS} ms, no errors): "
+        + ("met" if p95 is not None and p95 < LOAD_GOAL_P95_MS and not errors else "**missed**")
+        + "."
     )
-    add("| --- | --- | --- | --- | --- | --- | ---: | ---: |")
-    for letter, (_, plans) in zip("ABC", api["plans"].items(), strict=False):
-        for kind in ("page", "count"):
-            if kind in plans:
-                facts = plan_facts(plans[kind])
-                add(
-                    f"| {letter} | {kind} | {facts['record_scan']} | {facts['grant_scan']} | "
-                    f"{facts['release_scan']} | {facts['subplan']} | {facts['jit_ms']} | "
-                    f"{facts['execution_ms']} |"
-                )
     add("")
-    for letter, (name, plans) in zip("ABC", api["plans"].items(), strict=False):
-        for kind in ("page", "count"):
-            if kind not in plans:
-                continue
-            add(f"<details><summary>{letter}: {name}: {kind} query</summary>")
-            add("")
-            add("```")
-            add(plans[kind])
-            add("```")
-            add("")
-            add("</details>")
-            add("")
+    add("| request | requests | errors | per s | p50 ms | p95 ms | p99 ms | max ms |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in sorted(load["requests"], key=lambda r: -r["requests"]):
+        add(
+            f"| {row['type']} {row['name']} | {_n(row['requests'])} | {_n(row['failures'])} | "
+            f"{_n(row['rps'], 1)} | {_n(row['p50_ms'])} | {_n(row['p95_ms'])} | {_n(row['p99_ms'])} | "
+            f"{_n(row['max_ms'])} |"
+        )
+    add("")
+    if load["failures"]:
+        add("Errors:")
+        add("")
+        for failure in load["failures"]:
+            add(f"- {failure['count']} x {failure['method']} {failure['name']}: `{failure['error'][:200]}`")
+        add("")

@@ -1,6 +1,6 @@
 """Runs every benchmark and writes docs/benchmarks.md.
 
-    platform/with-env .venv/bin/python bench/run.py [--scale 0.1] [--stages import,profile,memory,api]
+    platform/with-env .venv/bin/python bench/run.py [--scale 0.1] [--stages import,profile,memory,http,load]
 
 Stages (sizes at --scale 1):
 
@@ -9,8 +9,11 @@ Stages (sizes at --scale 1):
 - profile: cProfile of a complete import of the first 20,000 of those rows.
 - memory:  the peak RSS importing a 1,000,000-row file; when the 100k throughput says
            it would take longer than --import-cap-minutes, the first N rows only.
-- api:     GET /api/records/ for an analyst over 1,000,000 records of 20 agencies,
-           direct FK permissions against guardian's generic ones, interleaved.
+- http:    the API over HTTP against gunicorn, over 1,000,000 records of 20 agencies and
+           50 agreements: p50/p95/p99 per request kind, for the agencies that see the
+           most and the least, cold (fresh server) and warm.
+- load:    locust, 50 analysts and 5 liaison officers for --load-seconds (300) against
+           the same server and data: throughput, p50/p95/p99, errors.
 
 Results accumulate in var/bench/results.json and the page is rewritten after every
 stage, so a stage that fails leaves the figures of the ones before it.
@@ -43,7 +46,7 @@ from bench.common import (
     setup_django,
 )
 
-STAGES = ("import", "profile", "experiments", "memory", "api")
+STAGES = ("import", "profile", "experiments", "memory", "http", "load")
 EXPERIMENTS = {
     "as the project runs it": [],
     "SET CONSTRAINTS ALL IMMEDIATE": ["--constraints-immediate"],
@@ -210,24 +213,121 @@ def stage_memory(results: dict, rows: int, cap_minutes: float) -> None:
     }
 
 
-def stage_api(results: dict, records: int, requests: int, warmup: int) -> None:
-    from bench import api
+def stage_http(results: dict, records: int, args: argparse.Namespace) -> None:
+    from bench import http_api as http
 
-    started = time.perf_counter()
-    dataset = api.populate(records)
-    variants, check = api.measure(dataset, requests, warmup)
-    detail = api.measure_detail(dataset, requests, warmup)
-    plans = {variant.name: api.explain(variant.path, variant.settings) for variant in variants}
-    dataset.shared_sample = dataset.shared_sample[:5]
-    results["api"] = {
-        "dataset": dataset.__dict__,
-        "detail": detail,
-        "check": check,
-        "requests_per_variant": requests,
-        "warmup_per_variant": warmup,
-        "summary": api.summarize(variants),
-        "plans": plans,
-        "measure_seconds": round(time.perf_counter() - started - dataset.load_seconds, 1),
+    dataset = load_dataset(records)
+    visibility = visible_counts()
+    by_count = sorted(visibility.items(), key=lambda item: item[1])
+    users = {"high": analyst_of(by_count[-1][0]), "low": analyst_of(by_count[0][0])}
+    measured = http.measure(
+        users,
+        scale=args.scale,
+        requests_per_kind=args.requests,
+        warmup=args.warmup,
+        cold_starts=args.cold_starts,
+        workers=args.server_workers,
+    )
+    results["http"] = {"dataset": dataset, "visible_by_agency": visibility, **measured}
+
+
+def load_dataset(records: int) -> dict:
+    """The bench dataset at `records` records: loaded, or kept when the last stage loaded it."""
+    from agencies.models import User
+    from bench import api
+    from intel.models import Record
+
+    loaded = WORK_DIR / "dataset.json"
+    if loaded.exists():
+        known = json.loads(loaded.read_text())
+        if (
+            known.get("records") == records
+            and Record.objects.count() == records
+            and User.objects.filter(username__startswith="bench-analyst-").count() == api.ANALYSTS
+        ):
+            return known
+    dataset = api.populate(records).__dict__
+    loaded.write_text(json.dumps(dataset, indent=2, default=str))
+    (WORK_DIR / "users.json").write_text(json.dumps(api.credentials(), indent=2))
+    return dataset
+
+
+def visible_counts() -> dict[str, int]:
+    """How many records each agency's analysts may read for the bench purpose, counted by the
+    choke point: to pick the agencies that see the most and the least (no id is taken here)."""
+    from agencies.models import User
+    from bench.api import PURPOSE
+    from intel.models import Record
+
+    counts = {}
+    for analyst in User.objects.filter(username__startswith="bench-analyst-").select_related("agency"):
+        code = analyst.agency.code
+        if code not in counts:
+            counts[code] = Record.objects.visible_to(analyst, PURPOSE).count()
+    return counts
+
+
+def analyst_of(agency: str) -> dict:
+    users = json.loads((WORK_DIR / "users.json").read_text())
+    return next(user for user in users["analysts"] if user["agency"] == agency)
+
+
+def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
+    from bench import http_api as http
+
+    dataset = load_dataset(records)
+    export = results.get("http", {}).get("plans", {}).get("high", {}).get("urls", {}).get("export")
+    export_query = export[0].split("?", 1)[1] if export else "category=seizure&occurred_after=2026-01-01"
+    prefix = WORK_DIR / "load"
+    for old in WORK_DIR.glob("load_*.csv"):
+        old.unlink()
+    users = args.analysts + args.liaisons
+    with http.server(args.server_workers, log_name="gunicorn-load") as base:
+        command = [
+            str(Path(sys.executable).parent / "locust"),
+            "-f",
+            "bench/locustfile.py",
+            "--headless",
+            "--host",
+            base,
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(max(1, users // 5)),
+            "--run-time",
+            f"{args.load_seconds}s",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--stop-timeout",
+            "10",
+            "--export-query",
+            export_query,
+        ]
+        env = {
+            **os.environ,
+            "BENCH_USERS": str(WORK_DIR / "users.json"),
+            "BENCH_ANALYSTS": str(args.analysts),
+            "BENCH_LIAISONS": str(args.liaisons),
+        }
+        started = time.perf_counter()
+        completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+    (WORK_DIR / "locust.log").write_text(completed.stdout + completed.stderr)
+    if not Path(f"{prefix}_stats.csv").exists():
+        raise RuntimeError(
+            f"locust wrote no statistics (exit {completed.returncode}): see var/bench/locust.log"
+        )
+    results["load"] = {
+        "dataset": dataset,
+        "command": shlex.join(["locust", *command[1:]]).replace(base, "http://127.0.0.1:PORT"),
+        "analysts": args.analysts,
+        "liaisons": args.liaisons,
+        "run_seconds": args.load_seconds,
+        "wall_seconds": round(seconds, 1),
+        "server_workers": args.server_workers,
+        "locust_exit": completed.returncode,
+        **report.locust_results(prefix),
     }
 
 
@@ -294,6 +394,8 @@ def machine_facts() -> dict:
                 "python-stdnum",
                 "phonenumbers",
                 "rapidfuzz",
+                "gunicorn",
+                "locust",
             )
         },
         "postgres": postgres,
@@ -306,8 +408,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size (0.1: quick run)")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
-    parser.add_argument("--requests", type=int, default=200, help="timed requests per API variant")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed requests per API variant first")
+    parser.add_argument("--requests", type=int, default=100, help="timed warm requests per kind and agency")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests per kind and agency first")
+    parser.add_argument("--cold-starts", type=int, default=5, help="server starts measured cold")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1) + 1,
+        help="gunicorn workers (default: 2 x cores + 1, gunicorn's advice)",
+    )
+    parser.add_argument("--load-seconds", type=int, default=300, help="length of the load test")
+    parser.add_argument("--analysts", type=int, default=50, help="concurrent analysts in the load test")
+    parser.add_argument(
+        "--liaisons", type=int, default=5, help="concurrent liaison officers in the load test"
+    )
     parser.add_argument("--import-cap-minutes", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--fresh", action="store_true", help="forget results of earlier runs")
@@ -354,7 +468,8 @@ def main(argv: list[str] | None = None) -> None:
         "profile": lambda: stage_profile(results, size(100_000), size(10_000)),
         "experiments": lambda: stage_experiments(results, size(100_000), size(20_000)),
         "memory": lambda: stage_memory(results, size(1_000_000), args.import_cap_minutes),
-        "api": lambda: stage_api(results, size(1_000_000), args.requests, args.warmup),
+        "http": lambda: stage_http(results, size(1_000_000), args),
+        "load": lambda: stage_load(results, size(1_000_000), args),
     }
     for stage in STAGES:
         if stage not in stages:

@@ -1,0 +1,305 @@
+"""The API measured over HTTP, as a client of a deployment meets it: a gunicorn server
+(`config.wsgi`, as a deployment runs it) on the bench database, signed in with an API
+token (`Authorization: Token ...`, from POST /api/auth/token/), the purpose stated in the
+X-Interlink-Purpose header, and every id taken from an earlier answer of the API (never
+from the database, never built): the API's ids may be integers or strings.
+
+Request kinds, each for the analysts of the agencies that see the most and the least:
+the record list (plain, filtered, a deep page), a record's detail, the entity list and an
+entity's detail, the link list (plain and of one entity), search, and a CSV export.
+Cold: the first request of each kind to a freshly started server, in a shuffled order,
+over several starts. Warm: after a warm-up, the kinds taking turns request by request.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from bench.common import ROOT, WORK_DIR, bench_env
+
+PURPOSE_HEADER = "X-Interlink-Purpose"
+DEEP_PAGE = 500
+KIND_GROUPS = {
+    "list": ("records", "records_filtered", "records_deep", "entities", "links", "links_of_entity"),
+    "detail": ("record_detail", "entity_detail"),
+    "search": ("search",),
+    "export": ("export",),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_command(port: int, workers: int) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null",
+    ]
+
+
+@contextmanager
+def server(workers: int, log_name: str = "gunicorn") -> Iterator[str]:
+    """A gunicorn serving the project on the bench database; its base URL, once it answers."""
+    port = free_port()
+    log = (WORK_DIR / f"{log_name}.log").open("a")
+    # Its own process group: a worker still busy with a long request when the master is
+    # killed would otherwise live on.
+    process = subprocess.Popen(
+        server_command(port, workers),
+        cwd=ROOT,
+        env=bench_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}: see {log.name}")
+            try:
+                # Not /health/: it waits on a Celery worker, which no worker of the bench queue is.
+                requests.get(f"{base}/accounts/login/", timeout=30).raise_for_status()
+                break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer within a minute: see {log.name}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=40)  # gunicorn's graceful timeout is 30 s
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+        log.close()
+
+
+def sign_in(base: str, user: dict) -> requests.Session:
+    """A session sending the API token a sign-in answered, and the purpose, on every request."""
+    session = requests.Session()
+    body = {"username": user["username"], "password": user["password"]}
+    if user.get("totp"):
+        import pyotp
+
+        body["otp_token"] = pyotp.TOTP(user["totp"]).now()
+    response = session.post(f"{base}/api/auth/token/", json=body, timeout=60)
+    if response.status_code != 201:
+        raise RuntimeError(
+            f"sign-in of {user['username']}: HTTP {response.status_code} {response.text[:200]}"
+        )
+    session.headers.update(
+        {"Authorization": f"Token {response.json()['token']}", PURPOSE_HEADER: "risk_assessment"}
+    )
+    return session
+
+
+@dataclass
+class Plan:
+    """The URL of each request kind for one analyst, every id and search term from answers."""
+
+    agency: str
+    urls: dict[str, list[str]] = field(default_factory=dict)
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+def plan_for(base: str, session: requests.Session, agency: str, scale: float) -> Plan:
+    plan = Plan(agency)
+
+    def get(path: str) -> requests.Response:
+        response = session.get(base + path, timeout=REQUEST_TIMEOUT * 5)
+        if response.status_code >= 500:
+            raise RuntimeError(f"{path}: HTTP {response.status_code}")
+        return response
+
+    records = get("/api/records/").json()
+    plan.notes["records_count"] = records["count"]
+    plan.notes["records_count_exact"] = records["count_exact"]
+    plan.urls["records"] = ["/api/records/"]
+    plan.urls["records_filtered"] = [
+        "/api/records/?category=seizure",
+        "/api/records/?category=inspection&occurred_after=2025-01-01",
+        "/api/records/?classification=2&occurred_before=2024-06-30",
+    ]
+    # The deepest page up to DEEP_PAGE that exists: a small run has fewer pages.
+    page = DEEP_PAGE
+    while page > 2 and get(f"/api/records/?page={page}").status_code == 404:
+        page //= 2
+    plan.notes["deep_page"] = page
+    plan.urls["records_deep"] = [f"/api/records/?page={page}"]
+    # Detail of records of other agencies first (the audited, redacted path), from the pages.
+    seen = records["results"] + get("/api/records/?page=2").json().get("results", [])
+    shared = [row["id"] for row in seen if row.get("owner") != agency]
+    own = [row["id"] for row in seen if row.get("owner") == agency]
+    plan.notes["detail_records_shared"] = len(shared[:40])
+    plan.urls["record_detail"] = [f"/api/records/{pk}/" for pk in (shared[:40] or own[:40])]
+    entities = get("/api/entities/").json()["results"]
+    plan.urls["entities"] = ["/api/entities/", "/api/entities/?type=company", "/api/entities/?page=3"]
+    plan.urls["entity_detail"] = [f"/api/entities/{row['id']}/" for row in entities[:40]]
+    plan.urls["links"] = ["/api/links/", "/api/links/?type=CONSIGNED_TO"]
+    plan.urls["links_of_entity"] = [f"/api/links/?entity={row['id']}" for row in entities[:20]]
+    words = sorted({word for row in entities for name in row.get("names", []) for word in name.split()})
+    terms = [w for w in words if len(w) >= 4 and not w.isdigit()][:6] or ["trading"]
+    plan.urls["search"] = [f"/api/search/?q={term}" for term in terms]
+    # Narrowed until the export is allowed (at most EXPORT_MAX_RECORDS records).
+    days = 1200
+    while True:
+        url = f"/api/records/export/?category=seizure&occurred_after={_days_before_end(days)}"
+        response = get(url)
+        if response.status_code == 200 or days < 2:
+            break
+        days //= 2
+    plan.notes["export_window_days"] = days
+    plan.urls["export"] = [url]
+    return plan
+
+
+def _days_before_end(days: int) -> str:
+    from datetime import date, timedelta
+
+    # The records occur from 2023-01-01 for 1185 days (bench/api.py).
+    return (date(2023, 1, 1) + timedelta(days=1185 - days)).isoformat()
+
+
+@dataclass
+class Sample:
+    kind: str
+    visibility: str
+    phase: str
+    ms: float
+    status: int
+    size: int
+
+
+REQUEST_TIMEOUT = 120  # seconds; a request that takes longer counts as status 0
+
+
+def timed(session: requests.Session, base: str, path: str) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    try:
+        response = session.get(base + path, timeout=REQUEST_TIMEOUT)
+        size = len(response.content)  # the export streams: timed to its last byte
+        status = response.status_code
+    except requests.Timeout:
+        size, status = 0, 0
+    return (time.perf_counter() - started) * 1000, status, size
+
+
+def measure(
+    users: dict[str, dict],
+    scale: float,
+    requests_per_kind: int,
+    warmup: int,
+    cold_starts: int,
+    workers: int,
+) -> dict:
+    """`users` maps a visibility class to the analyst that represents it."""
+    rnd = random.Random(11)
+    samples: list[Sample] = []
+    plans: dict[str, Plan] = {}
+    with server(workers) as base:
+        sessions = {cls: sign_in(base, user) for cls, user in users.items()}
+        for cls, user in users.items():
+            plans[cls] = plan_for(base, sessions[cls], user["agency"], scale)
+    for start in range(cold_starts):
+        with server(workers) as base:
+            # Signing in is not one of the kinds: a token from an earlier server still works.
+            order = [(cls, kind) for cls in plans for kind in plans[cls].urls]
+            rnd.shuffle(order)
+            for cls, kind in order:
+                urls = plans[cls].urls[kind]
+                ms, status, size = timed(sessions[cls], base, urls[start % len(urls)])
+                samples.append(Sample(kind, cls, "cold", ms, status, size))
+    with server(workers) as base:
+        order = [(cls, kind) for cls in plans for kind in plans[cls].urls]
+        for round_ in range(warmup + requests_per_kind):
+            rnd.shuffle(order)
+            for cls, kind in order:
+                urls = plans[cls].urls[kind]
+                ms, status, size = timed(sessions[cls], base, urls[round_ % len(urls)])
+                if round_ >= warmup:
+                    samples.append(Sample(kind, cls, "warm", ms, status, size))
+    return {
+        "server": shlex.join(["gunicorn", *server_command(0, workers)[1:]]).replace(
+            "127.0.0.1:0", "127.0.0.1:PORT"
+        ),
+        "workers": workers,
+        "requests_per_kind": requests_per_kind,
+        "warmup": warmup,
+        "cold_starts": cold_starts,
+        "users": {cls: {"username": u["username"], "agency": u["agency"]} for cls, u in users.items()},
+        "plans": {cls: {"urls": p.urls, **p.notes} for cls, p in plans.items()},
+        "summary": summarize(samples),
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between the nearest ranks (q in 0..100), numpy's default."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(samples: list[Sample]) -> list[dict]:
+    groups: dict[tuple[str, str, str], list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault((sample.kind, sample.visibility, sample.phase), []).append(sample)
+    rows = []
+    for (kind, visibility, phase), group in groups.items():
+        times = [s.ms for s in group]
+        statuses: dict[str, int] = {}
+        for s in group:
+            statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
+        rows.append(
+            {
+                "kind": kind,
+                "group": next((g for g, kinds in KIND_GROUPS.items() if kind in kinds), "other"),
+                "visibility": visibility,
+                "phase": phase,
+                "n": len(group),
+                "p50_ms": percentile(times, 50),
+                "p95_ms": percentile(times, 95),
+                "p99_ms": percentile(times, 99),
+                "max_ms": max(times),
+                "statuses": statuses,
+                "mean_bytes": sum(s.size for s in group) / len(group),
+            }
+        )
+    order = list(dict.fromkeys(k for kinds in KIND_GROUPS.values() for k in kinds))
+    rows.sort(key=lambda r: (r["phase"] != "warm", order.index(r["kind"]), r["visibility"]))
+    return rows

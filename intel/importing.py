@@ -338,6 +338,16 @@ class JsonNesting:
             yield at, byte
 
 
+def nested_deeper_than(data: bytes, limit: int) -> bool:
+    """Whether a whole JSON text nests deeper than `limit` levels (the outermost array or
+    object is level 1), found without parsing it: the check before a parser recurses."""
+    # A text with no more openers than the limit cannot be nested deeper: no scan needed.
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    nesting = JsonNesting()
+    return any(nesting.depth > limit for _ in nesting.scan(data))
+
+
 def read_json_lines(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None]]:
     for number in itertools.count(1):
         source.start_row(number)
@@ -347,11 +357,8 @@ def read_json_lines(source: InputLimits) -> Iterator[tuple[int, dict | None, str
         if not line.strip():
             yield number, None, None
             continue
-        # A line with no more openers than the limit cannot be nested deeper: no scan needed.
-        if line.count(b"[") + line.count(b"{") > source.limits.max_depth:
-            nesting = JsonNesting()
-            for _ in nesting.scan(line):
-                source.check_depth(nesting.depth)
+        if nested_deeper_than(line, source.limits.max_depth):
+            source.check_depth(source.limits.max_depth + 1)
         yield json_row(number, line, "line")
 
 

@@ -284,35 +284,6 @@ def test_drafting_with_a_hidden_agreements_reference_answers_as_with_an_unused_o
     assert hidden.status_code == unused.status_code, hidden.content
 
 
-# --- request bodies nested deeper than the parser recurses ----------------------------
-
-DEEP_BODIES = {
-    "array": "[" * 5000 + "]" * 5000,
-    "object": '{"a":' * 5000 + "1" + "}" * 5000,
-    # A deep value inside an otherwise well-formed body.
-    "field": '{"purpose": ' + "[" * 5000 + "]" * 5000 + "}",
-}
-
-
-@pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
-@pytest.mark.parametrize(
-    ("path", "signed"),
-    [
-        ("/api/auth/token/", False),  # open to anyone: an outsider's 500
-        ("/api/session/purpose/", True),
-        ("/api/agreements/", True),
-        ("/api/requests/", True),
-        ("/api/requests/consent/", True),
-    ],
-)
-def test_deeply_nested_json_bodies_are_bad_input_not_500(cus, path, signed, shape):
-    client = Client(raise_request_exception=False)
-    if signed:
-        signed_in(client, cus.admin)
-    response = client.post(path, DEEP_BODIES[shape], content_type="application/json")
-    assert response.status_code == 400, response.status_code
-
-
 # --- a long export outlives the agreement it reads under ------------------------------
 
 

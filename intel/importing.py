@@ -230,7 +230,7 @@ class InputLimits:
         return [
             {
                 "row": number,
-                "field": str(name)[:100],
+                "field": shown_name(name),
                 "message": f"is larger than {limit} bytes (IMPORT_MAX_FIELD_BYTES)",
             }
             for name, value in row.items()
@@ -239,11 +239,49 @@ class InputLimits:
 
 
 def field_bytes(value: object) -> int:
+    # surrogatepass: a lone surrogate is measured here and refused by unstorable_fields.
     if isinstance(value, str):
-        return len(value) if value.isascii() else len(value.encode())
+        return len(value) if value.isascii() else len(value.encode(errors="surrogatepass"))
     if isinstance(value, list | dict):
-        return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+        return len(json.dumps(value, ensure_ascii=False, default=str).encode(errors="surrogatepass"))
     return 0  # a number, true, false or null: short once parsed
+
+
+# Characters PostgreSQL cannot store: NUL (text never holds one; JSON too, as \u0000) and the
+# UTF-16 surrogates, which a JSON escape can produce alone and which have no UTF-8 encoding.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def shown_name(name: object) -> str:
+    """A column or key name fit for an error report, which is stored too: unstorable
+    characters written as escapes."""
+    return UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", str(name))[:100]
+
+
+def unstorable_fields(number: int, row: dict) -> list[dict]:
+    """One problem per field whose name, value, or any key or value nested in it, holds a
+    character the database cannot store: refused as bad input here, where every row of every
+    reader passes, rather than failing in the database with no row named."""
+    problems = []
+    for name, value in row.items():
+        pending: list[object] = [name, value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, dict):
+                pending.extend(itertools.chain.from_iterable(item.items()))
+            elif isinstance(item, list):
+                pending.extend(item)
+            elif isinstance(item, str) and (found := UNSTORABLE.search(item)):
+                what = "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
+                problems.append(
+                    {
+                        "row": number,
+                        "field": shown_name(name),
+                        "message": f"holds {what}, which cannot be stored",
+                    }
+                )
+                break
+    return problems
 
 
 def read_csv(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -447,7 +485,7 @@ def iter_rows(
             if problem:
                 yield number, None, [{"row": number, "field": None, "message": problem}]
             else:
-                yield number, row, source.oversized_fields(number, row)
+                yield number, row, source.oversized_fields(number, row) + unstorable_fields(number, row)
     except Refused as refusal:
         yield refusal.error["row"], None, [refusal.error]
 

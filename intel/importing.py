@@ -60,6 +60,11 @@ IMPORT_CATEGORIES = (Category.SHIPMENT, Category.SEIZURE, Category.INSPECTION)
 MAX_REPORTED_ERRORS = 1000
 CHUNK_SIZE = 500
 INSPECTION_RESULTS = ("clear", "discrepancy", "referred_for_seizure")
+# The keys of a record's `details`: the importer writes these and no others, and an agreement
+# may redact `details.<key>` for these only (sharing.services.validate_scope).
+PORT_KEYS = ("port_of_loading", "port_of_discharge")
+TEXT_DETAIL_KEYS = ("goods_description", "quantity", "unit", "findings")
+DETAIL_KEYS = (*PORT_KEYS, "hs_codes", "declared_value", "currency", *TEXT_DETAIL_KEYS, "inspection_result")
 
 
 class ImportFailed(Exception):
@@ -559,7 +564,7 @@ def parse_row(number: int, row: dict, agency_code: str) -> tuple[RowPlan | None,
             errors.add("occurred_on", f"{raw_date!r} is not a date in the form YYYY-MM-DD")
 
     details: dict = {}
-    for port in ("port_of_loading", "port_of_discharge"):
+    for port in PORT_KEYS:
         value = text(row, port).upper().replace(" ", "")
         if value:
             if (
@@ -592,7 +597,7 @@ def parse_row(number: int, row: dict, agency_code: str) -> tuple[RowPlan | None,
             errors.add("currency", f"{currency!r} is not an ISO 4217 currency code")
         else:
             details["currency"] = currency
-    for name in ("goods_description", "quantity", "unit", "findings"):
+    for name in TEXT_DETAIL_KEYS:
         if text(row, name):
             details[name] = text(row, name)
     if category == Category.INSPECTION:

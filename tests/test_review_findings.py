@@ -169,21 +169,6 @@ def test_not_for_evidence_content_is_not_listed_or_exported_for_prosecution(pol,
     assert b"informant says" not in body.lower()
 
 
-# --- what an outsider learns without signing in -------------------------------------
-
-
-def test_the_public_health_page_does_not_count_other_agencies_changes(cus):
-    """/health/ answers anyone, signed in or not. Its graph_sync part counts the changes to
-    records not yet in the graph and when the oldest was made: polled by an outsider, it
-    tells when and how much an agency imports, releases or edits."""
-    from tests.test_import import EXAMPLES
-
-    import_file(EXAMPLES / "shipments.csv", cus.agency)
-    sync = Client().get("/health/").json().get("graph_sync", {})
-    assert sync.get("backlog") in (None, 0)
-    assert sync.get("oldest_unsynced") is None
-
-
 # --- a long export outlives the agreement it reads under ------------------------------
 
 

@@ -597,15 +597,23 @@ def test_an_amendment_cannot_name_itself_after_a_hidden_agreement(cus, pol, tax)
     assert (on_taken.json()["reference"], on_unused.json()["reference"]) == ("MOU-1/v2", "MOU-2/v2")
 
 
-def test_an_amendments_usual_name_taken_by_another_agreement_is_replaced_silently(cus, pol, tax):
-    """Internal code may name its agreements: an amendment never fails on a name it did not choose."""
-    in_force((pol, True, False), (tax, False, True), reference="MOU-1/v2")
+def test_no_agreement_can_take_an_amendments_name(cus, pol):
+    """Code that names its own agreements (the demo, tests) cannot name one like a version,
+    so an amendment's reference never depends on another agreement."""
+    with pytest.raises(ValueError, match="amendment"):
+        draft((cus, True, False), (pol, False, True), reference="MOU-1/v2")
+    assert not Agreement.objects.exists()
     first = in_force((cus, True, False), (pol, False, True), reference="MOU-1")
-    response = post_json(
-        cus.client("admin"), f"/api/agreements/{first.public_id}/amend/", {"classification_ceiling": 1}
-    )
-    assert response.status_code == 201
-    assert re.fullmatch(REFERENCE_SHAPE, response.json()["reference"])
+    for version, ceiling in ((2, 1), (3, 2)):
+        path = f"/api/agreements/{first.public_id}/amend/"
+        response = post_json(cus.client("admin"), path, {"classification_ceiling": ceiling})
+        assert response.status_code == 201, response.content
+        assert response.json()["reference"] == f"MOU-1/v{version}"
+        amendment = Agreement.objects.get(reference=f"MOU-1/v{version}")
+        services.propose(amendment, cus.admin)
+        services.sign(amendment, cus.admin)
+        services.sign(amendment, pol.admin)
+        first = amendment
 
 
 def test_assigned_references_are_unique_and_not_a_sequence(cus, pol):

@@ -1,4 +1,10 @@
-"""GET /health/: the state and latency of every service the platform depends on."""
+"""GET /health/: the state of every service the platform depends on.
+
+Anyone may ask (monitors are not signed in), so the public answer says only up or down per
+dependency. The details (what answered, latency, the text of a failure, the graph sync's
+backlog and its oldest change) are for platform admins signed in with their second factor:
+a failure's text names hosts and configuration, and the backlog rises and falls with every
+agency's imports, releases and edits, which no outsider (nor any agency) may watch."""
 
 import time
 from collections.abc import Callable
@@ -80,10 +86,19 @@ def graph_sync() -> dict:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+def shows_details(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_authenticated and user.is_superuser and user.is_verified())
+
+
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     checks = run_checks()
     down = [name for name, result in checks.items() if result["state"] != "up"]
-    body = {"status": "down" if down else "up", "down": down, "checks": checks, "graph_sync": graph_sync()}
+    body = {"status": "down" if down else "up", "down": down}
+    if shows_details(request):
+        body |= {"checks": checks, "graph_sync": graph_sync()}
+    else:
+        body["checks"] = {name: {"state": result["state"]} for name, result in checks.items()}
     return JsonResponse(body, status=503 if down else 200)

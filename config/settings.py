@@ -292,7 +292,14 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# Nesting of a JSON request body (the outermost array or object is level 1); deeper is a 400.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Interlink API",
     "DESCRIPTION": "Interagency intelligence sharing with graph analytics for customs enforcement.",

@@ -60,6 +60,11 @@ IMPORT_CATEGORIES = (Category.SHIPMENT, Category.SEIZURE, Category.INSPECTION)
 MAX_REPORTED_ERRORS = 1000
 CHUNK_SIZE = 500
 INSPECTION_RESULTS = ("clear", "discrepancy", "referred_for_seizure")
+# The keys of a record's `details`: the importer writes these and no others, and an agreement
+# may redact `details.<key>` for these only (sharing.services.validate_scope).
+PORT_KEYS = ("port_of_loading", "port_of_discharge")
+TEXT_DETAIL_KEYS = ("goods_description", "quantity", "unit", "findings")
+DETAIL_KEYS = (*PORT_KEYS, "hs_codes", "declared_value", "currency", *TEXT_DETAIL_KEYS, "inspection_result")
 
 
 class ImportFailed(Exception):
@@ -230,7 +235,7 @@ class InputLimits:
         return [
             {
                 "row": number,
-                "field": str(name)[:100],
+                "field": shown_name(name),
                 "message": f"is larger than {limit} bytes (IMPORT_MAX_FIELD_BYTES)",
             }
             for name, value in row.items()
@@ -239,11 +244,49 @@ class InputLimits:
 
 
 def field_bytes(value: object) -> int:
+    # surrogatepass: a lone surrogate is measured here and refused by unstorable_fields.
     if isinstance(value, str):
-        return len(value) if value.isascii() else len(value.encode())
+        return len(value) if value.isascii() else len(value.encode(errors="surrogatepass"))
     if isinstance(value, list | dict):
-        return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+        return len(json.dumps(value, ensure_ascii=False, default=str).encode(errors="surrogatepass"))
     return 0  # a number, true, false or null: short once parsed
+
+
+# Characters PostgreSQL cannot store: NUL (text never holds one; JSON too, as \u0000) and the
+# UTF-16 surrogates, which a JSON escape can produce alone and which have no UTF-8 encoding.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def shown_name(name: object) -> str:
+    """A column or key name fit for an error report, which is stored too: unstorable
+    characters written as escapes."""
+    return UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", str(name))[:100]
+
+
+def unstorable_fields(number: int, row: dict) -> list[dict]:
+    """One problem per field whose name, value, or any key or value nested in it, holds a
+    character the database cannot store: refused as bad input here, where every row of every
+    reader passes, rather than failing in the database with no row named."""
+    problems = []
+    for name, value in row.items():
+        pending: list[object] = [name, value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, dict):
+                pending.extend(itertools.chain.from_iterable(item.items()))
+            elif isinstance(item, list):
+                pending.extend(item)
+            elif isinstance(item, str) and (found := UNSTORABLE.search(item)):
+                what = "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
+                problems.append(
+                    {
+                        "row": number,
+                        "field": shown_name(name),
+                        "message": f"holds {what}, which cannot be stored",
+                    }
+                )
+                break
+    return problems
 
 
 def read_csv(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -338,6 +381,16 @@ class JsonNesting:
             yield at, byte
 
 
+def nested_deeper_than(data: bytes, limit: int) -> bool:
+    """Whether a whole JSON text nests deeper than `limit` levels (the outermost array or
+    object is level 1), found without parsing it: the check before a parser recurses."""
+    # A text with no more openers than the limit cannot be nested deeper: no scan needed.
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    nesting = JsonNesting()
+    return any(nesting.depth > limit for _ in nesting.scan(data))
+
+
 def read_json_lines(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None]]:
     for number in itertools.count(1):
         source.start_row(number)
@@ -347,11 +400,8 @@ def read_json_lines(source: InputLimits) -> Iterator[tuple[int, dict | None, str
         if not line.strip():
             yield number, None, None
             continue
-        # A line with no more openers than the limit cannot be nested deeper: no scan needed.
-        if line.count(b"[") + line.count(b"{") > source.limits.max_depth:
-            nesting = JsonNesting()
-            for _ in nesting.scan(line):
-                source.check_depth(nesting.depth)
+        if nested_deeper_than(line, source.limits.max_depth):
+            source.check_depth(source.limits.max_depth + 1)
         yield json_row(number, line, "line")
 
 
@@ -440,7 +490,7 @@ def iter_rows(
             if problem:
                 yield number, None, [{"row": number, "field": None, "message": problem}]
             else:
-                yield number, row, source.oversized_fields(number, row)
+                yield number, row, source.oversized_fields(number, row) + unstorable_fields(number, row)
     except Refused as refusal:
         yield refusal.error["row"], None, [refusal.error]
 
@@ -514,7 +564,7 @@ def parse_row(number: int, row: dict, agency_code: str) -> tuple[RowPlan | None,
             errors.add("occurred_on", f"{raw_date!r} is not a date in the form YYYY-MM-DD")
 
     details: dict = {}
-    for port in ("port_of_loading", "port_of_discharge"):
+    for port in PORT_KEYS:
         value = text(row, port).upper().replace(" ", "")
         if value:
             if (
@@ -547,7 +597,7 @@ def parse_row(number: int, row: dict, agency_code: str) -> tuple[RowPlan | None,
             errors.add("currency", f"{currency!r} is not an ISO 4217 currency code")
         else:
             details["currency"] = currency
-    for name in ("goods_description", "quantity", "unit", "findings"):
+    for name in TEXT_DETAIL_KEYS:
         if text(row, name):
             details[name] = text(row, name)
     if category == Category.INSPECTION:

@@ -32,7 +32,7 @@ class TermsForm(forms.ModelForm):
     classification_ceiling = forms.TypedChoiceField(choices=Classification.choices, coerce=int)
     redacted_fields = forms.CharField(
         required=False,
-        help_text=f"Comma-separated: {', '.join(services.REDACTABLE_FIELDS)} or details.<key>",
+        help_text=f"Comma-separated, from: {', '.join(services.REDACTABLE_FIELDS)}",
     )
 
     class Meta:
@@ -42,12 +42,6 @@ class TermsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.initial["redacted_fields"] = ", ".join(self.instance.redacted_fields or [])
-
-    def clean_reference(self) -> str:
-        reference = self.cleaned_data["reference"]
-        if Agreement.objects.filter(reference=reference).exclude(pk=self.instance.pk).exists():
-            raise ValidationError("an agreement with this reference exists")
-        return reference
 
     def clean_redacted_fields(self) -> list[str]:
         return [f.strip() for f in self.cleaned_data["redacted_fields"].split(",") if f.strip()]
@@ -176,7 +170,16 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
     search_fields = ("reference", "title")
     inlines = [AgreementPartyInline]
     actions = ["propose", "sign", "activate", "suspend", "resume", "terminate"]
-    bookkeeping = ("status", "version", "fully_signed_at", "superseded_at", "created_by", "version_history")
+    # The reference is assigned by the platform (services.new_reference), shown, never edited.
+    bookkeeping = (
+        "reference",
+        "status",
+        "version",
+        "fully_signed_at",
+        "superseded_at",
+        "created_by",
+        "version_history",
+    )
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

@@ -115,7 +115,9 @@ class AgreementSerializer(PublicSerializer):
             "created_at",
             "versions",
         ]
-        read_only_fields = ["status", "fully_signed_at", "created_at"]
+        # The reference is the platform's (services.new_reference): a reference a caller chose
+        # could be refused as taken by an agreement the caller may not know of.
+        read_only_fields = ["reference", "status", "fully_signed_at", "created_at"]
 
     def get_in_force(self, agreement: Agreement) -> bool:
         return Agreement.objects.in_force().filter(pk=agreement.pk).exists()

@@ -7,6 +7,7 @@ projections (the graph) which records' visibility changed, in the same transacti
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +21,16 @@ from django.utils import timezone
 
 from agencies.models import Agency, User
 from audit.log import record_event
+from intel.importing import DETAIL_KEYS
 from intel.models import Caveat, Entity, Mention, Record, RecordGroupObjectPermission, Releasability
 from intel.signals import records_changed
-from sharing.access import AgreementAccess, annotate_holding, covered_records, named_releases
+from sharing.access import (
+    REDACTABLE_ENTITY_TYPES,
+    AgreementAccess,
+    annotate_holding,
+    covered_records,
+    named_releases,
+)
 from sharing.models import (
     Agreement,
     AgreementParty,
@@ -35,7 +43,9 @@ from sharing.models import (
 from sharing.querysets import AGREEMENT_TERMS
 
 Status = Agreement.Status
-REDACTABLE_FIELDS = ("summary", "phone", "email", "person", "address")
+# What an agreement may redact: the summary, mentions of these entity types, and each detail
+# key a record can have (the importer's, the one list of them).
+REDACTABLE_FIELDS = ("summary", *REDACTABLE_ENTITY_TYPES, *(f"details.{key}" for key in DETAIL_KEYS))
 # What a request about an entity the user may not see answers: the words of a nonexistent one.
 ENTITY_NOT_FOUND = "no such entity"
 
@@ -87,11 +97,10 @@ def validate_scope(categories: list[str], purposes: list[str], redacted_fields: 
         problems["categories"] = f"choose from {', '.join(Category.values)}"
     if not purposes or set(purposes) - set(Purpose.values):
         problems["purposes"] = f"choose from {', '.join(Purpose.values)}"
-    unknown = [f for f in redacted_fields if f not in REDACTABLE_FIELDS and not f.startswith("details.")]
+    # A name no record has would redact nothing while the parties believe it hidden.
+    unknown = [f for f in redacted_fields if f not in REDACTABLE_FIELDS]
     if unknown:
-        problems["redacted_fields"] = (
-            f"unknown {unknown}; use {', '.join(REDACTABLE_FIELDS)} or details.<key>"
-        )
+        problems["redacted_fields"] = f"unknown {unknown}; choose from {', '.join(REDACTABLE_FIELDS)}"
     if problems:
         raise AgreementError(problems)
 
@@ -114,11 +123,26 @@ def validate_parties(user: User, parties: list[tuple[Agency, bool, bool]]) -> No
         raise AgreementError({"parties": "at least one party must provide and one must receive"})
 
 
+# Crockford's base32 digits: no I, L, O or U to misread; 10 of them are 50 bits.
+REFERENCE_DIGITS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference() -> str:
+    """A fresh agreement reference, e.g. AGR-7K3Q9-XM2CD. References are chosen here, never by
+    users: a reference a user proposed would be refused when another agreement, perhaps one
+    they may not know of, already had it, and so tell them that it exists."""
+    while True:
+        digits = "".join(secrets.choice(REFERENCE_DIGITS) for _ in range(10))
+        reference = f"AGR-{digits[:5]}-{digits[5:]}"
+        if not Agreement.objects.filter(reference=reference).exists():
+            return reference
+
+
 @transaction.atomic
 def create_agreement(
     user: User,
     *,
-    reference: str,
+    reference: str | None = None,
     title: str,
     starts_at: datetime,
     ends_at: datetime,
@@ -131,13 +155,18 @@ def create_agreement(
     redacted_fields: list[str] | None = None,
 ) -> Agreement:
     """A draft with its parties: (agency, provides, receives). The creator is a platform
-    admin or an agency admin of one of the parties."""
+    admin or an agency admin of one of the parties. The reference is `new_reference()`'s;
+    only code that names its own agreements (the demo, tests) passes one."""
+    if reference is not None and "/" in reference:
+        # "<first reference>/v<n>" names an agreement's versions (amend): were another agreement
+        # to hold such a name, an amendment's reference would depend on it, and betray it.
+        raise ValueError(f"{reference!r}: a reference with '/' is an amendment's")
     validate_parties(user, parties)
     validate_dates(starts_at, ends_at)
     validate_scope(categories, purposes, redacted_fields or [])
     agencies = [agency.pk for agency, _, _ in parties]
     agreement = Agreement.objects.create(
-        reference=reference,
+        reference=reference or new_reference(),
         title=title,
         starts_at=starts_at,
         ends_at=ends_at,
@@ -156,8 +185,9 @@ def create_agreement(
     return agreement
 
 
-# What an amendment (or an edit of a draft) may change; the parties stay the same.
-AMENDABLE_TERMS = AGREEMENT_TERMS
+# What an amendment (or an edit of a draft) may change; the parties stay the same, and the
+# reference is the platform's (see new_reference).
+AMENDABLE_TERMS = tuple(name for name in AGREEMENT_TERMS if name != "reference")
 
 
 # The versions an amendment may be drafted for (and still take over from at its last signature).
@@ -230,12 +260,7 @@ def amend(agreement: Agreement, user: User, **changes: Any) -> Agreement:
             "have it signed or terminate it first"
         )
     version = agreement.version + 1
-    root = agreement.versions()[0]
-    changes.setdefault("reference", f"{root.reference}/v{version}")
     diff = term_changes(agreement, changes)
-    diff.pop("reference", None)
-    if not diff:
-        raise AgreementError(f"nothing to change: the terms given are those of {agreement.reference}")
     if "starts_at" in diff and agreement.starts_at <= timezone.now():
         raise AgreementError(
             {
@@ -243,14 +268,16 @@ def amend(agreement: Agreement, user: User, **changes: Any) -> Agreement:
                 "an amendment takes effect when every party signs it"
             }
         )
-    if len(changes["reference"]) > Agreement._meta.get_field("reference").max_length or (
-        Agreement.objects.filter(reference=changes["reference"]).exists()
-    ):
-        raise AgreementError(
-            {"reference": f"{changes['reference']!r} is taken or too long; name the version"}
-        )
+    # The first version's reference with the version number: no other agreement can hold it
+    # (create_agreement refuses a '/'), so it depends on nothing another agency did. Only a
+    # first reference too long for a suffix (code that names its own) gets a fresh one.
+    reference = f"{agreement.versions()[0].reference}/v{version}"
+    if len(reference) > Agreement._meta.get_field("reference").max_length:
+        reference = new_reference()
     terms = {name: getattr(agreement, name) for name in AMENDABLE_TERMS} | changes
-    amendment = Agreement.objects.create(**terms, amends=agreement, version=version, created_by=user)
+    amendment = Agreement.objects.create(
+        **terms, reference=reference, amends=agreement, version=version, created_by=user
+    )
     AgreementParty.objects.bulk_create(
         [
             AgreementParty(

@@ -231,7 +231,6 @@ class TestSignedTermsCannotBeEdited:
         client = browser(cus.admin)
         data = form_data(client.get(reverse("admin:sharing_agreement_add")).content.decode())
         data |= {
-            "reference": ["MOU-ADMIN"],
             "title": ["Drafted in the admin"],
             "starts_at_0": ["2026-01-01"],
             "starts_at_1": ["00:00:00"],
@@ -248,7 +247,7 @@ class TestSignedTermsCannotBeEdited:
         data.pop("parties-0-receives", None)
         data.pop("parties-1-provides", None)
         assert client.post(reverse("admin:sharing_agreement_add"), data).status_code == 302
-        agreement = Agreement.objects.get(reference="MOU-ADMIN")
+        agreement = Agreement.objects.get(title="Drafted in the admin")
         assert agreement.status == "draft" and agreement.created_by == cus.admin
         assert set(agreement.parties.values_list("agency__code", "provides", "receives")) == {
             ("cus", True, False),
@@ -257,10 +256,10 @@ class TestSignedTermsCannotBeEdited:
         assert audit_count(action="agreement.draft", object_id=str(agreement.pk)) == 1
         # The service's checks hold in the admin too: an agency admin drafts only for their agency.
         tax = staff("tax")
-        data |= {"reference": ["MOU-OTHERS"], "parties-0-agency": [str(tax.agency.pk)]}
+        data |= {"title": ["For others"], "parties-0-agency": [str(tax.agency.pk)]}
         response = client.post(reverse("admin:sharing_agreement_add"), data)
         assert response.status_code == 200 and b"their agency is party to" in response.content
-        assert not Agreement.objects.filter(reference="MOU-OTHERS").exists()
+        assert not Agreement.objects.filter(title="For others").exists()
 
 
 class TestAmendments:

@@ -4,6 +4,7 @@ the disclosure and consent workflow."""
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -441,3 +442,207 @@ def test_the_graphs_visibility_lists_leave_out_redacted_mentions_and_links(cus, 
     for link in links:
         expected = {cus.agency.pk} if link.target.type == "phone" else {cus.agency.pk, pol.agency.pk}
         assert link_viewers[link.pk] == expected
+
+
+# --- redactions name what records have ------------------------------------------------
+
+
+def agreement_body(title: str = "Customs to police", **terms) -> dict:
+    """A draft's body for POST /api/agreements/: customs provides, the police receive."""
+    return {
+        "title": title,
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-06-01T00:00:00Z",
+        "categories": ["shipment"],
+        "classification_ceiling": 1,
+        "purposes": ["investigation"],
+        "parties": [
+            {"agency": "cus", "provides": True, "receives": False},
+            {"agency": "pol", "provides": False, "receives": True},
+        ],
+        **terms,
+    }
+
+
+def post_json(client, path: str, body: dict):
+    return client.post(path, json.dumps(body), content_type="application/json")
+
+
+# The detail keys docs/import.md lists: what a record's details can hold.
+DOCUMENTED_DETAILS = (
+    "port_of_loading",
+    "port_of_discharge",
+    "hs_codes",
+    "declared_value",
+    "currency",
+    "goods_description",
+    "quantity",
+    "unit",
+    "findings",
+    "inspection_result",
+)
+NO_SUCH_FIELD = [
+    "details.declared_valeu",  # a typo
+    "details.Declared_Value",  # another case
+    "details.",  # nothing
+    "details. summary",
+    "details.declared_value.amount",
+    "details.external_ref",  # a column, not a detail
+    "Summary",
+    "phones",
+    "details",
+]
+
+
+@pytest.mark.parametrize("field", NO_SUCH_FIELD)
+def test_drafting_cannot_redact_a_field_no_record_has(cus, pol, field):
+    response = post_json(cus.client("admin"), "/api/agreements/", agreement_body(redacted_fields=[field]))
+    assert response.status_code == 400
+    assert "redacted_fields" in response.json()
+    assert not Agreement.objects.exists()
+
+
+@pytest.mark.parametrize("field", NO_SUCH_FIELD[:4])
+def test_amending_or_revising_cannot_redact_a_field_no_record_has(cus, pol, field):
+    signed = in_force((cus, True, False), (pol, False, True))
+    response = post_json(
+        cus.client("admin"), f"/api/agreements/{signed.public_id}/amend/", {"redacted_fields": [field]}
+    )
+    assert response.status_code == 400
+    assert "redacted_fields" in response.json()
+    assert not Agreement.objects.filter(amends=signed).exists()
+    unsigned = draft((cus, True, False), (pol, False, True), reference="MOU-DRAFT")
+    with pytest.raises(ValidationError) as refusal:
+        services.revise_draft(unsigned, cus.admin, redacted_fields=["summary", field])
+    assert "redacted_fields" in refusal.value.message_dict
+    assert Agreement.objects.get(pk=unsigned.pk).redacted_fields == []
+
+
+@pytest.mark.parametrize("field", NO_SUCH_FIELD[:4])
+def test_the_admin_cannot_redact_a_field_no_record_has(cus, pol, field):
+    from django.urls import reverse
+
+    from tests.test_admin_writes import browser, form_data
+
+    agreement = draft((cus, True, False), (pol, False, True))
+    cus.admin.is_staff = True
+    cus.admin.save(update_fields=["is_staff"])
+    client = browser(cus.admin)
+    url = reverse("admin:sharing_agreement_change", args=[agreement.pk])
+    data = form_data(client.get(url).content.decode())
+    data["redacted_fields"] = [f"summary, {field}"]
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "unknown" in response.content.decode()
+    assert Agreement.objects.get(pk=agreement.pk).redacted_fields == []
+
+
+def test_every_detail_a_record_can_hold_can_be_redacted(cus, pol):
+    """The documented keys, and every key the example files give records, are accepted."""
+    for example in ("shipments.csv", "seizures.jsonl", "inspections.json"):
+        import_file(EXAMPLES / example, cus.agency)
+    held = {key for details in Record.objects.values_list("details", flat=True) for key in details}
+    assert held <= set(DOCUMENTED_DETAILS)
+    fields = ["summary", "phone", "email", "person", "address"] + [f"details.{k}" for k in DOCUMENTED_DETAILS]
+    response = post_json(cus.client("admin"), "/api/agreements/", agreement_body(redacted_fields=fields))
+    assert response.status_code == 201, response.content
+    assert sorted(response.json()["redacted_fields"]) == sorted(fields)
+
+
+# --- references are the platform's: a taken one cannot be told from a free one ----------
+
+REFERENCE_SHAPE = r"AGR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}"
+
+
+def same_answer(first, second) -> None:
+    """Two answers alike but for what differs between any two agreements."""
+    assert first.status_code == second.status_code, (first.content, second.content)
+    differing = {"id", "reference", "created_at", "versions", "title", "starts_at", "ends_at"}
+    assert {k: v for k, v in first.json().items() if k not in differing} == {
+        k: v for k, v in second.json().items() if k not in differing
+    }
+
+
+@pytest.mark.parametrize("taken", ["MOU-POL-TAX", "MOU-POL-TAX/v2", "mou-pol-tax"])
+def test_drafting_under_a_hidden_agreements_reference_answers_as_under_an_unused_one(cus, pol, tax, taken):
+    """POL and TAX share under MOU-POL-TAX (and its amendment), which CUS is no party to."""
+    hidden = in_force((pol, True, False), (tax, False, True), reference="MOU-POL-TAX")
+    services.amend(hidden, pol.admin, classification_ceiling=1)
+    client = cus.client("admin")
+    on_taken = post_json(client, "/api/agreements/", agreement_body(reference=taken))
+    on_unused = post_json(client, "/api/agreements/", agreement_body(reference="MOU-NEVER-USED"))
+    same_answer(on_taken, on_unused)
+    assert on_taken.status_code == 201
+    for answer in (on_taken, on_unused):
+        assert re.fullmatch(REFERENCE_SHAPE, answer.json()["reference"]), answer.json()["reference"]
+    assert Agreement.objects.filter(reference__in=["MOU-POL-TAX", "MOU-POL-TAX/v2"]).count() == 2
+
+
+def test_an_amendment_cannot_name_itself_after_a_hidden_agreement(cus, pol, tax):
+    in_force((pol, True, False), (tax, False, True), reference="MOU-POL-TAX")
+    first = in_force((cus, True, False), (pol, False, True), reference="MOU-1")
+    second = in_force((cus, True, False), (pol, False, True), reference="MOU-2")
+    client = cus.client("admin")
+    on_taken = post_json(
+        client,
+        f"/api/agreements/{first.public_id}/amend/",
+        {"reference": "MOU-POL-TAX", "classification_ceiling": 1},
+    )
+    on_unused = post_json(
+        client,
+        f"/api/agreements/{second.public_id}/amend/",
+        {"reference": "MOU-FREE", "classification_ceiling": 1},
+    )
+    same_answer(on_taken, on_unused)
+    assert (on_taken.json()["reference"], on_unused.json()["reference"]) == ("MOU-1/v2", "MOU-2/v2")
+
+
+def test_no_agreement_can_take_an_amendments_name(cus, pol):
+    """Code that names its own agreements (the demo, tests) cannot name one like a version,
+    so an amendment's reference never depends on another agreement."""
+    with pytest.raises(ValueError, match="amendment"):
+        draft((cus, True, False), (pol, False, True), reference="MOU-1/v2")
+    assert not Agreement.objects.exists()
+    first = in_force((cus, True, False), (pol, False, True), reference="MOU-1")
+    for version, ceiling in ((2, 1), (3, 2)):
+        path = f"/api/agreements/{first.public_id}/amend/"
+        response = post_json(cus.client("admin"), path, {"classification_ceiling": ceiling})
+        assert response.status_code == 201, response.content
+        assert response.json()["reference"] == f"MOU-1/v{version}"
+        amendment = Agreement.objects.get(reference=f"MOU-1/v{version}")
+        services.propose(amendment, cus.admin)
+        services.sign(amendment, cus.admin)
+        services.sign(amendment, pol.admin)
+        first = amendment
+
+
+def test_assigned_references_are_unique_and_not_a_sequence(cus, pol):
+    client = cus.client("admin")
+    references = [
+        post_json(client, "/api/agreements/", agreement_body(title=f"draft {n}")).json()["reference"]
+        for n in range(12)
+    ]
+    assert len(set(references)) == 12
+    assert all(re.fullmatch(REFERENCE_SHAPE, reference) for reference in references)
+    assert references != sorted(references) and references != sorted(references, reverse=True)
+    # The caller's own words are the title; the reference is not taken from them.
+    assert Agreement.objects.get(reference=references[3]).title == "draft 3"
+
+
+def test_the_admin_offers_no_reference_to_choose(cus, pol, tax):
+    from django.urls import reverse
+
+    from tests.test_admin_writes import browser, form_data
+
+    in_force((pol, True, False), (tax, False, True), reference="MOU-POL-TAX")
+    cus.admin.is_staff = True
+    cus.admin.save(update_fields=["is_staff"])
+    client = browser(cus.admin)
+    assert 'name="reference"' not in client.get(reverse("admin:sharing_agreement_add")).content.decode()
+    agreement = draft((cus, True, False), (pol, False, True), reference="MOU-CUS")
+    url = reverse("admin:sharing_agreement_change", args=[agreement.pk])
+    data = form_data(client.get(url).content.decode())
+    assert "reference" not in data
+    data |= {"reference": ["MOU-POL-TAX"], "title": ["renamed"]}
+    assert client.post(url, data).status_code == 302
+    assert Agreement.objects.get(pk=agreement.pk).reference == "MOU-CUS"

@@ -10,9 +10,11 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
-from agencies.models import Agency
+from agencies.models import Agency, User
 from config.celery import ping
+from tests.auth_helpers import signed_in
 from tests.conftest import services
+from tests.sharing_helpers import platform_admin, staff
 
 
 @pytest.mark.django_db
@@ -57,18 +59,70 @@ def test_neo4j_refuses_a_wrong_password():
             driver.verify_connectivity()
 
 
+DEPENDENCIES = {"database", "broker", "worker", "graph"}
+
+
 @pytest.mark.django_db
 def test_health_is_200_with_every_dependency_up(client, celery_worker):
     response = client.get("/health/")
     body = response.json()
     assert response.status_code == 200, body
+    assert body == {"status": "up", "down": [], "checks": {name: {"state": "up"} for name in DEPENDENCIES}}
+    # A platform admin, signed in with the second factor, sees what answered and how fast.
+    body = signed_in(client, platform_admin()).get("/health/").json()
     assert body["status"] == "up"
-    assert set(body["checks"]) == {"database", "broker", "worker", "graph"}
+    assert set(body["checks"]) == DEPENDENCIES
     for name, check in body["checks"].items():
         assert check["state"] == "up", name
         assert check["latency_ms"] >= 0
     assert body["checks"]["graph"]["detail"] == "neo4j"
     assert body["checks"]["database"]["detail"] == "postgresql"
+    assert "backlog" in body["graph_sync"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["anonymous", "analyst", "agency admin", "staff"])
+def test_health_tells_others_up_or_down_only(client, tmp_path, who):
+    """An agency's import leaves changes for the graph sync: the public answer (and any
+    agency's) says nothing about them, nor what answered or how fast."""
+    from intel.importing import import_file
+    from tests.test_import import EXAMPLES
+
+    cus = staff("cus")
+    import_file(EXAMPLES / "shipments.csv", cus.agency)
+    users = {"analyst": cus.analyst, "agency admin": cus.admin, "staff": cus.admin}
+    if who == "staff":
+        User.objects.filter(pk=cus.admin.pk).update(is_staff=True)
+        cus.admin.refresh_from_db()
+    if who != "anonymous":
+        signed_in(client, users[who])
+    response = client.get("/health/")
+    body = response.json()
+    assert set(body) == {"status", "down", "checks"}, body
+    assert body["checks"] == {name: {"state": body["checks"][name]["state"]} for name in DEPENDENCIES}
+    assert b"backlog" not in response.content and b"latency" not in response.content
+
+
+@pytest.mark.django_db
+def test_a_failures_text_is_shown_to_platform_admins_only(client, monkeypatch):
+    from config import health
+
+    def refused() -> str:
+        raise ConnectionRefusedError("bolt://graph-internal.example:7687 refused user neo4j")
+
+    def sync_broken():
+        raise RuntimeError("relation graph_outbox on db-internal.example is locked")
+
+    monkeypatch.setitem(health.CHECKS, "graph", refused)
+    monkeypatch.setattr(health, "sync_state", sync_broken)
+    public = client.get("/health/")
+    assert public.status_code == 503
+    assert "graph" in public.json()["down"] and public.json()["checks"]["graph"] == {"state": "down"}
+    assert b"internal.example" not in public.content and b"ConnectionRefused" not in public.content
+    admin = signed_in(client, platform_admin()).get("/health/")
+    assert admin.status_code == 503
+    assert "graph-internal.example" in admin.json()["checks"]["graph"]["detail"]
+    assert "db-internal.example" in admin.json()["graph_sync"]["error"]
 
 
 @pytest.mark.django_db

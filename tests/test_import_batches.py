@@ -24,11 +24,12 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
+from intel.importing import import_file
 from intel.models import ImportBatch, Record
 from intel.services import run_import_batch
 from intel.tasks import remove_failed_import_files_task, run_import
 from tests.conftest import ROOT, worker_database_url
-from tests.fast.test_import_limits import encode, good
+from tests.fast.test_import_limits import FIRST_ROW, FORMATS, SUFFIX, encode, good, refused
 
 # --- hostile files under a hard memory ceiling, in a process of their own ----------
 
@@ -138,6 +139,118 @@ def test_the_command_fails_a_hostile_file_under_the_memory_ceiling(tmp_path, nam
     assert "row 1: values are nested deeper than 10 levels (IMPORT_MAX_DEPTH)" in done.stderr
     assert peak < RSS_CEILING
     assert not Record.objects.exists()
+
+
+# --- characters the database cannot store ------------------------------------------
+#
+# PostgreSQL stores no NUL in text (nor \u0000 in JSON) and no lone UTF-16 surrogate (a JSON
+# escape such as \ud800 alone, which has no UTF-8 encoding). Every string a file brings,
+# wherever it sits, is refused as a row error naming the row and field, nothing written.
+
+NUL, SURROGATE = "\x00", "\ud800"
+# case: (fields of the bad row, with {c} for the character; the field the error names)
+UNSTORABLE_IN_ANY_FORMAT = {
+    "summary": ({"summary": "ab{c}cd"}, "summary"),
+    "reference": ({"external_ref": "G{c}-2"}, "external_ref"),
+    "detail": ({"goods_description": "x{c}"}, "goods_description"),
+    "company name": ({"importer_name": "Ac{c}me", "importer_country": "NL"}, "importer_name"),
+    "unknown column": ({"remarks": "{c}"}, "remarks"),
+}
+UNSTORABLE_IN_JSON = {
+    "key": ({"a{c}b": "x"}, "a\\u{code}b"),
+    "nested value": ({"caveats": ["x", {"deep": ["a{c}"]}]}, "caveats"),
+    "nested key": ({"hs_codes": [{"k{c}": 1}]}, "hs_codes"),
+}
+
+
+def with_character(fields: dict, character: str) -> dict:
+    def put(value):
+        if isinstance(value, str):
+            return value.replace("{c}", character)
+        if isinstance(value, list):
+            return [put(item) for item in value]
+        if isinstance(value, dict):
+            return {put(key): put(item) for key, item in value.items()}
+        return value
+
+    return put(fields)
+
+
+UNSTORABLE_CASES = [
+    (file_format, character, case)
+    for file_format in FORMATS
+    # A CSV file is UTF-8 text: no surrogate can be written in it.
+    for character in ([NUL] if file_format == "csv" else [NUL, SURROGATE])
+    for case in [*UNSTORABLE_IN_ANY_FORMAT, *([] if file_format == "csv" else UNSTORABLE_IN_JSON)]
+]
+
+
+@pytest.mark.parametrize(
+    ("file_format", "character", "case"),
+    UNSTORABLE_CASES,
+    ids=[f"{f}-{'nul' if c == NUL else 'surrogate'}-{case}" for f, c, case in UNSTORABLE_CASES],
+)
+def test_a_character_the_database_cannot_store_is_a_row_error(
+    customs, tmp_path, file_format, character, case
+):
+    fields, field_named = {**UNSTORABLE_IN_ANY_FORMAT, **UNSTORABLE_IN_JSON}[case]
+    path = tmp_path / f"bad{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, [good(1), good(2, **with_character(fields, character))]))
+    errors = refused(path, customs)
+    expected_field = field_named.replace("{code}", f"{ord(character):04x}")
+    assert [(e["row"], e["field"]) for e in errors] == [(FIRST_ROW[file_format] + 1, expected_field)], errors
+    assert ("NUL" if character == NUL else "surrogate") in errors[0]["message"]
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "json"])
+def test_a_surrogate_pair_is_a_character_like_any_other(customs, tmp_path, file_format):
+    """An escaped pair (\ud83d\ude00) is one character, stored as it is."""
+    path = tmp_path / f"pair{SUFFIX[file_format]}"
+    path.write_bytes(encode(file_format, [good(1, summary="container \U0001f600")]))
+    import_file(path, customs)
+    assert Record.objects.get().summary == "container \U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "row", "field"),
+    [
+        (
+            "nul.csv",
+            b"external_ref,category,occurred_on,summary\nA-1,shipment,2026-01-02,ab\x00cd\n",
+            2,
+            "summary",
+        ),
+        (
+            "key.jsonl",
+            b'{"external_ref":"A-1","category":"shipment","occurred_on":"2026-01-02","a\\u0000":1}\n',
+            1,
+            "a\\u0000",
+        ),
+        (
+            "surrogate.json",
+            b'[{"external_ref":"A-1","category":"shipment","occurred_on":"2026-01-02"},'
+            b'{"external_ref":"A-2","category":"shipment","occurred_on":"2026-01-02","summary":"a\\udfffb"}]',
+            2,
+            "summary",
+        ),
+    ],
+)
+def test_an_uploaded_batch_with_such_a_character_fails_naming_the_row(customs, name, content, row, field):
+    """The batch's error report is stored too: it names the field without the character."""
+    analyst = User.objects.create(username="cus-analyst", agency=customs, role="analyst")
+    client = APIClient()
+    client.force_authenticate(analyst)
+    response = client.post("/api/imports/", {"file": SimpleUploadedFile(name, content)}, format="multipart")
+    assert response.status_code == 202, response.content
+    batch = ImportBatch.objects.get(agency=customs)
+    try:
+        run_import_batch(batch.pk)
+        batch.refresh_from_db()
+        assert batch.status == "failed"
+        assert [(e["row"], e["field"]) for e in batch.errors] == [(row, field)], batch.errors
+        assert not Record.objects.exists()
+    finally:
+        batch.file.delete(save=False)
 
 
 # --- every batch ends succeeded or failed ------------------------------------------

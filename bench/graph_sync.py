@@ -600,7 +600,7 @@ def neomodel_python() -> Path:
 def run_neomodel(entities: int) -> dict:
     from django.db import transaction
 
-    from graph import sync
+    from graph import batch, element_states, projections
     from intel.models import Mention, Record
 
     # The first records whose entities, together, number `entities`.
@@ -617,14 +617,14 @@ def run_neomodel(entities: int) -> dict:
     started = time.perf_counter()
     for start in range(0, len(record_ids), 500):
         with transaction.atomic():
-            sync.sync_records(record_ids[start : start + 500])
+            batch.sync_records(record_ids[start : start + 500])
     ours = time.perf_counter() - started
     with transaction.atomic():
-        _, triples = sync.touched(sync.current_projections(record_ids))
-        nodes = sync.node_states(chosen)
+        _, triples = projections.touched(projections.current_projections(record_ids))
+        nodes = element_states.node_states(chosen)
         relationships = [
             rel
-            for chunk in sync.relationship_states_from_sources(0, 2**62)
+            for chunk in element_states.relationship_states_from_sources(0, 2**62)
             for rel in chunk
             if (rel["s"], rel["t"], rel["type"]) in triples
         ]

@@ -4,7 +4,7 @@ Three passes, each over id ranges so memory stays flat however large the data:
 
 1. records: every record's projection (who may see it now, what it asserts) is
    recomputed, projections of records that no longer exist are dropped, and the two
-   tables of viewer counts are rebuilt from the projections (see `sync.rebuild_counts`);
+   tables of viewer counts are rebuilt from the projections (see `viewer_counts.rebuild_counts`);
 2. nodes: every entity's node is written from the projections, and nodes in Neo4j that
    no record asserts any more are removed, range by range;
 3. relationships: likewise, by source entity range, once every node exists; a range's
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Max, Min
 
-from graph import sync, worker_process, writer
+from graph import element_states, locks, projections, viewer_counts, worker_process, writer
 from intel.models import Entity, Record
 
 # Above any entity id, so the last range also sweeps what lies beyond the last entity.
@@ -102,13 +102,13 @@ def _run(task: Task) -> int:
     phase, lo, hi = task
     if phase == "records":
         return _project_records(lo, hi)
-    if phase in sync.COUNTS_FROM_PROJECTIONS:
+    if phase in viewer_counts.COUNTS_FROM_PROJECTIONS:
         with transaction.atomic():
-            sync.rebuild_counts(phase)
+            viewer_counts.rebuild_counts(phase)
         return 0
     with transaction.atomic():
-        sync.lock_all_entities(shared=True)
-        version = sync.next_version()
+        locks.lock_all_entities(shared=True)
+        version = locks.next_version()
         return _write_nodes(lo, hi, version) if phase == "nodes" else _write_relationships(lo, hi, version)
 
 
@@ -116,15 +116,15 @@ def _project_records(lo: int, hi: int) -> int:
     ids = list(Record.objects.filter(pk__gte=lo, pk__lt=hi).order_by("pk").values_list("pk", flat=True))
     if ids:
         with transaction.atomic():
-            sync.lock_records(ids)
-            current = sync.current_projections(ids)
+            locks.lock_records(ids)
+            current = projections.current_projections(ids)
             # A record deleted since it was listed: the empty projection locking it goes too.
-            sync.store_projections(current, removed=set(ids) - set(current))
+            projections.store_projections(current, removed=set(ids) - set(current))
     return len(ids)
 
 
 def _write_nodes(lo: int, hi: int, version: int) -> int:
-    nodes = sync.node_states_in_range(lo, hi)
+    nodes = element_states.node_states_in_range(lo, hi)
     # Sweeping first: a node holding one of these entity ids under another key (left by
     # another database) would make the write break the uniqueness of entity ids.
     writer.sweep_nodes(lo, hi, [writer.node_key(node["id"], node["key"]) for node in nodes], version)
@@ -134,7 +134,7 @@ def _write_nodes(lo: int, hi: int, version: int) -> int:
 
 def _write_relationships(lo: int, hi: int, version: int) -> int:
     keep: list[str] = []
-    for chunk in sync.relationship_states_from_sources(lo, hi):
+    for chunk in element_states.relationship_states_from_sources(lo, hi):
         with worker_process.relationship_writes():
             writer.write(writer.GraphChanges(relationships=chunk), version)
         keep += [writer.relationship_key(rel["s"], rel["t"], rel["type"]) for rel in chunk]
@@ -178,7 +178,7 @@ def resync_projections(run: Runner, batch_size: int, progress: Progress) -> int:
             "WHERE NOT EXISTS (SELECT 1 FROM intel_record r WHERE r.id = p.record_id)"
         )
     # The two tables side by side, one per worker.
-    for _ in run((table, 0, 0) for table in sync.COUNTS_FROM_PROJECTIONS):
+    for _ in run((table, 0, 0) for table in viewer_counts.COUNTS_FROM_PROJECTIONS):
         pass
     return done
 

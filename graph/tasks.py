@@ -1,4 +1,4 @@
-"""Celery tasks of the graph sync: thin, idempotent wrappers of `graph.sync` and
+"""Celery tasks of the graph sync: thin, idempotent wrappers of `graph.drain` and
 `graph.visibility`. None carries state in its arguments that a later run could make
 stale: a drain reads the outbox and the current rows, so a task run twice, late or
 after a newer one leaves the same graph."""
@@ -12,7 +12,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 from django.db import transaction
 
-from graph import driver, sync, visibility
+from graph import drain, driver, visibility
 from graph.outbox import (
     clear_drain_request,
     clear_helpers,
@@ -47,12 +47,12 @@ def drain_outbox() -> dict:
         return {}
     try:
         driver.get_driver().verify_connectivity()
-    except (*sync.UNAVAILABLE, OSError) as exc:
+    except (*drain.UNAVAILABLE, OSError) as exc:
         logger.warning("graph sync: Neo4j unavailable (%s); the outbox keeps the changes", exc)
         return {"neo4j": "unavailable"}
     try:
-        total, more = sync.drain(max_seconds=settings.GRAPH_SYNC_TASK_SECONDS, on_backlog=request_helpers)
-    except sync.UNAVAILABLE as exc:
+        total, more = drain.drain(max_seconds=settings.GRAPH_SYNC_TASK_SECONDS, on_backlog=request_helpers)
+    except drain.UNAVAILABLE as exc:
         logger.warning("graph sync: stopped, a service went away (%s); the outbox keeps the rest", exc)
         return {"stopped": type(exc).__name__}
     if more:

@@ -38,7 +38,7 @@ from stdnum import imo, iso6346
 
 from agencies.models import Agency, User
 from config.celery import app
-from graph import sync, writer
+from graph import batch, drain, writer
 from graph.driver import get_driver
 from graph.models import OutboxEntry
 from graph.outbox import drain_pending_key, sync_key
@@ -404,7 +404,7 @@ def test_running_a_batch_twice_or_an_older_write_after_a_newer_one_leaves_the_sa
     ids = list(Record.objects.values_list("pk", flat=True))
     for _ in range(2):
         with transaction.atomic():
-            sync.sync_records(ids)
+            batch.sync_records(ids)
     OutboxEntry.objects.all().delete()
     assert_graph_matches_postgresql()
     assert_graph_is(agencies["cus"], dict.fromkeys(range(20), 0))
@@ -700,7 +700,7 @@ def test_health_and_admin_show_lag_and_backlog_and_verify_and_resync_repair_the_
     assert not graph_rows("MATCH (n) WHERE n.key IN ['stray', 'impostor'] RETURN n")
     assert_graph_is(agencies["cus"], dict.fromkeys(range(50), 0))
 
-    sync.drain()
+    drain.drain()
     assert client.get("/health/").json()["graph_sync"]["backlog"] == 0
     assert_graph_matches_postgresql()
 

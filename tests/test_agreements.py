@@ -646,3 +646,29 @@ def test_the_admin_offers_no_reference_to_choose(cus, pol, tax):
     data |= {"reference": ["MOU-POL-TAX"], "title": ["renamed"]}
     assert client.post(url, data).status_code == 302
     assert Agreement.objects.get(pk=agreement.pk).reference == "MOU-CUS"
+
+
+def test_an_export_stops_at_the_instant_its_agreement_is_terminated(cus, pol):
+    """A long export reads each chunk with the access of that moment: once the agreement is
+    terminated mid-way, not one more of CUS's records is written (the request's access,
+    worked out when it started, must not carry on)."""
+
+    agreement = in_force((cus, True, False), (pol, False, True), purposes=("investigation",))
+    Record.objects.bulk_create(
+        Record(
+            owner=cus.agency,
+            external_ref=f"EXP-{n:04d}",
+            category="shipment",
+            classification=1,
+            releasability="covering",
+            summary=f"summary {n:04d}",
+        )
+        for n in range(700)
+    )
+    response = pol.client(purpose="investigation").get("/api/records/export/")
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    assert first.count(b"EXP-") == 500
+    services.terminate(Agreement.objects.get(pk=agreement.pk), platform_admin(), "breach")
+    rest = b"".join(chunks)
+    assert b"EXP-" not in rest

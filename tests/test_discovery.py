@@ -178,3 +178,36 @@ def test_a_disclosure_request_about_a_hidden_entity_answers_as_a_missing_one(cus
             urgency="routine",
         )
     assert "entity" in refused.value.message_dict
+
+
+@pytest.mark.parametrize("redacted", [["phone"], ["summary"], []])
+def test_discovery_does_not_count_mentions_of_a_type_the_agreement_redacts(cus, pol, tmp_path, redacted):
+    """POL provides to CUS under an agreement that allows discovery and redacts phone
+    numbers: even a record POL shares in full would never show CUS a phone in it. CUS knows
+    a phone from its own record; a hit on it from POL's record (released to every covering
+    agreement, classified above the ceiling) tells CUS that POL's record names that phone,
+    which the agreement keeps from CUS even for the records it shares."""
+    in_force(
+        (pol, True, False),
+        (cus, False, True),
+        reference="MOU-PHONES",
+        discovery_allowed=True,
+        redacted_fields=redacted,
+        ceiling=1,
+    )
+    header = (
+        "external_ref,category,classification,occurred_on,importer_name,importer_country,importer_phone\n"
+    )
+    own = tmp_path / "cus.csv"
+    own.write_text(header + "CUS-1,shipment,restricted,2026-03-01,Acme Co,NL,+31 10 555 0101\n")
+    import_file(own, cus.agency)
+    theirs = tmp_path / "pol.csv"
+    theirs.write_text(header + "POL-1,shipment,confidential,2026-03-02,Other Co,NL,+31 10 555 0101\n")
+    import_file(theirs, pol.agency)
+    for record in Record.objects.filter(owner=pol.agency):
+        services.set_releasability(record, pol.analyst, "covering")
+    phone = Entity.objects.get(type="phone")
+    response = cus.client().get(f"/api/entities/{phone.public_id}/discovery/")
+    assert response.status_code == 200
+    expected = [] if "phone" in redacted else [{"agency": "pol", "agency_name": pol.agency.name, "count": 1}]
+    assert response.json() == expected

@@ -218,3 +218,92 @@ def test_a_permitted_purpose_reads_and_is_audited_as_stated(shared):
     events = AuditEvent.objects.filter(action="record.read", object_id=str(shared.record.pk))
     assert [e.details["purpose"] for e in events] == ["risk_assessment", "risk_assessment"]
     assert not AuditEvent.objects.filter(action="record.purpose_refused").exists()
+
+
+# --- "not for evidence": every read for use as evidence, not only the record detail --------
+
+
+@pytest.fixture
+def not_for_evidence(cus, pol):
+    """CUS shares with POL, for investigation and prosecution, a record it marked "not for
+    use as evidence without the owner's consent", with a mention and a link; POL has no
+    consent yet."""
+    from intel.models import Entity, Link, Mention
+
+    in_force((cus, True, False), (pol, False, True), purposes=("investigation", "prosecution"))
+    record = Record.objects.create(
+        owner=cus.agency,
+        external_ref="NFE-1",
+        category="shipment",
+        classification=1,
+        caveats=["not_for_evidence"],
+        releasability="covering",
+        summary="informant says the container is loaded in Rotterdam",
+    )
+    company = Entity.objects.create(type="company", key="NL:name:informant says trading")
+    vessel = Entity.objects.create(type="vessel", key="IMO:9074729")
+    for entity, role, name in (
+        (company, "importer", "Informant Says Trading"),
+        (vessel, "vessel", "Informant Star"),
+    ):
+        Mention.objects.create(
+            record=record, entity=entity, role=role, properties={"name": name}, search_text=name.lower()
+        )
+    Link.objects.create(record=record, source=company, target=vessel, type="SHIPPED_ON")
+    return SimpleNamespace(record=record, company=company)
+
+
+EVIDENCE_PATHS = [
+    "/api/records/",
+    "/api/records/export/",
+    "/api/entities/",
+    "/api/links/",
+    "/api/search/?q=says+trading",
+    "/search/?q=says+trading",
+    "/records/{record}/",
+    "/entities/{company}/",
+    "/api/entities/{company}/",
+]
+
+
+def read(client, path: str, scene) -> tuple[int, bytes]:
+    response = client.get(path.format(record=scene.record.public_id, company=scene.company.public_id))
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response.status_code, body.lower()
+
+
+def shows(body: bytes, scene) -> bool:
+    return b"informant" in body or str(scene.record.public_id).encode() in body
+
+
+@pytest.mark.parametrize("path", EVIDENCE_PATHS)
+def test_a_record_not_for_evidence_is_read_on_no_path_for_prosecution(pol, not_for_evidence, path):
+    client = Client(HTTP_X_INTERLINK_PURPOSE="prosecution")
+    signed_in(client, pol.analyst)
+    status, body = read(client, path, not_for_evidence)
+    assert status < 500 and not shows(body, not_for_evidence), status
+
+
+@pytest.mark.parametrize("path", EVIDENCE_PATHS)
+def test_the_same_record_is_read_on_every_path_for_investigation_and_with_consent(
+    cus, pol, not_for_evidence, path
+):
+    from sharing import services
+
+    investigating = Client(HTTP_X_INTERLINK_PURPOSE="investigation")
+    signed_in(investigating, pol.analyst)
+    status, body = read(investigating, path, not_for_evidence)
+    assert status == 200 and shows(body, not_for_evidence)
+    request = services.request_consent(
+        pol.analyst,
+        record=not_for_evidence.record,
+        caveat="not_for_evidence",
+        purpose="prosecution",
+        justification="trial",
+        urgency="routine",
+    )
+    services.approve(request, cus.liaison)
+    prosecuting = Client(HTTP_X_INTERLINK_PURPOSE="prosecution")
+    signed_in(prosecuting, pol.analyst)
+    status, body = read(prosecuting, path, not_for_evidence)
+    assert status == 200 and shows(body, not_for_evidence)

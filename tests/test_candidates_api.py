@@ -36,7 +36,7 @@ def scene(db):
 
 def test_merge_then_undo_through_the_api(scene):
     api, entities, visible, hidden = scene
-    assert [row["id"] for row in api.get("/api/candidates/").json()["results"]] == [visible.pk]
+    assert [row["id"] for row in api.get("/api/candidates/").json()["results"]] == [str(visible.public_id)]
     assert api.get(f"/api/candidates/{hidden.public_id}/").status_code == 404
     assert api.post(f"/api/candidates/{hidden.public_id}/merge/").status_code == 404
 

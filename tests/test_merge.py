@@ -237,7 +237,7 @@ def test_merge_moves_mentions_and_links_and_undo_restores_the_prior_state(pair, 
     assert candidate.decided_by == analyst and candidate.decided_at is not None
 
     event = AuditEvent.objects.get(action="entity.merge")
-    assert event.object_id == str(merge.pk) and event.actor == analyst
+    assert event.object_id == str(merge.pk) and event.actor_id == analyst.pk
     assert event.details["survivor"] == acme.pk and event.details["merged"] == typo.pk
     assert event.details["mentions_moved"] == 2 and event.details["mentions_removed"] == 1
     assert event.details["links_moved"] == 2 and event.details["links_removed"] == 2
@@ -248,7 +248,7 @@ def test_merge_moves_mentions_and_links_and_undo_restores_the_prior_state(pair, 
     merge.refresh_from_db()
     assert merge.undone_by == analyst and merge.undone_at is not None
     undone = AuditEvent.objects.get(action="entity.merge_undone")
-    assert undone.object_id == str(merge.pk) and undone.actor == analyst
+    assert undone.object_id == str(merge.pk) and undone.actor_id == analyst.pk
     assert list(verify_chain()) == []
 
 

@@ -300,11 +300,7 @@ def test_the_merging_agency_and_one_that_sees_all_follow_the_merge(cus, tax, tax
     _merge, hidden = tax_merge
     survivor = hidden.merged_into_id
     imported(tmp_path, tax, "tax2.csv", ["TAX-3,shipment,restricted,2026-03-05,x,Alpha Zebrafish,NL,111"])
-    assert (
-        Mention.objects.get(record__external_ref="TAX-3", role="importer").entity_id == survivor
-    )
+    assert Mention.objects.get(record__external_ref="TAX-3", role="importer").entity_id == survivor
     release_all(tax, cus)
     imported(tmp_path, cus, "cus3.csv", ["CUS-3,shipment,restricted,2026-03-06,x,Alpha Zebrafish,NL,111"])
-    assert (
-        Mention.objects.get(record__external_ref="CUS-3", role="importer").entity_id == survivor
-    )
+    assert Mention.objects.get(record__external_ref="CUS-3", role="importer").entity_id == survivor

@@ -4,7 +4,6 @@ Each test takes the part of another agency's analyst or liaison and shows a fact
 from a record its agency may not see reaching it (or a write it should not be able to do).
 Expectations come from the data each test builds, never from the system's own rule."""
 
-
 import pytest
 from django.test import Client
 
@@ -13,6 +12,7 @@ from intel.models import Entity, Mention
 from tests.auth_helpers import signed_in
 
 pytestmark = pytest.mark.django_db
+
 
 def logged_in(user, purpose: str | None = None) -> Client:
     client = Client(HTTP_X_INTERLINK_PURPOSE=purpose) if purpose else Client()

@@ -9,6 +9,15 @@ survivor and records exactly what moved, so that undoing it restores the prior s
 Merges chain (`merged_into` may point at an entity that was itself merged later) and
 are undone in reverse order: a merge whose survivor has since been merged elsewhere
 cannot be undone until that later merge is.
+
+Candidates, their scores and merges are derived from records, so the visibility rule
+binds them as it binds the records. The stored candidate and its score come from every
+agency's names and are never shown: a reader is offered a pair only as far as the names
+its own visible mentions give the two entities carry it (`offered_score`, read time). A
+merge, its undo and a rejection act for every agency, so the user's agency must see every
+mention and link of both entities (and every record the undo restores rows of): else the
+service answers as for an object that does not exist (`NotVisible`). A merge belongs to
+the agency that made it; only that agency (or a platform admin) undoes it.
 """
 
 from __future__ import annotations
@@ -17,13 +26,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
+from agencies.models import User
 from audit.log import record_event
+from intel.access import sees_everything
 from intel.models import Entity, EntityMerge, EntityType, Link, Mention, Record, ResolutionCandidate
 from intel.resolution import Resolved, name_fingerprint
 from intel.signals import entities_changed
@@ -32,6 +43,17 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 FUZZY_TYPES = (EntityType.COMPANY, EntityType.PERSON)
+# The lowest name similarity (rapidfuzz ratio, 0-100) at which two entities are proposed,
+# and at which a reader is offered the pair from the names it may see.
+CANDIDATE_THRESHOLD = 85.0
+# Who decides what is one thing: analysts, and agency admins who may do all their staff do.
+# Liaison officers release and answer requests; they do not work the candidates.
+DECIDING_ROLES = frozenset({User.Role.ANALYST, User.Role.AGENCY_ADMIN})
+
+
+class NotVisible(ObjectDoesNotExist):
+    """The user's agency may not see all the action rests on: the caller answers exactly as
+    for an object that does not exist, since anything else tells that hidden records exist."""
 
 
 # --- finding candidates -------------------------------------------------------------
@@ -98,7 +120,18 @@ def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
     )
 
 
-def find_candidates(entity_ids: Iterable[int], threshold: float = 85.0) -> int:
+def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | None:
+    """The best ratio between the names one reader's mentions give two entities, or None
+    below the threshold: what that reader is offered, whatever other agencies' names say."""
+    fingerprints_a, fingerprints_b = (
+        {fingerprint for fingerprint in map(name_fingerprint, names) if fingerprint}
+        for names in (names_a, names_b)
+    )
+    best = max((fuzz.ratio(a, b) for a in fingerprints_a for b in fingerprints_b), default=0.0)
+    return round(float(best), 1) if best >= CANDIDATE_THRESHOLD else None
+
+
+def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRESHOLD) -> int:
     """Records, as open candidates, the near-duplicates of the given companies and
     persons among the other unmerged entities of their type and block; returns how many
     candidates it created.
@@ -173,6 +206,39 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = 85.0) -> int:
     return len(fresh)
 
 
+# --- who may decide ------------------------------------------------------------------
+
+
+def agency_sees_all_of(*, agency_id: int, entity_ids: Iterable[int], record_ids: Iterable[int] = ()) -> bool:
+    """Whether the agency may see now (for some purpose) every mention of the entities,
+    every link touching them and every one of the records: all a decision about the
+    entities moves or rests on."""
+    ids = list(entity_ids)
+    rows = (
+        Mention.objects.filter(entity_id__in=ids),
+        Link.objects.filter(Q(source_id__in=ids) | Q(target_id__in=ids)),
+        Record.objects.filter(pk__in=list(record_ids)),
+    )
+    return not any(
+        found.exclude(pk__in=found.visible_to_agency(agency_id=agency_id).values("pk")).exists()
+        for found in rows
+    )
+
+
+def _require_decider(
+    user: AbstractBaseUser, entity_ids: Iterable[int], record_ids: Iterable[int] = ()
+) -> None:
+    """Raises PermissionDenied for a user whose role does not decide, NotVisible when the
+    user's agency may not see all the decision rests on. Platform admins see everything."""
+    if sees_everything(user):
+        return
+    agency_id = getattr(user, "agency_id", None)
+    if agency_id is None or getattr(user, "role", None) not in DECIDING_ROLES:
+        raise PermissionDenied("only analysts and agency admins merge, undo merges and reject candidates")
+    if not agency_sees_all_of(agency_id=agency_id, entity_ids=entity_ids, record_ids=record_ids):
+        raise NotVisible
+
+
 # --- merging ------------------------------------------------------------------------
 
 
@@ -233,7 +299,8 @@ def merge_entities(
 
     Raises ValidationError for a merge of an entity into itself, of entities of
     different types, of an entity already merged, into an entity already merged, or
-    with a candidate that is not the open candidate of this pair.
+    with a candidate that is not the open candidate of this pair; PermissionDenied or
+    NotVisible (see `_require_decider`) when the user may not decide it.
     """
     if survivor.pk == merged.pk:
         raise ValidationError("An entity cannot be merged into itself.")
@@ -246,6 +313,7 @@ def merge_entities(
     with transaction.atomic():
         locked = _lock_entities(survivor.pk, merged.pk)
         survivor, merged = locked[survivor.pk], locked[merged.pk]
+        _require_decider(user, [survivor.pk, merged.pk])
         if merged.merged_into_id is not None:
             raise ValidationError(f"Entity #{merged.pk} is already merged into #{merged.merged_into_id}.")
         if survivor.merged_into_id is not None:
@@ -283,6 +351,7 @@ def merge_entities(
             moved_link_sources=moved_sources,
             moved_link_targets=moved_targets,
             merged_by=user,
+            agency_id=getattr(user, "agency_id", None),
         )
         _announce("entity.merge", merge, user)
     # The caller's instance is stale otherwise: it was locked and changed as a fresh copy.
@@ -387,11 +456,22 @@ def undo_merge(merge: EntityMerge, user: AbstractBaseUser) -> None:
     candidate, if any, is open again. Audited.
 
     Raises ValidationError when the merge was already undone, or when its survivor has
-    since been merged into another entity (undo that later merge first).
+    since been merged into another entity (undo that later merge first); NotVisible when
+    another agency made the merge, or when the user's agency may not see every mention of
+    the two entities and every record whose removed rows the undo recreates;
+    PermissionDenied for a role that does not decide.
     """
     given = merge
     with transaction.atomic():
         merge = EntityMerge.objects.select_for_update().get(pk=merge.pk)
+        if not sees_everything(user) and merge.agency_id != getattr(user, "agency_id", None):
+            raise NotVisible
+        restored = [
+            item["removed"]["record_id"]
+            for item in [*merge.moved_mentions, *merge.moved_link_sources, *merge.moved_link_targets]
+            if "removed" in item
+        ]
+        _require_decider(user, [merge.survivor_id, merge.merged_id], restored)
         if merge.undone_at is not None:
             raise ValidationError(
                 f"Merge #{merge.pk} was already undone on {merge.undone_at:%Y-%m-%d %H:%M}."
@@ -491,10 +571,12 @@ def _return_later_imports(merge: EntityMerge, survivor: Entity, merged: Entity) 
 
 def reject_candidate(candidate: ResolutionCandidate, user: AbstractBaseUser) -> None:
     """Records an analyst's decision that the two entities are different; the pair is
-    never proposed again. Audited."""
+    never proposed again, to any agency, so the user's agency must see all the pair rests on
+    (see `_require_decider`). Audited."""
     given = candidate
     with transaction.atomic():
         candidate = ResolutionCandidate.objects.select_for_update().get(pk=candidate.pk)
+        _require_decider(user, [candidate.entity_a_id, candidate.entity_b_id])
         if candidate.status != ResolutionCandidate.Status.OPEN:
             raise ValidationError(f"Candidate #{candidate.pk} was already {candidate.status}.")
         candidate.status = given.status = ResolutionCandidate.Status.REJECTED

@@ -29,12 +29,13 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from intel.bulk import insert_rows
-from intel.candidates import find_candidates, note_names
+from intel.candidates import agency_sees_all_of, find_candidates, note_names
 from intel.models import (
     Category,
     Caveat,
     Classification,
     Entity,
+    EntityMerge,
     Link,
     LinkType,
     Mention,
@@ -690,17 +691,35 @@ PARTY_ROLES = {
 # --- writing a chunk --------------------------------------------------------------
 
 
-def surviving_entity(entity_id: int) -> int:
-    """Follows merged_into to the entity that still stands (merges can chain A -> B -> C)."""
+def follows_merge(*, merged_id: int, survivor_id: int, agency_id: int) -> bool:
+    """Whether an import of the agency's may land on the survivor of a merge: when the
+    agency made the merge, or may see every mention of both entities. Otherwise the
+    merge is another agency's conclusion from records this one may not see, and landing
+    on the survivor would show it as one entity with both names."""
+    merge = (
+        EntityMerge.objects.filter(merged_id=merged_id, survivor_id=survivor_id, undone_at__isnull=True)
+        .order_by("-merged_at")
+        .values_list("agency_id", flat=True)
+        .first()
+    )
+    return merge == agency_id or agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
+
+
+def surviving_entity(*, entity_id: int, agency_id: int) -> int:
+    """Follows merged_into, for an import of the agency's, to the entity that still stands
+    (merges can chain A -> B -> C), stopping before a merge the agency may not follow."""
     while True:
         next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
-        if next_id is None:
+        if next_id is None or not follows_merge(
+            merged_id=entity_id, survivor_id=next_id, agency_id=agency_id
+        ):
             return entity_id
         entity_id = next_id
 
 
-def resolve_entities(resolved: Iterable[Resolved]) -> dict[tuple[str, str], int]:
-    """Entity ids for every (type, key), creating the ones that do not exist yet."""
+def resolve_entities(resolved: Iterable[Resolved], *, agency_id: int) -> dict[tuple[str, str], int]:
+    """Entity ids for every (type, key), for an import of the agency's, creating the ones
+    that do not exist yet."""
     wanted = {(item.type, item.key): item for item in resolved}
     ids: dict[tuple[str, str], int] = {}
 
@@ -711,8 +730,11 @@ def resolve_entities(resolved: Iterable[Resolved]) -> dict[tuple[str, str], int]
         for entity_type, keys_of_type in by_type.items():
             rows = Entity.objects.filter(type=entity_type, key__in=keys_of_type)
             for pk, key, merged_into in rows.values_list("pk", "key", "merged_into"):
-                # A key that an analyst merged away now speaks for its survivor, at the end of the chain.
-                ids[(entity_type, key)] = surviving_entity(merged_into) if merged_into else pk
+                # A key that an analyst merged away speaks for its survivor, at the end of the
+                # chain the importing agency may follow.
+                ids[(entity_type, key)] = (
+                    surviving_entity(entity_id=pk, agency_id=agency_id) if merged_into else pk
+                )
 
     fetch(wanted)
     missing = [wanted[k] for k in wanted if k not in ids]
@@ -747,7 +769,9 @@ def write_chunk(
     if not to_create and not to_update:
         return []
 
-    entity_ids = resolve_entities(resolved for plan in to_create + to_update for resolved, _ in plan.mentions)
+    entity_ids = resolve_entities(
+        (resolved for plan in to_create + to_update for resolved, _ in plan.mentions), agency_id=agency.pk
+    )
     created_records = Record.objects.bulk_create(
         [
             Record(

@@ -277,6 +277,12 @@ class EntityMerge(PublicIdentity):
     moved_link_sources = models.JSONField(default=list)
     moved_link_targets = models.JSONField(default=list)
     merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # A merge is one agency's conclusion, drawn from what that agency may see: it is listed to
+    # that agency (and platform admins) only, and only it may undo it. None: a platform admin
+    # in no agency merged.
+    agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     merged_at = models.DateTimeField(auto_now_add=True)
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

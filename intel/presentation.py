@@ -9,12 +9,14 @@ mentions of records the viewer may see."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from intel import selectors
-from intel.models import Entity, Link, Mention, Record
+from intel.candidates import offered_score
+from intel.models import Entity, Link, Mention, Record, ResolutionCandidate
 
 DETAILS_PREFIX = "details."
 
@@ -79,3 +81,18 @@ def entity_key(entity: Entity) -> str | None:
 def entity_names(entity: Entity) -> list[str]:
     """The names the viewer's visible mentions give the entity."""
     return sorted({m.properties.get("name") for m in entity.visible_mentions if m.properties.get("name")})
+
+
+def offered_candidates(candidates: Iterable[ResolutionCandidate]) -> list[ResolutionCandidate]:
+    """The candidates (from `selectors.visible_candidates`) that the names the reader's visible
+    mentions give both entities carry to the threshold, best first, each with that score as
+    `offered_score`. The stored score came from every agency's names: a pair only hidden
+    records make alike is not offered, and no score tells what hidden records call them."""
+    offered = []
+    for candidate in candidates:
+        a, b = candidate.entity_a, candidate.entity_b
+        score = offered_score(names_a=entity_names(a), names_b=entity_names(b))
+        if score is not None:
+            candidate.offered_score = score
+            offered.append(candidate)
+    return sorted(offered, key=lambda candidate: (-candidate.offered_score, candidate.pk))

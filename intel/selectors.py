@@ -10,7 +10,7 @@ from uuid import UUID
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from audit.log import Event, record_events
-from intel.access import Access, access_policy, viewer_agency_id
+from intel.access import Access, access_policy, sees_everything, viewer_agency_id
 from intel.models import Entity, EntityMerge, Link, Mention, Purpose, Record, ResolutionCandidate
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
@@ -223,7 +223,8 @@ def audit_reads(
 
 
 def visible_candidates(reader: Reader) -> QuerySet[ResolutionCandidate]:
-    """Candidates whose two entities the reader may both see; names come from their visible mentions."""
+    """Candidates whose two entities the reader may both see, each with its visible mentions
+    prefetched: the pairs `presentation.offered_candidates` scores again for the reader."""
     visible = Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
     return ResolutionCandidate.objects.filter(entity_a__in=visible, entity_b__in=visible).prefetch_related(
         Prefetch("entity_a", queryset=visible_entities(reader)),
@@ -232,7 +233,10 @@ def visible_candidates(reader: Reader) -> QuerySet[ResolutionCandidate]:
 
 
 def visible_merges(reader: Reader) -> QuerySet[EntityMerge]:
-    """Merges whose surviving entity the reader may see (the merged one has no mentions left)."""
-    return EntityMerge.objects.filter(
-        survivor__in=Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
-    ).order_by("-merged_at")
+    """Merges made by the reader's agency (all, for platform admins): a merge is the
+    conclusion its agency drew from what it may see, and the entities it names (the merged
+    one has no mentions left) may be known to no other agency."""
+    merges = EntityMerge.objects.order_by("-merged_at")
+    if sees_everything(reader.user):
+        return merges
+    return merges.filter(agency_id=reader.agency_id) if reader.agency_id is not None else merges.none()

@@ -18,10 +18,11 @@ from rest_framework.response import Response
 from core.identity import PublicLookup
 from core.pagination import count_up_to
 from intel import exports, selectors
-from intel.candidates import merge_entities, reject_candidate, undo_merge
+from intel.candidates import NotVisible, merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.importing import ImportFailed
-from intel.models import Entity, ImportBatch, Purpose, Record
+from intel.models import Entity, EntityMerge, ImportBatch, Purpose, Record, ResolutionCandidate
+from intel.presentation import offered_candidates
 from intel.serializers import (
     CandidateSerializer,
     EntityDetailSerializer,
@@ -270,15 +271,33 @@ def refused(error: DjangoValidationError) -> ValidationError:
     return ValidationError({"detail": error.messages})
 
 
+def missing(model) -> Http404:
+    """What a lookup answers for an object that does not exist, word for word (DRF's
+    get_object): an object the caller may not act on answers the same."""
+    return Http404(f"No {model._meta.object_name} matches the given query.")
+
+
 class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
-    """Possible duplicates (POSSIBLY_SAME_AS) for an analyst to merge or reject; only pairs
-    whose two entities the caller may see."""
+    """Possible duplicates (POSSIBLY_SAME_AS) for an analyst to merge or reject: only pairs
+    whose two entities the caller may see and that the names the caller may see make alike,
+    scored from those names (presentation.offered_candidates). Merging or rejecting one
+    whose entities are also named by records the caller's agency may not see answers as a
+    missing candidate does."""
 
     serializer_class = CandidateSerializer
     filterset_fields = ["status"]
 
     def get_queryset(self):
-        return selectors.visible_candidates(self.reader).order_by("-score", "id")
+        return selectors.visible_candidates(self.reader)
+
+    def filter_queryset(self, queryset):
+        return offered_candidates(super().filter_queryset(queryset))
+
+    def get_object(self):
+        offered = offered_candidates(self.get_queryset().filter(public_id=self.kwargs["pk"]))
+        if not offered:
+            raise missing(ResolutionCandidate)
+        return offered[0]
 
     def records_shown(self, candidates):
         return mentions_shown(entity for c in candidates for entity in (c.entity_a, c.entity_b))
@@ -296,6 +315,8 @@ class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
             merge = merge_entities(survivor, merged, request.user, candidate=candidate)
         except DjangoValidationError as error:
             raise refused(error) from error
+        except NotVisible as hidden:
+            raise missing(ResolutionCandidate) from hidden
         return Response(EntityMergeSerializer(merge).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: CandidateSerializer})
@@ -306,10 +327,14 @@ class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
             reject_candidate(candidate, request.user)
         except DjangoValidationError as error:
             raise refused(error) from error
+        except NotVisible as hidden:
+            raise missing(ResolutionCandidate) from hidden
         return Response(self.get_serializer(self.get_object()).data)
 
 
 class MergeViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
+    """The merges the caller's agency made (every merge, for platform admins), and their undo."""
+
     serializer_class = EntityMergeSerializer
 
     def get_queryset(self):
@@ -326,5 +351,7 @@ class MergeViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
             undo_merge(merge, request.user)
         except DjangoValidationError as error:
             raise refused(error) from error
+        except NotVisible as hidden:
+            raise missing(EntityMerge) from hidden
         merge.refresh_from_db()
         return Response(self.get_serializer(merge).data)

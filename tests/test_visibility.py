@@ -113,8 +113,13 @@ class Oracle:
         return any(m[4] for m in self.mentions(agency) if m[1] == entity)
 
     def candidates(self, agency: int) -> set[int]:
-        entities = self.entities(agency)
-        return {i for i, (a, b) in enumerate(self.scenario.candidates) if a in entities and b in entities}
+        """Pairs offered: a name the agency's mentions give one entity is one they give the
+        other. The NAMES are far apart (no two near the threshold), a shared one scores 100."""
+        return {
+            i
+            for i, (a, b) in enumerate(self.scenario.candidates)
+            if self.names(agency, a) & self.names(agency, b)
+        }
 
     def links(self, agency: int) -> set[int]:
         visible = self.records(agency)

@@ -306,8 +306,8 @@ def merge_entities(
         raise ValidationError("An entity cannot be merged into itself.")
     if survivor.type != merged.type:
         raise ValidationError(
-            f"Only entities of one type can be merged: #{survivor.pk} is a {survivor.type}, "
-            f"#{merged.pk} a {merged.type}."
+            f"Only entities of one type can be merged: {survivor.public_id} is a {survivor.type}, "
+            f"{merged.public_id} a {merged.type}."
         )
     given = merged
     with transaction.atomic():
@@ -315,18 +315,17 @@ def merge_entities(
         survivor, merged = locked[survivor.pk], locked[merged.pk]
         _require_decider(user, [survivor.pk, merged.pk])
         if merged.merged_into_id is not None:
-            raise ValidationError(f"Entity #{merged.pk} is already merged into #{merged.merged_into_id}.")
+            raise ValidationError(f"Entity {merged.public_id} is already merged into another entity.")
         if survivor.merged_into_id is not None:
             raise ValidationError(
-                f"Entity #{survivor.pk} was itself merged into #{survivor.merged_into_id}; "
-                "merge into that one."
+                f"Entity {survivor.public_id} was itself merged into another entity; merge into that one."
             )
         if candidate is not None:
             candidate = ResolutionCandidate.objects.select_for_update().get(pk=candidate.pk)
             if {candidate.entity_a_id, candidate.entity_b_id} != {survivor.pk, merged.pk}:
-                raise ValidationError(f"Candidate #{candidate.pk} is not about these two entities.")
+                raise ValidationError(f"Candidate {candidate.public_id} is not about these two entities.")
             if candidate.status != ResolutionCandidate.Status.OPEN:
-                raise ValidationError(f"Candidate #{candidate.pk} was already {candidate.status}.")
+                raise ValidationError(f"Candidate {candidate.public_id} was already {candidate.status}.")
         else:
             candidate = _pair_candidate(survivor, merged)
             if candidate is not None and candidate.status != ResolutionCandidate.Status.OPEN:
@@ -474,17 +473,17 @@ def undo_merge(merge: EntityMerge, user: AbstractBaseUser) -> None:
         _require_decider(user, [merge.survivor_id, merge.merged_id], restored)
         if merge.undone_at is not None:
             raise ValidationError(
-                f"Merge #{merge.pk} was already undone on {merge.undone_at:%Y-%m-%d %H:%M}."
+                f"Merge {merge.public_id} was already undone on {merge.undone_at:%Y-%m-%d %H:%M}."
             )
         locked = _lock_entities(merge.survivor_id, merge.merged_id)
         survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
         if survivor.merged_into_id is not None:
             raise ValidationError(
-                f"Entity #{survivor.pk} has since been merged into #{survivor.merged_into_id}; "
+                f"Entity {survivor.public_id} has since been merged into another entity; "
                 "undo that merge first."
             )
         if merged.merged_into_id != survivor.pk:
-            raise ValidationError(f"Entity #{merged.pk} is no longer merged into #{survivor.pk}.")
+            raise ValidationError(f"Entity {merged.public_id} is no longer merged into {survivor.public_id}.")
 
         _restore_mentions(merge, survivor, merged)
         _restore_links(merge.moved_link_sources, "source", survivor, merged)
@@ -578,7 +577,7 @@ def reject_candidate(candidate: ResolutionCandidate, user: AbstractBaseUser) -> 
         candidate = ResolutionCandidate.objects.select_for_update().get(pk=candidate.pk)
         _require_decider(user, [candidate.entity_a_id, candidate.entity_b_id])
         if candidate.status != ResolutionCandidate.Status.OPEN:
-            raise ValidationError(f"Candidate #{candidate.pk} was already {candidate.status}.")
+            raise ValidationError(f"Candidate {candidate.public_id} was already {candidate.status}.")
         candidate.status = given.status = ResolutionCandidate.Status.REJECTED
         candidate.decided_by = given.decided_by = user
         candidate.decided_at = given.decided_at = timezone.now()

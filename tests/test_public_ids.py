@@ -230,3 +230,23 @@ def test_notifications_point_at_pages_by_public_id(world):
             assert not any(segment.isdigit() for segment in segments), note
             assert all(is_random_uuid(s) for s in segments if not s.isalpha() and "-" in s), note
             assert "#" not in note["message"], note
+
+
+def test_refusals_name_objects_by_public_id_only(world):
+    """A service's refusal is shown to the caller: it names what it refuses by public id,
+    never by an inner key ("request #12", "merge #3")."""
+    from intel.models import EntityMerge
+    from sharing.models import DisclosureRequest
+
+    liaison = client_for(world["cus"].liaison)
+    request = DisclosureRequest.objects.get()
+    again = liaison.post(f"/api/requests/{request.public_id}/approve/", {}, content_type="application/json")
+    analyst = client_for(world["pol"].analyst)
+    merge = EntityMerge.objects.get()
+    assert analyst.post(f"/api/merges/{merge.public_id}/undo/").status_code == 200
+    undone_again = analyst.post(f"/api/merges/{merge.public_id}/undo/")
+    for refusal, named in ((again, request.reference), (undone_again, str(merge.public_id))):
+        assert refusal.status_code == 400
+        text = refusal.content.decode()
+        assert named in text
+        assert not re.search(r"#\d+", text), text

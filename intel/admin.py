@@ -12,6 +12,7 @@ from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
 from audit.admin import ReadOnlyAdmin
+from audit.log import record_event
 from intel.models import Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
 from intel.selectors import Reader, audit_reads
 
@@ -122,7 +123,9 @@ class EntityMergeAdmin(PlatformOnlyAdmin):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ReadOnlyAdmin):
-    """Imports are started and run by `intel.importing`; an agency's staff see their own."""
+    """Imports are started and run by `intel.importing`; an agency's staff see their own.
+    A platform admin's reading of another agency's batch (its errors quote the file's rows)
+    is audited, as reads of its records are."""
 
     list_display = ("original_name", "agency", "status", "rows_total", "created_count", "created_at")
     list_filter = ("status", "agency")
@@ -130,3 +133,18 @@ class ImportBatchAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest):
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(agency_id=request.user.agency_id)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        batch = self.get_object(request, unquote(object_id))
+        if response.status_code == 200 and batch is not None and batch.agency_id != request.user.agency_id:
+            record_event(
+                "import.read",
+                actor=request.user,
+                obj=batch,
+                agency_id=batch.agency_id,
+                details={"via": "admin"},
+            )
+        return response

@@ -621,3 +621,29 @@ class TestAdminReadsAreAudited:
         )
         assert client.get(reverse(f"admin:intel_{model}_change", args=[row.pk])).status_code == 403
         assert self.reads() == set()
+
+    def test_a_platform_admin_reading_an_agencys_import_batch_is_audited(self, cus, pol):
+        from django.core.files.base import ContentFile
+
+        batch = ImportBatch.objects.create(
+            agency=cus.agency,
+            file=ContentFile(b"external_ref\n", name="cus.csv"),
+            original_name="cus.csv",
+            status="failed",
+            errors=[{"row": 2, "field": "summary", "message": "a quoted value from the file"}],
+        )
+        own = ImportBatch.objects.create(
+            agency=cus.agency, file=ContentFile(b"x", name="own.csv"), original_name="own.csv"
+        )
+        try:
+            page = browser(platform_admin()).get(reverse("admin:intel_importbatch_change", args=[batch.pk]))
+            assert page.status_code == 200 and "a quoted value from the file" in page.content.decode()
+            events = AuditEvent.objects.filter(action="import.read", object_id=str(batch.pk))
+            assert [(e.actor_id, e.agency_id) for e in events] == [(platform_admin().pk, cus.agency.pk)]
+            # The agency's own admin reading its own batch reads nothing of another agency's.
+            mine = browser(with_every_model_permission(cus.admin))
+            assert mine.get(reverse("admin:intel_importbatch_change", args=[own.pk])).status_code == 200
+            assert not AuditEvent.objects.filter(action="import.read", object_id=str(own.pk)).exists()
+        finally:
+            batch.file.delete(save=False)
+            own.file.delete(save=False)

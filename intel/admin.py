@@ -122,7 +122,8 @@ class EntityMergeAdmin(PlatformOnlyAdmin):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ReadOnlyAdmin):
-    """Imports are started and run by `intel.importing`; an agency's staff see their own."""
+    """Imports are started by `intel.services` and written by `intel.import_writing`; an agency's
+    staff see their own."""
 
     list_display = ("original_name", "agency", "status", "rows_total", "created_count", "created_at")
     list_filter = ("status", "agency")

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, User
 from audit.log import record_event
-from intel.importing import DETAIL_KEYS
+from intel.import_validation import DETAIL_KEYS
 from intel.models import Caveat, Entity, Mention, Record, RecordGroupObjectPermission, Releasability
 from intel.signals import records_changed
 from sharing.access import (

@@ -42,7 +42,7 @@ NO_SEIZURES = ("shipment", "inspection")
 
 
 def seizures_beyond_scope(owner: Staff) -> None:
-    from intel.importing import import_file
+    from intel.import_writing import import_file
     from intel.models import Record
     from tests.test_import import EXAMPLES
 

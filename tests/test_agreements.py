@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
 from sharing import services
 from sharing.models import Agreement, DisclosureRequest, Notification

@@ -4,7 +4,7 @@ import pytest
 
 from agencies.mfa import mfa_required
 from agencies.models import User
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
 from sharing import services
 from tests.auth_helpers import browser_sign_in, totp_device

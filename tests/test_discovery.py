@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Record
 from sharing import services
 from tests.sharing_helpers import draft, in_force

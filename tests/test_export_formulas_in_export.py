@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
 from sharing import services
 from sharing.models import Agreement

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies.tokens import issue_token
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
 from sharing import services
 from tests.auth_helpers import next_code, totp_device

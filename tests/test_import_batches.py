@@ -24,7 +24,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import ImportBatch, Record
 from intel.services import run_import_batch
 from intel.tasks import remove_failed_import_files_task, run_import

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Mention, Record, RecordGroupObjectPermission
 from sharing import services
 from sharing.models import Agreement

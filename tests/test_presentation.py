@@ -10,7 +10,7 @@ import re
 import pytest
 from django.test import Client
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Mention, Record
 from sharing import services
 from tests.auth_helpers import signed_in

@@ -16,7 +16,7 @@ import pytest
 from django.test import Client
 
 from intel.candidates import merge_entities
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Record, ResolutionCandidate
 from intel.urls import router as intel_router
 from sharing import services

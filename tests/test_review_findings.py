@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Mention
 from tests.auth_helpers import signed_in
 

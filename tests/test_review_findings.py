@@ -178,7 +178,7 @@ def test_an_export_stops_at_the_instant_its_agreement_is_terminated(cus, pol):
     agreements in force are taken once, when the request starts (Reader.access): POL's
     export goes on writing CUS's records after the agreement was terminated."""
     from intel.models import Record
-    from sharing import services
+    from sharing import agreements
     from sharing.models import Agreement
     from tests.sharing_helpers import in_force, platform_admin
 
@@ -198,7 +198,7 @@ def test_an_export_stops_at_the_instant_its_agreement_is_terminated(cus, pol):
     chunks = iter(response.streaming_content)
     first = next(chunks)
     assert first.count(b"EXP-") == 500
-    services.terminate(Agreement.objects.get(pk=agreement.pk), platform_admin(), "breach")
+    agreements.terminate(Agreement.objects.get(pk=agreement.pk), platform_admin(), "breach")
     rest = b"".join(chunks)
     assert b"EXP-" not in rest
 
@@ -213,7 +213,7 @@ def test_discovery_does_not_count_mentions_of_a_type_the_agreement_redacts(cus, 
     agreement, classified above the ceiling) tells CUS that POL's record names that phone,
     which the agreement keeps from CUS even for the records it shares."""
     from intel.models import Record
-    from sharing import services
+    from sharing import releases
     from tests.sharing_helpers import in_force
 
     in_force(
@@ -234,7 +234,7 @@ def test_discovery_does_not_count_mentions_of_a_type_the_agreement_redacts(cus, 
     theirs.write_text(header + "POL-1,shipment,confidential,2026-03-02,Other Co,NL,+31 10 555 0101\n")
     import_file(theirs, pol.agency)
     for record in Record.objects.filter(owner=pol.agency):
-        services.set_releasability(record, pol.analyst, "covering")
+        releases.set_releasability(record, pol.analyst, "covering")
     phone = Entity.objects.get(type="phone")
     response = logged_in(cus.analyst).get(f"/api/entities/{phone.public_id}/discovery/")
     assert response.status_code == 200

@@ -34,7 +34,7 @@ from tests.fast.test_import_limits import FIRST_ROW, FORMATS, SUFFIX, encode, go
 # --- hostile files under a hard memory ceiling, in a process of their own ----------
 
 # The child may map no more than this (RLIMIT_AS), and its resident peak must stay under
-# RSS_CEILING: before the limits, 100 KB of "[" took more than 20 GB.
+# RSS_CEILING: before the limits, a small file of "[" took memory far beyond any ceiling.
 ADDRESS_SPACE = 1536 * 2**20
 RSS_CEILING = 400 * 2**20
 CHILD = """

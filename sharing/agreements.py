@@ -4,7 +4,7 @@ suspend, resume, terminate) and the beat task's refresh of statuses as dates pas
 Its own module because an agreement's lifecycle is what access under it follows: each write
 checks who may act, refuses an illegal transition with a message that says why, audits what
 it did, and tells projections (the graph) which records' visibility changed, in the same
-transaction. The API, the admin, the pages and the beat task call these.
+transaction. The API, the admin and the beat task call these.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ when missing) and empties the Neo4j graph it writes. Stages:
   in Neo4j, polled every 20 ms; p50/p95 and the worker's peak RSS;
 - visibility: an agreement through which one agency receives 100,000 shipments of the
   others (released to every covering agreement) comes into force at its last signature,
-  then is terminated (`sharing.services`, as in the app); the time from each commit until
+  then is terminated (`sharing.agreements`, as in the app); the time from each commit until
   the outbox is drained, the graph checked on a sample;
 - neomodel: the same 10,000 entities and their links written by this sync, then saved one
   at a time with neomodel (in its own virtual environment: neomodel 7.0.0 pins neo4j~=6.1.0,
@@ -506,7 +506,7 @@ def run_visibility(covered: int) -> dict:
     from agencies.models import Agency, User
     from graph.driver import get_driver
     from intel.models import Record
-    from sharing import services
+    from sharing import agreements
     from sharing.access import covered_records
     from sharing.models import AgreementParty
 
@@ -530,7 +530,7 @@ def run_visibility(covered: int) -> dict:
         username="bench-platform-admin", defaults={"is_superuser": True, "is_staff": True}
     )[0]
     now = timezone.now()
-    agreement = services.create_agreement(
+    agreement = agreements.create_agreement(
         admins[receiver.pk],
         reference=f"BENCH-VIS-{int(now.timestamp())}",
         title="Bench: every agency's shipments to gb-00",
@@ -544,9 +544,9 @@ def run_visibility(covered: int) -> dict:
     # Proposing tells the graph sync too (nothing it shows changes yet): drained before timing.
     worker = Worker()
     try:
-        services.propose(agreement, admins[receiver.pk])
+        agreements.propose(agreement, admins[receiver.pk])
         for agency in providers:
-            services.sign(agreement, admins[agency.pk])
+            agreements.sign(agreement, admins[agency.pk])
         if not AgreementParty.objects.filter(agreement=agreement, signed_at__isnull=True).count() == 1:
             raise SystemExit("the bench agreement should wait for gb-00's signature only")
         wait_outbox_empty(timeout=1800)
@@ -555,9 +555,9 @@ def run_visibility(covered: int) -> dict:
         for phase in ("activated", "terminated"):
             with transaction.atomic():
                 if phase == "activated":
-                    services.sign(agreement, admins[receiver.pk])
+                    agreements.sign(agreement, admins[receiver.pk])
                 else:
-                    services.terminate(agreement, platform_admin, "bench")
+                    agreements.terminate(agreement, platform_admin, "bench")
             committed = time.perf_counter()
             wait_outbox_empty(timeout=3600)
             seconds = time.perf_counter() - committed

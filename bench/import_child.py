@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         connection.close()
 
     from agencies.models import Agency
-    from intel.importing import import_file
+    from intel.import_writing import import_file
 
     agency = Agency.objects.get(code=args.agency)
     with connection.cursor() as cursor:

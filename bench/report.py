@@ -9,9 +9,9 @@ from pathlib import Path
 
 # (file suffix, function) -> what to call it in the profile table.
 PROFILE_ROWS = [
-    (("intel/importing.py", "import_file"), "import_file, whole import"),
-    (("intel/importing.py", "iter_rows"), "reading CSV (iter_rows)"),
-    (("intel/importing.py", "parse_row"), "parse_row: validation + resolution, per row"),
+    (("intel/import_writing.py", "import_file"), "import_file, whole import"),
+    (("intel/import_reading.py", "iter_rows"), "reading CSV (iter_rows)"),
+    (("intel/import_validation.py", "parse_row"), "parse_row: validation + resolution, per row"),
     (("intel/resolution.py", "resolve_company"), "  resolve_company (fingerprints, stdnum)"),
     (("intel/resolution.py", "resolve_address"), "  resolve_address"),
     (("intel/resolution.py", "resolve_phone"), "  resolve_phone (phonenumbers)"),
@@ -19,8 +19,8 @@ PROFILE_ROWS = [
     (("intel/resolution.py", "resolve_vessel"), "  resolve_vessel"),
     (("intel/resolution.py", "resolve_container"), "  resolve_container"),
     (("intel/resolution.py", "normalize_country"), "  normalize_country (pycountry lookup)"),
-    (("intel/importing.py", "write_chunk"), "write_chunk, per 500 rows"),
-    (("intel/importing.py", "resolve_entities"), "  resolve_entities (SELECT + INSERT entities)"),
+    (("intel/import_writing.py", "write_chunk"), "write_chunk, per 500 rows"),
+    (("intel/import_writing.py", "resolve_entities"), "  resolve_entities (SELECT + INSERT entities)"),
     (("django/db/models/query.py", "bulk_create"), "  QuerySet.bulk_create (all tables)"),
     (("django/db/models/sql/compiler.py", "as_sql"), "    Django SQL compilation (as_sql, all)"),
     (("django/db/models/base.py", "__init__"), "    Model.__init__ (ORM objects built)"),
@@ -218,7 +218,7 @@ def _import_section(add, results: dict) -> None:
     add(
         f"A generated file of {_n(imp['rows'])} shipment, inspection and seizure rows "
         f"({imp['file_mib']} MiB, `bench/shipments.py`, generated in {imp['generate_seconds']} s) "
-        "imported by `intel.importing.import_file` (validation, entity resolution, writing in chunks "
+        "imported by `intel.import_writing.import_file` (validation, entity resolution, writing in chunks "
         "of 500, candidate search per chunk, one all-or-nothing transaction) into empty tables, in "
         "a fresh process per import. Peak memory is that process's VmHWM (the kernel's high-water "
         "mark of its resident memory, from /proc; not ru_maxrss, which Linux carries over from the "
@@ -370,7 +370,7 @@ def _experiments_section(add, exp: dict) -> None:
         "queueing the check until COMMIT (Django creates every foreign key DEFERRABLE INITIALLY "
         "DEFERRED); server-side binding (`OPTIONS: server_side_binding`) lets psycopg send parameters "
         "apart from the SQL instead of quoting them into it in Python. On these figures the import "
-        "made the immediate checks its own (`intel/importing.py`); in a run of this stage after that "
+        "made the immediate checks its own (`intel/import_writing.py`); in a run of this stage after that "
         "change the first two rows measure the same thing."
     )
     add("")

@@ -4,7 +4,7 @@
 
 Stages (sizes at --scale 1):
 
-- import:  100,000 generated shipment rows through `intel.importing.import_file` in a
+- import:  100,000 generated shipment rows through `intel.import_writing.import_file` in a
            fresh process: records per second, commit time, peak RSS.
 - profile: cProfile of a complete import of the first 20,000 of those rows.
 - memory:  the peak RSS importing a 1,000,000-row file; when the 100k throughput says

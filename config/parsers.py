@@ -9,7 +9,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from intel.importing import nested_deeper_than
+from intel.import_reading import nested_deeper_than
 
 
 class BoundedJSONParser(JSONParser):

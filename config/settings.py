@@ -119,7 +119,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The visibility conditions make the planner's cost estimates large, which switches on
-    # JIT compilation: it cost 200-400 ms on every record list for nothing it sped up
+    # JIT compilation: compiling took longer on every record list than anything it sped up
     # (docs/benchmarks.md, "Record list API").
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if os.environ.get("DATABASE_TEST_NAME"):

@@ -18,8 +18,8 @@ def count_up_to(queryset, limit: int) -> int:
 
 class LimitedCountPaginator(Paginator):
     """Counts no further than `limit` rows. Counting everything an agency may see means
-    testing the visibility rule on every record (three quarters of a second at a million
-    records, docs/benchmarks.md); a page needs only the rows up to it."""
+    testing the visibility rule on every record, a cost that grows with the table
+    (docs/benchmarks.md); a page needs only the rows up to it."""
 
     def __init__(self, object_list, per_page: int, limit: int):
         super().__init__(object_list, per_page)

@@ -3,7 +3,7 @@ of shipment, seizure and inspection records in which two smuggling networks are 
 among innocent traffic.
 
 Every row is a dict in the import format (docs/import.md) and is written through
-`intel.importing.import_file`, so resolution, candidates, the owner's guardian
+`intel.import_writing.import_file`, so resolution, candidates, the owner's guardian
 permissions and the audit event happen exactly as for an agency's own import. Rows are
 generated one at a time from a random generator seeded by (seed, agency, position), so
 the same seed and scale give the same rows on every machine, and memory stays flat as
@@ -34,7 +34,7 @@ from stdnum import imo as imo_number
 from stdnum import iso6346
 from stdnum.nl import bsn
 
-from intel.importing import ImportResult, import_file
+from intel.import_writing import ImportResult, import_file
 from intel.models import Entity, Record, ResolutionCandidate
 
 # A fixed year, not "the last twelve months": the same seed must give the same rows tomorrow.

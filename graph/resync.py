@@ -44,7 +44,7 @@ Progress = Callable[[str, int, int], None]
 
 # One more process than this machine's two cores: relationship writes go one at a time,
 # and a third process keeps reading and computing while the other two wait for Neo4j
-# (at 1,000,000 records: 340.8 s against 364.1 s with two).
+# (docs/benchmarks.md, "The resync uses both cores").
 DEFAULT_WORKERS = 3
 
 

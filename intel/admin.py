@@ -123,9 +123,9 @@ class EntityMergeAdmin(PlatformOnlyAdmin):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ReadOnlyAdmin):
-    """Imports are started and run by `intel.importing`; an agency's staff see their own.
-    A platform admin's reading of another agency's batch (its errors quote the file's rows)
-    is audited, as reads of its records are."""
+    """Imports are started by `intel.services` and written by `intel.import_writing`; an
+    agency's staff see their own. A platform admin's reading of another agency's batch (its
+    errors quote the file's rows) is audited, as reads of its records are."""
 
     list_display = ("original_name", "agency", "status", "rows_total", "created_count", "created_at")
     list_filter = ("status", "agency")

@@ -17,7 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.log import record_event
-from intel.importing import ImportFailed, ImportLimits, check_file_size, detect_format, import_file
+from intel.import_reading import ImportFailed, ImportLimits, check_file_size, detect_format
+from intel.import_writing import import_file
 from intel.models import ImportBatch, Record
 from intel.signals import records_changed
 

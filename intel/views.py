@@ -20,7 +20,7 @@ from core.pagination import count_up_to
 from intel import exports, selectors
 from intel.candidates import NotVisible, merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
-from intel.importing import ImportFailed
+from intel.import_reading import ImportFailed
 from intel.models import Entity, EntityMerge, ImportBatch, Purpose, Record, ResolutionCandidate
 from intel.presentation import offered_candidates
 from intel.serializers import (

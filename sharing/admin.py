@@ -18,7 +18,7 @@ from agencies.admin import AgencyAdminAccess
 from agencies.models import Agency, User
 from audit.admin import ReadOnlyAdmin
 from intel.models import Category, Classification, Purpose
-from sharing import services
+from sharing import agreements, requests
 from sharing.models import Agreement, AgreementParty, DisclosureRequest
 
 # --- agreements: every write through the lifecycle services -------------------------------
@@ -32,12 +32,12 @@ class TermsForm(forms.ModelForm):
     classification_ceiling = forms.TypedChoiceField(choices=Classification.choices, coerce=int)
     redacted_fields = forms.CharField(
         required=False,
-        help_text=f"Comma-separated, from: {', '.join(services.REDACTABLE_FIELDS)}",
+        help_text=f"Comma-separated, from: {', '.join(agreements.REDACTABLE_FIELDS)}",
     )
 
     class Meta:
         model = Agreement
-        fields = services.AMENDABLE_TERMS
+        fields = agreements.AMENDABLE_TERMS
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -50,9 +50,11 @@ class TermsForm(forms.ModelForm):
         data = super().clean()
         try:
             if data.get("starts_at") and data.get("ends_at"):
-                services.validate_dates(data["starts_at"], data["ends_at"])
+                agreements.validate_dates(data["starts_at"], data["ends_at"])
             if "categories" in data and "purposes" in data:
-                services.validate_scope(data["categories"], data["purposes"], data.get("redacted_fields", []))
+                agreements.validate_scope(
+                    data["categories"], data["purposes"], data.get("redacted_fields", [])
+                )
         except ValidationError as error:
             for name, problems in error.message_dict.items():
                 self.add_error(name if name in self.fields else None, problems)
@@ -81,7 +83,7 @@ class PartiesFormSet(BaseInlineFormSet):
         if any(self.errors) or self.instance.pk is not None:
             return
         try:
-            services.validate_parties(self.user, self.parties())
+            agreements.validate_parties(self.user, self.parties())
         except (ValidationError, PermissionDenied) as error:
             problems = error.messages if isinstance(error, ValidationError) else [str(error)]
             raise ValidationError(problems) from error
@@ -160,7 +162,7 @@ class WithReason:
 
 @admin.register(Agreement)
 class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
-    """Drafting, revising a draft and amending go through `sharing.services` (the API's checks
+    """Drafting, revising a draft and amending go through `sharing.agreements` (the API's checks
     and audit events); the lifecycle is a set of actions calling the services. A proposed or
     signed agreement is read-only here; its versions are listed on it."""
 
@@ -170,7 +172,7 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
     search_fields = ("reference", "title")
     inlines = [AgreementPartyInline]
     actions = ["propose", "sign", "activate", "suspend", "resume", "terminate"]
-    # The reference is assigned by the platform (services.new_reference), shown, never edited.
+    # The reference is assigned by the platform (agreements.new_reference), shown, never edited.
     bookkeeping = (
         "reference",
         "status",
@@ -188,13 +190,13 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
         return queryset.filter(parties__agency_id=request.user.agency_id).distinct()
 
     def get_fields(self, request, obj=None):
-        return [*services.AMENDABLE_TERMS, *(self.bookkeeping if obj else ())]
+        return [*agreements.AMENDABLE_TERMS, *(self.bookkeeping if obj else ())]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
         if obj.status != Agreement.Status.DRAFT:
-            return [*services.AMENDABLE_TERMS, *self.bookkeeping]
+            return [*agreements.AMENDABLE_TERMS, *self.bookkeeping]
         return self.bookkeeping
 
     def has_change_permission(self, request, obj=None):
@@ -219,7 +221,7 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
             ),
         )
         amend = ""
-        if obj.status in services.AMENDABLE_STATUSES:
+        if obj.status in agreements.AMENDABLE_STATUSES:
             url = reverse("admin:sharing_agreement_amend", args=[obj.pk])
             amend = format_html('<a href="{}">Amend (draft the next version)</a>', url)
         return format_html("<ul>{}</ul>{}", rows, amend)
@@ -232,17 +234,17 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
         if change:
             changes = form.changes()
             if changes:
-                services.revise_draft(Agreement.objects.get(pk=form.instance.pk), request.user, **changes)
+                agreements.revise_draft(Agreement.objects.get(pk=form.instance.pk), request.user, **changes)
             return
         parties = next(f for f in formsets if isinstance(f, PartiesFormSet)).parties()
         data = form.cleaned_data
-        created = services.create_agreement(
+        created = agreements.create_agreement(
             request.user,
             parties=parties,
-            **{name: data[name] for name in services.AMENDABLE_TERMS if name != "document"},
+            **{name: data[name] for name in agreements.AMENDABLE_TERMS if name != "document"},
         )
         if data.get("document"):
-            services.revise_draft(created, request.user, document=data["document"])
+            agreements.revise_draft(created, request.user, document=data["document"])
         form.instance.pk = created.pk
         form.instance._state.adding = False
 
@@ -261,7 +263,7 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
         ]
 
     def amend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Drafts the next version through `services.amend`; it takes effect when every party
+        """Drafts the next version through `agreements.amend`; it takes effect when every party
         has signed it (propose it, then each party signs)."""
         if not self.has_module_permission(request):
             raise PermissionDenied
@@ -269,7 +271,7 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
         form = TermsForm(request.POST or None, request.FILES or None, instance=agreement)
         if request.method == "POST" and form.is_valid():
             try:
-                amendment = services.amend(agreement, request.user, **form.changes())
+                amendment = agreements.amend(agreement, request.user, **form.changes())
             except ValidationError as error:
                 for name, problems in getattr(error, "error_dict", {None: error.error_list}).items():
                     form.add_error(name if name in form.fields else None, problems)
@@ -290,27 +292,27 @@ class AgreementAdmin(AgencyAdminAccess, WithReason, admin.ModelAdmin):
 
     @admin.action(description="Propose the selected agreements")
     def propose(self, request, queryset):
-        run_action(self, request, queryset, services.propose)
+        run_action(self, request, queryset, agreements.propose)
 
     @admin.action(description="Sign for my agency")
     def sign(self, request, queryset):
-        run_action(self, request, queryset, services.sign)
+        run_action(self, request, queryset, agreements.sign)
 
     @admin.action(description="Activate (start date reached, signed by all)")
     def activate(self, request, queryset):
-        run_action(self, request, queryset, services.activate)
+        run_action(self, request, queryset, agreements.activate)
 
     @admin.action(description="Suspend (platform admin, with a reason)")
     def suspend(self, request, queryset):
-        return self.with_reason(request, queryset, services.suspend, "suspend")
+        return self.with_reason(request, queryset, agreements.suspend, "suspend")
 
     @admin.action(description="Resume (platform admin, with a reason)")
     def resume(self, request, queryset):
-        return self.with_reason(request, queryset, services.resume, "resume")
+        return self.with_reason(request, queryset, agreements.resume, "resume")
 
     @admin.action(description="Terminate (platform admin, with a reason)")
     def terminate(self, request, queryset):
-        return self.with_reason(request, queryset, services.terminate, "terminate")
+        return self.with_reason(request, queryset, agreements.terminate, "terminate")
 
 
 @admin.register(DisclosureRequest)
@@ -330,8 +332,8 @@ class DisclosureRequestAdmin(WithReason, ReadOnlyAdmin):
 
     @admin.action(description="Approve (liaison of the owner)")
     def approve(self, request, queryset):
-        run_action(self, request, queryset, services.approve)
+        run_action(self, request, queryset, requests.approve)
 
     @admin.action(description="Refuse (liaison of the owner, with a reason)")
     def refuse(self, request, queryset):
-        return self.with_reason(request, queryset, services.refuse, "refuse")
+        return self.with_reason(request, queryset, requests.refuse, "refuse")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from agencies.models import User
 from core.inputs import page_number
-from sharing import selectors, services
+from sharing import requests, selectors
 from sharing.serializers import DecisionSerializer
 
 
@@ -53,9 +53,9 @@ def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
                     [f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in body.errors.items()]
                 )
             if decision == "approve":
-                services.approve(disclosure, request.user, grant_days=body.validated_data.get("grant_days"))
+                requests.approve(disclosure, request.user, grant_days=body.validated_data.get("grant_days"))
             else:
-                services.refuse(disclosure, request.user, body.validated_data["reason"])
+                requests.refuse(disclosure, request.user, body.validated_data["reason"])
         except ValidationError as error:
             messages.error(request, "; ".join(error.messages))
             status = 400

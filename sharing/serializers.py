@@ -115,7 +115,7 @@ class AgreementSerializer(PublicSerializer):
             "created_at",
             "versions",
         ]
-        # The reference is the platform's (services.new_reference): a reference a caller chose
+        # The reference is the platform's (sharing.agreements.new_reference): a reference a caller chose
         # could be refused as taken by an agreement the caller may not know of.
         read_only_fields = ["reference", "status", "fully_signed_at", "created_at"]
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from sharing.services import refresh_statuses
+from sharing.agreements import refresh_statuses
 
 
 @shared_task(name="sharing.refresh_agreement_statuses")

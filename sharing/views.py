@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from core.identity import PublicLookup
 from intel.models import Entity, Record
 from intel.selectors import Reader
-from sharing import selectors, services
+from sharing import agreements, releases, requests, selectors
+from sharing.discovery import discover
 from sharing.models import Agreement, DisclosureRequest, Notification
 from sharing.serializers import (
     AgreementSerializer,
@@ -62,7 +63,7 @@ class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyM
         data = dict(serializer.validated_data)
         parties = [(p["agency"], p["provides"], p["receives"]) for p in data.pop("parties")]
         serializer.instance = carried_out(
-            services.create_agreement, self.request.user, parties=parties, **data
+            agreements.create_agreement, self.request.user, parties=parties, **data
         )
 
     def transition(self, request, service, with_reason: bool):
@@ -78,32 +79,32 @@ class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyM
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def propose(self, request, pk=None):
-        return self.transition(request, services.propose, with_reason=False)
+        return self.transition(request, agreements.propose, with_reason=False)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def sign(self, request, pk=None):
-        return self.transition(request, services.sign, with_reason=False)
+        return self.transition(request, agreements.sign, with_reason=False)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        return self.transition(request, services.activate, with_reason=False)
+        return self.transition(request, agreements.activate, with_reason=False)
 
     @extend_schema(request=ReasonSerializer)
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
-        return self.transition(request, services.suspend, with_reason=True)
+        return self.transition(request, agreements.suspend, with_reason=True)
 
     @extend_schema(request=ReasonSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return self.transition(request, services.resume, with_reason=True)
+        return self.transition(request, agreements.resume, with_reason=True)
 
     @extend_schema(request=ReasonSerializer)
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
-        return self.transition(request, services.terminate, with_reason=True)
+        return self.transition(request, agreements.terminate, with_reason=True)
 
     @extend_schema(responses={201: AgreementSerializer})
     @action(detail=True, methods=["post"])
@@ -113,7 +114,7 @@ class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyM
         agreement = self.get_object()
         body = self.get_serializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        amendment = carried_out(services.amend, agreement, request.user, **body.validated_data)
+        amendment = carried_out(agreements.amend, agreement, request.user, **body.validated_data)
         return Response(self.get_serializer(amendment).data, status=status.HTTP_201_CREATED)
 
 
@@ -129,7 +130,7 @@ def release_record(request, pk: UUID):
     body = ReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)
     carried_out(
-        services.set_releasability,
+        releases.set_releasability,
         record,
         request.user,
         body.validated_data["releasability"],
@@ -150,7 +151,7 @@ def release_onward(request, pk: UUID):
     record = visible_record(request, pk)
     body = OnwardReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)
-    carried_out(services.release_onward, record, request.user, body.validated_data["agreement"])
+    carried_out(releases.release_onward, record, request.user, body.validated_data["agreement"])
     return Response(status=status.HTTP_201_CREATED)
 
 
@@ -162,7 +163,7 @@ def discovery(request, pk: UUID):
     entity = get_object_or_404(Entity.objects.visible_to(request.user), public_id=pk)
     if request.user.agency_id is None:
         raise PermissionDenied("discovery is for members of an agency")
-    return Response(services.discover(request.user, entity.pk))
+    return Response(discover(request.user, entity.pk))
 
 
 class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -188,7 +189,7 @@ class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.R
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = carried_out(
-            services.request_disclosure,
+            requests.request_disclosure,
             self.request.user,
             entity_id=data["entity"].pk,
             owner=data["owner"],
@@ -205,7 +206,7 @@ class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.R
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         record = data.pop("record")
-        made = carried_out(services.request_consent, request.user, record=record, **data)
+        made = carried_out(requests.request_consent, request.user, record=record, **data)
         return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
 
     def decision(self, request) -> dict:
@@ -217,14 +218,14 @@ class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.R
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         grant_days = self.decision(request).get("grant_days")
-        made = carried_out(services.approve, self.get_object(), request.user, grant_days=grant_days)
+        made = carried_out(requests.approve, self.get_object(), request.user, grant_days=grant_days)
         return Response(self.get_serializer(made).data)
 
     @extend_schema(request=DecisionSerializer)
     @action(detail=True, methods=["post"])
     def refuse(self, request, pk=None):
         reason = self.decision(request)["reason"]
-        made = carried_out(services.refuse, self.get_object(), request.user, reason=reason)
+        made = carried_out(requests.refuse, self.get_object(), request.user, reason=reason)
         return Response(self.get_serializer(made).data)
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
-from sharing import services
+from sharing import agreements, releases
 from sharing.models import Agreement
 
 
@@ -42,13 +42,13 @@ NO_SEIZURES = ("shipment", "inspection")
 
 
 def seizures_beyond_scope(owner: Staff) -> None:
-    from intel.importing import import_file
+    from intel.import_writing import import_file
     from intel.models import Record
     from tests.test_import import EXAMPLES
 
     import_file(EXAMPLES / "seizures.jsonl", owner.agency)
     for record in Record.objects.filter(owner=owner.agency, category="seizure"):
-        services.set_releasability(record, owner.analyst, "covering")
+        releases.set_releasability(record, owner.analyst, "covering")
 
 
 def platform_admin() -> User:
@@ -68,7 +68,7 @@ def draft(
     **scope,
 ) -> Agreement:
     starts_at = starts_at or timezone.now() - timedelta(minutes=1)
-    return services.create_agreement(
+    return agreements.create_agreement(
         parties[0][0].admin,
         reference=reference,
         title=f"Agreement {reference}",
@@ -85,7 +85,7 @@ def draft(
 def in_force(*parties: tuple[Staff, bool, bool], **kwargs) -> Agreement:
     """Drafted, proposed and signed by every party."""
     agreement = draft(*parties, **kwargs)
-    services.propose(agreement, parties[0][0].admin)
+    agreements.propose(agreement, parties[0][0].admin)
     for party, _, _ in parties:
-        agreement = services.sign(agreement, party.admin)
+        agreement = agreements.sign(agreement, party.admin)
     return Agreement.objects.get(pk=agreement.pk)

@@ -23,7 +23,7 @@ from agencies.tokens import issue_token
 from audit.models import AuditEvent
 from graph.models import OutboxEntry
 from intel.models import Entity, EntityMerge, ImportBatch, Record, ResolutionCandidate
-from sharing import services
+from sharing import agreements, releases
 from sharing.models import Agreement, AgreementParty, DisclosureRequest
 from tests import test_agreements
 from tests.auth_helpers import signed_in, totp_device
@@ -198,16 +198,16 @@ class TestSignedTermsCannotBeEdited:
 
     def test_a_signature_freezes_a_proposal_but_not_its_status(self, cus, pol, shipments):
         agreement = draft((cus, True, False), (pol, False, True), reference="MOU-P")
-        services.propose(agreement, cus.admin)
+        agreements.propose(agreement, cus.admin)
         agreement = Agreement.objects.get(pk=agreement.pk)
         agreement.title = "Renamed before anyone signed"
         agreement.save()
-        services.sign(agreement, cus.admin)
+        agreements.sign(agreement, cus.admin)
         agreement = Agreement.objects.get(pk=agreement.pk)
         agreement.title = "Renamed after a signature"
         with pytest.raises(ValidationError, match="title"):
             agreement.save()
-        services.sign(agreement, pol.admin)
+        agreements.sign(agreement, pol.admin)
         assert Agreement.objects.get(pk=agreement.pk).status == "active"
 
     def test_a_draft_is_edited_in_the_admin_through_the_service_and_audited(self, cus, pol, shipments):
@@ -333,17 +333,17 @@ class TestAmendments:
 
     def test_releases_named_to_the_old_version_carry_over(self, cus, pol, mou):
         shp1 = Record.objects.get(external_ref="SHP-0001")
-        services.set_releasability(shp1, cus.analyst, "named", [mou])
+        releases.set_releasability(shp1, cus.analyst, "named", [mou])
         assert visible_refs(pol) == BOTH
-        amendment = services.amend(mou, cus.admin, discovery_allowed=True)
-        services.propose(amendment, cus.admin)
-        services.sign(amendment, cus.admin)
-        services.sign(amendment, pol.admin)
+        amendment = agreements.amend(mou, cus.admin, discovery_allowed=True)
+        agreements.propose(amendment, cus.admin)
+        agreements.sign(amendment, cus.admin)
+        agreements.sign(amendment, pol.admin)
         assert visible_refs(pol) == BOTH
         # The releases move to the version in force (onward chains through them with them).
         assert set(shp1.releases.values_list("agreement__reference", flat=True)) == {"MOU-1/v2"}
         with pytest.raises(ValidationError, match="superseded"):
-            services.set_releasability(shp1, cus.analyst, "named", [mou])
+            releases.set_releasability(shp1, cus.analyst, "named", [mou])
 
     @pytest.mark.parametrize(
         ("changes", "message"),
@@ -359,35 +359,35 @@ class TestAmendments:
     )
     def test_an_amendment_is_checked_like_a_draft(self, cus, pol, mou, changes, message):
         with pytest.raises(ValidationError, match=message):
-            services.amend(mou, cus.admin, **changes)
+            agreements.amend(mou, cus.admin, **changes)
         assert not Agreement.objects.filter(amends=mou).exists()
 
     def test_who_may_amend_and_when(self, cus, pol, mou):
         with pytest.raises(Exception, match="agency admin of a party"):
-            services.amend(mou, staff("tax").admin, discovery_allowed=True)
+            agreements.amend(mou, staff("tax").admin, discovery_allowed=True)
         with pytest.raises(Exception, match="agency admin of a party"):
-            services.amend(mou, cus.analyst, discovery_allowed=True)
+            agreements.amend(mou, cus.analyst, discovery_allowed=True)
         assert cus.client("analyst").post(f"/api/agreements/{mou.public_id}/amend/", {}).status_code == 403
-        pending = services.amend(mou, pol.admin, discovery_allowed=True)
+        pending = agreements.amend(mou, pol.admin, discovery_allowed=True)
         with pytest.raises(ValidationError, match="is draft"):
-            services.amend(mou, cus.admin, onward_sharing_allowed=True)
-        services.propose(pending, cus.admin)
-        services.sign(pending, cus.admin)
-        services.terminate(mou, platform_admin(), "ended by the parties")
+            agreements.amend(mou, cus.admin, onward_sharing_allowed=True)
+        agreements.propose(pending, cus.admin)
+        agreements.sign(pending, cus.admin)
+        agreements.terminate(mou, platform_admin(), "ended by the parties")
         with pytest.raises(ValidationError, match="it is terminated"):
-            services.sign(pending, pol.admin)
+            agreements.sign(pending, pol.admin)
         assert Agreement.objects.get(pk=pending.pk).fully_signed_at is None
         assert visible_refs(pol) == set()
 
     def test_a_suspended_version_stays_suspended_in_its_amendment(self, cus, pol, mou):
-        amendment = services.amend(mou, cus.admin, discovery_allowed=True)
-        services.propose(amendment, cus.admin)
-        services.suspend(mou, platform_admin(), "inquiry")
-        services.sign(amendment, cus.admin)
-        services.sign(amendment, pol.admin)
+        amendment = agreements.amend(mou, cus.admin, discovery_allowed=True)
+        agreements.propose(amendment, cus.admin)
+        agreements.suspend(mou, platform_admin(), "inquiry")
+        agreements.sign(amendment, cus.admin)
+        agreements.sign(amendment, pol.admin)
         assert Agreement.objects.get(pk=amendment.pk).status == "suspended"
         assert visible_refs(pol) == set()
-        services.resume(amendment, platform_admin(), "inquiry closed")
+        agreements.resume(amendment, platform_admin(), "inquiry closed")
         assert visible_refs(pol) == BOTH
         assert list(Agreement.objects.in_force().values_list("reference", flat=True)) == ["MOU-1/v2"]
 

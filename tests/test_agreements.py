@@ -13,9 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
-from sharing import services
+from sharing import agreements, releases, requests
 from sharing.models import Agreement, DisclosureRequest, Notification
 from tests.sharing_helpers import NO_SEIZURES, draft, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
@@ -28,7 +28,7 @@ def shipments(cus):
     import_file(EXAMPLES / "shipments.csv", cus.agency)
     records = list(Record.objects.filter(owner=cus.agency).order_by("external_ref"))
     for record in records:
-        services.set_releasability(record, cus.analyst, "covering")
+        releases.set_releasability(record, cus.analyst, "covering")
     return records
 
 
@@ -44,11 +44,11 @@ def visible_refs(staff_member, purpose="investigation") -> set[str]:
 def test_every_party_signs_before_it_comes_into_force(cus, pol, shipments):
     agreement = draft((cus, True, False), (pol, False, True))
     assert agreement.status == "draft"
-    services.propose(agreement, cus.admin)
-    services.sign(agreement, cus.admin)
+    agreements.propose(agreement, cus.admin)
+    agreements.sign(agreement, cus.admin)
     assert Agreement.objects.get(pk=agreement.pk).status == "proposed"
     assert visible_refs(pol) == set()
-    services.sign(agreement, pol.admin)
+    agreements.sign(agreement, pol.admin)
     assert Agreement.objects.get(pk=agreement.pk).status == "active"
     assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
     actions = list(
@@ -68,14 +68,14 @@ def test_every_party_signs_before_it_comes_into_force(cus, pol, shipments):
 @pytest.mark.parametrize(
     ("step", "message"),
     [
-        (lambda a, cus, pol: services.sign(a, cus.admin), "only a proposed agreement can be signed"),
-        (lambda a, cus, pol: services.activate(a), "only a proposed agreement can be activated"),
+        (lambda a, cus, pol: agreements.sign(a, cus.admin), "only a proposed agreement can be signed"),
+        (lambda a, cus, pol: agreements.activate(a), "only a proposed agreement can be activated"),
         (
-            lambda a, cus, pol: services.suspend(a, platform_admin(), "x"),
+            lambda a, cus, pol: agreements.suspend(a, platform_admin(), "x"),
             "only an active agreement can be suspended",
         ),
         (
-            lambda a, cus, pol: services.resume(a, platform_admin(), "x"),
+            lambda a, cus, pol: agreements.resume(a, platform_admin(), "x"),
             "only a suspended agreement can be resumed",
         ),
     ],
@@ -90,19 +90,19 @@ def test_illegal_transitions_from_draft_are_refused_with_a_clear_message(cus, po
 def test_only_admins_of_parties_sign_and_only_platform_admins_suspend(cus, pol):
     outsider = staff("tax", kind="tax")
     agreement = draft((cus, True, True), (pol, True, True))
-    services.propose(agreement, cus.admin)
+    agreements.propose(agreement, cus.admin)
     with pytest.raises(PermissionDenied):
-        services.sign(agreement, outsider.admin)
+        agreements.sign(agreement, outsider.admin)
     with pytest.raises(PermissionDenied):
-        services.sign(agreement, cus.analyst)
-    services.sign(agreement, cus.admin)
+        agreements.sign(agreement, cus.analyst)
+    agreements.sign(agreement, cus.admin)
     with pytest.raises(ValidationError, match="already signed"):
-        services.sign(agreement, cus.admin)
-    services.sign(agreement, pol.admin)
+        agreements.sign(agreement, cus.admin)
+    agreements.sign(agreement, pol.admin)
     with pytest.raises(PermissionDenied):
-        services.suspend(agreement, cus.admin, "not mine to do")
+        agreements.suspend(agreement, cus.admin, "not mine to do")
     with pytest.raises(ValidationError, match="reason is required"):
-        services.suspend(agreement, platform_admin(), "  ")
+        agreements.suspend(agreement, platform_admin(), "  ")
 
 
 def test_activation_waits_for_the_start_date_without_anyone_acting(cus, pol, shipments):
@@ -110,12 +110,12 @@ def test_activation_waits_for_the_start_date_without_anyone_acting(cus, pol, shi
     agreement = in_force((cus, True, False), (pol, False, True), starts_at=start)
     assert agreement.status == "proposed" and agreement.fully_signed_at
     with pytest.raises(ValidationError, match="before its start date"):
-        services.activate(agreement)
+        agreements.activate(agreement)
     assert visible_refs(pol) == set()
     with time_machine.travel(start + timedelta(seconds=1), tick=False):
         # Access starts at the start date, before the beat task has run.
         assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
-        assert services.refresh_statuses() == 1
+        assert agreements.refresh_statuses() == 1
         assert Agreement.objects.get(pk=agreement.pk).status == "active"
 
 
@@ -130,23 +130,23 @@ def test_expiry_at_the_end_date_with_no_one_acting(cus, pol, shipments):
             pol.client(purpose="investigation").get(f"/api/records/{shipments[0].public_id}/").status_code
             == 404
         )
-        services.refresh_statuses()
+        agreements.refresh_statuses()
         assert Agreement.objects.get(pk=agreement.pk).status == "expired"
         with pytest.raises(ValidationError, match="only an active agreement can be suspended"):
-            services.suspend(agreement, platform_admin(), "too late")
+            agreements.suspend(agreement, platform_admin(), "too late")
 
 
 def test_suspension_and_termination_revoke_at_once_and_are_audited_with_reason(cus, pol, shipments):
     agreement = in_force((cus, True, False), (pol, False, True))
     admin = platform_admin()
-    services.suspend(agreement, admin, "breach of handling rules")
+    agreements.suspend(agreement, admin, "breach of handling rules")
     assert visible_refs(pol) == set()
-    services.resume(agreement, admin, "remedied")
+    agreements.resume(agreement, admin, "remedied")
     assert visible_refs(pol) == {"SHP-0001", "SHP-0002"}
-    services.terminate(agreement, admin, "partnership ended")
+    agreements.terminate(agreement, admin, "partnership ended")
     assert visible_refs(pol) == set()
     with pytest.raises(ValidationError, match="it is terminated"):
-        services.resume(agreement, admin, "again")
+        agreements.resume(agreement, admin, "again")
     event = AuditEvent.objects.get(action="agreement.terminated")
     assert event.details["reason"] == "partnership ended" and event.actor_id == admin.pk
 
@@ -157,15 +157,15 @@ def test_scope_category_ceiling_and_releasability(cus, pol, shipments):
     other = in_force((cus, True, False), (pol, False, True), reference="MOU-2", ceiling=1)
     # SHP-0002 is confidential (2), above the ceiling of MOU-2.
     assert visible_refs(pol) == {"SHP-0001"}
-    services.set_releasability(shipments[0], cus.analyst, "named", [other])
+    releases.set_releasability(shipments[0], cus.analyst, "named", [other])
     assert visible_refs(pol) == {"SHP-0001"}
-    services.set_releasability(shipments[0], cus.analyst, "none")
+    releases.set_releasability(shipments[0], cus.analyst, "none")
     assert visible_refs(pol) == set()
 
 
 def test_receive_only_parties_share_nothing(cus, pol):
     import_file(EXAMPLES / "seizures.jsonl", pol.agency)
-    services.set_releasability(Record.objects.get(owner=pol.agency), pol.analyst, "covering")
+    releases.set_releasability(Record.objects.get(owner=pol.agency), pol.analyst, "covering")
     in_force((cus, True, False), (pol, False, True))
     assert visible_refs(cus) == set()
 
@@ -268,7 +268,7 @@ def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):
     record.save()
     response = pol.client(purpose="prosecution").get(f"/api/records/{record.public_id}/")
     assert response.status_code == 403 and "evidence" in response.json()["detail"]
-    request = services.request_consent(
+    request = requests.request_consent(
         pol.analyst,
         record=record,
         caveat="not_for_evidence",
@@ -276,7 +276,7 @@ def test_not_for_evidence_needs_the_owners_consent(cus, pol, shipments):
         justification="charging the importer",
         urgency="urgent",
     )
-    services.approve(request, cus.liaison)
+    requests.approve(request, cus.liaison)
     assert pol.client(purpose="prosecution").get(f"/api/records/{record.public_id}/").status_code == 200
 
 
@@ -286,17 +286,17 @@ def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_al
     onward = in_force((pol, True, False), (tax, False, True), reference="MOU-ONWARD")
     record = shipments[0]
     with pytest.raises(ValidationError, match="under an agreement in force that allows onward sharing"):
-        services.release_onward(record, pol.liaison, onward)
+        releases.release_onward(record, pol.liaison, onward)
     # Signed terms do not change: the parties sign an amendment allowing onward sharing.
-    amendment = services.amend(first, cus.admin, onward_sharing_allowed=True)
-    services.propose(amendment, cus.admin)
-    services.sign(amendment, cus.admin)
-    services.sign(amendment, pol.admin)
+    amendment = agreements.amend(first, cus.admin, onward_sharing_allowed=True)
+    agreements.propose(amendment, cus.admin)
+    agreements.sign(amendment, cus.admin)
+    agreements.sign(amendment, pol.admin)
     record.caveats = ["no_onward_sharing"]
     record.save()
     with pytest.raises(ValidationError, match="handling code forbids onward sharing"):
-        services.release_onward(record, pol.liaison, onward)
-    consent = services.request_consent(
+        releases.release_onward(record, pol.liaison, onward)
+    consent = requests.request_consent(
         pol.analyst,
         record=record,
         caveat="no_onward_sharing",
@@ -304,9 +304,9 @@ def test_onward_sharing_is_refused_unless_the_agreement_and_the_handling_code_al
         justification="tax fraud angle",
         urgency="routine",
     )
-    services.approve(consent, cus.liaison)
+    requests.approve(consent, cus.liaison)
     assert visible_refs(tax) == set()
-    services.release_onward(record, pol.liaison, onward)
+    releases.release_onward(record, pol.liaison, onward)
     assert visible_refs(tax) == {record.external_ref}
 
 
@@ -381,7 +381,7 @@ def test_refusal_needs_a_reason_and_notifies(cus, pol, shipments):
     importer = shipments[0].mentions.get(role="importer").entity_id
     seizures_beyond_scope(pol)
     in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
-    request = services.request_disclosure(
+    request = requests.request_disclosure(
         cus.analyst,
         entity_id=importer,
         owner=pol.agency,
@@ -390,8 +390,8 @@ def test_refusal_needs_a_reason_and_notifies(cus, pol, shipments):
         urgency="routine",
     )
     with pytest.raises(ValidationError, match="say why"):
-        services.refuse(request, pol.liaison, "")
-    services.refuse(request, pol.liaison, "ongoing covert operation")
+        requests.refuse(request, pol.liaison, "")
+    requests.refuse(request, pol.liaison, "ongoing covert operation")
     assert Notification.objects.get(user=cus.analyst).message.endswith("ongoing covert operation")
     assert AuditEvent.objects.filter(action="disclosure.refused").count() == 1
 
@@ -406,7 +406,7 @@ def test_overdue_requests_come_first_in_the_liaison_queue(cus, pol, shipments):
         categories=NO_SEIZURES,
         starts_at=timezone.now() - timedelta(days=3),
     )
-    routine = services.request_disclosure(
+    routine = requests.request_disclosure(
         cus.analyst,
         entity_id=importer,
         owner=pol.agency,
@@ -415,7 +415,7 @@ def test_overdue_requests_come_first_in_the_liaison_queue(cus, pol, shipments):
         urgency="routine",
     )
     with time_machine.travel(timezone.now() - timedelta(days=1), tick=False):
-        overdue = services.request_disclosure(
+        overdue = requests.request_disclosure(
             cus.analyst,
             entity_id=importer,
             owner=pol.agency,
@@ -513,7 +513,7 @@ def test_amending_or_revising_cannot_redact_a_field_no_record_has(cus, pol, fiel
     assert not Agreement.objects.filter(amends=signed).exists()
     unsigned = draft((cus, True, False), (pol, False, True), reference="MOU-DRAFT")
     with pytest.raises(ValidationError) as refusal:
-        services.revise_draft(unsigned, cus.admin, redacted_fields=["summary", field])
+        agreements.revise_draft(unsigned, cus.admin, redacted_fields=["summary", field])
     assert "redacted_fields" in refusal.value.message_dict
     assert Agreement.objects.get(pk=unsigned.pk).redacted_fields == []
 
@@ -567,7 +567,7 @@ def same_answer(first, second) -> None:
 def test_drafting_under_a_hidden_agreements_reference_answers_as_under_an_unused_one(cus, pol, tax, taken):
     """POL and TAX share under MOU-POL-TAX (and its amendment), which CUS is no party to."""
     hidden = in_force((pol, True, False), (tax, False, True), reference="MOU-POL-TAX")
-    services.amend(hidden, pol.admin, classification_ceiling=1)
+    agreements.amend(hidden, pol.admin, classification_ceiling=1)
     client = cus.client("admin")
     on_taken = post_json(client, "/api/agreements/", agreement_body(reference=taken))
     on_unused = post_json(client, "/api/agreements/", agreement_body(reference="MOU-NEVER-USED"))
@@ -610,9 +610,9 @@ def test_no_agreement_can_take_an_amendments_name(cus, pol):
         assert response.status_code == 201, response.content
         assert response.json()["reference"] == f"MOU-1/v{version}"
         amendment = Agreement.objects.get(reference=f"MOU-1/v{version}")
-        services.propose(amendment, cus.admin)
-        services.sign(amendment, cus.admin)
-        services.sign(amendment, pol.admin)
+        agreements.propose(amendment, cus.admin)
+        agreements.sign(amendment, cus.admin)
+        agreements.sign(amendment, pol.admin)
         first = amendment
 
 
@@ -669,6 +669,6 @@ def test_an_export_stops_at_the_instant_its_agreement_is_terminated(cus, pol):
     chunks = iter(response.streaming_content)
     first = next(chunks)
     assert first.count(b"EXP-") == 500
-    services.terminate(Agreement.objects.get(pk=agreement.pk), platform_admin(), "breach")
+    agreements.terminate(Agreement.objects.get(pk=agreement.pk), platform_admin(), "breach")
     rest = b"".join(chunks)
     assert b"EXP-" not in rest

@@ -36,7 +36,7 @@ def test_home_page_and_admin_login_render_and_sign_in(browser, live_server, djan
 
 def test_analyst_searches_and_sees_only_what_their_agency_may_see(browser, live_server, django_user_model):
     from agencies.models import Agency
-    from intel.importing import import_file
+    from intel.import_writing import import_file
     from tests.test_import import EXAMPLES
 
     customs = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")

@@ -4,9 +4,9 @@ import pytest
 
 from agencies.mfa import mfa_required
 from agencies.models import User
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
-from sharing import services
+from sharing import requests
 from tests.auth_helpers import browser_sign_in, totp_device
 from tests.sharing_helpers import NO_SEIZURES, in_force, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
@@ -28,7 +28,7 @@ def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):
     seizures_beyond_scope(pol)
     in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
     importer = Record.objects.get(external_ref="SHP-0001").mentions.get(role="importer").entity_id
-    request = services.request_disclosure(
+    request = requests.request_disclosure(
         cus.analyst,
         entity_id=importer,
         owner=pol.agency,

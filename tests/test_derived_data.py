@@ -19,9 +19,9 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 
 from intel.candidates import NotVisible, merge_entities, reject_candidate, undo_merge
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, EntityMerge, Mention, Record, ResolutionCandidate
-from sharing import services
+from sharing import agreements, releases
 from sharing.models import Agreement
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin
@@ -54,7 +54,7 @@ def release_all(owner, to) -> None:
     """The owner's shipments become visible to `to` under an agreement in force."""
     in_force((owner, True, False), (to, False, True), reference=f"MOU-{owner.agency.code}-{to.agency.code}")
     for record in Record.objects.filter(owner=owner.agency):
-        services.set_releasability(record, owner.analyst, "covering")
+        releases.set_releasability(record, owner.analyst, "covering")
 
 
 def answer_for_nothing(client, path: str):
@@ -275,7 +275,7 @@ def test_a_merge_is_not_undone_by_its_agency_once_it_may_not_see_what_moves(cus,
     mention TAX may not see, so TAX is answered as for no merge; a platform admin may."""
     merge, _hidden = tax_merge
     for agreement in Agreement.objects.all():
-        services.terminate(agreement, platform_admin(), "ended")
+        agreements.terminate(agreement, platform_admin(), "ended")
     client = tax.client()
     same_as_missing(client.post(f"/api/merges/{merge.public_id}/undo/"), client, "/api/merges/{}/undo/")
     assert logged_in(platform_admin()).post(f"/api/merges/{merge.public_id}/undo/").status_code == 200

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Record
-from sharing import services
+from sharing import releases, requests
 from tests.sharing_helpers import draft, in_force
 from tests.test_import import EXAMPLES
 
@@ -38,7 +38,7 @@ def pol_record(pol, ref: str) -> Record:
 
 
 def release(pol, ref: str, mode: str, agreements=()) -> None:
-    services.set_releasability(pol_record(pol, ref), pol.analyst, mode, agreements)
+    releases.set_releasability(pol_record(pol, ref), pol.analyst, mode, agreements)
 
 
 POL_HIT = [{"agency": "pol", "agency_name": "POL", "count": 1}]
@@ -110,7 +110,7 @@ def test_only_records_their_owner_made_releasable_under_the_agreement_count(
 def test_a_disclosure_request_takes_exactly_the_records_discovery_counted(cus, pol, vessel):
     release(pol, "SHP-0002", "covering")
     in_force((cus, True, True), (pol, True, True), reference="MOU-D", discovery_allowed=True, ceiling=1)
-    request = services.request_disclosure(
+    request = requests.request_disclosure(
         cus.analyst,
         entity_id=vessel.pk,
         owner=pol.agency,
@@ -122,7 +122,7 @@ def test_a_disclosure_request_takes_exactly_the_records_discovery_counted(cus, p
     # With nothing releasable, there is nothing to request.
     release(pol, "SHP-0002", "none")
     with pytest.raises(ValidationError):
-        services.request_disclosure(
+        requests.request_disclosure(
             cus.analyst,
             entity_id=vessel.pk,
             owner=pol.agency,
@@ -169,7 +169,7 @@ def test_a_disclosure_request_about_a_hidden_entity_answers_as_a_missing_one(cus
     assert answers[0] == answers[1]
     assert answers[0][0] == 400
     with pytest.raises(ValidationError) as refused:
-        services.request_disclosure(
+        requests.request_disclosure(
             cus.analyst,
             entity_id=hidden.pk,
             owner=pol.agency,
@@ -205,7 +205,7 @@ def test_discovery_does_not_count_mentions_of_a_type_the_agreement_redacts(cus, 
     theirs.write_text(header + "POL-1,shipment,confidential,2026-03-02,Other Co,NL,+31 10 555 0101\n")
     import_file(theirs, pol.agency)
     for record in Record.objects.filter(owner=pol.agency):
-        services.set_releasability(record, pol.analyst, "covering")
+        releases.set_releasability(record, pol.analyst, "covering")
     phone = Entity.objects.get(type="phone")
     response = cus.client().get(f"/api/entities/{phone.public_id}/discovery/")
     assert response.status_code == 200

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
-from sharing import services
+from sharing import releases
 from sharing.models import Agreement
 from tests.fast.test_export_formulas import live
 from tests.sharing_helpers import in_force, staff
@@ -62,7 +62,7 @@ def exported(tmp_path, db):
         writer.writerows(ROWS)
     import_file(path, cus.agency)
     for record in Record.objects.filter(owner=cus.agency):
-        services.set_releasability(record, cus.analyst, "covering")
+        releases.set_releasability(record, cus.analyst, "covering")
     in_force((cus, True, False), (pol, False, True))
     texts = {}
     for name, who in (("owner", cus), ("partner", pol)):

@@ -85,7 +85,7 @@ def test_health_is_200_with_every_dependency_up(client, celery_worker):
 def test_health_tells_others_up_or_down_only(client, tmp_path, who):
     """An agency's import leaves changes for the graph sync: the public answer (and any
     agency's) says nothing about them, nor what answered or how fast."""
-    from intel.importing import import_file
+    from intel.import_writing import import_file
     from tests.test_import import EXAMPLES
 
     cus = staff("cus")

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from agencies.tokens import issue_token
 from intel.models import Record
-from sharing import services
+from sharing import requests
 from sharing.models import DisclosureRequest
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin, staff
@@ -81,7 +81,7 @@ def world(cus, shipments):  # noqa: F811 (the fixture imported above)
         owner=cus.agency, external_ref="HID", category="shipment", classification=3, releasability="covering"
     )
     hidden.mentions.create(entity=shipments[0].mentions.first().entity, role="importer", properties={})
-    services.request_disclosure(
+    requests.request_disclosure(
         pol.analyst,
         entity_id=hidden.mentions.first().entity_id,
         owner=cus.agency,

@@ -46,7 +46,7 @@ from graph.schema import NODE_PROPERTIES, RELATIONSHIP_PROPERTIES, ensure_schema
 from graph.tasks import drain_outbox
 from graph.verify import verify
 from intel.candidates import merge_entities
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Mention, Record, RecordGroupObjectPermission
 from intel.services import delete_record, update_record
 from intel.signals import records_changed
@@ -633,7 +633,7 @@ def test_an_expired_grant_leaves_visible_to_with_nobody_acting(tmp_path, agencie
 
 
 def test_an_agreement_redacting_phones_and_reaching_its_end_date_shapes_visible_to(tmp_path, processes):
-    from sharing import services as sharing
+    from sharing import releases
     from tests.sharing_helpers import in_force, staff
 
     processes("worker")
@@ -641,7 +641,7 @@ def test_an_agreement_redacting_phones_and_reaching_its_end_date_shapes_visible_
     cus, pol = staff("cus"), staff("pol", kind="police")
     import_file(EXAMPLES / "shipments.csv", cus.agency)
     for record in Record.objects.filter(owner=cus.agency):
-        sharing.set_releasability(record, cus.analyst, "covering")
+        releases.set_releasability(record, cus.analyst, "covering")
     ends = timezone.now() + timedelta(seconds=8)
     in_force(
         (cus, True, False),

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies.tokens import issue_token
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record
-from sharing import services
+from sharing import requests
 from tests.auth_helpers import next_code, totp_device
 from tests.sharing_helpers import NO_SEIZURES, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
@@ -84,7 +84,7 @@ def world(db, sign_in):
     in_force((cus, True, True), (pol, True, True), discovery_allowed=True, categories=NO_SEIZURES)
     record = Record.objects.filter(owner=cus.agency).order_by("external_ref").first()
     importer = record.mentions.get(role="importer").entity
-    disclosure = services.request_disclosure(
+    disclosure = requests.request_disclosure(
         cus.analyst,
         entity_id=importer.pk,
         owner=pol.agency,

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from intel.models import Entity, Link, Mention, Record
-from sharing.services import request_consent
+from sharing.requests import request_consent
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, staff
 from tests.test_agreements import shipments  # noqa: F401 (a fixture)

@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
 from audit.models import AuditEvent
-from intel.importing import ImportFailed, import_file
+from intel.import_reading import ImportFailed
+from intel.import_writing import import_file
 from intel.models import Entity, ImportBatch, Link, Mention, Record
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"

@@ -24,7 +24,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import ImportBatch, Record
 from intel.services import run_import_batch
 from intel.tasks import remove_failed_import_files_task, run_import
@@ -34,7 +34,7 @@ from tests.fast.test_import_limits import FIRST_ROW, FORMATS, SUFFIX, encode, go
 # --- hostile files under a hard memory ceiling, in a process of their own ----------
 
 # The child may map no more than this (RLIMIT_AS), and its resident peak must stay under
-# RSS_CEILING: before the limits, 100 KB of "[" took more than 20 GB.
+# RSS_CEILING: before the limits, a small file of "[" took memory far beyond any ceiling.
 ADDRESS_SPACE = 1536 * 2**20
 RSS_CEILING = 400 * 2**20
 CHILD = """

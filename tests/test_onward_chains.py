@@ -15,9 +15,9 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Mention, Record, RecordGroupObjectPermission
-from sharing import services
+from sharing import agreements, releases, requests
 from sharing.models import Agreement
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_import import EXAMPLES
@@ -31,7 +31,7 @@ def record(cus):
     owner to every covering agreement."""
     import_file(EXAMPLES / "shipments.csv", cus.agency)
     record = Record.objects.get(owner=cus.agency, external_ref="SHP-0001")
-    services.set_releasability(record, cus.analyst, "covering")
+    releases.set_releasability(record, cus.analyst, "covering")
     return Record.objects.get(pk=record.pk)
 
 
@@ -74,7 +74,7 @@ def test_an_onward_release_is_at_most_what_the_releasing_agency_received(cus, po
         },
         second_terms={"purposes": ("investigation", "prosecution"), "ceiling": 3},
     )
-    services.release_onward(record, pol.liaison, Agreement.objects.get(reference="MOU-B"))
+    releases.release_onward(record, pol.liaison, Agreement.objects.get(reference="MOU-B"))
     shown = body(tax, record)
     # Redactions are united: MOU-B redacts nothing, yet what MOU-A hid from pol stays hidden.
     assert "summary" not in shown
@@ -104,15 +104,15 @@ def test_the_lowest_ceiling_along_the_chain_applies(cus, pol, tax):
     confidential = Record.objects.get(owner=cus.agency, external_ref="SHP-0002")  # level 2
     confidential.caveats = []
     confidential.save()
-    services.set_releasability(confidential, cus.analyst, "covering")
+    releases.set_releasability(confidential, cus.analyst, "covering")
     chain(cus, pol, tax, first_terms={"ceiling": 2}, second_terms={"ceiling": 1})
     # pol holds it; MOU-B does not cover level 2, so the release shows tax nothing.
-    services.release_onward(confidential, pol.liaison, Agreement.objects.get(reference="MOU-B"))
+    releases.release_onward(confidential, pol.liaison, Agreement.objects.get(reference="MOU-B"))
     assert status(pol, confidential) == 200
     assert status(tax, confidential) == 404
     # A second agreement wide enough carries it; a first one too narrow cuts it.
     wide = in_force((pol, True, False), (tax, False, True), reference="MOU-WIDE", ceiling=3)
-    services.release_onward(confidential, pol.liaison, wide)
+    releases.release_onward(confidential, pol.liaison, wide)
     assert status(tax, confidential) == 200
     narrow_first = in_force(
         (cus, True, False),
@@ -122,10 +122,10 @@ def test_the_lowest_ceiling_along_the_chain_applies(cus, pol, tax):
         ceiling=1,
     )
     onward_from_port = in_force((port, True, False), (tax, False, True), reference="MOU-P", ceiling=3)
-    services.terminate(Agreement.objects.get(reference="MOU-A"), platform_admin(), "ended")
+    agreements.terminate(Agreement.objects.get(reference="MOU-A"), platform_admin(), "ended")
     assert status(tax, confidential) == 404
     with pytest.raises(ValidationError, match="does not hold this record"):
-        services.release_onward(confidential, port.liaison, onward_from_port)
+        releases.release_onward(confidential, port.liaison, onward_from_port)
     assert narrow_first.classification_ceiling == 1
 
 
@@ -142,23 +142,23 @@ def test_the_lowest_ceiling_along_the_chain_applies(cus, pol, tax):
 )
 def test_an_onward_release_stops_the_instant_its_basis_stops(cus, pol, tax, record, upstream_stops):
     first, second = chain(cus, pol, tax)
-    services.release_onward(record, pol.liaison, second)
+    releases.release_onward(record, pol.liaison, second)
     assert status(tax, record) == 200
     assert listed(tax) == {"SHP-0001"}
     admin = platform_admin()
     if upstream_stops == "owner releases to no one":
-        services.set_releasability(record, cus.analyst, "none")
+        releases.set_releasability(record, cus.analyst, "none")
     elif upstream_stops == "owner adds no onward sharing":
         from intel.services import update_record
 
         update_record(record, cus.analyst, caveats=["no_onward_sharing"])
     elif upstream_stops == "first agreement terminated":
-        services.terminate(first, admin, "ended")
+        agreements.terminate(first, admin, "ended")
     elif upstream_stops == "first agreement suspended":
-        services.suspend(first, admin, "paused")
+        agreements.suspend(first, admin, "paused")
     elif upstream_stops == "owner names another agreement":
         other = in_force((cus, True, False), (port_agency := staff("port2"), False, True), reference="MOU-X")
-        services.set_releasability(record, cus.analyst, "named", [other])
+        releases.set_releasability(record, cus.analyst, "named", [other])
         assert status(port_agency, record) == 200
     if upstream_stops == "first agreement expires":
         with time_machine.travel(first.ends_at + timedelta(seconds=1), tick=False):
@@ -173,10 +173,10 @@ def test_an_onward_release_stops_the_instant_its_basis_stops(cus, pol, tax, reco
 
 def test_a_suspended_basis_that_resumes_carries_the_onward_release_again(cus, pol, tax, record):
     first, second = chain(cus, pol, tax)
-    services.release_onward(record, pol.liaison, second)
-    services.suspend(first, platform_admin(), "paused")
+    releases.release_onward(record, pol.liaison, second)
+    agreements.suspend(first, platform_admin(), "paused")
     assert status(tax, record) == 404
-    services.resume(first, platform_admin(), "resumed")
+    agreements.resume(first, platform_admin(), "resumed")
     assert status(tax, record) == 200
 
 
@@ -185,32 +185,32 @@ def test_chains_of_three_hops_follow_every_link(cus, pol, tax, port, record):
     third = in_force((tax, True, False), (port, False, True), reference="MOU-C")
     # tax cannot pass on what it does not yet hold.
     with pytest.raises(ValidationError, match="does not hold this record"):
-        services.release_onward(record, tax.liaison, third)
-    services.release_onward(record, pol.liaison, second)
-    services.release_onward(record, tax.liaison, third)
+        releases.release_onward(record, tax.liaison, third)
+    releases.release_onward(record, pol.liaison, second)
+    releases.release_onward(record, tax.liaison, third)
     assert status(port, record) == 200
     # Cutting the middle link cuts everything after it.
-    services.suspend(second, platform_admin(), "paused")
+    agreements.suspend(second, platform_admin(), "paused")
     assert status(tax, record) == 404
     assert status(port, record) == 404
-    services.resume(second, platform_admin(), "resumed")
+    agreements.resume(second, platform_admin(), "resumed")
     assert status(port, record) == 200
     # Cutting the first link does too.
-    services.terminate(first, platform_admin(), "ended")
+    agreements.terminate(first, platform_admin(), "ended")
     assert (status(pol, record), status(tax, record), status(port, record)) == (404, 404, 404)
 
 
 def test_an_onward_release_needs_an_agreement_that_allows_it_at_every_link(cus, pol, tax, port, record):
     chain(cus, pol, tax)  # MOU-B does not allow onward sharing
     third = in_force((tax, True, False), (port, False, True), reference="MOU-C")
-    services.release_onward(record, pol.liaison, Agreement.objects.get(reference="MOU-B"))
+    releases.release_onward(record, pol.liaison, Agreement.objects.get(reference="MOU-B"))
     with pytest.raises(ValidationError, match="allows onward sharing"):
-        services.release_onward(record, tax.liaison, third)
+        releases.release_onward(record, tax.liaison, third)
     assert status(port, record) == 404
 
 
 def test_a_record_held_by_grant_is_never_released_onward(cus, pol, tax, record):
-    services.set_releasability(record, cus.analyst, "none")
+    releases.set_releasability(record, cus.analyst, "none")
     second = in_force((pol, True, False), (tax, False, True), reference="MOU-B")
     RecordGroupObjectPermission.objects.create(
         content_object=record,
@@ -220,7 +220,7 @@ def test_a_record_held_by_grant_is_never_released_onward(cus, pol, tax, record):
     )
     assert status(pol, record) == 200
     with pytest.raises(ValidationError, match="does not hold this record"):
-        services.release_onward(record, pol.liaison, second)
+        releases.release_onward(record, pol.liaison, second)
     assert status(tax, record) == 404
 
 
@@ -231,10 +231,10 @@ def test_the_owners_consent_revives_an_onward_release_the_code_stopped_and_tells
     from intel.services import update_record
 
     _, second = chain(cus, pol, tax)
-    services.release_onward(record, pol.liaison, second)
+    releases.release_onward(record, pol.liaison, second)
     update_record(record, cus.analyst, caveats=["no_onward_sharing"])
     assert status(tax, record) == 404
-    consent = services.request_consent(
+    consent = requests.request_consent(
         pol.analyst,
         record=record,
         caveat="no_onward_sharing",
@@ -243,22 +243,22 @@ def test_the_owners_consent_revives_an_onward_release_the_code_stopped_and_tells
         urgency="routine",
     )
     OutboxEntry.objects.all().delete()
-    services.approve(consent, cus.liaison)
+    requests.approve(consent, cus.liaison)
     assert status(tax, record) == 200
     assert OutboxEntry.objects.filter(kind="record", object_id=record.pk).exists()
 
 
 def amended(agreement: Agreement, parties, **changes) -> Agreement:
-    amendment = services.amend(agreement, parties[0].admin, **changes)
-    services.propose(amendment, parties[0].admin)
+    amendment = agreements.amend(agreement, parties[0].admin, **changes)
+    agreements.propose(amendment, parties[0].admin)
     for party in parties:
-        amendment = services.sign(amendment, party.admin)
+        amendment = agreements.sign(amendment, party.admin)
     return Agreement.objects.get(pk=amendment.pk)
 
 
 def test_an_amendment_upstream_carries_the_chain_over_with_its_new_terms(cus, pol, tax, record):
     first, second = chain(cus, pol, tax)
-    services.release_onward(record, pol.liaison, second)
+    releases.release_onward(record, pol.liaison, second)
     assert "summary" in body(tax, record)
     amended(first, [cus, pol], redacted_fields=["summary"])
     # The chain now runs through the amendment, and what it redacts reaches tax too.
@@ -269,7 +269,7 @@ def test_an_amendment_upstream_carries_the_chain_over_with_its_new_terms(cus, po
 
 def test_an_amendment_that_stops_onward_sharing_stops_the_chain(cus, pol, tax, record):
     first, second = chain(cus, pol, tax)
-    services.release_onward(record, pol.liaison, second)
+    releases.release_onward(record, pol.liaison, second)
     amended(first, [cus, pol], onward_sharing_allowed=False)
     assert status(pol, record) == 200
     assert status(tax, record) == 404
@@ -277,7 +277,7 @@ def test_an_amendment_that_stops_onward_sharing_stops_the_chain(cus, pol, tax, r
 
 def test_an_amendment_of_the_onward_agreement_keeps_its_releases(cus, pol, tax, record):
     _, second = chain(cus, pol, tax)
-    services.release_onward(record, pol.liaison, second)
+    releases.release_onward(record, pol.liaison, second)
     amended(second, [pol, tax], redacted_fields=["summary"])
     shown = body(tax, record)
     assert "summary" not in shown and shown["external_ref"] == "SHP-0001"

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
-from intel.importing import import_file
+from intel.import_writing import import_file
 from tests.test_import import EXAMPLES
 
 

@@ -10,9 +10,9 @@ import re
 import pytest
 from django.test import Client
 
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Mention, Record
-from sharing import services
+from sharing import releases
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, staff
 from tests.test_import import EXAMPLES
@@ -79,7 +79,7 @@ def planted(tmp_path):
         properties={"name": "REDACTED-PERSON-7f3a"},
         search_text="redacted-person-7f3a",
     )
-    services.set_releasability(record, cus.analyst, "covering")
+    releases.set_releasability(record, cus.analyst, "covering")
     in_force(
         (cus, True, False),
         (pol, False, True),

@@ -16,10 +16,10 @@ import pytest
 from django.test import Client
 
 from intel.candidates import merge_entities
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Entity, Record, ResolutionCandidate
 from intel.urls import router as intel_router
-from sharing import services
+from sharing import releases, requests
 from sharing.urls import router as sharing_router
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force
@@ -82,7 +82,7 @@ def world(cus, pol, tmp_path):
     import_file(EXAMPLES / "shipments.csv", cus.agency)
     in_force((cus, True, False), (pol, False, True), purposes=("investigation",), discovery_allowed=True)
     for record in Record.objects.filter(owner=cus.agency):
-        services.set_releasability(record, cus.analyst, "covering")
+        releases.set_releasability(record, cus.analyst, "covering")
     imported(
         tmp_path,
         pol.agency,
@@ -103,7 +103,7 @@ def world(cus, pol, tmp_path):
         entity_b=first,
         defaults={"score": 88.0},
     )
-    consent = services.request_consent(
+    consent = requests.request_consent(
         pol.analyst,
         record=Record.objects.get(external_ref="SHP-0002"),
         caveat="no_onward_sharing",
@@ -111,7 +111,7 @@ def world(cus, pol, tmp_path):
         justification="why",
         urgency="routine",
     )
-    services.approve(consent, cus.liaison)
+    requests.approve(consent, cus.liaison)
     upload = client_for(pol.analyst).post(
         "/api/imports/", {"file": (tmp_path / "pol.csv").open("rb")}, format="multipart"
     )

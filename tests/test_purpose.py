@@ -288,13 +288,13 @@ def test_a_record_not_for_evidence_is_read_on_no_path_for_prosecution(pol, not_f
 def test_the_same_record_is_read_on_every_path_for_investigation_and_with_consent(
     cus, pol, not_for_evidence, path
 ):
-    from sharing import services
+    from sharing.requests import approve, request_consent
 
     investigating = Client(HTTP_X_INTERLINK_PURPOSE="investigation")
     signed_in(investigating, pol.analyst)
     status, body = read(investigating, path, not_for_evidence)
     assert status == 200 and shows(body, not_for_evidence)
-    request = services.request_consent(
+    request = request_consent(
         pol.analyst,
         record=not_for_evidence.record,
         caveat="not_for_evidence",
@@ -302,7 +302,7 @@ def test_the_same_record_is_read_on_every_path_for_investigation_and_with_consen
         justification="trial",
         urgency="routine",
     )
-    services.approve(request, cus.liaison)
+    approve(request, cus.liaison)
     prosecuting = Client(HTTP_X_INTERLINK_PURPOSE="prosecution")
     signed_in(prosecuting, pol.analyst)
     status, body = read(prosecuting, path, not_for_evidence)

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
 from audit.models import AuditEvent
-from intel.importing import import_file
+from intel.import_writing import import_file
 from intel.models import Record, RecordGroupObjectPermission
 from tests.test_import import EXAMPLES
 

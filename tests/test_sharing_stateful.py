@@ -32,7 +32,7 @@ from hypothesis.stateful import (
 from intel.models import Entity, Link, Mention, Record
 from intel.rights import grant_owner_rights
 from intel.services import update_record
-from sharing import services
+from sharing import agreements, releases, requests
 from sharing.models import Agreement, DisclosureRequest, RecordRelease
 from tests.sharing_helpers import platform_admin, staff
 
@@ -299,7 +299,7 @@ class SharingMachine(RuleBasedStateMachine):
         # A superseded version is never named: its amendment is.
         expect_ok = (mode != "named" or bool(named)) and all(a.status != "superseded" for a in named)
         try:
-            services.set_releasability(
+            releases.set_releasability(
                 Record.objects.get(pk=record.pk),
                 self.staff[record.owner].analyst,
                 mode,
@@ -343,7 +343,7 @@ class SharingMachine(RuleBasedStateMachine):
         starts_at = self.now() + timedelta(days=start_in_days)
         creator = self.staff[min(parties)].admin
         try:
-            agreement = services.create_agreement(
+            agreement = agreements.create_agreement(
                 creator,
                 reference=f"MOU-{len(self.agreements)}",
                 title="t",
@@ -388,10 +388,10 @@ class SharingMachine(RuleBasedStateMachine):
             [(True, True)] * AGENCIES, members, set(CATEGORIES), ceiling, purposes, True, 0, duration_days
         )
         model = self.agreements[before]
-        services.propose(Agreement.objects.get(pk=model.pk), self.staff[min(model.parties)].admin)
+        agreements.propose(Agreement.objects.get(pk=model.pk), self.staff[min(model.parties)].admin)
         model.status = "proposed"
         for party in sorted(model.parties):
-            services.sign(Agreement.objects.get(pk=model.pk), self.staff[party].admin)
+            agreements.sign(Agreement.objects.get(pk=model.pk), self.staff[party].admin)
             model.signed.add(party)
         assert model.in_force(self.now())
 
@@ -401,7 +401,7 @@ class SharingMachine(RuleBasedStateMachine):
         model = data.draw(st.sampled_from(self.agreements))
         expect_ok = model.status == "draft"
         try:
-            services.propose(Agreement.objects.get(pk=model.pk), self.staff[min(model.parties)].admin)
+            agreements.propose(Agreement.objects.get(pk=model.pk), self.staff[min(model.parties)].admin)
         except ValidationError:
             assert not expect_ok
             return
@@ -415,7 +415,7 @@ class SharingMachine(RuleBasedStateMachine):
         party = data.draw(st.sampled_from(sorted(model.parties)))
         expect_ok = model.status == "proposed" and party not in model.signed
         try:
-            services.sign(Agreement.objects.get(pk=model.pk), self.staff[party].admin)
+            agreements.sign(Agreement.objects.get(pk=model.pk), self.staff[party].admin)
         except ValidationError:
             assert not expect_ok
             return
@@ -445,14 +445,14 @@ class SharingMachine(RuleBasedStateMachine):
         expect_ok = shown in ("active", "suspended") and not unchanged
         party = self.staff[min(old.parties)].admin
         try:
-            amendment = services.amend(Agreement.objects.get(pk=old.pk), party, **changes)
+            amendment = agreements.amend(Agreement.objects.get(pk=old.pk), party, **changes)
         except ValidationError:
             assert not expect_ok, (old, shown, changes)
             return
         assert expect_ok, (old, shown, changes)
-        services.propose(amendment, party)
+        agreements.propose(amendment, party)
         for index in sorted(old.parties):
-            services.sign(Agreement.objects.get(pk=amendment.pk), self.staff[index].admin)
+            agreements.sign(Agreement.objects.get(pk=amendment.pk), self.staff[index].admin)
         new = ModelAgreement(
             amendment.pk,
             dict(old.parties),
@@ -494,7 +494,7 @@ class SharingMachine(RuleBasedStateMachine):
             "terminate": shown in ("draft", "proposed", "active", "suspended"),
         }[action]
         try:
-            getattr(services, action)(Agreement.objects.get(pk=model.pk), self.admin, "reason given")
+            getattr(agreements, action)(Agreement.objects.get(pk=model.pk), self.admin, "reason given")
         except ValidationError:
             assert not expect_ok, (action, model, shown)
             return
@@ -505,7 +505,7 @@ class SharingMachine(RuleBasedStateMachine):
     def advance_clock(self, hours):
         self.clock.shift(timedelta(hours=hours))
         # The beat task runs too, sometimes late; visibility must not depend on it.
-        services.refresh_statuses()
+        agreements.refresh_statuses()
 
     @precondition(lambda self: len(self.records) > 1)
     @rule(data=st.data(), grant_days=st.integers(1, 5))
@@ -524,7 +524,7 @@ class SharingMachine(RuleBasedStateMachine):
             and any(self.releasable_under(r, a) for a in discovering)
         ]
         try:
-            request = services.request_disclosure(
+            request = requests.request_disclosure(
                 self.staff[requester].analyst,
                 entity_id=self.entity.pk,
                 owner=self.staff[owner].agency,
@@ -538,11 +538,11 @@ class SharingMachine(RuleBasedStateMachine):
         assert discovery and hidden
         assert {r.pk for r in request.records.all()} == {r.pk for r in hidden}
         if data.draw(st.booleans()):
-            services.approve(request, self.staff[owner].liaison, grant_days=grant_days)
+            requests.approve(request, self.staff[owner].liaison, grant_days=grant_days)
             for record in hidden:
                 self.grants[(record.pk, requester)] = self.now() + timedelta(days=grant_days)
         else:
-            services.refuse(request, self.staff[owner].liaison, "no")
+            requests.refuse(request, self.staff[owner].liaison, "no")
         assert DisclosureRequest.objects.get(pk=request.pk).status in ("approved", "refused")
 
     @rule(data=st.data(), forbid=st.booleans())
@@ -560,7 +560,7 @@ class SharingMachine(RuleBasedStateMachine):
         record = data.draw(st.sampled_from(self.records))
         asker = data.draw(st.integers(0, AGENCIES - 1).filter(lambda a: a != record.owner))
         try:
-            request = services.request_consent(
+            request = requests.request_consent(
                 self.staff[asker].analyst,
                 record=Record.objects.get(pk=record.pk),
                 caveat="no_onward_sharing",
@@ -578,10 +578,10 @@ class SharingMachine(RuleBasedStateMachine):
             return
         assert self.oracle_visible(asker, record, "*") and record.no_onward
         if approve:
-            services.approve(request, self.staff[record.owner].liaison)
+            requests.approve(request, self.staff[record.owner].liaison)
             record.onward_consents.add(asker)
         else:
-            services.refuse(request, self.staff[record.owner].liaison, "no")
+            requests.refuse(request, self.staff[record.owner].liaison, "no")
 
     @precondition(lambda self: self.agreements)
     @rule(data=st.data())
@@ -600,7 +600,7 @@ class SharingMachine(RuleBasedStateMachine):
             and agreement.status != "superseded"
         )
         try:
-            services.release_onward(
+            releases.release_onward(
                 Record.objects.get(pk=record.pk),
                 self.staff[releaser].liaison,
                 Agreement.objects.get(pk=agreement.pk),

@@ -9,6 +9,6 @@ import pytest
 
 @pytest.fixture
 def fast_password_hashing(settings) -> None:
-    """Argon2 takes ~0.2 s a hash; for tests that set passwords but are not about the hasher
+    """Argon2 is slow by design; for tests that set passwords but are not about the hasher
     (tests/test_foundation.py checks it on the full stack)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

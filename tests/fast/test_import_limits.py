@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from intel.importing import ImportFailed, ImportLimits, import_file, iter_rows
+from intel.import_reading import ImportFailed, ImportLimits, iter_rows
+from intel.import_writing import import_file
 from intel.models import Record
 
 GOOD = {"external_ref": "G-1", "category": "shipment", "occurred_on": "2026-01-02"}

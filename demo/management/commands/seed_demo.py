@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from demo import scenario as demo
-from intel.importing import ImportFailed
+from intel.import_reading import ImportFailed
 
 
 def positive_scale(value: str) -> float:

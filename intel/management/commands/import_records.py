@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from agencies.models import Agency
-from intel.importing import ImportFailed, count_rows, detect_format, import_file
+from intel.import_reading import ImportFailed, count_rows, detect_format
+from intel.import_writing import import_file
 
 
 class Command(BaseCommand):

@@ -1,0 +1,322 @@
+"""Writing an import: one file, one batch, all-or-nothing (`import_file`).
+
+Its own module because it is the part of importing that writes and holds the transaction:
+rows read by `intel.import_reading` and validated by `intel.import_validation` are written
+in chunks (entities resolved, records, mentions and links inserted), so memory stays flat
+however long the file. Every bad row is reported with its row number, field and reason,
+and if any row is bad the transaction is rolled back and nothing is written. External
+references are the keys, so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection, transaction
+
+from intel.bulk import insert_rows
+from intel.candidates import agency_sees_all_of, find_candidates, note_names
+from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
+from intel.import_validation import RowPlan, parse_row
+from intel.models import (
+    Entity,
+    EntityMerge,
+    Link,
+    Mention,
+    Record,
+)
+from intel.resolution import (
+    Resolved,
+)
+from intel.rights import grant_owner_rights, owner_right_ids
+from intel.signals import records_changed
+
+MAX_REPORTED_ERRORS = 1000
+CHUNK_SIZE = 500
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+# --- writing a chunk --------------------------------------------------------------
+
+
+def follows_merge(*, merged_id: int, survivor_id: int, agency_id: int) -> bool:
+    """Whether an import of the agency's may land on the survivor of a merge: when the
+    agency made the merge, or may see every mention of both entities. Otherwise the
+    merge is another agency's conclusion from records this one may not see, and landing
+    on the survivor would show it as one entity with both names."""
+    merge = (
+        EntityMerge.objects.filter(merged_id=merged_id, survivor_id=survivor_id, undone_at__isnull=True)
+        .order_by("-merged_at")
+        .values_list("agency_id", flat=True)
+        .first()
+    )
+    return merge == agency_id or agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
+
+
+def surviving_entity(*, entity_id: int, agency_id: int) -> int:
+    """Follows merged_into, for an import of the agency's, to the entity that still stands
+    (merges can chain A -> B -> C), stopping before a merge the agency may not follow."""
+    while True:
+        next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
+        if next_id is None or not follows_merge(
+            merged_id=entity_id, survivor_id=next_id, agency_id=agency_id
+        ):
+            return entity_id
+        entity_id = next_id
+
+
+def resolve_entities(resolved: Iterable[Resolved], *, agency_id: int) -> dict[tuple[str, str], int]:
+    """Entity ids for every (type, key), for an import of the agency's, creating the ones
+    that do not exist yet."""
+    wanted = {(item.type, item.key): item for item in resolved}
+    ids: dict[tuple[str, str], int] = {}
+
+    def fetch(keys: Iterable[tuple[str, str]]) -> None:
+        by_type: dict[str, list[str]] = {}
+        for entity_type, key in keys:
+            by_type.setdefault(entity_type, []).append(key)
+        for entity_type, keys_of_type in by_type.items():
+            rows = Entity.objects.filter(type=entity_type, key__in=keys_of_type)
+            for pk, key, merged_into in rows.values_list("pk", "key", "merged_into"):
+                # A key that an analyst merged away speaks for its survivor, at the end of the
+                # chain the importing agency may follow.
+                ids[(entity_type, key)] = (
+                    surviving_entity(entity_id=pk, agency_id=agency_id) if merged_into else pk
+                )
+
+    fetch(wanted)
+    missing = [wanted[k] for k in wanted if k not in ids]
+    if missing:
+        # ignore_conflicts: a concurrent import may create the same entity first.
+        Entity.objects.bulk_create(
+            [Entity(type=item.type, key=item.key, block=item.block) for item in missing],
+            ignore_conflicts=True,
+        )
+        fetch((item.type, item.key) for item in missing)
+    return ids
+
+
+def write_chunk(
+    plans: list[RowPlan], agency, user, batch, result: ImportResult, perm_ids: list[int]
+) -> list[int]:
+    """Writes one chunk of valid rows; returns the ids of entities it created or touched."""
+    existing = {
+        ref: (pk, content_hash)
+        for pk, ref, content_hash in Record.objects.filter(
+            owner=agency, external_ref__in=[plan.external_ref for plan in plans]
+        ).values_list("pk", "external_ref", "content_hash")
+    }
+    to_create, to_update = [], []
+    for plan in plans:
+        if plan.external_ref not in existing:
+            to_create.append(plan)
+        elif existing[plan.external_ref][1] != plan.content_hash:
+            to_update.append(plan)
+        else:
+            result.unchanged += 1
+    if not to_create and not to_update:
+        return []
+
+    entity_ids = resolve_entities(
+        (resolved for plan in to_create + to_update for resolved, _ in plan.mentions), agency_id=agency.pk
+    )
+    created_records = Record.objects.bulk_create(
+        [
+            Record(
+                owner=agency,
+                external_ref=plan.external_ref,
+                content_hash=plan.content_hash,
+                created_by=user,
+                import_batch=batch,
+                **plan.record_fields,
+            )
+            for plan in to_create
+        ]
+    )
+    record_ids = {
+        plan.external_ref: record.pk for plan, record in zip(to_create, created_records, strict=True)
+    }
+    grant_owner_rights(created_records, perm_ids)
+    if to_update:
+        updated = []
+        for plan in to_update:
+            pk = existing[plan.external_ref][0]
+            record_ids[plan.external_ref] = pk
+            updated.append(
+                Record(pk=pk, content_hash=plan.content_hash, import_batch=batch, **plan.record_fields)
+            )
+        Record.objects.bulk_update(updated, ["content_hash", "import_batch", *to_update[0].record_fields])
+        changed = [record.pk for record in updated]
+        Mention.objects.filter(record_id__in=changed).delete()
+        Link.objects.filter(record_id__in=changed).delete()
+
+    mentions: dict[tuple[int, int, str], tuple] = {}
+    links: set[tuple[int, int, int, str]] = set()
+    for plan in to_create + to_update:
+        record_id = record_ids[plan.external_ref]
+        positions = [entity_ids[(resolved.type, resolved.key)] for resolved, _ in plan.mentions]
+        for (resolved, role), entity_id in zip(plan.mentions, positions, strict=True):
+            # Two keys of one row may now point at one merged entity; the record states it once
+            # per role (and a link between them once): the first statement is kept.
+            mentions.setdefault(
+                (record_id, entity_id, role),
+                (record_id, entity_id, role, resolved.properties, resolved.key, resolved.search_text),
+            )
+        for source, target, link_type in plan.links:
+            if positions[source] != positions[target]:
+                links.add((record_id, positions[source], positions[target], link_type))
+    insert_rows(
+        Mention,
+        ["record_id", "entity_id", "role", "properties", "resolved_key", "search_text"],
+        mentions.values(),
+    )
+    note_names(
+        (entity_ids[(resolved.type, resolved.key)], resolved)
+        for plan in to_create + to_update
+        for resolved, _ in plan.mentions
+    )
+    insert_rows(
+        Link,
+        ["record_id", "source_id", "target_id", "type", "properties"],
+        ((*link, {}) for link in sorted(links)),
+    )
+    records_changed.send(sender=Record, record_ids=list(record_ids.values()))
+    result.created += len(to_create)
+    result.updated += len(to_update)
+    return sorted(set(entity_ids.values()))
+
+
+# --- the whole batch --------------------------------------------------------------
+
+
+class SeenReferences:
+    """External references met so far in the file, kept in a temporary table in the
+    database rather than in a Python set, so that the importer's memory does not grow with
+    the file. Made inside the import's transaction, emptied at its start and end."""
+
+    def __init__(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS import_seen_refs (ref TEXT PRIMARY KEY)")
+            cursor.execute("DELETE FROM import_seen_refs")
+
+    def met_before(self, refs: list[str]) -> set[str]:
+        """Adds the distinct `refs` and returns those already met."""
+        with connection.cursor() as cursor:
+            placeholders = ", ".join(["%s"] * len(refs))
+            # Only placeholders are formatted into the statement; the references are parameters.
+            cursor.execute(f"SELECT ref FROM import_seen_refs WHERE ref IN ({placeholders})", refs)  # noqa: S608
+            met = {ref for (ref,) in cursor.fetchall()}
+            cursor.executemany(
+                "INSERT INTO import_seen_refs (ref) VALUES (%s)", [(r,) for r in refs if r not in met]
+            )
+        return met
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM import_seen_refs")
+
+
+def import_file(
+    path: Path,
+    agency,
+    *,
+    user=None,
+    batch=None,
+    file_format: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> ImportResult:
+    """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
+    problem found (row, field, message) when any row is bad; nothing is written then."""
+    from audit.log import record_event
+
+    file_format = file_format or detect_format(path.name)
+    result = ImportResult()
+    errors: list[dict] = []
+    perm_ids = owner_right_ids()
+
+    def flush(plans: list[RowPlan], seen: SeenReferences) -> None:
+        """Reports references met twice, then writes the chunk while the file is still clean."""
+        met = seen.met_before(list(dict.fromkeys(plan.external_ref for plan in plans)))
+        in_chunk: set[str] = set()
+        kept = []
+        for plan in plans:
+            if plan.external_ref in met or plan.external_ref in in_chunk:
+                errors.append(
+                    {
+                        "row": plan.number,
+                        "field": "external_ref",
+                        "message": f"{plan.external_ref!r} appears twice",
+                    }
+                )
+            else:
+                in_chunk.add(plan.external_ref)
+                kept.append(plan)
+        if not errors:
+            # Candidates per chunk, not per file, so memory stays flat as the file grows.
+            find_candidates(write_chunk(kept, agency, user, batch, result, perm_ids))
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Foreign keys are checked as each chunk is written, not queued in the server's
+            # memory, row by row, until COMMIT (docs/benchmarks.md, "COMMIT").
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        seen = SeenReferences()
+        chunk: list[RowPlan] = []
+        with open_import_file(path) as stream:
+            for number, row, problems in iter_rows(stream, file_format):
+                result.rows += 1
+                if problems:
+                    errors.extend(problems)
+                else:
+                    plan, row_errors = parse_row(number, row, agency.code)
+                    errors.extend(row_errors)
+                    if plan:
+                        # After the first bad row nothing more is written, but every row is still checked.
+                        chunk.append(plan)
+                if len(chunk) >= chunk_size:
+                    flush(chunk, seen)
+                    chunk = []
+                if progress and result.rows % 100 == 0:
+                    progress(result.rows)
+                if len(errors) >= MAX_REPORTED_ERRORS:
+                    break
+        if chunk and len(errors) < MAX_REPORTED_ERRORS:
+            flush(chunk, seen)
+        if result.rows == 0 and not errors:
+            errors.append({"row": None, "field": "file", "message": "the file holds no rows"})
+        if errors:
+            errors.sort(key=lambda error: error["row"] or 0)
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                errors = errors[:MAX_REPORTED_ERRORS]
+                errors.append(
+                    {"row": None, "field": None, "message": f"stopped after {MAX_REPORTED_ERRORS} problems"}
+                )
+            raise ImportFailed(errors)
+        seen.clear()
+        record_event(
+            "records.import",
+            actor=user,
+            agency_id=agency.pk,
+            obj=batch,
+            details={
+                "file": path.name,
+                "rows": result.rows,
+                "created": result.created,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+            },
+        )
+    if progress:
+        progress(result.rows)
+    return result

@@ -17,9 +17,10 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from intel.bulk import insert_rows
-from intel.candidates import agency_sees_all_of, find_candidates, note_names
+from intel.candidates import find_candidates, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
 from intel.import_validation import RowPlan, parse_row
+from intel.merging import agency_sees_all_of
 from intel.models import (
     Entity,
     EntityMerge,

@@ -18,9 +18,9 @@ from rest_framework.response import Response
 from core.identity import PublicLookup
 from core.pagination import count_up_to
 from intel import exports, selectors
-from intel.candidates import NotVisible, merge_entities, reject_candidate, undo_merge
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.import_reading import ImportFailed
+from intel.merging import NotVisible, merge_entities, reject_candidate, undo_merge
 from intel.models import Entity, EntityMerge, ImportBatch, Purpose, Record, ResolutionCandidate
 from intel.presentation import offered_candidates
 from intel.serializers import (

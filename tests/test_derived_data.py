@@ -18,8 +18,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
-from intel.candidates import NotVisible, merge_entities, reject_candidate, undo_merge
 from intel.import_writing import import_file
+from intel.merging import NotVisible, merge_entities, reject_candidate, undo_merge
 from intel.models import Entity, EntityMerge, Mention, Record, ResolutionCandidate
 from sharing import agreements, releases
 from sharing.models import Agreement

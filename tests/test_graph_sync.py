@@ -45,8 +45,8 @@ from graph.outbox import drain_pending_key, sync_key
 from graph.schema import NODE_PROPERTIES, RELATIONSHIP_PROPERTIES, ensure_schema
 from graph.tasks import drain_outbox
 from graph.verify import verify
-from intel.candidates import merge_entities
 from intel.import_writing import import_file
+from intel.merging import merge_entities
 from intel.models import Entity, Mention, Record, RecordGroupObjectPermission
 from intel.services import delete_record, update_record
 from intel.signals import records_changed

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from agencies.models import Agency, User
 from audit.log import verify_chain
 from audit.models import AuditEvent
-from intel.candidates import find_candidates, merge_entities, note_names, reject_candidate, undo_merge
+from intel.candidates import find_candidates, note_names
+from intel.merging import merge_entities, reject_candidate, undo_merge
 from intel.models import (
     Category,
     Entity,

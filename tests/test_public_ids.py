@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from intel.candidates import merge_entities
 from intel.import_writing import import_file
+from intel.merging import merge_entities
 from intel.models import Entity, Record, ResolutionCandidate
 from intel.urls import router as intel_router
 from sharing import releases, requests

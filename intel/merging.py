@@ -1,0 +1,429 @@
+"""An analyst's decision on near-duplicates: merge, undo, reject.
+
+A merge moves the merged entity's mentions and links to the survivor and records exactly
+what moved, so that undoing it restores the prior state. Merges chain (`merged_into` may
+point at an entity that was itself merged later) and are undone in reverse order: a merge
+whose survivor has since been merged elsewhere cannot be undone until that later merge is.
+
+A merge, its undo and a rejection act for every agency, so the user's agency must see every
+mention and link of both entities (and every record the undo restores rows of): else the
+service answers as for an object that does not exist (`NotVisible`). A merge belongs to
+the agency that made it; only that agency (or a platform admin) undoes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agencies.models import User
+from audit.log import record_event
+from intel.access import sees_everything
+from intel.candidates import refresh_name_fingerprints
+from intel.models import Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
+from intel.signals import entities_changed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+# Who decides what is one thing: analysts, and agency admins who may do all their staff do.
+# Liaison officers release and answer requests; they do not work the candidates.
+DECIDING_ROLES = frozenset({User.Role.ANALYST, User.Role.AGENCY_ADMIN})
+
+
+class NotVisible(ObjectDoesNotExist):
+    """The user's agency may not see all the action rests on: the caller answers exactly as
+    for an object that does not exist, since anything else tells that hidden records exist."""
+
+
+# --- who may decide ------------------------------------------------------------------
+
+
+def agency_sees_all_of(*, agency_id: int, entity_ids: Iterable[int], record_ids: Iterable[int] = ()) -> bool:
+    """Whether the agency may see now (for some purpose) every mention of the entities,
+    every link touching them and every one of the records: all a decision about the
+    entities moves or rests on."""
+    ids = list(entity_ids)
+    rows = (
+        Mention.objects.filter(entity_id__in=ids),
+        Link.objects.filter(Q(source_id__in=ids) | Q(target_id__in=ids)),
+        Record.objects.filter(pk__in=list(record_ids)),
+    )
+    return not any(
+        found.exclude(pk__in=found.visible_to_agency(agency_id=agency_id).values("pk")).exists()
+        for found in rows
+    )
+
+
+def _require_decider(
+    user: AbstractBaseUser, entity_ids: Iterable[int], record_ids: Iterable[int] = ()
+) -> None:
+    """Raises PermissionDenied for a user whose role does not decide, NotVisible when the
+    user's agency may not see all the decision rests on. Platform admins see everything."""
+    if sees_everything(user):
+        return
+    agency_id = getattr(user, "agency_id", None)
+    if agency_id is None or getattr(user, "role", None) not in DECIDING_ROLES:
+        raise PermissionDenied("only analysts and agency admins merge, undo merges and reject candidates")
+    if not agency_sees_all_of(agency_id=agency_id, entity_ids=entity_ids, record_ids=record_ids):
+        raise NotVisible
+
+
+# --- merging ------------------------------------------------------------------------
+
+
+def _mention_data(mention: Mention) -> dict[str, Any]:
+    return {
+        "id": mention.pk,
+        "record_id": mention.record_id,
+        "entity_id": mention.entity_id,
+        "role": mention.role,
+        "properties": mention.properties,
+        "resolved_key": mention.resolved_key,
+        "search_text": mention.search_text,
+    }
+
+
+def _link_data(link: Link) -> dict[str, Any]:
+    return {
+        "id": link.pk,
+        "record_id": link.record_id,
+        "source_id": link.source_id,
+        "target_id": link.target_id,
+        "type": link.type,
+        "properties": link.properties,
+    }
+
+
+def _lock_entities(*pks: int) -> dict[int, Entity]:
+    # Always in id order, so two analysts merging crossing pairs cannot deadlock.
+    return {
+        entity.pk: entity for entity in Entity.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    }
+
+
+def _pair_candidate(survivor: Entity, merged: Entity) -> ResolutionCandidate | None:
+    a, b = sorted((survivor.pk, merged.pk))
+    return ResolutionCandidate.objects.select_for_update().filter(entity_a_id=a, entity_b_id=b).first()
+
+
+def merge_entities(
+    survivor: Entity, merged: Entity, user: AbstractBaseUser, candidate: ResolutionCandidate | None = None
+) -> EntityMerge:
+    """Merges `merged` into `survivor`, in one transaction, and audits it.
+
+    The merged entity's mentions and links (as source and as target) move to the
+    survivor; their ids go into the EntityMerge row and `merged.merged_into` is set, so
+    later imports of the merged key land on the survivor. The pair's open candidate
+    (the one given, or the one on record for this pair) is marked merged.
+
+    When one record mentions both entities in the same role (it listed "Acme Trading
+    Ltd" and "Acme Tradng Ltd" as two importers, say), that record now mentions the
+    survivor once in that role: the survivor's mention is kept as the record stated it,
+    and the merged entity's mention is removed, its full row kept in `moved_mentions`
+    so an undo recreates it with the same id. Likewise a link that would duplicate one
+    of the survivor's links in the same record, or that joined the two entities (a
+    link from the survivor to itself says nothing), is removed and kept for the undo.
+    Refusing such merges would leave the analyst unable to merge exactly the duplicates
+    that data entry produces most often.
+
+    Raises ValidationError for a merge of an entity into itself, of entities of
+    different types, of an entity already merged, into an entity already merged, or
+    with a candidate that is not the open candidate of this pair; PermissionDenied or
+    NotVisible (see `_require_decider`) when the user may not decide it.
+    """
+    if survivor.pk == merged.pk:
+        raise ValidationError("An entity cannot be merged into itself.")
+    if survivor.type != merged.type:
+        raise ValidationError(
+            f"Only entities of one type can be merged: {survivor.public_id} is a {survivor.type}, "
+            f"{merged.public_id} a {merged.type}."
+        )
+    given = merged
+    with transaction.atomic():
+        locked = _lock_entities(survivor.pk, merged.pk)
+        survivor, merged = locked[survivor.pk], locked[merged.pk]
+        _require_decider(user, [survivor.pk, merged.pk])
+        if merged.merged_into_id is not None:
+            raise ValidationError(f"Entity {merged.public_id} is already merged into another entity.")
+        if survivor.merged_into_id is not None:
+            raise ValidationError(
+                f"Entity {survivor.public_id} was itself merged into another entity; merge into that one."
+            )
+        if candidate is not None:
+            candidate = ResolutionCandidate.objects.select_for_update().get(pk=candidate.pk)
+            if {candidate.entity_a_id, candidate.entity_b_id} != {survivor.pk, merged.pk}:
+                raise ValidationError(f"Candidate {candidate.public_id} is not about these two entities.")
+            if candidate.status != ResolutionCandidate.Status.OPEN:
+                raise ValidationError(f"Candidate {candidate.public_id} was already {candidate.status}.")
+        else:
+            candidate = _pair_candidate(survivor, merged)
+            if candidate is not None and candidate.status != ResolutionCandidate.Status.OPEN:
+                candidate = None
+
+        moved_mentions = _move_mentions(survivor, merged)
+        moved_sources, moved_targets = _move_links(survivor, merged)
+
+        merged.merged_into = survivor
+        merged.save(update_fields=["merged_into"])
+        now = timezone.now()
+        if candidate is not None:
+            candidate.status = ResolutionCandidate.Status.MERGED
+            candidate.decided_by = user
+            candidate.decided_at = now
+            candidate.save(update_fields=["status", "decided_by", "decided_at"])
+        merge = EntityMerge.objects.create(
+            survivor=survivor,
+            merged=merged,
+            candidate=candidate,
+            moved_mentions=moved_mentions,
+            moved_link_sources=moved_sources,
+            moved_link_targets=moved_targets,
+            merged_by=user,
+            agency_id=getattr(user, "agency_id", None),
+        )
+        _announce("entity.merge", merge, user)
+    # The caller's instance is stale otherwise: it was locked and changed as a fresh copy.
+    given.merged_into = survivor
+    return merge
+
+
+def _announce(action: str, merge: EntityMerge, user: AbstractBaseUser) -> None:
+    """Refreshes both entities' names for the candidate search, tells the graph sync both
+    changed, and audits the merge or its undo."""
+    refresh_name_fingerprints([merge.survivor_id, merge.merged_id])
+    entities_changed.send(sender=EntityMerge, entity_ids=[merge.survivor_id, merge.merged_id])
+    record_event(
+        action,
+        actor=user,
+        obj=merge,
+        details={
+            "type": merge.survivor.type,
+            "survivor": merge.survivor_id,
+            "merged": merge.merged_id,
+            "candidate": merge.candidate_id,
+            **_counts(merge),
+        },
+    )
+
+
+def _counts(merge: EntityMerge) -> dict[str, int]:
+    links = merge.moved_link_sources + merge.moved_link_targets
+    return {
+        "mentions_moved": sum(1 for item in merge.moved_mentions if "removed" not in item),
+        "mentions_removed": sum(1 for item in merge.moved_mentions if "removed" in item),
+        "links_moved": sum(1 for item in links if "removed" not in item),
+        "links_removed": sum(1 for item in links if "removed" in item),
+    }
+
+
+def _move_mentions(survivor: Entity, merged: Entity) -> list[dict[str, Any]]:
+    """Moves the merged entity's mentions; entries are {"id"} for a moved row and
+    {"id", "removed": row, "kept": id} for a row dropped in favour of the survivor's."""
+    taken = {
+        (record_id, role): pk
+        for pk, record_id, role in Mention.objects.filter(entity=survivor).values_list(
+            "pk", "record_id", "role"
+        )
+    }
+    entries: list[dict[str, Any]] = []
+    move, remove = [], []
+    for mention in Mention.objects.filter(entity=merged).order_by("pk"):
+        kept = taken.get((mention.record_id, mention.role))
+        if kept is None:
+            move.append(mention.pk)
+            entries.append({"id": mention.pk})
+        else:
+            remove.append(mention.pk)
+            entries.append({"id": mention.pk, "removed": _mention_data(mention), "kept": kept})
+    Mention.objects.filter(pk__in=remove).delete()
+    Mention.objects.filter(pk__in=move).update(entity=survivor)
+    return entries
+
+
+def _move_links(survivor: Entity, merged: Entity) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Moves the merged entity's links, as source and as target; a link that would become
+    a loop on the survivor or a duplicate of one of its links is removed and kept."""
+    links = list(Link.objects.filter(Q(source=merged) | Q(target=merged)).order_by("pk"))
+    existing = set(
+        Link.objects.filter(Q(source=survivor) | Q(target=survivor))
+        .exclude(pk__in=[link.pk for link in links])
+        .values_list("record_id", "source_id", "target_id", "type")
+    )
+    sources: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
+    move_source, move_target, remove = [], [], []
+    for link in links:
+        source = survivor.pk if link.source_id == merged.pk else link.source_id
+        target = survivor.pk if link.target_id == merged.pk else link.target_id
+        # A removed link is listed once, under its source when the merged entity was its source.
+        entries = sources if link.source_id == merged.pk else targets
+        identity = (link.record_id, source, target, link.type)
+        if source == target or identity in existing:
+            remove.append(link.pk)
+            entries.append({"id": link.pk, "removed": _link_data(link)})
+            continue
+        existing.add(identity)
+        if link.source_id == merged.pk:
+            move_source.append(link.pk)
+            sources.append({"id": link.pk})
+        else:
+            move_target.append(link.pk)
+            targets.append({"id": link.pk})
+    Link.objects.filter(pk__in=remove).delete()
+    Link.objects.filter(pk__in=move_source).update(source=survivor)
+    Link.objects.filter(pk__in=move_target).update(target=survivor)
+    return sources, targets
+
+
+# --- undoing and rejecting ------------------------------------------------------------
+
+
+def undo_merge(merge: EntityMerge, user: AbstractBaseUser) -> None:
+    """Undoes a merge: the moved mentions and links go back to the merged entity, the
+    removed ones are recreated with their ids, `merged_into` is cleared and the
+    candidate, if any, is open again. Audited.
+
+    Raises ValidationError when the merge was already undone, or when its survivor has
+    since been merged into another entity (undo that later merge first); NotVisible when
+    another agency made the merge, or when the user's agency may not see every mention of
+    the two entities and every record whose removed rows the undo recreates;
+    PermissionDenied for a role that does not decide.
+    """
+    given = merge
+    with transaction.atomic():
+        merge = EntityMerge.objects.select_for_update().get(pk=merge.pk)
+        if not sees_everything(user) and merge.agency_id != getattr(user, "agency_id", None):
+            raise NotVisible
+        restored = [
+            item["removed"]["record_id"]
+            for item in [*merge.moved_mentions, *merge.moved_link_sources, *merge.moved_link_targets]
+            if "removed" in item
+        ]
+        _require_decider(user, [merge.survivor_id, merge.merged_id], restored)
+        if merge.undone_at is not None:
+            raise ValidationError(
+                f"Merge {merge.public_id} was already undone on {merge.undone_at:%Y-%m-%d %H:%M}."
+            )
+        locked = _lock_entities(merge.survivor_id, merge.merged_id)
+        survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
+        if survivor.merged_into_id is not None:
+            raise ValidationError(
+                f"Entity {survivor.public_id} has since been merged into another entity; "
+                "undo that merge first."
+            )
+        if merged.merged_into_id != survivor.pk:
+            raise ValidationError(f"Entity {merged.public_id} is no longer merged into {survivor.public_id}.")
+
+        _restore_mentions(merge, survivor, merged)
+        _restore_links(merge.moved_link_sources, "source", survivor, merged)
+        _restore_links(merge.moved_link_targets, "target", survivor, merged)
+        _return_later_imports(merge, survivor, merged)
+
+        merged.merged_into = None
+        merged.save(update_fields=["merged_into"])
+        if merge.candidate_id is not None:
+            ResolutionCandidate.objects.filter(pk=merge.candidate_id).update(
+                status=ResolutionCandidate.Status.OPEN, decided_by=None, decided_at=None
+            )
+        merge.undone_by = given.undone_by = user
+        merge.undone_at = given.undone_at = timezone.now()
+        merge.save(update_fields=["undone_by", "undone_at"])
+        _announce("entity.merge_undone", merge, user)
+
+
+def _restore_mentions(merge: EntityMerge, survivor: Entity, merged: Entity) -> None:
+    moved = [item["id"] for item in merge.moved_mentions if "removed" not in item]
+    # Only rows still on the survivor: a record deleted since took its mentions with it.
+    Mention.objects.filter(pk__in=moved, entity=survivor).update(entity=merged)
+    removed = [item["removed"] for item in merge.moved_mentions if "removed" in item]
+    if removed:
+        live_records = set(
+            Record.objects.filter(pk__in={row["record_id"] for row in removed}).values_list("pk", flat=True)
+        )
+        Mention.objects.bulk_create(
+            [Mention(**row) for row in removed if row["record_id"] in live_records], ignore_conflicts=True
+        )
+
+
+def _restore_links(entries: list[dict[str, Any]], end: str, survivor: Entity, merged: Entity) -> None:
+    moved = [item["id"] for item in entries if "removed" not in item]
+    Link.objects.filter(pk__in=moved, **{end: survivor}).update(**{end: merged})
+    removed = [item["removed"] for item in entries if "removed" in item]
+    if removed:
+        live_records = set(
+            Record.objects.filter(pk__in={row["record_id"] for row in removed}).values_list("pk", flat=True)
+        )
+        Link.objects.bulk_create(
+            [Link(**row) for row in removed if row["record_id"] in live_records], ignore_conflicts=True
+        )
+
+
+def _keys_resolving_to(entity: Entity) -> set[str]:
+    """The entity's key and those of every entity merged into it, directly or not."""
+    keys, frontier = {entity.key}, [entity.pk]
+    while frontier:
+        rows = list(Entity.objects.filter(merged_into__in=frontier).values_list("pk", "key"))
+        keys.update(key for _, key in rows)
+        frontier = [pk for pk, _ in rows]
+    return keys
+
+
+def _return_later_imports(merge: EntityMerge, survivor: Entity, merged: Entity) -> None:
+    """Records imported or re-imported while the merge stood name the merged key but
+    were written on the survivor; they go back to the merged entity, with the links of
+    a record that then no longer mentions the survivor at all."""
+    recorded = {item["id"] for item in merge.moved_mentions}
+    later = Mention.objects.filter(entity=survivor, resolved_key__in=_keys_resolving_to(merged)).exclude(
+        pk__in=recorded
+    )
+    record_ids = set(later.values_list("record_id", flat=True))
+    if not record_ids:
+        return
+    for mention in later.order_by("pk"):
+        # The record may also mention the merged entity in that role already; keep that one.
+        if not Mention.objects.filter(record_id=mention.record_id, entity=merged, role=mention.role).exists():
+            Mention.objects.filter(pk=mention.pk).update(entity=merged)
+    still_on_survivor = set(
+        Mention.objects.filter(entity=survivor, record_id__in=record_ids).values_list("record_id", flat=True)
+    )
+    for record_id in record_ids - still_on_survivor:
+        for link in Link.objects.filter(Q(source=survivor) | Q(target=survivor), record_id=record_id):
+            source = merged.pk if link.source_id == survivor.pk else link.source_id
+            target = merged.pk if link.target_id == survivor.pk else link.target_id
+            clash = Link.objects.filter(
+                record_id=record_id, source_id=source, target_id=target, type=link.type
+            )
+            if source != target and not clash.exists():
+                Link.objects.filter(pk=link.pk).update(source_id=source, target_id=target)
+
+
+def reject_candidate(candidate: ResolutionCandidate, user: AbstractBaseUser) -> None:
+    """Records an analyst's decision that the two entities are different; the pair is
+    never proposed again, to any agency, so the user's agency must see all the pair rests on
+    (see `_require_decider`). Audited."""
+    given = candidate
+    with transaction.atomic():
+        candidate = ResolutionCandidate.objects.select_for_update().get(pk=candidate.pk)
+        _require_decider(user, [candidate.entity_a_id, candidate.entity_b_id])
+        if candidate.status != ResolutionCandidate.Status.OPEN:
+            raise ValidationError(f"Candidate {candidate.public_id} was already {candidate.status}.")
+        candidate.status = given.status = ResolutionCandidate.Status.REJECTED
+        candidate.decided_by = given.decided_by = user
+        candidate.decided_at = given.decided_at = timezone.now()
+        candidate.save(update_fields=["status", "decided_by", "decided_at"])
+        record_event(
+            "entity.candidate_rejected",
+            actor=user,
+            obj=candidate,
+            details={
+                "entity_a": candidate.entity_a_id,
+                "entity_b": candidate.entity_b_id,
+                "score": candidate.score,
+            },
+        )

@@ -4,8 +4,9 @@ outside the vocabulary, a search text no search takes) and a service's refusal (
 ValidationError) are 400 naming the field; a service's PermissionDenied is DRF's 403 and
 Http404 its 404. Views call services directly and translate nothing themselves."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from intel.selectors import BadInput, InvalidPurpose
@@ -18,4 +19,7 @@ def exception_handler(exc, context):
         exc = ValidationError({exc.field: [str(exc)]})
     elif isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+    elif isinstance(exc, DjangoPermissionDenied) and str(exc):
+        # DRF's own translation drops the service's reason.
+        exc = PermissionDenied(str(exc))
     return drf_exception_handler(exc, context)

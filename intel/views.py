@@ -4,7 +4,6 @@ through intel.selectors (the visibility choke point), every write through servic
 from functools import cached_property
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -267,10 +266,6 @@ class ImportViewSet(
         return Response(self.get_object().errors)
 
 
-def refused(error: DjangoValidationError) -> ValidationError:
-    return ValidationError({"detail": error.messages})
-
-
 def missing(model) -> Http404:
     """What a lookup answers for an object that does not exist, word for word (DRF's
     get_object): an object the caller may not act on answers the same."""
@@ -313,8 +308,6 @@ class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
             survivor, merged = merged, survivor
         try:
             merge = merge_entities(survivor, merged, request.user, candidate=candidate)
-        except DjangoValidationError as error:
-            raise refused(error) from error
         except NotVisible as hidden:
             raise missing(ResolutionCandidate) from hidden
         return Response(EntityMergeSerializer(merge).data, status=status.HTTP_201_CREATED)
@@ -325,8 +318,6 @@ class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
         candidate = self.get_object()
         try:
             reject_candidate(candidate, request.user)
-        except DjangoValidationError as error:
-            raise refused(error) from error
         except NotVisible as hidden:
             raise missing(ResolutionCandidate) from hidden
         return Response(self.get_serializer(self.get_object()).data)
@@ -349,8 +340,6 @@ class MergeViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
         merge = self.get_object()
         try:
             undo_merge(merge, request.user)
-        except DjangoValidationError as error:
-            raise refused(error) from error
         except NotVisible as hidden:
             raise missing(EntityMerge) from hidden
         merge.refresh_from_db()

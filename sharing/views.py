@@ -3,15 +3,13 @@ notifications and the reader's purpose. Thin: services do the work and the check
 
 from uuid import UUID
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from core.identity import PublicLookup
@@ -34,18 +32,6 @@ from sharing.serializers import (
 )
 
 
-def carried_out(call, *args, **kwargs):
-    """Runs a service call, turning its refusals into 400 and 403 answers."""
-    try:
-        return call(*args, **kwargs)
-    except DjangoValidationError as error:
-        raise ValidationError(
-            error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
-        ) from error
-    except DjangoPermissionDenied as error:
-        raise PermissionDenied(str(error)) from error
-
-
 class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Agreements the caller's agency is party to (all of them for platform admins)."""
 
@@ -62,18 +48,16 @@ class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyM
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         parties = [(p["agency"], p["provides"], p["receives"]) for p in data.pop("parties")]
-        serializer.instance = carried_out(
-            agreements.create_agreement, self.request.user, parties=parties, **data
-        )
+        serializer.instance = agreements.create_agreement(self.request.user, parties=parties, **data)
 
     def transition(self, request, service, with_reason: bool):
         agreement = self.get_object()
         if with_reason:
             reason = ReasonSerializer(data=request.data)
             reason.is_valid(raise_exception=True)
-            agreement = carried_out(service, agreement, request.user, reason.validated_data["reason"])
+            agreement = service(agreement, request.user, reason.validated_data["reason"])
         else:
-            agreement = carried_out(service, agreement, request.user)
+            agreement = service(agreement, request.user)
         return Response(self.get_serializer(Agreement.objects.get(pk=agreement.pk)).data)
 
     @extend_schema(request=None)
@@ -114,7 +98,7 @@ class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyM
         agreement = self.get_object()
         body = self.get_serializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        amendment = carried_out(agreements.amend, agreement, request.user, **body.validated_data)
+        amendment = agreements.amend(agreement, request.user, **body.validated_data)
         return Response(self.get_serializer(amendment).data, status=status.HTTP_201_CREATED)
 
 
@@ -129,8 +113,7 @@ def release_record(request, pk: UUID):
     record = visible_record(request, pk)
     body = ReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)
-    carried_out(
-        releases.set_releasability,
+    releases.set_releasability(
         record,
         request.user,
         body.validated_data["releasability"],
@@ -151,7 +134,7 @@ def release_onward(request, pk: UUID):
     record = visible_record(request, pk)
     body = OnwardReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)
-    carried_out(releases.release_onward, record, request.user, body.validated_data["agreement"])
+    releases.release_onward(record, request.user, body.validated_data["agreement"])
     return Response(status=status.HTTP_201_CREATED)
 
 
@@ -188,8 +171,7 @@ class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.R
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = carried_out(
-            requests.request_disclosure,
+        serializer.instance = requests.request_disclosure(
             self.request.user,
             entity_id=data["entity"].pk,
             owner=data["owner"],
@@ -206,7 +188,7 @@ class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.R
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         record = data.pop("record")
-        made = carried_out(requests.request_consent, request.user, record=record, **data)
+        made = requests.request_consent(request.user, record=record, **data)
         return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
 
     def decision(self, request) -> dict:
@@ -218,14 +200,14 @@ class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.R
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         grant_days = self.decision(request).get("grant_days")
-        made = carried_out(requests.approve, self.get_object(), request.user, grant_days=grant_days)
+        made = requests.approve(self.get_object(), request.user, grant_days=grant_days)
         return Response(self.get_serializer(made).data)
 
     @extend_schema(request=DecisionSerializer)
     @action(detail=True, methods=["post"])
     def refuse(self, request, pk=None):
         reason = self.decision(request)["reason"]
-        made = carried_out(requests.refuse, self.get_object(), request.user, reason=reason)
+        made = requests.refuse(self.get_object(), request.user, reason=reason)
         return Response(self.get_serializer(made).data)
 
 

@@ -155,6 +155,12 @@ def visible_links(reader: Reader) -> QuerySet[Link]:
     return Link.objects.visible_to(reader.user, reader.purpose, reader.access)
 
 
+def held_records(reader: Reader) -> QuerySet[Record]:
+    """Records the reader's agency holds for some purpose: what a change or deletion is
+    asked about (the owner's rights decide it; any other holder is refused, not told 404)."""
+    return Record.objects.visible_to(reader.user)
+
+
 def record_with_contents(reader: Reader) -> QuerySet[Record]:
     return visible_records(reader).prefetch_related(
         Prefetch(
@@ -191,10 +197,15 @@ def search_query(raw: str, *, required: bool = False) -> str:
 
 def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
     """Entities whose names or identifiers, as stated by records the reader may see, contain the query."""
+    return matching_entities(reader, visible_entities(reader), query)
+
+
+def matching_entities(reader: Reader, entities: QuerySet[Entity], query: str) -> QuerySet[Entity]:
+    """Those of `entities` that a mention the reader may see names with the query in it."""
     matching = visible_mentions(reader).filter(
         entity=OuterRef("pk"), search_text__contains=normalize_query(query)
     )
-    return visible_entities(reader).filter(Exists(matching))
+    return entities.filter(Exists(matching))
 
 
 def audit_reads(

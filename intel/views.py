@@ -1,10 +1,12 @@
 """REST API for records, entities, links, search and imports. Thin: every read goes
 through intel.selectors (the visibility choke point), every write through services."""
 
+from collections.abc import Callable
 from functools import cached_property
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -20,7 +22,7 @@ from intel import exports, selectors
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.import_reading import ImportFailed
 from intel.merging import NotVisible, merge_entities, reject_candidate, undo_merge
-from intel.models import Entity, EntityMerge, ImportBatch, Purpose, Record, ResolutionCandidate
+from intel.models import EntityMerge, ImportBatch, Purpose, ResolutionCandidate
 from intel.presentation import offered_candidates
 from intel.serializers import (
     CandidateSerializer,
@@ -59,15 +61,27 @@ PURPOSE_PARAMETERS = [
 ]
 
 
-class ReaderMixin(PublicLookup):
-    """Every read states who reads and for which purpose (see selectors.Reader), and logs
-    each record of another agency whose content the response shows."""
+class ReadingViewSet(PublicLookup, viewsets.GenericViewSet):
+    """The base of every viewset over records and what records state: each action reads
+    through the selector it names (`readings`, by action, else `reading`), which goes through
+    the choke point with who reads and for which purpose (selectors.Reader), so no action can
+    reach a row another way; `narrow` only orders, joins or filters what the selector gave.
+    Each record of another agency whose content a response shows is audited."""
 
     via = ""
+    reading: Callable[[selectors.Reader], QuerySet]
+    readings: dict[str, Callable[[selectors.Reader], QuerySet]] = {}
 
     @cached_property
     def reader(self) -> selectors.Reader:
         return selectors.Reader.from_request(self.request)
+
+    def get_queryset(self) -> QuerySet:
+        selector = self.readings.get(self.action) or type(self).reading
+        return self.narrow(selector(self.reader))
+
+    def narrow(self, queryset: QuerySet) -> QuerySet:
+        return queryset
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "reader": self.reader}
@@ -97,9 +111,7 @@ class ReaderMixin(PublicLookup):
 
 
 @extend_schema_view(partial_update=extend_schema(responses={200: RecordDetailSerializer}))
-class RecordViewSet(
-    ReaderMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
-):
+class RecordViewSet(ReadingViewSet, mixins.UpdateModelMixin, mixins.DestroyModelMixin, mixins.ListModelMixin):
     """Records the caller's agency may see; any other answers 404. The owner's staff may
     change (summary, classification, caveats, date) or delete them."""
 
@@ -120,13 +132,14 @@ class RecordViewSet(
         record = selectors.record_with_contents(self.reader).get(pk=self.get_object().pk)
         return Response(RecordDetailSerializer(record, context=self.get_serializer_context()).data)
 
-    def get_queryset(self):
-        if self.action in ("update", "partial_update", "destroy"):
-            # Writing is about rights, not purpose: a visible record of another agency is 403.
-            return Record.objects.visible_to(self.request.user)
-        if self.action == "retrieve":
-            return selectors.record_with_contents(self.reader)
-        return selectors.visible_records(self.reader)
+    reading = staticmethod(selectors.visible_records)
+    # Writing is about rights, not purpose: a record of another agency the caller holds is 403.
+    readings = {
+        "retrieve": selectors.record_with_contents,
+        "update": selectors.held_records,
+        "partial_update": selectors.held_records,
+        "destroy": selectors.held_records,
+    }
 
     def get_object(self):
         if self.action != "retrieve":
@@ -165,7 +178,7 @@ class RecordViewSet(
     )
     @action(detail=False, url_path="export")
     def export(self, request):
-        records = self.filter_queryset(selectors.visible_records(self.reader))
+        records = self.filter_queryset(self.get_queryset())
         limit = settings.EXPORT_MAX_RECORDS
         if count_up_to(records, limit) > limit:
             raise ValidationError(
@@ -180,14 +193,15 @@ def mentions_shown(entities) -> dict[int, int]:
     return {m.record_id: m.record.owner_id for entity in entities for m in entity.visible_mentions}
 
 
-class EntityViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
+class EntityViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Entities with at least one mention in a visible record, shown only through those mentions."""
 
     filterset_class = EntityFilter
     via = "entities"
+    reading = staticmethod(selectors.visible_entities)
 
-    def get_queryset(self):
-        return selectors.visible_entities(self.reader).order_by("id")
+    def narrow(self, queryset):
+        return queryset.order_by("id")
 
     def get_serializer_class(self):
         return EntityDetailSerializer if self.action == "retrieve" else EntitySerializer
@@ -196,30 +210,32 @@ class EntityViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
         return mentions_shown(entities)
 
 
-class LinkViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
+class LinkViewSet(ReadingViewSet, mixins.ListModelMixin):
     serializer_class = LinkSerializer
     filterset_class = LinkFilter
     via = "links"
+    reading = staticmethod(selectors.visible_links)
 
-    def get_queryset(self):
-        return selectors.visible_links(self.reader).select_related("record").order_by("id")
+    def narrow(self, queryset):
+        return queryset.select_related("record", "source", "target").order_by("id")
 
     def records_shown(self, links):
         return {link.record_id: link.record.owner_id for link in links}
 
 
 @extend_schema(parameters=[OpenApiParameter("q", str, required=True, description="a name or an identifier")])
-class SearchViewSet(ReaderMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Entities whose names or identifiers, in records the caller may see, contain `q`."""
 
     serializer_class = EntitySerializer
     via = "search"
+    reading = staticmethod(selectors.visible_entities)
 
-    def get_queryset(self):
+    def narrow(self, queryset):
         if getattr(self, "swagger_fake_view", False):
-            return Entity.objects.none()
+            return queryset.none()
         query = selectors.search_query(self.request.query_params.get("q", ""), required=True)
-        return selectors.search_entities(self.reader, query).order_by("id")
+        return selectors.matching_entities(self.reader, queryset, query).order_by("id")
 
     def records_shown(self, entities):
         return mentions_shown(entities)
@@ -272,7 +288,7 @@ def missing(model) -> Http404:
     return Http404(f"No {model._meta.object_name} matches the given query.")
 
 
-class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
+class CandidateViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Possible duplicates (POSSIBLY_SAME_AS) for an analyst to merge or reject: only pairs
     whose two entities the caller may see and that the names the caller may see make alike,
     scored from those names (presentation.offered_candidates). Merging or rejecting one
@@ -281,9 +297,7 @@ class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = CandidateSerializer
     filterset_fields = ["status"]
-
-    def get_queryset(self):
-        return selectors.visible_candidates(self.reader)
+    reading = staticmethod(selectors.visible_candidates)
 
     def filter_queryset(self, queryset):
         return offered_candidates(super().filter_queryset(queryset))
@@ -323,13 +337,11 @@ class CandidateViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(self.get_object()).data)
 
 
-class MergeViewSet(ReaderMixin, viewsets.ReadOnlyModelViewSet):
+class MergeViewSet(ReadingViewSet, mixins.ListModelMixin):
     """The merges the caller's agency made (every merge, for platform admins), and their undo."""
 
     serializer_class = EntityMergeSerializer
-
-    def get_queryset(self):
-        return selectors.visible_merges(self.reader)
+    reading = staticmethod(selectors.visible_merges)
 
     def records_shown(self, merges):
         return {}

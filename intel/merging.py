@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from agencies.models import User
 from audit.log import record_event
-from intel.access import sees_everything
+from intel.access import ANY_PURPOSE, access_policy, sees_everything
 from intel.candidates import refresh_name_fingerprints
 from intel.models import Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
 from intel.signals import entities_changed
@@ -49,13 +49,17 @@ def agency_sees_all_of(*, agency_id: int, entity_ids: Iterable[int], record_ids:
     every link touching them and every one of the records: all a decision about the
     entities moves or rests on."""
     ids = list(entity_ids)
+    # The agency's access is worked out once for the three questions, not once for each.
+    access = access_policy().access(agency_id=agency_id, purpose=ANY_PURPOSE)
     rows = (
         Mention.objects.filter(entity_id__in=ids),
         Link.objects.filter(Q(source_id__in=ids) | Q(target_id__in=ids)),
         Record.objects.filter(pk__in=list(record_ids)),
     )
     return not any(
-        found.exclude(pk__in=found.visible_to_agency(agency_id=agency_id).values("pk")).exists()
+        found.exclude(
+            pk__in=found.visible_to_agency(agency_id=agency_id, access=access).values("pk")
+        ).exists()
         for found in rows
     )
 

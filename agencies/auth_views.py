@@ -4,7 +4,7 @@ has one), listed, revoked, and signing out. Thin: agencies.tokens and agencies.m
 from django.contrib.auth import authenticate, logout
 from django_otp import user_has_device
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
@@ -13,7 +13,9 @@ from rest_framework.response import Response
 from agencies.auth_audit import request_details
 from agencies.mfa import check_code, mfa_applies
 from agencies.models import ApiToken
-from agencies.tokens import issue_token, manageable_tokens, revoke_token
+from agencies.selectors import manageable_tokens
+from agencies.tokens import issue_token, revoke_token
+from core.viewsets import RestrictedViewSet
 
 REFUSED = (
     "Unable to sign in with the credentials given (username, password and, for an account "
@@ -87,16 +89,12 @@ def obtain_token(request):
     )
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class ApiTokenViewSet(RestrictedViewSet, mixins.ListModelMixin, mixins.DestroyModelMixin):
     """Live tokens the caller may revoke: their own; an agency admin's also those of the
     agency's users; a platform admin's, all."""
 
     serializer_class = ApiTokenSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ApiToken.objects.none()
-        return manageable_tokens(self.request.user)
+    selector = staticmethod(manageable_tokens)
 
     def destroy(self, request, *args, **kwargs):
         revoke_token(actor=request.user, token_id=kwargs["pk"])

@@ -21,7 +21,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -31,6 +30,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from agencies.mfa import mfa_required
 from agencies.models import ApiToken, User
+from agencies.selectors import manageable_tokens
 from audit.log import event_for, record_event, record_events
 
 KEYWORD = "Token"
@@ -127,19 +127,6 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <token>`, the token from POST /api/auth/token/",
         }
-
-
-def manageable_tokens(user: User) -> QuerySet[ApiToken]:
-    """The tokens `user` may list and revoke: their own; an agency admin's also those of
-    their agency's users; a platform admin's, every one."""
-    tokens = ApiToken.objects.select_related("user").filter(expires_at__gt=timezone.now())
-    if user.is_superuser:
-        return tokens
-    if user.role == User.Role.AGENCY_ADMIN and user.agency_id:
-        return tokens.filter(user__agency_id=user.agency_id, user__is_superuser=False) | tokens.filter(
-            user=user
-        )
-    return tokens.filter(user=user)
 
 
 def revoke_token(*, actor: User, token_id: str, reason: str = "") -> None:

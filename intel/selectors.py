@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from audit.log import Event, record_events
 from intel.access import Access, access_policy, sees_everything, viewer_agency_id
-from intel.models import Entity, EntityMerge, Link, Mention, Purpose, Record, ResolutionCandidate
+from intel.models import Entity, EntityMerge, ImportBatch, Link, Mention, Purpose, Record, ResolutionCandidate
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
 SESSION_PURPOSE = "purpose"
@@ -251,3 +251,12 @@ def visible_merges(reader: Reader) -> QuerySet[EntityMerge]:
     if sees_everything(reader.user):
         return merges
     return merges.filter(agency_id=reader.agency_id) if reader.agency_id is not None else merges.none()
+
+
+def import_batches_of(user) -> QuerySet[ImportBatch]:
+    """The uploads of the user's agency: its own files, scoped by membership (they are not
+    records yet, so no purpose applies)."""
+    agency_id = viewer_agency_id(user)
+    if agency_id is None:
+        return ImportBatch.objects.none()
+    return ImportBatch.objects.filter(agency_id=agency_id)

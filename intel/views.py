@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -18,11 +18,12 @@ from rest_framework.response import Response
 
 from core.identity import PublicLookup
 from core.pagination import count_up_to
+from core.viewsets import RestrictedViewSet
 from intel import exports, selectors
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
 from intel.import_reading import ImportFailed
 from intel.merging import NotVisible, merge_entities, reject_candidate, undo_merge
-from intel.models import EntityMerge, ImportBatch, Purpose, ResolutionCandidate
+from intel.models import EntityMerge, Purpose, ResolutionCandidate
 from intel.presentation import offered_candidates
 from intel.serializers import (
     CandidateSerializer,
@@ -61,27 +62,21 @@ PURPOSE_PARAMETERS = [
 ]
 
 
-class ReadingViewSet(PublicLookup, viewsets.GenericViewSet):
-    """The base of every viewset over records and what records state: each action reads
-    through the selector it names (`readings`, by action, else `reading`), which goes through
-    the choke point with who reads and for which purpose (selectors.Reader), so no action can
-    reach a row another way; `narrow` only orders, joins or filters what the selector gave.
-    Each record of another agency whose content a response shows is audited."""
+class ReadingViewSet(PublicLookup, RestrictedViewSet):
+    """The base of every viewset over records and what records state: its selectors are
+    given who reads and for which purpose (selectors.Reader), and go through the choke
+    point. Each record of another agency whose content a response shows is audited."""
 
     via = ""
-    reading: Callable[[selectors.Reader], QuerySet]
-    readings: dict[str, Callable[[selectors.Reader], QuerySet]] = {}
+    selector: Callable[[selectors.Reader], QuerySet]
+    selector_by_action: dict[str, Callable[[selectors.Reader], QuerySet]] = {}
 
     @cached_property
     def reader(self) -> selectors.Reader:
         return selectors.Reader.from_request(self.request)
 
-    def get_queryset(self) -> QuerySet:
-        selector = self.readings.get(self.action) or type(self).reading
-        return self.narrow(selector(self.reader))
-
-    def narrow(self, queryset: QuerySet) -> QuerySet:
-        return queryset
+    def viewer(self) -> selectors.Reader:
+        return self.reader
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "reader": self.reader}
@@ -132,9 +127,9 @@ class RecordViewSet(ReadingViewSet, mixins.UpdateModelMixin, mixins.DestroyModel
         record = selectors.record_with_contents(self.reader).get(pk=self.get_object().pk)
         return Response(RecordDetailSerializer(record, context=self.get_serializer_context()).data)
 
-    reading = staticmethod(selectors.visible_records)
+    selector = staticmethod(selectors.visible_records)
     # Writing is about rights, not purpose: a record of another agency the caller holds is 403.
-    readings = {
+    selector_by_action = {
         "retrieve": selectors.record_with_contents,
         "update": selectors.held_records,
         "partial_update": selectors.held_records,
@@ -198,7 +193,7 @@ class EntityViewSet(ReadingViewSet, mixins.ListModelMixin):
 
     filterset_class = EntityFilter
     via = "entities"
-    reading = staticmethod(selectors.visible_entities)
+    selector = staticmethod(selectors.visible_entities)
 
     def narrow(self, queryset):
         return queryset.order_by("id")
@@ -214,7 +209,7 @@ class LinkViewSet(ReadingViewSet, mixins.ListModelMixin):
     serializer_class = LinkSerializer
     filterset_class = LinkFilter
     via = "links"
-    reading = staticmethod(selectors.visible_links)
+    selector = staticmethod(selectors.visible_links)
 
     def narrow(self, queryset):
         return queryset.select_related("record", "source", "target").order_by("id")
@@ -229,7 +224,7 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
 
     serializer_class = EntitySerializer
     via = "search"
-    reading = staticmethod(selectors.visible_entities)
+    selector = staticmethod(selectors.visible_entities)
 
     def narrow(self, queryset):
         if getattr(self, "swagger_fake_view", False):
@@ -243,19 +238,16 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
 
 class ImportViewSet(
     PublicLookup,
+    RestrictedViewSet,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
-    viewsets.GenericViewSet,
 ):
     """Upload a file of records for the caller's agency; it is imported by a Celery task
     whose progress (rows processed of rows total) this endpoint reports."""
 
     serializer_class = ImportBatchSerializer
-
-    def get_queryset(self):
-        agency_id = getattr(self.request.user, "agency_id", None)
-        return ImportBatch.objects.filter(agency_id=agency_id)
+    selector = staticmethod(selectors.import_batches_of)
 
     def get_parsers(self):
         return [MultiPartParser()] if getattr(self, "action", None) == "create" else super().get_parsers()
@@ -297,7 +289,7 @@ class CandidateViewSet(ReadingViewSet, mixins.ListModelMixin):
 
     serializer_class = CandidateSerializer
     filterset_fields = ["status"]
-    reading = staticmethod(selectors.visible_candidates)
+    selector = staticmethod(selectors.visible_candidates)
 
     def filter_queryset(self, queryset):
         return offered_candidates(super().filter_queryset(queryset))
@@ -341,7 +333,7 @@ class MergeViewSet(ReadingViewSet, mixins.ListModelMixin):
     """The merges the caller's agency made (every merge, for platform admins), and their undo."""
 
     serializer_class = EntityMergeSerializer
-    reading = staticmethod(selectors.visible_merges)
+    selector = staticmethod(selectors.visible_merges)
 
     def records_shown(self, merges):
         return {}

@@ -30,18 +30,18 @@ def page_of(request: HttpRequest, queryset, size: int = 50):
 
 @login_required
 def request_queue(request: HttpRequest) -> HttpResponse:
-    agency_id = liaison_only(request)
+    liaison_only(request)
     return render(
         request,
         "sharing/request_queue.html",
-        {"requests": page_of(request, selectors.incoming_requests(agency_id)), "now": timezone.now()},
+        {"requests": page_of(request, selectors.incoming_requests(request.user)), "now": timezone.now()},
     )
 
 
 @login_required
 def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
-    agency_id = liaison_only(request)
-    disclosure = get_object_or_404(selectors.incoming_requests(agency_id), public_id=pk)
+    liaison_only(request)
+    disclosure = get_object_or_404(selectors.incoming_requests(request.user), public_id=pk)
     status = 200
     if request.method == "POST":
         decision = request.POST.get("decision")
@@ -99,7 +99,7 @@ def my_requests(request: HttpRequest) -> HttpResponse:
         request,
         "sharing/my_requests.html",
         {
-            "requests": page_of(request, selectors.outgoing_requests(request.user.agency_id)),
+            "requests": page_of(request, selectors.outgoing_requests(request.user)),
             "notifications": notifications,
         },
     )

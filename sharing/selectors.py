@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from agencies.models import Agency
 from audit.models import AuditEvent
+from intel.access import viewer_agency_id
 from intel.models import Record
 from sharing.models import Agreement, DisclosureRequest, Notification, RecordRelease
 
@@ -31,30 +32,51 @@ def agreements_of(user) -> QuerySet[Agreement]:
     return Agreement.objects.filter(parties__agency_id=user.agency_id).distinct()
 
 
-def incoming_requests(agency_id: int) -> QuerySet[DisclosureRequest]:
-    """The liaison's queue: overdue pending requests first, then pending by due time, then decided."""
-    now = timezone.now()
+def requests_of(user) -> QuerySet[DisclosureRequest]:
+    """Requests the user's agency made or received, newest first."""
+    agency_id = viewer_agency_id(user)
+    if agency_id is None:
+        return DisclosureRequest.objects.none()
     return (
-        DisclosureRequest.objects.filter(owner_id=agency_id)
-        .select_related("requester", "requesting_agency", "owner")
-        .annotate(
-            rank=Case(
-                When(Q(status="pending") & Q(due_at__lt=now), then=Value(0)),
-                When(status="pending", then=Value(1)),
-                default=Value(2),
-                output_field=IntegerField(),
-            )
-        )
-        .order_by("rank", "due_at")
-    )
-
-
-def outgoing_requests(agency_id: int) -> QuerySet[DisclosureRequest]:
-    return (
-        DisclosureRequest.objects.filter(requesting_agency_id=agency_id)
+        DisclosureRequest.objects.filter(Q(requesting_agency_id=agency_id) | Q(owner_id=agency_id))
         .select_related("requester", "requesting_agency", "owner")
         .order_by("-created_at")
     )
+
+
+def requests_to_decide(user) -> QuerySet[DisclosureRequest]:
+    """Requests addressed to the user's agency: the ones its liaison officers decide."""
+    agency_id = viewer_agency_id(user)
+    return requests_of(user).filter(owner_id=agency_id)
+
+
+def in_queue_order(requests: QuerySet[DisclosureRequest]) -> QuerySet[DisclosureRequest]:
+    """The liaison's order: overdue pending requests first, then pending by due time, then decided."""
+    now = timezone.now()
+    return requests.annotate(
+        rank=Case(
+            When(Q(status="pending") & Q(due_at__lt=now), then=Value(0)),
+            When(status="pending", then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        )
+    ).order_by("rank", "due_at")
+
+
+def incoming_requests(user) -> QuerySet[DisclosureRequest]:
+    """The liaison's queue."""
+    return in_queue_order(requests_to_decide(user))
+
+
+def outgoing_requests(user) -> QuerySet[DisclosureRequest]:
+    agency_id = viewer_agency_id(user)
+    return requests_of(user).filter(requesting_agency_id=agency_id)
+
+
+def notifications_of(user) -> QuerySet[Notification]:
+    if user is None or not user.is_authenticated:
+        return Notification.objects.none()
+    return Notification.objects.filter(user=user)
 
 
 def shared_records(agency_id: int) -> QuerySet[Record]:

@@ -3,21 +3,21 @@ notifications and the reader's purpose. Thin: services do the work and the check
 
 from uuid import UUID
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from core.identity import PublicLookup
+from core.viewsets import RestrictedViewSet
 from intel.models import Entity, Record
 from intel.selectors import Reader
 from sharing import agreements, releases, requests, selectors
 from sharing.discovery import discover
-from sharing.models import Agreement, DisclosureRequest, Notification
+from sharing.models import Agreement
 from sharing.serializers import (
     AgreementSerializer,
     ConsentRequestSerializer,
@@ -32,18 +32,17 @@ from sharing.serializers import (
 )
 
 
-class AgreementViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class AgreementViewSet(
+    PublicLookup, RestrictedViewSet, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
+):
     """Agreements the caller's agency is party to (all of them for platform admins)."""
 
     serializer_class = AgreementSerializer
     filterset_fields = ["status"]
+    selector = staticmethod(selectors.agreements_of)
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Agreement.objects.none()
-        return selectors.agreements_of(self.request.user).prefetch_related(
-            "parties__agency", "parties__signed_by"
-        )
+    def narrow(self, queryset):
+        return queryset.prefetch_related("parties__agency", "parties__signed_by")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -149,25 +148,25 @@ def discovery(request, pk: UUID):
     return Response(discover(request.user, entity.pk))
 
 
-class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Requests the caller's agency made (`?box=outgoing`, the default) or received
-    (`?box=incoming`: the liaison's queue, overdue and urgent first)."""
+class DisclosureRequestViewSet(
+    PublicLookup, RestrictedViewSet, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
+):
+    """Requests the caller's agency made or received, newest first; `?box=incoming`: those
+    it received, as the liaison's queue (overdue first, then by due time); `?box=outgoing`:
+    those it made."""
 
     serializer_class = DisclosureRequestSerializer
     filterset_fields = ["status", "kind", "urgency"]
+    selector = staticmethod(selectors.requests_of)
+    selector_by_action = {"approve": selectors.requests_to_decide, "refuse": selectors.requests_to_decide}
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return DisclosureRequest.objects.none()
-        agency_id = self.request.user.agency_id
-        queryset = DisclosureRequest.objects.select_related("requester", "requesting_agency", "owner")
-        if self.request.query_params.get("box") == "incoming":
-            return selectors.incoming_requests(agency_id)
-        if self.action in ("approve", "refuse"):
-            return queryset.filter(owner_id=agency_id)
-        return queryset.filter(Q(requesting_agency_id=agency_id) | Q(owner_id=agency_id)).order_by(
-            "-created_at"
-        )
+    def narrow(self, queryset):
+        box = self.request.query_params.get("box")
+        if box == "incoming":
+            return selectors.in_queue_order(queryset.filter(owner_id=self.request.user.agency_id))
+        if box == "outgoing":
+            return queryset.filter(requesting_agency_id=self.request.user.agency_id)
+        return queryset
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -211,13 +210,11 @@ class DisclosureRequestViewSet(PublicLookup, mixins.CreateModelMixin, viewsets.R
         return Response(self.get_serializer(made).data)
 
 
-class NotificationViewSet(PublicLookup, viewsets.ReadOnlyModelViewSet):
-    serializer_class = NotificationSerializer
+class NotificationViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """The caller's own notifications."""
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Notification.objects.none()
-        return Notification.objects.filter(user=self.request.user)
+    serializer_class = NotificationSerializer
+    selector = staticmethod(selectors.notifications_of)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

@@ -23,19 +23,16 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
-from django.contrib.auth.models import Permission
 from django.db import models
-from django.db.models import Case, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Cast, Coalesce
-from django.db.models.lookups import Contains, Exact, In, LessThanOrEqual
-from django.utils import timezone
+from django.db.models import Case, ExpressionWrapper, F, Q, QuerySet, When
+from django.db.models.functions import Coalesce
 
 from agencies.models import Agency
 from intel.access import ANY_PURPOSE, AnyPurpose, PurposeAsked
 from intel.models import EVIDENCE_PURPOSE, Caveat, Record, RecordGroupObjectPermission, Releasability
 from intel.querysets import among
 from sharing.models import Agreement, AgreementParty, Consent, RecordRelease
+from sharing.rule_sql import RecordSQL, granted_to, record_columns, rule_texts
 
 REDACTABLE_ENTITY_TYPES = ("phone", "email", "person", "address")
 
@@ -137,6 +134,15 @@ class AgreementAccess:
         }
         return terms, received
 
+    def key(self) -> tuple:
+        """All that the rule's SQL depends on, hashable: what `rule_sql` keeps its text by."""
+        return (tuple(sorted(self.agreements.items())), tuple(sorted(self.pool.items())), self.as_evidence)
+
+    @classmethod
+    def from_key(cls, key: tuple) -> AgreementAccess:
+        agreements, pool, as_evidence = key
+        return cls(dict(agreements), dict(pool), as_evidence)
+
     def allowed_purposes(self) -> list[str]:
         return sorted({p for terms in self.agreements.values() for p in terms.purposes})
 
@@ -190,140 +196,18 @@ class AgreementAccess:
         return grouped
 
 
-def released_to_covering(access: AgreementAccess) -> Q:
-    """Records their owner released to every covering agreement, covered by one in which the
-    owner provides: by (category, ceiling), the owners that provide under such agreements."""
-    condition = Q(pk__in=[])
-    for (category, ceiling), ids in access.scopes().items():
-        owners = sorted({agency for pk in ids for agency in access.agreements[pk].providers})
-        if owners:
-            condition |= Q(category=category, classification__lte=ceiling, owner_id__in=owners)
-    return Q(releasability="covering") & condition
-
-
-def covers_outer_record(terms: AgreementTerms) -> Q:
-    """The agreement's scope covers the outer record (by its own columns)."""
-    return Q(
-        In(OuterRef("category"), list(terms.categories)),
-        LessThanOrEqual(OuterRef("classification"), terms.ceiling),
-    )
-
-
-def named_releases(access: AgreementAccess) -> models.QuerySet:
-    """Release rows of the outer record (`record_id = outer id`) that make it visible under
-    one of these agreements, whose scope covers it and under which the releasing agency
-    provides: by name from the owner, or onward from a recipient whose own basis holds now.
-    The scope is tested on the outer record's own columns, so each record costs one probe
-    of the release index and no second visit to the records table."""
-    under = Q(pk__in=[])
-    for pk, terms in sorted(access.agreements.items()):
-        if terms.categories and terms.providers:
-            under |= Q(
-                covers_outer_record(terms), agreement_id=pk, released_by_id__in=sorted(terms.providers)
-            )
-    return RecordRelease.objects.filter(
-        under, release_holds(access, "", settings.ONWARD_MAX_HOPS), record_id=OuterRef("pk")
-    )
-
-
-def release_holds(access: AgreementAccess, prefix: str, hops: int) -> Q:
-    """The release row at `prefix` (a path of `basis__` steps from the probed row) is still
-    good: the owner's own release of a record it releases by name, or, up to `hops` onward
-    steps, a recipient's release whose basis still holds now. A basis holds when the
-    releasing agency receives under its basis agreement, that agreement is in the pool (in
-    force, permitting the purpose, redacting no type asked about), allows onward sharing and
-    covers the record (so the lowest ceiling along the chain applies), the owner's handling
-    code does not forbid onward sharing (or the owner consented to that agency), and the
-    record reached the releasing agency from the owner's covering releasability or by a
-    release that holds in turn. Each step adds one alternative per agreement, not per
-    chain, so the condition grows with hops times agreements."""
-    owners_release = Q(**{f"{prefix}released_by_id": OuterRef("owner_id")}) & Q(
-        Exact(OuterRef("releasability"), "named")
-    )
-    if hops == 0:
-        return owners_release
-    basis = f"{prefix}basis__"
-    bases = Q(pk__in=[])
-    for pk, terms in sorted(access.pool.items()):
-        if not (terms.onward and terms.receivers and terms.categories and terms.providers):
-            continue
-        providers = sorted(terms.providers)
-        from_owner = Q(**{f"{prefix}basis__isnull": True}) & Q(
-            Exact(OuterRef("releasability"), "covering"), In(OuterRef("owner_id"), providers)
-        )
-        from_release = Q(**{f"{basis}agreement_id": pk, f"{basis}released_by_id__in": providers})
-        bases |= Q(
-            covers_outer_record(terms),
-            from_owner | from_release,
-            **{f"{prefix}basis_agreement_id": pk, f"{prefix}released_by_id__in": sorted(terms.receivers)},
-        )
-    onward_permitted = ~Q(
-        Contains(Cast(OuterRef("caveats"), models.TextField()), f'"{Caveat.NO_ONWARD_SHARING}"')
-    ) | Q(
-        Exists(
-            Consent.objects.filter(
-                record_id=OuterRef(OuterRef("pk")),
-                agency_id=OuterRef(f"{prefix}released_by_id"),
-                caveat=Caveat.NO_ONWARD_SHARING,
-            )
-        )
-    )
-    upstream = Q(**{f"{prefix}basis__isnull": True}) | release_holds(access, basis, hops - 1)
-    return owners_release | (bases & onward_permitted & upstream)
-
-
-def covering_agreement(access: AgreementAccess) -> Case:
-    """For a record released to every covering agreement: the first agreement covering it."""
-    whens = [
-        When(
-            Q(releasability="covering", owner_id__in=sorted(terms.providers))
-            & Q(category__in=terms.categories, classification__lte=terms.ceiling),
-            then=Value(pk),
-        )
-        for pk, terms in sorted(access.agreements.items())
-        if terms.providers and terms.categories
-    ]
-    return Case(*whens, default=Value(None), output_field=models.BigIntegerField())
-
-
-def record_condition(agency_id: int, access: AgreementAccess) -> Q:
+def record_condition(agency_id: int, access: AgreementAccess, through: str = "") -> RecordSQL:
     """Records the agency may see: its own, granted to it, or released under its agreements;
     read as evidence, none of another agency's that its owner marked not for evidence and did
-    not consent to for this agency."""
-    shared = granted(agency_id)
-    if access.agreements:
-        shared |= released_to_covering(access) | Exists(named_releases(access))
-    if access.as_evidence:
-        shared &= ~not_for_evidence_without_consent(agency_id)
-    return Q(owner_id=agency_id) | shared
+    not consent to for this agency. `through`: the foreign key naming the record, for rows
+    that are not records (`record`, from a mention)."""
+    return RecordSQL(rule_texts(agency_id, access).visible, record_columns(through))
 
 
-def not_for_evidence_without_consent(agency_id: int) -> Q:
-    consented = Consent.objects.filter(
-        record_id=OuterRef("pk"), agency_id=agency_id, caveat=Caveat.NOT_FOR_EVIDENCE
-    )
-    return Q(Contains(Cast("caveats", models.TextField()), f'"{Caveat.NOT_FOR_EVIDENCE}"')) & ~Q(
-        Exists(consented)
-    )
-
-
-def granted(agency_id: int) -> Q:
-    """The agency's group holds an unexpired `view_record` grant on the record. EXISTS
-    rather than IN, for the same reason as `named_releases`."""
-    return Q(Exists(unexpired_grants(agency_id).filter(content_object=OuterRef("pk"))))
-
-
-def unexpired_grants(agency_id: int) -> models.QuerySet:
-    # The agency's group and the permission as scalar subqueries: PostgreSQL computes each
-    # once per query (an InitPlan) instead of joining two tables for every grant row, and the
-    # (group, permission, content_object) index then answers the lookup alone.
-    group = Agency.objects.filter(pk=agency_id).values("group_id")
-    view = Permission.objects.filter(codename="view_record", content_type__app_label="intel").values("id")
-    return RecordGroupObjectPermission.objects.filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
-        group_id=Subquery(group),
-        permission_id=Subquery(view),
-    )
+def first_release_id(agency_id: int, access: AgreementAccess) -> RecordSQL:
+    """The release by which the agency holds the record under these agreements (the first,
+    as `via_agreement` takes it), or None."""
+    return RecordSQL(rule_texts(agency_id, access).first_release, record_columns(), models.BigIntegerField())
 
 
 def annotate_holding(
@@ -332,36 +216,26 @@ def annotate_holding(
     """Annotates how each record is visible: `via_owner`, `via_grant`, and `via_agreement`
     (an agreement it is visible under, or None). That is what the purpose check, the
     redaction and the audit log record."""
-    if not access.agreements:
-        nothing = Value(None, output_field=models.BigIntegerField())
-        return records.annotate(
-            via_owner=Q(owner_id=agency_id),
-            via_grant=granted(agency_id or 0),
-            via_covering=nothing,
-            via_agreement=nothing,
-            via_inherited_redactions=Value(None, output_field=models.JSONField()),
-        )
-    released = named_releases(access).order_by("pk")
+    columns = record_columns()
+    texts = rule_texts(agency_id or 0, access)
+    covering = RecordSQL(texts.covering_agreement, columns, models.BigIntegerField())
     return records.annotate(
         via_owner=Q(owner_id=agency_id),
-        via_grant=granted(agency_id or 0),
-        via_covering=covering_agreement(access),
+        via_grant=RecordSQL(granted_to(agency_id or 0), columns),
+        via_covering=covering,
         via_agreement=Coalesce(
             F("via_covering"),
-            Subquery(released.values("agreement_id")[:1]),
+            RecordSQL(texts.first_agreement, columns, models.BigIntegerField()),
             output_field=models.BigIntegerField(),
         ),
         via_inherited_redactions=Case(
-            When(via_covering__isnull=True, then=Subquery(released.values("inherited_redactions")[:1])),
+            When(
+                via_covering__isnull=True,
+                then=RecordSQL(texts.first_redactions, columns, models.JSONField()),
+            ),
             output_field=models.JSONField(),
         ),
     )
-
-
-def record_visible(agency_id: int, access: AgreementAccess) -> Exists:
-    """The row's record (by `record_id`) is visible to the agency: correlated, so asking about
-    a few hundred mentions probes a few hundred records, not every record the agency sees."""
-    return Exists(Record.objects.filter(record_condition(agency_id, access), pk=OuterRef("record_id")))
 
 
 def entity_type_is(field_name: str, entity_type: str | None, redacted: list[str]) -> Q:
@@ -380,7 +254,7 @@ def scope_of(access: AgreementAccess, entity_types: list[str | None]) -> frozens
     return frozenset(access.pool)
 
 
-def visible_with_entities(agency_id: int, access: AgreementAccess, *entity_fields: str) -> Q:
+def visible_with_entities(agency_id: int, access: AgreementAccess, through: str, *entity_fields: str) -> Q:
     """Rows in visible records whose entities (through `entity_fields`) the agency may see:
     an entity of a redacted type (phone, e-mail, person, address) counts only where its
     record is visible other than under agreements redacting that type. The combinations of
@@ -396,7 +270,7 @@ def visible_with_entities(agency_id: int, access: AgreementAccess, *entity_field
         groups[scope] = groups[scope] | match if scope in groups else match
     condition = Q()
     for scope, match in groups.items():
-        condition |= match & record_visible(agency_id, access.only(scope))
+        condition |= match & record_condition(agency_id, access.only(scope), through)
     return condition
 
 
@@ -521,7 +395,7 @@ class AgreementPolicy:
     ) -> Q:
         if record_field == "pk":
             return record_condition(agency_id, access)
-        return visible_with_entities(agency_id, access, *entity_fields)
+        return visible_with_entities(agency_id, access, record_field.removesuffix("_id"), *entity_fields)
 
     def annotate_holding(
         self, records: models.QuerySet, *, agency_id: int | None, access: AgreementAccess

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Subquery
 
 from agencies.models import User
 from audit.log import record_event
@@ -23,7 +22,7 @@ from intel.signals import records_changed
 from sharing.access import (
     AgreementAccess,
     annotate_holding,
-    named_releases,
+    first_release_id,
 )
 from sharing.models import (
     Agreement,
@@ -89,7 +88,7 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
         annotate_holding(Record.objects.filter(pk=record.pk), agency_id, onward)
         # The release it came by (the first, as `via_agreement` takes it), asked here rather
         # than by every read through `annotate_holding`.
-        .annotate(via_release=Subquery(named_releases(onward).order_by("pk").values("pk")[:1]))
+        .annotate(via_release=first_release_id(agency_id, onward))
         .values("via_covering", "via_agreement", "via_release", "via_inherited_redactions")
         .first()
     )

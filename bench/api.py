@@ -397,14 +397,19 @@ def _mention_and_link_rows(
     records: int, pools: dict[str, int], first: dict[str, int], rnd: random.Random
 ) -> tuple[list[dict], list[dict]]:
     """Per record: importer, exporter, vessel, container, and for one in four a phone;
-    links exporter -> importer, container -> vessel, importer -> phone. Companies are drawn
-    with a long tail, so some appear in thousands of records and most in a few."""
+    links exporter -> importer, container -> vessel, importer -> phone. Half the company
+    draws follow a long tail, so some companies appear in thousands of records; the other
+    half are uniform, so every company of the pool appears in a few (an entity comes into
+    the table from a record that names it: no company is named by none)."""
     mentions, links = [], []
 
     def pick(kind: str) -> tuple[int, int]:
         size = pools[kind]
-        index = min(size - 1, int(rnd.paretovariate(1.2)) - 1) if kind == "company" else rnd.randrange(size)
-        index = (index * 7919 + rnd.randrange(2) * size // 2) % size if kind == "company" else index
+        if kind == "company" and rnd.random() < 0.5:
+            index = min(size - 1, int(rnd.paretovariate(1.2)) - 1)
+            index = (index * 7919 + rnd.randrange(2) * size // 2) % size
+        else:
+            index = rnd.randrange(size)
         return first[kind] + index, index
 
     for pk in range(1, records + 1):

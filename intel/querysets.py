@@ -23,6 +23,16 @@ def among(ids: Iterable[int]) -> RawSQL:
     return RawSQL("SELECT unnest(%s::bigint[])", [sorted(ids)])
 
 
+class EachRowExists(Exists):
+    """EXISTS asked row by row of the outer query. PostgreSQL otherwise turns an EXISTS into
+    a join, and for "entities with a visible mention" it joined every mention to every
+    record and tested the rule on all of them before the first page or a count capped at a
+    thousand could stop. An OFFSET, even of 0, keeps the subquery as it is written (it
+    cannot be pulled up into a join); SQLite accepts it too."""
+
+    template = "EXISTS(%(subquery)s OFFSET 0)"
+
+
 class AgencyScopedQuerySet(models.QuerySet):
     """Records, mentions and links: visible to a user when the policy lets the user's agency
     see them for the purpose; `viewer_agencies` asks the same of every agency. Mentions and
@@ -108,4 +118,4 @@ class EntityQuerySet(models.QuerySet):
         from intel.models import Mention
 
         mentions = Mention.objects.visible_to(user, purpose, access)
-        return self.filter(Exists(mentions.filter(entity=OuterRef("pk"))))
+        return self.filter(EachRowExists(mentions.filter(entity=OuterRef("pk"))))

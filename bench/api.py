@@ -398,15 +398,16 @@ def _mention_and_link_rows(
 ) -> tuple[list[dict], list[dict]]:
     """Per record: importer, exporter, vessel, container, and for one in four a phone;
     links exporter -> importer, container -> vessel, importer -> phone. Half the company
-    draws follow a long tail, so some companies appear in thousands of records; the other
-    half are uniform, so every company of the pool appears in a few (an entity comes into
-    the table from a record that names it: no company is named by none)."""
+    draws follow a long tail, so the busiest companies (forwarders, large importers) appear
+    in thousands of records each; the other half are uniform, so every company of the pool
+    appears in a few (an entity comes into the table from a record that names it: no
+    company is named by none)."""
     mentions, links = [], []
 
     def pick(kind: str) -> tuple[int, int]:
         size = pools[kind]
         if kind == "company" and rnd.random() < 0.5:
-            index = min(size - 1, int(rnd.paretovariate(1.2)) - 1)
+            index = min(size - 1, int((rnd.paretovariate(1.2) - 1) * 50))
             index = (index * 7919 + rnd.randrange(2) * size // 2) % size
         else:
             index = rnd.randrange(size)

@@ -32,6 +32,7 @@ from bench.common import ROOT, WORK_DIR, bench_env
 
 PURPOSE_HEADER = "X-Interlink-Purpose"
 DEEP_PAGE = 500
+EXPORT_RECORDS = 1_000
 KIND_GROUPS = {
     "list": ("records", "records_filtered", "records_deep", "entities", "links", "links_of_entity"),
     "detail": ("record_detail", "entity_detail"),
@@ -172,14 +173,17 @@ def plan_for(base: str, session: requests.Session, agency: str, scale: float) ->
     words = sorted({word for row in entities for name in row.get("names", []) for word in name.split()})
     terms = [w for w in words if len(w) >= 4 and not w.isdigit()][:6] or ["trading"]
     plan.urls["search"] = [f"/api/search/?q={term}" for term in terms]
-    # Narrowed until the export is allowed (at most EXPORT_MAX_RECORDS records).
+    # An analyst exports a filtered set: seizures of the last days, narrowed until the list
+    # of them holds at most EXPORT_RECORDS records.
     days = 1200
     while True:
-        url = f"/api/records/export/?category=seizure&occurred_after={_days_before_end(days)}"
-        response = get(url)
-        if response.status_code == 200 or days < 2:
+        filters = f"category=seizure&occurred_after={_days_before_end(days)}"
+        listed = get(f"/api/records/?{filters}").json()
+        if (listed["count_exact"] and listed["count"] <= EXPORT_RECORDS) or days < 2:
             break
         days //= 2
+    url = f"/api/records/export/?{filters}"
+    plan.notes["export_records"] = listed["count"]
     plan.notes["export_window_days"] = days
     plan.urls["export"] = [url]
     return plan

@@ -483,7 +483,8 @@ def _http_section(add, http: dict, run: dict) -> None:
             f"({_n(visible.get(user['agency']))} records); first page `count` {_n(plan.get('records_count'))}"
             f"{'' if plan.get('records_count_exact') else ' (capped)'}; deep page {plan.get('deep_page')}; "
             f"{plan.get('detail_records_shared')} of the detail records are other agencies'; the export "
-            f"covers the last {plan.get('export_window_days')} days of seizures"
+            f"holds the {_n(plan.get('export_records'))} seizures of the last "
+            f"{plan.get('export_window_days')} days"
         )
     add("")
     add(

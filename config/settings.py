@@ -265,6 +265,8 @@ HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
 PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 1_000)
+# An entity shows its most recent mentions (names, sources) up to this many.
+ENTITY_MENTIONS_SHOWN = env_int("ENTITY_MENTIONS_SHOWN", 100)
 # The audit chain's head, HMAC-signed with a key kept out of the database, is appended to
 # a file every AUDIT_HEAD_EVERY events (and by `verify_audit --publish`), so rows edited
 # with every hash recomputed no longer match a published head.

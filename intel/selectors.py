@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from audit.log import Event, record_events
+from core.pagination import count_up_to
 from intel.access import Access, access_policy, sees_everything, viewer_agency_id
 from intel.models import Entity, EntityMerge, ImportBatch, Link, Mention, Purpose, Record, ResolutionCandidate
 
@@ -171,11 +173,23 @@ def record_with_contents(reader: Reader) -> QuerySet[Record]:
 
 
 def visible_entities(reader: Reader) -> QuerySet[Entity]:
-    """Entities the reader may see, each with its visible mentions (and their records) prefetched."""
-    mentions = visible_mentions(reader).select_related("record__owner").order_by("record_id", "role")
+    """Entities the reader may see, each with its most recent visible mentions (and their
+    records) prefetched, at most ENTITY_MENTIONS_SHOWN: a company at the centre of a trade
+    is named by thousands of records, and a page of entities must not read them all (nor
+    audit them all as shown)."""
+    mentions = visible_mentions(reader).select_related("record__owner").order_by("-record_id", "role")
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).prefetch_related(
-        Prefetch("mentions", queryset=mentions, to_attr="visible_mentions")
+        Prefetch("mentions", queryset=mentions[: settings.ENTITY_MENTIONS_SHOWN], to_attr="visible_mentions")
     )
+
+
+def visible_mention_count(reader: Reader, entity: Entity) -> int:
+    """How many mentions of the entity the reader may see, counted no further than
+    PAGINATION_COUNT_LIMIT + 1; asked only when the prefetched ones may not be all."""
+    shown = len(entity.visible_mentions)
+    if shown < settings.ENTITY_MENTIONS_SHOWN:
+        return shown
+    return count_up_to(visible_mentions(reader).filter(entity=entity), settings.PAGINATION_COUNT_LIMIT)
 
 
 def normalize_query(query: str) -> str:

@@ -1,7 +1,9 @@
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.identity import PublicSerializer
+from intel import selectors
 from intel.models import Caveat, Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
 from intel.presentation import RecordPresentation, entity_key, entity_names, present_record
 from intel.services import batch_progress
@@ -112,11 +114,16 @@ class EntityMentionSerializer(PublicSerializer):
 class EntitySerializer(PublicSerializer):
     key = serializers.SerializerMethodField()
     names = serializers.SerializerMethodField()
-    mention_count = serializers.SerializerMethodField()
+    mention_count = serializers.SerializerMethodField(
+        help_text="Mentions in records you may see, exact up to PAGINATION_COUNT_LIMIT"
+    )
+    mention_count_exact = serializers.SerializerMethodField(
+        help_text="False when there are more mentions than `mention_count` says"
+    )
 
     class Meta:
         model = Entity
-        fields = ["id", "type", "key", "names", "mention_count"]
+        fields = ["id", "type", "key", "names", "mention_count", "mention_count_exact"]
 
     def get_key(self, entity: Entity) -> str | None:
         return entity_key(entity)
@@ -124,12 +131,22 @@ class EntitySerializer(PublicSerializer):
     def get_names(self, entity: Entity) -> list[str]:
         return entity_names(entity)
 
+    def counted(self, entity: Entity) -> int:
+        if not hasattr(entity, "visible_mention_count"):
+            entity.visible_mention_count = selectors.visible_mention_count(self.context["reader"], entity)
+        return entity.visible_mention_count
+
     def get_mention_count(self, entity: Entity) -> int:
-        return len(entity.visible_mentions)
+        return min(self.counted(entity), settings.PAGINATION_COUNT_LIMIT)
+
+    def get_mention_count_exact(self, entity: Entity) -> bool:
+        return self.counted(entity) <= settings.PAGINATION_COUNT_LIMIT
 
 
 class EntityDetailSerializer(EntitySerializer):
-    mentions = EntityMentionSerializer(source="visible_mentions", many=True)
+    mentions = EntityMentionSerializer(
+        source="visible_mentions", many=True, help_text="The most recent, at most ENTITY_MENTIONS_SHOWN"
+    )
 
     class Meta(EntitySerializer.Meta):
         fields = [*EntitySerializer.Meta.fields, "mentions"]

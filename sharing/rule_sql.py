@@ -31,7 +31,7 @@ from django.db.models import Expression, F
 from django.utils import timezone
 
 from agencies.models import Agency
-from intel.models import Caveat, RecordGroupObjectPermission
+from intel.models import Caveat, Classification, RecordGroupObjectPermission
 from sharing.models import Consent, RecordRelease
 
 if TYPE_CHECKING:
@@ -61,12 +61,6 @@ class Text:
 
     def __or__(self, other: Text) -> Text:
         return Text(f"({self.sql} OR {other.sql})", self.params + other.params)
-
-
-def any_of(parts: list[Text]) -> Text:
-    if not parts:
-        return Text(NEVER)
-    return Text("(" + " OR ".join(p.sql for p in parts) + ")", tuple(x for p in parts for x in p.params))
 
 
 def among(column: str, values: list | tuple | frozenset) -> Text:
@@ -139,17 +133,49 @@ def in_scope(terms: Any) -> Text:
     return among("{category}", terms.categories) & Text("{classification} <= %s", (int(terms.ceiling),))
 
 
+# Agency ids stay below it, so agreement * KEY_BASE + agency names one pair.
+KEY_BASE = 1_000_000_000
+
+
+def pair_key(agreement_sql: str, agency_sql: str) -> str:
+    return f"({agreement_sql} * {KEY_BASE} + {agency_sql})"
+
+
+def pairs(agreements: dict[int, Any], parties: str) -> set[int]:
+    """Keys of (agreement, agency) for the agencies that provide or receive under them."""
+    return {pk * KEY_BASE + agency for pk, terms in agreements.items() for agency in getattr(terms, parties)}
+
+
+def levels_up_to(ceiling: int) -> list[int]:
+    return [level for level in Classification.values if level <= ceiling]
+
+
+def scope_key(agreement_sql: str) -> str:
+    return f"({{category}} || ':' || {{classification}} || ':' || {agreement_sql})"
+
+
+def scope_keys(agreements: dict[int, Any]) -> set[str]:
+    """Keys of (category, classification, agreement) that the agreements' scopes cover."""
+    return {
+        f"{category}:{level}:{pk}"
+        for pk, terms in agreements.items()
+        for category in terms.categories
+        for level in levels_up_to(terms.ceiling)
+    }
+
+
 def released_to_covering(access: AgreementAccess) -> Text:
-    """Released by its owner to every covering agreement, covered by one under which the owner provides."""
-    parts = []
-    for (category, ceiling), ids in access.scopes().items():
-        owners = {agency for pk in ids for agency in access.agreements[pk].providers}
-        if owners:
-            parts.append(
-                Text("{category} = %s AND {classification} <= %s", (category, int(ceiling)))
-                & among("{owner_id}", owners)
-            )
-    return Text("{releasability} = %s", ("covering",)) & any_of(parts)
+    """Released by its owner to every covering agreement, covered by one under which the
+    owner provides: the (owner, category, classification) the agreements cover, as keys."""
+    covered = {
+        f"{owner}:{category}:{level}"
+        for terms in access.agreements.values()
+        for owner in terms.providers
+        for category in terms.categories
+        for level in levels_up_to(terms.ceiling)
+    }
+    key = "({owner_id} || ':' || {category} || ':' || {classification})"
+    return Text("{releasability} = %s", ("covering",)) & among(key, covered)
 
 
 def consent_of(agency_sql: str, caveat: str, *agency_params: int) -> Text:
@@ -175,33 +201,35 @@ def release_holds(access: AgreementAccess, level: int, hops: int) -> Text:
     the lowest ceiling along the chain applies), the owner's handling code does not forbid
     onward sharing (or the owner consented to that agency), and the record reached the
     releasing agency from the owner's covering releasability or by a release that holds in
-    turn. Each step adds one alternative per agreement, not per chain, so the text grows
-    with hops times agreements."""
+    turn. Each step's tests are lookups of keys (agreement and agency, agreement and scope)
+    in lists of constants, so the text grows with hops, not with agreements: one alternative
+    per agreement along every hop took PostgreSQL longer to plan than to run."""
     row, basis = f"r{level}", f"r{level + 1}"
     owners_release = Text(f"{row}.released_by_id = {{owner_id}} AND {{releasability}} = %s", ("named",))
     if hops == 0:
         return owners_release
-    bases = []
-    for pk, terms in sorted(access.pool.items()):
-        if not (terms.onward and terms.receivers and terms.categories and terms.providers):
-            continue
-        from_owner = Text(f"{row}.basis_id IS NULL AND {{releasability}} = %s", ("covering",)) & among(
-            "{owner_id}", terms.providers
-        )
-        from_release = Text(f"{basis}.agreement_id = %s", (pk,)) & among(
-            f"{basis}.released_by_id", terms.providers
-        )
-        bases.append(
-            in_scope(terms)
-            & (from_owner | from_release)
-            & Text(f"{row}.basis_agreement_id = %s", (pk,))
-            & among(f"{row}.released_by_id", terms.receivers)
-        )
+    onward = {
+        pk: terms
+        for pk, terms in access.pool.items()
+        if terms.onward and terms.receivers and terms.categories and terms.providers
+    }
+    agreement = f"{row}.basis_agreement_id"
+    from_owner = Text(f"{row}.basis_id IS NULL AND {{releasability}} = %s", ("covering",)) & among(
+        pair_key(agreement, "{owner_id}"), pairs(onward, "providers")
+    )
+    from_release = Text(f"{basis}.agreement_id = {agreement}") & among(
+        pair_key(agreement, f"{basis}.released_by_id"), pairs(onward, "providers")
+    )
+    bases = (
+        among(pair_key(agreement, f"{row}.released_by_id"), pairs(onward, "receivers"))
+        & among(scope_key(agreement), scope_keys(onward))
+        & (from_owner | from_release)
+    )
     onward_permitted = negated(caveat_set(Caveat.NO_ONWARD_SHARING)) | consent_of(
         f"{row}.released_by_id", Caveat.NO_ONWARD_SHARING
     )
     upstream = Text(f"{row}.basis_id IS NULL") | release_holds(access, level + 1, hops - 1)
-    return owners_release | (any_of(bases) & onward_permitted & upstream)
+    return owners_release | (bases & onward_permitted & upstream)
 
 
 def releases_under(access: AgreementAccess, hops: int) -> tuple[str, Text]:
@@ -211,14 +239,9 @@ def releases_under(access: AgreementAccess, hops: int) -> tuple[str, Text]:
     joins = "".join(
         f" LEFT JOIN {table(RecordRelease)} r{n + 1} ON r{n + 1}.id = r{n}.basis_id" for n in range(hops)
     )
-    under = any_of(
-        [
-            Text("r0.agreement_id = %s", (pk,))
-            & in_scope(terms)
-            & among("r0.released_by_id", terms.providers)
-            for pk, terms in sorted(access.agreements.items())
-            if terms.categories and terms.providers
-        ]
+    direct = {pk: terms for pk, terms in access.agreements.items() if terms.categories and terms.providers}
+    under = among(pair_key("r0.agreement_id", "r0.released_by_id"), pairs(direct, "providers")) & among(
+        scope_key("r0.agreement_id"), scope_keys(direct)
     )
     return f"{table(RecordRelease)} r0{joins}", Text("r0.record_id = {id}") & under & release_holds(
         access, 0, hops

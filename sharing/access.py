@@ -187,14 +187,6 @@ class AgreementAccess:
         pass through."""
         return {f for terms in self.pool.values() for f in terms.redacted if f in REDACTABLE_ENTITY_TYPES}
 
-    def scopes(self) -> dict[tuple[str, int], list[int]]:
-        """Agreement ids by the (category, classification ceiling) they cover."""
-        grouped: dict[tuple[str, int], list[int]] = {}
-        for pk, terms in sorted(self.agreements.items()):
-            for category in terms.categories:
-                grouped.setdefault((category, terms.ceiling), []).append(pk)
-        return grouped
-
 
 def record_condition(agency_id: int, access: AgreementAccess, through: str = "") -> RecordSQL:
     """Records the agency may see: its own, granted to it, or released under its agreements;

@@ -17,19 +17,22 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from intel.bulk import insert_rows
-from intel.candidates import find_candidates, note_names
+from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
 from intel.import_validation import RowPlan, parse_row
-from intel.merging import agency_sees_all_of
+from intel.merging import agency_sees_all_of, fold_identities
 from intel.models import (
     Entity,
     EntityMerge,
+    EntityType,
     Link,
+    LinkType,
     Mention,
     Record,
 )
 from intel.resolution import (
     Resolved,
+    at_address,
 )
 from intel.rights import grant_owner_rights, owner_right_ids
 from intel.signals import records_changed
@@ -51,16 +54,19 @@ class ImportResult:
 
 def follows_merge(*, merged_id: int, survivor_id: int, agency_id: int) -> bool:
     """Whether an import of the agency's may land on the survivor of a merge: when the
-    agency made the merge, or may see every mention of both entities. Otherwise the
-    merge is another agency's conclusion from records this one may not see, and landing
-    on the survivor would show it as one entity with both names."""
+    merge is an automatic fold (resolution's rule, the same for every agency, as a key
+    is), when the agency made the merge, or when it may see every mention of both
+    entities. Otherwise the merge is another agency's conclusion from records this one
+    may not see, and landing on the survivor would show it as one entity with both names."""
     merge = (
         EntityMerge.objects.filter(merged_id=merged_id, survivor_id=survivor_id, undone_at__isnull=True)
         .order_by("-merged_at")
-        .values_list("agency_id", flat=True)
+        .values_list("agency_id", "automatic")
         .first()
     )
-    return merge == agency_id or agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
+    if merge is not None and (merge[1] or merge[0] == agency_id):
+        return True
+    return agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
 
 
 def surviving_entity(*, entity_id: int, agency_id: int) -> int:
@@ -75,11 +81,15 @@ def surviving_entity(*, entity_id: int, agency_id: int) -> int:
         entity_id = next_id
 
 
-def resolve_entities(resolved: Iterable[Resolved], *, agency_id: int) -> dict[tuple[str, str], int]:
+def resolve_entities(
+    resolved: Iterable[Resolved], *, agency_id: int, own: dict[tuple[str, str], int] | None = None
+) -> dict[tuple[str, str], int]:
     """Entity ids for every (type, key), for an import of the agency's, creating the ones
-    that do not exist yet."""
+    that do not exist yet. `own`, when given, receives the entity each key names itself,
+    before any merge is followed: the one its identities are noted for."""
     wanted = {(item.type, item.key): item for item in resolved}
     ids: dict[tuple[str, str], int] = {}
+    own = {} if own is None else own
 
     def fetch(keys: Iterable[tuple[str, str]]) -> None:
         by_type: dict[str, list[str]] = {}
@@ -88,6 +98,7 @@ def resolve_entities(resolved: Iterable[Resolved], *, agency_id: int) -> dict[tu
         for entity_type, keys_of_type in by_type.items():
             rows = Entity.objects.filter(type=entity_type, key__in=keys_of_type)
             for pk, key, merged_into in rows.values_list("pk", "key", "merged_into"):
+                own[(entity_type, key)] = pk
                 # A key that an analyst merged away speaks for its survivor, at the end of the
                 # chain the importing agency may follow.
                 ids[(entity_type, key)] = (
@@ -104,6 +115,18 @@ def resolve_entities(resolved: Iterable[Resolved], *, agency_id: int) -> dict[tu
         )
         fetch((item.type, item.key) for item in missing)
     return ids
+
+
+def key_by_address(plan: RowPlan) -> None:
+    """Keys each company the row names without a registration number by its name and the
+    address the row registers it at (`resolution.at_address`), the first if several."""
+    addresses: dict[int, Resolved] = {}
+    for source, target, link_type in plan.links:
+        if link_type == LinkType.REGISTERED_AT and plan.mentions[target][0].type == EntityType.ADDRESS:
+            addresses.setdefault(source, plan.mentions[target][0])
+    for index, address in addresses.items():
+        company, role = plan.mentions[index]
+        plan.mentions[index] = (at_address(company, address), role)
 
 
 def write_chunk(
@@ -127,8 +150,13 @@ def write_chunk(
     if not to_create and not to_update:
         return []
 
+    for plan in to_create + to_update:
+        key_by_address(plan)
+    own: dict[tuple[str, str], int] = {}
     entity_ids = resolve_entities(
-        (resolved for plan in to_create + to_update for resolved, _ in plan.mentions), agency_id=agency.pk
+        (resolved for plan in to_create + to_update for resolved, _ in plan.mentions),
+        agency_id=agency.pk,
+        own=own,
     )
     created_records = Record.objects.bulk_create(
         [
@@ -190,7 +218,13 @@ def write_chunk(
         ["record_id", "source_id", "target_id", "type", "properties"],
         ((*link, {}) for link in sorted(links)),
     )
+    identities = note_identities(
+        (own[(resolved.type, resolved.key)], resolved)
+        for plan in to_create + to_update
+        for resolved, _ in plan.mentions
+    )
     records_changed.send(sender=Record, record_ids=list(record_ids.values()))
+    fold_identities(identities, agency_id=agency.pk, actor=user, batch_id=getattr(batch, "pk", None))
     result.created += len(to_create)
     result.updated += len(to_update)
     return sorted(set(entity_ids.values()))

@@ -24,8 +24,9 @@ from django.utils import timezone
 from agencies.models import User
 from audit.log import record_event
 from intel.access import ANY_PURPOSE, access_policy, sees_everything
-from intel.candidates import refresh_name_fingerprints
-from intel.models import Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
+from intel.candidates import propose, refresh_name_fingerprints
+from intel.models import Entity, EntityIdentity, EntityMerge, Link, Mention, Record, ResolutionCandidate
+from intel.resolution import TIER_NAME
 from intel.signals import entities_changed
 
 if TYPE_CHECKING:
@@ -170,26 +171,8 @@ def merge_entities(
             if candidate is not None and candidate.status != ResolutionCandidate.Status.OPEN:
                 candidate = None
 
-        moved_mentions = _move_mentions(survivor, merged)
-        moved_sources, moved_targets = _move_links(survivor, merged)
-
-        merged.merged_into = survivor
-        merged.save(update_fields=["merged_into"])
-        now = timezone.now()
-        if candidate is not None:
-            candidate.status = ResolutionCandidate.Status.MERGED
-            candidate.decided_by = user
-            candidate.decided_at = now
-            candidate.save(update_fields=["status", "decided_by", "decided_at"])
-        merge = EntityMerge.objects.create(
-            survivor=survivor,
-            merged=merged,
-            candidate=candidate,
-            moved_mentions=moved_mentions,
-            moved_link_sources=moved_sources,
-            moved_link_targets=moved_targets,
-            merged_by=user,
-            agency_id=getattr(user, "agency_id", None),
+        merge = _merge_locked(
+            survivor, merged, candidate, merged_by=user, agency_id=getattr(user, "agency_id", None)
         )
         _announce("entity.merge", merge, user)
     # The caller's instance is stale otherwise: it was locked and changed as a fresh copy.
@@ -197,21 +180,65 @@ def merge_entities(
     return merge
 
 
-def _announce(action: str, merge: EntityMerge, user: AbstractBaseUser) -> None:
+def _merge_locked(
+    survivor: Entity,
+    merged: Entity,
+    candidate: ResolutionCandidate | None,
+    *,
+    merged_by: AbstractBaseUser | None,
+    agency_id: int | None,
+    automatic: bool = False,
+) -> EntityMerge:
+    """Moves what the merged entity's records state to the survivor (both locked, both
+    standing) and records the merge; the pair's open candidate is marked merged."""
+    moved_mentions = _move_mentions(survivor, merged)
+    moved_sources, moved_targets = _move_links(survivor, merged)
+    merged.merged_into = survivor
+    merged.save(update_fields=["merged_into"])
+    if candidate is not None:
+        candidate.status = ResolutionCandidate.Status.MERGED
+        candidate.decided_by = merged_by
+        candidate.decided_at = timezone.now()
+        candidate.save(update_fields=["status", "decided_by", "decided_at"])
+    return EntityMerge.objects.create(
+        survivor=survivor,
+        merged=merged,
+        candidate=candidate,
+        moved_mentions=moved_mentions,
+        moved_link_sources=moved_sources,
+        moved_link_targets=moved_targets,
+        merged_by=merged_by,
+        agency_id=agency_id,
+        automatic=automatic,
+    )
+
+
+def _announce(
+    action: str,
+    merge: EntityMerge,
+    user: AbstractBaseUser | None,
+    *,
+    agency_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     """Refreshes both entities' names for the candidate search, tells the graph sync both
-    changed, and audits the merge or its undo."""
+    changed, and audits the merge or its undo (an automatic one with no actor: no person
+    decided it; `details` say what did)."""
     refresh_name_fingerprints([merge.survivor_id, merge.merged_id])
     entities_changed.send(sender=EntityMerge, entity_ids=[merge.survivor_id, merge.merged_id])
     record_event(
         action,
         actor=user,
+        agency_id=agency_id,
         obj=merge,
         details={
             "type": merge.survivor.type,
             "survivor": merge.survivor_id,
             "merged": merge.merged_id,
             "candidate": merge.candidate_id,
+            "automatic": merge.automatic,
             **_counts(merge),
+            **(details or {}),
         },
     )
 
@@ -229,15 +256,18 @@ def _counts(merge: EntityMerge) -> dict[str, int]:
 def _move_mentions(survivor: Entity, merged: Entity) -> list[dict[str, Any]]:
     """Moves the merged entity's mentions; entries are {"id"} for a moved row and
     {"id", "removed": row, "kept": id} for a row dropped in favour of the survivor's."""
+    mentions = list(Mention.objects.filter(entity=merged).order_by("pk"))
+    # Only the survivor's mentions in the merged entity's records can clash: reading all of
+    # a busy survivor's would cost every merge into it more as its records grow.
     taken = {
         (record_id, role): pk
-        for pk, record_id, role in Mention.objects.filter(entity=survivor).values_list(
-            "pk", "record_id", "role"
-        )
+        for pk, record_id, role in Mention.objects.filter(
+            entity=survivor, record_id__in={mention.record_id for mention in mentions}
+        ).values_list("pk", "record_id", "role")
     }
     entries: list[dict[str, Any]] = []
     move, remove = [], []
-    for mention in Mention.objects.filter(entity=merged).order_by("pk"):
+    for mention in mentions:
         kept = taken.get((mention.record_id, mention.role))
         if kept is None:
             move.append(mention.pk)
@@ -255,7 +285,9 @@ def _move_links(survivor: Entity, merged: Entity) -> tuple[list[dict[str, Any]],
     a loop on the survivor or a duplicate of one of its links is removed and kept."""
     links = list(Link.objects.filter(Q(source=merged) | Q(target=merged)).order_by("pk"))
     existing = set(
-        Link.objects.filter(Q(source=survivor) | Q(target=survivor))
+        Link.objects.filter(
+            Q(source=survivor) | Q(target=survivor), record_id__in={link.record_id for link in links}
+        )
         .exclude(pk__in=[link.pk for link in links])
         .values_list("record_id", "source_id", "target_id", "type")
     )
@@ -324,21 +356,26 @@ def undo_merge(merge: EntityMerge, user: AbstractBaseUser) -> None:
         if merged.merged_into_id != survivor.pk:
             raise ValidationError(f"Entity {merged.public_id} is no longer merged into {survivor.public_id}.")
 
-        _restore_mentions(merge, survivor, merged)
-        _restore_links(merge.moved_link_sources, "source", survivor, merged)
-        _restore_links(merge.moved_link_targets, "target", survivor, merged)
-        _return_later_imports(merge, survivor, merged)
-
-        merged.merged_into = None
-        merged.save(update_fields=["merged_into"])
-        if merge.candidate_id is not None:
-            ResolutionCandidate.objects.filter(pk=merge.candidate_id).update(
-                status=ResolutionCandidate.Status.OPEN, decided_by=None, decided_at=None
-            )
+        _undo_locked(merge, survivor, merged)
         merge.undone_by = given.undone_by = user
         merge.undone_at = given.undone_at = timezone.now()
         merge.save(update_fields=["undone_by", "undone_at"])
         _announce("entity.merge_undone", merge, user)
+
+
+def _undo_locked(merge: EntityMerge, survivor: Entity, merged: Entity) -> None:
+    """Puts back what the merge moved (both entities locked, the merge standing) and
+    reopens its candidate."""
+    _restore_mentions(merge, survivor, merged)
+    _restore_links(merge.moved_link_sources, "source", survivor, merged)
+    _restore_links(merge.moved_link_targets, "target", survivor, merged)
+    _return_later_imports(merge, survivor, merged)
+    merged.merged_into = None
+    merged.save(update_fields=["merged_into"])
+    if merge.candidate_id is not None:
+        ResolutionCandidate.objects.filter(pk=merge.candidate_id).update(
+            status=ResolutionCandidate.Status.OPEN, decided_by=None, decided_at=None
+        )
 
 
 def _restore_mentions(merge: EntityMerge, survivor: Entity, merged: Entity) -> None:
@@ -431,3 +468,122 @@ def reject_candidate(candidate: ResolutionCandidate, user: AbstractBaseUser) -> 
                 "score": candidate.score,
             },
         )
+
+
+# --- automatic folds on ingest --------------------------------------------------------
+
+
+def fold_identities(
+    identities: Iterable[str],
+    *,
+    agency_id: int,
+    actor: AbstractBaseUser | None = None,
+    batch_id: int | None = None,
+) -> int:
+    """Applies resolution's rule to the entities that share each identity (see
+    `intel.resolution`): every weaker entity of the identity (known by it alone, or by it
+    and an address) is folded into its strongest entity when exactly one stands (the one
+    registered company of that name in its country, the one person with documents of that
+    name and date of birth); when several stand, none is chosen, a fold made while only
+    one stood is undone, and the weaker entity becomes a candidate of each. Returns how
+    many folds and undos it made.
+
+    A fold is a recorded, undoable merge (`EntityMerge.automatic`), attributed to no person:
+    the audit event has no actor, the importing agency's id, and names the import (its
+    batch, the user who ran it) that led to it. Merges an analyst made are left alone.
+    Documents go first: a person folded by a shared document no longer stands for its name.
+    """
+    identities = set(identities)
+    changed = 0
+    for phase in (
+        {identity for identity in identities if identity.startswith("document:")},
+        {identity for identity in identities if not identity.startswith("document:")},
+    ):
+        if phase:
+            changed += _fold_phase(phase, agency_id=agency_id, actor=actor, batch_id=batch_id)
+    return changed
+
+
+def _standing(entity_id: int) -> int:
+    while True:
+        next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
+        if next_id is None:
+            return entity_id
+        entity_id = next_id
+
+
+def _fold_phase(identities: set[str], *, agency_id: int, actor, batch_id: int | None) -> int:
+    members: dict[str, list[tuple[int, int, int | None]]] = {}
+    for identity, pk, tier, into in EntityIdentity.objects.filter(identity__in=identities).values_list(
+        "identity", "entity_id", "tier", "entity__merged_into"
+    ):
+        members.setdefault(identity, []).append((pk, tier, into))
+    ids = {pk for entries in members.values() for pk, _, _ in entries}
+    folded = {
+        merge.merged_id: merge
+        for merge in EntityMerge.objects.filter(merged_id__in=ids, undone_at__isnull=True, automatic=True)
+    }
+    undo: dict[int, EntityMerge] = {}
+    fold: dict[int, tuple[int, str]] = {}
+    ambiguous: dict[tuple[int, int], float] = {}
+    for identity, entries in members.items():
+        # What an analyst merged stays as they decided; only folds are this rule's to change.
+        live = [(pk, tier, into) for pk, tier, into in entries if into is None or pk in folded]
+        top = max((tier for _, tier, _ in live), default=TIER_NAME)
+        if top == TIER_NAME:
+            continue
+        anchors = {pk if into is None else _standing(pk) for pk, tier, into in live if tier == top}
+        for pk, tier, _ in live:
+            if tier == top or pk in anchors:
+                continue
+            target = next(iter(anchors)) if len(anchors) == 1 else None
+            current = folded[pk].survivor_id if pk in folded else None
+            if current != target:
+                if current is not None:
+                    undo[pk] = folded[pk]
+                if target is not None:
+                    fold[pk] = (target, identity)
+            if target is None:
+                for anchor in anchors:
+                    ambiguous[(min(pk, anchor), max(pk, anchor))] = 100.0
+    details = {"import_batch": batch_id, "imported_by": getattr(actor, "pk", None)}
+    # Later folds first: an earlier fold's survivor may be a later fold's merged entity.
+    for merge in sorted(undo.values(), key=lambda merge: -merge.pk):
+        _unfold(merge, agency_id=agency_id, details=details)
+    for pk, (target, identity) in sorted(fold.items()):
+        _fold(target, pk, agency_id=agency_id, details={**details, "identity": identity})
+    propose(ambiguous, reason="several entities of one identity stand; none is chosen")
+    return len(undo) + len(fold)
+
+
+def _fold(survivor_id: int, merged_id: int, *, agency_id: int, details: dict[str, Any]) -> None:
+    with transaction.atomic():
+        locked = _lock_entities(survivor_id, merged_id)
+        survivor, merged = locked[survivor_id], locked[merged_id]
+        if merged.merged_into_id is not None or survivor.merged_into_id is not None:
+            return
+        candidate = _pair_candidate(survivor, merged)
+        if candidate is not None and candidate.status != ResolutionCandidate.Status.OPEN:
+            candidate = None
+        merge = _merge_locked(
+            survivor, merged, candidate, merged_by=None, agency_id=agency_id, automatic=True
+        )
+        _announce("entity.merge", merge, None, agency_id=agency_id, details=details)
+
+
+def _unfold(merge: EntityMerge, *, agency_id: int, details: dict[str, Any]) -> None:
+    with transaction.atomic():
+        merge = EntityMerge.objects.select_for_update().get(pk=merge.pk)
+        locked = _lock_entities(merge.survivor_id, merge.merged_id)
+        survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
+        if (
+            merge.undone_at is not None
+            or survivor.merged_into_id is not None
+            or merged.merged_into_id != survivor.pk
+        ):
+            # Merged on since by an analyst: theirs to undo, not this rule's.
+            return
+        _undo_locked(merge, survivor, merged)
+        merge.undone_at = timezone.now()
+        merge.save(update_fields=["undone_at"])
+        _announce("entity.merge_undone", merge, None, agency_id=agency_id, details=details)

@@ -10,8 +10,10 @@ the text to search on.
 Key formats:
 
     company    CC:reg:<compact registration or tax number>   when a number is stated
+               CC:name:<name fingerprint>@<address digest>    else, when an address is stated
                CC:name:<name fingerprint>                     otherwise
-    person     CC:<name fingerprint>[:<YYYY-MM-DD date of birth>]
+    person     CC:doc:<first identity document number>        when a document is stated
+               CC:<name fingerprint>[:<YYYY-MM-DD date of birth>]  otherwise
     vessel     imo:<7 digits>
     container  <ISO 6346 number, compact, upper case>
     address    CC:<POSTCODE>:<normalized text>                (postcode may be empty)
@@ -19,10 +21,20 @@ Key formats:
     email      <lower-cased address>
     shipment   <agency code>:<external reference>
 
-A fingerprint (`name_fingerprint`) is the `fingerprints` library's: transliterated to
-ASCII, lower case, punctuation gone, legal forms reduced to one spelling ("Limited" and
-"Ltd." both become "ltd"), tokens sorted and deduplicated, so it holds only [a-z0-9 ]
-and the ":" separators in keys are unambiguous.
+A fingerprint (`name_fingerprint`) folds a name to one spelling: rigour's table of legal
+forms (ISO 20275 and more, in many languages and scripts) reduces each spelling of a form
+to one ("Gesellschaft mit beschraenkter Haftung", "G.m.b.H." and "GmbH" become "gmbh";
+"Limited" and "Ltd." become "ltd"), first as written and again once transliterated to ASCII;
+the `fingerprints` library then folds the forms rigour knows only with their accents
+("societe a responsabilite limitee"), drops punctuation, and sorts and deduplicates the
+tokens, so a fingerprint holds only [a-z0-9 ] and the ":" separators in keys are unambiguous.
+
+Each company and person also states its identities (`Resolved.identities`): the name it
+goes by in its country (with the date of birth, for a person) and, for a person, each
+identity document, with a tier saying how strongly its key identifies it.
+`intel.merging.fold_identities` folds the weaker entities of one identity into the one
+strongest entity of it, and into none when several share it: a company named without its
+number joins the one registered company of that name in its country.
 
 A failure raises `ResolutionError(field, message)`, `field` being the input column the
 caller names, so an importer can report "row 17, field importer_reg_no: ...".
@@ -32,7 +44,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date
 from types import ModuleType
@@ -44,6 +57,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from normality import normalize
 from rapidfuzz import fuzz
+from rigour.names.org_types import replace_org_types_compare
+from rigour.text.normalize import Normalize
+from rigour.text.normalize import normalize as rigour_normalize
+from rigour.text.translit import ascii_text
 from stdnum import get_cc_module, iso6346
 from stdnum import imo as imo_number
 from stdnum.exceptions import InvalidChecksum
@@ -71,6 +88,15 @@ COMPANY_NUMBER_MODULES: dict[str, tuple[str, ...]] = {
     "ru": ("ogrn",),
     "ua": ("edrpou",),
 }
+
+# Case-folded and split into name tokens, as rigour's legal-form table is built to match.
+NAME_FLAGS = Normalize.CASEFOLD | Normalize.NAME
+
+# How strongly an entity's own key identifies it within an identity it shares
+# (`Resolved.identities`, `intel.models.EntityIdentity`).
+TIER_NAME = 0
+TIER_ADDRESS = 1
+TIER_NUMBER = 2
 
 # Words the fingerprints library drops only at the start of a name ("The Acme Co" but
 # not "Acme Co, The"); a sorted fingerprint must not depend on word order, so they are
@@ -123,6 +149,8 @@ class Resolved:
     block: str
     properties: dict = dataclass_field(default_factory=dict)
     search_text: str = ""
+    # (identity, tier) pairs this mention states for its entity; see the module's docstring.
+    identities: tuple[tuple[str, int], ...] = ()
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -177,10 +205,19 @@ def normalize_country(value: str, field: str) -> str:
         raise ResolutionError(field, f"{value!r} is not an ISO 3166-1 country code") from None
 
 
+def fold_legal_forms(name: str) -> str:
+    """The name case-folded and in ASCII, each spelling of a legal form reduced to rigour's
+    comparison form: as written (accented and non-Latin forms) and as transliterated
+    (spellings such as "beschraenkter" that only exist in ASCII)."""
+    folded = rigour_normalize(name or "", NAME_FLAGS) or ""
+    folded = replace_org_types_compare(folded, normalize_flags=NAME_FLAGS)
+    return replace_org_types_compare(ascii_text(folded), normalize_flags=NAME_FLAGS)
+
+
 def name_fingerprint(name: str) -> str:
     """The order-free, legal-form-aware fingerprint of a company or person name; "" when
     the name has nothing to match on."""
-    fingerprint = fingerprints.generate(name or "")
+    fingerprint = fingerprints.generate(fold_legal_forms(name))
     if not fingerprint:
         # The library discards names shorter than two characters ("Q"); keep them.
         return normalize(name or "", lowercase=True, ascii=True) or ""
@@ -270,24 +307,42 @@ def resolve_company(
     name: str, country: str, registration_number: str | None = None, field: str = "company"
 ) -> Resolved:
     """A company by country and registration or tax number when one is stated, else by
-    country and name fingerprint. The block always comes from the name, so a company
-    known by its number still meets its name-keyed near-duplicates."""
+    country and name fingerprint (`at_address` adds the address a row states). The block
+    always comes from the name, so a company known by its number still meets its
+    name-keyed near-duplicates."""
     name, fingerprint = _name(name, field)
     cc = _country(country, field, "country")
     properties: dict = {"name": name, "country": cc}
     number = (registration_number or "").strip()
+    identity = _bounded(f"company:{cc}:{fingerprint}", KEY_MAX_LENGTH)
     if number:
         compact = normalize_registration_number(number, cc, field)
         properties["registration_number"] = compact
-        key = f"{cc}:reg:{compact}"
+        key, tier = f"{cc}:reg:{compact}", TIER_NUMBER
     else:
-        key = f"{cc}:name:{fingerprint}"
+        key, tier = f"{cc}:name:{fingerprint}", TIER_NAME
     return Resolved(
         type=EntityType.COMPANY.value,
         key=_bounded(key, KEY_MAX_LENGTH),
         block=_name_block(cc, fingerprint),
         properties=properties,
         search_text=_search_text(name, identifiers=(properties.get("registration_number"),)),
+        identities=((identity, tier),),
+    )
+
+
+def at_address(company: Resolved, address: Resolved) -> Resolved:
+    """A company named without a registration number, keyed by its name and the address
+    the same statement gives it: two such companies of one name at different addresses
+    may be different companies and are not joined on the name alone (they become
+    candidates). A company with a number keeps its key: the number is its identity."""
+    if company.type != EntityType.COMPANY or company.properties.get("registration_number"):
+        return company
+    digest = hashlib.sha256(address.key.encode()).hexdigest()[:16]
+    return replace(
+        company,
+        key=_bounded(f"{company.key}@{digest}", KEY_MAX_LENGTH),
+        identities=tuple((identity, TIER_ADDRESS) for identity, _ in company.identities),
     )
 
 
@@ -303,8 +358,20 @@ def _date_of_birth(value: str, field: str) -> str:
 
 
 def resolve_person(
-    name: str, country: str, date_of_birth: str | None = None, field: str = "person"
+    name: str,
+    country: str,
+    date_of_birth: str | None = None,
+    field: str = "person",
+    *,
+    documents: Iterable[str] = (),
 ) -> Resolved:
+    """A person by identity document number when one is stated (the first, in order, of
+    the compact numbers), else by country, name fingerprint and date of birth when given.
+
+    Identities: each document (a person keyed by another document that also states this
+    one is the same person), and name with date of birth (a person stated by name and
+    date of birth joins the one person with documents of that name and date). A name
+    without a date of birth identifies no one: such a person is only ever a candidate."""
     name, fingerprint = _name(name, field)
     cc = _country(country, field, "country")
     properties: dict = {"name": name, "country": cc}
@@ -313,12 +380,31 @@ def resolve_person(
     if dob:
         properties["date_of_birth"] = _date_of_birth(dob, field)
         key = f"{key}:{properties['date_of_birth']}"
+    numbers = sorted({_compact_identifier(str(number)) for number in documents if str(number).strip()})
+    if "" in numbers:
+        raise ResolutionError(field, "an identity document number has no letters or digits")
+    identities: list[tuple[str, int]] = []
+    if numbers:
+        properties["documents"] = numbers
+        key = f"{cc}:doc:{numbers[0]}"
+        identities = [
+            (_bounded(f"document:{cc}:{number}", KEY_MAX_LENGTH), TIER_NAME if i == 0 else TIER_NUMBER)
+            for i, number in enumerate(numbers)
+        ]
+    if dob:
+        identities.append(
+            (
+                _bounded(f"person:{cc}:{fingerprint}:{properties['date_of_birth']}", KEY_MAX_LENGTH),
+                TIER_NUMBER if numbers else TIER_NAME,
+            )
+        )
     return Resolved(
         type=EntityType.PERSON.value,
         key=_bounded(key, KEY_MAX_LENGTH),
         block=_name_block(cc, fingerprint),
         properties=properties,
-        search_text=_search_text(name, identifiers=(properties.get("date_of_birth"),)),
+        search_text=_search_text(name, identifiers=(properties.get("date_of_birth"), *numbers)),
+        identities=tuple(identities),
     )
 
 

@@ -111,18 +111,24 @@ def candidate_evidence(
 
 
 def stored_evidence(
-    pairs: Iterable[tuple[int, int]], *, reason: str = "similar names"
+    pairs: Iterable[tuple[int, int]],
+    *,
+    reason: str = "similar names",
+    known: Mapping[int, tuple[str, str, list[str]]] | None = None,
 ) -> dict[tuple[int, int], dict]:
     """The evidence of each pair from every agency's records, as stored on a candidate: the
-    names noted for each entity, the facts its key states and the contacts it is linked to."""
+    names noted for each entity, the facts its key states and the contacts it is linked to.
+    `known` holds (type, key, name fingerprints) of entities the caller has read already."""
     pairs = list(pairs)
     ids = {pk for pair in pairs for pk in pair}
-    entities = {
-        pk: (type_, key, names)
-        for pk, type_, key, names in Entity.objects.filter(pk__in=ids).values_list(
-            "pk", "type", "key", "name_fingerprints"
+    entities = {pk: known[pk] for pk in ids if known and pk in known}
+    if ids - set(entities):
+        entities.update(
+            (pk, (type_, key, names))
+            for pk, type_, key, names in Entity.objects.filter(pk__in=ids - set(entities)).values_list(
+                "pk", "type", "key", "name_fingerprints"
+            )
         )
-    }
     contacts: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for source, target_type, target_key in (
         Link.objects.filter(source_id__in=ids, type__in=CONTACT_LINKS)
@@ -145,7 +151,12 @@ def stored_evidence(
     }
 
 
-def propose(pairs: Mapping[tuple[int, int], float], *, reason: str = "similar names") -> int:
+def propose(
+    pairs: Mapping[tuple[int, int], float],
+    *,
+    reason: str = "similar names",
+    known: Mapping[int, tuple[str, str, list[str]]] | None = None,
+) -> int:
     """Records the pairs (a < b) not yet proposed, merged or rejected as open candidates,
     each with its score and its evidence; returns how many it created."""
     if not pairs:
@@ -158,7 +169,9 @@ def propose(pairs: Mapping[tuple[int, int], float], *, reason: str = "similar na
         )
     )
     fresh = sorted(pair for pair in pairs if pair not in existing)
-    evidence = stored_evidence(fresh, reason=reason)
+    if not fresh:
+        return 0
+    evidence = stored_evidence(fresh, reason=reason, known=known)
     # ignore_conflicts: a concurrent import may propose the same pair first.
     ResolutionCandidate.objects.bulk_create(
         [
@@ -172,17 +185,34 @@ def propose(pairs: Mapping[tuple[int, int], float], *, reason: str = "similar na
     return len(fresh)
 
 
-def _distinct_by_key(type_: str, key_a: str, key_b: str) -> bool:
-    """True when the keys themselves say two entities are different things."""
+def _distinct_by_key(type_: str, key_a: str, key_b: str, dates: Mapping[str, set[str]] | None = None) -> bool:
+    """True when the keys themselves say two entities are different things; `dates` holds
+    the dates of birth stated for persons keyed by a document, whose keys do not say it."""
     if key_a == key_b:
         return True
     if type_ == EntityType.COMPANY:
         # Two different registration numbers are two legal entities, whatever their names.
         return _is_registration_key(key_a) and _is_registration_key(key_b)
     if type_ == EntityType.PERSON:
-        dob_a, dob_b = _date_of_birth(key_a), _date_of_birth(key_b)
-        return bool(dob_a and dob_b and dob_a != dob_b)
+        dates = dates or {}
+        dob_a = dates.get(key_a) or {_date_of_birth(key_a)} - {""}
+        dob_b = dates.get(key_b) or {_date_of_birth(key_b)} - {""}
+        return bool(dob_a and dob_b and not dob_a & dob_b)
     return False
+
+
+def _document_dates(keys: Iterable[str]) -> dict[str, set[str]]:
+    """The dates of birth stated with each document-keyed person (from the name and date
+    identities noted for it)."""
+    dates: dict[str, set[str]] = defaultdict(set)
+    rows = EntityIdentity.objects.filter(
+        entity__type=EntityType.PERSON,
+        entity__key__in=[key for key in keys if ":doc:" in key],
+        identity__startswith="person:",
+    ).values_list("entity__key", "identity")
+    for key, identity in rows:
+        dates[key].add(identity.rsplit(":", 1)[1])
+    return dates
 
 
 def _fingerprints_by_entity(entity_ids: Iterable[int]) -> dict[int, set[str]]:
@@ -291,6 +321,8 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
         for fingerprint in names.get(pk, ()):
             choices[(type_, block)].append((pk, fingerprint))
 
+    document_keys = [key for type_, key, _ in peers.values() if type_ == EntityType.PERSON and ":doc:" in key]
+    dates = _document_dates(document_keys) if document_keys else {}
     scores: dict[tuple[int, int], float] = {}
     for pk, type_, block in new:
         pool = choices[(type_, block)]
@@ -300,8 +332,8 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
                 fingerprint, pool_names, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
             ):
                 other = pool[index][0]
-                if other == pk or _distinct_by_key(type_, peers[pk][1], peers[other][1]):
+                if other == pk or _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
                     continue
                 pair = (min(pk, other), max(pk, other))
                 scores[pair] = max(scores.get(pair, 0.0), float(score))
-    return propose(scores)
+    return propose(scores, known={pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()})

@@ -87,7 +87,10 @@ def resolve_entities(
     """Entity ids for every (type, key), for an import of the agency's, creating the ones
     that do not exist yet. `own`, when given, receives the entity each key names itself,
     before any merge is followed: the one its identities are noted for."""
-    wanted = {(item.type, item.key): item for item in resolved}
+    wanted: dict[tuple[str, str], Resolved] = {}
+    for item in resolved:
+        # The first statement of a key gives a new entity its block.
+        wanted.setdefault((item.type, item.key), item)
     ids: dict[tuple[str, str], int] = {}
     own = {} if own is None else own
 

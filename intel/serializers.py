@@ -193,10 +193,14 @@ class CandidateSerializer(PublicSerializer):
     # The score the caller's own visible names give the pair, never the stored one, which
     # every agency's names made.
     score = serializers.FloatField(source="offered_score", read_only=True)
+    # Likewise what scored it, from the caller's visible records (presentation.offered_candidates):
+    # the closest names, the score's parts, the identifiers and contacts (by public id) both
+    # state, and the kinds both state with nothing in common.
+    evidence = serializers.DictField(source="offered_evidence", read_only=True)
 
     class Meta:
         model = ResolutionCandidate
-        fields = ["id", "entity_a", "entity_b", "score", "status", "decided_at"]
+        fields = ["id", "entity_a", "entity_b", "score", "evidence", "status", "decided_at"]
         read_only_fields = fields
 
 

@@ -36,10 +36,10 @@ def _is_registration_key(key: str) -> bool:
 
 
 def _date_of_birth(key: str) -> str:
-    # Person keys are CC:<fingerprint>[:<date of birth>] or CC:doc:<number>; fingerprints
-    # hold no ":".
-    parts = key.split(":")
-    return parts[2] if len(parts) > 2 and parts[1] != "doc" else ""
+    # Person keys are [AG:]CC:<fingerprint>:<date of birth>, CC:<fingerprint> or
+    # CC:doc:<number>; fingerprints hold no ":" and a date is the only part with "-".
+    last = key.rsplit(":", 1)[-1]
+    return last if ":doc:" not in key and len(last) == 10 and last[4] == "-" else ""
 
 
 # --- evidence -------------------------------------------------------------------------
@@ -74,11 +74,9 @@ def _key_facts(type_: str, key: str) -> dict[str, set[str]]:
     mention's, so no entity's mentions need be read again)."""
     if type_ == EntityType.COMPANY and _is_registration_key(key):
         return {"registration_number": {key.split(":reg:", 1)[1]}}
-    if type_ == EntityType.PERSON:
-        if ":doc:" in key:
-            return {"document": {key.split(":doc:", 1)[1]}}
-        if dob := _date_of_birth(key):
-            return {"date_of_birth": {dob}}
+    if type_ == EntityType.PERSON and (dob := _date_of_birth(key)):
+        # A document key names one of a person's documents, not all: it cannot say they differ.
+        return {"date_of_birth": {dob}}
     return {}
 
 
@@ -244,16 +242,19 @@ def note_names(stated: Iterable[tuple[int, Resolved]]) -> None:
     Entity.objects.bulk_update(grown, ["name_fingerprints"])
 
 
-def note_identities(stated: Iterable[tuple[int, Resolved]]) -> set[str]:
-    """Records the identities new mentions state for the entities their own keys name
-    (before any merge is followed); returns the identities."""
+def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -> set[str]:
+    """Records the identities new mentions of the agency's state for the entities their own
+    keys name (before any merge is followed); returns the identities."""
     rows = {
         (entity_id, identity): tier
         for entity_id, resolved in stated
         for identity, tier in resolved.identities
     }
     EntityIdentity.objects.bulk_create(
-        [EntityIdentity(entity_id=pk, identity=identity, tier=tier) for (pk, identity), tier in rows.items()],
+        [
+            EntityIdentity(entity_id=pk, identity=identity, tier=tier, agency_id=agency_id)
+            for (pk, identity), tier in rows.items()
+        ],
         ignore_conflicts=True,
     )
     return {identity for _, identity in rows}

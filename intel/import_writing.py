@@ -11,7 +11,7 @@ references are the keys, so importing the same file twice changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -20,7 +20,7 @@ from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
 from intel.import_validation import RowPlan, parse_row
-from intel.merging import agency_sees_all_of, fold_identities
+from intel.merging import agency_sees_all_of, fold_identities, fold_target
 from intel.models import (
     Entity,
     EntityMerge,
@@ -31,6 +31,7 @@ from intel.models import (
     Record,
 )
 from intel.resolution import (
+    TIER_NUMBER,
     Resolved,
     at_address,
 )
@@ -52,11 +53,23 @@ class ImportResult:
 # --- writing a chunk --------------------------------------------------------------
 
 
-def follows_merge(*, merged_id: int, survivor_id: int, agency_id: int) -> bool:
+@dataclass
+class Statements:
+    """What the agency's rows being written state by strong keys (a registration or
+    document number): the entities they name and, per identity, those they state it for.
+    A fold is followed on the agency's own records, these rows included."""
+
+    named: set[int] = field(default_factory=set)
+    known: dict[str, set[int]] = field(default_factory=dict)
+
+
+def follows_merge(
+    *, merged_id: int, survivor_id: int, agency_id: int, stated: Statements | None = None
+) -> bool:
     """Whether an import of the agency's may land on the survivor of a merge: when the
-    merge is an automatic fold (resolution's rule, the same for every agency, as a key
-    is), when the agency made the merge, or when it may see every mention of both
-    entities. Otherwise the merge is another agency's conclusion from records this one
+    merge is an automatic fold the agency's own records agree with
+    (`merging.fold_target`), when the agency made the merge, or when it may see every
+    mention of both entities. Otherwise the merge is another agency's conclusion from records this one
     may not see, and landing on the survivor would show it as one entity with both names."""
     merge = (
         EntityMerge.objects.filter(merged_id=merged_id, survivor_id=survivor_id, undone_at__isnull=True)
@@ -64,18 +77,22 @@ def follows_merge(*, merged_id: int, survivor_id: int, agency_id: int) -> bool:
         .values_list("agency_id", "automatic")
         .first()
     )
-    if merge is not None and (merge[1] or merge[0] == agency_id):
+    if merge is not None and merge[1]:
+        stated = stated or Statements()
+        target = fold_target(entity_id=merged_id, agency_id=agency_id, named=stated.named, known=stated.known)
+        return target == survivor_id
+    if merge is not None and merge[0] == agency_id:
         return True
     return agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
 
 
-def surviving_entity(*, entity_id: int, agency_id: int) -> int:
+def surviving_entity(*, entity_id: int, agency_id: int, stated: Statements | None = None) -> int:
     """Follows merged_into, for an import of the agency's, to the entity that still stands
     (merges can chain A -> B -> C), stopping before a merge the agency may not follow."""
     while True:
         next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
         if next_id is None or not follows_merge(
-            merged_id=entity_id, survivor_id=next_id, agency_id=agency_id
+            merged_id=entity_id, survivor_id=next_id, agency_id=agency_id, stated=stated
         ):
             return entity_id
         entity_id = next_id
@@ -93,20 +110,32 @@ def resolve_entities(
         wanted.setdefault((item.type, item.key), item)
     ids: dict[tuple[str, str], int] = {}
     own = {} if own is None else own
+    stated = Statements()
 
     def fetch(keys: Iterable[tuple[str, str]]) -> None:
         by_type: dict[str, list[str]] = {}
         for entity_type, key in keys:
             by_type.setdefault(entity_type, []).append(key)
-        for entity_type, keys_of_type in by_type.items():
-            rows = Entity.objects.filter(type=entity_type, key__in=keys_of_type)
-            for pk, key, merged_into in rows.values_list("pk", "key", "merged_into"):
-                own[(entity_type, key)] = pk
-                # A key that an analyst merged away speaks for its survivor, at the end of the
-                # chain the importing agency may follow.
-                ids[(entity_type, key)] = (
-                    surviving_entity(entity_id=pk, agency_id=agency_id) if merged_into else pk
-                )
+        rows = [
+            (entity_type, row)
+            for entity_type, keys_of_type in by_type.items()
+            for row in Entity.objects.filter(type=entity_type, key__in=keys_of_type).values_list(
+                "pk", "key", "merged_into"
+            )
+        ]
+        for entity_type, (pk, key, _) in rows:
+            own[(entity_type, key)] = pk
+            item = wanted[(entity_type, key)]
+            if all(tier >= TIER_NUMBER for _, tier in item.identities):
+                stated.named.add(pk)
+                for identity, _ in item.identities:
+                    stated.known.setdefault(identity, set()).add(pk)
+        for entity_type, (pk, key, merged_into) in rows:
+            # A key merged away speaks for its survivor, at the end of the chain the importing
+            # agency may follow.
+            ids[(entity_type, key)] = (
+                surviving_entity(entity_id=pk, agency_id=agency_id, stated=stated) if merged_into else pk
+            )
 
     fetch(wanted)
     missing = [wanted[k] for k in wanted if k not in ids]
@@ -122,14 +151,14 @@ def resolve_entities(
 
 def key_by_address(plan: RowPlan) -> None:
     """Keys each company the row names without a registration number by its name and the
-    address the row registers it at (`resolution.at_address`), the first if several."""
+    address the row registers it at (`resolution.at_address`, the first if several)."""
     addresses: dict[int, Resolved] = {}
     for source, target, link_type in plan.links:
         if link_type == LinkType.REGISTERED_AT and plan.mentions[target][0].type == EntityType.ADDRESS:
             addresses.setdefault(source, plan.mentions[target][0])
-    for index, address in addresses.items():
-        company, role = plan.mentions[index]
-        plan.mentions[index] = (at_address(company, address), role)
+    for index, (resolved, role) in enumerate(plan.mentions):
+        if index in addresses:
+            plan.mentions[index] = (at_address(resolved, addresses[index]), role)
 
 
 def write_chunk(
@@ -222,12 +251,21 @@ def write_chunk(
         ((*link, {}) for link in sorted(links)),
     )
     identities = note_identities(
-        (own[(resolved.type, resolved.key)], resolved)
-        for plan in to_create + to_update
-        for resolved, _ in plan.mentions
+        (
+            (own[(resolved.type, resolved.key)], resolved)
+            for plan in to_create + to_update
+            for resolved, _ in plan.mentions
+        ),
+        agency_id=agency.pk,
     )
     records_changed.send(sender=Record, record_ids=list(record_ids.values()))
-    fold_identities(identities, agency_id=agency.pk, actor=user, batch_id=getattr(batch, "pk", None))
+    fold_identities(
+        identities,
+        agency_id=agency.pk,
+        actor=user,
+        batch_id=getattr(batch, "pk", None),
+        mentioned=set(entity_ids.values()),
+    )
     result.created += len(to_create)
     result.updated += len(to_update)
     return sorted(set(entity_ids.values()))

@@ -13,7 +13,9 @@ the agency that made it; only that agency (or a platform admin) undoes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -479,46 +481,33 @@ def fold_identities(
     agency_id: int,
     actor: AbstractBaseUser | None = None,
     batch_id: int | None = None,
+    mentioned: Iterable[int] = (),
 ) -> int:
-    """Applies resolution's rule to the entities that share each identity (see
-    `intel.resolution`): every weaker entity of the identity (known by it alone, or by it
-    and an address) is folded into its strongest entity when exactly one stands (the one
-    registered company of that name in its country, the one person with documents of that
-    name and date of birth); when several stand, none is chosen, a fold made while only
-    one stood is undone, and the weaker entity becomes a candidate of each. Returns how
-    many folds and undos it made.
+    """Applies resolution's rule to the weaker entities of each identity (see
+    `intel.resolution`): each is folded into the one strongest entity of the identity when
+    every agency whose records state it judges that one (`_judge`: the one registered
+    company of that name in its country, the one person with documents of that name and
+    date of birth), and into none when they do not: it becomes a candidate of each strong
+    one instead. A fold that no such agency judges right any more is undone.
 
-    A fold is a recorded, undoable merge (`EntityMerge.automatic`), attributed to no person:
-    the audit event has no actor, the importing agency's id, and names the import (its
-    batch, the user who ran it) that led to it. Merges an analyst made are left alone.
-    Documents go first: a person folded by a shared document no longer stands for its name.
+    Each agency judges on its own records first, so that no fold joins two of an agency's
+    mentions on a ground only other agencies' records give. `mentioned` (the entities the
+    importing agency just named) brings back the folds into them, since naming one
+    otherwise changes that agency's judgement. Returns how many folds and undos it made.
+
+    A fold is a recorded, undoable merge (`EntityMerge.automatic`) listed to the importing
+    agency and attributed to no person: the audit event has no actor, that agency's id, and
+    names the import (its batch, the user who ran it). Merges an analyst made are left alone.
     """
     identities = set(identities)
-    changed = 0
-    for phase in (
-        {identity for identity in identities if identity.startswith("document:")},
-        {identity for identity in identities if not identity.startswith("document:")},
-    ):
-        if phase:
-            changed += _fold_phase(phase, agency_id=agency_id, actor=actor, batch_id=batch_id)
-    return changed
-
-
-def _standing(entity_id: int) -> int:
-    while True:
-        next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
-        if next_id is None:
-            return entity_id
-        entity_id = next_id
-
-
-def _fold_phase(identities: set[str], *, agency_id: int, actor, batch_id: int | None) -> int:
-    members: dict[str, list[tuple[int, int, int | None]]] = {}
-    for identity, pk, tier, into in EntityIdentity.objects.filter(identity__in=identities).values_list(
-        "identity", "entity_id", "tier", "entity__merged_into"
-    ):
-        members.setdefault(identity, []).append((pk, tier, into))
-    ids = {pk for entries in members.values() for pk, _, _ in entries}
+    folded_here = EntityMerge.objects.filter(
+        automatic=True, undone_at__isnull=True, survivor_id__in=list(mentioned)
+    ).values("merged_id")
+    identities.update(
+        EntityIdentity.objects.filter(entity_id__in=folded_here).values_list("identity", flat=True)
+    )
+    members = _members(identities)
+    ids = {pk for entries in members.values() for pk in entries}
     folded = {
         merge.merged_id: merge
         for merge in EntityMerge.objects.filter(merged_id__in=ids, undone_at__isnull=True, automatic=True)
@@ -527,33 +516,119 @@ def _fold_phase(identities: set[str], *, agency_id: int, actor, batch_id: int | 
     fold: dict[int, tuple[int, str]] = {}
     ambiguous: dict[tuple[int, int], float] = {}
     for identity, entries in members.items():
-        # What an analyst merged stays as they decided; only folds are this rule's to change.
-        live = [(pk, tier, into) for pk, tier, into in entries if into is None or pk in folded]
-        top = max((tier for _, tier, _ in live), default=TIER_NAME)
-        if top == TIER_NAME:
-            continue
-        anchors = {pk if into is None else _standing(pk) for pk, tier, into in live if tier == top}
-        for pk, tier, _ in live:
-            if tier == top or pk in anchors:
+        anchors, weak = _tiers(entries, folded)
+        weak_keys = [member.key for member in weak]
+        for member in weak:
+            judged = {_judge(agency, anchors, entries, weak_keys) for agency in member.agencies}
+            current = folded[member.pk].survivor_id if member.pk in folded else None
+            if current is not None and current in judged:
                 continue
-            target = next(iter(anchors)) if len(anchors) == 1 else None
-            current = folded[pk].survivor_id if pk in folded else None
-            if current != target:
-                if current is not None:
-                    undo[pk] = folded[pk]
-                if target is not None:
-                    fold[pk] = (target, identity)
-            if target is None:
+            agreed = judged.pop() if len(judged) == 1 else None
+            if current is not None:
+                undo[member.pk] = folded[member.pk]
+            if agreed is not None:
+                fold[member.pk] = (agreed, identity)
+            else:
                 for anchor in anchors:
-                    ambiguous[(min(pk, anchor), max(pk, anchor))] = 100.0
+                    ambiguous[(min(member.pk, anchor), max(member.pk, anchor))] = 100.0
     details = {"import_batch": batch_id, "imported_by": getattr(actor, "pk", None)}
     # Later folds first: an earlier fold's survivor may be a later fold's merged entity.
     for merge in sorted(undo.values(), key=lambda merge: -merge.pk):
         _unfold(merge, agency_id=agency_id, details=details)
     for pk, (target, identity) in sorted(fold.items()):
         _fold(target, pk, agency_id=agency_id, details={**details, "identity": identity})
-    propose(ambiguous, reason="several entities of one identity stand; none is chosen")
+    propose(ambiguous, reason="the identity does not say which entity")
     return len(undo) + len(fold)
+
+
+def fold_target(
+    *,
+    entity_id: int,
+    agency_id: int,
+    named: Collection[int] = (),
+    known: Mapping[str, Collection[int]] | None = None,
+) -> int | None:
+    """The entity the agency judges a weaker entity one with (see `fold_identities`), or
+    None: whether the agency's import of its key may land where a fold put it. `named` and
+    `known` add what the rows being imported state and is not recorded yet: the entities
+    they name by a number, and the identities they state for them."""
+    members = _members(EntityIdentity.objects.filter(entity_id=entity_id).values_list("identity", flat=True))
+    for identity, entries in members.items():
+        for pk in (known or {}).get(identity, ()):
+            if pk in entries:
+                entries[pk].agencies.add(agency_id)
+        folded = {
+            merge.merged_id: merge
+            for merge in EntityMerge.objects.filter(
+                merged_id=entity_id, undone_at__isnull=True, automatic=True
+            )
+        }
+        anchors, weak = _tiers(entries, folded)
+        if any(member.pk == entity_id for member in weak):
+            return _judge(agency_id, anchors, entries, [member.key for member in weak], named)
+    return None
+
+
+@dataclass
+class _Member:
+    pk: int
+    tier: int
+    into: int | None
+    key: str
+    agencies: set[int] = dataclass_field(default_factory=set)
+
+
+def _members(identities: Iterable[str]) -> dict[str, dict[int, _Member]]:
+    """The entities stating each identity, with the agencies whose records state it."""
+    members: dict[str, dict[int, _Member]] = {}
+    for identity, pk, tier, agency, into, key in EntityIdentity.objects.filter(
+        identity__in=list(identities)
+    ).values_list("identity", "entity_id", "tier", "agency_id", "entity__merged_into", "entity__key"):
+        member = members.setdefault(identity, {}).setdefault(pk, _Member(pk, tier, into, key))
+        member.agencies.add(agency)
+    return members
+
+
+def _tiers(entries: dict[int, _Member], folded: dict[int, EntityMerge]) -> tuple[list[int], list[_Member]]:
+    """The strongest standing entities of an identity and the weaker ones (standing or
+    folded): what an analyst merged stays as they decided, and is neither."""
+    live = [member for member in entries.values() if member.into is None or member.pk in folded]
+    top = max((member.tier for member in live), default=TIER_NAME)
+    if top == TIER_NAME:
+        return [], []
+    anchors = sorted(member.pk for member in live if member.tier == top and member.into is None)
+    return anchors, [member for member in live if member.tier < top]
+
+
+def _judge(
+    agency_id: int,
+    anchors: list[int],
+    entries: dict[int, _Member],
+    weak_keys: list[str],
+    named: Collection[int] = (),
+) -> int | None:
+    """The strong entity the agency's records make a weaker one: the one they state the
+    identity for; when they state it for none, the one that stands, provided they name it
+    in no other way (else the fold would join two of its own mentions on others' word)."""
+    known = [pk for pk in anchors if agency_id in entries[pk].agencies]
+    if known:
+        return known[0] if len(known) == 1 else None
+    if (
+        len(anchors) == 1
+        and anchors[0] not in named
+        and not _named_otherwise(anchors[0], agency_id, weak_keys)
+    ):
+        return anchors[0]
+    return None
+
+
+def _named_otherwise(entity_id: int, agency_id: int, weak_keys: list[str]) -> bool:
+    """Whether the agency's records name the entity other than by the weaker keys."""
+    return (
+        Mention.objects.filter(entity_id=entity_id, record__owner_id=agency_id)
+        .exclude(resolved_key__in=weak_keys)
+        .exists()
+    )
 
 
 def _fold(survivor_id: int, merged_id: int, *, agency_id: int, details: dict[str, Any]) -> None:

@@ -161,21 +161,24 @@ class Entity(PublicIdentity):
 
 
 class EntityIdentity(models.Model):
-    """An identity an entity is known by, shared with others of its type: a company's name in
-    a country, a person's name and date of birth, a person's identity document. `tier` says
-    how strongly the entity's own key identifies it (0: by that identity alone, 1: with an
-    address, 2: by a registration or document number); resolution on ingest folds the
-    weaker entities of an identity into its one strongest (`intel.merging.fold_identities`).
-    Rows are kept after a merge, so that a folded entity is found again when the fold must
-    be undone."""
+    """An identity an agency's records state for an entity, shared with others of its type: a
+    company's name in a country, a person's name and date of birth. `tier` says how strongly
+    the entity's own key identifies it (0: by that identity alone, 1: with an address, 2: by
+    a registration or document number); resolution on ingest folds an agency's weaker
+    entities of an identity into its one strongest (`intel.merging.fold_identities`), judged
+    on what that agency's own records state. Rows are kept after a merge, so that a folded
+    entity is found again when the fold must be undone. Never shown."""
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identities")
     identity = models.CharField(max_length=400, db_index=True)
     tier = models.PositiveSmallIntegerField()
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         verbose_name_plural = "entity identities"
-        constraints = [models.UniqueConstraint(fields=["entity", "identity"], name="entity_identity_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "identity", "agency"], name="entity_identity_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.entity_id} {self.identity} ({self.tier})"

@@ -29,12 +29,12 @@ the `fingerprints` library then folds the forms rigour knows only with their acc
 ("societe a responsabilite limitee"), drops punctuation, and sorts and deduplicates the
 tokens, so a fingerprint holds only [a-z0-9 ] and the ":" separators in keys are unambiguous.
 
-Each company and person also states its identities (`Resolved.identities`): the name it
-goes by in its country (with the date of birth, for a person) and, for a person, each
-identity document, with a tier saying how strongly its key identifies it.
-`intel.merging.fold_identities` folds the weaker entities of one identity into the one
-strongest entity of it, and into none when several share it: a company named without its
-number joins the one registered company of that name in its country.
+Each company and person also states its identity (`Resolved.identities`): the name it
+goes by in its country (with the date of birth, for a person), with a tier saying how
+strongly its key identifies it. `intel.merging.fold_identities` folds the weaker entities
+of one identity into the one strongest entity of it, and into none when several share it:
+a company named without its number joins the one registered company of that name in its
+country.
 
 A failure raises `ResolutionError(field, message)`, `field` being the input column the
 caller names, so an importer can report "row 17, field importer_reg_no: ...".
@@ -368,10 +368,10 @@ def resolve_person(
     """A person by identity document number when one is stated (the first, in order, of
     the compact numbers), else by country, name fingerprint and date of birth when given.
 
-    Identities: each document (a person keyed by another document that also states this
-    one is the same person), and name with date of birth (a person stated by name and
-    date of birth joins the one person with documents of that name and date). A name
-    without a date of birth identifies no one: such a person is only ever a candidate."""
+    Identity: name with date of birth (a person stated by them joins the one person with
+    documents of that name and date). A name without a date of birth identifies no one:
+    such a person is only ever a candidate, as are two persons whose first documents differ
+    (a shared document is evidence the candidate shows)."""
     name, fingerprint = _name(name, field)
     cc = _country(country, field, "country")
     properties: dict = {"name": name, "country": cc}
@@ -387,17 +387,9 @@ def resolve_person(
     if numbers:
         properties["documents"] = numbers
         key = f"{cc}:doc:{numbers[0]}"
-        identities = [
-            (_bounded(f"document:{cc}:{number}", KEY_MAX_LENGTH), TIER_NAME if i == 0 else TIER_NUMBER)
-            for i, number in enumerate(numbers)
-        ]
     if dob:
-        identities.append(
-            (
-                _bounded(f"person:{cc}:{fingerprint}:{properties['date_of_birth']}", KEY_MAX_LENGTH),
-                TIER_NUMBER if numbers else TIER_NAME,
-            )
-        )
+        identity = f"person:{cc}:{fingerprint}:{properties['date_of_birth']}"
+        identities.append((_bounded(identity, KEY_MAX_LENGTH), TIER_NUMBER if numbers else TIER_NAME))
     return Resolved(
         type=EntityType.PERSON.value,
         key=_bounded(key, KEY_MAX_LENGTH),

@@ -153,6 +153,76 @@ def test_a_name_keyed_company_folds_into_the_registered_one_when_it_meets_its_nu
     assert not list(verify_chain())
 
 
+def test_a_fold_never_joins_what_the_agencys_own_records_do_not(tmp_path, cus, tax):
+    # TAX's records give the company 555 the name "Bravo Shiping"; CUS's own call it
+    # "Bravo Shipping". CUS's "Bravo Shiping" without a number is not joined to 555: that
+    # would show CUS two of its records as one company on TAX's word.
+    import_rows(
+        tmp_path,
+        tax.agency,
+        {
+            "external_ref": "T-1",
+            "importer_name": "Bravo Shiping",
+            "importer_country": "NL",
+            "importer_reg_no": "555",
+        },
+    )
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "C-1",
+            "importer_name": "Bravo Shipping",
+            "importer_country": "NL",
+            "importer_reg_no": "555",
+        },
+        {"external_ref": "C-2", "importer_name": "Bravo Shiping", "importer_country": "NL"},
+    )
+    registered = importer("C-1")
+    assert importer("T-1") == registered
+    named = importer("C-2")
+    assert named.key == "NL:name:bravo shiping"
+    assert candidates_of(named) == {registered.pk}
+    assert not EntityMerge.objects.exists()
+
+
+def test_a_fold_on_another_agencys_word_ends_when_the_agency_names_the_company_otherwise(tmp_path, cus, pol):
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "C-1",
+            "importer_name": "Delta Freight B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 55556666",
+        },
+    )
+    import_rows(
+        tmp_path,
+        pol.agency,
+        {"external_ref": "P-1", "importer_name": "Delta Freight BV", "importer_country": "NL"},
+        name="first.csv",
+    )
+    registered = importer("C-1")
+    assert importer("P-1") == registered
+    # POL's own records now give the number under another name: its name-only mention no
+    # longer rests on its own records, and the fold is undone.
+    import_rows(
+        tmp_path,
+        pol.agency,
+        {
+            "external_ref": "P-2",
+            "importer_name": "Delta Freight Rotterdam",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 55556666",
+        },
+        name="second.csv",
+    )
+    assert importer("P-2") == registered
+    assert importer("P-1").key == "NL:name:bv delta freight"
+    assert EntityMerge.objects.get().undone_at is not None
+
+
 # --- companies never fused -------------------------------------------------------------
 
 
@@ -189,7 +259,7 @@ def test_same_named_companies_with_different_numbers_stay_apart_and_a_name_alone
         assert candidate.score == 100
         assert candidate.evidence["names"] == ["gmbh handel nordwind", "gmbh handel nordwind"]
         assert candidate.evidence["score_parts"] == {"name": 100.0}
-        assert candidate.evidence["reason"].startswith("several entities of one identity")
+        assert candidate.evidence["reason"] == "the identity does not say which entity"
 
 
 def test_a_fold_is_undone_when_a_second_registered_company_of_the_name_appears(tmp_path, cus):
@@ -355,13 +425,47 @@ def test_persons_by_document_name_and_date_of_birth(cus):
     assert {person.pk, second.pk} <= candidates_of(dated)
 
 
-def test_a_person_stating_two_documents_joins_the_person_keyed_by_the_other(cus):
-    write_persons(cus.agency, ("D-1", "Maria Jansen", None, ("PB7654321",)))
-    alone = subject("D-1")
-    assert alone.key == "NL:doc:PB7654321"
-    write_persons(cus.agency, ("D-2", "Maria Jansen", "1975-05-05", ("PB7654321", "IA1112223")))
-    both = subject("D-2")
-    assert both.key == "NL:doc:IA1112223"
-    assert subject("D-1") == both
-    fold = EntityMerge.objects.get()
-    assert (fold.merged_id, fold.survivor_id, fold.automatic) == (alone.pk, both.pk, True)
+def test_persons_of_different_first_documents_are_candidates_not_one(cus):
+    write_persons(
+        cus.agency,
+        ("D-1", "Maria Jansen", None, ("PB7654321",)),
+        ("D-2", "Maria Jansen", "1975-05-05", ("PB7654321", "IA1112223")),
+    )
+    alone, both = subject("D-1"), subject("D-2")
+    assert (alone.key, both.key) == ("NL:doc:PB7654321", "NL:doc:IA1112223")
+    assert candidates_of(alone) == {both.pk}
+    assert not EntityMerge.objects.exists()
+
+
+def test_another_agencys_import_neither_undoes_a_fold_nor_follows_it_on_others_word(tmp_path, cus, tax):
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "C-1",
+            "importer_name": "Echo Cargo B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 77778888",
+        },
+        {"external_ref": "C-2", "importer_name": "Echo Cargo BV", "importer_country": "NL"},
+    )
+    registered = importer("C-1")
+    assert importer("C-2") == registered
+    # TAX knows the company 77778888 as "Echo Cargo Holding", and names an "Echo Cargo BV"
+    # without a number: its own records do not say that is the same company.
+    import_rows(
+        tmp_path,
+        tax.agency,
+        {
+            "external_ref": "T-1",
+            "importer_name": "Echo Cargo Holding",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 77778888",
+        },
+        {"external_ref": "T-2", "importer_name": "Echo Cargo BV", "importer_country": "NL"},
+    )
+    assert importer("T-1") == registered
+    assert importer("C-2") == registered, "CUS's fold stands"
+    named = importer("T-2")
+    assert named.key == "NL:name:bv cargo echo" and named != registered
+    assert EntityMerge.objects.get().undone_at is None

@@ -104,11 +104,7 @@ def test_a_person_by_documents_name_and_date_of_birth():
     person = resolve_person("Jan de Vries", "NL", "1980-02-01", documents=["XK 999 9999", "nx1234567"])
     assert person.key == "NL:doc:NX1234567"
     assert person.properties["documents"] == ["NX1234567", "XK9999999"]
-    assert person.identities == (
-        ("document:NL:NX1234567", TIER_NAME),
-        ("document:NL:XK9999999", TIER_NUMBER),
-        ("person:NL:jan vries:1980-02-01", TIER_NUMBER),
-    )
+    assert person.identities == (("person:NL:jan vries:1980-02-01", TIER_NUMBER),)
     dated = resolve_person("De Vries, Jan", "NL", "1980-02-01")
     assert dated.key == "NL:jan vries:1980-02-01"
     assert dated.identities == (("person:NL:jan vries:1980-02-01", TIER_NAME),)

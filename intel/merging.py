@@ -226,7 +226,20 @@ def _announce(
     """Refreshes both entities' names for the candidate search, tells the graph sync both
     changed, and audits the merge or its undo (an automatic one with no actor: no person
     decided it; `details` say what did)."""
-    refresh_name_fingerprints([merge.survivor_id, merge.merged_id])
+    if merge.automatic and action == "entity.merge":
+        # A fold only adds the merged entity's names to the survivor: reading every mention
+        # of a busy registered company again would cost each fold more as its records grow.
+        names = dict(
+            Entity.objects.filter(pk__in=[merge.survivor_id, merge.merged_id]).values_list(
+                "pk", "name_fingerprints"
+            )
+        )
+        Entity.objects.filter(pk=merge.survivor_id).update(
+            name_fingerprints=sorted(set(names[merge.survivor_id]) | set(names[merge.merged_id]))
+        )
+        Entity.objects.filter(pk=merge.merged_id).update(name_fingerprints=[])
+    else:
+        refresh_name_fingerprints([merge.survivor_id, merge.merged_id])
     entities_changed.send(sender=EntityMerge, entity_ids=[merge.survivor_id, merge.merged_id])
     record_event(
         action,
@@ -623,12 +636,17 @@ def _judge(
 
 
 def _named_otherwise(entity_id: int, agency_id: int, weak_keys: list[str]) -> bool:
-    """Whether the agency's records name the entity other than by the weaker keys."""
-    return (
-        Mention.objects.filter(entity_id=entity_id, record__owner_id=agency_id)
-        .exclude(resolved_key__in=weak_keys)
-        .exists()
+    """Whether the agency's records name the entity other than by the weaker keys: by its
+    number (an identity the agency states for it), or by another name folded into it.
+    Both are index lookups, whatever the number of the entity's mentions."""
+    if EntityIdentity.objects.filter(entity_id=entity_id, agency_id=agency_id).exists():
+        return True
+    others = (
+        EntityMerge.objects.filter(survivor_id=entity_id, automatic=True, undone_at__isnull=True)
+        .exclude(merged__key__in=weak_keys)
+        .values("merged_id")
     )
+    return EntityIdentity.objects.filter(agency_id=agency_id, entity_id__in=others).exists()
 
 
 def _fold(survivor_id: int, merged_id: int, *, agency_id: int, details: dict[str, Any]) -> None:

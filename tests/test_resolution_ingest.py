@@ -469,3 +469,39 @@ def test_another_agencys_import_neither_undoes_a_fold_nor_follows_it_on_others_w
     named = importer("T-2")
     assert named.key == "NL:name:bv cargo echo" and named != registered
     assert EntityMerge.objects.get().undone_at is None
+
+
+def test_two_names_of_an_agency_are_not_joined_on_another_agencys_word(tmp_path, cus, tax):
+    # Only TAX's records say that "Foxtrot Metals" and "Foxtrot Trading" are company 9999.
+    import_rows(
+        tmp_path,
+        tax.agency,
+        {
+            "external_ref": "T-1",
+            "importer_name": "Foxtrot Metals",
+            "importer_country": "NL",
+            "importer_reg_no": "9999",
+        },
+        {
+            "external_ref": "T-2",
+            "importer_name": "Foxtrot Trading",
+            "importer_country": "NL",
+            "importer_reg_no": "9999",
+        },
+    )
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {"external_ref": "C-1", "importer_name": "Foxtrot Metals", "importer_country": "NL"},
+        name="first.csv",
+    )
+    registered = importer("T-1")
+    assert importer("C-1") == registered, "CUS names the company no other way"
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {"external_ref": "C-2", "importer_name": "Foxtrot Trading", "importer_country": "NL"},
+        name="second.csv",
+    )
+    assert importer("C-1") != importer("C-2"), "CUS's two names stay two companies"
+    assert registered.pk in candidates_of(importer("C-2"))

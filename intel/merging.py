@@ -525,6 +525,7 @@ def fold_identities(
         merge.merged_id: merge
         for merge in EntityMerge.objects.filter(merged_id__in=ids, undone_at__isnull=True, automatic=True)
     }
+    refused = _refused_folds(ids)
     undo: dict[int, EntityMerge] = {}
     fold: dict[int, tuple[int, str]] = {}
     ambiguous: dict[tuple[int, int], float] = {}
@@ -539,8 +540,10 @@ def fold_identities(
             agreed = judged.pop() if len(judged) == 1 else None
             if current is not None:
                 undo[member.pk] = folded[member.pk]
-            if agreed is not None:
+            if agreed is not None and (member.pk, agreed) not in refused:
                 fold[member.pk] = (agreed, identity)
+            elif agreed is not None:
+                continue
             else:
                 for anchor in anchors:
                     ambiguous[(min(member.pk, anchor), max(member.pk, anchor))] = 100.0
@@ -552,6 +555,19 @@ def fold_identities(
         _fold(target, pk, agency_id=agency_id, details={**details, "identity": identity})
     propose(ambiguous, reason="the identity does not say which entity")
     return len(undo) + len(fold)
+
+
+def _refused_folds(ids: Collection[int]) -> set[tuple[int, int]]:
+    """(weaker, strong) pairs a person said are not one: a fold of theirs an analyst undid,
+    a candidate an analyst rejected. The rule does not fold them again."""
+    undone = EntityMerge.objects.filter(merged_id__in=ids, automatic=True, undone_by__isnull=False)
+    refused = set(undone.values_list("merged_id", "survivor_id"))
+    rejected = ResolutionCandidate.objects.filter(
+        Q(entity_a_id__in=ids) | Q(entity_b_id__in=ids), status=ResolutionCandidate.Status.REJECTED
+    ).values_list("entity_a_id", "entity_b_id")
+    for a, b in rejected:
+        refused.update({(a, b), (b, a)})
+    return refused
 
 
 def fold_target(

@@ -152,6 +152,16 @@ def test_a_name_keyed_company_folds_into_the_registered_one_when_it_meets_its_nu
     assert AuditEvent.objects.get(action="entity.merge_undone").actor_id == admin.pk
     assert not list(verify_chain())
 
+    # A person said they are not one: later rows do not fold them again.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {"external_ref": "N-3", "importer_name": "Rotterdam Reefer B.V.", "importer_country": "NL"},
+        name="third.csv",
+    )
+    assert importer("N-3") == by_name
+    assert EntityMerge.objects.count() == 1
+
 
 def test_a_fold_never_joins_what_the_agencys_own_records_do_not(tmp_path, cus, tax):
     # TAX's records give the company 555 the name "Bravo Shiping"; CUS's own call it

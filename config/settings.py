@@ -264,7 +264,7 @@ if NEO4J_URI and not NEO4J_PASSWORD:
 HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
-PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 1_000)
+PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 500)
 # An entity shows its most recent mentions (names, sources) up to this many.
 ENTITY_MENTIONS_SHOWN = env_int("ENTITY_MENTIONS_SHOWN", 100)
 # The audit chain's head, HMAC-signed with a key kept out of the database, is appended to

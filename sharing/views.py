@@ -131,6 +131,7 @@ def release_record(request, pk: UUID):
 
 
 @extend_schema(
+    operation_id="records_release_bulk",
     request=BulkReleaseSerializer,
     responses={200: BulkReleaseResultSerializer},
     description=(

@@ -40,6 +40,7 @@ Status = Agreement.Status
 # A bulk release (a filtered set through the API, or an imported file) decides for many
 # records at once: it is the liaison's and the agency admin's, not every analyst's.
 BULK_RELEASE_ROLES = ("liaison", "agency_admin")
+BULK_REFUSAL = "records are released in bulk by liaison officers and agency admins of the owning agency"
 
 
 @transaction.atomic
@@ -65,6 +66,7 @@ def set_releasability(record: Record, user: User, mode: str, agreements: Iterabl
 
 
 def checked_release(mode: str, agreements: list[Agreement]) -> list[Agreement]:
+    """A mode there is, with agreements named for `named`."""
     if mode not in Releasability.values:
         raise ValidationError({"releasability": f"choose from {', '.join(Releasability.values)}"})
     if mode == Releasability.NAMED and not agreements:
@@ -72,13 +74,23 @@ def checked_release(mode: str, agreements: list[Agreement]) -> list[Agreement]:
     return agreements
 
 
+def bulk_release_refusal(user: User | None, owner_id: int) -> str | None:
+    """Why `user` may not release the owner's records in bulk, or None when they may."""
+    if user is None:
+        return BULK_REFUSAL
+    try:
+        require_role(user, owner_id, BULK_RELEASE_ROLES, "release records in bulk")
+    except PermissionDenied as refused:
+        return str(refused)
+    return None
+
+
 def checked_bulk_release(user: User | None, owner_id: int, mode: str, agreements: list[Agreement]) -> None:
     """What a bulk release must be: by a liaison officer or agency admin of the owner, under
     agreements in force in which the owner provides, named only for `named`. Any other
     agreement is refused as one that does not exist."""
-    if user is None:
-        raise PermissionDenied(bulk_refusal(None))
-    require_role(user, owner_id, BULK_RELEASE_ROLES, "release records in bulk")
+    if refused := bulk_release_refusal(user, owner_id):
+        raise PermissionDenied(refused)
     checked_release(mode, agreements)
     if mode != Releasability.NAMED and agreements:
         raise ValidationError(
@@ -120,7 +132,7 @@ def release_matching(
     everything a release would and returns the count, writing nothing."""
     owner_id = getattr(user, "agency_id", None)
     if owner_id is None:
-        raise PermissionDenied(bulk_refusal(user))
+        raise PermissionDenied(BULK_REFUSAL)
     agreements = list(agreements)
     checked_bulk_release(user, owner_id, mode, agreements)
     limit = settings.RELEASE_BULK_MAX_RECORDS
@@ -140,13 +152,6 @@ def unknown_agreement(reference: str) -> str:
     """One answer for an agreement that does not exist, one the agency is not party to, and
     one it may not release under now: the first two must not be told apart."""
     return f"{reference!r} is not an agreement in force under which your agency provides"
-
-
-def bulk_refusal(user: User | None) -> str:
-    roles = " or ".join(role.replace("_", " ") + "s" for role in BULK_RELEASE_ROLES)
-    if user is None:
-        return f"records are released in bulk by a user: {roles} of the owning agency"
-    return f"only {roles} of that agency may release records in bulk"
 
 
 def write_releases(
@@ -203,13 +208,7 @@ class ImportReleases:
     rules, for the rows of a file."""
 
     def refusal(self, *, user: User | None, agency_id: int) -> str | None:
-        if user is None:
-            return bulk_refusal(None)
-        try:
-            require_role(user, agency_id, BULK_RELEASE_ROLES, "release records in bulk")
-        except PermissionDenied as refused:
-            return str(refused)
-        return None
+        return bulk_release_refusal(user, agency_id)
 
     def agreement_ids(self, *, agency_id: int, references: Collection[str]) -> dict[str, int]:
         return dict(

@@ -17,7 +17,7 @@ import json
 import os
 import random
 import re
-import time
+from datetime import datetime
 
 import pyotp
 from locust import HttpUser, between, events, task
@@ -127,15 +127,15 @@ class Liaison(Reader):
 
     def on_start(self) -> None:
         self.user = next(_liaisons)
-        totp = pyotp.TOTP(self.user["totp"])
-        # One code per time step: the token takes this one, the pages the next.
-        self.sign_in_api(self.user, totp.now())
-        self.sign_in_pages(totp.at(time.time() + 30))
+        self.totp = pyotp.TOTP(self.user["totp"])
+        self.token_step = self.totp.timecode(datetime.now())
+        self.sign_in_api(self.user, self.totp.at(self.token_step * self.totp.interval))
+        self.sign_in_pages()
         self.pending: list = []
         self.own_records: list = []
         self.queue()
 
-    def sign_in_pages(self, code: str) -> None:
+    def sign_in_pages(self) -> None:
         login = self.client.get("/accounts/login/", name="sign in (page)")
         token = CSRF.search(login.text)
         answer = self.client.post(
@@ -148,6 +148,11 @@ class Liaison(Reader):
             name="sign in (page)",
         )
         token = CSRF.search(answer.text)
+        # One code per time step (a code used twice is refused as a replay): the token took
+        # its step's, the pages take a later one, chosen only now, since a loaded server may
+        # have taken longer than a step to answer the sign-ins before.
+        step = max(self.totp.timecode(datetime.now()), self.token_step + 1)
+        code = self.totp.at(step * self.totp.interval)
         with self.client.post(
             answer.url,
             data={"code": code, "csrfmiddlewaretoken": token.group(1) if token else ""},

@@ -264,7 +264,7 @@ if NEO4J_URI and not NEO4J_PASSWORD:
 HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
-PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 1_000)
+PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 500)
 # An entity shows its most recent mentions (names, sources) up to this many.
 ENTITY_MENTIONS_SHOWN = env_int("ENTITY_MENTIONS_SHOWN", 100)
 # The audit chain's head, HMAC-signed with a key kept out of the database, is appended to
@@ -282,6 +282,9 @@ if PRODUCTION and len(AUDIT_HEAD_KEY) < 32:
 PAGINATION_MAX_PAGE = env_int("PAGINATION_MAX_PAGE", 10_000)
 # A CSV export holds at most this many records (each one of another agency is audited).
 EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
+# A bulk release through the API (POST /api/records/release/) touches at most this many
+# records; more is refused, asking for narrower filters (each release is audited per record).
+RELEASE_BULK_MAX_RECORDS = env_int("RELEASE_BULK_MAX_RECORDS", 10_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a refused token answers 401 with `WWW-Authenticate: Token`.
@@ -391,6 +394,8 @@ GRAPH_SYNC_DRAINS = env_int("GRAPH_SYNC_DRAINS", 2)
 GRAPH_SYNC_BEAT_SECONDS = float(os.environ.get("GRAPH_SYNC_BEAT_SECONDS") or 5)
 # Who may see what: the agreement rule, asked by intel through intel/access.py.
 ACCESS_POLICY = "sharing.access.AgreementPolicy"
+# Who may release records and under which agreements, asked by intel's import through intel/releasing.py.
+RELEASE_SERVICE = "sharing.releases.ImportReleases"
 GRAPH_VISIBILITY_WATCHERS = [
     "sharing.access.records_with_grants_expired",
     "sharing.access.records_of_agreements_starting_or_ending",

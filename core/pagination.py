@@ -1,11 +1,9 @@
 from functools import cached_property
 
 from django.conf import settings
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-
-from core.inputs import page_number
 
 
 def count_up_to(queryset, limit: int) -> int:
@@ -22,7 +20,9 @@ def count_up_to(queryset, limit: int) -> int:
 class LimitedCountPaginator(Paginator):
     """Counts no further than `limit` rows. Counting everything an agency may see means
     testing the visibility rule on every record, a cost that grows with the table
-    (docs/benchmarks.md); a page needs only the rows up to it."""
+    (docs/benchmarks.md); a page needs only the rows up to it. A page past the limit is not
+    counted at all: its own rows, and one more, tell whether it exists and whether another
+    follows, where a count would walk every row before it a second time."""
 
     def __init__(self, object_list, per_page: int, limit: int):
         super().__init__(object_list, per_page)
@@ -36,27 +36,43 @@ class LimitedCountPaginator(Paginator):
     def exact(self) -> bool:
         return self.count <= self.limit
 
+    def page(self, number) -> Page:
+        number = self.page_number(number)
+        bottom = (number - 1) * self.per_page
+        if bottom + self.per_page <= self.limit:
+            return super().page(number)
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        if not rows and number > 1:
+            raise EmptyPage("That page contains no results")
+        self.limit = bottom + self.per_page
+        self.__dict__["count"] = bottom + len(rows)
+        return self._get_page(rows[: self.per_page], number, self)
+
+    @staticmethod
+    def page_number(number) -> int:
+        try:
+            number = int(number)
+        except (TypeError, ValueError) as error:
+            raise PageNotAnInteger("That page number is not an integer") from error
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        # A huge number must not reach the SQL as an offset; past this, no page is served.
+        if number > settings.PAGINATION_MAX_PAGE:
+            raise EmptyPage("That page number is past PAGINATION_MAX_PAGE")
+        return number
+
 
 class Pagination(PageNumberPagination):
-    """Page numbers, with `count` exact up to PAGINATION_COUNT_LIMIT rows or as deep as the
-    page asked for; past that `count` is that limit and `count_exact` is false, and `next`
-    still leads on."""
+    """Page numbers, with `count` exact up to PAGINATION_COUNT_LIMIT rows; past that `count`
+    is that limit and `count_exact` is false, and `next` still leads on. A page deeper than
+    the limit counts up to its own end."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
 
-    def paginate_queryset(self, queryset, request, view=None):
-        self.request = request
-        self.count_limit = settings.PAGINATION_COUNT_LIMIT
-        page_size = self.get_page_size(request)
-        if page_size:
-            asked = page_number(request.query_params.get(self.page_query_param))
-            self.count_limit = max(self.count_limit, asked * page_size)
-        return super().paginate_queryset(queryset, request, view)
-
     def django_paginator_class(self, queryset, page_size: int) -> LimitedCountPaginator:
-        return LimitedCountPaginator(queryset, page_size, self.count_limit)
+        return LimitedCountPaginator(queryset, page_size, settings.PAGINATION_COUNT_LIMIT)
 
     def get_paginated_response(self, data):
         paginator = self.page.paginator

@@ -22,6 +22,7 @@ from intel.models import (
     Caveat,
     Classification,
     LinkType,
+    Releasability,
     Role,
 )
 from intel.resolution import (
@@ -56,6 +57,7 @@ class RowPlan:
     record_fields: dict
     mentions: list[tuple[Resolved, str]] = field(default_factory=list)
     links: list[tuple[int, int, str]] = field(default_factory=list)
+    release: ReleasePlan | None = None
 
     def mention(self, resolved: Resolved, role: str) -> int:
         for index, (existing, existing_role) in enumerate(self.mentions):
@@ -191,6 +193,7 @@ def parse_row(number: int, row: dict, agency_code: str) -> tuple[RowPlan | None,
             "details": details,
         },
     )
+    plan.release = parse_release(row, errors)
     shipment = plan.mention(resolve_shipment(agency_code, external_ref or "?"), Role.SHIPMENT)
 
     for role, link_type in PARTY_ROLES.items():
@@ -246,6 +249,41 @@ def parse_row(number: int, row: dict, agency_code: str) -> tuple[RowPlan | None,
             plan.link(shipment, plan.mention(container, Role.CONTAINER), container_link)
 
     return (None if errors.items else plan), errors.items
+
+
+# --- releasability ------------------------------------------------------------------
+# To whom a row's record is released. The agreements named are only read here; whether the
+# agency may release under them is asked when the row is written (intel.releasing), since
+# intel knows no agreement.
+RELEASE_COLUMNS = ("releasability", "release_to")
+MAX_RELEASE_AGREEMENTS = 20
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    mode: str
+    references: tuple[str, ...] = ()
+
+
+def parse_release(row: dict, errors: RowErrors) -> ReleasePlan | None:
+    """The row's releasability, or None where the row states none: a new record is then
+    released to no one, and an existing one keeps its releases."""
+    mode = text(row, "releasability").lower()
+    references = tuple(dict.fromkeys(split_list(text(row, "release_to"))))
+    if not mode:
+        if references:
+            errors.add("releasability", f"is required when release_to is given ({Releasability.NAMED})")
+        return None
+    if mode not in Releasability.values:
+        errors.add("releasability", f"{mode!r} is not one of {', '.join(Releasability.values)}")
+        return None
+    if mode == Releasability.NAMED and not references:
+        errors.add("release_to", f"name the agreements (their references) to release to with {mode}")
+    if mode != Releasability.NAMED and references:
+        errors.add("release_to", f"names agreements only with releasability {Releasability.NAMED}")
+    if len(references) > MAX_RELEASE_AGREEMENTS:
+        errors.add("release_to", f"names more than {MAX_RELEASE_AGREEMENTS} agreements")
+    return ReleasePlan(mode, references)
 
 
 PARTY_ROLES = {

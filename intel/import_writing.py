@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
-from intel.import_validation import RowPlan, parse_row
+from intel.import_validation import ReleasePlan, RowPlan, parse_row
 from intel.merging import agency_sees_all_of, fold_identities, fold_target
 from intel.models import (
     Entity,
@@ -29,7 +29,9 @@ from intel.models import (
     LinkType,
     Mention,
     Record,
+    Releasability,
 )
+from intel.releasing import release_service
 from intel.resolution import (
     TIER_NUMBER,
     Resolved,
@@ -162,7 +164,13 @@ def key_by_address(plan: RowPlan) -> None:
 
 
 def write_chunk(
-    plans: list[RowPlan], agency, user, batch, result: ImportResult, perm_ids: list[int]
+    plans: list[RowPlan],
+    agency,
+    user,
+    batch,
+    result: ImportResult,
+    perm_ids: list[int],
+    releases: RowReleases | None = None,
 ) -> list[int]:
     """Writes one chunk of valid rows; returns the ids of entities it created or touched."""
     existing = {
@@ -266,9 +274,72 @@ def write_chunk(
         batch_id=getattr(batch, "pk", None),
         mentioned=set(entity_ids.values()),
     )
+    if releases is not None:
+        releases.write(to_create, to_update, record_ids)
     result.created += len(to_create)
     result.updated += len(to_update)
     return sorted(set(entity_ids.values()))
+
+
+# --- releases ---------------------------------------------------------------------
+
+
+class RowReleases:
+    """The releases a file's rows state, decided by the release service (intel.releasing):
+    whether the importing user may release, which agreement references the agency may
+    release under (any other is refused as one that does not exist), and the writing,
+    audited, in the import's transaction. A row stating no releasability changes none."""
+
+    def __init__(self, agency, user) -> None:
+        self.agency, self.user = agency, user
+        self.service = release_service()
+        self.refusal: str | None = None
+        self.asked = False
+        self.agreement_ids: dict[str, int] = {}
+
+    def problems(self, plans: list[RowPlan]) -> list[dict]:
+        """Row errors for the releases of a chunk's rows; the refusal of the user is told
+        once, at the first row stating a releasability."""
+        stating = [plan for plan in plans if plan.release is not None]
+        if not stating:
+            return []
+        errors = []
+        if not self.asked:
+            self.asked = True
+            self.refusal = self.service.refusal(user=self.user, agency_id=self.agency.pk)
+            if self.refusal:
+                errors.append({"row": stating[0].number, "field": "releasability", "message": self.refusal})
+        wanted = {ref for plan in stating for ref in plan.release.references} - set(self.agreement_ids)
+        if wanted:
+            self.agreement_ids.update(self.service.agreement_ids(agency_id=self.agency.pk, references=wanted))
+        for plan in stating:
+            for reference in plan.release.references:
+                if reference not in self.agreement_ids:
+                    errors.append(
+                        {
+                            "row": plan.number,
+                            "field": "release_to",
+                            "message": f"{reference[:100]!r} is not an agreement in force under which "
+                            f"{self.agency.code} provides",
+                        }
+                    )
+        return errors
+
+    def write(self, created: list[RowPlan], updated: list[RowPlan], record_ids: dict[str, int]) -> None:
+        """Releases the chunk's written records as their rows say, one call per release."""
+        groups: dict[ReleasePlan, list[int]] = {}
+        # A new record is released to no one already.
+        stating = [plan for plan in created if plan.release and plan.release.mode != Releasability.NONE]
+        for plan in [*stating, *(plan for plan in updated if plan.release)]:
+            groups.setdefault(plan.release, []).append(record_ids[plan.external_ref])
+        for release, ids in groups.items():
+            self.service.release(
+                user=self.user,
+                agency_id=self.agency.pk,
+                record_ids=ids,
+                mode=release.mode,
+                agreement_ids=sorted({self.agreement_ids[ref] for ref in release.references}),
+            )
 
 
 # --- the whole batch --------------------------------------------------------------
@@ -319,6 +390,7 @@ def import_file(
     result = ImportResult()
     errors: list[dict] = []
     perm_ids = owner_right_ids()
+    releases = RowReleases(agency, user)
 
     def flush(plans: list[RowPlan], seen: SeenReferences) -> None:
         """Reports references met twice, then writes the chunk while the file is still clean."""
@@ -337,9 +409,10 @@ def import_file(
             else:
                 in_chunk.add(plan.external_ref)
                 kept.append(plan)
+        errors.extend(releases.problems(kept))
         if not errors:
             # Candidates per chunk, not per file, so memory stays flat as the file grows.
-            find_candidates(write_chunk(kept, agency, user, batch, result, perm_ids))
+            find_candidates(write_chunk(kept, agency, user, batch, result, perm_ids, releases))
 
     with transaction.atomic():
         if connection.vendor == "postgresql":

@@ -112,18 +112,25 @@ class EntityMentionSerializer(PublicSerializer):
 
 
 class EntitySerializer(PublicSerializer):
+    """An entity in a list: its mentions are counted no further than the ones shown
+    (ENTITY_MENTIONS_SHOWN), which are read anyway; counting a busy company's thousands of
+    mentions for each row of a page cost more than the rest of the page."""
+
     key = serializers.SerializerMethodField()
     names = serializers.SerializerMethodField()
     mention_count = serializers.SerializerMethodField(
-        help_text="Mentions in records you may see, exact up to PAGINATION_COUNT_LIMIT"
+        help_text="Mentions in records you may see: exact up to ENTITY_MENTIONS_SHOWN in a list, "
+        "up to PAGINATION_COUNT_LIMIT for one entity"
     )
     mention_count_exact = serializers.SerializerMethodField(
-        help_text="False when there are more mentions than `mention_count` says"
+        help_text="False when there may be more mentions than `mention_count` says"
     )
 
     class Meta:
         model = Entity
         fields = ["id", "type", "key", "names", "mention_count", "mention_count_exact"]
+
+    count_limit_setting = "ENTITY_MENTIONS_SHOWN"
 
     def get_key(self, entity: Entity) -> str | None:
         return entity_key(entity)
@@ -132,15 +139,17 @@ class EntitySerializer(PublicSerializer):
         return entity_names(entity)
 
     def counted(self, entity: Entity) -> int:
-        if not hasattr(entity, "visible_mention_count"):
-            entity.visible_mention_count = selectors.visible_mention_count(self.context["reader"], entity)
-        return entity.visible_mention_count
+        """The count up to the limit, or one past it when there may be more."""
+        return len(entity.visible_mentions) + (len(entity.visible_mentions) >= self.count_limit())
+
+    def count_limit(self) -> int:
+        return getattr(settings, self.count_limit_setting)
 
     def get_mention_count(self, entity: Entity) -> int:
-        return min(self.counted(entity), settings.PAGINATION_COUNT_LIMIT)
+        return min(self.counted(entity), self.count_limit())
 
     def get_mention_count_exact(self, entity: Entity) -> bool:
-        return self.counted(entity) <= settings.PAGINATION_COUNT_LIMIT
+        return self.counted(entity) <= self.count_limit()
 
 
 class EntityDetailSerializer(EntitySerializer):
@@ -150,6 +159,13 @@ class EntityDetailSerializer(EntitySerializer):
 
     class Meta(EntitySerializer.Meta):
         fields = [*EntitySerializer.Meta.fields, "mentions"]
+
+    count_limit_setting = "PAGINATION_COUNT_LIMIT"
+
+    def counted(self, entity: Entity) -> int:
+        if not hasattr(entity, "visible_mention_count"):
+            entity.visible_mention_count = selectors.visible_mention_count(self.context["reader"], entity)
+        return entity.visible_mention_count
 
 
 class LinkSerializer(PublicSerializer):

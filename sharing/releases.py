@@ -9,14 +9,16 @@ names its basis, so the choke point (`sharing.access`) follows a chain live.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from agencies.models import User
-from audit.log import record_event
+from audit.log import Event, record_event, record_events
 from intel.models import Caveat, Record, Releasability
 from intel.signals import records_changed
 from sharing.access import (
@@ -30,19 +32,22 @@ from sharing.models import (
     RecordRelease,
 )
 from sharing.roles import require_role
+from sharing.selectors import releasable_agreements
 
 Status = Agreement.Status
+
+
+# A bulk release (a filtered set through the API, or an imported file) decides for many
+# records at once: it is the liaison's and the agency admin's, not every analyst's.
+BULK_RELEASE_ROLES = ("liaison", "agency_admin")
+BULK_REFUSAL = "records are released in bulk by liaison officers and agency admins of the owning agency"
 
 
 @transaction.atomic
 def set_releasability(record: Record, user: User, mode: str, agreements: Iterable[Agreement] = ()) -> Record:
     """The owner releases a record to no one, to every covering agreement, or to named ones."""
     require_role(user, record.owner_id, ["analyst", "liaison", "agency_admin"], "release this record")
-    if mode not in Releasability.values:
-        raise ValidationError({"releasability": f"choose from {', '.join(Releasability.values)}"})
-    agreements = list(agreements)
-    if mode == Releasability.NAMED and not agreements:
-        raise ValidationError({"agreements": "name at least one agreement to release to"})
+    agreements = checked_release(mode, list(agreements))
     superseded = Agreement.objects.filter(pk__in=[a.pk for a in agreements], status=Status.SUPERSEDED)
     for reference in superseded.values_list("reference", flat=True):
         raise ValidationError(
@@ -53,23 +58,176 @@ def set_releasability(record: Record, user: User, mode: str, agreements: Iterabl
             raise ValidationError(
                 {"agreements": f"{record.owner.code} does not provide under {agreement.reference}"}
             )
+    write_releases(
+        user=user, owner_id=record.owner_id, record_ids=[record.pk], mode=mode, agreements=agreements
+    )
     record.releasability = mode
-    record.save(update_fields=["releasability", "updated_at"])
-    owner_releases = RecordRelease.objects.filter(record=record, released_by_id=record.owner_id)
-    before = set(owner_releases.values_list("agreement_id", flat=True))
+    return record
+
+
+def checked_release(mode: str, agreements: list[Agreement]) -> list[Agreement]:
+    """A mode there is, with agreements named for `named`."""
+    if mode not in Releasability.values:
+        raise ValidationError({"releasability": f"choose from {', '.join(Releasability.values)}"})
+    if mode == Releasability.NAMED and not agreements:
+        raise ValidationError({"agreements": "name at least one agreement to release to"})
+    return agreements
+
+
+def bulk_release_refusal(user: User | None, owner_id: int) -> str | None:
+    """Why `user` may not release the owner's records in bulk, or None when they may."""
+    if user is None:
+        return BULK_REFUSAL
+    try:
+        require_role(user, owner_id, BULK_RELEASE_ROLES, "release records in bulk")
+    except PermissionDenied as refused:
+        return str(refused)
+    return None
+
+
+def checked_bulk_release(user: User | None, owner_id: int, mode: str, agreements: list[Agreement]) -> None:
+    """What a bulk release must be: by a liaison officer or agency admin of the owner, under
+    agreements in force in which the owner provides, named only for `named`. Any other
+    agreement is refused as one that does not exist."""
+    if refused := bulk_release_refusal(user, owner_id):
+        raise PermissionDenied(refused)
+    checked_release(mode, agreements)
+    if mode != Releasability.NAMED and agreements:
+        raise ValidationError(
+            {"agreements": f"agreements are named only with releasability {Releasability.NAMED}"}
+        )
+    allowed = set(
+        releasable_agreements(owner_id).filter(pk__in=[a.pk for a in agreements]).values_list("pk", flat=True)
+    )
+    for agreement in agreements:
+        if agreement.pk not in allowed:
+            raise ValidationError({"agreements": unknown_agreement(agreement.reference)})
+
+
+@transaction.atomic
+def release_records(
+    *,
+    user: User | None,
+    owner_id: int,
+    record_ids: list[int],
+    mode: str,
+    agreements: Iterable[Agreement] = (),
+    via: str,
+) -> int:
+    """The owner releases many of its records at once (the API's bulk release, an import),
+    as `checked_bulk_release` allows. Ids of records the owner does not own are left alone.
+    Returns how many records were released."""
+    agreements = list(agreements)
+    checked_bulk_release(user, owner_id, mode, agreements)
+    owned = list(Record.objects.owned_by(owner_id).filter(pk__in=record_ids).values_list("pk", flat=True))
+    write_releases(user=user, owner_id=owner_id, record_ids=owned, mode=mode, agreements=agreements, via=via)
+    return len(owned)
+
+
+def release_matching(
+    *, user: User, records: QuerySet[Record], mode: str, agreements: Iterable[Agreement] = (), dry_run: bool
+) -> int:
+    """The API's bulk release: the caller's agency's records among `records` (the record
+    list's filters applied), at most RELEASE_BULK_MAX_RECORDS of them. A dry run checks
+    everything a release would and returns the count, writing nothing."""
+    owner_id = getattr(user, "agency_id", None)
+    if owner_id is None:
+        raise PermissionDenied(BULK_REFUSAL)
+    agreements = list(agreements)
+    checked_bulk_release(user, owner_id, mode, agreements)
+    limit = settings.RELEASE_BULK_MAX_RECORDS
+    ids = list(records.filter(owner_id=owner_id).order_by("pk").values_list("pk", flat=True)[: limit + 1])
+    if len(ids) > limit:
+        raise ValidationError(
+            {"filters": f"more than {limit} records match (RELEASE_BULK_MAX_RECORDS); narrow the filters"}
+        )
+    if dry_run:
+        return len(ids)
+    return release_records(
+        user=user, owner_id=owner_id, record_ids=ids, mode=mode, agreements=agreements, via="bulk"
+    )
+
+
+def unknown_agreement(reference: str) -> str:
+    """One answer for an agreement that does not exist, one the agency is not party to, and
+    one it may not release under now: the first two must not be told apart."""
+    return f"{reference!r} is not an agreement in force under which your agency provides"
+
+
+def write_releases(
+    *,
+    user: User,
+    owner_id: int,
+    record_ids: list[int],
+    mode: str,
+    agreements: list[Agreement],
+    via: str = "record",
+) -> None:
+    """The one writer of an owner's releases, checked by its callers: the records'
+    releasability, their named releases (onward releases built on a release withdrawn go
+    with it), one `record.release` audit event per record, and the graph told."""
+    if not record_ids:
+        return
+    owner_releases = RecordRelease.objects.filter(record_id__in=record_ids, released_by_id=owner_id)
+    before: dict[int, list[int]] = {}
+    for record_id, agreement_id in owner_releases.values_list("record_id", "agreement_id"):
+        before.setdefault(record_id, []).append(agreement_id)
+    Record.objects.filter(pk__in=record_ids).update(releasability=mode, updated_at=timezone.now())
     owner_releases.exclude(agreement__in=agreements).delete()
     RecordRelease.objects.bulk_create(
-        [RecordRelease(record=record, agreement=a, released_by_id=record.owner_id) for a in agreements],
+        [
+            RecordRelease(record_id=record_id, agreement=agreement, released_by_id=owner_id)
+            for record_id in record_ids
+            for agreement in agreements
+        ],
         ignore_conflicts=True,
     )
-    record_event(
-        "record.release",
-        actor=user,
-        obj=record,
-        details={"mode": mode, "agreements": [a.reference for a in agreements], "before": sorted(before)},
+    references = [a.reference for a in agreements]
+    actor = user if getattr(user, "pk", None) else None
+    record_events(
+        Event(
+            action="record.release",
+            actor=actor,
+            agency_id=getattr(actor, "agency_id", None) or owner_id,
+            object_type=Record._meta.label_lower,
+            object_id=str(record_id),
+            details={
+                "mode": mode,
+                "agreements": references,
+                "before": sorted(before.get(record_id, [])),
+                "via": via,
+            },
+        )
+        for record_id in record_ids
     )
-    records_changed.send(sender=Record, record_ids=[record.pk])
-    return record
+    records_changed.send(sender=Record, record_ids=list(record_ids))
+
+
+class ImportReleases:
+    """The release service intel's import asks (`intel.releasing`): the bulk release's
+    rules, for the rows of a file."""
+
+    def refusal(self, *, user: User | None, agency_id: int) -> str | None:
+        return bulk_release_refusal(user, agency_id)
+
+    def agreement_ids(self, *, agency_id: int, references: Collection[str]) -> dict[str, int]:
+        return dict(
+            releasable_agreements(agency_id)
+            .filter(reference__in=list(references))
+            .values_list("reference", "pk")
+        )
+
+    def release(
+        self, *, user: User, agency_id: int, record_ids: list[int], mode: str, agreement_ids: list[int]
+    ) -> None:
+        release_records(
+            user=user,
+            owner_id=agency_id,
+            record_ids=record_ids,
+            mode=mode,
+            agreements=Agreement.objects.filter(pk__in=agreement_ids).order_by("reference"),
+            via="import",
+        )
 
 
 @transaction.atomic

@@ -32,6 +32,23 @@ def agreements_of(user) -> QuerySet[Agreement]:
     return Agreement.objects.filter(parties__agency_id=user.agency_id).distinct()
 
 
+def releasable_agreements(agency_id: int | None) -> QuerySet[Agreement]:
+    """The agreements an agency may release its records under in bulk (an import, the API's
+    bulk release): in force now, the agency providing. A reference outside them is answered
+    as one that does not exist."""
+    if agency_id is None:
+        return Agreement.objects.none()
+    return Agreement.objects.in_force().filter(parties__agency_id=agency_id, parties__provides=True)
+
+
+def own_records(user) -> QuerySet[Record]:
+    """The records of the user's agency: what it releases (none for a user of no agency)."""
+    agency_id = viewer_agency_id(user)
+    if agency_id is None:
+        return Record.objects.none()
+    return Record.objects.owned_by(agency_id)
+
+
 def requests_of(user) -> QuerySet[DisclosureRequest]:
     """Requests the user's agency made or received, newest first."""
     agency_id = viewer_agency_id(user)

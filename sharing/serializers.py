@@ -4,6 +4,8 @@ from rest_framework import serializers
 
 from agencies.models import Agency
 from core.identity import PublicRelatedField, PublicSerializer
+from intel.access import viewer_agency_id
+from intel.filters import RecordFilter
 from intel.models import Category, Classification, Entity, Purpose, Record, Releasability
 from intel.selectors import InvalidPurpose, validated_purpose
 from sharing import selectors
@@ -140,6 +142,52 @@ class ReleaseSerializer(CallerScopedSerializer):
 
     def scoped_querysets(self, user) -> dict:
         return {"agreements": selectors.agreements_of(user)}
+
+
+class BulkReleaseSerializer(CallerScopedSerializer):
+    filters = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="the record list's filters (" + ", ".join(RecordFilter.base_filters) + "); "
+        "the caller's agency's records matching all of them are released",
+    )
+    releasability = serializers.ChoiceField(choices=Releasability.choices)
+    agreements = SlugField(
+        slug_field="reference",
+        queryset=Agreement.objects.none(),
+        many=True,
+        required=False,
+        default=list,
+        help_text="for `named`: agreements in force under which the caller's agency provides",
+    )
+    dry_run = serializers.BooleanField(
+        required=False, default=False, help_text="count the records it would release; write nothing"
+    )
+
+    def scoped_querysets(self, user) -> dict:
+        agency_id = viewer_agency_id(user) if user is not None else None
+        return {"agreements": selectors.releasable_agreements(agency_id)}
+
+    def validate_filters(self, filters: dict) -> dict:
+        # A filter the list does not know would be dropped, and a typo would release everything.
+        known = list(RecordFilter.base_filters)
+        unknown = sorted(set(filters) - set(known))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: f"not a filter of the record list; use {', '.join(known)}" for name in unknown}
+            )
+        filterset = RecordFilter(data=filters, queryset=Record.objects.none())
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        return filters
+
+
+class BulkReleaseResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="records released (by a dry run: that would be)")
+    dry_run = serializers.BooleanField()
+    releasability = serializers.ChoiceField(choices=Releasability.choices)
+    agreements = serializers.ListField(child=serializers.CharField())
 
 
 class OnwardReleaseSerializer(CallerScopedSerializer):

@@ -9,6 +9,7 @@ router.register("requests", views.DisclosureRequestViewSet, basename="request")
 router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
+    path("records/release/", views.release_in_bulk, name="records-release"),
     path("records/<uuid:pk>/release/", views.release_record, name="record-release"),
     path("records/<uuid:pk>/release-onward/", views.release_onward, name="record-release-onward"),
     path("entities/<uuid:pk>/discovery/", views.discovery, name="entity-discovery"),

@@ -3,6 +3,7 @@ notifications and the reader's purpose. Thin: services do the work and the check
 
 from uuid import UUID
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 
 from core.identity import PublicLookup
 from core.viewsets import RestrictedViewSet
+from intel.filters import RecordFilter
 from intel.models import Entity, Record
 from intel.selectors import Reader
 from sharing import agreements, releases, requests, selectors
@@ -20,6 +22,8 @@ from sharing.discovery import discover
 from sharing.models import Agreement
 from sharing.serializers import (
     AgreementSerializer,
+    BulkReleaseResultSerializer,
+    BulkReleaseSerializer,
     ConsentRequestSerializer,
     DecisionSerializer,
     DisclosureRequestSerializer,
@@ -122,6 +126,40 @@ def release_record(request, pk: UUID):
         {
             "releasability": record.releasability,
             "agreements": [a.reference for a in body.validated_data["agreements"]],
+        }
+    )
+
+
+@extend_schema(
+    operation_id="records_release_bulk",
+    request=BulkReleaseSerializer,
+    responses={200: BulkReleaseResultSerializer},
+    description=(
+        "Releases the caller's agency's records that match the record list's filters, as a "
+        "release of each would, audited per record: for liaison officers and agency admins. At "
+        f"most RELEASE_BULK_MAX_RECORDS ({settings.RELEASE_BULK_MAX_RECORDS}) records: narrow a "
+        "larger set with filters. `dry_run` counts them and writes nothing."
+    ),
+)
+@api_view(["POST"])
+def release_in_bulk(request):
+    body = BulkReleaseSerializer(data=request.data, context={"request": request})
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    records = RecordFilter(data=data["filters"], queryset=selectors.own_records(request.user)).qs
+    count = releases.release_matching(
+        user=request.user,
+        records=records,
+        mode=data["releasability"],
+        agreements=data["agreements"],
+        dry_run=data["dry_run"],
+    )
+    return Response(
+        {
+            "count": count,
+            "dry_run": data["dry_run"],
+            "releasability": data["releasability"],
+            "agreements": [a.reference for a in data["agreements"]],
         }
     )
 

@@ -44,3 +44,37 @@ def test_the_schema_describes_count_exact(analyst):
     schema = analyst.get("/api/schema/", {"format": "json"}).json()
     page = schema["components"]["schemas"]["PaginatedRecordList"]
     assert page["properties"]["count_exact"]["type"] == "boolean"
+
+
+def refs_in_pages(client, **query) -> list[str]:
+    refs, url = [], "/api/records/"
+    params = {**query}
+    while url:
+        body = client.get(url, params).json()
+        refs += [row["external_ref"] for row in body["results"]]
+        url, params = body["next"], None
+    return refs
+
+
+def test_pages_past_the_limit_are_the_same_rows_as_pages_within_it(analyst, settings):
+    settings.PAGINATION_COUNT_LIMIT = 1000
+    counted = refs_in_pages(analyst, page_size=2)
+    settings.PAGINATION_COUNT_LIMIT = 1
+    uncounted = refs_in_pages(analyst, page_size=2)
+    assert uncounted == counted and len(counted) == len(set(counted)) >= 3
+
+
+def test_a_page_past_the_limit_counts_to_its_own_end(analyst, settings):
+    total = analyst.get("/api/records/").json()["count"]
+    assert total >= 3, "the examples hold at least three records"
+    settings.PAGINATION_COUNT_LIMIT = 1
+    second = analyst.get("/api/records/", {"page_size": 1, "page": 2}).json()
+    assert (second["count"], second["count_exact"], len(second["results"])) == (2, False, 1)
+    last = analyst.get("/api/records/", {"page_size": 1, "page": total}).json()
+    assert (last["count"], last["count_exact"], last["next"]) == (total, True, None)
+
+
+@pytest.mark.parametrize("page", ["9999", "0", "-1", "two", "10001"])
+def test_a_page_that_does_not_exist_is_not_found_past_the_limit_too(analyst, settings, page):
+    settings.PAGINATION_COUNT_LIMIT = 1
+    assert analyst.get("/api/records/", {"page_size": 1, "page": page}).status_code == 404

@@ -17,7 +17,8 @@ Key formats:
     address    CC:<POSTCODE>:<normalized text>                (postcode may be empty)
     phone      <E.164>
     email      <lower-cased address>
-    shipment   <agency code>:<external reference>
+    shipment   mrn/<MRN> or ucr/<UCR>                         with a consignment reference
+               <agency code>:<external reference>             otherwise
 
 A fingerprint (`name_fingerprint`) is the `fingerprints` library's: transliterated to
 ASCII, lower case, punctuation gone, legal forms reduced to one spelling ("Limited" and

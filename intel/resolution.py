@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
@@ -310,10 +310,10 @@ def resolve_person(
     date_of_birth: str | None = None,
     field: str = "person",
     *,
-    documents: Sequence[dict] = (),
+    documents: Iterable[str] = (),
 ) -> Resolved:
     """A person by country (of nationality), name fingerprint and date of birth; the
-    identity `documents` (from `identity_document`) are what this record states."""
+    identity document numbers (from `identity_document`) are what this record states."""
     name, fingerprint = _name(name, field)
     cc = _country(country, field, "country")
     properties: dict = {"name": name, "country": cc}
@@ -322,9 +322,9 @@ def resolve_person(
     if dob:
         properties["date_of_birth"] = _date_of_birth(dob, field)
         key = f"{key}:{properties['date_of_birth']}"
-    if documents:
-        properties["documents"] = list(documents)
-    numbers = tuple(document["number"] for document in documents)
+    numbers = sorted({_compact_identifier(number) for number in documents})
+    if numbers:
+        properties["documents"] = numbers
     return Resolved(
         type=EntityType.PERSON.value,
         key=_bounded(key, KEY_MAX_LENGTH),
@@ -564,11 +564,11 @@ def _personal_id_modules(country: str) -> list[ModuleType]:
     return modules
 
 
-def identity_document(kind: str, number: str, country: str, field: str) -> dict:
-    """One identity document a person holds, issued by `country` (ISO 3166-1 alpha-2):
-    a national personal identification number, validated (format and check digits) by the
-    country's python-stdnum module where there is one and kept in its compact form, else
-    checked for shape; or a passport number, checked for shape only."""
+def identity_document(kind: str, number: str, country: str, field: str) -> str:
+    """The compact number of an identity document a person holds, issued by `country`
+    (ISO 3166-1 alpha-2): a national personal identification number, validated (format and
+    check digits) by the country's python-stdnum module where there is one, else checked for
+    shape; or a passport number, checked for shape only."""
     raw = _required(number, field)
     if kind not in IDENTITY_DOCUMENT_TYPES:
         raise ResolutionError(field, f"{kind!r} is not one of {', '.join(IDENTITY_DOCUMENT_TYPES)}")
@@ -578,20 +578,20 @@ def identity_document(kind: str, number: str, country: str, field: str) -> dict:
             raise ResolutionError(
                 field, f"{raw!r} is not a passport number (6 to 20 letters and digits, with a digit)"
             )
-        return {"type": kind, "country": country, "number": compact}
+        return compact
     modules = _personal_id_modules(country)
     for module in modules:
         try:
             module.validate(raw)
         except NumberInvalid:
             continue
-        return {"type": kind, "country": country, "number": _compact_identifier(module.compact(raw))}
+        return _compact_identifier(module.compact(raw))
     if modules:
         names = ", ".join(module.__name__.removeprefix("stdnum.") for module in modules)
         raise ResolutionError(field, f"{raw!r} is not a valid {country} identity number (checked as {names})")
     if not UNCHECKED_ID_NUMBER.fullmatch(compact):
         raise ResolutionError(field, f"{raw!r} is not an identity number (4 to 20 letters and digits)")
-    return {"type": kind, "country": country, "number": compact}
+    return compact
 
 
 # The EU Movement Reference Number (Union Customs Code, Delegated Regulation (EU) 2015/2446,

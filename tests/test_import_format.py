@@ -147,10 +147,7 @@ def test_the_examples_of_five_agencies_resolve_into_one_picture(db):
     assert {("pol", "POL-SZ-0042"), ("pol", "POL-INV-0007"), ("tax", "TAX-2026-311")} <= mentioning(
         jan.entity
     )
-    assert jan.properties["documents"] == [
-        {"type": "national_id", "country": "NL", "number": "123456782"},
-        {"type": "passport", "country": "NL", "number": "NXC3K9P41"},
-    ]
+    assert sorted(jan.properties["documents"]) == ["123456782", "NXC3K9P41"]
     assert jan.properties["date_of_birth"] == "1980-03-14"
 
     assert Record.objects.get(external_ref="PORT-TIP-0020").details == {

@@ -395,3 +395,16 @@ def test_a_bad_person_field_names_row_and_field_and_nothing_is_written(db, tmp_p
     errors = refused(write(tmp_path, f"tips{suffix}", rows), agency("port", "port_authority"))
     assert [(e["row"], e["field"]) for e in errors] == [expected]
     assert not Entity.objects.exists() and not Mention.objects.exists()
+
+
+def test_the_api_refuses_an_option_that_is_not_a_boolean(db):
+    owner = agency("cus", "customs")
+    api = APIClient()
+    api.force_authenticate(User.objects.create(username="ana", agency=owner, role="analyst"))
+    upload = SimpleUploadedFile("a.csv", b"external_ref,category,occurred_on\n", "text/csv")
+    response = api.post(
+        "/api/imports/", {"file": upload, "allow_unknown_columns": "sometimes"}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert "allow_unknown_columns" in response.json()
+    assert not ImportBatch.objects.exists()

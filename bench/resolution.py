@@ -154,16 +154,8 @@ def missed_goals(scores: dict[str, PairwiseScore]) -> list[str]:
 # --- the truth against the database -----------------------------------------------------
 
 
-def column_type(column: str) -> str:
-    """The entity type a truth column names: `<role>_name` a company, `vessel_imo` a
-    vessel, `<role>_address` an address, `<role>_phone` a phone, `<role>_email` an e-mail."""
-    if column == "vessel_imo":
-        return "vessel"
-    suffix = column.rsplit("_", 1)[1]
-    return {"name": "company", "address": "address", "phone": "phone", "email": "email"}[suffix]
-
-
-# What links a party to the entities stated beside it in its columns.
+# What links a party to the entities stated beside it in its columns (`<role>_address` to
+# the `<role>_name` company); any other type is found by the role of its mention.
 PARTY_LINKS = {"address": "REGISTERED_AT", "phone": "CONTACT", "email": "CONTACT"}
 
 
@@ -225,19 +217,16 @@ def resolve_truth(truth: Iterable[dict]) -> Resolution:
         record_id = record_ids.get((row["agency"], row["external_ref"]))
         found: dict[str, int] = {}
         # Parties first: the entities beside them are found through them.
-        for column in sorted(
-            row["entities"], key=lambda name: column_type(name) not in ("company", "vessel")
-        ):
-            entity_type = column_type(column)
+        for column, named in sorted(row["entities"].items(), key=lambda item: item[1]["type"] in PARTY_LINKS):
+            entity_type, true = named["type"], named["entity"]
             role = column.rsplit("_", 1)[0]
             stated = mentions.get(record_id, [])
-            if entity_type in ("company", "vessel"):
+            if entity_type not in PARTY_LINKS:
                 matches = sorted({e for r, t, e in stated if r == role and t == entity_type})
             else:
                 party = found.get(f"{role}_name")
                 beside = links.get((record_id, party, PARTY_LINKS[entity_type]), set())
                 matches = sorted({e for _, t, e in stated if t == entity_type and e in beside})
-            true = row["entities"][column]
             if not matches:
                 result.unmatched[entity_type] += 1
                 # Resolved to nothing: a cluster of its own, joined to no other mention.

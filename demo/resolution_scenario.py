@@ -12,9 +12,10 @@ legal form and country with another company that has another registration number
 another address; some share an address with another company.
 
 Every row is in the import format of docs/import.md and is built by one `RowBuilder`, so
-a new column is one method there. What each row's mentions really are (a true entity id
-per column that states an entity) is written to a separate truth file, never into the
-rows: `bench/resolution.py` scores an import against it.
+a new column is one method there. What each row's mentions really are is written to a
+separate truth file, never into the rows: per row, the agency, the reference and, for each
+column that names an entity (`importer_name`, `importer_address`, `vessel_imo`, ...), the
+entity's type and true id. `bench/resolution.py` scores an import against it.
 
 Rows are generated one at a time from a random generator seeded by (seed, position), and
 each entity of the population from one seeded by (seed, pool, index), so a seed and a
@@ -566,7 +567,7 @@ class RowBuilder:
     one. Every column goes through `set`, which refuses a name the format does not have."""
 
     columns: dict = field(default_factory=dict)
-    truth: dict[str, str] = field(default_factory=dict)
+    truth: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def set(self, **columns) -> None:
         unknown = set(columns) - COLUMN_SET
@@ -574,11 +575,15 @@ class RowBuilder:
             raise KeyError(f"not a column of the import format: {', '.join(sorted(unknown))}")
         self.columns.update(columns)
 
+    def states(self, column: str, entity_type: str, entity: str) -> None:
+        """The truth: `column` of this row names `entity`, of `entity_type`."""
+        self.truth[column] = {"type": entity_type, "entity": entity}
+
     def party(
         self, role: str, company: Company, rng: random.Random, stream: Stream, *, contact: bool = True
     ) -> None:
         self.set(**{f"{role}_name": spell_name(company, rng), f"{role}_country": company.country})
-        self.truth[f"{role}_name"] = company.id
+        self.states(f"{role}_name", "company", company.id)
         if company.reg_no and rng.random() < stream.reg_no_rate:
             self.set(**{f"{role}_reg_no": spell_reg_no(company.reg_no, rng)})
         if not contact:
@@ -588,14 +593,14 @@ class RowBuilder:
             self.set(**{f"{role}_address": text})
             if postcode:
                 self.set(**{f"{role}_postcode": postcode})
-            self.truth[f"{role}_address"] = company.address.id
+            self.states(f"{role}_address", "address", company.address.id)
         if company.phone and rng.random() < stream.phone_rate:
             self.set(**{f"{role}_phone": spell_phone(company.phone[1], rng)})
-            self.truth[f"{role}_phone"] = company.phone[0]
+            self.states(f"{role}_phone", "phone", company.phone[0])
         if company.email and rng.random() < 0.3:
             email = company.email[1]
             self.set(**{f"{role}_email": email.upper() if rng.random() < 0.2 else email})
-            self.truth[f"{role}_email"] = company.email[0]
+            self.states(f"{role}_email", "email", company.email[0])
 
     def vessel(self, vessel: Vessel, rng: random.Random, stream: Stream) -> None:
         self.party("carrier", vessel.carrier, rng, stream, contact=rng.random() < 0.3)
@@ -604,7 +609,7 @@ class RowBuilder:
             vessel_name=spell_vessel_name(vessel.name, rng),
             vessel_flag=vessel.flag,
         )
-        self.truth["vessel_imo"] = vessel.id
+        self.states("vessel_imo", "vessel", vessel.id)
 
     def containers(self, rng: random.Random) -> None:
         count = rng.choice((1, 1, 1, 2, 3))
@@ -639,7 +644,7 @@ class RowBuilder:
 class GeneratedRow:
     agency: str
     columns: dict
-    truth: dict[str, str]
+    truth: dict[str, dict[str, str]]
 
 
 def build_row(population: Population, stream: Stream, category: str, rng: random.Random) -> RowBuilder:
@@ -722,8 +727,8 @@ class ResolutionScenario:
             yield GeneratedRow(stream.code, {"external_ref": ref, **row.columns}, row.truth)
 
     def write(self, directory: Path, *, file_format: str = "csv") -> dict[str, Path]:
-        """One file per agency (`<code>.csv` or `.jsonl`) and `truth.jsonl` beside them: per
-        row, the agency, the reference and the true entity of each column naming one."""
+        """One file per agency (`<code>.csv` or `.jsonl`) and `truth.jsonl` beside them, a
+        line per row: {"agency", "external_ref", "entities": {column: {"type", "entity"}}}."""
         directory.mkdir(parents=True, exist_ok=True)
         paths = {stream.code: directory / f"{stream.code}.{file_format}" for stream in STREAMS}
         with _Writers(paths, file_format) as writers, (directory / "truth.jsonl").open("w") as truth:

@@ -36,7 +36,12 @@ def csv_rows(directory: Path) -> dict[tuple[str, str], dict]:
 
 def truth(directory: Path) -> dict[tuple[str, str], dict[str, str]]:
     lines = (directory / "truth.jsonl").read_text().splitlines()
-    return {(item["agency"], item["external_ref"]): item["entities"] for item in map(json.loads, lines)}
+    return {
+        (item["agency"], item["external_ref"]): {
+            column: named["entity"] for column, named in item["entities"].items()
+        }
+        for item in map(json.loads, lines)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +119,13 @@ def test_the_truth_is_kept_out_of_the_rows(written, rows):
     assert not [entity for entity in ids if entity in text]
     # Each column the truth names is one the row states.
     assert all(column in rows[key] for key, columns in entities.items() for column in columns)
+
+
+def test_the_truth_names_each_columns_entity_type(written):
+    expected = {"name": "company", "address": "address", "phone": "phone", "email": "email", "imo": "vessel"}
+    for line in (written / "csv" / "truth.jsonl").read_text().splitlines():
+        for column, named in json.loads(line)["entities"].items():
+            assert named["type"] == expected[column.rsplit("_", 1)[1]], (column, named)
 
 
 def test_the_population_is_sized_as_documented_for_the_rows(written):

@@ -3,7 +3,7 @@ enough to count every pair by hand."""
 
 import pytest
 
-from bench.resolution import PairwiseScore, column_type, missed_goals, pairwise_score
+from bench.resolution import PairwiseScore, missed_goals, pairwise_score
 
 # Six mentions: true entities a, a, a, b, b, c resolved to X, X, Y, Y, Y, Z.
 #   true pairs:   (1,2) (1,3) (2,3) (4,5)                    = 4
@@ -79,10 +79,3 @@ def test_missed_goals_names_each_measure_below_the_issues_goal():
         "vessel precision n/a < 0.99",
         "vessel recall n/a < 0.99",
     ]
-
-
-def test_truth_columns_name_their_entity_type():
-    assert [
-        column_type(name)
-        for name in ("importer_name", "broker_address", "carrier_phone", "consignee_email", "vessel_imo")
-    ] == ["company", "address", "phone", "email", "vessel"]

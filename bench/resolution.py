@@ -18,7 +18,8 @@ bench/README.md), and scores every entity type the truth names:
   candidates, precision and recall count offered pairs as joined.
 
 The figures go to their own section of docs/benchmarks.md (between this script's markers),
-with the command and the revision measured; raw results to var/bench/resolution.json.
+with the command and the revision measured, beside those of earlier runs of other sizes,
+seeds or formats (`--fresh` forgets them); raw results to var/bench/resolution.json.
 """
 
 from __future__ import annotations
@@ -278,39 +279,45 @@ def _f(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def render(results: dict) -> str:
+def render(runs: list[dict]) -> str:
     out = [
         "## Entity resolution quality",
         "",
-        "Written by `bench/resolution.py` (see its docstring); do not edit by hand. "
-        f"{results['rows']:,} rows of `demo/resolution_scenario.py` (seed {results['seed']}, "
-        f"{results['format']}), five agencies' files imported through `intel.import_writing.import_file` "
-        f"into an empty bench database in {results['import_seconds']:.1f} s; scored against the "
-        "truth file pairwise over mentions (a mention: one column of one row that states an entity).",
+        "Written by `bench/resolution.py` (see its docstring); do not edit by hand. Each run: the "
+        "rows of `demo/resolution_scenario.py` for a seed, five agencies' files imported through "
+        "`intel.import_writing.import_file` into an empty bench database, scored against the truth "
+        "file pairwise over mentions (a mention: one column of one row that names an entity). "
+        "*Remaining true pairs offered*: of the true pairs the import left apart, the share an open "
+        "candidate offers; *with candidates*: offered pairs counted as joined. Goals: issue 13.",
         "",
-        f"- date: {results['date']}",
-        f"- code measured: {results['code']}",
-        f"- command: `{results['command']}`",
+    ]
+    for run in sorted(runs, key=lambda run: (run["rows"], run["seed"], run["format"])):
+        out += _render_run(run)
+    return "\n".join(out) + "\n"
+
+
+def _render_run(run: dict) -> list[str]:
+    out = [
+        f"### {run['rows']:,} rows, seed {run['seed']}, {run['format']}",
+        "",
+        f"- date: {run['date']}; imported in {run['import_seconds']:.1f} s",
+        f"- code measured: {run['code']}",
+        f"- command: `{run['command']}`",
         "",
         "| type | mentions | true entities | resolved entities | precision | recall "
         "| remaining true pairs offered | precision with candidates | recall with candidates | goal |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    missed = set(results["missed"])
+    missed = run["missed"]
     for entity_type in ENTITY_TYPES:
-        figures = results["scores"].get(entity_type)
-        goals = GOALS.get(entity_type, {})
+        figures = run["scores"].get(entity_type)
         verdicts = [
             f"{measure.replace('_', ' ')} ≥ {goal}: "
             + ("**missed**" if any(m.startswith(f"{entity_type} {measure} ") for m in missed) else "met")
-            for measure, goal in goals.items()
+            for measure, goal in GOALS.get(entity_type, {}).items()
         ]
         if figures is None:
-            note = (
-                "none in the files: the import format has no person columns yet"
-                if entity_type == "person"
-                else "none"
-            )
+            note = "the import format has no person columns yet" if entity_type == "person" else ""
             out.append(f"| {entity_type} | 0 | | | | | | | | {note} |")
             continue
         out.append(
@@ -319,21 +326,19 @@ def render(results: dict) -> str:
             f"{_f(figures['remaining_offered'])} | {_f(figures['precision_with_candidates'])} | "
             f"{_f(figures['recall_with_candidates'])} | {'; '.join(verdicts) or 'reported'} |"
         )
-    out.append("")
-    out.append(
-        f"Open candidates after the import: {results['open_candidates']:,}. Mentions whose entity the "
-        "import did not state where the truth says (counted as resolved to nothing): "
-        + (", ".join(f"{t} {n:,}" for t, n in results["unmatched"].items()) or "none")
+    out += [
+        "",
+        f"Open candidates after the import: {run['open_candidates']:,}. Mentions the import did not "
+        "state where the truth says (each counted as an entity of its own): "
+        + (", ".join(f"{t} {n:,}" for t, n in run["unmatched"].items()) or "none")
         + "; a party whose columns led to more than one entity (the first taken): "
-        + (", ".join(f"{t} {n:,}" for t, n in results["ambiguous"].items()) or "none")
-        + "."
-    )
-    out.append("")
-    if results["missed"]:
-        out.append("Goals missed: " + "; ".join(results["missed"]) + ".")
-    else:
-        out.append("Every goal met.")
-    return "\n".join(out) + "\n"
+        + (", ".join(f"{t} {n:,}" for t, n in run["ambiguous"].items()) or "none")
+        + ".",
+        "",
+        ("Goals missed: " + "; ".join(missed) + ".") if missed else "Every goal met.",
+        "",
+    ]
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -342,6 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--fresh", action="store_true", help="forget the runs of other sizes and seeds")
     args = parser.parse_args(argv)
 
     from bench import report
@@ -364,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
 
     resolution = resolve_truth(truth_rows(truth_path))
     scores = resolution.scores()
-    results = {
+    run = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "code": code,
         "command": shlex.join(
@@ -385,10 +391,13 @@ def main(argv: list[str] | None = None) -> None:
         "ambiguous": dict(resolution.ambiguous),
         "missed": missed_goals(scores),
     }
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    (WORK_DIR / "resolution.json").write_text(json.dumps(results, indent=2))
-    report.write_section(args.out, render(results), BEGIN, END)
-    print(render(results))
+    # Runs of other sizes, seeds and formats are kept (each with its own revision and date).
+    results_path = WORK_DIR / "resolution.json"
+    runs = {} if args.fresh or not results_path.exists() else json.loads(results_path.read_text())
+    runs[f"{args.rows}-{args.seed}-{args.format}"] = run
+    results_path.write_text(json.dumps(runs, indent=2))
+    report.write_section(args.out, render(list(runs.values())), BEGIN, END)
+    print("\n".join(_render_run(run)))
     print(f"[bench] wrote {args.out}", file=sys.stderr)
 
 

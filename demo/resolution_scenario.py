@@ -315,7 +315,7 @@ class Company:
     country: str
     reg_no: str  # "" when the company has none (or none its partners know)
     address: Address | None
-    phone: tuple[str, str] | None  # (true id, E.164)
+    phone: str  # E.164, "" when none
     email: tuple[str, str] | None  # (true id, address)
 
 
@@ -473,7 +473,7 @@ class Population:
             country,
             registration_number(rng, country) if registered else "",
             address,
-            (f"phone-{ident}", make_phone(rng, country)) if has_phone else None,
+            make_phone(rng, country) if has_phone else "",
             (f"email-{ident}", f"info@{slug}{k}.example") if rng.random() < 0.5 else None,
         )
 
@@ -595,8 +595,9 @@ class RowBuilder:
                 self.set(**{f"{role}_postcode": postcode})
             self.states(f"{role}_address", "address", company.address.id)
         if company.phone and rng.random() < stream.phone_rate:
-            self.set(**{f"{role}_phone": spell_phone(company.phone[1], rng)})
-            self.states(f"{role}_phone", "phone", company.phone[0])
+            self.set(**{f"{role}_phone": spell_phone(company.phone, rng)})
+            # A phone is its number: two companies that happen to draw one number share it.
+            self.states(f"{role}_phone", "phone", f"phone-{company.phone}")
         if company.email and rng.random() < 0.3:
             email = company.email[1]
             self.set(**{f"{role}_email": email.upper() if rng.random() < 0.2 else email})

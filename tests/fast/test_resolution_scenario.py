@@ -134,8 +134,8 @@ def test_the_population_is_sized_as_documented_for_the_rows(written):
     # max(15, 1500 // 150) = 15 vessels.
     sizes = {"domestic": 187, "foreign": 125, "broker": 6, "carrier": 5, "vessel": 15}
     ids = {entity for columns in truth(written / "csv").values() for entity in columns.values()}
-    for entity in ids:
-        kind, number = re.fullmatch(r"(?:address-|phone-|email-)?(\w+)-(\d+)", entity).groups()
+    for entity in ids - {entity for entity in ids if entity.startswith("phone-+")}:
+        kind, number = re.fullmatch(r"(?:address-|email-)?(\w+)-(\d+)", entity).groups()
         assert int(number) < sizes[kind], entity
     companies = {entity for entity in ids if re.fullmatch(r"(domestic|foreign|broker|carrier)-\d+", entity)}
     assert 100 < len(companies) <= 187 + 125 + 6 + 5

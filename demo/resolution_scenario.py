@@ -338,7 +338,7 @@ def registration_number(rng: random.Random, country: str) -> str:
         return f"DE{body}{mod_11_10.calc_check_digit(body)}"
     if country == "FR":
         body = f"{rng.randint(10**7, 10**8 - 1)}"
-        return siren.to_tva(body + luhn.calc_check_digit(body))
+        return "FR" + siren.to_tva(body + luhn.calc_check_digit(body))
     if country == "IT":
         body = f"{rng.randint(10**6, 10**7 - 1)}{rng.randint(1, 100):03d}"
         return f"IT{body}{luhn.calc_check_digit(body)}"

@@ -3,14 +3,16 @@ import format, with the variants real files have, and the truth kept out of the 
 
 import csv
 import json
+import random
 import re
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from stdnum import get_cc_module
 
-from demo.resolution_scenario import ResolutionScenario
+from demo.resolution_scenario import ResolutionScenario, registration_number
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENCIES = ("rq-cus", "rq-cg", "rq-pol", "rq-tax", "rq-port")
@@ -206,3 +208,11 @@ def test_the_variants_of_real_files_are_there(rows, mentions):
         if entity.startswith("domestic-")
         for row, other in pairwise(party_rows)
     )
+
+
+@pytest.mark.parametrize("country", ["NL", "BE", "DE", "FR", "GB", "ES", "IT", "PL", "DK"])
+def test_registration_numbers_are_the_countrys_vat_numbers_with_its_prefix(country):
+    module = get_cc_module(country.lower(), "vat")
+    numbers = [registration_number(random.Random(index), country) for index in range(50)]
+    assert all(number.startswith(country) and module.is_valid(number) for number in numbers)
+    assert len(set(numbers)) == 50

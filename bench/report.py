@@ -122,15 +122,33 @@ END = "<!-- bench/run.py: end -->"
 OWN_PAGE_START = "# Benchmarks\n\nWritten by `make bench`"
 
 
+def _replaced(page: str, block: str, begin: str, end: str) -> str | None:
+    """The page with the part between `begin` and `end` replaced by `block`; None when the
+    page has no such part."""
+    if begin not in page or end not in page:
+        return None
+    before, rest = page.split(begin, 1)
+    after = rest.split(end, 1)[1].lstrip("\n")
+    return before + block + ("\n" + after if after else "")
+
+
+def write_section(path: Path, body: str, begin: str, end: str) -> None:
+    """Writes a benchmark's own section, between its markers: in place of the last one, or
+    at the end of the page; the rest of the page is kept."""
+    block = f"{begin}\n{body.rstrip()}\n{end}\n"
+    old = path.read_text() if path.exists() else ""
+    page = _replaced(old, block, begin, end)
+    path.write_text(page if page is not None else old.rstrip("\n") + ("\n\n" if old.strip() else "") + block)
+
+
 def write_page(path: Path, body: str) -> None:
     """Replaces this run's part of the page and keeps the rest: other benchmarks (the
-    graph sync's) write their own sections into the same page."""
+    graph sync's, the resolution quality's) write their own sections into the same page."""
     block = f"{BEGIN}\n{body.rstrip()}\n{END}\n"
     old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        before, rest = old.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        page = before + block + ("\n" + after if after else "")
+    replaced = _replaced(old, block, BEGIN, END)
+    if replaced is not None:
+        page = replaced
     elif not old.strip() or old.startswith(OWN_PAGE_START):
         # A page from before the markers: keep the sections someone else added to it.
         others = [
@@ -195,6 +213,8 @@ def render(results: dict) -> str:
         add("")
     if "import" in results:
         _import_section(add, results)
+    if "loaded" in results:
+        _loaded_section(add, results["loaded"])
     if "profile" in results:
         _profile_section(add, results["profile"])
     if "experiments" in results:
@@ -216,8 +236,9 @@ def _import_section(add, results: dict) -> None:
     add("## 1. Import throughput and memory")
     add("")
     add(
-        f"A generated file of {_n(imp['rows'])} shipment, inspection and seizure rows "
-        f"({imp['file_mib']} MiB, `bench/shipments.py`, generated in {imp['generate_seconds']} s) "
+        f"A generated file of {_n(imp['rows'])} rows of five agencies' declarations, inspections and "
+        "seizures, with the spelling variants of real files "
+        f"({imp['file_mib']} MiB, `demo/resolution_scenario.py`, generated in {imp['generate_seconds']} s) "
         "imported by `intel.import_writing.import_file` (validation, entity resolution, writing in chunks "
         "of 500, candidate search per chunk, one all-or-nothing transaction) into empty tables, in "
         "a fresh process per import. Peak memory is that process's VmHWM (the kernel's high-water "
@@ -252,6 +273,20 @@ def _import_section(add, results: dict) -> None:
     add("")
     add(f"Command: `{imp['command']}`.")
     add("")
+    add(
+        f"Goal (issue 13, at `--scale 1`): ≥ {IMPORT_GOAL_ROWS_PER_S:,} rows/s at 100,000 rows: "
+        + ("met" if imp["rows_per_s"] >= IMPORT_GOAL_ROWS_PER_S else "**missed**")
+        + f" ({_n(imp['rows_per_s'], 0)} rows/s at {_n(imp['rows'])} rows)."
+    )
+    if mem:
+        growth = mem["peak_rss_mib"] / imp["peak_rss_mib"] - 1
+        add(
+            f"Peak memory from {_n(imp['rows'])} to {_n(mem['rows'])} rows: {growth:+.0%} "
+            f"(goal: within {MEMORY_GOAL_GROWTH:.0%} from 100,000 to 1,000,000): "
+            + ("met" if abs(growth) <= MEMORY_GOAL_GROWTH else "**missed**")
+            + "."
+        )
+    add("")
     _checkpoints(add, f"{_n(imp['rows'])}-row file", imp)
     if mem:
         if not mem["completed"]:
@@ -268,6 +303,37 @@ def _import_section(add, results: dict) -> None:
         add(f"Command: `{mem['command']}`.")
         add("")
         _checkpoints(add, f"{_n(mem['rows_in_file'])}-row file", mem)
+
+
+IMPORT_GOAL_ROWS_PER_S = 2000
+LOADED_GOAL_ROWS_PER_S = 1600
+MEMORY_GOAL_GROWTH = 0.2
+
+
+def _loaded_section(add, loaded: dict) -> None:
+    add("## 1b. Import on top of a loaded database")
+    add("")
+    add(
+        f"{_n(loaded['records_before'])} rows of the same mix imported first "
+        f"({_n(loaded['preload_seconds'], 0)} s, {_n(loaded['preload_rows_per_s'], 0)} rows/s), then "
+        f"{_n(loaded['rows_in_file'])} more rows by the same traders (numbered after the first file's rows) "
+        "imported on top of them, in a fresh process: whether the cost per row grows with what is "
+        "already stored (blocks, candidate search, indexes)."
+    )
+    add("")
+    stopped = "" if loaded["completed"] else f" (stopped at the {loaded['cap_minutes']}-minute cap)"
+    add(
+        f"- {_n(loaded['rows'])} rows{stopped} in {_n(loaded['seconds'], 1)} s: "
+        f"**{_n(loaded['rows_per_s'], 0)} rows/s**; peak RSS **{_n(loaded['peak_rss_mib'], 1)} MiB**"
+    )
+    add(
+        f"- goal (issue 13, at `--scale 1`): ≥ {LOADED_GOAL_ROWS_PER_S:,} rows/s over 1,000,000 rows into "
+        "a database already holding 1,000,000 records: "
+        + ("met" if loaded["completed"] and loaded["rows_per_s"] >= LOADED_GOAL_ROWS_PER_S else "**missed**")
+    )
+    add(f"- command: `{loaded['command']}`")
+    add("")
+    _checkpoints(add, f"{_n(loaded['rows_in_file'])} rows on top of {_n(loaded['records_before'])}", loaded)
 
 
 def _checkpoints(add, title: str, result: dict) -> None:

@@ -1,14 +1,18 @@
 """Runs every benchmark and writes docs/benchmarks.md.
 
-    platform/with-env .venv/bin/python bench/run.py [--scale 0.1] [--stages import,profile,memory,http,load]
+    platform/with-env .venv/bin/python bench/run.py [--scale 0.1] [--stages import,memory,loaded,...]
 
-Stages (sizes at --scale 1):
+Stages (sizes at --scale 1); the imports read the five agencies' realistic mix
+(`demo/resolution_scenario.py`, every spelling variant included) in one generated CSV file:
 
-- import:  100,000 generated shipment rows through `intel.import_writing.import_file` in a
+- import:  100,000 rows through `intel.import_writing.import_file` into empty tables, in a
            fresh process: records per second, commit time, peak RSS.
-- profile: cProfile of a complete import of the first 20,000 of those rows.
+- profile: cProfile of a complete import of the first 10,000 of those rows, and of
+           10,000 more by the same traders on top of the 100,000.
 - memory:  the peak RSS importing a 1,000,000-row file; when the 100k throughput says
            it would take longer than --import-cap-minutes, the first N rows only.
+- loaded:  1,000,000 rows imported, then 1,000,000 more by the same traders on top of
+           them: records per second over the second file and per interval, peak RSS.
 - http:    the API over HTTP against gunicorn, over 1,000,000 records of 20 agencies and
            50 agreements: p50/p95/p99 per request kind, for the agencies that see the
            most and the least, cold (fresh server) and warm.
@@ -46,13 +50,15 @@ from bench.common import (
     setup_django,
 )
 
-STAGES = ("import", "profile", "experiments", "memory", "http", "load")
+STAGES = ("import", "profile", "experiments", "memory", "loaded", "http", "load")
 EXPERIMENTS = {
     "as the project runs it": [],
     "SET CONSTRAINTS ALL IMMEDIATE": ["--constraints-immediate"],
     "psycopg server-side binding": ["--server-side-binding"],
 }
 IMPORT_AGENCY = "bench-00"
+# The seed of the generated files: every stage and every run imports the same rows.
+SCENARIO_SEED = 20260301
 
 
 def run_child(args: list[str]) -> dict:
@@ -68,12 +74,15 @@ def run_child(args: list[str]) -> dict:
     return result
 
 
-def generated_file(rows: int, ref_prefix: str = "BENCH", pool_rows: int | None = None) -> tuple[Path, float]:
-    from bench.shipments import generate
+def generated_file(rows: int, *, first: int = 0, population: int | None = None) -> tuple[Path, float]:
+    """`rows` rows of the five agencies' realistic mix (`demo/resolution_scenario.py`) in
+    one CSV file, from row `first` on, about a population sized for `population` rows
+    (default `rows`): with a later `first`, more rows by the same traders."""
+    from demo.resolution_scenario import ResolutionScenario
 
-    path = WORK_DIR / f"shipments-{ref_prefix.lower()}-{rows}.csv"
+    path = WORK_DIR / f"mix-{first}-{rows}.csv"
     started = time.perf_counter()
-    generate(path, rows, ref_prefix=ref_prefix, pool_rows=pool_rows)
+    ResolutionScenario(SCENARIO_SEED, rows, population=population, first=first).write_one_file(path)
     return path, time.perf_counter() - started
 
 
@@ -125,7 +134,7 @@ def stage_profile(results: dict, import_rows: int, rows: int) -> None:
 
     from intel.models import Record
 
-    source = WORK_DIR / f"shipments-bench-{import_rows}.csv"
+    source = WORK_DIR / f"mix-0-{import_rows}.csv"
     if not source.exists():
         source, _ = generated_file(import_rows)
     profiles = {}
@@ -133,7 +142,7 @@ def stage_profile(results: dict, import_rows: int, rows: int) -> None:
         reset_data()
         ensure_agencies(1)
         run_child([str(source.relative_to(ROOT)), "--agency", IMPORT_AGENCY])
-    late, _ = generated_file(rows, ref_prefix="LATE", pool_rows=import_rows)
+    late, _ = generated_file(rows, first=import_rows, population=import_rows)
     for name, path in (("late", late), ("early", None)):
         if path is None:
             reset_data()
@@ -152,7 +161,7 @@ def stage_experiments(results: dict, import_rows: int, rows: int, rounds: int = 
     the settings taking turns (round-robin) so the machine's load falls on each alike."""
     import statistics
 
-    source = WORK_DIR / f"shipments-bench-{import_rows}.csv"
+    source = WORK_DIR / f"mix-0-{import_rows}.csv"
     if not source.exists():
         source, _ = generated_file(import_rows)
     path = prefix_file(source, rows)
@@ -209,6 +218,50 @@ def stage_memory(results: dict, rows: int, cap_minutes: float) -> None:
         "generate_seconds": round(generate_seconds, 1),
         "estimated_full_import_minutes": round(estimate / 60, 1) if estimate else None,
         "cap_minutes": cap_minutes if capped else None,
+        **outcome,
+    }
+
+
+def stage_loaded(results: dict, rows: int, cap_minutes: float) -> None:
+    """`rows` more rows by the same traders into a database already holding `rows` records:
+    whether the cost per row grows with what is stored. The first file is imported whole
+    (it makes the database the measured import starts from); the measured one stops after
+    `cap_minutes` and reports how far it came."""
+    reset_data()
+    ensure_agencies(1)
+    base, base_generate_seconds = generated_file(rows)
+    try:
+        preload = run_child(
+            [
+                str(base.relative_to(ROOT)),
+                "--agency",
+                IMPORT_AGENCY,
+                "--checkpoint",
+                str(max(1000, rows // 20)),
+            ]
+        )
+    finally:
+        base.unlink(missing_ok=True)
+    more, generate_seconds = generated_file(rows, first=rows, population=rows)
+    args = [
+        str(more.relative_to(ROOT)),
+        "--agency",
+        IMPORT_AGENCY,
+        "--checkpoint",
+        str(max(1000, rows // 50)),
+    ]
+    args += ["--stop-after-seconds", str(int(cap_minutes * 60))]
+    try:
+        outcome = run_child(args)
+    finally:
+        more.unlink(missing_ok=True)
+    results["loaded"] = {
+        "rows_in_file": rows,
+        "records_before": preload["rows"],
+        "preload_seconds": preload["seconds"],
+        "preload_rows_per_s": preload["rows_per_s"],
+        "generate_seconds": round(base_generate_seconds + generate_seconds, 1),
+        "cap_minutes": cap_minutes,
         **outcome,
     }
 
@@ -423,6 +476,12 @@ def main(argv: list[str] | None = None) -> None:
         "--liaisons", type=int, default=5, help="concurrent liaison officers in the load test"
     )
     parser.add_argument("--import-cap-minutes", type=float, default=20.0)
+    parser.add_argument(
+        "--loaded-cap-minutes",
+        type=float,
+        default=24 * 60.0,
+        help="stop the loaded stage's measured import after this long (its preload always completes)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--fresh", action="store_true", help="forget results of earlier runs")
     parser.add_argument(
@@ -468,6 +527,7 @@ def main(argv: list[str] | None = None) -> None:
         "profile": lambda: stage_profile(results, size(100_000), size(10_000)),
         "experiments": lambda: stage_experiments(results, size(100_000), size(20_000)),
         "memory": lambda: stage_memory(results, size(1_000_000), args.import_cap_minutes),
+        "loaded": lambda: stage_loaded(results, size(1_000_000), args.loaded_cap_minutes),
         "http": lambda: stage_http(results, size(1_000_000), args),
         "load": lambda: stage_load(results, size(1_000_000), args),
     }

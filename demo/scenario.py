@@ -77,7 +77,8 @@ def make_phone(rng: random.Random, country: str, area: str = "") -> str:
     """A valid fixed-line number of the country in E.164: phonenumbers' example number,
     so it has the country's real length, with the area code given and random digits."""
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.FIXED_LINE)
-    national = str(example.national_number)
+    # The significant number keeps a leading zero that is part of it (Italy's "02 ...").
+    national = phonenumbers.national_significant_number(example)
     prefix = area or national[: max(len(national) - 6, 1)]
     for _ in range(50):
         tail = "".join(str(rng.randint(0, 9)) for _ in range(len(national) - len(prefix)))

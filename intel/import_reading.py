@@ -16,6 +16,7 @@ import csv
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,10 @@ def read_csv(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None
         if not header:
             yield 1, None, "the file is empty: it needs a header row"
             return
+        # A row read into a dict would keep only the last of two columns of one name.
+        repeated = sorted(shown_name(name) for name, count in Counter(header).items() if count > 1)
+        if repeated:
+            yield 1, None, f"the header names a column more than once: {', '.join(repeated)}"
         for number in itertools.count(2):
             source.start_row(number)
             values = next(reader, None)

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
-from intel.import_validation import ReleasePlan, RowPlan, parse_row
+from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
 from intel.merging import agency_sees_all_of, fold_identities, fold_target
 from intel.models import (
     Entity,
@@ -50,6 +50,7 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    warnings: list[dict] = field(default_factory=list)
 
 
 # --- writing a chunk --------------------------------------------------------------
@@ -381,13 +382,18 @@ def import_file(
     file_format: str | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    allow_unknown_columns: bool = False,
 ) -> ImportResult:
     """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
-    problem found (row, field, message) when any row is bad; nothing is written then."""
+    problem found (row, field, message) when any row is bad; nothing is written then.
+    Unknown columns are such problems, unless `allow_unknown_columns`: then they are
+    ignored and listed in the result's warnings."""
     from audit.log import record_event
 
     file_format = file_format or detect_format(path.name)
     result = ImportResult()
+    nested = file_format != "csv"
+    columns = ColumnCheck(nested=nested, allow_unknown=allow_unknown_columns)
     errors: list[dict] = []
     perm_ids = owner_right_ids()
     releases = RowReleases(agency, user)
@@ -428,7 +434,8 @@ def import_file(
                 if problems:
                     errors.extend(problems)
                 else:
-                    plan, row_errors = parse_row(number, row, agency.code)
+                    errors.extend(columns.check(number, row))
+                    plan, row_errors = parse_row(number, row, agency.code, nested=nested)
                     errors.extend(row_errors)
                     if plan:
                         # After the first bad row nothing more is written, but every row is still checked.
@@ -453,6 +460,7 @@ def import_file(
                 )
             raise ImportFailed(errors)
         seen.clear()
+        result.warnings = columns.warnings
         record_event(
             "records.import",
             actor=user,
@@ -464,6 +472,7 @@ def import_file(
                 "created": result.created,
                 "updated": result.updated,
                 "unchanged": result.unchanged,
+                "warnings": len(result.warnings),
             },
         )
     if progress:

@@ -236,6 +236,7 @@ class LinkType(models.TextChoices):
     OWNS = "OWNS", "owns"
     CONTACT = "CONTACT", "contact"
     SEIZED_IN = "SEIZED_IN", "seized in"
+    INVOLVES = "INVOLVES", "involves"
     POSSIBLY_SAME_AS = "POSSIBLY_SAME_AS", "possibly same as"
 
 
@@ -349,6 +350,10 @@ class ImportBatch(PublicIdentity):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # Unknown columns are an error unless the uploader allowed them; then each is ignored
+    # and listed in `warnings`.
+    allow_unknown_columns = models.BooleanField(default=False)
+    warnings = models.JSONField(default=list, blank=True)
     # Times a worker began it: counted before reading, so a file that kills its worker is
     # failed after IMPORT_MAX_ATTEMPTS redeliveries instead of being retried forever.
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -19,7 +19,8 @@ Key formats:
     address    CC:<POSTCODE>:<normalized text>                (postcode may be empty)
     phone      <E.164>
     email      <lower-cased address>
-    shipment   <agency code>:<external reference>
+    shipment   mrn/<MRN> or ucr/<UCR>                         with a consignment reference
+               <agency code>:<external reference>             otherwise
 
 A fingerprint (`name_fingerprint`) folds a name to one spelling: rigour's table of legal
 forms (ISO 20275 and more, in many languages and scripts) reduces each spelling of a form
@@ -366,7 +367,8 @@ def resolve_person(
     documents: Iterable[str] = (),
 ) -> Resolved:
     """A person by identity document number when one is stated (the first, in order, of
-    the compact numbers), else by country, name fingerprint and date of birth when given.
+    the compact numbers, from `identity_document`), else by country (of nationality), name
+    fingerprint and date of birth when given.
 
     Identity: name with date of birth (a person stated by them joins the one person with
     documents of that name and date). A name without a date of birth identifies no one:
@@ -570,4 +572,142 @@ def resolve_shipment(agency_code: str, external_ref: str) -> Resolved:
         block="",
         properties={"agency": code, "external_ref": ref},
         search_text=_search_text(ref, identifiers=(ref,)),
+    )
+
+
+# --- identity documents and consignment references ------------------------------------
+
+# National personal identification numbers that python-stdnum checks but does not alias as
+# a country's "personalid" module; the alias is always tried first.
+PERSONAL_ID_MODULES: dict[str, tuple[str, ...]] = {
+    "nl": ("bsn",),
+    "de": ("idnr",),
+    "fr": ("nir",),
+    "es": ("dni",),
+    "it": ("codicefiscale",),
+    "pl": ("pesel",),
+    "lt": ("asmens",),
+    "cz": ("rc",),
+    "sk": ("rc",),
+    "ro": ("cnp",),
+    "bg": ("egn",),
+    "gr": ("amka",),
+    "pt": ("cc",),
+    "ie": ("pps",),
+    "ch": ("ssn",),
+    "hr": ("oib",),
+    "si": ("emso",),
+    "is": ("kennitala",),
+    "us": ("ssn",),
+    "br": ("cpf",),
+    "cn": ("ric",),
+    "tr": ("tckimlik",),
+    "za": ("idnr",),
+    "in": ("aadhaar",),
+    "mx": ("curp",),
+    "ar": ("dni",),
+    "cl": ("rut",),
+    "ec": ("ci",),
+    "il": ("idnr",),
+    "kr": ("rrn",),
+    "my": ("nric",),
+    "th": ("pin",),
+    "ua": ("rntrc",),
+}
+IDENTITY_DOCUMENT_TYPES = ("national_id", "passport")
+# ICAO 9303 gives a passport number nine characters in the machine-readable zone, longer
+# ones continuing in its optional data; states' own formats differ, so only the shape is
+# checked.
+PASSPORT_NUMBER = re.compile(r"(?=[A-Z]*[0-9])[A-Z0-9]{6,20}")
+UNCHECKED_ID_NUMBER = re.compile(r"[A-Z0-9]{4,20}")
+
+
+def _personal_id_modules(country: str) -> list[ModuleType]:
+    cc = country.lower()
+    modules: list[ModuleType] = []
+    for name in ("personalid", *PERSONAL_ID_MODULES.get(cc, ())):
+        module = get_cc_module(cc, name)
+        if module is not None and module not in modules:
+            modules.append(module)
+    return modules
+
+
+def identity_document(kind: str, number: str, country: str, field: str) -> str:
+    """The compact number of an identity document a person holds, issued by `country`
+    (ISO 3166-1 alpha-2): a national personal identification number, validated (format and
+    check digits) by the country's python-stdnum module where there is one, else checked for
+    shape; or a passport number, checked for shape only."""
+    raw = _required(number, field)
+    if kind not in IDENTITY_DOCUMENT_TYPES:
+        raise ResolutionError(field, f"{kind!r} is not one of {', '.join(IDENTITY_DOCUMENT_TYPES)}")
+    compact = _compact_identifier(raw)
+    if kind == "passport":
+        if not PASSPORT_NUMBER.fullmatch(compact):
+            raise ResolutionError(
+                field, f"{raw!r} is not a passport number (6 to 20 letters and digits, with a digit)"
+            )
+        return compact
+    modules = _personal_id_modules(country)
+    for module in modules:
+        try:
+            module.validate(raw)
+        except NumberInvalid:
+            continue
+        return _compact_identifier(module.compact(raw))
+    if modules:
+        names = ", ".join(module.__name__.removeprefix("stdnum.") for module in modules)
+        raise ResolutionError(field, f"{raw!r} is not a valid {country} identity number (checked as {names})")
+    if not UNCHECKED_ID_NUMBER.fullmatch(compact):
+        raise ResolutionError(field, f"{raw!r} is not an identity number (4 to 20 letters and digits)")
+    return compact
+
+
+# The EU Movement Reference Number (Union Customs Code, Delegated Regulation (EU) 2015/2446,
+# Annex B; NCTS before it): year (2 digits), country (2 letters), 13 letters or digits (the
+# last the procedure's letter under the UCC), and a check digit computed with ISO 6346's
+# algorithm over the 17 characters before it.
+MRN = re.compile(r"[0-9]{2}[A-Z]{2}[A-Z0-9]{13}[0-9]")
+# The WCO Unique Consignment Reference (an..35): year (1 digit), the country's alpha-2
+# code, then the trader's identifier and reference; its standard (ISO 15459) has no check
+# digit, so only the shape is checked.
+UCR = re.compile(r"[0-9][A-Z]{2}[A-Z0-9()+\-./:]{1,32}")
+
+
+def normalize_consignment_reference(value: str, field: str = "consignment_ref") -> tuple[str, str]:
+    """("mrn" or "ucr", the reference upper case without spaces): an MRN is two digits and
+    two letters, a UCR one digit and two letters, so the shape tells them apart."""
+    raw = _required(value, field)
+    reference = re.sub(r"\s", "", raw).upper()
+    if re.match(r"[0-9]{2}[A-Z]", reference):
+        if not MRN.fullmatch(reference):
+            raise ResolutionError(
+                field, f"{raw!r} is not an MRN (2 digits, 2 letters, 13 letters or digits, a check digit)"
+            )
+        if iso6346.calc_check_digit(reference[:17]) != reference[17]:
+            raise ResolutionError(field, f"{raw!r} is not a valid MRN: wrong check digit")
+        return "mrn", reference
+    if not UCR.fullmatch(reference):
+        raise ResolutionError(
+            field,
+            f"{raw!r} is neither an MRN nor a UCR (1 digit for the year, a country code, "
+            "then up to 32 letters, digits and - / ( ) + . :)",
+        )
+    return "ucr", reference
+
+
+def resolve_consignment(
+    reference: str, agency_code: str, external_ref: str, field: str = "consignment_ref"
+) -> Resolved:
+    """A shipment by its consignment reference (MRN or UCR), which every agency's records
+    about the consignment share: keyed `mrn/<MRN>` or `ucr/<UCR>` ("/" is never in an
+    agency code, so these keys never meet `resolve_shipment`'s)."""
+    kind, compact = normalize_consignment_reference(reference, field)
+    code = _required(agency_code, "agency", "agency code")
+    ref = _required(external_ref, "external_ref")
+    return Resolved(
+        type=EntityType.SHIPMENT.value,
+        key=f"{kind}/{compact}",
+        block="",
+        properties={"consignment_ref": compact, "reference_type": kind, "agency": code, "external_ref": ref},
+        search_text=_search_text(ref, identifiers=(ref, compact)),
     )

@@ -188,7 +188,9 @@ class ImportBatchSerializer(PublicSerializer):
             "created_count",
             "updated_count",
             "unchanged_count",
+            "allow_unknown_columns",
             "errors",
+            "warnings",
             "created_at",
             "started_at",
             "finished_at",
@@ -201,6 +203,9 @@ class ImportBatchSerializer(PublicSerializer):
 
 class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
+    allow_unknown_columns = serializers.BooleanField(
+        default=False, help_text="ignore unknown columns, listing them in the batch's warnings"
+    )
 
 
 class CandidateSerializer(PublicSerializer):

@@ -38,15 +38,20 @@ def batch_progress(batch: ImportBatch) -> int:
     return batch.rows_processed
 
 
-def create_import_batch(upload: UploadedFile, user) -> ImportBatch:
+def create_import_batch(upload: UploadedFile, user, *, allow_unknown_columns: bool = False) -> ImportBatch:
     """Stores an upload for the user's agency; raises ImportFailed for an unknown format or
-    a file over the size limit (the view's upload handler refuses most of those earlier)."""
+    a file over the size limit (the view's upload handler refuses most of those earlier).
+    `allow_unknown_columns`: the import ignores unknown columns, listing them as warnings."""
     if getattr(user, "agency_id", None) is None:
         raise PermissionDenied("only members of an agency import records, into their agency")
     detect_format(upload.name)
     check_file_size(upload.size, ImportLimits.from_settings())
     return ImportBatch.objects.create(
-        agency_id=user.agency_id, uploaded_by=user, file=upload, original_name=upload.name[:255]
+        agency_id=user.agency_id,
+        uploaded_by=user,
+        file=upload,
+        original_name=upload.name[:255],
+        allow_unknown_columns=allow_unknown_columns,
     )
 
 
@@ -115,6 +120,7 @@ def start_and_import(batch_id: int) -> ImportBatch:
             batch=batch,
             file_format=detect_format(batch.original_name),
             progress=progress,
+            allow_unknown_columns=batch.allow_unknown_columns,
         )
     except ImportFailed as failure:
         return finish_failed(batch, failure.errors)
@@ -130,6 +136,7 @@ def start_and_import(batch_id: int) -> ImportBatch:
         result.updated,
         result.unchanged,
     )
+    batch.warnings = result.warnings
     batch.finished_at = timezone.now()
     batch.save()
     cache.delete(progress_key(batch.pk))

@@ -263,7 +263,11 @@ class ImportViewSet(
         upload = ImportUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         try:
-            batch = create_import_batch(upload.validated_data["file"], request.user)
+            batch = create_import_batch(
+                upload.validated_data["file"],
+                request.user,
+                allow_unknown_columns=upload.validated_data["allow_unknown_columns"],
+            )
         except ImportFailed as failure:
             raise ValidationError({"file": [failure.errors[0]["message"]]}) from failure
         transaction.on_commit(lambda: run_import.delay(batch.pk))

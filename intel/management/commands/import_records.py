@@ -21,8 +21,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format", choices=["csv", "json", "jsonl"], help="default: from the file's suffix"
         )
+        parser.add_argument(
+            "--allow-unknown-columns",
+            action="store_true",
+            help="ignore columns the format does not know, listing them as warnings (default: an error)",
+        )
 
-    def handle(self, *args, file: Path, agency: str, user: str | None, format: str | None, **options) -> None:
+    def handle(
+        self,
+        *args,
+        file: Path,
+        agency: str,
+        user: str | None,
+        format: str | None,
+        allow_unknown_columns: bool = False,
+        **options,
+    ) -> None:
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         try:
@@ -43,16 +57,27 @@ class Command(BaseCommand):
                 def progress(rows: int) -> None:
                     bar.update(rows - bar.n)
 
-                result = import_file(file, owner, user=importer, file_format=file_format, progress=progress)
+                result = import_file(
+                    file,
+                    owner,
+                    user=importer,
+                    file_format=file_format,
+                    progress=progress,
+                    allow_unknown_columns=allow_unknown_columns,
+                )
         except ImportFailed as failure:
-            for error in failure.errors:
-                where = f"row {error['row']}" if error["row"] is not None else "file"
-                field = f", field {error['field']}" if error["field"] else ""
-                self.stderr.write(f"{where}{field}: {error['message']}")
+            self.list_problems(failure.errors)
             raise CommandError(f"{failure}") from failure
+        self.list_problems(result.warnings, prefix="warning: ")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{result.rows} rows: {result.created} created, {result.updated} updated, "
                 f"{result.unchanged} unchanged"
             )
         )
+
+    def list_problems(self, problems: list[dict], prefix: str = "") -> None:
+        for problem in problems:
+            where = f"row {problem['row']}" if problem["row"] is not None else "file"
+            field = f", field {problem['field']}" if problem["field"] else ""
+            self.stderr.write(f"{prefix}{where}{field}: {problem['message']}")

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agencies', '0001_initial'),
-        ('intel', '0003_entitymerge_merging_agency'),
+        ('intel', '0004_import_format'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

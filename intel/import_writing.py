@@ -20,7 +20,7 @@ from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
 from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
-from intel.merging import agency_sees_all_of, fold_identities, fold_target
+from intel.merging import agency_sees_all_of, fold_identities, fold_targets
 from intel.models import (
     Entity,
     EntityMerge,
@@ -71,7 +71,7 @@ def follows_merge(
 ) -> bool:
     """Whether an import of the agency's may land on the survivor of a merge: when the
     merge is an automatic fold the agency's own records agree with
-    (`merging.fold_target`), when the agency made the merge, or when it may see every
+    (`merging.fold_targets`), when the agency made the merge, or when it may see every
     mention of both entities. Otherwise the merge is another agency's conclusion from records this one
     may not see, and landing on the survivor would show it as one entity with both names."""
     merge = (
@@ -82,8 +82,10 @@ def follows_merge(
     )
     if merge is not None and merge[1]:
         stated = stated or Statements()
-        target = fold_target(entity_id=merged_id, agency_id=agency_id, named=stated.named, known=stated.known)
-        return target == survivor_id
+        targets = fold_targets(
+            entity_id=merged_id, agency_id=agency_id, named=stated.named, known=stated.known
+        )
+        return survivor_id in targets
     if merge is not None and merge[0] == agency_id:
         return True
     return agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])

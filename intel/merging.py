@@ -526,27 +526,44 @@ def fold_identities(
         for merge in EntityMerge.objects.filter(merged_id__in=ids, undone_at__isnull=True, automatic=True)
     }
     refused = _refused_folds(ids)
-    undo: dict[int, EntityMerge] = {}
-    fold: dict[int, tuple[int, str]] = {}
-    ambiguous: dict[tuple[int, int], float] = {}
-    for identity, entries in members.items():
+    # Per weaker entity, over every identity it states (a name, the name at an address):
+    # whether one still judges its fold right, the targets those that agree on one give,
+    # and the strong entities to offer as candidates.
+    keep: set[int] = set()
+    targets: dict[int, set[int]] = {}
+    offers: dict[int, set[int]] = {}
+    first_identity: dict[int, str] = {}
+    for identity, entries in sorted(members.items()):
         anchors, weak = _tiers(entries, folded)
         weak_keys = [member.key for member in weak]
         for member in weak:
             judged = {_judge(agency, anchors, entries, weak_keys) for agency in member.agencies}
-            current = folded[member.pk].survivor_id if member.pk in folded else None
-            if current is not None and current in judged:
-                continue
+            if member.pk in folded and folded[member.pk].survivor_id in judged:
+                keep.add(member.pk)
             agreed = judged.pop() if len(judged) == 1 else None
-            if current is not None:
-                undo[member.pk] = folded[member.pk]
             if agreed is not None and (member.pk, agreed) not in refused:
-                fold[member.pk] = (agreed, identity)
-            elif agreed is not None:
-                continue
+                targets.setdefault(member.pk, set()).add(agreed)
+                first_identity.setdefault(member.pk, identity)
             else:
-                for anchor in anchors:
-                    ambiguous[(min(member.pk, anchor), max(member.pk, anchor))] = 100.0
+                offers.setdefault(member.pk, set()).update(anchors)
+    undo: dict[int, EntityMerge] = {}
+    fold: dict[int, tuple[int, str]] = {}
+    ambiguous: dict[tuple[int, int], float] = {}
+    for pk in set(targets) | set(offers) | {pk for pk in folded if pk in ids}:
+        if pk in keep:
+            continue
+        found = targets.get(pk, set())
+        target = next(iter(found)) if len(found) == 1 else None
+        if target is None:
+            for anchor in offers.get(pk, set()) | found:
+                ambiguous[(min(pk, anchor), max(pk, anchor))] = 100.0
+        current = folded[pk].survivor_id if pk in folded else None
+        if current == target:
+            continue
+        if current is not None:
+            undo[pk] = folded[pk]
+        if target is not None:
+            fold[pk] = (target, first_identity[pk])
     details = {"import_batch": batch_id, "imported_by": getattr(actor, "pk", None)}
     # Later folds first: an earlier fold's survivor may be a later fold's merged entity.
     for merge in sorted(undo.values(), key=lambda merge: -merge.pk):
@@ -570,32 +587,31 @@ def _refused_folds(ids: Collection[int]) -> set[tuple[int, int]]:
     return refused
 
 
-def fold_target(
+def fold_targets(
     *,
     entity_id: int,
     agency_id: int,
     named: Collection[int] = (),
     known: Mapping[str, Collection[int]] | None = None,
-) -> int | None:
-    """The entity the agency judges a weaker entity one with (see `fold_identities`), or
-    None: whether the agency's import of its key may land where a fold put it. `named` and
-    `known` add what the rows being imported state and is not recorded yet: the entities
-    they name by a number, and the identities they state for them."""
+) -> set[int]:
+    """The entities the agency judges a weaker entity one with, over the identities it
+    states (see `fold_identities`): whether the agency's import of its key may land where a
+    fold put it. `named` and `known` add what the rows being imported state and is not
+    recorded yet: the entities they name by a number, and the identities they state for them."""
     members = _members(EntityIdentity.objects.filter(entity_id=entity_id).values_list("identity", flat=True))
+    folded = {
+        merge.merged_id: merge
+        for merge in EntityMerge.objects.filter(merged_id=entity_id, undone_at__isnull=True, automatic=True)
+    }
+    found: set[int] = set()
     for identity, entries in members.items():
         for pk in (known or {}).get(identity, ()):
             if pk in entries:
                 entries[pk].agencies.add(agency_id)
-        folded = {
-            merge.merged_id: merge
-            for merge in EntityMerge.objects.filter(
-                merged_id=entity_id, undone_at__isnull=True, automatic=True
-            )
-        }
         anchors, weak = _tiers(entries, folded)
         if any(member.pk == entity_id for member in weak):
-            return _judge(agency_id, anchors, entries, [member.key for member in weak], named)
-    return None
+            found.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
+    return found - {None}
 
 
 @dataclass

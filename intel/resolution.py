@@ -336,14 +336,22 @@ def at_address(company: Resolved, address: Resolved) -> Resolved:
     """A company named without a registration number, keyed by its name and the address
     the same statement gives it: two such companies of one name at different addresses
     may be different companies and are not joined on the name alone (they become
-    candidates). A company with a number keeps its key: the number is its identity."""
-    if company.type != EntityType.COMPANY or company.properties.get("registration_number"):
+    candidates). A company with a number keeps its key: the number is its identity.
+
+    Either way the statement adds the identity of the name at that address, so that where
+    several registered companies share a name, the one stated at the address is the one."""
+    if company.type != EntityType.COMPANY:
         return company
     digest = hashlib.sha256(address.key.encode()).hexdigest()[:16]
+    at = tuple(
+        (_bounded(f"{identity}@{digest}", KEY_MAX_LENGTH), tier) for identity, tier in company.identities
+    )
+    if company.properties.get("registration_number"):
+        return replace(company, identities=company.identities + at)
     return replace(
         company,
         key=_bounded(f"{company.key}@{digest}", KEY_MAX_LENGTH),
-        identities=tuple((identity, TIER_ADDRESS) for identity, _ in company.identities),
+        identities=tuple((identity, TIER_ADDRESS) for identity, _ in (*company.identities, *at)),
     )
 
 

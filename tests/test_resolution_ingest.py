@@ -515,3 +515,40 @@ def test_two_names_of_an_agency_are_not_joined_on_another_agencys_word(tmp_path,
     )
     assert importer("C-1") != importer("C-2"), "CUS's two names stay two companies"
     assert registered.pk in candidates_of(importer("C-2"))
+
+
+def test_of_registered_companies_sharing_a_name_the_one_at_the_stated_address_is_joined(tmp_path, cus):
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "A-1",
+            "importer_name": "Golf Motors B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 12121212",
+            "importer_address": "Stationsweg 1, Breda",
+            "importer_postcode": "4811 AA",
+        },
+        {
+            "external_ref": "B-1",
+            "importer_name": "Golf Motors B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 34343434",
+            "importer_address": "Dorpsstraat 8, Zwolle",
+            "importer_postcode": "8011 BB",
+        },
+        {
+            "external_ref": "X-1",
+            "importer_name": "GOLF MOTORS BV",
+            "importer_country": "NL",
+            "importer_address": "stationsweg 1 breda",
+            "importer_postcode": "4811AA",
+        },
+        {"external_ref": "X-2", "importer_name": "Golf Motors BV", "importer_country": "NL"},
+    )
+    breda, zwolle = importer("A-1"), importer("B-1")
+    assert breda != zwolle
+    assert importer("X-1") == breda
+    named = importer("X-2")
+    assert named.key == "NL:name:bv golf motors"
+    assert candidates_of(named) == {breda.pk, zwolle.pk}

@@ -92,12 +92,23 @@ def test_a_company_without_a_number_is_keyed_with_its_address():
     address = resolve_address("Havenstraat 1, Rotterdam", "NL", "3011 AA")
     named = at_address(resolve_company("Zuidhaven Trading B.V.", "NL"), address)
     assert named.key.startswith("NL:name:bv trading zuidhaven@")
-    assert named.identities == (("company:NL:bv trading zuidhaven", TIER_ADDRESS),)
+    digest = named.key.rsplit("@", 1)[1]
+    assert len(digest) == 16
+    assert named.identities == (
+        ("company:NL:bv trading zuidhaven", TIER_ADDRESS),
+        (f"company:NL:bv trading zuidhaven@{digest}", TIER_ADDRESS),
+    )
     elsewhere = at_address(resolve_company("Zuidhaven Trading BV", "NL"), resolve_address("Kerkweg 99", "NL"))
     assert elsewhere.key != named.key
-    # A number is the company's identity, wherever it is registered.
+    # A number is the company's identity, wherever it is registered; the address adds the
+    # name at that address, which tells apart registered companies of one name.
     registered = resolve_company("Zuidhaven Trading B.V.", "NL", "KvK 24412345")
-    assert at_address(registered, address) == registered
+    located = at_address(registered, address)
+    assert located.key == registered.key == "NL:reg:KVK24412345"
+    assert located.identities == (
+        ("company:NL:bv trading zuidhaven", TIER_NUMBER),
+        (f"company:NL:bv trading zuidhaven@{digest}", TIER_NUMBER),
+    )
 
 
 def test_a_person_by_documents_name_and_date_of_birth():

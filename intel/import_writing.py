@@ -275,7 +275,13 @@ def write_chunk(
         agency_id=agency.pk,
         actor=user,
         batch_id=getattr(batch, "pk", None),
-        mentioned=set(entity_ids.values()),
+        # Only naming an entity by its number changes how the agency judges folds into it.
+        mentioned={
+            own[(resolved.type, resolved.key)]
+            for plan in to_create + to_update
+            for resolved, _ in plan.mentions
+            if resolved.identities and all(tier >= TIER_NUMBER for _, tier in resolved.identities)
+        },
     )
     if releases is not None:
         releases.write(to_create, to_update, record_ids)

@@ -506,7 +506,8 @@ def fold_identities(
     Each agency judges on its own records first, so that no fold joins two of an agency's
     mentions on a ground only other agencies' records give. `mentioned` (the entities the
     importing agency just named) brings back the folds into them, since naming one
-    otherwise changes that agency's judgement. Returns how many folds and undos it made.
+    otherwise changes that agency's judgement (of the folds of what it states itself).
+    Returns how many folds and undos it made.
 
     A fold is a recorded, undoable merge (`EntityMerge.automatic`) listed to the importing
     agency and attributed to no person: the audit event has no actor, that agency's id, and
@@ -517,7 +518,9 @@ def fold_identities(
         automatic=True, undone_at__isnull=True, survivor_id__in=list(mentioned)
     ).values("merged_id")
     identities.update(
-        EntityIdentity.objects.filter(entity_id__in=folded_here).values_list("identity", flat=True)
+        EntityIdentity.objects.filter(entity_id__in=folded_here, agency_id=agency_id).values_list(
+            "identity", flat=True
+        )
     )
     members = _members(identities)
     ids = {pk for entries in members.values() for pk in entries}
@@ -536,8 +539,13 @@ def fold_identities(
     for identity, entries in sorted(members.items()):
         anchors, weak = _tiers(entries, folded)
         weak_keys = [member.key for member in weak]
+        # One judgement per agency and identity, however many weaker entities it states.
+        judgements = {
+            agency: _judge(agency, anchors, entries, weak_keys)
+            for agency in {agency for member in weak for agency in member.agencies}
+        }
         for member in weak:
-            judged = {_judge(agency, anchors, entries, weak_keys) for agency in member.agencies}
+            judged = {judgements[agency] for agency in member.agencies}
             if member.pk in folded and folded[member.pk].survivor_id in judged:
                 keep.add(member.pk)
             agreed = judged.pop() if len(judged) == 1 else None

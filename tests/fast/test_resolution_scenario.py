@@ -13,6 +13,7 @@ import pytest
 from stdnum import get_cc_module
 
 from demo.resolution_scenario import ResolutionScenario, registration_number
+from intel.import_validation import unknown_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENCIES = ("rq-cus", "rq-cg", "rq-pol", "rq-tax", "rq-port")
@@ -86,30 +87,9 @@ def test_every_agency_writes_rows_and_csv_and_json_lines_hold_the_same(written, 
     assert truth(written / "jsonl") == truth(written / "csv")
 
 
-def documented_columns() -> set[str]:
-    """The columns of docs/import.md's table, `{party}` spelled out with the roles it lists."""
-    table = (ROOT / "docs" / "import.md").read_text().split("## Columns", 1)[1].split("\n## ", 1)[0]
-    columns, roles = set(), []
-    for line in table.splitlines():
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if len(cells) < 3 or not cells[0].startswith("`"):
-            continue
-        names = re.findall(r"`([^`]+)`", cells[0])
-        if "also" in cells[2]:
-            names += re.findall(r"`([^`]+)`", cells[2].split("also", 1)[1])
-        if "{party}_name" in names:
-            roles = re.findall(r"`(\w+)`", cells[2])
-        columns.update(names)
-    return {
-        column.replace("{party}", role)
-        for column in columns
-        for role in (roles if "{party}" in column else [""])
-    }
-
-
-def test_every_column_is_one_the_import_format_documents(rows):
+def test_every_column_is_one_the_import_format_knows(rows):
     used = {name for row in rows.values() for name in row}
-    assert used <= documented_columns()
+    assert unknown_columns(dict.fromkeys(used, ""), nested=False) == []
     assert {"importer_reg_no", "exporter_name", "broker_phone", "vessel_imo", "consignee_name"} <= used
 
 

@@ -26,8 +26,9 @@ GOALS = {
     ("vessel", "recall"): 0.99,
 }
 # Those the code meets on this instance; a change that loses one fails here. The others
-# (company precision, recall and candidates, address recall) are reported below.
+# (company recall and candidates, address recall) are reported below.
 MET = (
+    ("company", "precision"),
     ("address", "precision"),
     ("phone", "precision"),
     ("phone", "recall"),

@@ -179,7 +179,9 @@ def record_with_contents(reader: Reader) -> QuerySet[Record]:
         Prefetch(
             "mentions", queryset=visible_mentions(reader).select_related("entity"), to_attr="visible_mentions"
         ),
-        Prefetch("links", queryset=visible_links(reader), to_attr="visible_links"),
+        Prefetch(
+            "links", queryset=visible_links(reader).select_related("source", "target"), to_attr="visible_links"
+        ),
     )
 
 

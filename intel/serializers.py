@@ -93,11 +93,19 @@ class RecordDetailSerializer(RecordSerializer):
 
     @extend_schema_field(RecordMentionSerializer(many=True))
     def get_mentions(self, record: Record) -> list[dict]:
-        return RecordMentionSerializer(self.presentation(record).mentions, many=True).data
+        return self.represented(RecordMentionSerializer, self.presentation(record).mentions)
 
     @extend_schema_field(RecordLinkSerializer(many=True))
     def get_links(self, record: Record) -> list[dict]:
-        return RecordLinkSerializer(self.presentation(record).links, many=True).data
+        return self.represented(RecordLinkSerializer, self.presentation(record).links)
+
+    def represented(self, serializer_class: type[PublicSerializer], rows: list) -> list[dict]:
+        """`rows` through one serializer of the class per record serializer: building a
+        model serializer's fields cost more than writing the rows of a record."""
+        children = self.__dict__.setdefault("children", {})
+        if serializer_class not in children:
+            children[serializer_class] = serializer_class(context=self.context)
+        return [children[serializer_class].to_representation(row) for row in rows]
 
 
 class EntityMentionSerializer(PublicSerializer):

@@ -180,7 +180,9 @@ def record_with_contents(reader: Reader) -> QuerySet[Record]:
             "mentions", queryset=visible_mentions(reader).select_related("entity"), to_attr="visible_mentions"
         ),
         Prefetch(
-            "links", queryset=visible_links(reader).select_related("source", "target"), to_attr="visible_links"
+            "links",
+            queryset=visible_links(reader).select_related("source", "target"),
+            to_attr="visible_links",
         ),
     )
 

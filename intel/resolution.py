@@ -125,7 +125,18 @@ ADDRESS_ABBREVIATIONS_BY_COUNTRY = {
     "NL": {"str": "straat"},
     "BE": {"str": "straat"},
     "SR": {"str": "straat"},
+    "FR": {"bd": "boulevard", "bld": "boulevard", "bvd": "boulevard"},
+    # "C/" is how Spanish addresses write "Calle"; "Av." is "Avenida" there.
+    "ES": {"c": "calle", "av": "avenida", "avda": "avenida"},
+    "PL": {"ul": "ulica", "al": "aleja", "pl": "plac", "os": "osiedle"},
 }
+# Italian abbreviations keep the word's end after a full stop ("V.le" for "Viale"), which
+# folding to words splits in two.
+ADDRESS_ABBREVIATION_PAIRS_BY_COUNTRY = {
+    "IT": {("v", "le"): "viale", ("p", "za"): "piazza", ("p", "le"): "piazzale", ("c", "so"): "corso"},
+}
+# Where German is written: an umlaut spelled out ("Koenigstrasse") is the same street.
+GERMAN_SPELLING_COUNTRIES = frozenset({"DE", "AT", "CH", "LI", "LU"})
 # Countries whose street names are compounds ("Hauptstr."), where the abbreviation is a
 # suffix rather than a word of its own.
 COMPOUND_STREET_COUNTRIES = frozenset({"DE", "AT", "CH", "LI", "LU", "NL", "BE", "SR"})
@@ -215,14 +226,23 @@ def fold_legal_forms(name: str) -> str:
     return replace_org_types_compare(ascii_text(folded), normalize_flags=NAME_FLAGS)
 
 
+def fold_umlaut_spellings(word: str) -> str:
+    """German writes an umlaut out as a following "e" where a keyboard or a register lacks
+    it ("Mueller"), and folding to ASCII drops the dots ("Müller" to "muller"): the spellings
+    meet only when the "e" goes too. Applied to both sides of every comparison, it joins
+    nothing that differs otherwise."""
+    return word.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
 def name_fingerprint(name: str) -> str:
     """The order-free, legal-form-aware fingerprint of a company or person name; "" when
-    the name has nothing to match on."""
+    the name has nothing to match on. A name's language is not known, so every name's
+    spelled-out umlauts are folded."""
     fingerprint = fingerprints.generate(fold_legal_forms(name))
     if not fingerprint:
         # The library discards names shorter than two characters ("Q"); keep them.
         return normalize(name or "", lowercase=True, ascii=True) or ""
-    tokens = fingerprint.split()
+    tokens = sorted({fold_umlaut_spellings(token) for token in fingerprint.split()})
     significant = [token for token in tokens if token not in NAME_NOISE_TOKENS]
     return " ".join(significant or tokens)
 
@@ -469,6 +489,9 @@ def normalize_postcode(value: str | None) -> str:
 def normalize_address(text: str, country: str) -> str:
     """Lower-case ASCII words with common abbreviations spelled out."""
     words = (normalize(text, lowercase=True, ascii=True) or "").split()
+    if country in GERMAN_SPELLING_COUNTRIES:
+        words = [fold_umlaut_spellings(word) for word in words]
+    words = _joined_pairs(words, ADDRESS_ABBREVIATION_PAIRS_BY_COUNTRY.get(country, {}))
     table = {**ADDRESS_ABBREVIATIONS, **ADDRESS_ABBREVIATIONS_BY_COUNTRY.get(country, {})}
     out = []
     for index, word in enumerate(words):
@@ -487,6 +510,21 @@ def normalize_address(text: str, country: str) -> str:
         else:
             out.append(word)
     return " ".join(out)
+
+
+def _joined_pairs(words: list[str], pairs: dict[tuple[str, str], str]) -> list[str]:
+    """The words with each abbreviation written as two of them replaced by its word."""
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        pair = tuple(words[index : index + 2])
+        if pair in pairs:
+            out.append(pairs[pair])
+            index += 2
+        else:
+            out.append(words[index])
+            index += 1
+    return out
 
 
 def _without_postcode(words: str, postcode: str) -> str:

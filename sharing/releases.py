@@ -168,11 +168,13 @@ def write_releases(
     with it), one `record.release` audit event per record, and the graph told."""
     if not record_ids:
         return
+    # The records first: their row locks make a release of the same records that is being
+    # written commit before `before` is read, so the audit says what this one replaced.
+    Record.objects.filter(pk__in=record_ids).update(releasability=mode, updated_at=timezone.now())
     owner_releases = RecordRelease.objects.filter(record_id__in=record_ids, released_by_id=owner_id)
     before: dict[int, list[int]] = {}
     for record_id, agreement_id in owner_releases.values_list("record_id", "agreement_id"):
         before.setdefault(record_id, []).append(agreement_id)
-    Record.objects.filter(pk__in=record_ids).update(releasability=mode, updated_at=timezone.now())
     owner_releases.exclude(agreement__in=agreements).delete()
     RecordRelease.objects.bulk_create(
         [

@@ -8,9 +8,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
-from rest_framework.decorators import action, api_view
+from rest_framework.decorators import action, api_view, parser_classes
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from core.identity import PublicLookup
 from core.viewsets import RestrictedViewSet
@@ -105,6 +107,11 @@ class AgreementViewSet(
         return Response(self.get_serializer(amendment).data, status=status.HTTP_201_CREATED)
 
 
+# A form's fields are flat: `filters` sent as form data (`filters=...`, `filters[category]=...`)
+# was read as no filter at all, and released every record. The bulk release reads JSON only.
+JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
+
+
 def visible_record(request, pk: UUID) -> Record:
     return get_object_or_404(Record.objects.visible_to(request.user), public_id=pk)
 
@@ -142,6 +149,7 @@ def release_record(request, pk: UUID):
     ),
 )
 @api_view(["POST"])
+@parser_classes(JSON_ONLY)
 def release_in_bulk(request):
     body = BulkReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)

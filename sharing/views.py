@@ -37,6 +37,12 @@ from sharing.serializers import (
     ReleaseSerializer,
 )
 
+# A form's fields are flat: a list or object sent as form data under a name DRF does not
+# parse (`filters[category]=...`, `redacted_fields[]=...`) was read as its default, no
+# filter (a bulk release of every record) or no redaction (an agreement hiding nothing).
+# Bodies holding such fields are read as JSON only.
+JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
+
 
 class AgreementViewSet(
     PublicLookup, RestrictedViewSet, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
@@ -44,6 +50,7 @@ class AgreementViewSet(
     """Agreements the caller's agency is party to (all of them for platform admins)."""
 
     serializer_class = AgreementSerializer
+    parser_classes = JSON_ONLY
     filterset_fields = ["status"]
     selector = staticmethod(selectors.agreements_of)
 
@@ -105,11 +112,6 @@ class AgreementViewSet(
         body.is_valid(raise_exception=True)
         amendment = agreements.amend(agreement, request.user, **body.validated_data)
         return Response(self.get_serializer(amendment).data, status=status.HTTP_201_CREATED)
-
-
-# A form's fields are flat: `filters` sent as form data (`filters=...`, `filters[category]=...`)
-# was read as no filter at all, and released every record. The bulk release reads JSON only.
-JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
 
 
 def visible_record(request, pk: UUID) -> Record:

@@ -110,6 +110,37 @@ def test_a_form_body_is_refused_rather_than_read_without_its_filters(cus, record
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    ["/api/agreements/", "/api/agreements/{id}/amend/"],
+)
+def test_an_agreement_drafted_or_amended_as_a_form_is_refused_rather_than_left_unredacted(cus, pol, path):
+    """`redacted_fields[]=summary`, a form's way of naming a list, was read as no redaction:
+    a draft (or an amendment) then hid nothing while its author believed it hid the summary."""
+    from sharing.models import Agreement
+
+    mou = in_force((cus, True, False), (pol, False, True), reference="AGR-FORMS-00001")
+    start = timezone.now() + timedelta(days=1)
+    form = {
+        "title": "Form",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(days=9)).isoformat(),
+        "categories": "shipment",
+        "classification_ceiling": "1",
+        "purposes": "investigation",
+        "parties[0]agency": "cus",
+        "parties[0]provides": "true",
+        "parties[1]agency": "pol",
+        "parties[1]receives": "true",
+        "redacted_fields[]": "summary",
+    }
+    before = Agreement.objects.count()
+    response = cus.client("admin").post(path.format(id=mou.public_id), form)
+    assert response.status_code == 415, response.content
+    assert Agreement.objects.count() == before
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("dry_run", ["true", "1", "yes", True])
 def test_a_dry_run_stated_as_text_still_writes_nothing(cus, records, dry_run):  # noqa: F811
     response = cus.client("liaison").post(

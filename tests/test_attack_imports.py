@@ -269,3 +269,60 @@ def test_ninety_nine_numbered_subjects_with_documents_import(tmp_path, cus):
         "subject01_name",
         "subject100_name",
     ]
+
+
+# --- probing another agency's consignments through discovery -------------------------
+
+
+def test_an_mrn_probe_finds_only_what_discovery_allows(tmp_path, cus, pol):
+    """POL imports a record with an MRN to ask whether CUS holds records of the consignment.
+    Under an agreement in force that allows discovery (CUS providing to POL, up to
+    restricted), only CUS's records of it made releasable under that agreement count, and
+    only those POL cannot see: one secret record released to every covering agreement is a
+    hit; one released to no one, and one POL may read, are not. Without such an agreement,
+    nothing."""
+    rows = [
+        {**CUS_ROW, "external_ref": "C-SECRET-COVERING", "releasability": "covering"},
+        {**CUS_ROW, "external_ref": "C-SECRET-NONE"},
+        {**CUS_ROW, "external_ref": "C-OPEN", "classification": "unclassified", "releasability": "covering"},
+    ]
+    import_file(jsonl(tmp_path, "pol.jsonl", [POL_ROW]), pol.agency)
+    client = pol.client("analyst", purpose="investigation")
+    url = f"/api/entities/{shipment().public_id}/discovery/"
+    in_force((cus, True, False), (pol, False, True), reference="AGR-NODSC-00001", ceiling=1)
+    import_file(jsonl(tmp_path, "cus.jsonl", rows), cus.agency, user=cus.liaison)
+    # No agreement allows discovery yet: C-OPEN is POL's to read under AGR-NODSC, the rest is silent.
+    assert client.get(url).json() == []
+    in_force(
+        (cus, True, False), (pol, False, True), reference="AGR-DISCO-00001", ceiling=1, discovery_allowed=True
+    )
+    assert client.get(url).json() == [{"agency": "cus", "agency_name": "CUS", "count": 1}]
+
+
+def test_a_user_of_another_agency_may_not_import_releases_for_it(tmp_path, cus, pol):
+    in_force((cus, True, False), (pol, False, True), reference=POLICE_MOU)
+    with pytest.raises(ImportFailed) as failure:
+        import_file(jsonl(tmp_path, "x.jsonl", release_rows(2, POLICE_MOU)), cus.agency, user=pol.liaison)
+    assert [(e["row"], e["field"]) for e in failure.value.errors] == [(1, "releasability")]
+    nothing_written(cus)
+
+
+def test_a_header_naming_a_column_twice_and_json_keys_of_no_party_are_refused(tmp_path, cus):
+    path = tmp_path / "twice.csv"
+    path.write_text(
+        "external_ref,category,occurred_on,releasability,releasability\nX-1,shipment,2026-01-01,none,covering\n"
+    )
+    with pytest.raises(ImportFailed) as failure:
+        import_file(path, cus.agency)
+    assert "releasability" in {e["field"] for e in failure.value.errors}
+    nested = {
+        "external_ref": "X-2",
+        "category": "shipment",
+        "occurred_on": "2026-01-01",
+        "smuggler": [{"name": "A"}],
+        "subject": [{"name": "B", "nationality": "NL", "alias": "C"}],
+    }
+    with pytest.raises(ImportFailed) as failure:
+        import_file(jsonl(tmp_path, "nested.jsonl", [nested]), cus.agency)
+    assert sorted(e["field"] for e in failure.value.errors) == ["smuggler", "subject[0].alias"]
+    assert not Record.objects.exists()

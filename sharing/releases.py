@@ -168,6 +168,7 @@ def write_releases(
     with it), one `record.release` audit event per record, and the graph told."""
     if not record_ids:
         return
+    agreements = list(dict.fromkeys(agreements))
     # The records first: their row locks make a release of the same records that is being
     # written commit before `before` is read, so the audit says what this one replaced.
     Record.objects.filter(pk__in=record_ids).update(releasability=mode, updated_at=timezone.now())

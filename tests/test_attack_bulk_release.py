@@ -324,3 +324,15 @@ def test_a_release_that_waited_for_another_audits_what_that_one_released(cus, po
     assert list(RecordRelease.objects.filter(record=record).values_list("agreement_id", flat=True)) == [
         taxes.pk
     ]
+
+
+@pytest.mark.django_db
+def test_an_agreement_named_twice_is_released_to_and_audited_once(cus, pol, records):  # noqa: F811
+    response = bulk(
+        cus, filters={"external_ref": "C-2"}, releasability="named", agreements=[POLICE_MOU, POLICE_MOU]
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["agreements"] == [POLICE_MOU]
+    event = AuditEvent.objects.get(action="record.release")
+    assert event.details["agreements"] == [POLICE_MOU]
+    assert RecordRelease.objects.filter(record=records["C-2"]).count() == 1

@@ -1,12 +1,13 @@
 """Hostile page numbers and page sizes on every list endpoint of the API, with the count
 limit set low so that both paths of the paginator (counted pages, and pages past the
 limit read with one row more) are taken. Each answer is a 200, 400 or 404, never a 5xx,
-and a 200 shows no row the caller may not see: POL sees nothing of CUS's, which it holds
-under no agreement, so every row POL is shown is its own (written out by hand here)."""
+and a 200 shows no row the caller may not see: POL holds nothing of CUS's, is party to none
+of CUS's agreements with TAX and has no rows of its own, so every list it reads is empty."""
 
 import pytest
 
 from intel.import_writing import import_file
+from tests.sharing_helpers import in_force
 from tests.test_import import EXAMPLES
 
 pytestmark = pytest.mark.django_db
@@ -51,10 +52,13 @@ PAGE_SIZES = ["0", "-5", "1", "2", "1000", "1001", "99999999999999999999", "abc"
 
 
 @pytest.fixture
-def world(cus, pol, settings):
+def world(cus, pol, tax, settings):
+    """CUS's records, and agreements of CUS's with TAX, none of which POL is party to."""
     settings.PAGINATION_COUNT_LIMIT = 2
     for name in ("shipments.csv", "seizures.jsonl", "inspections.json"):
         import_file(EXAMPLES / name, cus.agency)
+    for n in range(4):
+        in_force((cus, True, False), (tax, False, True), reference=f"AGR-HIDDN-0000{n}")
     return cus, pol
 
 

@@ -170,7 +170,10 @@ def nothing_written(owner: Staff) -> None:
     assert list(verify_published_heads()) == []
 
 
-def test_a_foreign_agreement_after_written_chunks_undoes_every_release(tmp_path, settings, cus, pol, tax):
+@pytest.mark.django_db(transaction=True)
+def test_a_foreign_agreement_after_written_chunks_undoes_every_release(
+    tmp_path, settings, audit_heads_file, cus, pol, tax
+):
     """Two chunks of rows released under CUS's own agreement are written (and released,
     audited) before a row of the third names an agreement between POL and TAX: nothing of
     the file stays, no release, no audit event, and the published audit heads still verify."""
@@ -179,10 +182,13 @@ def test_a_foreign_agreement_after_written_chunks_undoes_every_release(tmp_path,
     in_force((pol, True, False), (tax, False, True), reference="AGR-HIDDN-00001")
     rows = release_rows(4, POLICE_MOU) + release_rows(1, "AGR-HIDDN-00001")
     rows[4]["external_ref"] = "R-foreign"
+    heads = audit_heads_file.read_text() if audit_heads_file.exists() else ""
     with pytest.raises(ImportFailed) as failure:
         import_file(jsonl(tmp_path, "mixed.jsonl", rows), cus.agency, user=cus.liaison, chunk_size=2)
     assert [(e["row"], e["field"]) for e in failure.value.errors] == [(5, "release_to")]
     nothing_written(cus)
+    # No head of an event rolled back was published.
+    assert (audit_heads_file.read_text() if audit_heads_file.exists() else "") == heads
 
 
 def test_an_analysts_file_releasing_only_in_a_later_chunk_writes_nothing(tmp_path, cus, pol):

@@ -332,3 +332,50 @@ def test_a_header_naming_a_column_twice_and_json_keys_of_no_party_are_refused(tm
         import_file(jsonl(tmp_path, "nested.jsonl", [nested]), cus.agency)
     assert sorted(e["field"] for e in failure.value.errors) == ["smuggler", "subject[0].alias"]
     assert not Record.objects.exists()
+
+
+# --- unknown columns that are known ones misspelt -------------------------------------
+
+
+def test_a_misspelt_column_is_never_ignored_even_when_unknown_columns_are(tmp_path, cus, pol):
+    """`Classification` and `caveats ` are not columns of the format; ignored as unknown, the
+    file's secret, no-onward-sharing record was imported restricted with no handling code,
+    and released to POL, whose agreement reaches restricted. A known column's name in
+    another case, with spaces or hyphens, is refused even with unknown columns allowed."""
+    in_force((cus, True, False), (pol, False, True), reference=POLICE_MOU)
+    path = tmp_path / "typo.csv"
+    path.write_text(
+        "external_ref,category,Classification,caveats ,occurred-on,remarks,releasability\n"
+        "S-1,shipment,secret,no_onward_sharing,2026-01-01,free text,covering\n"
+    )
+    with pytest.raises(ImportFailed) as failure:
+        import_file(path, cus.agency, user=cus.liaison, allow_unknown_columns=True)
+    refused = {e["field"]: e["message"] for e in failure.value.errors}
+    # `remarks` is unknown and allowed; occurred_on is then missing too.
+    assert set(refused) == {"Classification", "caveats ", "occurred-on", "occurred_on"}
+    assert "'classification'" in refused["Classification"]
+    assert not Record.objects.exists()
+    assert pol.client("analyst", purpose="investigation").get("/api/records/").json()["results"] == []
+
+
+def test_a_misspelt_party_key_is_never_ignored_even_when_unknown_keys_are(tmp_path, cus):
+    row = {
+        "external_ref": "T-1",
+        "category": "tip",
+        "occurred_on": "2026-05-01",
+        "source_reliability": "B",
+        "information_credibility": "2",
+        "Subject": {"name": "A", "nationality": "NL"},
+        "subject": [{"Name": "B", "nationality": "NL"}, {"name": "C", "nationality": "NL", "nick": "c"}],
+        "Importer_Name": "D",
+    }
+    with pytest.raises(ImportFailed) as failure:
+        import_file(jsonl(tmp_path, "typo.jsonl", [row]), cus.agency, allow_unknown_columns=True)
+    # subject[0] then has a nationality and no name, which is refused as well.
+    assert sorted(e["field"] for e in failure.value.errors) == [
+        "Importer_Name",
+        "Subject",
+        "subject[0].Name",
+        "subject[0].name",
+    ]
+    assert not Record.objects.exists()

@@ -125,3 +125,44 @@ def test_pages_past_the_limit_walk_to_the_end_without_repeating_a_row(world):
     # shipments.csv holds two declarations, seizures.jsonl a seizure, inspections.json an inspection.
     assert len(refs) == len(set(refs)) == 4
     assert client.get("/api/records/", {"page": page + 1, "page_size": 1}).status_code == 404
+
+
+FILTERS = {
+    "/api/records/": [
+        "owner",
+        "category",
+        "classification",
+        "occurred_after",
+        "occurred_before",
+        "external_ref",
+    ],
+    "/api/entities/": ["type"],
+    "/api/links/": ["type", "record", "source", "target", "entity"],
+    "/api/candidates/": ["status"],
+    "/api/agreements/": ["status"],
+    "/api/search/": ["q"],
+}
+VALUES = [
+    "\x00",
+    "a\x00b",
+    "x" * 10_000,
+    "99999999999999999999999",
+    "-1",
+    "0001-01-01",
+    "10000-01-01",
+    "%",
+    "\ud7ff",
+]
+
+
+@pytest.mark.parametrize("url", sorted(FILTERS))
+def test_hostile_filter_values_are_never_a_server_error(world, url):
+    cus, pol = world
+    for member in (cus, pol):
+        client = member.client("analyst", purpose="investigation")
+        for name in FILTERS[url]:
+            for value in VALUES:
+                params = {name: value, **({"q": "north"} if name != "q" and url == "/api/search/" else {})}
+                response = answers(client, url, **params)
+                if response.status_code == 200 and member is pol:
+                    assert response.json()["results"] == [], (url, params)

@@ -336,3 +336,78 @@ def test_an_agreement_named_twice_is_released_to_and_audited_once(cus, pol, reco
     event = AuditEvent.objects.get(action="record.release")
     assert event.details["agreements"] == [POLICE_MOU]
     assert RecordRelease.objects.filter(record=records["C-2"]).count() == 1
+
+
+def while_holding(record: Record, then, started: threading.Event, go: threading.Event, errors: list) -> None:
+    """In a transaction of its own: locks the record's row, as a release writing it does,
+    waits for `go`, then runs `then` (which appends to the audit log) and commits."""
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            list(Record.objects.select_for_update().filter(pk=record.pk))
+            started.set()
+            go.wait(30)
+            then()
+    except Exception as error:  # noqa: BLE001 (reported to the test, which asserts there is none)
+        errors.append(error)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["delete", "patch"])
+def test_a_record_changed_while_a_release_holds_it_waits_and_neither_fails(cus, pol, change):
+    """A release holds the record's row and then appends to the audit log; a deletion of the
+    record in between took the log's lock first and waited for the row: one of the two was
+    killed as a deadlock (a 500). A change waits for the row, and audits as `before` what it
+    replaced, not what the record held when the request read it."""
+    police = in_force((cus, True, False), (pol, False, True), reference=POLICE_MOU)
+    record = Record.objects.create(owner=cus.agency, external_ref="C-1", category="seizure", classification=1)
+    from intel.rights import grant_owner_rights, owner_right_ids
+
+    grant_owner_rights([record], owner_right_ids())
+    started, go, errors, answers = threading.Event(), threading.Event(), [], []
+
+    def release() -> None:
+        Record.objects.filter(pk=record.pk).update(summary="held")
+        releases.release_records(
+            user=cus.liaison,
+            owner_id=cus.agency.pk,
+            record_ids=[record.pk],
+            mode="named",
+            agreements=[police],
+            via="bulk",
+        )
+
+    holder = threading.Thread(target=while_holding, args=(record, release, started, go, errors))
+    holder.start()
+    assert started.wait(30)
+
+    def changing() -> None:
+        try:
+            client = cus.client("analyst")
+            url = f"/api/records/{record.public_id}/"
+            answers.append(
+                client.delete(url)
+                if change == "delete"
+                else client.patch(url, {"summary": "x"}, format="json")
+            )
+        finally:
+            connection.close()
+
+    changer = threading.Thread(target=changing)
+    changer.start()
+    for _ in range(300):
+        if waiting_for_a_lock():
+            break
+        time.sleep(0.05)
+    go.set()
+    holder.join(30)
+    changer.join(30)
+    assert errors == []
+    assert [answer.status_code for answer in answers] == [204 if change == "delete" else 200]
+    assert AuditEvent.objects.filter(action="record.release", object_id=str(record.pk)).count() == 1
+    if change == "patch":
+        # What the change replaced: the summary the holder wrote while the change waited.
+        assert AuditEvent.objects.get(action="record.update").details["before"] == {"summary": "held"}

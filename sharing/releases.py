@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agencies.models import User
@@ -318,6 +318,14 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
     )
     records_changed.send(sender=Record, record_ids=[record.pk])
     return release
+
+
+def lock_releases_carried_over(*, previous_id: int, amendment_id: int) -> None:
+    """Locks the rows `carry_releases_over` writes, to the end of the transaction."""
+    rows = RecordRelease.objects.filter(
+        Q(agreement_id__in=[previous_id, amendment_id]) | Q(basis_agreement_id=previous_id)
+    )
+    list(rows.select_for_update().values_list("pk", flat=True))
 
 
 def carry_releases_over(previous: Agreement, amendment: Agreement) -> None:

@@ -411,3 +411,69 @@ def test_a_record_changed_while_a_release_holds_it_waits_and_neither_fails(cus, 
     if change == "patch":
         # What the change replaced: the summary the holder wrote while the change waited.
         assert AuditEvent.objects.get(action="record.update").details["before"] == {"summary": "held"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_amendments_last_signature_while_a_release_holds_its_rows_waits_and_neither_fails(cus, pol, tax):
+    """A release withdrawing a record from the version being amended holds that release's
+    row, then appends to the audit log; the amendment's last signature took the log's lock
+    first (`agreement.signed`) and then waited for the row to carry it over: a deadlock."""
+    version = in_force((cus, True, False), (pol, False, True), reference=POLICE_MOU)
+    other = in_force((cus, True, False), (tax, False, True), reference=TAX_MOU)
+    record = Record.objects.create(owner=cus.agency, external_ref="C-1", category="seizure", classification=1)
+    releases.set_releasability(record, cus.liaison, "named", [version, other])
+    amendment = agreements.amend(version, cus.admin, title="v2")
+    agreements.propose(amendment, cus.admin)
+    agreements.sign(amendment, cus.admin)
+    started, go, errors, answers = threading.Event(), threading.Event(), [], []
+
+    def withdraw() -> None:
+        releases.release_records(
+            user=cus.liaison,
+            owner_id=cus.agency.pk,
+            record_ids=[record.pk],
+            mode="named",
+            agreements=[other],
+            via="bulk",
+        )
+
+    def holding() -> None:
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                list(RecordRelease.objects.select_for_update().filter(record=record, agreement=version))
+                started.set()
+                go.wait(30)
+                withdraw()
+        except Exception as error:  # noqa: BLE001 (reported to the test, which asserts there is none)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=holding)
+    holder.start()
+    assert started.wait(30)
+
+    def signing() -> None:
+        try:
+            answers.append(pol.client("admin").post(f"/api/agreements/{amendment.public_id}/sign/"))
+        finally:
+            connection.close()
+
+    signer = threading.Thread(target=signing)
+    signer.start()
+    for _ in range(300):
+        if waiting_for_a_lock():
+            break
+        time.sleep(0.05)
+    go.set()
+    holder.join(30)
+    signer.join(30)
+    assert errors == []
+    assert [answer.status_code for answer in answers] == [200]
+    assert Agreement.objects.get(pk=version.pk).status == "superseded"
+    # The withdrawal came first: the record is released under TAX's agreement only.
+    assert list(RecordRelease.objects.filter(record=record).values_list("agreement_id", flat=True)) == [
+        other.pk
+    ]

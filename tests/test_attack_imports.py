@@ -379,3 +379,18 @@ def test_a_misspelt_party_key_is_never_ignored_even_when_unknown_keys_are(tmp_pa
         "subject[0].name",
     ]
     assert not Record.objects.exists()
+
+
+def test_party_arrays_stay_within_the_import_limits(tmp_path, cus):
+    base = {"external_ref": "T-1", "category": "tip", "occurred_on": "2026-05-01"}
+    huge = {**base, "subject": [{"name": f"P{i}", "nationality": "NL"} for i in range(5000)]}
+    with pytest.raises(ImportFailed) as failure:
+        import_file(jsonl(tmp_path, "huge.jsonl", [huge]), cus.agency)
+    assert "IMPORT_MAX_ROW_BYTES" in failure.value.errors[0]["message"]
+    deep: dict = {"name": "P", "nationality": "NL"}
+    for _ in range(12):
+        deep = {"name": [deep]}
+    with pytest.raises(ImportFailed) as failure:
+        import_file(jsonl(tmp_path, "deep.jsonl", [{**base, "subject": [deep]}]), cus.agency)
+    assert "IMPORT_MAX_DEPTH" in failure.value.errors[0]["message"]
+    assert not Record.objects.exists()

@@ -11,11 +11,23 @@ abbreviated, IMO numbers with and without their prefix. Some companies share the
 legal form and country with another company that has another registration number and
 another address; some share an address with another company.
 
+The police, tax and port files also hold investigations and tips about their subjects
+(`subject1_...` to `subject4_...` in CSV, an array under `subject` in JSON): companies, and
+persons named in several spellings ("Jürgen Müller", "Juergen Mueller", "MÜLLER, Jürgen",
+"Mohamed"/"Mohammed"), with or without their date of birth, national ID number and
+passport number; some persons share their name and nationality with another born on
+another day. Some consignments are recorded by several agencies (a declaration, an
+inspection, a seizure, a tip), each stating its MRN or UCR as written (case, spaces) or,
+now and then, leaving it out.
+
 Every row is in the import format of docs/import.md and is built by one `RowBuilder`, so
 a new column is one method there. What each row's mentions really are is written to a
 separate truth file, never into the rows: per row, the agency, the reference and, for each
-column that names an entity (`importer_name`, `importer_address`, `vessel_imo`, ...), the
-entity's type and true id. `bench/resolution.py` scores an import against it.
+column that names an entity (`importer_name`, `subject2_name`, `importer_address`,
+`vessel_imo`, ...), the entity's type and true id (and, for a party, the name the row
+states, which tells several parties of one role apart), and under `shipment` the
+consignment the row is about (its own shipment when none). `bench/resolution.py` scores an
+import against it.
 
 Rows are generated one at a time from a random generator seeded by (seed, position), and
 each entity of the population from one seeded by (seed, pool, index), so a seed and a
@@ -36,9 +48,13 @@ from pathlib import Path
 
 import phonenumbers
 from normality import ascii_text
-from stdnum import get_cc_module, luhn
+from stdnum import get_cc_module, iso6346, luhn
+from stdnum.es import dni
 from stdnum.fr import siren
 from stdnum.iso7064 import mod_11_10
+from stdnum.nl import bsn
+from stdnum.pl import pesel
+from stdnum.tr import tckimlik
 
 from demo.scenario import (
     CONTAINER_OWNERS,
@@ -112,7 +128,7 @@ STREAMS = (
         "police",
         "POL",
         12,
-        (("seizure", 70), ("inspection", 30)),
+        (("seizure", 45), ("inspection", 15), ("investigation", 40)),
         0.3,
         0.6,
         0.6,
@@ -123,7 +139,7 @@ STREAMS = (
         "tax",
         "TAX",
         20,
-        (("shipment", 85), ("inspection", 15)),
+        (("shipment", 70), ("inspection", 10), ("investigation", 20)),
         0.9,
         0.8,
         0.3,
@@ -134,7 +150,7 @@ STREAMS = (
         "port_authority",
         "PORT",
         16,
-        (("shipment", 70), ("inspection", 30)),
+        (("shipment", 55), ("inspection", 25), ("tip", 20)),
         0.4,
         0.4,
         0.4,
@@ -145,6 +161,9 @@ STREAM_BY_CODE = {stream.code: stream for stream in STREAMS}
 # The columns of the import format (docs/import.md), in the order a CSV file has them.
 PARTY_ROLES = ("importer", "exporter", "broker", "carrier", "consignee")
 PARTY_FIELDS = ("name", "country", "reg_no", "address", "postcode", "phone", "email")
+# Subjects are numbered (`subject1_name`, `subject2_name`, ...), companies or persons.
+MAX_SUBJECTS = 4
+SUBJECT_FIELDS = ("type", *PARTY_FIELDS, "nationality", "date_of_birth", "id_numbers", "passport_numbers")
 COLUMNS = (
     "external_ref",
     "category",
@@ -152,7 +171,9 @@ COLUMNS = (
     "caveats",
     "occurred_on",
     "summary",
+    "consignment_ref",
     *(f"{role}_{name}" for role in PARTY_ROLES for name in PARTY_FIELDS),
+    *(f"subject{n}_{name}" for n in range(1, MAX_SUBJECTS + 1) for name in SUBJECT_FIELDS),
     "vessel_imo",
     "vessel_name",
     "vessel_flag",
@@ -167,6 +188,10 @@ COLUMNS = (
     "unit",
     "inspection_result",
     "findings",
+    "case_reference",
+    "offences",
+    "source_reliability",
+    "information_credibility",
 )
 COLUMN_SET = frozenset(COLUMNS)
 
@@ -292,6 +317,61 @@ TWIN_EVERY = 25
 # One company in SHARED_ADDRESS_EVERY is registered at the address of the one before it.
 SHARED_ADDRESS_EVERY = 17
 
+# Persons by nationality: given names and surnames, each a tuple of its spellings, the usual
+# first, the others transliterations clerks write ("Mohamed", "Mohammed", "Muhammad"); then
+# second given names, never a first one, so no two persons' names are one in another order.
+PERSON_NAMES = {
+    "NL": (
+        (("Jan",), ("Pieter",), ("Kees",), ("Sanne",), ("Anouk",), ("Daan",), ("Bram",), ("Lotte",),
+         ("Ruud",), ("Joost",), ("Femke",), ("Wouter",)),
+        (("de Vries",), ("Bakker",), ("Visser",), ("Jansen",), ("van den Berg",), ("de Jong",), ("Smit",),
+         ("Meijer",), ("van Dijk",), ("Mulder",), ("de Boer",), ("Vermeulen",)),
+        ("Johannes", "Maria", "Cornelis", "Hendrik"),
+    ),
+    "DE": (
+        (("Jürgen",), ("Jörg",), ("Günter",), ("Anna",), ("Lukas",), ("Björn",), ("Käthe",), ("Uwe",)),
+        (("Müller",), ("Schröder",), ("Groß",), ("Weiß",), ("Köhler",), ("Schmidt",), ("Bäcker",),
+         ("Krüger",)),
+        ("Maria", "Friedrich", "Karl", "Elisabeth"),
+    ),
+    "PL": (
+        (("Łukasz",), ("Paweł",), ("Małgorzata",), ("Agnieszka",), ("Wojciech",), ("Krzysztof",)),
+        (("Wójcik",), ("Kowalski",), ("Lewandowski",), ("Zieliński",), ("Woźniak",), ("Dąbrowski",)),
+        ("Maria", "Józef", "Jan", "Stanisław"),
+    ),
+    "TR": (
+        (("Şükrü",), ("Çağlar",), ("Ömer",), ("Ayşe",), ("Gökhan",), ("İbrahim",)),
+        # Turkish spells these with a dotless i (U+0131), which ASCII folding must meet.
+        (("Yılmaz",), ("Çelik",), ("Öztürk",), ("Şahin",), ("Doğan",), ("Kılıç",)),  # noqa: RUF001
+        ("Ali", "Hüseyin", "Nur", "Mustafa"),
+    ),
+    "MA": (
+        (("Mohamed", "Mohammed", "Muhammad"), ("Youssef", "Youssif", "Yusuf"), ("Khalid", "Khaled"),
+         ("Fatima", "Fatma"), ("Rachid", "Rashid"), ("Abdelkader", "Abdelkadir")),
+        (("El Amrani", "Elamrani"), ("Benali", "Ben Ali"), ("Alaoui",), ("Bouzid", "Bouzied"),
+         ("Ouazzani", "Wazzani"), ("Chaoui",)),
+        ("Ali", "Amine", "Zahra", "Hassan"),
+    ),
+    "ES": (
+        (("José",), ("María",), ("Iñigo",), ("Jesús",), ("Begoña",), ("Raúl",)),
+        (("Peña",), ("García",), ("Muñoz",), ("Ibáñez",), ("Martín",), ("Sánchez",)),
+        ("Antonio", "Luis", "del Carmen", "Ángel"),
+    ),
+}  # fmt: skip
+# (nationality, slots in PERSON_NATIONALITY_SLOTS): person k is of the nationality of slot k % 12.
+PERSON_NATIONALITY_SLOTS = ("NL",) * 4 + ("DE", "DE", "PL", "PL", "TR", "MA", "MA", "ES")
+# One person in NAMESAKE_EVERY shares the name and nationality of the one before it, with
+# another date of birth and other documents.
+NAMESAKE_EVERY = 20
+OFFENCES = (
+    "drug_trafficking",
+    "tobacco_smuggling",
+    "excise_fraud",
+    "customs_fraud",
+    "vat_fraud",
+    "money_laundering",
+)
+
 
 # --- the population -----------------------------------------------------------------------
 
@@ -326,6 +406,30 @@ class Vessel:
     name: str
     flag: str
     carrier: Company
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    given: tuple[str, ...]  # spellings of each given name, the usual first
+    surname: tuple[str, ...]  # its spellings
+    nationality: str
+    date_of_birth: str
+    national_id: str  # "" when none is known
+    passport: str  # "" when none is known
+
+
+@dataclass(frozen=True)
+class Consignment:
+    """One consignment: a declaration, and what other agencies record about it, state the
+    same reference (or, now and then, none) and the same traders, vessel and containers."""
+
+    id: str
+    reference: str  # an MRN or a UCR
+    importer: Company
+    exporter: Company
+    vessel: Vessel
+    containers: tuple[str, ...]
 
 
 def registration_number(rng: random.Random, country: str) -> str:
@@ -405,9 +509,13 @@ class Population:
         self.brokers = max(6, rows // 300)
         self.carriers = max(5, rows // 800)
         self.vessels = max(15, rows // 150)
+        self.persons = max(30, rows // 25)
+        self.consignments = max(10, rows // 15)
         self._names = _affine(seed, "names", len(IMPORTER_WORDS) * len(EXPORTER_WORDS) * len(IMPORTER_TRADES))
         self.company = lru_cache(maxsize=65_536)(self._company)
         self.vessel = lru_cache(maxsize=8_192)(self._vessel)
+        self.person = lru_cache(maxsize=65_536)(self._person)
+        self.consignment = lru_cache(maxsize=65_536)(self._consignment)
 
     def _base_name(self, k: int) -> str:
         # A permutation of the name space gives consecutive companies unrelated names.
@@ -488,6 +596,54 @@ class Population:
             self.company("carrier", k % self.carriers),
         )
 
+    def _person(self, k: int) -> Person:
+        """Person `k`: of the nationality of its slot, named by a permutation of the
+        nationality's names (with or without a second given name), so no two persons share
+        a name but the planted namesakes, while the names last (about 180 a nationality)."""
+        rng = _rng(self.seed, "person", k)
+        if k % NAMESAKE_EVERY == 1:
+            elder = self.person(k - 1)
+            nationality, given, surname = elder.nationality, elder.given, elder.surname
+        else:
+            nationality = PERSON_NATIONALITY_SLOTS[k % len(PERSON_NATIONALITY_SLOTS)]
+            slots = [i for i, code in enumerate(PERSON_NATIONALITY_SLOTS) if code == nationality]
+            index = (k // len(PERSON_NATIONALITY_SLOTS)) * len(slots) + slots.index(
+                k % len(PERSON_NATIONALITY_SLOTS)
+            )
+            givens, surnames, seconds = PERSON_NAMES[nationality]
+            size = len(givens) * len(surnames) * (len(seconds) + 1)
+            a, b = _affine(self.seed, f"person-{nationality}", size)
+            x = (a * index + b) % size
+            given, x = givens[x % len(givens)], x // len(givens)
+            surname, second = surnames[x % len(surnames)], x // len(surnames)
+            if second:
+                given = tuple(f"{spelling} {seconds[second - 1]}" for spelling in given)
+        born = _day(rng, -365 * 60, -365 * 20)
+        return Person(
+            f"person-{k}",
+            given,
+            surname,
+            nationality,
+            born,
+            national_id(rng, nationality, born) if rng.random() < 0.7 else "",
+            passport_number(rng) if rng.random() < 0.5 else "",
+        )
+
+    def _consignment(self, k: int) -> Consignment:
+        rng = _rng(self.seed, "consignment", k)
+        importer = self.pick(rng, "domestic")
+        return Consignment(
+            f"consignment-{k}",
+            mrn(rng) if rng.random() < 0.8 else ucr(rng, importer, k),
+            importer,
+            self.pick(rng, "foreign"),
+            self.pick_vessel(rng),
+            tuple(
+                make_container(rng.choice(CONTAINER_OWNERS), rng.randrange(1_000_000))
+                for _ in range(rng.choice((1, 1, 2)))
+            ),
+        )
+
     @staticmethod
     def skewed(rng: random.Random, size: int) -> int:
         """Low indexes far more often: a few busy traders and many small ones."""
@@ -499,6 +655,58 @@ class Population:
 
     def pick_vessel(self, rng: random.Random) -> Vessel:
         return self.vessel(self.skewed(rng, self.vessels))
+
+    def pick_person(self, rng: random.Random) -> Person:
+        return self.person(self.skewed(rng, self.persons))
+
+    def pick_consignment(self, rng: random.Random) -> Consignment:
+        return self.consignment(rng.randrange(self.consignments))
+
+
+def national_id(rng: random.Random, nationality: str, born: str) -> str:
+    """A national identification number of the country, with valid check digits where
+    python-stdnum checks it (BSN, PESEL, DNI, T.C. Kimlik No.); "" where the country has
+    none this scenario writes (Germany's tax ID is not an identity document)."""
+    if nationality == "NL":
+        while True:
+            number = f"{rng.randint(10**8, 10**9 - 1)}"
+            if bsn.is_valid(number):
+                return number
+    if nationality == "PL":
+        year, month, day = born.split("-")
+        month = f"{int(month) + (20 if year >= '2000' else 0):02d}"
+        body = f"{year[2:]}{month}{day}{rng.randint(0, 9999):04d}"
+        return body + pesel.calc_check_digit(body)
+    if nationality == "ES":
+        body = f"{rng.randint(10**7, 10**8 - 1)}"
+        return body + dni.calc_check_digit(body)
+    if nationality == "TR":
+        body = f"{rng.randint(10**8, 10**9 - 1)}"
+        return body + tckimlik.calc_check_digits(body)
+    if nationality == "MA":
+        letters = rng.choice("ABCDGHIJKLMSTUWXYZ") + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ")
+        return f"{letters}{rng.randint(10**5, 10**6 - 1)}"
+    return ""
+
+
+def passport_number(rng: random.Random) -> str:
+    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
+    tail = "".join(rng.choice(letters + "0123456789") for _ in range(5))
+    return f"{rng.choice(letters)}{rng.choice(letters)}{rng.randint(0, 9)}{tail}{rng.randint(0, 9)}"
+
+
+def mrn(rng: random.Random) -> str:
+    """An EU Movement Reference Number declared in the Netherlands, its check digit
+    computed as the EU specifies (ISO 6346's algorithm over the first 17 characters)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    body = f"{rng.choice(('25', '26'))}NL" + "".join(rng.choice(alphabet) for _ in range(12)) + "A"
+    return body + iso6346.calc_check_digit(body)
+
+
+def ucr(rng: random.Random, importer: Company, k: int) -> str:
+    """A WCO UCR: year, country, the trader's identifier and its own reference."""
+    trader = importer.reg_no[2:] if importer.reg_no else f"{rng.randint(10**8, 10**9 - 1)}"
+    return f"{rng.choice('56')}NL{trader}-{k:05d}"
 
 
 # --- spelling what a row states -----------------------------------------------------------
@@ -558,7 +766,63 @@ def spell_vessel_name(name: str, rng: random.Random) -> str:
     return rng.choice((f"MV {name}", name.upper(), f"M/V {name}", name))
 
 
+def spell_person_name(person: Person, rng: random.Random) -> str:
+    """Given names and surname in a usual or a transliterated spelling, accents kept,
+    stripped or (German) written out, "Given Surname" or "Surname, Given", surname or all in
+    capitals now and then."""
+    given = person.given[0] if rng.random() < 0.75 else rng.choice(person.given)
+    surname = person.surname[0] if rng.random() < 0.75 else rng.choice(person.surname)
+    roll = rng.random()
+    if roll < 0.2:
+        given, surname = ascii_text(given), ascii_text(surname)
+    elif roll < 0.35 and person.nationality == "DE":
+        given, surname = given.translate(GERMAN_TRANSLITERATION), surname.translate(GERMAN_TRANSLITERATION)
+    roll = rng.random()
+    if roll < 0.55:
+        spelled = f"{given} {surname}"
+    elif roll < 0.8:
+        spelled = f"{surname}, {given}"
+    elif roll < 0.9:
+        spelled = f"{surname.upper()}, {given}"
+    else:
+        spelled = f"{given} {surname.upper()}"
+    roll = rng.random()
+    return spelled.upper() if roll < 0.1 else spelled.lower() if roll < 0.13 else spelled
+
+
+def spell_reference(reference: str, rng: random.Random) -> str:
+    """A consignment reference as written: as issued, in lower case, or in groups of four."""
+    roll = rng.random()
+    if roll < 0.7:
+        return reference
+    if roll < 0.8:
+        return reference.lower()
+    return " ".join(reference[i : i + 4] for i in range(0, len(reference), 4))
+
+
 # --- rows -------------------------------------------------------------------------------
+
+# How often a row of (agency kind, category) is about a consignment others record too, and
+# how often such a row (other than the declaration) leaves its reference out.
+CONSIGNMENT_RATES = {
+    ("customs", "shipment"): 0.4,
+    ("customs", "inspection"): 0.4,
+    ("customs", "seizure"): 0.5,
+    ("coast_guard", "inspection"): 0.35,
+    ("coast_guard", "seizure"): 0.5,
+    ("police", "seizure"): 0.5,
+    ("tax", "shipment"): 0.2,
+    ("port_authority", "shipment"): 0.3,
+    ("port_authority", "tip"): 0.4,
+}
+REFERENCE_LEFT_OUT = 0.1
+# Per agency kind: how often a person's date of birth, national ID and passport number are
+# stated (when the person has them).
+PERSON_RATES = {
+    "police": (0.8, 0.5, 0.4),
+    "tax": (0.7, 0.6, 0.1),
+    "port_authority": (0.35, 0.1, 0.15),
+}
 
 
 @dataclass
@@ -575,15 +839,20 @@ class RowBuilder:
             raise KeyError(f"not a column of the import format: {', '.join(sorted(unknown))}")
         self.columns.update(columns)
 
-    def states(self, column: str, entity_type: str, entity: str) -> None:
-        """The truth: `column` of this row names `entity`, of `entity_type`."""
-        self.truth[column] = {"type": entity_type, "entity": entity}
+    def states(self, column: str, entity_type: str, entity: str, **stated: str) -> None:
+        """The truth: `column` of this row names `entity`, of `entity_type`; `stated` is what
+        tells the row's parties of one role apart (the name as written)."""
+        self.truth[column] = {"type": entity_type, "entity": entity, **stated}
 
     def party(
         self, role: str, company: Company, rng: random.Random, stream: Stream, *, contact: bool = True
     ) -> None:
-        self.set(**{f"{role}_name": spell_name(company, rng), f"{role}_country": company.country})
-        self.states(f"{role}_name", "company", company.id)
+        """A company in `role`, or, for a numbered subject (`subject2`), as that subject."""
+        name = spell_name(company, rng)
+        self.set(**{f"{role}_name": name, f"{role}_country": company.country})
+        if role.startswith("subject"):
+            self.set(**{f"{role}_type": "company"})
+        self.states(f"{role}_name", "company", company.id, name=name)
         if company.reg_no and rng.random() < stream.reg_no_rate:
             self.set(**{f"{role}_reg_no": spell_reg_no(company.reg_no, rng)})
         if not contact:
@@ -612,13 +881,61 @@ class RowBuilder:
         )
         self.states("vessel_imo", "vessel", vessel.id)
 
-    def containers(self, rng: random.Random) -> None:
+    def containers(self, rng: random.Random, consignment: Consignment | None = None) -> None:
+        if consignment:
+            self.set(container_numbers=list(consignment.containers))
+            return
         count = rng.choice((1, 1, 1, 2, 3))
         self.set(
             container_numbers=[
                 make_container(rng.choice(CONTAINER_OWNERS), rng.randrange(1_000_000)) for _ in range(count)
             ]
         )
+
+    def consignment(self, consignment: Consignment, rng: random.Random, *, declaration: bool) -> None:
+        """The row is about `consignment`: it says so by its reference, which a declaration
+        always states and another agency's record now and then leaves out."""
+        if declaration or rng.random() >= REFERENCE_LEFT_OUT:
+            self.set(consignment_ref=spell_reference(consignment.reference, rng))
+        self.states("shipment", "shipment", consignment.id)
+
+    def person(self, number: int, person: Person, rng: random.Random, stream: Stream) -> None:
+        """Subject `number`, a person, with what this agency states of them."""
+        dob_rate, id_rate, passport_rate = PERSON_RATES[stream.kind]
+        prefix = f"subject{number}"
+        name = spell_person_name(person, rng)
+        self.set(**{f"{prefix}_name": name, f"{prefix}_nationality": person.nationality})
+        if rng.random() < 0.2:
+            self.set(**{f"{prefix}_type": "person"})
+        if rng.random() < dob_rate:
+            self.set(**{f"{prefix}_date_of_birth": person.date_of_birth})
+        if person.national_id and rng.random() < id_rate:
+            self.set(**{f"{prefix}_id_numbers": [person.national_id]})
+        if person.passport and rng.random() < passport_rate:
+            passport = person.passport.lower() if rng.random() < 0.1 else person.passport
+            self.set(**{f"{prefix}_passport_numbers": [passport]})
+        self.states(f"{prefix}_name", "person", person.id, name=name)
+
+    def subjects(
+        self, population: Population, rng: random.Random, stream: Stream, *, persons: int, companies: int
+    ) -> None:
+        """Up to `persons` persons, then up to `companies` companies, as numbered subjects.
+        A draw sharing its name with one already named (itself, a namesake, a twin) is left
+        out, so the row's subjects are told apart by the names it states."""
+        names: set[tuple] = set()
+        number = 0
+        for _ in range(persons):
+            person = population.pick_person(rng)
+            if (person.nationality, person.given, person.surname) not in names:
+                names.add((person.nationality, person.given, person.surname))
+                number += 1
+                self.person(number, person, rng, stream)
+        for _ in range(companies):
+            company = population.pick(rng, "domestic")
+            if (company.country, company.name) not in names:
+                names.add((company.country, company.name))
+                number += 1
+                self.party(f"subject{number}", company, rng, stream)
 
     def goods(self, rng: random.Random, *, value: bool) -> str:
         goods = rng.choice(GOODS)
@@ -656,50 +973,94 @@ def build_row(population: Population, stream: Stream, category: str, rng: random
         occurred_on=_day(rng),
         classification=rng.choice(("unclassified", "restricted", "restricted", "confidential")),
     )
+    consignment = None
+    if rng.random() < CONSIGNMENT_RATES.get((stream.kind, category), 0.0):
+        consignment = population.pick_consignment(rng)
+        row.consignment(consignment, rng, declaration=category == "shipment" and stream.kind == "customs")
+
+    def domestic() -> Company:
+        return consignment.importer if consignment else population.pick(rng, "domestic")
+
+    def foreign() -> Company:
+        return consignment.exporter if consignment else population.pick(rng, "foreign")
+
+    def vessel() -> Vessel:
+        return consignment.vessel if consignment else population.pick_vessel(rng)
+
     if stream.kind == "customs":
-        row.party("importer", population.pick(rng, "domestic"), rng, stream)
-        row.party("exporter", population.pick(rng, "foreign"), rng, stream)
+        row.party("importer", domestic(), rng, stream)
+        row.party("exporter", foreign(), rng, stream)
         if rng.random() < 0.85:
             row.party("broker", population.pick(rng, "broker"), rng, stream)
-        if rng.random() < 0.8:
-            row.vessel(population.pick_vessel(rng), rng, stream)
-        if rng.random() < 0.85:
-            row.containers(rng)
+        if consignment or rng.random() < 0.8:
+            row.vessel(vessel(), rng, stream)
+        if consignment or rng.random() < 0.85:
+            row.containers(rng, consignment)
         if rng.random() < 0.1:
             row.party("consignee", population.pick(rng, "domestic"), rng, stream, contact=False)
         description = row.goods(rng, value=category == "shipment")
         row.set(summary=f"Declaration: {description}")
+    elif stream.kind == "tax" and category == "investigation":
+        row.subjects(
+            population, rng, stream, persons=int(rng.random() < 0.4), companies=rng.choice((1, 1, 2))
+        )
+        row.set(summary="VAT fraud investigation")
     elif stream.kind == "tax":
-        row.party("importer", population.pick(rng, "domestic"), rng, stream)
-        if category == "shipment" and rng.random() < 0.6:
-            row.party("exporter", population.pick(rng, "foreign"), rng, stream, contact=False)
+        row.party("importer", domestic(), rng, stream)
+        if category == "shipment" and (consignment or rng.random() < 0.6):
+            row.party("exporter", foreign(), rng, stream, contact=False)
         if category == "shipment":
             description = row.goods(rng, value=True)
             row.set(summary=f"Import VAT declaration: {description}")
         else:
             row.set(summary="VAT audit")
+    elif stream.kind == "police" and category == "investigation":
+        row.subjects(
+            population,
+            rng,
+            stream,
+            persons=rng.choices((1, 2, 3), (50, 35, 15))[0],
+            companies=int(rng.random() < 0.25),
+        )
+        row.set(summary="Criminal investigation")
     elif stream.kind == "police":
-        if rng.random() < 0.75:
-            row.party("consignee", population.pick(rng, "domestic"), rng, stream)
+        if consignment or rng.random() < 0.75:
+            row.party("consignee", domestic(), rng, stream)
         if rng.random() < 0.3:
             row.party("importer", population.pick(rng, "domestic"), rng, stream)
+        if consignment:
+            row.containers(rng, consignment)
+        if rng.random() < 0.3:
+            row.subjects(population, rng, stream, persons=1, companies=0)
         row.set(summary="Search of business premises")
     elif stream.kind == "coast_guard":
-        row.vessel(population.pick_vessel(rng), rng, stream)
-        if rng.random() < 0.3:
-            row.party("consignee", population.pick(rng, "domestic"), rng, stream, contact=False)
+        row.vessel(vessel(), rng, stream)
+        if consignment or rng.random() < 0.3:
+            row.party("consignee", domestic(), rng, stream, contact=False)
         row.set(port_of_discharge=rng.choice(DISCHARGE_PORTS), summary="Boarding before arrival")
+    elif category == "tip":  # the port authority's workers report what they see
+        row.subjects(population, rng, stream, persons=rng.choice((1, 1, 2)), companies=0)
+        if consignment:
+            row.containers(rng, consignment)
+        row.set(summary="Information from a port worker")
     else:  # the port authority: vessel calls and their cargo manifests
-        row.vessel(population.pick_vessel(rng), rng, stream)
-        if category == "shipment" and rng.random() < 0.5:
-            row.party("importer", population.pick(rng, "domestic"), rng, stream)
-        if rng.random() < 0.6:
-            row.containers(rng)
+        row.vessel(vessel(), rng, stream)
+        if category == "shipment" and (consignment or rng.random() < 0.5):
+            row.party("importer", domestic(), rng, stream)
+        if consignment or rng.random() < 0.6:
+            row.containers(rng, consignment)
         row.set(port_of_discharge=rng.choice(DISCHARGE_PORTS), summary="Vessel call")
     if category == "inspection":
         row.inspection(rng)
     elif category == "seizure":
         row.seizure(rng)
+    elif category == "investigation":
+        row.set(
+            case_reference=f"{stream.prefix}-CASE-{rng.randint(1, 999):03d}",
+            offences=rng.sample(OFFENCES, rng.choice((1, 1, 2))),
+        )
+    elif category == "tip":
+        row.set(source_reliability=rng.choice("ABCDEF"), information_credibility=rng.choice("123456"))
     return row
 
 
@@ -725,11 +1086,14 @@ class ResolutionScenario:
             category = rng.choices(categories, weights)[0]
             row = build_row(self.population, stream, category, rng)
             ref = f"{stream.prefix}-{position + 1:08d}"
+            if "shipment" not in row.truth:  # about no consignment others record: its own
+                row.states("shipment", "shipment", f"shipment-{stream.code}-{ref}")
             yield GeneratedRow(stream.code, {"external_ref": ref, **row.columns}, row.truth)
 
     def write(self, directory: Path, *, file_format: str = "csv") -> dict[str, Path]:
         """One file per agency (`<code>.csv` or `.jsonl`) and `truth.jsonl` beside them, a
-        line per row: {"agency", "external_ref", "entities": {column: {"type", "entity"}}}."""
+        line per row: {"agency", "external_ref", "entities": {column: {"type", "entity"},
+        party name column: {"type", "entity", "name"}, "shipment": {"type", "entity"}}}."""
         directory.mkdir(parents=True, exist_ok=True)
         paths = {stream.code: directory / f"{stream.code}.{file_format}" for stream in STREAMS}
         with _Writers(paths, file_format) as writers, (directory / "truth.jsonl").open("w") as truth:
@@ -782,11 +1146,26 @@ class _Writers:
                 }
             )
         else:
-            self.streams[key].write(json.dumps(columns, ensure_ascii=False) + "\n")
+            self.streams[key].write(json.dumps(as_json(columns), ensure_ascii=False) + "\n")
 
     def __exit__(self, *exc) -> None:
         for stream in self.streams.values():
             stream.close()
+
+
+def as_json(columns: dict) -> dict:
+    """The row as JSON writes it: the numbered subjects an array of party objects under
+    `subject`, in their order (docs/import.md, "Parties")."""
+    row, subjects = {}, {}
+    for name, value in columns.items():
+        if name.startswith("subject"):
+            number, field_name = name.removeprefix("subject").split("_", 1)
+            subjects.setdefault(int(number), {})[field_name] = value
+        else:
+            row[name] = value
+    if subjects:
+        row["subject"] = [subjects[number] for number in sorted(subjects)]
+    return row
 
 
 def truth_rows(path: Path) -> Iterator[dict]:

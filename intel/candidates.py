@@ -13,17 +13,14 @@ mentions give the two entities carry it (`offered_score`, read time).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db.models import Q
 from rapidfuzz import fuzz, process
 
-from intel.models import Entity, EntityType, Mention, ResolutionCandidate
+from intel.models import Entity, EntityIdentity, EntityType, Link, LinkType, Mention, ResolutionCandidate
 from intel.resolution import Resolved, name_fingerprint
-
-if TYPE_CHECKING:
-    pass
 
 FUZZY_TYPES = (EntityType.COMPANY, EntityType.PERSON)
 # The lowest name similarity (rapidfuzz ratio, 0-100) at which two entities are proposed,
@@ -39,22 +36,181 @@ def _is_registration_key(key: str) -> bool:
 
 
 def _date_of_birth(key: str) -> str:
-    # Person keys are CC:<fingerprint>[:<date of birth>]; fingerprints hold no ":".
-    parts = key.split(":")
-    return parts[2] if len(parts) > 2 else ""
+    # Person keys are [AG:]CC:<fingerprint>:<date of birth>, CC:<fingerprint> or
+    # CC:doc:<number>; fingerprints hold no ":" and a date is the only part with "-".
+    last = key.rsplit(":", 1)[-1]
+    return last if ":doc:" not in key and len(last) == 10 and last[4] == "-" else ""
 
 
-def _distinct_by_key(type_: str, key_a: str, key_b: str) -> bool:
-    """True when the keys themselves say two entities are different things."""
+# --- evidence -------------------------------------------------------------------------
+
+# The facts two entities are compared on besides their names, by where they are stated:
+# in a mention's properties, or as the address, phone or e-mail an entity is linked to.
+PROPERTY_FACTS = {"registration_number": "registration_number", "date_of_birth": "date_of_birth"}
+CONTACT_FACTS = {EntityType.ADDRESS: "address", EntityType.PHONE: "phone", EntityType.EMAIL: "email"}
+CONTACT_LINKS = (LinkType.REGISTERED_AT, LinkType.CONTACT)
+
+
+def facts_of(*, properties: Iterable[Mapping[str, Any]] = (), contacts: Iterable[tuple[str, str]] = ()):
+    """What identifies an entity besides its names: the registration numbers, dates of
+    birth and identity documents its mentions state, and its contacts as (type, name of the
+    contact entity); a kind maps to the set of its values."""
+    facts: dict[str, set[str]] = defaultdict(set)
+    for stated in properties:
+        for name, kind in PROPERTY_FACTS.items():
+            if isinstance(stated.get(name), str):
+                facts[kind].add(stated[name])
+        documents = stated.get("documents")
+        if isinstance(documents, list):
+            facts["document"].update(str(number) for number in documents)
+    for contact_type, name in contacts:
+        if contact_type in CONTACT_FACTS:
+            facts[CONTACT_FACTS[contact_type]].add(name)
+    return facts
+
+
+def _key_facts(type_: str, key: str) -> dict[str, set[str]]:
+    """The facts an entity's key states, for the evidence stored at ingest (a key is every
+    mention's, so no entity's mentions need be read again)."""
+    if type_ == EntityType.COMPANY and _is_registration_key(key):
+        return {"registration_number": {key.split(":reg:", 1)[1]}}
+    if type_ == EntityType.PERSON and (dob := _date_of_birth(key)):
+        # A document key names one of a person's documents, not all: it cannot say they differ.
+        return {"date_of_birth": {dob}}
+    return {}
+
+
+def candidate_evidence(
+    *,
+    names_a: Iterable[str],
+    names_b: Iterable[str],
+    facts_a: Mapping[str, set[str]],
+    facts_b: Mapping[str, set[str]],
+) -> dict[str, Any]:
+    """Why two entities may be one: the closest pair of their name fingerprints and its
+    ratio (the score), the identifiers and contacts both state (`shared`), and the kinds
+    both state with no value in common (`differ`: two addresses, two dates of birth)."""
+    pairs = [(fuzz.ratio(a, b), a, b) for a in set(names_a) for b in set(names_b)]
+    score, name_a, name_b = max(pairs, default=(0.0, "", ""))
+    shared = {
+        kind: sorted(facts_a[kind] & facts_b.get(kind, set()))
+        for kind in sorted(facts_a)
+        if facts_a[kind] & facts_b.get(kind, set())
+    }
+    differ = sorted(
+        kind for kind in facts_a if facts_a[kind] and facts_b.get(kind) and not facts_a[kind] & facts_b[kind]
+    )
+    return {
+        "names": [name_a, name_b],
+        "score_parts": {"name": round(float(score), 1)},
+        "shared": shared,
+        "differ": differ,
+    }
+
+
+def stored_evidence(
+    pairs: Iterable[tuple[int, int]],
+    *,
+    reason: str = "similar names",
+    known: Mapping[int, tuple[str, str, list[str]]] | None = None,
+) -> dict[tuple[int, int], dict]:
+    """The evidence of each pair from every agency's records, as stored on a candidate: the
+    names noted for each entity, the facts its key states and the contacts it is linked to.
+    `known` holds (type, key, name fingerprints) of entities the caller has read already."""
+    pairs = list(pairs)
+    ids = {pk for pair in pairs for pk in pair}
+    entities = {pk: known[pk] for pk in ids if known and pk in known}
+    if ids - set(entities):
+        entities.update(
+            (pk, (type_, key, names))
+            for pk, type_, key, names in Entity.objects.filter(pk__in=ids - set(entities)).values_list(
+                "pk", "type", "key", "name_fingerprints"
+            )
+        )
+    contacts: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for source, target_type, target_key in (
+        Link.objects.filter(source_id__in=ids, type__in=CONTACT_LINKS)
+        .values_list("source_id", "target__type", "target__key")
+        .distinct()
+    ):
+        contacts[source].add((target_type, target_key))
+    facts = {
+        pk: {**facts_of(contacts=contacts[pk]), **_key_facts(type_, key)}
+        for pk, (type_, key, _) in entities.items()
+    }
+    return {
+        (a, b): {
+            "reason": reason,
+            **candidate_evidence(
+                names_a=entities[a][2], names_b=entities[b][2], facts_a=facts[a], facts_b=facts[b]
+            ),
+        }
+        for a, b in pairs
+    }
+
+
+def propose(
+    pairs: Mapping[tuple[int, int], float],
+    *,
+    reason: str = "similar names",
+    known: Mapping[int, tuple[str, str, list[str]]] | None = None,
+) -> int:
+    """Records the pairs (a < b) not yet proposed, merged or rejected as open candidates,
+    each with its score and its evidence; returns how many it created."""
+    if not pairs:
+        return 0
+    firsts = {a for a, _ in pairs}
+    seconds = {b for _, b in pairs}
+    existing = set(
+        ResolutionCandidate.objects.filter(entity_a_id__in=firsts, entity_b_id__in=seconds).values_list(
+            "entity_a_id", "entity_b_id"
+        )
+    )
+    fresh = sorted(pair for pair in pairs if pair not in existing)
+    if not fresh:
+        return 0
+    evidence = stored_evidence(fresh, reason=reason, known=known)
+    # ignore_conflicts: a concurrent import may propose the same pair first.
+    ResolutionCandidate.objects.bulk_create(
+        [
+            ResolutionCandidate(
+                entity_a_id=a, entity_b_id=b, score=round(pairs[(a, b)], 1), evidence=evidence[(a, b)]
+            )
+            for a, b in fresh
+        ],
+        ignore_conflicts=True,
+    )
+    return len(fresh)
+
+
+def _distinct_by_key(type_: str, key_a: str, key_b: str, dates: Mapping[str, set[str]] | None = None) -> bool:
+    """True when the keys themselves say two entities are different things; `dates` holds
+    the dates of birth stated for persons keyed by a document, whose keys do not say it."""
     if key_a == key_b:
         return True
     if type_ == EntityType.COMPANY:
         # Two different registration numbers are two legal entities, whatever their names.
         return _is_registration_key(key_a) and _is_registration_key(key_b)
     if type_ == EntityType.PERSON:
-        dob_a, dob_b = _date_of_birth(key_a), _date_of_birth(key_b)
-        return bool(dob_a and dob_b and dob_a != dob_b)
+        dates = dates or {}
+        dob_a = dates.get(key_a) or {_date_of_birth(key_a)} - {""}
+        dob_b = dates.get(key_b) or {_date_of_birth(key_b)} - {""}
+        return bool(dob_a and dob_b and not dob_a & dob_b)
     return False
+
+
+def _document_dates(keys: Iterable[str]) -> dict[str, set[str]]:
+    """The dates of birth stated with each document-keyed person (from the name and date
+    identities noted for it)."""
+    dates: dict[str, set[str]] = defaultdict(set)
+    rows = EntityIdentity.objects.filter(
+        entity__type=EntityType.PERSON,
+        entity__key__in=[key for key in keys if ":doc:" in key],
+        identity__startswith="person:",
+    ).values_list("entity__key", "identity")
+    for key, identity in rows:
+        dates[key].add(identity.rsplit(":", 1)[1])
+    return dates
 
 
 def _fingerprints_by_entity(entity_ids: Iterable[int]) -> dict[int, set[str]]:
@@ -84,6 +240,24 @@ def note_names(stated: Iterable[tuple[int, Resolved]]) -> None:
         if pk in current and not found <= set(current[pk])
     ]
     Entity.objects.bulk_update(grown, ["name_fingerprints"])
+
+
+def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -> set[str]:
+    """Records the identities new mentions of the agency's state for the entities their own
+    keys name (before any merge is followed); returns the identities."""
+    rows = {
+        (entity_id, identity): tier
+        for entity_id, resolved in stated
+        for identity, tier in resolved.identities
+    }
+    EntityIdentity.objects.bulk_create(
+        [
+            EntityIdentity(entity_id=pk, identity=identity, tier=tier, agency_id=agency_id)
+            for (pk, identity), tier in rows.items()
+        ],
+        ignore_conflicts=True,
+    )
+    return {identity for _, identity in rows}
 
 
 def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
@@ -116,7 +290,7 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     ratio between any name fingerprint stated for one and any stated for the other.
     Pairs already proposed, merged or rejected are left as they are; two companies with
     different registration numbers, and two persons with different dates of birth, are
-    never proposed.
+    never proposed. Each candidate carries its evidence (`stored_evidence`).
     """
     ids = set(entity_ids)
     if not ids:
@@ -148,6 +322,8 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
         for fingerprint in names.get(pk, ()):
             choices[(type_, block)].append((pk, fingerprint))
 
+    document_keys = [key for type_, key, _ in peers.values() if type_ == EntityType.PERSON and ":doc:" in key]
+    dates = _document_dates(document_keys) if document_keys else {}
     scores: dict[tuple[int, int], float] = {}
     for pk, type_, block in new:
         pool = choices[(type_, block)]
@@ -157,25 +333,8 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
                 fingerprint, pool_names, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
             ):
                 other = pool[index][0]
-                if other == pk or _distinct_by_key(type_, peers[pk][1], peers[other][1]):
+                if other == pk or _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
                     continue
                 pair = (min(pk, other), max(pk, other))
                 scores[pair] = max(scores.get(pair, 0.0), float(score))
-    if not scores:
-        return 0
-
-    firsts = {a for a, _ in scores}
-    seconds = {b for _, b in scores}
-    existing = set(
-        ResolutionCandidate.objects.filter(entity_a_id__in=firsts, entity_b_id__in=seconds).values_list(
-            "entity_a_id", "entity_b_id"
-        )
-    )
-    fresh = [
-        ResolutionCandidate(entity_a_id=a, entity_b_id=b, score=round(score, 1))
-        for (a, b), score in sorted(scores.items())
-        if (a, b) not in existing
-    ]
-    # ignore_conflicts: a concurrent import may propose the same pair first.
-    ResolutionCandidate.objects.bulk_create(fresh, ignore_conflicts=True)
-    return len(fresh)
+    return propose(scores, known={pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()})

@@ -101,8 +101,7 @@ def export_csv(reader: selectors.Reader, records: QuerySet[Record]) -> Iterator[
             "export",
             {r.pk: r.via_agreement for r in chunk},
         )
-        for record in chunk:
-            data = RecordDetailSerializer(record, context={"reader": reader}).data
+        for data in RecordDetailSerializer(chunk, many=True, context={"reader": reader}).data:
             writer.writerow(csv_row([csv_cell(data, column) for column in COLUMNS]))
         yield buffer.getvalue()
         buffer.seek(0)

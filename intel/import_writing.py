@@ -17,21 +17,25 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from intel.bulk import insert_rows
-from intel.candidates import find_candidates, note_names
+from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
 from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
-from intel.merging import agency_sees_all_of
+from intel.merging import agency_sees_all_of, fold_identities, fold_targets
 from intel.models import (
     Entity,
     EntityMerge,
+    EntityType,
     Link,
+    LinkType,
     Mention,
     Record,
     Releasability,
 )
 from intel.releasing import release_service
 from intel.resolution import (
+    TIER_NUMBER,
     Resolved,
+    at_address,
 )
 from intel.rights import grant_owner_rights, owner_right_ids
 from intel.signals import records_changed
@@ -56,50 +60,91 @@ class ImportResult:
 # --- writing a chunk --------------------------------------------------------------
 
 
-def follows_merge(*, merged_id: int, survivor_id: int, agency_id: int) -> bool:
+@dataclass
+class Statements:
+    """What the agency's rows being written state by strong keys (a registration or
+    document number): the entities they name and, per identity, those they state it for.
+    A fold is followed on the agency's own records, these rows included."""
+
+    named: set[int] = field(default_factory=set)
+    known: dict[str, set[int]] = field(default_factory=dict)
+
+
+def follows_merge(
+    *, merged_id: int, survivor_id: int, agency_id: int, stated: Statements | None = None
+) -> bool:
     """Whether an import of the agency's may land on the survivor of a merge: when the
-    agency made the merge, or may see every mention of both entities. Otherwise the
-    merge is another agency's conclusion from records this one may not see, and landing
-    on the survivor would show it as one entity with both names."""
+    merge is an automatic fold the agency's own records agree with
+    (`merging.fold_targets`), when the agency made the merge, or when it may see every
+    mention of both entities. Otherwise the merge is another agency's conclusion from records this one
+    may not see, and landing on the survivor would show it as one entity with both names."""
     merge = (
         EntityMerge.objects.filter(merged_id=merged_id, survivor_id=survivor_id, undone_at__isnull=True)
         .order_by("-merged_at")
-        .values_list("agency_id", flat=True)
+        .values_list("agency_id", "automatic")
         .first()
     )
-    return merge == agency_id or agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
+    if merge is not None and merge[1]:
+        stated = stated or Statements()
+        targets = fold_targets(
+            entity_id=merged_id, agency_id=agency_id, named=stated.named, known=stated.known
+        )
+        return survivor_id in targets
+    if merge is not None and merge[0] == agency_id:
+        return True
+    return agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
 
 
-def surviving_entity(*, entity_id: int, agency_id: int) -> int:
+def surviving_entity(*, entity_id: int, agency_id: int, stated: Statements | None = None) -> int:
     """Follows merged_into, for an import of the agency's, to the entity that still stands
     (merges can chain A -> B -> C), stopping before a merge the agency may not follow."""
     while True:
         next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
         if next_id is None or not follows_merge(
-            merged_id=entity_id, survivor_id=next_id, agency_id=agency_id
+            merged_id=entity_id, survivor_id=next_id, agency_id=agency_id, stated=stated
         ):
             return entity_id
         entity_id = next_id
 
 
-def resolve_entities(resolved: Iterable[Resolved], *, agency_id: int) -> dict[tuple[str, str], int]:
+def resolve_entities(
+    resolved: Iterable[Resolved], *, agency_id: int, own: dict[tuple[str, str], int] | None = None
+) -> dict[tuple[str, str], int]:
     """Entity ids for every (type, key), for an import of the agency's, creating the ones
-    that do not exist yet."""
-    wanted = {(item.type, item.key): item for item in resolved}
+    that do not exist yet. `own`, when given, receives the entity each key names itself,
+    before any merge is followed: the one its identities are noted for."""
+    wanted: dict[tuple[str, str], Resolved] = {}
+    for item in resolved:
+        # The first statement of a key gives a new entity its block.
+        wanted.setdefault((item.type, item.key), item)
     ids: dict[tuple[str, str], int] = {}
+    own = {} if own is None else own
+    stated = Statements()
 
     def fetch(keys: Iterable[tuple[str, str]]) -> None:
         by_type: dict[str, list[str]] = {}
         for entity_type, key in keys:
             by_type.setdefault(entity_type, []).append(key)
-        for entity_type, keys_of_type in by_type.items():
-            rows = Entity.objects.filter(type=entity_type, key__in=keys_of_type)
-            for pk, key, merged_into in rows.values_list("pk", "key", "merged_into"):
-                # A key that an analyst merged away speaks for its survivor, at the end of the
-                # chain the importing agency may follow.
-                ids[(entity_type, key)] = (
-                    surviving_entity(entity_id=pk, agency_id=agency_id) if merged_into else pk
-                )
+        rows = [
+            (entity_type, row)
+            for entity_type, keys_of_type in by_type.items()
+            for row in Entity.objects.filter(type=entity_type, key__in=keys_of_type).values_list(
+                "pk", "key", "merged_into"
+            )
+        ]
+        for entity_type, (pk, key, _) in rows:
+            own[(entity_type, key)] = pk
+            item = wanted[(entity_type, key)]
+            if all(tier >= TIER_NUMBER for _, tier in item.identities):
+                stated.named.add(pk)
+                for identity, _ in item.identities:
+                    stated.known.setdefault(identity, set()).add(pk)
+        for entity_type, (pk, key, merged_into) in rows:
+            # A key merged away speaks for its survivor, at the end of the chain the importing
+            # agency may follow.
+            ids[(entity_type, key)] = (
+                surviving_entity(entity_id=pk, agency_id=agency_id, stated=stated) if merged_into else pk
+            )
 
     fetch(wanted)
     missing = [wanted[k] for k in wanted if k not in ids]
@@ -111,6 +156,18 @@ def resolve_entities(resolved: Iterable[Resolved], *, agency_id: int) -> dict[tu
         )
         fetch((item.type, item.key) for item in missing)
     return ids
+
+
+def key_by_address(plan: RowPlan) -> None:
+    """Keys each company the row names without a registration number by its name and the
+    address the row registers it at (`resolution.at_address`, the first if several)."""
+    addresses: dict[int, Resolved] = {}
+    for source, target, link_type in plan.links:
+        if link_type == LinkType.REGISTERED_AT and plan.mentions[target][0].type == EntityType.ADDRESS:
+            addresses.setdefault(source, plan.mentions[target][0])
+    for index, (resolved, role) in enumerate(plan.mentions):
+        if index in addresses:
+            plan.mentions[index] = (at_address(resolved, addresses[index]), role)
 
 
 def write_chunk(
@@ -140,8 +197,13 @@ def write_chunk(
     if not to_create and not to_update:
         return []
 
+    for plan in to_create + to_update:
+        key_by_address(plan)
+    own: dict[tuple[str, str], int] = {}
     entity_ids = resolve_entities(
-        (resolved for plan in to_create + to_update for resolved, _ in plan.mentions), agency_id=agency.pk
+        (resolved for plan in to_create + to_update for resolved, _ in plan.mentions),
+        agency_id=agency.pk,
+        own=own,
     )
     created_records = Record.objects.bulk_create(
         [
@@ -203,7 +265,28 @@ def write_chunk(
         ["record_id", "source_id", "target_id", "type", "properties"],
         ((*link, {}) for link in sorted(links)),
     )
+    identities = note_identities(
+        (
+            (own[(resolved.type, resolved.key)], resolved)
+            for plan in to_create + to_update
+            for resolved, _ in plan.mentions
+        ),
+        agency_id=agency.pk,
+    )
     records_changed.send(sender=Record, record_ids=list(record_ids.values()))
+    fold_identities(
+        identities,
+        agency_id=agency.pk,
+        actor=user,
+        batch_id=getattr(batch, "pk", None),
+        # Only naming an entity by its number changes how the agency judges folds into it.
+        mentioned={
+            own[(resolved.type, resolved.key)]
+            for plan in to_create + to_update
+            for resolved, _ in plan.mentions
+            if resolved.identities and all(tier >= TIER_NUMBER for _, tier in resolved.identities)
+        },
+    )
     if releases is not None:
         releases.write(to_create, to_update, record_ids)
     result.created += len(to_create)

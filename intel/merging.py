@@ -13,7 +13,9 @@ the agency that made it; only that agency (or a platform admin) undoes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -24,8 +26,9 @@ from django.utils import timezone
 from agencies.models import User
 from audit.log import record_event
 from intel.access import ANY_PURPOSE, access_policy, sees_everything
-from intel.candidates import refresh_name_fingerprints
-from intel.models import Entity, EntityMerge, Link, Mention, Record, ResolutionCandidate
+from intel.candidates import propose, refresh_name_fingerprints
+from intel.models import Entity, EntityIdentity, EntityMerge, Link, Mention, Record, ResolutionCandidate
+from intel.resolution import TIER_NAME
 from intel.signals import entities_changed
 
 if TYPE_CHECKING:
@@ -170,26 +173,8 @@ def merge_entities(
             if candidate is not None and candidate.status != ResolutionCandidate.Status.OPEN:
                 candidate = None
 
-        moved_mentions = _move_mentions(survivor, merged)
-        moved_sources, moved_targets = _move_links(survivor, merged)
-
-        merged.merged_into = survivor
-        merged.save(update_fields=["merged_into"])
-        now = timezone.now()
-        if candidate is not None:
-            candidate.status = ResolutionCandidate.Status.MERGED
-            candidate.decided_by = user
-            candidate.decided_at = now
-            candidate.save(update_fields=["status", "decided_by", "decided_at"])
-        merge = EntityMerge.objects.create(
-            survivor=survivor,
-            merged=merged,
-            candidate=candidate,
-            moved_mentions=moved_mentions,
-            moved_link_sources=moved_sources,
-            moved_link_targets=moved_targets,
-            merged_by=user,
-            agency_id=getattr(user, "agency_id", None),
+        merge = _merge_locked(
+            survivor, merged, candidate, merged_by=user, agency_id=getattr(user, "agency_id", None)
         )
         _announce("entity.merge", merge, user)
     # The caller's instance is stale otherwise: it was locked and changed as a fresh copy.
@@ -197,21 +182,78 @@ def merge_entities(
     return merge
 
 
-def _announce(action: str, merge: EntityMerge, user: AbstractBaseUser) -> None:
+def _merge_locked(
+    survivor: Entity,
+    merged: Entity,
+    candidate: ResolutionCandidate | None,
+    *,
+    merged_by: AbstractBaseUser | None,
+    agency_id: int | None,
+    automatic: bool = False,
+) -> EntityMerge:
+    """Moves what the merged entity's records state to the survivor (both locked, both
+    standing) and records the merge; the pair's open candidate is marked merged."""
+    moved_mentions = _move_mentions(survivor, merged)
+    moved_sources, moved_targets = _move_links(survivor, merged)
+    merged.merged_into = survivor
+    merged.save(update_fields=["merged_into"])
+    if candidate is not None:
+        candidate.status = ResolutionCandidate.Status.MERGED
+        candidate.decided_by = merged_by
+        candidate.decided_at = timezone.now()
+        candidate.save(update_fields=["status", "decided_by", "decided_at"])
+    return EntityMerge.objects.create(
+        survivor=survivor,
+        merged=merged,
+        candidate=candidate,
+        moved_mentions=moved_mentions,
+        moved_link_sources=moved_sources,
+        moved_link_targets=moved_targets,
+        merged_by=merged_by,
+        agency_id=agency_id,
+        automatic=automatic,
+    )
+
+
+def _announce(
+    action: str,
+    merge: EntityMerge,
+    user: AbstractBaseUser | None,
+    *,
+    agency_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     """Refreshes both entities' names for the candidate search, tells the graph sync both
-    changed, and audits the merge or its undo."""
-    refresh_name_fingerprints([merge.survivor_id, merge.merged_id])
+    changed, and audits the merge or its undo (an automatic one with no actor: no person
+    decided it; `details` say what did)."""
+    if merge.automatic and action == "entity.merge":
+        # A fold only adds the merged entity's names to the survivor: reading every mention
+        # of a busy registered company again would cost each fold more as its records grow.
+        names = dict(
+            Entity.objects.filter(pk__in=[merge.survivor_id, merge.merged_id]).values_list(
+                "pk", "name_fingerprints"
+            )
+        )
+        Entity.objects.filter(pk=merge.survivor_id).update(
+            name_fingerprints=sorted(set(names[merge.survivor_id]) | set(names[merge.merged_id]))
+        )
+        Entity.objects.filter(pk=merge.merged_id).update(name_fingerprints=[])
+    else:
+        refresh_name_fingerprints([merge.survivor_id, merge.merged_id])
     entities_changed.send(sender=EntityMerge, entity_ids=[merge.survivor_id, merge.merged_id])
     record_event(
         action,
         actor=user,
+        agency_id=agency_id,
         obj=merge,
         details={
             "type": merge.survivor.type,
             "survivor": merge.survivor_id,
             "merged": merge.merged_id,
             "candidate": merge.candidate_id,
+            "automatic": merge.automatic,
             **_counts(merge),
+            **(details or {}),
         },
     )
 
@@ -229,15 +271,18 @@ def _counts(merge: EntityMerge) -> dict[str, int]:
 def _move_mentions(survivor: Entity, merged: Entity) -> list[dict[str, Any]]:
     """Moves the merged entity's mentions; entries are {"id"} for a moved row and
     {"id", "removed": row, "kept": id} for a row dropped in favour of the survivor's."""
+    mentions = list(Mention.objects.filter(entity=merged).order_by("pk"))
+    # Only the survivor's mentions in the merged entity's records can clash: reading all of
+    # a busy survivor's would cost every merge into it more as its records grow.
     taken = {
         (record_id, role): pk
-        for pk, record_id, role in Mention.objects.filter(entity=survivor).values_list(
-            "pk", "record_id", "role"
-        )
+        for pk, record_id, role in Mention.objects.filter(
+            entity=survivor, record_id__in={mention.record_id for mention in mentions}
+        ).values_list("pk", "record_id", "role")
     }
     entries: list[dict[str, Any]] = []
     move, remove = [], []
-    for mention in Mention.objects.filter(entity=merged).order_by("pk"):
+    for mention in mentions:
         kept = taken.get((mention.record_id, mention.role))
         if kept is None:
             move.append(mention.pk)
@@ -255,7 +300,9 @@ def _move_links(survivor: Entity, merged: Entity) -> tuple[list[dict[str, Any]],
     a loop on the survivor or a duplicate of one of its links is removed and kept."""
     links = list(Link.objects.filter(Q(source=merged) | Q(target=merged)).order_by("pk"))
     existing = set(
-        Link.objects.filter(Q(source=survivor) | Q(target=survivor))
+        Link.objects.filter(
+            Q(source=survivor) | Q(target=survivor), record_id__in={link.record_id for link in links}
+        )
         .exclude(pk__in=[link.pk for link in links])
         .values_list("record_id", "source_id", "target_id", "type")
     )
@@ -324,21 +371,26 @@ def undo_merge(merge: EntityMerge, user: AbstractBaseUser) -> None:
         if merged.merged_into_id != survivor.pk:
             raise ValidationError(f"Entity {merged.public_id} is no longer merged into {survivor.public_id}.")
 
-        _restore_mentions(merge, survivor, merged)
-        _restore_links(merge.moved_link_sources, "source", survivor, merged)
-        _restore_links(merge.moved_link_targets, "target", survivor, merged)
-        _return_later_imports(merge, survivor, merged)
-
-        merged.merged_into = None
-        merged.save(update_fields=["merged_into"])
-        if merge.candidate_id is not None:
-            ResolutionCandidate.objects.filter(pk=merge.candidate_id).update(
-                status=ResolutionCandidate.Status.OPEN, decided_by=None, decided_at=None
-            )
+        _undo_locked(merge, survivor, merged)
         merge.undone_by = given.undone_by = user
         merge.undone_at = given.undone_at = timezone.now()
         merge.save(update_fields=["undone_by", "undone_at"])
         _announce("entity.merge_undone", merge, user)
+
+
+def _undo_locked(merge: EntityMerge, survivor: Entity, merged: Entity) -> None:
+    """Puts back what the merge moved (both entities locked, the merge standing) and
+    reopens its candidate."""
+    _restore_mentions(merge, survivor, merged)
+    _restore_links(merge.moved_link_sources, "source", survivor, merged)
+    _restore_links(merge.moved_link_targets, "target", survivor, merged)
+    _return_later_imports(merge, survivor, merged)
+    merged.merged_into = None
+    merged.save(update_fields=["merged_into"])
+    if merge.candidate_id is not None:
+        ResolutionCandidate.objects.filter(pk=merge.candidate_id).update(
+            status=ResolutionCandidate.Status.OPEN, decided_by=None, decided_at=None
+        )
 
 
 def _restore_mentions(merge: EntityMerge, survivor: Entity, merged: Entity) -> None:
@@ -431,3 +483,240 @@ def reject_candidate(candidate: ResolutionCandidate, user: AbstractBaseUser) -> 
                 "score": candidate.score,
             },
         )
+
+
+# --- automatic folds on ingest --------------------------------------------------------
+
+
+def fold_identities(
+    identities: Iterable[str],
+    *,
+    agency_id: int,
+    actor: AbstractBaseUser | None = None,
+    batch_id: int | None = None,
+    mentioned: Iterable[int] = (),
+) -> int:
+    """Applies resolution's rule to the weaker entities of each identity (see
+    `intel.resolution`): each is folded into the one strongest entity of the identity when
+    every agency whose records state it judges that one (`_judge`: the one registered
+    company of that name in its country, the one person with documents of that name and
+    date of birth), and into none when they do not: it becomes a candidate of each strong
+    one instead. A fold that no such agency judges right any more is undone.
+
+    Each agency judges on its own records first, so that no fold joins two of an agency's
+    mentions on a ground only other agencies' records give. `mentioned` (the entities the
+    importing agency just named) brings back the folds into them, since naming one
+    otherwise changes that agency's judgement (of the folds of what it states itself).
+    Returns how many folds and undos it made.
+
+    A fold is a recorded, undoable merge (`EntityMerge.automatic`) listed to the importing
+    agency and attributed to no person: the audit event has no actor, that agency's id, and
+    names the import (its batch, the user who ran it). Merges an analyst made are left alone.
+    """
+    identities = set(identities)
+    folded_here = EntityMerge.objects.filter(
+        automatic=True, undone_at__isnull=True, survivor_id__in=list(mentioned)
+    ).values("merged_id")
+    identities.update(
+        EntityIdentity.objects.filter(entity_id__in=folded_here, agency_id=agency_id).values_list(
+            "identity", flat=True
+        )
+    )
+    members = _members(identities)
+    ids = {pk for entries in members.values() for pk in entries}
+    folded = {
+        merge.merged_id: merge
+        for merge in EntityMerge.objects.filter(merged_id__in=ids, undone_at__isnull=True, automatic=True)
+    }
+    refused = _refused_folds(ids)
+    # Per weaker entity, over every identity it states (a name, the name at an address):
+    # whether one still judges its fold right, the targets those that agree on one give,
+    # and the strong entities to offer as candidates.
+    keep: set[int] = set()
+    targets: dict[int, set[int]] = {}
+    offers: dict[int, set[int]] = {}
+    first_identity: dict[int, str] = {}
+    for identity, entries in sorted(members.items()):
+        anchors, weak = _tiers(entries, folded)
+        weak_keys = [member.key for member in weak]
+        # One judgement per agency and identity, however many weaker entities it states.
+        judgements = {
+            agency: _judge(agency, anchors, entries, weak_keys)
+            for agency in {agency for member in weak for agency in member.agencies}
+        }
+        for member in weak:
+            judged = {judgements[agency] for agency in member.agencies}
+            if member.pk in folded and folded[member.pk].survivor_id in judged:
+                keep.add(member.pk)
+            agreed = judged.pop() if len(judged) == 1 else None
+            if agreed is not None and (member.pk, agreed) not in refused:
+                targets.setdefault(member.pk, set()).add(agreed)
+                first_identity.setdefault(member.pk, identity)
+            else:
+                offers.setdefault(member.pk, set()).update(anchors)
+    undo: dict[int, EntityMerge] = {}
+    fold: dict[int, tuple[int, str]] = {}
+    ambiguous: dict[tuple[int, int], float] = {}
+    for pk in set(targets) | set(offers) | {pk for pk in folded if pk in ids}:
+        if pk in keep:
+            continue
+        found = targets.get(pk, set())
+        target = next(iter(found)) if len(found) == 1 else None
+        if target is None:
+            for anchor in offers.get(pk, set()) | found:
+                ambiguous[(min(pk, anchor), max(pk, anchor))] = 100.0
+        current = folded[pk].survivor_id if pk in folded else None
+        if current == target:
+            continue
+        if current is not None:
+            undo[pk] = folded[pk]
+        if target is not None:
+            fold[pk] = (target, first_identity[pk])
+    details = {"import_batch": batch_id, "imported_by": getattr(actor, "pk", None)}
+    # Later folds first: an earlier fold's survivor may be a later fold's merged entity.
+    for merge in sorted(undo.values(), key=lambda merge: -merge.pk):
+        _unfold(merge, agency_id=agency_id, details=details)
+    for pk, (target, identity) in sorted(fold.items()):
+        _fold(target, pk, agency_id=agency_id, details={**details, "identity": identity})
+    propose(ambiguous, reason="the identity does not say which entity")
+    return len(undo) + len(fold)
+
+
+def _refused_folds(ids: Collection[int]) -> set[tuple[int, int]]:
+    """(weaker, strong) pairs a person said are not one: a fold of theirs an analyst undid,
+    a candidate an analyst rejected. The rule does not fold them again."""
+    undone = EntityMerge.objects.filter(merged_id__in=ids, automatic=True, undone_by__isnull=False)
+    refused = set(undone.values_list("merged_id", "survivor_id"))
+    rejected = ResolutionCandidate.objects.filter(
+        Q(entity_a_id__in=ids) | Q(entity_b_id__in=ids), status=ResolutionCandidate.Status.REJECTED
+    ).values_list("entity_a_id", "entity_b_id")
+    for a, b in rejected:
+        refused.update({(a, b), (b, a)})
+    return refused
+
+
+def fold_targets(
+    *,
+    entity_id: int,
+    agency_id: int,
+    named: Collection[int] = (),
+    known: Mapping[str, Collection[int]] | None = None,
+) -> set[int]:
+    """The entities the agency judges a weaker entity one with, over the identities it
+    states (see `fold_identities`): whether the agency's import of its key may land where a
+    fold put it. `named` and `known` add what the rows being imported state and is not
+    recorded yet: the entities they name by a number, and the identities they state for them."""
+    members = _members(EntityIdentity.objects.filter(entity_id=entity_id).values_list("identity", flat=True))
+    folded = {
+        merge.merged_id: merge
+        for merge in EntityMerge.objects.filter(merged_id=entity_id, undone_at__isnull=True, automatic=True)
+    }
+    found: set[int] = set()
+    for identity, entries in members.items():
+        for pk in (known or {}).get(identity, ()):
+            if pk in entries:
+                entries[pk].agencies.add(agency_id)
+        anchors, weak = _tiers(entries, folded)
+        if any(member.pk == entity_id for member in weak):
+            found.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
+    return found - {None}
+
+
+@dataclass
+class _Member:
+    pk: int
+    tier: int
+    into: int | None
+    key: str
+    agencies: set[int] = dataclass_field(default_factory=set)
+
+
+def _members(identities: Iterable[str]) -> dict[str, dict[int, _Member]]:
+    """The entities stating each identity, with the agencies whose records state it."""
+    members: dict[str, dict[int, _Member]] = {}
+    for identity, pk, tier, agency, into, key in EntityIdentity.objects.filter(
+        identity__in=list(identities)
+    ).values_list("identity", "entity_id", "tier", "agency_id", "entity__merged_into", "entity__key"):
+        member = members.setdefault(identity, {}).setdefault(pk, _Member(pk, tier, into, key))
+        member.agencies.add(agency)
+    return members
+
+
+def _tiers(entries: dict[int, _Member], folded: dict[int, EntityMerge]) -> tuple[list[int], list[_Member]]:
+    """The strongest standing entities of an identity and the weaker ones (standing or
+    folded): what an analyst merged stays as they decided, and is neither."""
+    live = [member for member in entries.values() if member.into is None or member.pk in folded]
+    top = max((member.tier for member in live), default=TIER_NAME)
+    if top == TIER_NAME:
+        return [], []
+    anchors = sorted(member.pk for member in live if member.tier == top and member.into is None)
+    return anchors, [member for member in live if member.tier < top]
+
+
+def _judge(
+    agency_id: int,
+    anchors: list[int],
+    entries: dict[int, _Member],
+    weak_keys: list[str],
+    named: Collection[int] = (),
+) -> int | None:
+    """The strong entity the agency's records make a weaker one: the one they state the
+    identity for; when they state it for none, the one that stands, provided they name it
+    in no other way (else the fold would join two of its own mentions on others' word)."""
+    known = [pk for pk in anchors if agency_id in entries[pk].agencies]
+    if known:
+        return known[0] if len(known) == 1 else None
+    if (
+        len(anchors) == 1
+        and anchors[0] not in named
+        and not _named_otherwise(anchors[0], agency_id, weak_keys)
+    ):
+        return anchors[0]
+    return None
+
+
+def _named_otherwise(entity_id: int, agency_id: int, weak_keys: list[str]) -> bool:
+    """Whether the agency's records name the entity other than by the weaker keys: by its
+    number (an identity the agency states for it), or by another name folded into it.
+    Both are index lookups, whatever the number of the entity's mentions."""
+    if EntityIdentity.objects.filter(entity_id=entity_id, agency_id=agency_id).exists():
+        return True
+    others = (
+        EntityMerge.objects.filter(survivor_id=entity_id, automatic=True, undone_at__isnull=True)
+        .exclude(merged__key__in=weak_keys)
+        .values("merged_id")
+    )
+    return EntityIdentity.objects.filter(agency_id=agency_id, entity_id__in=others).exists()
+
+
+def _fold(survivor_id: int, merged_id: int, *, agency_id: int, details: dict[str, Any]) -> None:
+    with transaction.atomic():
+        locked = _lock_entities(survivor_id, merged_id)
+        survivor, merged = locked[survivor_id], locked[merged_id]
+        if merged.merged_into_id is not None or survivor.merged_into_id is not None:
+            return
+        candidate = _pair_candidate(survivor, merged)
+        if candidate is not None and candidate.status != ResolutionCandidate.Status.OPEN:
+            candidate = None
+        merge = _merge_locked(
+            survivor, merged, candidate, merged_by=None, agency_id=agency_id, automatic=True
+        )
+        _announce("entity.merge", merge, None, agency_id=agency_id, details=details)
+
+
+def _unfold(merge: EntityMerge, *, agency_id: int, details: dict[str, Any]) -> None:
+    with transaction.atomic():
+        merge = EntityMerge.objects.select_for_update().get(pk=merge.pk)
+        locked = _lock_entities(merge.survivor_id, merge.merged_id)
+        survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
+        if (
+            merge.undone_at is not None
+            or survivor.merged_into_id is not None
+            or merged.merged_into_id != survivor.pk
+        ):
+            # Merged on since by an analyst: theirs to undo, not this rule's.
+            return
+        _undo_locked(merge, survivor, merged)
+        merge.undone_at = timezone.now()
+        merge.save(update_fields=["undone_at"])
+        _announce("entity.merge_undone", merge, None, agency_id=agency_id, details=details)

@@ -160,6 +160,30 @@ class Entity(PublicIdentity):
         return f"{self.type} #{self.pk}"
 
 
+class EntityIdentity(models.Model):
+    """An identity an agency's records state for an entity, shared with others of its type: a
+    company's name in a country, a person's name and date of birth. `tier` says how strongly
+    the entity's own key identifies it (0: by that identity alone, 1: with an address, 2: by
+    a registration or document number); resolution on ingest folds an agency's weaker
+    entities of an identity into its one strongest (`intel.merging.fold_identities`), judged
+    on what that agency's own records state. Rows are kept after a merge, so that a folded
+    entity is found again when the fold must be undone. Never shown."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identities")
+    identity = models.CharField(max_length=400, db_index=True)
+    tier = models.PositiveSmallIntegerField()
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "entity identities"
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "identity", "agency"], name="entity_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id} {self.identity} ({self.tier})"
+
+
 class Role(models.TextChoices):
     IMPORTER = "importer", "Importer"
     EXPORTER = "exporter", "Exporter"
@@ -249,6 +273,9 @@ class ResolutionCandidate(PublicIdentity):
     entity_a = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
     entity_b = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
     score = models.FloatField()
+    # What scored the pair (`intel.candidates.candidate_evidence`), from every agency's records:
+    # never shown as stored; a reader is shown the evidence its own visible records give.
+    evidence = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -269,7 +296,9 @@ class ResolutionCandidate(PublicIdentity):
 
 
 class EntityMerge(PublicIdentity):
-    """An analyst's merge of `merged` into `survivor`, with what moved, so it can be undone."""
+    """A merge of `merged` into `survivor`, with what moved, so it can be undone: an
+    analyst's, or an automatic fold (`automatic`) that resolution on ingest made by its rule
+    (`intel.merging.fold_identities`)."""
 
     survivor = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
     merged = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
@@ -277,7 +306,12 @@ class EntityMerge(PublicIdentity):
     moved_mentions = models.JSONField(default=list)
     moved_link_sources = models.JSONField(default=list)
     moved_link_targets = models.JSONField(default=list)
-    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None for an automatic fold: no person decided it; the import that led to it is in the
+    # audit event, and `agency` is the importing agency's.
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    automatic = models.BooleanField(default=False)
     # A merge is one agency's conclusion, drawn from what that agency may see: it is listed to
     # that agency (and platform admins) only, and only it may undo it. None: a platform admin
     # in no agency merged.

@@ -9,14 +9,15 @@ mentions of records the viewer may see."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from intel import selectors
-from intel.candidates import offered_score
+from intel.candidates import candidate_evidence, facts_of, offered_score
 from intel.models import Entity, Link, Mention, Record, ResolutionCandidate
+from intel.resolution import name_fingerprint
 
 DETAILS_PREFIX = "details."
 
@@ -83,16 +84,38 @@ def entity_names(entity: Entity) -> list[str]:
     return sorted({m.properties.get("name") for m in entity.visible_mentions if m.properties.get("name")})
 
 
-def offered_candidates(candidates: Iterable[ResolutionCandidate]) -> list[ResolutionCandidate]:
+def offered_candidates(
+    candidates: Iterable[ResolutionCandidate], *, contacts: Mapping[int, set[tuple[str, str]]] | None = None
+) -> list[ResolutionCandidate]:
     """The candidates (from `selectors.visible_candidates`) that the names the reader's visible
     mentions give both entities carry to the threshold, best first, each with that score as
-    `offered_score`. The stored score came from every agency's names: a pair only hidden
-    records make alike is not offered, and no score tells what hidden records call them."""
+    `offered_score` and the evidence those mentions and `contacts` (from
+    `selectors.visible_contacts`) give as `offered_evidence`. The stored score and evidence
+    came from every agency's records: a pair only hidden records make alike is not offered,
+    and nothing shown tells what hidden records say of them."""
+    contacts = contacts or {}
     offered = []
     for candidate in candidates:
         a, b = candidate.entity_a, candidate.entity_b
         score = offered_score(names_a=entity_names(a), names_b=entity_names(b))
         if score is not None:
             candidate.offered_score = score
+            candidate.offered_evidence = candidate_evidence(
+                names_a=_fingerprints(a),
+                names_b=_fingerprints(b),
+                facts_a=_facts(a, contacts),
+                facts_b=_facts(b, contacts),
+            )
             offered.append(candidate)
     return sorted(offered, key=lambda candidate: (-candidate.offered_score, candidate.pk))
+
+
+def _fingerprints(entity: Entity) -> set[str]:
+    return {fingerprint for fingerprint in map(name_fingerprint, entity_names(entity)) if fingerprint}
+
+
+def _facts(entity: Entity, contacts: Mapping[int, set[tuple[str, str]]]) -> dict[str, set[str]]:
+    return facts_of(
+        properties=[mention.properties for mention in entity.visible_mentions],
+        contacts=contacts.get(entity.pk, ()),
+    )

@@ -10,8 +10,10 @@ the text to search on.
 Key formats:
 
     company    CC:reg:<compact registration or tax number>   when a number is stated
+               CC:name:<name fingerprint>@<address digest>    else, when an address is stated
                CC:name:<name fingerprint>                     otherwise
-    person     CC:<name fingerprint>[:<YYYY-MM-DD date of birth>]
+    person     CC:doc:<first identity document number>        when a document is stated
+               CC:<name fingerprint>[:<YYYY-MM-DD date of birth>]  otherwise
     vessel     imo:<7 digits>
     container  <ISO 6346 number, compact, upper case>
     address    CC:<POSTCODE>:<normalized text>                (postcode may be empty)
@@ -20,10 +22,20 @@ Key formats:
     shipment   mrn/<MRN> or ucr/<UCR>                         with a consignment reference
                <agency code>:<external reference>             otherwise
 
-A fingerprint (`name_fingerprint`) is the `fingerprints` library's: transliterated to
-ASCII, lower case, punctuation gone, legal forms reduced to one spelling ("Limited" and
-"Ltd." both become "ltd"), tokens sorted and deduplicated, so it holds only [a-z0-9 ]
-and the ":" separators in keys are unambiguous.
+A fingerprint (`name_fingerprint`) folds a name to one spelling: rigour's table of legal
+forms (ISO 20275 and more, in many languages and scripts) reduces each spelling of a form
+to one ("Gesellschaft mit beschraenkter Haftung", "G.m.b.H." and "GmbH" become "gmbh";
+"Limited" and "Ltd." become "ltd"), first as written and again once transliterated to ASCII;
+the `fingerprints` library then folds the forms rigour knows only with their accents
+("societe a responsabilite limitee"), drops punctuation, and sorts and deduplicates the
+tokens, so a fingerprint holds only [a-z0-9 ] and the ":" separators in keys are unambiguous.
+
+Each company and person also states its identity (`Resolved.identities`): the name it
+goes by in its country (with the date of birth, for a person), with a tier saying how
+strongly its key identifies it. `intel.merging.fold_identities` folds the weaker entities
+of one identity into the one strongest entity of it, and into none when several share it:
+a company named without its number joins the one registered company of that name in its
+country.
 
 A failure raises `ResolutionError(field, message)`, `field` being the input column the
 caller names, so an importer can report "row 17, field importer_reg_no: ...".
@@ -34,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date
 from types import ModuleType
@@ -46,6 +58,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from normality import normalize
 from rapidfuzz import fuzz
+from rigour.names.org_types import replace_org_types_compare
+from rigour.text.normalize import Normalize
+from rigour.text.normalize import normalize as rigour_normalize
+from rigour.text.translit import ascii_text
 from stdnum import get_cc_module, iso6346
 from stdnum import imo as imo_number
 from stdnum.exceptions import InvalidChecksum
@@ -74,6 +90,15 @@ COMPANY_NUMBER_MODULES: dict[str, tuple[str, ...]] = {
     "ua": ("edrpou",),
 }
 
+# Case-folded and split into name tokens, as rigour's legal-form table is built to match.
+NAME_FLAGS = Normalize.CASEFOLD | Normalize.NAME
+
+# How strongly an entity's own key identifies it within an identity it shares
+# (`Resolved.identities`, `intel.models.EntityIdentity`).
+TIER_NAME = 0
+TIER_ADDRESS = 1
+TIER_NUMBER = 2
+
 # Words the fingerprints library drops only at the start of a name ("The Acme Co" but
 # not "Acme Co, The"); a sorted fingerprint must not depend on word order, so they are
 # dropped wherever they stand.
@@ -100,7 +125,18 @@ ADDRESS_ABBREVIATIONS_BY_COUNTRY = {
     "NL": {"str": "straat"},
     "BE": {"str": "straat"},
     "SR": {"str": "straat"},
+    "FR": {"bd": "boulevard", "bld": "boulevard", "bvd": "boulevard"},
+    # "C/" is how Spanish addresses write "Calle"; "Av." is "Avenida" there.
+    "ES": {"c": "calle", "av": "avenida", "avda": "avenida"},
+    "PL": {"ul": "ulica", "al": "aleja", "pl": "plac", "os": "osiedle"},
 }
+# Italian abbreviations keep the word's end after a full stop ("V.le" for "Viale"), which
+# folding to words splits in two.
+ADDRESS_ABBREVIATION_PAIRS_BY_COUNTRY = {
+    "IT": {("v", "le"): "viale", ("p", "za"): "piazza", ("p", "le"): "piazzale", ("c", "so"): "corso"},
+}
+# Where German is written: an umlaut spelled out ("Koenigstrasse") is the same street.
+GERMAN_SPELLING_COUNTRIES = frozenset({"DE", "AT", "CH", "LI", "LU"})
 # Countries whose street names are compounds ("Hauptstr."), where the abbreviation is a
 # suffix rather than a word of its own.
 COMPOUND_STREET_COUNTRIES = frozenset({"DE", "AT", "CH", "LI", "LU", "NL", "BE", "SR"})
@@ -125,6 +161,8 @@ class Resolved:
     block: str
     properties: dict = dataclass_field(default_factory=dict)
     search_text: str = ""
+    # (identity, tier) pairs this mention states for its entity; see the module's docstring.
+    identities: tuple[tuple[str, int], ...] = ()
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -179,14 +217,32 @@ def normalize_country(value: str, field: str) -> str:
         raise ResolutionError(field, f"{value!r} is not an ISO 3166-1 country code") from None
 
 
+def fold_legal_forms(name: str) -> str:
+    """The name case-folded and in ASCII, each spelling of a legal form reduced to rigour's
+    comparison form: as written (accented and non-Latin forms) and as transliterated
+    (spellings such as "beschraenkter" that only exist in ASCII)."""
+    folded = rigour_normalize(name or "", NAME_FLAGS) or ""
+    folded = replace_org_types_compare(folded, normalize_flags=NAME_FLAGS)
+    return replace_org_types_compare(ascii_text(folded), normalize_flags=NAME_FLAGS)
+
+
+def fold_umlaut_spellings(word: str) -> str:
+    """German writes an umlaut out as a following "e" where a keyboard or a register lacks
+    it ("Mueller"), and folding to ASCII drops the dots ("Müller" to "muller"): the spellings
+    meet only when the "e" goes too. Applied to both sides of every comparison, it joins
+    nothing that differs otherwise."""
+    return word.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
 def name_fingerprint(name: str) -> str:
     """The order-free, legal-form-aware fingerprint of a company or person name; "" when
-    the name has nothing to match on."""
-    fingerprint = fingerprints.generate(name or "")
+    the name has nothing to match on. A name's language is not known, so every name's
+    spelled-out umlauts are folded."""
+    fingerprint = fingerprints.generate(fold_legal_forms(name))
     if not fingerprint:
         # The library discards names shorter than two characters ("Q"); keep them.
         return normalize(name or "", lowercase=True, ascii=True) or ""
-    tokens = fingerprint.split()
+    tokens = sorted({fold_umlaut_spellings(token) for token in fingerprint.split()})
     significant = [token for token in tokens if token not in NAME_NOISE_TOKENS]
     return " ".join(significant or tokens)
 
@@ -272,24 +328,50 @@ def resolve_company(
     name: str, country: str, registration_number: str | None = None, field: str = "company"
 ) -> Resolved:
     """A company by country and registration or tax number when one is stated, else by
-    country and name fingerprint. The block always comes from the name, so a company
-    known by its number still meets its name-keyed near-duplicates."""
+    country and name fingerprint (`at_address` adds the address a row states). The block
+    always comes from the name, so a company known by its number still meets its
+    name-keyed near-duplicates."""
     name, fingerprint = _name(name, field)
     cc = _country(country, field, "country")
     properties: dict = {"name": name, "country": cc}
     number = (registration_number or "").strip()
+    identity = _bounded(f"company:{cc}:{fingerprint}", KEY_MAX_LENGTH)
     if number:
         compact = normalize_registration_number(number, cc, field)
         properties["registration_number"] = compact
-        key = f"{cc}:reg:{compact}"
+        key, tier = f"{cc}:reg:{compact}", TIER_NUMBER
     else:
-        key = f"{cc}:name:{fingerprint}"
+        key, tier = f"{cc}:name:{fingerprint}", TIER_NAME
     return Resolved(
         type=EntityType.COMPANY.value,
         key=_bounded(key, KEY_MAX_LENGTH),
         block=_name_block(cc, fingerprint),
         properties=properties,
         search_text=_search_text(name, identifiers=(properties.get("registration_number"),)),
+        identities=((identity, tier),),
+    )
+
+
+def at_address(company: Resolved, address: Resolved) -> Resolved:
+    """A company named without a registration number, keyed by its name and the address
+    the same statement gives it: two such companies of one name at different addresses
+    may be different companies and are not joined on the name alone (they become
+    candidates). A company with a number keeps its key: the number is its identity.
+
+    Either way the statement adds the identity of the name at that address, so that where
+    several registered companies share a name, the one stated at the address is the one."""
+    if company.type != EntityType.COMPANY:
+        return company
+    digest = hashlib.sha256(address.key.encode()).hexdigest()[:16]
+    at = tuple(
+        (_bounded(f"{identity}@{digest}", KEY_MAX_LENGTH), tier) for identity, tier in company.identities
+    )
+    if company.properties.get("registration_number"):
+        return replace(company, identities=company.identities + at)
+    return replace(
+        company,
+        key=_bounded(f"{company.key}@{digest}", KEY_MAX_LENGTH),
+        identities=tuple((identity, TIER_ADDRESS) for identity, _ in (*company.identities, *at)),
     )
 
 
@@ -312,8 +394,14 @@ def resolve_person(
     *,
     documents: Iterable[str] = (),
 ) -> Resolved:
-    """A person by country (of nationality), name fingerprint and date of birth; the
-    identity document numbers (from `identity_document`) are what this record states."""
+    """A person by identity document number when one is stated (the first, in order, of
+    the compact numbers, from `identity_document`), else by country (of nationality), name
+    fingerprint and date of birth when given.
+
+    Identity: name with date of birth (a person stated by them joins the one person with
+    documents of that name and date). A name without a date of birth identifies no one:
+    such a person is only ever a candidate, as are two persons whose first documents differ
+    (a shared document is evidence the candidate shows)."""
     name, fingerprint = _name(name, field)
     cc = _country(country, field, "country")
     properties: dict = {"name": name, "country": cc}
@@ -322,15 +410,23 @@ def resolve_person(
     if dob:
         properties["date_of_birth"] = _date_of_birth(dob, field)
         key = f"{key}:{properties['date_of_birth']}"
-    numbers = sorted({_compact_identifier(number) for number in documents})
+    numbers = sorted({_compact_identifier(str(number)) for number in documents if str(number).strip()})
+    if "" in numbers:
+        raise ResolutionError(field, "an identity document number has no letters or digits")
+    identities: list[tuple[str, int]] = []
     if numbers:
         properties["documents"] = numbers
+        key = f"{cc}:doc:{numbers[0]}"
+    if dob:
+        identity = f"person:{cc}:{fingerprint}:{properties['date_of_birth']}"
+        identities.append((_bounded(identity, KEY_MAX_LENGTH), TIER_NUMBER if numbers else TIER_NAME))
     return Resolved(
         type=EntityType.PERSON.value,
         key=_bounded(key, KEY_MAX_LENGTH),
         block=_name_block(cc, fingerprint),
         properties=properties,
         search_text=_search_text(name, identifiers=(properties.get("date_of_birth"), *numbers)),
+        identities=tuple(identities),
     )
 
 
@@ -393,6 +489,9 @@ def normalize_postcode(value: str | None) -> str:
 def normalize_address(text: str, country: str) -> str:
     """Lower-case ASCII words with common abbreviations spelled out."""
     words = (normalize(text, lowercase=True, ascii=True) or "").split()
+    if country in GERMAN_SPELLING_COUNTRIES:
+        words = [fold_umlaut_spellings(word) for word in words]
+    words = _joined_pairs(words, ADDRESS_ABBREVIATION_PAIRS_BY_COUNTRY.get(country, {}))
     table = {**ADDRESS_ABBREVIATIONS, **ADDRESS_ABBREVIATIONS_BY_COUNTRY.get(country, {})}
     out = []
     for index, word in enumerate(words):
@@ -411,6 +510,21 @@ def normalize_address(text: str, country: str) -> str:
         else:
             out.append(word)
     return " ".join(out)
+
+
+def _joined_pairs(words: list[str], pairs: dict[tuple[str, str], str]) -> list[str]:
+    """The words with each abbreviation written as two of them replaced by its word."""
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        pair = tuple(words[index : index + 2])
+        if pair in pairs:
+            out.append(pairs[pair])
+            index += 2
+        else:
+            out.append(words[index])
+            index += 1
+    return out
 
 
 def _without_postcode(words: str, postcode: str) -> str:

@@ -3,6 +3,7 @@ point (`visible_to`), and the audit of reads of other agencies' records."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from uuid import UUID
@@ -13,7 +14,17 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from audit.log import Event, record_events
 from core.pagination import count_up_to
 from intel.access import Access, access_policy, sees_everything, viewer_agency_id
-from intel.models import Entity, EntityMerge, ImportBatch, Link, Mention, Purpose, Record, ResolutionCandidate
+from intel.models import (
+    Entity,
+    EntityMerge,
+    ImportBatch,
+    Link,
+    LinkType,
+    Mention,
+    Purpose,
+    Record,
+    ResolutionCandidate,
+)
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
 SESSION_PURPOSE = "purpose"
@@ -168,7 +179,11 @@ def record_with_contents(reader: Reader) -> QuerySet[Record]:
         Prefetch(
             "mentions", queryset=visible_mentions(reader).select_related("entity"), to_attr="visible_mentions"
         ),
-        Prefetch("links", queryset=visible_links(reader), to_attr="visible_links"),
+        Prefetch(
+            "links",
+            queryset=visible_links(reader).select_related("source", "target"),
+            to_attr="visible_links",
+        ),
     )
 
 
@@ -255,6 +270,27 @@ def visible_candidates(reader: Reader) -> QuerySet[ResolutionCandidate]:
         Prefetch("entity_a", queryset=visible_entities(reader)),
         Prefetch("entity_b", queryset=visible_entities(reader)),
     )
+
+
+def visible_contacts(reader: Reader, entities: Iterable[Entity]) -> dict[int, set[tuple[str, str]]]:
+    """The addresses, phones and e-mails (type, public id) each entity is linked to by the
+    records of its shown mentions (`visible_entities`): the evidence a candidate shows comes
+    from no record beyond those the answer already shows and audits."""
+    entities = list(entities)
+    records = {mention.record_id for entity in entities for mention in entity.visible_mentions}
+    contacts: dict[int, set[tuple[str, str]]] = {}
+    rows = (
+        visible_links(reader)
+        .filter(
+            source_id__in=[entity.pk for entity in entities],
+            record_id__in=records,
+            type__in=(LinkType.REGISTERED_AT, LinkType.CONTACT),
+        )
+        .values_list("source_id", "target__type", "target__public_id")
+    )
+    for source, target_type, target in rows:
+        contacts.setdefault(source, set()).add((target_type, str(target)))
+    return contacts
 
 
 def visible_merges(reader: Reader) -> QuerySet[EntityMerge]:

@@ -93,11 +93,19 @@ class RecordDetailSerializer(RecordSerializer):
 
     @extend_schema_field(RecordMentionSerializer(many=True))
     def get_mentions(self, record: Record) -> list[dict]:
-        return RecordMentionSerializer(self.presentation(record).mentions, many=True).data
+        return self.represented(RecordMentionSerializer, self.presentation(record).mentions)
 
     @extend_schema_field(RecordLinkSerializer(many=True))
     def get_links(self, record: Record) -> list[dict]:
-        return RecordLinkSerializer(self.presentation(record).links, many=True).data
+        return self.represented(RecordLinkSerializer, self.presentation(record).links)
+
+    def represented(self, serializer_class: type[PublicSerializer], rows: list) -> list[dict]:
+        """`rows` through one serializer of the class per record serializer: building a
+        model serializer's fields cost more than writing the rows of a record."""
+        children = self.__dict__.setdefault("children", {})
+        if serializer_class not in children:
+            children[serializer_class] = serializer_class(context=self.context)
+        return [children[serializer_class].to_representation(row) for row in rows]
 
 
 class EntityMentionSerializer(PublicSerializer):
@@ -214,10 +222,14 @@ class CandidateSerializer(PublicSerializer):
     # The score the caller's own visible names give the pair, never the stored one, which
     # every agency's names made.
     score = serializers.FloatField(source="offered_score", read_only=True)
+    # Likewise what scored it, from the caller's visible records (presentation.offered_candidates):
+    # the closest names, the score's parts, the identifiers and contacts (by public id) both
+    # state, and the kinds both state with nothing in common.
+    evidence = serializers.DictField(source="offered_evidence", read_only=True)
 
     class Meta:
         model = ResolutionCandidate
-        fields = ["id", "entity_a", "entity_b", "score", "status", "decided_at"]
+        fields = ["id", "entity_a", "entity_b", "score", "evidence", "status", "decided_at"]
         read_only_fields = fields
 
 

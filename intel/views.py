@@ -296,10 +296,15 @@ class CandidateViewSet(ReadingViewSet, mixins.ListModelMixin):
     selector = staticmethod(selectors.visible_candidates)
 
     def filter_queryset(self, queryset):
-        return offered_candidates(super().filter_queryset(queryset))
+        return self.offered(super().filter_queryset(queryset))
+
+    def offered(self, candidates):
+        candidates = list(candidates)
+        entities = [entity for candidate in candidates for entity in (candidate.entity_a, candidate.entity_b)]
+        return offered_candidates(candidates, contacts=selectors.visible_contacts(self.reader, entities))
 
     def get_object(self):
-        offered = offered_candidates(self.get_queryset().filter(public_id=self.kwargs["pk"]))
+        offered = self.offered(self.get_queryset().filter(public_id=self.kwargs["pk"]))
         if not offered:
             raise missing(ResolutionCandidate)
         return offered[0]

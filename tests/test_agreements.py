@@ -19,6 +19,7 @@ from sharing import agreements, releases, requests
 from sharing.models import Agreement, DisclosureRequest, Notification
 from tests.sharing_helpers import NO_SEIZURES, draft, in_force, platform_admin, seizures_beyond_scope, staff
 from tests.test_import import EXAMPLES
+from tests.test_import_format import RELEASE_EXAMPLES
 
 pytestmark = pytest.mark.django_db
 
@@ -542,9 +543,11 @@ def test_the_admin_cannot_redact_a_field_no_record_has(cus, pol, field):
 
 
 def test_every_detail_a_record_can_hold_can_be_redacted(cus, pol):
-    """The documented keys, and every key the example files give records, are accepted."""
+    """The documented keys, and every key the example files give records, are accepted (the
+    releases' example needs agreements of its own and states no detail of its own)."""
     for example in sorted(EXAMPLES.iterdir()):
-        import_file(example, cus.agency)
+        if example.name not in RELEASE_EXAMPLES:
+            import_file(example, cus.agency)
     held = {key for details in Record.objects.values_list("details", flat=True) for key in details}
     assert held <= set(DOCUMENTED_DETAILS)
     fields = ["summary", "phone", "email", "person", "address"] + [f"details.{k}" for k in DOCUMENTED_DETAILS]

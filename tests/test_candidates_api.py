@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
 from audit.models import AuditEvent
-from intel.models import Entity, EntityMerge, Mention, Record, ResolutionCandidate
+from intel.models import Entity, EntityMerge, Link, LinkType, Mention, Record, ResolutionCandidate
 
 
 @pytest.fixture
@@ -79,3 +79,38 @@ def test_reject_through_the_api(scene):
     assert response.json()["status"] == "rejected"
     assert api.post(f"/api/candidates/{visible.public_id}/reject/").status_code == 400
     assert AuditEvent.objects.filter(action="entity.candidate_rejected").count() == 1
+
+
+def test_a_candidate_shows_the_evidence_of_the_callers_own_records(scene):
+    api, entities, visible, _ = scene
+    customs_records = {entity.pk: entity.mentions.get().record for entity in entities[:2]}
+    phone = Entity.objects.create(type="phone", key="+31105550101")
+    for entity in entities[:2]:
+        record = customs_records[entity.pk]
+        Mention.objects.create(
+            record=record,
+            entity=phone,
+            role="phone",
+            properties={"number": phone.key},
+            resolved_key=phone.key,
+        )
+        Link.objects.create(record=record, source=entity, target=phone, type=LinkType.CONTACT)
+    # The police hold an address for the second company: customs may not see it, nor that it differs.
+    police_record = Record.objects.get(external_ref="R2")
+    address = Entity.objects.create(type="address", key="NL:1012AB:kerkstraat 1")
+    Mention.objects.create(
+        record=police_record, entity=entities[1], role="importer", properties={"name": "Acme"}
+    )
+    Mention.objects.create(record=police_record, entity=address, role="address", properties={"text": "x"})
+    Link.objects.create(record=police_record, source=entities[1], target=address, type=LinkType.REGISTERED_AT)
+    visible.evidence = {"names": ["stored", "stored"], "shared": {"address": ["NL:1012AB:kerkstraat 1"]}}
+    visible.save()
+
+    shown = api.get(f"/api/candidates/{visible.public_id}/").json()
+    assert shown["evidence"] == {
+        "names": ["acme ltd trading", "acme ltd tradng"],
+        "score_parts": {"name": shown["score"]},
+        "shared": {"phone": [str(phone.public_id)]},
+        "differ": [],
+    }
+    assert api.get("/api/candidates/").json()["results"][0]["evidence"] == shown["evidence"]

@@ -33,7 +33,12 @@ def output(db) -> str:
 
 
 def company(name: str, reg_no: str | None = None) -> Entity:
-    return Entity.objects.get(type="company", key=resolve_company(name, "NL", reg_no).key)
+    """The one standing company a spelling resolves to: by its key when a number is
+    stated, else the one that records naming it that way mention (a name stated with an
+    address is keyed with the address, and folded into the one company of that name)."""
+    if reg_no:
+        return Entity.objects.get(type="company", key=resolve_company(name, "NL", reg_no).key)
+    return Entity.objects.filter(type="company", mentions__properties__name=name).distinct().get()
 
 
 def companies_named(*names: str) -> set[int]:

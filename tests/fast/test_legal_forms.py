@@ -1,0 +1,126 @@
+"""Legal forms folded to one spelling across languages, accents and transliterations (rigour's
+table, then the fingerprints library), and what a company's and a person's resolution
+states for the fold on ingest. Every expectation is written out by hand."""
+
+import pytest
+
+from intel.resolution import (
+    TIER_ADDRESS,
+    TIER_NAME,
+    TIER_NUMBER,
+    ResolutionError,
+    at_address,
+    name_fingerprint,
+    resolve_address,
+    resolve_company,
+    resolve_person,
+)
+
+SPELLINGS = {
+    # German: the umlaut, its ASCII transliteration, abbreviations with and without dots.
+    "acme gmbh": [
+        "Acme Gesellschaft mit beschränkter Haftung",
+        "ACME Gesellschaft mit beschraenkter Haftung",
+        "Acme GmbH",
+        "ACME G.m.b.H.",
+    ],
+    # Dutch.
+    "acme bv": ["Acme besloten vennootschap", "Acme B.V.", "ACME BV"],
+    # French, with and without its accents.
+    "acme sarl": [
+        "Acme société à responsabilité limitée",
+        "Acme societe a responsabilite limitee",
+        "Acme S.A.R.L.",
+        "ACME SARL",
+    ],
+    # Spanish.
+    "acme sa": ["Acme Sociedad Anónima", "Acme Sociedad Anonima", "Acme S.A."],
+    "acme srl": [
+        "Acme Sociedad de Responsabilidad Limitada",
+        # Italian, with and without its accents.
+        "Acme società a responsabilità limitata",
+        "Acme societa a responsabilita limitata",
+        "Acme S.r.l.",
+    ],
+    # Polish, with and without its diacritics.
+    "acme spzoo": [
+        "Acme spółka z ograniczoną odpowiedzialnością",
+        "Acme spolka z ograniczona odpowiedzialnoscia",
+        "Acme sp. z o.o.",
+        "Acme Sp z oo",
+    ],
+    # English.
+    "acme ltd": ["Acme Limited", "ACME Ltd.", "Acme Ltd"],
+    "acme co ltd trading": ["The Acme Trading Company Limited", "Acme Trading Co., Ltd."],
+    # Russian, in Cyrillic: the form spelled out and abbreviated, the name transliterated.
+    "akme ooo": ["ООО Акме", "Общество с ограниченной ответственностью Акме"],  # noqa: RUF001
+}
+
+
+@pytest.mark.parametrize(
+    ("expected", "name"), [(expected, name) for expected, names in SPELLINGS.items() for name in names]
+)
+def test_every_spelling_of_a_legal_form_folds_to_one(expected, name):
+    assert name_fingerprint(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Acme GmbH", "Acme AG"),
+        ("Acme B.V.", "Acme N.V."),
+        ("Acme S.A.", "Acme S.r.l."),
+        ("Acme Ltd", "Acme LLC"),
+    ],
+)
+def test_different_legal_forms_stay_different(a, b):
+    assert name_fingerprint(a) != name_fingerprint(b)
+
+
+def test_spellings_of_one_company_share_a_key_and_an_identity():
+    umlaut = resolve_company("Nordwind Handel Gesellschaft mit beschränkter Haftung", "DE")
+    ascii_ = resolve_company("NORDWIND HANDEL Gesellschaft mit beschraenkter Haftung", "de")
+    short = resolve_company("Nordwind Handel GmbH", "DEU")
+    assert umlaut.key == ascii_.key == short.key == "DE:name:gmbh handel nordwind"
+    assert umlaut.identities == ((("company:DE:gmbh handel nordwind", TIER_NAME)),)
+    registered = resolve_company("Nordwind Handel GmbH", "DE", "HRB 1001")
+    assert registered.key == "DE:reg:HRB1001"
+    assert registered.identities == (("company:DE:gmbh handel nordwind", TIER_NUMBER),)
+
+
+def test_a_company_without_a_number_is_keyed_with_its_address():
+    address = resolve_address("Havenstraat 1, Rotterdam", "NL", "3011 AA")
+    named = at_address(resolve_company("Zuidhaven Trading B.V.", "NL"), address)
+    assert named.key.startswith("NL:name:bv trading zuidhaven@")
+    digest = named.key.rsplit("@", 1)[1]
+    assert len(digest) == 16
+    assert named.identities == (
+        ("company:NL:bv trading zuidhaven", TIER_ADDRESS),
+        (f"company:NL:bv trading zuidhaven@{digest}", TIER_ADDRESS),
+    )
+    elsewhere = at_address(resolve_company("Zuidhaven Trading BV", "NL"), resolve_address("Kerkweg 99", "NL"))
+    assert elsewhere.key != named.key
+    # A number is the company's identity, wherever it is registered; the address adds the
+    # name at that address, which tells apart registered companies of one name.
+    registered = resolve_company("Zuidhaven Trading B.V.", "NL", "KvK 24412345")
+    located = at_address(registered, address)
+    assert located.key == registered.key == "NL:reg:KVK24412345"
+    assert located.identities == (
+        ("company:NL:bv trading zuidhaven", TIER_NUMBER),
+        (f"company:NL:bv trading zuidhaven@{digest}", TIER_NUMBER),
+    )
+
+
+def test_a_person_by_documents_name_and_date_of_birth():
+    person = resolve_person("Jan de Vries", "NL", "1980-02-01", documents=["XK 999 9999", "nx1234567"])
+    assert person.key == "NL:doc:NX1234567"
+    assert person.properties["documents"] == ["NX1234567", "XK9999999"]
+    assert person.identities == (("person:NL:jan vries:1980-02-01", TIER_NUMBER),)
+    dated = resolve_person("De Vries, Jan", "NL", "1980-02-01")
+    assert dated.key == "NL:jan vries:1980-02-01"
+    assert dated.identities == (("person:NL:jan vries:1980-02-01", TIER_NAME),)
+    # A name alone identifies no one: such a person is only ever a candidate.
+    assert resolve_person("Jan de Vries", "NL").identities == ()
+    with pytest.raises(ResolutionError) as refused:
+        resolve_person("Jan de Vries", "NL", documents=["--"], field="subject_documents")
+    assert refused.value.field == "subject_documents"

@@ -248,10 +248,23 @@ def test_a_chunk_is_bounded_by_its_mentions_not_only_its_rows(tmp_path, monkeypa
     assert Mention.objects.filter(record__owner=cus.agency, entity__type="person").count() == 180
 
 
+def valid_bsns() -> list[str]:
+    """Dutch citizen service numbers, each different: the eleven test (weights 9 to 2, and
+    -1 for the last digit) leaves no remainder."""
+    numbers = []
+    for start in range(10_000_000, 10_000_300):
+        digits = [int(d) for d in f"{start:08d}"]
+        last = sum(w * d for w, d in zip(range(9, 1, -1), digits, strict=True)) % 11
+        if last < 10:
+            numbers.append(f"{start:08d}{last}")
+    return numbers
+
+
 def test_ninety_nine_numbered_subjects_with_documents_import(tmp_path, cus):
     """The most numbered parties a CSV row may name, each with an ID and a passport number."""
     header = ["external_ref", "category", "occurred_on", "case_reference"]
     values = ["INV-1", "investigation", "2026-05-01", "ZD-1"]
+    bsns = iter(valid_bsns())
     for n in range(1, 100):
         header += [
             f"subject{n}_name",
@@ -259,7 +272,7 @@ def test_ninety_nine_numbered_subjects_with_documents_import(tmp_path, cus):
             f"subject{n}_id_numbers",
             f"subject{n}_passport_numbers",
         ]
-        values += [f"Person {n}", "NL", "123456782", f"NXC3K9P{n:02d}"]
+        values += [f"Person {n}", "NL", next(bsns), f"NXC3K9P{n:02d}"]
     path = tmp_path / "subjects.csv"
     path.write_text(",".join(header) + "\n" + ",".join(values) + "\n")
     import_file(path, cus.agency)

@@ -70,6 +70,9 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
+    # `page=last` would be the page of a count that stops at the limit, not the last one:
+    # it is refused as any page that is not a number.
+    last_page_strings = ()
 
     def django_paginator_class(self, queryset, page_size: int) -> LimitedCountPaginator:
         return LimitedCountPaginator(queryset, page_size, settings.PAGINATION_COUNT_LIMIT)

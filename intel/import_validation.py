@@ -132,6 +132,8 @@ PARTY_FIELDS = ("type", "name", "country", *CONTACT_FIELDS, *COMPANY_FIELDS, *PE
 # `{role}_{field}` or, for several parties of one role, `{role}{n}_{field}` with n from 1 to 99.
 PARTY_COLUMN = re.compile(rf"({'|'.join(PARTY_ROLES)})([1-9][0-9]?)?_({'|'.join(PARTY_FIELDS)})")
 MAX_WARNINGS = 1000
+# A party's key in JSON, as `unknown_columns` names it: `subject[0].nickname`, `importer.nickname`.
+NESTED_KEY = re.compile(rf"(?:{'|'.join(PARTY_ROLES)})(?:\[[0-9]+\])?\.(.*)", re.DOTALL)
 
 
 @dataclass
@@ -207,6 +209,19 @@ def unknown_columns(row: dict, *, nested: bool) -> list[str]:
     return unknown
 
 
+def misspelt_column(name: str) -> str | None:
+    """The column (or party key) of the format that the unknown `name` spells in another
+    case, with spaces or hyphens, or None. Ignored as unknown, such a column would drop
+    what the file states for a default: `Classification` a secret record's level, `caveats `
+    its handling codes."""
+    nested = NESTED_KEY.fullmatch(name)
+    spelled = re.sub(r"[\s-]+", "_", (nested.group(1) if nested else name).strip("\ufeff \t")).lower()
+    if nested:
+        return spelled if spelled in PARTY_FIELDS else None
+    known = spelled in RECORD_COLUMNS or spelled in PARTY_ROLES or party_column(spelled)
+    return spelled if known else None
+
+
 class ColumnCheck:
     """Unknown columns in a file: each an error naming it, or, when the importer allows
     unknown columns, a warning listed once per name (the column is then ignored). A CSV
@@ -228,7 +243,17 @@ class ColumnCheck:
         errors = []
         for name in unknown_columns(row, nested=self.nested):
             shown = shown_name(name)
-            if not self.allow_unknown:
+            meant = misspelt_column(name)
+            if meant:
+                errors.append(
+                    {
+                        "row": number,
+                        "field": shown,
+                        "message": f"unknown column: {meant!r} misspelt? A column of the format spelt "
+                        "otherwise is never ignored (docs/import.md)",
+                    }
+                )
+            elif not self.allow_unknown:
                 errors.append(
                     {
                         "row": number,

@@ -42,6 +42,10 @@ from intel.signals import records_changed
 
 MAX_REPORTED_ERRORS = 1000
 CHUNK_SIZE = 500
+# A chunk is written once its rows state this many mentions, whatever their number: a row
+# within IMPORT_MAX_ROW_BYTES may name hundreds of parties, and 500 such rows held hundreds
+# of thousands of resolved mentions in memory at once.
+CHUNK_MENTIONS = 20_000
 
 
 @dataclass
@@ -390,6 +394,7 @@ def import_file(
     file_format: str | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    chunk_mentions: int = CHUNK_MENTIONS,
     allow_unknown_columns: bool = False,
 ) -> ImportResult:
     """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
@@ -436,6 +441,7 @@ def import_file(
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         seen = SeenReferences()
         chunk: list[RowPlan] = []
+        mentions = 0
         with open_import_file(path) as stream:
             for number, row, problems in iter_rows(stream, file_format):
                 result.rows += 1
@@ -448,9 +454,10 @@ def import_file(
                     if plan:
                         # After the first bad row nothing more is written, but every row is still checked.
                         chunk.append(plan)
-                if len(chunk) >= chunk_size:
+                        mentions += len(plan.mentions)
+                if len(chunk) >= chunk_size or mentions >= chunk_mentions:
                     flush(chunk, seen)
-                    chunk = []
+                    chunk, mentions = [], 0
                 if progress and result.rows % 100 == 0:
                     progress(result.rows)
                 if len(errors) >= MAX_REPORTED_ERRORS:

@@ -185,6 +185,15 @@ def require_right(user, right: str, record: Record) -> None:
 EDITABLE_RECORD_FIELDS = ("summary", "classification", "caveats", "occurred_on")
 
 
+def locked(record: Record) -> Record:
+    """The record as it stands, its row locked to the end of the transaction. A writer of a
+    record locks it before it appends to the audit log (whose lock every writer takes
+    last): one that took the log's lock first and waited for the row deadlocked with a
+    release holding the row and waiting for the log; and what it audits as `before` is what
+    it replaces, not what the record was before another change it waited for."""
+    return Record.objects.select_for_update().get(pk=record.pk)
+
+
 def update_record(record: Record, user, **changes) -> Record:
     """Changes a record's editable fields, for a holder of the guardian change right on it
     (the owner's staff)."""
@@ -192,8 +201,8 @@ def update_record(record: Record, user, **changes) -> Record:
     unknown = set(changes) - set(EDITABLE_RECORD_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    before = {name: getattr(record, name) for name in changes}
     with transaction.atomic():
+        before = {name: getattr(locked(record), name) for name in changes}
         for name, value in changes.items():
             setattr(record, name, value)
         record.save(update_fields=[*changes, "updated_at"])
@@ -208,6 +217,7 @@ def delete_record(record: Record, user) -> None:
     guardian delete right on it (the owner's staff)."""
     require_right(user, "intel.delete_record", record)
     with transaction.atomic():
+        locked(record)
         record_event(
             "record.delete",
             actor=user,

@@ -32,7 +32,7 @@ from sharing.models import (
     Purpose,
 )
 from sharing.querysets import AGREEMENT_TERMS
-from sharing.releases import carry_releases_over
+from sharing.releases import carry_releases_over, lock_releases_carried_over
 from sharing.roles import require_platform_admin, require_role
 
 Status = Agreement.Status
@@ -323,8 +323,14 @@ def sign(agreement: Agreement, user: User) -> Agreement:
     now = timezone.now()
     party.signed_at, party.signed_by = now, user
     party.save(update_fields=["signed_at", "signed_by"])
+    last = not agreement.parties.filter(signed_at__isnull=True).exists()
+    if last and agreement.amends_id is not None:
+        # What the take-over writes is locked before the audit log, whose lock every writer
+        # takes last: a release holding one of these rows and waiting for the log deadlocked.
+        Agreement.objects.select_for_update().get(pk=agreement.amends_id)
+        lock_releases_carried_over(previous_id=agreement.amends_id, amendment_id=agreement.pk)
     record_event("agreement.signed", actor=user, obj=agreement, details={"party": party.agency.code})
-    if not agreement.parties.filter(signed_at__isnull=True).exists():
+    if last:
         if agreement.amends_id is not None:
             return _take_over(agreement, user, now)
         agreement.fully_signed_at = now

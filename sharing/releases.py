@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agencies.models import User
@@ -168,11 +168,14 @@ def write_releases(
     with it), one `record.release` audit event per record, and the graph told."""
     if not record_ids:
         return
+    agreements = list(dict.fromkeys(agreements))
+    # The records first: their row locks make a release of the same records that is being
+    # written commit before `before` is read, so the audit says what this one replaced.
+    Record.objects.filter(pk__in=record_ids).update(releasability=mode, updated_at=timezone.now())
     owner_releases = RecordRelease.objects.filter(record_id__in=record_ids, released_by_id=owner_id)
     before: dict[int, list[int]] = {}
     for record_id, agreement_id in owner_releases.values_list("record_id", "agreement_id"):
         before.setdefault(record_id, []).append(agreement_id)
-    Record.objects.filter(pk__in=record_ids).update(releasability=mode, updated_at=timezone.now())
     owner_releases.exclude(agreement__in=agreements).delete()
     RecordRelease.objects.bulk_create(
         [
@@ -315,6 +318,14 @@ def release_onward(record: Record, user: User, agreement: Agreement) -> RecordRe
     )
     records_changed.send(sender=Record, record_ids=[record.pk])
     return release
+
+
+def lock_releases_carried_over(*, previous_id: int, amendment_id: int) -> None:
+    """Locks the rows `carry_releases_over` writes, to the end of the transaction."""
+    rows = RecordRelease.objects.filter(
+        Q(agreement_id__in=[previous_id, amendment_id]) | Q(basis_agreement_id=previous_id)
+    )
+    list(rows.select_for_update().values_list("pk", flat=True))
 
 
 def carry_releases_over(previous: Agreement, amendment: Agreement) -> None:

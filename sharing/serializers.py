@@ -134,7 +134,14 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, required=False, default="")
 
 
-class ReleaseSerializer(CallerScopedSerializer):
+class NamedAgreements(CallerScopedSerializer):
+    """A release's `agreements`: one naming an agreement twice names it once."""
+
+    def validate_agreements(self, agreements: list[Agreement]) -> list[Agreement]:
+        return list(dict.fromkeys(agreements))
+
+
+class ReleaseSerializer(NamedAgreements):
     releasability = serializers.ChoiceField(choices=Releasability.choices)
     agreements = SlugField(
         slug_field="reference", queryset=Agreement.objects.none(), many=True, required=False, default=list
@@ -144,7 +151,7 @@ class ReleaseSerializer(CallerScopedSerializer):
         return {"agreements": selectors.agreements_of(user)}
 
 
-class BulkReleaseSerializer(CallerScopedSerializer):
+class BulkReleaseSerializer(NamedAgreements):
     filters = serializers.DictField(
         child=serializers.CharField(allow_blank=True),
         required=False,

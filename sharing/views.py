@@ -8,9 +8,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
-from rest_framework.decorators import action, api_view
+from rest_framework.decorators import action, api_view, parser_classes
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from core.identity import PublicLookup
 from core.viewsets import RestrictedViewSet
@@ -35,6 +37,12 @@ from sharing.serializers import (
     ReleaseSerializer,
 )
 
+# A form's fields are flat: a list or object sent as form data under a name DRF does not
+# parse (`filters[category]=...`, `redacted_fields[]=...`) was read as its default, no
+# filter (a bulk release of every record) or no redaction (an agreement hiding nothing).
+# Bodies holding such fields are read as JSON only.
+JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
+
 
 class AgreementViewSet(
     PublicLookup, RestrictedViewSet, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
@@ -42,6 +50,7 @@ class AgreementViewSet(
     """Agreements the caller's agency is party to (all of them for platform admins)."""
 
     serializer_class = AgreementSerializer
+    parser_classes = JSON_ONLY
     filterset_fields = ["status"]
     selector = staticmethod(selectors.agreements_of)
 
@@ -142,6 +151,7 @@ def release_record(request, pk: UUID):
     ),
 )
 @api_view(["POST"])
+@parser_classes(JSON_ONLY)
 def release_in_bulk(request):
     body = BulkReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)

@@ -367,7 +367,8 @@ class TestAmendments:
             agreements.amend(mou, staff("tax").admin, discovery_allowed=True)
         with pytest.raises(Exception, match="agency admin of a party"):
             agreements.amend(mou, cus.analyst, discovery_allowed=True)
-        assert cus.client("analyst").post(f"/api/agreements/{mou.public_id}/amend/", {}).status_code == 403
+        amending = cus.client("analyst").post(f"/api/agreements/{mou.public_id}/amend/", {}, format="json")
+        assert amending.status_code == 403
         pending = agreements.amend(mou, pol.admin, discovery_allowed=True)
         with pytest.raises(ValidationError, match="is draft"):
             agreements.amend(mou, cus.admin, onward_sharing_allowed=True)

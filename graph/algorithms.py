@@ -18,12 +18,14 @@ seeded algorithms draw from that order), and every list is sorted with ties brok
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import combinations, islice
 
+import igraph as ig
 import networkx as nx
 
 SEED = 20260101
@@ -101,14 +103,23 @@ class Community:
     members: tuple[int, ...]
 
 
-def communities(graph: nx.MultiDiGraph, *, seed: int = SEED, resolution: float = 1.0) -> list[Community]:
-    """Louvain communities (modularity), seeded. Numbered from 0 by size, then by how many
-    members appear in seizures, both descending, then by smallest member; members in id
-    order. An isolated entity is a community of its own."""
+def communities(
+    graph: nx.MultiDiGraph, *, seed: int = SEED, resolution: float = 1.0, engine: str = "networkx"
+) -> list[Community]:
+    """Communities maximizing modularity, seeded: networkx's Louvain (the reference), or
+    igraph's Leiden (`engine="igraph"`: as good a partition or better, in a fraction of the
+    time on a large graph, but not the same partition). Numbered from 0 by size, then by how
+    many members appear in seizures, both descending, then by smallest member; members in
+    id order. An isolated entity is a community of its own."""
     simple = undirected(graph)
     if not simple:
         return []
-    found = nx.community.louvain_communities(simple, seed=seed, resolution=resolution)
+    if engine == "igraph":
+        found = _leiden(simple, seed=seed, resolution=resolution)
+    elif engine == "networkx":
+        found = nx.community.louvain_communities(simple, seed=seed, resolution=resolution)
+    else:
+        raise ValueError(f"unknown engine {engine!r}")
     seized = set(seeds(graph))
     ordered = sorted(
         (tuple(sorted(members)) for members in found),
@@ -118,6 +129,25 @@ def communities(graph: nx.MultiDiGraph, *, seed: int = SEED, resolution: float =
         Community(id=index, size=len(members), seizures=len(seized.intersection(members)), members=members)
         for index, members in enumerate(ordered)
     ]
+
+
+def _as_igraph(simple: nx.Graph) -> tuple[ig.Graph, list[int]]:
+    nodes = list(simple)
+    index = {node: position for position, node in enumerate(nodes)}
+    return ig.Graph(n=len(nodes), edges=[(index[s], index[t]) for s, t in simple.edges()]), nodes
+
+
+def _leiden(simple: nx.Graph, *, seed: int, resolution: float) -> list[set[int]]:
+    converted, nodes = _as_igraph(simple)
+    # igraph draws from one process-wide generator: seeded for this call, then given back.
+    ig.set_random_number_generator(random.Random(seed))  # noqa: S311 - reproducible, not secret
+    try:
+        partition = converted.community_leiden(
+            objective_function="modularity", resolution=resolution, n_iterations=-1
+        )
+    finally:
+        ig.set_random_number_generator(random)
+    return [{nodes[position] for position in members} for members in partition]
 
 
 def community_of(found: list[Community], entity_id: int) -> Community | None:
@@ -155,8 +185,8 @@ def betweenness(
     nodes drawn with the seed. The `limit` highest, score descending, ties by id."""
     simple = undirected(graph, members)
     exact = simple.number_of_nodes() <= exact_max_nodes
-    k = None if exact else min(samples, simple.number_of_nodes())
-    scores = nx.betweenness_centrality(simple, k=k, normalized=True, seed=None if exact else seed)
+    k = None if exact else max(2, min(samples, simple.number_of_nodes()))
+    scores = _normalized_betweenness(simple, k=k, seed=seed)
     ranking = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return Betweenness(
         exact=exact,
@@ -164,6 +194,34 @@ def betweenness(
         nodes=simple.number_of_nodes(),
         ranking=[Centrality(entity_id=node, score=score) for node, score in ranking],
     )
+
+
+def _normalized_betweenness(simple: nx.Graph, *, k: int | None, seed: int) -> dict[int, float]:
+    """networkx's `betweenness_centrality(simple, k, normalized=True, seed=seed)`, the same
+    sources drawn and the same scaling, with the shortest paths counted by igraph (networkx
+    counts them in Python, far slower on an agency's whole graph)."""
+    nodes = list(simple)
+    pairs_through = len(nodes) - 1  # a node lies between a source and another target
+    if pairs_through < 2:
+        return dict.fromkeys(nodes, 0.0)
+    sources = None if k is None else random.Random(seed).sample(nodes, k)  # noqa: S311 - reproducible
+    converted, _ = _as_igraph(simple)
+    index = {node: position for position, node in enumerate(nodes)}
+    # igraph counts each unordered pair once; networkx's sums count (source, target) pairs.
+    counted = converted.betweenness(
+        directed=False, sources=None if sources is None else [index[s] for s in sources]
+    )
+    if sources is None:
+        scale = 1 / (pairs_through * (pairs_through - 1))
+        return {node: 2 * counted[position] * scale for position, node in enumerate(nodes)}
+    # A sampled source is never a pair's source for itself: networkx scales it by one source fewer.
+    drawn = set(sources)
+    as_source = 1 / ((k - 1) * (pairs_through - 1))
+    as_other = 1 / (k * (pairs_through - 1))
+    return {
+        node: 2 * counted[position] * (as_source if node in drawn else as_other)
+        for position, node in enumerate(nodes)
+    }
 
 
 # --- network risk -----------------------------------------------------------------------

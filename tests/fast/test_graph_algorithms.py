@@ -6,9 +6,11 @@ import random
 from datetime import date
 from fractions import Fraction
 
+import networkx as nx
 import pytest
 
 from graph.algorithms import (
+    SEED,
     EntityRow,
     LinkRow,
     betweenness,
@@ -19,6 +21,7 @@ from graph.algorithms import (
     containers_across_unrelated_importers,
     network_risk,
     new_importers_with_seized_brokers,
+    undirected,
     vessels_carrying_for_seized_importers,
 )
 
@@ -229,3 +232,24 @@ def test_containers_reused_across_importers_sharing_no_address():
 def test_a_link_to_an_entity_the_viewer_may_not_see_is_left_out():
     graph = build_graph([EntityRow(1, "company"), EntityRow(2, "company")], [LinkRow(1, 3, "CONTACT", 7)])
     assert graph.number_of_edges() == 0 and sorted(graph) == [1, 2]
+
+
+def test_the_igraph_communities_split_the_cliques_too_whatever_the_row_order():
+    found = communities(bridged_graph(), engine="igraph")
+    memberships = [set(c.members) for c in found]
+    assert len(found) == 2
+    assert any({1, 2, 3, 4} <= m for m in memberships) and any({6, 7, 8, 9} <= m for m in memberships)
+    assert all(communities(bridged_graph(shuffle_with=n), engine="igraph") == found for n in range(5))
+
+
+@pytest.mark.parametrize("exact_max_nodes", [10_000, 3])
+def test_betweenness_equals_networkx_exact_and_sampled(exact_max_nodes):
+    # networkx computing it alone is the reference: same sources drawn, same scaling.
+    graph = build_graph(*rows(list(nx.gnm_random_graph(40, 90, seed=7).edges())))
+    ours = betweenness(graph, limit=100, exact_max_nodes=exact_max_nodes, samples=9)
+    simple = undirected(graph)
+    k = None if ours.exact else 9
+    reference = nx.betweenness_centrality(simple, k=k, normalized=True, seed=SEED if k else None)
+    assert ours.exact == (exact_max_nodes > 40)
+    assert len(ours.ranking) == simple.number_of_nodes(), "the limit leaves every node"
+    assert {c.entity_id: c.score for c in ours.ranking} == pytest.approx(reference)

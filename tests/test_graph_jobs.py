@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from graph.jobs import is_current, request_analysis, stored_analysis
+from graph.jobs import OPERATIONS, is_current, request_analysis, stored_analysis
 from graph.models import AnalyticsResult, OutboxEntry
 from graph.tasks import drain_outbox
 from intel.import_writing import import_file
@@ -138,3 +138,41 @@ def test_another_agency_asking_gets_its_own_computation(celery_worker, world):
     kept = AnalyticsResult.objects.get(pk=ours.pk)
     assert (kept.result, kept.computed_at) == (ours.result, ours.computed_at)
     assert world["alpha"].pk in kept.result["seeds"]
+
+
+def test_every_operation_runs_as_a_job_over_the_agencys_graph(celery_worker, world):
+    cus = world["cus"]
+    synced()
+    # Customs' graph is one line: seizure Z-1 - Alpha - S-1 - broker - S-2 - Beta. The two in
+    # the middle lie between 2 x 3 of the other nodes' pairs each, more than anyone else.
+    hub = {
+        ref: Entity.objects.get(
+            type="shipment", mentions__record__external_ref=ref, mentions__role="shipment"
+        )
+        for ref in ("S-1", "S-2")
+    }
+    broker = Entity.objects.filter(type="company", mentions__role="broker").distinct().get()
+    rows = {
+        operation: finished(
+            request_analysis(user=cus.analyst, operation=operation, parameters=None, purpose="investigation")
+        )
+        for operation in OPERATIONS
+    }
+    assert {operation: row.status for operation, row in rows.items()} == dict.fromkeys(OPERATIONS, "done")
+    ranking = rows["betweenness"].result["ranking"]
+    assert {ranking[0]["entity_id"], ranking[1]["entity_id"]} == {hub["S-1"].pk, broker.pk}
+    assert ranking[0]["score"] == ranking[1]["score"] > ranking[2]["score"]
+    communities = rows["communities"].result["communities"]
+    assert sorted(m for c in communities for m in c["members"]) == sorted(
+        [world["alpha"].pk, hub["S-1"].pk, hub["S-2"].pk, broker.pk, *entities_named("Beta", "Z-1")]
+    )
+    assert sum(c["seizures"] for c in communities) == 2, "the seizure's hub and Alpha"
+    assert rows["containers_across_unrelated_importers"].result == {"matches": []}
+
+
+def entities_named(importer: str, seizure: str) -> list[int]:
+    beta = Entity.objects.get(type="company", key__icontains=importer.lower())
+    hub = Entity.objects.get(
+        type="shipment", mentions__record__external_ref=seizure, mentions__role="shipment"
+    )
+    return [beta.pk, hub.pk]

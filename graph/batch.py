@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from graph.element_states import Triple, node_states, relationship_viewers
+from graph.jobs import note_visibility_changes
 from graph.locks import lock_entities, lock_records, next_version
 from graph.projections import (
     Projection,
@@ -84,6 +85,12 @@ def sync_records(record_ids: Iterable[int]) -> BatchResult:
     version = next_version()
 
     changed_entities, changed_triples = move_counts(previous, current)
+    # Whoever could see any of these records before or can now may see another graph: its
+    # stored analytics are no longer current (graph.jobs).
+    note_visibility_changes(
+        set().union(*(p.agencies for p in previous.values()), *(p.agencies for p in current.values())),
+        version,
+    )
     # What the graph already shows stays as it is: only elements whose agencies or
     # records changed are written (after the first batch of an agreement's records, a busy
     # broker's node and most of its relationships are not).

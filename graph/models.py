@@ -103,3 +103,56 @@ class RelationshipViewers(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id}-[{self.type}]->{self.target_id}: agency #{self.agency_id} x{self.records}"
+
+
+class VisibilityChange(models.Model):
+    """A sync batch found that what an agency may see changed (records it saw or now sees
+    were added, changed or removed, or their visibility moved): the agency and the batch's
+    version. Inserted, never updated, so batches running side by side never wait for each
+    other here; an agency's basis is its highest version, and what lies below that is pruned."""
+
+    agency_id = models.IntegerField()
+    version = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["agency_id", "-version"], name="graph_visibility_change_basis")]
+
+    def __str__(self) -> str:
+        return f"agency #{self.agency_id} @ {self.version}"
+
+
+class AnalyticsResult(models.Model):
+    """One agency's result of one heavy analytics operation with given parameters, computed
+    by a Celery job over what that agency could see. `basis` is the agency's visibility basis
+    (`graph.jobs.visibility_basis`) read before the graph was built: the result is current
+    only while the basis is the same. One row per agency, operation and parameters: never
+    read for another agency."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    operation = models.CharField(max_length=40)
+    parameters = models.JSONField(default=dict)
+    parameters_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done of the running job")
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    basis = models.BigIntegerField(null=True, blank=True)
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "operation", "parameters_hash"], name="graph_analytics_result_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} for agency #{self.agency_id} ({self.status}, {self.progress}%)"

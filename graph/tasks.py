@@ -12,7 +12,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 from django.db import transaction
 
-from graph import drain, driver, visibility
+from graph import drain, driver, jobs, visibility
 from graph.outbox import (
     clear_drain_request,
     clear_helpers,
@@ -76,3 +76,9 @@ def visibility_changed(record_ids: list[int]) -> int:
     transaction: the visibility of these records may have changed; sync them again."""
     with transaction.atomic():
         return enqueue_records(record_ids)
+
+
+@shared_task(name="graph.run_analysis", ignore_result=True)
+def run_analysis(result_id: int) -> str:
+    """Computes one agency's stored analytics result (`graph.jobs`); idempotent."""
+    return jobs.run_analysis(result_id)

@@ -1,0 +1,308 @@
+"""Heavy network analytics as Celery jobs, their results stored per agency.
+
+A user asks for an operation (`request_analysis`); the result of their agency with the same
+operation and parameters is served while it is current, else a job (`graph.run_analysis`)
+computes it again: it builds the agency's graph from PostgreSQL through the choke point
+(`graph.visible_graph`), runs the algorithm (`graph.algorithms`), and stores the answer with
+the agency's visibility basis as read before the graph was built.
+
+The basis is the highest version of the sync batches that found a change in what the agency
+may see (`graph.VisibilityChange`, written by `note_visibility_changes` in each batch's
+transaction). A change committed after a job's graph was read is synced by a batch that
+claims its outbox row afterwards, so it draws a higher version than any the job read: the
+stored result is then no longer current. Without the sync (the embedded default) there is
+no basis and no result is ever current: each request computes afresh.
+
+Results name entities by their internal ids: what leaves the server must be confirmed against
+the choke point and named by public ids by the caller, like any graph answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+import networkx as nx
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from graph import algorithms
+from graph.models import AnalyticsResult, VisibilityChange
+from graph.outbox import sync_enabled
+from graph.visible_graph import visible_graph
+from intel.selectors import validated_purpose
+
+logger = logging.getLogger(__name__)
+
+# The advisory lock key space of analytics results (the first int4 of pg_advisory_lock).
+RESULT_LOCK_SPACE = 0x6772_0003
+MAX_LIMIT = 1_000
+# The jobs run over whole agency graphs, where igraph's Leiden finds a partition of at least
+# the modularity of networkx's Louvain far sooner; a community named in a betweenness job is
+# numbered by the same engine as the communities job's.
+COMMUNITY_ENGINE = "igraph"
+
+
+# --- operations and their parameters -----------------------------------------------------
+
+
+def _integer(parameters: dict, name: str, default: int, low: int, high: int) -> int:
+    value = parameters.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError({name: [f"must be a whole number from {low} to {high}"]})
+    return value
+
+
+def _no_parameters(parameters: dict) -> dict:
+    return {}
+
+
+def _betweenness_parameters(parameters: dict) -> dict:
+    community = parameters.get("community")
+    if community is not None:
+        community = _integer(parameters, "community", 0, 0, 10**9)
+    return {"community": community, "limit": _integer(parameters, "limit", 100, 1, MAX_LIMIT)}
+
+
+def _risk_parameters(parameters: dict) -> dict:
+    return {
+        "limit": _integer(parameters, "limit", 100, 1, MAX_LIMIT),
+        "paths": _integer(parameters, "paths", 3, 1, 10),
+    }
+
+
+def _vessel_parameters(parameters: dict) -> dict:
+    return {"min_importers": _integer(parameters, "min_importers", 2, 1, 1_000)}
+
+
+def _new_importer_parameters(parameters: dict) -> dict:
+    # Today is part of the parameters, so a result from another day is another result.
+    return {"days": _integer(parameters, "days", 90, 1, 3_650), "today": timezone.localdate().isoformat()}
+
+
+def _communities(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+    return {"communities": [asdict(c) for c in algorithms.communities(graph, engine=COMMUNITY_ENGINE)]}
+
+
+def _betweenness(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+    members = None
+    if parameters["community"] is not None:
+        found = algorithms.communities(graph, engine=COMMUNITY_ENGINE)
+        if parameters["community"] >= len(found):
+            return {"community": parameters["community"], "missing": True, "ranking": []}
+        members = found[parameters["community"]].members
+    result = algorithms.betweenness(graph, members=members, limit=parameters["limit"])
+    return {"community": parameters["community"], **asdict(result)}
+
+
+def _risk(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+    return asdict(
+        algorithms.network_risk(graph, limit=parameters["limit"], paths_per_entity=parameters["paths"])
+    )
+
+
+def _pattern(function: Callable[..., list[dict]]) -> Callable[[nx.MultiDiGraph, dict], dict]:
+    def run(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+        arguments = dict(parameters)
+        if "today" in arguments:
+            arguments["today"] = date.fromisoformat(arguments["today"])
+        return {"matches": function(graph, **arguments)}
+
+    return run
+
+
+@dataclass(frozen=True)
+class Operation:
+    clean: Callable[[dict], dict]
+    run: Callable[[nx.MultiDiGraph, dict], dict]
+
+
+OPERATIONS: dict[str, Operation] = {
+    "communities": Operation(_no_parameters, _communities),
+    "betweenness": Operation(_betweenness_parameters, _betweenness),
+    "network_risk": Operation(_risk_parameters, _risk),
+    "companies_at_seized_addresses": Operation(
+        _no_parameters, _pattern(algorithms.companies_at_seized_addresses)
+    ),
+    "vessels_carrying_for_seized_importers": Operation(
+        _vessel_parameters, _pattern(algorithms.vessels_carrying_for_seized_importers)
+    ),
+    "new_importers_with_seized_brokers": Operation(
+        _new_importer_parameters, _pattern(algorithms.new_importers_with_seized_brokers)
+    ),
+    "containers_across_unrelated_importers": Operation(
+        _no_parameters, _pattern(algorithms.containers_across_unrelated_importers)
+    ),
+}
+
+
+def entity_community(result: dict, entity_id: int) -> dict | None:
+    """An entity's community in a stored `communities` result."""
+    return next((c for c in result["communities"] if entity_id in c["members"]), None)
+
+
+# --- the basis ---------------------------------------------------------------------------
+
+
+def note_visibility_changes(agency_ids: Iterable[int], version: int) -> None:
+    """In a sync batch's transaction: what these agencies may see changed at `version`."""
+    rows = [VisibilityChange(agency_id=agency_id, version=version) for agency_id in sorted(set(agency_ids))]
+    if rows:
+        VisibilityChange.objects.bulk_create(rows)
+
+
+def visibility_basis(agency_id: int) -> int | None:
+    """The agency's basis now: None where no sync keeps one."""
+    if not sync_enabled():
+        return None
+    latest = VisibilityChange.objects.filter(agency_id=agency_id).aggregate(version=Max("version"))
+    return latest["version"] or 0
+
+
+def is_current(result: AnalyticsResult) -> bool:
+    return (
+        result.status == AnalyticsResult.Status.DONE
+        and result.basis is not None
+        and result.basis == visibility_basis(result.agency_id)
+    )
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+def _agency_of(user: Any) -> int:
+    agency_id = getattr(user, "agency_id", None) if user.is_authenticated else None
+    if agency_id is None:
+        raise PermissionDenied("network analytics run over an agency's graph; this account has no agency")
+    return agency_id
+
+
+def _key(operation: str, parameters: dict | None, purpose: str | None) -> tuple[Operation, dict, str]:
+    if operation not in OPERATIONS:
+        raise ValidationError({"operation": [f"must be one of {', '.join(sorted(OPERATIONS))}"]})
+    if parameters is not None and not isinstance(parameters, dict):
+        raise ValidationError({"parameters": ["must be an object"]})
+    spec = OPERATIONS[operation]
+    cleaned = {**spec.clean(parameters or {}), "purpose": validated_purpose(purpose)}
+    digest = hashlib.sha256(json.dumps([operation, cleaned], sort_keys=True).encode()).hexdigest()
+    return spec, cleaned, digest
+
+
+def stored_analysis(
+    *, user: Any, operation: str, parameters: dict | None = None, purpose: str | None
+) -> AnalyticsResult | None:
+    """The user's agency's row for this operation and parameters (current or not: see
+    `is_current`), or None. Another agency's row is never returned."""
+    _, _, digest = _key(operation, parameters, purpose)
+    return AnalyticsResult.objects.filter(
+        agency_id=_agency_of(user), operation=operation, parameters_hash=digest
+    ).first()
+
+
+def request_analysis(
+    *, user: Any, operation: str, parameters: dict | None = None, purpose: str | None
+) -> AnalyticsResult:
+    """The user's agency's result of the operation, if current; otherwise its row set to
+    pending and a job queued (once the transaction commits) to compute it. A job already
+    running is left to finish. `purpose` is the one the user stated (validated here): what
+    the agency may see for it is what the graph holds."""
+    agency_id = _agency_of(user)
+    _, cleaned, digest = _key(operation, parameters, purpose)
+    with transaction.atomic():
+        AnalyticsResult.objects.get_or_create(
+            agency_id=agency_id,
+            operation=operation,
+            parameters_hash=digest,
+            defaults={"parameters": cleaned, "requested_at": timezone.now()},
+        )
+        row = AnalyticsResult.objects.select_for_update().get(
+            agency_id=agency_id, operation=operation, parameters_hash=digest
+        )
+        if row.status == AnalyticsResult.Status.RUNNING or is_current(row):
+            return row
+        row.status, row.progress, row.requested_at, row.error = (
+            AnalyticsResult.Status.PENDING,
+            0,
+            timezone.now(),
+            "",
+        )
+        row.save(update_fields=["status", "progress", "requested_at", "error"])
+        transaction.on_commit(lambda: _send(row.pk))
+    return row
+
+
+def _send(result_id: int) -> None:
+    from graph.tasks import run_analysis
+
+    run_analysis.delay(result_id)
+
+
+# --- the job -----------------------------------------------------------------------------
+
+
+@contextmanager
+def result_lock(result_id: int) -> Iterator[None]:
+    """One process at a time computes a result: a redelivered job waits for the first
+    delivery, then finds the result done (the lock of a dead worker goes with its connection)."""
+    if connection.vendor != "postgresql":
+        yield  # the embedded default runs tasks in process, one at a time
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RESULT_LOCK_SPACE, result_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RESULT_LOCK_SPACE, result_id])
+
+
+def _progress(result_id: int, percent: int) -> None:
+    # Committed at once (no transaction is open), so whoever polls the row sees it.
+    AnalyticsResult.objects.filter(pk=result_id).update(progress=percent)
+
+
+def run_analysis(result_id: int) -> str:
+    """Computes a pending (or interrupted) result; a done or failed one is left alone.
+    Idempotent: a job run twice computes the same answer over the same graph."""
+    with result_lock(result_id):
+        claimed = AnalyticsResult.objects.filter(
+            pk=result_id, status__in=[AnalyticsResult.Status.PENDING, AnalyticsResult.Status.RUNNING]
+        ).update(status=AnalyticsResult.Status.RUNNING, started_at=timezone.now(), progress=5)
+        row = AnalyticsResult.objects.filter(pk=result_id).first()
+        if row is None or not claimed:
+            return row.status if row else "missing"
+        try:
+            # Read before the graph: a change that lands in between makes the result stale,
+            # never a stale result current.
+            basis = visibility_basis(row.agency_id)
+            _progress(row.pk, 10)
+            graph = visible_graph(agency_id=row.agency_id, purpose=row.parameters["purpose"])
+            _progress(row.pk, 60)
+            answer = OPERATIONS[row.operation].run(
+                graph, {k: v for k, v in row.parameters.items() if k != "purpose"}
+            )
+            _progress(row.pk, 90)
+        except Exception:  # whatever went wrong, the row must not stay running
+            logger.exception("analytics %s for agency %s failed", row.operation, row.agency_id)
+            AnalyticsResult.objects.filter(pk=row.pk).update(
+                status=AnalyticsResult.Status.FAILED, error="the computation failed; ask again"
+            )
+            return AnalyticsResult.Status.FAILED
+        AnalyticsResult.objects.filter(pk=row.pk).update(
+            status=AnalyticsResult.Status.DONE,
+            progress=100,
+            result=answer,
+            basis=basis,
+            computed_at=timezone.now(),
+        )
+        if basis:
+            VisibilityChange.objects.filter(agency_id=row.agency_id, version__lt=basis).delete()
+    return AnalyticsResult.Status.DONE

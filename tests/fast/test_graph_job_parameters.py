@@ -1,0 +1,62 @@
+"""What an analytics request may ask, checked before anything is read or queued: each bad
+value refused naming its field, and no account without an agency."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from graph.jobs import request_analysis
+from intel.selectors import InvalidPurpose
+
+ANALYST = SimpleNamespace(is_authenticated=True, agency_id=7)
+
+
+@pytest.mark.parametrize(
+    ("operation", "parameters", "field"),
+    [
+        ("page_rank_everything", {}, "operation"),
+        ("network_risk", {"limit": 0}, "limit"),
+        ("network_risk", {"limit": 1_001}, "limit"),
+        ("network_risk", {"paths": "3"}, "paths"),
+        ("betweenness", {"community": -1}, "community"),
+        ("betweenness", {"limit": True}, "limit"),
+        ("vessels_carrying_for_seized_importers", {"min_importers": 0}, "min_importers"),
+        ("new_importers_with_seized_brokers", {"days": 3_651}, "days"),
+        ("communities", ["not", "an", "object"], "parameters"),
+    ],
+)
+def test_a_bad_parameter_is_refused_naming_it(operation, parameters, field):
+    with pytest.raises(ValidationError) as refused:
+        request_analysis(user=ANALYST, operation=operation, parameters=parameters, purpose="investigation")
+    assert list(refused.value.message_dict) == [field]
+
+
+def test_a_purpose_outside_the_vocabulary_is_refused():
+    with pytest.raises(InvalidPurpose):
+        request_analysis(user=ANALYST, operation="communities", purpose="curiosity")
+
+
+@pytest.mark.parametrize(
+    "user",
+    [SimpleNamespace(is_authenticated=True, agency_id=None), SimpleNamespace(is_authenticated=False)],
+)
+def test_no_agency_no_analytics(user):
+    with pytest.raises(PermissionDenied):
+        request_analysis(user=user, operation="communities", purpose=None)
+
+
+@pytest.mark.django_db
+def test_the_embedded_default_computes_each_request_afresh(django_capture_on_commit_callbacks):
+    from agencies.models import Agency, User
+    from graph.jobs import is_current
+    from graph.models import AnalyticsResult
+
+    agency = Agency.objects.create(code="emb", name="EMB", country="NL", kind="customs")
+    user = User.objects.create(username="emb-analyst", agency=agency, role="analyst")
+    with django_capture_on_commit_callbacks(execute=True):
+        row = request_analysis(user=user, operation="communities", purpose="investigation")
+    row = AnalyticsResult.objects.get(pk=row.pk)
+    # The task ran in process: an empty graph, no communities; with no sync, no basis.
+    assert (row.status, row.progress, row.result, row.basis) == ("done", 100, {"communities": []}, None)
+    assert not is_current(row)

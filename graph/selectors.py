@@ -137,7 +137,8 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
 
 
 def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]) -> set[tuple[int, int]]:
-    """The pairs of the relationships the reader may see (in the scope) touching `nodes`."""
+    """The pairs of the relationships the reader may see (in the scope) touching `nodes`
+    whose other end the reader may see too: the neighbours a wider walk would show."""
     links = selectors.visible_links(scope.reader).filter(**scope.records.lookups())
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
@@ -152,7 +153,15 @@ def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]
             )
             if admitted:
                 pairs.add((s, t))
-    return pairs
+    inside = set(nodes)
+    others = {end for pair in pairs for end in pair} - inside
+    reader = scope.reader
+    shown = set(
+        Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
+        .filter(pk__in=sorted(others))
+        .values_list("pk", flat=True)
+    )
+    return {(s, t) for s, t in pairs if (s in inside or s in shown) and (t in inside or t in shown)}
 
 
 def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answer:

@@ -23,7 +23,10 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+import hypothesis
 import pytest
+from django.db import transaction
+from rest_framework.test import APIClient
 from stdnum import iso6346
 
 from audit.models import AuditEvent
@@ -34,6 +37,7 @@ from graph.analytics.reference import ReferenceBackend
 from graph.drain import drain
 from graph.driver import get_driver
 from graph.models import OutboxEntry
+from graph.outbox import enqueue_records
 from graph.schema import ensure_schema
 from intel.import_writing import import_file
 from intel.models import Entity, Mention, Record
@@ -41,6 +45,7 @@ from intel.selectors import Reader
 from sharing import agreements
 from sharing.models import Agreement
 from tests.sharing_helpers import in_force, platform_admin, staff
+from tests.test_visibility import Oracle, build, scenarios
 
 pytestmark = pytest.mark.django_db
 
@@ -74,12 +79,16 @@ SHIPMENTS = {
 SEIZURES = {"Z1": ("Gamma Goods", 3), "Z2": ("Golf Produce", 7)}
 
 
-@pytest.fixture(autouse=True)
-def empty_graph(db) -> None:
+def empty_graph_now() -> None:
     driver = get_driver()
     with driver.session() as session:
         session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
     ensure_schema(driver)
+
+
+@pytest.fixture(autouse=True)
+def empty_graph(db) -> None:
+    empty_graph_now()
 
 
 def shipment_row(ref: str) -> str:
@@ -443,3 +452,99 @@ def test_hidden_and_missing_entities_answer_the_same_on_every_endpoint(world, la
     assert bad.status_code == 400 and "source" in bad.json()
     too_far = get(tax, f"/api/graph/entities/{seen}/neighbourhood/", hops=4)
     assert too_far.status_code == 400 and "hops" in too_far.json()
+
+
+# --- against the independent oracle of tests/test_visibility.py -------------------------
+
+
+def oracle_edges(oracle: Oracle, agency: int) -> set[tuple[int, int, str]]:
+    """The relationships an agency may see: a link of a record it sees, both ends named by
+    records it sees (an entity is shown only through its visible mentions)."""
+    seen = oracle.entities(agency)
+    return {
+        (source, target, link_type)
+        for i, (_, source, target, link_type) in enumerate(oracle.scenario.links)
+        if i in oracle.links(agency) and source in seen and target in seen
+    }
+
+
+def oracle_distances(edges: set, start: set[int], hops: int) -> dict[int, int]:
+    distance = dict.fromkeys(start, 0)
+    frontier = set(start)
+    for depth in range(1, hops + 1):
+        frontier = {
+            b
+            for a in frontier
+            for s, t, _ in edges
+            for x, b in ((s, t), (t, s))
+            if x == a and b not in distance
+        }
+        distance.update(dict.fromkeys(frontier, depth))
+    return distance
+
+
+def oracle_shortest_paths(edges: set, source: int, target: int) -> set[tuple[int, ...]]:
+    paths = [(source,)]
+    for _ in range(6):
+        paths = [
+            (*path, b)
+            for path in paths
+            for s, t, _ in edges
+            for x, b in ((s, t), (t, s))
+            if x == path[-1] and b not in path
+        ]
+        paths = list(dict.fromkeys(paths))
+        found = {path for path in paths if path[-1] == target}
+        if found:
+            return found
+    return set()
+
+
+@pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
+@hypothesis.settings(max_examples=12, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(scenario=scenarios())
+def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenario):
+    empty_graph_now()
+    with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selectors, "backend", backend)
+        users, records, entities, _, _ = build(scenario)
+        enqueue_records([record.pk for record in records])
+        drain()
+        oracle = Oracle(scenario)
+        public_id = {i: str(entity.public_id) for i, entity in enumerate(entities)}
+        for agency, user in enumerate(users):
+            client = APIClient()
+            client.force_authenticate(user)
+            edges, seen = oracle_edges(oracle, agency), oracle.entities(agency)
+            for i in range(len(entities)):
+                url = f"/api/graph/entities/{public_id[i]}/neighbourhood/"
+                for hops in (1, 2):
+                    response = client.get(url, {"hops": hops, "limit": 500})
+                    if i not in seen:
+                        assert response.status_code == 404
+                        continue
+                    distance = oracle_distances(edges, {i}, hops)
+                    answer = response.json()
+                    assert {n["id"]: n["distance"] for n in answer["nodes"]} == {
+                        public_id[e]: d for e, d in distance.items()
+                    }
+                    assert {(r["source"], r["target"], r["type"]) for r in answer["relationships"]} == {
+                        (public_id[s], public_id[t], type_)
+                        for s, t, type_ in edges
+                        if s in distance and t in distance and min(distance[s], distance[t]) < hops
+                    }
+                    assert {n["id"]: set(n["names"]) for n in answer["nodes"]} == {
+                        public_id[e]: oracle.names(agency, e) for e in distance
+                    }
+            for a in sorted(seen):
+                for b in sorted(seen - {a}):
+                    answer = client.get("/api/graph/paths/", {"source": public_id[a], "target": public_id[b]})
+                    expected = oracle_shortest_paths(edges, a, b)
+                    shown = {tuple(n["id"] for n in path["nodes"]) for path in answer.json()["paths"]}
+                    assert shown == {tuple(public_id[e] for e in path) for path in expected}
+            seized = {m[1] for m in oracle.mentions(agency) if oracle.scenario.records[m[0]][1] == "seizure"}
+            around = client.get("/api/graph/seizure-network/", {"hops": 1, "limit": 500}).json()
+            assert {n["id"] for n in around["nodes"]} == {
+                public_id[e] for e in oracle_distances(edges, seized, 1)
+            }
+        transaction.set_rollback(True)

@@ -500,6 +500,24 @@ def oracle_shortest_paths(edges: set, source: int, target: int) -> set[tuple[int
     return set()
 
 
+def oracle_clusters(oracle: Oracle, edges: set) -> set[frozenset[int]]:
+    """Companies and persons joined through CONTACT (the scenario's only identifier link),
+    by repeated merging of groups: those of two parties or more."""
+    kinds = {i: entity_type for i, (entity_type, _) in enumerate(oracle.scenario.entities)}
+    joining = [
+        (s, t)
+        for s, t, type_ in edges
+        if type_ == "CONTACT" and {kinds[s], kinds[t]} <= {"company", "person", "phone"}
+    ]
+    groups: list[set[int]] = []
+    for s, t in joining:
+        touching = [group for group in groups if s in group or t in group]
+        merged = {s, t}.union(*touching)
+        groups = [group for group in groups if group not in touching] + [merged]
+    members = ({e for e in group if kinds[e] in ("company", "person")} for group in groups)
+    return {frozenset(group) for group in members if len(group) >= 2}
+
+
 @pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
 @hypothesis.settings(max_examples=12, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
 @hypothesis.given(scenario=scenarios())

@@ -23,6 +23,7 @@ from graph.analytics import (
     MAX_PATH_LENGTH,
     PARTY_TYPES,
     Scope,
+    TooLarge,
     Triple,
     algorithms,
     backend,
@@ -167,11 +168,12 @@ def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]
 def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answer:
     """The nodes within `hops` of the seeds (at most `limit`, nearest first), the
     relationships walked between them, and for each node how many neighbours were left out."""
-    triples = backend().expand(scope, seeds=seeds, hops=hops)
-    if len(triples) > EXPAND_LIMIT:
+    try:
+        triples = backend().expand(scope, seeds=seeds, hops=hops)
+    except TooLarge as too_large:
         raise BadInput(
             "hops", f"more than {EXPAND_LIMIT} relationships: narrow the walk with filters or fewer hops"
-        )
+        ) from too_large
     confirmed = confirm(scope, triples, seeds)
     distance = algorithms.distances(confirmed.records, seeds, hops)
     kept = algorithms.nearest_first(distance, lambda pk: str(confirmed.entities[pk].public_id), limit)

@@ -31,7 +31,7 @@ from stdnum import iso6346
 
 from audit.models import AuditEvent
 from graph import selectors
-from graph.analytics import RecordFilter, Scope
+from graph.analytics import RecordFilter, Scope, cypher, reference
 from graph.analytics.cypher import CypherBackend
 from graph.analytics.reference import ReferenceBackend
 from graph.drain import drain
@@ -566,3 +566,15 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
                 public_id[e] for e in oracle_distances(edges, seized, 1)
             }
         transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
+def test_a_walk_past_the_relationship_limit_is_refused_naming_hops(world, labels, backend, monkeypatch):
+    monkeypatch.setattr(selectors, "backend", backend)
+    for module in (cypher, reference, selectors):
+        # alpha's 1-hop walk crosses 3 relationships, its 2-hop walk 7.
+        monkeypatch.setattr(module, "EXPAND_LIMIT", 5)
+    client = world["cus"].client()
+    assert get(client, neighbourhood_url("alpha", labels), hops=1).status_code == 200
+    refused = get(client, neighbourhood_url("alpha", labels), hops=2)
+    assert refused.status_code == 400 and "hops" in refused.json()

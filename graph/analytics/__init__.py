@@ -37,9 +37,13 @@ IDENTIFIER_LINKS: tuple[str, ...] = (LinkType.REGISTERED_AT, LinkType.CONTACT, L
 
 MAX_HOPS = 3
 MAX_PATH_LENGTH = 6
-# Past this many relationships a walk is refused (narrow it); a backend may stop reading at one
-# more, enough to know.
+# Past this many relationships a walk is refused (narrow it): a backend raises TooLarge as soon
+# as it knows, without reading the rest.
 EXPAND_LIMIT = 20_000
+
+
+class TooLarge(Exception):
+    """A walk crossing more than EXPAND_LIMIT relationships."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class GraphBackend(Protocol):
     def expand(self, scope: Scope, *, seeds: Collection[int], hops: int) -> set[Triple]:
         """The relationships leaving the nodes within `hops - 1` of the seeds, reached
         through relationships and nodes of the scope: what a breadth-first walk of `hops`
-        steps crosses."""
+        steps crosses. Raises TooLarge past EXPAND_LIMIT."""
 
     def shortest_paths(
         self, scope: Scope, *, source: int, target: int, max_length: int

@@ -9,7 +9,7 @@ from collections.abc import Collection
 
 from django.conf import settings
 
-from graph.analytics import EXPAND_LIMIT, Scope, Triple
+from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
 from graph.driver import get_driver
 from graph.schema import ENTITY_LABEL
 
@@ -69,10 +69,12 @@ class CypherBackend:
         for _ in range(hops):
             if not frontier:
                 break
-            rows = _run(STEP, scope, frontier=frontier, seeds=seeds, limit=EXPAND_LIMIT + 1 - len(triples))
+            limit = EXPAND_LIMIT + 1 - len(triples)
+            rows = _run(STEP, scope, frontier=frontier, seeds=seeds, limit=limit)
             triples |= {(row["s"], row["t"], row["type"]) for row in rows}
-            if len(triples) > EXPAND_LIMIT:
-                break
+            # A step cut at its limit may have left relationships unread: too large either way.
+            if len(rows) >= limit or len(triples) > EXPAND_LIMIT:
+                raise TooLarge
             frontier = sorted({row["reached"] for row in rows} - seen)
             seen.update(frontier)
         return triples

@@ -9,7 +9,7 @@ from collections.abc import Collection
 
 import networkx as nx
 
-from graph.analytics import Scope, Triple
+from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
 from graph.analytics.algorithms import crossed_relationships, distances
 from intel.models import Link
 
@@ -48,7 +48,10 @@ def scope_graph(scope: Scope, keep: Collection[int] = ()) -> tuple[nx.MultiGraph
 class ReferenceBackend:
     def expand(self, scope: Scope, *, seeds: Collection[int], hops: int) -> set[Triple]:
         _, triples = scope_graph(scope, keep=seeds)
-        return crossed_relationships(triples, distances(triples, seeds, hops), hops)
+        crossed = crossed_relationships(triples, distances(triples, seeds, hops), hops)
+        if len(crossed) > EXPAND_LIMIT:
+            raise TooLarge
+        return crossed
 
     def shortest_paths(
         self, scope: Scope, *, source: int, target: int, max_length: int

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("intel.urls")),
     path("api/", include("sharing.urls")),
+    path("api/graph/", include("graph.urls")),
     path("api/auth/", include(auth_urls.api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI, signed in only, with its start-up script served apart (`?script`): the

@@ -1,0 +1,90 @@
+"""The pure parts of the analytics, over relationships given as triples: what both backends
+and the confirmation step share, so that an answer computed over confirmed relationships
+is the same whichever backend found them."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
+
+import networkx as nx
+
+from graph.analytics import Triple
+
+
+def undirected(triples: Iterable[Triple], nodes: Collection[int] = ()) -> nx.Graph:
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from((s, t) for s, t, _ in triples)
+    return graph
+
+
+def distances(triples: Iterable[Triple], seeds: Collection[int], hops: int) -> dict[int, int]:
+    """Each node within `hops` of a seed, with its distance to the nearest seed."""
+    graph = undirected(triples, seeds)
+    found: dict[int, int] = {}
+    for depth, layer in enumerate(nx.bfs_layers(graph, list(seeds))):
+        if depth > hops:
+            break
+        found.update((node, depth) for node in layer)
+    return found
+
+
+def crossed_relationships(triples: Iterable[Triple], distance: Mapping[int, int], hops: int) -> set[Triple]:
+    """The relationships a walk of `hops` steps crosses: both ends reached, one of them
+    before the last step (two nodes both at the edge are not walked between)."""
+    return {
+        (s, t, type_)
+        for s, t, type_ in triples
+        if s in distance and t in distance and min(distance[s], distance[t]) < hops
+    }
+
+
+def nearest_first(distance: Mapping[int, int], order: Callable[[int], str], limit: int) -> list[int]:
+    """At most `limit` nodes, the nearest first, ties broken by `order` (a public id: the
+    same on every run, and telling nothing of when a row was made)."""
+    return sorted(distance, key=lambda node: (distance[node], order(node)))[:limit]
+
+
+def left_out(kept: Collection[int], neighbours: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """For each kept node, how many of its neighbours (pairs, either way) are not kept."""
+    kept = set(kept)
+    outside: dict[int, set[int]] = defaultdict(set)
+    for a, b in neighbours:
+        if a in kept and b not in kept:
+            outside[a].add(b)
+        if b in kept and a not in kept:
+            outside[b].add(a)
+    return {node: len(outside.get(node, ())) for node in kept}
+
+
+def steps_of(path: tuple[int, ...], triples: Collection[Triple]) -> list[list[Triple]] | None:
+    """The relationships behind each step of a path (either direction), or None when a
+    step has none: a path through a dropped relationship is dropped whole."""
+    between: dict[frozenset, list[Triple]] = defaultdict(list)
+    for triple in sorted(triples):
+        between[frozenset(triple[:2])].append(triple)
+    steps = [between.get(frozenset((a, b)), []) for a, b in itertools.pairwise(path)]
+    return steps if all(steps) else None
+
+
+def shared_identifier_clusters(
+    triples: Iterable[Triple], types: Mapping[int, str], parties: Collection[str]
+) -> list[tuple[set[int], set[int]]]:
+    """Connected components of parties joined through what they share (an identifier node,
+    or one party owning another): each as (its parties, the non-party nodes two or more of
+    them are linked to), only those with two parties or more."""
+    graph = undirected(triples)
+    clusters = []
+    for component in nx.connected_components(graph):
+        members = {node for node in component if types.get(node) in parties}
+        if len(members) < 2:
+            continue
+        shared = {
+            node
+            for node in component
+            if node not in members and sum(1 for n in graph[node] if n in members) >= 2
+        }
+        clusters.append((members, shared))
+    return clusters

@@ -1,0 +1,91 @@
+"""Cypher on Neo4j: every node and relationship a query crosses or returns is filtered on
+`visible_to` (a platform admin, who sees every record, is not filtered). `visible_to` says
+who may see an element for some purpose, as last synced: `graph.selectors` confirms
+whatever comes back against PostgreSQL before anything is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from django.conf import settings
+
+from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
+from graph.driver import get_driver
+from graph.schema import ENTITY_LABEL
+
+# allShortestPaths between two hubs can be many; more than this is cut (the selector shows fewer).
+PATHS_LIMIT = 1_000
+
+VISIBLE = "($everyone OR $agency IN {0}.visible_to)"
+IN_SCOPE_NODE = "($entity_types IS NULL OR {0}.type IN $entity_types)"
+IN_SCOPE_RELATIONSHIP = "($link_types IS NULL OR type({0}) IN $link_types)"
+
+STEP = f"""
+    UNWIND $frontier AS id
+    MATCH (a:{ENTITY_LABEL} {{entity_id: id}})-[r]-(b:{ENTITY_LABEL})
+    WHERE {VISIBLE.format("a")} AND {VISIBLE.format("r")} AND {VISIBLE.format("b")}
+      AND {IN_SCOPE_RELATIONSHIP.format("r")}
+      AND ({IN_SCOPE_NODE.format("b")} OR b.entity_id IN $seeds)
+    RETURN DISTINCT startNode(r).entity_id AS s, endNode(r).entity_id AS t, type(r) AS type,
+           b.entity_id AS reached
+    LIMIT $limit
+"""
+
+PATHS = f"""
+    MATCH (a:{ENTITY_LABEL} {{entity_id: $source}}), (b:{ENTITY_LABEL} {{entity_id: $target}})
+    WHERE {VISIBLE.format("a")} AND {VISIBLE.format("b")}
+    MATCH p = allShortestPaths((a)-[*..{{max_length}}]-(b))
+    WHERE all(r IN relationships(p) WHERE {VISIBLE.format("r")} AND {IN_SCOPE_RELATIONSHIP.format("r")})
+      AND all(n IN nodes(p) WHERE {VISIBLE.format("n")}
+              AND ({IN_SCOPE_NODE.format("n")} OR n.entity_id IN [$source, $target]))
+    RETURN DISTINCT [n IN nodes(p) | n.entity_id] AS path
+    LIMIT $limit
+"""
+
+RELATIONSHIPS = f"""
+    MATCH (a:{ENTITY_LABEL})-[r]->(b:{ENTITY_LABEL})
+    WHERE {IN_SCOPE_RELATIONSHIP.format("r")} AND {IN_SCOPE_NODE.format("a")} AND {IN_SCOPE_NODE.format("b")}
+      AND {VISIBLE.format("r")} AND {VISIBLE.format("a")} AND {VISIBLE.format("b")}
+    RETURN a.entity_id AS s, b.entity_id AS t, type(r) AS type
+"""
+
+
+def _run(query: str, scope: Scope, **params) -> list:
+    params = {
+        "everyone": scope.everything,
+        "agency": scope.agency_id,
+        "link_types": list(scope.link_types) if scope.link_types is not None else None,
+        "entity_types": list(scope.entity_types) if scope.entity_types is not None else None,
+        **params,
+    }
+    records, _, _ = get_driver().execute_query(query, params, database_=settings.NEO4J_DATABASE, routing_="r")
+    return records
+
+
+class CypherBackend:
+    def expand(self, scope: Scope, *, seeds: Collection[int], hops: int) -> set[Triple]:
+        seeds = sorted(set(seeds))
+        seen, frontier, triples = set(seeds), seeds, set()
+        for _ in range(hops):
+            if not frontier:
+                break
+            limit = EXPAND_LIMIT + 1 - len(triples)
+            rows = _run(STEP, scope, frontier=frontier, seeds=seeds, limit=limit)
+            triples |= {(row["s"], row["t"], row["type"]) for row in rows}
+            # A step cut at its limit may have left relationships unread: too large either way.
+            if len(rows) >= limit or len(triples) > EXPAND_LIMIT:
+                raise TooLarge
+            frontier = sorted({row["reached"] for row in rows} - seen)
+            seen.update(frontier)
+        return triples
+
+    def shortest_paths(
+        self, scope: Scope, *, source: int, target: int, max_length: int
+    ) -> list[tuple[int, ...]]:
+        # A path length cannot be a parameter of a variable-length pattern; it is an int.
+        query = PATHS.replace("{max_length}", str(int(max_length)))
+        rows = _run(query, scope, source=source, target=target, limit=PATHS_LIMIT)
+        return sorted({tuple(row["path"]) for row in rows})
+
+    def relationships(self, scope: Scope) -> set[Triple]:
+        return {(row["s"], row["t"], row["type"]) for row in _run(RELATIONSHIPS, scope)}

@@ -1,0 +1,68 @@
+"""The reference implementation: networkx over the links the viewer may see, read through
+the choke point (`Link.objects.visible_to`) with the scope's filters. It reads the whole of
+the viewer's filtered graph for each question: the embedded default is small, and on the
+full stack Neo4j answers instead (this side stays the reference the tests hold it to)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import networkx as nx
+
+from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
+from graph.analytics.algorithms import crossed_relationships, distances
+from intel.models import Link
+
+
+def visible_triples(scope: Scope) -> list[tuple[Triple, str, str]]:
+    """Each relationship of the scope (one row per (source, target, type), however many
+    records assert it) with its two ends' entity types."""
+    links = Link.objects.visible_to(scope.reader.user, scope.reader.purpose, scope.reader.access).filter(
+        **scope.records.lookups()
+    )
+    if scope.link_types is not None:
+        links = links.filter(type__in=scope.link_types)
+    rows = links.values_list("source_id", "target_id", "type", "source__type", "target__type").distinct()
+    return [((s, t, type_), s_type, t_type) for s, t, type_, s_type, t_type in rows]
+
+
+def scope_graph(scope: Scope, keep: Collection[int] = ()) -> tuple[nx.MultiGraph, set[Triple]]:
+    """The viewer's graph, undirected (a walk follows a relationship either way), with the
+    relationships it holds; nodes outside the scope's entity types are left out, except
+    those in `keep`."""
+    kept = set(keep)
+
+    def admitted(entity: int, entity_type: str) -> bool:
+        return scope.entity_types is None or entity_type in scope.entity_types or entity in kept
+
+    graph = nx.MultiGraph()
+    triples = set()
+    for triple, s_type, t_type in visible_triples(scope):
+        s, t, _ = triple
+        if admitted(s, s_type) and admitted(t, t_type):
+            graph.add_edge(s, t, key=triple)
+            triples.add(triple)
+    return graph, triples
+
+
+class ReferenceBackend:
+    def expand(self, scope: Scope, *, seeds: Collection[int], hops: int) -> set[Triple]:
+        _, triples = scope_graph(scope, keep=seeds)
+        crossed = crossed_relationships(triples, distances(triples, seeds, hops), hops)
+        if len(crossed) > EXPAND_LIMIT:
+            raise TooLarge
+        return crossed
+
+    def shortest_paths(
+        self, scope: Scope, *, source: int, target: int, max_length: int
+    ) -> list[tuple[int, ...]]:
+        graph, _ = scope_graph(scope, keep=(source, target))
+        if source not in graph or target not in graph or not nx.has_path(graph, source, target):
+            return []
+        if nx.shortest_path_length(graph, source, target) > max_length:
+            return []
+        return sorted({tuple(path) for path in nx.all_shortest_paths(nx.Graph(graph), source, target)})
+
+    def relationships(self, scope: Scope) -> set[Triple]:
+        _, triples = scope_graph(scope)
+        return triples

@@ -1,0 +1,316 @@
+"""The graph analytics as reads: each operation asks the backend (`graph.analytics.backend`)
+for internal ids, confirms every relationship and entity against PostgreSQL's choke point
+(`Link.objects.visible_to`, `selectors.visible_entities`), drops what fails, computes the
+answer over what is left and names it from the records the viewer may see. The graph is
+never the authority: a lagging sync can hide too much for a moment, never show too much.
+
+Each answer carries the records it shows (`records_shown`, record id to owner), for the
+view to audit as every read of another agency's records is."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from audit.log import Event, record_events
+from graph.analytics import (
+    EXPAND_LIMIT,
+    IDENTIFIER_LINKS,
+    IDENTIFIER_TYPES,
+    MAX_PATH_LENGTH,
+    PARTY_TYPES,
+    Scope,
+    TooLarge,
+    Triple,
+    algorithms,
+    backend,
+)
+from intel import selectors
+from intel.models import Category, Entity, Record
+from intel.presentation import entity_key, entity_names
+from intel.selectors import BadInput, Reader
+
+# Records listed per relationship, the most recent first (a busy broker's relationship rests
+# on thousands; `record_count` says how many).
+RECORDS_PER_RELATIONSHIP = 20
+MAX_PATHS = 100
+
+
+class EntityNotFound(Exception):
+    """No entity by that public id that the reader may see: hidden and missing alike."""
+
+
+@dataclass
+class ShownEntity:
+    entity: Entity
+    distance: int | None = None
+    left_out: int | None = None
+
+    def data(self) -> dict:
+        entity = self.entity
+        shown = {"id": str(entity.public_id), "type": entity.type, "key": entity_key(entity)}
+        shown["names"] = entity_names(entity)
+        if self.distance is not None:
+            shown["distance"] = self.distance
+        if self.left_out is not None:
+            shown["left_out"] = self.left_out
+        return shown
+
+
+@dataclass
+class Confirmed:
+    """What the choke point confirmed of what a backend returned: each relationship with
+    the visible records (ids, most recent first) behind it, and the entities shown."""
+
+    records: dict[Triple, list[int]]
+    entities: dict[int, Entity]
+    record_rows: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def relationship(self, triple: Triple) -> dict:
+        s, t, type_ = triple
+        behind = self.records[triple]
+        return {
+            "source": str(self.entities[s].public_id),
+            "target": str(self.entities[t].public_id),
+            "type": type_,
+            "records": [self.record_rows[pk][0] for pk in behind[:RECORDS_PER_RELATIONSHIP]],
+            "record_count": len(behind),
+        }
+
+    def records_shown(self, triples: Iterable[Triple], entities: Iterable[int]) -> dict[int, int]:
+        shown = {
+            pk: self.record_rows[pk][1]
+            for triple in triples
+            for pk in self.records[triple][:RECORDS_PER_RELATIONSHIP]
+        }
+        for pk in entities:
+            shown.update((m.record_id, m.record.owner_id) for m in self.entities[pk].visible_mentions)
+        return shown
+
+
+@dataclass
+class Answer:
+    data: dict
+    records_shown: dict[int, int]
+
+
+def visible_entity(reader: Reader, public_id: UUID | str) -> Entity:
+    entity = selectors.visible_entities(reader).filter(public_id=public_id).first()
+    if entity is None:
+        raise EntityNotFound
+    return entity
+
+
+def relationships_behind(scope: Scope, triples: Collection[Triple]) -> dict[Triple, list[int]]:
+    """The visible records (of the scope's filter) behind each triple that has any."""
+    wanted = set(triples)
+    if not wanted:
+        return {}
+    links = selectors.visible_links(scope.reader).filter(
+        source_id__in=sorted({s for s, _, _ in wanted}),
+        target_id__in=sorted({t for _, t, _ in wanted}),
+        type__in=sorted({type_ for _, _, type_ in wanted}),
+        **scope.records.lookups(),
+    )
+    behind: dict[Triple, set[int]] = defaultdict(set)
+    for s, t, type_, record in links.values_list("source_id", "target_id", "type", "record_id"):
+        if (s, t, type_) in wanted:
+            behind[(s, t, type_)].add(record)
+    return {triple: sorted(records, reverse=True) for triple, records in behind.items()}
+
+
+def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = ()) -> Confirmed:
+    """Keeps the relationships the choke point confirms whose two ends the reader may see."""
+    records = relationships_behind(scope, triples)
+    ends = {end for s, t, _ in records for end in (s, t)} | set(seeds)
+    entities = {
+        entity.pk: entity for entity in selectors.visible_entities(scope.reader).filter(pk__in=sorted(ends))
+    }
+    records = {
+        triple: ids for triple, ids in records.items() if triple[0] in entities and triple[1] in entities
+    }
+    listed = {pk for ids in records.values() for pk in ids[:RECORDS_PER_RELATIONSHIP]}
+    rows = Record.objects.filter(pk__in=sorted(listed)).values_list("pk", "public_id", "owner_id")
+    return Confirmed(records, entities, {pk: (str(public_id), owner) for pk, public_id, owner in rows})
+
+
+def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]) -> set[tuple[int, int]]:
+    """The pairs of the relationships the reader may see (in the scope) touching `nodes`
+    whose other end the reader may see too: the neighbours a wider walk would show."""
+    links = selectors.visible_links(scope.reader).filter(**scope.records.lookups())
+    if scope.link_types is not None:
+        links = links.filter(type__in=scope.link_types)
+    pairs = set()
+    for column in ("source_id", "target_id"):
+        rows = links.filter(**{f"{column}__in": sorted(nodes)}).values_list(
+            "source_id", "target_id", "source__type", "target__type"
+        )
+        for s, t, s_type, t_type in rows.distinct():
+            admitted = scope.entity_types is None or (
+                (s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds)
+            )
+            if admitted:
+                pairs.add((s, t))
+    inside = set(nodes)
+    others = {end for pair in pairs for end in pair} - inside
+    reader = scope.reader
+    shown = set(
+        Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
+        .filter(pk__in=sorted(others))
+        .values_list("pk", flat=True)
+    )
+    return {(s, t) for s, t in pairs if (s in inside or s in shown) and (t in inside or t in shown)}
+
+
+def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answer:
+    """The nodes within `hops` of the seeds (at most `limit`, nearest first), the
+    relationships walked between them, and for each node how many neighbours were left out."""
+    try:
+        triples = backend().expand(scope, seeds=seeds, hops=hops)
+    except TooLarge as too_large:
+        raise BadInput(
+            "hops", f"more than {EXPAND_LIMIT} relationships: narrow the walk with filters or fewer hops"
+        ) from too_large
+    confirmed = confirm(scope, triples, seeds)
+    distance = algorithms.distances(confirmed.records, seeds, hops)
+    kept = algorithms.nearest_first(distance, lambda pk: str(confirmed.entities[pk].public_id), limit)
+    kept_set = set(kept)
+    walked = sorted(
+        (s, t, type_)
+        for s, t, type_ in algorithms.crossed_relationships(confirmed.records, distance, hops)
+        if s in kept_set and t in kept_set
+    )
+    outside = algorithms.left_out(kept, neighbour_pairs(scope, kept, seeds))
+    nodes = [ShownEntity(confirmed.entities[pk], distance[pk], outside[pk]).data() for pk in kept]
+    relationships = sorted(
+        (confirmed.relationship(triple) for triple in walked),
+        key=lambda r: (r["source"], r["target"], r["type"]),
+    )
+    return Answer(
+        {"nodes": nodes, "relationships": relationships, "truncated": len(distance) > len(kept)},
+        confirmed.records_shown(walked, kept),
+    )
+
+
+def neighbourhood(*, scope: Scope, entity: UUID | str, hops: int, limit: int) -> Answer:
+    centre = visible_entity(scope.reader, entity)
+    return walk(scope, seeds=[centre.pk], hops=hops, limit=limit)
+
+
+def seized_entities(scope: Scope, among: Collection[int] | None = None) -> set[int]:
+    """Entities the reader's visible seizure records (of the scope's filter) mention."""
+    mentions = selectors.visible_mentions(scope.reader).filter(
+        record__category=Category.SEIZURE, **scope.records.lookups()
+    )
+    if among is not None:
+        mentions = mentions.filter(entity_id__in=sorted(among))
+    return set(mentions.values_list("entity_id", flat=True).distinct())
+
+
+def seizure_network(*, scope: Scope, hops: int, limit: int) -> Answer:
+    seeds = seized_entities(scope)
+    if not seeds:
+        return Answer({"nodes": [], "relationships": [], "truncated": False}, {})
+    return walk(scope, seeds=seeds, hops=hops, limit=limit)
+
+
+def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> Answer:
+    """Every shortest path (at most MAX_PATH_LENGTH steps) between two entities, each step
+    with the relationships and visible records behind it; a path any element of which the
+    choke point does not confirm is dropped whole."""
+    start, end = visible_entity(scope.reader, source), visible_entity(scope.reader, target)
+    if start.pk == end.pk:
+        raise BadInput("target", "the target is the source; give two different entities")
+    paths = backend().shortest_paths(scope, source=start.pk, target=end.pk, max_length=MAX_PATH_LENGTH)
+    steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
+    candidates = set()
+    if steps:
+        nodes = sorted({node for pair in steps for node in pair})
+        links = selectors.visible_links(scope.reader).filter(source_id__in=nodes, target_id__in=nodes)
+        if scope.link_types is not None:
+            links = links.filter(type__in=scope.link_types)
+        candidates = {
+            (s, t, type_)
+            for s, t, type_ in links.values_list("source_id", "target_id", "type").distinct()
+            if (s, t) in steps or (t, s) in steps
+        }
+    confirmed = confirm(scope, candidates, seeds=[start.pk, end.pk])
+    kept = []
+    for path in paths:
+        path_steps = algorithms.steps_of(path, confirmed.records)
+        if path_steps is not None and all(node in confirmed.entities for node in path):
+            kept.append((path, path_steps))
+    kept.sort(key=lambda item: [str(confirmed.entities[pk].public_id) for pk in item[0]])
+    kept = kept[:MAX_PATHS]
+    shown = [
+        {
+            "nodes": [ShownEntity(confirmed.entities[pk]).data() for pk in path],
+            "steps": [[confirmed.relationship(triple) for triple in step] for step in path_steps],
+        }
+        for path, path_steps in kept
+    ]
+    used = [triple for _, path_steps in kept for step in path_steps for triple in step]
+    return Answer(
+        {"paths": shown, "length": len(kept[0][0]) - 1 if kept else None},
+        confirmed.records_shown(used, {pk for path, _ in kept for pk in path} | {start.pk, end.pk}),
+    )
+
+
+def shared_identifier_clusters(*, scope: Scope, limit: int) -> Answer:
+    """Companies and persons joined through a shared address, phone, e-mail or owner, as
+    connected components: largest first, then by how many members seizures name."""
+    scope = Scope(
+        reader=scope.reader,
+        records=scope.records,
+        link_types=IDENTIFIER_LINKS,
+        entity_types=PARTY_TYPES + IDENTIFIER_TYPES,
+    )
+    confirmed = confirm(scope, backend().relationships(scope))
+    types = {pk: entity.type for pk, entity in confirmed.entities.items()}
+    clusters = algorithms.shared_identifier_clusters(confirmed.records, types, PARTY_TYPES)
+    seized = seized_entities(scope, among={pk for members, _ in clusters for pk in members})
+
+    def public(pk: int) -> str:
+        return str(confirmed.entities[pk].public_id)
+
+    ranked = sorted(
+        clusters, key=lambda c: (-len(c[0]), -len(c[0] & seized), min(public(pk) for pk in c[0]))
+    )[:limit]
+    shown, entities = [], set()
+    for members, shared in ranked:
+        entities |= members | shared
+        shown.append(
+            {
+                "size": len(members),
+                "seized_members": len(members & seized),
+                "members": [
+                    {**ShownEntity(confirmed.entities[pk]).data(), "seized": pk in seized}
+                    for pk in sorted(members, key=public)
+                ],
+                "shared": [ShownEntity(confirmed.entities[pk]).data() for pk in sorted(shared, key=public)],
+            }
+        )
+    return Answer(
+        {"clusters": shown, "truncated": len(clusters) > len(ranked)}, confirmed.records_shown([], entities)
+    )
+
+
+def audit_query(reader: Reader, operation: str, answer: Answer, asked: Iterable[str] = ()) -> None:
+    """Every graph query is logged (who, which operation, the entities asked about, the
+    purpose), and each record of another agency the answer shows as a read."""
+    record_events(
+        [
+            Event(
+                action="graph.query",
+                actor=reader.user if getattr(reader.user, "pk", None) else None,
+                agency_id=reader.agency_id,
+                object_type="graph",
+                object_id=operation,
+                details={"entities": [str(pk) for pk in asked], "purpose": reader.purpose},
+            )
+        ]
+    )
+    selectors.audit_reads(reader, answer.records_shown, f"graph.{operation}")

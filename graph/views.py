@@ -1,0 +1,164 @@
+"""The graph analytics API: thin views over `graph.selectors`. Each reads as who asks and
+for the purpose stated (query parameter or X-Interlink-Purpose header, as every read), and
+is audited: the query itself and each record of another agency its answer shows. An entity
+the caller may not see answers exactly as one that does not exist."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from graph import selectors
+from graph.analytics import Scope
+from graph.serializers import (
+    ClustersQuery,
+    ClustersSerializer,
+    NeighbourhoodQuery,
+    PathsQuery,
+    PathsSerializer,
+    SubgraphSerializer,
+    WalkQuery,
+)
+from intel.models import Entity
+from intel.selectors import Reader
+from intel.views import PURPOSE_PARAMETERS, missing
+
+
+class GraphView(APIView):
+    operation = ""
+    query_class: type
+
+    def get(self, request, pk=None):
+        reader = Reader.from_request(request)
+        query = self.query_class(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            answer, asked = self.answer(reader, query, pk)
+        except selectors.EntityNotFound as hidden:
+            raise missing(Entity) from hidden
+        selectors.audit_query(reader, self.operation, answer, asked)
+        return Response(answer.data)
+
+    def answer(self, reader: Reader, query, pk) -> tuple[selectors.Answer, list]:
+        raise NotImplementedError
+
+
+def scope_of(reader: Reader, query) -> Scope:
+    data = query.validated_data
+    link_types = tuple(data["link_types"]) if data.get("link_types") else None
+    entity_types = tuple(data["entity_types"]) if data.get("entity_types") else None
+    return Scope(
+        reader=reader, records=query.record_filter(), link_types=link_types, entity_types=entity_types
+    )
+
+
+def listed(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, str, many=True, explode=True, description=description)
+
+
+FILTERS = [
+    OpenApiParameter("date_from", str, description="only records that occurred on or after (YYYY-MM-DD)"),
+    OpenApiParameter("date_to", str, description="only records that occurred on or before (YYYY-MM-DD)"),
+    OpenApiParameter("owner", str, description="only records this agency (its code) owns"),
+]
+WALK = [
+    OpenApiParameter("hops", int, description="1 to 3 (default 1)"),
+    OpenApiParameter("limit", int, description="nodes at most, 1 to 500 (default 100)"),
+    listed("link_types", "only relationships of these types"),
+    *FILTERS,
+]
+
+
+class NeighbourhoodView(GraphView):
+    """The entities within 1 to 3 hops of one, through the relationships (of the records)
+    the caller may see, with each node's left-out neighbours."""
+
+    operation = "neighbourhood"
+    query_class = NeighbourhoodQuery
+
+    @extend_schema(
+        operation_id="graph_neighbourhood",
+        parameters=[*PURPOSE_PARAMETERS, *WALK, listed("entity_types", "only nodes of these types")],
+        responses={200: SubgraphSerializer},
+    )
+    def get(self, request, pk=None):
+        return super().get(request, pk)
+
+    def answer(self, reader, query, pk):
+        data = query.validated_data
+        answer = selectors.neighbourhood(
+            scope=scope_of(reader, query), entity=pk, hops=data["hops"], limit=data["limit"]
+        )
+        return answer, [pk]
+
+
+class PathsView(GraphView):
+    """Every shortest path (up to 6 steps) between two entities, each step with the records behind it."""
+
+    operation = "paths"
+    query_class = PathsQuery
+
+    @extend_schema(
+        operation_id="graph_paths",
+        parameters=[
+            *PURPOSE_PARAMETERS,
+            OpenApiParameter("source", str, required=True, description="an entity's id"),
+            OpenApiParameter("target", str, required=True, description="an entity's id"),
+        ],
+        responses={200: PathsSerializer},
+    )
+    def get(self, request, pk=None):
+        return super().get(request, pk)
+
+    def answer(self, reader, query, pk):
+        data = query.validated_data
+        answer = selectors.shortest_paths(
+            scope=Scope(reader=reader), source=data["source"], target=data["target"]
+        )
+        return answer, [data["source"], data["target"]]
+
+
+class ClustersView(GraphView):
+    """Companies and persons that share an address, phone, e-mail or owner, as connected
+    components, largest first, then by members named in seizures."""
+
+    operation = "clusters"
+    query_class = ClustersQuery
+
+    @extend_schema(
+        operation_id="graph_clusters",
+        parameters=[
+            *PURPOSE_PARAMETERS,
+            OpenApiParameter("limit", int, description="clusters at most, 1 to 200 (default 50)"),
+            *FILTERS,
+        ],
+        responses={200: ClustersSerializer},
+    )
+    def get(self, request, pk=None):
+        return super().get(request, pk)
+
+    def answer(self, reader, query, pk):
+        scope = Scope(reader=reader, records=query.record_filter())
+        return selectors.shared_identifier_clusters(scope=scope, limit=query.validated_data["limit"]), []
+
+
+class SeizureNetworkView(GraphView):
+    """The entities within k hops of those the caller's visible seizure records name."""
+
+    operation = "seizure_network"
+    query_class = WalkQuery
+
+    @extend_schema(
+        operation_id="graph_seizure_network",
+        parameters=[*PURPOSE_PARAMETERS, *WALK],
+        responses={200: SubgraphSerializer},
+    )
+    def get(self, request, pk=None):
+        return super().get(request, pk)
+
+    def answer(self, reader, query, pk):
+        data = query.validated_data
+        return selectors.seizure_network(
+            scope=scope_of(reader, query), hops=data["hops"], limit=data["limit"]
+        ), []

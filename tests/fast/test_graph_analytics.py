@@ -1,0 +1,95 @@
+"""The pure parts of the graph analytics (`graph.analytics.algorithms`), and the embedded
+default answering through networkx (`ReferenceBackend`) on SQLite, over part of the network
+of tests/test_graph_analytics.py. Expectations are written by hand."""
+
+from pathlib import Path
+
+import pytest
+
+from graph.analytics import algorithms, backend
+from graph.analytics.reference import ReferenceBackend
+from intel.import_writing import import_file
+from tests.sharing_helpers import staff
+from tests.test_graph_analytics import (
+    PURPOSE,
+    SHIPMENT_HEADER,
+    entity_of,
+    nodes_of,
+    paths_of,
+    shipment_row,
+)
+
+# a - b - c - d, and b - e; f alone
+LINE = [(1, 2, "CONTACT"), (3, 2, "CONTACT"), (3, 4, "OWNS"), (2, 5, "REGISTERED_AT")]
+
+
+def test_distances_stop_at_the_hops_and_start_from_every_seed():
+    assert algorithms.distances(LINE, [1], 1) == {1: 0, 2: 1}
+    assert algorithms.distances(LINE, [1], 2) == {1: 0, 2: 1, 3: 2, 5: 2}
+    assert algorithms.distances(LINE, [1, 4], 1) == {1: 0, 4: 0, 2: 1, 3: 1}
+    assert algorithms.distances(LINE, [6], 3) == {6: 0}
+
+
+def test_a_walk_crosses_no_relationship_between_two_nodes_at_its_edge():
+    triangle = [(1, 2, "CONTACT"), (1, 3, "CONTACT"), (2, 3, "OWNS")]
+    distance = algorithms.distances(triangle, [1], 1)
+    assert algorithms.crossed_relationships(triangle, distance, 1) == {(1, 2, "CONTACT"), (1, 3, "CONTACT")}
+    assert algorithms.crossed_relationships(triangle, algorithms.distances(triangle, [1], 2), 2) == set(
+        triangle
+    )
+
+
+def test_the_node_limit_keeps_the_nearest_and_counts_what_it_left_out():
+    distance = {1: 0, 2: 1, 3: 2, 5: 2}
+    order = {1: "d", 2: "c", 3: "b", 5: "a"}
+    kept = algorithms.nearest_first(distance, order.__getitem__, 3)
+    assert kept == [1, 2, 5]
+    assert algorithms.left_out(kept, [(s, t) for s, t, _ in LINE]) == {1: 0, 2: 1, 5: 0}
+
+
+def test_a_path_needs_a_relationship_behind_every_step_either_way():
+    assert algorithms.steps_of((1, 2, 3), LINE) == [[(1, 2, "CONTACT")], [(3, 2, "CONTACT")]]
+    assert algorithms.steps_of((1, 2, 3, 9), LINE) is None
+
+
+def test_clusters_join_parties_through_what_they_share_and_leave_lone_parties_out():
+    types = {1: "company", 2: "address", 3: "company", 4: "person", 5: "phone", 6: "company", 7: "phone"}
+    shared = [
+        (1, 2, "REGISTERED_AT"),
+        (3, 2, "REGISTERED_AT"),
+        (4, 3, "OWNS"),
+        (1, 5, "CONTACT"),
+        (6, 7, "CONTACT"),
+    ]
+    clusters = algorithms.shared_identifier_clusters(shared, types, ("company", "person"))
+    assert clusters == [({1, 3, 4}, {2})]
+
+
+@pytest.mark.django_db
+def test_the_embedded_default_answers_on_networkx(tmp_path: Path):
+    assert isinstance(backend(), ReferenceBackend)
+    cus = staff("cus")
+    shipments = tmp_path / "shipments.csv"
+    shipments.write_text(
+        "\n".join([SHIPMENT_HEADER, *(shipment_row(ref) for ref in ("S1", "S2", "S3"))]) + "\n"
+    )
+    import_file(shipments, cus.agency, user=cus.liaison)
+    labels = {
+        str(entity_of(ref, role).public_id): label
+        for ref, role, label in [
+            ("S1", "importer", "alpha"),
+            ("S2", "importer", "beta"),
+            ("S3", "importer", "gamma"),
+            ("S1", "shipment", "s1"),
+            ("S1", "address", "quay"),
+            ("S1", "phone", "p1"),
+        ]
+    }
+    alpha = entity_of("S1", "importer").public_id
+    client = cus.client(purpose=PURPOSE)
+    answer = client.get(f"/api/graph/entities/{alpha}/neighbourhood/", {"hops": 1}).json()
+    assert nodes_of(answer, labels) == {"alpha": 0, "s1": 1, "quay": 1, "p1": 1}
+    beta = entity_of("S2", "importer").public_id
+    gamma = entity_of("S3", "importer").public_id
+    paths = client.get("/api/graph/paths/", {"source": str(beta), "target": str(gamma)}).json()
+    assert paths_of(paths, labels) == {("beta", "quay", "alpha", "p1", "gamma")}

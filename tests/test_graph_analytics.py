@@ -1,0 +1,580 @@
+"""Graph analytics on the full stack (PostgreSQL, Neo4j over Bolt), over a small network
+made by hand and imported through the real import path, then synced into Neo4j by the
+sync's own drain (in process).
+
+The network: customs (cus) declares eight shipments; police (pol) seizes two; tax sees
+cus's shipments, cus sees pol's seizures (for investigation), pol sees only its own.
+
+    s1: alpha (quay, p1), broker rapid, container c1     s5: echo (p9), broker rapid, c5
+    s2: beta (quay),      broker rapid, container c2     s6: foxtrot (p9), broker rapid, c6
+    s3: gamma (p1),       broker swift, container c3     s7: golf (mail), broker swift, c7
+    s4: delta (dyke),     broker swift, container c4     s8: hotel (mail), broker swift, c8
+    z1 (pol): gamma, container c3 seized                 z2 (pol): golf, container c7 seized
+
+Every expectation below is written from that picture, by hand (labels, not ids), never
+from what the code under test computes. The graph is shared by everyone on the machine:
+these tests run under /tmp/neo4j.lock and empty it first, as the sync's tests do.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from pathlib import Path
+
+import hypothesis
+import pytest
+from django.db import transaction
+from rest_framework.test import APIClient
+from stdnum import iso6346
+
+from audit.models import AuditEvent
+from graph import selectors
+from graph.analytics import RecordFilter, Scope, cypher, reference
+from graph.analytics.cypher import CypherBackend
+from graph.analytics.reference import ReferenceBackend
+from graph.drain import drain
+from graph.driver import get_driver
+from graph.models import OutboxEntry
+from graph.outbox import enqueue_records
+from graph.schema import ensure_schema
+from intel.import_writing import import_file
+from intel.models import Entity, Mention, Record
+from intel.selectors import Reader
+from sharing import agreements
+from sharing.models import Agreement
+from tests.sharing_helpers import in_force, platform_admin, staff
+from tests.test_visibility import Oracle, build, scenarios
+
+pytestmark = pytest.mark.django_db
+
+PURPOSE = "investigation"
+SHIPMENT_HEADER = (
+    "external_ref,category,occurred_on,releasability,importer_name,importer_country,importer_address,"
+    "importer_postcode,importer_phone,importer_email,broker_name,broker_country,container_numbers"
+)
+
+
+def container(index: int) -> str:
+    stem = f"GRCU{index:06d}"
+    return stem + iso6346.calc_check_digit(stem)
+
+
+QUAY = ("1 Quay Street", "1011 AA")
+DYKE = ("9 Dyke Road", "2022 BB")
+P1, P9 = "+31 10 555 0101", "+31 10 555 0109"
+MAIL = "office@golf-hotel.example"
+SHIPMENTS = {
+    # ref: (month, importer, address, phone, email, broker)
+    "S1": (1, "Alpha Trading", QUAY, P1, "", "Rapid Brokers"),
+    "S2": (2, "Beta Imports", QUAY, "", "", "Rapid Brokers"),
+    "S3": (3, "Gamma Goods", None, P1, "", "Swift Brokers"),
+    "S4": (4, "Delta Company", DYKE, "", "", "Swift Brokers"),
+    "S5": (5, "Echo Wholesale", None, P9, "", "Rapid Brokers"),
+    "S6": (6, "Foxtrot Supplies", None, P9, "", "Rapid Brokers"),
+    "S7": (7, "Golf Produce", None, "", MAIL, "Swift Brokers"),
+    "S8": (8, "Hotel Foods", None, "", MAIL, "Swift Brokers"),
+}
+SEIZURES = {"Z1": ("Gamma Goods", 3), "Z2": ("Golf Produce", 7)}
+
+
+def empty_graph_now() -> None:
+    driver = get_driver()
+    with driver.session() as session:
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+    ensure_schema(driver)
+
+
+@pytest.fixture(autouse=True)
+def empty_graph(db) -> None:
+    empty_graph_now()
+
+
+def shipment_row(ref: str) -> str:
+    month, importer, address, phone, email, broker = SHIPMENTS[ref]
+    street, postcode = address or ("", "")
+    number = int(ref[1:])
+    return ",".join(
+        [
+            ref,
+            "shipment",
+            f"2026-{month:02d}-10",
+            "covering",
+            importer,
+            "NL",
+            street,
+            postcode,
+            phone,
+            email,
+            broker,
+            "NL",
+            container(number),
+        ]
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    cus, pol, tax = staff("cus"), staff("pol", kind="police"), staff("tax", kind="tax")
+    in_force((pol, True, False), (cus, False, True), reference="MOU-POL", categories=("seizure",))
+    cus_to_tax = in_force(
+        (cus, True, False), (tax, False, True), reference="MOU-TAX", categories=("shipment",)
+    )
+    shipments = tmp_path / "shipments.csv"
+    shipments.write_text("\n".join([SHIPMENT_HEADER, *(shipment_row(ref) for ref in SHIPMENTS)]) + "\n")
+    import_file(shipments, cus.agency, user=cus.liaison)
+    seizures = tmp_path / "seizures.jsonl"
+    seizures.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "external_ref": ref,
+                    "category": "seizure",
+                    "occurred_on": "2026-09-01",
+                    "releasability": "covering",
+                    "importer_name": importer,
+                    "importer_country": "NL",
+                    "container_numbers": [container(number)],
+                    "goods_description": "cocaine",
+                }
+            )
+            for ref, (importer, number) in SEIZURES.items()
+        )
+        + "\n"
+    )
+    import_file(seizures, pol.agency, user=pol.liaison)
+    drain()
+    return {"cus": cus, "pol": pol, "tax": tax, "cus_to_tax": cus_to_tax}
+
+
+def entity_of(ref: str, role: str) -> Entity:
+    return Mention.objects.get(record__external_ref=ref, role=role).entity
+
+
+@pytest.fixture
+def labels(world) -> dict[str, str]:
+    """Public id to the label the picture above gives each entity."""
+    named = {}
+    for ref in SHIPMENTS:
+        number = ref[1:]
+        named[entity_of(ref, "shipment")] = ref.lower()
+        named[entity_of(ref, "importer")] = SHIPMENTS[ref][1].split()[0].lower()
+        named[entity_of(ref, "broker")] = SHIPMENTS[ref][5].split()[0].lower()
+        named[entity_of(ref, "container")] = f"c{number}"
+    for ref in SEIZURES:
+        named[entity_of(ref, "shipment")] = ref.lower()
+    named[entity_of("S1", "address")] = "quay"
+    named[entity_of("S4", "address")] = "dyke"
+    named[entity_of("S1", "phone")] = "p1"
+    named[entity_of("S5", "phone")] = "p9"
+    named[entity_of("S7", "email")] = "mail"
+    # Resolution made one entity of each party and identifier the picture shares.
+    assert len(named) == 8 + 2 + 8 + 2 + 8 + 5, named
+    return {str(entity.public_id): label for entity, label in named.items()}
+
+
+def public(label: str, labels: dict[str, str]) -> str:
+    return next(public_id for public_id, name in labels.items() if name == label)
+
+
+def nodes_of(answer: dict, labels: dict[str, str]) -> dict[str, int]:
+    return {labels[node["id"]]: node["distance"] for node in answer["nodes"]}
+
+
+def relationships_of(answer: dict, labels: dict[str, str]) -> set[tuple[str, str, str]]:
+    return {(labels[r["source"]], labels[r["target"]], r["type"]) for r in answer["relationships"]}
+
+
+def paths_of(answer: dict, labels: dict[str, str]) -> set[tuple[str, ...]]:
+    return {tuple(labels[node["id"]] for node in path["nodes"]) for path in answer["paths"]}
+
+
+def get(client, url: str, **params):
+    return client.get(url, params, HTTP_X_INTERLINK_PURPOSE=PURPOSE)
+
+
+def neighbourhood_url(label: str, labels: dict[str, str]) -> str:
+    return f"/api/graph/entities/{public(label, labels)}/neighbourhood/"
+
+
+# --- the hand-made network, through the API (Cypher on Neo4j) ----------------------------
+
+
+def test_neighbourhood_of_one_and_two_hops_with_left_out_neighbours(world, labels):
+    client = world["cus"].client()
+    one = get(client, neighbourhood_url("alpha", labels), hops=1)
+    assert one.status_code == 200, one.content
+    assert nodes_of(one.json(), labels) == {"alpha": 0, "s1": 1, "quay": 1, "p1": 1}
+    assert relationships_of(one.json(), labels) == {
+        ("s1", "alpha", "IMPORTED_BY"),
+        ("alpha", "quay", "REGISTERED_AT"),
+        ("alpha", "p1", "CONTACT"),
+    }
+    left = {labels[node["id"]]: node["left_out"] for node in one.json()["nodes"]}
+    assert left == {"alpha": 0, "s1": 2, "quay": 1, "p1": 1}
+
+    two = get(client, neighbourhood_url("alpha", labels), hops=2).json()
+    assert nodes_of(two, labels) == {
+        "alpha": 0,
+        "s1": 1,
+        "quay": 1,
+        "p1": 1,
+        "rapid": 2,
+        "c1": 2,
+        "beta": 2,
+        "gamma": 2,
+    }
+    # gamma is also in z1, which cus sees for investigation.
+    left = {labels[node["id"]]: node["left_out"] for node in two["nodes"]}
+    assert left["rapid"] == 3 and left["beta"] == 1 and left["gamma"] == 2 and left["c1"] == 0
+    assert not two["truncated"]
+    names = {labels[node["id"]]: node["names"] for node in two["nodes"]}
+    assert names["beta"] == ["Beta Imports"]
+
+
+def test_neighbourhood_filters_and_node_limit(world, labels):
+    client = world["cus"].client()
+    url = neighbourhood_url("alpha", labels)
+    typed = get(client, url, hops=2, entity_types=["company", "address", "phone"]).json()
+    assert nodes_of(typed, labels) == {"alpha": 0, "quay": 1, "p1": 1, "beta": 2, "gamma": 2}
+    linked = get(client, url, hops=3, link_types=["REGISTERED_AT"]).json()
+    assert nodes_of(linked, labels) == {"alpha": 0, "quay": 1, "beta": 2}
+
+    rapid = neighbourhood_url("rapid", labels)
+    january = get(client, rapid, hops=1, date_to="2026-01-31").json()
+    assert nodes_of(january, labels) == {"rapid": 0, "s1": 1}
+    gamma = neighbourhood_url("gamma", labels)
+    police_only = get(client, gamma, hops=1, owner="pol").json()
+    assert nodes_of(police_only, labels) == {"gamma": 0, "z1": 1}
+
+    limited = get(client, url, hops=2, limit=4).json()
+    assert nodes_of(limited, labels) == {"alpha": 0, "s1": 1, "quay": 1, "p1": 1}
+    assert limited["truncated"]
+    left = {labels[node["id"]]: node["left_out"] for node in limited["nodes"]}
+    assert left == {"alpha": 0, "s1": 2, "quay": 1, "p1": 1}
+
+
+def test_shortest_paths_with_the_records_behind_each_step(world, labels):
+    client = world["cus"].client()
+    answer = get(client, "/api/graph/paths/", source=public("alpha", labels), target=public("delta", labels))
+    assert answer.status_code == 200, answer.content
+    assert paths_of(answer.json(), labels) == {("alpha", "p1", "gamma", "s3", "swift", "s4", "delta")}
+    assert answer.json()["length"] == 6
+    step = answer.json()["paths"][0]["steps"][0]
+    s1 = str(Record.objects.get(external_ref="S1").public_id)
+    assert step == [
+        {
+            "source": public("alpha", labels),
+            "target": public("p1", labels),
+            "type": "CONTACT",
+            "records": [s1],
+            "record_count": 1,
+        }
+    ]
+    two = get(client, "/api/graph/paths/", source=public("gamma", labels), target=public("c3", labels)).json()
+    assert paths_of(two, labels) == {("gamma", "s3", "c3"), ("gamma", "z1", "c3")}
+
+
+def test_shared_identifier_clusters_ranked_by_size_then_seized_members(world, labels):
+    answer = get(world["cus"].client(), "/api/graph/clusters/").json()
+    clusters = [
+        ({labels[m["id"]] for m in c["members"]}, {labels[s["id"]] for s in c["shared"]}, c["seized_members"])
+        for c in answer["clusters"]
+    ]
+    assert clusters == [
+        ({"alpha", "beta", "gamma"}, {"quay", "p1"}, 1),
+        ({"golf", "hotel"}, {"mail"}, 1),
+        ({"echo", "foxtrot"}, {"p9"}, 0),
+    ]
+    seized = {labels[m["id"]] for c in answer["clusters"] for m in c["members"] if m["seized"]}
+    assert seized == {"gamma", "golf"}
+
+
+def test_the_network_around_seizures(world, labels):
+    answer = get(world["cus"].client(), "/api/graph/seizure-network/", hops=1).json()
+    assert nodes_of(answer, labels) == {
+        "z1": 0,
+        "gamma": 0,
+        "c3": 0,
+        "z2": 0,
+        "golf": 0,
+        "c7": 0,
+        "s3": 1,
+        "p1": 1,
+        "s7": 1,
+        "mail": 1,
+    }
+
+
+# --- each agency its own graph ----------------------------------------------------------
+
+
+def test_agencies_with_different_agreements_get_different_correct_answers(world, labels):
+    """The oracle: tax sees cus's shipments and no seizure; pol only its own seizures."""
+    tax, pol = world["tax"].client(), world["pol"].client()
+    gamma = neighbourhood_url("gamma", labels)
+    assert nodes_of(get(tax, gamma, hops=1).json(), labels) == {"gamma": 0, "s3": 1, "p1": 1}
+    assert nodes_of(get(pol, gamma, hops=1).json(), labels) == {"gamma": 0, "z1": 1}
+    paths = {"source": public("gamma", labels), "target": public("c3", labels)}
+    assert paths_of(get(tax, "/api/graph/paths/", **paths).json(), labels) == {("gamma", "s3", "c3")}
+    assert paths_of(get(pol, "/api/graph/paths/", **paths).json(), labels) == {("gamma", "z1", "c3")}
+    assert get(tax, "/api/graph/seizure-network/").json()["nodes"] == []
+    around = get(pol, "/api/graph/seizure-network/", hops=2).json()
+    assert nodes_of(around, labels) == {"z1": 0, "gamma": 0, "c3": 0, "z2": 0, "golf": 0, "c7": 0}
+    clusters = get(tax, "/api/graph/clusters/").json()["clusters"]
+    assert [c["seized_members"] for c in clusters] == [0, 0, 0]
+    assert get(pol, "/api/graph/clusters/").json()["clusters"] == []
+    # Without a purpose, cus reads only its own records: z1 is not in its graph then.
+    plain = world["cus"].client().get(gamma, {"hops": 1})
+    assert nodes_of(plain.json(), labels) == {"gamma": 0, "s3": 1, "p1": 1}
+
+
+def test_reads_of_other_agencies_records_and_the_query_are_audited(world, labels):
+    get(world["cus"].client(), neighbourhood_url("gamma", labels), hops=1)
+    query = AuditEvent.objects.get(action="graph.query")
+    assert query.object_id == "neighbourhood"
+    assert query.details["entities"] == [public("gamma", labels)] and query.details["purpose"] == PURPOSE
+    read = {
+        e.object_id
+        for e in AuditEvent.objects.filter(action="record.read", details__via="graph.neighbourhood")
+    }
+    assert read == {str(Record.objects.get(external_ref="Z1").pk)}
+
+
+# --- parity: the same answers from Cypher and networkx ----------------------------------
+
+
+def answers(world, labels, backend) -> list[dict]:
+    results = []
+    for code in ("cus", "pol", "tax"):
+        reader = Reader(world[code].analyst, PURPOSE)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(selectors, "backend", lambda: backend)
+            for label in ("alpha", "gamma", "rapid", "c3"):
+                for hops in (1, 2, 3):
+                    try:
+                        answer = selectors.neighbourhood(
+                            scope=Scope(reader=reader), entity=public(label, labels), hops=hops, limit=500
+                        )
+                    except selectors.EntityNotFound:
+                        results.append({"hidden": label})
+                        continue
+                    results.append(answer.data)
+            filtered = Scope(reader=reader, records=RecordFilter(date_to=date(2026, 6, 30)))
+            results.append(selectors.seizure_network(scope=Scope(reader=reader), hops=2, limit=500).data)
+            results.append(selectors.shared_identifier_clusters(scope=filtered, limit=50).data)
+            results.append(selectors.shared_identifier_clusters(scope=Scope(reader=reader), limit=50).data)
+            for source, target in (("alpha", "delta"), ("gamma", "c3"), ("beta", "c7"), ("echo", "hotel")):
+                try:
+                    results.append(
+                        selectors.shortest_paths(
+                            scope=Scope(reader=reader),
+                            source=public(source, labels),
+                            target=public(target, labels),
+                        ).data
+                    )
+                except selectors.EntityNotFound:
+                    results.append({"hidden": (source, target)})
+    return results
+
+
+def test_cypher_and_networkx_give_identical_answers(world, labels):
+    cypher, reference = answers(world, labels, CypherBackend()), answers(world, labels, ReferenceBackend())
+    assert len(cypher) == len(reference)
+    for index, (a, b) in enumerate(zip(cypher, reference, strict=True)):
+        assert a == b, index
+    # Not vacuous: the answers hold nodes and paths.
+    assert any(answer.get("nodes") for answer in cypher) and any(answer.get("paths") for answer in cypher)
+
+
+# --- a lagging graph never shows too much -----------------------------------------------
+
+
+def test_an_agreement_suspended_before_the_sync_follows_is_not_shown(world, labels):
+    agreement = Agreement.objects.get(reference="MOU-POL")
+    agreements.suspend(agreement, platform_admin(), "review")
+    assert OutboxEntry.objects.exists()  # the graph has not followed
+    cus_id = world["cus"].agency.pk
+    z1 = entity_of("Z1", "shipment").pk
+    rows, _, _ = get_driver().execute_query(
+        "MATCH (n:Entity {entity_id: $id}) RETURN n.visible_to AS v", {"id": z1}
+    )
+    assert cus_id in rows[0]["v"]
+
+    client = world["cus"].client()
+    gamma = neighbourhood_url("gamma", labels)
+    assert nodes_of(get(client, gamma, hops=1).json(), labels) == {"gamma": 0, "s3": 1, "p1": 1}
+    paths = get(
+        client, "/api/graph/paths/", source=public("gamma", labels), target=public("c3", labels)
+    ).json()
+    assert paths_of(paths, labels) == {("gamma", "s3", "c3")}
+    assert get(client, "/api/graph/seizure-network/").json()["nodes"] == []
+    assert [c["seized_members"] for c in get(client, "/api/graph/clusters/").json()["clusters"]] == [0, 0, 0]
+
+
+def test_a_stale_relationship_in_neo4j_is_dropped_with_every_path_through_it(world, labels):
+    alpha, delta = entity_of("S1", "importer").pk, entity_of("S4", "importer").pk
+    s1 = Record.objects.get(external_ref="S1").pk
+    get_driver().execute_query(
+        "MATCH (a:Entity {entity_id: $a}), (b:Entity {entity_id: $b}) "
+        "CREATE (a)-[:OWNS {records: [$r], visible_to: [$cus], sync_version: 0}]->(b)",
+        {"a": alpha, "b": delta, "r": s1, "cus": world["cus"].agency.pk},
+    )
+    client = world["cus"].client()
+    one = get(client, neighbourhood_url("alpha", labels), hops=1).json()
+    assert nodes_of(one, labels) == {"alpha": 0, "s1": 1, "quay": 1, "p1": 1}
+    # Neo4j's only shortest path runs through the stale relationship: it is dropped whole,
+    # hiding the true, longer one for as long as the graph lags (never showing too much).
+    paths = get(
+        client, "/api/graph/paths/", source=public("alpha", labels), target=public("delta", labels)
+    ).json()
+    assert paths == {"paths": [], "length": None}
+
+
+# --- hidden equals missing --------------------------------------------------------------
+
+
+def test_hidden_and_missing_entities_answer_the_same_on_every_endpoint(world, labels):
+    tax = world["tax"].client()
+    hidden, missing, seen = public("z1", labels), str(uuid.uuid4()), public("gamma", labels)
+    asked = [
+        (f"/api/graph/entities/{hidden}/neighbourhood/", f"/api/graph/entities/{missing}/neighbourhood/", {}),
+        ("/api/graph/paths/", "/api/graph/paths/", {"source": hidden, "target": seen}),
+        ("/api/graph/paths/", "/api/graph/paths/", {"source": seen, "target": hidden}),
+    ]
+    for hidden_url, missing_url, params in asked:
+        swapped = {k: (missing if v == hidden else v) for k, v in params.items()}
+        a, b = get(tax, hidden_url, **params), get(tax, missing_url, **swapped)
+        assert a.status_code == b.status_code == 404
+        assert a.content == b.content
+    bad = get(tax, "/api/graph/paths/", source="12", target=seen)
+    assert bad.status_code == 400 and "source" in bad.json()
+    too_far = get(tax, f"/api/graph/entities/{seen}/neighbourhood/", hops=4)
+    assert too_far.status_code == 400 and "hops" in too_far.json()
+
+
+# --- against the independent oracle of tests/test_visibility.py -------------------------
+
+
+def oracle_edges(oracle: Oracle, agency: int) -> set[tuple[int, int, str]]:
+    """The relationships an agency may see: a link of a record it sees, both ends named by
+    records it sees (an entity is shown only through its visible mentions)."""
+    seen = oracle.entities(agency)
+    return {
+        (source, target, link_type)
+        for i, (_, source, target, link_type) in enumerate(oracle.scenario.links)
+        if i in oracle.links(agency) and source in seen and target in seen
+    }
+
+
+def oracle_distances(edges: set, start: set[int], hops: int) -> dict[int, int]:
+    distance = dict.fromkeys(start, 0)
+    frontier = set(start)
+    for depth in range(1, hops + 1):
+        frontier = {
+            b
+            for a in frontier
+            for s, t, _ in edges
+            for x, b in ((s, t), (t, s))
+            if x == a and b not in distance
+        }
+        distance.update(dict.fromkeys(frontier, depth))
+    return distance
+
+
+def oracle_shortest_paths(edges: set, source: int, target: int) -> set[tuple[int, ...]]:
+    paths = [(source,)]
+    for _ in range(6):
+        paths = [
+            (*path, b)
+            for path in paths
+            for s, t, _ in edges
+            for x, b in ((s, t), (t, s))
+            if x == path[-1] and b not in path
+        ]
+        paths = list(dict.fromkeys(paths))
+        found = {path for path in paths if path[-1] == target}
+        if found:
+            return found
+    return set()
+
+
+def oracle_clusters(oracle: Oracle, edges: set) -> set[frozenset[int]]:
+    """Companies and persons joined through CONTACT (the scenario's only identifier link),
+    by repeated merging of groups: those of two parties or more."""
+    kinds = {i: entity_type for i, (entity_type, _) in enumerate(oracle.scenario.entities)}
+    joining = [
+        (s, t)
+        for s, t, type_ in edges
+        if type_ == "CONTACT" and {kinds[s], kinds[t]} <= {"company", "person", "phone"}
+    ]
+    groups: list[set[int]] = []
+    for s, t in joining:
+        touching = [group for group in groups if s in group or t in group]
+        merged = {s, t}.union(*touching)
+        groups = [group for group in groups if group not in touching] + [merged]
+    members = ({e for e in group if kinds[e] in ("company", "person")} for group in groups)
+    return {frozenset(group) for group in members if len(group) >= 2}
+
+
+@pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
+@hypothesis.settings(max_examples=12, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(scenario=scenarios())
+def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenario):
+    empty_graph_now()
+    with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selectors, "backend", backend)
+        users, records, entities, _, _ = build(scenario)
+        enqueue_records([record.pk for record in records])
+        drain()
+        oracle = Oracle(scenario)
+        public_id = {i: str(entity.public_id) for i, entity in enumerate(entities)}
+        for agency, user in enumerate(users):
+            client = APIClient()
+            client.force_authenticate(user)
+            edges, seen = oracle_edges(oracle, agency), oracle.entities(agency)
+            for i in range(len(entities)):
+                url = f"/api/graph/entities/{public_id[i]}/neighbourhood/"
+                for hops in (1, 2):
+                    response = client.get(url, {"hops": hops, "limit": 500})
+                    if i not in seen:
+                        assert response.status_code == 404
+                        continue
+                    distance = oracle_distances(edges, {i}, hops)
+                    answer = response.json()
+                    assert {n["id"]: n["distance"] for n in answer["nodes"]} == {
+                        public_id[e]: d for e, d in distance.items()
+                    }
+                    assert {(r["source"], r["target"], r["type"]) for r in answer["relationships"]} == {
+                        (public_id[s], public_id[t], type_)
+                        for s, t, type_ in edges
+                        if s in distance and t in distance and min(distance[s], distance[t]) < hops
+                    }
+                    assert {n["id"]: set(n["names"]) for n in answer["nodes"]} == {
+                        public_id[e]: oracle.names(agency, e) for e in distance
+                    }
+            for a in sorted(seen):
+                for b in sorted(seen - {a}):
+                    answer = client.get("/api/graph/paths/", {"source": public_id[a], "target": public_id[b]})
+                    expected = oracle_shortest_paths(edges, a, b)
+                    shown = {tuple(n["id"] for n in path["nodes"]) for path in answer.json()["paths"]}
+                    assert shown == {tuple(public_id[e] for e in path) for path in expected}
+            seized = {m[1] for m in oracle.mentions(agency) if oracle.scenario.records[m[0]][1] == "seizure"}
+            around = client.get("/api/graph/seizure-network/", {"hops": 1, "limit": 500}).json()
+            assert {n["id"] for n in around["nodes"]} == {
+                public_id[e] for e in oracle_distances(edges, seized, 1)
+            }
+        transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
+def test_a_walk_past_the_relationship_limit_is_refused_naming_hops(world, labels, backend, monkeypatch):
+    monkeypatch.setattr(selectors, "backend", backend)
+    for module in (cypher, reference, selectors):
+        # alpha's 1-hop walk crosses 3 relationships, its 2-hop walk 7.
+        monkeypatch.setattr(module, "EXPAND_LIMIT", 5)
+    client = world["cus"].client()
+    assert get(client, neighbourhood_url("alpha", labels), hops=1).status_code == 200
+    refused = get(client, neighbourhood_url("alpha", labels), hops=2)
+    assert refused.status_code == 400 and "hops" in refused.json()

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from agencies.models import Agency
 from graph.analytics import MAX_HOPS, RecordFilter
+from graph.models import AnalyticsResult
 from intel.models import EntityType, LinkType
 
 MAX_NODES = 500
@@ -120,3 +121,21 @@ class ClusterSerializer(serializers.Serializer):
 class ClustersSerializer(serializers.Serializer):
     clusters = ClusterSerializer(many=True)
     truncated = serializers.BooleanField()
+
+
+class AnalysisRequestSerializer(serializers.Serializer):
+    parameters = serializers.DictField(
+        required=False,
+        help_text="the analysis's parameters (e.g. limit, paths, community, min_importers, days)",
+    )
+
+
+class AnalysisSerializer(serializers.Serializer):
+    operation = serializers.CharField()
+    status = serializers.ChoiceField(choices=AnalyticsResult.Status.choices)
+    progress = serializers.IntegerField(help_text="percent")
+    computed_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    result = serializers.DictField(
+        allow_null=True, help_text="entities named by public id, confirmed visible now"
+    )

@@ -9,9 +9,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from graph import selectors
+from graph import selectors, stored_answers
 from graph.analytics import Scope
+from graph.jobs import OPERATIONS
 from graph.serializers import (
+    AnalysisRequestSerializer,
+    AnalysisSerializer,
     ClustersQuery,
     ClustersSerializer,
     NeighbourhoodQuery,
@@ -162,3 +165,41 @@ class SeizureNetworkView(GraphView):
         return selectors.seizure_network(
             scope=scope_of(reader, query), hops=data["hops"], limit=data["limit"]
         ), []
+
+
+class AnalysisView(APIView):
+    """A global analysis of the caller's agency's graph (communities, brokers and bridges,
+    network risk, the named patterns): 200 with the answer when a current result is stored,
+    else 202 with the job's state and progress (a job is queued when none is current); ask
+    again to follow it. Every entity in the answer is confirmed visible to the caller now."""
+
+    @extend_schema(
+        operation_id="graph_analysis",
+        parameters=[
+            *PURPOSE_PARAMETERS,
+            OpenApiParameter(
+                "operation", str, OpenApiParameter.PATH, enum=sorted(OPERATIONS), description="the analysis"
+            ),
+        ],
+        request=AnalysisRequestSerializer,
+        responses={200: AnalysisSerializer, 202: AnalysisSerializer},
+    )
+    def post(self, request, operation: str):
+        reader = Reader.from_request(request)
+        body = AnalysisRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        row, answer = stored_answers.analysis(
+            reader=reader, operation=operation, parameters=body.validated_data.get("parameters")
+        )
+        state = {
+            "operation": operation,
+            "status": row.status,
+            "progress": row.progress,
+            "computed_at": row.computed_at if answer else None,
+            "error": row.error or None,
+            "result": answer.data if answer else None,
+        }
+        if answer is None:
+            return Response(AnalysisSerializer(state).data, status=202)
+        selectors.audit_query(reader, f"analysis.{operation}", answer)
+        return Response(AnalysisSerializer(state).data)

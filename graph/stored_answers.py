@@ -1,0 +1,134 @@
+"""Stored analytics results (`graph.jobs`) as a reader may be shown them.
+
+A result names entities by internal id and was computed over what the agency could see
+when its job read the graph; the sync may since have taken some away and not yet marked the
+result stale. Before it leaves the server every entity in it is confirmed against the choke
+point now (`visible_entities` of the reader, for the purpose stated): what fails is dropped,
+a risk path through a dropped entity is dropped whole, a pattern match whose subject is
+dropped is dropped, and entities are named by public id with the names the reader's own
+records give them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from graph import jobs
+from graph.models import AnalyticsResult
+from graph.outbox import sync_enabled
+from graph.selectors import Answer, ShownEntity
+from intel import selectors
+from intel.models import Entity
+from intel.selectors import Reader
+
+# Per pattern: the key naming the match's subject, and the keys naming lists of entities.
+PATTERN_ENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "companies_at_seized_addresses": ("company", ("address", "seized_companies")),
+    "vessels_carrying_for_seized_importers": ("vessel", ("importers",)),
+    "new_importers_with_seized_brokers": ("importer", ("brokers",)),
+    "containers_across_unrelated_importers": ("container", ("importers",)),
+}
+
+
+def _ids(value: Any) -> Iterable[int]:
+    """Every entity id in a value of a result: an id, a list of ids, or a list of pairs."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _ids(item)
+
+
+def _entity_ids(operation: str, result: dict) -> set[int]:
+    if operation == "communities":
+        return {pk for community in result["communities"] for pk in community["members"]}
+    if operation == "betweenness":
+        return {row["entity_id"] for row in result["ranking"]}
+    if operation == "network_risk":
+        return {row["entity_id"] for row in result["ranking"]} | {
+            pk for row in result["ranking"] for path in row["paths"] for pk in path["entities"]
+        }
+    subject, lists = PATTERN_ENTITIES[operation]
+    return {pk for match in result["matches"] for key in (subject, *lists) for pk in _ids(match.get(key))}
+
+
+def _shown(operation: str, result: dict, show: Callable[[int], dict | None]) -> dict:
+    def kept(ids: Iterable[int]) -> list[dict]:
+        return [entity for entity in map(show, ids) if entity is not None]
+
+    if operation == "communities":
+        communities = []
+        for community in result["communities"]:
+            members = kept(community["members"])
+            if members:
+                communities.append({"id": community["id"], "size": len(members), "members": members})
+        return {"communities": communities}
+    if operation in ("betweenness", "network_risk"):
+        ranking = []
+        for row in result["ranking"]:
+            entity = show(row["entity_id"])
+            if entity is None:
+                continue
+            shown = {"entity": entity, "score": row["score"]}
+            if operation == "network_risk":
+                shown["paths"] = [
+                    {"entities": kept(path["entities"]), "contribution": path["contribution"]}
+                    for path in row["paths"]
+                    if all(show(pk) is not None for pk in path["entities"])
+                ]
+            ranking.append(shown)
+        rest = {key: value for key, value in result.items() if key not in ("ranking", "seeds", "community")}
+        return {**rest, "ranking": ranking}
+    subject, lists = PATTERN_ENTITIES[operation]
+    matches = []
+    for match in result["matches"]:
+        entity = show(match[subject])
+        if entity is None:
+            continue
+        shown = {key: value for key, value in match.items() if key not in (subject, *lists)}
+        shown[subject] = entity
+        for key in lists:
+            value = match.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                shown[key] = show(value)
+            elif value is not None:
+                shown[key] = kept(_ids(value))
+        matches.append(shown)
+    return {"matches": matches}
+
+
+def confirmed_result(reader: Reader, row: AnalyticsResult) -> Answer:
+    """The stored result as the reader may see it now (see the module's docstring)."""
+    ids = _entity_ids(row.operation, row.result)
+    visible: dict[int, Entity] = {
+        entity.pk: entity for entity in selectors.visible_entities(reader).filter(pk__in=sorted(ids))
+    }
+    shown_ids: set[int] = set()
+
+    def show(pk: int) -> dict | None:
+        entity = visible.get(pk)
+        if entity is None:
+            return None
+        shown_ids.add(pk)
+        return ShownEntity(entity).data()
+
+    data = _shown(row.operation, row.result, show)
+    records = {m.record_id: m.record.owner_id for pk in shown_ids for m in visible[pk].visible_mentions}
+    return Answer(data, records)
+
+
+def analysis(
+    *, reader: Reader, operation: str, parameters: dict | None
+) -> tuple[AnalyticsResult, Answer | None]:
+    """The reader's agency's result of the operation: computed, or being computed (a job
+    queued when none is current). The answer is there only once it is done; without the
+    sync (the embedded default) no result stays current, and each request computes afresh."""
+    row = jobs.request_analysis(
+        user=reader.user, operation=operation, parameters=parameters, purpose=reader.purpose
+    )
+    row.refresh_from_db()
+    done = row.status == AnalyticsResult.Status.DONE and (jobs.is_current(row) or not sync_enabled())
+    return row, confirmed_result(reader, row) if done else None

@@ -263,20 +263,6 @@ def _name_block(country: str, fingerprint: str) -> str:
     return _bounded(f"{country}:{token}", BLOCK_MAX_LENGTH)
 
 
-def _company_block(country: str, name: str) -> str:
-    """Country plus the first word of the name as written that is not a legal form: a
-    company's distinctive word leads its name, and a legal form the tables do not know
-    ("Pvt.", "S.L.") would, sorted first among the words, put two spellings of one company
-    in different blocks, where no candidate can join them."""
-    words = (normalize(fold_legal_forms(name), lowercase=True, ascii=True) or "").split()
-    significant = fingerprints.remove_types(
-        " ".join(word for word in words if word not in NAME_NOISE_TOKENS)
-    ).split()
-    if not significant:
-        return _name_block(country, name_fingerprint(name))
-    return _bounded(f"{country}:{fold_umlaut_spellings(significant[0])}", BLOCK_MAX_LENGTH)
-
-
 def _name(value: str | None, field: str) -> tuple[str, str]:
     name = _required(value, field, "name")
     fingerprint = name_fingerprint(name)
@@ -359,7 +345,7 @@ def resolve_company(
     return Resolved(
         type=EntityType.COMPANY.value,
         key=_bounded(key, KEY_MAX_LENGTH),
-        block=_company_block(cc, name),
+        block=_name_block(cc, fingerprint),
         properties=properties,
         search_text=_search_text(name, identifiers=(properties.get("registration_number"),)),
         identities=((identity, tier),),

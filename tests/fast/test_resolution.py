@@ -51,9 +51,7 @@ def test_spellings_of_one_company_name_share_a_key(spelling):
     reference = resolve_company("ACME Trading Ltd.", "NL")
     company = resolve_company(spelling, "nl")
     assert company.key == reference.key == "NL:name:acme ltd trading"
-    # The block is the name's first distinctive word as written: the same key joins the
-    # reordered name anyway.
-    assert company.block == ("NL:trading" if spelling.startswith("Trading") else "NL:acme")
+    assert company.block == reference.block == "NL:acme"
     assert company.type == EntityType.COMPANY
     assert company.properties == {"name": spelling.strip(), "country": "NL"}
 

@@ -3,7 +3,7 @@ spellings of different things kept apart. Expectations written by hand."""
 
 import pytest
 
-from intel.resolution import name_fingerprint, normalize_address, resolve_company
+from intel.resolution import name_fingerprint, normalize_address
 
 
 @pytest.mark.parametrize(
@@ -48,16 +48,3 @@ def test_abbreviations_are_read_in_their_own_country_only():
     assert normalize_address("V.le Roma 3", "FR") == "v le roma 3"
     # Umlauts are folded in addresses where German is written only.
     assert normalize_address("Boerhaavelaan 5", "NL") == "boerhaavelaan 5"
-
-
-@pytest.mark.parametrize(
-    "spellings",
-    [
-        ("Veluwe Vista Supply Private Limited", "VELUWE VISTA SUPPLY PVT. LTD."),
-        ("Andes Trading S.L.", "Andes Trading Sociedad Limitada"),
-        ("The Acme Co", "Acme Co"),
-    ],
-)
-def test_a_legal_form_the_tables_miss_leaves_the_company_in_its_block(spellings):
-    # Different keys where the legal form is not folded, but one block: a candidate can join them.
-    assert len({resolve_company(spelling, "ES").block for spelling in spellings}) == 1

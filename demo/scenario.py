@@ -968,13 +968,7 @@ class Scenario:
         return Plant(front, vessel, container, cover, hs_codes)
 
     def ring_row(self, spec: AgencySpec, ring: Ring, category: str, plant: Plant, rng: random.Random) -> dict:
-        front, vessel, container, cover, hs_codes = (
-            plant.front,
-            plant.vessel,
-            plant.container,
-            plant.cover,
-            plant.hs_codes,
-        )
+        front, vessel = plant.front, plant.vessel
         spelled = ring.spellings[spec.code] if front is ring.fronts[0] else front.name
         row: dict = {
             "category": category,
@@ -989,33 +983,33 @@ class Scenario:
             row.update(party_columns("carrier", vessel.carrier, rng, contact=False))
             row.update(vessel_columns(vessel, rng))
             row.update(
-                container_numbers=[container],
+                container_numbers=[plant.container],
                 port_of_loading=rng.choice(ring.loading_ports),
                 port_of_discharge=rng.choice(ring.discharge_ports),
-                hs_codes=list(hs_codes),
+                hs_codes=list(plant.hs_codes),
             )
             if category == "shipment":
                 row.update(
                     declared_value=f"{rng.randint(9_000, 26_000)}.00",
                     currency="USD",
-                    summary=f"Import of {cover}",
+                    summary=f"Import of {plant.cover}",
                 )
             elif category == "inspection":
                 result = rng.choice(("discrepancy", "referred_for_seizure"))
                 row.update(
                     inspection_result=result,
                     findings=rng.choice(FINDINGS[result]),
-                    summary=f"Physical inspection: {cover}",
+                    summary=f"Physical inspection: {plant.cover}",
                 )
             else:
                 row.update(self.contraband(ring, rng), classification="confidential")
-                row["summary"] = f"{ring.contraband.capitalize()} found in a load of {cover}"
+                row["summary"] = f"{ring.contraband.capitalize()} found in a load of {plant.cover}"
         elif spec.kind == "coast_guard":
             row.update(party_columns("consignee", front, rng, name=spelled, reg_no=False, contact=False))
             row.update(party_columns("carrier", vessel.carrier, rng, contact=False))
             row.update(vessel_columns(vessel, rng))
             row.update(
-                container_numbers=[container],
+                container_numbers=[plant.container],
                 port_of_discharge="NLRTM",
                 inspection_result="discrepancy",
                 findings="Container seal differs from the manifest; reported to customs.",
@@ -1033,10 +1027,10 @@ class Scenario:
             row.update(party_columns("importer", front, rng, name=spelled, reg_no=ring is RING_A))
             row.update(party_columns("exporter", ring.exporter, rng, contact=False))
             row.update(
-                hs_codes=list(hs_codes),
+                hs_codes=list(plant.hs_codes),
                 declared_value=f"{rng.randint(9_000, 26_000)}.00",
                 currency="EUR",
-                summary=f"Import VAT declaration: {cover}; VAT deferred, not paid",
+                summary=f"Import VAT declaration: {plant.cover}; VAT deferred, not paid",
             )
         return row
 

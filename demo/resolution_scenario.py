@@ -523,7 +523,7 @@ class Population:
         size = len(IMPORTER_WORDS) * len(EXPORTER_WORDS) * len(IMPORTER_TRADES)
         return words_of(k, (a * k + b) % size, IMPORTER_WORDS, EXPORTER_WORDS, IMPORTER_TRADES)
 
-    def _address(self, rng: random.Random, address_id: str, country: str) -> Address:
+    def address(self, rng: random.Random, address_id: str, country: str) -> Address:
         template, bases, types = STREETS.get(country, FOREIGN_STREET)
         return Address(
             address_id,
@@ -570,7 +570,7 @@ class Population:
         if pool == "domestic" and k % SHARED_ADDRESS_EVERY == 2 and k % TWIN_EVERY != 1:
             address = self.company(pool, k - 1).address
         elif pool != "foreign" or rng.random() < 0.6:
-            address = self._address(rng, f"address-{ident}", country)
+            address = self.address(rng, f"address-{ident}", country)
         else:
             address = None
         has_phone = pool != "foreign" or rng.random() < 0.5
@@ -1118,7 +1118,7 @@ def planted_networks(population: Population, *, first_ref: int) -> PlantedNetwor
     rings = []
     for key, names in RING_FRONTS.items():
         rng = _rng(population.seed, "ring", key)
-        address = population._address(rng, f"address-ring-{key}", "NL")
+        address = population.address(rng, f"address-ring-{key}", "NL")
         phone = make_phone(rng, "NL")
         fronts = tuple(
             Company(f"ring-{key}-front-{n}", name, "NL", registration_number(rng, "NL"), address, phone, None)
@@ -1130,7 +1130,7 @@ def planted_networks(population: Population, *, first_ref: int) -> PlantedNetwor
             exporter_name,
             country,
             "",
-            population._address(rng, f"address-ring-{key}-exporter", country),
+            population.address(rng, f"address-ring-{key}-exporter", country),
             make_phone(rng, country),
             None,
         )

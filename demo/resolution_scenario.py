@@ -523,7 +523,7 @@ class Population:
         size = len(IMPORTER_WORDS) * len(EXPORTER_WORDS) * len(IMPORTER_TRADES)
         return words_of(k, (a * k + b) % size, IMPORTER_WORDS, EXPORTER_WORDS, IMPORTER_TRADES)
 
-    def _address(self, rng: random.Random, address_id: str, country: str) -> Address:
+    def address(self, rng: random.Random, address_id: str, country: str) -> Address:
         template, bases, types = STREETS.get(country, FOREIGN_STREET)
         return Address(
             address_id,
@@ -570,7 +570,7 @@ class Population:
         if pool == "domestic" and k % SHARED_ADDRESS_EVERY == 2 and k % TWIN_EVERY != 1:
             address = self.company(pool, k - 1).address
         elif pool != "foreign" or rng.random() < 0.6:
-            address = self._address(rng, f"address-{ident}", country)
+            address = self.address(rng, f"address-{ident}", country)
         else:
             address = None
         has_phone = pool != "foreign" or rng.random() < 0.5
@@ -1064,12 +1064,122 @@ def build_row(population: Population, stream: Stream, category: str, rng: random
     return row
 
 
+# --- planted networks -------------------------------------------------------------------
+# Two smuggling rings declared by customs, planted only when asked for (`planted=True`), so
+# the resolution benchmark's figures stay those of the scenario without them.
+
+PLANTING_STREAM = "rq-cus"
+RING_SHIPMENTS = 12
+RING_SEIZURES = 2
+RING_FRONTS = {
+    "A": ("Nordvik Fresh Fish", "Zeeland Fruit Import", "Rijnmond Reefer Services"),
+    "B": ("Eastgate Trading", "Baltic Star Logistics"),
+}
+RING_EXPORTERS = {"A": ("Frutas del Pacifico", "US"), "B": ("Al Noor General Trading", "AE")}
+RING_VESSELS = {"A": ("Cordillera Star", 993_456), "B": ("Gulf Meridian", 995_678)}
+
+
+@dataclass(frozen=True)
+class PlantedRing:
+    """A ring as the truth knows it: front companies registered at one address with one
+    phone, their one foreign supplier, their own vessel and their reused containers."""
+
+    key: str
+    fronts: tuple[Company, ...]
+    exporter: Company
+    vessel: Vessel
+    containers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlantedRow:
+    """The truth about one planted row: its reference, its ring, its category, its front."""
+
+    external_ref: str
+    ring: PlantedRing
+    category: str
+    front: Company
+
+
+@dataclass(frozen=True)
+class PlantedNetworks:
+    rings: tuple[PlantedRing, ...]
+    # The busiest broker files for both rings (and for innocent importers); the busiest
+    # vessel carries cargo of both (and of innocent traders).
+    broker: Company
+    shared_vessel: Vessel
+    rows: tuple[PlantedRow, ...]
+
+
+def planted_networks(population: Population, *, first_ref: int) -> PlantedNetworks:
+    """The rings and their rows, drawn from the seed alone; row references run on from
+    `first_ref` (after the background rows), each ring's shipments then its seizures, the
+    fronts named in turn."""
+    rings = []
+    for key, names in RING_FRONTS.items():
+        rng = _rng(population.seed, "ring", key)
+        address = population.address(rng, f"address-ring-{key}", "NL")
+        phone = make_phone(rng, "NL")
+        fronts = tuple(
+            Company(f"ring-{key}-front-{n}", name, "NL", registration_number(rng, "NL"), address, phone, None)
+            for n, name in enumerate(names)
+        )
+        exporter_name, country = RING_EXPORTERS[key]
+        exporter = Company(
+            f"ring-{key}-exporter",
+            exporter_name,
+            country,
+            "",
+            population.address(rng, f"address-ring-{key}-exporter", country),
+            make_phone(rng, country),
+            None,
+        )
+        vessel_name, stem = RING_VESSELS[key]
+        # Stems 99xxxx, clear of the population's 920000-989999; an ordinary line's ship.
+        carrier = population.company("carrier", rng.randrange(population.carriers))
+        vessel = Vessel(f"vessel-ring-{key}", make_imo(stem), vessel_name, "PA", carrier)
+        containers = tuple(
+            make_container(rng.choice(CONTAINER_OWNERS), rng.randrange(1_000_000)) for _ in range(4)
+        )
+        rings.append(PlantedRing(key, fronts, exporter, vessel, containers))
+    stream = STREAM_BY_CODE[PLANTING_STREAM]
+    categories = ("shipment",) * RING_SHIPMENTS + ("seizure",) * RING_SEIZURES
+    rows = []
+    for ring in rings:
+        for nth, category in enumerate(categories):
+            ref = f"{stream.prefix}-{first_ref + len(rows) + 1:08d}"
+            rows.append(PlantedRow(ref, ring, category, ring.fronts[nth % len(ring.fronts)]))
+    return PlantedNetworks(tuple(rings), population.company("broker", 0), population.vessel(0), tuple(rows))
+
+
+def build_planted_row(networks: PlantedNetworks, planted: PlantedRow, rng: random.Random) -> RowBuilder:
+    """A customs declaration or seizure of a ring, as its clerks write any other."""
+    stream, ring = STREAM_BY_CODE[PLANTING_STREAM], planted.ring
+    row = RowBuilder()
+    row.set(category=planted.category, occurred_on=_day(rng), classification="restricted")
+    row.party("importer", planted.front, rng, stream)
+    row.party("exporter", ring.exporter, rng, stream)
+    if planted.category == "seizure" or rng.random() < 0.85:
+        row.party("broker", networks.broker, rng, stream)
+    row.vessel(networks.shared_vessel if rng.random() < 0.5 else ring.vessel, rng, stream)
+    row.set(container_numbers=[rng.choice(ring.containers)])
+    description = row.goods(rng, value=planted.category == "shipment")
+    if planted.category == "seizure":
+        row.seizure(rng)
+    else:
+        row.set(summary=f"Declaration: {description}")
+    return row
+
+
 class ResolutionScenario:
     """`rows` rows of the five agencies, row `first` onwards, about a population sized for
     `population` rows (default `rows`): with the same seed and population, a later `first`
-    gives more rows by the same companies under new references."""
+    gives more rows by the same companies under new references. With `planted`, customs'
+    file ends with the rows of two smuggling rings (`networks` is their truth)."""
 
-    def __init__(self, seed: int, rows: int, *, population: int | None = None, first: int = 0):
+    def __init__(
+        self, seed: int, rows: int, *, population: int | None = None, first: int = 0, planted: bool = False
+    ):
         if rows < 1:
             raise ValueError("rows must be at least 1")
         self.seed = seed
@@ -1077,6 +1187,7 @@ class ResolutionScenario:
         self.first = first
         self.population = Population(seed, population or rows)
         self._weights = [stream.weight for stream in STREAMS]
+        self.networks = planted_networks(self.population, first_ref=first + rows) if planted else None
 
     def rows(self) -> Iterator[GeneratedRow]:
         for position in range(self.first, self.first + self.size):
@@ -1089,6 +1200,12 @@ class ResolutionScenario:
             if "shipment" not in row.truth:  # about no consignment others record: its own
                 row.states("shipment", "shipment", f"shipment-{stream.code}-{ref}")
             yield GeneratedRow(stream.code, {"external_ref": ref, **row.columns}, row.truth)
+        for planted in self.networks.rows if self.networks else ():
+            row = build_planted_row(self.networks, planted, _rng(self.seed, "planted", planted.external_ref))
+            row.states("shipment", "shipment", f"shipment-{PLANTING_STREAM}-{planted.external_ref}")
+            yield GeneratedRow(
+                PLANTING_STREAM, {"external_ref": planted.external_ref, **row.columns}, row.truth
+            )
 
     def write(self, directory: Path, *, file_format: str = "csv") -> dict[str, Path]:
         """One file per agency (`<code>.csv` or `.jsonl`) and `truth.jsonl` beside them, a

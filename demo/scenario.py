@@ -623,6 +623,31 @@ def _slot(slots: list[tuple[Ring, str, int]], index: int) -> tuple[Ring, str, in
     raise IndexError(index)
 
 
+@dataclass(frozen=True)
+class Plant:
+    front: Party
+    vessel: Vessel
+    container: str
+    cover: str
+    hs_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlantedRow:
+    """The truth about one planted row, kept apart from the rows: which agency wrote it,
+    under which reference, for which ring, and what it names."""
+
+    agency: str
+    external_ref: str
+    ring: Ring
+    category: str
+    plant: Plant
+
+
+def _external_ref(spec: AgencySpec, category: str, position: int) -> str:
+    return f"{spec.prefix}-{CATEGORY_CODES[category]}-{position + 1:06d}"
+
+
 class Scenario:
     """The rows of one (seed, scale): agency by agency, position by position."""
 
@@ -665,23 +690,42 @@ class Scenario:
             for row in self.agency_rows(spec):
                 yield spec.code, row
 
-    def agency_rows(self, spec: AgencySpec) -> Iterator[dict]:
+    def slots(self, spec: AgencySpec) -> Iterator[tuple[Ring, str, int] | None]:
+        """For each position of the agency's stream, the ring, category and index among
+        them of the planted row there, or None for background traffic."""
         slots = self.ring_slots(spec)
         planted = sum(count for _, _, count in slots)
         total = self.agency_total(spec)
         for position in range(total):
-            rng = _rng(self.seed, spec.code, position)
             # Spreads the planted rows evenly through the stream: position i is planted when
             # floor(i * planted / total) steps, which happens exactly `planted` times.
             index = position * planted // total
-            if (position + 1) * planted // total > index:
-                ring, category, nth = _slot(slots, index)
-                row = self.ring_row(spec, ring, category, nth, rng)
+            yield _slot(slots, index) if (position + 1) * planted // total > index else None
+
+    def agency_rows(self, spec: AgencySpec) -> Iterator[dict]:
+        for position, slot in enumerate(self.slots(spec)):
+            rng = _rng(self.seed, spec.code, position)
+            if slot is not None:
+                ring, category, nth = slot
+                row = self.ring_row(spec, ring, category, self.plant(ring, nth, rng), rng)
             else:
                 categories, weights = zip(*spec.mix, strict=True)
                 category = rng.choices(categories, weights)[0]
                 row = self.background_row(spec, category, rng)
-            yield {"external_ref": f"{spec.prefix}-{CATEGORY_CODES[category]}-{position + 1:06d}", **row}
+            yield {"external_ref": _external_ref(spec, category, position), **row}
+
+    def truth(self) -> Iterator[PlantedRow]:
+        """Every planted row of every agency, drawn as `agency_rows` draws it (the same
+        generator, the same draws), without writing or reading a row: what the tests of
+        the analytics expect to find, never derived from what the pipeline made of it."""
+        for spec in AGENCIES:
+            for position, slot in enumerate(self.slots(spec)):
+                if slot is not None:
+                    ring, category, nth = slot
+                    plant = self.plant(ring, nth, _rng(self.seed, spec.code, position))
+                    yield PlantedRow(
+                        spec.code, _external_ref(spec, category, position), ring, category, plant
+                    )
 
     # --- pools, generated on demand and cached ---------------------------------------
 
@@ -908,17 +952,24 @@ class Scenario:
 
     # --- planted rows -----------------------------------------------------------------
 
-    def ring_row(self, spec: AgencySpec, ring: Ring, category: str, nth: int, rng: random.Random) -> dict:
+    @staticmethod
+    def plant(ring: Ring, nth: int, rng: random.Random) -> Plant:
+        """What the `nth` planted row of a kind names, drawn before the row is written, so
+        that `truth` draws the same without reading any row."""
         # The first rows of each kind name every front in turn and the first one sails on
         # the shared vessel, so the patterns are planted even at the smallest scale.
         if nth < len(ring.fronts):
             front = ring.fronts[nth]
         else:
             front = rng.choices(ring.fronts, ring.front_weights)[0]
-        spelled = ring.spellings[spec.code] if front is ring.fronts[0] else front.name
         vessel = SHARED_VESSEL if nth == 0 or rng.random() < 0.5 else ring.vessel
         container = rng.choice(ring.containers)
         cover, hs_codes = rng.choice(ring.cover_goods)
+        return Plant(front, vessel, container, cover, hs_codes)
+
+    def ring_row(self, spec: AgencySpec, ring: Ring, category: str, plant: Plant, rng: random.Random) -> dict:
+        front, vessel = plant.front, plant.vessel
+        spelled = ring.spellings[spec.code] if front is ring.fronts[0] else front.name
         row: dict = {
             "category": category,
             "occurred_on": _day(rng, 40, 330),
@@ -932,33 +983,33 @@ class Scenario:
             row.update(party_columns("carrier", vessel.carrier, rng, contact=False))
             row.update(vessel_columns(vessel, rng))
             row.update(
-                container_numbers=[container],
+                container_numbers=[plant.container],
                 port_of_loading=rng.choice(ring.loading_ports),
                 port_of_discharge=rng.choice(ring.discharge_ports),
-                hs_codes=list(hs_codes),
+                hs_codes=list(plant.hs_codes),
             )
             if category == "shipment":
                 row.update(
                     declared_value=f"{rng.randint(9_000, 26_000)}.00",
                     currency="USD",
-                    summary=f"Import of {cover}",
+                    summary=f"Import of {plant.cover}",
                 )
             elif category == "inspection":
                 result = rng.choice(("discrepancy", "referred_for_seizure"))
                 row.update(
                     inspection_result=result,
                     findings=rng.choice(FINDINGS[result]),
-                    summary=f"Physical inspection: {cover}",
+                    summary=f"Physical inspection: {plant.cover}",
                 )
             else:
                 row.update(self.contraband(ring, rng), classification="confidential")
-                row["summary"] = f"{ring.contraband.capitalize()} found in a load of {cover}"
+                row["summary"] = f"{ring.contraband.capitalize()} found in a load of {plant.cover}"
         elif spec.kind == "coast_guard":
             row.update(party_columns("consignee", front, rng, name=spelled, reg_no=False, contact=False))
             row.update(party_columns("carrier", vessel.carrier, rng, contact=False))
             row.update(vessel_columns(vessel, rng))
             row.update(
-                container_numbers=[container],
+                container_numbers=[plant.container],
                 port_of_discharge="NLRTM",
                 inspection_result="discrepancy",
                 findings="Container seal differs from the manifest; reported to customs.",
@@ -976,10 +1027,10 @@ class Scenario:
             row.update(party_columns("importer", front, rng, name=spelled, reg_no=ring is RING_A))
             row.update(party_columns("exporter", ring.exporter, rng, contact=False))
             row.update(
-                hs_codes=list(hs_codes),
+                hs_codes=list(plant.hs_codes),
                 declared_value=f"{rng.randint(9_000, 26_000)}.00",
                 currency="EUR",
-                summary=f"Import VAT declaration: {cover}; VAT deferred, not paid",
+                summary=f"Import VAT declaration: {plant.cover}; VAT deferred, not paid",
             )
         return row
 

@@ -45,10 +45,11 @@ logger = logging.getLogger(__name__)
 # The advisory lock key space of analytics results (the first int4 of pg_advisory_lock).
 RESULT_LOCK_SPACE = 0x6772_0003
 MAX_LIMIT = 1_000
-# The jobs run over whole agency graphs, where igraph's Leiden finds a partition of at least
-# the modularity of networkx's Louvain far sooner; a community named in a betweenness job is
-# numbered by the same engine as the communities job's.
-COMMUNITY_ENGINE = "igraph"
+# networkx's seeded Louvain, the reference: igraph's Leiden is far faster over a whole agency
+# graph but does not give the same answers (on the resolution scenario it put two planted
+# rings, bridged by one broker, in one community: tests/fast/test_planted_networks.py); a
+# community named in a betweenness job is numbered by the same engine as the communities job's.
+COMMUNITY_ENGINE = "networkx"
 
 
 # --- operations and their parameters -----------------------------------------------------

@@ -600,29 +600,43 @@ def _refused_folds(ids: Collection[int]) -> set[tuple[int, int]]:
 
 def fold_targets(
     *,
-    entity_id: int,
+    entity_ids: Collection[int],
     agency_id: int,
     named: Collection[int] = (),
     known: Mapping[str, Collection[int]] | None = None,
-) -> set[int]:
-    """The entities the agency judges a weaker entity one with, over the identities it
-    states (see `fold_identities`): whether the agency's import of its key may land where a
-    fold put it. `named` and `known` add what the rows being imported state and is not
-    recorded yet: the entities they name by a number, and the identities they state for them."""
-    members = _members(EntityIdentity.objects.filter(entity_id=entity_id).values_list("identity", flat=True))
-    folded = {
-        merge.merged_id: merge
-        for merge in EntityMerge.objects.filter(merged_id=entity_id, undone_at__isnull=True, automatic=True)
-    }
-    found: set[int] = set()
+) -> dict[int, set[int]]:
+    """Per weaker entity, the entities the agency judges it one with, over the identities
+    it states (see `fold_identities`): whether the agency's import of its key may land where
+    a fold put it. `named` and `known` add what the rows being imported state and is not
+    recorded yet: the entities they name by a number, and the identities they state for them.
+    A few statements for all of `entity_ids`, however many."""
+    stated: dict[int, set[str]] = {pk: set() for pk in entity_ids}
+    for pk, identity in EntityIdentity.objects.filter(entity_id__in=list(stated)).values_list(
+        "entity_id", "identity"
+    ):
+        stated[pk].add(identity)
+    members = _members({identity for identities in stated.values() for identity in identities})
     for identity, entries in members.items():
         for pk in (known or {}).get(identity, ()):
             if pk in entries:
                 entries[pk].agencies.add(agency_id)
-        anchors, weak = _tiers(entries, folded)
-        if any(member.pk == entity_id for member in weak):
-            found.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
-    return found - {None}
+    folded = {
+        merge.merged_id: merge
+        for merge in EntityMerge.objects.filter(
+            merged_id__in=list(stated), undone_at__isnull=True, automatic=True
+        )
+    }
+    found: dict[int, set[int]] = {}
+    for entity_id, identities in stated.items():
+        own_folds = {entity_id: folded[entity_id]} if entity_id in folded else {}
+        targets = set()
+        for identity in identities:
+            entries = members.get(identity, {})
+            anchors, weak = _tiers(entries, own_folds)
+            if any(member.pk == entity_id for member in weak):
+                targets.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
+        found[entity_id] = targets - {None}
+    return found
 
 
 @dataclass
@@ -848,14 +862,17 @@ def _move_links_of(
     records the merged entities' links are in: (sources, targets) entries per merged entity."""
     merged_ids = [merged for _, merged, _ in folds]
     involved = {*merged_ids, *(survivor for survivor, _, _ in folds)}
-    records = Link.objects.filter(Q(source_id__in=merged_ids) | Q(target_id__in=merged_ids)).values(
-        "record_id"
+    records = set(
+        Link.objects.filter(Q(source_id__in=merged_ids) | Q(target_id__in=merged_ids)).values_list(
+            "record_id", flat=True
+        )
     )
+    # By record, then by entity here: a record holds a few links, a registered company
+    # the links of all its records.
     links = {
         link.pk: link
-        for link in Link.objects.filter(
-            Q(source_id__in=involved) | Q(target_id__in=involved), record_id__in=records
-        )
+        for link in Link.objects.filter(record_id__in=records)
+        if link.source_id in involved or link.target_id in involved
     }
     touching: dict[int, set[int]] = {}
     for link in links.values():

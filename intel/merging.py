@@ -26,6 +26,7 @@ from django.utils import timezone
 from agencies.models import User
 from audit.log import event_for, record_event, record_events
 from intel.access import ANY_PURPOSE, access_policy, sees_everything
+from intel.bulk import set_column
 from intel.candidates import propose, refresh_name_fingerprints
 from intel.models import Entity, EntityIdentity, EntityMerge, Link, Mention, Record, ResolutionCandidate
 from intel.resolution import TIER_NAME
@@ -783,8 +784,7 @@ def _fold_many(folds: list[tuple[int, int, str]], *, agency_id: int, details: di
         by_survivor: dict[int, list[int]] = {}
         for survivor, merged, _ in made:
             by_survivor.setdefault(survivor, []).append(merged)
-        for survivor, merged_ids in by_survivor.items():
-            Entity.objects.filter(pk__in=merged_ids).update(merged_into_id=survivor)
+        set_column(Entity, "merged_into_id", {merged: survivor for survivor, merged, _ in made})
         if decided:
             ResolutionCandidate.objects.filter(pk__in=decided).update(
                 status=ResolutionCandidate.Status.MERGED, decided_by=None, decided_at=now
@@ -836,7 +836,7 @@ def _move_mentions_of(folds: list[tuple[int, int, str]]) -> dict[int, list[dict[
         ).values_list("pk", "entity_id", "record_id", "role")
     }
     entries: dict[int, list[dict[str, Any]]] = {}
-    move: dict[int, list[int]] = {}
+    move: dict[int, int] = {}
     remove: list[int] = []
     for survivor, merged, _ in folds:
         entries[merged] = []
@@ -844,14 +844,13 @@ def _move_mentions_of(folds: list[tuple[int, int, str]]) -> dict[int, list[dict[
             kept = taken.get((survivor, mention.record_id, mention.role))
             if kept is None:
                 taken[(survivor, mention.record_id, mention.role)] = mention.pk
-                move.setdefault(survivor, []).append(mention.pk)
+                move[mention.pk] = survivor
                 entries[merged].append({"id": mention.pk})
             else:
                 remove.append(mention.pk)
                 entries[merged].append({"id": mention.pk, "removed": _mention_data(mention), "kept": kept})
     Mention.objects.filter(pk__in=remove).delete()
-    for survivor, pks in move.items():
-        Mention.objects.filter(pk__in=pks).update(entity_id=survivor)
+    set_column(Mention, "entity_id", move)
     return entries
 
 
@@ -879,8 +878,8 @@ def _move_links_of(
         touching.setdefault(link.source_id, set()).add(link.pk)
         touching.setdefault(link.target_id, set()).add(link.pk)
     removed: set[int] = set()
-    move_source: dict[int, list[int]] = {}
-    move_target: dict[int, list[int]] = {}
+    move_source: dict[int, int] = {}
+    move_target: dict[int, int] = {}
     result: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     for survivor, merged, _ in folds:
         own = sorted(touching.get(merged, set()) - removed)
@@ -904,19 +903,17 @@ def _move_links_of(
                 continue
             existing.add(identity)
             if link.source_id == merged:
-                move_source.setdefault(survivor, []).append(pk)
+                move_source[pk] = survivor
                 sources.append({"id": pk})
             else:
-                move_target.setdefault(survivor, []).append(pk)
+                move_target[pk] = survivor
                 targets.append({"id": pk})
             link.source_id, link.target_id = source, target
             touching.setdefault(survivor, set()).add(pk)
         result[merged] = (sources, targets)
     Link.objects.filter(pk__in=removed).delete()
-    for survivor, pks in move_source.items():
-        Link.objects.filter(pk__in=[pk for pk in pks if pk not in removed]).update(source_id=survivor)
-    for survivor, pks in move_target.items():
-        Link.objects.filter(pk__in=[pk for pk in pks if pk not in removed]).update(target_id=survivor)
+    set_column(Link, "source_id", {pk: at for pk, at in move_source.items() if pk not in removed})
+    set_column(Link, "target_id", {pk: at for pk, at in move_target.items() if pk not in removed})
     return result
 
 

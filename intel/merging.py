@@ -749,12 +749,18 @@ def _fold_many(folds: list[tuple[int, int, str]], *, agency_id: int, details: di
                 made.append((survivor, merged, identity))
         if not made:
             return
-        pairs = Q()
-        for survivor, merged, _ in made:
-            a, b = sorted((survivor, merged))
-            pairs |= Q(entity_a_id=a, entity_b_id=b)
+        pairs = {tuple(sorted((survivor, merged))) for survivor, merged, _ in made}
+        # The pairs' candidates found by either end, then locked exactly: one OR of a
+        # condition per pair costs more to build than the folds themselves.
+        exact = [
+            pk
+            for pk, a, b in ResolutionCandidate.objects.filter(
+                entity_a_id__in={a for a, _ in pairs}, entity_b_id__in={b for _, b in pairs}
+            ).values_list("pk", "entity_a_id", "entity_b_id")
+            if (a, b) in pairs
+        ]
         candidates: dict[tuple[int, int], ResolutionCandidate] = {}
-        for candidate in ResolutionCandidate.objects.select_for_update().filter(pairs).order_by("pk"):
+        for candidate in ResolutionCandidate.objects.select_for_update().filter(pk__in=exact).order_by("pk"):
             candidates.setdefault((candidate.entity_a_id, candidate.entity_b_id), candidate)
         moved_mentions = _move_mentions_of(made)
         moved_links = _move_links_of(made)

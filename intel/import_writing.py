@@ -393,9 +393,11 @@ class SeenReferences:
             # Only placeholders are formatted into the statement; the references are parameters.
             cursor.execute(f"SELECT ref FROM import_seen_refs WHERE ref IN ({placeholders})", refs)  # noqa: S608
             met = {ref for (ref,) in cursor.fetchall()}
-            cursor.executemany(
-                "INSERT INTO import_seen_refs (ref) VALUES (%s)", [(r,) for r in refs if r not in met]
-            )
+            new = [ref for ref in refs if ref not in met]
+            if new:
+                # One statement, not one per reference: a round trip per row otherwise.
+                rows = ", ".join(["(%s)"] * len(new))
+                cursor.execute(f"INSERT INTO import_seen_refs (ref) VALUES {rows}", new)  # noqa: S608
         return met
 
     def clear(self) -> None:

@@ -55,7 +55,10 @@ def set_column(model: type[models.Model], name: str, values: dict[int, object]) 
     pk_field = model._meta.pk
     statement = sql.SQL(
         "UPDATE {table} SET {column} = v.value"
-        " FROM unnest(%s::{pk_type}[], %s::{value_type}[]) AS v(pk, value) WHERE {table}.{pk} = v.pk"
+        " FROM unnest(%s::{pk_type}[], %s::{value_type}[]) AS v(pk, value)"
+        # The primary keys once more as an index condition: joined to unnest alone, the
+        # planner may read the whole table to hash it.
+        " WHERE {table}.{pk} = v.pk AND {table}.{pk} = ANY(%s::{pk_type}[])"
     ).format(
         table=sql.Identifier(model._meta.db_table),
         column=sql.Identifier(field.column),
@@ -64,4 +67,5 @@ def set_column(model: type[models.Model], name: str, values: dict[int, object]) 
         value_type=sql.SQL(field.db_type(connection)),
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(cursor.cursor), [list(values), list(values.values())])
+        pks = list(values)
+        cursor.execute(statement.as_string(cursor.cursor), [pks, list(values.values()), pks])

@@ -191,7 +191,8 @@ def render(results: dict) -> str:
         "- PostgreSQL settings: "
         + ", ".join(f"{k} = {v}" for k, v in machine.get("postgres_settings", {}).items())
     )
-    add("- database: `interlink_bench` (its own; never the dev or test database); Django DEBUG off")
+    database = machine.get("database", "interlink_bench")
+    add(f"- database: `{database}` (its own; never the dev or test database); Django DEBUG off")
     add("")
     add("```")
     add(f"$ free -m\n{machine.get('free', '')}")

@@ -41,6 +41,7 @@ if __package__ in (None, ""):
 
 from bench import report
 from bench.common import (
+    BENCH_DB,
     ROOT,
     WORK_DIR,
     bench_env,
@@ -453,6 +454,7 @@ def machine_facts() -> dict:
         },
         "postgres": postgres,
         "postgres_settings": settings,
+        "database": BENCH_DB,
         "load_average_start": os.getloadavg(),
     }
 

@@ -70,41 +70,60 @@ class Statements:
     known: dict[str, set[int]] = field(default_factory=dict)
 
 
-def follows_merge(
-    *, merged_id: int, survivor_id: int, agency_id: int, stated: Statements | None = None
-) -> bool:
-    """Whether an import of the agency's may land on the survivor of a merge: when the
-    merge is an automatic fold the agency's own records agree with
-    (`merging.fold_targets`), when the agency made the merge, or when it may see every
-    mention of both entities. Otherwise the merge is another agency's conclusion from records this one
-    may not see, and landing on the survivor would show it as one entity with both names."""
-    merge = (
-        EntityMerge.objects.filter(merged_id=merged_id, survivor_id=survivor_id, undone_at__isnull=True)
+def followed_merges(steps: dict[int, int], *, agency_id: int, stated: Statements | None = None) -> set[int]:
+    """Of the merges `steps` (merged id: survivor id), the merged ids whose survivor an
+    import of the agency's may land on: when the merge is an automatic fold the agency's own
+    records agree with (`merging.fold_targets`), when the agency made the merge, or when it
+    may see every mention of both entities. Otherwise the merge is another agency's
+    conclusion from records this one may not see, and landing on the survivor would show it
+    as one entity with both names."""
+    latest: dict[int, tuple[int, int, bool]] = {}
+    for merged_id, survivor_id, merge_agency, automatic in (
+        EntityMerge.objects.filter(merged_id__in=list(steps), undone_at__isnull=True)
         .order_by("-merged_at")
-        .values_list("agency_id", "automatic")
-        .first()
-    )
-    if merge is not None and merge[1]:
-        stated = stated or Statements()
-        targets = fold_targets(
-            entity_id=merged_id, agency_id=agency_id, named=stated.named, known=stated.known
+        .values_list("merged_id", "survivor_id", "agency_id", "automatic")
+    ):
+        if survivor_id == steps[merged_id]:
+            latest.setdefault(merged_id, (survivor_id, merge_agency, automatic))
+    stated = stated or Statements()
+    folds = [merged_id for merged_id, (_, _, automatic) in latest.items() if automatic]
+    targets = fold_targets(entity_ids=folds, agency_id=agency_id, named=stated.named, known=stated.known)
+    followed = set()
+    for merged_id, survivor_id in steps.items():
+        merge = latest.get(merged_id)
+        if merge is not None and merge[2]:
+            follows = survivor_id in targets[merged_id]
+        elif merge is not None and merge[1] == agency_id:
+            follows = True
+        else:
+            follows = agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
+        if follows:
+            followed.add(merged_id)
+    return followed
+
+
+def surviving_entities(
+    merged_into: dict[int, int], *, agency_id: int, stated: Statements | None = None
+) -> dict[int, int]:
+    """Follows merged_into (given for `merged_into`'s keys), for an import of the agency's,
+    to the entity that still stands (merges can chain A -> B -> C), stopping before a merge
+    the agency may not follow. One step of every chain at a time."""
+    standing = {pk: pk for pk in merged_into}
+    steps = dict(merged_into)
+    while steps:
+        followed = followed_merges(steps, agency_id=agency_id, stated=stated)
+        reached: dict[int, int] = {}
+        for start, at in standing.items():
+            if at in followed:
+                standing[start] = steps[at]
+                reached[start] = steps[at]
+        further = dict(
+            Entity.objects.filter(pk__in=set(reached.values()), merged_into__isnull=False).values_list(
+                "pk", "merged_into"
+            )
         )
-        return survivor_id in targets
-    if merge is not None and merge[0] == agency_id:
-        return True
-    return agency_sees_all_of(agency_id=agency_id, entity_ids=[merged_id, survivor_id])
-
-
-def surviving_entity(*, entity_id: int, agency_id: int, stated: Statements | None = None) -> int:
-    """Follows merged_into, for an import of the agency's, to the entity that still stands
-    (merges can chain A -> B -> C), stopping before a merge the agency may not follow."""
-    while True:
-        next_id = Entity.objects.filter(pk=entity_id).values_list("merged_into", flat=True).get()
-        if next_id is None or not follows_merge(
-            merged_id=entity_id, survivor_id=next_id, agency_id=agency_id, stated=stated
-        ):
-            return entity_id
-        entity_id = next_id
+        steps = {at: further[at] for at in set(reached.values()) if at in further}
+    return standing
 
 
 def resolve_entities(
@@ -139,12 +158,15 @@ def resolve_entities(
                 stated.named.add(pk)
                 for identity, _ in item.identities:
                     stated.known.setdefault(identity, set()).add(pk)
-        for entity_type, (pk, key, merged_into) in rows:
-            # A key merged away speaks for its survivor, at the end of the chain the importing
-            # agency may follow.
-            ids[(entity_type, key)] = (
-                surviving_entity(entity_id=pk, agency_id=agency_id, stated=stated) if merged_into else pk
-            )
+        # A key merged away speaks for its survivor, at the end of the chain the importing
+        # agency may follow.
+        survivors = surviving_entities(
+            {pk: merged_into for _, (pk, _, merged_into) in rows if merged_into},
+            agency_id=agency_id,
+            stated=stated,
+        )
+        for entity_type, (pk, key, _) in rows:
+            ids[(entity_type, key)] = survivors.get(pk, pk)
 
     fetch(wanted)
     missing = [wanted[k] for k in wanted if k not in ids]
@@ -375,9 +397,11 @@ class SeenReferences:
             # Only placeholders are formatted into the statement; the references are parameters.
             cursor.execute(f"SELECT ref FROM import_seen_refs WHERE ref IN ({placeholders})", refs)  # noqa: S608
             met = {ref for (ref,) in cursor.fetchall()}
-            cursor.executemany(
-                "INSERT INTO import_seen_refs (ref) VALUES (%s)", [(r,) for r in refs if r not in met]
-            )
+            new = [ref for ref in refs if ref not in met]
+            if new:
+                # One statement, not one per reference: a round trip per row otherwise.
+                rows = ", ".join(["(%s)"] * len(new))
+                cursor.execute(f"INSERT INTO import_seen_refs (ref) VALUES {rows}", new)  # noqa: S608
         return met
 
     def clear(self) -> None:

@@ -24,8 +24,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agencies.models import User
-from audit.log import record_event
+from audit.log import event_for, record_event, record_events
 from intel.access import ANY_PURPOSE, access_policy, sees_everything
+from intel.bulk import set_column
 from intel.candidates import propose, refresh_name_fingerprints
 from intel.models import Entity, EntityIdentity, EntityMerge, Link, Mention, Record, ResolutionCandidate
 from intel.resolution import TIER_NAME
@@ -576,8 +577,11 @@ def fold_identities(
     # Later folds first: an earlier fold's survivor may be a later fold's merged entity.
     for merge in sorted(undo.values(), key=lambda merge: -merge.pk):
         _unfold(merge, agency_id=agency_id, details=details)
-    for pk, (target, identity) in sorted(fold.items()):
-        _fold(target, pk, agency_id=agency_id, details={**details, "identity": identity})
+    _fold_many(
+        [(target, pk, identity) for pk, (target, identity) in sorted(fold.items())],
+        agency_id=agency_id,
+        details=details,
+    )
     propose(ambiguous, reason="the identity does not say which entity")
     return len(undo) + len(fold)
 
@@ -597,29 +601,43 @@ def _refused_folds(ids: Collection[int]) -> set[tuple[int, int]]:
 
 def fold_targets(
     *,
-    entity_id: int,
+    entity_ids: Collection[int],
     agency_id: int,
     named: Collection[int] = (),
     known: Mapping[str, Collection[int]] | None = None,
-) -> set[int]:
-    """The entities the agency judges a weaker entity one with, over the identities it
-    states (see `fold_identities`): whether the agency's import of its key may land where a
-    fold put it. `named` and `known` add what the rows being imported state and is not
-    recorded yet: the entities they name by a number, and the identities they state for them."""
-    members = _members(EntityIdentity.objects.filter(entity_id=entity_id).values_list("identity", flat=True))
-    folded = {
-        merge.merged_id: merge
-        for merge in EntityMerge.objects.filter(merged_id=entity_id, undone_at__isnull=True, automatic=True)
-    }
-    found: set[int] = set()
+) -> dict[int, set[int]]:
+    """Per weaker entity, the entities the agency judges it one with, over the identities
+    it states (see `fold_identities`): whether the agency's import of its key may land where
+    a fold put it. `named` and `known` add what the rows being imported state and is not
+    recorded yet: the entities they name by a number, and the identities they state for them.
+    A few statements for all of `entity_ids`, however many."""
+    stated: dict[int, set[str]] = {pk: set() for pk in entity_ids}
+    for pk, identity in EntityIdentity.objects.filter(entity_id__in=list(stated)).values_list(
+        "entity_id", "identity"
+    ):
+        stated[pk].add(identity)
+    members = _members({identity for identities in stated.values() for identity in identities})
     for identity, entries in members.items():
         for pk in (known or {}).get(identity, ()):
             if pk in entries:
                 entries[pk].agencies.add(agency_id)
-        anchors, weak = _tiers(entries, folded)
-        if any(member.pk == entity_id for member in weak):
-            found.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
-    return found - {None}
+    folded = {
+        merge.merged_id: merge
+        for merge in EntityMerge.objects.filter(
+            merged_id__in=list(stated), undone_at__isnull=True, automatic=True
+        )
+    }
+    found: dict[int, set[int]] = {}
+    for entity_id, identities in stated.items():
+        own_folds = {entity_id: folded[entity_id]} if entity_id in folded else {}
+        targets = set()
+        for identity in identities:
+            entries = members.get(identity, {})
+            anchors, weak = _tiers(entries, own_folds)
+            if any(member.pk == entity_id for member in weak):
+                targets.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
+        found[entity_id] = targets - {None}
+    return found
 
 
 @dataclass
@@ -702,6 +720,207 @@ def _fold(survivor_id: int, merged_id: int, *, agency_id: int, details: dict[str
             survivor, merged, candidate, merged_by=None, agency_id=agency_id, automatic=True
         )
         _announce("entity.merge", merge, None, agency_id=agency_id, details=details)
+
+
+def _fold_many(folds: list[tuple[int, int, str]], *, agency_id: int, details: dict[str, Any]) -> None:
+    """The folds (survivor, merged, identity) one import chunk decided, in that order, each
+    as `_fold` makes it, but with a handful of set-based statements for all of them: a
+    chunk's folds are its largest cost otherwise, some twenty round trips each.
+
+    What each fold moves depends on the folds before it (two names of one record folded
+    into one company leave it one mention), so the moves are worked out in memory in the
+    same order, on the rows of every entity involved, and written at the end. When an
+    entity is a survivor of one fold and the merged one of another, the folds are made one
+    by one instead."""
+    survivors = {survivor for survivor, _, _ in folds}
+    if survivors & {merged for _, merged, _ in folds}:
+        for survivor, merged, identity in folds:
+            _fold(survivor, merged, agency_id=agency_id, details={**details, "identity": identity})
+        return
+    if not folds:
+        return
+    with transaction.atomic():
+        locked = _lock_entities(*survivors, *(merged for _, merged, _ in folds))
+        into = {pk: entity.merged_into_id for pk, entity in locked.items()}
+        made: list[tuple[int, int, str]] = []
+        for survivor, merged, identity in folds:
+            if into[merged] is None and into[survivor] is None:
+                into[merged] = survivor
+                made.append((survivor, merged, identity))
+        if not made:
+            return
+        pairs = {tuple(sorted((survivor, merged))) for survivor, merged, _ in made}
+        # The pairs' candidates found by either end, then locked exactly: one OR of a
+        # condition per pair costs more to build than the folds themselves.
+        exact = [
+            pk
+            for pk, a, b in ResolutionCandidate.objects.filter(
+                entity_a_id__in={a for a, _ in pairs}, entity_b_id__in={b for _, b in pairs}
+            ).values_list("pk", "entity_a_id", "entity_b_id")
+            if (a, b) in pairs
+        ]
+        candidates: dict[tuple[int, int], ResolutionCandidate] = {}
+        for candidate in ResolutionCandidate.objects.select_for_update().filter(pk__in=exact).order_by("pk"):
+            candidates.setdefault((candidate.entity_a_id, candidate.entity_b_id), candidate)
+        moved_mentions = _move_mentions_of(made)
+        moved_links = _move_links_of(made)
+        now = timezone.now()
+        decided = []
+        merges = []
+        for survivor, merged, _ in made:
+            candidate = candidates.get(tuple(sorted((survivor, merged))))
+            if candidate is not None and candidate.status != ResolutionCandidate.Status.OPEN:
+                candidate = None
+            if candidate is not None:
+                decided.append(candidate.pk)
+            sources, targets = moved_links[merged]
+            merges.append(
+                EntityMerge(
+                    survivor_id=survivor,
+                    merged_id=merged,
+                    candidate=candidate,
+                    moved_mentions=moved_mentions[merged],
+                    moved_link_sources=sources,
+                    moved_link_targets=targets,
+                    merged_by=None,
+                    agency_id=agency_id,
+                    automatic=True,
+                )
+            )
+        by_survivor: dict[int, list[int]] = {}
+        for survivor, merged, _ in made:
+            by_survivor.setdefault(survivor, []).append(merged)
+        set_column(Entity, "merged_into_id", {merged: survivor for survivor, merged, _ in made})
+        if decided:
+            ResolutionCandidate.objects.filter(pk__in=decided).update(
+                status=ResolutionCandidate.Status.MERGED, decided_by=None, decided_at=now
+            )
+        merges = EntityMerge.objects.bulk_create(merges)
+        # As `_announce` does for a fold: the survivor gains the merged entity's names.
+        names = dict(Entity.objects.filter(pk__in=into).values_list("pk", "name_fingerprints"))
+        renamed = []
+        for survivor, merged_ids in by_survivor.items():
+            union = set(names[survivor]).union(*(names[merged] for merged in merged_ids))
+            renamed.append(Entity(pk=survivor, name_fingerprints=sorted(union)))
+            renamed.extend(Entity(pk=merged, name_fingerprints=[]) for merged in merged_ids)
+        Entity.objects.bulk_update(renamed, ["name_fingerprints"])
+        entities_changed.send(
+            sender=EntityMerge,
+            entity_ids=list(dict.fromkeys(pk for survivor, merged, _ in made for pk in (survivor, merged))),
+        )
+        record_events(
+            event_for(
+                "entity.merge",
+                agency_id=agency_id,
+                obj=merge,
+                details={
+                    "type": locked[merge.survivor_id].type,
+                    "survivor": merge.survivor_id,
+                    "merged": merge.merged_id,
+                    "candidate": merge.candidate_id,
+                    "automatic": True,
+                    **_counts(merge),
+                    **details,
+                    "identity": identity,
+                },
+            )
+            for merge, (_, _, identity) in zip(merges, made, strict=True)
+        )
+
+
+def _move_mentions_of(folds: list[tuple[int, int, str]]) -> dict[int, list[dict[str, Any]]]:
+    """`_move_mentions` for each fold in turn: the moved-mention entries per merged entity."""
+    merged_ids = [merged for _, merged, _ in folds]
+    mentions: dict[int, list[Mention]] = {merged: [] for merged in merged_ids}
+    for mention in Mention.objects.filter(entity_id__in=merged_ids).order_by("pk"):
+        mentions[mention.entity_id].append(mention)
+    taken = {
+        (entity_id, record_id, role): pk
+        for pk, entity_id, record_id, role in Mention.objects.filter(
+            entity_id__in={survivor for survivor, _, _ in folds},
+            record_id__in={mention.record_id for rows in mentions.values() for mention in rows},
+        ).values_list("pk", "entity_id", "record_id", "role")
+    }
+    entries: dict[int, list[dict[str, Any]]] = {}
+    move: dict[int, int] = {}
+    remove: list[int] = []
+    for survivor, merged, _ in folds:
+        entries[merged] = []
+        for mention in mentions[merged]:
+            kept = taken.get((survivor, mention.record_id, mention.role))
+            if kept is None:
+                taken[(survivor, mention.record_id, mention.role)] = mention.pk
+                move[mention.pk] = survivor
+                entries[merged].append({"id": mention.pk})
+            else:
+                remove.append(mention.pk)
+                entries[merged].append({"id": mention.pk, "removed": _mention_data(mention), "kept": kept})
+    Mention.objects.filter(pk__in=remove).delete()
+    set_column(Mention, "entity_id", move)
+    return entries
+
+
+def _move_links_of(
+    folds: list[tuple[int, int, str]],
+) -> dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """`_move_links` for each fold in turn, on the links of every entity involved in the
+    records the merged entities' links are in: (sources, targets) entries per merged entity."""
+    merged_ids = [merged for _, merged, _ in folds]
+    involved = {*merged_ids, *(survivor for survivor, _, _ in folds)}
+    records = set(
+        Link.objects.filter(Q(source_id__in=merged_ids) | Q(target_id__in=merged_ids)).values_list(
+            "record_id", flat=True
+        )
+    )
+    # By record, then by entity here: a record holds a few links, a registered company
+    # the links of all its records.
+    links = {
+        link.pk: link
+        for link in Link.objects.filter(record_id__in=records)
+        if link.source_id in involved or link.target_id in involved
+    }
+    touching: dict[int, set[int]] = {}
+    for link in links.values():
+        touching.setdefault(link.source_id, set()).add(link.pk)
+        touching.setdefault(link.target_id, set()).add(link.pk)
+    removed: set[int] = set()
+    move_source: dict[int, int] = {}
+    move_target: dict[int, int] = {}
+    result: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    for survivor, merged, _ in folds:
+        own = sorted(touching.get(merged, set()) - removed)
+        in_records = {links[pk].record_id for pk in own}
+        existing = {
+            (link.record_id, link.source_id, link.target_id, link.type)
+            for link in (links[pk] for pk in touching.get(survivor, set()) - removed - set(own))
+            if link.record_id in in_records
+        }
+        sources: list[dict[str, Any]] = []
+        targets: list[dict[str, Any]] = []
+        for pk in own:
+            link = links[pk]
+            source = survivor if link.source_id == merged else link.source_id
+            target = survivor if link.target_id == merged else link.target_id
+            entries = sources if link.source_id == merged else targets
+            identity = (link.record_id, source, target, link.type)
+            if source == target or identity in existing:
+                removed.add(pk)
+                entries.append({"id": pk, "removed": _link_data(link)})
+                continue
+            existing.add(identity)
+            if link.source_id == merged:
+                move_source[pk] = survivor
+                sources.append({"id": pk})
+            else:
+                move_target[pk] = survivor
+                targets.append({"id": pk})
+            link.source_id, link.target_id = source, target
+            touching.setdefault(survivor, set()).add(pk)
+        result[merged] = (sources, targets)
+    Link.objects.filter(pk__in=removed).delete()
+    set_column(Link, "source_id", {pk: at for pk, at in move_source.items() if pk not in removed})
+    set_column(Link, "target_id", {pk: at for pk, at in move_target.items() if pk not in removed})
+    return result
 
 
 def _unfold(merge: EntityMerge, *, agency_id: int, details: dict[str, Any]) -> None:

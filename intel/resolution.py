@@ -43,6 +43,7 @@ caller names, so an importer can report "row 17, field importer_reg_no: ...".
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -68,6 +69,11 @@ from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as NumberInvalid
 
 from intel.models import EntityType
+
+# Pure normalizations of one value, cached: a file names the same traders, countries and
+# streets over and over, and the libraries behind them cost far more than a lookup. Bounded,
+# so the importer's memory stays flat however long the file.
+_cached = functools.lru_cache(maxsize=2**15)
 
 # Entity.key and Entity.block column sizes: longer values keep a readable prefix and end
 # in a hash of the whole, so they stay unique and deterministic.
@@ -182,6 +188,7 @@ def _bounded(value: str, limit: int) -> str:
     return f"{value[: limit - len(digest) - 1]}#{digest}"
 
 
+@_cached
 def _search_text(*names: str | None, identifiers: tuple[str | None, ...] = ()) -> str:
     """Lower-case words of every name, in Unicode and in ASCII, and each identifier whole."""
     seen: dict[str, None] = {}
@@ -204,6 +211,7 @@ def _country(value: str | None, field: str, what: str) -> str:
         raise ResolutionError(field, f"{what} {exc.message}") from None
 
 
+@_cached
 def normalize_country(value: str, field: str) -> str:
     """ISO 3166-1 alpha-2, upper case, from an alpha-2, alpha-3 or numeric code or an
     English short or official name."""
@@ -217,6 +225,7 @@ def normalize_country(value: str, field: str) -> str:
         raise ResolutionError(field, f"{value!r} is not an ISO 3166-1 country code") from None
 
 
+@_cached
 def fold_legal_forms(name: str) -> str:
     """The name case-folded and in ASCII, each spelling of a legal form reduced to rigour's
     comparison form: as written (accented and non-Latin forms) and as transliterated
@@ -234,6 +243,7 @@ def fold_umlaut_spellings(word: str) -> str:
     return word.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
+@_cached
 def name_fingerprint(name: str) -> str:
     """The order-free, legal-form-aware fingerprint of a company or person name; "" when
     the name has nothing to match on. A name's language is not known, so every name's
@@ -255,6 +265,7 @@ def name_similarity(a: str, b: str) -> float:
     return float(fuzz.ratio(fa, fb))
 
 
+@_cached
 def _name_block(country: str, fingerprint: str) -> str:
     """Country plus the first token of the fingerprint that is not a legal form, so
     "Acme Trading Ltd" and "Acme Tradng BV" land together but not every "... Ltd" does."""
@@ -271,14 +282,15 @@ def _name(value: str | None, field: str) -> tuple[str, str]:
     return name, fingerprint
 
 
-def _registration_modules(country: str) -> list[ModuleType]:
+@_cached
+def _registration_modules(country: str) -> tuple[ModuleType, ...]:
     cc = country.lower()
     modules: list[ModuleType] = []
     for name in ("vat", "businessid", *COMPANY_NUMBER_MODULES.get(cc, ())):
         module = get_cc_module(cc, name)
         if module is not None and module not in modules:
             modules.append(module)
-    return modules
+    return tuple(modules)
 
 
 def _compact_identifier(value: str | None) -> str:
@@ -287,6 +299,7 @@ def _compact_identifier(value: str | None) -> str:
     return re.sub(r"[^0-9A-Z]", "", ascii_value.upper())
 
 
+@_cached
 def normalize_registration_number(value: str, country: str, field: str) -> str:
     """The canonical, compact form of a company registration or tax number.
 
@@ -486,6 +499,7 @@ def normalize_postcode(value: str | None) -> str:
     return _compact_identifier(value)
 
 
+@_cached
 def normalize_address(text: str, country: str) -> str:
     """Lower-case ASCII words with common abbreviations spelled out."""
     words = (normalize(text, lowercase=True, ascii=True) or "").split()
@@ -566,10 +580,9 @@ def resolve_address(text: str, country: str, postcode: str | None = None, field:
     )
 
 
-def resolve_phone(raw: str, country: str | None = None, field: str = "phone") -> Resolved:
-    """A phone number in E.164; `country` is the region for numbers written nationally."""
-    value = _required(raw, field)
-    region = _country(country, field, "country") if (country or "").strip() else None
+@_cached
+def _phone_forms(value: str, region: str | None, field: str) -> tuple[str, str, str | None]:
+    """E.164, national form and region of a written number."""
     try:
         parsed = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
@@ -577,10 +590,19 @@ def resolve_phone(raw: str, country: str | None = None, field: str = "phone") ->
         raise ResolutionError(field, f"{value!r} is not a phone number{hint}") from None
     if not phonenumbers.is_valid_number(parsed):
         raise ResolutionError(field, f"{value!r} is not a valid phone number")
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL),
+        phonenumbers.region_code_for_number(parsed),
+    )
+
+
+def resolve_phone(raw: str, country: str | None = None, field: str = "phone") -> Resolved:
+    """A phone number in E.164; `country` is the region for numbers written nationally."""
+    value = _required(raw, field)
+    region = _country(country, field, "country") if (country or "").strip() else None
+    e164, national, number_region = _phone_forms(value, region, field)
     properties: dict = {"number": e164}
-    number_region = phonenumbers.region_code_for_number(parsed)
     if number_region and number_region != "ZZ":
         properties["country"] = number_region
     return Resolved(

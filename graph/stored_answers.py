@@ -48,8 +48,10 @@ def _entity_ids(operation: str, result: dict) -> set[int]:
     if operation == "betweenness":
         return {row["entity_id"] for row in result["ranking"]}
     if operation == "network_risk":
-        return {row["entity_id"] for row in result["ranking"]} | {
-            pk for row in result["ranking"] for path in row["paths"] for pk in path["entities"]
+        return {
+            *result["seeds"],
+            *(row["entity_id"] for row in result["ranking"]),
+            *(pk for row in result["ranking"] for path in row["paths"] for pk in path["entities"]),
         }
     subject, lists = PATTERN_ENTITIES[operation]
     return {pk for match in result["matches"] for key in (subject, *lists) for pk in _ids(match.get(key))}
@@ -80,7 +82,9 @@ def _shown(operation: str, result: dict, show: Callable[[int], dict | None]) -> 
                     if all(show(pk) is not None for pk in path["entities"])
                 ]
             ranking.append(shown)
-        rest = {key: value for key, value in result.items() if key not in ("ranking", "seeds", "community")}
+        rest = {key: value for key, value in result.items() if key not in ("ranking", "seeds")}
+        if "seeds" in result:
+            rest["seeds"] = kept(result["seeds"])
         return {**rest, "ranking": ranking}
     subject, lists = PATTERN_ENTITIES[operation]
     matches = []

@@ -48,8 +48,12 @@ def test_the_answer_follows_the_job_and_names_entities_by_public_id(celery_worke
     assert first.status_code == 202 and first.json()["status"] in ("pending", "running", "done")
     body = answered(cus)
     assert body["status"] == "done" and body["progress"] == 100
-    ranked = [row["entity"]["id"] for row in body["result"]["ranking"]]
-    assert public(alpha) in ranked
+    # What the seizure customs may see names (Alpha, the seized shipment) is where the risk
+    # starts; their neighbours are ranked.
+    seeds = {seed["id"] for seed in body["result"]["seeds"]}
+    assert public(alpha) in seeds
+    assert seeds == {public(e) for e in Entity.objects.filter(mentions__record__category="seizure")}
+    assert body["result"]["ranking"], "entities near the seizure are scored"
     assert all(isinstance(row["entity"]["names"], list) for row in body["result"]["ranking"])
     assert str(alpha.pk) not in json.dumps(body["result"]).replace(public(alpha), "")
     assert AuditEvent.objects.filter(action="graph.query", object_id="analysis.network_risk").exists()
@@ -58,9 +62,9 @@ def test_the_answer_follows_the_job_and_names_entities_by_public_id(celery_worke
 def test_each_agency_gets_its_own_answer(celery_worker, world):  # noqa: F811
     synced()
     theirs = answered(world["tax"])
-    assert theirs["result"]["ranking"] == []
+    assert (theirs["result"]["seeds"], theirs["result"]["ranking"]) == ([], [])
     ours = answered(world["cus"])
-    assert public(world["alpha"]) in [row["entity"]["id"] for row in ours["result"]["ranking"]]
+    assert public(world["alpha"]) in {seed["id"] for seed in ours["result"]["seeds"]}
 
 
 def test_an_entity_the_caller_may_not_see_now_is_dropped_with_the_paths_through_it(
@@ -83,18 +87,19 @@ def test_an_entity_the_caller_may_not_see_now_is_dropped_with_the_paths_through_
     # As if the job had read a graph in which customs could see the tax record.
     result = row.result
     result["ranking"].insert(0, {"entity_id": hidden.pk, "score": 0.99, "paths": []})
-    alpha_row = next(r for r in result["ranking"] if r["entity_id"] == alpha.pk)
-    alpha_row["paths"] = [
-        {"entities": [hidden.pk, alpha.pk], "contribution": 0.5},
-        {"entities": [alpha.pk], "contribution": 0.4},
+    scored = next(r for r in result["ranking"] if r["entity_id"] != hidden.pk)
+    scored["paths"] = [
+        {"entities": [alpha.pk, hidden.pk, scored["entity_id"]], "contribution": 0.5},
+        {"entities": [alpha.pk, scored["entity_id"]], "contribution": 0.4},
     ]
     AnalyticsResult.objects.filter(pk=row.pk).update(result=result)
 
     body = answered(cus)
     text = json.dumps(body)
     assert public(hidden) not in text and "Hidden" not in text
-    shown_alpha = next(r for r in body["result"]["ranking"] if r["entity"]["id"] == public(alpha))
-    assert [[e["id"] for e in p["entities"]] for p in shown_alpha["paths"]] == [[public(alpha)]]
+    kept = Entity.objects.get(pk=scored["entity_id"])
+    shown = next(r for r in body["result"]["ranking"] if r["entity"]["id"] == public(kept))
+    assert [[e["id"] for e in p["entities"]] for p in shown["paths"]] == [[public(alpha), public(kept)]]
 
 
 @pytest.mark.parametrize(

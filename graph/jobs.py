@@ -30,10 +30,11 @@ from typing import Any
 
 import networkx as nx
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.locks import session_lock
 from graph import algorithms
 from graph.models import AnalyticsResult, VisibilityChange
 from graph.outbox import sync_enabled
@@ -253,16 +254,8 @@ def _send(result_id: int) -> None:
 def result_lock(result_id: int) -> Iterator[None]:
     """One process at a time computes a result: a redelivered job waits for the first
     delivery, then finds the result done (the lock of a dead worker goes with its connection)."""
-    if connection.vendor != "postgresql":
-        yield  # the embedded default runs tasks in process, one at a time
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RESULT_LOCK_SPACE, result_id])
-    try:
+    with session_lock(RESULT_LOCK_SPACE, result_id):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RESULT_LOCK_SPACE, result_id])
 
 
 def _progress(result_id: int, percent: int) -> None:

@@ -12,11 +12,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from audit.log import record_event
+from core.locks import session_lock
 from intel.import_reading import ImportFailed, ImportLimits, check_file_size, detect_format
 from intel.import_writing import import_file
 from intel.models import ImportBatch, Record
@@ -65,16 +66,8 @@ def batch_lock(batch_id: int) -> Iterator[None]:
     delivery is still at work (the broker's visibility timeout passed on a long file) waits
     here, then finds the batch finished; the lock of a worker that died goes with its
     database connection, so the redelivery after a crash goes on at once."""
-    if connection.vendor != "postgresql":
-        yield  # the embedded default runs tasks in process, one at a time
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK_SPACE, batch_id])
-    try:
+    with session_lock(IMPORT_LOCK_SPACE, batch_id):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [IMPORT_LOCK_SPACE, batch_id])
 
 
 def run_import_batch(batch_id: int) -> ImportBatch:

@@ -347,7 +347,9 @@ def load(records: int, seed: int = 11) -> dict:
 # --- stages ----------------------------------------------------------------------------------
 
 
-def run_resync() -> dict:
+def run_resync(env: dict[str, str] | None = None) -> dict:
+    """`manage.py graph_resync` into an emptied graph, in a child process with `env` (this
+    bench's database by default): its time and the memory of its processes."""
     wipe_graph()
     WORK.mkdir(parents=True, exist_ok=True)
     output = WORK / "resync.log"
@@ -356,7 +358,7 @@ def run_resync() -> dict:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "graph_resync", "--no-progress"],
             cwd=ROOT,
-            env=child_env(),
+            env=env or child_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

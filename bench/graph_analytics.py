@@ -127,9 +127,9 @@ def bench_neo4j() -> Iterator[str]:
 # --- viewers and samples ------------------------------------------------------------------
 
 
-def viewers() -> dict[str, object]:
+def viewers() -> dict[str, tuple[int, object]]:
     """The first analyst of the agency that may see the most records and of the one that may
-    see the fewest, by the choke point's count."""
+    see the fewest, by the choke point's count, with that count."""
     from agencies.models import User
     from bench.api import PURPOSE
     from intel.models import Record
@@ -272,12 +272,12 @@ def measure_walks(user, seeds: list[str], reference_samples: int) -> dict:
 def stage_walks(results: dict, samples: int, reference_samples: int) -> None:
     rnd = random.Random(SAMPLE_SEED)
     measured = {}
-    for level, user in viewers().items():
+    for level, (visible, user) in viewers().items():
         print(f"[bench] walks for the {level}-visibility viewer {user.username} ...", file=sys.stderr)
         seeds = sample_entities(user, samples, rnd)
         measured[level] = {
             "viewer": user.agency.code,
-            "samples": samples,
+            "visible_records": visible,
             **measure_walks(user, seeds, reference_samples),
         }
     results["walks"] = measured
@@ -395,11 +395,11 @@ def partition_agreement(first: list[list[int]], second: list[list[int]]) -> floa
 def stage_global(results: dict) -> None:
     from bench.api import PURPOSE  # noqa: F401 - the purpose the children build for
 
-    viewer = viewers()["high"]
+    visible, viewer = viewers()["high"]
     graph_path = WORK / "visible_graph.pickle"
     print(f"[bench] building {viewer.agency.code}'s graph ...", file=sys.stderr)
     built = run_child("build", viewer.agency.code, str(graph_path))
-    measured: dict = {"viewer": viewer.agency.code, "build": built}
+    measured: dict = {"viewer": viewer.agency.code, "visible_records": visible, "build": built}
     answers = {}
     for operation, engine in GLOBAL_RUNS:
         print(f"[bench] {operation} on {engine} ...", file=sys.stderr)
@@ -476,7 +476,8 @@ def _walk_lines(walks: dict) -> list[str]:
                     met = row["p95_ms"] < goals[kind]
                     goal = f"p95 < {goals[kind]} ms: {'met' if met else '**missed**'}"
                 lines.append(
-                    f"| {measured['viewer']} ({level}) | {kind} | {engine.replace('_', ' ')} | {row['n']} "
+                    f"| {measured['viewer']} ({level}: {measured['visible_records']:,} records) "
+                    f"| {kind} | {engine.replace('_', ' ')} | {row['n']} "
                     f"| {report._n(row['p50_ms'], 1)} | {report._n(row['p95_ms'], 1)} "
                     f"| {report._n(row['max_ms'], 1)} "
                     f"| {row['refused']} | {report._n(row['mean_size'], 1)} | {goal} |"
@@ -495,7 +496,8 @@ def _walk_lines(walks: dict) -> list[str]:
 def _global_lines(measured: dict) -> list[str]:
     build = measured["build"]
     lines = [
-        f"The viewer {measured['viewer']}'s whole graph, built from PostgreSQL through the choke point: "
+        f"The viewer {measured['viewer']}'s whole graph ({measured['visible_records']:,} visible records), "
+        "built from PostgreSQL through the choke point: "
         f"{build['nodes']:,} entities, {build['relationships']:,} relationships, {build['seconds']:,} s, "
         f"peak RSS {build['peak_mib']:,} MiB.",
         "",

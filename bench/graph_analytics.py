@@ -196,7 +196,7 @@ def reference_backend() -> Iterator[None]:
 
 def timed(ask: Callable[[], dict]) -> tuple[float, dict | None]:
     """Milliseconds, and the answer (None when refused as too large a walk)."""
-    from core.inputs import BadInput
+    from intel.selectors import BadInput
 
     started = time.perf_counter()
     try:

@@ -76,6 +76,9 @@ def clean_setting(name: str, raw: object, kinds: tuple[type, ...]) -> object:
     text = json.dumps(raw)
     if len(text.encode()) > SETTINGS_MAX_BYTES:
         raise refuse(f"{name}: at most {SETTINGS_MAX_BYTES} bytes")
+    if "\\u0000" in text:
+        # PostgreSQL's jsonb holds no NUL character.
+        raise refuse(f"{name}: may not hold a NUL character")
     if ANY_UUID.search(text):
         raise refuse(f"{name}: may not name entities or other objects; a chart's entities go in nodes")
     return raw

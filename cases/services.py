@@ -45,8 +45,15 @@ def created_by_user(user: User, case: Case, doing: str) -> None:
         raise PermissionDenied(f"only the case's creator may {doing} it")
 
 
+def no_nul(field: str, text: str) -> str:
+    # PostgreSQL stores no NUL character in text: refused here rather than failing the write.
+    if "\x00" in text:
+        raise ValidationError({field: "may not hold a NUL character"})
+    return text
+
+
 def clean_name(name: str) -> str:
-    name = name.strip()
+    name = no_nul("name", name).strip()
     if not name:
         raise ValidationError({"name": "name the case"})
     if len(name) > NAME_MAX:
@@ -55,7 +62,7 @@ def clean_name(name: str) -> str:
 
 
 def clean_notes(notes: str) -> str:
-    if len(notes) > NOTES_MAX:
+    if len(no_nul("notes", notes)) > NOTES_MAX:
         raise ValidationError({"notes": f"at most {NOTES_MAX} characters"})
     return notes
 
@@ -119,7 +126,8 @@ def share_case(user: User, case: Case, *, usernames: list[str]) -> Case:
     if len(usernames) > SHARED_MAX:
         raise ValidationError({"shared_with": f"at most {SHARED_MAX} colleagues"})
     asked = list(dict.fromkeys(usernames))
-    found = {u.username: u for u in selectors.colleagues_of(user).filter(username__in=asked)}
+    searchable = [name for name in asked if "\x00" not in name]
+    found = {u.username: u for u in selectors.colleagues_of(user).filter(username__in=searchable)}
     unknown = [name for name in asked if name not in found and name != user.username]
     if unknown:
         raise ValidationError(

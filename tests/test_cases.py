@@ -307,6 +307,8 @@ def test_the_pages_create_rename_and_share(world, cus, colleague):
     assert page.post(detail, {"action": "share", "shared_with": ["cus-analyst-2"]}).status_code == 302
     refused = page.post(detail, {"action": "share", "shared_with": ["pol-analyst"]})
     assert refused.status_code == 400
+    for hostile in ({"action": "edit", "name": "a\x00b"}, {"action": "share", "shared_with": ["a\x00"]}):
+        assert page.post(detail, hostile).status_code == 400
     case.refresh_from_db()
     assert (case.name, case.notes, list(case.shared_with.all())) == ("Renamed", "more", [colleague])
     assert page.post(detail, {"action": "delete"}).status_code == 302

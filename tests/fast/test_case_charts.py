@@ -49,6 +49,7 @@ def test_a_chart_is_kept_with_its_parts_and_each_node_once():
         ({"nodes": [A], "layout": {"root": A}}, "layout: may not name entities"),
         ({"nodes": [A], "filters": "vessel"}, "filters: a JSON object"),
         ({"nodes": [A], "filters": {"long": "x" * 20_000}}, "filters: at most"),
+        ({"nodes": [A], "layout": "grid\x00"}, "layout: may not hold a NUL character"),
         ([A], "a JSON object"),
     ],
 )

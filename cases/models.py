@@ -12,9 +12,14 @@ class Case(PublicIdentity):
     public id only; what a reader is shown of it follows the visibility rule of the moment
     it is opened, never the moment it was saved."""
 
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=200)
     notes = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     chart = models.JSONField(default=dict)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from cases import selectors, services
+from cases.models import Case
 
 
 def refusal(error: ValidationError | PermissionDenied) -> str:
@@ -59,7 +60,11 @@ def case_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
                 services.share_case(request.user, case, usernames=request.POST.getlist("shared_with"))
             else:
                 services.update_case(
-                    request.user, case, name=request.POST.get("name", ""), notes=request.POST.get("notes", "")
+                    request.user,
+                    case,
+                    name=request.POST.get("name", ""),
+                    notes=request.POST.get("notes", ""),
+                    status=request.POST.get("status") or None,
                 )
         except (ValidationError, PermissionDenied) as error:
             messages.error(request, refusal(error))
@@ -77,6 +82,7 @@ def case_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
             "case": opened,
             "nodes": len(opened.visible_chart["nodes"]),
             "is_creator": case.created_by_id == request.user.pk,
+            "statuses": Case.Status.choices,
             "colleagues": [(user, user.pk in shared) for user in selectors.colleagues_of(request.user)],
         },
         status=status,

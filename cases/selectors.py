@@ -30,6 +30,11 @@ def cases_of(user) -> QuerySet[Case]:
     )
 
 
+def open_cases_of(user) -> QuerySet[Case]:
+    """The user's cases still being worked (what a home page lists)."""
+    return cases_of(user).filter(status=Case.Status.OPEN)
+
+
 def colleagues_of(user) -> QuerySet[User]:
     """Who a user may share a case with: the other active members of their agency."""
     agency_id = viewer_agency_id(user)

@@ -44,6 +44,7 @@ class CaseSerializer(PublicSerializer):
             "id",
             "name",
             "notes",
+            "status",
             "created_by",
             "updated_by",
             "shared_with",
@@ -72,6 +73,7 @@ class OpenedCaseSerializer(CaseSerializer):
 class CaseWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=NAME_MAX)
     notes = serializers.CharField(max_length=NOTES_MAX, allow_blank=True, required=False)
+    status = serializers.ChoiceField(choices=Case.Status.choices, required=False)
     chart = ChartField(
         required=False, help_text="the chart page's JSON; its entities must be ones you may see"
     )

@@ -92,7 +92,13 @@ def create_case(user: User, *, name: str, notes: str = "", chart: object = None)
 
 @transaction.atomic
 def update_case(
-    user: User, case: Case, *, name: str | None = None, notes: str | None = None, chart: object = None
+    user: User,
+    case: Case,
+    *,
+    name: str | None = None,
+    notes: str | None = None,
+    status: str | None = None,
+    chart: object = None,
 ) -> Case:
     """Changes what is given (None: left as it is). A chart saved replaces the stored one
     whole; one not given keeps its stored nodes, hidden ones included, which return to the
@@ -103,6 +109,10 @@ def update_case(
         case.name, changed = clean_name(name), [*changed, "name"]
     if notes is not None:
         case.notes, changed = clean_notes(notes), [*changed, "notes"]
+    if status is not None:
+        if status not in Case.Status.values:
+            raise ValidationError({"status": f"one of {', '.join(Case.Status.values)}"})
+        case.status, changed = status, [*changed, "status"]
     if chart is not None:
         case.chart, changed = seen_chart(user, chart), [*changed, "chart"]
     case.updated_by = user

@@ -31,6 +31,7 @@ class CaseViewSet(
 
     serializer_class = CaseSerializer
     parser_classes = JSON_ONLY
+    filterset_fields = ["status"]
     selector = staticmethod(selectors.cases_of)
 
     def opened(self, case, code: int = status.HTTP_200_OK) -> Response:
@@ -50,7 +51,8 @@ class CaseViewSet(
 
     @extend_schema(request=CaseWriteSerializer(partial=True), responses={200: OpenedCaseSerializer})
     def partial_update(self, request, pk=None):
-        """Renames it, changes its notes, or saves its chart (replacing the stored one)."""
+        """Renames it, changes its notes, closes or reopens it, or saves its chart (replacing
+        the stored one)."""
         case = self.get_object()
         body = CaseWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)

@@ -304,6 +304,12 @@ def test_the_pages_create_rename_and_share(world, cus, colleague):
     )
     detail = f"/cases/{case.public_id}/"
     assert page.post(detail, {"action": "edit", "name": "Renamed", "notes": "more"}).status_code == 302
+    assert (
+        page.post(
+            detail, {"action": "edit", "name": "Renamed", "notes": "more", "status": "shut"}
+        ).status_code
+        == 400
+    )
     assert page.post(detail, {"action": "share", "shared_with": ["cus-analyst-2"]}).status_code == 302
     refused = page.post(detail, {"action": "share", "shared_with": ["pol-analyst"]})
     assert refused.status_code == 400
@@ -333,3 +339,15 @@ def test_opening_a_case_costs_the_same_queries_whatever_its_chart_holds(world, c
             assert cus.client().get(f"{URL}{saved['id']}/").status_code == 200
         counts.append(len(captured))
     assert counts[0] == counts[1]
+
+
+def test_a_closed_case_leaves_the_open_ones(world, cus):
+    from cases.selectors import open_cases_of
+
+    kept, closed = save(cus.client(), world, "A", name="Kept"), save(cus.client(), world, "B", name="Done")
+    response = cus.client().patch(f"{URL}{closed['id']}/", {"status": "closed"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["status"] == "closed"
+    assert [row["id"] for row in cus.client().get(URL, {"status": "open"}).json()["results"]] == [kept["id"]]
+    assert [case.name for case in open_cases_of(cus.analyst)] == ["Kept"]
+    assert cus.client().patch(f"{URL}{kept['id']}/", {"status": "shut"}, format="json").status_code == 400

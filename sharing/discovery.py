@@ -117,6 +117,8 @@ def holdings(user: User, *, entities: list[UUID], disclosed_since: datetime | No
     limit = settings.DISCOVERY_HOLDINGS_MAX_ENTITIES
     if len(entities) > limit:
         raise ValidationError({"entities": f"at most {limit} entities at a time"})
+    # Taken before the reads: a grant decided meanwhile is listed again by the next question
+    # (since this time), rather than by neither.
     checked_at = timezone.now()
     asked = list(dict.fromkeys(entities))
     visible = dict(Entity.objects.visible_to(user).filter(public_id__in=asked).values_list("public_id", "pk"))

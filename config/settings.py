@@ -322,6 +322,7 @@ SPECTACULAR_SETTINGS = {
         "ClassificationEnum": "intel.models.Classification",
         "PurposeEnum": "intel.models.Purpose",
         "CategoryEnum": "intel.models.Category",
+        "CaseStatusEnum": "cases.models.Case.Status",
     },
 }
 

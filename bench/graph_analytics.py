@@ -346,7 +346,8 @@ def child_algorithm(operation: str, engine: str, graph_path: Path, answer_path: 
         ranked = algorithms.betweenness(graph, limit=TOP)
         answer = {"ranking": [[row.entity_id, row.score] for row in ranked.ranking]}
     elif operation == "pagerank":
-        simple = algorithms.undirected(graph)
+        # The walk network risk takes: links weighted down by their ends' degrees.
+        simple = algorithms.walk_ties(algorithms.undirected(graph))
         seeded = algorithms.seeds(graph)
         if engine == "project":
             restart = {node: 1 / len(seeded) for node in seeded}
@@ -356,9 +357,12 @@ def child_algorithm(operation: str, engine: str, graph_path: Path, answer_path: 
 
             nodes = list(simple)
             index = {node: position for position, node in enumerate(nodes)}
-            converted = ig.Graph(n=len(nodes), edges=[(index[s], index[t]) for s, t in simple.edges()])
+            edges = list(simple.edges(data="weight"))
+            converted = ig.Graph(n=len(nodes), edges=[(index[s], index[t]) for s, t, _ in edges])
             ranks = converted.personalized_pagerank(
-                damping=algorithms.PAGERANK_ALPHA, reset_vertices=[index[node] for node in seeded]
+                damping=algorithms.PAGERANK_ALPHA,
+                reset_vertices=[index[node] for node in seeded],
+                weights=[weight for _, _, weight in edges],
             )
             scores = dict(zip(nodes, ranks, strict=True))
         answer = {"ranking": _top(scores)}

@@ -45,7 +45,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -574,7 +574,9 @@ def main(argv: list[str] | None = None) -> None:
 
     WORK.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    with bench_neo4j() as uri:
+    # The global algorithms read PostgreSQL only.
+    graph_needed = bool({"resync", "walks"} & set(stages))
+    with bench_neo4j() if graph_needed else nullcontext(os.environ.get("NEO4J_URI", "")) as uri:
         os.environ["NEO4J_URI"] = uri
         ensure_database(recreate=False)
         setup_django()

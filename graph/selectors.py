@@ -63,11 +63,36 @@ class ShownEntity:
 @dataclass
 class Confirmed:
     """What the choke point confirmed of what a backend returned: each relationship with
-    the visible records (ids, most recent first) behind it, and the entities shown."""
+    the visible records (ids, most recent first) behind it, and the entities visible. Only
+    the entities an answer shows are named (`shown`): their names come from their visible
+    mentions, which for a hub are thousands, and a walk confirms many more than it shows."""
 
+    reader: Reader
     records: dict[Triple, list[int]]
     entities: dict[int, Entity]
     record_rows: dict[int, tuple[str, int]] = field(default_factory=dict)
+    named: dict[int, Entity] = field(default_factory=dict)
+
+    def name(self, pks: Iterable[int]) -> None:
+        """Reads, in one go, the visible mentions of the entities about to be shown."""
+        wanted = sorted(set(pks) - set(self.named))
+        if wanted:
+            self.named.update(
+                (entity.pk, entity)
+                for entity in selectors.visible_entities(self.reader).filter(pk__in=wanted)
+            )
+
+    def shown(self, pk: int, distance: int | None = None, left_out: int | None = None) -> dict:
+        self.name([pk])
+        return ShownEntity(self._named(pk), distance, left_out).data()
+
+    def _named(self, pk: int) -> Entity:
+        # Confirmed a moment ago and hidden since: shown by its id and type, with no name.
+        entity = self.named.get(pk)
+        if entity is None:
+            entity = self.entities[pk]
+            entity.visible_mentions = []
+        return entity
 
     def relationship(self, triple: Triple) -> dict:
         s, t, type_ = triple
@@ -86,8 +111,10 @@ class Confirmed:
             for triple in triples
             for pk in self.records[triple][:RECORDS_PER_RELATIONSHIP]
         }
+        entities = list(entities)
+        self.name(entities)
         for pk in entities:
-            shown.update((m.record_id, m.record.owner_id) for m in self.entities[pk].visible_mentions)
+            shown.update((m.record_id, m.record.owner_id) for m in self._named(pk).visible_mentions)
         return shown
 
 
@@ -98,7 +125,8 @@ class Answer:
 
 
 def visible_entity(reader: Reader, public_id: UUID | str) -> Entity:
-    entity = selectors.visible_entities(reader).filter(public_id=public_id).first()
+    # Named, if shown, with the rest of its answer (`Confirmed.name`).
+    entity = selectors.visible_entities(reader, named=False).filter(public_id=public_id).first()
     if entity is None:
         raise EntityNotFound
     return entity
@@ -127,14 +155,16 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
     records = relationships_behind(scope, triples)
     ends = {end for s, t, _ in records for end in (s, t)} | set(seeds)
     entities = {
-        entity.pk: entity for entity in selectors.visible_entities(scope.reader).filter(pk__in=sorted(ends))
+        entity.pk: entity
+        for entity in selectors.visible_entities(scope.reader, named=False).filter(pk__in=sorted(ends))
     }
     records = {
         triple: ids for triple, ids in records.items() if triple[0] in entities and triple[1] in entities
     }
     listed = {pk for ids in records.values() for pk in ids[:RECORDS_PER_RELATIONSHIP]}
     rows = Record.objects.filter(pk__in=sorted(listed)).values_list("pk", "public_id", "owner_id")
-    return Confirmed(records, entities, {pk: (str(public_id), owner) for pk, public_id, owner in rows})
+    record_rows = {pk: (str(public_id), owner) for pk, public_id, owner in rows}
+    return Confirmed(scope.reader, records, entities, record_rows)
 
 
 def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]) -> set[tuple[int, int]]:
@@ -184,7 +214,8 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
         if s in kept_set and t in kept_set
     )
     outside = algorithms.left_out(kept, neighbour_pairs(scope, kept, seeds))
-    nodes = [ShownEntity(confirmed.entities[pk], distance[pk], outside[pk]).data() for pk in kept]
+    confirmed.name(kept)
+    nodes = [confirmed.shown(pk, distance[pk], outside[pk]) for pk in kept]
     relationships = sorted(
         (confirmed.relationship(triple) for triple in walked),
         key=lambda r: (r["source"], r["target"], r["type"]),
@@ -245,9 +276,10 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             kept.append((path, path_steps))
     kept.sort(key=lambda item: [str(confirmed.entities[pk].public_id) for pk in item[0]])
     kept = kept[:MAX_PATHS]
+    confirmed.name(pk for path, _ in kept for pk in path)
     shown = [
         {
-            "nodes": [ShownEntity(confirmed.entities[pk]).data() for pk in path],
+            "nodes": [confirmed.shown(pk) for pk in path],
             "steps": [[confirmed.relationship(triple) for triple in step] for step in path_steps],
         }
         for path, path_steps in kept
@@ -280,6 +312,7 @@ def shared_identifier_clusters(*, scope: Scope, limit: int) -> Answer:
         clusters, key=lambda c: (-len(c[0]), -len(c[0] & seized), min(public(pk) for pk in c[0]))
     )[:limit]
     shown, entities = [], set()
+    confirmed.name(pk for members, shared in ranked for pk in members | shared)
     for members, shared in ranked:
         entities |= members | shared
         shown.append(
@@ -287,10 +320,9 @@ def shared_identifier_clusters(*, scope: Scope, limit: int) -> Answer:
                 "size": len(members),
                 "seized_members": len(members & seized),
                 "members": [
-                    {**ShownEntity(confirmed.entities[pk]).data(), "seized": pk in seized}
-                    for pk in sorted(members, key=public)
+                    {**confirmed.shown(pk), "seized": pk in seized} for pk in sorted(members, key=public)
                 ],
-                "shared": [ShownEntity(confirmed.entities[pk]).data() for pk in sorted(shared, key=public)],
+                "shared": [confirmed.shown(pk) for pk in sorted(shared, key=public)],
             }
         )
     return Answer(

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "intel",
     "sharing",
     "graph",
+    "workspace",
     "demo",
 ]
 

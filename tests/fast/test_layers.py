@@ -20,7 +20,8 @@ MAY_USE = {
     "intel": {"core", "audit", "agencies"},
     "sharing": {"core", "audit", "agencies", "intel"},
     "graph": {"core", "audit", "agencies", "intel"},
-    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph"},
+    "workspace": {"core", "audit", "agencies", "intel", "sharing", "graph"},
+    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "workspace"},
 }
 PROJECT = {*MAY_USE, "config"}
 APPS = set(MAY_USE) - {"core"}

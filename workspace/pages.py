@@ -64,17 +64,31 @@ def search(request: HttpRequest, reader: Reader) -> HttpResponse:
         {
             "query": query,
             "groups": groups,
-            "purpose": reader.purpose,
-            "purposes": Purpose.choices,
+            **choices(request, reader),
             "keep": [("q", query)] if query else [],
             "mentions_shown": settings.ENTITY_MENTIONS_SHOWN,
         },
     )
 
 
-def entity_url(public_id: UUID, purpose: str | None) -> str:
-    url = reverse("workspace:entity", args=[public_id])
-    return f"{url}?{urlencode({'purpose': purpose})}" if purpose else url
+def purpose_query(request: HttpRequest) -> str:
+    """The purpose stated in the address (checked by the reader), for the page's links and
+    forms to carry; one chosen for the session needs no carrying."""
+    stated = request.GET.get("purpose")
+    return f"?{urlencode({'purpose': stated})}" if stated else ""
+
+
+def choices(request: HttpRequest, reader: Reader) -> dict:
+    return {
+        "purpose": reader.purpose,
+        "stated_purpose": request.GET.get("purpose") or "",
+        "purpose_query": purpose_query(request),
+        "purposes": Purpose.choices,
+    }
+
+
+def entity_url(request: HttpRequest, public_id: UUID) -> str:
+    return reverse("workspace:entity", args=[public_id]) + purpose_query(request)
 
 
 @login_required
@@ -88,8 +102,7 @@ def entity(
         "workspace/entity.html",
         {
             "profile": selectors.profile(reader, pk),
-            "purpose": reader.purpose,
-            "purposes": Purpose.choices,
+            **choices(request, reader),
             "urgencies": DisclosureRequest.Urgency.choices,
             "form": form or {},
         },
@@ -117,7 +130,7 @@ def analyse(request: HttpRequest, reader: Reader, pk: UUID) -> HttpResponse:
         messages.success(
             request, "Computed." if done else f"Computing: {row.progress} %. Reload to follow it."
         )
-    return redirect(entity_url(pk, reader.purpose))
+    return redirect(entity_url(request, pk))
 
 
 @require_POST
@@ -150,4 +163,4 @@ def request_disclosure(request: HttpRequest, reader: Reader, pk: UUID) -> HttpRe
         return entity(request, pk, status=400, form=form)
     due = f"{made.due_at:%Y-%m-%d %H:%M}"
     messages.success(request, f"Request {made.reference} sent to {owner.code}; due {due}.")
-    return redirect(entity_url(pk, reader.purpose))
+    return redirect(entity_url(request, pk))

@@ -29,6 +29,7 @@ EXPIRY_WARNING = timedelta(days=30)
 SEARCH_PER_TYPE = 10
 NEIGHBOURS_PER_GROUP = 25
 COMMUNITY_MEMBERS_SHOWN = 20
+LINK_LABELS = dict(LinkType.choices)
 # The analyses a profile shows, each read over the viewer's agency's graph.
 PROFILE_ANALYSES = ("communities", "network_risk")
 
@@ -140,7 +141,7 @@ class NeighbourGroup:
 
     @property
     def label(self) -> str:
-        return LinkType(self.link_type).label
+        return LINK_LABELS.get(self.link_type) or self.link_type.replace("_", " ").lower()
 
 
 @dataclass

@@ -4,6 +4,7 @@ selectors, discovery, graph's stored answers); nothing here decides who may see 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from sharing.models import Agreement, DisclosureRequest
 HOME_ROWS = 10
 EXPIRY_WARNING = timedelta(days=30)
 SEARCH_PER_TYPE = 10
+PHONE_LIKE = re.compile(r"\+?[\d\s().-]*\d{3}[\d\s().-]*")
 NEIGHBOURS_PER_GROUP = 25
 COMMUNITY_MEMBERS_SHOWN = 20
 LINK_LABELS = dict(LinkType.choices)
@@ -107,8 +109,12 @@ class Group:
 
 def search(reader: Reader, query: str) -> list[Group]:
     """Entities whose names or identifiers (as the reader's records state them) contain the
-    query, grouped by type: each type's count and its first SEARCH_PER_TYPE by public id."""
+    query, grouped by type: each type's count and its first SEARCH_PER_TYPE by public id. A
+    phone number is searched as typed and by its digits, the way its mentions keep it
+    ("010 555 0199" finds +31105550199)."""
     found = selectors.search_entities(reader, query)
+    if PHONE_LIKE.fullmatch(query):
+        found = found | selectors.search_entities(reader, re.sub(r"\D", "", query))
     counts = dict(found.order_by().values_list("type").annotate(n=Count("pk")))
     groups = []
     for entity_type, type_label in EntityType.choices:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from agencies.models import User
 from graph import jobs, stored_answers
@@ -61,6 +62,13 @@ class Home:
     sync: SyncState | None
     sync_details: bool
     now: datetime = field(default_factory=timezone.now)
+
+    @property
+    def lag(self) -> str | None:
+        """How far behind the graph is, in words; None when it is not."""
+        if self.sync is None or self.sync.oldest is None:
+            return None
+        return "under a minute" if self.sync.lag_seconds < 60 else timesince(self.sync.oldest, self.now)
 
 
 def is_admin(user: User) -> bool:

@@ -33,21 +33,30 @@ PHONE_LIKE = re.compile(r"\+?[\d\s().-]*\d{3}[\d\s().-]*")
 NEIGHBOURS_PER_GROUP = 25
 COMMUNITY_MEMBERS_SHOWN = 20
 LINK_LABELS = dict(LinkType.choices)
+# The properties a mention states an unnamed entity's identifier in, by preference.
+IDENTIFIER_PROPERTIES = ("number", "email", "consignment_ref", "external_ref")
 # The analyses a profile shows, each read over the viewer's agency's graph.
 PROFILE_ANALYSES = ("communities", "network_risk")
 
 
 def label(entity: Entity) -> str:
-    """What the reader's own records call the entity: its names, else its key where their
-    mentions resolve to it, else what a mention states of it."""
+    """What the reader's own records call the entity: its names, else what they state as
+    its identifier (an address's text and postcode, a number, an e-mail, a reference), else
+    its key where their mentions resolve to it."""
     names = presentation.entity_names(entity)
     if names:
         return " / ".join(names)
-    key = presentation.entity_key(entity)
-    if key:
-        return key
-    mention = next(iter(entity.visible_mentions), None)
-    return mention.search_text if mention is not None else entity.get_type_display()
+    stated = dict.fromkeys(filter(None, map(stated_identifier, entity.visible_mentions)))
+    if stated:
+        return " / ".join(sorted(stated))
+    return presentation.entity_key(entity) or entity.get_type_display()
+
+
+def stated_identifier(mention: Mention) -> str | None:
+    properties = mention.properties
+    if properties.get("text"):
+        return " ".join(filter(None, (properties["text"], properties.get("postcode"))))
+    return next((str(properties[key]) for key in IDENTIFIER_PROPERTIES if properties.get(key)), None)
 
 
 # --- home ---------------------------------------------------------------------------------

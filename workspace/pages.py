@@ -146,9 +146,6 @@ def request_disclosure(request: HttpRequest, reader: Reader, pk: UUID) -> HttpRe
         owner = Agency.objects.filter(code=form["owner"]).first()
         if owner is None:
             raise ValidationError({"owner": "no partner agency by that code"})
-        if form["urgency"] not in DisclosureRequest.Urgency.values:
-            urgencies = ", ".join(DisclosureRequest.Urgency.values)
-            raise ValidationError({"urgency": f"choose one of: {urgencies}"})
         made = requests.request_disclosure(
             reader.user,
             entity_id=target.pk,

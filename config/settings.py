@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "sharing",
     "graph",
     "cases",
+    "workspace",
     "demo",
 ]
 

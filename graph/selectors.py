@@ -124,9 +124,10 @@ class Answer:
     records_shown: dict[int, int]
 
 
-def visible_entity(reader: Reader, public_id: UUID | str) -> Entity:
-    # Named, if shown, with the rest of its answer (`Confirmed.name`).
-    entity = selectors.visible_entities(reader, named=False).filter(public_id=public_id).first()
+def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True) -> Entity:
+    """The entity by its public id if the reader may see it (else EntityNotFound, hidden and
+    missing alike); `named=False` when its answer names it (`Confirmed.name`)."""
+    entity = selectors.visible_entities(reader, named=named).filter(public_id=public_id).first()
     if entity is None:
         raise EntityNotFound
     return entity
@@ -227,7 +228,7 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
 
 
 def neighbourhood(*, scope: Scope, entity: UUID | str, hops: int, limit: int) -> Answer:
-    centre = visible_entity(scope.reader, entity)
+    centre = visible_entity(scope.reader, entity, named=False)
     return walk(scope, seeds=[centre.pk], hops=hops, limit=limit)
 
 
@@ -252,7 +253,8 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     """Every shortest path (at most MAX_PATH_LENGTH steps) between two entities, each step
     with the relationships and visible records behind it; a path any element of which the
     choke point does not confirm is dropped whole."""
-    start, end = visible_entity(scope.reader, source), visible_entity(scope.reader, target)
+    start = visible_entity(scope.reader, source, named=False)
+    end = visible_entity(scope.reader, target, named=False)
     if start.pk == end.pk:
         raise BadInput("target", "the target is the source; give two different entities")
     paths = backend().shortest_paths(scope, source=start.pk, target=end.pk, max_length=MAX_PATH_LENGTH)

@@ -21,7 +21,8 @@ MAY_USE = {
     "sharing": {"core", "audit", "agencies", "intel"},
     "graph": {"core", "audit", "agencies", "intel"},
     "cases": {"core", "audit", "agencies", "intel", "sharing", "graph"},
-    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases"},
+    "workspace": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases"},
+    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases", "workspace"},
 }
 PROJECT = {*MAY_USE, "config"}
 APPS = set(MAY_USE) - {"core"}

@@ -39,6 +39,8 @@ from intel.selectors import BadInput, Reader
 # on thousands; `record_count` says how many).
 RECORDS_PER_RELATIONSHIP = 20
 MAX_PATHS = 100
+# Relationships looked up per statement: three parameters each, within SQLite's limit.
+TRIPLES_PER_QUERY = 5_000
 
 
 class EntityNotFound(Exception):
@@ -137,18 +139,15 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
 
 def relationships_behind(scope: Scope, triples: Collection[Triple]) -> dict[Triple, list[int]]:
     """The visible records (of the scope's filter) behind each triple that has any."""
-    wanted = set(triples)
-    if not wanted:
-        return {}
-    links = selectors.visible_links(scope.reader).filter(
-        source_id__in=sorted({s for s, _, _ in wanted}),
-        target_id__in=sorted({t for _, t, _ in wanted}),
-        type__in=sorted({type_ for _, _, type_ in wanted}),
-        **scope.records.lookups(),
-    )
+    wanted = sorted(set(triples))
     behind: dict[Triple, set[int]] = defaultdict(set)
-    for s, t, type_, record in links.values_list("source_id", "target_id", "type", "record_id"):
-        if (s, t, type_) in wanted:
+    for start in range(0, len(wanted), TRIPLES_PER_QUERY):
+        links = (
+            selectors.visible_links(scope.reader)
+            .of_triples(wanted[start : start + TRIPLES_PER_QUERY])
+            .filter(**scope.records.lookups())
+        )
+        for s, t, type_, record in links.values_list("source_id", "target_id", "type", "record_id"):
             behind[(s, t, type_)].add(record)
     return {triple: sorted(records, reverse=True) for triple, records in behind.items()}
 

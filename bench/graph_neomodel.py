@@ -1,7 +1,13 @@
-"""Saves graph rows one at a time with neomodel, the common object mapper, for
-bench/graph_sync.py; runs in its own virtual environment (see bench/requirements.txt).
+"""Writes graph rows with neomodel, the common object mapper, for bench/graph_sync.py; runs
+in its own virtual environment (see bench/requirements.txt).
 
-    python bench/graph_neomodel.py ROWS.json   ->   {"seconds": ...} on the last line
+    python bench/graph_neomodel.py ROWS.json one|batch   ->   {"seconds": ...} on the last line
+
+one:   each node with `save()` and each relationship with `connect()`, one transaction each,
+       as an application using the mapper's objects writes;
+batch: the nodes by neomodel's batch operation (`create_or_update` of BATCH at a time, one
+       transaction each), the relationships connected BATCH to a transaction (neomodel has
+       no batch operation for relationships).
 """
 
 from __future__ import annotations
@@ -51,14 +57,10 @@ Entity = type(
 )
 
 
-def main(path: str) -> None:
-    host = os.environ["NEO4J_URI"].split("://", 1)[1]
-    config.DATABASE_URL = (
-        f"bolt://{os.environ.get('NEO4J_USER', 'neo4j')}:{os.environ['NEO4J_PASSWORD']}@{host}"
-    )
-    rows = json.loads(open(path).read())
-    db.install_labels(Entity)
-    started = time.perf_counter()
+BATCH = 1_000
+
+
+def one_at_a_time(rows: dict) -> None:
     saved = {}
     for row in rows["nodes"]:
         saved[row["id"]] = Entity(
@@ -67,8 +69,37 @@ def main(path: str) -> None:
     for row in rows["relationships"]:
         manager = getattr(saved[row["s"]], row["type"].lower())
         manager.connect(saved[row["t"]], {"records": row["records"], "visible_to": row["visible_to"]})
+
+
+def in_batches(rows: dict) -> None:
+    saved = {}
+    nodes = rows["nodes"]
+    for start in range(0, len(nodes), BATCH):
+        chunk = [
+            {"entity_id": row["id"], "key": row["key"], "type": row["type"], "visible_to": row["visible_to"]}
+            for row in nodes[start : start + BATCH]
+        ]
+        for node in Entity.create_or_update(*chunk):
+            saved[node.entity_id] = node
+    relationships = rows["relationships"]
+    for start in range(0, len(relationships), BATCH):
+        with db.transaction:
+            for row in relationships[start : start + BATCH]:
+                manager = getattr(saved[row["s"]], row["type"].lower())
+                manager.connect(saved[row["t"]], {"records": row["records"], "visible_to": row["visible_to"]})
+
+
+def main(path: str, mode: str) -> None:
+    host = os.environ["NEO4J_URI"].split("://", 1)[1]
+    config.DATABASE_URL = (
+        f"bolt://{os.environ.get('NEO4J_USER', 'neo4j')}:{os.environ['NEO4J_PASSWORD']}@{host}"
+    )
+    rows = json.loads(open(path).read())
+    db.install_labels(Entity)
+    started = time.perf_counter()
+    {"one": one_at_a_time, "batch": in_batches}[mode](rows)
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

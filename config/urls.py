@@ -12,6 +12,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("", include("intel.page_urls")),
     path("", include("sharing.page_urls")),
+    path("", include("linkchart.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include(auth_urls.pages)),
     path("accounts/", include("django.contrib.auth.urls")),

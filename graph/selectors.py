@@ -13,6 +13,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from uuid import UUID
 
 from audit.log import Event, record_events
@@ -68,16 +69,20 @@ class Confirmed:
     records: dict[Triple, list[int]]
     entities: dict[int, Entity]
     record_rows: dict[int, tuple[str, int]] = field(default_factory=dict)
+    spans: dict[Triple, tuple[date, date]] = field(default_factory=dict)
 
     def relationship(self, triple: Triple) -> dict:
         s, t, type_ = triple
         behind = self.records[triple]
+        first, last = self.spans.get(triple, (None, None))
         return {
             "source": str(self.entities[s].public_id),
             "target": str(self.entities[t].public_id),
             "type": type_,
             "records": [self.record_rows[pk][0] for pk in behind[:RECORDS_PER_RELATIONSHIP]],
             "record_count": len(behind),
+            "first_date": first.isoformat() if first else None,
+            "last_date": last.isoformat() if last else None,
         }
 
     def records_shown(self, triples: Iterable[Triple], entities: Iterable[int]) -> dict[int, int]:
@@ -104,11 +109,15 @@ def visible_entity(reader: Reader, public_id: UUID | str) -> Entity:
     return entity
 
 
-def relationships_behind(scope: Scope, triples: Collection[Triple]) -> dict[Triple, list[int]]:
-    """The visible records (of the scope's filter) behind each triple that has any."""
+def relationships_behind(
+    scope: Scope, triples: Collection[Triple]
+) -> tuple[dict[Triple, list[int]], dict[Triple, tuple[date, date]]]:
+    """The visible records (of the scope's filter) behind each triple that has any, and the
+    span of their dates (earliest, latest; none where no record has a date), which a chart's
+    timeline needs of every record behind a relationship, not only of those listed."""
     wanted = set(triples)
     if not wanted:
-        return {}
+        return {}, {}
     links = selectors.visible_links(scope.reader).filter(
         source_id__in=sorted({s for s, _, _ in wanted}),
         target_id__in=sorted({t for _, t, _ in wanted}),
@@ -116,15 +125,21 @@ def relationships_behind(scope: Scope, triples: Collection[Triple]) -> dict[Trip
         **scope.records.lookups(),
     )
     behind: dict[Triple, set[int]] = defaultdict(set)
-    for s, t, type_, record in links.values_list("source_id", "target_id", "type", "record_id"):
-        if (s, t, type_) in wanted:
-            behind[(s, t, type_)].add(record)
-    return {triple: sorted(records, reverse=True) for triple, records in behind.items()}
+    spans: dict[Triple, tuple[date, date]] = {}
+    rows = links.values_list("source_id", "target_id", "type", "record_id", "record__occurred_on")
+    for s, t, type_, record, occurred_on in rows:
+        triple = (s, t, type_)
+        if triple in wanted:
+            behind[triple].add(record)
+            if occurred_on is not None:
+                first, last = spans.get(triple, (occurred_on, occurred_on))
+                spans[triple] = (min(first, occurred_on), max(last, occurred_on))
+    return {triple: sorted(records, reverse=True) for triple, records in behind.items()}, spans
 
 
 def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = ()) -> Confirmed:
     """Keeps the relationships the choke point confirms whose two ends the reader may see."""
-    records = relationships_behind(scope, triples)
+    records, spans = relationships_behind(scope, triples)
     ends = {end for s, t, _ in records for end in (s, t)} | set(seeds)
     entities = {
         entity.pk: entity for entity in selectors.visible_entities(scope.reader).filter(pk__in=sorted(ends))
@@ -134,7 +149,7 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
     }
     listed = {pk for ids in records.values() for pk in ids[:RECORDS_PER_RELATIONSHIP]}
     rows = Record.objects.filter(pk__in=sorted(listed)).values_list("pk", "public_id", "owner_id")
-    return Confirmed(records, entities, {pk: (str(public_id), owner) for pk, public_id, owner in rows})
+    return Confirmed(records, entities, {pk: (str(public_id), owner) for pk, public_id, owner in rows}, spans)
 
 
 def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]) -> set[tuple[int, int]]:

@@ -20,6 +20,7 @@ MAY_USE = {
     "intel": {"core", "audit", "agencies"},
     "sharing": {"core", "audit", "agencies", "intel"},
     "graph": {"core", "audit", "agencies", "intel"},
+    "linkchart": {"core", "audit", "agencies", "intel", "sharing", "graph"},
     "demo": {"core", "audit", "agencies", "intel", "sharing", "graph"},
 }
 PROJECT = {*MAY_USE, "config"}

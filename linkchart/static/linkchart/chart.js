@@ -147,7 +147,6 @@ cytoscape.use(cytoscapeFcose);
 
 const cy = cytoscape({
   container: byId("chart-canvas"),
-  wheelSensitivity: 0.3,
   minZoom: 0.05,
   maxZoom: 4,
   style: [
@@ -203,6 +202,7 @@ function nodeColour(node) {
 
 function nodeSize(node) {
   if (chart.risk && chart.risk.top > 0) {
+    if (chart.risk.seeds.has(node.id())) return 80; // where the risk starts: in a seizure
     const scored = chart.risk.scores.get(node.id());
     return scored ? 24 + 56 * Math.sqrt(scored.score / chart.risk.top) : 18;
   }
@@ -299,7 +299,12 @@ function addEntity(entity, bringer) {
     key: entity.key,
     label: nodeLabel(entity),
   };
-  if (entity.left_out !== undefined) data.left_out = entity.left_out;
+  // Each answer counts the neighbours it leaves out; the chart holds every answer's nodes, so
+  // the fewest any answer left out is the closest bound on what the chart leaves out.
+  if (entity.left_out !== undefined) {
+    const before = existing.nonempty() ? existing.data("left_out") : undefined;
+    data.left_out = before === undefined ? entity.left_out : Math.min(before, entity.left_out);
+  }
   if (existing.nonempty()) {
     const merged = { ...existing.data(), ...data };
     merged.display = display(merged);

@@ -202,9 +202,9 @@ function nodeColour(node) {
 
 function nodeSize(node) {
   if (chart.risk && chart.risk.top > 0) {
-    if (chart.risk.seeds.has(node.id())) return 80; // where the risk starts: in a seizure
+    if (chart.risk.seeds.has(node.id())) return 60; // where the risk starts: in a seizure
     const scored = chart.risk.scores.get(node.id());
-    return scored ? 24 + 56 * Math.sqrt(scored.score / chart.risk.top) : 18;
+    return scored ? 20 + 40 * Math.sqrt(scored.score / chart.risk.top) : 16;
   }
   return 30;
 }
@@ -693,6 +693,7 @@ async function toggleRisk() {
     chart.risk = null;
     button.setAttribute("aria-pressed", "false");
     changed();
+    runLayout();
     return;
   }
   const result = await working("Computing network risk", () => analysis("network_risk", { limit: 1000, paths: 3 }, "Network risk"));
@@ -702,6 +703,7 @@ async function toggleRisk() {
   chart.risk = { scores, seeds: new Set(result.seeds.map((seed) => seed.id)), top };
   button.setAttribute("aria-pressed", "true");
   changed();
+  runLayout(); // sizes changed: make room
   say(`Network risk: ${result.ranking.length} entities scored from ${result.seeds.length} in seizures.`);
 }
 

@@ -198,6 +198,32 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     wait_for_nodes(page, 5)
     assert labels_on(page) == expanded
 
+    # The timeline narrowed to the first day (S-1's) hides the links of the later records.
+    def links_shown(count: int) -> set[tuple[str, str, str]]:
+        # Cytoscape computes what is drawn on its next frame.
+        page.wait_for_function("(count) => InterlinkChart.cy.edges(':visible').length === count", arg=count)
+        shown = page.evaluate(
+            """() => InterlinkChart.cy.edges(':visible').map((edge) =>
+                [edge.source().data('label'), edge.data('type'), edge.target().data('label')])"""
+        )
+        return {tuple(link) for link in shown}
+
+    every_link = {
+        (labels["S-1"], "IMPORTED_BY", labels["Alpha"]),
+        (labels["S-1"], "BROKERED_BY", labels["Broker"]),
+        (labels["Z-1"], "IMPORTED_BY", labels["Alpha"]),
+        (labels["S-2"], "BROKERED_BY", labels["Broker"]),
+    }
+    assert links_shown(4) == every_link
+    page.locator("#chart-timeline-to").fill("0")
+    assert page.locator("#chart-timeline-label").inner_text() == "2026-03-02 to 2026-03-02"
+    assert links_shown(2) == {
+        (labels["S-1"], "IMPORTED_BY", labels["Alpha"]),
+        (labels["S-1"], "BROKERED_BY", labels["Broker"]),
+    }
+    page.locator("#chart-timeline-to").fill("2")
+    assert links_shown(4) == every_link
+
     # The side panel lists the records behind a relationship, read through the records API.
     page.evaluate(
         "(id) => InterlinkChart.cy.getElementById(id).select()",
@@ -205,6 +231,22 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     )
     page.wait_for_selector("#chart-panel-records li")
     assert "Z-1" in page.locator("#chart-panel-records").inner_text()
+
+    # Network risk starts at what customs' visible seizure names: Alpha and the seizure's shipment.
+    page.click("#chart-risk")
+    page.wait_for_selector("#chart-risk[aria-pressed=true]", timeout=120_000)
+    seeds = page.evaluate("() => InterlinkChart.cy.nodes('.seed').map((node) => node.data('label'))")
+    assert set(seeds) == {labels["Alpha"], labels["Z-1"]}
+    assert "size: network risk" in page.locator("#chart-legend").inner_text()
+
+    # Collapsing the broker takes away what only its expansion brought: S-2.
+    page.evaluate(
+        "(id) => { InterlinkChart.cy.elements().unselect(); InterlinkChart.cy.getElementById(id).select(); }",
+        str(entities["Broker"].public_id),
+    )
+    page.click("#chart-collapse")
+    wait_for_nodes(page, 4)
+    assert labels_on(page) == expanded - {labels["S-2"]}
 
     # Nothing of the police's unshared seizure reached the page: not in its DOM, not in the
     # JSON it received.

@@ -322,6 +322,12 @@ def test_a_path_between_two_opened_entities_with_undo_and_exports(
         page.click("#chart-export-png")
     assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # From the keyboard: the arrows select nodes in the order of their labels.
+    page.focus("#chart-canvas")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => InterlinkChart.cy.nodes(':selected').length === 1")
+    assert page.locator("#chart-panel h2").inner_text() == labels["Alpha"]
+
     # Saved and reopened, the chart holds the same entities at the same places.
     state = page.evaluate("() => InterlinkChart.serialise()")
     reopened = page.evaluate("(state) => InterlinkChart.load(state)", state)

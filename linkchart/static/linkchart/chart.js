@@ -783,7 +783,7 @@ function showSummary(selected) {
       button("Expand", () => expand([data.id])),
       button("Collapse", () => collapse([data.id])),
       button("Remove", () => removeNodes([data.id])),
-      link(`/entities/${encodeURIComponent(data.id)}/`, "Profile"),
+      link(`/entities/${encodeURIComponent(data.id)}/${chart.purpose ? `?purpose=${encodeURIComponent(chart.purpose)}` : ""}`, "Profile"),
     );
     summary.append(actions);
   } else {
@@ -1072,6 +1072,18 @@ function readFilters() {
   };
 }
 
+// The keyboard's way through the chart: the arrows select the next or previous node by label
+// (with shift, adding it to the selection, as a shift-click does).
+function step(by, adding) {
+  const nodes = cy.nodes().sort((a, b) => a.data("label").localeCompare(b.data("label")));
+  if (!nodes.length) return;
+  const current = chart.selection.length ? nodes.toArray().findIndex((node) => node.id() === chart.selection[chart.selection.length - 1]) : -1;
+  const next = nodes[(current + by + nodes.length) % nodes.length];
+  if (!adding) cy.elements().unselect();
+  next.select();
+  say(`Selected ${next.data("label")} (${next.data("type")}).`);
+}
+
 function selectedNodeIds() {
   return cy.nodes(":selected").map((node) => node.id());
 }
@@ -1085,6 +1097,7 @@ function wire() {
   byId("chart-toolbar").addEventListener("submit", (event) => event.preventDefault());
   byId("chart-purpose").addEventListener("change", (event) => {
     chart.purpose = event.target.value;
+    say("Purpose changed: what you expand from now is read for it; “Apply to the chart” reads the whole chart again.");
   });
   byId("chart-layout").addEventListener("change", (event) => {
     chart.layout = event.target.value;
@@ -1112,6 +1125,8 @@ function wire() {
     const ids = selectedNodeIds();
     if (event.key === "Enter") expand(ids);
     else if (event.key === "Delete" || event.key === "Backspace") removeNodes(ids);
+    else if (event.key === "c") collapse(ids);
+    else if (["ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"].includes(event.key)) step(event.key === "ArrowRight" || event.key === "ArrowDown" ? 1 : -1, event.shiftKey);
     else if ((event.ctrlKey || event.metaKey) && event.key === "z") (event.shiftKey ? redo : undo)();
     else return;
     event.preventDefault();

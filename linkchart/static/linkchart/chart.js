@@ -141,7 +141,10 @@ const chart = {
   selection: [], // selected node ids, in the order selected
   communities: null, // Map entity id -> community id, while shown
   risk: null, // {scores: Map id -> {score, paths}, seeds: Set, top}
+  crowded: false, // too many links to label each (the side panel names the selected one)
 };
+const CROWDED_EDGES = 300;
+const LARGE_CHART = 500;
 
 cytoscape.use(cytoscapeFcose);
 
@@ -149,12 +152,16 @@ const cy = cytoscape({
   container: byId("chart-canvas"),
   minZoom: 0.05,
   maxZoom: 4,
+  // Panning and zooming move a snapshot of the drawing, which keeps a chart of thousands of
+  // nodes responsive; it is drawn afresh when the movement stops.
+  textureOnViewport: true,
   style: [
     {
       selector: "node",
       style: {
         label: "data(display)",
         "font-size": 11,
+        "min-zoomed-font-size": 7,
         "text-wrap": "wrap",
         "text-max-width": 140,
         "text-valign": "bottom",
@@ -179,8 +186,9 @@ const cy = cytoscape({
         "target-arrow-color": "#9aa8b6",
         "target-arrow-shape": "triangle",
         "curve-style": "bezier",
-        label: "data(type)",
+        label: (edge) => (chart.crowded ? "" : edge.data("type")),
         "font-size": 8,
+        "min-zoomed-font-size": 7,
         color: "#5b6b7c",
         "text-rotation": "autorotate",
       },
@@ -513,7 +521,10 @@ async function rebuild() {
 function runLayout() {
   if (!cy.nodes().length) return;
   const options = { name: chart.layout, animate: false, fit: true, padding: 30 };
-  if (chart.layout === "fcose") Object.assign(options, { randomize: false, quality: "default", nodeRepulsion: 6000, idealEdgeLength: 90 });
+  // fcose's draft quality (which starts from scratch) lays out thousands of nodes in a fraction
+  // of the time; smaller charts are refined from where their nodes are.
+  const large = cy.nodes().length > LARGE_CHART;
+  if (chart.layout === "fcose") Object.assign(options, { randomize: large, quality: large ? "draft" : "default", nodeRepulsion: 6000, idealEdgeLength: 90 });
   if (chart.layout === "breadthfirst") {
     const roots = cy.collection([...chart.anchors].map((id) => cy.getElementById(id)));
     Object.assign(options, { directed: false, spacingFactor: 1.1, roots: roots.nonempty() ? roots : undefined });
@@ -646,6 +657,7 @@ function markFrontier() {
 }
 
 function changed() {
+  chart.crowded = cy.edges().length > CROWDED_EDGES;
   markFrontier();
   updateTimeline();
   updateLegend();
@@ -1166,5 +1178,15 @@ async function open() {
   say(`${cy.nodes().length} node(s). Double-click a node to expand it.`);
 }
 
+// Adds an answer in the graph API's shape ({nodes, relationships}) as one undoable step.
+function add(answer) {
+  remember();
+  addSubgraph(answer, null);
+  changed();
+  runLayout();
+  say(`${cy.nodes().length} node(s) on the chart.`);
+  return cy.nodes().length;
+}
+
 wire();
-window.InterlinkChart = { cy, serialise, load, undo, redo, ready: open() };
+window.InterlinkChart = { cy, serialise, load, add, undo, redo, ready: open() };

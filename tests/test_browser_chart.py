@@ -30,6 +30,7 @@ from sharing import releases
 from tests.auth_helpers import browser_sign_in
 from tests.sharing_helpers import in_force, staff
 from tests.test_graph_jobs import synced
+from tests.test_headers import RECORD_VIOLATIONS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -106,6 +107,8 @@ class Watched:
     errors, and the API's answers, whose bodies are read afterwards."""
 
     def __init__(self, page) -> None:
+        page.add_init_script(RECORD_VIOLATIONS)
+        self.page = page
         self.errors: list[str] = []
         self.responses = []
         page.on("console", self.console)
@@ -116,6 +119,9 @@ class Watched:
         # Chromium asks every site for a favicon; this one has none.
         if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
             self.errors.append(f"console: {message.text}")
+
+    def csp_violations(self) -> list[str]:
+        return self.page.evaluate("window.__cspViolations")
 
     def bodies(self) -> str:
         return "\n".join(response.text() for response in self.responses)
@@ -259,6 +265,9 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     content, received = page.content(), watched.bodies()
     assert labels["Z-1"] in received and labels["Alpha"] in content
     assert not any(text in content or text in received for text in hidden)
+    assert watched.csp_violations() == []
+    # Cytoscape found the page's stylesheet under its id and added no <style> of its own.
+    assert page.evaluate("() => document.querySelectorAll('style').length") == 0
     page.close()
     assert watched.errors == []
 
@@ -334,6 +343,7 @@ def test_a_path_between_two_opened_entities_with_undo_and_exports(
     assert reopened == {"nodes": 6, "removed": 0}
     assert labels_on(page) == opened | {labels["Broker"]}
 
+    assert watched.csp_violations() == []
     page.close()
     assert watched.errors == []
 

@@ -26,9 +26,9 @@ from django.db import connection
 
 from intel.import_writing import import_file
 from intel.models import Entity, Record
-from sharing import releases
+from sharing import agreements, releases
 from tests.auth_helpers import browser_sign_in
-from tests.sharing_helpers import in_force, staff
+from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_graph_jobs import synced
 from tests.test_headers import RECORD_VIOLATIONS
 
@@ -76,7 +76,9 @@ def network(tmp_path: Path) -> dict:
     releases.set_releasability(
         Record.objects.get(owner=pol.agency, external_ref="Z-1"), pol.analyst, "covering"
     )
-    in_force((pol, True, False), (cus, False, True), categories=("seizure",), reference=f"MOU-{tag}")
+    agreement = in_force(
+        (pol, True, False), (cus, False, True), categories=("seizure",), reference=f"MOU-{tag}"
+    )
     cus.analyst.set_password(PASSWORD)
     cus.analyst.save()
 
@@ -99,7 +101,7 @@ def network(tmp_path: Path) -> dict:
             for owner, ref in ((cus, "S-1"), (cus, "S-2"), (pol, "Z-1"), (pol, "Z-2"))
         },
     }
-    return {"cus": cus, "pol": pol, "entities": entities, "labels": labels}
+    return {"cus": cus, "pol": pol, "entities": entities, "labels": labels, "agreement": agreement}
 
 
 class Watched:
@@ -268,6 +270,18 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     assert watched.csp_violations() == []
     # Cytoscape found the page's stylesheet under its id and added no <style> of its own.
     assert page.evaluate("() => document.querySelectorAll('style').length") == 0
+
+    # Saved, then reopened once the agreement is suspended: the police seizure is gone, and
+    # the chart says one saved node was removed.
+    saved = page.evaluate("() => InterlinkChart.serialise()")
+    assert {node["id"] for node in saved["nodes"]} == {
+        str(entities[who].public_id) for who in ("Alpha", "S-1", "Z-1", "Broker")
+    }
+    agreements.suspend(network["agreement"], platform_admin(), reason="the test suspends it")
+    reopened = page.evaluate("(state) => InterlinkChart.load(state)", saved)
+    assert reopened == {"nodes": 3, "removed": 1}
+    assert labels_on(page) == {labels["Alpha"], labels["S-1"], labels["Broker"]}
+    assert "1 no longer visible to you were removed" in page.locator("#chart-status").inner_text()
     page.close()
     assert watched.errors == []
 

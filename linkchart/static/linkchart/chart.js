@@ -8,7 +8,7 @@
 // public id, positions, filters, layout, timeline: never a name), and .load(state) reopens it
 // by asking the API again, so a reopened chart follows the visibility rule of that moment.
 
-/* global cytoscape, cytoscapeFcose */
+// `cytoscape` and `cytoscapeFcose` are the globals of the libraries' scripts, loaded first.
 
 const config = JSON.parse(document.getElementById("chart-config").textContent);
 const byId = (id) => document.getElementById(id);
@@ -870,7 +870,6 @@ function download(blob, name) {
 // Characters XML 1.0 cannot hold are dropped; the five special ones are escaped.
 function xml(value) {
   return String(value ?? "")
-    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, "")
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
@@ -1038,6 +1037,10 @@ async function load(saved) {
   cy.fit(undefined, 30);
   if (outcome) say(outcome.removed ? `Reopened: ${outcome.nodes} node(s); ${outcome.removed} no longer visible to you were removed.` : `Reopened: ${outcome.nodes} node(s).`);
   if (!outcome) throw new Error(errorLine.textContent);
+  // The overlays are asked for afresh (stored per agency, confirmed now), not awaited.
+  const analytics = saved.analytics || {};
+  if (Boolean(analytics.communities) !== Boolean(chart.communities)) toggleCommunities();
+  if (Boolean(analytics.risk) !== Boolean(chart.risk)) toggleRisk();
   return outcome;
 }
 

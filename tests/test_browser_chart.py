@@ -371,6 +371,7 @@ def test_an_entity_the_analyst_may_not_see_opens_as_a_missing_one(
         page, _ = open_chart(browser, live_server, cus.analyst, f"entity={unknown}&purpose=investigation")
         assert labels_on(page) == set()
         assert "not found, or not visible to your agency" in page.locator("#chart-error").inner_text()
+        screenshot(page, "chart-not-found")
         page.close()
 
 

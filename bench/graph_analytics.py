@@ -45,7 +45,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,9 +127,9 @@ def bench_neo4j() -> Iterator[str]:
 # --- viewers and samples ------------------------------------------------------------------
 
 
-def viewers() -> dict[str, object]:
+def viewers() -> dict[str, tuple[int, object]]:
     """The first analyst of the agency that may see the most records and of the one that may
-    see the fewest, by the choke point's count."""
+    see the fewest, by the choke point's count, with that count."""
     from agencies.models import User
     from bench.api import PURPOSE
     from intel.models import Record
@@ -196,7 +196,7 @@ def reference_backend() -> Iterator[None]:
 
 def timed(ask: Callable[[], dict]) -> tuple[float, dict | None]:
     """Milliseconds, and the answer (None when refused as too large a walk)."""
-    from core.inputs import BadInput
+    from intel.selectors import BadInput
 
     started = time.perf_counter()
     try:
@@ -272,12 +272,12 @@ def measure_walks(user, seeds: list[str], reference_samples: int) -> dict:
 def stage_walks(results: dict, samples: int, reference_samples: int) -> None:
     rnd = random.Random(SAMPLE_SEED)
     measured = {}
-    for level, user in viewers().items():
+    for level, (visible, user) in viewers().items():
         print(f"[bench] walks for the {level}-visibility viewer {user.username} ...", file=sys.stderr)
         seeds = sample_entities(user, samples, rnd)
         measured[level] = {
             "viewer": user.agency.code,
-            "samples": samples,
+            "visible_records": visible,
             **measure_walks(user, seeds, reference_samples),
         }
     results["walks"] = measured
@@ -346,7 +346,8 @@ def child_algorithm(operation: str, engine: str, graph_path: Path, answer_path: 
         ranked = algorithms.betweenness(graph, limit=TOP)
         answer = {"ranking": [[row.entity_id, row.score] for row in ranked.ranking]}
     elif operation == "pagerank":
-        simple = algorithms.undirected(graph)
+        # The walk network risk takes: links weighted down by their ends' degrees.
+        simple = algorithms.walk_ties(algorithms.undirected(graph))
         seeded = algorithms.seeds(graph)
         if engine == "project":
             restart = {node: 1 / len(seeded) for node in seeded}
@@ -356,9 +357,12 @@ def child_algorithm(operation: str, engine: str, graph_path: Path, answer_path: 
 
             nodes = list(simple)
             index = {node: position for position, node in enumerate(nodes)}
-            converted = ig.Graph(n=len(nodes), edges=[(index[s], index[t]) for s, t in simple.edges()])
+            edges = list(simple.edges(data="weight"))
+            converted = ig.Graph(n=len(nodes), edges=[(index[s], index[t]) for s, t, _ in edges])
             ranks = converted.personalized_pagerank(
-                damping=algorithms.PAGERANK_ALPHA, reset_vertices=[index[node] for node in seeded]
+                damping=algorithms.PAGERANK_ALPHA,
+                reset_vertices=[index[node] for node in seeded],
+                weights=[weight for _, _, weight in edges],
             )
             scores = dict(zip(nodes, ranks, strict=True))
         answer = {"ranking": _top(scores)}
@@ -395,11 +399,11 @@ def partition_agreement(first: list[list[int]], second: list[list[int]]) -> floa
 def stage_global(results: dict) -> None:
     from bench.api import PURPOSE  # noqa: F401 - the purpose the children build for
 
-    viewer = viewers()["high"]
+    visible, viewer = viewers()["high"]
     graph_path = WORK / "visible_graph.pickle"
     print(f"[bench] building {viewer.agency.code}'s graph ...", file=sys.stderr)
     built = run_child("build", viewer.agency.code, str(graph_path))
-    measured: dict = {"viewer": viewer.agency.code, "build": built}
+    measured: dict = {"viewer": viewer.agency.code, "visible_records": visible, "build": built}
     answers = {}
     for operation, engine in GLOBAL_RUNS:
         print(f"[bench] {operation} on {engine} ...", file=sys.stderr)
@@ -476,7 +480,8 @@ def _walk_lines(walks: dict) -> list[str]:
                     met = row["p95_ms"] < goals[kind]
                     goal = f"p95 < {goals[kind]} ms: {'met' if met else '**missed**'}"
                 lines.append(
-                    f"| {measured['viewer']} ({level}) | {kind} | {engine.replace('_', ' ')} | {row['n']} "
+                    f"| {measured['viewer']} ({level}: {measured['visible_records']:,} records) "
+                    f"| {kind} | {engine.replace('_', ' ')} | {row['n']} "
                     f"| {report._n(row['p50_ms'], 1)} | {report._n(row['p95_ms'], 1)} "
                     f"| {report._n(row['max_ms'], 1)} "
                     f"| {row['refused']} | {report._n(row['mean_size'], 1)} | {goal} |"
@@ -495,7 +500,8 @@ def _walk_lines(walks: dict) -> list[str]:
 def _global_lines(measured: dict) -> list[str]:
     build = measured["build"]
     lines = [
-        f"The viewer {measured['viewer']}'s whole graph, built from PostgreSQL through the choke point: "
+        f"The viewer {measured['viewer']}'s whole graph ({measured['visible_records']:,} visible records), "
+        "built from PostgreSQL through the choke point: "
         f"{build['nodes']:,} entities, {build['relationships']:,} relationships, {build['seconds']:,} s, "
         f"peak RSS {build['peak_mib']:,} MiB.",
         "",
@@ -568,7 +574,9 @@ def main(argv: list[str] | None = None) -> None:
 
     WORK.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    with bench_neo4j() as uri:
+    # The global algorithms read PostgreSQL only.
+    graph_needed = bool({"resync", "walks"} & set(stages))
+    with bench_neo4j() if graph_needed else nullcontext(os.environ.get("NEO4J_URI", "")) as uri:
         os.environ["NEO4J_URI"] = uri
         ensure_database(recreate=False)
         setup_django()

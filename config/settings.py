@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "sharing",
     "graph",
     "linkchart",
+    "cases",
     "demo",
 ]
 
@@ -299,6 +300,11 @@ EXPORT_MAX_RECORDS = env_int("EXPORT_MAX_RECORDS", 10_000)
 # A bulk release through the API (POST /api/records/release/) touches at most this many
 # records; more is refused, asking for narrower filters (each release is audited per record).
 RELEASE_BULK_MAX_RECORDS = env_int("RELEASE_BULK_MAX_RECORDS", 10_000)
+# Entities one hit/no-hit question of a link chart names (POST /api/discovery/holdings/); a
+# larger chart asks in several.
+DISCOVERY_HOLDINGS_MAX_ENTITIES = env_int("DISCOVERY_HOLDINGS_MAX_ENTITIES", 200)
+# Entities a case's saved chart holds (the chart stays responsive at 2,000).
+CASE_MAX_NODES = env_int("CASE_MAX_NODES", 5_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a refused token answers 401 with `WWW-Authenticate: Token`.
@@ -330,6 +336,7 @@ SPECTACULAR_SETTINGS = {
         "ClassificationEnum": "intel.models.Classification",
         "PurposeEnum": "intel.models.Purpose",
         "CategoryEnum": "intel.models.Category",
+        "CaseStatusEnum": "cases.models.Case.Status",
     },
 }
 

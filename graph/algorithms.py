@@ -8,9 +8,15 @@ The graph is the one `build_graph` makes: a `MultiDiGraph` whose nodes are entit
 may see) and `first_seen` (the earliest date of a visible record mentioning it, or None),
 and whose edges run from a link's source to its target, keyed by link type, with `records`
 (the ids of the visible records asserting it). Direction matters only to the patterns;
-communities, betweenness and risk read the undirected, unweighted simple graph
-(`undirected`), since whether two entities are related, not by how many records, is what a
-network is.
+communities, betweenness and risk read the undirected simple graph (`undirected`), since
+whether two entities are related, not by how many records, is what a network is.
+
+Communities and risk weigh each link down by the degree of the entities at its ends
+(`community_ties`, `walk_ties`): a vessel, a carrier or a broker linked to hundreds of
+shipments says little about which of them belong together, and unweighted, such hubs pull
+every ring that uses them into one community with their other clients, and a walk from the
+seizures spends itself on them and on whatever is busiest. Betweenness stays unweighted: the
+count of shortest paths through an entity is what the operation promises.
 
 Every answer is deterministic: nodes and edges enter the undirected graph in id order (the
 seeded algorithms draw from that order), and every list is sorted with ties broken by id.
@@ -23,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from itertools import combinations, islice
+from itertools import combinations, islice, pairwise
 
 import igraph as ig
 import networkx as nx
@@ -88,6 +94,33 @@ def undirected(graph: nx.MultiDiGraph, members: Iterable[int] | None = None) -> 
     return simple
 
 
+def community_ties(simple: nx.Graph) -> nx.Graph:
+    """`simple` with each link weighted 1 / the degree of its busier end: every entity lends
+    each of its links an equal share of one tie, and a link is as strong as the smaller share
+    (a broker of 200 shipments gives each 1/200, so its clients are tied through it, together,
+    about as strongly as a link between two quiet entities ties those two)."""
+    degree = dict(simple.degree())
+    for source, target in simple.edges():
+        simple[source][target]["weight"] = 1 / max(degree[source], degree[target])
+    return simple
+
+
+def walk_ties(simple: nx.Graph) -> nx.Graph:
+    """`simple` with each link weighted 1 / (the product of its ends' degrees), the weights of
+    the risk walk: from any entity, the walk steps to a neighbour in inverse proportion to that
+    neighbour's degree, so it goes on to a front's own shipment, container or exporter rather
+    than into a carrier that every other shipment names too."""
+    degree = dict(simple.degree())
+    for source, target in simple.edges():
+        simple[source][target]["weight"] = 1 / (degree[source] * degree[target])
+    return simple
+
+
+def _strengths(simple: nx.Graph) -> dict[int, float]:
+    """Each node's total link weight, summed in the graph's (id) order."""
+    return {node: sum(simple[node][neighbour]["weight"] for neighbour in simple[node]) for node in simple}
+
+
 def seeds(graph: nx.MultiDiGraph) -> list[int]:
     return sorted(node for node, seized in graph.nodes(data="seized") if seized)
 
@@ -106,18 +139,19 @@ class Community:
 def communities(
     graph: nx.MultiDiGraph, *, seed: int = SEED, resolution: float = 1.0, engine: str = "networkx"
 ) -> list[Community]:
-    """Communities maximizing modularity, seeded: networkx's Louvain (the reference), or
-    igraph's Leiden (`engine="igraph"`: as good a partition or better, in a fraction of the
-    time on a large graph, but not the same partition). Numbered from 0 by size, then by how
-    many members appear in seizures, both descending, then by smallest member; members in
-    id order. An isolated entity is a community of its own."""
-    simple = undirected(graph)
+    """Communities maximizing the modularity of the graph weighted by `community_ties`,
+    seeded: networkx's Louvain (the reference), or igraph's Leiden (`engine="igraph"`: as good
+    a partition or better, in a fraction of the time on a large graph, but not the same
+    partition). Numbered from 0 by size, then by how many members appear in seizures, both
+    descending, then by smallest member; members in id order. An isolated entity is a
+    community of its own."""
+    simple = community_ties(undirected(graph))
     if not simple:
         return []
     if engine == "igraph":
         found = _leiden(simple, seed=seed, resolution=resolution)
     elif engine == "networkx":
-        found = nx.community.louvain_communities(simple, seed=seed, resolution=resolution)
+        found = nx.community.louvain_communities(simple, weight="weight", seed=seed, resolution=resolution)
     else:
         raise ValueError(f"unknown engine {engine!r}")
     seized = set(seeds(graph))
@@ -132,9 +166,14 @@ def communities(
 
 
 def _as_igraph(simple: nx.Graph) -> tuple[ig.Graph, list[int]]:
+    """`simple` as igraph numbers it, with the `weight` of each edge where there is one."""
     nodes = list(simple)
     index = {node: position for position, node in enumerate(nodes)}
-    return ig.Graph(n=len(nodes), edges=[(index[s], index[t]) for s, t in simple.edges()]), nodes
+    edges = list(simple.edges(data="weight"))
+    converted = ig.Graph(n=len(nodes), edges=[(index[s], index[t]) for s, t, _ in edges])
+    if edges and edges[0][2] is not None:
+        converted.es["weight"] = [weight for _, _, weight in edges]
+    return converted, nodes
 
 
 def _leiden(simple: nx.Graph, *, seed: int, resolution: float) -> list[set[int]]:
@@ -143,7 +182,7 @@ def _leiden(simple: nx.Graph, *, seed: int, resolution: float) -> list[set[int]]
     ig.set_random_number_generator(random.Random(seed))  # noqa: S311 - reproducible, not secret
     try:
         partition = converted.community_leiden(
-            objective_function="modularity", resolution=resolution, n_iterations=-1
+            objective_function="modularity", weights="weight", resolution=resolution, n_iterations=-1
         )
     finally:
         ig.set_random_number_generator(random)
@@ -250,20 +289,21 @@ class NetworkRisk:
 def personalized_pagerank(
     simple: nx.Graph, restart: dict[int, float], *, alpha: float = PAGERANK_ALPHA
 ) -> dict[int, float]:
-    """PageRank whose random walk restarts at `restart` (weights summing to 1). Written out
-    rather than networkx's, which needs SciPy; a walk at an entity with no neighbour
+    """PageRank whose random walk restarts at `restart` (weights summing to 1) and steps along
+    a link with probability its `weight` over the weights of the links it could take. Written
+    out rather than networkx's, which needs SciPy; a walk at an entity with no neighbour
     restarts, so the scores sum to 1."""
     nodes = list(simple)
     rank = {node: restart.get(node, 0.0) for node in nodes}
-    degree = dict(simple.degree())
+    strength = _strengths(simple)
     for _ in range(PAGERANK_MAX_ITERATIONS):
-        stranded = sum(rank[node] for node in nodes if not degree[node])
+        stranded = sum(rank[node] for node in nodes if not strength[node])
         following = {node: (1 - alpha + alpha * stranded) * restart.get(node, 0.0) for node in nodes}
         for node in nodes:
-            if degree[node]:
-                share = alpha * rank[node] / degree[node]
-                for neighbour in simple[node]:
-                    following[neighbour] += share
+            if strength[node]:
+                share = alpha * rank[node] / strength[node]
+                for neighbour, link in simple[node].items():
+                    following[neighbour] += share * link["weight"]
         change = sum(abs(following[node] - rank[node]) for node in nodes)
         rank = following
         if change < PAGERANK_TOLERANCE * max(len(nodes), 1):
@@ -278,31 +318,40 @@ def network_risk(
     paths_per_entity: int = 3,
     alpha: float = PAGERANK_ALPHA,
 ) -> NetworkRisk:
-    """Personalized PageRank seeded, evenly, from the entities in seizure records: how
-    likely a walk from a seizure that keeps following links reaches each entity. Ranks the
-    other entities (score descending, ties by id) and gives each of the `limit` highest the
-    `paths_per_entity` shortest paths from a seed that contribute most: a path's share of
-    the walk is the seed's weight times alpha over the degree of every entity it leaves."""
-    simple = undirected(graph)
+    """Personalized PageRank over the graph weighted by `walk_ties`, seeded evenly from the
+    entities in seizure records: how often a walk from the seizures that keeps following
+    links stops at each entity, as a multiple of how often the same walk started anywhere
+    would (its stationary share, the entity's total link weight over everyone's), so that an
+    entity ranks high for being near the seizures, not for being big. Ranks the other
+    entities reached (score descending, ties by id) and gives each of the `limit` highest
+    the `paths_per_entity` shortest paths from a seed that contribute most: a path's share
+    of the walk is the seed's weight times, for every step, alpha times the probability that
+    the walk takes that step."""
+    simple = walk_ties(undirected(graph))
     seeded = seeds(graph)
     if not seeded:
         return NetworkRisk(seeds=(), scored=0)
     restart = {node: 1 / len(seeded) for node in seeded}
-    scores = personalized_pagerank(simple, restart, alpha=alpha)
+    visits = personalized_pagerank(simple, restart, alpha=alpha)
+    strength = _strengths(simple)
+    total = sum(strength.values())
     seed_set = set(seeded)
     scored = sorted(
-        ((node, score) for node, score in scores.items() if node not in seed_set and score > 0),
+        (
+            (node, visited * total / strength[node])
+            for node, visited in visits.items()
+            if node not in seed_set and visited > 0
+        ),
         key=lambda item: (-item[1], item[0]),
     )
     predecessors, _ = _shortest_path_dag(simple, seeded)
-    degree = dict(simple.degree())
     ranking = []
     for node, score in scored[:limit]:
         candidates = []
         for path in islice(_paths_back(predecessors, node), PATHS_WEIGHED):
             contribution = restart[path[0]]
-            for step in path[:-1]:
-                contribution *= alpha / degree[step]
+            for step, following in pairwise(path):
+                contribution *= alpha * simple[step][following]["weight"] / strength[step]
             candidates.append(RiskPath(entities=path, contribution=contribution))
         candidates.sort(key=lambda p: (-p.contribution, p.entities))
         ranking.append(Risk(entity_id=node, score=score, paths=tuple(candidates[:paths_per_entity])))

@@ -47,9 +47,8 @@ logger = logging.getLogger(__name__)
 RESULT_LOCK_SPACE = 0x6772_0003
 MAX_LIMIT = 1_000
 # networkx's seeded Louvain, the reference: igraph's Leiden is far faster over a whole agency
-# graph but does not give the same answers (on the resolution scenario it put two planted
-# rings, bridged by one broker, in one community: tests/fast/test_planted_networks.py); a
-# community named in a betweenness job is numbered by the same engine as the communities job's.
+# graph but does not give the same partition; a community named in a betweenness job is
+# numbered by the same engine as the communities job's.
 COMMUNITY_ENGINE = "networkx"
 
 

@@ -8,15 +8,21 @@ the entity's type) is decided here alone, and a disclosure request asks for exac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from agencies.models import Agency, User
 from audit.log import record_event
 from intel.models import Entity, Mention, Record, Releasability
-from sharing.models import (
-    Agreement,
-    RecordRelease,
-)
+from intel.selectors import Reader, audit_reads
+from sharing.models import Agreement, RecordRelease
+from sharing.selectors import granted_disclosures
 
 
 def discovery_agreements(agency_id: int) -> QuerySet[Agreement]:
@@ -26,39 +32,68 @@ def discovery_agreements(agency_id: int) -> QuerySet[Agreement]:
     )
 
 
-def discoverable(agreement: Agreement, agency_id: int) -> Q:
+def discoverable(agreement: Agreement, agency_id: int, via: str = "") -> Q:
     """Records another party provides to the agency under this agreement and that their
     owner made releasable under it: to every agreement, or to this one by name. Scope is not
     asked: a record beyond the agreement's ceiling or categories is exactly what a hit tells
     of, for the asker to request. Records released to no one, or by name only to other
-    agreements, never count; nor do onward releases and grants: discovery speaks for owners."""
+    agreements, never count; nor do onward releases and grants: discovery speaks for owners.
+    `via` is the path to the record from the rows filtered (`record__` for mentions)."""
     providers = [
         party.agency_id
         for party in agreement.parties.all()
         if party.provides and party.agency_id != agency_id
     ]
-    named = RecordRelease.objects.filter(agreement=agreement, released_by_id=OuterRef("owner_id"))
-    return Q(owner_id__in=providers) & (
-        Q(releasability=Releasability.COVERING) | Q(Exists(named), releasability=Releasability.NAMED)
+    named = RecordRelease.objects.filter(agreement=agreement, released_by_id=OuterRef(f"{via}owner_id"))
+    return Q(**{f"{via}owner_id__in": providers}) & (
+        Q(**{f"{via}releasability": Releasability.COVERING})
+        | Q(Exists(named), **{f"{via}releasability": Releasability.NAMED})
     )
+
+
+def hidden_mentions(user: User, entity_ids: Iterable[int]) -> QuerySet[Mention]:
+    """Mentions of the entities in records that the user may not see and that discovery may
+    count: made releasable by their owner under a discovery agreement in which the owner
+    provides to the user's agency, and which does not redact the entity's type (a hit would
+    tell that the owner's record names, say, a phone that even full sharing under it would
+    hide). The agreements are read once, whatever the number of entities."""
+    countable = Q(pk__in=[])
+    for agreement in discovery_agreements(user.agency_id).prefetch_related("parties"):
+        terms = discoverable(agreement, user.agency_id, via="record__")
+        if agreement.redacted_fields:
+            terms &= ~Q(entity__type__in=agreement.redacted_fields)
+        countable |= terms
+    visible = Record.objects.visible_to(user).filter(pk=OuterRef("record_id"))
+    return Mention.objects.filter(countable, ~Exists(visible), entity_id__in=list(entity_ids))
 
 
 def hidden_matches(user: User, entity_id: int, owner_id: int | None = None) -> QuerySet[Record]:
-    """Records mentioning the entity that the user may not see and that discovery may count:
-    made releasable by their owner under a discovery agreement in which the owner provides to
-    the user's agency, and which does not redact the entity's type (a hit would tell that the
-    owner's record names, say, a phone that even full sharing under it would hide)."""
-    entity_type = Entity.objects.filter(pk=entity_id).values_list("type", flat=True).first()
-    releasable = Q(pk__in=[])
-    for agreement in discovery_agreements(user.agency_id).prefetch_related("parties"):
-        if entity_type not in agreement.redacted_fields:
-            releasable |= discoverable(agreement, user.agency_id)
-    records = Record.objects.filter(
-        releasable, Exists(Mention.objects.filter(record=OuterRef("pk"), entity_id=entity_id))
-    )
+    """The records behind the entity's hidden mentions (`hidden_mentions`): what a hit
+    counts and a disclosure request asks for."""
+    records = Record.objects.filter(pk__in=hidden_mentions(user, [entity_id]).values("record_id"))
     if owner_id is not None:
         records = records.filter(owner_id=owner_id)
-    return records.exclude(pk__in=Record.objects.visible_to(user).values("pk"))
+    return records
+
+
+def hidden_counts(user: User, entity_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """For each entity that has hits, its partners (by agency code) with how many of their
+    records discovery counts, in one query for all the entities."""
+    rows = (
+        hidden_mentions(user, entity_ids)
+        .order_by()
+        .values("entity_id", "record__owner_id")
+        .annotate(count=Count("record_id", distinct=True))
+    )
+    counts = [(row["entity_id"], row["record__owner_id"], row["count"]) for row in rows]
+    agencies = Agency.objects.in_bulk({owner for _, owner, _ in counts})
+    hits: dict[int, list[dict]] = {}
+    for entity_id, owner, count in sorted(counts, key=lambda row: (row[0], agencies[row[1]].code)):
+        agency = agencies[owner]
+        hits.setdefault(entity_id, []).append(
+            {"agency": agency.code, "agency_name": agency.name, "count": count}
+        )
+    return hits
 
 
 def discover(user: User, entity_id: int) -> list[dict]:
@@ -66,13 +101,66 @@ def discover(user: User, entity_id: int) -> list[dict]:
     agreement in force, how many of its records mentioning the entity, made releasable under
     such an agreement, the user cannot see. Agency and count only; nothing else about those
     records. The caller has checked that the user may see the entity."""
-    counts = {
-        row["owner_id"]: row["count"]
-        for row in hidden_matches(user, entity_id).order_by().values("owner_id").annotate(count=Count("pk"))
-    }
-    hits = [
-        {"agency": agency.code, "agency_name": agency.name, "count": counts[agency.pk]}
-        for agency in Agency.objects.filter(pk__in=counts).order_by("code")
-    ]
+    hits = hidden_counts(user, [entity_id]).get(entity_id, [])
     record_event("discovery.query", actor=user, details={"entity": entity_id, "hits": hits})
     return hits
+
+
+def holdings(user: User, *, entities: list[UUID], disclosed_since: datetime | None = None) -> dict:
+    """Hit/no-hit for a link chart: for each of the entities the user may see, the partners
+    holding records on it that the user cannot see (as `discover`, agency and count only),
+    and the disclosures granted to the user's agency on them (`granted_disclosures`). An
+    entity the user may not see, or that does not exist, is left out, either way alike.
+    At most DISCOVERY_HOLDINGS_MAX_ENTITIES entities; the queries do not grow with them."""
+    if user.agency_id is None:
+        raise PermissionDenied("discovery is for members of an agency")
+    limit = settings.DISCOVERY_HOLDINGS_MAX_ENTITIES
+    if len(entities) > limit:
+        raise ValidationError({"entities": f"at most {limit} entities at a time"})
+    # Taken before the reads: a grant decided meanwhile is listed again by the next question
+    # (since this time), rather than by neither.
+    checked_at = timezone.now()
+    asked = list(dict.fromkeys(entities))
+    visible = dict(Entity.objects.visible_to(user).filter(public_id__in=asked).values_list("public_id", "pk"))
+    shown = [public_id for public_id in asked if public_id in visible]
+    hits = hidden_counts(user, visible.values()) if visible else {}
+    disclosures = granted_disclosures(user, entity_ids=list(visible.values()), since=disclosed_since)
+    # Which entities a granted record names is its content: each one listed is a read.
+    audit_reads(
+        Reader(user),
+        {record.pk: record.owner_id for disclosure in disclosures for record in disclosure.records},
+        via="discovery.holdings",
+    )
+    record_event(
+        "discovery.holdings",
+        actor=user,
+        details={
+            "entities": [visible[public_id] for public_id in shown],
+            "hits": [
+                {"entity": entity_id, "agency": hit["agency"], "count": hit["count"]}
+                for entity_id, entity_hits in sorted(hits.items())
+                for hit in entity_hits
+            ],
+            "disclosures": [disclosure.request.pk for disclosure in disclosures],
+        },
+    )
+    return {
+        "checked_at": checked_at,
+        "holdings": [
+            {"entity": public_id, "partners": hits.get(visible[public_id], [])} for public_id in shown
+        ],
+        "disclosures": [
+            {
+                "request": disclosure.request.public_id,
+                "reference": disclosure.request.reference,
+                "entity": disclosure.request.entity.public_id,
+                "owner": disclosure.request.owner.code,
+                "owner_name": disclosure.request.owner.name,
+                "decided_at": disclosure.request.decided_at,
+                "grant_expires_at": disclosure.request.grant_expires_at,
+                "records": [record.public_id for record in disclosure.records],
+                "entities": disclosure.entities,
+            }
+            for disclosure in disclosures
+        ],
+    }

@@ -1,5 +1,9 @@
 """Reads for liaison officers and requesters."""
 
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -18,7 +22,7 @@ from django.utils import timezone
 from agencies.models import Agency
 from audit.models import AuditEvent
 from intel.access import viewer_agency_id
-from intel.models import Record
+from intel.models import Mention, Record
 from sharing.models import Agreement, DisclosureRequest, Notification, RecordRelease
 
 
@@ -124,3 +128,54 @@ def access_log(agency_id: int) -> QuerySet[AuditEvent]:
 
 def unread_notifications(user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user, read_at__isnull=True)
+
+
+@dataclass
+class GrantedDisclosure:
+    """An approved disclosure request of the reader's agency, with what its grant shows now."""
+
+    request: DisclosureRequest
+    records: list[Record]
+    entities: list[UUID]
+
+
+def granted_disclosures(user, *, entity_ids: list[int], since: datetime | None) -> list[GrantedDisclosure]:
+    """The disclosures granted to the user's agency on these entities whose grant still runs
+    (decided at or after `since`, if given), each with its records the agency sees now and
+    the entities those records name: what a refreshed link chart marks as newly disclosed.
+    Read without a purpose, so only by the grant (and what the agency owns). Four queries,
+    however many entities and requests."""
+    agency_id = viewer_agency_id(user)
+    if agency_id is None or not entity_ids:
+        return []
+    found = DisclosureRequest.objects.filter(
+        requesting_agency_id=agency_id,
+        kind=DisclosureRequest.Kind.DISCLOSURE,
+        status=DisclosureRequest.Status.APPROVED,
+        entity_id__in=entity_ids,
+        grant_expires_at__gt=timezone.now(),
+    )
+    if since is not None:
+        found = found.filter(decided_at__gte=since)
+    granted = Record.objects.visible_to(user, None).order_by("public_id")
+    found = list(
+        found.select_related("owner", "entity")
+        .prefetch_related(Prefetch("records", queryset=granted, to_attr="granted"))
+        .order_by("decided_at", "public_id")
+    )
+    record_ids = {record.pk for request in found for record in request.granted}
+    named: dict[int, set[UUID]] = {}
+    if record_ids:
+        mentions = Mention.objects.visible_to(user, None).filter(record_id__in=sorted(record_ids))
+        for record_id, entity in mentions.values_list("record_id", "entity__public_id"):
+            named.setdefault(record_id, set()).add(entity)
+    return [
+        GrantedDisclosure(
+            request=request,
+            records=request.granted,
+            entities=sorted(
+                set().union(*(named.get(record.pk, set()) for record in request.granted)), key=str
+            ),
+        )
+        for request in found
+    ]

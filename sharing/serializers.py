@@ -210,6 +210,50 @@ class DiscoveryHitSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class HoldingsQuerySerializer(serializers.Serializer):
+    entities = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=settings.DISCOVERY_HOLDINGS_MAX_ENTITIES,
+        help_text="public ids of the charted entities, at most DISCOVERY_HOLDINGS_MAX_ENTITIES "
+        f"({settings.DISCOVERY_HOLDINGS_MAX_ENTITIES}); a larger chart asks in several",
+    )
+    disclosed_since = serializers.DateTimeField(
+        required=False,
+        default=None,
+        help_text="list only disclosures decided at or after this time (a previous answer's "
+        "`checked_at`); without it, every disclosure whose grant still runs",
+    )
+
+
+class EntityHoldingsSerializer(serializers.Serializer):
+    entity = serializers.UUIDField()
+    partners = DiscoveryHitSerializer(many=True, help_text="empty when no partner has a hit")
+
+
+class GrantedDisclosureSerializer(serializers.Serializer):
+    request = serializers.UUIDField(help_text="the disclosure request (GET /api/requests/{id}/)")
+    reference = serializers.CharField()
+    entity = serializers.UUIDField(help_text="the charted entity the request was about")
+    owner = serializers.CharField(help_text="code of the agency that disclosed")
+    owner_name = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+    grant_expires_at = serializers.DateTimeField()
+    records = serializers.ListField(
+        child=serializers.UUIDField(), help_text="the disclosed records the caller's agency sees now"
+    )
+    entities = serializers.ListField(
+        child=serializers.UUIDField(),
+        help_text="the entities those records name, as the caller may see them: the nodes to mark "
+        "as newly disclosed",
+    )
+
+
+class HoldingsSerializer(serializers.Serializer):
+    checked_at = serializers.DateTimeField(help_text="when this answer was computed")
+    holdings = EntityHoldingsSerializer(many=True)
+    disclosures = GrantedDisclosureSerializer(many=True)
+
+
 class DisclosureRequestSerializer(CallerScopedSerializer, PublicSerializer):
     purpose = PurposeField()
     entity = PublicRelatedField(queryset=Entity.objects.none())

@@ -13,6 +13,7 @@ urlpatterns = [
     path("records/<uuid:pk>/release/", views.release_record, name="record-release"),
     path("records/<uuid:pk>/release-onward/", views.release_onward, name="record-release-onward"),
     path("entities/<uuid:pk>/discovery/", views.discovery, name="entity-discovery"),
+    path("discovery/holdings/", views.discovery_holdings, name="discovery-holdings"),
     path("session/purpose/", views.session_purpose, name="session-purpose"),
     *router.urls,
 ]

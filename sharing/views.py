@@ -20,7 +20,7 @@ from intel.filters import RecordFilter
 from intel.models import Entity, Record
 from intel.selectors import Reader
 from sharing import agreements, releases, requests, selectors
-from sharing.discovery import discover
+from sharing.discovery import discover, holdings
 from sharing.models import Agreement
 from sharing.serializers import (
     AgreementSerializer,
@@ -30,6 +30,8 @@ from sharing.serializers import (
     DecisionSerializer,
     DisclosureRequestSerializer,
     DiscoveryHitSerializer,
+    HoldingsQuerySerializer,
+    HoldingsSerializer,
     NotificationSerializer,
     OnwardReleaseSerializer,
     PurposeChoiceSerializer,
@@ -194,6 +196,43 @@ def discovery(request, pk: UUID):
     if request.user.agency_id is None:
         raise PermissionDenied("discovery is for members of an agency")
     return Response(discover(request.user, entity.pk))
+
+
+@extend_schema(
+    operation_id="discovery_holdings",
+    request=HoldingsQuerySerializer,
+    responses={200: HoldingsSerializer},
+)
+@api_view(["POST"])
+@parser_classes(JSON_ONLY)
+def discovery_holdings(request):
+    """What partners hold on a link chart's entities, in one question, and what they have
+    disclosed since.
+
+    `holdings`: for each entity named that the caller may see (in the order named, each
+    once), the partners providing to the caller's agency under an agreement in force that
+    allows discovery which hold records on it the caller cannot see: agency code, name and
+    count, nothing else (`partners` is empty when none does). An entity the caller may not
+    see, or that does not exist, is left out of the answer, the one like the other. A badge's
+    "request disclosure" files `POST /api/requests/` with `entity`, `owner` (the partner's
+    code), `purpose`, `justification` and `urgency`.
+
+    `disclosures`: the caller's agency's approved disclosure requests on those entities whose
+    grant still runs, decided at or after `disclosed_since` when given: each with the
+    disclosed records the agency sees now and the entities they name. A chart refreshed after
+    a grant expands the requested node and marks those entities as newly disclosed; passing a
+    previous answer's `checked_at` as `disclosed_since` lists only what is new since then.
+
+    More than DISCOVERY_HOLDINGS_MAX_ENTITIES entities is a 400 naming `entities`. Audited as
+    one `discovery.holdings` event, and a `record.read` for each disclosed record listed."""
+    body = HoldingsQuerySerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    answer = holdings(
+        request.user,
+        entities=body.validated_data["entities"],
+        disclosed_since=body.validated_data["disclosed_since"],
+    )
+    return Response(HoldingsSerializer(answer).data)
 
 
 class DisclosureRequestViewSet(

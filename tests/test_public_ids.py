@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from cases import services as cases
+from cases.urls import router as cases_router
 from intel.import_writing import import_file
 from intel.merging import merge_entities
 from intel.models import Entity, Record, ResolutionCandidate
@@ -78,7 +80,7 @@ def imported(tmp_path: Path, agency, name: str, rows: list[str]) -> None:
 def world(cus, pol, tmp_path):
     """Objects of every kind the API shows: records, entities, mentions and links (imports
     of both agencies), an agreement, a candidate and a merge, a consent request (approved,
-    so both sides have notifications), and an import batch."""
+    so both sides have notifications), an import batch and a case."""
     import_file(EXAMPLES / "shipments.csv", cus.agency)
     in_force((cus, True, False), (pol, False, True), purposes=("investigation",), discovery_allowed=True)
     for record in Record.objects.filter(owner=cus.agency):
@@ -112,6 +114,9 @@ def world(cus, pol, tmp_path):
         urgency="routine",
     )
     requests.approve(consent, cus.liaison)
+    charted = [str(e.public_id) for e in Entity.objects.visible_to(pol.analyst)[:3]]
+    case = cases.create_case(pol.analyst, name="Harbour", chart={"nodes": charted})
+    cases.share_case(pol.analyst, case, usernames=["pol-liaison"])
     upload = client_for(pol.analyst).post(
         "/api/imports/", {"file": (tmp_path / "pol.csv").open("rb")}, format="multipart"
     )
@@ -121,7 +126,11 @@ def world(cus, pol, tmp_path):
 
 def list_paths() -> list[tuple[str, dict]]:
     paths = []
-    for prefix, _viewset, _basename in [*intel_router.registry, *sharing_router.registry]:
+    for prefix, _viewset, _basename in [
+        *intel_router.registry,
+        *sharing_router.registry,
+        *cases_router.registry,
+    ]:
         query = {"q": "acme"} if prefix == "search" else {}
         paths.append((f"/api/{prefix}/", query))
         if prefix == "requests":

@@ -104,15 +104,18 @@ def test_sampled_betweenness_is_reproducible():
 
 
 def test_network_risk_on_a_path_matches_the_hand_solved_pagerank():
-    # 1 (seized) - 2 - 3, alpha 0.85, restarting at 1:
+    # 1 (seized) - 2 - 3, alpha 0.85, restarting at 1; each end of 2 has degree 1, so the walk
+    # is the plain one (from 2 to 1 or 3 evenly):
     #   r1 = 0.15 + 0.85 r2/2,  r2 = 0.85 (r1 + r3),  r3 = 0.85 r2/2
     #   so r2 = 0.1275 / 0.2775, r3 = 0.425 r2.
+    # The link weights 1/(1*2) make the strengths 1/2, 1, 1/2 (total 2): the score is the
+    # visits over that share, 2 r2 for 2 and 0.425 r2 * 4 = 1.7 r2 for 3.
     risk = network_risk(build_graph(*rows([(1, 2), (2, 3)], seized={1})))
     r2 = float(Fraction(1275, 2775))
     assert risk.seeds == (1,)
     assert [(r.entity_id, r.score) for r in risk.ranking] == [
-        (2, pytest.approx(r2)),
-        (3, pytest.approx(0.425 * r2)),
+        (2, pytest.approx(2 * r2)),
+        (3, pytest.approx(1.7 * r2)),
     ]
     assert risk.ranking[1].paths[0].entities == (1, 2, 3)
 
@@ -125,14 +128,16 @@ def test_network_risk_falls_with_distance_from_the_seizure():
 
 
 def test_the_path_through_the_quieter_entity_contributes_most():
-    # Diamond 1-2-4, 1-3-4 with 3 also linked to 5: the walk leaving 3 has three ways to go,
-    # the one leaving 2 two, so 1-2-4 carries 0.85^2/(2*2) and 1-3-4 0.85^2/(2*3).
+    # Diamond 1-2-4, 1-3-4 with 3 also linked to 5 (degrees 1:2, 2:2, 3:3, 4:2, 5:1). The walk
+    # steps to a neighbour in inverse proportion to its degree: leaving 1 to 2 with (1/2) /
+    # (1/2 + 1/3) = 3/5 and to 3 with 2/5; leaving 2 to 4 with 1/2; leaving 3 (to 1, 4, 5:
+    # 1/2, 1/2, 1) to 4 with 1/4. So 1-2-4 carries 0.85^2 * 3/10 and 1-3-4 0.85^2 / 10.
     graph = build_graph(*rows([(1, 2), (1, 3), (2, 4), (3, 4), (3, 5)], seized={1}))
     risk = {r.entity_id: r for r in network_risk(graph).ranking}
     paths = risk[4].paths
     assert [p.entities for p in paths] == [(1, 2, 4), (1, 3, 4)]
-    assert paths[0].contribution == pytest.approx(0.85**2 / 4)
-    assert paths[1].contribution == pytest.approx(0.85**2 / 6)
+    assert paths[0].contribution == pytest.approx(0.85**2 * 3 / 10)
+    assert paths[1].contribution == pytest.approx(0.85**2 / 10)
     one = {r.entity_id: r for r in network_risk(graph, paths_per_entity=1).ranking}
     assert [p.entities for p in one[4].paths] == [(1, 2, 4)]
 

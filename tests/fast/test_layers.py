@@ -21,7 +21,8 @@ MAY_USE = {
     "sharing": {"core", "audit", "agencies", "intel"},
     "graph": {"core", "audit", "agencies", "intel"},
     "linkchart": {"core", "audit", "agencies", "intel", "sharing", "graph"},
-    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph"},
+    "cases": {"core", "audit", "agencies", "intel", "sharing", "graph"},
+    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases"},
 }
 PROJECT = {*MAY_USE, "config"}
 APPS = set(MAY_USE) - {"core"}

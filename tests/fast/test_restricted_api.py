@@ -8,12 +8,13 @@ import inspect
 import pytest
 
 from agencies import auth_urls
+from cases import urls as cases_urls
 from core.viewsets import RestrictedViewSet
 from intel import urls as intel_urls
 from intel.views import ReadingViewSet
 from sharing import urls as sharing_urls
 
-ROUTERS = [auth_urls.router, intel_urls.router, sharing_urls.router]
+ROUTERS = [auth_urls.router, intel_urls.router, sharing_urls.router, cases_urls.router]
 VIEWSETS = [viewset for router in ROUTERS for _, viewset, _ in router.registry]
 
 

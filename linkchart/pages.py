@@ -1,5 +1,6 @@
 """The link chart page: a shell the chart's script (static/linkchart/chart.js) fills from the
-graph API (/api/graph/) as the signed-in analyst, for the purpose stated. The page itself
+graph API (/api/graph/) as the signed-in analyst, for the purpose stated, opened on entities
+(`?entity=`) or on a saved case (`?case=`, read through the cases API). The page itself
 reads no record: it names the entities to open by public id, as asked, and the script's
 calls to the API are where the visibility rule and the audit apply. An entity the analyst
 may not see is answered by the API as a missing one, and the page shows that answer."""
@@ -33,5 +34,9 @@ def chart(request: HttpRequest) -> HttpResponse:
         entities = list(dict.fromkeys(str(uuid.UUID(value)) for value in asked))
     except ValueError:
         return bad_input(request, "entity", "each entity is named by its id (a UUID)")
-    config = {"entities": entities, "purpose": purpose or "", **chart_vocabulary()}
+    try:
+        case = str(uuid.UUID(request.GET["case"])) if request.GET.get("case") else None
+    except ValueError:
+        return bad_input(request, "case", "a case is named by its id (a UUID)")
+    config = {"entities": entities, "case": case, "purpose": purpose or "", **chart_vocabulary()}
     return render(request, "linkchart/chart.html", {"config": config})

@@ -144,6 +144,10 @@ const chart = {
   crowded: false, // too many links to label each (the side panel names the selected one)
 };
 const CROWDED_EDGES = 300;
+const LAYOUTS = ["fcose", "concentric", "breadthfirst", "grid"];
+// Reopening asks each saved entity's neighbourhood (the API's largest), a few at a time.
+const REOPEN_LIMIT = 500;
+const REOPEN_CONCURRENCY = 4;
 const LARGE_CHART = 500;
 
 cytoscape.use(cytoscapeFcose);
@@ -944,19 +948,15 @@ function exportPng() {
 
 // --- saving and reopening -------------------------------------------------------------------
 
+// The chart as a case stores it (cases/charts.py): the entities by public id, a position
+// each, and the page's settings, which name no entity (a case takes out whole the nodes its
+// reader may no longer see, and nothing else may remember them).
 function serialise() {
   return {
-    version: STATE_VERSION,
-    purpose: chart.purpose,
-    layout: chart.layout,
-    filters: { ...chart.filters, entity_types: [...chart.filters.entity_types], link_types: [...chart.filters.link_types] },
-    timeline: chart.timeline ? { ...chart.timeline } : null,
-    anchors: [...chart.anchors],
-    expanded: [...chart.expanded],
-    paths: chart.paths.map((pair) => [...pair]),
-    nodes: cy.nodes().map((node) => ({ id: node.id(), x: node.position("x"), y: node.position("y") })),
-    edges: cy.edges().map((edge) => ({ source: edge.data("source"), target: edge.data("target"), type: edge.data("type") })),
-    analytics: { communities: Boolean(chart.communities), risk: Boolean(chart.risk) },
+    nodes: cy.nodes().map((node) => node.id()),
+    positions: Object.fromEntries(cy.nodes().map((node) => [node.id(), { x: node.position("x"), y: node.position("y") }])),
+    filters: { ...chart.filters, entity_types: [...chart.filters.entity_types], link_types: [...chart.filters.link_types], purpose: chart.purpose },
+    layout: { name: chart.layout, timeline: chart.timeline ? { ...chart.timeline } : null, communities: Boolean(chart.communities), risk: Boolean(chart.risk) },
   };
 }
 
@@ -964,71 +964,88 @@ function strings(value) {
   return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
 }
 
-// Reopens a serialised chart by asking the API again with its filters: what the viewer may no
-// longer see is not shown, and the answer says how many saved nodes that removed.
+function text(value) {
+  return typeof value === "string" ? value : "";
+}
+
+// Runs `task` over `items`, a few at a time, reporting how far it got.
+async function eachLimited(items, task, progress) {
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next];
+      next += 1;
+      await task(item);
+      done += 1;
+      progress(done, items.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REOPEN_CONCURRENCY, items.length) }, worker));
+}
+
+// Reopens a serialised chart by asking the API again, with its filters, for each entity's
+// neighbourhood, and keeps the saved entities and the links among them: what the viewer may no
+// longer see is not shown, and the answer says how many saved entities that removed.
 async function load(saved) {
-  if (!saved || typeof saved !== "object" || saved.version !== STATE_VERSION) {
-    throw new Error("not a saved link chart of this version");
+  if (!saved || typeof saved !== "object" || !Array.isArray(saved.nodes)) {
+    throw new Error("not a saved link chart");
   }
-  const filters = saved.filters || {};
-  chart.purpose = typeof saved.purpose === "string" ? saved.purpose : chart.purpose;
-  chart.layout = ["fcose", "concentric", "breadthfirst", "grid"].includes(saved.layout) ? saved.layout : "fcose";
+  const filters = saved.filters && typeof saved.filters === "object" ? saved.filters : {};
+  const layout = typeof saved.layout === "string" ? { name: saved.layout } : saved.layout || {};
+  chart.purpose = text(filters.purpose);
+  chart.layout = LAYOUTS.includes(layout.name) ? layout.name : "fcose";
   chart.filters = {
     entity_types: strings(filters.entity_types),
     link_types: strings(filters.link_types),
-    date_from: typeof filters.date_from === "string" ? filters.date_from : "",
-    date_to: typeof filters.date_to === "string" ? filters.date_to : "",
-    owner: typeof filters.owner === "string" ? filters.owner : "",
+    date_from: text(filters.date_from),
+    date_to: text(filters.date_to),
+    owner: text(filters.owner),
   };
-  chart.timeline = saved.timeline && typeof saved.timeline.from === "string" && typeof saved.timeline.to === "string" ? { ...saved.timeline } : null;
+  const timeline = layout.timeline;
+  chart.timeline = timeline && typeof timeline.from === "string" && typeof timeline.to === "string" ? { from: timeline.from, to: timeline.to } : null;
   showControls();
-  const wantedNodes = new Map((saved.nodes || []).filter((node) => node && typeof node.id === "string").map((node) => [node.id, node]));
-  const wantedEdges = new Set((saved.edges || []).map((edge) => edgeId(edge)));
-  const anchors = strings(saved.anchors);
-  const expanded = new Set(strings(saved.expanded));
-  const pairs = (Array.isArray(saved.paths) ? saved.paths : []).filter((pair) => strings(pair).length === 2);
+  const wanted = [...new Set(strings(saved.nodes))];
+  const wantedSet = new Set(wanted);
+  const positions = saved.positions && typeof saved.positions === "object" ? saved.positions : {};
   const outcome = await working("Reopening the chart", async () => {
+    const answers = new Map();
+    await eachLimited(
+      wanted,
+      async (id) => {
+        try {
+          const { data } = await api(`/api/graph/entities/${encodeURIComponent(id)}/neighbourhood/`, {
+            params: { ...neighbourhoodParams(), limit: REOPEN_LIMIT },
+          });
+          answers.set(id, data);
+        } catch (error) {
+          if (error.status !== 404) throw error; // 404: no longer visible, counted as removed
+        }
+      },
+      (done, all) => say(`Reopening the chart: ${done} of ${all} entities…`),
+    );
     cy.elements().remove();
-    chart.anchors = new Set();
+    chart.anchors = new Set(answers.keys());
     chart.expanded = new Set();
     chart.bringers = new Map();
     chart.paths = [];
-    for (const id of [...new Set([...anchors, ...expanded])]) {
-      let answer;
-      try {
-        answer = await fetchNeighbourhood(id);
-      } catch (error) {
-        if (error.status === 404) continue; // no longer visible: counted below as removed
-        throw error;
-      }
-      if (anchors.includes(id)) chart.anchors.add(id);
-      if (expanded.has(id)) chart.expanded.add(id);
-      addSubgraph(answer, expanded.has(id) ? id : null);
-    }
-    for (const [source, target] of pairs) {
-      let answer;
-      try {
-        answer = (await api("/api/graph/paths/", { params: { source, target } })).data;
-      } catch (error) {
-        if (error.status === 404) continue;
-        throw error;
-      }
-      chart.paths.push([source, target]);
-      for (const path of answer.paths) {
-        for (const node of path.nodes) addEntity(node, `path:${source}|${target}`);
-        for (const step of path.steps) for (const relationship of step) addRelationship(relationship);
-      }
-    }
     cy.batch(() => {
-      cy.nodes().filter((node) => !wantedNodes.has(node.id())).remove();
-      cy.edges().filter((edge) => !wantedEdges.has(edge.id())).remove();
-      for (const node of cy.nodes()) {
-        const place = wantedNodes.get(node.id());
-        if (Number.isFinite(place.x) && Number.isFinite(place.y)) node.position({ x: place.x, y: place.y });
+      for (const [id, answer] of answers) {
+        const own = answer.nodes.find((node) => node.id === id);
+        // What this chart leaves out of the entity's neighbours: those the answer left out,
+        // and those it gave that the saved chart does not hold.
+        const uncharted = answer.nodes.filter((node) => node.distance === 1 && !wantedSet.has(node.id)).length;
+        addEntity({ ...own, left_out: own.left_out + uncharted }, null);
+        const place = positions[id];
+        if (place && Number.isFinite(place.x) && Number.isFinite(place.y)) cy.getElementById(id).position({ x: place.x, y: place.y });
+      }
+      for (const answer of answers.values()) {
+        for (const relationship of answer.relationships) {
+          if (answers.has(relationship.source) && answers.has(relationship.target)) addRelationship(relationship);
+        }
       }
     });
-    for (const id of chart.bringers.keys()) if (cy.getElementById(id).empty()) chart.bringers.delete(id);
-    return { nodes: cy.nodes().length, removed: wantedNodes.size - cy.nodes().length };
+    return { nodes: cy.nodes().length, removed: wanted.length - cy.nodes().length };
   });
   history.past = [];
   history.future = [];
@@ -1038,10 +1055,49 @@ async function load(saved) {
   if (outcome) say(outcome.removed ? `Reopened: ${outcome.nodes} node(s); ${outcome.removed} no longer visible to you were removed.` : `Reopened: ${outcome.nodes} node(s).`);
   if (!outcome) throw new Error(errorLine.textContent);
   // The overlays are asked for afresh (stored per agency, confirmed now), not awaited.
-  const analytics = saved.analytics || {};
-  if (Boolean(analytics.communities) !== Boolean(chart.communities)) toggleCommunities();
-  if (Boolean(analytics.risk) !== Boolean(chart.risk)) toggleRisk();
+  if (Boolean(layout.communities) !== Boolean(chart.communities)) toggleCommunities();
+  if (Boolean(layout.risk) !== Boolean(chart.risk)) toggleRisk();
   return outcome;
+}
+
+// --- cases ----------------------------------------------------------------------------------
+
+let openCase = null; // {id, name} of the case this chart was opened from or saved as
+
+function showCase() {
+  const line = byId("chart-case");
+  line.replaceChildren();
+  byId("chart-save-case").hidden = !openCase;
+  if (!openCase) return;
+  line.append(document.createTextNode("Case: "), link(`/cases/${encodeURIComponent(openCase.id)}/`, openCase.name));
+}
+
+async function openFromCase(id) {
+  const answer = await working("Opening the case", async () => (await api(`/api/cases/${encodeURIComponent(id)}/`)).data);
+  if (!answer) return;
+  openCase = { id: answer.id, name: answer.name };
+  showCase();
+  const outcome = await load(answer.chart).catch(() => null);
+  if (!outcome) return;
+  const removed = answer.removed + outcome.removed;
+  say(removed ? `Case reopened: ${outcome.nodes} node(s); ${removed} your agency may no longer see were removed.` : `Case reopened: ${outcome.nodes} node(s).`);
+}
+
+async function saveToCase() {
+  if (!openCase) return;
+  const saved = await working("Saving the chart to the case", () => api(`/api/cases/${encodeURIComponent(openCase.id)}/`, { method: "PATCH", body: { chart: serialise() } }));
+  if (saved) say(`Saved to the case “${openCase.name}”.`);
+}
+
+async function saveAsCase() {
+  const name = window.prompt("Name of the new case");
+  if (!name || !name.trim()) return;
+  const answer = await working("Saving the chart as a case", async () => (await api("/api/cases/", { method: "POST", body: { name: name.trim(), notes: "", chart: serialise() } })).data);
+  if (!answer) return;
+  openCase = { id: answer.id, name: answer.name };
+  showCase();
+  window.history.replaceState(null, "", `/chart/?case=${encodeURIComponent(answer.id)}`);
+  say(`Saved as the case “${answer.name}”.`);
 }
 
 // --- controls -------------------------------------------------------------------------------
@@ -1130,6 +1186,8 @@ function wire() {
   byId("chart-export-png").addEventListener("click", exportPng);
   byId("chart-export-graphml").addEventListener("click", exportGraphml);
   byId("chart-export-json").addEventListener("click", exportJson);
+  byId("chart-save-case").addEventListener("click", saveToCase);
+  byId("chart-save-new-case").addEventListener("click", saveAsCase);
   byId("chart-apply-filters").addEventListener("click", () => {
     readFilters();
     rebuild();
@@ -1157,6 +1215,10 @@ function wire() {
 }
 
 async function open() {
+  if (config.case) {
+    await openFromCase(config.case);
+    return;
+  }
   if (!config.entities.length) {
     say("Open a chart from an entity's page or a search result.");
     changed();

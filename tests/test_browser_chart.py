@@ -8,8 +8,11 @@ a shipment's key `<agency>:<reference>`):
     customs S-2 (shipment): Beta imports, Broker brokers
     police  Z-1 (seizure of Alpha's goods): released to customs under an agreement in force
     police  Z-2 (seizure: Alpha imports from Gamma): released to no one
+    police  Z-3 (shipment: Alpha imports from Delta): released to every covering agreement,
+            but the agreement covers seizures only: a discovery hit on Alpha, until disclosed
 
-Customs, reading for investigation, sees S-1, S-2 and Z-1: never Z-2 nor Gamma. Names are drawn
+Customs, reading for investigation, sees S-1, S-2 and Z-1: never Z-2 nor Gamma, nor Z-3 and
+Delta unless the police disclose Z-3. Names are drawn
 per run, and entity ids far from other runs', so the shared Neo4j holds no stranger's node of
 the same key (as tests/test_graph_jobs.py does; nothing here empties the graph)."""
 
@@ -27,7 +30,8 @@ from django.db import connection
 from cases.models import Case
 from intel.import_writing import import_file
 from intel.models import Entity, Record
-from sharing import agreements, releases
+from sharing import agreements, releases, requests
+from sharing.models import DisclosureRequest
 from tests.auth_helpers import browser_sign_in
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_graph_jobs import synced
@@ -59,7 +63,7 @@ def network(tmp_path: Path) -> dict:
         path.write_text("\n".join([HEADER, *rows]) + "\n")
         import_file(path, owner.agency)
 
-    names = {who: f"{who} {tag} Trading" for who in ("Alpha", "Beta", "Broker", "Gamma")}
+    names = {who: f"{who} {tag} Trading" for who in ("Alpha", "Beta", "Broker", "Gamma", "Delta")}
     load(
         cus,
         [
@@ -72,13 +76,18 @@ def network(tmp_path: Path) -> dict:
         [
             f"Z-1,seizure,2026-03-04,seized,{names['Alpha']},NL,,,,,cocaine",
             f"Z-2,seizure,2026-03-05,unshared,{names['Alpha']},NL,,,{names['Gamma']},NL,cocaine",
+            f"Z-3,shipment,2026-03-06,held,{names['Alpha']},NL,,,{names['Delta']},NL,",
         ],
     )
-    releases.set_releasability(
-        Record.objects.get(owner=pol.agency, external_ref="Z-1"), pol.analyst, "covering"
-    )
+    for ref in ("Z-1", "Z-3"):
+        record = Record.objects.get(owner=pol.agency, external_ref=ref)
+        releases.set_releasability(record, pol.analyst, "covering")
     agreement = in_force(
-        (pol, True, False), (cus, False, True), categories=("seizure",), reference=f"MOU-{tag}"
+        (pol, True, False),
+        (cus, False, True),
+        categories=("seizure",),
+        reference=f"MOU-{tag}",
+        discovery_allowed=True,
     )
     cus.analyst.set_password(PASSWORD)
     cus.analyst.save()
@@ -93,14 +102,12 @@ def network(tmp_path: Path) -> dict:
         return found.distinct().get()
 
     entities = {who: company(name) for who, name in names.items()}
-    for owner, ref in ((cus, "S-1"), (cus, "S-2"), (pol, "Z-1"), (pol, "Z-2")):
+    shipments = ((cus, "S-1"), (cus, "S-2"), (pol, "Z-1"), (pol, "Z-2"), (pol, "Z-3"))
+    for owner, ref in shipments:
         entities[ref] = shipment(owner, ref)
     labels = {
         **names,
-        **{
-            ref: f"{owner.agency.code}:{ref}"
-            for owner, ref in ((cus, "S-1"), (cus, "S-2"), (pol, "Z-1"), (pol, "Z-2"))
-        },
+        **{ref: f"{owner.agency.code}:{ref}" for owner, ref in shipments},
     }
     return {"cus": cus, "pol": pol, "entities": entities, "labels": labels, "agreement": agreement}
 
@@ -261,10 +268,9 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     # Nothing of the police's unshared seizure reached the page: not in its DOM, not in the
     # JSON it received.
     hidden = {
-        labels["Gamma"],
-        labels["Z-2"],
-        str(entities["Gamma"].public_id),
-        str(entities["Z-2"].public_id),
+        text
+        for who in ("Gamma", "Z-2", "Delta", "Z-3")
+        for text in (labels[who], str(entities[who].public_id))
     }
     content, received = page.content(), watched.bodies()
     assert labels["Z-1"] in received and labels["Alpha"] in content
@@ -461,3 +467,55 @@ def test_a_chart_of_2000_nodes_is_drawn_and_its_frame_times_are_reported(browser
     (ARTIFACTS / "chart-2000-nodes.json").write_text(json.dumps(measured, indent=2))
     print(f"2,000-node chart: {measured}")
     screenshot(page, "chart-2000-nodes")
+
+
+def test_a_partners_badge_asks_for_disclosure_and_a_refresh_shows_what_was_disclosed(
+    browser, live_server, celery_worker, network
+):
+    cus, pol, entities, labels = network["cus"], network["pol"], network["entities"], network["labels"]
+    synced()
+    alpha = str(entities["Alpha"].public_id)
+    page, watched = open_chart(browser, live_server, cus.analyst, f"entity={alpha}&purpose=investigation")
+    page.click("#chart-partners")
+    page.wait_for_selector("#chart-partners[aria-pressed=true]")
+    # Only Alpha is named by a record the police made releasable and customs may not see (Z-3):
+    # the badge says the partner and the count, nothing else.
+    assert page.evaluate("() => InterlinkChart.cy.nodes('.held').map((node) => node.id())") == [alpha]
+    badge = page.evaluate("(id) => InterlinkChart.cy.getElementById(id).style('label')", alpha)
+    assert badge.splitlines() == [labels["Alpha"], f"◆ {pol.agency.code} 1"]
+    hidden = {
+        labels["Delta"],
+        labels["Z-3"],
+        str(entities["Z-3"].public_id),
+        str(entities["Delta"].public_id),
+    }
+    assert not any(text in watched.bodies() or text in page.content() for text in hidden)
+
+    page.evaluate("(id) => InterlinkChart.cy.getElementById(id).select()", alpha)
+    page.click("#chart-panel .partners button")
+    page.fill(f"#disclose-{pol.agency.code}-justification", "the same importer as our seizure")
+    page.click(f"text=Ask {pol.agency.code} for disclosure")
+    page.wait_for_selector("#chart-panel .filed")
+    request = DisclosureRequest.objects.get(requesting_agency=cus.agency)
+    assert (request.entity_id, request.owner_id, request.purpose, request.status) == (
+        entities["Alpha"].pk,
+        pol.agency.pk,
+        "investigation",
+        "pending",
+    )
+    screenshot(page, "chart-partners")
+
+    # The police liaison approves; once synced, a refresh brings Z-3, marked as disclosed.
+    requests.approve(request, pol.liaison)
+    synced()
+    page.click("#chart-refresh")
+    page.wait_for_function(
+        "() => document.getElementById('chart-status').textContent.startsWith('Refreshed')"
+    )
+    assert labels_on(page) == {labels["Alpha"], labels["S-1"], labels["Z-1"], labels["Z-3"]}
+    disclosed = page.evaluate("() => InterlinkChart.cy.nodes('.disclosed').map((node) => node.data('label'))")
+    assert disclosed == [labels["Z-3"]]
+    screenshot(page, "chart-disclosed")
+    assert watched.csp_violations() == []
+    page.close()
+    assert watched.errors == []

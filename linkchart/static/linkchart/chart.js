@@ -142,9 +142,13 @@ const chart = {
   communities: null, // Map entity id -> community id, while shown
   risk: null, // {scores: Map id -> {score, paths}, seeds: Set, top}
   crowded: false, // too many links to label each (the side panel names the selected one)
+  holdings: null, // Map entity id -> partners holding records on it that the viewer cannot see
+  checkedAt: null, // when the holdings were last asked for (disclosures since are new)
+  disclosed: new Set(), // nodes a refresh brought that a granted disclosure names
 };
 const CROWDED_EDGES = 300;
 const LAYOUTS = ["fcose", "concentric", "breadthfirst", "grid"];
+const HOLDINGS_CHUNK = 200; // the holdings API's most entities per question
 // Reopening asks each saved entity's neighbourhood (the API's largest), a few at a time.
 const REOPEN_LIMIT = 500;
 const REOPEN_CONCURRENCY = 4;
@@ -163,7 +167,7 @@ const cy = cytoscape({
     {
       selector: "node",
       style: {
-        label: "data(display)",
+        label: (node) => badged(node),
         "font-size": 11,
         "min-zoomed-font-size": 7,
         "text-wrap": "wrap",
@@ -182,6 +186,8 @@ const cy = cytoscape({
     { selector: "node.seed", style: { "border-color": "#c62828", "border-width": 4 } },
     { selector: "node:selected", style: { "overlay-color": "#0b5fa5", "overlay-opacity": 0.25 } },
     { selector: "node.isolated", style: { opacity: 0.35 } },
+    { selector: "node.held", style: { "border-color": "#e65100", "border-width": 4, "border-style": "double" } },
+    { selector: "node.disclosed", style: { "border-color": "#2e7d32", "border-width": 5, "border-style": "solid" } },
     {
       selector: "edge",
       style: {
@@ -647,6 +653,7 @@ function updateLegend() {
   notes.className = "muted";
   const parts = ["dashed border: neighbours left out (+N)", "red: a path found"];
   if (chart.risk) parts.unshift("size: network risk", "thick red border: named in a seizure you may see");
+  if (chart.holdings) parts.push("◆ orange border: partners hold records you may not see (agency, count)", "green border, new: disclosed to you since");
   notes.textContent = parts.join(" · ");
   legend.append(notes);
 }
@@ -656,8 +663,108 @@ function markFrontier() {
     for (const node of cy.nodes()) {
       node.toggleClass("frontier", (node.data("left_out") || 0) > 0);
       node.toggleClass("seed", Boolean(chart.risk && chart.risk.seeds.has(node.id())));
+      node.toggleClass("held", partnersOf(node.id()).length > 0);
+      node.toggleClass("disclosed", chart.disclosed.has(node.id()));
     }
   });
+}
+
+// --- what partners hold: agency and count, never more ---------------------------------------
+
+function partnersOf(id) {
+  return (chart.holdings && chart.holdings.get(id)) || [];
+}
+
+function badged(node) {
+  const partners = partnersOf(node.id());
+  const lines = [chart.disclosed.has(node.id()) ? `new: ${node.data("display")}` : node.data("display")];
+  if (partners.length) lines.push(`◆ ${partners.map((partner) => `${partner.agency} ${partner.count}`).join(" · ")}`);
+  return lines.join("\n");
+}
+
+async function fetchHoldings(since) {
+  const ids = cy.nodes().map((node) => node.id());
+  const holdings = new Map();
+  const disclosures = [];
+  let checkedAt = null;
+  for (let start = 0; start < ids.length; start += HOLDINGS_CHUNK) {
+    const body = { entities: ids.slice(start, start + HOLDINGS_CHUNK) };
+    if (since) body.disclosed_since = since;
+    const { data } = await api("/api/discovery/holdings/", { method: "POST", body });
+    for (const row of data.holdings) holdings.set(row.entity, row.partners);
+    disclosures.push(...data.disclosures);
+    checkedAt = checkedAt || data.checked_at;
+  }
+  return { holdings, disclosures, checkedAt };
+}
+
+async function togglePartners() {
+  const toggle = byId("chart-partners");
+  if (chart.holdings) {
+    chart.holdings = null;
+    toggle.setAttribute("aria-pressed", "false");
+    changed();
+    return;
+  }
+  const answer = await working("Asking what partners hold", () => fetchHoldings(null));
+  if (!answer) return;
+  chart.holdings = answer.holdings;
+  chart.checkedAt = answer.checkedAt;
+  toggle.setAttribute("aria-pressed", "true");
+  changed();
+  const held = cy.nodes().filter((node) => partnersOf(node.id()).length > 0).length;
+  say(`${held} charted entit${held === 1 ? "y has" : "ies have"} records partners hold that you may not see: select one to ask for disclosure.`);
+}
+
+// Reads the chart again (what a granted disclosure lets the viewer see now appears) and marks
+// the nodes it brought that a disclosure granted since the last look names.
+async function refresh() {
+  const before = new Set(cy.nodes().map((node) => node.id()));
+  await rebuild();
+  if (!chart.holdings) return;
+  const answer = await working("Asking what partners hold and disclosed", () => fetchHoldings(chart.checkedAt));
+  if (!answer) return;
+  chart.holdings = answer.holdings;
+  chart.checkedAt = answer.checkedAt;
+  const named = new Set(answer.disclosures.flatMap((disclosure) => disclosure.entities));
+  const fresh = cy.nodes().filter((node) => named.has(node.id()) && !before.has(node.id()));
+  for (const node of fresh) chart.disclosed.add(node.id());
+  changed();
+  say(`Refreshed: ${fresh.length} newly disclosed node(s).`);
+}
+
+function disclosureForm(entity, partner, into) {
+  const form = element("form", undefined, "disclosure");
+  const id = `disclose-${partner.agency}`;
+  const purpose = element("select");
+  purpose.id = `${id}-purpose`;
+  fillSelect(purpose, config.purposes);
+  purpose.value = chart.purpose || config.purposes[0].value;
+  const justification = element("textarea");
+  justification.id = `${id}-justification`;
+  justification.required = true;
+  justification.rows = 3;
+  const urgency = element("select");
+  urgency.id = `${id}-urgency`;
+  fillSelect(urgency, [{ value: "routine", label: "routine" }, { value: "urgent", label: "urgent" }]);
+  const label = (control, text) => {
+    const made = element("label", text);
+    made.htmlFor = control.id;
+    return made;
+  };
+  const submit = element("button", `Ask ${partner.agency} for disclosure`);
+  submit.type = "submit";
+  form.append(label(purpose, "Purpose"), purpose, label(justification, "Why"), justification, label(urgency, "Urgency"), urgency, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { entity, owner: partner.agency, purpose: purpose.value, justification: justification.value, urgency: urgency.value };
+    const filed = await working(`Asking ${partner.agency} for disclosure`, () => api("/api/requests/", { method: "POST", body }));
+    if (!filed) return;
+    form.replaceWith(element("p", `Request filed with ${partner.agency_name}; its state is on your Requests page.`, "filed"));
+    say(`Disclosure request filed with ${partner.agency}.`);
+  });
+  into.append(form);
+  justification.focus();
 }
 
 function changed() {
@@ -802,6 +909,17 @@ function showSummary(selected) {
       link(`/entities/${encodeURIComponent(data.id)}/${chart.purpose ? `?purpose=${encodeURIComponent(chart.purpose)}` : ""}`, "Profile"),
     );
     summary.append(actions);
+    const partners = partnersOf(data.id);
+    if (partners.length) {
+      summary.append(element("h3", "Partners hold records on it that you may not see"));
+      const list = element("ul", undefined, "partners");
+      for (const partner of partners) {
+        const item = element("li", `${partner.agency_name} (${partner.agency}): ${partner.count} record(s) `);
+        item.append(button("Request disclosure", () => disclosureForm(data.id, partner, item)));
+        list.append(item);
+      }
+      summary.append(list);
+    }
   } else {
     const source = cy.getElementById(data.source).data("label");
     const target = cy.getElementById(data.target).data("label");
@@ -1181,6 +1299,8 @@ function wire() {
   byId("chart-paths").addEventListener("click", findPaths);
   byId("chart-communities").addEventListener("click", toggleCommunities);
   byId("chart-risk").addEventListener("click", toggleRisk);
+  byId("chart-partners").addEventListener("click", togglePartners);
+  byId("chart-refresh").addEventListener("click", refresh);
   byId("chart-undo").addEventListener("click", undo);
   byId("chart-redo").addEventListener("click", redo);
   byId("chart-export-png").addEventListener("click", exportPng);

@@ -84,6 +84,7 @@ def test_the_manifest_storage_collects_and_hashes_the_libraries(settings, tmp_pa
         ({"entity": "not-a-uuid"}, "entity"),
         ({"entity": [str(uuid.uuid4()) for _ in range(21)]}, "entity"),
         ({"purpose": "gossip"}, "purpose"),
+        ({"case": "42"}, "case"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(sign_in, query, field):

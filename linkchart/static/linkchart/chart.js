@@ -733,7 +733,9 @@ async function refresh() {
   say(`Refreshed: ${fresh.length} newly disclosed node(s).`);
 }
 
-function disclosureForm(entity, partner, into) {
+// One form per partner: the button that opened it stays hidden.
+function disclosureForm(entity, partner, into, opener) {
+  opener.hidden = true;
   const form = element("form", undefined, "disclosure");
   const id = `disclose-${partner.agency}`;
   const purpose = element("select");
@@ -915,7 +917,7 @@ function showSummary(selected) {
       const list = element("ul", undefined, "partners");
       for (const partner of partners) {
         const item = element("li", `${partner.agency_name} (${partner.agency}): ${partner.count} record(s) `);
-        item.append(button("Request disclosure", () => disclosureForm(data.id, partner, item)));
+        item.append(button("Request disclosure", (event) => disclosureForm(data.id, partner, item, event.currentTarget)));
         list.append(item);
       }
       summary.append(list);

@@ -573,7 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     from bench.run import code_version, load_dataset
 
     WORK.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results: dict = {}
     # The global algorithms read PostgreSQL only.
     graph_needed = bool({"resync", "walks"} & set(stages))
     with bench_neo4j() if graph_needed else nullcontext(os.environ.get("NEO4J_URI", "")) as uri:
@@ -599,9 +599,12 @@ def main(argv: list[str] | None = None) -> None:
                 stage_walks(results, args.samples, args.reference_samples)
             else:
                 stage_global(results)
-            results.setdefault("runs", {})[stage] = run
-            RESULTS.write_text(json.dumps(results, indent=2))
-            report.write_section(PAGE, render(results), BEGIN, END)
+            # Read again: another run of other stages may have written its figures meanwhile.
+            kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            kept[stage] = results[stage]
+            kept.setdefault("runs", {})[stage] = run
+            RESULTS.write_text(json.dumps(kept, indent=2))
+            report.write_section(PAGE, render(kept), BEGIN, END)
             print(f"[bench] {stage} done; wrote {PAGE}", file=sys.stderr, flush=True)
 
 

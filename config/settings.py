@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "graph",
     "linkchart",
     "cases",
+    "workspace",
     "demo",
 ]
 

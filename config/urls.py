@@ -5,11 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from agencies import auth_urls
 from config.health import health
-from config.views import home
+from workspace.pages import home
 
 urlpatterns = [
     path("", home, name="home"),
     path("health/", health, name="health"),
+    path("", include("workspace.urls")),
     path("", include("intel.page_urls")),
     path("", include("sharing.page_urls")),
     path("", include("linkchart.urls")),

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
+from django.db.models import Q
+
 from audit.log import Event, record_events
 from graph.analytics import (
     EXPAND_LIMIT,
@@ -38,6 +40,8 @@ from intel.selectors import BadInput, Reader
 # on thousands; `record_count` says how many).
 RECORDS_PER_RELATIONSHIP = 20
 MAX_PATHS = 100
+# Relationships looked up per statement: three parameters each, within SQLite's limit.
+TRIPLES_PER_QUERY = 5_000
 
 
 class EntityNotFound(Exception):
@@ -64,12 +68,37 @@ class ShownEntity:
 @dataclass
 class Confirmed:
     """What the choke point confirmed of what a backend returned: each relationship with
-    the visible records (ids, most recent first) behind it, and the entities shown."""
+    the visible records (ids, most recent first) behind it, and the entities visible. Only
+    the entities an answer shows are named (`shown`): their names come from their visible
+    mentions, which for a hub are thousands, and a walk confirms many more than it shows."""
 
+    reader: Reader
     records: dict[Triple, list[int]]
     entities: dict[int, Entity]
     record_rows: dict[int, tuple[str, int]] = field(default_factory=dict)
+    named: dict[int, Entity] = field(default_factory=dict)
     spans: dict[Triple, tuple[date, date]] = field(default_factory=dict)
+
+    def name(self, pks: Iterable[int]) -> None:
+        """Reads, in one go, the visible mentions of the entities about to be shown."""
+        wanted = sorted(set(pks) - set(self.named))
+        if wanted:
+            self.named.update(
+                (entity.pk, entity)
+                for entity in selectors.visible_entities(self.reader).filter(pk__in=wanted)
+            )
+
+    def shown(self, pk: int, distance: int | None = None, left_out: int | None = None) -> dict:
+        self.name([pk])
+        return ShownEntity(self._named(pk), distance, left_out).data()
+
+    def _named(self, pk: int) -> Entity:
+        # Confirmed a moment ago and hidden since: shown by its id and type, with no name.
+        entity = self.named.get(pk)
+        if entity is None:
+            entity = self.entities[pk]
+            entity.visible_mentions = []
+        return entity
 
     def relationship(self, triple: Triple) -> dict:
         s, t, type_ = triple
@@ -91,8 +120,10 @@ class Confirmed:
             for triple in triples
             for pk in self.records[triple][:RECORDS_PER_RELATIONSHIP]
         }
+        entities = list(entities)
+        self.name(entities)
         for pk in entities:
-            shown.update((m.record_id, m.record.owner_id) for m in self.entities[pk].visible_mentions)
+            shown.update((m.record_id, m.record.owner_id) for m in self._named(pk).visible_mentions)
         return shown
 
 
@@ -102,8 +133,10 @@ class Answer:
     records_shown: dict[int, int]
 
 
-def visible_entity(reader: Reader, public_id: UUID | str) -> Entity:
-    entity = selectors.visible_entities(reader).filter(public_id=public_id).first()
+def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True) -> Entity:
+    """The entity by its public id if the reader may see it (else EntityNotFound, hidden and
+    missing alike); `named=False` when its answer names it (`Confirmed.name`)."""
+    entity = selectors.visible_entities(reader, named=named).filter(public_id=public_id).first()
     if entity is None:
         raise EntityNotFound
     return entity
@@ -115,21 +148,18 @@ def relationships_behind(
     """The visible records (of the scope's filter) behind each triple that has any, and the
     span of their dates (earliest, latest; none where no record has a date), which a chart's
     timeline needs of every record behind a relationship, not only of those listed."""
-    wanted = set(triples)
-    if not wanted:
-        return {}, {}
-    links = selectors.visible_links(scope.reader).filter(
-        source_id__in=sorted({s for s, _, _ in wanted}),
-        target_id__in=sorted({t for _, t, _ in wanted}),
-        type__in=sorted({type_ for _, _, type_ in wanted}),
-        **scope.records.lookups(),
-    )
+    wanted = sorted(set(triples))
     behind: dict[Triple, set[int]] = defaultdict(set)
     spans: dict[Triple, tuple[date, date]] = {}
-    rows = links.values_list("source_id", "target_id", "type", "record_id", "record__occurred_on")
-    for s, t, type_, record, occurred_on in rows:
-        triple = (s, t, type_)
-        if triple in wanted:
+    for start in range(0, len(wanted), TRIPLES_PER_QUERY):
+        links = (
+            selectors.visible_links(scope.reader)
+            .of_triples(wanted[start : start + TRIPLES_PER_QUERY])
+            .filter(**scope.records.lookups())
+        )
+        rows = links.values_list("source_id", "target_id", "type", "record_id", "record__occurred_on")
+        for s, t, type_, record, occurred_on in rows:
+            triple = (s, t, type_)
             behind[triple].add(record)
             if occurred_on is not None:
                 first, last = spans.get(triple, (occurred_on, occurred_on))
@@ -142,14 +172,16 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
     records, spans = relationships_behind(scope, triples)
     ends = {end for s, t, _ in records for end in (s, t)} | set(seeds)
     entities = {
-        entity.pk: entity for entity in selectors.visible_entities(scope.reader).filter(pk__in=sorted(ends))
+        entity.pk: entity
+        for entity in selectors.visible_entities(scope.reader, named=False).filter(pk__in=sorted(ends))
     }
     records = {
         triple: ids for triple, ids in records.items() if triple[0] in entities and triple[1] in entities
     }
     listed = {pk for ids in records.values() for pk in ids[:RECORDS_PER_RELATIONSHIP]}
     rows = Record.objects.filter(pk__in=sorted(listed)).values_list("pk", "public_id", "owner_id")
-    return Confirmed(records, entities, {pk: (str(public_id), owner) for pk, public_id, owner in rows}, spans)
+    record_rows = {pk: (str(public_id), owner) for pk, public_id, owner in rows}
+    return Confirmed(scope.reader, records, entities, record_rows, spans=spans)
 
 
 def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]) -> set[tuple[int, int]]:
@@ -158,17 +190,17 @@ def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]
     links = selectors.visible_links(scope.reader).filter(**scope.records.lookups())
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
-    pairs = set()
-    for column in ("source_id", "target_id"):
-        rows = links.filter(**{f"{column}__in": sorted(nodes)}).values_list(
-            "source_id", "target_id", "source__type", "target__type"
-        )
-        for s, t, s_type, t_type in rows.distinct():
-            admitted = scope.entity_types is None or (
-                (s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds)
-            )
-            if admitted:
-                pairs.add((s, t))
+    # Both directions in one statement: the rule's joins are hashed once, not twice.
+    touching = links.filter(Q(source_id__in=sorted(nodes)) | Q(target_id__in=sorted(nodes)))
+    if scope.entity_types is None:
+        pairs = set(touching.values_list("source_id", "target_id").distinct())
+    else:
+        rows = touching.values_list("source_id", "target_id", "source__type", "target__type").distinct()
+        pairs = {
+            (s, t)
+            for s, t, s_type, t_type in rows
+            if (s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds)
+        }
     inside = set(nodes)
     others = {end for pair in pairs for end in pair} - inside
     reader = scope.reader
@@ -199,7 +231,8 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
         if s in kept_set and t in kept_set
     )
     outside = algorithms.left_out(kept, neighbour_pairs(scope, kept, seeds))
-    nodes = [ShownEntity(confirmed.entities[pk], distance[pk], outside[pk]).data() for pk in kept]
+    confirmed.name(kept)
+    nodes = [confirmed.shown(pk, distance[pk], outside[pk]) for pk in kept]
     relationships = sorted(
         (confirmed.relationship(triple) for triple in walked),
         key=lambda r: (r["source"], r["target"], r["type"]),
@@ -211,7 +244,7 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
 
 
 def neighbourhood(*, scope: Scope, entity: UUID | str, hops: int, limit: int) -> Answer:
-    centre = visible_entity(scope.reader, entity)
+    centre = visible_entity(scope.reader, entity, named=False)
     return walk(scope, seeds=[centre.pk], hops=hops, limit=limit)
 
 
@@ -236,7 +269,8 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     """Every shortest path (at most MAX_PATH_LENGTH steps) between two entities, each step
     with the relationships and visible records behind it; a path any element of which the
     choke point does not confirm is dropped whole."""
-    start, end = visible_entity(scope.reader, source), visible_entity(scope.reader, target)
+    start = visible_entity(scope.reader, source, named=False)
+    end = visible_entity(scope.reader, target, named=False)
     if start.pk == end.pk:
         raise BadInput("target", "the target is the source; give two different entities")
     paths = backend().shortest_paths(scope, source=start.pk, target=end.pk, max_length=MAX_PATH_LENGTH)
@@ -260,9 +294,10 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             kept.append((path, path_steps))
     kept.sort(key=lambda item: [str(confirmed.entities[pk].public_id) for pk in item[0]])
     kept = kept[:MAX_PATHS]
+    confirmed.name(pk for path, _ in kept for pk in path)
     shown = [
         {
-            "nodes": [ShownEntity(confirmed.entities[pk]).data() for pk in path],
+            "nodes": [confirmed.shown(pk) for pk in path],
             "steps": [[confirmed.relationship(triple) for triple in step] for step in path_steps],
         }
         for path, path_steps in kept
@@ -295,6 +330,7 @@ def shared_identifier_clusters(*, scope: Scope, limit: int) -> Answer:
         clusters, key=lambda c: (-len(c[0]), -len(c[0] & seized), min(public(pk) for pk in c[0]))
     )[:limit]
     shown, entities = [], set()
+    confirmed.name(pk for members, shared in ranked for pk in members | shared)
     for members, shared in ranked:
         entities |= members | shared
         shown.append(
@@ -302,10 +338,9 @@ def shared_identifier_clusters(*, scope: Scope, limit: int) -> Answer:
                 "size": len(members),
                 "seized_members": len(members & seized),
                 "members": [
-                    {**ShownEntity(confirmed.entities[pk]).data(), "seized": pk in seized}
-                    for pk in sorted(members, key=public)
+                    {**confirmed.shown(pk), "seized": pk in seized} for pk in sorted(members, key=public)
                 ],
-                "shared": [ShownEntity(confirmed.entities[pk]).data() for pk in sorted(shared, key=public)],
+                "shared": [confirmed.shown(pk) for pk in sorted(shared, key=public)],
             }
         )
     return Answer(

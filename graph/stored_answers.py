@@ -106,7 +106,13 @@ def _shown(operation: str, result: dict, show: Callable[[int], dict | None]) -> 
 
 def confirmed_result(reader: Reader, row: AnalyticsResult) -> Answer:
     """The stored result as the reader may see it now (see the module's docstring)."""
-    ids = _entity_ids(row.operation, row.result)
+    return confirmed(reader, row.operation, row.result)
+
+
+def confirmed(reader: Reader, operation: str, result: dict) -> Answer:
+    """A stored result, or the part of one a page shows (one community, one entity's
+    ranking), as the reader may see it now."""
+    ids = _entity_ids(operation, result)
     visible: dict[int, Entity] = {
         entity.pk: entity for entity in selectors.visible_entities(reader).filter(pk__in=sorted(ids))
     }
@@ -119,7 +125,7 @@ def confirmed_result(reader: Reader, row: AnalyticsResult) -> Answer:
         shown_ids.add(pk)
         return ShownEntity(entity).data()
 
-    data = _shown(row.operation, row.result, show)
+    data = _shown(operation, result, show)
     records = {m.record_id: m.record.owner_id for pk in shown_ids for m in visible[pk].visible_mentions}
     return Answer(data, records)
 

@@ -244,7 +244,8 @@ class Link(PublicIdentity):
     """A record asserts a typed relationship between two entities."""
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="links")
-    source = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_out")
+    # Indexed by `link_triple`, which also serves every lookup by source alone.
+    source = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_out", db_index=False)
     target = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_in")
     type = models.CharField(max_length=32, choices=LinkType.choices)
     properties = models.JSONField(default=dict, blank=True)
@@ -257,6 +258,9 @@ class Link(PublicIdentity):
                 fields=["record", "source", "target", "type"], name="link_unique_per_record"
             )
         ]
+        # A graph answer reads the records behind the relationships it found: by (source,
+        # target, type), which is how the graph names a relationship.
+        indexes = [models.Index(fields=["source", "target", "type"], name="link_triple")]
 
     def __str__(self) -> str:
         return f"{self.source_id} -{self.type}-> {self.target_id}"

@@ -1,19 +1,16 @@
-"""Server-rendered pages for analysts: search, an entity with what visible records state
-about it, and a record. They read through the same selectors, and show through the same
-presentation (intel.presentation), as the API."""
+"""The record page, and what every reading page shares (its reader, its 400 answer). It reads
+through the same selectors, and shows through the same presentation (intel.presentation), as
+the API; search and the entity's dossier are the workspace's."""
 
 from collections.abc import Callable
 from functools import wraps
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from intel import presentation, selectors
-
-SEARCH_LIMIT = 50
 
 
 def bad_input(request: HttpRequest, field: str, message: str) -> HttpResponse:
@@ -23,58 +20,16 @@ def bad_input(request: HttpRequest, field: str, message: str) -> HttpResponse:
 
 def reading(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Passes the page its reader; a purpose outside the vocabulary is refused before
-    anything is read."""
+    anything is read, and any other value the page refuses (`BadInput`) is a 400 naming it."""
 
     @wraps(view)
     def with_reader(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            reader = selectors.Reader.from_request(request)
+            return view(request, selectors.Reader.from_request(request), *args, **kwargs)
         except selectors.BadInput as error:
             return bad_input(request, error.field, str(error))
-        return view(request, reader, *args, **kwargs)
 
     return with_reader
-
-
-@login_required
-@reading
-def search(request: HttpRequest, reader: selectors.Reader) -> HttpResponse:
-    try:
-        query = selectors.search_query(request.GET.get("q", ""))
-    except selectors.BadInput as error:
-        return render(request, "intel/search.html", {"query": "", "error": str(error)}, status=400)
-    results = []
-    if query:
-        results = list(selectors.search_entities(reader, query).order_by("id")[:SEARCH_LIMIT])
-        shown = {m.record_id: m.record.owner_id for e in results for m in e.visible_mentions}
-        selectors.audit_reads(reader, shown, via="search page")
-    return render(request, "intel/search.html", {"query": query, "results": results})
-
-
-@login_required
-@reading
-def entity_detail(request: HttpRequest, reader: selectors.Reader, pk: UUID) -> HttpResponse:
-    entity = selectors.visible_entities(reader).filter(public_id=pk).first()
-    if entity is None:
-        raise Http404("No such entity")
-    shown = {m.record_id: m.record.owner_id for m in entity.visible_mentions}
-    selectors.audit_reads(reader, shown, via="entity page")
-    links = (
-        selectors.visible_links(reader)
-        .filter(Q(source=entity) | Q(target=entity))
-        .select_related("source", "target", "record")
-        .order_by("type")
-    )
-    return render(
-        request,
-        "intel/entity.html",
-        {
-            "entity": entity,
-            "key": presentation.entity_key(entity),
-            "names": presentation.entity_names(entity),
-            "links": links,
-        },
-    )
 
 
 @login_required

@@ -4,7 +4,7 @@ access policy (`intel/access.py`) and adds nothing of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
@@ -105,6 +105,20 @@ class LinkQuerySet(AgencyScopedQuerySet):
     """Links in visible records whose two ends the agency may see."""
 
     entity_fields = ("source", "target")
+
+    def of_triples(self, triples: Sequence[tuple[int, int, str]]) -> LinkQuerySet:
+        """The links of exactly these (source id, target id, type) triples, as the graph names
+        its relationships, found by the `link_triple` index. A raw condition: a row value
+        IN a VALUES list (PostgreSQL and SQLite alike) that the planner joins as a semi-join,
+        where an annotation compared to true would be a filter over every link."""
+        if not triples:
+            return self.none()
+        values = ", ".join(["(%s, %s, %s)"] * len(triples))
+        table = self.model._meta.db_table
+        return self.extra(  # noqa: S610 - values by placeholder; the table is the model's own
+            where=[f"({table}.source_id, {table}.target_id, {table}.type) IN (VALUES {values})"],
+            params=[value for triple in triples for value in triple],
+        )
 
 
 class EntityQuerySet(models.QuerySet):

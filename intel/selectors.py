@@ -187,11 +187,13 @@ def record_with_contents(reader: Reader) -> QuerySet[Record]:
     )
 
 
-def visible_entities(reader: Reader) -> QuerySet[Entity]:
+def visible_entities(reader: Reader, *, named: bool = True) -> QuerySet[Entity]:
     """Entities the reader may see, each with its most recent visible mentions (and their
     records) prefetched, at most ENTITY_MENTIONS_SHOWN: a company at the centre of a trade
     is named by thousands of records, and a page of entities must not read them all (nor
-    audit them all as shown)."""
+    audit them all as shown). `named=False`: the entities alone, to check which are visible."""
+    if not named:
+        return Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
     mentions = visible_mentions(reader).select_related("record__owner").order_by("-record_id", "role")
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).prefetch_related(
         Prefetch("mentions", queryset=mentions[: settings.ENTITY_MENTIONS_SHOWN], to_attr="visible_mentions")

@@ -44,6 +44,10 @@ def liaisons_of(agency_id: int) -> QuerySet[User]:
 
 
 def due_at(urgency: str, now: datetime) -> datetime:
+    """When a request of this urgency is due; the one check of the urgency a requester
+    states, on every path (the API's serializer, the pages' forms)."""
+    if urgency not in settings.DISCLOSURE_DUE_HOURS:
+        raise ValidationError({"urgency": f"choose one of: {', '.join(settings.DISCLOSURE_DUE_HOURS)}"})
     hours = settings.DISCLOSURE_DUE_HOURS[urgency]
     return now + timedelta(hours=hours)
 

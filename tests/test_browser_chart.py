@@ -44,7 +44,7 @@ HEADER = (
     "broker_name,broker_country,exporter_name,exporter_country,goods_description"
 )
 PASSWORD = "chart pass phrase"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 
 

@@ -104,9 +104,9 @@ def authenticated_answers(world) -> list[tuple[str, str]]:
     record, entity = world["record"].public_id, world["entity"].public_id
     return [
         ("analyst", "/"),
-        ("analyst", reverse("intel:search") + "?q=acme"),
+        ("analyst", reverse("workspace:search") + "?q=acme"),
         ("analyst", reverse("intel:record", args=[record])),
-        ("analyst", reverse("intel:entity", args=[entity])),
+        ("analyst", reverse("workspace:entity", args=[entity])),
         ("analyst", reverse("sharing:my-requests")),
         ("liaison", reverse("sharing:request-queue")),
         ("liaison", reverse("sharing:request-detail", args=[world["disclosure"].public_id])),

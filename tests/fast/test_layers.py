@@ -22,7 +22,8 @@ MAY_USE = {
     "graph": {"core", "audit", "agencies", "intel"},
     "linkchart": {"core", "audit", "agencies", "intel", "sharing", "graph"},
     "cases": {"core", "audit", "agencies", "intel", "sharing", "graph"},
-    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases"},
+    "workspace": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases"},
+    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases", "workspace"},
 }
 PROJECT = {*MAY_USE, "config"}
 APPS = set(MAY_USE) - {"core"}

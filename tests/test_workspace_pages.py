@@ -1,0 +1,345 @@
+"""The analyst's workspace pages (home, search, the entity's dossier) on real PostgreSQL,
+checked against the scene's own rows (tests/workspace_scene.py), not against the selectors:
+what each agency's records state, who holds what, which names no page may show."""
+
+import re
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from cases.services import create_case
+from graph import jobs
+from graph.models import AnalyticsResult, OutboxEntry
+from intel.models import Mention, Record
+from sharing import requests
+from sharing.models import DisclosureRequest
+from tests.auth_helpers import signed_in
+from tests.sharing_helpers import platform_admin
+from tests.workspace_scene import HIDDEN_FROM_CUS, build
+
+pytestmark = pytest.mark.django_db
+
+ENTITY_LINK = re.compile(r'href="/entities/([0-9a-f-]{36})/[^"]*"')
+
+
+@pytest.fixture
+def scene(tmp_path):
+    return build(tmp_path)
+
+
+def client_of(user, purpose: str | None = None) -> Client:
+    client = signed_in(Client(), user)
+    if purpose:
+        session = client.session
+        session["purpose"] = purpose
+        session.save()
+    return client
+
+
+def page(client, path: str, status: int = 200) -> str:
+    response = client.get(path)
+    assert response.status_code == status, (path, response.status_code)
+    return response.content.decode()
+
+
+def section(html: str, name: str) -> str:
+    """The part of a page inside the element with id `name`, up to its section's end."""
+    start = html.index(f'id="{name}"')
+    return html[start : html.index("</section>", start)]
+
+
+def groups_of(html: str) -> dict[str, str]:
+    """The connection groups of a dossier by heading (`brokered by` arrows and all)."""
+    found = {}
+    for part in section(html, "neighbours").split('<div class="neighbour-group">')[1:]:
+        heading = re.search(r"<h3>(.*?) <span", part, re.S).group(1).strip()
+        found[heading.replace("&larr;", "←")] = part
+    return found
+
+
+def profile_of(client, entity) -> str:
+    return page(client, f"/entities/{entity.public_id}/")
+
+
+# --- the dossier --------------------------------------------------------------------------
+
+
+def test_the_dossier_states_what_each_viewers_records_say(scene):
+    cus = profile_of(client_of(scene.cus.analyst), scene.broker)
+    assert "<h1>Quay Brokers BV</h1>" in cus
+    statements = section(cus, "statements")
+    assert re.findall(r">(WS-\d|PZ-\d|TX-\d)</a>", statements) == ["WS-2", "WS-1"]
+    assert "2026-03-02" in statements and "2026-03-09" in statements
+    assert statements.count("<td>cus</td>") == 2
+
+    pol = profile_of(client_of(scene.pol.analyst, "investigation"), scene.broker)
+    assert sorted(re.findall(r">(WS-\d|PZ-\d|TX-\d)</a>", section(pol, "statements"))) == [
+        "PZ-1",
+        "WS-1",
+        "WS-2",
+    ]
+    tax = profile_of(client_of(scene.tax.analyst), scene.broker)
+    assert re.findall(r">(WS-\d|PZ-\d|TX-\d)</a>", section(tax, "statements")) == ["TX-1"]
+
+
+def test_neighbours_are_named_grouped_and_counted_per_viewer(scene):
+    html = profile_of(client_of(scene.cus.analyst), scene.broker)
+    groups = groups_of(html)
+    assert set(groups) == {"← brokered by", "contact →"}
+    shipments = {str(scene.entity(ref, "shipment").public_id) for ref in ("WS-1", "WS-2")}
+    assert set(ENTITY_LINK.findall(groups["← brokered by"])) == shipments
+    assert groups["← brokered by"].count("1 record<") == 2
+    phone = scene.entity("WS-1", "phone")
+    (item,) = re.findall(r"<li>.*?</li>", groups["contact →"], re.S)
+    assert ENTITY_LINK.findall(item) == [str(phone.public_id)]
+    assert "+31105550199" in item and "2 records" in item
+    assert not re.search(r"#\d+", html), "no inner ids"
+
+    pol = groups_of(profile_of(client_of(scene.pol.analyst, "investigation"), scene.broker))
+    assert '<span class="count">3</span>' in section(
+        profile_of(client_of(scene.pol.analyst, "investigation"), scene.broker), "neighbours"
+    )
+    assert len(ENTITY_LINK.findall(pol["← brokered by"])) == 3
+    tax = groups_of(profile_of(client_of(scene.tax.analyst), scene.broker))
+    assert set(tax) == {"← brokered by"} and len(ENTITY_LINK.findall(tax["← brokered by"])) == 1
+
+    importer = groups_of(profile_of(client_of(scene.cus.analyst), scene.importer))
+    assert "Quay Brokers" not in "".join(importer.values()), "a neighbour's neighbour is not a neighbour"
+    assert set(importer) == {"← imported by", "registered at →"}
+    assert len(ENTITY_LINK.findall(importer["← imported by"])) == 3
+
+
+def test_hidden_entities_are_the_same_404_as_missing_ones(scene):
+    client = client_of(scene.cus.analyst)
+    missing = client.get(f"/entities/{uuid.uuid4()}/")
+    for hidden in (scene.front, scene.entity("TX-1", "importer")):
+        for suffix, method in (("", "get"), ("analyse/", "post"), ("disclosure/", "post")):
+            response = getattr(client, method)(
+                f"/entities/{hidden.public_id}/{suffix}", {"operation": "communities"}
+            )
+            again = getattr(client, method)(
+                f"/entities/{uuid.uuid4()}/{suffix}", {"operation": "communities"}
+            )
+            assert response.status_code == again.status_code == 404
+            assert response.content == again.content == missing.content
+    assert DisclosureRequest.objects.count() == 0
+    assert AnalyticsResult.objects.count() == 0
+
+
+def test_no_page_shows_cus_what_only_hidden_records_state(scene):
+    client = client_of(scene.cus.analyst, "investigation")
+    seen = {
+        str(pk)
+        for pk in Mention.objects.filter(record__owner=scene.cus.agency).values_list(
+            "entity__public_id", flat=True
+        )
+    }
+    pages = ["/", "/search/?q=bv", "/search/?q=quay", *(f"/entities/{pk}/" for pk in seen)]
+    for path in pages:
+        html = page(client, path)
+        for hidden in HIDDEN_FROM_CUS:
+            assert hidden not in html, (path, hidden)
+        assert set(ENTITY_LINK.findall(html)) <= seen, path
+
+
+def test_hit_no_hit_names_the_partner_and_count_only(scene):
+    html = profile_of(client_of(scene.cus.analyst), scene.broker)
+    hits = section(html, "hits")
+    assert (
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", hits.split("<details")[0]))
+        .strip()
+        .endswith("POL (pol) holds 1 record on this entity that you cannot see.")
+    )
+    assert "TAX" not in html and "(tax)" not in html, "no agreement with tax: no notice"
+    # The partner sees a hit the other way: cus's seizure names the importer pol sees.
+    pol = profile_of(client_of(scene.pol.analyst, "investigation"), scene.importer)
+    assert "CUS</strong> (cus) holds <strong>1</strong> record" in pol
+    assert "WS-3" not in pol and "caught" not in pol
+    assert 'id="hits"' not in profile_of(client_of(scene.pol.analyst, "investigation"), scene.broker)
+
+
+def test_a_disclosure_request_is_filed_from_the_dossier_with_a_purpose(scene):
+    client = client_of(scene.cus.analyst)
+    url = f"/entities/{scene.broker.public_id}/disclosure/"
+    body = {"owner": "pol", "urgency": "urgent", "justification": "same broker as our fish"}
+    refused = client.post(url, {**body, "purpose": ""})
+    assert refused.status_code == 400 and "purpose" in refused.content.decode()
+    for change, field in (
+        ({"urgency": "soon"}, "urgency"),
+        ({"owner": "tax"}, "owner"),
+        ({"owner": "x"}, "owner"),
+    ):
+        response = client.post(url, {**body, "purpose": "investigation", **change})
+        assert response.status_code == 400 and f"{field}: " in response.content.decode(), change
+    assert DisclosureRequest.objects.count() == 0
+
+    made = client.post(url, {**body, "purpose": "investigation"})
+    assert made.status_code == 302 and made.url == f"/entities/{scene.broker.public_id}/"
+    request = DisclosureRequest.objects.get()
+    assert (request.owner, request.purpose, request.urgency) == (scene.pol.agency, "investigation", "urgent")
+    assert list(request.records.values_list("external_ref", flat=True)) == ["PZ-1"]
+
+
+def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scene):
+    client = client_of(scene.cus.analyst)
+    html = profile_of(client, scene.broker)
+    assert "not computed yet" in section(html, "community") and "not computed yet" in section(html, "risk")
+    url = f"/entities/{scene.broker.public_id}/analyse/"
+    assert client.post(url, {"operation": "betweenness"}).status_code == 400
+    for operation in ("network_risk", "communities"):
+        assert client.post(url, {"operation": operation}).status_code == 302
+        row = AnalyticsResult.objects.get(operation=operation)
+        assert row.agency == scene.cus.agency
+        assert "Being computed" in section(
+            profile_of(client, scene.broker), "risk" if operation == "network_risk" else "community"
+        )
+        jobs.run_analysis(row.pk)
+
+    html = profile_of(client, scene.broker)
+    risk = section(html, "risk")
+    assert "Ranked <strong>" in risk
+    # Harbour Fish BV is in cus's seizure WS-3: every path to the broker starts there and
+    # reaches it through one of the two shipments both are named in.
+    shipments = {str(scene.entity(ref, "shipment").public_id) for ref in ("WS-1", "WS-2")}
+    paths = re.findall(r"<li>(.*?)</li>", risk.split('class="paths"')[1], re.S)
+    assert paths
+    for path in paths:
+        ids = ENTITY_LINK.findall(path)
+        assert ids[0] == str(scene.importer.public_id) and ids[-1] == str(scene.broker.public_id)
+        assert set(ids[1:-1]) <= shipments and len(ids) == 3
+    assert "Named in a seizure record" in section(profile_of(client, scene.importer), "risk")
+
+    community = section(html, "community")
+    seen = {
+        str(pk)
+        for pk in Mention.objects.filter(record__owner=scene.cus.agency).values_list(
+            "entity__public_id", flat=True
+        )
+    }
+    members = set(ENTITY_LINK.findall(community))
+    assert members and members <= seen - {str(scene.broker.public_id)}
+    size = int(re.search(r"Community \d+: (\d+) entit", community).group(1))
+    assert len(members) < size <= len(seen)
+    # Another agency's results are its own: pol has asked for nothing.
+    pol = profile_of(client_of(scene.pol.analyst, "investigation"), scene.broker)
+    assert "not computed yet" in section(pol, "risk") and "not computed yet" in section(pol, "community")
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+def test_search_groups_by_type_by_name_identifier_phone_and_address(scene):
+    client = client_of(scene.cus.analyst)
+
+    def grouped(query: str) -> dict[str, set[str]]:
+        html = page(client, f"/search/?q={query}")
+        groups = {}
+        for part in html.split('<section class="group">')[1:]:
+            heading = re.search(r"<h2>(\w+) <span", part).group(1)
+            groups[heading] = set(ENTITY_LINK.findall(part))
+        return groups
+
+    public = lambda ref, role: str(scene.entity(ref, role).public_id)  # noqa: E731
+    assert grouped("quay") == {"Company": {public("WS-1", "broker")}, "Address": {public("WS-1", "address")}}
+    assert grouped("555+0199") == {"Phone": {public("WS-1", "phone")}}
+    assert grouped("9074729") == {"Vessel": {public("WS-1", "vessel")}}
+    assert grouped("secret+front") == {}
+    assert "Open in link chart" in page(client, "/search/?q=quay")
+    assert f'href="/chart/?entity={public("WS-1", "broker")}"' in page(client, "/search/?q=quay")
+    assert client.get("/search/?q=x").status_code == 400
+
+
+# --- home ---------------------------------------------------------------------------------
+
+
+def test_home_shows_each_role_its_work(scene):
+    disclosure = requests.request_disclosure(
+        scene.cus.analyst,
+        entity_id=scene.broker.pk,
+        owner=scene.pol.agency,
+        purpose="investigation",
+        justification="same broker",
+        urgency="urgent",
+    )
+    create_case(scene.cus.analyst, name="Broker ring")
+    create_case(scene.cus.admin, name="Admin's own, not shared")
+    analyst = page(client_of(scene.cus.analyst), "/")
+    assert re.findall(r'/cases/[0-9a-f-]+/">([^<]+)</a>', section(analyst, "cases")) == ["Broker ring"]
+    assert re.findall(r">(WS-\d|PZ-\d|TX-\d)</a>", section(analyst, "recent")) == ["WS-3", "WS-2", "WS-1"]
+    filed = section(analyst, "filed")
+    assert disclosure.reference in filed and "Pending" in filed and "pol" in filed
+    assert 'id="incoming"' not in analyst and 'id="expiring"' not in analyst
+    assert "waiting" not in section(analyst, "sync")
+
+    liaison = page(client_of(scene.pol.liaison), "/")
+    incoming = section(liaison, "incoming")
+    assert disclosure.reference in incoming and "cus" in incoming
+    assert f"due {disclosure.due_at:%Y-%m-%d}" in incoming
+    assert re.findall(r">(WS-\d|PZ-\d|TX-\d)</a>", section(liaison, "recent")) == ["PZ-1"]
+
+    admin = section(page(client_of(scene.cus.admin), "/"), "expiring")
+    assert "MOU-1" in admin and "MOU-2" not in admin
+
+    platform = page(client_of(platform_admin()), "/")
+    waiting = OutboxEntry.objects.count()
+    assert waiting > 0 and f"{waiting} changes waiting" in section(platform, "sync")
+    assert "MOU-1" in section(platform, "expiring")
+
+
+def test_signed_out_home_invites_to_sign_in(scene):
+    html = page(Client(), "/")
+    assert 'href="/accounts/login/"' in html and "WS-1" not in html
+
+
+# --- query counts -------------------------------------------------------------------------
+
+
+def queries(client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def more_shipments(scene, tmp_path, first: int, count: int) -> None:
+    from intel.import_writing import import_file
+    from sharing import releases
+    from tests.workspace_scene import HEADER
+
+    rows = "".join(
+        f"WQ-{n},shipment,restricted,2026-05-{1 + n % 27:02d},more,Importer {n} BV,NL,,,"
+        f"Quay Brokers BV,NL,+31 10 555 0199,9074729,MV Northern Star,\n"
+        for n in range(first, first + count)
+    )
+    path = tmp_path / f"more-{first}.csv"
+    path.write_text(HEADER + rows)
+    import_file(path, scene.cus.agency)
+    for record in Record.objects.filter(owner=scene.cus.agency, external_ref__startswith="WQ-"):
+        releases.set_releasability(record, scene.cus.analyst, "covering")
+
+
+def test_home_and_dossier_cost_the_same_queries_for_few_rows_as_for_many(scene, tmp_path):
+    owner, partner = client_of(scene.cus.analyst), client_of(scene.pol.analyst, "investigation")
+    liaison = client_of(scene.pol.liaison)
+    paths = ["/", f"/entities/{scene.broker.public_id}/", "/search/?q=bv"]
+
+    def counts() -> list[int]:
+        return [queries(client, path) for client in (owner, partner) for path in paths] + [
+            queries(liaison, "/")
+        ]
+
+    more_shipments(scene, tmp_path, 0, 2)
+    few = counts()
+    more_shipments(scene, tmp_path, 2, 12)
+    for n in range(3):
+        requests.request_disclosure(
+            scene.pol.analyst,
+            entity_id=scene.importer.pk,
+            owner=scene.cus.agency,
+            purpose="investigation",
+            justification=f"asked {n}",
+            urgency="routine",
+        )
+    assert counts() == few

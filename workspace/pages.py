@@ -1,0 +1,163 @@
+"""The analyst's pages: home, search grouped by type, and an entity's dossier with the forms
+that ask for its analyses and file a disclosure request. Reads go through
+`workspace.selectors`, writes through graph's and sharing's own services."""
+
+from collections.abc import Callable
+from functools import wraps
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency
+from graph import stored_answers
+from graph.selectors import EntityNotFound, visible_entity
+from intel import selectors as intel_selectors
+from intel.models import Purpose
+from intel.pages import reading
+from intel.selectors import BadInput, Reader
+from sharing import requests
+from sharing.models import DisclosureRequest
+from workspace import selectors
+
+
+def found(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An entity the reader may not see is the same 404 as one that does not exist."""
+
+    @wraps(view)
+    def or_404(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except EntityNotFound:
+            raise Http404("No such entity") from None
+
+    return or_404
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Signed out: what Interlink is and the way in; signed in, the user's work."""
+    if not request.user.is_authenticated:
+        return render(request, "home.html")
+    return work(request)
+
+
+@reading
+def work(request: HttpRequest, reader: Reader) -> HttpResponse:
+    return render(request, "workspace/home.html", {"home": selectors.home(reader)})
+
+
+@login_required
+@reading
+def search(request: HttpRequest, reader: Reader) -> HttpResponse:
+    query = intel_selectors.search_query(request.GET.get("q", ""))
+    groups = selectors.search(reader, query) if query else []
+    return render(
+        request,
+        "workspace/search.html",
+        {
+            "query": query,
+            "groups": groups,
+            **choices(request, reader),
+            "keep": [("q", query)] if query else [],
+            "mentions_shown": settings.ENTITY_MENTIONS_SHOWN,
+        },
+    )
+
+
+def purpose_query(request: HttpRequest) -> str:
+    """The purpose stated in the address (checked by the reader), for the page's links and
+    forms to carry; one chosen for the session needs no carrying."""
+    stated = request.GET.get("purpose")
+    return f"?{urlencode({'purpose': stated})}" if stated else ""
+
+
+def choices(request: HttpRequest, reader: Reader) -> dict:
+    return {
+        "purpose": reader.purpose,
+        "stated_purpose": request.GET.get("purpose") or "",
+        "purpose_query": purpose_query(request),
+        "purposes": Purpose.choices,
+    }
+
+
+def entity_url(request: HttpRequest, public_id: UUID) -> str:
+    return reverse("workspace:entity", args=[public_id]) + purpose_query(request)
+
+
+@login_required
+@found
+@reading
+def entity(
+    request: HttpRequest, reader: Reader, pk: UUID, status: int = 200, form: dict | None = None
+) -> HttpResponse:
+    return render(
+        request,
+        "workspace/entity.html",
+        {
+            "profile": selectors.profile(reader, pk),
+            **choices(request, reader),
+            "urgencies": DisclosureRequest.Urgency.choices,
+            "form": form or {},
+        },
+        status=status,
+    )
+
+
+@require_POST
+@login_required
+@found
+@reading
+def analyse(request: HttpRequest, reader: Reader, pk: UUID) -> HttpResponse:
+    """Asks for one of the profile's analyses of the reader's agency's graph, through the
+    service the API's analytics endpoint uses; the profile then shows its progress."""
+    visible_entity(reader, pk)
+    operation = request.POST.get("operation")
+    if operation not in selectors.PROFILE_ANALYSES:
+        raise BadInput("operation", f"choose one of: {', '.join(selectors.PROFILE_ANALYSES)}")
+    try:
+        row, answer = stored_answers.analysis(reader=reader, operation=operation, parameters=None)
+    except PermissionDenied as refusal:
+        messages.error(request, str(refusal))
+    else:
+        done = answer is not None
+        messages.success(
+            request, "Computed." if done else f"Computing: {row.progress} %. Reload to follow it."
+        )
+    return redirect(entity_url(request, pk))
+
+
+@require_POST
+@login_required
+@found
+@reading
+def request_disclosure(request: HttpRequest, reader: Reader, pk: UUID) -> HttpResponse:
+    """Files a disclosure request for the records a partner's hit/no-hit notice counted,
+    through the API's service (which checks the agreement, the purpose and the records)."""
+    target = visible_entity(reader, pk)
+    form = {key: request.POST.get(key, "") for key in ("owner", "purpose", "justification", "urgency")}
+    try:
+        owner = Agency.objects.filter(code=form["owner"]).first()
+        if owner is None:
+            raise ValidationError({"owner": "no partner agency by that code"})
+        made = requests.request_disclosure(
+            reader.user,
+            entity_id=target.pk,
+            owner=owner,
+            purpose=form["purpose"],
+            justification=form["justification"],
+            urgency=form["urgency"],
+        )
+    except ValidationError as error:
+        for field, problems in error.message_dict.items():
+            messages.error(request, f"{field}: {' '.join(problems)}")
+        return entity(request, pk, status=400, form=form)
+    due = f"{made.due_at:%Y-%m-%d %H:%M}"
+    messages.success(request, f"Request {made.reference} sent to {owner.code}; due {due}.")
+    return redirect(entity_url(request, pk))

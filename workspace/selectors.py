@@ -1,0 +1,329 @@
+"""Reads for the analyst's pages: the home's lists, search grouped by type, and an entity's
+dossier. Every read goes through the choke point's selectors (`intel.selectors`, sharing's
+selectors, discovery, graph's stored answers); nothing here decides who may see what."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.db.models import BooleanField, Case, Count, F, Q, Value, When, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from agencies.models import User
+from cases.models import Case as ChartCase
+from cases.selectors import open_cases_of
+from graph import jobs, stored_answers
+from graph.models import AnalyticsResult
+from graph.outbox import SyncState, sync_enabled, sync_state
+from graph.selectors import visible_entity
+from intel import presentation, selectors
+from intel.models import Entity, EntityType, LinkType, Mention, Record
+from intel.selectors import Reader
+from sharing import selectors as sharing_selectors
+from sharing.discovery import discover
+from sharing.models import Agreement, DisclosureRequest
+
+HOME_ROWS = 10
+EXPIRY_WARNING = timedelta(days=30)
+SEARCH_PER_TYPE = 10
+PHONE_LIKE = re.compile(r"\+?[\d\s().-]*\d{3}[\d\s().-]*")
+NEIGHBOURS_PER_GROUP = 25
+COMMUNITY_MEMBERS_SHOWN = 20
+LINK_LABELS = dict(LinkType.choices)
+# The properties a mention states an unnamed entity's identifier in, by preference.
+IDENTIFIER_PROPERTIES = ("number", "email", "consignment_ref", "external_ref")
+# The analyses a profile shows, each read over the viewer's agency's graph.
+PROFILE_ANALYSES = ("communities", "network_risk")
+
+
+def label(entity: Entity) -> str:
+    """What the reader's own records call the entity: its names, else what they state as
+    its identifier (an address's text and postcode, a number, an e-mail, a reference), else
+    its key where their mentions resolve to it."""
+    names = presentation.entity_names(entity)
+    if names:
+        return " / ".join(names)
+    stated = dict.fromkeys(filter(None, map(stated_identifier, entity.visible_mentions)))
+    if stated:
+        return " / ".join(sorted(stated))
+    return presentation.entity_key(entity) or entity.get_type_display()
+
+
+def stated_identifier(mention: Mention) -> str | None:
+    properties = mention.properties
+    if properties.get("text"):
+        return " ".join(filter(None, (properties["text"], properties.get("postcode"))))
+    return next((str(properties[key]) for key in IDENTIFIER_PROPERTIES if properties.get(key)), None)
+
+
+# --- home ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Home:
+    recent_records: list[Record]
+    open_cases: list[ChartCase]
+    incoming: list[DisclosureRequest] | None
+    filed: list[DisclosureRequest]
+    expiring: list[Agreement] | None
+    sync: SyncState | None
+    sync_details: bool
+    now: datetime = field(default_factory=timezone.now)
+
+    @property
+    def lag(self) -> str | None:
+        """How far behind the graph is, in words; None when it is not."""
+        if self.sync is None or self.sync.oldest is None:
+            return None
+        return "under a minute" if self.sync.lag_seconds < 60 else timesince(self.sync.oldest, self.now)
+
+
+def is_admin(user: User) -> bool:
+    return user.is_superuser or user.role == User.Role.AGENCY_ADMIN
+
+
+def home(reader: Reader) -> Home:
+    """A signed-in user's starting point. Incoming requests are for liaison officers,
+    agreements about to expire for agency and platform admins; the sync's backlog follows
+    every agency's activity, so only platform admins see its size (as on /health/)."""
+    user = reader.user
+    own = selectors.visible_records(reader).filter(owner_id=reader.agency_id) if reader.agency_id else None
+    incoming = None
+    if user.role == User.Role.LIAISON:
+        incoming = list(sharing_selectors.incoming_requests(user).filter(status="pending")[:HOME_ROWS])
+    expiring = None
+    if is_admin(user):
+        soon = timezone.now() + EXPIRY_WARNING
+        expiring = list(
+            sharing_selectors.agreements_of(user)
+            .in_force()
+            .filter(ends_at__lte=soon)
+            .order_by("ends_at")[:HOME_ROWS]
+        )
+    filed = sharing_selectors.outgoing_requests(user).filter(requester=user)
+    return Home(
+        recent_records=list(own.order_by("-created_at", "-pk")[:HOME_ROWS]) if own is not None else [],
+        open_cases=list(open_cases_of(user).order_by("-updated_at")[:HOME_ROWS]),
+        incoming=incoming,
+        filed=list(filed[:HOME_ROWS]),
+        expiring=expiring,
+        sync=sync_state() if sync_enabled() else None,
+        sync_details=user.is_superuser,
+    )
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    type: str
+    label: str
+    count: int
+    entities: list[Entity]
+
+
+def search(reader: Reader, query: str) -> list[Group]:
+    """Entities whose names or identifiers (as the reader's records state them) contain the
+    query, grouped by type: each type's count and its first SEARCH_PER_TYPE by public id. A
+    phone number is searched as typed and by its digits, the way its mentions keep it
+    ("010 555 0199" finds +31105550199)."""
+    found = selectors.search_entities(reader, query)
+    if PHONE_LIKE.fullmatch(query):
+        found = found | selectors.search_entities(reader, re.sub(r"\D", "", query))
+    counts = dict(found.order_by().values_list("type").annotate(n=Count("pk")))
+    groups = []
+    for entity_type, type_label in EntityType.choices:
+        if counts.get(entity_type):
+            entities = list(found.filter(type=entity_type).order_by("public_id")[:SEARCH_PER_TYPE])
+            for entity in entities:
+                entity.shown_label = label(entity)
+            groups.append(Group(entity_type, type_label, counts[entity_type], entities))
+    shown = {m.record_id: m.record.owner_id for g in groups for e in g.entities for m in e.visible_mentions}
+    selectors.audit_reads(reader, shown, via="search page")
+    return groups
+
+
+# --- the entity's dossier -----------------------------------------------------------------
+
+
+@dataclass
+class Neighbour:
+    entity: Entity
+    label: str
+    records: int
+
+
+@dataclass
+class NeighbourGroup:
+    link_type: str
+    outgoing: bool
+    count: int
+    neighbours: list[Neighbour]
+
+    @property
+    def label(self) -> str:
+        return LINK_LABELS.get(self.link_type) or self.link_type.replace("_", " ").lower()
+
+
+@dataclass
+class Analysis:
+    """A stored analysis as the page shows it: not computed, being computed, or done (and
+    whether the records changed since)."""
+
+    operation: str
+    row: AnalyticsResult | None
+    current: bool = False
+    data: dict | None = None
+    records: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.row is not None and self.row.status in ("pending", "running")
+
+
+@dataclass
+class Profile:
+    entity: Entity
+    label: str
+    key: str | None
+    mentions: list[Mention]
+    mention_count: int
+    groups: list[NeighbourGroup]
+    community: Analysis
+    risk: Analysis
+    hits: list[dict] = field(default_factory=list)
+
+
+def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGroup], dict[int, int]]:
+    """The entity's neighbours the reader may see, through the links the reader may see,
+    grouped by link type and direction: each group's count, and its NEIGHBOURS_PER_GROUP
+    neighbours with most records asserting the link first (ranked in the database, so a
+    broker on a hundred thousand shipments costs no more memory than one on two). Also the
+    records behind the names shown, for the audit."""
+    visible = Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
+    mine = Q(source_id=entity.pk)
+    links = (
+        selectors.visible_links(reader)
+        .filter(Q(source=entity) | Q(target=entity))
+        .exclude(source_id=F("target_id"))
+        .annotate(
+            outgoing=Case(When(mine, then=Value(True)), default=Value(False), output_field=BooleanField()),
+            other=Case(When(mine, then=F("target_id")), default=F("source_id")),
+        )
+        .filter(other__in=visible.values("pk"))
+        .order_by()
+    )
+    sizes = {
+        (row["type"], row["outgoing"]): row["size"]
+        for row in links.values("type", "outgoing").annotate(size=Count("other", distinct=True))
+    }
+    group = [F("type"), F("outgoing")]
+    top = (
+        links.values("type", "outgoing", "other")
+        .annotate(records=Count("record", distinct=True))
+        .annotate(rank=Window(RowNumber(), partition_by=group, order_by=[F("records").desc(), F("other")]))
+        .filter(rank__lte=NEIGHBOURS_PER_GROUP)
+    )
+    rows = list(top)
+    shown = {
+        e.pk: e for e in selectors.visible_entities(reader).filter(pk__in=sorted({r["other"] for r in rows}))
+    }
+    listed: dict[tuple[str, bool], list[Neighbour]] = defaultdict(list)
+    for row in sorted(rows, key=lambda row: (row["type"], row["outgoing"], row["rank"])):
+        neighbour = shown.get(row["other"])
+        if neighbour is not None:
+            listed[(row["type"], row["outgoing"])].append(
+                Neighbour(neighbour, label(neighbour), row["records"])
+            )
+    groups = [
+        NeighbourGroup(t, outgoing, sizes[(t, outgoing)], listed[(t, outgoing)])
+        for t, outgoing in sorted(listed)
+    ]
+    records = {m.record_id: m.record.owner_id for e in shown.values() for m in e.visible_mentions}
+    return groups, records
+
+
+def stored(reader: Reader, operation: str) -> tuple[AnalyticsResult | None, bool]:
+    """The agency's stored result of an analysis, without asking for one, and whether it is
+    current; without the sync (embedded) no result is ever current, and a done one is shown."""
+    if reader.agency_id is None:
+        return None, False
+    row = jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
+    if row is None or row.status != AnalyticsResult.Status.DONE:
+        return row, False
+    return row, jobs.is_current(row) or not sync_enabled()
+
+
+def visible_count(reader: Reader, ids: list[int]) -> int:
+    """How many of the entities a stored result names the reader may see now."""
+    return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).filter(pk__in=ids).count()
+
+
+def community_of(reader: Reader, entity: Entity) -> Analysis:
+    row, current = stored(reader, "communities")
+    if row is None or row.status != AnalyticsResult.Status.DONE:
+        return Analysis("communities", row)
+    found = jobs.entity_community(row.result, entity.pk)
+    if found is None:
+        return Analysis("communities", row, current, {})
+    others = [pk for pk in found["members"] if pk != entity.pk]
+    size = visible_count(reader, found["members"])
+    part = {"communities": [{"id": found["id"], "members": others[: COMMUNITY_MEMBERS_SHOWN * 2]}]}
+    answer = stored_answers.confirmed(reader, "communities", part)
+    shown = answer.data["communities"]
+    members = shown[0]["members"][:COMMUNITY_MEMBERS_SHOWN] if shown else []
+    data = {"id": found["id"], "size": size, "members": members}
+    return Analysis("communities", row, current, data, answer.records_shown)
+
+
+def risk_of(reader: Reader, entity: Entity) -> Analysis:
+    """The entity's network risk: whether it is a seed (named in a seizure record), else its
+    score, its rank among the ranked entities the reader may see now, and the paths from
+    the seeds that carry most of it."""
+    row, current = stored(reader, "network_risk")
+    if row is None or row.status != AnalyticsResult.Status.DONE:
+        return Analysis("network_risk", row)
+    result = row.result
+    if entity.pk in result["seeds"]:
+        return Analysis("network_risk", row, current, {"seed": True})
+    ranking = result["ranking"]
+    position = next((i for i, r in enumerate(ranking) if r["entity_id"] == entity.pk), None)
+    if position is None:
+        return Analysis("network_risk", row, current, {"ranked": False, "limit": len(ranking)})
+    above = [r["entity_id"] for r in ranking[:position]]
+    rank = 1 + visible_count(reader, above)
+    part = {"seeds": [], "ranking": [ranking[position]]}
+    answer = stored_answers.confirmed(reader, "network_risk", part)
+    mine = answer.data["ranking"][0]
+    data = {"ranked": True, "rank": rank, **mine}
+    return Analysis("network_risk", row, current, data, answer.records_shown)
+
+
+def profile(reader: Reader, public_id: UUID | str) -> Profile:
+    """The dossier of an entity the reader may see (EntityNotFound otherwise, as for one
+    that does not exist). The reads of other agencies' records whose content it shows are
+    audited; the hit/no-hit notice is audited by discovery itself."""
+    entity = visible_entity(reader, public_id)
+    groups, neighbour_records = neighbour_groups(reader, entity)
+    shown = {m.record_id: m.record.owner_id for m in entity.visible_mentions} | neighbour_records
+    community, risk = community_of(reader, entity), risk_of(reader, entity)
+    shown |= community.records | risk.records
+    selectors.audit_reads(reader, shown, via="entity page")
+    return Profile(
+        entity=entity,
+        label=label(entity),
+        key=presentation.entity_key(entity),
+        mentions=list(entity.visible_mentions),
+        mention_count=selectors.visible_mention_count(reader, entity),
+        groups=groups,
+        community=community,
+        risk=risk,
+        hits=discover(reader.user, entity.pk) if reader.agency_id is not None else [],
+    )

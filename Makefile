@@ -14,9 +14,9 @@ EMBEDDED := env -u DATABASE_URL -u CELERY_BROKER_URL -u NEO4J_URI -u DJANGO_ENV
 DEMO_SCALE ?= 1
 DEMO_PORT ?= 8000
 
-.PHONY: demo check-demo check fast-tests migrations-check test full-tests lint venv system-packages neo4j-jars services-up services-down
+.PHONY: demo check-demo check fast-tests migrations-check test full-tests lint venv npm-packages system-packages neo4j-jars services-up services-down
 
-demo: venv
+demo: venv npm-packages
 	$(EMBEDDED) $(BIN)/python manage.py migrate --no-input
 	$(EMBEDDED) $(BIN)/python manage.py seed_demo --scale $(DEMO_SCALE)
 	$(EMBEDDED) $(BIN)/python manage.py demo_admin
@@ -41,7 +41,7 @@ migrations-check: venv
 
 test: fast-tests full-tests
 
-full-tests: system-packages venv neo4j-jars
+full-tests: system-packages venv npm-packages neo4j-jars
 	platform/services start postgres redis neo4j
 	$(TEST_ENV) $(BIN)/python -m pytest $(ARGS) || [ $$? -eq 5 ]
 
@@ -55,6 +55,14 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip==25.3
 	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	touch $@
+
+# The browser libraries the pages serve (package.json, pinned with its lock file) into
+# node_modules, which settings.NPM_STATIC_FILES serves from: nothing of them is committed.
+npm-packages: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
 	touch $@
 
 system-packages:

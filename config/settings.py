@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "intel",
     "sharing",
     "graph",
+    "linkchart",
     "cases",
     "workspace",
     "demo",
@@ -183,6 +184,19 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "config.static_packages.NpmPackageFinder",
+]
+# The browser libraries `package.json` pins, served from node_modules as npm/<package>/<path>
+# (config/static_packages.py); `make npm-packages` installs them.
+NPM_STATIC_FILES = {
+    "cytoscape": ["dist/cytoscape.min.js"],
+    "layout-base": ["layout-base.js"],
+    "cose-base": ["cose-base.js"],
+    "cytoscape-fcose": ["cytoscape-fcose.js"],
+}
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

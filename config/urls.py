@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("intel.page_urls")),
     path("", include("sharing.page_urls")),
+    path("", include("linkchart.urls")),
     path("", include("cases.page_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include(auth_urls.pages)),

@@ -13,6 +13,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from uuid import UUID
 
 from django.db.models import Q
@@ -76,6 +77,7 @@ class Confirmed:
     entities: dict[int, Entity]
     record_rows: dict[int, tuple[str, int]] = field(default_factory=dict)
     named: dict[int, Entity] = field(default_factory=dict)
+    spans: dict[Triple, tuple[date, date]] = field(default_factory=dict)
 
     def name(self, pks: Iterable[int]) -> None:
         """Reads, in one go, the visible mentions of the entities about to be shown."""
@@ -101,12 +103,15 @@ class Confirmed:
     def relationship(self, triple: Triple) -> dict:
         s, t, type_ = triple
         behind = self.records[triple]
+        first, last = self.spans.get(triple, (None, None))
         return {
             "source": str(self.entities[s].public_id),
             "target": str(self.entities[t].public_id),
             "type": type_,
             "records": [self.record_rows[pk][0] for pk in behind[:RECORDS_PER_RELATIONSHIP]],
             "record_count": len(behind),
+            "first_date": first.isoformat() if first else None,
+            "last_date": last.isoformat() if last else None,
         }
 
     def records_shown(self, triples: Iterable[Triple], entities: Iterable[int]) -> dict[int, int]:
@@ -137,24 +142,34 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
     return entity
 
 
-def relationships_behind(scope: Scope, triples: Collection[Triple]) -> dict[Triple, list[int]]:
-    """The visible records (of the scope's filter) behind each triple that has any."""
+def relationships_behind(
+    scope: Scope, triples: Collection[Triple]
+) -> tuple[dict[Triple, list[int]], dict[Triple, tuple[date, date]]]:
+    """The visible records (of the scope's filter) behind each triple that has any, and the
+    span of their dates (earliest, latest; none where no record has a date), which a chart's
+    timeline needs of every record behind a relationship, not only of those listed."""
     wanted = sorted(set(triples))
     behind: dict[Triple, set[int]] = defaultdict(set)
+    spans: dict[Triple, tuple[date, date]] = {}
     for start in range(0, len(wanted), TRIPLES_PER_QUERY):
         links = (
             selectors.visible_links(scope.reader)
             .of_triples(wanted[start : start + TRIPLES_PER_QUERY])
             .filter(**scope.records.lookups())
         )
-        for s, t, type_, record in links.values_list("source_id", "target_id", "type", "record_id"):
-            behind[(s, t, type_)].add(record)
-    return {triple: sorted(records, reverse=True) for triple, records in behind.items()}
+        rows = links.values_list("source_id", "target_id", "type", "record_id", "record__occurred_on")
+        for s, t, type_, record, occurred_on in rows:
+            triple = (s, t, type_)
+            behind[triple].add(record)
+            if occurred_on is not None:
+                first, last = spans.get(triple, (occurred_on, occurred_on))
+                spans[triple] = (min(first, occurred_on), max(last, occurred_on))
+    return {triple: sorted(records, reverse=True) for triple, records in behind.items()}, spans
 
 
 def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = ()) -> Confirmed:
     """Keeps the relationships the choke point confirms whose two ends the reader may see."""
-    records = relationships_behind(scope, triples)
+    records, spans = relationships_behind(scope, triples)
     ends = {end for s, t, _ in records for end in (s, t)} | set(seeds)
     entities = {
         entity.pk: entity
@@ -166,7 +181,7 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
     listed = {pk for ids in records.values() for pk in ids[:RECORDS_PER_RELATIONSHIP]}
     rows = Record.objects.filter(pk__in=sorted(listed)).values_list("pk", "public_id", "owner_id")
     record_rows = {pk: (str(public_id), owner) for pk, public_id, owner in rows}
-    return Confirmed(scope.reader, records, entities, record_rows)
+    return Confirmed(scope.reader, records, entities, record_rows, spans=spans)
 
 
 def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]) -> set[tuple[int, int]]:

@@ -93,6 +93,12 @@ class RelationshipSerializer(serializers.Serializer):
         help_text="Records you may see asserting it, the most recent first (at most 20)",
     )
     record_count = serializers.IntegerField()
+    first_date = serializers.DateField(
+        allow_null=True, help_text="When the earliest of those records occurred (of those with a date)"
+    )
+    last_date = serializers.DateField(
+        allow_null=True, help_text="When the latest of those records occurred (of those with a date)"
+    )
 
 
 class SubgraphSerializer(serializers.Serializer):

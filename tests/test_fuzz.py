@@ -145,6 +145,8 @@ def page_urls(world) -> list[str]:
         "/liaison/shared/",
         "/liaison/access/",
         f"/liaison/requests/{request.public_id}/",
+        "/chart/",
+        f"/chart/?entity={entity}",
     ]
 
 

@@ -270,6 +270,8 @@ def test_shortest_paths_with_the_records_behind_each_step(world, labels):
             "type": "CONTACT",
             "records": [s1],
             "record_count": 1,
+            "first_date": "2026-01-10",
+            "last_date": "2026-01-10",
         }
     ]
     two = get(client, "/api/graph/paths/", source=public("gamma", labels), target=public("c3", labels)).json()

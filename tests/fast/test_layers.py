@@ -20,6 +20,7 @@ MAY_USE = {
     "intel": {"core", "audit", "agencies"},
     "sharing": {"core", "audit", "agencies", "intel"},
     "graph": {"core", "audit", "agencies", "intel"},
+    "linkchart": {"core", "audit", "agencies", "intel", "sharing", "graph"},
     "cases": {"core", "audit", "agencies", "intel", "sharing", "graph"},
     "workspace": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases"},
     "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases", "workspace"},

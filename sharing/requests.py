@@ -52,6 +52,16 @@ def due_at(urgency: str, now: datetime) -> datetime:
     return now + timedelta(hours=hours)
 
 
+def stated_justification(justification: str) -> str:
+    """Why the records are needed: the one check on every path (the pages' forms pass the
+    text as typed, and PostgreSQL stores no NUL character)."""
+    if "\x00" in justification:
+        raise ValidationError({"justification": "may not hold a NUL character"})
+    if not justification.strip():
+        raise ValidationError({"justification": "say why the records are needed"})
+    return justification
+
+
 @transaction.atomic
 def request_disclosure(
     user: User, *, entity_id: int, owner: Agency, purpose: str, justification: str, urgency: str
@@ -66,8 +76,7 @@ def request_disclosure(
         raise ValidationError({"owner": f"no agreement in force with {owner.code} allows discovery"})
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": f"choose from {', '.join(Purpose.values)}"})
-    if not justification.strip():
-        raise ValidationError({"justification": "say why the records are needed"})
+    justification = stated_justification(justification)
     records = list(hidden_matches(user, entity_id, owner.pk))
     if not records:
         raise ValidationError(
@@ -109,6 +118,7 @@ def request_consent(
         raise ValidationError({"record": "not found"})
     if caveat not in record.caveats:
         raise ValidationError({"caveat": "the record carries no such handling code"})
+    justification = stated_justification(justification)
     kind = {
         Caveat.NO_ONWARD_SHARING: DisclosureRequest.Kind.ONWARD_SHARING,
         Caveat.NOT_FOR_EVIDENCE: DisclosureRequest.Kind.EVIDENCE,

@@ -68,16 +68,23 @@ def request_disclosure(
 ) -> DisclosureRequest:
     if not Entity.objects.visible_to(user).filter(pk=entity_id).exists():
         raise ValidationError({"entity": ENTITY_NOT_FOUND})
-    if (
-        not discovery_agreements(user.agency_id)
-        .filter(parties__agency=owner, parties__provides=True)
-        .exists()
-    ):
+    discovering = discovery_agreements(user.agency_id).filter(parties__agency=owner, parties__provides=True)
+    if not discovering.exists():
         raise ValidationError({"owner": f"no agreement in force with {owner.code} allows discovery"})
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": f"choose from {', '.join(Purpose.values)}"})
+    permitted = sorted({p for purposes in discovering.values_list("purposes", flat=True) for p in purposes})
+    if purpose not in permitted:
+        # A purpose is what the agreement lets the records be read for: one it does not
+        # permit would be granted outside its terms.
+        raise ValidationError(
+            {
+                "purpose": f"the agreements with {owner.code} that allow discovery permit "
+                f"{', '.join(permitted)}"
+            }
+        )
     justification = stated_justification(justification)
-    records = list(hidden_matches(user, entity_id, owner.pk))
+    records = list(hidden_matches(user, entity_id, owner.pk, purpose=purpose))
     if not records:
         raise ValidationError(
             {"entity": f"{owner.code} holds no records on this entity that you cannot already see"}

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from cases.models import Case
 from sharing.models import DisclosureRequest
 from tests.auth_helpers import signed_in
+from tests.sharing_helpers import in_force
 from tests.workspace_scene import build
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +94,41 @@ def test_a_surrogate_pair_in_a_chart_is_a_character_like_any_other(scene):
     )
     assert created.status_code == 201, created.content
     assert Case.objects.get().chart["layout"] == "\N{SHIP}"
+
+
+# --- purpose forgery --------------------------------------------------------------------------
+
+
+def test_a_disclosure_is_requested_only_for_a_purpose_the_discovery_agreement_permits(scene):
+    # An agreement that permits prosecution but allows no discovery lends no purpose to one that does.
+    in_force(
+        (scene.cus, True, True),
+        (scene.pol, True, True),
+        reference="MOU-3",
+        purposes=("prosecution",),
+        categories=("inspection",),
+    )
+    client = page_client(scene.cus.analyst)
+    url = f"/entities/{scene.broker.public_id}/disclosure/"
+    for forged in ("prosecution", "intelligence"):
+        page = client.post(url, {**DISCLOSURE_FORM, "purpose": forged})
+        assert page.status_code == 400 and "purpose: " in page.content.decode(), forged
+        answer = api(scene.cus.analyst).post(
+            "/api/requests/",
+            {
+                **DISCLOSURE_FORM,
+                "purpose": forged,
+                "entity": str(scene.broker.public_id),
+                "kind": "disclosure",
+            },
+            format="json",
+        )
+        assert answer.status_code == 400 and list(answer.json()) == ["purpose"], answer.content
+    assert not DisclosureRequest.objects.exists()
+
+    for permitted in ("investigation", "risk_assessment"):
+        assert client.post(url, {**DISCLOSURE_FORM, "purpose": permitted}).status_code == 302
+    assert sorted(DisclosureRequest.objects.values_list("purpose", flat=True)) == [
+        "investigation",
+        "risk_assessment",
+    ]

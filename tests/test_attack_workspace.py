@@ -7,15 +7,24 @@ expects is read off it by hand, not from the code under test:
     is a hit for cus, which cus may ask to see for those purposes and no other.
 """
 
+import itertools
+import re
+import uuid
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
 from cases.models import Case
+from graph import jobs
+from graph.models import AnalyticsResult
+from intel.import_writing import import_file
+from intel.models import Link, Mention, Record
+from sharing import agreements, releases
 from sharing.models import DisclosureRequest
 from tests.auth_helpers import signed_in
-from tests.sharing_helpers import in_force
-from tests.workspace_scene import build
+from tests.sharing_helpers import in_force, platform_admin
+from tests.workspace_scene import HEADER, build
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +141,91 @@ def test_a_disclosure_is_requested_only_for_a_purpose_the_discovery_agreement_pe
         "investigation",
         "risk_assessment",
     ]
+
+
+# --- a stored analysis after the agreement it read under stops ------------------------------
+
+
+def section(html: str, name: str) -> str:
+    start = html.index(f'id="{name}"')
+    return html[start : html.index("</section>", start)]
+
+
+def pol_record(scene, tmp_path, row: str) -> None:
+    path = tmp_path / f"{row[:4]}.csv"
+    path.write_text(HEADER + row + "\n")
+    import_file(path, scene.pol.agency)
+    releases.set_releasability(
+        Record.objects.get(external_ref=row.split(",")[0]), scene.pol.analyst, "covering"
+    )
+
+
+def risk_computed_for_cus(scene) -> Client:
+    client = page_client(scene.cus.analyst)
+    session = client.session
+    session["purpose"] = "investigation"
+    session.save()
+    url = f"/entities/{scene.broker.public_id}/analyse/"
+    assert client.post(url, {"operation": "network_risk"}).status_code == 302
+    jobs.run_analysis(AnalyticsResult.objects.get(operation="network_risk").pk)
+    return client
+
+
+def risk_told(client, entity_ids) -> tuple[set, set]:
+    """Over these entities' dossiers: those called seized, and the steps of the risk paths."""
+    seeds, steps = set(), set()
+    for public_id in entity_ids:
+        risk = section(client.get(f"/entities/{public_id}/").content.decode(), "risk")
+        if "Named in a seizure record" in risk:
+            seeds.add(public_id)
+        for shown in re.findall(r"<li>(.*?)</li>", risk.split('class="paths"')[-1], re.S):
+            ids = [uuid.UUID(i) for i in re.findall(r'href="/entities/([0-9a-f-]{36})/', shown)]
+            steps |= {frozenset(pair) for pair in itertools.pairwise(ids)}
+    return seeds, steps
+
+
+def cus_own(scene) -> tuple[set, set, set]:
+    """What cus's own records state: the entities, those a seizure names, the linked pairs."""
+    own = {"record__owner": scene.cus.agency}
+    seen = set(Mention.objects.filter(**own).values_list("entity__public_id", flat=True))
+    seized = set(
+        Mention.objects.filter(**own, record__category="seizure").values_list("entity__public_id", flat=True)
+    )
+    linked = {
+        frozenset(pair)
+        for pair in Link.objects.filter(**own).values_list("source__public_id", "target__public_id")
+    }
+    return seen, seized, linked
+
+
+def test_a_stored_risk_calls_seized_only_what_a_seizure_the_reader_sees_names(scene):
+    """pol's seizure PZ-1 names the broker: while MOU-S lets cus read pol's seizures, the
+    broker is a seed of cus's risk. MOU-S suspended, cus sees its own records only, and no
+    seizure of its own names the broker."""
+    seizures = in_force(
+        (scene.pol, True, False), (scene.cus, False, True), reference="MOU-S", categories=("seizure",)
+    )
+    client = risk_computed_for_cus(scene)
+    seen, seized, _ = cus_own(scene)
+    assert scene.broker.public_id in risk_told(client, seen)[0]
+
+    agreements.suspend(seizures, platform_admin(), "the partner asked")
+    assert risk_told(client, seen)[0] <= seized
+
+
+def test_a_stored_risk_walks_only_links_the_reader_sees(scene, tmp_path):
+    """pol's shipment PS-1 registers the broker at the fish importer's address (seized in
+    cus's WS-3): while MOU-1 lets cus read pol's shipments, a path from that address reaches
+    the broker over PS-1's link. MOU-1 suspended, every step of a path shown must be a link
+    of cus's own records."""
+    pol_record(
+        scene,
+        tmp_path,
+        "PS-1,shipment,restricted,2026-04-03,pol shipment,Quay Brokers BV,NL,1 Quay Street,3011 AB,,,,,,",
+    )
+    client = risk_computed_for_cus(scene)
+    seen, _, linked = cus_own(scene)
+    assert risk_told(client, seen)[1] - linked, "the test can tell: a path walks PS-1's link"
+
+    agreements.suspend(scene.mou, platform_admin(), "the partner asked")
+    assert risk_told(client, seen)[1] <= linked

@@ -229,3 +229,16 @@ def test_a_stored_risk_walks_only_links_the_reader_sees(scene, tmp_path):
 
     agreements.suspend(scene.mou, platform_admin(), "the partner asked")
     assert risk_told(client, seen)[1] <= linked
+
+
+# --- the chart's holdings question ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entities", [[1], [True], [{"id": 1}], [None]], ids=["int", "bool", "object", "null"]
+)
+def test_holdings_take_entity_ids_as_text_only(scene, entities):
+    # A number is no public id: DRF's UUIDField would read 1 as 00000000-...-0001.
+    response = api(scene.cus.analyst).post("/api/discovery/holdings/", {"entities": entities}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["entities"]

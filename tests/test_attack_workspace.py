@@ -12,10 +12,14 @@ import re
 import uuid
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from agencies.models import User
 from cases.models import Case
+from cases.services import create_case, share_case
 from graph import jobs
 from graph.models import AnalyticsResult
 from intel.import_writing import import_file
@@ -242,3 +246,75 @@ def test_holdings_take_entity_ids_as_text_only(scene, entities):
     response = api(scene.cus.analyst).post("/api/discovery/holdings/", {"entities": entities}, format="json")
     assert response.status_code == 400, response.content
     assert list(response.json()) == ["entities"]
+
+
+# --- cases: another agency, forms without their token, many rows ------------------------------
+
+
+@pytest.mark.parametrize(
+    "action",
+    [None, {"action": "delete"}, {"action": "share", "shared_with": ["pol-liaison"]}, {"name": "mine now"}],
+    ids=["open", "delete", "share", "rename"],
+)
+def test_a_case_page_of_another_agency_is_the_404_of_a_missing_one(scene, action):
+    case = create_case(scene.cus.analyst, name="Broker ring", notes="watch the broker")
+    for outsider in (scene.pol.analyst, scene.pol.liaison, scene.pol.admin, scene.cus.liaison):
+        client = page_client(outsider)
+        answers = []
+        for case_id in (case.public_id, uuid.uuid4()):
+            url = f"/cases/{case_id}/"
+            response = client.get(url) if action is None else client.post(url, action)
+            answers.append((response.status_code, response.content))
+        assert answers[0] == answers[1] and answers[0][0] == 404, outsider
+    kept = Case.objects.get()
+    assert (kept.name, kept.notes, list(kept.shared_with.all())) == ("Broker ring", "watch the broker", [])
+
+
+def test_the_forms_and_the_api_refuse_a_post_without_the_csrf_token(scene):
+    case = create_case(scene.cus.analyst, name="Broker ring")
+    client = page_client(scene.cus.analyst, csrf=True)
+    entity = f"/entities/{scene.broker.public_id}/"
+    posts = [
+        (f"{entity}disclosure/", DISCLOSURE_FORM),
+        (f"{entity}analyse/", {"operation": "communities"}),
+        ("/cases/", {"name": "forged"}),
+        (f"/cases/{case.public_id}/", {"action": "delete"}),
+    ]
+    for url, body in posts:
+        assert client.post(url, body).status_code == 403, url
+    for url, body in (("/api/cases/", {"name": "forged"}), ("/api/discovery/holdings/", {"entities": []})):
+        assert client.post(url, body, content_type="application/json").status_code == 403, url
+    assert list(Case.objects.values_list("name", flat=True)) == ["Broker ring"]
+    assert not DisclosureRequest.objects.exists() and not AnalyticsResult.objects.exists()
+
+
+def test_the_case_pages_and_list_cost_the_same_queries_for_few_cases_as_for_many(scene):
+    colleagues = [
+        User.objects.create(username=f"cus-colleague-{n}", agency=scene.cus.agency, role="analyst")
+        for n in range(4)
+    ]
+    client, api_client = page_client(scene.cus.analyst), api(scene.cus.analyst)
+
+    def cases(count: int) -> None:
+        for n in range(count):
+            case = create_case(scene.cus.analyst, name=f"case {Case.objects.count()}-{n}")
+            share_case(scene.cus.analyst, case, usernames=[u.username for u in colleagues[: 1 + n % 4]])
+
+    def counts() -> list[int]:
+        first = Case.objects.order_by("pk").first().public_id
+        found = []
+        for get, path in (
+            (client.get, "/"),
+            (client.get, "/cases/"),
+            (client.get, f"/cases/{first}/"),
+            (api_client.get, "/api/cases/"),
+        ):
+            with CaptureQueriesContext(connection) as captured:
+                assert get(path).status_code == 200, path
+            found.append(len(captured))
+        return found
+
+    cases(1)
+    few = counts()
+    cases(8)
+    assert counts() == few

@@ -44,7 +44,9 @@ def discoverable(agreement: Agreement, agency_id: int, via: str = "") -> Q:
         for party in agreement.parties.all()
         if party.provides and party.agency_id != agency_id
     ]
-    named = RecordRelease.objects.filter(agreement=agreement, released_by_id=OuterRef(f"{via}owner_id"))
+    named = RecordRelease.objects.filter(
+        record_id=OuterRef(f"{via}pk"), agreement=agreement, released_by_id=OuterRef(f"{via}owner_id")
+    )
     return Q(**{f"{via}owner_id__in": providers}) & (
         Q(**{f"{via}releasability": Releasability.COVERING})
         | Q(Exists(named), **{f"{via}releasability": Releasability.NAMED})

@@ -235,6 +235,46 @@ def test_a_stored_risk_walks_only_links_the_reader_sees(scene, tmp_path):
     assert risk_told(client, seen)[1] <= linked
 
 
+# --- hit/no-hit counts ---------------------------------------------------------------------
+
+
+def test_a_hit_counts_a_record_named_only_to_another_agreement_never(scene, tmp_path):
+    """pol's seizure PZ-9 names the broker and is released by name to MOU-2 alone, which
+    allows no discovery; pol's shipment PS-9 (naming no one cus charts) is released by name
+    to MOU-1. So of pol's records on the broker, MOU-1's discovery counts PZ-1 (released to
+    every covering agreement) and nothing else: a release by name of one record is no
+    release of another."""
+    pol_record(
+        scene,
+        tmp_path,
+        "PZ-9,seizure,restricted,2026-04-04,kept for MOU-2,,,,,Quay Brokers BV,NL,,,,tobacco",
+    )
+    pol_record(scene, tmp_path, "PS-9,shipment,restricted,2026-04-05,named to MOU-1,Elsewhere BV,NL,,,,,,,,")
+    releases.set_releasability(
+        Record.objects.get(external_ref="PZ-9"), scene.pol.analyst, "named", [scene.long_mou]
+    )
+    releases.set_releasability(
+        Record.objects.get(external_ref="PS-9"), scene.pol.analyst, "named", [scene.mou]
+    )
+
+    expected = [{"agency": "pol", "agency_name": "POL", "count": 1}]
+    held = api(scene.cus.analyst).post(
+        "/api/discovery/holdings/", {"entities": [str(scene.broker.public_id)]}, format="json"
+    )
+    assert held.json()["holdings"] == [{"entity": str(scene.broker.public_id), "partners": expected}]
+    assert api(scene.cus.analyst).get(f"/api/entities/{scene.broker.public_id}/discovery/").json() == expected
+    page = page_client(scene.cus.analyst).get(f"/entities/{scene.broker.public_id}/").content.decode()
+    assert "holds <strong>1</strong> record on this entity" in page
+
+    assert (
+        page_client(scene.cus.analyst)
+        .post(f"/entities/{scene.broker.public_id}/disclosure/", DISCLOSURE_FORM)
+        .status_code
+        == 302
+    )
+    assert list(DisclosureRequest.objects.get().records.values_list("external_ref", flat=True)) == ["PZ-1"]
+
+
 # --- the chart's holdings question ------------------------------------------------------------
 
 

@@ -358,3 +358,26 @@ def test_the_case_pages_and_list_cost_the_same_queries_for_few_cases_as_for_many
     few = counts()
     cases(8)
     assert counts() == few
+
+
+# --- a user of no agency --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["analyst", "liaison", "agency_admin"])
+def test_a_user_of_no_agency_is_shown_nothing_of_any_agency(scene, role):
+    client = page_client(User.objects.create(username=f"lone-{role}", role=role))
+    for path in ("/", "/cases/", "/search/?q=quay", "/search/?q=bv"):
+        html = client.get(path).content.decode()
+        for told in ("Quay", "Harbour", "WS-", "PZ-", "TX-", "MOU-", "/entities/"):
+            assert told not in html, (path, told)
+    missing = client.get(f"/entities/{uuid.uuid4()}/")
+    for suffix, method in (("", "get"), ("analyse/", "post"), ("disclosure/", "post")):
+        response = getattr(client, method)(f"/entities/{scene.broker.public_id}/{suffix}", DISCLOSURE_FORM)
+        assert (response.status_code, response.content) == (404, missing.content), suffix
+    assert (
+        api(User.objects.get(username=f"lone-{role}"))
+        .post("/api/discovery/holdings/", {"entities": [str(scene.broker.public_id)]}, format="json")
+        .status_code
+        == 403
+    )
+    assert not DisclosureRequest.objects.exists() and not Case.objects.exists()

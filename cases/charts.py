@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -17,7 +18,13 @@ CHART_KEYS = ("nodes", "positions", "filters", "layout")
 # filters and layout are a page's settings: small; bounded so a case stays a case.
 SETTINGS_MAX_BYTES = 16 * 1024
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-ANY_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
+# A UUID's five groups, written with any one separator between them or none (a dash, an
+# underscore, a space...), looked for in the text's NFKC form, where full-width digits and
+# letters are the ASCII ones.
+ANY_UUID = re.compile(
+    r"[0-9a-f]{8}[^0-9a-z]?[0-9a-f]{4}[^0-9a-z]?[0-9a-f]{4}[^0-9a-z]?[0-9a-f]{4}[^0-9a-z]?[0-9a-f]{12}",
+    re.IGNORECASE,
+)
 
 
 def refuse(problem: str) -> ValidationError:
@@ -83,7 +90,7 @@ def clean_setting(name: str, raw: object, kinds: tuple[type, ...]) -> object:
     if "\\u0000" in text:
         # PostgreSQL's jsonb holds no NUL character.
         raise refuse(f"{name}: may not hold a NUL character")
-    if ANY_UUID.search(text):
+    if ANY_UUID.search(unicodedata.normalize("NFKC", text)):
         raise refuse(f"{name}: may not name entities or other objects; a chart's entities go in nodes")
     return raw
 

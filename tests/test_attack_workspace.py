@@ -109,6 +109,33 @@ def test_a_surrogate_pair_in_a_chart_is_a_character_like_any_other(scene):
     assert Case.objects.get().chart["layout"] == "\N{SHIP}"
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda u: u.replace("-", "_"),
+        lambda u: u.replace("-", " "),
+        lambda u: u.replace("-", "."),
+        lambda u: u.upper().replace("-", ""),
+        lambda u: "".join(chr(ord(c) + 0xFEE0) for c in u),
+        lambda u: f"urn:uuid:{{{u}}}",
+    ],
+    ids=["underscores", "spaces", "dots", "upper case, no dashes", "full width", "urn"],
+)
+def test_a_chart_setting_names_no_entity_however_its_id_is_spelled(scene, spelling):
+    spelled = spelling(str(scene.broker.public_id))
+    for setting in (
+        {"filters": {"selected": [spelled]}},
+        {"layout": {"focus": spelled}},
+        {"layout": spelled},
+    ):
+        response = api(scene.cus.analyst).post(
+            "/api/cases/", {"name": "ring", "chart": setting}, format="json"
+        )
+        assert response.status_code == 400 and list(response.json()) == ["chart"], (setting, response.content)
+        assert "may not name entities" in response.json()["chart"][0]
+    assert not Case.objects.exists()
+
+
 # --- purpose forgery --------------------------------------------------------------------------
 
 

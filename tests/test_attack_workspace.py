@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from agencies.models import User
+from audit.models import AuditEvent
 from cases.models import Case
 from cases.services import create_case, share_case
 from graph import jobs
@@ -408,3 +409,27 @@ def test_a_user_of_no_agency_is_shown_nothing_of_any_agency(scene, role):
         == 403
     )
     assert not DisclosureRequest.objects.exists() and not Case.objects.exists()
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def test_every_page_that_shows_another_agencys_record_audits_the_read(scene):
+    """pol reads cus's shipments WS-1 and WS-2 (under MOU-1, for investigation): the broker's
+    dossier states them, and searching for the broker names it from them."""
+    client = page_client(scene.pol.analyst)
+    cus_shipments = {
+        str(pk)
+        for pk in Record.objects.filter(external_ref__in=["WS-1", "WS-2"]).values_list("pk", flat=True)
+    }
+    for path, via in (
+        (f"/entities/{scene.broker.public_id}/?purpose=investigation", "entity page"),
+        ("/search/?q=quay&purpose=investigation", "search page"),
+    ):
+        last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+        assert client.get(path).status_code == 200
+        reads = AuditEvent.objects.filter(id__gt=last, action="record.read", actor_id=scene.pol.analyst.pk)
+        assert {event.object_id for event in reads} >= cus_shipments, via
+        assert all(event.details["purpose"] == "investigation" for event in reads)
+        # pol's own PZ-1 is no read of another agency's record.
+        assert str(Record.objects.get(external_ref="PZ-1").pk) not in {event.object_id for event in reads}

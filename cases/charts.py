@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -16,7 +17,14 @@ from django.core.exceptions import ValidationError
 CHART_KEYS = ("nodes", "positions", "filters", "layout")
 # filters and layout are a page's settings: small; bounded so a case stays a case.
 SETTINGS_MAX_BYTES = 16 * 1024
-ANY_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A UUID's five groups, written with any one separator between them or none (a dash, an
+# underscore, a space...), looked for in the text's NFKC form, where full-width digits and
+# letters are the ASCII ones.
+ANY_UUID = re.compile(
+    r"[0-9a-f]{8}[^0-9a-z]?[0-9a-f]{4}[^0-9a-z]?[0-9a-f]{4}[^0-9a-z]?[0-9a-f]{4}[^0-9a-z]?[0-9a-f]{12}",
+    re.IGNORECASE,
+)
 
 
 def refuse(problem: str) -> ValidationError:
@@ -73,13 +81,16 @@ def clean_positions(raw: object, nodes: list[str]) -> dict[str, dict[str, float]
 def clean_setting(name: str, raw: object, kinds: tuple[type, ...]) -> object:
     if not isinstance(raw, kinds):
         raise refuse(f"{name}: a JSON {' or '.join('object' if k is dict else 'string' for k in kinds)}")
-    text = json.dumps(raw)
+    text = json.dumps(raw, ensure_ascii=False)
+    if LONE_SURROGATE.search(text):
+        # A JSON escape can name half of a UTF-16 pair, which has no UTF-8 and no jsonb form.
+        raise refuse(f"{name}: may not hold a lone UTF-16 surrogate")
     if len(text.encode()) > SETTINGS_MAX_BYTES:
         raise refuse(f"{name}: at most {SETTINGS_MAX_BYTES} bytes")
     if "\\u0000" in text:
         # PostgreSQL's jsonb holds no NUL character.
         raise refuse(f"{name}: may not hold a NUL character")
-    if ANY_UUID.search(text):
+    if ANY_UUID.search(unicodedata.normalize("NFKC", text)):
         raise refuse(f"{name}: may not name entities or other objects; a chart's entities go in nodes")
     return raw
 

@@ -43,6 +43,16 @@ class PublicRelatedField(serializers.SlugRelatedField):
         return str(obj.public_id)
 
 
+class PublicIdField(serializers.UUIDField):
+    """A public id given in a request body: text only. DRF's field also takes an integer as
+    the UUID of that value (1 as 00000000-...-0001), a number where an opaque id belongs."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class PublicSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     serializer_related_field = PublicRelatedField

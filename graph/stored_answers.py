@@ -4,14 +4,16 @@ A result names entities by internal id and was computed over what the agency cou
 when its job read the graph; the sync may since have taken some away and not yet marked the
 result stale. Before it leaves the server every entity in it is confirmed against the choke
 point now (`visible_entities` of the reader, for the purpose stated): what fails is dropped,
-a risk path through a dropped entity is dropped whole, a pattern match whose subject is
-dropped is dropped, and entities are named by public id with the names the reader's own
-records give them.
+a risk path through a dropped entity, or with a step no link the reader sees now joins, is
+dropped whole, a risk's seed stays one only while a seizure record the reader sees names it,
+a pattern match whose subject is dropped is dropped, and entities are named by public id
+with the names the reader's own records give them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from typing import Any
 
 from graph import jobs
@@ -19,7 +21,7 @@ from graph.models import AnalyticsResult
 from graph.outbox import sync_enabled
 from graph.selectors import Answer, ShownEntity
 from intel import selectors
-from intel.models import Entity
+from intel.models import Category, Entity
 from intel.selectors import Reader
 
 # Per pattern: the key naming the match's subject, and the keys naming lists of entities.
@@ -57,7 +59,13 @@ def _entity_ids(operation: str, result: dict) -> set[int]:
     return {pk for match in result["matches"] for key in (subject, *lists) for pk in _ids(match.get(key))}
 
 
-def _shown(operation: str, result: dict, show: Callable[[int], dict | None]) -> dict:
+def _shown(
+    operation: str,
+    result: dict,
+    show: Callable[[int], dict | None],
+    seized: Callable[[int], bool] = lambda pk: True,
+    linked: Callable[[int, int], bool] = lambda a, b: True,
+) -> dict:
     def kept(ids: Iterable[int]) -> list[dict]:
         return [entity for entity in map(show, ids) if entity is not None]
 
@@ -80,11 +88,12 @@ def _shown(operation: str, result: dict, show: Callable[[int], dict | None]) -> 
                     {"entities": kept(path["entities"]), "contribution": path["contribution"]}
                     for path in row["paths"]
                     if all(show(pk) is not None for pk in path["entities"])
+                    and all(linked(a, b) for a, b in pairwise(path["entities"]))
                 ]
             ranking.append(shown)
         rest = {key: value for key, value in result.items() if key not in ("ranking", "seeds")}
         if "seeds" in result:
-            rest["seeds"] = kept(result["seeds"])
+            rest["seeds"] = kept(filter(seized, result["seeds"]))
         return {**rest, "ranking": ranking}
     subject, lists = PATTERN_ENTITIES[operation]
     matches = []
@@ -102,6 +111,29 @@ def _shown(operation: str, result: dict, show: Callable[[int], dict | None]) -> 
                 shown[key] = kept(_ids(value))
         matches.append(shown)
     return {"matches": matches}
+
+
+def seized_now(reader: Reader, entity_ids: Iterable[int]) -> set[int]:
+    """Of these entities, those a seizure record the reader sees now names: a seed of a
+    stored risk is one only while such a record says so (the record it was computed from may
+    have gone out of the reader's sight since)."""
+    ids = sorted(set(entity_ids))
+    if not ids:
+        return set()
+    mentions = selectors.visible_mentions(reader).filter(entity_id__in=ids, record__category=Category.SEIZURE)
+    return set(mentions.values_list("entity_id", flat=True).distinct())
+
+
+def linked_now(reader: Reader, paths: Iterable[Iterable[int]]) -> set[frozenset[int]]:
+    """Of the steps of these paths, the pairs a link the reader sees now joins (either way):
+    a path of a stored risk is shown only if every step still is."""
+    steps = {frozenset(pair) for path in paths for pair in pairwise(path)}
+    ends = sorted({pk for step in steps for pk in step})
+    if not ends:
+        return set()
+    links = selectors.visible_links(reader).filter(source_id__in=ends, target_id__in=ends)
+    joined = {frozenset(pair) for pair in links.values_list("source_id", "target_id").distinct()}
+    return steps & joined
 
 
 def confirmed_result(reader: Reader, row: AnalyticsResult) -> Answer:
@@ -125,7 +157,14 @@ def confirmed(reader: Reader, operation: str, result: dict) -> Answer:
         shown_ids.add(pk)
         return ShownEntity(entity).data()
 
-    data = _shown(operation, result, show)
+    if operation == "network_risk":
+        seeds = seized_now(reader, result["seeds"])
+        steps = linked_now(reader, (path["entities"] for row in result["ranking"] for path in row["paths"]))
+        data = _shown(
+            operation, result, show, seized=seeds.__contains__, linked=lambda a, b: frozenset((a, b)) in steps
+        )
+    else:
+        data = _shown(operation, result, show)
     records = {m.record_id: m.record.owner_id for pk in shown_ids for m in visible[pk].visible_mentions}
     return Answer(data, records)
 

@@ -44,21 +44,26 @@ def discoverable(agreement: Agreement, agency_id: int, via: str = "") -> Q:
         for party in agreement.parties.all()
         if party.provides and party.agency_id != agency_id
     ]
-    named = RecordRelease.objects.filter(agreement=agreement, released_by_id=OuterRef(f"{via}owner_id"))
+    named = RecordRelease.objects.filter(
+        record_id=OuterRef(f"{via}pk"), agreement=agreement, released_by_id=OuterRef(f"{via}owner_id")
+    )
     return Q(**{f"{via}owner_id__in": providers}) & (
         Q(**{f"{via}releasability": Releasability.COVERING})
         | Q(Exists(named), **{f"{via}releasability": Releasability.NAMED})
     )
 
 
-def hidden_mentions(user: User, entity_ids: Iterable[int]) -> QuerySet[Mention]:
+def hidden_mentions(user: User, entity_ids: Iterable[int], purpose: str | None = None) -> QuerySet[Mention]:
     """Mentions of the entities in records that the user may not see and that discovery may
     count: made releasable by their owner under a discovery agreement in which the owner
     provides to the user's agency, and which does not redact the entity's type (a hit would
     tell that the owner's record names, say, a phone that even full sharing under it would
-    hide). The agreements are read once, whatever the number of entities."""
+    hide). With a `purpose`, only agreements that permit it count (a disclosure asked for that
+    purpose is asked under them). The agreements are read once, whatever the number of entities."""
     countable = Q(pk__in=[])
     for agreement in discovery_agreements(user.agency_id).prefetch_related("parties"):
+        if purpose is not None and purpose not in agreement.purposes:
+            continue
         terms = discoverable(agreement, user.agency_id, via="record__")
         if agreement.redacted_fields:
             terms &= ~Q(entity__type__in=agreement.redacted_fields)
@@ -67,10 +72,12 @@ def hidden_mentions(user: User, entity_ids: Iterable[int]) -> QuerySet[Mention]:
     return Mention.objects.filter(countable, ~Exists(visible), entity_id__in=list(entity_ids))
 
 
-def hidden_matches(user: User, entity_id: int, owner_id: int | None = None) -> QuerySet[Record]:
+def hidden_matches(
+    user: User, entity_id: int, owner_id: int | None = None, purpose: str | None = None
+) -> QuerySet[Record]:
     """The records behind the entity's hidden mentions (`hidden_mentions`): what a hit
-    counts and a disclosure request asks for."""
-    records = Record.objects.filter(pk__in=hidden_mentions(user, [entity_id]).values("record_id"))
+    counts and a disclosure request (for `purpose`) asks for."""
+    records = Record.objects.filter(pk__in=hidden_mentions(user, [entity_id], purpose).values("record_id"))
     if owner_id is not None:
         records = records.filter(owner_id=owner_id)
     return records

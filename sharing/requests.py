@@ -52,23 +52,39 @@ def due_at(urgency: str, now: datetime) -> datetime:
     return now + timedelta(hours=hours)
 
 
+def stated_justification(justification: str) -> str:
+    """Why the records are needed: the one check on every path (the pages' forms pass the
+    text as typed, and PostgreSQL stores no NUL character)."""
+    if "\x00" in justification:
+        raise ValidationError({"justification": "may not hold a NUL character"})
+    if not justification.strip():
+        raise ValidationError({"justification": "say why the records are needed"})
+    return justification
+
+
 @transaction.atomic
 def request_disclosure(
     user: User, *, entity_id: int, owner: Agency, purpose: str, justification: str, urgency: str
 ) -> DisclosureRequest:
     if not Entity.objects.visible_to(user).filter(pk=entity_id).exists():
         raise ValidationError({"entity": ENTITY_NOT_FOUND})
-    if (
-        not discovery_agreements(user.agency_id)
-        .filter(parties__agency=owner, parties__provides=True)
-        .exists()
-    ):
+    discovering = discovery_agreements(user.agency_id).filter(parties__agency=owner, parties__provides=True)
+    if not discovering.exists():
         raise ValidationError({"owner": f"no agreement in force with {owner.code} allows discovery"})
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": f"choose from {', '.join(Purpose.values)}"})
-    if not justification.strip():
-        raise ValidationError({"justification": "say why the records are needed"})
-    records = list(hidden_matches(user, entity_id, owner.pk))
+    permitted = sorted({p for purposes in discovering.values_list("purposes", flat=True) for p in purposes})
+    if purpose not in permitted:
+        # A purpose is what the agreement lets the records be read for: one it does not
+        # permit would be granted outside its terms.
+        raise ValidationError(
+            {
+                "purpose": f"the agreements with {owner.code} that allow discovery permit "
+                f"{', '.join(permitted)}"
+            }
+        )
+    justification = stated_justification(justification)
+    records = list(hidden_matches(user, entity_id, owner.pk, purpose=purpose))
     if not records:
         raise ValidationError(
             {"entity": f"{owner.code} holds no records on this entity that you cannot already see"}
@@ -109,6 +125,7 @@ def request_consent(
         raise ValidationError({"record": "not found"})
     if caveat not in record.caveats:
         raise ValidationError({"caveat": "the record carries no such handling code"})
+    justification = stated_justification(justification)
     kind = {
         Caveat.NO_ONWARD_SHARING: DisclosureRequest.Kind.ONWARD_SHARING,
         Caveat.NOT_FOR_EVIDENCE: DisclosureRequest.Kind.EVIDENCE,

@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agencies.models import Agency
-from core.identity import PublicRelatedField, PublicSerializer
+from core.identity import PublicIdField, PublicRelatedField, PublicSerializer
 from intel.access import viewer_agency_id
 from intel.filters import RecordFilter
 from intel.models import Category, Classification, Entity, Purpose, Record, Releasability
@@ -212,7 +212,7 @@ class DiscoveryHitSerializer(serializers.Serializer):
 
 class HoldingsQuerySerializer(serializers.Serializer):
     entities = serializers.ListField(
-        child=serializers.UUIDField(),
+        child=PublicIdField(),
         max_length=settings.DISCOVERY_HOLDINGS_MAX_ENTITIES,
         help_text="public ids of the charted entities, at most DISCOVERY_HOLDINGS_MAX_ENTITIES "
         f"({settings.DISCOVERY_HOLDINGS_MAX_ENTITIES}); a larger chart asks in several",
@@ -242,7 +242,7 @@ class GrantedDisclosureSerializer(serializers.Serializer):
         child=serializers.UUIDField(), help_text="the disclosed records the caller's agency sees now"
     )
     entities = serializers.ListField(
-        child=serializers.UUIDField(),
+        child=PublicIdField(),
         help_text="the entities those records name, as the caller may see them: the nodes to mark "
         "as newly disclosed",
     )

@@ -514,7 +514,8 @@ class SharingMachine(RuleBasedStateMachine):
         owner = data.draw(st.integers(0, AGENCIES - 1).filter(lambda a: a != requester))
         # Discovery speaks for an owner that provides to the requester under an agreement in
         # force allowing it, and counts only what the owner made releasable under it.
-        discovering = self.discovering(requester, owner)
+        # A request states a purpose, and asks under the agreements that permit it.
+        discovering = [a for a in self.discovering(requester, owner) if "investigation" in a.purposes]
         discovery = bool(discovering)
         hidden = [
             r

@@ -143,7 +143,8 @@ def request_disclosure(request: HttpRequest, reader: Reader, pk: UUID) -> HttpRe
     target = visible_entity(reader, pk)
     form = {key: request.POST.get(key, "") for key in ("owner", "purpose", "justification", "urgency")}
     try:
-        owner = Agency.objects.filter(code=form["owner"]).first()
+        # A code holding a NUL character names no agency (and PostgreSQL could not compare it).
+        owner = Agency.objects.filter(code=form["owner"]).first() if "\x00" not in form["owner"] else None
         if owner is None:
             raise ValidationError({"owner": "no partner agency by that code"})
         made = requests.request_disclosure(

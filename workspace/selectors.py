@@ -291,7 +291,7 @@ def risk_of(reader: Reader, entity: Entity) -> Analysis:
     if row is None or row.status != AnalyticsResult.Status.DONE:
         return Analysis("network_risk", row)
     result = row.result
-    if entity.pk in result["seeds"]:
+    if entity.pk in result["seeds"] and stored_answers.seized_now(reader, [entity.pk]):
         return Analysis("network_risk", row, current, {"seed": True})
     ranking = result["ranking"]
     position = next((i for i, r in enumerate(ranking) if r["entity_id"] == entity.pk), None)

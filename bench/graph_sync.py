@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -262,7 +263,8 @@ def load(records: int, seed: int = 11) -> dict:
         with raw.cursor() as cursor:
             with cursor.copy(
                 "COPY intel_record (id, owner_id, external_ref, category, classification, caveats, summary,"
-                " occurred_on, details, created_at, updated_at, content_hash, releasability) FROM STDIN"
+                " occurred_on, details, created_at, updated_at, content_hash, releasability, public_id)"
+                " FROM STDIN"
             ) as copy:
                 occurred = date(2026, 1, 1)
                 for pk in range(1, records + 1):
@@ -282,13 +284,15 @@ def load(records: int, seed: int = 11) -> dict:
                             now,
                             "",
                             "none",
+                            uuid.uuid4(),
                         )
                     )
             with cursor.copy(
-                "COPY intel_entity (id, type, key, block, created_at, name_fingerprints) FROM STDIN"
+                "COPY intel_entity (id, type, key, block, created_at, name_fingerprints, public_id)"
+                " FROM STDIN"
             ) as copy:
                 for row in entity_rows():
-                    copy.write_row((*row, "[]"))
+                    copy.write_row((*row, "[]", uuid.uuid4()))
             picks = {}
             with cursor.copy(
                 "COPY intel_mention (record_id, entity_id, role, properties, resolved_key, search_text)"
@@ -303,7 +307,7 @@ def load(records: int, seed: int = 11) -> dict:
                         copy.write_row((pk, entity_id, role, "{}", "", ""))
                         mentions += 1
             with cursor.copy(
-                "COPY intel_link (record_id, source_id, target_id, type, properties) FROM STDIN"
+                "COPY intel_link (record_id, source_id, target_id, type, properties, public_id) FROM STDIN"
             ) as copy:
                 for pk, chosen in picks.items():
                     for source, target, link_type in (
@@ -316,7 +320,7 @@ def load(records: int, seed: int = 11) -> dict:
                         ("broker", "phone", "CONTACT"),
                         ("carrier", "vessel", "OWNS"),
                     ):
-                        copy.write_row((pk, chosen[source], chosen[target], link_type, "{}"))
+                        copy.write_row((pk, chosen[source], chosen[target], link_type, "{}", uuid.uuid4()))
                         links += 1
             del picks
             grants = 0

@@ -30,6 +30,7 @@ from cases.models import Case
 from intel.import_writing import import_file
 from intel.models import Entity, Record
 from sharing import releases
+from tests import chart_responsiveness
 from tests.auth_helpers import browser_sign_in
 from tests.sharing_helpers import in_force, staff
 from tests.test_browser_chart import (
@@ -51,7 +52,6 @@ HEADER = (
     "broker_country,exporter_name,exporter_country,vessel_imo,vessel_name,goods_description"
 )
 PASSWORD = "chart pass phrase"
-MEASUREMENTS = ARTIFACTS.parent / "browser-measurements.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -302,3 +302,138 @@ def test_an_analyst_of_an_agency_with_fewer_agreements_sees_less_and_nothing_hid
     assert watched.csp_violations() == []
     page.close()
     assert watched.errors == []
+
+
+# A control's key: its id, or its tag, name and value (a filter's checkbox).
+KEY = """const key = (element) => element.id || [
+  element.tagName.toLowerCase(), element.name || "", element.value || element.textContent.trim(),
+].join(":");"""
+# Every control of the chart's toolbar and its canvas (the filters opened), and the main
+# controls of an entity's page: where each is drawn, its accessible name, and whether the page
+# scrolls sideways. A name is what a screen reader announces: aria-label, a <label>, or the text.
+CONTROLS = (
+    """(selector) => {"""
+    + KEY
+    + """
+
+  const name = (element) => (element.getAttribute("aria-label")
+    || [...(element.labels || [])].map((label) => label.textContent).join(" ")
+    || element.textContent || element.getAttribute("title") || "").trim();
+  const root = document.documentElement;
+  const controls = [...document.querySelectorAll(selector)]
+    .filter((element) => !element.disabled && element.getClientRects().length > 0)
+    .map((element) => {
+      const box = element.getBoundingClientRect();
+      return {
+        key: key(element),
+        name: name(element),
+        left: box.left + scrollX,
+        right: box.right + scrollX,
+        top: box.top + scrollY,
+        bottom: box.bottom + scrollY,
+      };
+    });
+  const { clientWidth: width, scrollWidth, scrollHeight } = root;
+  return { controls, width, scrollWidth, scrollHeight };
+}"""
+)
+CHART_CONTROLS = ", ".join(
+    [*(f"#chart-toolbar {tag}" for tag in ("button", "select", "input", "summary")), "#chart-canvas"]
+)
+ENTITY_CONTROLS = "main a, main button, main select, main input, main textarea, main summary"
+# Where the focus is, named as CONTROLS names a control.
+FOCUSED = "() => { " + KEY + " return key(document.activeElement); }"
+
+
+def laid_out(page, selector: str) -> list[dict]:
+    """The controls, checked: none outside the page's width or below its end, none over another,
+    each with a name, and no sideways scrolling of the page."""
+    found = page.evaluate(CONTROLS, selector)
+    assert found["scrollWidth"] <= found["width"], "the page scrolls sideways"
+    controls = found["controls"]
+    outside = [
+        c["key"] for c in controls if c["left"] < 0 or c["right"] > found["width"] + 0.5 or c["top"] < 0
+    ]
+    assert outside == []
+    assert [c["key"] for c in controls if c["bottom"] > found["scrollHeight"] + 0.5] == []
+    assert [c["key"] for c in controls if not c["name"]] == []
+
+    def over(a: dict, b: dict) -> bool:
+        # Half a pixel of rounding is not an overlap.
+        return min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5 and (
+            min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5
+        )
+
+    overlapping = [
+        (a["key"], b["key"]) for i, a in enumerate(controls) for b in controls[i + 1 :] if over(a, b)
+    ]
+    assert overlapping == []
+    return controls
+
+
+@pytest.mark.parametrize(
+    ("size", "scale"),
+    [({"width": 1366, "height": 768}, 1), ({"width": 683, "height": 384}, 2)],
+    ids=["laptop", "zoom-200"],
+)
+def test_chart_and_entity_page_fit_a_laptop_and_200_percent_zoom_and_tab_reaches_each_control(
+    browser, live_server, celery_worker, scene, size, scale
+):
+    """200 % zoom of a 1366 x 768 screen is a CSS viewport of 683 x 384 drawn at two device pixels
+    per CSS pixel: what the browser's zoom does to the page's layout."""
+    cus, entities = scene["cus"], scene["entities"]
+    synced()
+    name = "laptop" if scale == 1 else "zoom-200"
+    page = browser.new_page(viewport=size, device_scale_factor=scale)
+    watched = Watched(page)
+    front = entities["Front"].public_id
+    browser_sign_in(
+        page, live_server.url, cus.analyst, PASSWORD, f"/chart/?entity={front}&purpose=investigation"
+    )
+    page.wait_for_url("**/chart/**")
+    page.evaluate("() => InterlinkChart.ready")
+    assert page.evaluate("() => InterlinkChart.cy.nodes().length") == 3
+    canvas = page.locator("#chart-canvas").bounding_box()
+    assert canvas["width"] > size["width"] / 2 and canvas["height"] > 150
+    page.click("#chart-filters summary")
+    controls = laid_out(page, CHART_CONTROLS)
+    screenshot(page, f"usability-chart-{name}")
+
+    # Tab from the top of the page reaches every control of the chart, in order of the page.
+    page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
+    reached = []
+    for _ in range(len(controls) + 40):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate(FOCUSED))
+    assert {control["key"] for control in controls} - set(reached) == set()
+    # Tab starts where the filters were opened by a click; the order, taken as a cycle from
+    # the first control, is the page's.
+    order = [key for key in dict.fromkeys(reached) if key in {control["key"] for control in controls}]
+    first = order.index(controls[0]["key"])
+    assert order[first:] + order[:first] == [control["key"] for control in controls]
+
+    page.goto(f"{live_server.url}/entities/{front}/?purpose=investigation")
+    assert scene["labels"]["Front"] in page.locator("h1").inner_text()
+    laid_out(page, ENTITY_CONTROLS)
+    page.screenshot(path=ARTIFACTS / f"usability-entity-{name}.png", full_page=True)
+    assert watched.csp_violations() == []
+    page.close()
+    assert watched.errors == []
+
+
+def test_a_chart_of_2000_nodes_stays_responsive_and_its_frame_times_are_recorded(browser, live_server):
+    analyst = staff("cus").analyst
+    analyst.set_password(PASSWORD)
+    analyst.save()
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    browser_sign_in(page, live_server.url, analyst, PASSWORD, "/chart/")
+    page.wait_for_url("**/chart/")
+    page.evaluate("() => InterlinkChart.ready")
+    measured = chart_responsiveness.measure(page)
+    assert (measured["shown"], measured["placed"]) == (2000, 2000)
+    assert (measured["pan"]["frames"], measured["zoom"]["frames"]) == (60, 60)
+    # The click selected the node under the pointer: the panel names it.
+    assert page.locator("#chart-panel h2").inner_text() == "node 1"
+    chart_responsiveness.record(measured)
+    print(f"2,000-node chart: {measured}")
+    screenshot(page, "chart-2000-nodes")

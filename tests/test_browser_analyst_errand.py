@@ -280,6 +280,9 @@ def test_an_analyst_of_an_agency_with_fewer_agreements_sees_less_and_nothing_hid
     page, watched = charted(tax.analyst, (4, 4))
     assert "0 node(s) added" in page.locator("#chart-status").inner_text()
     assert labels_on(page) == {labels["Front"], labels["C-1"], labels["C-2"], labels["Vessel"]}
+    # Not even as a count of neighbours left out: the vessel's one neighbour tax sees is shown.
+    vessel = str(entities["Vessel"].public_id)
+    assert page.evaluate("(id) => InterlinkChart.cy.getElementById(id).data('left_out')", vessel) == 0
     screenshot(page, "errand-fewer-agreements")
     chart_content, received = page.content(), watched.bodies()
 

@@ -418,6 +418,15 @@ def test_chart_and_entity_page_fit_a_laptop_and_200_percent_zoom_and_tab_reaches
     page.goto(f"{live_server.url}/entities/{front}/?purpose=investigation")
     assert scene["labels"]["Front"] in page.locator("h1").inner_text()
     laid_out(page, ENTITY_CONTROLS)
+    # A record's date reads on one line, not broken at its hyphens.
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('td.date')].map((cell) => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+        })"""
+    )
+    assert lines == [1, 1]
     page.screenshot(path=ARTIFACTS / f"usability-entity-{name}.png", full_page=True)
     assert watched.csp_violations() == []
     page.close()

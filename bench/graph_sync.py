@@ -687,6 +687,10 @@ def main(argv: list[str] | None = None) -> None:
         "visibility": lambda: run_visibility(args.covered),
         "neomodel": lambda: run_neomodel(args.neomodel_entities),
     }
+    from bench.run import code_version
+
+    # Named before the run: a commit made while it runs is not what was measured.
+    code = code_version()
     for name in args.stages.split(","):
         print(f"== {name}", flush=True)
         results[name] = stages[name]()
@@ -694,7 +698,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
         if name == "neomodel":
-            write_neomodel_section(results[name], argv if argv is not None else sys.argv[1:])
+            write_neomodel_section(results[name], argv if argv is not None else sys.argv[1:], code)
 
 
 NEOMODEL_BEGIN = (
@@ -703,15 +707,14 @@ NEOMODEL_BEGIN = (
 NEOMODEL_END = "<!-- bench/graph_sync.py neomodel: end -->"
 
 
-def write_neomodel_section(measured: dict, argv: list[str]) -> None:
+def write_neomodel_section(measured: dict, argv: list[str], code: str) -> None:
     from bench import report
-    from bench.run import code_version
 
     command = shlex.join(["platform/with-env", ".venv/bin/python", "-m", "bench.graph_sync", *argv])
     lines = [
         "### This sync against neomodel",
         "",
-        f"- code measured: {code_version()}; date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+        f"- code measured: {code}; date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         f"- command: `{command}`",
         f"- the same {measured['nodes']:,} nodes and {measured['relationships']:,} relationships (the "
         f"entities of the first {measured['records']:,} records), written into an emptied graph each time",

@@ -260,6 +260,15 @@ def test_every_record_released_is_audited_once_with_what_it_was_released_to_befo
 # --- two releases at once ---------------------------------------------------------
 
 
+def go_once_waiting(go: threading.Event) -> None:
+    """Lets the holder commit once the other request waits for its lock (or after 15 s)."""
+    for _ in range(300):
+        if waiting_for_a_lock():
+            break
+        time.sleep(0.05)
+    go.set()
+
+
 def waiting_for_a_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -310,11 +319,7 @@ def test_a_release_that_waited_for_another_audits_what_that_one_released(cus, po
     assert written.wait(30)
     second = threading.Thread(target=second_release)
     second.start()
-    for _ in range(300):
-        if waiting_for_a_lock():
-            break
-        time.sleep(0.05)
-    release.set()
+    go_once_waiting(release)
     first.join(30)
     second.join(30)
     assert answers and answers[0].status_code == 200, answers
@@ -398,11 +403,7 @@ def test_a_record_changed_while_a_release_holds_it_waits_and_neither_fails(cus, 
 
     changer = threading.Thread(target=changing)
     changer.start()
-    for _ in range(300):
-        if waiting_for_a_lock():
-            break
-        time.sleep(0.05)
-    go.set()
+    go_once_waiting(go)
     holder.join(30)
     changer.join(30)
     assert errors == []
@@ -463,11 +464,7 @@ def test_an_amendments_last_signature_while_a_release_holds_its_rows_waits_and_n
 
     signer = threading.Thread(target=signing)
     signer.start()
-    for _ in range(300):
-        if waiting_for_a_lock():
-            break
-        time.sleep(0.05)
-    go.set()
+    go_once_waiting(go)
     holder.join(30)
     signer.join(30)
     assert errors == []

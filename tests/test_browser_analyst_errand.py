@@ -24,7 +24,6 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from cases.models import Case
 from intel.import_writing import import_file
@@ -40,6 +39,7 @@ from tests.test_browser_chart import (
     labels_on,
     on_screen,
     open_chart,
+    scatter_entity_ids,
     screenshot,
     wait_for_nodes,
 )
@@ -65,11 +65,7 @@ def random_imo() -> str:
 @pytest.fixture
 def scene(tmp_path: Path) -> dict:
     tag = uuid.uuid4().hex[:6]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('intel_entity', 'id'), %s)",
-            [random.randrange(10**12, 10**15)],
-        )
+    scatter_entity_ids()
     cus, pol, tax = staff(f"cus-{tag}"), staff(f"pol-{tag}", kind="police"), staff(f"tax-{tag}", kind="tax")
     names = {who: f"{who} {tag} Holdings" for who in ("Front", "Broker", "Shell", "Supplier")}
     names["Vessel"] = f"MV Seized {tag}"

@@ -33,6 +33,7 @@ from intel.models import Entity, Record
 from sharing import agreements, releases, requests
 from sharing.models import DisclosureRequest
 from tests.auth_helpers import browser_sign_in
+from tests.chart_responsiveness import node_on_screen
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_graph_jobs import synced
 from tests.test_headers import RECORD_VIOLATIONS
@@ -51,11 +52,7 @@ GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 @pytest.fixture
 def network(tmp_path: Path) -> dict:
     tag = uuid.uuid4().hex[:6]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('intel_entity', 'id'), %s)",
-            [random.randrange(10**12, 10**15)],
-        )
+    scatter_entity_ids()
     cus, pol = staff(f"cus-{tag}"), staff(f"pol-{tag}", kind="police")
 
     def load(owner, rows: list[str]) -> None:
@@ -153,15 +150,17 @@ def labels_on(page) -> set[str]:
 
 def on_screen(page, entity: Entity) -> tuple[float, float]:
     """Where the entity's node is drawn, in the page's coordinates."""
-    return page.evaluate(
-        """(id) => {
-            const cy = InterlinkChart.cy;
-            const at = cy.getElementById(id).renderedPosition();
-            const box = cy.container().getBoundingClientRect();
-            return [box.left + at.x, box.top + at.y];
-        }""",
-        str(entity.public_id),
-    )
+    return node_on_screen(page, str(entity.public_id))
+
+
+def scatter_entity_ids() -> None:
+    """Entity ids far from other runs' (the graph is shared between runs): a node left by
+    another run never shares an id with this run's entities."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('intel_entity', 'id'), %s)",
+            [random.randrange(10**12, 10**15)],
+        )
 
 
 def double_click(page, entity: Entity) -> None:

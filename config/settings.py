@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "graph",
     "linkchart",
     "cases",
+    "targeting",
     "workspace",
     "demo",
 ]
@@ -252,6 +253,8 @@ IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 3)
 IMPORT_FAILED_FILE_RETENTION_DAYS = env_int("IMPORT_FAILED_FILE_RETENTION_DAYS", 30)
 # Minutes an uploaded batch may wait to start before its task is taken for lost and sent again.
 IMPORT_STALLED_AFTER_MINUTES = env_int("IMPORT_STALLED_AFTER_MINUTES", 10)
+# Targeting scores follow what each agency may see: stale ones are queued for scoring.
+CELERY_BEAT_SCHEDULE["targeting-stale-scores"] = {"task": "targeting.rescore_stale", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["import-stalled"] = {"task": "intel.resume_stalled_imports", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["import-failed-files"] = {
     "task": "intel.remove_failed_import_files",

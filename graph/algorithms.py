@@ -311,6 +311,40 @@ def personalized_pagerank(
     return rank
 
 
+@dataclass(frozen=True)
+class RiskWalk:
+    """The risk walk over one viewer's graph: `scores` maps every entity the walk reaches,
+    the seeds included, to its visits over its stationary share."""
+
+    simple: nx.Graph
+    seeds: tuple[int, ...]
+    restart: dict[int, float]
+    strength: dict[int, float]
+    scores: dict[int, float]
+
+
+def risk_walk(graph: nx.MultiDiGraph, *, alpha: float = PAGERANK_ALPHA) -> RiskWalk | None:
+    """Personalized PageRank over the graph weighted by `walk_ties`, seeded evenly from the
+    entities in seizure records (None without any): how often a walk from the seizures that
+    keeps following links stops at each entity, as a multiple of how often the same walk
+    started anywhere would (its stationary share, the entity's total link weight over
+    everyone's), so that an entity scores high for being near the seizures, not for being big."""
+    simple = walk_ties(undirected(graph))
+    seeded = seeds(graph)
+    if not seeded:
+        return None
+    restart = {node: 1 / len(seeded) for node in seeded}
+    visits = personalized_pagerank(simple, restart, alpha=alpha)
+    strength = _strengths(simple)
+    total = sum(strength.values())
+    scores = {
+        node: visited * total / strength[node]
+        for node, visited in visits.items()
+        if visited > 0 and strength[node]
+    }
+    return RiskWalk(simple, tuple(seeded), restart, strength, scores)
+
+
 def network_risk(
     graph: nx.MultiDiGraph,
     *,
@@ -318,47 +352,51 @@ def network_risk(
     paths_per_entity: int = 3,
     alpha: float = PAGERANK_ALPHA,
 ) -> NetworkRisk:
-    """Personalized PageRank over the graph weighted by `walk_ties`, seeded evenly from the
-    entities in seizure records: how often a walk from the seizures that keeps following
-    links stops at each entity, as a multiple of how often the same walk started anywhere
-    would (its stationary share, the entity's total link weight over everyone's), so that an
-    entity ranks high for being near the seizures, not for being big. Ranks the other
-    entities reached (score descending, ties by id) and gives each of the `limit` highest
-    the `paths_per_entity` shortest paths from a seed that contribute most: a path's share
-    of the walk is the seed's weight times, for every step, alpha times the probability that
-    the walk takes that step."""
-    simple = walk_ties(undirected(graph))
-    seeded = seeds(graph)
-    if not seeded:
+    """The `risk_walk`'s ranking of the entities reached other than the seeds (score
+    descending, ties by id), each of the `limit` highest with the `paths_per_entity`
+    shortest paths from a seed that contribute most: a path's share of the walk is the
+    seed's weight times, for every step, alpha times the probability that the walk takes
+    that step."""
+    walk = risk_walk(graph, alpha=alpha)
+    if walk is None:
         return NetworkRisk(seeds=(), scored=0)
-    restart = {node: 1 / len(seeded) for node in seeded}
-    visits = personalized_pagerank(simple, restart, alpha=alpha)
-    strength = _strengths(simple)
-    total = sum(strength.values())
-    seed_set = set(seeded)
+    seed_set = set(walk.seeds)
     scored = sorted(
-        (
-            (node, visited * total / strength[node])
-            for node, visited in visits.items()
-            if node not in seed_set and visited > 0
-        ),
+        ((node, score) for node, score in walk.scores.items() if node not in seed_set),
         key=lambda item: (-item[1], item[0]),
     )
-    predecessors, _ = _shortest_path_dag(simple, seeded)
-    ranking = []
-    for node, score in scored[:limit]:
-        candidates = []
-        for path in islice(_paths_back(predecessors, node), PATHS_WEIGHED):
-            contribution = restart[path[0]]
-            for step, following in pairwise(path):
-                contribution *= alpha * simple[step][following]["weight"] / strength[step]
-            candidates.append(RiskPath(entities=path, contribution=contribution))
-        candidates.sort(key=lambda p: (-p.contribution, p.entities))
-        ranking.append(Risk(entity_id=node, score=score, paths=tuple(candidates[:paths_per_entity])))
-    return NetworkRisk(seeds=tuple(seeded), scored=len(scored), ranking=ranking)
+    predecessors, _ = shortest_path_dag(walk.simple, list(walk.seeds))
+    ranking = [
+        Risk(
+            entity_id=node,
+            score=score,
+            paths=contributing_paths(walk, predecessors, node, limit=paths_per_entity, alpha=alpha),
+        )
+        for node, score in scored[:limit]
+    ]
+    return NetworkRisk(seeds=walk.seeds, scored=len(scored), ranking=ranking)
 
 
-def _shortest_path_dag(simple: nx.Graph, sources: list[int]) -> tuple[dict[int, list[int]], dict[int, int]]:
+def contributing_paths(
+    walk: RiskWalk,
+    predecessors: dict[int, list[int]],
+    node: int,
+    *,
+    limit: int,
+    alpha: float = PAGERANK_ALPHA,
+) -> tuple[RiskPath, ...]:
+    """The `limit` shortest paths from a seed to `node` that carry most of the walk."""
+    candidates = []
+    for path in islice(paths_back(predecessors, node), PATHS_WEIGHED):
+        contribution = walk.restart[path[0]]
+        for step, following in pairwise(path):
+            contribution *= alpha * walk.simple[step][following]["weight"] / walk.strength[step]
+        candidates.append(RiskPath(entities=path, contribution=contribution))
+    candidates.sort(key=lambda p: (-p.contribution, p.entities))
+    return tuple(candidates[:limit])
+
+
+def shortest_path_dag(simple: nx.Graph, sources: list[int]) -> tuple[dict[int, list[int]], dict[int, int]]:
     """Breadth-first from every source at once: each node's distance to the nearest source
     and its predecessors on shortest paths from one (in id order)."""
     distance = dict.fromkeys(sources, 0)
@@ -380,7 +418,7 @@ def _shortest_path_dag(simple: nx.Graph, sources: list[int]) -> tuple[dict[int, 
     return predecessors, distance
 
 
-def _paths_back(predecessors: dict[int, list[int]], node: int) -> Iterable[tuple[int, ...]]:
+def paths_back(predecessors: dict[int, list[int]], node: int) -> Iterable[tuple[int, ...]]:
     """The shortest paths from a source to `node`, source first, in id order of the steps
     back from `node`, lazily (there may be very many)."""
     stack: list[tuple[int, tuple[int, ...]]] = [(node, (node,))]

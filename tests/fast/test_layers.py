@@ -22,8 +22,9 @@ MAY_USE = {
     "graph": {"core", "audit", "agencies", "intel"},
     "linkchart": {"core", "audit", "agencies", "intel", "sharing", "graph"},
     "cases": {"core", "audit", "agencies", "intel", "sharing", "graph"},
-    "workspace": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases"},
-    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases", "workspace"},
+    "targeting": {"core", "audit", "agencies", "intel", "graph"},
+    "workspace": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases", "targeting"},
+    "demo": {"core", "audit", "agencies", "intel", "sharing", "graph", "cases", "targeting", "workspace"},
 }
 PROJECT = {*MAY_USE, "config"}
 APPS = set(MAY_USE) - {"core"}

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
+from itertools import count
 from pathlib import Path
 from random import Random
 
@@ -103,6 +104,8 @@ AGENCIES = (
 AGENCY_BY_KEY = {spec.key: spec for spec in AGENCIES}
 AGENCY_BY_CODE = {spec.code: spec for spec in AGENCIES}
 PURPOSES = ("risk_assessment", "intelligence")
+# Where many companies rent a registered office: one address, many honest names.
+BUSINESS_CENTRE = ("Weena 505, Rotterdam", "3013 AL")
 
 
 def _day(offset: int) -> str:
@@ -180,10 +183,11 @@ class TargetingScenario:
         self.seed = seed
         self.tests = shipments
         self.history = shipments * HISTORY_DAYS // TEST_DAYS
-        # Its own seed string, so the traders are not the demo's: both may be loaded into
-        # one database, where companies resolve by name and number across agencies.
-        self.pool = Scenario(f"targeting-{seed}", 1.0)  # type: ignore[arg-type]
-        self.people = Population(f"targeting-{seed}", shipments)  # type: ignore[arg-type]
+        # A seed string of its own (the pools only join it into their generators' seeds), so
+        # the traders are not the demo's: both may be loaded into one database, where
+        # companies resolve by name and number across agencies.
+        self.pool = Scenario(f"targeting-{seed}", 1.0)
+        self.people = Population(f"targeting-{seed}", shipments)
         self.importers = max(40, shipments // 5)
         self.exporters = max(30, shipments // 8)
         self.brokers = max(8, shipments // 200)
@@ -207,17 +211,13 @@ class TargetingScenario:
     def exporter(self, k: int) -> tuple[Party, Goods]:
         return self.pool.exporter(k)
 
-    @cached_property
-    def business_centre(self) -> tuple[str, str]:
-        return ("Weena 505, Rotterdam", "3013 AL")
-
     def _profile(self, k: int) -> Profile:
         rng = self.rng("profile", k)
         importer = self.pool.importer(k + 1)
         if k % 40 == 7:
             # A business centre where many honest companies are registered, one of them once
             # named in a seizure (the first, see `seizure_at`).
-            importer = replace(importer, address=self.business_centre[0], postcode=self.business_centre[1])
+            importer = replace(importer, address=BUSINESS_CENTRE[0], postcode=BUSINESS_CENTRE[1])
         new = k > 0 and rng.random() < 0.1
         skew = self.pool.skewed
         return Profile(
@@ -250,13 +250,11 @@ class TargetingScenario:
             fronts.append(front)
             new = rng.random() < 0.4
             since.append(HISTORY_DAYS - rng.randint(10, 80) if new else rng.randint(0, 150))
+        # Suppliers of goods and from ports off the watch-lists, past the honest pool's.
         exporters = []
-        for k in range(self.exporters + o * 40, self.exporters + o * 40 + 40):
+        for k in count(self.exporters + o * 40):
             party, goods = self.exporter(k)
-            if (
-                not watch_listed(list(goods.hs_codes), PORTS[party.country][0])
-                and party.country not in (WATCHLISTS["countries"])
-            ):
+            if not any(watch_listed(list(goods.hs_codes), port) for port in PORTS[party.country]):
                 exporters.append((party, goods))
             if len(exporters) == 2:
                 break
@@ -298,8 +296,8 @@ class TargetingScenario:
         for organisation in self.organisations:
             for f, since in enumerate(organisation.front_since):
                 first = math.ceil(since * self.history / HISTORY_DAYS)
-                count = rng.randint(1, 2) if since > HISTORY_DAYS - 90 else rng.randint(3, 8)
-                for _ in range(count):
+                filed = rng.randint(1, 2) if since > HISTORY_DAYS - 90 else rng.randint(3, 8)
+                for _ in range(filed):
                     position = rng.randrange(first, self.history)
                     plan.setdefault(position, ("cover", organisation.key, f))
         return plan
@@ -459,9 +457,6 @@ class TargetingScenario:
         if key == "customs":
             return rows  # customs' own: it receives, it provides to no one
         return ({**row, "releasability": "covering"} for row in rows)
-
-    def total(self) -> int:
-        return sum(1 for spec in AGENCIES for _ in self.rows(spec.code))
 
     def _trade_columns(self, d: Declaration, rng: Random, *, value: bool = True, broker: bool = True) -> dict:
         row = {

@@ -1084,20 +1084,20 @@ def ensure_agencies() -> dict:
 
 
 def ensure_users(seed: int, agencies: dict) -> list[Credential]:
-    """A user of each role in each agency; only what differs from the scenario is saved."""
+    """A user of each role in each agency of `agencies` (code -> agency); only what differs
+    from the scenario is saved."""
     user_model = get_user_model()
     credentials = []
-    for spec in AGENCIES:
-        agency = agencies[spec.code]
+    for code, agency in agencies.items():
         for role in user_model.Role:
-            username = f"{spec.code}-{USERNAME_SUFFIXES[role.value]}"
+            username = f"{code}-{USERNAME_SUFFIXES[role.value]}"
             password = demo_password(seed, username)
             user = user_model.objects.filter(username=username).first()
             if user is None:
                 user = user_model(
                     username=username,
                     first_name="Demo",
-                    last_name=f"{role.label} ({spec.code})",
+                    last_name=f"{role.label} ({code})",
                     email=f"{username}@demo.interlink.example",
                     agency=agency,
                     role=role,
@@ -1112,7 +1112,7 @@ def ensure_users(seed: int, agencies: dict) -> list[Credential]:
                     changed = True
                 if changed:
                     user.save()
-            credentials.append(Credential(username, spec.code, role.value, password))
+            credentials.append(Credential(username, code, role.value, password))
     return credentials
 
 

@@ -72,7 +72,7 @@ def ranking(scores: Mapping[str, float]) -> list[str]:
 def drawn(declarations: Sequence[str], seed: int) -> list[str]:
     """A random order of the declarations, the same for the same seed and set."""
     order = sorted(declarations, key=tie_key)
-    random_module.Random(seed).shuffle(order)
+    random_module.Random(seed).shuffle(order)  # noqa: S311 - reproducible, not secret
     return order
 
 
@@ -215,7 +215,7 @@ def evaluate(
 def _shown(summary: Mapping, share: bool = True) -> str:
     mean, low, high = summary["mean"], summary["low"], summary["high"]
     if mean is None:
-        return "–"
+        return "-"
 
     def one(value: float) -> str:
         return f"{value:.1%}" if share else f"{value:.2f}"
@@ -242,7 +242,7 @@ def table_rows(results: Mapping) -> list[tuple[str, ...]]:
                     _shown(found["capture"]),
                     _shown(found["precision"]),
                     _shown(found["lift"], share=False),
-                    "–" if stopped is None else f"{stopped:.1f} ({_shown(found['compliant_stopped_share'])})",
+                    "-" if stopped is None else f"{stopped:.1f} ({_shown(found['compliant_stopped_share'])})",
                 )
             )
     return rows

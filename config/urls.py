@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("sharing.page_urls")),
     path("", include("linkchart.urls")),
     path("", include("cases.page_urls")),
+    path("", include("targeting.evaluation_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include(auth_urls.pages)),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -9,11 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django.urls import include, path
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from config.urls import urlpatterns as site
 from intel.models import Record
 from targeting import evaluation
 from targeting.evaluations import store_evaluation
@@ -23,9 +21,6 @@ from tests.auth_helpers import signed_in
 from tests.sharing_helpers import platform_admin
 
 pytestmark = pytest.mark.django_db
-
-# The evaluation page as config/urls.py mounts it (the lead's line), for these tests alone.
-urlpatterns = [*site, path("", include("targeting.evaluation_urls"))]
 
 RANDOM_PICKS = 120
 TARGETED = 240
@@ -117,7 +112,6 @@ def stored() -> Evaluation:
     )
 
 
-@pytest.mark.urls(__name__)
 def test_the_evaluation_page_shows_the_latest_evaluation_and_its_plot(cus) -> None:
     client = signed_in(Client(), cus.analyst)
     empty = client.get("/targeting/evaluation/")
@@ -138,7 +132,6 @@ def test_the_evaluation_page_shows_the_latest_evaluation_and_its_plot(cus) -> No
     assert client.get(f"/targeting/evaluation/{uuid.uuid4()}/plot.png").status_code == 404
 
 
-@pytest.mark.urls(__name__)
 def test_the_evaluation_page_is_for_agency_staff(cus) -> None:
     latest = stored()
     signed_out = Client().get("/targeting/evaluation/")

@@ -44,10 +44,10 @@ class Indicator:
 INDICATORS = (
     Indicator("watch_route", RULES, "Route on a watch-list", 10),
     Indicator("watch_hs", RULES, "Goods on a watch-list", 10),
-    Indicator("value_outlier", RULES, "Declared value far from the usual", 15),
+    Indicator("value_outlier", RULES, "Declared value far from the usual", 30),
     Indicator("new_importer", RULES, "Importer first seen recently", 10),
     Indicator("logistics_change", RULES, "Regular importer with a new broker or carrier", 10),
-    Indicator("partner_mismatch", RULES, "Partner records disagree with the declaration", 25),
+    Indicator("partner_mismatch", RULES, "Partner records disagree with the declaration", 30),
     Indicator("network_risk", NETWORK, "Network risk of a party", 25),
     Indicator("seized_identifier", NETWORK, "Shares an address or phone with a seized company", 30),
     Indicator("seizure_distance", NETWORK, "Close to a seizure in the network", 20),
@@ -341,7 +341,7 @@ def network_risk(shipment: Shipment, context: Context) -> Fired | None:
     network = context.network
     if network is None:
         return None
-    best: tuple[float, int, str] | None = None
+    best: tuple[float, int, str, float] | None = None
     for role, ids in (
         ("importer", shipment.importers),
         ("broker", shipment.brokers),
@@ -349,22 +349,17 @@ def network_risk(shipment: Shipment, context: Context) -> Fired | None:
         ("vessel", shipment.vessels),
     ):
         for entity in ids:
-            if entity in network.seized:
-                value, said = 1.0, f"the {role} is named in a seizure record"
-            else:
-                score = network.risk.get(entity, 0.0)
-                if score < RISK_FLOOR:
-                    continue
-                value = min(1.0, math.log(score) / math.log(RISK_FULL))
-                said = (
-                    f"the walk from the seizures stops at the {role} {score:,.1f} times as often "
-                    "as a walk from anywhere"
-                )
-            if best is None or (value, -entity) > (best[0], -best[1]):
-                best = (value, entity, said)
+            score = network.risk.get(entity, 0.0)
+            if score >= RISK_FLOOR and (best is None or (score, -entity) > (best[3], -best[1])):
+                best = (min(1.0, math.log(score) / math.log(RISK_FULL)), entity, role, score)
     if best is None:
         return None
-    value, entity, said = best
+    value, entity, role, score = best
+    said = (
+        f"the walk from the seizures stops at the {role} {score:,.1f} times as often as a walk from anywhere"
+    )
+    if entity in network.seized:
+        said += " (it is named in a seizure itself; the walk's restarts there are not counted)"
     path = network.risk_path(entity)
     return Fired(value, said, entities=(entity,), paths=(path,) if path else ())
 

@@ -18,7 +18,15 @@ def network_facts(graph: nx.MultiDiGraph, *, community_engine: str = "networkx")
     facts = NetworkFacts(seized=seized)
     walk = algorithms.risk_walk(graph)
     if walk is not None:
-        facts.risk = walk.scores
+        facts.risk = dict(walk.scores)
+        total = sum(walk.strength.values())
+        for seed in walk.seeds:
+            # A seed's own visits begin with the walk restarting there; what counts is how
+            # often the walk comes back to it from the other seizures, over its share.
+            if walk.strength[seed]:
+                visits = walk.scores.get(seed, 0.0) * walk.strength[seed] / total
+                returning = max(0.0, visits - (1 - algorithms.PAGERANK_ALPHA) * walk.restart[seed])
+                facts.risk[seed] = returning * total / walk.strength[seed]
         predecessors, distance = algorithms.shortest_path_dag(walk.simple, list(walk.seeds))
         facts.distance = {node: hops for node, hops in distance.items() if hops <= SEIZURE_DISTANCE_MAX}
 

@@ -108,7 +108,6 @@ def test_two_agencies_score_one_consignment_by_what_each_may_see(world):
     seen_by_cus, seen_by_cbe = parts(cus.agency, "CUS-1"), parts(cbe.agency, "CBE-1")
     # Customs NL sees the police seizure naming the importer: the importer is in a seizure.
     assert seen_by_cus["seizure_distance"]["value"] == 1.0
-    assert seen_by_cus["network_risk"]["value"] == 1.0
     assert "new_importer" not in seen_by_cus  # first seen 200 days ago, in the seizure
     # Customs BE sees only its own declaration: no seizure, and the importer is new to it.
     assert "seizure_distance" not in seen_by_cbe and "network_risk" not in seen_by_cbe

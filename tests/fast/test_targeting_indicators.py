@@ -127,13 +127,14 @@ def test_partner_mismatch(statement, fires):
 def test_network_indicators_on_given_facts():
     network = NetworkFacts(
         seized=frozenset({BROKER}),
-        risk={IMPORTER: 10.0, VESSEL: 1.5},
+        risk={IMPORTER: 10.0, VESSEL: 1.5, BROKER: 100.0},
         distance={EXPORTER: 2},
         seized_neighbours={IMPORTER: ((50, 51),)},
         community={IMPORTER: (3, 20, 1)},
     )
     fired = indicators.fire(shipment(), context(network=network))
-    assert fired["network_risk"].value == 1.0  # the broker is itself in a seizure
+    assert fired["network_risk"].value == 1.0  # the broker's, the highest
+    assert "named in a seizure itself" in fired["network_risk"].explanation
     assert fired["seizure_distance"].value == pytest.approx(1 / 3)
     assert fired["seized_identifier"].paths == ((IMPORTER, 50, 51),)
     assert fired["seized_community"].value == pytest.approx(0.5)  # 1 in 20 of a full 1 in 10

@@ -112,6 +112,8 @@ def score_agency(
         progress=progress,
         community_engine=community_engine,
     )
+    if progress:
+        progress(85)
     store(agency_id=agency_id, profile=profile, basis=basis, assessed=assessed)
     if progress:
         progress(100)

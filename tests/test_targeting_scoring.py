@@ -224,3 +224,26 @@ def test_a_run_keeps_its_basis_and_goes_stale_when_the_profile_changes(world):
     profiles.change_profile(cus.admin, reason="new weights", weights={**DEFAULT_WEIGHTS, "watch_hs": 1.0})
     assert not scoring.is_current(ScoringRun.objects.get(agency=cus.agency))
     assert cus.agency.pk in scoring.stale_agencies()
+
+
+@pytest.mark.parametrize(("redacted", "fires"), [((), True), (("details.declared_value",), False)])
+def test_a_partner_value_counts_only_where_the_agreement_shows_it(tmp_path, redacted, fires):
+    """Tax's VAT record of the consignment states twice the declared value: a mismatch for
+    customs, unless the agreement redacts the value (then customs never reads it)."""
+    cus, tax = staff("cus"), staff("tax", kind="tax")
+    in_force(
+        (tax, True, False),
+        (cus, False, True),
+        categories=("shipment",),
+        purposes=("risk_assessment",),
+        redacted_fields=list(redacted),
+        days=365,
+    )
+    vat = declaration("TAX-VAT-1", "6NL812345678-0021", declared_value="36800")
+    load(tmp_path, tax, [{**vat, "releasability": "covering"}])
+    load(tmp_path, cus, [declaration("CUS-1", "6NL812345678-0021")])
+    scoring.score_agency(agency_id=cus.agency.pk)
+    assert ("partner_mismatch" in parts(cus.agency, "CUS-1")) is fires
+    if fires:
+        tax_record = Record.objects.get(owner=tax.agency, external_ref="TAX-VAT-1")
+        assert parts(cus.agency, "CUS-1")["partner_mismatch"]["records"] == [tax_record.pk]

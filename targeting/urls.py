@@ -1,0 +1,10 @@
+from rest_framework.routers import DefaultRouter
+
+from targeting import views
+
+router = DefaultRouter()
+router.register("queue", views.QueueViewSet, basename="targeting-queue")
+router.register("profiles", views.ProfileViewSet, basename="targeting-profile")
+router.register("scoring", views.ScoringViewSet, basename="targeting-scoring")
+
+urlpatterns = router.urls

@@ -36,7 +36,7 @@ from django.http import Http404
 from graph.stored_answers import linked_now
 from intel import selectors as intel_selectors
 from intel.models import Entity, Purpose, Record
-from intel.presentation import entity_names
+from intel.presentation import entity_key, entity_names
 from intel.selectors import Reader
 from targeting import profiles, scoring
 from targeting.indicators import BY_NAME
@@ -296,7 +296,12 @@ def explanation(user, public_id: UUID | str) -> Explanation:
 
     def shown_entity(pk: int) -> dict:
         entity = entities[pk]
-        return {"id": str(entity.public_id), "type": entity.type, "names": entity_names(entity)}
+        return {
+            "id": str(entity.public_id),
+            "type": entity.type,
+            "key": entity_key(entity),
+            "names": entity_names(entity),
+        }
 
     def path_kept(path: list[int]) -> bool:
         return all(pk in entities for pk in path) and all(frozenset(step) in steps for step in pairwise(path))

@@ -77,6 +77,7 @@ class QueueRowSerializer(serializers.ModelSerializer):
 class ShownEntitySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     type = serializers.CharField()
+    key = serializers.CharField(allow_null=True, help_text="only when one of your records resolves to it")
     names = serializers.ListField(child=serializers.CharField())
 
 

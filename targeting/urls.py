@@ -5,6 +5,5 @@ from targeting import views
 router = DefaultRouter()
 router.register("queue", views.QueueViewSet, basename="targeting-queue")
 router.register("profiles", views.ProfileViewSet, basename="targeting-profile")
-router.register("scoring", views.ScoringViewSet, basename="targeting-scoring")
 
 urlpatterns = router.urls

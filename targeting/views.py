@@ -2,7 +2,7 @@
 other declaration answers 404 as a missing one), the services check who may act."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -97,6 +97,20 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
         drawn = decisions.draw_random_inspections(request.user, count=body.validated_data.get("count"))
         return Response(DrawResultSerializer(drawn).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={200: ScoringStatusSerializer})
+    @action(detail=False, methods=["get"])
+    def scoring(self, request):
+        """Whether the agency's scores are current, and the run's progress."""
+        return Response(ScoringStatusSerializer(selectors.scoring_status(request.user)).data)
+
+    @extend_schema(request=None, responses={202: ScoringStatusSerializer})
+    @scoring.mapping.post
+    def rescore(self, request):
+        """Asks for the agency's scores afresh (unless a run is under way)."""
+        decisions.rescore(request.user)
+        status_now = ScoringStatusSerializer(selectors.scoring_status(request.user)).data
+        return Response(status_now, status=status.HTTP_202_ACCEPTED)
+
 
 class ProfileViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The versions of the caller's agency's risk profile (proposals included, `status`
@@ -144,20 +158,3 @@ class ProfileViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin, mix
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self.proposal_decided(request, accept=False)
-
-
-class ScoringViewSet(viewsets.ViewSet):
-    """The agency's scoring: whether its scores are current, the run's progress, and a
-    rescoring on request."""
-
-    @extend_schema(responses={200: ScoringStatusSerializer})
-    def list(self, request):
-        return Response(ScoringStatusSerializer(selectors.scoring_status(request.user)).data)
-
-    @extend_schema(request=None, responses={202: ScoringStatusSerializer})
-    def create(self, request):
-        decisions.rescore(request.user)
-        return Response(
-            ScoringStatusSerializer(selectors.scoring_status(request.user)).data,
-            status=status.HTTP_202_ACCEPTED,
-        )

@@ -359,10 +359,10 @@ def test_the_profile_is_read_by_staff_and_changed_by_admins(scene):
 
 
 def test_scoring_status_and_rescore(scene):
-    status = scene.cus.client().get("/api/targeting/scoring/").json()
+    status = scene.cus.client().get(f"{API}scoring/").json()
     assert (status["status"], status["current"], status["declarations"]) == ("done", True, 2)
-    assert scene.cus.client("liaison").post("/api/targeting/scoring/").status_code == 403
-    asked = scene.cus.client().post("/api/targeting/scoring/")
+    assert scene.cus.client("liaison").post(f"{API}scoring/").status_code == 403
+    asked = scene.cus.client().post(f"{API}scoring/")
     assert asked.status_code == 202 and asked.json()["status"] == "pending"
 
 

@@ -24,7 +24,7 @@ from intel.import_validation import PARTY_ROLES, parse_row
 from intel.import_writing import restated, write_planned
 from intel.models import Category, Classification, LinkType, Mention, Record, Role
 from targeting import profiles, scoring
-from targeting.models import Decision, ScoringRun, ShipmentScore
+from targeting.models import Decision, RiskProfile, ScoringRun, ShipmentScore
 from targeting.selectors import budget_size
 
 REASON_MAX = 2_000
@@ -65,7 +65,9 @@ def clean_text(name: str, value: object, limit: int) -> str:
 
 
 def _score_of(record: Record) -> ShipmentScore:
-    score = ShipmentScore.objects.filter(agency_id=record.owner_id, record=record).first()
+    """The declaration's score, locked: decisions on one declaration are taken one at a time
+    (two first decisions at once would otherwise both insert)."""
+    score = ShipmentScore.objects.select_for_update().filter(agency_id=record.owner_id, record=record).first()
     if score is None:
         raise ValidationError({"record": "the declaration is not scored yet"})
     return score
@@ -100,7 +102,15 @@ def decide(
     before = _summary(existing) if existing is not None else None
     decision = existing or Decision(agency_id=record.owner_id, record=record)
     decision.random_pick = bool(existing and existing.random_pick and action == Decision.Action.INSPECT)
-    _fill(decision, user, action=action, reason=reason, partner=partner, score=score)
+    _fill(
+        decision,
+        user,
+        action=action,
+        reason=reason,
+        partner=partner,
+        score=score,
+        profile=profiles.active_profile(agency_id=record.owner_id),
+    )
     decision.save()
     record_event(
         "targeting.decision.changed" if before else "targeting.decision.made",
@@ -111,11 +121,20 @@ def decide(
     return decision
 
 
-def _fill(decision: Decision, user: User, *, action: str, reason: str, partner, score: ShipmentScore) -> None:
+def _fill(
+    decision: Decision,
+    user: User,
+    *,
+    action: str,
+    reason: str,
+    partner: Agency | None,
+    score: ShipmentScore,
+    profile: RiskProfile,
+) -> None:
     decision.action, decision.reason, decision.partner = action, reason, partner
     decision.score = score.score
     decision.indicators = {part["name"]: part["value"] for part in score.parts}
-    decision.profile = profiles.active_profile(agency_id=decision.agency_id)
+    decision.profile = profile
     decision.decided_by, decision.decided_at = user, timezone.now()
 
 
@@ -169,8 +188,7 @@ def draw_random_inspections(user: User, *, count: int | None = None) -> Draw:
         count = random_count(random_share=profile.random_share, budget=profile.budget, scored=scores.count())
     elif isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10_000:
         raise ValidationError({"count": "a whole number from 0 to 10000"})
-    # Decisions of the agency are taken one at a time while drawing: two draws at once
-    # would otherwise pick from the same undecided set.
+    # Two draws of the agency at once would pick from the same undecided set.
     Agency.objects.select_for_update().filter(pk=agency_id).first()
     decided = Decision.objects.filter(agency_id=agency_id).values("record_id")
     undecided = list(
@@ -179,12 +197,16 @@ def draw_random_inspections(user: User, *, count: int | None = None) -> Draw:
     day = timezone.localdate()
     seed = draw_seed(agency, day)
     chosen = sorted(random.Random(seed).sample(undecided, min(count, len(undecided))))  # noqa: S311
-    by_record = {
-        score.record_id: score for score in scores.filter(record_id__in=chosen).select_related("record")
-    }
+    # Locked as `decide` locks them; one decided by hand since the read above is left to it.
+    locked = (
+        scores.select_for_update(of=("self",)).filter(record_id__in=chosen).exclude(record_id__in=decided)
+    )
+    by_record = {score.record_id: score for score in locked.select_related("record")}
     picked = []
     for record_id in chosen:
-        score = by_record[record_id]
+        score = by_record.get(record_id)
+        if score is None:
+            continue
         decision = Decision(agency_id=agency_id, record=score.record, random_pick=True)
         _fill(
             decision,
@@ -193,6 +215,7 @@ def draw_random_inspections(user: User, *, count: int | None = None) -> Draw:
             reason=f"random inspection draw of {day.isoformat()} (seed {seed})",
             partner=None,
             score=score,
+            profile=profile,
         )
         picked.append(decision)
     Decision.objects.bulk_create(picked)
@@ -244,7 +267,7 @@ def record_outcome(user: User, decision: Decision, *, outcome: str, findings: st
     today = timezone.localdate().isoformat()
     common = {
         "classification": Classification(declaration.classification).label,
-        "caveats": ",".join(declaration.caveats),
+        "caveats": declaration.caveats,
         "occurred_on": today,
     }
     rows = [

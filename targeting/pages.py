@@ -5,16 +5,17 @@ through the services, as the API does."""
 
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from agencies.models import Agency, User
 from core.inputs import page_number
+from core.pagination import LimitedCountPaginator
 from intel.pages import bad_input
 from targeting import decisions, profiles, selectors
 from targeting.indicators import BY_NAME, INDICATORS
@@ -62,9 +63,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         field, problems = next(iter(error.message_dict.items()))
         return bad_input(request, field, " ".join(problems))
     state = selectors.scoring_status(request.user)
-    page = Paginator(selectors.queue(request.user, filters=filters), PAGE_SIZE).get_page(
-        page_number(request.GET.get("page"))
+    paginator = LimitedCountPaginator(
+        selectors.queue(request.user, filters=filters), PAGE_SIZE, settings.PAGINATION_COUNT_LIMIT
     )
+    page = paginator.get_page(page_number(request.GET.get("page")))
     rows = list(page.object_list)
     # The line goes under the last row inside the budget, when the next row shown is outside it.
     for row, following in zip(rows, [*rows[1:], None], strict=True):

@@ -137,6 +137,10 @@ def test_another_agencys_declaration_answers_as_a_missing_one(scene):
         )
         assert answer.status_code == 404
     assert scene.cus.client().get(f"{API}not-a-uuid/").status_code == 404
+    bad_id = scene.cus.client().post(
+        f"{API}12/decision/", {"action": "inspect", "reason": "x"}, format="json"
+    )
+    assert bad_id.status_code == 404
 
 
 def test_the_parts_add_up_to_the_score_and_the_evidence_is_what_cus_may_see(scene):
@@ -390,3 +394,59 @@ def test_the_pages_show_the_queue_explanation_and_profile_to_their_agency_only(s
         f"/targeting/{scene.record('CQ-1').public_id}/", {"action": "decide", "decision": "inspect"}
     )
     assert posted.status_code == 400 and "reason" in posted.content.decode()
+
+
+def test_the_profile_page_changes_the_profile_and_decides_proposals_for_admins_only(scene):
+    from targeting import profiles
+    from targeting.indicators import DEFAULT_WEIGHTS
+    from targeting.models import RiskProfile
+
+    form = {f"weight-{name}": str(weight) for name, weight in DEFAULT_WEIGHTS.items()}
+    form.update(
+        {
+            "action": "change",
+            "weight-watch_route": "40",
+            "watch-ports": "ECGYE NLRTM",
+            "watch-countries": "",
+            "watch-hs_prefixes": "0306",
+            "budget": "0.5",
+            "random_share": "0.2",
+            "reason": "Rotterdam too",
+        }
+    )
+    analyst = signed_in(Client(), scene.cus.analyst)
+    assert analyst.post("/targeting/profile/", form).status_code == 400
+    admin = signed_in(Client(), scene.cus.admin)
+    assert admin.post("/targeting/profile/", form).status_code == 302
+    active = profiles.active_profile(agency_id=scene.cus.agency.pk)
+    assert (active.version, active.weights["watch_route"], active.budget) == (3, 40.0, 0.5)
+    assert active.watchlists == {"ports": ["ECGYE", "NLRTM"], "countries": [], "hs_prefixes": ["0306"]}
+    assert AuditEvent.objects.filter(action="targeting.profile.changed", object_id=str(active.pk)).exists()
+    assert admin.post("/targeting/profile/", {**form, "budget": "2"}).status_code == 400
+
+    proposal = profiles.propose_weights(
+        agency_id=scene.cus.agency.pk,
+        weights={**DEFAULT_WEIGHTS, "partner_mismatch": 50},
+        validation={"auc": 0.81},
+        reason="fitted on 40 outcomes",
+    )
+    page = admin.get("/targeting/profile/").content.decode()
+    assert "fitted on 40 outcomes" in page and "0.81" in page
+    decided = {"action": "accept", "proposal": str(proposal.public_id), "reason": "better capture"}
+    assert analyst.post("/targeting/profile/", decided).status_code == 400
+    assert admin.post("/targeting/profile/", {**decided, "proposal": "12"}).status_code == 400
+    assert admin.post("/targeting/profile/", decided).status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.status == RiskProfile.Status.ACTIVE
+    assert profiles.active_profile(agency_id=scene.cus.agency.pk).watchlists["ports"] == ["ECGYE", "NLRTM"]
+    # pol's admin cannot name cus's proposal: it is not among pol's versions.
+    other = profiles.propose_weights(
+        agency_id=scene.cus.agency.pk, weights=DEFAULT_WEIGHTS, validation={}, reason="another"
+    )
+    pol_admin = signed_in(Client(), scene.pol.admin)
+    answer = pol_admin.post("/targeting/profile/", {**decided, "proposal": str(other.public_id)})
+    assert answer.status_code == 404
+    api = scene.pol.client("admin").post(
+        f"/api/targeting/profiles/{other.public_id}/accept/", {"reason": "x"}, format="json"
+    )
+    assert api.status_code == 404

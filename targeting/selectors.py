@@ -196,9 +196,15 @@ def queue(user, *, filters: QueueFilters) -> QuerySet[ShipmentScore]:
     return apply_filters(scored_declarations(user), filters)
 
 
+def label_of(name: str) -> str:
+    """An indicator's label; a score stored before an indicator was renamed keeps its name."""
+    indicator = BY_NAME.get(name)
+    return indicator.label if indicator else name
+
+
 def top_indicators(score: ShipmentScore) -> list[dict]:
     return [
-        {"name": part["name"], "label": BY_NAME[part["name"]].label, "contribution": part["contribution"]}
+        {"name": part["name"], "label": label_of(part["name"]), "contribution": part["contribution"]}
         for part in score.parts[:TOP_INDICATORS]
     ]
 
@@ -316,7 +322,7 @@ def explanation(user, public_id: UUID | str) -> Explanation:
         parts.append(
             {
                 "name": part["name"],
-                "label": BY_NAME[part["name"]].label,
+                "label": label_of(part["name"]),
                 "kind": part["kind"],
                 "weight": part["weight"],
                 "value": part["value"],

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.test import Client
 
 from audit.models import AuditEvent
+from graph import algorithms
 from intel.models import Mention, Record
 from sharing import agreements
-from targeting import decisions
+from targeting import decisions, facts
 from targeting.models import Decision, ScoringRun, ShipmentScore
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import platform_admin
@@ -289,6 +290,9 @@ def test_a_seizure_outcome_writes_the_agencys_records_naming_the_consignment_and
     assert str(seizure.public_id) in {row["id"] for row in seen}
     assert not Record.objects.visible_to(scene.tax.analyst, "risk_assessment").filter(pk=seizure.pk).exists()
     assert AuditEvent.objects.filter(action="targeting.outcome.recorded", object_id=str(decision.pk)).exists()
+    # It feeds cus's graph: the importer is now named in a seizure cus sees.
+    seized = set(algorithms.seeds(facts.agency_graph(agency_id=scene.cus.agency.pk)))
+    assert scene.entity("CQ-1", "importer").pk in seized
     # The decision stands once its outcome is recorded.
     again = decide(scene, "CQ-1", {"action": "release", "reason": "changed my mind"})
     assert again.status_code == 400 and "decision" in again.json()

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("linkchart.urls")),
     path("", include("cases.page_urls")),
     path("", include("targeting.evaluation_urls")),
+    path("", include("targeting.page_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include(auth_urls.pages)),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("api/", include("sharing.urls")),
     path("api/", include("cases.urls")),
     path("api/graph/", include("graph.urls")),
+    path("api/targeting/", include("targeting.urls")),
     path("api/auth/", include(auth_urls.api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI, signed in only, with its start-up script served apart (`?script`): the

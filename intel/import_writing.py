@@ -316,6 +316,34 @@ def write_chunk(
     return sorted(set(entity_ids.values()))
 
 
+# --- records a service writes -----------------------------------------------------
+
+
+def restated(mention: Mention) -> Resolved:
+    """An entity the agency's own record names, stated again by another record of the
+    agency: the key that mention resolved to (never the entity's canonical key, which may
+    come from a record others may not see), so the new mention lands where it did."""
+    entity = mention.entity
+    return Resolved(
+        type=entity.type,
+        key=mention.resolved_key,
+        block=entity.block,
+        properties=dict(mention.properties),
+        search_text=mention.search_text,
+    )
+
+
+def write_planned(plans: list[RowPlan], *, agency, user) -> dict[str, int]:
+    """Writes rows a service planned (`parse_row` on a row it built, mentions `restated`)
+    as an import writes a chunk: entities resolved, owner rights, the graph's outbox rows
+    and the resolution candidates, in the caller's transaction. Returns each external
+    reference's record id."""
+    with transaction.atomic():
+        find_candidates(write_chunk(plans, agency, user, None, ImportResult(), owner_right_ids()))
+    refs = [plan.external_ref for plan in plans]
+    return dict(Record.objects.filter(owner=agency, external_ref__in=refs).values_list("external_ref", "pk"))
+
+
 # --- releases ---------------------------------------------------------------------
 
 

@@ -13,8 +13,9 @@ from core.viewsets import RestrictedViewSet
 from intel import urls as intel_urls
 from intel.views import ReadingViewSet
 from sharing import urls as sharing_urls
+from targeting import urls as targeting_urls
 
-ROUTERS = [auth_urls.router, intel_urls.router, sharing_urls.router, cases_urls.router]
+ROUTERS = [auth_urls.router, intel_urls.router, sharing_urls.router, cases_urls.router, targeting_urls.router]
 VIEWSETS = [viewset for router in ROUTERS for _, viewset, _ in router.registry]
 
 

@@ -20,6 +20,7 @@ demo: venv npm-packages
 	$(EMBEDDED) $(BIN)/python manage.py migrate --no-input
 	$(EMBEDDED) $(BIN)/python manage.py seed_demo --scale $(DEMO_SCALE)
 	$(EMBEDDED) $(BIN)/python manage.py demo_admin
+	$(EMBEDDED) $(BIN)/python manage.py evaluate_targeting --seeds 1 --shipments 300 --plot var/demo-targeting-evaluation.png
 	@echo "Serving the embedded default at http://127.0.0.1:$(DEMO_PORT) (Ctrl-C stops it)"
 	$(EMBEDDED) $(BIN)/python manage.py runserver 127.0.0.1:$(DEMO_PORT)
 

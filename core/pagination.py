@@ -48,6 +48,17 @@ class LimitedCountPaginator(Paginator):
         self.__dict__["count"] = bottom + len(rows)
         return self._get_page(rows[: self.per_page], number, self)
 
+    def get_page(self, number) -> Page:
+        """A page for a page of HTML: the first for a number that is none, the last counted
+        for one past the end. Django's would also take a page past the counted rows for one
+        past the end, and no link would lead beyond the limit."""
+        try:
+            return self.page(number)
+        except PageNotAnInteger:
+            return self.page(1)
+        except EmptyPage:
+            return self.page(max(self.num_pages, 1))
+
     @staticmethod
     def page_number(number) -> int:
         try:

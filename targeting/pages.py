@@ -67,7 +67,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         selectors.queue(request.user, filters=filters), PAGE_SIZE, settings.PAGINATION_COUNT_LIMIT
     )
     page = paginator.get_page(page_number(request.GET.get("page")))
-    rows = list(page.object_list)
+    rows = selectors.page_rows(list(page.object_list))
     # The line goes under the last row inside the budget, when the next row shown is outside it.
     for row, following in zip(rows, [*rows[1:], None], strict=True):
         row.budget_line = row.in_budget and (following is None or not following.in_budget)

@@ -25,7 +25,6 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     TextField,
     Value,
     When,
@@ -141,13 +140,13 @@ def _agency(user) -> int | None:
 
 
 def scored_declarations(user) -> QuerySet[ShipmentScore]:
-    """The reader's agency's scored declarations, in queue order (score down, then record
-    id), each with its decision's action, random pick and outcome (null when undecided) and
-    whether it falls within the inspection budget (`in_budget`)."""
+    """The reader's agency's scored declarations (scores are written for an agency's own
+    declarations only), in queue order (score down, then record id), each with whether it
+    falls within the inspection budget (`in_budget`). Narrow rows: a page of them gets its
+    declarations, explanations and decisions from `page_rows`."""
     agency_id = _agency(user)
     if agency_id is None:
         return ShipmentScore.objects.none()
-    decisions = Decision.objects.filter(agency_id=agency_id, record_id=OuterRef("record_id"))
     budget = budget_of(agency_id)
     if budget.last is None:
         in_budget = Value(False)
@@ -159,14 +158,31 @@ def scored_declarations(user) -> QuerySet[ShipmentScore]:
             output_field=BooleanField(),
         )
     return (
-        ShipmentScore.objects.filter(agency_id=agency_id, record__owner_id=agency_id)
-        .select_related("record")
-        .annotate(
-            in_budget=in_budget,
-            **{f"decision_{name}": Subquery(decisions.values(name)[:1]) for name in DECISION_FIELDS},
-        )
+        ShipmentScore.objects.filter(agency_id=agency_id)
+        .defer("parts")
+        .annotate(in_budget=in_budget)
         .order_by("-score", "record_id")
     )
+
+
+def page_rows(rows: list[ShipmentScore]) -> list[ShipmentScore]:
+    """A page of the queue with each row's declaration, parts and decision's action, random
+    pick and outcome (None when undecided), read for the page's rows only: joined or
+    annotated in the queue's query, a deep page read them for every row it skipped."""
+    full = ShipmentScore.objects.select_related("record").in_bulk([row.pk for row in rows])
+    for row in rows:
+        row.record, row.parts = full[row.pk].record, full[row.pk].parts
+    found = {
+        record_id: values
+        for record_id, *values in Decision.objects.filter(
+            agency_id__in={row.agency_id for row in rows}, record_id__in=[row.record_id for row in rows]
+        ).values_list("record_id", *DECISION_FIELDS)
+    }
+    for row in rows:
+        values = found.get(row.record_id, [None] * len(DECISION_FIELDS))
+        for name, value in zip(DECISION_FIELDS, values, strict=True):
+            setattr(row, f"decision_{name}", value)
+    return rows
 
 
 def apply_filters(scores: QuerySet[ShipmentScore], filters: QueueFilters) -> QuerySet[ShipmentScore]:

@@ -47,7 +47,9 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
 
     @extend_schema(parameters=[QueueFilterSerializer])
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = selectors.page_rows(list(page))
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
     @extend_schema(parameters=[DECLARATION], responses={200: ExplanationSerializer})
     def retrieve(self, request, pk=None):

@@ -87,6 +87,11 @@ class ShipmentScore(models.Model):
     score = models.FloatField()
     rules_score = models.FloatField()
     parts = models.JSONField()
+    fired = models.CharField(
+        max_length=400,
+        blank=True,
+        help_text="Fired indicators as ,name,name, (the queue's filter)",
+    )
     profile = models.ForeignKey(RiskProfile, on_delete=models.PROTECT, related_name="+")
     basis = models.BigIntegerField(null=True, blank=True)
     computed_at = models.DateTimeField()

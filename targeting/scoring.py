@@ -120,6 +120,12 @@ def score_agency(
     return Scored(len(assessed), basis, profile)
 
 
+def fired_names(fired: dict[str, Fired]) -> str:
+    """The names as the queue filters them: each between commas, so one name never matches
+    inside another."""
+    return f",{','.join(sorted(fired))}," if fired else ""
+
+
 def store(*, agency_id: int, profile: RiskProfile, basis: int | None, assessed: list[Assessed]) -> None:
     now = timezone.now()
     rows = []
@@ -133,6 +139,7 @@ def store(*, agency_id: int, profile: RiskProfile, basis: int | None, assessed: 
                 score=score,
                 rules_score=rules_score,
                 parts=parts,
+                fired=fired_names(found.fired),
                 profile=profile,
                 basis=basis,
                 computed_at=now,

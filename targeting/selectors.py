@@ -25,11 +25,9 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Cast
 from django.http import Http404
 
 from graph.stored_answers import linked_now
@@ -194,11 +192,7 @@ def apply_filters(scores: QuerySet[ShipmentScore], filters: QueueFilters) -> Que
     if filters.until is not None:
         scores = scores.filter(occurred_on__lte=filters.until)
     if filters.indicator is not None:
-        # The name is one of the closed vocabulary; JSON text on both databases writes a
-        # part's name as `"name": "<name>"`, and a quote inside an explanation is escaped.
-        scores = scores.annotate(parts_text=Cast("parts", TextField())).filter(
-            parts_text__contains=f'"name": "{filters.indicator}"'
-        )
+        scores = scores.filter(fired__contains=f",{filters.indicator},")
     if filters.decided is not None or filters.action is not None:
         decided = Decision.objects.filter(agency_id=OuterRef("agency_id"), record_id=OuterRef("record_id"))
         if filters.action is not None:

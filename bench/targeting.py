@@ -19,7 +19,8 @@ tax records it plants, shared with customs under agreements in force. Stages:
   one process, signed in): the first page, a page deep in the queue, and filtered pages,
   --samples each: median and p95.
 - evaluation: `demo.targeting_evaluation` over --seeds at --eval-shipments declarations in
-  the test window: capture, precision and compliant stops at 1, 2, 5 and 10 % budgets for
+  the test window, in a database of its own (`interlink_bench_targeting_eval`, emptied
+  first): capture, precision and compliant stops at 1, 2, 5 and 10 % budgets for
   random, rules only and rules plus network (`targeting.evaluation`).
 
 Results accumulate in var/bench/targeting/results.json (a stage run again replaces its own
@@ -65,6 +66,7 @@ PHASES = {
     100: "writing",
 }
 GOAL_PER_SECOND = 2_000
+EVALUATION_DB = "interlink_bench_targeting_eval"
 
 
 def load_average() -> str:
@@ -310,9 +312,15 @@ RENDERERS = {"score": _score_lines, "queue": _queue_lines, "evaluation": _evalua
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
+    if argv[:2] == ["--child", "score"]:
         setup_django()
         print(json.dumps(child_score()))
+        return
+    if argv[:2] == ["--child", "evaluation"]:
+        # A database of its own, empty: each seed is loaded and rolled back in it.
+        ensure_database(recreate=True)
+        setup_django()
+        print(json.dumps(stage_evaluation(json.loads(argv[2]), int(argv[3]))))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
@@ -349,7 +357,18 @@ def main(argv: list[str] | None = None) -> None:
             result = stage_queue(args.samples)
         else:
             seeds = sorted({int(s) for s in args.seeds.split(",") if s.strip()})
-            result = stage_evaluation(seeds, args.eval_shipments)
+            out = subprocess.run(
+                [
+                    *(sys.executable, "-m", "bench.targeting", "--child", "evaluation"),
+                    *(json.dumps(seeds), str(args.eval_shipments)),
+                ],
+                cwd=ROOT,
+                env={**os.environ, "BENCH_DATABASE": EVALUATION_DB},
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            result = json.loads(out.strip().splitlines()[-1])
         kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         kept[stage] = result
         kept.setdefault("runs", {})[stage] = run

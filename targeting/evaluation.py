@@ -36,6 +36,9 @@ from dataclasses import dataclass
 from scipy import stats
 
 RANDOM = "random"
+# What the other methods' captures are compared with: the scoring without the network.
+BASELINE = "rules"
+NONE = {"mean": None, "low": None, "high": None}
 RANDOM_DRAW = "random_draw"
 DEFAULT_BUDGETS = (0.01, 0.02, 0.05, 0.10)
 # The plot's inspection rates: every half percent from 0 to 20 %.
@@ -176,6 +179,9 @@ def evaluate(
     - `per_seed`: each seed's `declarations`, `violations`, `figures` (method -> budget key ->
       the METRICS) and `curve` (method -> capture at each rate);
     - `summary`: method -> budget key -> metric -> {mean, low, high, seeds};
+    - `versus`: each method beyond rules only -> budget key -> its capture over the capture
+      of rules only, seed by seed, as {mean, low, high, seeds} (a seed where rules only
+      caught nothing has no ratio);
     - `curve`: method -> {mean, low, high}, each a list over `rates`.
     """
     if not cases:
@@ -196,6 +202,22 @@ def evaluate(
         }
         for m in methods
     }
+    versus = {
+        m: {
+            budget_key(b): interval(
+                [
+                    _ratio(
+                        seed["figures"][m][budget_key(b)]["capture"],
+                        seed["figures"][BASELINE][budget_key(b)]["capture"],
+                    )
+                    for seed in per_seed
+                ]
+            )
+            for b in budgets
+        }
+        for m in methods
+        if BASELINE in methods and m not in (RANDOM, RANDOM_DRAW, BASELINE)
+    }
     curve = {}
     for m in methods:
         points = [interval([seed["curve"][m][i] for seed in per_seed], share=True) for i in range(len(rates))]
@@ -208,6 +230,7 @@ def evaluate(
         "interval": f"{CONFIDENCE:.0%} t-interval over seeds (scipy.stats.t)",
         "per_seed": per_seed,
         "summary": summary,
+        "versus": versus,
         "curve": curve,
     }
 
@@ -223,7 +246,15 @@ def _shown(summary: Mapping, share: bool = True) -> str:
     return one(mean) if low is None else f"{one(mean)} [{one(low)}, {one(high)}]"
 
 
-TABLE_HEADER = ("Method", "Budget", "Capture", "Precision at k", "Lift", "Compliant stopped")
+TABLE_HEADER = (
+    "Method",
+    "Budget",
+    "Capture",
+    "Precision at k",
+    "Lift",
+    "Capture over rules only",
+    "Compliant stopped",
+)
 
 
 def table_rows(results: Mapping) -> list[tuple[str, ...]]:
@@ -242,6 +273,9 @@ def table_rows(results: Mapping) -> list[tuple[str, ...]]:
                     _shown(found["capture"]),
                     _shown(found["precision"]),
                     _shown(found["lift"], share=False),
+                    _shown(
+                        results.get("versus", {}).get(method, {}).get(budget_key(budget), NONE), share=False
+                    ),
                     "-" if stopped is None else f"{stopped:.1f} ({_shown(found['compliant_stopped_share'])})",
                 )
             )

@@ -1,0 +1,137 @@
+"""Targeting attacked as another agency, a partner whose agreement changed, and a hostile
+caller (the world is tests/targeting_scene.py's; what each agency may see is written out by
+hand from it).
+
+pol's PZ-2 states HS 240220 (heading 2402) for the consignment cus declared as HS 030617 in
+CQ-1. While MOU-T is in force cus may see PZ-2 for risk assessment, and CQ-1's
+partner_mismatch part rests on it. Once the agreement is suspended (or PZ-2's HS codes are
+redacted), nothing PZ-2 states may reach cus, through the score's explanation either."""
+
+import pytest
+from django.test import Client
+
+from sharing import agreements
+from targeting import scoring
+from targeting.models import Decision, RiskProfile, ScoringRun
+from tests.auth_helpers import signed_in
+from tests.sharing_helpers import in_force, platform_admin
+from tests.targeting_scene import build
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/targeting/queue/"
+# What pol's PZ-2 states of the consignment (its HS heading), from the scene's rows.
+PZ2_HEADING = "2402"
+
+
+@pytest.fixture
+def scene(tmp_path):
+    return build(tmp_path)
+
+
+def explanation_api(scene, ref: str) -> str:
+    answer = scene.cus.client().get(f"{API}{scene.record(ref).public_id}/")
+    assert answer.status_code == 200, answer.content
+    return answer.content.decode()
+
+
+def explanation_page(scene, ref: str) -> str:
+    answer = signed_in(Client(), scene.cus.analyst).get(f"/targeting/{scene.record(ref).public_id}/")
+    assert answer.status_code == 200
+    return answer.content.decode()
+
+
+def parts_of(scene, ref: str) -> dict[str, dict]:
+    answer = scene.cus.client().get(f"{API}{scene.record(ref).public_id}/")
+    assert answer.status_code == 200, answer.content
+    return {part["name"]: part for part in answer.json()["parts"]}
+
+
+# --- explanations quote nothing the reader may no longer see ---------------------------------
+
+
+def test_an_explanation_quotes_nothing_of_a_partner_record_once_the_agreement_is_suspended(scene):
+    # The setup: while MOU-T is in force, CQ-1's partner_mismatch rests on PZ-2.
+    assert [r["external_ref"] for r in parts_of(scene, "CQ-1")["partner_mismatch"]["records"]] == ["PZ-2"]
+    agreements.suspend(scene.mou, platform_admin(), "review")
+    # Not rescored: the part stays, its evidence withheld, and what PZ-2 states stays unsaid.
+    assert parts_of(scene, "CQ-1")["partner_mismatch"]["withheld"] is True
+    for shown in (explanation_api(scene, "CQ-1"), explanation_page(scene, "CQ-1")):
+        assert PZ2_HEADING not in shown
+        assert "PZ-2" not in shown
+
+
+def test_an_explanation_quotes_no_detail_a_new_agreement_redacts(scene):
+    agreements.suspend(scene.mou, platform_admin(), "review")
+    in_force(
+        (scene.cus, True, True),
+        (scene.pol, True, True),
+        reference="MOU-R",
+        categories=("shipment", "seizure", "inspection"),
+        purposes=("risk_assessment",),
+        redacted_fields=["details.hs_codes"],
+    )
+    # The setup: cus sees PZ-2 again, without its HS codes.
+    seen = scene.cus.client(purpose="risk_assessment").get(f"/api/records/{scene.record('PZ-2').public_id}/")
+    assert seen.status_code == 200, seen.content
+    assert "hs_codes" not in seen.json().get("details", {})
+    assert PZ2_HEADING not in seen.content.decode()
+    # The score, not yet recomputed, still names PZ-2; its text must not say what PZ-2's
+    # redacted codes are.
+    assert [r["external_ref"] for r in parts_of(scene, "CQ-1")["partner_mismatch"]["records"]] == ["PZ-2"]
+    for shown in (explanation_api(scene, "CQ-1"), explanation_page(scene, "CQ-1")):
+        assert PZ2_HEADING not in shown
+
+
+def test_an_agreement_for_investigation_only_lends_nothing_to_risk_scores(scene):
+    agreements.suspend(scene.mou, platform_admin(), "review")
+    in_force(
+        (scene.cus, True, True),
+        (scene.pol, True, True),
+        reference="MOU-I",
+        categories=("shipment", "seizure", "inspection"),
+        purposes=("investigation",),
+    )
+    ScoringRun.objects.filter(agency=scene.cus.agency).update(status=ScoringRun.Status.PENDING)
+    assert scoring.run_scoring(scene.cus.agency.pk) == ScoringRun.Status.DONE
+    # From cus's own rows alone: CQ-1 loads at the watched ECGYE, and its importer is first
+    # seen in CQ-1 itself; nothing of pol's (no mismatch, no seizure nearby).
+    parts = parts_of(scene, "CQ-1")
+    assert set(parts) == {"watch_route", "new_importer"}
+    assert {r["external_ref"] for part in parts.values() for r in part["records"]} == {"CQ-1"}
+    assert PZ2_HEADING not in explanation_api(scene, "CQ-1")
+
+
+# --- hostile bodies ----------------------------------------------------------------------
+
+
+def test_a_partner_code_holding_nul_is_refused_as_an_unknown_agency(scene):
+    url = f"{API}{scene.record('CQ-1').public_id}/decision/"
+    client = scene.cus.client()
+    client.raise_request_exception = False
+    answer = client.post(url, {"action": "refer", "reason": "theirs", "partner": "po\x00l"}, format="json")
+    assert answer.status_code == 400, answer.content
+    assert "partner" in answer.json()
+    page = signed_in(Client(raise_request_exception=False), scene.cus.analyst).post(
+        f"/targeting/{scene.record('CQ-1').public_id}/",
+        {"action": "decide", "decision": "refer", "reason": "theirs", "partner": "po\x00l"},
+    )
+    assert page.status_code == 400
+    assert "partner" in page.content.decode()
+    assert not Decision.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"reason": "x", "budget": True}, "budget"),
+        ({"reason": "x", "random_share": False}, "random_share"),
+        ({"reason": "x", "weights": {"watch_route": True}}, "weights"),
+    ],
+)
+def test_a_boolean_is_not_a_number_in_a_profile_change(scene, body, field):
+    versions = RiskProfile.objects.filter(agency=scene.cus.agency).count()
+    answer = scene.cus.client("admin").post("/api/targeting/profiles/active/", body, format="json")
+    assert answer.status_code == 400, answer.content
+    assert field in answer.json()
+    assert RiskProfile.objects.filter(agency=scene.cus.agency).count() == versions

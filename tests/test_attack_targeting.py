@@ -7,11 +7,15 @@ CQ-1. While MOU-T is in force cus may see PZ-2 for risk assessment, and CQ-1's
 partner_mismatch part rests on it. Once the agreement is suspended (or PZ-2's HS codes are
 redacted), nothing PZ-2 states may reach cus, through the score's explanation either."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 
 from sharing import agreements
-from targeting import scoring
+from targeting import decisions, scoring
 from targeting.models import Decision, RiskProfile, ScoringRun
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin
@@ -135,3 +139,62 @@ def test_a_boolean_is_not_a_number_in_a_profile_change(scene, body, field):
     assert answer.status_code == 400, answer.content
     assert field in answer.json()
     assert RiskProfile.objects.filter(agency=scene.cus.agency).count() == versions
+
+
+# --- a hand decision and the random draw at once ------------------------------------------
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_draw_that_waited_for_a_hand_decision_leaves_that_declaration_to_it(tmp_path):
+    """The draw reads the undecided declarations, then locks the drawn ones' scores. An
+    analyst deciding CQ-1 holds its score's lock; the draw waits, and once the decision is
+    committed it must leave CQ-1 to it and still draw CQ-2, not fail on the second decision."""
+    scene = build(tmp_path)
+    decided, commit = threading.Event(), threading.Event()
+
+    def decide_by_hand() -> None:
+        try:
+            with transaction.atomic():
+                decisions.decide(scene.cus.analyst, scene.record("CQ-1"), action="release", reason="known")
+                decided.set()
+                commit.wait(30)
+        finally:
+            connection.close()
+
+    answers = []
+
+    def draw() -> None:
+        client = scene.cus.client()
+        client.raise_request_exception = False
+        try:
+            answers.append(client.post(f"{API}random-draw/", {"count": 2}, format="json"))
+        finally:
+            connection.close()
+
+    hand = threading.Thread(target=decide_by_hand)
+    hand.start()
+    assert decided.wait(30)
+    drawing = threading.Thread(target=draw)
+    drawing.start()
+    for _ in range(300):
+        if waiting_for_a_lock():
+            break
+        time.sleep(0.05)
+    commit.set()
+    hand.join(30)
+    drawing.join(30)
+    assert answers and answers[0].status_code == 201, answers[0].content if answers else answers
+    assert [pick["declaration"] for pick in answers[0].json()["picked"]] == [
+        str(scene.record("CQ-2").public_id)
+    ]
+    made = {d.record.external_ref: (d.action, d.random_pick) for d in Decision.objects.select_related("record")}
+    assert made == {"CQ-1": ("release", False), "CQ-2": ("inspect", True)}

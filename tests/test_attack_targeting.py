@@ -196,5 +196,8 @@ def test_a_draw_that_waited_for_a_hand_decision_leaves_that_declaration_to_it(tm
     assert [pick["declaration"] for pick in answers[0].json()["picked"]] == [
         str(scene.record("CQ-2").public_id)
     ]
-    made = {d.record.external_ref: (d.action, d.random_pick) for d in Decision.objects.select_related("record")}
+    made = {
+        decision.record.external_ref: (decision.action, decision.random_pick)
+        for decision in Decision.objects.select_related("record")
+    }
     assert made == {"CQ-1": ("release", False), "CQ-2": ("inspect", True)}

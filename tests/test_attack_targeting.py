@@ -7,6 +7,7 @@ CQ-1. While MOU-T is in force cus may see PZ-2 for risk assessment, and CQ-1's
 partner_mismatch part rests on it. Once the agreement is suspended (or PZ-2's HS codes are
 redacted), nothing PZ-2 states may reach cus, through the score's explanation either."""
 
+import json
 import threading
 import time
 
@@ -14,12 +15,13 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
-from sharing import agreements
+from intel.import_writing import import_file
+from sharing import agreements, releases
 from targeting import decisions, scoring
 from targeting.models import Decision, RiskProfile, ScoringRun
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin
-from tests.targeting_scene import build
+from tests.targeting_scene import ADDRESS, build
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +106,31 @@ def test_an_agreement_for_investigation_only_lends_nothing_to_risk_scores(scene)
     assert set(parts) == {"watch_route", "new_importer"}
     assert {r["external_ref"] for part in parts.values() for r in part["records"]} == {"CQ-1"}
     assert PZ2_HEADING not in explanation_api(scene, "CQ-1")
+
+
+def test_an_explanation_dates_no_partner_record_once_the_agreement_is_suspended(scene, tmp_path):
+    """pol's PZ-3 names CQ-1's importer on 2026-03-01, before cus's own first record of it
+    (CQ-1, 2026-05-02): scored while MOU-T is in force, the importer was first seen that
+    day. Once the agreement is suspended, that date is PZ-3's, which cus may no longer see."""
+    row = {
+        "external_ref": "PZ-3",
+        "category": "shipment",
+        "occurred_on": "2026-03-01",
+        "summary": "an earlier consignment",
+        "importer": {"name": "Front Trading BV", "country": "NL", **ADDRESS},
+    }
+    path = tmp_path / "pol-more.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    import_file(path, scene.pol.agency)
+    releases.set_releasability(scene.record("PZ-3"), scene.pol.analyst, "covering")
+    assert scene.entity("PZ-3", "importer") == scene.entity("CQ-1", "importer")
+    ScoringRun.objects.filter(agency=scene.cus.agency).update(status=ScoringRun.Status.PENDING)
+    assert scoring.run_scoring(scene.cus.agency.pk) == ScoringRun.Status.DONE
+    assert "new_importer" in parts_of(scene, "CQ-1")
+    agreements.suspend(scene.mou, platform_admin(), "review")
+    for shown in (explanation_api(scene, "CQ-1"), explanation_page(scene, "CQ-1")):
+        assert "2026-03-01" not in shown
+        assert "PZ-3" not in shown
 
 
 # --- hostile bodies ----------------------------------------------------------------------

@@ -260,10 +260,21 @@ def new_importer(shipment: Shipment, context: Context) -> Fired | None:
     for importer in shipment.importers:
         first = context.first_seen.get(importer)
         if first is not None and first >= shipment.occurred_on - timedelta(days=NEW_IMPORTER_DAYS):
-            days = (shipment.occurred_on - first).days
+            # The first sighting is dated only when it is one of the agency's declarations,
+            # named as evidence: a partner's record's date would outlive the agreement.
+            own = context.history.get(importer, ())
+            if own and own[0].occurred_on == first:
+                days = (shipment.occurred_on - first).days
+                return Fired(
+                    1.0,
+                    f"the importer was first seen on {first.isoformat()}, {days} days before this "
+                    "declaration",
+                    records=(own[0].record_id,),
+                    entities=(importer,),
+                )
             return Fired(
                 1.0,
-                f"the importer was first seen on {first.isoformat()}, {days} days before this declaration",
+                f"the importer was first seen at most {NEW_IMPORTER_DAYS} days before this declaration",
                 entities=(importer,),
             )
     return None

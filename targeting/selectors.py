@@ -46,7 +46,7 @@ PURPOSE = Purpose.RISK_ASSESSMENT
 TOP_INDICATORS = 3
 CHART_ENTITIES_MAX = 20
 DECISION_FIELDS = ("action", "random_pick", "outcome")
-WITHHELD_EXPLANATION = "Some of what this indicator found rests on records your agency may no longer see."
+WITHHELD_EXPLANATION = "Not shown: written from evidence your agency may no longer see."
 
 
 class ScoreNotFound(Http404):

@@ -5,7 +5,9 @@ hand from it).
 pol's PZ-2 states HS 240220 (heading 2402) for the consignment cus declared as HS 030617 in
 CQ-1. While MOU-T is in force cus may see PZ-2 for risk assessment, and CQ-1's
 partner_mismatch part rests on it. Once the agreement is suspended (or PZ-2's HS codes are
-redacted), nothing PZ-2 states may reach cus, through the score's explanation either."""
+redacted), nothing PZ-2 states may reach cus, through the score's explanation either (nor
+the date of an earlier pol record naming CQ-1's importer). Then hostile bodies (a NUL in a
+partner's code, booleans for numbers) and a random draw racing a hand decision."""
 
 import json
 import threading

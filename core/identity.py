@@ -43,6 +43,16 @@ class PublicRelatedField(serializers.SlugRelatedField):
         return str(obj.public_id)
 
 
+class SlugField(serializers.SlugRelatedField):
+    """An object named by its code or reference. A value no object can have (a NUL
+    character, which PostgreSQL refuses outright) is answered as one no object has."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 class PublicIdField(serializers.UUIDField):
     """A public id given in a request body: text only. DRF's field also takes an integer as
     the UUID of that value (1 as 00000000-...-0001), a number where an opaque id belongs."""

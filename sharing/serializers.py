@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agencies.models import Agency
-from core.identity import PublicIdField, PublicRelatedField, PublicSerializer
+from core.identity import PublicIdField, PublicRelatedField, PublicSerializer, SlugField
 from intel.access import viewer_agency_id
 from intel.filters import RecordFilter
 from intel.models import Category, Classification, Entity, Purpose, Record, Releasability
@@ -28,16 +28,6 @@ class PurposeField(serializers.ChoiceField):
         if purpose is None:
             raise serializers.ValidationError(f"state a purpose: one of {', '.join(Purpose.values)}")
         return purpose
-
-
-class SlugField(serializers.SlugRelatedField):
-    """An object named by its code or reference. A value no object can have (a NUL
-    character, which PostgreSQL refuses outright) is answered as one no object has."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str) and "\x00" in data:
-            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
-        return super().to_internal_value(data)
 
 
 class CallerScopedSerializer(serializers.Serializer):

@@ -188,8 +188,11 @@ def draw_random_inspections(user: User, *, count: int | None = None) -> Draw:
         count = random_count(random_share=profile.random_share, budget=profile.budget, scored=scores.count())
     elif isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10_000:
         raise ValidationError({"count": "a whole number from 0 to 10000"})
-    # Two draws of the agency at once would pick from the same undecided set.
-    Agency.objects.select_for_update().filter(pk=agency_id).first()
+    # Two draws of the agency at once would pick from the same undecided set. No key
+    # update: a plain FOR UPDATE would also block the foreign-key checks that other
+    # transactions (a hand decision, an audit event) make of the agency at commit, and a
+    # decision holding a score this draw waits for would deadlock with it.
+    Agency.objects.select_for_update(no_key=True).filter(pk=agency_id).first()
     decided = Decision.objects.filter(agency_id=agency_id).values("record_id")
     undecided = list(
         scores.exclude(record_id__in=decided).order_by("record_id").values_list("record_id", flat=True)
@@ -197,11 +200,13 @@ def draw_random_inspections(user: User, *, count: int | None = None) -> Draw:
     day = timezone.localdate()
     seed = draw_seed(agency, day)
     chosen = sorted(random.Random(seed).sample(undecided, min(count, len(undecided))))  # noqa: S311
-    # Locked as `decide` locks them; one decided by hand since the read above is left to it.
-    locked = (
-        scores.select_for_update(of=("self",)).filter(record_id__in=chosen).exclude(record_id__in=decided)
-    )
+    # Locked as `decide` locks them. A decision committed while this waited for a lock is
+    # not in the locking statement's snapshot; asked again once the rows are held, one
+    # decided by hand since the read above is left to it.
+    locked = scores.select_for_update(of=("self",)).filter(record_id__in=chosen)
     by_record = {score.record_id: score for score in locked.select_related("record")}
+    for record_id in decided.filter(record_id__in=chosen).values_list("record_id", flat=True):
+        by_record.pop(record_id, None)
     picked = []
     for record_id in chosen:
         score = by_record.get(record_id)

@@ -85,6 +85,11 @@ def sample_weights(random_pick: np.ndarray, *, budget: float, random_share: floa
     chance = random_share * budget
     if not chance > 0:
         raise FitRefused("the profile draws no random inspections (random share * budget is 0)")
+    # Both are shares an admin may set as small as a float goes: weights whose sum passes
+    # float's range are none scikit-learn can fit with.
+    picks = int(random_pick.sum())
+    if not math.isfinite(picks * (1.0 / chance) + (len(random_pick) - picks)):
+        raise FitRefused(f"the profile's random share * budget ({chance:.3g}) is too small to weigh picks by")
     return np.where(random_pick, 1.0 / chance, 1.0)
 
 

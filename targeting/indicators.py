@@ -260,10 +260,21 @@ def new_importer(shipment: Shipment, context: Context) -> Fired | None:
     for importer in shipment.importers:
         first = context.first_seen.get(importer)
         if first is not None and first >= shipment.occurred_on - timedelta(days=NEW_IMPORTER_DAYS):
-            days = (shipment.occurred_on - first).days
+            # The first sighting is dated only when it is one of the agency's declarations,
+            # named as evidence: a partner's record's date would outlive the agreement.
+            own = context.history.get(importer, ())
+            if own and own[0].occurred_on == first:
+                days = (shipment.occurred_on - first).days
+                return Fired(
+                    1.0,
+                    f"the importer was first seen on {first.isoformat()}, {days} days before this "
+                    "declaration",
+                    records=(own[0].record_id,),
+                    entities=(importer,),
+                )
             return Fired(
                 1.0,
-                f"the importer was first seen on {first.isoformat()}, {days} days before this declaration",
+                f"the importer was first seen at most {NEW_IMPORTER_DAYS} days before this declaration",
                 entities=(importer,),
             )
     return None
@@ -306,16 +317,19 @@ def partner_mismatch(shipment: Shipment, context: Context) -> Fired | None:
     for statement in context.partners.get(shipment.consignment, ()):
         found = []
         stated_headings = {code[:4] for code in statement.hs_codes}
+        # Only the kind of disagreement is said, in the declaration's own terms: the stored
+        # text outlives the partner's agreement and its redactions, while the record named
+        # as evidence is shown, or not, as the reader may see it then.
         if declared_headings and stated_headings and not declared_headings & stated_headings:
-            stated, declared = ", ".join(sorted(stated_headings)), ", ".join(sorted(declared_headings))
-            found.append(f"HS {stated} where the declaration says {declared}")
+            declared = ", ".join(sorted(declared_headings))
+            found.append(f"other HS headings than the declaration's {declared}")
         if (
             statement.value is not None
             and shipment.value
             and statement.currency == shipment.currency
             and abs(statement.value - shipment.value) > PARTNER_VALUE_TOLERANCE * shipment.value
         ):
-            found.append(f"a value of {statement.value:,.0f} {statement.currency}")
+            found.append(f"a value more than {PARTNER_VALUE_TOLERANCE:.0%} from the declared one")
         if (
             statement.importers
             and shipment.importers

@@ -97,7 +97,8 @@ def _declaration_post(request: HttpRequest, shown: selectors.Explanation) -> str
         partner_code = request.POST.get("partner") or None
         partner = None
         if partner_code is not None:
-            partner = Agency.objects.filter(code=partner_code).first()
+            # PostgreSQL refuses a NUL outright; no agency's code has one.
+            partner = Agency.objects.filter(code=partner_code).first() if "\x00" not in partner_code else None
             if partner is None:
                 raise ValidationError({"partner": "no agency has that code"})
         decisions.decide(

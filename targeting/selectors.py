@@ -43,6 +43,7 @@ PURPOSE = Purpose.RISK_ASSESSMENT
 TOP_INDICATORS = 3
 CHART_ENTITIES_MAX = 20
 DECISION_FIELDS = ("action", "random_pick", "outcome")
+WITHHELD_EXPLANATION = "Not shown: written from evidence your agency may no longer see."
 
 
 class ScoreNotFound(Http404):
@@ -290,7 +291,8 @@ def explanation(user, public_id: UUID | str) -> Explanation:
     them, and the paths whose every entity is one of those and every step a link they see
     now (`linked_now`); a path with a dropped element is dropped whole. Every part is
     listed with its contribution, so the parts add up to the score shown, whatever of its
-    evidence is dropped; `withheld` says that some was."""
+    evidence is dropped; `withheld` says that some was, and the part's stored text, written
+    from all of it, is then replaced by `WITHHELD_EXPLANATION`."""
     score = scored_declaration(user, public_id)
     reader = Reader(user, PURPOSE)
     stored = score.parts
@@ -327,6 +329,11 @@ def explanation(user, public_id: UUID | str) -> Explanation:
         kept_records = [records[pk] for pk in part["records"] if pk in records]
         kept_entities = [pk for pk in part["entities"] if pk in entities]
         kept_paths = [path for path in part["paths"] if path_kept(path)]
+        withheld = (
+            len(kept_records) < len(part["records"])
+            or len(kept_entities) < len(part["entities"])
+            or len(kept_paths) < len(part["paths"])
+        )
         for pk in [*kept_entities, *(pk for path in kept_paths for pk in path)]:
             named.setdefault(pk, shown_entity(pk))
         parts.append(
@@ -337,7 +344,9 @@ def explanation(user, public_id: UUID | str) -> Explanation:
                 "weight": part["weight"],
                 "value": part["value"],
                 "contribution": part["contribution"],
-                "explanation": part["explanation"],
+                # The stored text was written from all the evidence (how many seized parties,
+                # how often the walk stopped): with some of it out of sight, so is the text.
+                "explanation": WITHHELD_EXPLANATION if withheld else part["explanation"],
                 "records": [
                     {
                         "id": str(record.public_id),
@@ -350,11 +359,7 @@ def explanation(user, public_id: UUID | str) -> Explanation:
                 ],
                 "entities": [named[pk] for pk in kept_entities],
                 "paths": [[named[pk] for pk in path] for path in kept_paths],
-                "withheld": (
-                    len(kept_records) < len(part["records"])
-                    or len(kept_entities) < len(part["entities"])
-                    or len(kept_paths) < len(part["paths"])
-                ),
+                "withheld": withheld,
             }
         )
     decision = (

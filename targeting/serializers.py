@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agencies.models import Agency
-from core.identity import PublicSerializer
+from core.identity import PublicSerializer, SlugField
 from targeting import decisions, profiles
 from targeting.indicators import BY_NAME
 from targeting.models import Decision, RiskProfile, ScoringRun, ShipmentScore
@@ -158,7 +158,7 @@ class ExplanationSerializer(serializers.Serializer):
 class DecideSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=Decision.Action.choices)
     reason = serializers.CharField(max_length=decisions.REASON_MAX)
-    partner = serializers.SlugRelatedField(
+    partner = SlugField(
         slug_field="code",
         queryset=Agency.objects.all(),
         required=False,
@@ -212,17 +212,27 @@ class ProfileSerializer(PublicSerializer):
         read_only_fields = fields
 
 
+class NumberField(serializers.FloatField):
+    """A number, not a boolean: DRF's field takes `true` as 1.0, which as a budget would
+    inspect every declaration (the services refuse booleans too)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ProfileChangeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=profiles.REASON_MAX)
-    weights = serializers.DictField(child=serializers.FloatField(), required=False)
+    weights = serializers.DictField(child=NumberField(), required=False)
     watchlists = serializers.DictField(
         child=serializers.ListField(
             child=serializers.CharField(max_length=20), max_length=profiles.WATCHLIST_MAX
         ),
         required=False,
     )
-    budget = serializers.FloatField(min_value=0, max_value=1, required=False)
-    random_share = serializers.FloatField(min_value=0, max_value=1, required=False)
+    budget = NumberField(min_value=0, max_value=1, required=False)
+    random_share = NumberField(min_value=0, max_value=1, required=False)
 
 
 class ProposalReasonSerializer(serializers.Serializer):

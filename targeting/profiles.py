@@ -117,6 +117,13 @@ def _valid(key: str, value: str) -> bool:
     return value.isascii() and value.isdigit() and 2 <= len(value) <= 10
 
 
+def merged_watchlists(current: Mapping, given: Mapping) -> dict[str, list[str]]:
+    """The lists given replace the current ones; a list not given is kept."""
+    if not isinstance(given, Mapping):
+        raise ValidationError({"watchlists": "an object of ports, countries and hs_prefixes"})
+    return clean_watchlists({**current, **given})
+
+
 def _next_version(agency_id: int) -> int:
     latest = RiskProfile.objects.filter(agency_id=agency_id).aggregate(v=Max("version"))["v"]
     return (latest or 0) + 1
@@ -132,13 +139,14 @@ def change_profile(
     budget: float | None = None,
     random_share: float | None = None,
 ) -> RiskProfile:
-    """A new active version of the admin's agency's profile, with what was not given kept."""
+    """A new active version of the admin's agency's profile, with what was not given kept:
+    each weight and each watch-list not named stays as it was."""
     agency_id = user.agency_id
     require_agency_admin(user, agency_id, "change the risk profile")
     reason = _reason(reason)
     current = active_profile(agency_id=agency_id)
     try:
-        new_weights = current.weights if weights is None else clean_weights(weights)
+        new_weights = current.weights if weights is None else clean_weights({**current.weights, **weights})
     except ValueError as error:
         raise ValidationError({"weights": str(error)}) from error
     changed = RiskProfile(
@@ -146,7 +154,9 @@ def change_profile(
         version=_next_version(agency_id),
         status=RiskProfile.Status.ACTIVE,
         weights=new_weights,
-        watchlists=current.watchlists if watchlists is None else clean_watchlists(watchlists),
+        watchlists=current.watchlists
+        if watchlists is None
+        else merged_watchlists(current.watchlists, watchlists),
         budget=current.budget if budget is None else _share("budget", budget),
         random_share=current.random_share if random_share is None else _share("random_share", random_share),
         reason=reason,

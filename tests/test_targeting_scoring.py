@@ -247,3 +247,15 @@ def test_a_partner_value_counts_only_where_the_agreement_shows_it(tmp_path, reda
     if fires:
         tax_record = Record.objects.get(owner=tax.agency, external_ref="TAX-VAT-1")
         assert parts(cus.agency, "CUS-1")["partner_mismatch"]["records"] == [tax_record.pk]
+
+
+def test_a_partial_change_keeps_the_weights_and_lists_not_named():
+    cus = staff("cus")
+    profiles.change_profile(
+        cus.admin, reason="start", watchlists={"ports": ["PKKHI"], "countries": ["EC"], "hs_prefixes": ["2402"]}
+    )
+    changed = profiles.change_profile(
+        cus.admin, reason="tobacco", weights={"watch_hs": 42.0}, watchlists={"countries": ["PE"]}
+    )
+    assert changed.weights == {**DEFAULT_WEIGHTS, "watch_hs": 42.0}
+    assert changed.watchlists == {"ports": ["PKKHI"], "countries": ["PE"], "hs_prefixes": ["2402"]}

@@ -252,7 +252,9 @@ def test_a_partner_value_counts_only_where_the_agreement_shows_it(tmp_path, reda
 def test_a_partial_change_keeps_the_weights_and_lists_not_named():
     cus = staff("cus")
     profiles.change_profile(
-        cus.admin, reason="start", watchlists={"ports": ["PKKHI"], "countries": ["EC"], "hs_prefixes": ["2402"]}
+        cus.admin,
+        reason="start",
+        watchlists={"ports": ["PKKHI"], "countries": ["EC"], "hs_prefixes": ["2402"]},
     )
     changed = profiles.change_profile(
         cus.admin, reason="tobacco", weights={"watch_hs": 42.0}, watchlists={"countries": ["PE"]}

@@ -20,7 +20,7 @@ import json
 import math
 import random
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -1116,29 +1116,49 @@ def ensure_users(seed: int, agencies: dict) -> list[Credential]:
     return credentials
 
 
+def import_files(
+    files: Iterable[tuple[str, object, object, Iterable[dict]]],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, ImportResult]:
+    """Imports each (key, agency, user, rows) as one JSON Lines file of that agency, written
+    by that user, in turn; `progress` gets the rows imported so far over all of them."""
+    imports: dict[str, ImportResult] = {}
+    done = 0
+    with tempfile.TemporaryDirectory(prefix="interlink-scenario-") as directory:
+        for key, agency, user, rows in files:
+            path = Path(directory) / f"{key}.jsonl"
+            with path.open("w", encoding="utf-8") as stream:
+                for row in rows:
+                    stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+            def report(rows: int, offset: int = done) -> None:
+                if progress:
+                    progress(offset + rows)
+
+            imports[key] = import_file(path, agency, user=user, progress=report)
+            done += imports[key].rows
+            path.unlink()
+    return imports
+
+
 def seed(scenario: Scenario, progress: Callable[[int], None] | None = None) -> SeedResult:
     """Writes the scenario: agencies, users, then each agency's rows as one JSON Lines
     file imported by that agency's analyst. `progress` gets the rows imported so far."""
     agencies = ensure_agencies()
     credentials = ensure_users(scenario.seed, agencies)
     user_model = get_user_model()
-    imports: dict[str, ImportResult] = {}
-    done = 0
-    with tempfile.TemporaryDirectory(prefix="interlink-demo-") as directory:
-        for spec in AGENCIES:
-            path = Path(directory) / f"{spec.code}.jsonl"
-            with path.open("w", encoding="utf-8") as stream:
-                for row in scenario.agency_rows(spec):
-                    stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-            analyst = user_model.objects.get(username=f"{spec.code}-analyst")
-
-            def report(rows: int, offset: int = done) -> None:
-                if progress:
-                    progress(offset + rows)
-
-            imports[spec.code] = import_file(path, agencies[spec.code], user=analyst, progress=report)
-            done += imports[spec.code].rows
-            path.unlink()
+    imports = import_files(
+        (
+            (
+                spec.code,
+                agencies[spec.code],
+                user_model.objects.get(username=f"{spec.code}-analyst"),
+                scenario.agency_rows(spec),
+            )
+            for spec in AGENCIES
+        ),
+        progress=progress,
+    )
     return SeedResult(credentials, imports)
 
 

@@ -30,15 +30,12 @@ the same rows on every machine.
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
 from itertools import count
-from pathlib import Path
 from random import Random
 
 from django.apps import apps
@@ -59,11 +56,12 @@ from demo.scenario import (
     Vessel,
     _rng,
     ensure_users,
+    import_files,
     make_container,
     party_columns,
     vessel_columns,
 )
-from intel.import_writing import ImportResult, import_file
+from intel.import_writing import ImportResult
 
 # A fixed calendar, not "the last year": the same seed must give the same rows tomorrow.
 START = date(2025, 3, 1)
@@ -853,22 +851,18 @@ def load(scenario: TargetingScenario, progress: Callable[[int], None] | None = N
     credentials = ensure_users(scenario.seed, {spec.code: agencies[spec.key] for spec in AGENCIES})
     agreements = ensure_agreements(agencies)
     user_model = get_user_model()
-    imports: dict[str, ImportResult] = {}
-    done = 0
-    with tempfile.TemporaryDirectory(prefix="interlink-targeting-") as directory:
-        for spec in AGENCIES:
-            path = Path(directory) / f"{spec.code}.jsonl"
-            with path.open("w", encoding="utf-8") as stream:
-                for row in scenario.rows(spec.code):
-                    stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-            user = user_model.objects.get(
-                username=f"{spec.code}-{'analyst' if spec.key == 'customs' else 'liaison'}"
+    imports = import_files(
+        (
+            (
+                spec.key,
+                agencies[spec.key],
+                user_model.objects.get(
+                    username=f"{spec.code}-{'analyst' if spec.key == 'customs' else 'liaison'}"
+                ),
+                scenario.rows(spec.code),
             )
-
-            def report(rows: int, offset: int = done) -> None:
-                if progress:
-                    progress(offset + rows)
-
-            imports[spec.key] = import_file(path, agencies[spec.key], user=user, progress=report)
-            done += imports[spec.key].rows
+            for spec in AGENCIES
+        ),
+        progress=progress,
+    )
     return LoadedScenario(agencies, credentials, agreements, imports)

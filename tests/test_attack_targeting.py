@@ -24,6 +24,7 @@ from targeting.models import Decision, RiskProfile, ScoringRun
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin
 from tests.targeting_scene import ADDRESS, build
+from tests.test_attack_bulk_release import waiting_for_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -171,15 +172,6 @@ def test_a_boolean_is_not_a_number_in_a_profile_change(scene, body, field):
 
 
 # --- a hand decision and the random draw at once ------------------------------------------
-
-
-def waiting_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return cursor.fetchone()[0] > 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -34,34 +34,40 @@ HEADER = (
 RISK = {"operation": "network_risk", "parameters": {"limit": 50, "paths": 3}, "purpose": "investigation"}
 
 
+def entity_ids_far_from_other_runs() -> None:
+    """Neo4j is shared and keeps nodes of other runs under their databases' low entity ids:
+    ours start far from them, so the sync meets no stranger's node."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('intel_entity', 'id'), %s)",
+            [random.randrange(10**12, 10**15)],
+        )
+
+
+def load_csv(tmp_path: Path, owner, rows: list[str]) -> None:
+    path = tmp_path / f"{owner.agency.code}-{uuid.uuid4().hex[:6]}.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    import_file(path, owner.agency)
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> dict:
     """Customs (cus) ships for importers Alpha and Beta through one broker; the police (pol)
     seized a shipment of Alpha's and releases its seizures to customs under an agreement;
     tax sees nothing of either."""
     tag = uuid.uuid4().hex[:6]
-    # Neo4j is shared and keeps nodes of other runs under their databases' low entity ids:
-    # ours start far from them, so the sync meets no stranger's node.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('intel_entity', 'id'), %s)",
-            [random.randrange(10**12, 10**15)],
-        )
+    entity_ids_far_from_other_runs()
     cus, pol, tax = staff(f"cus-{tag}"), staff(f"pol-{tag}"), staff(f"tax-{tag}")
 
-    def load(owner, rows: list[str]) -> None:
-        path = tmp_path / f"{owner.agency.code}-{uuid.uuid4().hex[:6]}.csv"
-        path.write_text("\n".join([HEADER, *rows]) + "\n")
-        import_file(path, owner.agency)
-
-    load(
+    load_csv(
+        tmp_path,
         cus,
         [
             f"S-1,shipment,restricted,2026-03-02,one,Alpha {tag} Trading,NL,Broker {tag} Customs,NL,",
             f"S-2,shipment,restricted,2026-03-03,two,Beta {tag} Trading,NL,Broker {tag} Customs,NL,",
         ],
     )
-    load(pol, [f"Z-1,seizure,restricted,2026-03-04,seized,Alpha {tag} Trading,NL,,,cocaine"])
+    load_csv(tmp_path, pol, [f"Z-1,seizure,restricted,2026-03-04,seized,Alpha {tag} Trading,NL,,,cocaine"])
     for record in Record.objects.filter(owner=pol.agency):
         releases.set_releasability(record, pol.analyst, "covering")
     agreement = in_force(

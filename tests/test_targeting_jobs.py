@@ -5,21 +5,18 @@ again and the seizure customs no longer sees stops counting. Waiting loops fail 
 
 from __future__ import annotations
 
-import random
 import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from intel.import_writing import import_file
 from intel.models import Record
 from sharing import agreements, releases
 from targeting import scoring
 from targeting.models import ScoringRun, ShipmentScore
 from targeting.tasks import rescore_stale
 from tests.sharing_helpers import in_force, platform_admin, staff
-from tests.test_graph_jobs import HEADER, synced
+from tests.test_graph_jobs import entity_ids_far_from_other_runs, load_csv, synced
 from tests.test_import_batches import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,27 +27,18 @@ def world(tmp_path: Path) -> dict:
     """Customs declares a shipment of Alpha's and one of Beta's; the police seized from Alpha
     and release their seizures to customs under an agreement in force."""
     tag = uuid.uuid4().hex[:6]
-    # Neo4j is shared: entity ids far from other runs' (as tests/test_graph_jobs.py does).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('intel_entity', 'id'), %s)",
-            [random.randrange(10**12, 10**15)],
-        )
+    entity_ids_far_from_other_runs()
     cus, pol = staff(f"cus-{tag}"), staff(f"pol-{tag}")
 
-    def load(owner, rows: list[str]) -> None:
-        path = tmp_path / f"{owner.agency.code}-{uuid.uuid4().hex[:6]}.csv"
-        path.write_text("\n".join([HEADER, *rows]) + "\n")
-        import_file(path, owner.agency)
-
-    load(
+    load_csv(
+        tmp_path,
         cus,
         [
             f"S-1,shipment,restricted,2026-03-02,one,Alpha {tag} Trading,NL,Broker {tag} Customs,NL,",
             f"S-2,shipment,restricted,2026-03-03,two,Beta {tag} Trading,NL,Other {tag} Brokers,NL,",
         ],
     )
-    load(pol, [f"Z-1,seizure,restricted,2025-09-04,seized,Alpha {tag} Trading,NL,,,cocaine"])
+    load_csv(tmp_path, pol, [f"Z-1,seizure,restricted,2025-09-04,seized,Alpha {tag} Trading,NL,,,cocaine"])
     for record in Record.objects.filter(owner=pol.agency):
         releases.set_releasability(record, pol.analyst, "covering")
     agreement = in_force(

@@ -298,7 +298,7 @@ def _evaluation_lines(ev: dict) -> list[str]:
         f"Seeds {', '.join(map(str, ev['seeds']))}, {ev['shipments']:,} declarations in each test window; "
         "means over the seeds with 95 % t-intervals.",
         "",
-        ev["table"],
+        ev["table"].rstrip(),
         "",
         f"At 5 %: rules plus network capture {network['mean']:.1%}, rules alone {rules['mean']:.1%}: "
         f"{ratio:.1f} times (goal: 2 times, {'met' if ratio >= 2 else 'missed'}).",

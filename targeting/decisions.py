@@ -338,3 +338,18 @@ def rescore(user: User) -> ScoringRun:
         raise PermissionDenied("only an analyst or agency admin of an agency may ask for a rescoring")
     require_decider(user, agency_id, "ask for a rescoring")
     return scoring.request_scoring(agency_id=agency_id, force=True)
+
+
+def keep_scored(user: User) -> ScoringRun | None:
+    """What opening the queue asks: the agency's scoring, queued when it has none yet or its
+    scores are stale (nothing while a run is under way or they are current, nor after a run
+    failed: that one waits for someone to ask again, rather than fail at every opening).
+    Anyone of the agency may open the queue; without the sync's beat (the embedded default)
+    this is what scores an agency the first time."""
+    agency_id = user.agency_id if user.is_authenticated else None
+    if agency_id is None:
+        return None
+    run = ScoringRun.objects.filter(agency_id=agency_id).first()
+    if run is not None and run.status == ScoringRun.Status.FAILED:
+        return run
+    return scoring.request_scoring(agency_id=agency_id)

@@ -62,6 +62,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         field, problems = next(iter(error.message_dict.items()))
         return bad_input(request, field, " ".join(problems))
+    decisions.keep_scored(request.user)
     state = selectors.scoring_status(request.user)
     paginator = LimitedCountPaginator(
         selectors.queue(request.user, filters=filters), PAGE_SIZE, settings.PAGINATION_COUNT_LIMIT
@@ -69,7 +70,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     page = paginator.get_page(page_number(request.GET.get("page")))
     rows = selectors.page_rows(list(page.object_list))
     # The line goes under the last row inside the budget, when the next row shown is outside it.
-    for row, following in zip(rows, [*rows[1:], None], strict=True):
+    for row, following in zip(rows, [*rows[1:], None], strict=False):
         row.budget_line = row.in_budget and (following is None or not following.in_budget)
         row.top = selectors.top_indicators(row)
     query = request.GET.copy()

@@ -18,7 +18,7 @@ from sharing import agreements
 from targeting import decisions, facts
 from targeting.models import Decision, ScoringRun, ShipmentScore
 from tests.auth_helpers import signed_in
-from tests.sharing_helpers import platform_admin
+from tests.sharing_helpers import platform_admin, staff
 from tests.targeting_scene import build
 
 pytestmark = pytest.mark.django_db
@@ -454,3 +454,23 @@ def test_the_profile_page_changes_the_profile_and_decides_proposals_for_admins_o
         f"/api/targeting/profiles/{other.public_id}/accept/", {"reason": "x"}, format="json"
     )
     assert api.status_code == 404
+
+
+@pytest.mark.parametrize("role", ["analyst", "liaison"])
+def test_opening_an_empty_queue_asks_for_the_agencys_first_scoring(role):
+    """An agency that has never been scored: the queue is empty, not an error, and opening
+    it asks for the scoring (there is no beat to ask on the embedded default)."""
+    lone = staff("lone")
+    page = signed_in(Client(), getattr(lone, role)).get("/targeting/")
+    assert page.status_code == 200
+    assert ScoringRun.objects.filter(agency=lone.agency, status__in=["pending", "done"]).exists()
+    assert not ShipmentScore.objects.filter(agency=lone.agency).exists()
+
+
+def test_a_failed_scoring_waits_for_someone_to_ask_again(scene):
+    ScoringRun.objects.filter(agency=scene.cus.agency).update(
+        status="failed", error="the scoring failed; ask again"
+    )
+    page = signed_in(Client(), scene.cus.analyst).get("/targeting/")
+    assert page.status_code == 200 and "The last scoring failed" in page.content.decode()
+    assert ScoringRun.objects.get(agency=scene.cus.agency).status == "failed"

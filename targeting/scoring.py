@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 SCORING_LOCK_SPACE = 0x7467_0001
 WRITE_BATCH = 2_000
+STORED_FIELDS = ["occurred_on", "score", "rules_score", "parts", "fired", "profile", "basis", "computed_at"]
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,17 @@ def store(*, agency_id: int, profile: RiskProfile, basis: int | None, assessed: 
                 computed_at=now,
             )
         )
+    # Each declaration's row is updated in place, not deleted and written anew: a decision
+    # that waits on its row's lock while this commits must find it, not a row that is gone.
     with transaction.atomic():
-        ShipmentScore.objects.filter(agency_id=agency_id).delete()
-        ShipmentScore.objects.bulk_create(rows, batch_size=WRITE_BATCH)
+        ShipmentScore.objects.bulk_create(
+            rows,
+            batch_size=WRITE_BATCH,
+            update_conflicts=True,
+            unique_fields=["agency", "record"],
+            update_fields=STORED_FIELDS,
+        )
+        ShipmentScore.objects.filter(agency_id=agency_id).exclude(computed_at=now).delete()
 
 
 # --- the run -----------------------------------------------------------------------------

@@ -261,3 +261,19 @@ def test_a_partial_change_keeps_the_weights_and_lists_not_named():
     )
     assert changed.weights == {**DEFAULT_WEIGHTS, "watch_hs": 42.0}
     assert changed.watchlists == {"ports": ["PKKHI"], "countries": ["PE"], "hs_prefixes": ["2402"]}
+
+
+def test_a_rescoring_updates_each_declarations_row_in_place(world):
+    """A decision locks its declaration's score row; one that waited while a rescoring
+    committed must find the row again, so rescoring keeps the rows and changes them."""
+    cus, _, _, _ = world
+    scoring.score_agency(agency_id=cus.agency.pk)
+    before = ShipmentScore.objects.get(agency=cus.agency)
+    profiles.change_profile(
+        cus.admin, reason="more weight on seizures nearby", weights={"seizure_distance": 50.0}
+    )
+    scoring.score_agency(agency_id=cus.agency.pk)
+    after = ShipmentScore.objects.get(agency=cus.agency)
+    assert after.pk == before.pk
+    assert after.score == before.score + 30.0  # seizure distance 1.0, from 20 to 50
+    assert after.computed_at > before.computed_at

@@ -166,6 +166,15 @@ def stage_queue(samples: int) -> dict:
     scored = ShipmentScore.objects.filter(agency=analyst.agency).count()
     if not scored:
         raise SystemExit("run the score stage first: customs has no scores")
+    # Opening the queue asks for a scoring when the agency's scores are not current (the
+    # score stage's runs call the scorer, not the job): asked here, untimed, so that every
+    # request measured reads current scores.
+    from targeting import scoring
+    from targeting.models import ScoringRun
+
+    scoring.request_scoring(agency_id=analyst.agency_id)
+    if not scoring.is_current(ScoringRun.objects.get(agency_id=analyst.agency_id)):
+        raise SystemExit("customs' scores are not current after its scoring job")
     deep = max(1, scored // 50 // 2)
     client = Client()
     client.force_login(analyst)

@@ -46,7 +46,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -546,10 +545,6 @@ RENDERERS: dict[str, Callable[[dict], list[str]]] = {
 # --- the run ------------------------------------------------------------------------------
 
 
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
@@ -566,11 +561,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--reference-samples", type=int, default=3)
     args = parser.parse_args(argv)
-    stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
-    if set(stages) - set(STAGES):
-        parser.error(f"unknown stage(s): {', '.join(sorted(set(stages) - set(STAGES)))}")
+    stages = report.chosen_stages(parser, args.stages, STAGES)
 
-    from bench.run import code_version, load_dataset
+    from bench.run import load_dataset
 
     WORK.mkdir(parents=True, exist_ok=True)
     results: dict = {}
@@ -583,14 +576,7 @@ def main(argv: list[str] | None = None) -> None:
         load_dataset(RECORDS)
         for stage in stages:
             print(f"[bench] {stage} ...", file=sys.stderr, flush=True)
-            run = {
-                "code": code_version(),
-                "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "command": shlex.join(
-                    ["platform/with-env", ".venv/bin/python", "-m", "bench.graph_analytics", *argv]
-                ),
-                "load": load_average(),
-            }
+            run = report.stage_run("bench.graph_analytics", argv)
             if stage == "resync":
                 from bench.graph_sync import run_resync
 
@@ -599,13 +585,7 @@ def main(argv: list[str] | None = None) -> None:
                 stage_walks(results, args.samples, args.reference_samples)
             else:
                 stage_global(results)
-            # Read again: another run of other stages may have written its figures meanwhile.
-            kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-            kept[stage] = results[stage]
-            kept.setdefault("runs", {})[stage] = run
-            RESULTS.write_text(json.dumps(kept, indent=2))
-            report.write_section(PAGE, render(kept), BEGIN, END)
-            print(f"[bench] {stage} done; wrote {PAGE}", file=sys.stderr, flush=True)
+            report.keep_stage(RESULTS, PAGE, stage, results[stage], run, render, BEGIN, END)
 
 
 if __name__ == "__main__":

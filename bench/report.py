@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import pstats
 import re
+import shlex
+import sys
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 # (file suffix, function) -> what to call it in the profile table.
@@ -631,3 +635,43 @@ def _load_section(add, load: dict, run: dict) -> None:
         for failure in load["failures"]:
             add(f"- {failure['count']} x {failure['method']} {failure['name']}: `{failure['error'][:200]}`")
         add("")
+
+
+# --- stages of a benchmark ----------------------------------------------------------------
+
+
+def chosen_stages(parser, asked: str, stages: tuple[str, ...]) -> list[str]:
+    """The stages named in `--stages`, in the order given; an unknown one is the parser's error."""
+    chosen = [stage.strip() for stage in asked.split(",") if stage.strip()]
+    if set(chosen) - set(stages):
+        parser.error(f"unknown stage(s): {', '.join(sorted(set(chosen) - set(stages)))}")
+    return chosen
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def stage_run(module: str, argv: list[str]) -> dict:
+    """What a stage's figures name: the code measured, when, the command and the load."""
+    from bench.run import code_version
+
+    return {
+        "code": code_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": shlex.join(["platform/with-env", ".venv/bin/python", "-m", module, *argv]),
+        "load": load_average(),
+    }
+
+
+def keep_stage(
+    results_path: Path, page: Path, stage: str, result: dict, run: dict, render, begin: str, end: str
+) -> None:
+    """Adds a stage's figures to the benchmark's results and rewrites its section. Read again
+    first: another run of other stages may have written its figures meanwhile."""
+    kept = json.loads(results_path.read_text()) if results_path.exists() else {}
+    kept[stage] = result
+    kept.setdefault("runs", {})[stage] = run
+    results_path.write_text(json.dumps(kept, indent=2))
+    write_section(page, render(kept), begin, end)
+    print(f"[bench] {stage} done; wrote {page}", file=sys.stderr, flush=True)

@@ -33,11 +33,9 @@ import argparse
 import json
 import os
 import resource
-import shlex
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -67,10 +65,6 @@ PHASES = {
 }
 GOAL_PER_SECOND = 2_000
 EVALUATION_DB = "interlink_bench_targeting_eval"
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def customs_declarations() -> int:
@@ -339,12 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--eval-shipments", type=int, default=3000)
     args = parser.parse_args(argv)
-    stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
-    if set(stages) - set(STAGES):
-        parser.error(f"unknown stage(s): {', '.join(sorted(set(stages) - set(STAGES)))}")
-
-    from bench.run import code_version
-
+    stages = report.chosen_stages(parser, args.stages, STAGES)
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.pop("NEO4J_URI", None)  # scoring reads PostgreSQL only
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -352,12 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_django()
     for stage in stages:
         print(f"[bench] {stage} ...", file=sys.stderr, flush=True)
-        run = {
-            "code": code_version(),
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": shlex.join(["platform/with-env", ".venv/bin/python", "-m", "bench.targeting", *argv]),
-            "load": load_average(),
-        }
+        run = report.stage_run("bench.targeting", argv)
         if stage == "score":
             run["dataset"] = ensure_dataset(args.declarations)
             result = stage_score(args.runs)
@@ -378,12 +362,7 @@ def main(argv: list[str] | None = None) -> None:
                 text=True,
             ).stdout
             result = json.loads(out.strip().splitlines()[-1])
-        kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        kept[stage] = result
-        kept.setdefault("runs", {})[stage] = run
-        RESULTS.write_text(json.dumps(kept, indent=2))
-        report.write_section(PAGE, render(kept), BEGIN, END)
-        print(f"[bench] {stage} done; wrote {PAGE}", file=sys.stderr, flush=True)
+        report.keep_stage(RESULTS, PAGE, stage, result, run, render, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ of the same consignment; network indicators read the agency's graph."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -131,6 +132,30 @@ class Earlier:
     carriers: frozenset[int]
 
 
+class Usage:
+    """An importer's earlier declarations in order, with the brokers and carriers used by the
+    first n of them, so that each declaration asks "what came before" by bisection instead of
+    rereading the importer's whole history."""
+
+    def __init__(self, history: list[Earlier]) -> None:
+        self.keys = [(e.occurred_on, e.record_id) for e in history]
+        self.record_ids = [e.record_id for e in history]
+        self.brokers: list[frozenset[int]] = []
+        self.carriers: list[frozenset[int]] = []
+        brokers: frozenset[int] = frozenset()
+        carriers: frozenset[int] = frozenset()
+        for e in history:
+            # An unchanged union is shared, not copied: a regular importer's brokers rarely change.
+            brokers = brokers if e.brokers <= brokers else brokers | e.brokers
+            carriers = carriers if e.carriers <= carriers else carriers | e.carriers
+            self.brokers.append(brokers)
+            self.carriers.append(carriers)
+
+    def before(self, key: tuple[date, int]) -> int:
+        """How many of the declarations come before `key` (date, record id)."""
+        return bisect.bisect_left(self.keys, key)
+
+
 @dataclass
 class NetworkFacts:
     """What the agency's graph says of each entity (`targeting.network` computes it)."""
@@ -158,6 +183,12 @@ class Context:
     first_seen: dict[int, date] = field(default_factory=dict)
     partners: dict[int, list[PartnerStatement]] = field(default_factory=dict)
     network: NetworkFacts | None = None
+    usage_by_importer: dict[int, Usage] = field(default_factory=dict, repr=False)
+
+    def usage(self, importer: int) -> Usage:
+        if importer not in self.usage_by_importer:
+            self.usage_by_importer[importer] = Usage(self.history.get(importer, []))
+        return self.usage_by_importer[importer]
 
 
 def value_key(shipment: Shipment) -> tuple[str, str, str] | None:
@@ -284,25 +315,20 @@ def logistics_change(shipment: Shipment, context: Context) -> Fired | None:
     if shipment.occurred_on is None:
         return None
     for importer in shipment.importers:
-        earlier = [
-            e
-            for e in context.history.get(importer, ())
-            if (e.occurred_on, e.record_id) < (shipment.occurred_on, shipment.record_id)
-        ]
-        if len(earlier) < REGULAR_IMPORTER_SHIPMENTS:
+        usage = context.usage(importer)
+        count = usage.before((shipment.occurred_on, shipment.record_id))
+        if count < REGULAR_IMPORTER_SHIPMENTS:
             continue
-        used_brokers = frozenset().union(*(e.brokers for e in earlier))
-        used_carriers = frozenset().union(*(e.carriers for e in earlier))
-        new_brokers = sorted(set(shipment.brokers) - used_brokers)
-        new_carriers = sorted(set(shipment.carriers) - used_carriers)
+        new_brokers = sorted(set(shipment.brokers) - usage.brokers[count - 1])
+        new_carriers = sorted(set(shipment.carriers) - usage.carriers[count - 1])
         if new_brokers or new_carriers:
             changed = " and ".join(
                 word for word, new in (("broker", new_brokers), ("carrier", new_carriers)) if new
             )
             return Fired(
                 1.0,
-                f"the importer's {len(earlier)} earlier declarations never used this {changed}",
-                records=tuple(e.record_id for e in earlier[-5:]),
+                f"the importer's {count} earlier declarations never used this {changed}",
+                records=tuple(usage.record_ids[max(0, count - 5) : count]),
                 entities=(importer, *new_brokers, *new_carriers),
             )
     return None

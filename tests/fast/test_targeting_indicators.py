@@ -211,3 +211,15 @@ def test_network_facts_of_a_small_graph():
     assert facts.distance_path(11) == (10, 20, 11)
     assert facts.risk[11] > facts.risk[12] > 0
     assert set(facts.community) == {10, 11, 12, 20, 30}
+
+
+def test_logistics_change_names_the_count_and_last_five_earlier_declarations():
+    # Eight earlier declarations (out of order, one of them after this one), the new broker
+    # first used by the declaration after this one: it still counts as new here.
+    history = [earlier(i, 100 - i) for i in (3, 1, 8, 2, 5, 4, 7, 6)] + [earlier(9, -5, broker=99)]
+    history.sort(key=lambda e: (e.occurred_on, e.record_id))
+    found = indicators.logistics_change(shipment(brokers=(99,)), context(history={IMPORTER: history}))
+    assert found is not None
+    assert found.records == (4, 5, 6, 7, 8)
+    assert "8 earlier declarations never used this broker" in found.explanation
+    assert found.entities == (IMPORTER, 99)

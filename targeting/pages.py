@@ -65,7 +65,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     decisions.keep_scored(request.user)
     state = selectors.scoring_status(request.user)
     paginator = LimitedCountPaginator(
-        selectors.queue(request.user, filters=filters), PAGE_SIZE, settings.PAGINATION_COUNT_LIMIT
+        selectors.queue(request.user, filters=filters, budget=state.budget),
+        PAGE_SIZE,
+        settings.PAGINATION_COUNT_LIMIT,
     )
     page = paginator.get_page(page_number(request.GET.get("page")))
     rows = selectors.page_rows(list(page.object_list))

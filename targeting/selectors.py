@@ -138,15 +138,24 @@ def _agency(user) -> int | None:
     return getattr(user, "agency_id", None) if getattr(user, "is_authenticated", False) else None
 
 
-def scored_declarations(user) -> QuerySet[ShipmentScore]:
+def own_scores(user) -> QuerySet[ShipmentScore]:
     """The reader's agency's scored declarations (scores are written for an agency's own
-    declarations only), in queue order (score down, then record id), each with whether it
-    falls within the inspection budget (`in_budget`). Narrow rows: a page of them gets its
-    declarations, explanations and decisions from `page_rows`."""
+    declarations only), narrow rows, unordered."""
     agency_id = _agency(user)
     if agency_id is None:
         return ShipmentScore.objects.none()
-    budget = budget_of(agency_id)
+    return ShipmentScore.objects.filter(agency_id=agency_id).defer("parts")
+
+
+def scored_declarations(user, *, budget: Budget | None = None) -> QuerySet[ShipmentScore]:
+    """`own_scores` in queue order (score down, then record id), each with whether it falls
+    within the inspection budget (`in_budget`; pass the `budget` when the request already
+    has it). A page of them gets its declarations, explanations and decisions from
+    `page_rows`."""
+    agency_id = _agency(user)
+    if agency_id is None:
+        return ShipmentScore.objects.none()
+    budget = budget or budget_of(agency_id)
     if budget.last is None:
         in_budget = Value(False)
     else:
@@ -156,12 +165,7 @@ def scored_declarations(user) -> QuerySet[ShipmentScore]:
             default=Value(False),
             output_field=BooleanField(),
         )
-    return (
-        ShipmentScore.objects.filter(agency_id=agency_id)
-        .defer("parts")
-        .annotate(in_budget=in_budget)
-        .order_by("-score", "record_id")
-    )
+    return own_scores(user).annotate(in_budget=in_budget).order_by("-score", "record_id")
 
 
 def page_rows(rows: list[ShipmentScore]) -> list[ShipmentScore]:
@@ -202,9 +206,9 @@ def apply_filters(scores: QuerySet[ShipmentScore], filters: QueueFilters) -> Que
     return scores
 
 
-def queue(user, *, filters: QueueFilters) -> QuerySet[ShipmentScore]:
+def queue(user, *, filters: QueueFilters, budget: Budget | None = None) -> QuerySet[ShipmentScore]:
     """The queue as the API and the page list it (paginated by `core.pagination`)."""
-    return apply_filters(scored_declarations(user), filters)
+    return apply_filters(scored_declarations(user, budget=budget), filters)
 
 
 def label_of(name: str) -> str:
@@ -257,12 +261,15 @@ def scoring_status(user) -> ScoringStatus:
 # --- the explanation -------------------------------------------------------------------
 
 
-def scored_declaration(user, public_id: UUID | str) -> ShipmentScore:
+def scored_declaration(user, public_id: UUID | str, *, ranked: bool = True) -> ShipmentScore:
+    """One of the reader's scored declarations; `ranked` adds whether it is within the
+    budget, which only showing it needs (deciding on it does not)."""
     try:
         public_id = UUID(str(public_id))
     except ValueError:
         raise ScoreNotFound from None
-    found = scored_declarations(user).filter(record__public_id=public_id).first()
+    scores = scored_declarations(user) if ranked else own_scores(user)
+    found = scores.filter(record__public_id=public_id).first()
     if found is None:
         raise ScoreNotFound
     return found

@@ -43,7 +43,7 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
         return selectors.apply_filters(queryset, selectors.clean_filters(self.request.query_params))
 
     def get_object(self):
-        return selectors.scored_declaration(self.request.user, self.kwargs["pk"])
+        return selectors.scored_declaration(self.request.user, self.kwargs["pk"], ranked=False)
 
     @extend_schema(parameters=[QueueFilterSerializer])
     def list(self, request, *args, **kwargs):

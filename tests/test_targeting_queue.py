@@ -8,8 +8,9 @@ import uuid
 from datetime import date
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from graph import algorithms
@@ -474,3 +475,27 @@ def test_a_failed_scoring_waits_for_someone_to_ask_again(scene):
     page = signed_in(Client(), scene.cus.analyst).get("/targeting/")
     assert page.status_code == 200 and "The last scoring failed" in page.content.decode()
     assert ScoringRun.objects.get(agency=scene.cus.agency).status == "failed"
+
+
+def test_a_queue_request_reads_the_budget_once(scene):
+    """The budget (a count of the agency's scores and the row at its line) is read once per
+    request, whether the page also shows the scoring state or the API decides on a row."""
+    from targeting import profiles
+
+    def budget_reads(client, method: str, url: str, **data) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            answer = getattr(client, method)(url, data, content_type="application/json")
+            assert answer.status_code < 300, answer.content
+        # The budget's row at its line: the ranked scores offset to the budget's size.
+        return sum(
+            'FROM "targeting_shipmentscore"' in q["sql"] and "OFFSET" in q["sql"] and "LIMIT 1" in q["sql"]
+            for q in captured.captured_queries
+        )
+
+    profiles.change_profile(scene.cus.admin, reason="budget", budget=1.0)
+    page = signed_in(Client(), scene.cus.analyst)
+    assert budget_reads(page, "get", "/targeting/") == 1
+    api = scene.cus.client()
+    assert budget_reads(api, "get", API) == 1
+    cq1 = scene.record("CQ-1").public_id
+    assert budget_reads(api, "post", f"{API}{cq1}/decision/", action="inspect", reason="checked") == 0

@@ -16,6 +16,7 @@ from audit.log import record_event
 from cases import selectors
 from cases.charts import clean_chart
 from cases.models import Case
+from core.inputs import storable_text
 
 NAME_MAX = 200
 NOTES_MAX = 20_000
@@ -45,26 +46,12 @@ def created_by_user(user: User, case: Case, doing: str) -> None:
         raise PermissionDenied(f"only the case's creator may {doing} it")
 
 
-def no_nul(field: str, text: str) -> str:
-    # PostgreSQL stores no NUL character in text: refused here rather than failing the write.
-    if "\x00" in text:
-        raise ValidationError({field: "may not hold a NUL character"})
-    return text
-
-
 def clean_name(name: str) -> str:
-    name = no_nul("name", name).strip()
-    if not name:
-        raise ValidationError({"name": "name the case"})
-    if len(name) > NAME_MAX:
-        raise ValidationError({"name": f"at most {NAME_MAX} characters"})
-    return name
+    return storable_text("name", name, limit=NAME_MAX, when_empty="name the case")
 
 
 def clean_notes(notes: str) -> str:
-    if len(no_nul("notes", notes)) > NOTES_MAX:
-        raise ValidationError({"notes": f"at most {NOTES_MAX} characters"})
-    return notes
+    return storable_text("notes", notes, limit=NOTES_MAX, when_empty=None)
 
 
 def seen_chart(user: User, chart: object) -> dict:

@@ -1,8 +1,9 @@
-"""Bounds of the numbers users send, shared by the API and the pages. A number past them is
-refused or clipped before any query, never passed on to the database (PostgreSQL refuses
-integers past 64 bits with an error, which would be a 500)."""
+"""Bounds of the numbers and text users send, shared by the API and the pages. What is past
+them is refused or clipped before any query, never passed on to the database (PostgreSQL
+refuses integers past 64 bits, and text holding a NUL, with an error, which would be a 500)."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 
 def page_number(raw: str | None) -> int:
@@ -13,3 +14,24 @@ def page_number(raw: str | None) -> int:
     except (TypeError, ValueError):
         return 1
     return min(max(asked, 1), settings.PAGINATION_MAX_PAGE)
+
+
+def storable_text(field: str, value: object, *, limit: int, when_empty: str | None = "is required") -> str:
+    """Text a user typed, stripped, or a ValidationError naming `field`: not text, empty (with
+    `when_empty` as the message; None allows it), over `limit` characters, or holding what
+    PostgreSQL cannot store (a NUL; a lone UTF-16 surrogate, which a JSON body can escape),
+    which would otherwise fail the write with a 500."""
+    if not isinstance(value, str):
+        raise ValidationError({field: "text is required"})
+    value = value.strip()
+    if not value and when_empty is not None:
+        raise ValidationError({field: when_empty})
+    if len(value) > limit:
+        raise ValidationError({field: f"at most {limit} characters"})
+    if "\x00" in value:
+        raise ValidationError({field: "may not hold a NUL character"})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError({field: "holds a character that is not text (a lone surrogate)"}) from None
+    return value

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, User
 from audit.log import record_event
+from core.inputs import storable_text
 from intel.import_validation import PARTY_ROLES, parse_row
 from intel.import_writing import restated, write_planned
 from intel.models import Category, Classification, LinkType, Mention, Record, Role
@@ -49,21 +50,6 @@ def require_decider(user: User, agency_id: int, doing: str) -> None:
         raise PermissionDenied(f"only an analyst or agency admin of the declaration's agency may {doing}")
 
 
-def clean_text(name: str, value: object, limit: int) -> str:
-    if not isinstance(value, str):
-        raise ValidationError({name: "text is required"})
-    value = value.strip()
-    if not value:
-        raise ValidationError({name: "is required"})
-    if len(value) > limit or "\x00" in value:
-        raise ValidationError({name: f"at most {limit} characters, no NUL"})
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError({name: "holds a character that is not text (a lone surrogate)"}) from None
-    return value
-
-
 def _score_of(record: Record) -> ShipmentScore:
     """The declaration's score, locked: decisions on one declaration are taken one at a time
     (two first decisions at once would otherwise both insert)."""
@@ -87,7 +73,7 @@ def decide(
     require_decider(user, record.owner_id, "decide on it")
     if action not in Decision.Action.values:
         raise ValidationError({"action": f"one of {', '.join(Decision.Action.values)}"})
-    reason = clean_text("reason", reason, REASON_MAX)
+    reason = storable_text("reason", reason, limit=REASON_MAX)
     if action == Decision.Action.REFER:
         if partner is None:
             raise ValidationError({"partner": "name the partner agency to refer the declaration to"})
@@ -252,7 +238,7 @@ def record_outcome(user: User, decision: Decision, *, outcome: str, findings: st
     require_decider(user, decision.agency_id, "record an inspection's outcome")
     if outcome not in Decision.Outcome.values:
         raise ValidationError({"outcome": f"one of {', '.join(Decision.Outcome.values)}"})
-    findings = clean_text("findings", findings, FINDINGS_MAX)
+    findings = storable_text("findings", findings, limit=FINDINGS_MAX)
     decision = Decision.objects.select_for_update().select_related("record", "agency").get(pk=decision.pk)
     if decision.action != Decision.Action.INSPECT:
         raise ValidationError(

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from agencies.models import Agency, User
-from core.inputs import page_number
+from core.inputs import page_number, storable_text
 from core.pagination import LimitedCountPaginator
 from intel.pages import bad_input
 from targeting import decisions, profiles, selectors
@@ -100,8 +100,8 @@ def _declaration_post(request: HttpRequest, shown: selectors.Explanation) -> str
         partner_code = request.POST.get("partner") or None
         partner = None
         if partner_code is not None:
-            # PostgreSQL refuses a NUL outright; no agency's code has one.
-            partner = Agency.objects.filter(code=partner_code).first() if "\x00" not in partner_code else None
+            code = storable_text("partner", partner_code, limit=Agency._meta.get_field("code").max_length)
+            partner = Agency.objects.filter(code=code).first()
             if partner is None:
                 raise ValidationError({"partner": "no agency has that code"})
         decisions.decide(

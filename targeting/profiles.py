@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agencies.models import User
 from audit.log import record_event
+from core.inputs import storable_text
 from targeting.indicators import DEFAULT_WEIGHTS, clean_weights
 from targeting.models import RiskProfile
 
@@ -24,6 +25,10 @@ DEFAULT_RANDOM_SHARE = 0.1
 WATCHLIST_MAX = 500
 REASON_MAX = 2_000
 WATCHLIST_KEYS = ("ports", "countries", "hs_prefixes")
+
+
+def _reason(reason: str | None) -> str:
+    return storable_text("reason", reason or "", limit=REASON_MAX, when_empty="say why")
 
 
 def active_profile(*, agency_id: int) -> RiskProfile:
@@ -57,15 +62,6 @@ def active_profile(*, agency_id: int) -> RiskProfile:
 def require_agency_admin(user: User, agency_id: int, doing: str) -> None:
     if not (user.is_authenticated and user.agency_id == agency_id and user.role == User.Role.AGENCY_ADMIN):
         raise PermissionDenied(f"only an agency admin of the agency may {doing}")
-
-
-def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "say why"})
-    if len(reason) > REASON_MAX or "\x00" in reason:
-        raise ValidationError({"reason": f"at most {REASON_MAX} characters, no NUL"})
-    return reason
 
 
 def _share(field: str, value: object) -> float:

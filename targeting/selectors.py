@@ -30,6 +30,7 @@ from django.db.models import (
 )
 from django.http import Http404
 
+from core.inputs import storable_text
 from graph.stored_answers import linked_now
 from intel import selectors as intel_selectors
 from intel.models import Entity, Purpose, Record
@@ -74,9 +75,7 @@ def clean_filters(raw: Mapping[str, object]) -> QueueFilters:
         value = raw.get(name)
         if value in (None, ""):
             return None
-        if not isinstance(value, str) or "\x00" in value or len(value) > 100:
-            raise ValidationError({name: "not a value this filter takes"})
-        return value.strip()
+        return storable_text(name, value, limit=100, when_empty=None) or None
 
     values: dict[str, object] = {}
     if (given := text("min_score")) is not None:

@@ -1,10 +1,11 @@
 """The checks every path shares for what users send, without a request: the purpose
 vocabulary (tests/test_purpose.py sends the same values on every path, on the full stack)
-and the bounds of a page number."""
+and the bounds of a page number and of typed text."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from core.inputs import page_number
+from core.inputs import page_number, storable_text
 from intel.selectors import BadInput, validated_purpose
 
 # The vocabulary as the issue and the design state it; not read from the code under test.
@@ -70,3 +71,32 @@ def test_anything_else_is_refused_naming_the_field_and_the_purposes_there_are(pu
 def test_a_page_number_is_clipped_to_the_pages_a_list_answers(raw, page, settings):
     settings.PAGINATION_MAX_PAGE = 10_000
     assert page_number(raw) == page
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "text is required"),
+        (42, "text is required"),
+        (["why"], "text is required"),
+        ("", "is required"),
+        ("   \n", "is required"),
+        ("x" * 11, "at most 10 characters"),
+        ("a\x00b", "may not hold a NUL character"),
+        ("\x00", "may not hold a NUL character"),
+        ("a\ud800", "lone surrogate"),
+    ],
+)
+def test_typed_text_is_refused_naming_its_field(value, message):
+    with pytest.raises(ValidationError) as refused:
+        storable_text("reason", value, limit=10)
+    [(field, [text])] = refused.value.message_dict.items()
+    assert field == "reason" and message in text
+
+
+@pytest.mark.parametrize(
+    ("value", "when_empty", "kept"),
+    [(" ten chars ", "is required", "ten chars"), ("x" * 10, "is required", "x" * 10), ("  ", None, "")],
+)
+def test_typed_text_is_kept_stripped(value, when_empty, kept):
+    assert storable_text("notes", value, limit=10, when_empty=when_empty) == kept

@@ -13,7 +13,7 @@ from targeting.models import Evaluation
 
 pytestmark = pytest.mark.django_db
 
-SHIPMENTS = 600
+SHIPMENTS = 300
 
 
 def test_the_evaluation_is_reproducible_and_the_network_adds_captures(tmp_path):

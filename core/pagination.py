@@ -2,6 +2,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db.models import QuerySet
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
@@ -16,6 +17,22 @@ def count_up_to(queryset, limit: int, order: tuple[str, ...] = ("pk",)) -> int:
     if isinstance(queryset, list):
         return min(len(queryset), limit + 1)
     return queryset.order_by(*order).values("pk")[: limit + 1].count()
+
+
+def rows_between(object_list, bottom: int, top: int) -> list:
+    """The rows `bottom` to `top` of a list or queryset. A queryset that annotates its rows
+    (how the reader holds each record: subqueries of the rule) is read in two steps: the
+    keys of the page first, then its rows by key. In one, PostgreSQL computed the
+    annotations for every row an offset skips, and chose for each of them a plan fit for
+    every row of the table (a hashed table of all the reader's grants) rather than for a
+    page of them."""
+    query = getattr(object_list, "query", None)
+    if not isinstance(object_list, QuerySet) or not query.annotations or query.combinator:
+        return list(object_list[bottom:top])
+    keys = list(object_list.values_list("pk", flat=True)[bottom:top])
+    rows = {row.pk: row for row in object_list.filter(pk__in=keys)} if keys else {}
+    # A row that stopped being visible between the two steps is left out.
+    return [rows[key] for key in keys if key in rows]
 
 
 class LimitedCountPaginator(Paginator):
@@ -41,8 +58,13 @@ class LimitedCountPaginator(Paginator):
         number = self.page_number(number)
         bottom = (number - 1) * self.per_page
         if bottom + self.per_page <= self.limit:
-            return super().page(number)
-        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+            # Django's own page, its rows read by rows_between.
+            number = self.validate_number(number)
+            top = bottom + self.per_page
+            if top + self.orphans >= self.count:
+                top = self.count
+            return self._get_page(rows_between(self.object_list, bottom, top), number, self)
+        rows = rows_between(self.object_list, bottom, bottom + self.per_page + 1)
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
         self.limit = bottom + self.per_page

@@ -128,18 +128,21 @@ class EntityQuerySet(models.QuerySet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._named_by: tuple[models.QuerySet, int] | None = None
+        self._named_by: tuple[models.QuerySet, int, tuple[str, ...]] | None = None
 
     def _clone(self) -> EntityQuerySet:
         clone = super()._clone()
         clone._named_by = self._named_by
         return clone
 
-    def named_by(self, mentions: models.QuerySet, count: int) -> EntityQuerySet:
+    def named_by(
+        self, mentions: models.QuerySet, count: int, *, related: tuple[str, ...] = ()
+    ) -> EntityQuerySet:
         """Each entity with at most `count` of `mentions` naming it, the most recent records'
-        first, as `visible_mentions`: two queries whatever the number of entities."""
+        first, as `visible_mentions`, with their `related` rows: two queries whatever the
+        number of entities."""
         clone = self._chain()
-        clone._named_by = (mentions, count)
+        clone._named_by = (mentions, count, related)
         return clone
 
     def _fetch_all(self) -> None:
@@ -164,20 +167,22 @@ class EntityQuerySet(models.QuerySet):
 MENTION_ORDER = ("-record_id", "role")
 
 
-def attach_latest_mentions(entities: list, mentions: models.QuerySet, count: int) -> None:
+def attach_latest_mentions(
+    entities: list, mentions: models.QuerySet, count: int, related: tuple[str, ...]
+) -> None:
     """Sets each entity's `visible_mentions`: at most `count` of `mentions` naming it, in
-    MENTION_ORDER. On PostgreSQL each entity's are found by a LATERAL subquery that walks
-    its mentions in that order (the `mention_entity_recent` index) and stops at `count`:
-    Django's sliced prefetch numbers every mention of every entity of the page with a
-    window function, testing the rule on each of the thousands a busy company has. The
-    mentions found are then read with their records, through `mentions` again."""
+    MENTION_ORDER, with their `related` rows. On PostgreSQL each entity's are found by a
+    LATERAL subquery that walks its mentions in that order (the `mention_entity_recent`
+    index) and stops at `count`: Django's sliced prefetch numbers every mention of every
+    entity of the page with a window function, testing the rule on each of the thousands a
+    busy company has. The rows found are then read by key, as a prefetch reads the rows a
+    query chose (asking the rule again cost more to plan than the rest of the request)."""
     if not entities:
         return
     ordered = mentions.order_by(*MENTION_ORDER)
     if connection.vendor != "postgresql":
-        prefetch_related_objects(
-            entities, Prefetch("mentions", queryset=ordered[:count], to_attr="visible_mentions")
-        )
+        shown = ordered.select_related(*related)[:count]
+        prefetch_related_objects(entities, Prefetch("mentions", queryset=shown, to_attr="visible_mentions"))
         return
     latest = ordered.filter(entity_id=RawSQL("wanted.id", ())).values("pk")[:count]
     sql, params = latest.query.sql_with_params()
@@ -187,7 +192,8 @@ def attach_latest_mentions(entities: list, mentions: models.QuerySet, count: int
         cursor.execute(lateral, [sorted({entity.pk for entity in entities}), *params])
         ids = [row[0] for row in cursor.fetchall()]
     by_entity: dict[int, list] = {}
-    for mention in ordered.filter(pk__in=among(ids)) if ids else ():
+    found = mentions.model._default_manager.filter(pk__in=among(ids)).select_related(*related)
+    for mention in found.order_by(*MENTION_ORDER) if ids else ():
         by_entity.setdefault(mention.entity_id, []).append(mention)
     for entity in entities:
         entity.visible_mentions = by_entity.get(entity.pk, [])

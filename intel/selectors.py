@@ -196,7 +196,7 @@ def visible_entities(reader: Reader, *, named: bool = True) -> QuerySet[Entity]:
     if not named:
         return Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).named_by(
-        visible_mentions(reader).select_related("record__owner"), settings.ENTITY_MENTIONS_SHOWN
+        visible_mentions(reader), settings.ENTITY_MENTIONS_SHOWN, related=("record__owner",)
     )
 
 

@@ -22,7 +22,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agencies.models import Agency, User
+from agencies.models import User
 from audit.log import record_event
 
 ROLES_REQUIRING_MFA = frozenset({User.Role.LIAISON, User.Role.AGENCY_ADMIN})
@@ -35,7 +35,8 @@ def mfa_required(user: User) -> bool:
     admin (staff) always; analysts where their agency says so."""
     if user.is_superuser or user.is_staff or user.role in ROLES_REQUIRING_MFA:
         return True
-    return bool(user.agency_id) and Agency.objects.filter(pk=user.agency_id, mfa_for_analysts=True).exists()
+    # The agency as loaded with the user (token authentication loads both in one query).
+    return bool(user.agency_id) and user.agency.mfa_for_analysts
 
 
 def mfa_applies(user: User) -> bool:

@@ -77,7 +77,7 @@ def authenticate_token(raw: str) -> ApiToken:
     same message, for anything else."""
     token_id, _, _ = raw.partition(".")
     token = (
-        ApiToken.objects.select_related("user").filter(pk=token_id).first()
+        ApiToken.objects.select_related("user__agency").filter(pk=token_id).first()
         if TOKEN_ID.fullmatch(token_id)
         else None
     )

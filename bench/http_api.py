@@ -63,15 +63,16 @@ def server_command(port: int, workers: int) -> list[str]:
 
 
 @contextmanager
-def server(workers: int, log_name: str = "gunicorn") -> Iterator[str]:
-    """A gunicorn serving the project on the bench database; its base URL, once it answers."""
+def server(workers: int, log_name: str = "gunicorn", root: Path = ROOT) -> Iterator[str]:
+    """A gunicorn serving the project (the checkout at `root`) on the bench database; its
+    base URL, once it answers."""
     port = free_port()
     log = (WORK_DIR / f"{log_name}.log").open("a")
     # Its own process group: a worker still busy with a long request when the master is
     # killed would otherwise live on.
     process = subprocess.Popen(
         server_command(port, workers),
-        cwd=ROOT,
+        cwd=root,
         env=bench_env(),
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -2,19 +2,37 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db.models import QuerySet
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 
-def count_up_to(queryset, limit: int) -> int:
+def count_up_to(queryset, limit: int, order: tuple[str, ...] = ("pk",)) -> int:
     """The number of rows, but no more than `limit + 1`: enough to tell whether it passes.
     A list (rows a view filtered in Python, after reading them all) is counted as it is.
-    Counted in key order: with an order to follow, PostgreSQL walks the key's index and
-    stops at the limit; unordered, it misjudged how many rows the rule lets through and
-    hashed whole tables (every record, every entity) for a count of a thousand links."""
+    Counted in an index's order (the key's unless `order` names another): with an order to
+    follow, PostgreSQL walks that index and stops at the limit; unordered, it misjudged how
+    many rows the rule lets through and hashed whole tables (every record, every entity)
+    for a count of a thousand links."""
     if isinstance(queryset, list):
         return min(len(queryset), limit + 1)
-    return queryset.order_by("pk").values("pk")[: limit + 1].count()
+    return queryset.order_by(*order).values("pk")[: limit + 1].count()
+
+
+def rows_between(object_list, bottom: int, top: int) -> list:
+    """The rows `bottom` to `top` of a list or queryset. A queryset that annotates its rows
+    (how the reader holds each record: subqueries of the rule) is read in two steps: the
+    keys of the page first, then its rows by key. In one, PostgreSQL computed the
+    annotations for every row an offset skips, and chose for each of them a plan fit for
+    every row of the table (a hashed table of all the reader's grants) rather than for a
+    page of them."""
+    query = getattr(object_list, "query", None)
+    if not isinstance(object_list, QuerySet) or not query.annotations or query.combinator:
+        return list(object_list[bottom:top])
+    keys = list(object_list.values_list("pk", flat=True)[bottom:top])
+    rows = {row.pk: row for row in object_list.filter(pk__in=keys)} if keys else {}
+    # A row that stopped being visible between the two steps is left out.
+    return [rows[key] for key in keys if key in rows]
 
 
 class LimitedCountPaginator(Paginator):
@@ -40,8 +58,13 @@ class LimitedCountPaginator(Paginator):
         number = self.page_number(number)
         bottom = (number - 1) * self.per_page
         if bottom + self.per_page <= self.limit:
-            return super().page(number)
-        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+            # Django's own page, its rows read by rows_between.
+            number = self.validate_number(number)
+            top = bottom + self.per_page
+            if top + self.orphans >= self.count:
+                top = self.count
+            return self._get_page(rows_between(self.object_list, bottom, top), number, self)
+        rows = rows_between(self.object_list, bottom, bottom + self.per_page + 1)
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
         self.limit = bottom + self.per_page

@@ -5,7 +5,7 @@ tell the two apart. Both answer the same empty list; a value that is no UUID is 
 bad input for either."""
 
 import django_filters
-from django.db.models import Q, Subquery
+from django.db.models import Q
 
 from intel.models import Category, Classification, Entity, EntityType, Link, LinkType, Record
 
@@ -43,7 +43,10 @@ class LinkFilter(django_filters.FilterSet):
         fields = ["type", "record", "source", "target"]
 
     def touching(self, queryset, name, value):
-        # By key, found once: a test of either end's public id (a column of two joined
-        # tables) can use no index, and read every link of the table.
-        entity = Subquery(Entity.objects.filter(public_id=value).values("pk")[:1])
-        return queryset.filter(Q(source_id=entity) | Q(target_id=entity))
+        # By key, looked up first: a test of either end's public id (a column of two joined
+        # tables) can use no index, and a key the planner cannot see (a subquery) it guesses
+        # common, walking every link in key order for the first page of an entity's few.
+        entity_id = Entity.objects.filter(public_id=value).values_list("pk", flat=True).first()
+        if entity_id is None:
+            return queryset.none()
+        return queryset.filter(Q(source_id=entity_id) | Q(target_id=entity_id))

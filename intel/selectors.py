@@ -25,6 +25,7 @@ from intel.models import (
     Record,
     ResolutionCandidate,
 )
+from intel.querysets import MENTION_ORDER
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
 SESSION_PURPOSE = "purpose"
@@ -194,9 +195,8 @@ def visible_entities(reader: Reader, *, named: bool = True) -> QuerySet[Entity]:
     audit them all as shown). `named=False`: the entities alone, to check which are visible."""
     if not named:
         return Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
-    mentions = visible_mentions(reader).select_related("record__owner").order_by("-record_id", "role")
-    return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).prefetch_related(
-        Prefetch("mentions", queryset=mentions[: settings.ENTITY_MENTIONS_SHOWN], to_attr="visible_mentions")
+    return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).named_by(
+        visible_mentions(reader), settings.ENTITY_MENTIONS_SHOWN, related=("record__owner",)
     )
 
 
@@ -206,7 +206,9 @@ def visible_mention_count(reader: Reader, entity: Entity) -> int:
     shown = len(entity.visible_mentions)
     if shown < settings.ENTITY_MENTIONS_SHOWN:
         return shown
-    return count_up_to(visible_mentions(reader).filter(entity=entity), settings.PAGINATION_COUNT_LIMIT)
+    return count_up_to(
+        visible_mentions(reader).filter(entity=entity), settings.PAGINATION_COUNT_LIMIT, order=MENTION_ORDER
+    )
 
 
 def normalize_query(query: str) -> str:

@@ -82,3 +82,28 @@ def test_a_record_costs_the_same_queries_whatever_it_names(tmp_path, cus, pol):
         assert queries(client, f"/api/records/{wide.public_id}/") == queries(
             client, f"/api/records/{small.public_id}/"
         )
+
+
+@pytest.mark.parametrize("url", ["/api/records/", "/api/entities/", "/api/links/", "/api/search/?q=importer"])
+def test_a_page_costs_the_same_queries_whatever_its_size(tmp_path, cus, pol, url):
+    in_force((cus, True, False), (pol, False, True))
+    import_records(tmp_path, cus, 0, 12)
+    joiner = "&" if "?" in url else "?"
+    for client in (cus.client(), pol.client(purpose="risk_assessment")):
+        small, large = (queries(client, f"{url}{joiner}page_size={size}") for size in (2, 10))
+        # The second page too: past the first, rows are read by key (core.pagination).
+        assert small == large == queries(client, f"{url}{joiner}page_size=2&page=2")
+
+
+def test_an_entity_costs_the_same_queries_whatever_the_records_naming_it(tmp_path, cus, pol):
+    in_force((cus, True, False), (pol, False, True))
+    import_records(tmp_path, cus, 0, 1)
+    one = Record.objects.get(external_ref="QC-0").mentions.get(role="importer").entity
+    import_records(tmp_path, cus, 1, 12)
+    # Every record names one of three brokers: each named by four records.
+    broker = Record.objects.get(external_ref="QC-1").mentions.get(role="broker").entity
+    assert broker.mentions.count() >= 4 > one.mentions.count()
+    for client in (cus.client(), pol.client(purpose="risk_assessment")):
+        assert queries(client, f"/api/entities/{broker.public_id}/") == queries(
+            client, f"/api/entities/{one.public_id}/"
+        )

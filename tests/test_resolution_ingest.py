@@ -367,6 +367,64 @@ def test_a_company_named_alone_joins_the_one_company_of_its_name_known_with_an_a
     assert EntityMerge.objects.get().automatic
 
 
+# --- candidates the candidate search must not miss ------------------------------------
+
+
+def test_an_entity_unfolded_is_compared_with_what_came_while_it_was_folded(tmp_path, cus):
+    # The name at an address folds into the one registered company of the name.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "R-1",
+            "importer_name": "Baltic Star Logistics B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 11112222",
+        },
+        {
+            "external_ref": "Y-1",
+            "importer_name": "Baltic Star Logistics BV",
+            "importer_country": "NL",
+            "importer_address": "Havenstraat 1, Rotterdam",
+        },
+        name="first.csv",
+    )
+    registered, at_address = importer("R-1"), Entity.objects.get(key__startswith="NL:name:")
+    assert at_address.merged_into == registered
+    # A near spelling (another identity, never folded) meets only what stands: the registered one.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {"external_ref": "N-1", "importer_name": "Baltic Star Logistic BV", "importer_country": "NL"},
+        name="second.csv",
+    )
+    near = importer("N-1")
+    assert candidates_of(near) == {registered.pk}
+    # A second registered company of the name: the fold is undone, and the entity standing
+    # again is compared with the near spelling too, not only offered to the two registered.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "B-1",
+            "importer_name": "Baltic Star Logistics B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 33334444",
+        },
+        name="third.csv",
+    )
+    second = importer("B-1")
+    at_address.refresh_from_db()
+    assert at_address.merged_into is None and importer("Y-1") == at_address
+    assert candidates_of(at_address) == {registered.pk, second.pk, near.pk}
+    assert candidates_of(near) == {registered.pk, second.pk, at_address.pk}
+    evidence = ResolutionCandidate.objects.get(
+        entity_a=min(near.pk, at_address.pk), entity_b=max(near.pk, at_address.pk)
+    ).evidence
+    assert evidence["reason"] == "similar names"
+    assert sorted(evidence["names"]) == ["baltic bv logistic star", "baltic bv logistics star"]
+
+
 # --- persons --------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 from rapidfuzz import fuzz, process
 
 from intel.models import Entity, EntityIdentity, EntityType, Link, LinkType, Mention, ResolutionCandidate
-from intel.resolution import Resolved, name_fingerprint
+from intel.resolution import Resolved, name_fingerprint, name_without_legal_forms
 
 FUZZY_TYPES = (EntityType.COMPANY, EntityType.PERSON)
 # The lowest name similarity (rapidfuzz ratio, 0-100) at which two entities are proposed,
@@ -29,6 +29,14 @@ CANDIDATE_THRESHOLD = 85.0
 
 
 # --- finding candidates -------------------------------------------------------------
+
+
+def name_scores(a: str, b: str) -> tuple[float, float]:
+    """How alike two name fingerprints are (rapidfuzz ratio, 0-100): as they are, and
+    without the words of legal forms (0 when either has none other), so that two spellings
+    of a legal form the tables fold differently do not hide one name."""
+    bare_a, bare_b = name_without_legal_forms(a), name_without_legal_forms(b)
+    return float(fuzz.ratio(a, b)), float(fuzz.ratio(bare_a, bare_b)) if bare_a and bare_b else 0.0
 
 
 def _is_registration_key(key: str) -> bool:
@@ -88,10 +96,16 @@ def candidate_evidence(
     facts_b: Mapping[str, set[str]],
 ) -> dict[str, Any]:
     """Why two entities may be one: the closest pair of their name fingerprints and its
-    ratio (the score), the identifiers and contacts both state (`shared`), and the kinds
+    ratios as written and without legal forms (the better is the score), the identifiers
+    and contacts both state (`shared`), and the kinds
     both state with no value in common (`differ`: two addresses, two dates of birth)."""
-    pairs = [(fuzz.ratio(a, b), a, b) for a in set(names_a) for b in set(names_b)]
-    score, name_a, name_b = max(pairs, default=(0.0, "", ""))
+    pairs = [
+        (max(scores), scores, a, b)
+        for a in set(names_a)
+        for b in set(names_b)
+        for scores in [name_scores(a, b)]
+    ]
+    _, (score, bare_score), name_a, name_b = max(pairs, default=(0.0, (0.0, 0.0), "", ""))
     shared = {
         kind: sorted(facts_a[kind] & facts_b.get(kind, set()))
         for kind in sorted(facts_a)
@@ -102,7 +116,7 @@ def candidate_evidence(
     )
     return {
         "names": [name_a, name_b],
-        "score_parts": {"name": round(float(score), 1)},
+        "score_parts": {"name": round(score, 1), "name_without_legal_forms": round(bare_score, 1)},
         "shared": shared,
         "differ": differ,
     }
@@ -270,13 +284,13 @@ def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
 
 
 def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | None:
-    """The best ratio between the names one reader's mentions give two entities, or None
+    """The best score (`name_scores`) between the names one reader's mentions give two entities, or None
     below the threshold: what that reader is offered, whatever other agencies' names say."""
     fingerprints_a, fingerprints_b = (
         {fingerprint for fingerprint in map(name_fingerprint, names) if fingerprint}
         for names in (names_a, names_b)
     )
-    best = max((fuzz.ratio(a, b) for a in fingerprints_a for b in fingerprints_b), default=0.0)
+    best = max((max(name_scores(a, b)) for a in fingerprints_a for b in fingerprints_b), default=0.0)
     return round(float(best), 1) if best >= CANDIDATE_THRESHOLD else None
 
 
@@ -286,8 +300,8 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     candidates it created.
 
     Only the blocks of the given entities are read (through the `block` index), so the
-    cost follows the batch, not the size of the graph. The score is the best rapidfuzz
-    ratio between any name fingerprint stated for one and any stated for the other.
+    cost follows the batch, not the size of the graph. The score is the best `name_scores`
+    between any name fingerprint stated for one and any stated for the other.
     Pairs already proposed, merged or rejected are left as they are; two companies with
     different registration numbers, and two persons with different dates of birth, are
     never proposed. Each candidate carries its evidence (`stored_evidence`).
@@ -328,10 +342,18 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     for pk, type_, block in new:
         pool = choices[(type_, block)]
         pool_names = [fingerprint for _, fingerprint in pool]
+        # Compared as written and without legal forms (`name_scores`), each in one batch.
+        pool_bare = [name_without_legal_forms(fingerprint) or None for fingerprint in pool_names]
         for fingerprint in names.get(pk, ()):
-            for _, score, index in process.extract(
+            bare = name_without_legal_forms(fingerprint)
+            found = process.extract(
                 fingerprint, pool_names, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
-            ):
+            )
+            if bare:
+                found += process.extract(
+                    bare, pool_bare, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+                )
+            for _, score, index in found:
                 other = pool[index][0]
                 if other == pk or _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
                     continue

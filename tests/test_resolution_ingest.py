@@ -268,7 +268,7 @@ def test_same_named_companies_with_different_numbers_stay_apart_and_a_name_alone
     for candidate in ResolutionCandidate.objects.all():
         assert candidate.score == 100
         assert candidate.evidence["names"] == ["gmbh handel nordwind", "gmbh handel nordwind"]
-        assert candidate.evidence["score_parts"] == {"name": 100.0}
+        assert candidate.evidence["score_parts"] == {"name": 100.0, "name_without_legal_forms": 100.0}
         assert candidate.evidence["reason"] == "the identity does not say which entity"
 
 
@@ -610,3 +610,58 @@ def test_of_registered_companies_sharing_a_name_the_one_at_the_stated_address_is
     named = importer("X-2")
     assert named.key == "NL:name:bv golf motors"
     assert candidates_of(named) == {breda.pk, zwolle.pk}
+
+
+@pytest.mark.parametrize(
+    ("country", "spellings", "bare", "alike_as_written"),
+    [
+        # The tables fold neither "S.L." nor "Sociedad Limitada" into the other, nor "Pvt."
+        # into "Private": different keys. The Spanish names are too short beside their
+        # legal forms for the ratio as written; the Indian ones are alike as written, but
+        # "pvt" and "private" sorted first put them in two blocks. Without the legal forms'
+        # words they are one name (bare: 2 * 21 / (24 + 21), 2 * 19 / (23 + 19), 2 * 23 / (26 + 23)).
+        ("ES", ("Zaan Summit Wholesale S.L.", "Zaan Summit Wholesale Sociedad Limitada"), 93.3, False),
+        ("IN", ("Veluwe Vista Supply Pvt. Ltd.", "Veluwe Vista Supply Private Limited"), 90.5, True),
+        ("ES", ("Eem Evergreen Interiors Sociedad Limitada", "Eem Evergreen Interiors S.L."), 93.9, False),
+    ],
+)
+def test_spellings_of_a_legal_form_the_tables_miss_are_offered(
+    tmp_path, cus, tax, country, spellings, bare, alike_as_written
+):
+    first, second = spellings
+    import_rows(
+        tmp_path, cus.agency, {"external_ref": "S-1", "importer_name": first, "importer_country": country}
+    )
+    import_rows(
+        tmp_path, tax.agency, {"external_ref": "S-2", "importer_name": second, "importer_country": country}
+    )
+    a, b = importer("S-1"), importer("S-2")
+    assert a != b
+    assert candidates_of(a) == {b.pk}
+    candidate = ResolutionCandidate.objects.get()
+    assert candidate.evidence["reason"] == "similar names"
+    parts = candidate.evidence["score_parts"]
+    assert parts["name_without_legal_forms"] == bare
+    assert (parts["name"] >= 85) == alike_as_written
+    assert candidate.score == max(parts.values())
+
+
+def test_names_alike_only_in_their_legal_forms_are_not_offered(tmp_path, cus):
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {"external_ref": "D-1", "importer_name": "Zaan Summit Wholesale S.L.", "importer_country": "ES"},
+        {
+            "external_ref": "D-2",
+            "importer_name": "Zaan Harvest Toys Sociedad Limitada",
+            "importer_country": "ES",
+        },
+        {"external_ref": "D-3", "importer_name": "Veluwe Vista Supply Pvt. Ltd.", "importer_country": "IN"},
+        {
+            "external_ref": "D-4",
+            "importer_name": "Veluwe Lotus Motors Private Limited",
+            "importer_country": "IN",
+        },
+    )
+    assert len({importer(ref).pk for ref in ("D-1", "D-2", "D-3", "D-4")}) == 4
+    assert not ResolutionCandidate.objects.exists()

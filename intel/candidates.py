@@ -19,7 +19,16 @@ from typing import Any
 from django.db.models import Q
 from rapidfuzz import fuzz, process
 
-from intel.models import Entity, EntityIdentity, EntityType, Link, LinkType, Mention, ResolutionCandidate
+from intel.models import (
+    Entity,
+    EntityIdentity,
+    EntityMerge,
+    EntityType,
+    Link,
+    LinkType,
+    Mention,
+    ResolutionCandidate,
+)
 from intel.resolution import Resolved, name_fingerprint, name_without_legal_forms
 
 FUZZY_TYPES = (EntityType.COMPANY, EntityType.PERSON)
@@ -303,8 +312,9 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     cost follows the batch, not the size of the graph. The score is the best `name_scores`
     between any name fingerprint stated for one and any stated for the other.
     Pairs already proposed, merged or rejected are left as they are; two companies with
-    different registration numbers, and two persons with different dates of birth, are
-    never proposed. Each candidate carries its evidence (`stored_evidence`).
+    different registration numbers (unless a fold gave one of them a name both state:
+    `_fold_choices`), and two persons with different dates of birth, are never proposed.
+    Each candidate carries its evidence (`stored_evidence`).
     """
     ids = set(entity_ids)
     if not ids:
@@ -338,6 +348,15 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
 
     document_keys = [key for type_, key, _ in peers.values() if type_ == EntityType.PERSON and ":doc:" in key]
     dates = _document_dates(document_keys) if document_keys else {}
+    chosen = _fold_choices(
+        [
+            pk
+            for pk, (type_, key, _) in peers.items()
+            if type_ == EntityType.COMPANY and _is_registration_key(key)
+        ]
+    )
+    # Two registered companies a fold chose between: offered whatever their names' score.
+    between: dict[tuple[int, int], float] = {}
     scores: dict[tuple[int, int], float] = {}
     for pk, type_, block in new:
         pool = choices[(type_, block)]
@@ -355,8 +374,43 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
                 )
             for _, score, index in found:
                 other = pool[index][0]
-                if other == pk or _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
+                if other == pk:
                     continue
                 pair = (min(pk, other), max(pk, other))
-                scores[pair] = max(scores.get(pair, 0.0), float(score))
-    return propose(scores, known={pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()})
+                found_in = scores
+                if _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
+                    if pair not in chosen:
+                        continue
+                    found_in = between
+                found_in[pair] = max(found_in.get(pair, 0.0), float(score))
+    known = {pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()}
+    return propose(scores, known=known) + propose(
+        between, reason="a name folded into one registered company is another's too", known=known
+    )
+
+
+def _fold_choices(registered: list[int]) -> set[tuple[int, int]]:
+    """The pairs (a < b) of registered companies of which one holds, by an automatic fold,
+    a weaker entity (named without a number) stating an identity the other states too: a
+    name that several registered companies share, which the fold gave one of them on its
+    agency's records. Two numbers are two companies, but those mentions may be the other's."""
+    if len(registered) < 2:
+        return set()
+    folded = dict(
+        EntityMerge.objects.filter(
+            survivor_id__in=registered, automatic=True, undone_at__isnull=True
+        ).values_list("merged_id", "survivor_id")
+    )
+    if not folded:
+        return set()
+    holders: dict[str, set[int]] = defaultdict(set)
+    for entity_id, identity in EntityIdentity.objects.filter(
+        entity_id__in=[*registered, *folded]
+    ).values_list("entity_id", "identity"):
+        holders[identity].add(entity_id)
+    pairs = set()
+    for entities in holders.values():
+        for merged in entities & set(folded):
+            for other in entities & set(registered) - {folded[merged]}:
+                pairs.add((min(other, folded[merged]), max(other, folded[merged])))
+    return pairs

@@ -425,6 +425,58 @@ def test_an_entity_unfolded_is_compared_with_what_came_while_it_was_folded(tmp_p
     assert sorted(evidence["names"]) == ["baltic bv logistic star", "baltic bv logistics star"]
 
 
+def test_registered_companies_a_fold_chose_between_are_offered(tmp_path, cus, tax):
+    # Customs know one registered Nordwind Handel GmbH, and name it without its number too.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "A-1",
+            "importer_name": "Nordwind Handel GmbH",
+            "importer_country": "DE",
+            "importer_reg_no": "HRB 11111",
+        },
+        {"external_ref": "X-1", "importer_name": "NORDWIND HANDEL G.m.b.H.", "importer_country": "DE"},
+    )
+    first = importer("A-1")
+    assert importer("X-1") == first
+    # The tax administration registers another of the name: customs' records still name only
+    # the first, so the fold stands; those mentions may be either's, and the two are offered.
+    import_rows(
+        tmp_path,
+        tax.agency,
+        {
+            "external_ref": "B-1",
+            "importer_name": "Nordwind Handel Gesellschaft mit beschraenkter Haftung",
+            "importer_country": "DE",
+            "importer_reg_no": "HRB 22222",
+        },
+    )
+    second = importer("B-1")
+    assert importer("X-1", cus.agency) == first != second
+    assert candidates_of(first) == {second.pk}
+    candidate = ResolutionCandidate.objects.get()
+    assert candidate.evidence["reason"] == "a name folded into one registered company is another's too"
+    assert candidate.evidence["shared"] == {}
+    assert candidate.evidence["differ"] == ["registration_number"]
+
+
+def test_registered_companies_of_one_name_without_a_fold_stay_apart(tmp_path, cus, tax):
+    for agency, ref, number in ((cus, "A-1", "HRB 11111"), (tax, "B-1", "HRB 22222")):
+        import_rows(
+            tmp_path,
+            agency.agency,
+            {
+                "external_ref": ref,
+                "importer_name": "Nordwind Handel GmbH",
+                "importer_country": "DE",
+                "importer_reg_no": number,
+            },
+        )
+    assert importer("A-1") != importer("B-1")
+    assert not ResolutionCandidate.objects.exists()
+
+
 # --- persons --------------------------------------------------------------------------
 
 

@@ -717,3 +717,32 @@ def test_names_alike_only_in_their_legal_forms_are_not_offered(tmp_path, cus):
     )
     assert len({importer(ref).pk for ref in ("D-1", "D-2", "D-3", "D-4")}) == 4
     assert not ResolutionCandidate.objects.exists()
+
+
+def test_companies_written_before_their_blocks_changed_get_the_new_blocks(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("intel.migrations.0007_company_blocks")
+    old = {
+        "IN:name:ltd pvt supply veluwe vista": ("IN:pvt", ["ltd pvt supply veluwe vista"], "IN:supply"),
+        "ES:name:sl summit wholesale zaan@0123456789abcdef": (
+            "ES:sl",
+            ["sl summit wholesale zaan"],
+            "ES:summit",
+        ),
+        "ES:reg:B12708467": ("ES:ltd", ["ltd sociedad mosa ocean"], "ES:mosa"),
+        "NL:name:bv krimpen toys": ("NL:krimpen", ["bv krimpen toys"], "NL:krimpen"),
+    }
+    for key, (block, names, _) in old.items():
+        Entity.objects.create(type="company", key=key, block=block, name_fingerprints=names)
+    person = Entity.objects.create(
+        type="person", key="NL:jan vries", block="NL:jan", name_fingerprints=["jan vries"]
+    )
+    migration.recompute_company_blocks(apps, None)
+    assert {entity.key: entity.block for entity in Entity.objects.filter(type="company")} == {
+        key: new for key, (_, _, new) in old.items()
+    }
+    person.refresh_from_db()
+    assert person.block == "NL:jan"

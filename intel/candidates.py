@@ -42,8 +42,8 @@ CANDIDATE_THRESHOLD = 85.0
 
 def name_scores(a: str, b: str) -> tuple[float, float]:
     """How alike two name fingerprints are (rapidfuzz ratio, 0-100): as they are, and
-    without the words of legal forms (0 when either has none other), so that two spellings
-    of a legal form the tables fold differently do not hide one name."""
+    without the words of legal forms (0 when either has no other word), so that two
+    spellings of a legal form the tables fold differently do not hide one name."""
     bare_a, bare_b = name_without_legal_forms(a), name_without_legal_forms(b)
     return float(fuzz.ratio(a, b)), float(fuzz.ratio(bare_a, bare_b)) if bare_a and bare_b else 0.0
 
@@ -105,9 +105,9 @@ def candidate_evidence(
     facts_b: Mapping[str, set[str]],
 ) -> dict[str, Any]:
     """Why two entities may be one: the closest pair of their name fingerprints and its
-    ratios as written and without legal forms (the better is the score), the identifiers
-    and contacts both state (`shared`), and the kinds
-    both state with no value in common (`differ`: two addresses, two dates of birth)."""
+    ratios as they are and without legal forms (`name_scores`, the better is the score),
+    the identifiers and contacts both state (`shared`), and the kinds both state with no
+    value in common (`differ`: two addresses, two dates of birth)."""
     pairs = [
         (max(scores), scores, a, b)
         for a in set(names_a)
@@ -293,8 +293,9 @@ def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
 
 
 def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | None:
-    """The best score (`name_scores`) between the names one reader's mentions give two entities, or None
-    below the threshold: what that reader is offered, whatever other agencies' names say."""
+    """The best score (`name_scores`) between the names one reader's mentions give two
+    entities, or None below the threshold: what that reader is offered, whatever other
+    agencies' names say."""
     fingerprints_a, fingerprints_b = (
         {fingerprint for fingerprint in map(name_fingerprint, names) if fingerprint}
         for names in (names_a, names_b)
@@ -410,7 +411,9 @@ def _fold_choices(registered: list[int]) -> set[tuple[int, int]]:
         holders[identity].add(entity_id)
     pairs = set()
     for entities in holders.values():
-        for merged in entities & set(folded):
-            for other in entities & set(registered) - {folded[merged]}:
-                pairs.add((min(other, folded[merged]), max(other, folded[merged])))
-    return pairs
+        for merged in entities.intersection(folded):
+            holder = folded[merged]
+            pairs.update(
+                (min(other, holder), max(other, holder)) for other in entities.intersection(registered)
+            )
+    return {(a, b) for a, b in pairs if a != b}

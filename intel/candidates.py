@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy
 from django.db.models import Q
 from rapidfuzz import fuzz, process
 
@@ -356,38 +357,51 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
             if type_ == EntityType.COMPANY and _is_registration_key(key)
         ]
     )
+    # The fingerprints of the given entities, per block: each block scored in one batch.
+    queries: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    for pk, type_, block in new:
+        for fingerprint in names.get(pk, ()):
+            queries[(type_, block)].append((pk, fingerprint))
     # Two registered companies a fold chose between: offered whatever their names' score.
     between: dict[tuple[int, int], float] = {}
     scores: dict[tuple[int, int], float] = {}
-    for pk, type_, block in new:
+    for (type_, block), asked in queries.items():
         pool = choices[(type_, block)]
-        pool_names = [fingerprint for _, fingerprint in pool]
-        # Compared as written and without legal forms (`name_scores`), each in one batch.
-        pool_bare = [name_without_legal_forms(fingerprint) or None for fingerprint in pool_names]
-        for fingerprint in names.get(pk, ()):
-            bare = name_without_legal_forms(fingerprint)
-            found = process.extract(
-                fingerprint, pool_names, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
-            )
-            if bare:
-                found += process.extract(
-                    bare, pool_bare, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
-                )
-            for _, score, index in found:
-                other = pool[index][0]
-                if other == pk:
+        for pk, other, score in _alike(asked, pool, threshold):
+            if other == pk:
+                continue
+            pair = (min(pk, other), max(pk, other))
+            found_in = scores
+            if _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
+                if pair not in chosen:
                     continue
-                pair = (min(pk, other), max(pk, other))
-                found_in = scores
-                if _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
-                    if pair not in chosen:
-                        continue
-                    found_in = between
-                found_in[pair] = max(found_in.get(pair, 0.0), float(score))
+                found_in = between
+            found_in[pair] = max(found_in.get(pair, 0.0), score)
     known = {pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()}
     return propose(scores, known=known) + propose(
         between, reason="a name folded into one registered company is another's too", known=known
     )
+
+
+def _alike(
+    asked: list[tuple[int, str]], pool: list[tuple[int, str]], threshold: float
+) -> Iterable[tuple[int, int, float]]:
+    """(entity asked, entity of the pool, score) for every pair of their fingerprints whose
+    `name_scores` reach the threshold, scored as rapidfuzz matrices (`process.cdist`), as
+    written and without legal forms; a fingerprint with no word besides legal forms is
+    not compared without them."""
+    written = process.cdist(
+        [name for _, name in asked], [name for _, name in pool], scorer=fuzz.ratio, score_cutoff=threshold
+    )
+    bare_asked = [name_without_legal_forms(name) for _, name in asked]
+    bare_pool = [name_without_legal_forms(name) for _, name in pool]
+    bare = process.cdist(bare_asked, bare_pool, scorer=fuzz.ratio, score_cutoff=threshold)
+    # Two empty strings are alike to rapidfuzz (100): nothing to compare is no likeness.
+    bare[[not name for name in bare_asked], :] = 0
+    bare[:, [not name for name in bare_pool]] = 0
+    best = numpy.maximum(written, bare)
+    for row, column in zip(*numpy.nonzero(best), strict=True):
+        yield asked[row][0], pool[column][0], float(best[row, column])
 
 
 def _fold_choices(registered: list[int]) -> set[tuple[int, int]]:

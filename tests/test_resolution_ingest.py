@@ -746,3 +746,21 @@ def test_companies_written_before_their_blocks_changed_get_the_new_blocks(db):
     }
     person.refresh_from_db()
     assert person.block == "NL:jan"
+
+
+def test_a_person_unfolded_is_compared_with_what_came_while_they_were_folded(cus):
+    write_persons(cus.agency, ("P-1", "Mohamed El Amrani", "1980-01-01", ("AB123456",)))
+    write_persons(cus.agency, ("P-2", "El Amrani, Mohamed", "1980-01-01", ()))
+    documented, named = subject("P-1"), Entity.objects.get(key="NL:amrani el mohamed:1980-01-01")
+    assert subject("P-2") == documented and named.merged_into == documented
+    # Another transliteration, born the same day: another identity, never folded.
+    write_persons(cus.agency, ("P-3", "Mohammed El Amrani", "1980-01-01", ()))
+    near = subject("P-3")
+    assert candidates_of(near) == {documented.pk}
+    # A second documented person of that name and date: the fold is undone, and the person
+    # standing again meets the other transliteration too.
+    write_persons(cus.agency, ("P-4", "Mohamed El Amrani", "1980-01-01", ("CD654321",)))
+    second = subject("P-4")
+    named.refresh_from_db()
+    assert named.merged_into is None
+    assert candidates_of(named) == {documented.pk, second.pk, near.pk}

@@ -16,11 +16,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy
 from django.db.models import Q
 from rapidfuzz import fuzz, process
 
-from intel.models import Entity, EntityIdentity, EntityType, Link, LinkType, Mention, ResolutionCandidate
-from intel.resolution import Resolved, name_fingerprint
+from intel.models import (
+    Entity,
+    EntityIdentity,
+    EntityMerge,
+    EntityType,
+    Link,
+    LinkType,
+    Mention,
+    ResolutionCandidate,
+)
+from intel.resolution import Resolved, name_fingerprint, name_without_legal_forms
 
 FUZZY_TYPES = (EntityType.COMPANY, EntityType.PERSON)
 # The lowest name similarity (rapidfuzz ratio, 0-100) at which two entities are proposed,
@@ -29,6 +39,14 @@ CANDIDATE_THRESHOLD = 85.0
 
 
 # --- finding candidates -------------------------------------------------------------
+
+
+def name_scores(a: str, b: str) -> tuple[float, float]:
+    """How alike two name fingerprints are (rapidfuzz ratio, 0-100): as they are, and
+    without the words of legal forms (0 when either has no other word), so that two
+    spellings of a legal form the tables fold differently do not hide one name."""
+    bare_a, bare_b = name_without_legal_forms(a), name_without_legal_forms(b)
+    return float(fuzz.ratio(a, b)), float(fuzz.ratio(bare_a, bare_b)) if bare_a and bare_b else 0.0
 
 
 def _is_registration_key(key: str) -> bool:
@@ -88,10 +106,16 @@ def candidate_evidence(
     facts_b: Mapping[str, set[str]],
 ) -> dict[str, Any]:
     """Why two entities may be one: the closest pair of their name fingerprints and its
-    ratio (the score), the identifiers and contacts both state (`shared`), and the kinds
-    both state with no value in common (`differ`: two addresses, two dates of birth)."""
-    pairs = [(fuzz.ratio(a, b), a, b) for a in set(names_a) for b in set(names_b)]
-    score, name_a, name_b = max(pairs, default=(0.0, "", ""))
+    ratios as they are and without legal forms (`name_scores`, the better is the score),
+    the identifiers and contacts both state (`shared`), and the kinds both state with no
+    value in common (`differ`: two addresses, two dates of birth)."""
+    pairs = [
+        (max(scores), scores, a, b)
+        for a in set(names_a)
+        for b in set(names_b)
+        for scores in [name_scores(a, b)]
+    ]
+    _, (score, bare_score), name_a, name_b = max(pairs, default=(0.0, (0.0, 0.0), "", ""))
     shared = {
         kind: sorted(facts_a[kind] & facts_b.get(kind, set()))
         for kind in sorted(facts_a)
@@ -102,7 +126,7 @@ def candidate_evidence(
     )
     return {
         "names": [name_a, name_b],
-        "score_parts": {"name": round(float(score), 1)},
+        "score_parts": {"name": round(score, 1), "name_without_legal_forms": round(bare_score, 1)},
         "shared": shared,
         "differ": differ,
     }
@@ -270,13 +294,14 @@ def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
 
 
 def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | None:
-    """The best ratio between the names one reader's mentions give two entities, or None
-    below the threshold: what that reader is offered, whatever other agencies' names say."""
+    """The best score (`name_scores`) between the names one reader's mentions give two
+    entities, or None below the threshold: what that reader is offered, whatever other
+    agencies' names say."""
     fingerprints_a, fingerprints_b = (
         {fingerprint for fingerprint in map(name_fingerprint, names) if fingerprint}
         for names in (names_a, names_b)
     )
-    best = max((fuzz.ratio(a, b) for a in fingerprints_a for b in fingerprints_b), default=0.0)
+    best = max((max(name_scores(a, b)) for a in fingerprints_a for b in fingerprints_b), default=0.0)
     return round(float(best), 1) if best >= CANDIDATE_THRESHOLD else None
 
 
@@ -286,11 +311,12 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     candidates it created.
 
     Only the blocks of the given entities are read (through the `block` index), so the
-    cost follows the batch, not the size of the graph. The score is the best rapidfuzz
-    ratio between any name fingerprint stated for one and any stated for the other.
+    cost follows the batch, not the size of the graph. The score is the best `name_scores`
+    between any name fingerprint stated for one and any stated for the other.
     Pairs already proposed, merged or rejected are left as they are; two companies with
-    different registration numbers, and two persons with different dates of birth, are
-    never proposed. Each candidate carries its evidence (`stored_evidence`).
+    different registration numbers (unless a fold gave one of them a name both state:
+    `_fold_choices`), and two persons with different dates of birth, are never proposed.
+    Each candidate carries its evidence (`stored_evidence`).
     """
     ids = set(entity_ids)
     if not ids:
@@ -324,17 +350,84 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
 
     document_keys = [key for type_, key, _ in peers.values() if type_ == EntityType.PERSON and ":doc:" in key]
     dates = _document_dates(document_keys) if document_keys else {}
-    scores: dict[tuple[int, int], float] = {}
+    chosen = _fold_choices(
+        [
+            pk
+            for pk, (type_, key, _) in peers.items()
+            if type_ == EntityType.COMPANY and _is_registration_key(key)
+        ]
+    )
+    # The fingerprints of the given entities, per block: each block scored in one batch.
+    queries: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for pk, type_, block in new:
-        pool = choices[(type_, block)]
-        pool_names = [fingerprint for _, fingerprint in pool]
         for fingerprint in names.get(pk, ()):
-            for _, score, index in process.extract(
-                fingerprint, pool_names, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
-            ):
-                other = pool[index][0]
-                if other == pk or _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
+            queries[(type_, block)].append((pk, fingerprint))
+    # Two registered companies a fold chose between: offered whatever their names' score.
+    between: dict[tuple[int, int], float] = {}
+    scores: dict[tuple[int, int], float] = {}
+    for (type_, block), asked in queries.items():
+        pool = choices[(type_, block)]
+        for pk, other, score in _alike(asked, pool, threshold):
+            if other == pk:
+                continue
+            pair = (min(pk, other), max(pk, other))
+            found_in = scores
+            if _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
+                if pair not in chosen:
                     continue
-                pair = (min(pk, other), max(pk, other))
-                scores[pair] = max(scores.get(pair, 0.0), float(score))
-    return propose(scores, known={pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()})
+                found_in = between
+            found_in[pair] = max(found_in.get(pair, 0.0), score)
+    known = {pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()}
+    return propose(scores, known=known) + propose(
+        between, reason="a name folded into one registered company is another's too", known=known
+    )
+
+
+def _alike(
+    asked: list[tuple[int, str]], pool: list[tuple[int, str]], threshold: float
+) -> Iterable[tuple[int, int, float]]:
+    """(entity asked, entity of the pool, score) for every pair of their fingerprints whose
+    `name_scores` reach the threshold, scored as rapidfuzz matrices (`process.cdist`), as
+    written and without legal forms; a fingerprint with no word besides legal forms is
+    not compared without them."""
+    written = process.cdist(
+        [name for _, name in asked], [name for _, name in pool], scorer=fuzz.ratio, score_cutoff=threshold
+    )
+    bare_asked = [name_without_legal_forms(name) for _, name in asked]
+    bare_pool = [name_without_legal_forms(name) for _, name in pool]
+    bare = process.cdist(bare_asked, bare_pool, scorer=fuzz.ratio, score_cutoff=threshold)
+    # Two empty strings are alike to rapidfuzz (100): nothing to compare is no likeness.
+    bare[[not name for name in bare_asked], :] = 0
+    bare[:, [not name for name in bare_pool]] = 0
+    best = numpy.maximum(written, bare)
+    for row, column in zip(*numpy.nonzero(best), strict=True):
+        yield asked[row][0], pool[column][0], float(best[row, column])
+
+
+def _fold_choices(registered: list[int]) -> set[tuple[int, int]]:
+    """The pairs (a < b) of registered companies of which one holds, by an automatic fold,
+    a weaker entity (named without a number) stating an identity the other states too: a
+    name that several registered companies share, which the fold gave one of them on its
+    agency's records. Two numbers are two companies, but those mentions may be the other's."""
+    if len(registered) < 2:
+        return set()
+    folded = dict(
+        EntityMerge.objects.filter(
+            survivor_id__in=registered, automatic=True, undone_at__isnull=True
+        ).values_list("merged_id", "survivor_id")
+    )
+    if not folded:
+        return set()
+    holders: dict[str, set[int]] = defaultdict(set)
+    for entity_id, identity in EntityIdentity.objects.filter(
+        entity_id__in=[*registered, *folded]
+    ).values_list("entity_id", "identity"):
+        holders[identity].add(entity_id)
+    pairs = set()
+    for entities in holders.values():
+        for merged in entities.intersection(folded):
+            holder = folded[merged]
+            pairs.update(
+                (min(other, holder), max(other, holder)) for other in entities.intersection(registered)
+            )
+    return {(a, b) for a, b in pairs if a != b}

@@ -201,7 +201,8 @@ def write_chunk(
     perm_ids: list[int],
     releases: RowReleases | None = None,
 ) -> list[int]:
-    """Writes one chunk of valid rows; returns the ids of entities it created or touched."""
+    """Writes one chunk of valid rows; returns the ids of entities it created or touched,
+    with those its folds and undone folds gave other names (for the candidate search)."""
     existing = {
         ref: (pk, content_hash)
         for pk, ref, content_hash in Record.objects.filter(
@@ -296,7 +297,7 @@ def write_chunk(
         agency_id=agency.pk,
     )
     records_changed.send(sender=Record, record_ids=list(record_ids.values()))
-    fold_identities(
+    refolded = fold_identities(
         identities,
         agency_id=agency.pk,
         actor=user,
@@ -313,7 +314,7 @@ def write_chunk(
         releases.write(to_create, to_update, record_ids)
     result.created += len(to_create)
     result.updated += len(to_update)
-    return sorted(set(entity_ids.values()))
+    return sorted(set(entity_ids.values()) | refolded)
 
 
 # --- records a service writes -----------------------------------------------------

@@ -496,7 +496,7 @@ def fold_identities(
     actor: AbstractBaseUser | None = None,
     batch_id: int | None = None,
     mentioned: Iterable[int] = (),
-) -> int:
+) -> set[int]:
     """Applies resolution's rule to the weaker entities of each identity (see
     `intel.resolution`): each is folded into the one strongest entity of the identity when
     every agency whose records state it judges that one (`_judge`: the one registered
@@ -508,7 +508,9 @@ def fold_identities(
     mentions on a ground only other agencies' records give. `mentioned` (the entities the
     importing agency just named) brings back the folds into them, since naming one
     otherwise changes that agency's judgement (of the folds of what it states itself).
-    Returns how many folds and undos it made.
+    Returns the entities whose names changed for the candidate search: those unfolded
+    (standing again, and compared with nothing while they were folded) and the survivors
+    of its folds (which now also go by the folded entities' names).
 
     A fold is a recorded, undoable merge (`EntityMerge.automatic`) listed to the importing
     agency and attributed to no person: the audit event has no actor, that agency's id, and
@@ -583,7 +585,7 @@ def fold_identities(
         details=details,
     )
     propose(ambiguous, reason="the identity does not say which entity")
-    return len(undo) + len(fold)
+    return set(undo) | {target for target, _ in fold.values()}
 
 
 def _refused_folds(ids: Collection[int]) -> set[tuple[int, int]]:

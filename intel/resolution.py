@@ -57,6 +57,8 @@ import phonenumbers
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from fingerprints.cleanup import clean_name_ascii
+from fingerprints.types.data import TYPES as LEGAL_FORM_TABLE
 from normality import normalize
 from rapidfuzz import fuzz
 from rigour.names.org_types import replace_org_types_compare
@@ -274,6 +276,40 @@ def _name_block(country: str, fingerprint: str) -> str:
     return _bounded(f"{country}:{token}", BLOCK_MAX_LENGTH)
 
 
+@functools.cache
+def _legal_form_words() -> frozenset[str]:
+    """Every word of every spelling of a company type in the fingerprints library's table
+    (ISO 20275 forms and more), as a fingerprint writes it."""
+    words: set[str] = set()
+    for entry in LEGAL_FORM_TABLE["types"]:
+        for form in (entry["main"], *entry["forms"]):
+            words.update(fold_umlaut_spellings(word) for word in (clean_name_ascii(form) or "").split())
+    return frozenset(words)
+
+
+@_cached
+def name_without_legal_forms(fingerprint: str) -> str:
+    """A fingerprint without the words of company types: what two spellings of one name
+    still share where the tables fold their legal forms differently ("Pvt. Ltd." against
+    "Private Limited", "S.L." against "Sociedad Limitada", which leave "pvt", "private" and
+    "sociedad" behind). "" when nothing else is left. It also drops ordinary words some
+    types are made of ("import", "international"): a comparison aid for candidates, never
+    a key."""
+    return " ".join(word for word in fingerprint.split() if word not in _legal_form_words())
+
+
+@_cached
+def company_block(country: str, fingerprint: str) -> str:
+    """Country plus the first word of the fingerprint that is neither a word of a company
+    type nor a short abbreviation (three letters or fewer, as the "pvt" and "sl" the tables
+    miss), so every spelling of a company's legal form leaves it in one block; the first
+    significant word (`_name_block`) when the name has no other."""
+    for word in fingerprint.split():
+        if word not in _legal_form_words() and not (word.isalpha() and len(word) <= 3):
+            return _bounded(f"{country}:{word}", BLOCK_MAX_LENGTH)
+    return _name_block(country, fingerprint)
+
+
 def _name(value: str | None, field: str) -> tuple[str, str]:
     name = _required(value, field, "name")
     fingerprint = name_fingerprint(name)
@@ -358,7 +394,7 @@ def resolve_company(
     return Resolved(
         type=EntityType.COMPANY.value,
         key=_bounded(key, KEY_MAX_LENGTH),
-        block=_name_block(cc, fingerprint),
+        block=company_block(cc, fingerprint),
         properties=properties,
         search_text=_search_text(name, identifiers=(properties.get("registration_number"),)),
         identities=((identity, tier),),

@@ -109,7 +109,8 @@ def test_a_candidate_shows_the_evidence_of_the_callers_own_records(scene):
     shown = api.get(f"/api/candidates/{visible.public_id}/").json()
     assert shown["evidence"] == {
         "names": ["acme ltd trading", "acme ltd tradng"],
-        "score_parts": {"name": shown["score"]},
+        # "acme trading" against "acme tradng" once the legal form's word is dropped.
+        "score_parts": {"name": shown["score"], "name_without_legal_forms": 95.7},
         "shared": {"phone": [str(phone.public_id)]},
         "differ": [],
     }

@@ -268,7 +268,7 @@ def test_same_named_companies_with_different_numbers_stay_apart_and_a_name_alone
     for candidate in ResolutionCandidate.objects.all():
         assert candidate.score == 100
         assert candidate.evidence["names"] == ["gmbh handel nordwind", "gmbh handel nordwind"]
-        assert candidate.evidence["score_parts"] == {"name": 100.0}
+        assert candidate.evidence["score_parts"] == {"name": 100.0, "name_without_legal_forms": 100.0}
         assert candidate.evidence["reason"] == "the identity does not say which entity"
 
 
@@ -365,6 +365,116 @@ def test_a_company_named_alone_joins_the_one_company_of_its_name_known_with_an_a
     )
     assert importer("K-2") == importer("K-1")
     assert EntityMerge.objects.get().automatic
+
+
+# --- candidates the candidate search must not miss ------------------------------------
+
+
+def test_an_entity_unfolded_is_compared_with_what_came_while_it_was_folded(tmp_path, cus):
+    # The name at an address folds into the one registered company of the name.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "R-1",
+            "importer_name": "Baltic Star Logistics B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 11112222",
+        },
+        {
+            "external_ref": "Y-1",
+            "importer_name": "Baltic Star Logistics BV",
+            "importer_country": "NL",
+            "importer_address": "Havenstraat 1, Rotterdam",
+        },
+        name="first.csv",
+    )
+    registered, at_address = importer("R-1"), Entity.objects.get(key__startswith="NL:name:")
+    assert at_address.merged_into == registered
+    # A near spelling (another identity, never folded) meets only what stands: the registered one.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {"external_ref": "N-1", "importer_name": "Baltic Star Logistic BV", "importer_country": "NL"},
+        name="second.csv",
+    )
+    near = importer("N-1")
+    assert candidates_of(near) == {registered.pk}
+    # A second registered company of the name: the fold is undone, and the entity standing
+    # again is compared with the near spelling too, not only offered to the two registered.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "B-1",
+            "importer_name": "Baltic Star Logistics B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 33334444",
+        },
+        name="third.csv",
+    )
+    second = importer("B-1")
+    at_address.refresh_from_db()
+    assert at_address.merged_into is None and importer("Y-1") == at_address
+    assert candidates_of(at_address) == {registered.pk, second.pk, near.pk}
+    assert candidates_of(near) == {registered.pk, second.pk, at_address.pk}
+    evidence = ResolutionCandidate.objects.get(
+        entity_a=min(near.pk, at_address.pk), entity_b=max(near.pk, at_address.pk)
+    ).evidence
+    assert evidence["reason"] == "similar names"
+    assert sorted(evidence["names"]) == ["baltic bv logistic star", "baltic bv logistics star"]
+
+
+def test_registered_companies_a_fold_chose_between_are_offered(tmp_path, cus, tax):
+    # Customs know one registered Nordwind Handel GmbH, and name it without its number too.
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "A-1",
+            "importer_name": "Nordwind Handel GmbH",
+            "importer_country": "DE",
+            "importer_reg_no": "HRB 11111",
+        },
+        {"external_ref": "X-1", "importer_name": "NORDWIND HANDEL G.m.b.H.", "importer_country": "DE"},
+    )
+    first = importer("A-1")
+    assert importer("X-1") == first
+    # The tax administration registers another of the name: customs' records still name only
+    # the first, so the fold stands; those mentions may be either's, and the two are offered.
+    import_rows(
+        tmp_path,
+        tax.agency,
+        {
+            "external_ref": "B-1",
+            "importer_name": "Nordwind Handel Gesellschaft mit beschraenkter Haftung",
+            "importer_country": "DE",
+            "importer_reg_no": "HRB 22222",
+        },
+    )
+    second = importer("B-1")
+    assert importer("X-1", cus.agency) == first != second
+    assert candidates_of(first) == {second.pk}
+    candidate = ResolutionCandidate.objects.get()
+    assert candidate.evidence["reason"] == "a name folded into one registered company is another's too"
+    assert candidate.evidence["shared"] == {}
+    assert candidate.evidence["differ"] == ["registration_number"]
+
+
+def test_registered_companies_of_one_name_without_a_fold_stay_apart(tmp_path, cus, tax):
+    for agency, ref, number in ((cus, "A-1", "HRB 11111"), (tax, "B-1", "HRB 22222")):
+        import_rows(
+            tmp_path,
+            agency.agency,
+            {
+                "external_ref": ref,
+                "importer_name": "Nordwind Handel GmbH",
+                "importer_country": "DE",
+                "importer_reg_no": number,
+            },
+        )
+    assert importer("A-1") != importer("B-1")
+    assert not ResolutionCandidate.objects.exists()
 
 
 # --- persons --------------------------------------------------------------------------
@@ -552,3 +662,105 @@ def test_of_registered_companies_sharing_a_name_the_one_at_the_stated_address_is
     named = importer("X-2")
     assert named.key == "NL:name:bv golf motors"
     assert candidates_of(named) == {breda.pk, zwolle.pk}
+
+
+@pytest.mark.parametrize(
+    ("country", "spellings", "bare", "alike_as_written"),
+    [
+        # The tables fold neither "S.L." nor "Sociedad Limitada" into the other, nor "Pvt."
+        # into "Private": different keys. The Spanish names are too short beside their
+        # legal forms for the ratio as written; the Indian ones are alike as written, but
+        # "pvt" and "private" sorted first put them in two blocks. Without the legal forms'
+        # words they are one name (bare: 2 * 21 / (24 + 21), 2 * 19 / (23 + 19), 2 * 23 / (26 + 23)).
+        ("ES", ("Zaan Summit Wholesale S.L.", "Zaan Summit Wholesale Sociedad Limitada"), 93.3, False),
+        ("IN", ("Veluwe Vista Supply Pvt. Ltd.", "Veluwe Vista Supply Private Limited"), 90.5, True),
+        ("ES", ("Eem Evergreen Interiors Sociedad Limitada", "Eem Evergreen Interiors S.L."), 93.9, False),
+    ],
+)
+def test_spellings_of_a_legal_form_the_tables_miss_are_offered(
+    tmp_path, cus, tax, country, spellings, bare, alike_as_written
+):
+    first, second = spellings
+    import_rows(
+        tmp_path, cus.agency, {"external_ref": "S-1", "importer_name": first, "importer_country": country}
+    )
+    import_rows(
+        tmp_path, tax.agency, {"external_ref": "S-2", "importer_name": second, "importer_country": country}
+    )
+    a, b = importer("S-1"), importer("S-2")
+    assert a != b
+    assert candidates_of(a) == {b.pk}
+    candidate = ResolutionCandidate.objects.get()
+    assert candidate.evidence["reason"] == "similar names"
+    parts = candidate.evidence["score_parts"]
+    assert parts["name_without_legal_forms"] == bare
+    assert (parts["name"] >= 85) == alike_as_written
+    assert candidate.score == max(parts.values())
+
+
+def test_names_alike_only_in_their_legal_forms_are_not_offered(tmp_path, cus):
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {"external_ref": "D-1", "importer_name": "Zaan Summit Wholesale S.L.", "importer_country": "ES"},
+        {
+            "external_ref": "D-2",
+            "importer_name": "Zaan Harvest Toys Sociedad Limitada",
+            "importer_country": "ES",
+        },
+        {"external_ref": "D-3", "importer_name": "Veluwe Vista Supply Pvt. Ltd.", "importer_country": "IN"},
+        {
+            "external_ref": "D-4",
+            "importer_name": "Veluwe Lotus Motors Private Limited",
+            "importer_country": "IN",
+        },
+    )
+    assert len({importer(ref).pk for ref in ("D-1", "D-2", "D-3", "D-4")}) == 4
+    assert not ResolutionCandidate.objects.exists()
+
+
+def test_companies_written_before_their_blocks_changed_get_the_new_blocks(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("intel.migrations.0007_company_blocks")
+    old = {
+        "IN:name:ltd pvt supply veluwe vista": ("IN:pvt", ["ltd pvt supply veluwe vista"], "IN:supply"),
+        "ES:name:sl summit wholesale zaan@0123456789abcdef": (
+            "ES:sl",
+            ["sl summit wholesale zaan"],
+            "ES:summit",
+        ),
+        "ES:reg:B12708467": ("ES:ltd", ["ltd sociedad mosa ocean"], "ES:mosa"),
+        "NL:name:bv krimpen toys": ("NL:krimpen", ["bv krimpen toys"], "NL:krimpen"),
+    }
+    for key, (block, names, _) in old.items():
+        Entity.objects.create(type="company", key=key, block=block, name_fingerprints=names)
+    person = Entity.objects.create(
+        type="person", key="NL:jan vries", block="NL:jan", name_fingerprints=["jan vries"]
+    )
+    migration.recompute_company_blocks(apps, None)
+    assert {entity.key: entity.block for entity in Entity.objects.filter(type="company")} == {
+        key: new for key, (_, _, new) in old.items()
+    }
+    person.refresh_from_db()
+    assert person.block == "NL:jan"
+
+
+def test_a_person_unfolded_is_compared_with_what_came_while_they_were_folded(cus):
+    write_persons(cus.agency, ("P-1", "Mohamed El Amrani", "1980-01-01", ("AB123456",)))
+    write_persons(cus.agency, ("P-2", "El Amrani, Mohamed", "1980-01-01", ()))
+    documented, named = subject("P-1"), Entity.objects.get(key="NL:amrani el mohamed:1980-01-01")
+    assert subject("P-2") == documented and named.merged_into == documented
+    # Another transliteration, born the same day: another identity, never folded.
+    write_persons(cus.agency, ("P-3", "Mohammed El Amrani", "1980-01-01", ()))
+    near = subject("P-3")
+    assert candidates_of(near) == {documented.pk}
+    # A second documented person of that name and date: the fold is undone, and the person
+    # standing again meets the other transliteration too.
+    write_persons(cus.agency, ("P-4", "Mohamed El Amrani", "1980-01-01", ("CD654321",)))
+    second = subject("P-4")
+    named.refresh_from_db()
+    assert named.merged_into is None
+    assert candidates_of(named) == {documented.pk, second.pk, near.pk}

@@ -4,6 +4,7 @@ states for the fold on ingest. Every expectation is written out by hand."""
 
 import pytest
 
+from intel.candidates import name_scores
 from intel.resolution import (
     TIER_ADDRESS,
     TIER_NAME,
@@ -11,6 +12,7 @@ from intel.resolution import (
     ResolutionError,
     at_address,
     name_fingerprint,
+    name_without_legal_forms,
     resolve_address,
     resolve_company,
     resolve_person,
@@ -124,3 +126,61 @@ def test_a_person_by_documents_name_and_date_of_birth():
     with pytest.raises(ResolutionError) as refused:
         resolve_person("Jan de Vries", "NL", documents=["--"], field="subject_documents")
     assert refused.value.field == "subject_documents"
+
+
+# --- what the candidate search compares where the tables miss a spelling -----------------
+
+
+@pytest.mark.parametrize(
+    ("country", "spellings", "block"),
+    [
+        # "pvt", "private", "sociedad" and "sl" are left of forms the tables do not fold
+        # into one another; sorted first, they put each spelling in a block of its own.
+        ("IN", ["Veluwe Vista Supply Pvt. Ltd.", "VELUWE VISTA SUPPLY PRIVATE LIMITED"], "IN:supply"),
+        (
+            "ES",
+            [
+                "Zaan Summit Wholesale S.L.",
+                "Zaan Summit Wholesale Sociedad Limitada",
+                "zaan summit wholesale sociedad de responsabilidad limitada",
+            ],
+            "ES:summit",
+        ),
+        ("NL", ["Krimpen Sierra Toys B.V.", "Krimpen Sierra Toys besloten vennootschap"], "NL:krimpen"),
+        ("DE", ["Acme Handel GmbH", "ACME HANDEL Gesellschaft mit beschraenkter Haftung"], "DE:acme"),
+        # A number is a word of its own: numbered names stay in blocks of their own.
+        ("NL", ["Importer 17 BV", "Importer 17 B.V."], "NL:17"),
+        # Nothing but short words: the first word that is not a legal form.
+        ("GB", ["ABC Ltd", "ABC Limited"], "GB:abc"),
+    ],
+)
+def test_every_spelling_of_a_companys_legal_form_leaves_it_in_one_block(country, spellings, block):
+    assert {resolve_company(spelling, country).block for spelling in spellings} == {block}
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "bare"),
+    [
+        ("ltd sociedad summit wholesale zaan", "summit wholesale zaan"),
+        ("ltd private supply veluwe vista", "supply veluwe vista"),
+        ("ltd pvt supply veluwe vista", "pvt supply veluwe vista"),  # "pvt" is in no table
+        ("bv krimpen sierra toys", "krimpen sierra toys"),
+        ("gmbh", ""),
+    ],
+)
+def test_a_name_without_its_legal_forms(fingerprint, bare):
+    assert name_without_legal_forms(fingerprint) == bare
+
+
+def test_names_are_scored_as_written_and_without_legal_forms():
+    # 2 * 21 / (24 + 21): "summit wholesale zaan" within "sl summit wholesale zaan".
+    assert name_scores("sl summit wholesale zaan", "ltd sociedad summit wholesale zaan")[1] == pytest.approx(
+        93.33, abs=0.01
+    )
+    assert name_scores("sl summit wholesale zaan", "ltd sociedad summit wholesale zaan")[0] < 85
+    # Identical as written: both 100.
+    assert name_scores("bv krimpen sierra toys", "bv krimpen sierra toys") == (100.0, 100.0)
+    # Nothing but a legal form on one side: nothing to compare without it.
+    assert name_scores("gmbh", "acme gmbh")[1] == 0.0
+    # Different names of one legal form stay far apart both ways.
+    assert max(name_scores("bv hollandia supply", "bv motors texel")) < 60

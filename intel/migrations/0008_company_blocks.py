@@ -31,7 +31,7 @@ def recompute_company_blocks(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("intel", "0006_link_triple_index"),
+        ("intel", "0007_mention_entity_recent"),
     ]
 
     operations = [migrations.RunPython(recompute_company_blocks, migrations.RunPython.noop)]

@@ -724,7 +724,7 @@ def test_companies_written_before_their_blocks_changed_get_the_new_blocks(db):
 
     from django.apps import apps
 
-    migration = import_module("intel.migrations.0007_company_blocks")
+    migration = import_module("intel.migrations.0008_company_blocks")
     old = {
         "IN:name:ltd pvt supply veluwe vista": ("IN:pvt", ["ltd pvt supply veluwe vista"], "IN:supply"),
         "ES:name:sl summit wholesale zaan@0123456789abcdef": (

@@ -220,17 +220,66 @@ def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]
     return {(s, t) for s, t in pairs if (s in inside or s in shown) and (t in inside or t in shown)}
 
 
+def public_ids(pks: Collection[int]) -> dict[int, str]:
+    """The public ids of entities, whether or not the reader may see them: only to order
+    candidates, never shown (a node is shown only once confirmed)."""
+    wanted = sorted(set(pks))
+    found = {}
+    for start in range(0, len(wanted), IDS_PER_QUERY):
+        chunk = wanted[start : start + IDS_PER_QUERY]
+        rows = Entity.objects.filter(pk__in=chunk).values_list("pk", "public_id")
+        found.update((pk, str(public_id)) for pk, public_id in rows)
+    return found
+
+
+def relationships_among(scope: Scope, nodes: Collection[int]) -> set[Triple]:
+    """The relationships of the scope's link types between two of `nodes`, whoever may see
+    them: `confirm` keeps those with records the reader may see (asking the rule here too
+    would ask it twice of every link)."""
+    wanted = sorted(set(nodes))
+    links = Link.objects.filter(source_id__in=wanted, target_id__in=wanted)
+    if scope.link_types is not None:
+        links = links.filter(type__in=scope.link_types)
+    return set(links.values_list("source_id", "target_id", "type").distinct())
+
+
+def nearest_confirmed(
+    scope: Scope, seeds: Collection[int], hops: int, limit: int
+) -> tuple[Confirmed, dict[int, int]] | None:
+    """The walk as far as its node limit needs (`GraphBackend.expand` with a limit): the
+    nearest `limit` + 1 nodes found (by distance, then public id) and the relationships
+    between them, confirmed. None when the confirmed distances of those nodes are not the
+    graph's (the graph lags PostgreSQL): then nodes further out might be among the nearest.
+    When they are, no node beyond can come before them, since confirming only removes."""
+    found = backend().expand(scope, seeds=seeds, hops=hops, limit=limit)
+    reached = algorithms.distances(found, seeds, hops)
+    order = public_ids(reached)
+    if set(order) != set(reached):
+        return None
+    candidates = algorithms.nearest_first(reached, order.__getitem__, limit + 1)
+    confirmed = confirm(scope, relationships_among(scope, candidates), seeds)
+    distance = algorithms.distances(confirmed.records, seeds, hops)
+    if any(distance.get(node) != reached[node] for node in candidates):
+        return None
+    return confirmed, distance
+
+
 def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answer:
     """The nodes within `hops` of the seeds (at most `limit`, nearest first), the
     relationships walked between them, and for each node how many neighbours were left out."""
+    seeds = set(seeds)
     try:
-        triples = backend().expand(scope, seeds=seeds, hops=hops)
+        # The graph holds no record dates: under a record filter its nearest nodes are seldom
+        # the nearest confirmed, and the whole walk is confirmed at once.
+        nearest = None if scope.records.lookups() else nearest_confirmed(scope, seeds, hops, limit)
+        if nearest is None:
+            confirmed = confirm(scope, backend().expand(scope, seeds=seeds, hops=hops), seeds)
+            nearest = confirmed, algorithms.distances(confirmed.records, seeds, hops)
     except TooLarge as too_large:
         raise BadInput(
             "hops", f"more than {EXPAND_LIMIT} relationships: narrow the walk with filters or fewer hops"
         ) from too_large
-    confirmed = confirm(scope, triples, seeds)
-    distance = algorithms.distances(confirmed.records, seeds, hops)
+    confirmed, distance = nearest
     kept = algorithms.nearest_first(distance, lambda pk: str(confirmed.entities[pk].public_id), limit)
     kept_set = set(kept)
     walked = sorted(
@@ -285,13 +334,10 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
     candidates = set()
     if steps:
-        nodes = sorted({node for pair in steps for node in pair})
-        links = selectors.visible_links(scope.reader).filter(source_id__in=nodes, target_id__in=nodes)
-        if scope.link_types is not None:
-            links = links.filter(type__in=scope.link_types)
+        nodes = {node for pair in steps for node in pair}
         candidates = {
             (s, t, type_)
-            for s, t, type_ in links.values_list("source_id", "target_id", "type").distinct()
+            for s, t, type_ in relationships_among(scope, nodes)
             if (s, t) in steps or (t, s) in steps
         }
     confirmed = confirm(scope, candidates, seeds=[start.pk, end.pk])

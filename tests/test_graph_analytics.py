@@ -18,6 +18,7 @@ these tests run under /tmp/neo4j.lock and empty it first, as the sync's tests do
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import date
@@ -353,18 +354,21 @@ def answers(world, labels, backend) -> list[dict]:
         reader = Reader(world[code].analyst, PURPOSE)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(selectors, "backend", lambda: backend)
-            for label in ("alpha", "gamma", "rapid", "c3"):
-                for hops in (1, 2, 3):
-                    try:
-                        answer = selectors.neighbourhood(
-                            scope=Scope(reader=reader), entity=public(label, labels), hops=hops, limit=500
-                        )
-                    except selectors.EntityNotFound:
-                        results.append({"hidden": label})
-                        continue
-                    results.append(answer.data)
+            # A limit of 3 stops most walks early: the nearest then depend on the public ids.
+            asked = itertools.product(("alpha", "gamma", "rapid", "c3"), (1, 2, 3), (3, 500))
+            for label, hops, limit in asked:
+                try:
+                    answer = selectors.neighbourhood(
+                        scope=Scope(reader=reader), entity=public(label, labels), hops=hops, limit=limit
+                    )
+                except selectors.EntityNotFound:
+                    results.append({"hidden": label})
+                    continue
+                results.append(answer.data)
             filtered = Scope(reader=reader, records=RecordFilter(date_to=date(2026, 6, 30)))
-            results.append(selectors.seizure_network(scope=Scope(reader=reader), hops=2, limit=500).data)
+            for limit in (3, 500):
+                around = selectors.seizure_network(scope=Scope(reader=reader), hops=2, limit=limit)
+                results.append(around.data)
             results.append(selectors.shared_identifier_clusters(scope=filtered, limit=50).data)
             results.append(selectors.shared_identifier_clusters(scope=Scope(reader=reader), limit=50).data)
             for source, target in (("alpha", "delta"), ("gamma", "c3"), ("beta", "c7"), ("echo", "hotel")):
@@ -580,3 +584,9 @@ def test_a_walk_past_the_relationship_limit_is_refused_naming_hops(world, labels
     assert get(client, neighbourhood_url("alpha", labels), hops=1).status_code == 200
     refused = get(client, neighbourhood_url("alpha", labels), hops=2)
     assert refused.status_code == 400 and "hops" in refused.json()
+    # With 3 nodes at most, the walk stops after its first step (alpha and its 3 neighbours):
+    # its nearest are known without the second step's relationships.
+    limited = get(client, neighbourhood_url("alpha", labels), hops=2, limit=3)
+    assert limited.status_code == 200
+    assert sorted(nodes_of(limited.json(), labels).values()) == [0, 1, 1]
+    assert limited.json()["truncated"]

@@ -31,6 +31,20 @@ def distances(triples: Iterable[Triple], seeds: Collection[int], hops: int) -> d
     return found
 
 
+def depth_for(triples: Iterable[Triple], seeds: Collection[int], hops: int, limit: int | None) -> int:
+    """How far a walk of `hops` steps limited to `limit` nodes goes: the first depth at
+    which more than `limit` nodes are reached (nodes further out cannot be among the
+    nearest `limit`), else `hops`."""
+    if limit is None:
+        return hops
+    reached = 0
+    for depth, layer in enumerate(nx.bfs_layers(undirected(triples, seeds), list(seeds))):
+        reached += len(layer)
+        if depth >= hops or reached > limit:
+            return min(depth, hops)
+    return hops
+
+
 def crossed_relationships(triples: Iterable[Triple], distance: Mapping[int, int], hops: int) -> set[Triple]:
     """The relationships a walk of `hops` steps crosses: both ends reached, one of them
     before the last step (two nodes both at the edge are not walked between)."""

@@ -63,17 +63,19 @@ def _run(query: str, scope: Scope, **params) -> list:
 
 
 class CypherBackend:
-    def expand(self, scope: Scope, *, seeds: Collection[int], hops: int) -> set[Triple]:
+    def expand(
+        self, scope: Scope, *, seeds: Collection[int], hops: int, limit: int | None = None
+    ) -> set[Triple]:
         seeds = sorted(set(seeds))
         seen, frontier, triples = set(seeds), seeds, set()
         for _ in range(hops):
-            if not frontier:
+            if not frontier or (limit is not None and len(seen) > limit):
                 break
-            limit = EXPAND_LIMIT + 1 - len(triples)
-            rows = _run(STEP, scope, frontier=frontier, seeds=seeds, limit=limit)
+            rows_at_most = EXPAND_LIMIT + 1 - len(triples)
+            rows = _run(STEP, scope, frontier=frontier, seeds=seeds, limit=rows_at_most)
             triples |= {(row["s"], row["t"], row["type"]) for row in rows}
             # A step cut at its limit may have left relationships unread: too large either way.
-            if len(rows) >= limit or len(triples) > EXPAND_LIMIT:
+            if len(rows) >= rows_at_most or len(triples) > EXPAND_LIMIT:
                 raise TooLarge
             frontier = sorted({row["reached"] for row in rows} - seen)
             seen.update(frontier)

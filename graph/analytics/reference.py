@@ -10,7 +10,7 @@ from collections.abc import Collection
 import networkx as nx
 
 from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
-from graph.analytics.algorithms import crossed_relationships, distances
+from graph.analytics.algorithms import crossed_relationships, depth_for, distances
 from intel.models import Link
 
 
@@ -46,9 +46,12 @@ def scope_graph(scope: Scope, keep: Collection[int] = ()) -> tuple[nx.MultiGraph
 
 
 class ReferenceBackend:
-    def expand(self, scope: Scope, *, seeds: Collection[int], hops: int) -> set[Triple]:
+    def expand(
+        self, scope: Scope, *, seeds: Collection[int], hops: int, limit: int | None = None
+    ) -> set[Triple]:
         _, triples = scope_graph(scope, keep=seeds)
-        crossed = crossed_relationships(triples, distances(triples, seeds, hops), hops)
+        depth = depth_for(triples, seeds, hops, limit)
+        crossed = crossed_relationships(triples, distances(triples, seeds, depth), depth)
         if len(crossed) > EXPAND_LIMIT:
             raise TooLarge
         return crossed

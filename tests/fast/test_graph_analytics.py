@@ -30,6 +30,17 @@ def test_distances_stop_at_the_hops_and_start_from_every_seed():
     assert algorithms.distances(LINE, [6], 3) == {6: 0}
 
 
+def test_a_limited_walk_stops_at_the_first_depth_that_reaches_more_nodes_than_its_limit():
+    # From 1: {1} at depth 0, {2} at 1, {3, 5} at 2, {4} at 3.
+    assert algorithms.depth_for(LINE, [1], 3, None) == 3
+    assert algorithms.depth_for(LINE, [1], 3, 1) == 1
+    assert algorithms.depth_for(LINE, [1], 3, 2) == 2
+    assert algorithms.depth_for(LINE, [1], 3, 4) == 3
+    assert algorithms.depth_for(LINE, [1], 3, 5) == 3
+    assert algorithms.depth_for(LINE, [1, 4], 3, 1) == 0
+    assert algorithms.depth_for(LINE, [6], 2, 0) == 0
+
+
 def test_a_walk_crosses_no_relationship_between_two_nodes_at_its_edge():
     triangle = [(1, 2, "CONTACT"), (1, 3, "CONTACT"), (2, 3, "OWNS")]
     distance = algorithms.distances(triangle, [1], 1)

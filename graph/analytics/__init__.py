@@ -94,10 +94,18 @@ class GraphBackend(Protocol):
         Raises TooLarge past EXPAND_LIMIT."""
 
     def shortest_paths(
-        self, scope: Scope, *, source: int, target: int, max_length: int
+        self,
+        scope: Scope,
+        *,
+        source: int,
+        target: int,
+        max_length: int,
+        avoiding: Collection[int] = (),
+        avoiding_relationships: Collection[Triple] = (),
     ) -> list[tuple[int, ...]]:
         """Every shortest path (entity ids, ends included) between two entities, if the
-        shortest is at most `max_length` relationships long."""
+        shortest is at most `max_length` relationships long, through none of the entities
+        and relationships to avoid (those the choke point did not confirm)."""
 
     def relationships(self, scope: Scope) -> set[Triple]:
         """Every relationship of the scope's link types between nodes of its entity types."""

@@ -31,13 +31,19 @@ STEP = f"""
     LIMIT $limit
 """
 
+# The visibility of each step is part of the pattern searched, not a filter of the paths found:
+# allShortestPaths with a WHERE over the path kept only the shortest paths of the whole graph
+# that passed it, and answered none when those went through a hidden entity, though a longer
+# visible one existed.
 PATHS = f"""
     MATCH (a:{ENTITY_LABEL} {{entity_id: $source}}), (b:{ENTITY_LABEL} {{entity_id: $target}})
     WHERE {VISIBLE.format("a")} AND {VISIBLE.format("b")}
-    MATCH p = allShortestPaths((a)-[*..{{max_length}}]-(b))
-    WHERE all(r IN relationships(p) WHERE {VISIBLE.format("r")} AND {IN_SCOPE_RELATIONSHIP.format("r")})
-      AND all(n IN nodes(p) WHERE {VISIBLE.format("n")}
-              AND ({IN_SCOPE_NODE.format("n")} OR n.entity_id IN [$source, $target]))
+    MATCH p = ALL SHORTEST (a) (()-[r]-(n:{ENTITY_LABEL})
+        WHERE {VISIBLE.format("r")} AND {IN_SCOPE_RELATIONSHIP.format("r")} AND {VISIBLE.format("n")}
+          AND ({IN_SCOPE_NODE.format("n")} OR n.entity_id IN [$source, $target])
+          AND NOT n.entity_id IN $avoiding
+          AND NOT [startNode(r).entity_id, endNode(r).entity_id, type(r)] IN $avoiding_relationships
+        ){{1,{{max_length}}}} (b)
     RETURN DISTINCT [n IN nodes(p) | n.entity_id] AS path
     LIMIT $limit
 """
@@ -82,11 +88,26 @@ class CypherBackend:
         return triples
 
     def shortest_paths(
-        self, scope: Scope, *, source: int, target: int, max_length: int
+        self,
+        scope: Scope,
+        *,
+        source: int,
+        target: int,
+        max_length: int,
+        avoiding: Collection[int] = (),
+        avoiding_relationships: Collection[Triple] = (),
     ) -> list[tuple[int, ...]]:
         # A path length cannot be a parameter of a variable-length pattern; it is an int.
         query = PATHS.replace("{max_length}", str(int(max_length)))
-        rows = _run(query, scope, source=source, target=target, limit=PATHS_LIMIT)
+        rows = _run(
+            query,
+            scope,
+            source=source,
+            target=target,
+            limit=PATHS_LIMIT,
+            avoiding=sorted(avoiding),
+            avoiding_relationships=sorted([list(triple) for triple in avoiding_relationships]),
+        )
         return sorted({tuple(row["path"]) for row in rows})
 
     def relationships(self, scope: Scope) -> set[Triple]:

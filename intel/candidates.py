@@ -12,7 +12,7 @@ mentions give the two entities carry it (`offered_score`, read time).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -351,11 +351,11 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     document_keys = [key for type_, key, _ in peers.values() if type_ == EntityType.PERSON and ":doc:" in key]
     dates = _document_dates(document_keys) if document_keys else {}
     chosen = _fold_choices(
-        [
-            pk
-            for pk, (type_, key, _) in peers.items()
+        {
+            pk: block
+            for pk, (type_, key, block) in peers.items()
             if type_ == EntityType.COMPANY and _is_registration_key(key)
-        ]
+        }
     )
     # The fingerprints of the given entities, per block: each block scored in one batch.
     queries: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
@@ -404,18 +404,24 @@ def _alike(
         yield asked[row][0], pool[column][0], float(best[row, column])
 
 
-def _fold_choices(registered: list[int]) -> set[tuple[int, int]]:
-    """The pairs (a < b) of registered companies of which one holds, by an automatic fold,
-    a weaker entity (named without a number) stating an identity the other states too: a
-    name that several registered companies share, which the fold gave one of them on its
-    agency's records. Two numbers are two companies, but those mentions may be the other's."""
+def _fold_choices(registered: Mapping[int, str]) -> set[tuple[int, int]]:
+    """The pairs (a < b) of registered companies (given with their blocks) of which one
+    holds, by an automatic fold, a weaker entity (named without a number) stating an
+    identity the other states too: a name that several registered companies share, which
+    the fold gave one of them on its agency's records. Two numbers are two companies, but
+    those mentions may be the other's."""
     if len(registered) < 2:
         return set()
     folded = dict(
         EntityMerge.objects.filter(
-            survivor_id__in=registered, automatic=True, undone_at__isnull=True
+            survivor_id__in=list(registered), automatic=True, undone_at__isnull=True
         ).values_list("merged_id", "survivor_id")
     )
+    # A block with a fold and another registered company: the only blocks to read further.
+    sizes = Counter(registered.values())
+    blocks = {registered[survivor] for survivor in folded.values() if sizes[registered[survivor]] > 1}
+    registered = {pk: block for pk, block in registered.items() if block in blocks}
+    folded = {merged: survivor for merged, survivor in folded.items() if survivor in registered}
     if not folded:
         return set()
     holders: dict[str, set[int]] = defaultdict(set)

@@ -39,6 +39,7 @@ import json
 import os
 import pickle
 import random
+import re
 import shlex
 import signal
 import subprocess
@@ -52,7 +53,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import report
-from bench.common import ROOT, WORK_DIR, bench_env, ensure_database, setup_django
+from bench.common import BENCH_DB, ROOT, WORK_DIR, bench_env, ensure_database, setup_django
 from bench.graph_sync import percentile
 
 STAGES = ("resync", "walks", "global")
@@ -434,7 +435,19 @@ def stage_global(results: dict) -> None:
 # --- the page -----------------------------------------------------------------------------
 
 
+def previous_stages(page: Path) -> dict[str, str]:
+    """Each stage's text in the section as last written: kept for a stage these results lack
+    (var/bench is per worktree, and a stage measured in another one is not in this one's)."""
+    text = page.read_text() if page.exists() else ""
+    if BEGIN not in text or END not in text:
+        return {}
+    section = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    parts = re.split(r"(?m)^### (\w+)\n", section)
+    return {parts[index]: parts[index + 1].strip("\n") for index in range(1, len(parts), 2)}
+
+
 def render(results: dict) -> str:
+    previous = previous_stages(PAGE)
     lines = ["## Graph analytics", ""]
     lines.append(
         "Written by `bench/graph_analytics.py` (see its docstring for what each stage does); do not "
@@ -444,6 +457,8 @@ def render(results: dict) -> str:
     )
     for stage in STAGES:
         if stage not in results:
+            if stage in previous:
+                lines += ["", f"### {stage}", "", previous[stage]]
             continue
         run = results["runs"][stage]
         lines += ["", f"### {stage}", "", f"- code measured: {run['code']}; date: {run['date']}"]
@@ -577,6 +592,8 @@ def main(argv: list[str] | None = None) -> None:
         for stage in stages:
             print(f"[bench] {stage} ...", file=sys.stderr, flush=True)
             run = report.stage_run("bench.graph_analytics", argv)
+            if "BENCH_DATABASE" in os.environ:
+                run["command"] = f"BENCH_DATABASE={BENCH_DB} {run['command']}"
             if stage == "resync":
                 from bench.graph_sync import run_resync
 

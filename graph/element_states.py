@@ -12,15 +12,26 @@ from graph.bulk_sql import bulk_cursor
 # A relationship: (source entity id, target entity id, link type).
 Triple = tuple[int, int, str]
 
+# The count of synced records asserting an entity at all, kept in `graph.NodeViewers` under
+# this agency id (none is 0): a node exists while it is above zero, though no agency may see
+# the entity (an end of a link that no record it sees names), since its relationships need
+# both ends.
+ASSERTED = 0
+
 # Each wanted entity's counts sought by index (joined as sets, the planner read and
-# sorted the whole count table for a batch's few thousand entities).
+# sorted the whole count table for a batch's few thousand entities). A node exists while
+# some synced record asserts the entity (`ASSERTED`), seen by the agencies counted beside.
 NODES_SQL = """
     SELECT e.id, e.type, e.key, viewers.agencies
     FROM intel_entity e CROSS JOIN LATERAL (
-        SELECT array_agg(v.agency_id ORDER BY v.agency_id) AS agencies
+        SELECT coalesce(
+                   array_agg(v.agency_id ORDER BY v.agency_id) FILTER (WHERE v.agency_id <> {asserted}),
+                   '{{}}'
+               ) AS agencies,
+               bool_or(v.agency_id = {asserted}) AS asserted
         FROM graph_nodeviewers v WHERE v.entity_id = e.id AND v.records > 0
     ) AS viewers
-    WHERE {condition} AND viewers.agencies IS NOT NULL
+    WHERE {condition} AND viewers.asserted
     ORDER BY e.id
 """
 
@@ -57,8 +68,8 @@ RELATIONSHIP_VIEWERS_BY_TRIPLE = """
     WHERE viewers.agencies IS NOT NULL
 """
 
-NODES_BY_ID = NODES_SQL.format(condition="e.id = ANY(%(ids)s)")
-NODES_BY_RANGE = NODES_SQL.format(condition="e.id >= %(lo)s AND e.id < %(hi)s")
+NODES_BY_ID = NODES_SQL.format(condition="e.id = ANY(%(ids)s)", asserted=ASSERTED)
+NODES_BY_RANGE = NODES_SQL.format(condition="e.id >= %(lo)s AND e.id < %(hi)s", asserted=ASSERTED)
 
 
 def _nodes(sql: str, params: dict) -> list[dict]:

@@ -66,9 +66,10 @@ class SyncCursor(models.Model):
 
 
 class NodeViewers(models.Model):
-    """How many synced records asserting an entity each agency may see. A node's
-    `visible_to` is the agencies with a count above zero, and a node exists while any
-    count does; the sync keeps the counts by adding each record's change (old projection
+    """How many synced records naming an entity (a mention) each agency may see. A node's
+    `visible_to` is the agencies with a count above zero; a node exists while the count of
+    records asserting it at all (by a mention or a link, under `element_states.ASSERTED`)
+    is; the sync keeps the counts by adding each record's change (old projection
     out, new in), so a busy broker's state costs the same as a one-off's."""
 
     entity_id = models.BigIntegerField()

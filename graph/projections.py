@@ -35,7 +35,10 @@ class Projection:
 def current_projections(record_ids: list[int]) -> dict[int, Projection]:
     """What each existing record asserts now, each mention and link with who may see it
     now (`viewer_agencies()` of the mentions and links: the visibility rule, redaction
-    included). A link's agencies also see its two ends. Deleted records are absent."""
+    included). An entity is seen only through the mentions that name it, as the choke point
+    sees it (`Entity.objects.visible_to`): the two ends of a link are among the record's
+    entities (their nodes must exist for the relationship) without the link's agencies.
+    Deleted records are absent."""
     existing = Record.objects.filter(pk__in=among(record_ids)).values_list("pk", flat=True)
     projections = {pk: Projection({}, {}) for pk in existing}
     # One moment's access of every agency, and the answers mentions and links share.
@@ -52,7 +55,7 @@ def current_projections(record_ids: list[int]) -> dict[int, Projection]:
         projection = projections[record_id]
         projection.links.setdefault((source, target, type_), set()).update(viewers[pk])
         for end in (source, target):
-            projection.entities.setdefault(end, set()).update(viewers[pk])
+            projection.entities.setdefault(end, set())
     return projections
 
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-from django.db.models import Q
-
 from audit.log import Event, record_events
 from graph.analytics import (
     EXPAND_LIMIT,
@@ -43,17 +41,34 @@ MAX_PATHS = 100
 # Relationships looked up per statement: three parameters each, within SQLite's limit.
 TRIPLES_PER_QUERY = 5_000
 IDS_PER_QUERY = 10_000
+# A node's left-out neighbours are counted up to this many; past it the answer says "more
+# than LEFT_OUT_CAP". The chart needs to tell a few from many, and a hub has thousands,
+# each to be confirmed against the rule: counting them all was most of a walk's time.
+LEFT_OUT_CAP = 100
+# A shortest-path search that finds nothing reads everything within reach of both ends (from
+# a hub, most of the graph): it stops past this many relationships read, the bound a walk is
+# refused past, and answers that no path was found within its budget (`search_complete`).
+PATH_SEARCH_BUDGET = EXPAND_LIMIT
 
 
 class EntityNotFound(Exception):
     """No entity by that public id that the reader may see: hidden and missing alike."""
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A node's neighbours not in an answer: `count` of them, at most LEFT_OUT_CAP, and
+    whether there are more (`capped`)."""
+
+    count: int
+    capped: bool
+
+
 @dataclass
 class ShownEntity:
     entity: Entity
     distance: int | None = None
-    left_out: int | None = None
+    left_out: LeftOut | None = None
 
     def data(self) -> dict:
         entity = self.entity
@@ -62,7 +77,8 @@ class ShownEntity:
         if self.distance is not None:
             shown["distance"] = self.distance
         if self.left_out is not None:
-            shown["left_out"] = self.left_out
+            shown["left_out"] = self.left_out.count
+            shown["left_out_capped"] = self.left_out.capped
         return shown
 
 
@@ -89,7 +105,7 @@ class Confirmed:
                 for entity in selectors.visible_entities(self.reader).filter(pk__in=wanted)
             )
 
-    def shown(self, pk: int, distance: int | None = None, left_out: int | None = None) -> dict:
+    def shown(self, pk: int, distance: int | None = None, left_out: LeftOut | None = None) -> dict:
         self.name([pk])
         return ShownEntity(self._named(pk), distance, left_out).data()
 
@@ -192,32 +208,89 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
     return Confirmed(scope.reader, records, entities, record_rows, spans=spans)
 
 
-def neighbour_pairs(scope: Scope, nodes: Collection[int], seeds: Collection[int]) -> set[tuple[int, int]]:
-    """The pairs of the relationships the reader may see (in the scope) touching `nodes`
-    whose other end the reader may see too: the neighbours a wider walk would show."""
-    links = selectors.visible_links(scope.reader).filter(**scope.records.lookups())
+def left_out(scope: Scope, kept: Collection[int], seeds: Collection[int]) -> dict[int, LeftOut]:
+    """For each kept node, its neighbours outside `kept` a wider walk would show: through a
+    relationship the reader may see (in the scope) to an entity the reader may see, counted
+    up to LEFT_OUT_CAP. The candidates are read without the rule, in id order, and confirmed
+    a window per node at a time (LEFT_OUT_CAP + 1 wide, then wider), until more than the cap
+    are confirmed or none are left: a hub costs about the cap, not its degree, when the
+    reader sees much of it."""
+    kept = set(kept)
+    candidates = candidate_links(scope, kept)
+    found: dict[int, set[int]] = {node: set() for node in kept}
+    position = dict.fromkeys(kept, 0)
+    size = LEFT_OUT_CAP + 1
+    while True:
+        window: dict[int, set[int]] = {}
+        for node, others in candidates.items():
+            if len(found[node]) <= LEFT_OUT_CAP and position[node] < len(others):
+                window[node] = set(list(others)[position[node] : position[node] + size])
+                position[node] += size
+        if not window:
+            break
+        # A round has a fixed cost whatever its width (the planner hashes the entity table for
+        # the rule's statement): where the reader sees few of a hub's neighbours, the next
+        # window is twice as wide.
+        size *= 2
+        links = [pk for node, others in window.items() for other in others for pk in candidates[node][other]]
+        for node, other in confirmed_neighbours(scope, links, window, seeds):
+            found[node].add(other)
+    return {
+        node: LeftOut(min(len(others), LEFT_OUT_CAP), len(others) > LEFT_OUT_CAP)
+        for node, others in found.items()
+    }
+
+
+def candidate_links(scope: Scope, nodes: set[int]) -> dict[int, dict[int, list[int]]]:
+    """Each node's neighbours outside `nodes` through a link of the scope's types, whoever
+    may see it, in id order, each with the ids of those links: only candidates, which
+    `confirmed_neighbours` puts to the rule."""
+    links = Link.objects.all()
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
-    # Both directions in one statement: the rule's joins are hashed once, not twice.
-    touching = links.filter(Q(source_id__in=sorted(nodes)) | Q(target_id__in=sorted(nodes)))
-    if scope.entity_types is None:
-        pairs = set(touching.values_list("source_id", "target_id").distinct())
-    else:
-        rows = touching.values_list("source_id", "target_id", "source__type", "target__type").distinct()
-        pairs = {
-            (s, t)
-            for s, t, s_type, t_type in rows
-            if (s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds)
-        }
-    inside = set(nodes)
-    others = {end for pair in pairs for end in pair} - inside
+    found: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    # One direction at a time: with both in one statement (source or target) the planner
+    # read every link of the nodes from the heap, twice as slow as two index scans.
+    for end, other_end in (("source_id", "target_id"), ("target_id", "source_id")):
+        rows = links.filter(**{f"{end}__in": sorted(nodes)}).values_list("pk", end, other_end)
+        for pk, node, other in rows:
+            if other not in nodes:
+                found[node][other].append(pk)
+    return {node: dict(sorted(others.items())) for node, others in found.items()}
+
+
+def confirmed_neighbours(
+    scope: Scope, links: list[int], window: dict[int, set[int]], seeds: Collection[int]
+) -> set[tuple[int, int]]:
+    """The (node, other) pairs of the window joined by one of `links` the reader may see (in
+    the scope) whose other end the reader may see too. The rule is asked of the links by id,
+    as `relationships_behind` asks it."""
+    visible = selectors.visible_links(scope.reader).filter(**scope.records.lookups())
+    links = sorted(links)
+    pairs = set()
+    for start in range(0, len(links), IDS_PER_QUERY):
+        chunk = visible.filter(pk__in=links[start : start + IDS_PER_QUERY])
+        if scope.entity_types is None:
+            pairs |= set(chunk.values_list("source_id", "target_id").distinct())
+        else:
+            rows = chunk.values_list("source_id", "target_id", "source__type", "target__type").distinct()
+            pairs |= {
+                (s, t)
+                for s, t, s_type, t_type in rows
+                if (s_type in scope.entity_types or s in seeds)
+                and (t_type in scope.entity_types or t in seeds)
+            }
+    joined = {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
+    others = sorted({other for _, other in joined})
     reader = scope.reader
-    shown = set(
-        Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
-        .filter(pk__in=sorted(others))
-        .values_list("pk", flat=True)
-    )
-    return {(s, t) for s, t in pairs if (s in inside or s in shown) and (t in inside or t in shown)}
+    shown = set()
+    for start in range(0, len(others), IDS_PER_QUERY):
+        shown |= set(
+            Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
+            .filter(pk__in=others[start : start + IDS_PER_QUERY])
+            .values_list("pk", flat=True)
+        )
+    return {(node, other) for node, other in joined if other in shown}
 
 
 def public_ids(pks: Collection[int]) -> dict[int, str]:
@@ -287,7 +360,7 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
         for s, t, type_ in algorithms.crossed_relationships(confirmed.records, distance, hops)
         if s in kept_set and t in kept_set
     )
-    outside = algorithms.left_out(kept, neighbour_pairs(scope, kept, seeds))
+    outside = left_out(scope, kept, seeds)
     confirmed.name(kept)
     nodes = [confirmed.shown(pk, distance[pk], outside[pk]) for pk in kept]
     relationships = sorted(
@@ -322,25 +395,76 @@ def seizure_network(*, scope: Scope, hops: int, limit: int) -> Answer:
     return walk(scope, seeds=seeds, hops=hops, limit=limit)
 
 
+class SearchBudgetSpent(Exception):
+    """A search for a path read more than PATH_SEARCH_BUDGET relationships without an answer."""
+
+
+def joined_within(
+    scope: Scope,
+    *,
+    source: int,
+    target: int,
+    max_length: int,
+    avoiding: Collection[int],
+    avoiding_relationships: Collection[Triple],
+) -> bool:
+    """Whether the backend's graph joins the two entities within `max_length` steps, avoiding
+    those given: a breadth-first search from both ends, a whole layer of the side with the
+    smaller frontier at a time. The scope's entity types are set aside (they would keep an end
+    of another type from being reached): this only has to prove that no path exists. Raises
+    SearchBudgetSpent past PATH_SEARCH_BUDGET relationships read."""
+    unfiltered = Scope(reader=scope.reader, records=scope.records, link_types=scope.link_types)
+    seen, frontiers, depth = [{source}, {target}], [{source}, {target}], [0, 0]
+    read = 0
+    while depth[0] + depth[1] < max_length:
+        side = 0 if len(frontiers[0]) <= len(frontiers[1]) else 1
+        try:
+            triples = backend().expand(unfiltered, seeds=frontiers[side], hops=1)
+        except TooLarge as too_large:
+            raise SearchBudgetSpent from too_large
+        read += len(triples)
+        if read > PATH_SEARCH_BUDGET:
+            raise SearchBudgetSpent
+        crossed = [(s, t) for s, t, type_ in triples if (s, t, type_) not in avoiding_relationships]
+        reached = {end for pair in crossed for end in pair} - set(avoiding) - seen[side]
+        if reached & seen[1 - side]:
+            return True
+        if not reached:
+            return False
+        seen[side] |= reached
+        frontiers[side] = reached
+        depth[side] += 1
+    return False
+
+
 def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> Answer:
     """Every shortest path (at most MAX_PATH_LENGTH steps) between two entities, each step
     with the relationships and visible records behind it; a path any element of which the
-    choke point does not confirm is dropped whole."""
+    choke point does not confirm is dropped whole. `search_complete` is false when the
+    search stopped at its budget (PATH_SEARCH_BUDGET) without finding a path: then there may
+    be one, where an empty answer with a complete search means there is none."""
     start = visible_entity(scope.reader, source, named=False)
     end = visible_entity(scope.reader, target, named=False)
     if start.pk == end.pk:
         raise BadInput("target", "the target is the source; give two different entities")
     avoiding: set[int] = set()
     avoiding_relationships: set = set()
+    complete = True
     while True:
-        paths = backend().shortest_paths(
-            scope,
-            source=start.pk,
-            target=end.pk,
-            max_length=MAX_PATH_LENGTH,
-            avoiding=avoiding,
-            avoiding_relationships=avoiding_relationships,
-        )
+        asked = {
+            "source": start.pk,
+            "target": end.pk,
+            "max_length": MAX_PATH_LENGTH,
+            "avoiding": avoiding,
+            "avoiding_relationships": avoiding_relationships,
+        }
+        try:
+            # The backend's own search has no budget: it is asked only once a path is known
+            # to exist, when it stops at the shortest length.
+            joined = joined_within(scope, **asked)
+        except SearchBudgetSpent:
+            joined, complete = False, False
+        paths = backend().shortest_paths(scope, **asked) if joined else []
         steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
         candidates = set()
         if steps:
@@ -356,8 +480,8 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             path_steps = algorithms.steps_of(path, confirmed.records)
             if path_steps is not None and all(node in confirmed.entities for node in path):
                 kept.append((path, path_steps))
-        # The graph may hold more than the choke point confirms (a lagging sync; an entity
-        # only linked, never named, by a record the reader sees). When every shortest path
+        # The graph may hold more than the choke point confirms (a lagging sync; a purpose
+        # that admits fewer records than `visible_to`'s "some purpose"). When every shortest path
         # it found went through such an element, a longer one may be the reader's shortest:
         # asked again without them. Each round avoids more, so the rounds end.
         dropped = {node for path in paths for node in path} - set(confirmed.entities)
@@ -378,7 +502,7 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     ]
     used = [triple for _, path_steps in kept for step in path_steps for triple in step]
     return Answer(
-        {"paths": shown, "length": len(kept[0][0]) - 1 if kept else None},
+        {"paths": shown, "length": len(kept[0][0]) - 1 if kept else None, "search_complete": complete},
         confirmed.records_shown(used, {pk for path, _ in kept for pk in path} | {start.pk, end.pk}),
     )
 

@@ -77,7 +77,10 @@ class GraphEntitySerializer(serializers.Serializer):
 
 class WalkedEntitySerializer(GraphEntitySerializer):
     distance = serializers.IntegerField(help_text="Steps from the nearest start")
-    left_out = serializers.IntegerField(help_text="Neighbours (in your filters) not in this answer")
+    left_out = serializers.IntegerField(
+        help_text="Neighbours (in your filters) not in this answer, counted up to a cap (left_out_capped)"
+    )
+    left_out_capped = serializers.BooleanField(help_text="There are more left-out neighbours than left_out")
 
 
 class ClusterMemberSerializer(GraphEntitySerializer):
@@ -115,6 +118,10 @@ class PathSerializer(serializers.Serializer):
 class PathsSerializer(serializers.Serializer):
     paths = PathSerializer(many=True)
     length = serializers.IntegerField(allow_null=True)
+    search_complete = serializers.BooleanField(
+        help_text="False when no path was found before the search reached its budget: there may be one "
+        "(with true and no paths, there is none up to 6 steps)"
+    )
 
 
 class ClusterSerializer(serializers.Serializer):

@@ -27,18 +27,21 @@ from intel.models import Entity, Link, Mention
 BEYOND = 2**62
 CHECKSUM_MODULUS = 2**64
 
+# A node for every entity a record asserts, by a mention or as an end of a link (whose
+# relationship needs it); seen by the agencies that may see a mention of it, as the choke
+# point decides whether an entity is visible.
 EXPECTED_NODES = """
-    SELECT e.id, e.type, e.key, array_agg(DISTINCT seen.agency_id ORDER BY seen.agency_id)
+    SELECT e.id, e.type, e.key,
+           coalesce(array_agg(DISTINCT seen.agency_id ORDER BY seen.agency_id)
+                    FILTER (WHERE seen.agency_id IS NOT NULL), '{}')
     FROM intel_entity e
     JOIN (
-        SELECT m.entity_id, v.agency_id FROM intel_mention m JOIN graph_verify_mentions v ON v.id = m.id
+        SELECT m.entity_id, v.agency_id FROM intel_mention m LEFT JOIN graph_verify_mentions v ON v.id = m.id
         WHERE m.entity_id >= %(lo)s AND m.entity_id < %(hi)s
         UNION ALL
-        SELECT l.source_id, v.agency_id FROM intel_link l JOIN graph_verify_links v ON v.id = l.id
-        WHERE l.source_id >= %(lo)s AND l.source_id < %(hi)s
+        SELECT l.source_id, NULL FROM intel_link l WHERE l.source_id >= %(lo)s AND l.source_id < %(hi)s
         UNION ALL
-        SELECT l.target_id, v.agency_id FROM intel_link l JOIN graph_verify_links v ON v.id = l.id
-        WHERE l.target_id >= %(lo)s AND l.target_id < %(hi)s
+        SELECT l.target_id, NULL FROM intel_link l WHERE l.target_id >= %(lo)s AND l.target_id < %(hi)s
     ) AS seen ON seen.entity_id = e.id
     GROUP BY e.id, e.type, e.key
 """

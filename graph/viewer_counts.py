@@ -11,7 +11,7 @@ import psycopg
 from django.db import connection
 
 from graph.bulk_sql import bulk_cursor
-from graph.element_states import Triple
+from graph.element_states import ASSERTED, Triple
 from graph.locks import lock_all_entities
 from graph.projections import Projection
 
@@ -29,7 +29,7 @@ def move_counts(
     for projections, sign in ((previous, -1), (current, 1)):
         for projection in projections.values():
             for entity, agencies in projection.entities.items():
-                for agency in agencies:
+                for agency in (ASSERTED, *agencies):
                     node_delta[(entity, agency)] += sign
             for (s, t, type_), agencies in projection.links.items():
                 for agency in agencies:
@@ -93,13 +93,17 @@ def crossed_zero(count: int, delta: int) -> bool:
 
 # Each viewer-count table recomputed from the stored projections.
 COUNTS_FROM_PROJECTIONS = {
-    "graph_nodeviewers": """
+    "graph_nodeviewers": f"""
         INSERT INTO graph_nodeviewers (entity_id, agency_id, records)
         SELECT e.key::bigint, a::int, count(*)
         FROM graph_recordprojection p,
              jsonb_each(p.entities) AS e, jsonb_array_elements_text(e.value) AS a
         GROUP BY 1, 2
-    """,
+        UNION ALL
+        SELECT e.key::bigint, {ASSERTED}, count(*)
+        FROM graph_recordprojection p, jsonb_each(p.entities) AS e
+        GROUP BY 1
+    """,  # noqa: S608 - a constant
     "graph_relationshipviewers": """
         INSERT INTO graph_relationshipviewers (source_id, target_id, type, agency_id, records)
         SELECT (l ->> 0)::bigint, (l ->> 1)::bigint, l ->> 2, a::int, count(*)

@@ -454,3 +454,27 @@ def test_a_partners_badge_asks_for_disclosure_and_a_refresh_shows_what_was_discl
     assert watched.csp_violations() == []
     page.close()
     assert watched.errors == []
+
+
+def test_left_out_neighbours_past_the_cap_show_as_more_than_the_count(
+    browser, live_server, celery_worker, network
+):
+    cus, entities = network["cus"], network["entities"]
+    synced()
+    page, watched = open_chart(
+        browser, live_server, cus.analyst, f"entity={entities['Alpha'].public_id}&purpose=investigation"
+    )
+    # Answers in the API's shape, as a walk from a hub gives them: 100 counted, and more.
+    hub = {"id": "hub", "type": "company", "key": None, "names": ["Hub"], "distance": 1}
+    add = "(node) => InterlinkChart.add({ nodes: [node], relationships: [] })"
+    shown = "() => InterlinkChart.cy.getElementById('hub').data('display')"
+    page.evaluate(add, {**hub, "left_out": 100, "left_out_capped": True})
+    assert page.evaluate(shown) == "Hub\n100+ more"
+    # An answer that counted all of them, 100 exactly, is the closer bound; a capped one
+    # again does not undo it.
+    page.evaluate(add, {**hub, "left_out": 100, "left_out_capped": False})
+    assert page.evaluate(shown) == "Hub\n+100 more"
+    page.evaluate(add, {**hub, "left_out": 100, "left_out_capped": True})
+    assert page.evaluate(shown) == "Hub\n+100 more"
+    assert watched.errors == []
+    page.close()

@@ -382,6 +382,17 @@ def answers(world, labels, backend) -> list[dict]:
                     )
                 except selectors.EntityNotFound:
                     results.append({"hidden": (source, target)})
+            # Counts past the cap: both sides say "more than 1" of the same nodes.
+            patch.setattr(selectors, "LEFT_OUT_CAP", 1)
+            for label in ("alpha", "rapid"):
+                try:
+                    answer = selectors.neighbourhood(
+                        scope=Scope(reader=reader), entity=public(label, labels), hops=1, limit=500
+                    )
+                except selectors.EntityNotFound:
+                    results.append({"hidden": label})
+                    continue
+                results.append(answer.data)
     return results
 
 
@@ -390,8 +401,9 @@ def test_cypher_and_networkx_give_identical_answers(world, labels):
     assert len(cypher) == len(reference)
     for index, (a, b) in enumerate(zip(cypher, reference, strict=True)):
         assert a == b, index
-    # Not vacuous: the answers hold nodes and paths.
+    # Not vacuous: the answers hold nodes and paths, and counts past the cap.
     assert any(answer.get("nodes") for answer in cypher) and any(answer.get("paths") for answer in cypher)
+    assert any(node.get("left_out_capped") for answer in cypher for node in answer.get("nodes", []))
 
 
 # --- a lagging graph never shows too much -----------------------------------------------
@@ -435,7 +447,7 @@ def test_a_stale_relationship_in_neo4j_is_dropped_with_every_path_through_it(wor
     paths = get(
         client, "/api/graph/paths/", source=public("alpha", labels), target=public("delta", labels)
     ).json()
-    assert paths == {"paths": [], "length": None}
+    assert paths == {"paths": [], "length": None, "search_complete": True}
 
 
 # --- hidden equals missing --------------------------------------------------------------
@@ -544,6 +556,8 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
     empty_graph_now()
     with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
         patch.setattr(selectors, "backend", backend)
+        # A cap of 1: a node with two neighbours left out or more is counted "more than 1".
+        patch.setattr(selectors, "LEFT_OUT_CAP", 1)
         users, records, entities, _, _ = build(scenario)
         enqueue_records([record.pk for record in records])
         drain()
@@ -573,6 +587,18 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
                     assert {n["id"]: set(n["names"]) for n in answer["nodes"]} == {
                         public_id[e]: oracle.names(agency, e) for e in distance
                     }
+                    beyond = {
+                        e: {
+                            b
+                            for s, t, _ in edges
+                            for x, b in ((s, t), (t, s))
+                            if x == e and b not in distance
+                        }
+                        for e in distance
+                    }
+                    assert {n["id"]: (n["left_out"], n["left_out_capped"]) for n in answer["nodes"]} == {
+                        public_id[e]: (min(len(others), 1), len(others) > 1) for e, others in beyond.items()
+                    }
             for a in sorted(seen):
                 for b in sorted(seen - {a}):
                     answer = client.get("/api/graph/paths/", {"source": public_id[a], "target": public_id[b]})
@@ -585,6 +611,21 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
                 public_id[e] for e in oracle_distances(edges, seized, 1)
             }
         transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
+def test_a_path_search_past_its_budget_says_so_instead_of_no_path(world, labels, backend, monkeypatch):
+    monkeypatch.setattr(selectors, "backend", backend)
+    client = world["cus"].client()
+    ends = {"source": public("alpha", labels), "target": public("delta", labels)}
+    found = get(client, "/api/graph/paths/", **ends).json()
+    assert found["length"] == 6 and found["search_complete"]
+    # alpha's first step alone crosses 3 relationships (s1, quay, p1): past a budget of 2 the
+    # search stops with nothing found, and says it did not finish.
+    monkeypatch.setattr(selectors, "PATH_SEARCH_BUDGET", 2)
+    stopped = get(client, "/api/graph/paths/", **ends)
+    assert stopped.status_code == 200
+    assert stopped.json() == {"paths": [], "length": None, "search_complete": False}
 
 
 @pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])

@@ -61,18 +61,6 @@ def nearest_first(distance: Mapping[int, int], order: Callable[[int], str], limi
     return sorted(distance, key=lambda node: (distance[node], order(node)))[:limit]
 
 
-def left_out(kept: Collection[int], neighbours: Iterable[tuple[int, int]]) -> dict[int, int]:
-    """For each kept node, how many of its neighbours (pairs, either way) are not kept."""
-    kept = set(kept)
-    outside: dict[int, set[int]] = defaultdict(set)
-    for a, b in neighbours:
-        if a in kept and b not in kept:
-            outside[a].add(b)
-        if b in kept and a not in kept:
-            outside[b].add(a)
-    return {node: len(outside.get(node, ())) for node in kept}
-
-
 def steps_of(path: tuple[int, ...], triples: Collection[Triple]) -> list[list[Triple]] | None:
     """The relationships behind each step of a path (either direction), or None when a
     step has none: a path through a dropped relationship is dropped whole."""

@@ -1,5 +1,6 @@
-"""The reference implementation: networkx over the links the viewer may see, read through
-the choke point (`Link.objects.visible_to`) with the scope's filters. It reads the whole of
+"""The reference implementation: networkx over the links the viewer may see between entities
+the viewer may see, read through the choke point (`Link.objects.visible_to`,
+`Entity.objects.visible_to`) with the scope's filters. It reads the whole of
 the viewer's filtered graph for each question: the embedded default is small, and on the
 full stack Neo4j answers instead (this side stays the reference the tests hold it to)."""
 
@@ -11,19 +12,26 @@ import networkx as nx
 
 from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
 from graph.analytics.algorithms import crossed_relationships, depth_for, distances
-from intel.models import Link
+from intel.models import Entity, Link
 
 
 def visible_triples(scope: Scope) -> list[tuple[Triple, str, str]]:
     """Each relationship of the scope (one row per (source, target, type), however many
-    records assert it) with its two ends' entity types."""
-    links = Link.objects.visible_to(scope.reader.user, scope.reader.purpose, scope.reader.access).filter(
+    records assert it) whose two ends the viewer may see (through a mention: a visible record
+    may link an entity it does not name), with their entity types."""
+    reader = scope.reader
+    links = Link.objects.visible_to(reader.user, reader.purpose, reader.access).filter(
         **scope.records.lookups()
     )
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
     rows = links.values_list("source_id", "target_id", "type", "source__type", "target__type").distinct()
-    return [((s, t, type_), s_type, t_type) for s, t, type_, s_type, t_type in rows]
+    seen = set(
+        Entity.objects.visible_to(reader.user, reader.purpose, reader.access).values_list("pk", flat=True)
+    )
+    return [
+        ((s, t, type_), s_type, t_type) for s, t, type_, s_type, t_type in rows if s in seen and t in seen
+    ]
 
 
 def scope_graph(scope: Scope, keep: Collection[int] = ()) -> tuple[nx.MultiGraph, set[Triple]]:

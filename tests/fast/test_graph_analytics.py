@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from graph import selectors
 from graph.analytics import algorithms, backend
 from graph.analytics.reference import ReferenceBackend
 from intel.import_writing import import_file
@@ -50,12 +51,10 @@ def test_a_walk_crosses_no_relationship_between_two_nodes_at_its_edge():
     )
 
 
-def test_the_node_limit_keeps_the_nearest_and_counts_what_it_left_out():
+def test_the_node_limit_keeps_the_nearest():
     distance = {1: 0, 2: 1, 3: 2, 5: 2}
     order = {1: "d", 2: "c", 3: "b", 5: "a"}
-    kept = algorithms.nearest_first(distance, order.__getitem__, 3)
-    assert kept == [1, 2, 5]
-    assert algorithms.left_out(kept, [(s, t) for s, t, _ in LINE]) == {1: 0, 2: 1, 5: 0}
+    assert algorithms.nearest_first(distance, order.__getitem__, 3) == [1, 2, 5]
 
 
 def test_a_path_needs_a_relationship_behind_every_step_either_way():
@@ -100,7 +99,21 @@ def test_the_embedded_default_answers_on_networkx(tmp_path: Path):
     client = cus.client(purpose=PURPOSE)
     answer = client.get(f"/api/graph/entities/{alpha}/neighbourhood/", {"hops": 1}).json()
     assert nodes_of(answer, labels) == {"alpha": 0, "s1": 1, "quay": 1, "p1": 1}
+    # s1 names its broker and container too; quay is beta's address as well, p1 gamma's phone.
+    left = {labels[node["id"]]: (node["left_out"], node["left_out_capped"]) for node in answer["nodes"]}
+    assert left == {"alpha": (0, False), "s1": (2, False), "quay": (1, False), "p1": (1, False)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selectors, "LEFT_OUT_CAP", 1)
+        capped = client.get(f"/api/graph/entities/{alpha}/neighbourhood/", {"hops": 1}).json()
+    left = {labels[node["id"]]: (node["left_out"], node["left_out_capped"]) for node in capped["nodes"]}
+    assert left == {"alpha": (0, False), "s1": (1, True), "quay": (1, False), "p1": (1, False)}
     beta = entity_of("S2", "importer").public_id
     gamma = entity_of("S3", "importer").public_id
     paths = client.get("/api/graph/paths/", {"source": str(beta), "target": str(gamma)}).json()
     assert paths_of(paths, labels) == {("beta", "quay", "alpha", "p1", "gamma")}
+    assert paths["search_complete"]
+    with pytest.MonkeyPatch.context() as patch:
+        # beta's first step crosses 2 relationships (s2, quay): past a budget of 1 it stops.
+        patch.setattr(selectors, "PATH_SEARCH_BUDGET", 1)
+        stopped = client.get("/api/graph/paths/", {"source": str(beta), "target": str(gamma)}).json()
+    assert stopped == {"paths": [], "length": None, "search_complete": False}

@@ -231,8 +231,14 @@ function nodeLabel(entity) {
   return (entity.names && entity.names[0]) || entity.key || entity.type;
 }
 
+// An answer counts a node's left-out neighbours up to a cap, and says when there are more.
+function leftOutText(data) {
+  return data.left_out_capped ? `${data.left_out}+` : `${data.left_out}`;
+}
+
 function display(data) {
-  return data.left_out > 0 ? `${data.label}\n+${data.left_out} more` : data.label;
+  if (!(data.left_out > 0)) return data.label;
+  return data.left_out_capped ? `${data.label}\n${leftOutText(data)} more` : `${data.label}\n+${data.left_out} more`;
 }
 
 function edgeId(relationship) {
@@ -319,9 +325,15 @@ function addEntity(entity, bringer) {
   };
   // Each answer counts the neighbours it leaves out; the chart holds every answer's nodes, so
   // the fewest any answer left out is the closest bound on what the chart leaves out.
+  // A count at the cap with more beyond it is more than the same count without.
   if (entity.left_out !== undefined) {
-    const before = existing.nonempty() ? existing.data("left_out") : undefined;
-    data.left_out = before === undefined ? entity.left_out : Math.min(before, entity.left_out);
+    const given = { left_out: entity.left_out, left_out_capped: Boolean(entity.left_out_capped) };
+    const before = existing.nonempty() ? existing.data() : {};
+    const fewer =
+      before.left_out === undefined ||
+      given.left_out < before.left_out ||
+      (given.left_out === before.left_out && !given.left_out_capped);
+    if (fewer) Object.assign(data, given);
   }
   if (existing.nonempty()) {
     const merged = { ...existing.data(), ...data };
@@ -892,7 +904,7 @@ function showSummary(selected) {
     definition(facts, "type", data.type);
     if (data.key) definition(facts, "key", data.key);
     if (data.names.length > 1) definition(facts, "also named", data.names.slice(1).join("; "));
-    if (data.left_out > 0) definition(facts, "not charted", `${data.left_out} neighbour(s)`);
+    if (data.left_out > 0) definition(facts, "not charted", `${leftOutText(data)} neighbour(s)`);
     if (chart.communities) definition(facts, "community", String(chart.communities.get(data.id) ?? "none"));
     const scored = chart.risk && chart.risk.scores.get(data.id);
     if (chart.risk) definition(facts, "network risk", scored ? scored.score.toFixed(4) : chart.risk.seeds.has(data.id) ? "named in a seizure" : "not ranked");
@@ -1013,6 +1025,7 @@ function exportedNodes() {
       names: data.names,
       key: data.key,
       left_out: data.left_out ?? null,
+      left_out_capped: data.left_out_capped ?? null,
       community: chart.communities ? chart.communities.get(data.id) ?? null : null,
       risk: scored ? scored.score : null,
       x: node.position("x"),

@@ -13,6 +13,7 @@ the agency that made it; only that agency (or a platform admin) undoes it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -539,12 +540,14 @@ def fold_identities(
     targets: dict[int, set[int]] = {}
     offers: dict[int, set[int]] = {}
     first_identity: dict[int, str] = {}
-    for identity, entries in sorted(members.items()):
-        anchors, weak = _tiers(entries, folded)
+    tiers = {identity: _tiers(entries, folded) for identity, entries in sorted(members.items())}
+    namings = _Namings.of(anchors for anchors, _ in tiers.values())
+    for identity, (anchors, weak) in tiers.items():
+        entries = members[identity]
         weak_keys = [member.key for member in weak]
         # One judgement per agency and identity, however many weaker entities it states.
         judgements = {
-            agency: _judge(agency, anchors, entries, weak_keys)
+            agency: _judge(agency, anchors, entries, weak_keys, namings)
             for agency in {agency for member in weak for agency in member.agencies}
         }
         for member in weak:
@@ -629,17 +632,19 @@ def fold_targets(
             merged_id__in=list(stated), undone_at__isnull=True, automatic=True
         )
     }
-    found: dict[int, set[int]] = {}
+    asked: list[tuple[int, str, list[int], list[_Member]]] = []
     for entity_id, identities in stated.items():
         own_folds = {entity_id: folded[entity_id]} if entity_id in folded else {}
-        targets = set()
         for identity in identities:
-            entries = members.get(identity, {})
-            anchors, weak = _tiers(entries, own_folds)
+            anchors, weak = _tiers(members.get(identity, {}), own_folds)
             if any(member.pk == entity_id for member in weak):
-                targets.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
-        found[entity_id] = targets - {None}
-    return found
+                asked.append((entity_id, identity, anchors, weak))
+    namings = _Namings.of(anchors for _, _, anchors, _ in asked)
+    found: dict[int, set[int]] = {pk: set() for pk in stated}
+    for entity_id, identity, anchors, weak in asked:
+        weak_keys = [member.key for member in weak]
+        found[entity_id].add(_judge(agency_id, anchors, members[identity], weak_keys, namings, named))
+    return {pk: targets - {None} for pk, targets in found.items()}
 
 
 @dataclass
@@ -678,6 +683,7 @@ def _judge(
     anchors: list[int],
     entries: dict[int, _Member],
     weak_keys: list[str],
+    namings: _Namings,
     named: Collection[int] = (),
 ) -> int | None:
     """The strong entity the agency's records make a weaker one: the one they state the
@@ -689,24 +695,52 @@ def _judge(
     if (
         len(anchors) == 1
         and anchors[0] not in named
-        and not _named_otherwise(anchors[0], agency_id, weak_keys)
+        and not namings.named_otherwise(anchors[0], agency_id, weak_keys)
     ):
         return anchors[0]
     return None
 
 
-def _named_otherwise(entity_id: int, agency_id: int, weak_keys: list[str]) -> bool:
-    """Whether the agency's records name the entity other than by the weaker keys: by its
-    number (an identity the agency states for it), or by another name folded into it.
-    Both are index lookups, whatever the number of the entity's mentions."""
-    if EntityIdentity.objects.filter(entity_id=entity_id, agency_id=agency_id).exists():
-        return True
-    others = (
-        EntityMerge.objects.filter(survivor_id=entity_id, automatic=True, undone_at__isnull=True)
-        .exclude(merged__key__in=weak_keys)
-        .values("merged_id")
-    )
-    return EntityIdentity.objects.filter(agency_id=agency_id, entity_id__in=others).exists()
+@dataclass
+class _Namings:
+    """How the agencies' records name the strong entities a chunk judges folds into, other
+    than by a weaker key: the agencies stating an identity for each (by its number), and
+    per entity folded into it, its key and the agencies stating an identity for that one.
+    Read for every such entity at once: asked per agency and identity, the two lookups
+    were most of an import's round trips."""
+
+    stating: dict[int, set[int]]
+    folded: dict[int, list[tuple[str, set[int]]]]
+
+    @classmethod
+    def of(cls, anchor_lists: Iterable[list[int]]) -> _Namings:
+        # Only a lone strong entity is judged on how else it is named.
+        anchors = {anchors[0] for anchors in anchor_lists if len(anchors) == 1}
+        merges = list(
+            EntityMerge.objects.filter(
+                survivor_id__in=anchors, automatic=True, undone_at__isnull=True
+            ).values_list("survivor_id", "merged_id", "merged__key")
+        )
+        stating: dict[int, set[int]] = defaultdict(set)
+        for entity_id, agency_id in (
+            EntityIdentity.objects.filter(entity_id__in=anchors | {merged for _, merged, _ in merges})
+            .values_list("entity_id", "agency_id")
+            .distinct()
+        ):
+            stating[entity_id].add(agency_id)
+        folded: dict[int, list[tuple[str, set[int]]]] = defaultdict(list)
+        for survivor, merged, key in merges:
+            folded[survivor].append((key, stating[merged]))
+        return cls({pk: stating[pk] for pk in anchors}, folded)
+
+    def named_otherwise(self, entity_id: int, agency_id: int, weak_keys: list[str]) -> bool:
+        """Whether the agency's records name the entity other than by the weaker keys: by
+        its number (an identity the agency states for it), or by another name folded into it."""
+        if agency_id in self.stating.get(entity_id, ()):
+            return True
+        return any(
+            agency_id in agencies and key not in weak_keys for key, agencies in self.folded.get(entity_id, ())
+        )
 
 
 def _fold(survivor_id: int, merged_id: int, *, agency_id: int, details: dict[str, Any]) -> None:

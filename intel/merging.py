@@ -601,8 +601,7 @@ def fold_identities(
             fold[pk] = (target, first_identity[pk])
     details = {"import_batch": batch_id, "imported_by": getattr(actor, "pk", None)}
     # Later folds first: an earlier fold's survivor may be a later fold's merged entity.
-    for merge in sorted(undo.values(), key=lambda merge: -merge.pk):
-        _unfold(merge, agency_id=agency_id, details=details)
+    _unfold_many(sorted(undo.values(), key=lambda merge: -merge.pk), agency_id=agency_id, details=details)
     _fold_many(
         [(target, pk, identity) for pk, (target, identity) in sorted(fold.items())],
         agency_id=agency_id,
@@ -982,19 +981,47 @@ def _move_links_of(
     return result
 
 
-def _unfold(merge: EntityMerge, *, agency_id: int, details: dict[str, Any]) -> None:
+def _unfold_many(merges: list[EntityMerge], *, agency_id: int, details: dict[str, Any]) -> None:
+    """Undoes the folds one chunk's judgement no longer holds, in the order given, each as
+    `undo_merge` puts back what it moved; the names of the entities involved are then
+    recomputed, the graph told and the undos audited once for all of them (per undo, those
+    cost as much as the undo itself)."""
+    undone: list[tuple[EntityMerge, str]] = []
     with transaction.atomic():
-        merge = EntityMerge.objects.select_for_update().get(pk=merge.pk)
-        locked = _lock_entities(merge.survivor_id, merge.merged_id)
-        survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
-        if (
-            merge.undone_at is not None
-            or survivor.merged_into_id is not None
-            or merged.merged_into_id != survivor.pk
-        ):
-            # Merged on since by an analyst: theirs to undo, not this rule's.
+        for given in merges:
+            merge = EntityMerge.objects.select_for_update().get(pk=given.pk)
+            locked = _lock_entities(merge.survivor_id, merge.merged_id)
+            survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
+            if (
+                merge.undone_at is not None
+                or survivor.merged_into_id is not None
+                or merged.merged_into_id != survivor.pk
+            ):
+                # Merged on since by an analyst: theirs to undo, not this rule's.
+                continue
+            _undo_locked(merge, survivor, merged)
+            merge.undone_at = timezone.now()
+            merge.save(update_fields=["undone_at"])
+            undone.append((merge, survivor.type))
+        if not undone:
             return
-        _undo_locked(merge, survivor, merged)
-        merge.undone_at = timezone.now()
-        merge.save(update_fields=["undone_at"])
-        _announce("entity.merge_undone", merge, None, agency_id=agency_id, details=details)
+        ids = list(dict.fromkeys(pk for merge, _ in undone for pk in (merge.survivor_id, merge.merged_id)))
+        refresh_name_fingerprints(ids)
+        entities_changed.send(sender=EntityMerge, entity_ids=ids)
+        record_events(
+            event_for(
+                "entity.merge_undone",
+                agency_id=agency_id,
+                obj=merge,
+                details={
+                    "type": entity_type,
+                    "survivor": merge.survivor_id,
+                    "merged": merge.merged_id,
+                    "candidate": merge.candidate_id,
+                    "automatic": merge.automatic,
+                    **_counts(merge),
+                    **details,
+                },
+            )
+            for merge, entity_type in undone
+        )

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class IntelConfig(AppConfig):
     name = "intel"
     verbose_name = "Intelligence records"
+
+    def ready(self) -> None:
+        from intel import lookups  # noqa: F401  (registers `__any_of`)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from django.db import connection, models
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 
 def insert_rows(model: type[models.Model], columns: list[str], rows: Iterable[tuple]) -> None:
@@ -45,11 +46,13 @@ def set_column(model: type[models.Model], name: str, values: dict[int, object]) 
     if not values:
         return
     field = model._meta.get_field(name)
+    is_json = isinstance(field, models.JSONField)
     if connection.vendor != "postgresql":
-        grouped: dict[object, list[int]] = {}
+        grouped: dict[object, tuple[object, list[int]]] = {}
         for pk, value in values.items():
-            grouped.setdefault(value, []).append(pk)
-        for value, pks in grouped.items():
+            # A JSON value (a list) is grouped by its text: it cannot be a key itself.
+            grouped.setdefault(json.dumps(value) if is_json else value, (value, []))[1].append(pk)
+        for value, pks in grouped.values():
             model.objects.filter(pk__in=pks).update(**{field.attname: value})
         return
     pk_field = model._meta.pk
@@ -68,4 +71,5 @@ def set_column(model: type[models.Model], name: str, values: dict[int, object]) 
     )
     with connection.cursor() as cursor:
         pks = list(values)
-        cursor.execute(statement.as_string(cursor.cursor), [pks, list(values.values()), pks])
+        given = [Jsonb(value) for value in values.values()] if is_json else list(values.values())
+        cursor.execute(statement.as_string(cursor.cursor), [pks, given, pks])

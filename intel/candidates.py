@@ -20,6 +20,7 @@ import numpy
 from django.db.models import Q
 from rapidfuzz import fuzz, process
 
+from intel.bulk import set_column
 from intel.models import (
     Entity,
     EntityIdentity,
@@ -147,13 +148,13 @@ def stored_evidence(
     if ids - set(entities):
         entities.update(
             (pk, (type_, key, names))
-            for pk, type_, key, names in Entity.objects.filter(pk__in=ids - set(entities)).values_list(
+            for pk, type_, key, names in Entity.objects.filter(pk__any_of=ids - set(entities)).values_list(
                 "pk", "type", "key", "name_fingerprints"
             )
         )
     contacts: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for source, target_type, target_key in (
-        Link.objects.filter(source_id__in=ids, type__in=CONTACT_LINKS)
+        Link.objects.filter(source_id__any_of=ids, type__in=CONTACT_LINKS)
         .values_list("source_id", "target__type", "target__key")
         .distinct()
     ):
@@ -186,9 +187,9 @@ def propose(
     firsts = {a for a, _ in pairs}
     seconds = {b for _, b in pairs}
     existing = set(
-        ResolutionCandidate.objects.filter(entity_a_id__in=firsts, entity_b_id__in=seconds).values_list(
-            "entity_a_id", "entity_b_id"
-        )
+        ResolutionCandidate.objects.filter(
+            entity_a_id__any_of=firsts, entity_b_id__any_of=seconds
+        ).values_list("entity_a_id", "entity_b_id")
     )
     fresh = sorted(pair for pair in pairs if pair not in existing)
     if not fresh:
@@ -229,7 +230,7 @@ def _document_dates(keys: Iterable[str]) -> dict[str, set[str]]:
     dates: dict[str, set[str]] = defaultdict(set)
     rows = EntityIdentity.objects.filter(
         entity__type=EntityType.PERSON,
-        entity__key__in=[key for key in keys if ":doc:" in key],
+        entity__key__any_of=[key for key in keys if ":doc:" in key],
         identity__startswith="person:",
     ).values_list("entity__key", "identity")
     for key, identity in rows:
@@ -240,7 +241,7 @@ def _document_dates(keys: Iterable[str]) -> dict[str, set[str]]:
 def _fingerprints_by_entity(entity_ids: Iterable[int]) -> dict[int, set[str]]:
     names: dict[int, set[str]] = defaultdict(set)
     rows = (
-        Mention.objects.filter(entity_id__in=list(entity_ids))
+        Mention.objects.filter(entity_id__any_of=list(entity_ids))
         .values_list("entity_id", "properties__name")
         .distinct()
     )
@@ -257,13 +258,15 @@ def note_names(stated: Iterable[tuple[int, Resolved]]) -> None:
         name = resolved.properties.get("name")
         if resolved.type in FUZZY_TYPES and isinstance(name, str) and (fingerprint := name_fingerprint(name)):
             fingerprints[entity_id].add(fingerprint)
-    current = dict(Entity.objects.filter(pk__in=list(fingerprints)).values_list("pk", "name_fingerprints"))
-    grown = [
-        Entity(pk=pk, name_fingerprints=sorted(found | set(current[pk])))
+    current = dict(
+        Entity.objects.filter(pk__any_of=list(fingerprints)).values_list("pk", "name_fingerprints")
+    )
+    grown = {
+        pk: sorted(found | set(current[pk]))
         for pk, found in fingerprints.items()
         if pk in current and not found <= set(current[pk])
-    ]
-    Entity.objects.bulk_update(grown, ["name_fingerprints"])
+    }
+    set_column(Entity, "name_fingerprints", grown)
 
 
 def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -> set[str]:
@@ -322,7 +325,7 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     if not ids:
         return 0
     new = list(
-        Entity.objects.filter(pk__in=ids, type__in=FUZZY_TYPES, merged_into__isnull=True)
+        Entity.objects.filter(pk__any_of=ids, type__in=FUZZY_TYPES, merged_into__isnull=True)
         .exclude(block="")
         .values_list("pk", "type", "block")
     )
@@ -333,7 +336,7 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
         blocks[type_].add(block)
     condition = Q()
     for type_, type_blocks in blocks.items():
-        condition |= Q(type=type_, block__in=type_blocks)
+        condition |= Q(type=type_, block__any_of=type_blocks)
     peers: dict[int, tuple[str, str, str]] = {}
     names: dict[int, list[str]] = {}
     for pk, type_, key, block, fingerprints in Entity.objects.filter(
@@ -414,7 +417,7 @@ def _fold_choices(registered: Mapping[int, str]) -> set[tuple[int, int]]:
         return set()
     folded = dict(
         EntityMerge.objects.filter(
-            survivor_id__in=list(registered), automatic=True, undone_at__isnull=True
+            survivor_id__any_of=list(registered), automatic=True, undone_at__isnull=True
         ).values_list("merged_id", "survivor_id")
     )
     # A block with a fold and another registered company: the only blocks to read further.
@@ -424,16 +427,22 @@ def _fold_choices(registered: Mapping[int, str]) -> set[tuple[int, int]]:
     folded = {merged: survivor for merged, survivor in folded.items() if survivor in registered}
     if not folded:
         return set()
+    rows = EntityIdentity.objects.filter(entity_id__any_of=[*registered, *folded]).values_list(
+        "entity_id", "identity"
+    )
+    # Per identity a folded entity states, the folds' holders and the registered companies
+    # stating it: the identities no fold states (most of them) are passed over.
     holders: dict[str, set[int]] = defaultdict(set)
-    for entity_id, identity in EntityIdentity.objects.filter(
-        entity_id__in=[*registered, *folded]
-    ).values_list("entity_id", "identity"):
-        holders[identity].add(entity_id)
-    pairs = set()
-    for entities in holders.values():
-        for merged in entities.intersection(folded):
-            holder = folded[merged]
-            pairs.update(
-                (min(other, holder), max(other, holder)) for other in entities.intersection(registered)
-            )
+    stating: dict[str, set[int]] = defaultdict(set)
+    for entity_id, identity in rows:
+        if entity_id in folded:
+            holders[identity].add(folded[entity_id])
+        if entity_id in registered:
+            stating[identity].add(entity_id)
+    pairs = {
+        (min(other, holder), max(other, holder))
+        for identity, holding in holders.items()
+        for holder in holding
+        for other in stating.get(identity, ())
+    }
     return {(a, b) for a, b in pairs if a != b}

@@ -79,7 +79,7 @@ def followed_merges(steps: dict[int, int], *, agency_id: int, stated: Statements
     as one entity with both names."""
     latest: dict[int, tuple[int, int, bool]] = {}
     for merged_id, survivor_id, merge_agency, automatic in (
-        EntityMerge.objects.filter(merged_id__in=list(steps), undone_at__isnull=True)
+        EntityMerge.objects.filter(merged_id__any_of=list(steps), undone_at__isnull=True)
         .order_by("-merged_at")
         .values_list("merged_id", "survivor_id", "agency_id", "automatic")
     ):
@@ -118,7 +118,7 @@ def surviving_entities(
                 standing[start] = steps[at]
                 reached[start] = steps[at]
         further = dict(
-            Entity.objects.filter(pk__in=set(reached.values()), merged_into__isnull=False).values_list(
+            Entity.objects.filter(pk__any_of=set(reached.values()), merged_into__isnull=False).values_list(
                 "pk", "merged_into"
             )
         )
@@ -147,7 +147,7 @@ def resolve_entities(
         rows = [
             (entity_type, row)
             for entity_type, keys_of_type in by_type.items()
-            for row in Entity.objects.filter(type=entity_type, key__in=keys_of_type).values_list(
+            for row in Entity.objects.filter(type=entity_type, key__any_of=keys_of_type).values_list(
                 "pk", "key", "merged_into"
             )
         ]
@@ -206,7 +206,7 @@ def write_chunk(
     existing = {
         ref: (pk, content_hash)
         for pk, ref, content_hash in Record.objects.filter(
-            owner=agency, external_ref__in=[plan.external_ref for plan in plans]
+            owner=agency, external_ref__any_of=[plan.external_ref for plan in plans]
         ).values_list("pk", "external_ref", "content_hash")
     }
     to_create, to_update = [], []

@@ -13,6 +13,7 @@ the agency that made it; only that agency (or a platform admin) undoes it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -439,25 +440,46 @@ def _return_later_imports(merge: EntityMerge, survivor: Entity, merged: Entity) 
     later = Mention.objects.filter(entity=survivor, resolved_key__in=_keys_resolving_to(merged)).exclude(
         pk__in=recorded
     )
-    record_ids = set(later.values_list("record_id", flat=True))
-    if not record_ids:
+    rows = list(later.order_by("pk").values_list("pk", "record_id", "role"))
+    if not rows:
         return
-    for mention in later.order_by("pk"):
-        # The record may also mention the merged entity in that role already; keep that one.
-        if not Mention.objects.filter(record_id=mention.record_id, entity=merged, role=mention.role).exists():
-            Mention.objects.filter(pk=mention.pk).update(entity=merged)
-    still_on_survivor = set(
-        Mention.objects.filter(entity=survivor, record_id__in=record_ids).values_list("record_id", flat=True)
+    record_ids = {record_id for _, record_id, _ in rows}
+    # Worked out in memory, mention after mention as the rows were written, then written
+    # at once: a statement or two per mention made undoing a fold cost as much as its records.
+    taken = set(
+        Mention.objects.filter(record_id__any_of=record_ids, entity=merged).values_list("record_id", "role")
     )
-    for record_id in record_ids - still_on_survivor:
-        for link in Link.objects.filter(Q(source=survivor) | Q(target=survivor), record_id=record_id):
-            source = merged.pk if link.source_id == survivor.pk else link.source_id
-            target = merged.pk if link.target_id == survivor.pk else link.target_id
-            clash = Link.objects.filter(
-                record_id=record_id, source_id=source, target_id=target, type=link.type
-            )
-            if source != target and not clash.exists():
-                Link.objects.filter(pk=link.pk).update(source_id=source, target_id=target)
+    back = []
+    for pk, record_id, role in rows:
+        # The record may also mention the merged entity in that role already; keep that one.
+        if (record_id, role) not in taken:
+            taken.add((record_id, role))
+            back.append(pk)
+    Mention.objects.filter(pk__any_of=back).update(entity=merged)
+    still_on_survivor = set(
+        Mention.objects.filter(entity=survivor, record_id__any_of=record_ids).values_list(
+            "record_id", flat=True
+        )
+    )
+    leaving = record_ids - still_on_survivor
+    if not leaving:
+        return
+    links = list(Link.objects.filter(record_id__any_of=leaving).order_by("record_id", "pk"))
+    existing = {(link.record_id, link.source_id, link.target_id, link.type) for link in links}
+    sources: dict[int, int] = {}
+    targets: dict[int, int] = {}
+    for link in links:
+        if survivor.pk not in (link.source_id, link.target_id):
+            continue
+        source = merged.pk if link.source_id == survivor.pk else link.source_id
+        target = merged.pk if link.target_id == survivor.pk else link.target_id
+        moved = (link.record_id, source, target, link.type)
+        if source != target and moved not in existing:
+            existing.discard((link.record_id, link.source_id, link.target_id, link.type))
+            existing.add(moved)
+            (sources if source != link.source_id else targets)[link.pk] = merged.pk
+    set_column(Link, "source_id", sources)
+    set_column(Link, "target_id", targets)
 
 
 def reject_candidate(candidate: ResolutionCandidate, user: AbstractBaseUser) -> None:
@@ -518,7 +540,7 @@ def fold_identities(
     """
     identities = set(identities)
     folded_here = EntityMerge.objects.filter(
-        automatic=True, undone_at__isnull=True, survivor_id__in=list(mentioned)
+        automatic=True, undone_at__isnull=True, survivor_id__any_of=list(mentioned)
     ).values("merged_id")
     identities.update(
         EntityIdentity.objects.filter(entity_id__in=folded_here, agency_id=agency_id).values_list(
@@ -529,7 +551,7 @@ def fold_identities(
     ids = {pk for entries in members.values() for pk in entries}
     folded = {
         merge.merged_id: merge
-        for merge in EntityMerge.objects.filter(merged_id__in=ids, undone_at__isnull=True, automatic=True)
+        for merge in EntityMerge.objects.filter(merged_id__any_of=ids, undone_at__isnull=True, automatic=True)
     }
     refused = _refused_folds(ids)
     # Per weaker entity, over every identity it states (a name, the name at an address):
@@ -539,12 +561,14 @@ def fold_identities(
     targets: dict[int, set[int]] = {}
     offers: dict[int, set[int]] = {}
     first_identity: dict[int, str] = {}
-    for identity, entries in sorted(members.items()):
-        anchors, weak = _tiers(entries, folded)
+    tiers = {identity: _tiers(entries, folded) for identity, entries in sorted(members.items())}
+    namings = _Namings.of(anchors for anchors, _ in tiers.values())
+    for identity, (anchors, weak) in tiers.items():
+        entries = members[identity]
         weak_keys = [member.key for member in weak]
         # One judgement per agency and identity, however many weaker entities it states.
         judgements = {
-            agency: _judge(agency, anchors, entries, weak_keys)
+            agency: _judge(agency, anchors, entries, weak_keys, namings)
             for agency in {agency for member in weak for agency in member.agencies}
         }
         for member in weak:
@@ -577,8 +601,7 @@ def fold_identities(
             fold[pk] = (target, first_identity[pk])
     details = {"import_batch": batch_id, "imported_by": getattr(actor, "pk", None)}
     # Later folds first: an earlier fold's survivor may be a later fold's merged entity.
-    for merge in sorted(undo.values(), key=lambda merge: -merge.pk):
-        _unfold(merge, agency_id=agency_id, details=details)
+    _unfold_many(sorted(undo.values(), key=lambda merge: -merge.pk), agency_id=agency_id, details=details)
     _fold_many(
         [(target, pk, identity) for pk, (target, identity) in sorted(fold.items())],
         agency_id=agency_id,
@@ -591,10 +614,10 @@ def fold_identities(
 def _refused_folds(ids: Collection[int]) -> set[tuple[int, int]]:
     """(weaker, strong) pairs a person said are not one: a fold of theirs an analyst undid,
     a candidate an analyst rejected. The rule does not fold them again."""
-    undone = EntityMerge.objects.filter(merged_id__in=ids, automatic=True, undone_by__isnull=False)
+    undone = EntityMerge.objects.filter(merged_id__any_of=ids, automatic=True, undone_by__isnull=False)
     refused = set(undone.values_list("merged_id", "survivor_id"))
     rejected = ResolutionCandidate.objects.filter(
-        Q(entity_a_id__in=ids) | Q(entity_b_id__in=ids), status=ResolutionCandidate.Status.REJECTED
+        Q(entity_a_id__any_of=ids) | Q(entity_b_id__any_of=ids), status=ResolutionCandidate.Status.REJECTED
     ).values_list("entity_a_id", "entity_b_id")
     for a, b in rejected:
         refused.update({(a, b), (b, a)})
@@ -614,7 +637,7 @@ def fold_targets(
     recorded yet: the entities they name by a number, and the identities they state for them.
     A few statements for all of `entity_ids`, however many."""
     stated: dict[int, set[str]] = {pk: set() for pk in entity_ids}
-    for pk, identity in EntityIdentity.objects.filter(entity_id__in=list(stated)).values_list(
+    for pk, identity in EntityIdentity.objects.filter(entity_id__any_of=list(stated)).values_list(
         "entity_id", "identity"
     ):
         stated[pk].add(identity)
@@ -626,20 +649,22 @@ def fold_targets(
     folded = {
         merge.merged_id: merge
         for merge in EntityMerge.objects.filter(
-            merged_id__in=list(stated), undone_at__isnull=True, automatic=True
+            merged_id__any_of=list(stated), undone_at__isnull=True, automatic=True
         )
     }
-    found: dict[int, set[int]] = {}
+    asked: list[tuple[int, str, list[int], list[_Member]]] = []
     for entity_id, identities in stated.items():
         own_folds = {entity_id: folded[entity_id]} if entity_id in folded else {}
-        targets = set()
         for identity in identities:
-            entries = members.get(identity, {})
-            anchors, weak = _tiers(entries, own_folds)
+            anchors, weak = _tiers(members.get(identity, {}), own_folds)
             if any(member.pk == entity_id for member in weak):
-                targets.add(_judge(agency_id, anchors, entries, [member.key for member in weak], named))
-        found[entity_id] = targets - {None}
-    return found
+                asked.append((entity_id, identity, anchors, weak))
+    namings = _Namings.of(anchors for _, _, anchors, _ in asked)
+    found: dict[int, set[int]] = {pk: set() for pk in stated}
+    for entity_id, identity, anchors, weak in asked:
+        weak_keys = [member.key for member in weak]
+        found[entity_id].add(_judge(agency_id, anchors, members[identity], weak_keys, namings, named))
+    return {pk: targets - {None} for pk, targets in found.items()}
 
 
 @dataclass
@@ -655,7 +680,7 @@ def _members(identities: Iterable[str]) -> dict[str, dict[int, _Member]]:
     """The entities stating each identity, with the agencies whose records state it."""
     members: dict[str, dict[int, _Member]] = {}
     for identity, pk, tier, agency, into, key in EntityIdentity.objects.filter(
-        identity__in=list(identities)
+        identity__any_of=list(identities)
     ).values_list("identity", "entity_id", "tier", "agency_id", "entity__merged_into", "entity__key"):
         member = members.setdefault(identity, {}).setdefault(pk, _Member(pk, tier, into, key))
         member.agencies.add(agency)
@@ -678,6 +703,7 @@ def _judge(
     anchors: list[int],
     entries: dict[int, _Member],
     weak_keys: list[str],
+    namings: _Namings,
     named: Collection[int] = (),
 ) -> int | None:
     """The strong entity the agency's records make a weaker one: the one they state the
@@ -689,24 +715,52 @@ def _judge(
     if (
         len(anchors) == 1
         and anchors[0] not in named
-        and not _named_otherwise(anchors[0], agency_id, weak_keys)
+        and not namings.named_otherwise(anchors[0], agency_id, weak_keys)
     ):
         return anchors[0]
     return None
 
 
-def _named_otherwise(entity_id: int, agency_id: int, weak_keys: list[str]) -> bool:
-    """Whether the agency's records name the entity other than by the weaker keys: by its
-    number (an identity the agency states for it), or by another name folded into it.
-    Both are index lookups, whatever the number of the entity's mentions."""
-    if EntityIdentity.objects.filter(entity_id=entity_id, agency_id=agency_id).exists():
-        return True
-    others = (
-        EntityMerge.objects.filter(survivor_id=entity_id, automatic=True, undone_at__isnull=True)
-        .exclude(merged__key__in=weak_keys)
-        .values("merged_id")
-    )
-    return EntityIdentity.objects.filter(agency_id=agency_id, entity_id__in=others).exists()
+@dataclass
+class _Namings:
+    """How the agencies' records name the strong entities a chunk judges folds into, other
+    than by a weaker key: the agencies stating an identity for each (by its number), and
+    per entity folded into it, its key and the agencies stating an identity for that one.
+    Read for every such entity at once: asked per agency and identity, the two lookups
+    were most of an import's round trips."""
+
+    stating: dict[int, set[int]]
+    folded: dict[int, list[tuple[str, set[int]]]]
+
+    @classmethod
+    def of(cls, anchor_lists: Iterable[list[int]]) -> _Namings:
+        # Only a lone strong entity is judged on how else it is named.
+        anchors = {anchors[0] for anchors in anchor_lists if len(anchors) == 1}
+        merges = list(
+            EntityMerge.objects.filter(
+                survivor_id__any_of=anchors, automatic=True, undone_at__isnull=True
+            ).values_list("survivor_id", "merged_id", "merged__key")
+        )
+        stating: dict[int, set[int]] = defaultdict(set)
+        for entity_id, agency_id in (
+            EntityIdentity.objects.filter(entity_id__any_of=anchors | {merged for _, merged, _ in merges})
+            .values_list("entity_id", "agency_id")
+            .distinct()
+        ):
+            stating[entity_id].add(agency_id)
+        folded: dict[int, list[tuple[str, set[int]]]] = defaultdict(list)
+        for survivor, merged, key in merges:
+            folded[survivor].append((key, stating[merged]))
+        return cls({pk: stating[pk] for pk in anchors}, folded)
+
+    def named_otherwise(self, entity_id: int, agency_id: int, weak_keys: list[str]) -> bool:
+        """Whether the agency's records name the entity other than by the weaker keys: by
+        its number (an identity the agency states for it), or by another name folded into it."""
+        if agency_id in self.stating.get(entity_id, ()):
+            return True
+        return any(
+            agency_id in agencies and key not in weak_keys for key, agencies in self.folded.get(entity_id, ())
+        )
 
 
 def _fold(survivor_id: int, merged_id: int, *, agency_id: int, details: dict[str, Any]) -> None:
@@ -757,12 +811,14 @@ def _fold_many(folds: list[tuple[int, int, str]], *, agency_id: int, details: di
         exact = [
             pk
             for pk, a, b in ResolutionCandidate.objects.filter(
-                entity_a_id__in={a for a, _ in pairs}, entity_b_id__in={b for _, b in pairs}
+                entity_a_id__any_of={a for a, _ in pairs}, entity_b_id__any_of={b for _, b in pairs}
             ).values_list("pk", "entity_a_id", "entity_b_id")
             if (a, b) in pairs
         ]
         candidates: dict[tuple[int, int], ResolutionCandidate] = {}
-        for candidate in ResolutionCandidate.objects.select_for_update().filter(pk__in=exact).order_by("pk"):
+        for candidate in (
+            ResolutionCandidate.objects.select_for_update().filter(pk__any_of=exact).order_by("pk")
+        ):
             candidates.setdefault((candidate.entity_a_id, candidate.entity_b_id), candidate)
         moved_mentions = _move_mentions_of(made)
         moved_links = _move_links_of(made)
@@ -794,18 +850,18 @@ def _fold_many(folds: list[tuple[int, int, str]], *, agency_id: int, details: di
             by_survivor.setdefault(survivor, []).append(merged)
         set_column(Entity, "merged_into_id", {merged: survivor for survivor, merged, _ in made})
         if decided:
-            ResolutionCandidate.objects.filter(pk__in=decided).update(
+            ResolutionCandidate.objects.filter(pk__any_of=decided).update(
                 status=ResolutionCandidate.Status.MERGED, decided_by=None, decided_at=now
             )
         merges = EntityMerge.objects.bulk_create(merges)
         # As `_announce` does for a fold: the survivor gains the merged entity's names.
-        names = dict(Entity.objects.filter(pk__in=into).values_list("pk", "name_fingerprints"))
-        renamed = []
+        names = dict(Entity.objects.filter(pk__any_of=into).values_list("pk", "name_fingerprints"))
+        renamed: dict[int, list[str]] = {}
         for survivor, merged_ids in by_survivor.items():
             union = set(names[survivor]).union(*(names[merged] for merged in merged_ids))
-            renamed.append(Entity(pk=survivor, name_fingerprints=sorted(union)))
-            renamed.extend(Entity(pk=merged, name_fingerprints=[]) for merged in merged_ids)
-        Entity.objects.bulk_update(renamed, ["name_fingerprints"])
+            renamed[survivor] = sorted(union)
+            renamed.update((merged, []) for merged in merged_ids)
+        set_column(Entity, "name_fingerprints", renamed)
         entities_changed.send(
             sender=EntityMerge,
             entity_ids=list(dict.fromkeys(pk for survivor, merged, _ in made for pk in (survivor, merged))),
@@ -834,13 +890,13 @@ def _move_mentions_of(folds: list[tuple[int, int, str]]) -> dict[int, list[dict[
     """`_move_mentions` for each fold in turn: the moved-mention entries per merged entity."""
     merged_ids = [merged for _, merged, _ in folds]
     mentions: dict[int, list[Mention]] = {merged: [] for merged in merged_ids}
-    for mention in Mention.objects.filter(entity_id__in=merged_ids).order_by("pk"):
+    for mention in Mention.objects.filter(entity_id__any_of=merged_ids).order_by("pk"):
         mentions[mention.entity_id].append(mention)
     taken = {
         (entity_id, record_id, role): pk
         for pk, entity_id, record_id, role in Mention.objects.filter(
-            entity_id__in={survivor for survivor, _, _ in folds},
-            record_id__in={mention.record_id for rows in mentions.values() for mention in rows},
+            entity_id__any_of={survivor for survivor, _, _ in folds},
+            record_id__any_of={mention.record_id for rows in mentions.values() for mention in rows},
         ).values_list("pk", "entity_id", "record_id", "role")
     }
     entries: dict[int, list[dict[str, Any]]] = {}
@@ -857,7 +913,7 @@ def _move_mentions_of(folds: list[tuple[int, int, str]]) -> dict[int, list[dict[
             else:
                 remove.append(mention.pk)
                 entries[merged].append({"id": mention.pk, "removed": _mention_data(mention), "kept": kept})
-    Mention.objects.filter(pk__in=remove).delete()
+    Mention.objects.filter(pk__any_of=remove).delete()
     set_column(Mention, "entity_id", move)
     return entries
 
@@ -870,7 +926,7 @@ def _move_links_of(
     merged_ids = [merged for _, merged, _ in folds]
     involved = {*merged_ids, *(survivor for survivor, _, _ in folds)}
     records = set(
-        Link.objects.filter(Q(source_id__in=merged_ids) | Q(target_id__in=merged_ids)).values_list(
+        Link.objects.filter(Q(source_id__any_of=merged_ids) | Q(target_id__any_of=merged_ids)).values_list(
             "record_id", flat=True
         )
     )
@@ -878,7 +934,7 @@ def _move_links_of(
     # the links of all its records.
     links = {
         link.pk: link
-        for link in Link.objects.filter(record_id__in=records)
+        for link in Link.objects.filter(record_id__any_of=records)
         if link.source_id in involved or link.target_id in involved
     }
     touching: dict[int, set[int]] = {}
@@ -919,25 +975,53 @@ def _move_links_of(
             link.source_id, link.target_id = source, target
             touching.setdefault(survivor, set()).add(pk)
         result[merged] = (sources, targets)
-    Link.objects.filter(pk__in=removed).delete()
+    Link.objects.filter(pk__any_of=removed).delete()
     set_column(Link, "source_id", {pk: at for pk, at in move_source.items() if pk not in removed})
     set_column(Link, "target_id", {pk: at for pk, at in move_target.items() if pk not in removed})
     return result
 
 
-def _unfold(merge: EntityMerge, *, agency_id: int, details: dict[str, Any]) -> None:
+def _unfold_many(merges: list[EntityMerge], *, agency_id: int, details: dict[str, Any]) -> None:
+    """Undoes the folds one chunk's judgement no longer holds, in the order given, each as
+    `undo_merge` puts back what it moved; the names of the entities involved are then
+    recomputed, the graph told and the undos audited once for all of them (per undo, those
+    cost as much as the undo itself)."""
+    undone: list[tuple[EntityMerge, str]] = []
     with transaction.atomic():
-        merge = EntityMerge.objects.select_for_update().get(pk=merge.pk)
-        locked = _lock_entities(merge.survivor_id, merge.merged_id)
-        survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
-        if (
-            merge.undone_at is not None
-            or survivor.merged_into_id is not None
-            or merged.merged_into_id != survivor.pk
-        ):
-            # Merged on since by an analyst: theirs to undo, not this rule's.
+        for given in merges:
+            merge = EntityMerge.objects.select_for_update().get(pk=given.pk)
+            locked = _lock_entities(merge.survivor_id, merge.merged_id)
+            survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
+            if (
+                merge.undone_at is not None
+                or survivor.merged_into_id is not None
+                or merged.merged_into_id != survivor.pk
+            ):
+                # Merged on since by an analyst: theirs to undo, not this rule's.
+                continue
+            _undo_locked(merge, survivor, merged)
+            merge.undone_at = timezone.now()
+            merge.save(update_fields=["undone_at"])
+            undone.append((merge, survivor.type))
+        if not undone:
             return
-        _undo_locked(merge, survivor, merged)
-        merge.undone_at = timezone.now()
-        merge.save(update_fields=["undone_at"])
-        _announce("entity.merge_undone", merge, None, agency_id=agency_id, details=details)
+        ids = list(dict.fromkeys(pk for merge, _ in undone for pk in (merge.survivor_id, merge.merged_id)))
+        refresh_name_fingerprints(ids)
+        entities_changed.send(sender=EntityMerge, entity_ids=ids)
+        record_events(
+            event_for(
+                "entity.merge_undone",
+                agency_id=agency_id,
+                obj=merge,
+                details={
+                    "type": entity_type,
+                    "survivor": merge.survivor_id,
+                    "merged": merge.merged_id,
+                    "candidate": merge.candidate_id,
+                    "automatic": merge.automatic,
+                    **_counts(merge),
+                    **details,
+                },
+            )
+            for merge, entity_type in undone
+        )

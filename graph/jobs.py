@@ -124,20 +124,22 @@ def _pattern(function: Callable[..., list[dict]]) -> Callable[[nx.MultiDiGraph, 
 class Operation:
     clean: Callable[[dict], dict]
     run: Callable[[nx.MultiDiGraph, dict], dict]
+    # The parameters a caller may give: any other is refused, not computed without.
+    takes: tuple[str, ...] = ()
 
 
 OPERATIONS: dict[str, Operation] = {
     "communities": Operation(_no_parameters, _communities),
-    "betweenness": Operation(_betweenness_parameters, _betweenness),
-    "network_risk": Operation(_risk_parameters, _risk),
+    "betweenness": Operation(_betweenness_parameters, _betweenness, ("community", "limit")),
+    "network_risk": Operation(_risk_parameters, _risk, ("limit", "paths")),
     "companies_at_seized_addresses": Operation(
         _no_parameters, _pattern(algorithms.companies_at_seized_addresses)
     ),
     "vessels_carrying_for_seized_importers": Operation(
-        _vessel_parameters, _pattern(algorithms.vessels_carrying_for_seized_importers)
+        _vessel_parameters, _pattern(algorithms.vessels_carrying_for_seized_importers), ("min_importers",)
     ),
     "new_importers_with_seized_brokers": Operation(
-        _new_importer_parameters, _pattern(algorithms.new_importers_with_seized_brokers)
+        _new_importer_parameters, _pattern(algorithms.new_importers_with_seized_brokers), ("days",)
     ),
     "containers_across_unrelated_importers": Operation(
         _no_parameters, _pattern(algorithms.containers_across_unrelated_importers)
@@ -192,6 +194,12 @@ def _key(operation: str, parameters: dict | None, purpose: str | None) -> tuple[
     if parameters is not None and not isinstance(parameters, dict):
         raise ValidationError({"parameters": ["must be an object"]})
     spec = OPERATIONS[operation]
+    unknown = sorted(str(name)[:100] for name in parameters or {} if name not in spec.takes)
+    if unknown:
+        takes = ", ".join(spec.takes) or "none"
+        raise ValidationError(
+            {name: [f"not a parameter of {operation} (it takes {takes})"] for name in unknown}
+        )
     cleaned = {**spec.clean(parameters or {}), "purpose": validated_purpose(purpose)}
     digest = hashlib.sha256(json.dumps([operation, cleaned], sort_keys=True).encode()).hexdigest()
     return spec, cleaned, digest

@@ -433,3 +433,40 @@ def test_every_page_that_shows_another_agencys_record_audits_the_read(scene):
         assert all(event.details["purpose"] == "investigation" for event in reads)
         # pol's own PZ-1 is no read of another agency's record.
         assert str(Record.objects.get(external_ref="PZ-1").pk) not in {event.object_id for event in reads}
+
+
+# --- stored analyses gone stale ------------------------------------------------------------
+
+
+def test_a_stored_analysis_gone_stale_shows_nothing_it_computed_over_records_hidden_since(scene):
+    """tax owns TX-1 (Tax Only Importer, broker Quay Brokers) and no seizure. While MOU-S lets
+    it read pol's seizures, PZ-1 makes the broker a seed of tax's network risk, and the
+    importer is ranked by its link to it. MOU-S suspended and the sync past it, tax may see no seizure:
+    no entity of its graph has a risk, and no score, rank or path of the stored result (now
+    stale) may be shown; the page offers to compute it again instead."""
+    seizures = in_force(
+        (scene.pol, True, False), (scene.tax, False, True), reference="MOU-S", categories=("seizure",)
+    )
+    client = page_client(scene.tax.analyst)
+    session = client.session
+    session["purpose"] = "investigation"
+    session.save()
+    importer = scene.entity("TX-1", "importer")
+    for operation in ("network_risk", "communities"):
+        url = f"/entities/{importer.public_id}/analyse/"
+        assert client.post(url, {"operation": operation}).status_code == 302
+        jobs.run_analysis(AnalyticsResult.objects.get(agency=scene.tax.agency, operation=operation).pk)
+    risk = section(client.get(f"/entities/{importer.public_id}/").content.decode(), "risk")
+    assert "Ranked" in risk, "the test can tell: PZ-1 ranks the importer while tax may read it"
+
+    agreements.suspend(seizures, platform_admin(), "the partner asked")
+    # What the sync's batch notes of the suspension (Neo4j itself is not asked here).
+    jobs.note_visibility_changes([scene.tax.agency.pk], (jobs.visibility_basis(scene.tax.agency.pk) or 0) + 1)
+    rows = AnalyticsResult.objects.filter(agency=scene.tax.agency)
+    assert rows.count() == 2 and not any(jobs.is_current(row) for row in rows)
+    page = client.get(f"/entities/{importer.public_id}/").content.decode()
+    for name in ("risk", "community"):
+        shown = section(page, name)
+        assert "Ranked" not in shown and "score" not in shown and 'class="paths"' not in shown, shown
+        assert not re.search(r"Community \d", shown), shown
+        assert "computed before the latest changes" in shown and "Compute" in shown, shown

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -254,6 +255,60 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
                 rows, _ = fetch_all(client, "/api/search/", q=name.split()[0])
                 expected = {entity_id[m[1]] for m in oracle.mentions(agency) if m[3] == name_index}
                 assert {row["id"] for row in rows} == expected
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), page_size=st.integers(1, 3))
+def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(scenario, page_size):
+    """The paths that read less than everything, where hidden rows lie between visible ones:
+    records page by page (their keys first, then their rows by key) with the count stopping
+    at PAGINATION_COUNT_LIMIT (or a first page's end past it), and each entity named by its
+    most recent visible mention alone (ENTITY_MENTIONS_SHOWN = 1: the walk down the entity's
+    mentions that stops at the limit), in a list of every entity and in its detail, with its
+    mentions counted."""
+    with transaction.atomic(), override_settings(PAGINATION_COUNT_LIMIT=2, ENTITY_MENTIONS_SHOWN=1):
+        users, records, entities, *_ = build(scenario)
+        oracle = Oracle(scenario)
+        client = APIClient()
+        for agency, user in enumerate(users):
+            client.force_authenticate(user)
+            expected = {str(records[i].public_id) for i in oracle.records(agency)}
+            shown, page = [], 1
+            while True:
+                body = client.get("/api/records/", {"page": page, "page_size": page_size}).json()
+                if page == 1:
+                    # A first page larger than the limit counts to its own end.
+                    counted = max(2, page_size)
+                    assert (body["count"], body["count_exact"]) == (
+                        min(len(expected), counted),
+                        len(expected) <= counted,
+                    )
+                shown += [row["id"] for row in body["results"]]
+                if body["next"] is None:
+                    break
+                page += 1
+            assert sorted(shown) == sorted(expected)
+
+            rows, _ = fetch_all(client, "/api/entities/")
+            listed = {row["id"]: row for row in rows}
+            assert set(listed) == {str(entities[i].public_id) for i in oracle.entities(agency)}
+            for i in oracle.entities(agency):
+                # Records were made in the scenario's order: a later one has the larger key.
+                theirs = sorted(
+                    (m for m in oracle.mentions(agency) if m[1] == i), key=lambda m: (-m[0], m[2])
+                )
+                latest = theirs[0]
+                assert listed[str(entities[i].public_id)]["names"] == [NAMES[latest[3]]]
+                detail = client.get(f"/api/entities/{entities[i].public_id}/").json()
+                assert [(m["record"], m["role"]) for m in detail["mentions"]] == [
+                    (str(records[latest[0]].public_id), latest[2])
+                ]
+                assert (detail["mention_count"], detail["mention_count_exact"]) == (
+                    min(len(theirs), 2),
+                    len(theirs) <= 2,
+                )
         transaction.set_rollback(True)
 
 

@@ -174,18 +174,22 @@ class NeighbourGroup:
 
 @dataclass
 class Analysis:
-    """A stored analysis as the page shows it: not computed, being computed, or done (and
-    whether the records changed since)."""
+    """A stored analysis as the page shows it: not computed, being computed, failed, done
+    before the latest changes to what the agency may see (`stale`: nothing of it shown), or
+    done and current (`data`)."""
 
     operation: str
     row: AnalyticsResult | None
-    current: bool = False
     data: dict | None = None
     records: dict[int, int] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
         return self.row is not None and self.row.status in ("pending", "running")
+
+    @property
+    def stale(self) -> bool:
+        return self.data is None and self.row is not None and self.row.status == AnalyticsResult.Status.DONE
 
 
 @dataclass
@@ -251,14 +255,16 @@ def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGrou
 
 
 def stored(reader: Reader, operation: str) -> tuple[AnalyticsResult | None, bool]:
-    """The agency's stored result of an analysis, without asking for one, and whether it is
-    current; without the sync (embedded) no result is ever current, and a done one is shown."""
+    """The agency's stored result of an analysis, without asking for one, and whether it may
+    be shown: done and current, as the API serves it (`stored_answers.analysis`). A result
+    computed before the agency's visibility changed holds scores, ranks and groupings made
+    over records it may no longer see, which no confirmation of its entities takes out.
+    Without the sync (embedded) no result is ever current, and a done one is shown."""
     if reader.agency_id is None:
         return None, False
     row = jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
-    if row is None or row.status != AnalyticsResult.Status.DONE:
-        return row, False
-    return row, jobs.is_current(row) or not sync_enabled()
+    done = row is not None and row.status == AnalyticsResult.Status.DONE
+    return row, done and (jobs.is_current(row) or not sync_enabled())
 
 
 def visible_count(reader: Reader, ids: list[int]) -> int:
@@ -267,12 +273,12 @@ def visible_count(reader: Reader, ids: list[int]) -> int:
 
 
 def community_of(reader: Reader, entity: Entity) -> Analysis:
-    row, current = stored(reader, "communities")
-    if row is None or row.status != AnalyticsResult.Status.DONE:
+    row, shown = stored(reader, "communities")
+    if not shown:
         return Analysis("communities", row)
     found = jobs.entity_community(row.result, entity.pk)
     if found is None:
-        return Analysis("communities", row, current, {})
+        return Analysis("communities", row, {})
     others = [pk for pk in found["members"] if pk != entity.pk]
     size = visible_count(reader, found["members"])
     part = {"communities": [{"id": found["id"], "members": others[: COMMUNITY_MEMBERS_SHOWN * 2]}]}
@@ -280,30 +286,30 @@ def community_of(reader: Reader, entity: Entity) -> Analysis:
     shown = answer.data["communities"]
     members = shown[0]["members"][:COMMUNITY_MEMBERS_SHOWN] if shown else []
     data = {"id": found["id"], "size": size, "members": members}
-    return Analysis("communities", row, current, data, answer.records_shown)
+    return Analysis("communities", row, data, answer.records_shown)
 
 
 def risk_of(reader: Reader, entity: Entity) -> Analysis:
     """The entity's network risk: whether it is a seed (named in a seizure record), else its
     score, its rank among the ranked entities the reader may see now, and the paths from
     the seeds that carry most of it."""
-    row, current = stored(reader, "network_risk")
-    if row is None or row.status != AnalyticsResult.Status.DONE:
+    row, shown = stored(reader, "network_risk")
+    if not shown:
         return Analysis("network_risk", row)
     result = row.result
     if entity.pk in result["seeds"] and stored_answers.seized_now(reader, [entity.pk]):
-        return Analysis("network_risk", row, current, {"seed": True})
+        return Analysis("network_risk", row, {"seed": True})
     ranking = result["ranking"]
     position = next((i for i, r in enumerate(ranking) if r["entity_id"] == entity.pk), None)
     if position is None:
-        return Analysis("network_risk", row, current, {"ranked": False, "limit": len(ranking)})
+        return Analysis("network_risk", row, {"ranked": False, "limit": len(ranking)})
     above = [r["entity_id"] for r in ranking[:position]]
     rank = 1 + visible_count(reader, above)
     part = {"seeds": [], "ranking": [ranking[position]]}
     answer = stored_answers.confirmed(reader, "network_risk", part)
     mine = answer.data["ranking"][0]
     data = {"ranked": True, "rank": rank, **mine}
-    return Analysis("network_risk", row, current, data, answer.records_shown)
+    return Analysis("network_risk", row, data, answer.records_shown)
 
 
 def profile(reader: Reader, public_id: UUID | str) -> Profile:

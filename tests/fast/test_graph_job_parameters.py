@@ -24,6 +24,10 @@ ANALYST = SimpleNamespace(is_authenticated=True, agency_id=7)
         ("vessels_carrying_for_seized_importers", {"min_importers": 0}, "min_importers"),
         ("new_importers_with_seized_brokers", {"days": 3_651}, "days"),
         ("communities", ["not", "an", "object"], "parameters"),
+        # A misspelt or made-up parameter is refused, never computed without it.
+        ("network_risk", {"limits": 5}, "limits"),
+        ("communities", {"purpose": "curiosity"}, "purpose"),
+        ("new_importers_with_seized_brokers", {"today": "1999-01-01"}, "today"),
     ],
 )
 def test_a_bad_parameter_is_refused_naming_it(operation, parameters, field):

@@ -29,9 +29,13 @@ def rows_between(object_list, bottom: int, top: int) -> list:
     query = getattr(object_list, "query", None)
     if not isinstance(object_list, QuerySet) or not query.annotations or query.combinator:
         return list(object_list[bottom:top])
-    keys = list(object_list.values_list("pk", flat=True)[bottom:top])
+    return rows_by_key(object_list, list(object_list.values_list("pk", flat=True)[bottom:top]))
+
+
+def rows_by_key(object_list: QuerySet, keys: list) -> list:
+    """The rows of `object_list` with these keys, in their order. A row that stopped being
+    visible since its key was read is left out."""
     rows = {row.pk: row for row in object_list.filter(pk__in=keys)} if keys else {}
-    # A row that stopped being visible between the two steps is left out.
     return [rows[key] for key in keys if key in rows]
 
 
@@ -47,7 +51,20 @@ class LimitedCountPaginator(Paginator):
         self.limit = limit
 
     @cached_property
+    def leading_keys(self) -> list | None:
+        """For a queryset whose rows are read by key (`rows_between`: annotated ones), the
+        keys of its first `limit + 1` rows in its own order: the count, and the keys of any
+        page up to the limit, from one walk of the rule where counting and reading the
+        page's keys were two. None for any other list."""
+        query = getattr(self.object_list, "query", None)
+        if not isinstance(self.object_list, QuerySet) or not query.annotations or query.combinator:
+            return None
+        return list(self.object_list.values_list("pk", flat=True)[: self.limit + 1])
+
+    @cached_property
     def count(self) -> int:
+        if self.leading_keys is not None:
+            return len(self.leading_keys)
         return count_up_to(self.object_list, self.limit)
 
     @property
@@ -63,7 +80,11 @@ class LimitedCountPaginator(Paginator):
             top = bottom + self.per_page
             if top + self.orphans >= self.count:
                 top = self.count
-            return self._get_page(rows_between(self.object_list, bottom, top), number, self)
+            if self.leading_keys is not None:
+                rows = rows_by_key(self.object_list, self.leading_keys[bottom:top])
+            else:
+                rows = rows_between(self.object_list, bottom, top)
+            return self._get_page(rows, number, self)
         rows = rows_between(self.object_list, bottom, bottom + self.per_page + 1)
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")

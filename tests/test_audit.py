@@ -1,6 +1,7 @@
 """The audit log is append-only in the database, and verify_audit finds tampering."""
 
 import io
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -8,7 +9,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
 from agencies.models import Agency, User
-from audit.log import event_for, record_event, record_events
+from audit.log import event_for, record_event, record_events, verify_chain
 from audit.models import AuditEvent
 
 
@@ -79,3 +80,38 @@ def test_verify_audit_with_the_earlier_head_detects_a_cut_off_end(chain):
 def test_appends_chain_onto_the_previous_hash(chain):
     event = record_event("test.more")
     assert event.prev_hash == chain[-1].hash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_appends_from_concurrent_transactions_form_one_chain():
+    """Writers in their own connections, each appending in a transaction of its own, never
+    chain onto the same predecessor; the hashes the database computed are those
+    verify_chain recomputes, non-ASCII text included."""
+    agency = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    user = User.objects.create(username="zoë", agency=agency, role="analyst")
+    writers, rounds, per_append = 4, 5, 3
+    failures = []
+
+    def write(writer: int) -> None:
+        try:
+            for round_ in range(rounds):
+                with transaction.atomic():
+                    record_events(
+                        event_for("test.concurrent", actor=user, details={"w": writer, "r": round_, "x": "Ç"})
+                        for _ in range(per_append)
+                    )
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    events = list(AuditEvent.objects.order_by("id"))
+    assert len(events) == writers * rounds * per_append
+    assert len({event.prev_hash for event in events}) == len(events)
+    assert list(verify_chain()) == []

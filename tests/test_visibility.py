@@ -8,6 +8,7 @@ never calls the choke point (`visible_to`) it checks.
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -203,8 +204,17 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
             assert {row["id"] for row in rows} == expected_records
             assert count == len(expected_records)
             exported = client.get("/api/records/export/")
-            rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
+            rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
             assert {row["id"] for row in rows} == expected_records
+            # Each exported record's mentions and links, read for a chunk of records at once.
+            index_of = {public_id: i for i, public_id in record_id.items()}
+            for row in rows:
+                i = index_of[row["id"]]
+                stated = {(entity_id[m[1]], m[2]) for m in scenario.mentions if m[0] == i}
+                assert {(m["entity"], m["role"]) for m in json.loads(row["mentions"])} == stated
+                assert {link["id"] for link in json.loads(row["links"])} == {
+                    link_id[j] for j in oracle.links(agency) if scenario.links[j][0] == i
+                }
             for i, record in enumerate(records):
                 response = client.get(f"/api/records/{record.public_id}/")
                 assert response.status_code == (200 if record_id[i] in expected_records else 404)

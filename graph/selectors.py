@@ -448,7 +448,7 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     if start.pk == end.pk:
         raise BadInput("target", "the target is the source; give two different entities")
     avoiding: set[int] = set()
-    avoiding_relationships: set = set()
+    avoiding_relationships: set[Triple] = set()
     complete = True
     while True:
         asked = {

@@ -53,7 +53,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import report
-from bench.common import BENCH_DB, ROOT, WORK_DIR, bench_env, ensure_database, setup_django
+from bench.common import ROOT, WORK_DIR, bench_env, ensure_database, setup_django
 from bench.graph_sync import percentile
 
 STAGES = ("resync", "walks", "global")
@@ -592,8 +592,6 @@ def main(argv: list[str] | None = None) -> None:
         for stage in stages:
             print(f"[bench] {stage} ...", file=sys.stderr, flush=True)
             run = report.stage_run("bench.graph_analytics", argv)
-            if "BENCH_DATABASE" in os.environ:
-                run["command"] = f"BENCH_DATABASE={BENCH_DB} {run['command']}"
             if stage == "resync":
                 from bench.graph_sync import run_resync
 

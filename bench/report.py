@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pstats
 import re
 import shlex
@@ -652,6 +653,15 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def command_line(words: list[str]) -> str:
+    """The command a reader would type to measure again: with the bench database named when
+    it is not the default one, since its data is another run's."""
+    command = shlex.join(["platform/with-env", ".venv/bin/python", *words])
+    if "BENCH_DATABASE" in os.environ:
+        command = f"BENCH_DATABASE={shlex.quote(os.environ['BENCH_DATABASE'])} {command}"
+    return command
+
+
 def stage_run(module: str, argv: list[str]) -> dict:
     """What a stage's figures name: the code measured, when, the command and the load."""
     from bench.run import code_version
@@ -659,7 +669,7 @@ def stage_run(module: str, argv: list[str]) -> dict:
     return {
         "code": code_version(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": shlex.join(["platform/with-env", ".venv/bin/python", "-m", module, *argv]),
+        "command": command_line(["-m", module, *argv]),
         "load": load_average(),
     }
 

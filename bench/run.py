@@ -510,14 +510,7 @@ def main(argv: list[str] | None = None) -> None:
     ensure_database(recreate=set(stages) == set(STAGES) or "import" in stages)
     setup_django()
     results["machine"] = machine_facts()
-    results["command"] = shlex.join(
-        [
-            "platform/with-env",
-            ".venv/bin/python",
-            "bench/run.py",
-            *(argv if argv is not None else sys.argv[1:]),
-        ]
-    )
+    results["command"] = report.command_line(["bench/run.py", *(argv if argv is not None else sys.argv[1:])])
     results["scale"] = args.scale
     timings = results.setdefault("stage_seconds", {})
 

@@ -14,7 +14,8 @@ def test_the_default_database_is_not_named(monkeypatch):
 def test_another_database_is_named_before_the_command(monkeypatch):
     monkeypatch.setenv("BENCH_DATABASE", "interlink_bench_import")
     assert command_line(["-m", "bench.graph_analytics", "--stages", "walks"]) == (
-        "BENCH_DATABASE=interlink_bench_import platform/with-env .venv/bin/python -m bench.graph_analytics --stages walks"
+        "BENCH_DATABASE=interlink_bench_import platform/with-env .venv/bin/python"
+        " -m bench.graph_analytics --stages walks"
     )
 
 

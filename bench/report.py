@@ -165,7 +165,49 @@ def write_page(path: Path, body: str) -> None:
     path.write_text(page)
 
 
-def render(results: dict) -> str:
+# The stage whose results each numbered section of this run's part of the page shows.
+SECTION_STAGES = {
+    "## 1. ": "import",
+    "## 1b. ": "loaded",
+    "## 2. ": "profile",
+    "## 3. ": "experiments",
+    "## 4. ": "http",
+    "## 5. ": "load",
+}
+
+
+def earlier_figures(page: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The sections and the stage-time rows, by stage, of this run's part of the page as it
+    stands: a run that does not measure a stage keeps them, since their results may be in no
+    results file here (measured on another machine or in another worktree)."""
+    if BEGIN not in page or END not in page:
+        return {}, {}
+    part = page.split(BEGIN, 1)[1].split(END, 1)[0]
+    sections = {}
+    for chunk in re.split(r"(?m)^(?=## )", part):
+        for heading, stage in SECTION_STAGES.items():
+            if chunk.startswith(heading):
+                sections[stage] = chunk.strip()
+    rows = {}
+    for line in part.splitlines():
+        cells = line.split("|")
+        if (
+            len(cells) > 2
+            and line.startswith("| ")
+            and cells[1].strip() in set(SECTION_STAGES.values()) | {"memory"}
+        ):
+            rows[cells[1].strip()] = line
+    return sections, rows
+
+
+def write_run(path: Path, results: dict) -> None:
+    """Writes this run's part of the page from `results`, keeping what the page showed of
+    the stages `results` lacks."""
+    write_page(path, render(results, earlier=path.read_text() if path.exists() else ""))
+
+
+def render(results: dict, earlier: str = "") -> str:
+    kept_sections, kept_rows = earlier_figures(earlier)
     out: list[str] = []
     add = out.append
     machine = results.get("machine", {})
@@ -178,7 +220,13 @@ def render(results: dict) -> str:
         "kinds of the HTTP stage take turns), and latencies are quoted as medians and p95."
     )
     add("")
-    add("## Run")
+    add("## Last run")
+    add("")
+    add(
+        "The machine and the command of the last run of `bench/run.py`; a stage measured by an "
+        "earlier run keeps its figures below, and the table of stage times names each stage's "
+        "code and command."
+    )
     add("")
     add(f"- date: {machine.get('date', 'n/a')}")
     add(f"- command: `{results.get('command', 'n/a')}` (scale {results.get('scale')})")
@@ -204,12 +252,14 @@ def render(results: dict) -> str:
     add("```")
     add("")
     timings = results.get("stage_seconds", {})
-    if timings:
-        add("Wall-clock time of each stage of this run (generation, loading and measuring included):")
+    earlier_rows = [row for stage, row in kept_rows.items() if stage not in timings]
+    if timings or earlier_rows:
+        add("Wall-clock time of each stage (generation, loading and measuring included):")
         add("")
         runs = results.get("stage_runs", {})
         add("| stage | seconds | minutes | finished | code measured | by |")
         add("| --- | ---: | ---: | --- | --- | --- |")
+        out.extend(earlier_rows)
         for stage, seconds in timings.items():
             run = runs.get(stage, {})
             add(
@@ -217,19 +267,21 @@ def render(results: dict) -> str:
                 f"{run.get('code', 'n/a')} | `{run.get('command', 'n/a')}` |"
             )
         add("")
-    if "import" in results:
-        _import_section(add, results)
-    if "loaded" in results:
-        _loaded_section(add, results["loaded"])
-    if "profile" in results:
-        _profile_section(add, results["profile"])
-    if "experiments" in results:
-        _experiments_section(add, results["experiments"])
     runs = results.get("stage_runs", {})
-    if "http" in results:
-        _http_section(add, results["http"], runs.get("http", {}))
-    if "load" in results:
-        _load_section(add, results["load"], runs.get("load", {}))
+    renderers = {
+        "import": lambda: _import_section(add, results),
+        "loaded": lambda: _loaded_section(add, results["loaded"]),
+        "profile": lambda: _profile_section(add, results["profile"]),
+        "experiments": lambda: _experiments_section(add, results["experiments"]),
+        "http": lambda: _http_section(add, results["http"], runs.get("http", {})),
+        "load": lambda: _load_section(add, results["load"], runs.get("load", {})),
+    }
+    for stage in SECTION_STAGES.values():
+        if stage in results:
+            renderers[stage]()
+        elif stage in kept_sections:
+            add(kept_sections[stage])
+            add("")
     return "\n".join(out) + "\n"
 
 

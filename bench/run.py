@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
         if results.get("scale") != args.scale:
             results = {}  # figures of another scale would be mixed into this page
     if args.render_only:
-        report.write_page(args.out, report.render(results))
+        report.write_run(args.out, results)
         print(f"[bench] wrote {args.out}", file=sys.stderr)
         return
     # A run of some stages only keeps the database, which the profile stage may reuse.
@@ -542,7 +542,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[bench] {stage} took {timings[stage]} s", file=sys.stderr, flush=True)
         results["machine"]["load_average_end"] = os.getloadavg()
         results_path.write_text(json.dumps(results, indent=2, default=str))
-        report.write_page(args.out, report.render(results))
+        report.write_run(args.out, results)
     print(f"[bench] wrote {args.out}", file=sys.stderr)
 
 

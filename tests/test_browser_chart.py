@@ -478,3 +478,35 @@ def test_left_out_neighbours_past_the_cap_show_as_more_than_the_count(
     assert page.evaluate(shown) == "Hub\n+100 more"
     assert watched.errors == []
     page.close()
+
+
+def test_a_path_search_stopped_at_its_budget_says_a_path_may_exist(
+    browser, live_server, celery_worker, network, monkeypatch
+):
+    from graph import selectors
+
+    cus, entities = network["cus"], network["entities"]
+    synced()
+    alpha, beta = entities["Alpha"], entities["Beta"]
+    page, watched = open_chart(
+        browser,
+        live_server,
+        cus.analyst,
+        f"entity={alpha.public_id}&entity={beta.public_id}&purpose=investigation",
+    )
+    status = page.locator("#chart-status")
+    click(page, alpha)
+    click(page, beta, adding=True)
+    # Alpha's first step alone reads more than one relationship: the search stops unfinished.
+    monkeypatch.setattr(selectors, "PATH_SEARCH_BUDGET", 1)
+    page.click("#chart-paths")
+    page.wait_for_function("() => document.getElementById('chart-status').textContent.startsWith('No path')")
+    assert "there may be one" in status.inner_text()
+    assert page.evaluate("() => InterlinkChart.cy.nodes('.path').length") == 0
+    # With the budget back, the same question finds the path through the broker.
+    monkeypatch.undo()
+    page.click("#chart-paths")
+    wait_for_nodes(page, 6)
+    assert "shortest path(s) of 4 step(s)" in status.inner_text()
+    assert watched.errors == []
+    page.close()

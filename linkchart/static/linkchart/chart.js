@@ -478,7 +478,11 @@ async function findPaths() {
   if (!answer.paths.length) {
     history.past.pop();
     updateHistoryButtons();
-    say("No path of at most 6 steps joins them through what your agency may see.");
+    say(
+      answer.search_complete
+        ? "No path of at most 6 steps joins them through what your agency may see."
+        : "No path found before the search reached its limit: there may be one. Start from a less connected entity, or narrow the link types.",
+    );
     return;
   }
   const bringer = `path:${source}|${target}`;

@@ -89,8 +89,19 @@ class Analyst(Reader):
 
     @task(6)
     def record_detail(self) -> None:
-        if self.records:
-            self.get_json(f"/api/records/{random.choice(self.records)}/", "record detail")
+        if not self.records:
+            return
+        pk = random.choice(self.records)
+        with self.client.get(f"/api/records/{pk}/", name="record detail", catch_response=True) as r:
+            if r.status_code == 404:
+                # The liaison officers withdraw releases (releasability "none") as they work: a
+                # partner's record listed a moment ago may be hidden now, and hidden answers 404.
+                # Counted apart, as the right answer it is, not mixed into the detail's times.
+                r.request_meta["name"] = "record detail, hidden since listed"
+                r.success()
+                self.records.remove(pk)
+            elif r.status_code != 200:
+                r.failure(f"HTTP {r.status_code}")
 
     @task(2)
     def list_entities(self) -> None:

@@ -63,11 +63,44 @@ class Text:
         return Text(f"({self.sql} OR {other.sql})", self.params + other.params)
 
 
+@dataclass(frozen=True)
+class Listed:
+    """The values of an `among`, one parameter until the statement is compiled: on
+    PostgreSQL one array (`= ANY(%s)`), elsewhere a placeholder each. The rule names every
+    agency, agreement and category key it admits: with a placeholder per value a statement
+    held thousands, whose parsing by psycopg cost a list request more time than PostgreSQL
+    spent answering it."""
+
+    values: tuple
+
+
 def among(column: str, values: list | tuple | frozenset) -> Text:
     values = sorted(values)
     if not values:
         return Text(NEVER)
-    return Text(f"{column} IN ({', '.join(['%s'] * len(values))})", tuple(values))
+    return Text(f"{column} IN (%s)", (Listed(tuple(values)),))
+
+
+def with_lists(sql: str, params: list, vendor: str) -> tuple[str, list]:
+    """`sql` and `params` with each `Listed` parameter (written `IN (%s)` by `among`) made
+    what the database takes."""
+    if not any(isinstance(value, Listed) for value in params):
+        return sql, params
+    pieces = sql.split("%s")
+    written, flat = [pieces[0]], []
+    for value, piece in zip(params, pieces[1:], strict=True):
+        if not isinstance(value, Listed):
+            written.append("%s")
+            flat.append(value)
+        elif vendor == "postgresql":
+            written[-1] = written[-1].removesuffix("IN (") + "= ANY("
+            written.append("%s")
+            flat.append(list(value.values))
+        else:
+            written.append(", ".join(["%s"] * len(value.values)))
+            flat.extend(value.values)
+        written.append(piece)
+    return "".join(written), flat
 
 
 class RecordSQL(Expression):
@@ -95,7 +128,11 @@ class RecordSQL(Expression):
                 raise ValueError(f"a record column compiled with parameters: {sql}")
             compiled[name] = sql
         now = timezone.now()
-        return self.text.sql.format(**compiled), [now if p is NOW else p for p in self.text.params]
+        return with_lists(
+            self.text.sql.format(**compiled),
+            [now if p is NOW else p for p in self.text.params],
+            connection.vendor,
+        )
 
 
 def record_columns(prefix: str = "") -> dict[str, str]:

@@ -135,7 +135,8 @@ def viewers() -> dict[str, tuple[int, object]]:
     from intel.models import Record
 
     counts: dict[str, tuple[int, object]] = {}
-    for analyst in User.objects.filter(username__startswith="bench-analyst-").select_related("agency"):
+    analysts = User.objects.filter(username__startswith="bench-analyst-").select_related("agency")
+    for analyst in analysts.order_by("username"):
         if analyst.agency.code not in counts:
             counts[analyst.agency.code] = (Record.objects.visible_to(analyst, PURPOSE).count(), analyst)
     ranked = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))

@@ -294,18 +294,24 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     assert len(watched.errors) == 1 and f"/api/graph/entities/{z1}/neighbourhood/" in watched.errors[0]
 
 
+def open_alpha_and_beta(browser, live_server, network):
+    """The chart opened by customs' analyst on Alpha and Beta, once the graph is synced."""
+    entities = network["entities"]
+    synced()
+    return open_chart(
+        browser,
+        live_server,
+        network["cus"].analyst,
+        f"entity={entities['Alpha'].public_id}&entity={entities['Beta'].public_id}&purpose=investigation",
+    )
+
+
 def test_a_path_between_two_opened_entities_with_undo_and_exports(
     browser, live_server, celery_worker, network
 ):
     cus, entities, labels = network["cus"], network["entities"], network["labels"]
-    synced()
     alpha, beta = entities["Alpha"], entities["Beta"]
-    page, watched = open_chart(
-        browser,
-        live_server,
-        cus.analyst,
-        f"entity={alpha.public_id}&entity={beta.public_id}&purpose=investigation",
-    )
+    page, watched = open_alpha_and_beta(browser, live_server, network)
     opened = {labels["Alpha"], labels["S-1"], labels["Z-1"], labels["Beta"], labels["S-2"]}
     assert labels_on(page) == opened
 
@@ -485,15 +491,8 @@ def test_a_path_search_stopped_at_its_budget_says_a_path_may_exist(
 ):
     from graph import selectors
 
-    cus, entities = network["cus"], network["entities"]
-    synced()
-    alpha, beta = entities["Alpha"], entities["Beta"]
-    page, watched = open_chart(
-        browser,
-        live_server,
-        cus.analyst,
-        f"entity={alpha.public_id}&entity={beta.public_id}&purpose=investigation",
-    )
+    alpha, beta = network["entities"]["Alpha"], network["entities"]["Beta"]
+    page, watched = open_alpha_and_beta(browser, live_server, network)
     status = page.locator("#chart-status")
     click(page, alpha)
     click(page, beta, adding=True)

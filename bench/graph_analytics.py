@@ -216,6 +216,9 @@ def summary(times: list[float], answers: list[dict | None], size: Callable[[dict
         "max_ms": round(max(times), 1),
         "refused": len(answers) - len(given),
         "mean_size": round(sum(size(answer) for answer in given) / len(given), 1) if given else None,
+        # A path search that spent its budget answers quickly with no path: counted, so that
+        # its times are not read as those of searches that found one.
+        "stopped_at_budget": sum(1 for answer in given if answer.get("search_complete") is False),
     }
 
 
@@ -508,6 +511,13 @@ def _walk_lines(walks: dict) -> list[str]:
                 f"- {measured['viewer']} ({level}), {kind}: Neo4j's answer equal to networkx's for "
                 f"{measured[kind]['same_answers_as_networkx']} of {measured[kind]['networkx']['n']} "
                 "asked of both."
+            )
+    for level, measured in walks.items():
+        warm = measured["paths"]["neo4j_warm"]
+        if "stopped_at_budget" in warm:
+            lines.append(
+                f"- {measured['viewer']} ({level}), paths on Neo4j warm: {warm['stopped_at_budget']} of "
+                f"{warm['n']} searches stopped at their budget without a path (`search_complete` false)."
             )
     return lines
 

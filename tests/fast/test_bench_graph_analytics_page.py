@@ -28,3 +28,32 @@ def test_a_stage_missing_from_the_results_keeps_its_text(tmp_path, monkeypatch):
     assert "### resync" in rendered and "| 10 | 4 | 3 |" in rendered
     assert f"### global\n\n{earlier}" in rendered
     assert "### walks" not in rendered
+
+
+def walk_row(**extra) -> dict:
+    return {"n": 40, "p50_ms": 10.0, "p95_ms": 20.0, "max_ms": 30.0, "refused": 0, "mean_size": 1.0, **extra}
+
+
+def test_path_searches_stopped_at_their_budget_are_counted_on_the_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(graph_analytics, "PAGE", tmp_path / "benchmarks.md")
+    measured = {
+        "viewer": "bench-06",
+        "visible_records": 1000,
+        "neighbourhood": {
+            "neo4j_cold": walk_row(),
+            "neo4j_warm": walk_row(),
+            "networkx": walk_row(n=1),
+            "same_answers_as_networkx": 1,
+        },
+        "paths": {
+            "neo4j_cold": walk_row(stopped_at_budget=7),
+            "neo4j_warm": walk_row(stopped_at_budget=6),
+            "networkx": walk_row(n=1, stopped_at_budget=0),
+            "same_answers_as_networkx": 1,
+        },
+    }
+    rendered = graph_analytics.render({"walks": {"high": measured}, "runs": {"walks": RUN}})
+    assert (
+        "- bench-06 (high), paths on Neo4j warm: 6 of 40 searches stopped at their budget "
+        "without a path (`search_complete` false)." in rendered
+    )

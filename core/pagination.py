@@ -26,10 +26,15 @@ def rows_between(object_list, bottom: int, top: int) -> list:
     annotations for every row an offset skips, and chose for each of them a plan fit for
     every row of the table (a hashed table of all the reader's grants) rather than for a
     page of them."""
-    query = getattr(object_list, "query", None)
-    if not isinstance(object_list, QuerySet) or not query.annotations or query.combinator:
+    if not read_by_key(object_list):
         return list(object_list[bottom:top])
     return rows_by_key(object_list, list(object_list.values_list("pk", flat=True)[bottom:top]))
+
+
+def read_by_key(object_list) -> bool:
+    """Whether `rows_between` reads this list keys first: a queryset that annotates its rows."""
+    query = getattr(object_list, "query", None)
+    return isinstance(object_list, QuerySet) and bool(query.annotations) and not query.combinator
 
 
 def rows_by_key(object_list: QuerySet, keys: list) -> list:
@@ -56,8 +61,7 @@ class LimitedCountPaginator(Paginator):
         keys of its first `limit + 1` rows in its own order: the count, and the keys of any
         page up to the limit, from one walk of the rule where counting and reading the
         page's keys were two. None for any other list."""
-        query = getattr(self.object_list, "query", None)
-        if not isinstance(self.object_list, QuerySet) or not query.annotations or query.combinator:
+        if not read_by_key(self.object_list):
             return None
         return list(self.object_list.values_list("pk", flat=True)[: self.limit + 1])
 

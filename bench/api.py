@@ -427,6 +427,7 @@ def _mention_and_link_rows(
                 {
                     "record_id": pk,
                     "entity_id": entity_id,
+                    "entity_type": kind,
                     "role": role,
                     "properties": json.dumps(properties),
                     "resolved_key": key,
@@ -434,6 +435,7 @@ def _mention_and_link_rows(
                 }
             )
         by_role = {role: entity for role, _, (entity, _) in chosen}
+        kind_of = {role: kind for role, kind, _ in chosen}
         pairs = [("exporter", "importer", "CONSIGNED_TO"), ("container", "vessel", "CARRIED_BY")]
         pairs += [("importer", "phone", "CONTACT")] if "phone" in by_role else []
         for source, target, kind in pairs:
@@ -442,6 +444,8 @@ def _mention_and_link_rows(
                     "record_id": pk,
                     "source_id": by_role[source],
                     "target_id": by_role[target],
+                    "source_type": kind_of[source],
+                    "target_type": kind_of[target],
                     "type": kind,
                     "properties": "{}",
                 }

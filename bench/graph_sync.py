@@ -243,11 +243,14 @@ def load(records: int, seed: int = 11) -> dict:
     next_id += sizes["broker"]
     entity_count = next_id - 1
 
+    def type_of(role: str) -> str:
+        return role if role in ("shipment", "vessel", "container", "phone") else "company"
+
     def entity_rows():
         for pk in range(1, records + 1):
             yield (pk, "shipment", f"{agencies[pk % AGENCIES].code}:GB-{pk:07d}", "", now)
         for role, size in sizes.items():
-            entity_type = {"vessel": "vessel", "container": "container"}.get(role, "company")
+            entity_type = type_of(role)
             for index in range(size):
                 key = {
                     "vessel": f"imo:{9000000 + index}",
@@ -295,7 +298,8 @@ def load(records: int, seed: int = 11) -> dict:
                     copy.write_row((*row, "[]", uuid.uuid4()))
             picks = {}
             with cursor.copy(
-                "COPY intel_mention (record_id, entity_id, role, properties, resolved_key, search_text)"
+                "COPY intel_mention (record_id, entity_id, entity_type, role, properties, resolved_key,"
+                " search_text)"
                 " FROM STDIN"
             ) as copy:
                 for pk in range(1, records + 1):
@@ -304,10 +308,11 @@ def load(records: int, seed: int = 11) -> dict:
                     chosen["shipment"] = pk
                     picks[pk] = chosen
                     for role, entity_id in chosen.items():
-                        copy.write_row((pk, entity_id, role, "{}", "", ""))
+                        copy.write_row((pk, entity_id, type_of(role), role, "{}", "", ""))
                         mentions += 1
             with cursor.copy(
-                "COPY intel_link (record_id, source_id, target_id, type, properties, public_id) FROM STDIN"
+                "COPY intel_link (record_id, source_id, target_id, source_type, target_type, type,"
+                " properties, public_id) FROM STDIN"
             ) as copy:
                 for pk, chosen in picks.items():
                     for source, target, link_type in (
@@ -320,7 +325,18 @@ def load(records: int, seed: int = 11) -> dict:
                         ("broker", "phone", "CONTACT"),
                         ("carrier", "vessel", "OWNS"),
                     ):
-                        copy.write_row((pk, chosen[source], chosen[target], link_type, "{}", uuid.uuid4()))
+                        copy.write_row(
+                            (
+                                pk,
+                                chosen[source],
+                                chosen[target],
+                                type_of(source),
+                                type_of(target),
+                                link_type,
+                                "{}",
+                                uuid.uuid4(),
+                            )
+                        )
                         links += 1
             del picks
             grants = 0

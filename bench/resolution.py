@@ -200,7 +200,7 @@ def resolve_truth(truth: Iterable[dict]) -> Resolution:
     mentions: dict[int, list[tuple[str, str, int, str]]] = defaultdict(list)
     for record_id, role, entity_type, entity_id, name in (
         Mention.objects.filter(record__owner__code__in=agencies)
-        .values_list("record_id", "role", "entity__type", "entity_id", "properties__name")
+        .values_list("record_id", "role", "entity_type", "entity_id", "properties__name")
         .iterator(chunk_size=10_000)
     ):
         mentions[record_id].append((role, entity_type, entity_id, name))

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
+from django.db.models import QuerySet
+
 from audit.log import Event, record_events
 from graph.analytics import (
     EXPAND_LIMIT,
@@ -159,6 +161,12 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
     return entity
 
 
+def in_scope(scope: Scope, ids: list[int]) -> QuerySet[Link]:
+    """The links of these ids whose records the scope's filter keeps, whoever may see them:
+    `visible_ids` then asks the rule of them."""
+    return Link.objects.filter(pk__any_of=ids).filter(**scope.records.lookups())
+
+
 def relationships_behind(
     scope: Scope, triples: Collection[Triple]
 ) -> tuple[dict[Triple, list[int]], dict[Triple, tuple[date, date]]]:
@@ -176,13 +184,12 @@ def relationships_behind(
         of_triples = Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY])
         ids.extend(of_triples.values_list("pk", flat=True))
     for start in range(0, len(ids), IDS_PER_QUERY):
-        links = (
-            selectors.visible_links(scope.reader)
-            .filter(pk__in=ids[start : start + IDS_PER_QUERY])
-            .filter(**scope.records.lookups())
-        )
-        rows = links.values_list("source_id", "target_id", "type", "record_id", "record__occurred_on")
-        for s, t, type_, record, occurred_on in rows:
+        links = in_scope(scope, ids[start : start + IDS_PER_QUERY])
+        visible = links.visible_ids(scope.reader.user, scope.reader.purpose, scope.reader.access)
+        rows = links.values_list("pk", "source_id", "target_id", "type", "record_id", "record__occurred_on")
+        for pk, s, t, type_, record, occurred_on in rows:
+            if pk not in visible:
+                continue
             triple = (s, t, type_)
             behind[triple].add(record)
             if occurred_on is not None:
@@ -265,24 +272,27 @@ def confirmed_neighbours(
     """The (node, other) pairs of the window joined by one of `links` the reader may see (in
     the scope) whose other end the reader may see too. The rule is asked of the links by id,
     as `relationships_behind` asks it."""
-    visible = selectors.visible_links(scope.reader).filter(**scope.records.lookups())
     links = sorted(links)
     pairs = set()
+    reader = scope.reader
     for start in range(0, len(links), IDS_PER_QUERY):
-        chunk = visible.filter(pk__in=links[start : start + IDS_PER_QUERY])
-        if scope.entity_types is None:
-            pairs |= set(chunk.values_list("source_id", "target_id").distinct())
-        else:
-            rows = chunk.values_list("source_id", "target_id", "source__type", "target__type").distinct()
-            pairs |= {
-                (s, t)
-                for s, t, s_type, t_type in rows
-                if (s_type in scope.entity_types or s in seeds)
-                and (t_type in scope.entity_types or t in seeds)
-            }
+        candidates = in_scope(scope, links[start : start + IDS_PER_QUERY])
+        visible = candidates.visible_ids(reader.user, reader.purpose, reader.access)
+        rows = candidates.values_list("pk", "source_id", "target_id", "source_type", "target_type")
+        pairs |= {
+            (s, t)
+            for pk, s, t, s_type, t_type in rows
+            if pk in visible
+            and (
+                scope.entity_types is None
+                or (
+                    (s_type in scope.entity_types or s in seeds)
+                    and (t_type in scope.entity_types or t in seeds)
+                )
+            )
+        }
     joined = {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
     others = sorted({other for _, other in joined})
-    reader = scope.reader
     shown = set()
     for start in range(0, len(others), IDS_PER_QUERY):
         shown |= set(

@@ -22,7 +22,7 @@ def visible_graph(*, agency_id: int, purpose: PurposeAsked) -> nx.MultiDiGraph:
     mentions = Mention.objects.visible_to_agency(agency_id=agency_id, purpose=purpose, access=access)
     entities = (
         mentions.order_by()
-        .values("entity_id", "entity__type")
+        .values("entity_id", "entity_type")
         .annotate(
             seized=Max(
                 Case(
@@ -41,7 +41,7 @@ def visible_graph(*, agency_id: int, purpose: PurposeAsked) -> nx.MultiDiGraph:
     )
     return build_graph(
         (
-            EntityRow(row["entity_id"], row["entity__type"], bool(row["seized"]), row["first_seen"])
+            EntityRow(row["entity_id"], row["entity_type"], bool(row["seized"]), row["first_seen"])
             for row in entities.iterator(chunk_size=CHUNK)
         ),
         (LinkRow(*row) for row in links.iterator(chunk_size=CHUNK)),

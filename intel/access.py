@@ -81,10 +81,12 @@ class AccessPolicy(Protocol):
     def viewer_agencies(
         self, rows: models.QuerySet, *, record_field: str, entity_fields: tuple[str, ...], context: Any
     ) -> dict[int, set[int]]:
-        """For each row, the agencies that may see it now, for any purpose."""
+        """For each row, the agencies of the context that may see it now: for any purpose, or
+        under the accesses the context was given."""
 
-    def viewers_context(self) -> Any:
-        """What `viewer_agencies` calls over the same moment may share (their answers)."""
+    def viewers_context(self, *, accesses: dict[int, Access] | None = None) -> Any:
+        """What `viewer_agencies` calls over the same moment may share (their answers): about
+        every agency, or only these agencies under these accesses (a purpose's)."""
 
     def purposes_for(self, *, agency_id: int, records: models.QuerySet) -> list[str]:
         """The purposes for which the agency may read these records (visible to it)."""

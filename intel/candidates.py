@@ -155,7 +155,7 @@ def stored_evidence(
     contacts: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for source, target_type, target_key in (
         Link.objects.filter(source_id__any_of=ids, type__in=CONTACT_LINKS)
-        .values_list("source_id", "target__type", "target__key")
+        .values_list("source_id", "target_type", "target__key")
         .distinct()
     ):
         contacts[source].add((target_type, target_key))

@@ -259,7 +259,7 @@ def write_chunk(
         Link.objects.filter(record_id__in=changed).delete()
 
     mentions: dict[tuple[int, int, str], tuple] = {}
-    links: set[tuple[int, int, int, str]] = set()
+    links: set[tuple[int, int, int, str, str, str]] = set()
     for plan in to_create + to_update:
         record_id = record_ids[plan.external_ref]
         positions = [entity_ids[(resolved.type, resolved.key)] for resolved, _ in plan.mentions]
@@ -268,14 +268,25 @@ def write_chunk(
             # per role (and a link between them once): the first statement is kept.
             mentions.setdefault(
                 (record_id, entity_id, role),
-                (record_id, entity_id, role, resolved.properties, resolved.key, resolved.search_text),
+                (
+                    record_id,
+                    entity_id,
+                    resolved.type,
+                    role,
+                    resolved.properties,
+                    resolved.key,
+                    resolved.search_text,
+                ),
             )
         for source, target, link_type in plan.links:
             if positions[source] != positions[target]:
-                links.add((record_id, positions[source], positions[target], link_type))
+                source_type, target_type = plan.mentions[source][0].type, plan.mentions[target][0].type
+                links.add(
+                    (record_id, positions[source], positions[target], source_type, target_type, link_type)
+                )
     insert_rows(
         Mention,
-        ["record_id", "entity_id", "role", "properties", "resolved_key", "search_text"],
+        ["record_id", "entity_id", "entity_type", "role", "properties", "resolved_key", "search_text"],
         mentions.values(),
     )
     note_names(
@@ -285,7 +296,7 @@ def write_chunk(
     )
     insert_rows(
         Link,
-        ["record_id", "source_id", "target_id", "type", "properties"],
+        ["record_id", "source_id", "target_id", "source_type", "target_type", "type", "properties"],
         ((*link, {}) for link in sorted(links)),
     )
     identities = note_identities(

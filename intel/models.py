@@ -4,6 +4,8 @@
 point from sharing to intel, never back.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -133,9 +135,16 @@ class EntityType(models.TextChoices):
     SHIPMENT = "shipment", "Shipment"
 
 
+# The rule tests an entity's type on every mention and link it confirms (an agreement may
+# redact phones, e-mail addresses, persons, addresses): a copy on the row spares it a join
+# to every entity. An entity's type never changes, and a merge joins entities of one type.
+TYPE_COPY = "The type of the entity, copied from it"
+
+
 class Entity(PublicIdentity):
     """A resolved, canonical thing. It has no owner and no visibility of its own: what a
-    viewer is shown of it comes only from the mentions in records that viewer may see."""
+    viewer is shown of it comes only from the mentions in records that viewer may see. Its
+    type is fixed when it is created."""
 
     type = models.CharField(max_length=20, choices=EntityType.choices)
     key = models.CharField(max_length=400)
@@ -205,6 +214,9 @@ class Mention(models.Model):
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="mentions")
     # Indexed by `mention_entity_recent`, which also serves every lookup by entity alone.
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="mentions", db_index=False)
+    entity_type = models.CharField(
+        max_length=20, choices=EntityType.choices, editable=False, help_text=TYPE_COPY
+    )
     role = models.CharField(max_length=20, choices=Role.choices)
     properties = models.JSONField(default=dict, blank=True)
     resolved_key = models.CharField(
@@ -227,6 +239,10 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} {self.role} {self.entity_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        type(self).objects.copy_entity_types([self])
+        super().save(*args, **kwargs)
 
 
 class LinkType(models.TextChoices):
@@ -251,6 +267,12 @@ class Link(PublicIdentity):
     # Indexed by `link_triple`, which also serves every lookup by source alone.
     source = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_out", db_index=False)
     target = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_in")
+    source_type = models.CharField(
+        max_length=20, choices=EntityType.choices, editable=False, help_text=TYPE_COPY
+    )
+    target_type = models.CharField(
+        max_length=20, choices=EntityType.choices, editable=False, help_text=TYPE_COPY
+    )
     type = models.CharField(max_length=32, choices=LinkType.choices)
     properties = models.JSONField(default=dict, blank=True)
 
@@ -268,6 +290,10 @@ class Link(PublicIdentity):
 
     def __str__(self) -> str:
         return f"{self.source_id} -{self.type}-> {self.target_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        type(self).objects.copy_entity_types([self])
+        super().save(*args, **kwargs)
 
 
 class ResolutionCandidate(PublicIdentity):

@@ -291,7 +291,7 @@ def visible_contacts(reader: Reader, entities: Iterable[Entity]) -> dict[int, se
             record_id__in=records,
             type__in=(LinkType.REGISTERED_AT, LinkType.CONTACT),
         )
-        .values_list("source_id", "target__type", "target__public_id")
+        .values_list("source_id", "target_type", "target__public_id")
     )
     for source, target_type, target in rows:
         contacts.setdefault(source, set()).add((target_type, str(target)))

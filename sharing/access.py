@@ -30,7 +30,6 @@ from django.db.models.functions import Coalesce
 from agencies.models import Agency
 from intel.access import ANY_PURPOSE, AnyPurpose, PurposeAsked
 from intel.models import EVIDENCE_PURPOSE, Caveat, Record, RecordGroupObjectPermission, Releasability
-from intel.querysets import among
 from sharing.models import Agreement, AgreementParty, Consent, RecordRelease
 from sharing.rule_sql import RecordSQL, granted_to, record_columns, rule_texts
 
@@ -231,10 +230,11 @@ def annotate_holding(
 
 
 def entity_type_is(field_name: str, entity_type: str | None, redacted: list[str]) -> Q:
-    """`field_name`'s entity has this redacted type, or (None) none of the redacted types."""
+    """`field_name`'s entity has this redacted type, or (None) none of the redacted types: by
+    the row's copy of the type (`<field>_type`), not by a join to every entity."""
     if entity_type is None:
-        return ~Q(**{f"{field_name}__type__in": redacted})
-    return Q(**{f"{field_name}__type": entity_type})
+        return ~Q(**{f"{field_name}_type__in": redacted})
+    return Q(**{f"{field_name}_type": entity_type})
 
 
 def scope_of(access: AgreementAccess, entity_types: list[str | None]) -> frozenset[int]:
@@ -280,7 +280,7 @@ def viewer_agencies(
     rows. Calls on rows of the same records may share `answers` (per agency and
     agreements: the records asked about, and those of them visible)."""
     accesses, answers = context.accesses, context.answers
-    types = [f"{name}__type" for name in entity_fields]
+    types = [f"{name}_type" for name in entity_fields]
     rows_by_record: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
     viewers: dict[int, set[int]] = {}
     for pk, record_id, *entity_types in rows.values_list("pk", record_field, *types):
@@ -309,7 +309,7 @@ def viewer_agencies(
             )
             for index, (agency_id, scope) in enumerate(unanswered)
         }
-        rows = Record.objects.filter(pk__in=among(rows_by_record)).annotate(**columns)
+        rows = Record.objects.filter(pk__any_of=sorted(rows_by_record)).annotate(**columns)
         for record_id, *sees in rows.values_list("pk", *columns):
             for question, seen in zip(unanswered, sees, strict=True):
                 if seen:
@@ -404,8 +404,8 @@ class AgreementPolicy:
     ) -> dict[int, set[int]]:
         return viewer_agencies(rows, record_field, entity_fields, context or ViewersContext())
 
-    def viewers_context(self) -> ViewersContext:
-        return ViewersContext()
+    def viewers_context(self, *, accesses: dict[int, AgreementAccess] | None = None) -> ViewersContext:
+        return ViewersContext() if accesses is None else ViewersContext(accesses=dict(accesses))
 
     def purposes_for(self, *, agency_id: int, records: models.QuerySet) -> list[str]:
         """The purposes of the agreements under which the agency sees any of the records."""

@@ -66,7 +66,7 @@ def hidden_mentions(user: User, entity_ids: Iterable[int], purpose: str | None =
             continue
         terms = discoverable(agreement, user.agency_id, via="record__")
         if agreement.redacted_fields:
-            terms &= ~Q(entity__type__in=agreement.redacted_fields)
+            terms &= ~Q(entity_type__in=agreement.redacted_fields)
         countable |= terms
     visible = Record.objects.visible_to(user).filter(pk=OuterRef("record_id"))
     return Mention.objects.filter(countable, ~Exists(visible), entity_id__in=list(entity_ids))

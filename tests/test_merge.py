@@ -80,12 +80,26 @@ def snapshot() -> dict:
     return {
         "mentions": sorted(
             Mention.objects.values_list(
-                "id", "record_id", "entity_id", "role", "properties", "resolved_key", "search_text"
+                "id",
+                "record_id",
+                "entity_id",
+                "entity_type",
+                "role",
+                "properties",
+                "resolved_key",
+                "search_text",
             ).order_by("id")
         ),
         "links": sorted(
             Link.objects.values_list(
-                "id", "record_id", "source_id", "target_id", "type", "properties"
+                "id",
+                "record_id",
+                "source_id",
+                "target_id",
+                "source_type",
+                "target_type",
+                "type",
+                "properties",
             ).order_by("id")
         ),
         "entities": sorted(Entity.objects.values_list("id", "type", "key", "block", "merged_into_id")),

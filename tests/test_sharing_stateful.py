@@ -29,6 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from intel.access import ANY_PURPOSE
 from intel.models import Entity, Link, Mention, Record
 from intel.rights import grant_owner_rights
 from intel.services import update_record
@@ -720,6 +721,36 @@ class SharingMachine(RuleBasedStateMachine):
                 self.staff[a].agency.pk for a in range(AGENCIES) if self.phone_visible(a, record, "*")
             }
             assert by_record[record.pk] == with_phone
+
+    @invariant()
+    def rows_asked_by_id_agree_with_the_oracle(self):
+        """`visible_ids` (how a graph answer confirms the links it found) asks the rule of
+        the rows' records: each record's company mention and company-to-phone link, and its
+        phone mention, must be visible exactly where the oracle says, for a purpose."""
+        records = [r.pk for r in self.records]
+        mentions = Mention.objects.filter(record_id__in=records)
+        links = Link.objects.filter(record_id__in=records)
+        rows = {
+            "company": dict(mentions.filter(entity=self.entity).values_list("pk", "record_id")),
+            "phone": dict(mentions.filter(entity=self.phone).values_list("pk", "record_id")),
+            "link": dict(links.values_list("pk", "record_id")),
+        }
+        for a in range(AGENCIES):
+            analyst = self.staff[a].analyst
+            for purpose, oracle_purpose in ((READ_PURPOSE, READ_PURPOSE), (ANY_PURPOSE, "*")):
+                visible_mentions = mentions.visible_ids(analyst, purpose)
+                seen = {
+                    "company": visible_mentions,
+                    "phone": visible_mentions,
+                    "link": links.visible_ids(analyst, purpose),
+                }
+                for record in self.records:
+                    whole = self.oracle_visible(a, record, oracle_purpose)
+                    with_phone = self.phone_visible(a, record, oracle_purpose)
+                    expected = {"company": whole, "phone": with_phone, "link": with_phone}
+                    for kind, by_pk in rows.items():
+                        shown = {by_pk[pk] for pk in seen[kind] if pk in by_pk}
+                        assert (record.pk in shown) == expected[kind], (kind, a, purpose)
 
 
 @pytest.mark.django_db

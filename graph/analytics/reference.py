@@ -25,7 +25,7 @@ def visible_triples(scope: Scope) -> list[tuple[Triple, str, str]]:
     )
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
-    rows = links.values_list("source_id", "target_id", "type", "source__type", "target__type").distinct()
+    rows = links.values_list("source_id", "target_id", "type", "source_type", "target_type").distinct()
     seen = set(
         Entity.objects.visible_to(reader.user, reader.purpose, reader.access).values_list("pk", flat=True)
     )

@@ -1,0 +1,145 @@
+"""Every mention and link keeps a copy of its entities' types, which the visibility rule
+tests in place of a join to the entities: whichever path wrote the row (an import, its
+re-import with other parties, a merge and its undo, the ORM's create and bulk_create), the
+copy equals the entity's type. The oracle reads the entity table by SQL; the types a row's
+parties have are written by hand."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from agencies.models import Agency, User
+from intel.import_writing import import_file
+from intel.merging import merge_entities, undo_merge
+from intel.models import Entity, Link, LinkType, Mention, Record
+
+pytestmark = pytest.mark.django_db
+
+ROW = {
+    "external_ref": "CUS-1",
+    "category": "shipment",
+    "occurred_on": "2026-06-01",
+    "importer": {
+        "name": "Harbourline Fresh B.V.",
+        "country": "NL",
+        "phone": "+31 10 555 0199",
+        "email": "ops@harbourline.example",
+        "address": "Waalhaven 12",
+    },
+    "exporter": {"name": "Andes Produce S.A.", "country": "EC"},
+    "subject": [{"name": "Jan de Vries", "nationality": "NL", "date_of_birth": "1980-03-14"}],
+    "vessel_imo": "IMO 9074729",
+    "container_numbers": ["CSQU3054383"],
+}
+
+
+def copies_that_differ() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT 'mention', m.id FROM intel_mention m JOIN intel_entity e ON e.id = m.entity_id
+            WHERE m.entity_type <> e.type
+            UNION ALL
+            SELECT 'link', l.id FROM intel_link l
+            JOIN intel_entity s ON s.id = l.source_id JOIN intel_entity t ON t.id = l.target_id
+            WHERE l.source_type <> s.type OR l.target_type <> t.type
+            """
+        )
+        return cursor.fetchall()
+
+
+def write(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.fixture
+def agency():
+    return Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+
+
+def test_an_import_and_its_reimport_copy_every_type(tmp_path, agency):
+    import_file(write(tmp_path, [ROW, {**ROW, "external_ref": "CUS-2"}]), agency)
+    record = Record.objects.get(external_ref="CUS-1")
+    by_role = dict(Mention.objects.filter(record=record).values_list("role", "entity_type"))
+    assert by_role == {
+        "importer": "company",
+        "exporter": "company",
+        "subject": "person",
+        "phone": "phone",
+        "email": "email",
+        "address": "address",
+        "vessel": "vessel",
+        "container": "container",
+        "shipment": "shipment",
+    }
+    contact = {
+        (source, target)
+        for source, target in Link.objects.filter(record=record, type=LinkType.CONTACT).values_list(
+            "source_type", "target_type"
+        )
+    }
+    assert contact == {("company", "phone"), ("company", "email")}
+    assert copies_that_differ() == []
+
+    # The same record re-imported with other parties: its rows are written again.
+    changed = {
+        **ROW,
+        "importer": {
+            "name": "Jan de Vries",
+            "type": "person",
+            "nationality": "NL",
+            "date_of_birth": "1980-03-14",
+            "phone": "+31 10 555 0100",
+        },
+    }
+    import_file(write(tmp_path, [changed]), agency)
+    importer = Mention.objects.get(record=record, role="importer")
+    assert importer.entity_type == "person"
+    assert copies_that_differ() == []
+    assert Mention.objects.filter(entity_type="").count() == Link.objects.filter(source_type="").count() == 0
+
+
+def test_a_merge_and_its_undo_keep_the_copies(tmp_path, agency):
+    analyst = User.objects.create_user(username="ana", password="x", agency=agency, role=User.Role.ANALYST)
+    typo = {**ROW, "external_ref": "CUS-3", "importer": {**ROW["importer"], "name": "Harbourline Frsh B.V."}}
+    both = {**ROW, "external_ref": "CUS-4", "consignee": {"name": "Harbourline Frsh B.V.", "country": "NL"}}
+    import_file(write(tmp_path, [ROW, typo, both]), agency)
+    survivor, merged = (
+        Mention.objects.get(record__external_ref=ref, role="importer").entity for ref in ("CUS-1", "CUS-3")
+    )
+    assert survivor != merged
+    merge = merge_entities(survivor, merged, analyst)
+    assert copies_that_differ() == []
+    undo_merge(merge, analyst)
+    assert copies_that_differ() == []
+    assert set(Mention.objects.filter(entity=merged).values_list("entity_type", flat=True)) == {"company"}
+
+
+def test_the_orm_paths_fill_the_copies(agency):
+    record = Record.objects.create(owner=agency, external_ref="R-1", category="shipment")
+    vessel = Entity.objects.create(type="vessel", key="imo:9074729")
+    company = Entity.objects.create(type="company", key="NL:name:acme")
+    phone = Entity.objects.create(type="phone", key="+31105550199")
+    Mention.objects.create(record=record, entity=vessel, role="vessel", resolved_key=vessel.key)
+    Mention.objects.bulk_create(
+        [
+            Mention(record=record, entity=company, role="importer", resolved_key=company.key),
+            Mention(record=record, entity=phone, role="phone", resolved_key=phone.key),
+        ]
+    )
+    Link.objects.create(record=record, source=company, target=vessel, type=LinkType.OWNS)
+    Link.objects.bulk_create([Link(record=record, source=company, target=phone, type=LinkType.CONTACT)])
+    assert dict(Mention.objects.values_list("role", "entity_type")) == {
+        "vessel": "vessel",
+        "importer": "company",
+        "phone": "phone",
+    }
+    assert set(Link.objects.values_list("type", "source_type", "target_type")) == {
+        ("OWNS", "company", "vessel"),
+        ("CONTACT", "company", "phone"),
+    }
+    assert copies_that_differ() == []

@@ -12,12 +12,11 @@ mentions give the two entities carry it (`offered_score`, read time).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import numpy
-from django.db.models import Q
 from rapidfuzz import fuzz, process
 
 from intel.bulk import set_column
@@ -224,17 +223,16 @@ def _distinct_by_key(type_: str, key_a: str, key_b: str, dates: Mapping[str, set
     return False
 
 
-def _document_dates(keys: Iterable[str]) -> dict[str, set[str]]:
-    """The dates of birth stated with each document-keyed person (from the name and date
-    identities noted for it)."""
+def _document_dates(entity_ids: Iterable[int]) -> dict[str, set[str]]:
+    """The dates of birth stated with each document-keyed person of `entity_ids` (from the
+    name and date identities noted for it), by the person's key."""
     dates: dict[str, set[str]] = defaultdict(set)
-    rows = EntityIdentity.objects.filter(
-        entity__type=EntityType.PERSON,
-        entity__key__any_of=[key for key in keys if ":doc:" in key],
-        identity__startswith="person:",
-    ).values_list("entity__key", "identity")
-    for key, identity in rows:
-        dates[key].add(identity.rsplit(":", 1)[1])
+    ids = list(entity_ids)
+    keys = dict(Entity.objects.filter(pk__any_of=ids).values_list("pk", "key"))
+    rows = EntityIdentity.objects.filter(entity_id__any_of=ids).values_list("entity_id", "identity")
+    for entity_id, identity in rows:
+        if identity.startswith("person:"):
+            dates[keys[entity_id]].add(identity.rsplit(":", 1)[1])
     return dates
 
 
@@ -324,63 +322,69 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     ids = set(entity_ids)
     if not ids:
         return 0
-    new = list(
-        Entity.objects.filter(pk__any_of=ids, type__in=FUZZY_TYPES, merged_into__isnull=True)
-        .exclude(block="")
-        .values_list("pk", "type", "block")
-    )
+    # Each query names one indexed column only: the tables' statistics lag an import's own
+    # rows, and with further conditions the planner took an index of those (every standing
+    # company, say) and filtered it, a cost that grew with the table.
+    new = [
+        (pk, type_, block)
+        for pk, type_, block, merged_into in Entity.objects.filter(pk__any_of=ids).values_list(
+            "pk", "type", "block", "merged_into"
+        )
+        if type_ in FUZZY_TYPES and merged_into is None and block
+    ]
     if not new:
         return 0
-    blocks: dict[str, set[str]] = defaultdict(set)
-    for _, type_, block in new:
-        blocks[type_].add(block)
-    condition = Q()
-    for type_, type_blocks in blocks.items():
-        condition |= Q(type=type_, block__any_of=type_blocks)
+    blocks = {(type_, block) for _, type_, block in new}
     peers: dict[int, tuple[str, str, str]] = {}
     names: dict[int, list[str]] = {}
-    for pk, type_, key, block, fingerprints in Entity.objects.filter(
-        condition, merged_into__isnull=True
-    ).values_list("pk", "type", "key", "block", "name_fingerprints"):
-        peers[pk] = (type_, key, block)
-        names[pk] = fingerprints
+    for pk, type_, key, block, fingerprints, merged_into in Entity.objects.filter(
+        block__any_of={block for _, block in blocks}
+    ).values_list("pk", "type", "key", "block", "name_fingerprints", "merged_into"):
+        if merged_into is None and (type_, block) in blocks:
+            peers[pk] = (type_, key, block)
+            names[pk] = fingerprints
 
     # Per (type, block): every fingerprint stated for an entity of the block, once per entity.
     choices: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for pk, (type_, _, block) in peers.items():
         for fingerprint in names.get(pk, ()):
             choices[(type_, block)].append((pk, fingerprint))
-
-    document_keys = [key for type_, key, _ in peers.values() if type_ == EntityType.PERSON and ":doc:" in key]
-    dates = _document_dates(document_keys) if document_keys else {}
-    chosen = _fold_choices(
-        {
-            pk: block
-            for pk, (type_, key, block) in peers.items()
-            if type_ == EntityType.COMPANY and _is_registration_key(key)
-        }
-    )
     # The fingerprints of the given entities, per block: each block scored in one batch.
     queries: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for pk, type_, block in new:
         for fingerprint in names.get(pk, ()):
             queries[(type_, block)].append((pk, fingerprint))
-    # Two registered companies a fold chose between: offered whatever their names' score.
-    between: dict[tuple[int, int], float] = {}
-    scores: dict[tuple[int, int], float] = {}
+    alike: dict[tuple[int, int], float] = {}
     for (type_, block), asked in queries.items():
-        pool = choices[(type_, block)]
-        for pk, other, score in _alike(asked, pool, threshold):
-            if other == pk:
-                continue
-            pair = (min(pk, other), max(pk, other))
-            found_in = scores
-            if _distinct_by_key(type_, peers[pk][1], peers[other][1], dates):
-                if pair not in chosen:
-                    continue
-                found_in = between
-            found_in[pair] = max(found_in.get(pair, 0.0), score)
-    known = {pk: (type_, key, names[pk]) for pk, (type_, key, _) in peers.items()}
+        for pk, other, score in _alike(asked, choices[(type_, block)], threshold):
+            if other != pk:
+                pair = (min(pk, other), max(pk, other))
+                alike[pair] = max(alike.get(pair, 0.0), score)
+
+    # What the keys alone do not say is read for the pairs that reached the threshold only,
+    # not for every entity of their blocks, which grow with what is stored.
+    document_ids = {
+        pk for pair in alike for pk in pair if peers[pk][0] == EntityType.PERSON and ":doc:" in peers[pk][1]
+    }
+    dates = _document_dates(document_ids) if document_ids else {}
+    distinct = {
+        pair
+        for pair in alike
+        if _distinct_by_key(peers[pair[0]][0], peers[pair[0]][1], peers[pair[1]][1], dates)
+    }
+    chosen = _fold_choices(
+        {
+            pair
+            for pair in distinct
+            if peers[pair[0]][0] == EntityType.COMPANY
+            and _is_registration_key(peers[pair[0]][1])
+            and _is_registration_key(peers[pair[1]][1])
+        }
+    )
+    # Two registered companies a fold chose between: offered whatever their names' score.
+    between = {pair: score for pair, score in alike.items() if pair in chosen}
+    scores = {pair: score for pair, score in alike.items() if pair not in distinct}
+    known = {pk: (peers[pk][0], peers[pk][1], names[pk]) for pair in alike for pk in pair}
     return propose(scores, known=known) + propose(
         between, reason="a name folded into one registered company is another's too", known=known
     )
@@ -407,24 +411,20 @@ def _alike(
         yield asked[row][0], pool[column][0], float(best[row, column])
 
 
-def _fold_choices(registered: Mapping[int, str]) -> set[tuple[int, int]]:
-    """The pairs (a < b) of registered companies (given with their blocks) of which one
-    holds, by an automatic fold, a weaker entity (named without a number) stating an
-    identity the other states too: a name that several registered companies share, which
-    the fold gave one of them on its agency's records. Two numbers are two companies, but
-    those mentions may be the other's."""
-    if len(registered) < 2:
+def _fold_choices(pairs: Collection[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of the pairs (a < b) of registered companies, those of which one holds, by an
+    automatic fold, a weaker entity (named without a number) stating an identity the other
+    states too: a name that several registered companies share, which the fold gave one of
+    them on its agency's records. Two numbers are two companies, but those mentions may be
+    the other's."""
+    if not pairs:
         return set()
+    registered = {pk for pair in pairs for pk in pair}
     folded = dict(
         EntityMerge.objects.filter(
-            survivor_id__any_of=list(registered), automatic=True, undone_at__isnull=True
+            survivor_id__any_of=registered, automatic=True, undone_at__isnull=True
         ).values_list("merged_id", "survivor_id")
     )
-    # A block with a fold and another registered company: the only blocks to read further.
-    sizes = Counter(registered.values())
-    blocks = {registered[survivor] for survivor in folded.values() if sizes[registered[survivor]] > 1}
-    registered = {pk: block for pk, block in registered.items() if block in blocks}
-    folded = {merged: survivor for merged, survivor in folded.items() if survivor in registered}
     if not folded:
         return set()
     rows = EntityIdentity.objects.filter(entity_id__any_of=[*registered, *folded]).values_list(
@@ -439,10 +439,10 @@ def _fold_choices(registered: Mapping[int, str]) -> set[tuple[int, int]]:
             holders[identity].add(folded[entity_id])
         if entity_id in registered:
             stating[identity].add(entity_id)
-    pairs = {
+    chosen = {
         (min(other, holder), max(other, holder))
         for identity, holding in holders.items()
         for holder in holding
         for other in stating.get(identity, ())
     }
-    return {(a, b) for a, b in pairs if a != b}
+    return chosen & set(pairs)

@@ -20,6 +20,7 @@ from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
 from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
+from intel.lookups import planned_as_lookups
 from intel.merging import agency_sees_all_of, fold_identities, fold_targets
 from intel.models import (
     Entity,
@@ -497,7 +498,7 @@ def import_file(
             # Candidates per chunk, not per file, so memory stays flat as the file grows.
             find_candidates(write_chunk(kept, agency, user, batch, result, perm_ids, releases))
 
-    with transaction.atomic():
+    with transaction.atomic(), planned_as_lookups():
         if connection.vendor == "postgresql":
             # Foreign keys are checked as each chunk is written, not queued in the server's
             # memory, row by row, until COMMIT (docs/benchmarks.md, "COMMIT").

@@ -5,7 +5,11 @@ thousands of values, Django's compiling of a placeholder per value and psycopg's
 of the statement they make cost an import more than the database spent answering.
 Elsewhere (SQLite) it is `__in`."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Field, ForeignObject
 from django.db.models.lookups import In
 
@@ -32,3 +36,25 @@ class AnyOf(In):
 # Related fields take only the lookups registered from ForeignObject down.
 Field.register_lookup(AnyOf)
 ForeignObject.register_lookup(AnyOf)
+
+
+@contextmanager
+def planned_as_lookups() -> Iterator[None]:
+    """Inside a transaction: its statements are planned with no sequential scan where an
+    index serves, and the setting is put back after them (a rollback puts it back too).
+
+    For an import, whose every statement looks rows up by their keys. Statistics cannot
+    count a transaction's own rows until it commits (autovacuum does not see them), so in
+    a large import they describe the tables as they were before it, or as empty: a lookup
+    of a few hundred keys in a column they know nothing of is estimated at the whole table,
+    and was planned as a scan of it, a cost per chunk that grew with the table."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan')")
+        (previous,) = cursor.fetchone()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])

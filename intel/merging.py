@@ -541,17 +541,24 @@ def fold_identities(
     identities = set(identities)
     folded_here = EntityMerge.objects.filter(
         automatic=True, undone_at__isnull=True, survivor_id__any_of=list(mentioned)
-    ).values("merged_id")
+    ).values_list("merged_id", flat=True)
+    # The agency is compared here, not in the query: planned with statistics that lag the
+    # import's own rows, that condition read every identity the agency states.
     identities.update(
-        EntityIdentity.objects.filter(entity_id__in=folded_here, agency_id=agency_id).values_list(
-            "identity", flat=True
-        )
+        identity
+        for identity, stating in EntityIdentity.objects.filter(
+            entity_id__any_of=list(folded_here)
+        ).values_list("identity", "agency_id")
+        if stating == agency_id
     )
     members = _members(identities)
     ids = {pk for entries in members.values() for pk in entries}
+    # Without what each merge moved: only undoing one reads that, and locks it afresh.
     folded = {
         merge.merged_id: merge
-        for merge in EntityMerge.objects.filter(merged_id__any_of=ids, undone_at__isnull=True, automatic=True)
+        for merge in EntityMerge.objects.filter(
+            merged_id__any_of=ids, undone_at__isnull=True, automatic=True
+        ).only("pk", "survivor_id", "merged_id")
     }
     refused = _refused_folds(ids)
     # Per weaker entity, over every identity it states (a name, the name at an address):
@@ -650,7 +657,7 @@ def fold_targets(
         merge.merged_id: merge
         for merge in EntityMerge.objects.filter(
             merged_id__any_of=list(stated), undone_at__isnull=True, automatic=True
-        )
+        ).only("pk", "survivor_id", "merged_id")
     }
     asked: list[tuple[int, str, list[int], list[_Member]]] = []
     for entity_id, identities in stated.items():
@@ -679,10 +686,21 @@ class _Member:
 def _members(identities: Iterable[str]) -> dict[str, dict[int, _Member]]:
     """The entities stating each identity, with the agencies whose records state it."""
     members: dict[str, dict[int, _Member]] = {}
-    for identity, pk, tier, agency, into, key in EntityIdentity.objects.filter(
-        identity__any_of=list(identities)
-    ).values_list("identity", "entity_id", "tier", "agency_id", "entity__merged_into", "entity__key"):
-        member = members.setdefault(identity, {}).setdefault(pk, _Member(pk, tier, into, key))
+    rows = list(
+        EntityIdentity.objects.filter(identity__any_of=list(identities)).values_list(
+            "identity", "entity_id", "tier", "agency_id"
+        )
+    )
+    # The entities by their primary key, not joined: the join was planned as a scan of
+    # every entity, its cost growing with the table.
+    entities = {
+        pk: (into, key)
+        for pk, into, key in Entity.objects.filter(pk__any_of={pk for _, pk, _, _ in rows}).values_list(
+            "pk", "merged_into", "key"
+        )
+    }
+    for identity, pk, tier, agency in rows:
+        member = members.setdefault(identity, {}).setdefault(pk, _Member(pk, tier, *entities[pk]))
         member.agencies.add(agency)
     return members
 

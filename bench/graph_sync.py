@@ -135,8 +135,11 @@ def wipe_graph() -> None:
     from graph.driver import get_driver
     from graph.schema import ensure_schema
 
+    # Relationships first, in batches of their own: a batch of nodes that holds a hub deletes
+    # its hundreds of thousands of relationships in one transaction, past Neo4j's memory pool.
     with get_driver().session() as session:
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
+        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
     ensure_schema(get_driver())
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
-
-from django.db.models import QuerySet
 
 from audit.log import Event, record_events
 from graph.analytics import (
@@ -161,10 +159,17 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
     return entity
 
 
-def in_scope(scope: Scope, ids: list[int]) -> QuerySet[Link]:
-    """The links of these ids whose records the scope's filter keeps, whoever may see them:
-    `visible_ids` then asks the rule of them."""
-    return Link.objects.filter(pk__any_of=ids).filter(**scope.records.lookups())
+def visible_link_rows(scope: Scope, ids: list[int], *fields: str) -> Iterator[tuple]:
+    """The `fields` of the links of these ids that the reader may see in the scope, a chunk
+    of ids at a time: the rows are read and the rule asked of their records (`visible_ids`),
+    not of each link."""
+    reader = scope.reader
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        links = Link.objects.filter(pk__any_of=ids[start : start + IDS_PER_QUERY]).filter(
+            **scope.records.lookups()
+        )
+        visible = links.visible_ids(reader.user, reader.purpose, reader.access)
+        yield from (row[1:] for row in links.values_list("pk", *fields) if row[0] in visible)
 
 
 def relationships_behind(
@@ -183,18 +188,13 @@ def relationships_behind(
     for start in range(0, len(wanted), TRIPLES_PER_QUERY):
         of_triples = Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY])
         ids.extend(of_triples.values_list("pk", flat=True))
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        links = in_scope(scope, ids[start : start + IDS_PER_QUERY])
-        visible = links.visible_ids(scope.reader.user, scope.reader.purpose, scope.reader.access)
-        rows = links.values_list("pk", "source_id", "target_id", "type", "record_id", "record__occurred_on")
-        for pk, s, t, type_, record, occurred_on in rows:
-            if pk not in visible:
-                continue
-            triple = (s, t, type_)
-            behind[triple].add(record)
-            if occurred_on is not None:
-                first, last = spans.get(triple, (occurred_on, occurred_on))
-                spans[triple] = (min(first, occurred_on), max(last, occurred_on))
+    rows = visible_link_rows(scope, ids, "source_id", "target_id", "type", "record_id", "record__occurred_on")
+    for s, t, type_, record, occurred_on in rows:
+        triple = (s, t, type_)
+        behind[triple].add(record)
+        if occurred_on is not None:
+            first, last = spans.get(triple, (occurred_on, occurred_on))
+            spans[triple] = (min(first, occurred_on), max(last, occurred_on))
     return {triple: sorted(records, reverse=True) for triple, records in behind.items()}, spans
 
 
@@ -272,27 +272,16 @@ def confirmed_neighbours(
     """The (node, other) pairs of the window joined by one of `links` the reader may see (in
     the scope) whose other end the reader may see too. The rule is asked of the links by id,
     as `relationships_behind` asks it."""
-    links = sorted(links)
-    pairs = set()
-    reader = scope.reader
-    for start in range(0, len(links), IDS_PER_QUERY):
-        candidates = in_scope(scope, links[start : start + IDS_PER_QUERY])
-        visible = candidates.visible_ids(reader.user, reader.purpose, reader.access)
-        rows = candidates.values_list("pk", "source_id", "target_id", "source_type", "target_type")
-        pairs |= {
-            (s, t)
-            for pk, s, t, s_type, t_type in rows
-            if pk in visible
-            and (
-                scope.entity_types is None
-                or (
-                    (s_type in scope.entity_types or s in seeds)
-                    and (t_type in scope.entity_types or t in seeds)
-                )
-            )
-        }
+    rows = visible_link_rows(scope, sorted(links), "source_id", "target_id", "source_type", "target_type")
+    pairs = {
+        (s, t)
+        for s, t, s_type, t_type in rows
+        if scope.entity_types is None
+        or ((s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds))
+    }
     joined = {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
     others = sorted({other for _, other in joined})
+    reader = scope.reader
     shown = set()
     for start in range(0, len(others), IDS_PER_QUERY):
         shown |= set(

@@ -29,7 +29,14 @@ from django.db.models.functions import Coalesce
 
 from agencies.models import Agency
 from intel.access import ANY_PURPOSE, AnyPurpose, PurposeAsked
-from intel.models import EVIDENCE_PURPOSE, Caveat, Record, RecordGroupObjectPermission, Releasability
+from intel.models import (
+    EVIDENCE_PURPOSE,
+    Caveat,
+    EntityType,
+    Record,
+    RecordGroupObjectPermission,
+    Releasability,
+)
 from sharing.models import Agreement, AgreementParty, Consent, RecordRelease
 from sharing.rule_sql import RecordSQL, granted_to, record_columns, rule_texts
 
@@ -230,10 +237,11 @@ def annotate_holding(
 
 
 def entity_type_is(field_name: str, entity_type: str | None, redacted: list[str]) -> Q:
-    """`field_name`'s entity has this redacted type, or (None) none of the redacted types: by
-    the row's copy of the type (`<field>_type`), not by a join to every entity."""
+    """`field_name`'s entity has this redacted type, or (None) one of the types not redacted:
+    by the row's copy of the type (`<field>_type`), not by a join to every entity. Named as
+    the types admitted, so that a copy that is no type at all admits nothing."""
     if entity_type is None:
-        return ~Q(**{f"{field_name}_type__in": redacted})
+        return Q(**{f"{field_name}_type__in": sorted(set(EntityType.values) - set(redacted))})
     return Q(**{f"{field_name}_type": entity_type})
 
 
@@ -284,8 +292,10 @@ def viewer_agencies(
     rows_by_record: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
     viewers: dict[int, set[int]] = {}
     for pk, record_id, *entity_types in rows.values_list("pk", record_field, *types):
-        rows_by_record.setdefault(record_id, []).append((pk, tuple(entity_types)))
         viewers[pk] = set()
+        # As `entity_type_is`: a copy that is no type at all is seen by no one.
+        if all(entity_type in EntityType.values for entity_type in entity_types):
+            rows_by_record.setdefault(record_id, []).append((pk, tuple(entity_types)))
     type_combinations = {t for rows in rows_by_record.values() for _, t in rows}
     scopes = {}
     for agency_id, access in accesses.items():

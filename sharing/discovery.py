@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, User
 from audit.log import record_event
-from intel.models import Entity, Mention, Record, Releasability
+from intel.models import Entity, EntityType, Mention, Record, Releasability
 from intel.selectors import Reader, audit_reads
 from sharing.models import Agreement, RecordRelease
 from sharing.selectors import granted_disclosures
@@ -66,7 +66,7 @@ def hidden_mentions(user: User, entity_ids: Iterable[int], purpose: str | None =
             continue
         terms = discoverable(agreement, user.agency_id, via="record__")
         if agreement.redacted_fields:
-            terms &= ~Q(entity_type__in=agreement.redacted_fields)
+            terms &= Q(entity_type__in=sorted(set(EntityType.values) - set(agreement.redacted_fields)))
         countable |= terms
     visible = Record.objects.visible_to(user).filter(pk=OuterRef("record_id"))
     return Mention.objects.filter(countable, ~Exists(visible), entity_id__in=list(entity_ids))

@@ -14,6 +14,8 @@ from agencies.models import Agency, User
 from intel.import_writing import import_file
 from intel.merging import merge_entities, undo_merge
 from intel.models import Entity, Link, LinkType, Mention, Record
+from sharing import releases
+from tests.sharing_helpers import in_force, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +145,42 @@ def test_the_orm_paths_fill_the_copies(agency):
         ("CONTACT", "company", "phone"),
     }
     assert copies_that_differ() == []
+
+
+def test_a_copy_that_is_no_type_is_seen_by_no_one(tmp_path):
+    """The rule names the types it admits, not those it redacts: a copy left blank (no
+    writer does so; a raw update could) hides the row from the partner whose agreement
+    redacts phones, and from its owner too, rather than showing it to everyone."""
+    cus, pol = staff("cus"), staff("pol", kind="police")
+    import_file(write(tmp_path, [ROW]), cus.agency)
+    record = Record.objects.get(external_ref="CUS-1")
+    releases.set_releasability(record, cus.analyst, "covering")
+    in_force((cus, True, False), (pol, False, True), redacted_fields=["phone"])
+    phone_mention = Mention.objects.get(record=record, role="phone")
+    phone_link = Link.objects.get(record=record, target_type="phone")
+    company_mention = Mention.objects.get(record=record, role="importer")
+
+    def seen(user) -> set[tuple[str, int]]:
+        """Each row seen, by either way of asking the rule, named by its model."""
+        return {
+            (model.__name__, pk)
+            for model in (Mention, Link)
+            for asked in (
+                model.objects.visible_to(user, "investigation").values_list("pk", flat=True),
+                model.objects.all().visible_ids(user, "investigation"),
+            )
+            for pk in asked
+        }
+
+    phone, link, company = (
+        ("Mention", phone_mention.pk),
+        ("Link", phone_link.pk),
+        ("Mention", company_mention.pk),
+    )
+    assert phone not in seen(pol.analyst) and company in seen(pol.analyst)
+    assert {phone, link} <= seen(cus.analyst)
+    Mention.objects.filter(pk=phone_mention.pk).update(entity_type="")
+    Link.objects.filter(pk=phone_link.pk).update(target_type="")
+    for user in (pol.analyst, cus.analyst):
+        assert phone not in seen(user) and link not in seen(user)
+        assert company in seen(user)

@@ -47,6 +47,11 @@ from intel.resolution import (
 )
 
 IMPORT_CATEGORIES = tuple(Category.values)
+# Read once: Django's `Choices.values` and `.choices` build new lists on every read, and
+# these are asked of every row.
+CAVEATS = frozenset(Caveat.values)
+RELEASABILITIES = frozenset(Releasability.values)
+CLASSIFICATION_LEVELS = {label.lower(): value for value, label in Classification.choices}
 INSPECTION_RESULTS = ("clear", "discrepancy", "referred_for_seizure")
 # What an investigation is about: a closed list, so that one agency's "drugs" and another's
 # "narcotics" are one offence to filter on.
@@ -333,13 +338,13 @@ def parse_row(
         errors.add("category", f"{category!r} is not one of {', '.join(IMPORT_CATEGORIES)}")
 
     classification_name = text(row, "classification").lower() or "restricted"
-    levels = {label.lower(): value for value, label in Classification.choices}
-    if classification_name not in levels:
-        errors.add("classification", f"{classification_name!r} is not one of {', '.join(levels)}")
+    if classification_name not in CLASSIFICATION_LEVELS:
+        known = ", ".join(CLASSIFICATION_LEVELS)
+        errors.add("classification", f"{classification_name!r} is not one of {known}")
 
     caveats = split_list(text(row, "caveats"))
     for caveat in caveats:
-        if caveat not in Caveat.values:
+        if caveat not in CAVEATS:
             errors.add("caveats", f"{caveat!r} is not one of {', '.join(Caveat.values)}")
 
     occurred_on = None
@@ -358,7 +363,7 @@ def parse_row(
         content_hash=hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest(),
         record_fields={
             "category": category,
-            "classification": levels.get(classification_name, Classification.RESTRICTED),
+            "classification": CLASSIFICATION_LEVELS.get(classification_name, Classification.RESTRICTED),
             "caveats": caveats,
             "summary": text(row, "summary"),
             "occurred_on": occurred_on,
@@ -417,7 +422,7 @@ def parse_release(row: dict, errors: RowErrors) -> ReleasePlan | None:
         if references:
             errors.add("releasability", f"is required when release_to is given ({Releasability.NAMED})")
         return None
-    if mode not in Releasability.values:
+    if mode not in RELEASABILITIES:
         errors.add("releasability", f"{mode!r} is not one of {', '.join(Releasability.values)}")
         return None
     if mode == Releasability.NAMED and not references:

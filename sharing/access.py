@@ -236,12 +236,16 @@ def annotate_holding(
     )
 
 
+# Django's `Choices.values` builds a new list on every read; the rule asks it once per row.
+ENTITY_TYPES = frozenset(EntityType.values)
+
+
 def entity_type_is(field_name: str, entity_type: str | None, redacted: list[str]) -> Q:
     """`field_name`'s entity has this redacted type, or (None) one of the types not redacted:
     by the row's copy of the type (`<field>_type`), not by a join to every entity. Named as
     the types admitted, so that a copy that is no type at all admits nothing."""
     if entity_type is None:
-        return Q(**{f"{field_name}_type__in": sorted(set(EntityType.values) - set(redacted))})
+        return Q(**{f"{field_name}_type__in": sorted(ENTITY_TYPES - set(redacted))})
     return Q(**{f"{field_name}_type": entity_type})
 
 
@@ -294,7 +298,7 @@ def viewer_agencies(
     for pk, record_id, *entity_types in rows.values_list("pk", record_field, *types):
         viewers[pk] = set()
         # As `entity_type_is`: a copy that is no type at all is seen by no one.
-        if all(entity_type in EntityType.values for entity_type in entity_types):
+        if all(entity_type in ENTITY_TYPES for entity_type in entity_types):
             rows_by_record.setdefault(record_id, []).append((pk, tuple(entity_types)))
     type_combinations = {t for rows in rows_by_record.values() for _, t in rows}
     scopes = {}

@@ -161,15 +161,14 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
 
 def visible_link_rows(scope: Scope, ids: list[int], *fields: str) -> Iterator[tuple]:
     """The `fields` of the links of these ids that the reader may see in the scope, a chunk
-    of ids at a time: the rows are read and the rule asked of their records (`visible_ids`),
-    not of each link."""
+    of ids at a time: the rows are read and the rule asked of their records
+    (`visible_values`), not of each link."""
     reader = scope.reader
     for start in range(0, len(ids), IDS_PER_QUERY):
         links = Link.objects.filter(pk__any_of=ids[start : start + IDS_PER_QUERY]).filter(
             **scope.records.lookups()
         )
-        visible = links.visible_ids(reader.user, reader.purpose, reader.access)
-        yield from (row[1:] for row in links.values_list("pk", *fields) if row[0] in visible)
+        yield from links.visible_values(reader.user, reader.purpose, reader.access, fields=fields)
 
 
 def relationships_behind(

@@ -12,8 +12,9 @@ platform's policy; a test may name another.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from django.conf import settings
 from django.db import models
@@ -35,6 +36,15 @@ class AnyPurpose:
 
 ANY_PURPOSE = AnyPurpose()
 PurposeAsked = str | AnyPurpose | None
+
+
+class StatedRow(NamedTuple):
+    """A row as the policy judges it: its id, its record's id, and the types of the entities
+    it names (a record names none of its own)."""
+
+    pk: int
+    record_id: int
+    entity_types: tuple[str, ...]
 
 
 def viewer_agency_id(user: AbstractBaseUser | AnonymousUser) -> int | None:
@@ -78,9 +88,7 @@ class AccessPolicy(Protocol):
         """The records, each annotated with how the agency holds it (for the redaction, the
         purpose check and the audit log): at least `via_owner` and `via_agreement`."""
 
-    def viewer_agencies(
-        self, rows: models.QuerySet, *, record_field: str, entity_fields: tuple[str, ...], context: Any
-    ) -> dict[int, set[int]]:
+    def viewer_agencies(self, rows: Iterable[StatedRow], *, context: Any) -> dict[int, set[int]]:
         """For each row, the agencies of the context that may see it now: for any purpose, or
         under the accesses the context was given."""
 

@@ -12,7 +12,15 @@ from django.db.models import Exists, OuterRef, Prefetch, prefetch_related_object
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 
-from intel.access import ANY_PURPOSE, Access, PurposeAsked, access_policy, sees_everything, viewer_agency_id
+from intel.access import (
+    ANY_PURPOSE,
+    Access,
+    PurposeAsked,
+    StatedRow,
+    access_policy,
+    sees_everything,
+    viewer_agency_id,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -86,23 +94,46 @@ class AgencyScopedQuerySet(models.QuerySet):
         the rule asked of their records (once each, per group of entity types the rows
         carry) instead of row by row: for a bounded set of rows named by id, such as the
         links a graph answer confirms, whose records the rule then reads by key."""
+        return {pk for (pk,) in self.visible_values(user, purpose, access, fields=("pk",))}
+
+    def visible_values(
+        self,
+        user: AbstractBaseUser | AnonymousUser,
+        purpose: PurposeAsked = ANY_PURPOSE,
+        access: Access | None = None,
+        *,
+        fields: tuple[str, ...],
+    ) -> list[tuple]:
+        """`values_list(*fields)` of the rows `visible_ids` keeps, read in the same statement
+        as what the rule needs of them."""
         if sees_everything(user):
-            return set(self.values_list("pk", flat=True))
+            return list(self.values_list(*fields))
         agency_id = viewer_agency_id(user)
         if agency_id is None:
-            return set()
+            return []
         policy = access_policy()
         if access is None:
             access = policy.access(agency_id=agency_id, purpose=purpose)
-        viewers = self.viewer_agencies(policy.viewers_context(accesses={agency_id: access}))
-        return {pk for pk, agencies in viewers.items() if agency_id in agencies}
+        stated = len(self.entity_fields) + 2
+        rows = list(self.values_list(*self.stated_fields(), *fields))
+        viewers = policy.viewer_agencies(
+            (StatedRow(row[0], row[1], row[2:stated]) for row in rows),
+            context=policy.viewers_context(accesses={agency_id: access}),
+        )
+        return [row[stated:] for row in rows if agency_id in viewers[row[0]]]
 
     def viewer_agencies(self, context: Any = None) -> dict[int, set[int]]:
         """For each row, the agencies that may see it now (for the graph's visibility lists).
         Calls over the same moment may share the policy's `viewers_context()`."""
+        rows = self.values_list(*self.stated_fields())
         return access_policy().viewer_agencies(
-            self, record_field=self.record_field, entity_fields=self.entity_fields, context=context
+            (StatedRow(row[0], row[1], row[2:]) for row in rows), context=context
         )
+
+    def stated_fields(self) -> tuple[str, ...]:
+        """What the policy judges a row by (`StatedRow`): its id, its record, its entities'
+        types (the rows' copies)."""
+        return ("pk", self.record_field, *(f"{name}_type" for name in self.entity_fields))
 
 
 class RecordQuerySet(AgencyScopedQuerySet):

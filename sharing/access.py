@@ -20,6 +20,7 @@ suspended, or a grant that expires, stops access at that instant with no job to 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +29,7 @@ from django.db.models import Case, ExpressionWrapper, F, Q, QuerySet, When
 from django.db.models.functions import Coalesce
 
 from agencies.models import Agency
-from intel.access import ANY_PURPOSE, AnyPurpose, PurposeAsked
+from intel.access import ANY_PURPOSE, AnyPurpose, PurposeAsked, StatedRow
 from intel.models import (
     EVIDENCE_PURPOSE,
     Caveat,
@@ -278,12 +279,7 @@ def visible_with_entities(agency_id: int, access: AgreementAccess, through: str,
     return condition
 
 
-def viewer_agencies(
-    rows: models.QuerySet,
-    record_field: str,
-    entity_fields: tuple[str, ...],
-    context: ViewersContext,
-) -> dict[int, set[int]]:
+def viewer_agencies(rows: Iterable[StatedRow], context: ViewersContext) -> dict[int, set[int]]:
     """For each row, the agencies that may see it now (for the graph's visibility lists).
 
     The rule is asked of the rows' records, not of each row: one query over the records,
@@ -292,14 +288,13 @@ def viewer_agencies(
     rows. Calls on rows of the same records may share `answers` (per agency and
     agreements: the records asked about, and those of them visible)."""
     accesses, answers = context.accesses, context.answers
-    types = [f"{name}_type" for name in entity_fields]
     rows_by_record: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
     viewers: dict[int, set[int]] = {}
-    for pk, record_id, *entity_types in rows.values_list("pk", record_field, *types):
+    for pk, record_id, entity_types in rows:
         viewers[pk] = set()
         # As `entity_type_is`: a copy that is no type at all is seen by no one.
-        if all(entity_type in ENTITY_TYPES for entity_type in entity_types):
-            rows_by_record.setdefault(record_id, []).append((pk, tuple(entity_types)))
+        if ENTITY_TYPES.issuperset(entity_types):
+            rows_by_record.setdefault(record_id, []).append((pk, entity_types))
     type_combinations = {t for rows in rows_by_record.values() for _, t in rows}
     scopes = {}
     for agency_id, access in accesses.items():
@@ -409,14 +404,9 @@ class AgreementPolicy:
         return annotate_holding(records, agency_id, access)
 
     def viewer_agencies(
-        self,
-        rows: models.QuerySet,
-        *,
-        record_field: str,
-        entity_fields: tuple[str, ...],
-        context: ViewersContext | None,
+        self, rows: Iterable[StatedRow], *, context: ViewersContext | None
     ) -> dict[int, set[int]]:
-        return viewer_agencies(rows, record_field, entity_fields, context or ViewersContext())
+        return viewer_agencies(rows, context or ViewersContext())
 
     def viewers_context(self, *, accesses: dict[int, AgreementAccess] | None = None) -> ViewersContext:
         return ViewersContext() if accesses is None else ViewersContext(accesses=dict(accesses))

@@ -102,7 +102,7 @@ class Confirmed:
         if wanted:
             self.named.update(
                 (entity.pk, entity)
-                for entity in selectors.visible_entities(self.reader).filter(pk__in=wanted)
+                for entity in selectors.labelled_entities(self.reader).filter(pk__in=wanted)
             )
 
     def shown(self, pk: int, distance: int | None = None, left_out: LeftOut | None = None) -> dict:

@@ -3,7 +3,7 @@
 A result names entities by internal id and was computed over what the agency could see
 when its job read the graph; the sync may since have taken some away and not yet marked the
 result stale. Before it leaves the server every entity in it is confirmed against the choke
-point now (`visible_entities` of the reader, for the purpose stated): what fails is dropped,
+point now (`labelled_entities` of the reader, for the purpose stated): what fails is dropped,
 a risk path through a dropped entity, or with a step no link the reader sees now joins, is
 dropped whole, a risk's seed stays one only while a seizure record the reader sees names it,
 a pattern match whose subject is dropped is dropped, and entities are named by public id
@@ -146,7 +146,7 @@ def confirmed(reader: Reader, operation: str, result: dict) -> Answer:
     ranking), as the reader may see it now."""
     ids = _entity_ids(operation, result)
     visible: dict[int, Entity] = {
-        entity.pk: entity for entity in selectors.visible_entities(reader).filter(pk__in=sorted(ids))
+        entity.pk: entity for entity in selectors.labelled_entities(reader).filter(pk__in=sorted(ids))
     }
     shown_ids: set[int] = set()
 

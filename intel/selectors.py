@@ -188,6 +188,13 @@ def record_with_contents(reader: Reader, *, among: Sequence[int] | None = None) 
     )
 
 
+# An entity labelled among others (a node of a chart, a neighbour, a ranked entity), not
+# listed with its mentions, is named from this many of its most recent visible mentions:
+# the names in use. A hundred for each node of a walk was most of the walk's reading, and
+# audited a hundred records per node as shown.
+LABEL_MENTIONS = 10
+
+
 def visible_entities(reader: Reader, *, named: bool = True) -> QuerySet[Entity]:
     """Entities the reader may see, each with its most recent visible mentions (and their
     records) prefetched, at most ENTITY_MENTIONS_SHOWN: a company at the centre of a trade
@@ -195,8 +202,18 @@ def visible_entities(reader: Reader, *, named: bool = True) -> QuerySet[Entity]:
     audit them all as shown). `named=False`: the entities alone, to check which are visible."""
     if not named:
         return Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
+    return _named(reader, settings.ENTITY_MENTIONS_SHOWN)
+
+
+def labelled_entities(reader: Reader) -> QuerySet[Entity]:
+    """Entities the reader may see, each with the few most recent visible mentions (at most
+    LABEL_MENTIONS) its names and label come from."""
+    return _named(reader, LABEL_MENTIONS)
+
+
+def _named(reader: Reader, mentions: int) -> QuerySet[Entity]:
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).named_by(
-        visible_mentions(reader), settings.ENTITY_MENTIONS_SHOWN, related=("record__owner",)
+        visible_mentions(reader), mentions, related=("record__owner",)
     )
 
 

@@ -293,7 +293,7 @@ class Explanation:
 
 def explanation(user, public_id: UUID | str) -> Explanation:
     """The declaration's score with each part's evidence as the reader may see it now: the
-    records `visible_to` them for risk assessment, the entities `visible_entities` gives
+    records `visible_to` them for risk assessment, the entities `labelled_entities` gives
     them, and the paths whose every entity is one of those and every step a link they see
     now (`linked_now`); a path with a dropped element is dropped whole. Every part is
     listed with its contribution, so the parts add up to the score shown, whatever of its
@@ -314,7 +314,7 @@ def explanation(user, public_id: UUID | str) -> Explanation:
         .select_related("owner")
     }
     entities: dict[int, Entity] = {
-        entity.pk: entity for entity in intel_selectors.visible_entities(reader).filter(pk__in=entity_ids)
+        entity.pk: entity for entity in intel_selectors.labelled_entities(reader).filter(pk__in=entity_ids)
     }
     steps = linked_now(reader, (path for part in stored for path in part["paths"]))
 

@@ -237,7 +237,7 @@ def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGrou
     )
     rows = list(top)
     shown = {
-        e.pk: e for e in selectors.visible_entities(reader).filter(pk__in=sorted({r["other"] for r in rows}))
+        e.pk: e for e in selectors.labelled_entities(reader).filter(pk__in=sorted({r["other"] for r in rows}))
     }
     listed: dict[tuple[str, bool], list[Neighbour]] = defaultdict(list)
     for row in sorted(rows, key=lambda row: (row["type"], row["outgoing"], row["rank"])):

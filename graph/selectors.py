@@ -183,11 +183,9 @@ def relationships_behind(
     # Two steps: the links of the triples alone, then the rule over those links by id. In one
     # statement the planner joins the triples through the rule's joins and reads every link
     # of each source by the index (a hub's thousands) before it compares target and type.
-    ids = []
-    for start in range(0, len(wanted), TRIPLES_PER_QUERY):
-        of_triples = Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY])
-        ids.extend(of_triples.values_list("pk", flat=True))
-    rows = visible_link_rows(scope, ids, "source_id", "target_id", "type", "record_id", "record__occurred_on")
+    rows = visible_link_rows(
+        scope, link_ids(wanted), "source_id", "target_id", "type", "record_id", "record__occurred_on"
+    )
     for s, t, type_, record, occurred_on in rows:
         triple = (s, t, type_)
         behind[triple].add(record)
@@ -217,68 +215,55 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
 def left_out(scope: Scope, kept: Collection[int], seeds: Collection[int]) -> dict[int, LeftOut]:
     """For each kept node, its neighbours outside `kept` a wider walk would show: through a
     relationship the reader may see (in the scope) to an entity the reader may see, counted
-    up to LEFT_OUT_CAP. The candidates are read without the rule, in id order, and confirmed
-    a window per node at a time (LEFT_OUT_CAP + 1 wide, then wider), until more than the cap
-    are confirmed or none are left: a hub costs about the cap, not its degree, when the
-    reader sees much of it."""
+    up to LEFT_OUT_CAP. The backend offers each node's neighbours a page at a time, as a
+    walk would find them (LEFT_OUT_CAP + 1, then pages twice as wide), and each page is
+    confirmed, until more than the cap are confirmed or the backend has no more: a hub
+    costs about the cap, not its degree, and a page the graph offers is seldom refused."""
     kept = set(kept)
-    candidates = candidate_links(scope, kept)
     found: dict[int, set[int]] = {node: set() for node in kept}
-    position = dict.fromkeys(kept, 0)
+    after = dict.fromkeys(kept, 0)
     size = LEFT_OUT_CAP + 1
-    while True:
-        window: dict[int, set[int]] = {}
-        for node, others in candidates.items():
-            if len(found[node]) <= LEFT_OUT_CAP and position[node] < len(others):
-                window[node] = set(list(others)[position[node] : position[node] + size])
-                position[node] += size
-        if not window:
-            break
-        # A round has a fixed cost whatever its width (the planner hashes the entity table for
-        # the rule's statement): where the reader sees few of a hub's neighbours, the next
-        # window is twice as wide.
-        size *= 2
-        links = [pk for node, others in window.items() for other in others for pk in candidates[node][other]]
-        for node, other in confirmed_neighbours(scope, links, window, seeds):
+    while after:
+        page = backend().neighbours(scope, after=after, outside=kept, seeds=seeds, limit=size)
+        for node, other in confirmed_neighbours(scope, page, seeds):
             found[node].add(other)
+        after = {
+            node: max(page[node])
+            for node in after
+            if len(page.get(node, ())) == size and len(found[node]) <= LEFT_OUT_CAP
+        }
+        size *= 2
     return {
         node: LeftOut(min(len(others), LEFT_OUT_CAP), len(others) > LEFT_OUT_CAP)
         for node, others in found.items()
     }
 
 
-def candidate_links(scope: Scope, nodes: set[int]) -> dict[int, dict[int, list[int]]]:
-    """Each node's neighbours outside `nodes` through a link of the scope's types, whoever
-    may see it, in id order, each with the ids of those links: only candidates, which
-    `confirmed_neighbours` puts to the rule."""
-    links = Link.objects.all()
-    if scope.link_types is not None:
-        links = links.filter(type__in=scope.link_types)
-    found: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
-    # One direction at a time: with both in one statement (source or target) the planner
-    # read every link of the nodes from the heap, twice as slow as two index scans.
-    for end, other_end in (("source_id", "target_id"), ("target_id", "source_id")):
-        rows = links.filter(**{f"{end}__in": sorted(nodes)}).values_list("pk", end, other_end)
-        for pk, node, other in rows:
-            if other not in nodes:
-                found[node][other].append(pk)
-    return {node: dict(sorted(others.items())) for node, others in found.items()}
+def link_ids(triples: Collection[Triple]) -> list[int]:
+    """The ids of the links of these relationships, whoever may see them."""
+    wanted = sorted(set(triples))
+    ids = []
+    for start in range(0, len(wanted), TRIPLES_PER_QUERY):
+        of_triples = Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY])
+        ids.extend(of_triples.values_list("pk", flat=True))
+    return ids
 
 
 def confirmed_neighbours(
-    scope: Scope, links: list[int], window: dict[int, set[int]], seeds: Collection[int]
+    scope: Scope, page: dict[int, dict[int, set[Triple]]], seeds: Collection[int]
 ) -> set[tuple[int, int]]:
-    """The (node, other) pairs of the window joined by one of `links` the reader may see (in
-    the scope) whose other end the reader may see too. The rule is asked of the links by id,
-    as `relationships_behind` asks it."""
-    rows = visible_link_rows(scope, sorted(links), "source_id", "target_id", "source_type", "target_type")
+    """The (node, other) pairs of the page joined by a link of its relationships that the
+    reader may see (in the scope) whose other end the reader may see too. The rule is asked
+    of the links by id, as `relationships_behind` asks it."""
+    triples = {triple for others in page.values() for joining in others.values() for triple in joining}
+    rows = visible_link_rows(scope, link_ids(triples), "source_id", "target_id", "source_type", "target_type")
     pairs = {
         (s, t)
         for s, t, s_type, t_type in rows
         if scope.entity_types is None
         or ((s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds))
     }
-    joined = {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
+    joined = {(s, t) if t in page.get(s, ()) else (t, s) for s, t in pairs}
     others = sorted({other for _, other in joined})
     reader = scope.reader
     shown = set()

@@ -110,6 +110,19 @@ class GraphBackend(Protocol):
     def relationships(self, scope: Scope) -> set[Triple]:
         """Every relationship of the scope's link types between nodes of its entity types."""
 
+    def neighbours(
+        self,
+        scope: Scope,
+        *,
+        after: dict[int, int],
+        outside: Collection[int],
+        seeds: Collection[int],
+        limit: int,
+    ) -> dict[int, dict[int, set[Triple]]]:
+        """For each node (a key of `after`), its first `limit` neighbours by id above
+        `after[node]`, none of them in `outside`, through relationships and nodes of the
+        scope (a seed is never narrowed away), each with the relationships joining the two."""
+
 
 def backend() -> GraphBackend:
     """Cypher when the platform has Neo4j, networkx otherwise (the embedded default)."""

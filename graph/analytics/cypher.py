@@ -48,6 +48,24 @@ PATHS = f"""
     LIMIT $limit
 """
 
+# Per node, a page of its neighbours in id order: a hub's every relationship is read to
+# order them, but only the page leaves the server.
+NEIGHBOURS = f"""
+    UNWIND $pages AS page
+    MATCH (a:{ENTITY_LABEL} {{entity_id: page.node}})
+    CALL (a, page) {{
+        MATCH (a)-[r]-(b:{ENTITY_LABEL})
+        WHERE b.entity_id > page.after AND NOT b.entity_id IN $outside
+          AND {VISIBLE.format("r")} AND {VISIBLE.format("b")} AND {IN_SCOPE_RELATIONSHIP.format("r")}
+          AND ({IN_SCOPE_NODE.format("b")} OR b.entity_id IN $seeds)
+        WITH b.entity_id AS other, collect([startNode(r).entity_id, endNode(r).entity_id, type(r)]) AS joining
+        ORDER BY other
+        LIMIT $limit
+        RETURN other, joining
+    }}
+    RETURN a.entity_id AS node, other, joining
+"""
+
 RELATIONSHIPS = f"""
     MATCH (a:{ENTITY_LABEL})-[r]->(b:{ENTITY_LABEL})
     WHERE {IN_SCOPE_RELATIONSHIP.format("r")} AND {IN_SCOPE_NODE.format("a")} AND {IN_SCOPE_NODE.format("b")}
@@ -112,3 +130,20 @@ class CypherBackend:
 
     def relationships(self, scope: Scope) -> set[Triple]:
         return {(row["s"], row["t"], row["type"]) for row in _run(RELATIONSHIPS, scope)}
+
+    def neighbours(
+        self,
+        scope: Scope,
+        *,
+        after: dict[int, int],
+        outside: Collection[int],
+        seeds: Collection[int],
+        limit: int,
+    ) -> dict[int, dict[int, set[Triple]]]:
+        pages = [{"node": node, "after": last} for node, last in sorted(after.items())]
+        rows = _run(NEIGHBOURS, scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
+        found: dict[int, dict[int, set[Triple]]] = {}
+        for row in rows:
+            joining = {(s, t, type_) for s, t, type_ in row["joining"]}
+            found.setdefault(row["node"], {})[row["other"]] = joining
+        return found

@@ -86,3 +86,23 @@ class ReferenceBackend:
     def relationships(self, scope: Scope) -> set[Triple]:
         _, triples = scope_graph(scope)
         return triples
+
+    def neighbours(
+        self,
+        scope: Scope,
+        *,
+        after: dict[int, int],
+        outside: Collection[int],
+        seeds: Collection[int],
+        limit: int,
+    ) -> dict[int, dict[int, set[Triple]]]:
+        graph, _ = scope_graph(scope, keep=seeds)
+        outside = set(outside)
+        found: dict[int, dict[int, set[Triple]]] = {}
+        for node, last in after.items():
+            if node not in graph:
+                continue
+            others = sorted(other for other in graph[node] if other > last and other not in outside)[:limit]
+            if others:
+                found[node] = {other: set(graph[node][other]) for other in others}
+        return found

@@ -102,7 +102,7 @@ class Confirmed:
         if wanted:
             self.named.update(
                 (entity.pk, entity)
-                for entity in selectors.labelled_entities(self.reader).filter(pk__in=wanted)
+                for entity in selectors.labelled_entities(self.reader).filter(pk__any_of=wanted)
             )
 
     def shown(self, pk: int, distance: int | None = None, left_out: LeftOut | None = None) -> dict:
@@ -159,15 +159,17 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
     return entity
 
 
-def visible_link_rows(scope: Scope, ids: list[int], *fields: str) -> Iterator[tuple]:
-    """The `fields` of the links of these ids that the reader may see in the scope, a chunk
-    of ids at a time: the rows are read and the rule asked of their records
-    (`visible_values`), not of each link."""
+def visible_link_rows(scope: Scope, triples: Collection[Triple], *fields: str) -> Iterator[tuple]:
+    """The `fields` of the links of these relationships that the reader may see in the
+    scope, a chunk of relationships at a time: the links are read by their triples alone and
+    the rule asked of their records (`visible_values`), not of each link. In one statement
+    with the rule's joins the planner read every link of each source by the index (a hub's
+    thousands) before it compared target and type."""
     reader = scope.reader
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        links = Link.objects.filter(pk__any_of=ids[start : start + IDS_PER_QUERY]).filter(
-            **scope.records.lookups()
-        )
+    wanted = sorted(set(triples))
+    for start in range(0, len(wanted), TRIPLES_PER_QUERY):
+        links = Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY])
+        links = links.filter(**scope.records.lookups())
         yield from links.visible_values(reader.user, reader.purpose, reader.access, fields=fields)
 
 
@@ -177,15 +179,10 @@ def relationships_behind(
     """The visible records (of the scope's filter) behind each triple that has any, and the
     span of their dates (earliest, latest; none where no record has a date), which a chart's
     timeline needs of every record behind a relationship, not only of those listed."""
-    wanted = sorted(set(triples))
     behind: dict[Triple, set[int]] = defaultdict(set)
     spans: dict[Triple, tuple[date, date]] = {}
-    # Two steps: the links of the triples alone, then the rule over those links by id. In one
-    # statement the planner joins the triples through the rule's joins and reads every link
-    # of each source by the index (a hub's thousands) before it compares target and type.
-    rows = visible_link_rows(
-        scope, link_ids(wanted), "source_id", "target_id", "type", "record_id", "record__occurred_on"
-    )
+    fields = ("source_id", "target_id", "type", "record_id", "record__occurred_on")
+    rows = visible_link_rows(scope, triples, *fields)
     for s, t, type_, record, occurred_on in rows:
         triple = (s, t, type_)
         behind[triple].add(record)
@@ -201,13 +198,13 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
     ends = {end for s, t, _ in records for end in (s, t)} | set(seeds)
     entities = {
         entity.pk: entity
-        for entity in selectors.visible_entities(scope.reader, named=False).filter(pk__in=sorted(ends))
+        for entity in selectors.visible_entities(scope.reader, named=False).filter(pk__any_of=sorted(ends))
     }
     records = {
         triple: ids for triple, ids in records.items() if triple[0] in entities and triple[1] in entities
     }
     listed = {pk for ids in records.values() for pk in ids[:RECORDS_PER_RELATIONSHIP]}
-    rows = Record.objects.filter(pk__in=sorted(listed)).values_list("pk", "public_id", "owner_id")
+    rows = Record.objects.filter(pk__any_of=sorted(listed)).values_list("pk", "public_id", "owner_id")
     record_rows = {pk: (str(public_id), owner) for pk, public_id, owner in rows}
     return Confirmed(scope.reader, records, entities, record_rows, spans=spans)
 
@@ -215,21 +212,23 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
 def left_out(scope: Scope, kept: Collection[int], seeds: Collection[int]) -> dict[int, LeftOut]:
     """For each kept node, its neighbours outside `kept` a wider walk would show: through a
     relationship the reader may see (in the scope) to an entity the reader may see, counted
-    up to LEFT_OUT_CAP. The backend offers each node's neighbours a page at a time, as a
+    up to LEFT_OUT_CAP. The backend offers each node's relationships a page at a time, as a
     walk would find them (LEFT_OUT_CAP + 1, then pages twice as wide), and each page is
     confirmed, until more than the cap are confirmed or the backend has no more: a hub
     costs about the cap, not its degree, and a page the graph offers is seldom refused."""
     kept = set(kept)
     found: dict[int, set[int]] = {node: set() for node in kept}
-    after = dict.fromkeys(kept, 0)
+    read: dict[int, set[Triple]] = {node: set() for node in kept}
     size = LEFT_OUT_CAP + 1
-    while after:
-        page = backend().neighbours(scope, after=after, outside=kept, seeds=seeds, limit=size)
+    while read:
+        page = backend().neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
         for node, other in confirmed_neighbours(scope, page, seeds):
             found[node].add(other)
-        after = {
-            node: max(page[node])
-            for node in after
+        for node, rows in page.items():
+            read[node].update(triple for _, triple in rows)
+        read = {
+            node: triples
+            for node, triples in read.items()
             if len(page.get(node, ())) == size and len(found[node]) <= LEFT_OUT_CAP
         }
         size *= 2
@@ -239,38 +238,29 @@ def left_out(scope: Scope, kept: Collection[int], seeds: Collection[int]) -> dic
     }
 
 
-def link_ids(triples: Collection[Triple]) -> list[int]:
-    """The ids of the links of these relationships, whoever may see them."""
-    wanted = sorted(set(triples))
-    ids = []
-    for start in range(0, len(wanted), TRIPLES_PER_QUERY):
-        of_triples = Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY])
-        ids.extend(of_triples.values_list("pk", flat=True))
-    return ids
-
-
 def confirmed_neighbours(
-    scope: Scope, page: dict[int, dict[int, set[Triple]]], seeds: Collection[int]
+    scope: Scope, page: dict[int, list[tuple[int, Triple]]], seeds: Collection[int]
 ) -> set[tuple[int, int]]:
     """The (node, other) pairs of the page joined by a link of its relationships that the
     reader may see (in the scope) whose other end the reader may see too. The rule is asked
-    of the links by id, as `relationships_behind` asks it."""
-    triples = {triple for others in page.values() for joining in others.values() for triple in joining}
-    rows = visible_link_rows(scope, link_ids(triples), "source_id", "target_id", "source_type", "target_type")
+    of the links, as `relationships_behind` asks it."""
+    triples = {triple for rows in page.values() for _, triple in rows}
+    window = {node: {other for other, _ in rows} for node, rows in page.items()}
+    rows = visible_link_rows(scope, triples, "source_id", "target_id", "source_type", "target_type")
     pairs = {
         (s, t)
         for s, t, s_type, t_type in rows
         if scope.entity_types is None
         or ((s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds))
     }
-    joined = {(s, t) if t in page.get(s, ()) else (t, s) for s, t in pairs}
+    joined = {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
     others = sorted({other for _, other in joined})
     reader = scope.reader
     shown = set()
     for start in range(0, len(others), IDS_PER_QUERY):
         shown |= set(
             Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
-            .filter(pk__in=others[start : start + IDS_PER_QUERY])
+            .filter(pk__any_of=others[start : start + IDS_PER_QUERY])
             .values_list("pk", flat=True)
         )
     return {(node, other) for node, other in joined if other in shown}
@@ -283,7 +273,7 @@ def public_ids(pks: Collection[int]) -> dict[int, str]:
     found = {}
     for start in range(0, len(wanted), IDS_PER_QUERY):
         chunk = wanted[start : start + IDS_PER_QUERY]
-        rows = Entity.objects.filter(pk__in=chunk).values_list("pk", "public_id")
+        rows = Entity.objects.filter(pk__any_of=chunk).values_list("pk", "public_id")
         found.update((pk, str(public_id)) for pk, public_id in rows)
     return found
 
@@ -293,7 +283,7 @@ def relationships_among(scope: Scope, nodes: Collection[int]) -> set[Triple]:
     them: `confirm` keeps those with records the reader may see (asking the rule here too
     would ask it twice of every link)."""
     wanted = sorted(set(nodes))
-    links = Link.objects.filter(source_id__in=wanted, target_id__in=wanted)
+    links = Link.objects.filter(source_id__any_of=wanted, target_id__any_of=wanted)
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
     return set(links.values_list("source_id", "target_id", "type").distinct())
@@ -367,7 +357,7 @@ def seized_entities(scope: Scope, among: Collection[int] | None = None) -> set[i
         record__category=Category.SEIZURE, **scope.records.lookups()
     )
     if among is not None:
-        mentions = mentions.filter(entity_id__in=sorted(among))
+        mentions = mentions.filter(entity_id__any_of=sorted(among))
     return set(mentions.values_list("entity_id", flat=True).distinct())
 
 

@@ -120,7 +120,9 @@ def seized_now(reader: Reader, entity_ids: Iterable[int]) -> set[int]:
     ids = sorted(set(entity_ids))
     if not ids:
         return set()
-    mentions = selectors.visible_mentions(reader).filter(entity_id__in=ids, record__category=Category.SEIZURE)
+    mentions = selectors.visible_mentions(reader).filter(
+        entity_id__any_of=ids, record__category=Category.SEIZURE
+    )
     return set(mentions.values_list("entity_id", flat=True).distinct())
 
 
@@ -131,7 +133,7 @@ def linked_now(reader: Reader, paths: Iterable[Iterable[int]]) -> set[frozenset[
     ends = sorted({pk for step in steps for pk in step})
     if not ends:
         return set()
-    links = selectors.visible_links(reader).filter(source_id__in=ends, target_id__in=ends)
+    links = selectors.visible_links(reader).filter(source_id__any_of=ends, target_id__any_of=ends)
     joined = {frozenset(pair) for pair in links.values_list("source_id", "target_id").distinct()}
     return steps & joined
 
@@ -146,7 +148,7 @@ def confirmed(reader: Reader, operation: str, result: dict) -> Answer:
     ranking), as the reader may see it now."""
     ids = _entity_ids(operation, result)
     visible: dict[int, Entity] = {
-        entity.pk: entity for entity in selectors.labelled_entities(reader).filter(pk__in=sorted(ids))
+        entity.pk: entity for entity in selectors.labelled_entities(reader).filter(pk__any_of=sorted(ids))
     }
     shown_ids: set[int] = set()
 

@@ -208,11 +208,18 @@ class LinkQuerySet(StatementQuerySet):
         where an annotation compared to true would be a filter over every link."""
         if not triples:
             return self.none()
-        values = ", ".join(["(%s, %s, %s)"] * len(triples))
         table = self.model._meta.db_table
-        return self.extra(  # noqa: S610 - values by placeholder; the table is the model's own
-            where=[f"({table}.source_id, {table}.target_id, {table}.type) IN (VALUES {values})"],
-            params=[value for triple in triples for value in triple],
+        if connection.vendor == "postgresql":
+            # Three array parameters, not three placeholders per triple: for thousands of
+            # triples, building and parsing the placeholders took longer than the lookup.
+            listed = "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
+            params = [[triple[index] for triple in triples] for index in range(3)]
+        else:
+            listed = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(triples))
+            params = [value for triple in triples for value in triple]
+        return self.extra(  # noqa: S610 - values by parameter; the table is the model's own
+            where=[f"({table}.source_id, {table}.target_id, {table}.type) IN ({listed})"],
+            params=params,
         )
 
 

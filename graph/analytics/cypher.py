@@ -48,23 +48,32 @@ PATHS = f"""
     LIMIT $limit
 """
 
-# Per node, a page of its neighbours in id order: a hub's every relationship is read to
-# order them, but only the page leaves the server.
+# Per node, a page of its relationships: in the order the store keeps them, so that the page
+# ends the read (in id order, a hub's every relationship was read to sort them). A
+# relationship is told by its far end, type and direction, which need no property of its
+# near end; those of earlier pages are skipped (`{read}`, left out of a first page).
 NEIGHBOURS = f"""
     UNWIND $pages AS page
     MATCH (a:{ENTITY_LABEL} {{entity_id: page.node}})
     CALL (a, page) {{
         MATCH (a)-[r]-(b:{ENTITY_LABEL})
-        WHERE b.entity_id > page.after AND NOT b.entity_id IN $outside
+        WHERE NOT b.entity_id IN $outside
           AND {VISIBLE.format("r")} AND {VISIBLE.format("b")} AND {IN_SCOPE_RELATIONSHIP.format("r")}
           AND ({IN_SCOPE_NODE.format("b")} OR b.entity_id IN $seeds)
-        WITH b.entity_id AS other, collect([startNode(r).entity_id, endNode(r).entity_id, type(r)]) AS joining
-        ORDER BY other
+          {{read}}
+        RETURN b.entity_id AS other, type(r) AS type, startNode(r) = a AS outgoing
         LIMIT $limit
-        RETURN other, joining
     }}
-    RETURN a.entity_id AS node, other, joining
+    RETURN a.entity_id AS node, other, type, outgoing
 """
+NOT_READ = "AND NOT [b.entity_id, type(r), startNode(r) = a] IN page.read"
+
+
+def as_seen_from(node: int, triple: Triple) -> list:
+    """A relationship of the node as NOT_READ tells it: far end, type, leaving the node."""
+    source, target, type_ = triple
+    return [target, type_, True] if source == node else [source, type_, False]
+
 
 RELATIONSHIPS = f"""
     MATCH (a:{ENTITY_LABEL})-[r]->(b:{ENTITY_LABEL})
@@ -135,15 +144,20 @@ class CypherBackend:
         self,
         scope: Scope,
         *,
-        after: dict[int, int],
+        read: dict[int, set[Triple]],
         outside: Collection[int],
         seeds: Collection[int],
         limit: int,
-    ) -> dict[int, dict[int, set[Triple]]]:
-        pages = [{"node": node, "after": last} for node, last in sorted(after.items())]
-        rows = _run(NEIGHBOURS, scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
-        found: dict[int, dict[int, set[Triple]]] = {}
+    ) -> dict[int, list[tuple[int, Triple]]]:
+        pages = [
+            {"node": node, "read": sorted(as_seen_from(node, triple) for triple in triples)}
+            for node, triples in sorted(read.items())
+        ]
+        query = NEIGHBOURS.replace("{read}", NOT_READ if any(read.values()) else "")
+        rows = _run(query, scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
+        found: dict[int, list[tuple[int, Triple]]] = {}
         for row in rows:
-            joining = {(s, t, type_) for s, t, type_ in row["joining"]}
-            found.setdefault(row["node"], {})[row["other"]] = joining
+            node, other, type_ = row["node"], row["other"], row["type"]
+            triple = (node, other, type_) if row["outgoing"] else (other, node, type_)
+            found.setdefault(node, []).append((other, triple))
         return found

@@ -114,14 +114,15 @@ class GraphBackend(Protocol):
         self,
         scope: Scope,
         *,
-        after: dict[int, int],
+        read: dict[int, set[Triple]],
         outside: Collection[int],
         seeds: Collection[int],
         limit: int,
-    ) -> dict[int, dict[int, set[Triple]]]:
-        """For each node (a key of `after`), its first `limit` neighbours by id above
-        `after[node]`, none of them in `outside`, through relationships and nodes of the
-        scope (a seed is never narrowed away), each with the relationships joining the two."""
+    ) -> dict[int, list[tuple[int, Triple]]]:
+        """For each node (a key of `read`), at most `limit` of its relationships of the scope
+        not in `read[node]` (those of earlier pages), to neighbours of the scope (a seed is
+        never narrowed away) not in `outside`: (neighbour, relationship) pairs, in no set
+        order. Fewer than `limit` means the node has no more."""
 
 
 def backend() -> GraphBackend:

@@ -91,18 +91,24 @@ class ReferenceBackend:
         self,
         scope: Scope,
         *,
-        after: dict[int, int],
+        read: dict[int, set[Triple]],
         outside: Collection[int],
         seeds: Collection[int],
         limit: int,
-    ) -> dict[int, dict[int, set[Triple]]]:
+    ) -> dict[int, list[tuple[int, Triple]]]:
         graph, _ = scope_graph(scope, keep=seeds)
         outside = set(outside)
-        found: dict[int, dict[int, set[Triple]]] = {}
-        for node, last in after.items():
+        found: dict[int, list[tuple[int, Triple]]] = {}
+        for node, earlier in read.items():
             if node not in graph:
                 continue
-            others = sorted(other for other in graph[node] if other > last and other not in outside)[:limit]
-            if others:
-                found[node] = {other: set(graph[node][other]) for other in others}
+            pairs = sorted(
+                (other, triple)
+                for other in graph[node]
+                if other not in outside
+                for triple in graph[node][other]
+                if triple not in earlier
+            )
+            if pairs:
+                found[node] = pairs[:limit]
         return found

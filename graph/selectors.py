@@ -289,6 +289,20 @@ def relationships_among(scope: Scope, nodes: Collection[int]) -> set[Triple]:
     return set(links.values_list("source_id", "target_id", "type").distinct())
 
 
+def relationships_between(scope: Scope, pairs: Collection[tuple[int, int]]) -> set[Triple]:
+    """The relationships of the scope's link types joining these pairs of entities, either
+    way, whoever may see them (`confirm` keeps those with records the reader may see): by
+    the pairs, where the relationships among their entities read every link of a hub."""
+    either_way = sorted({pair for a, b in pairs for pair in ((a, b), (b, a))})
+    found: set[Triple] = set()
+    for start in range(0, len(either_way), TRIPLES_PER_QUERY):
+        links = Link.objects.between(either_way[start : start + TRIPLES_PER_QUERY])
+        if scope.link_types is not None:
+            links = links.filter(type__in=scope.link_types)
+        found.update(links.values_list("source_id", "target_id", "type").distinct())
+    return found
+
+
 def nearest_confirmed(
     scope: Scope, seeds: Collection[int], hops: int, limit: int
 ) -> tuple[Confirmed, dict[int, int]] | None:
@@ -441,12 +455,7 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
         steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
         candidates = set()
         if steps:
-            nodes = {node for pair in steps for node in pair}
-            candidates = {
-                (s, t, type_)
-                for s, t, type_ in relationships_among(scope, nodes)
-                if (s, t) in steps or (t, s) in steps
-            }
+            candidates = relationships_between(scope, steps)
         confirmed = confirm(scope, candidates, seeds=[start.pk, end.pk])
         kept = []
         for path in paths:

@@ -203,23 +203,36 @@ class LinkQuerySet(StatementQuerySet):
 
     def of_triples(self, triples: Sequence[tuple[int, int, str]]) -> LinkQuerySet:
         """The links of exactly these (source id, target id, type) triples, as the graph names
-        its relationships, found by the `link_triple` index. A raw condition: a row value
-        IN a VALUES list (PostgreSQL and SQLite alike) that the planner joins as a semi-join,
-        where an annotation compared to true would be a filter over every link."""
-        if not triples:
+        its relationships, found by the `link_triple` index."""
+        return self._row_among(("source_id", "target_id", "type"), ("bigint", "bigint", "text"), triples)
+
+    def between(self, pairs: Sequence[tuple[int, int]]) -> LinkQuerySet:
+        """The links from the first entity of one of these (source id, target id) pairs to
+        the second, of any type, found by the `link_triple` index."""
+        return self._row_among(("source_id", "target_id"), ("bigint", "bigint"), pairs)
+
+    def _row_among(
+        self, columns: tuple[str, ...], types: tuple[str, ...], rows: Sequence[tuple]
+    ) -> LinkQuerySet:
+        """Rows whose columns hold one of these rows of values. A raw condition: a row value
+        IN a list (PostgreSQL and SQLite alike) that the planner joins as a semi-join, where
+        an annotation compared to true would be a filter over every link."""
+        if not rows:
             return self.none()
-        table = self.model._meta.db_table
         if connection.vendor == "postgresql":
-            # Three array parameters, not three placeholders per triple: for thousands of
-            # triples, building and parsing the placeholders took longer than the lookup.
-            listed = "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
-            params = [[triple[index] for triple in triples] for index in range(3)]
+            # An array parameter per column, not a placeholder per value: for thousands of
+            # rows, building and parsing the placeholders took longer than the lookup.
+            arrays = ", ".join(f"%s::{type_}[]" for type_ in types)
+            listed = f"SELECT * FROM unnest({arrays})"  # noqa: S608 - the casts are this module's own
+            params = [[row[index] for row in rows] for index in range(len(columns))]
         else:
-            listed = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(triples))
-            params = [value for triple in triples for value in triple]
-        return self.extra(  # noqa: S610 - values by parameter; the table is the model's own
-            where=[f"({table}.source_id, {table}.target_id, {table}.type) IN ({listed})"],
-            params=params,
+            placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            listed = "VALUES " + ", ".join([placeholders] * len(rows))
+            params = [value for row in rows for value in row]
+        table = self.model._meta.db_table
+        compared = ", ".join(f"{table}.{column}" for column in columns)
+        return self.extra(  # noqa: S610 - values by parameter; the table and columns are the model's own
+            where=[f"({compared}) IN ({listed})"], params=params
         )
 
 

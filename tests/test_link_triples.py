@@ -1,6 +1,7 @@
-"""`Link.objects.of_triples`: the links of exactly the (source, target, type) triples asked,
-never the cross product of their sources, targets and types (what the graph's confirmation
-asked for before), on PostgreSQL; the fast tier's graph tests run the same on SQLite."""
+"""`Link.objects.of_triples` and `between`: the links of exactly the (source, target, type)
+triples or (source, target) pairs asked, never the cross product of their sources, targets
+and types (what the graph's confirmation asked for before), on PostgreSQL; the fast tier's
+graph tests run the same on SQLite."""
 
 import pytest
 
@@ -50,3 +51,23 @@ def test_only_the_triples_asked(links, asked):
 
 def test_no_triples_no_links(links):
     assert not Link.objects.of_triples([]).exists()
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        [("a", "b")],  # both types between them
+        [("a", "b"), ("d", "c")],  # its cross product holds (a, c) and (d, b): not asked
+        [("b", "a")],  # reversed: no such link
+        [("c", "a"), ("d", "b")],
+    ],
+)
+def test_between_only_the_pairs_asked(links, asked):
+    entities, made = links
+    pairs = [(entities[s].pk, entities[t].pk) for s, t in asked]
+    expected = set().union(*(ids for (s, t, _), ids in made.items() if (s, t) in asked))
+    assert set(Link.objects.between(pairs).values_list("pk", flat=True)) == expected
+
+
+def test_no_pairs_no_links(links):
+    assert not Link.objects.between([]).exists()

@@ -26,8 +26,7 @@ STEP = f"""
     WHERE {VISIBLE.format("a")} AND {VISIBLE.format("r")} AND {VISIBLE.format("b")}
       AND {IN_SCOPE_RELATIONSHIP.format("r")}
       AND ({IN_SCOPE_NODE.format("b")} OR b.entity_id IN $seeds)
-    RETURN DISTINCT startNode(r).entity_id AS s, endNode(r).entity_id AS t, type(r) AS type,
-           b.entity_id AS reached
+    RETURN DISTINCT id AS near, b.entity_id AS reached, type(r) AS type, startNode(r) = a AS outgoing
     LIMIT $limit
 """
 
@@ -106,7 +105,12 @@ class CypherBackend:
                 break
             rows_at_most = EXPAND_LIMIT + 1 - len(triples)
             rows = _run(STEP, scope, frontier=frontier, seeds=seeds, limit=rows_at_most)
-            triples |= {(row["s"], row["t"], row["type"]) for row in rows}
+            triples |= {
+                (row["near"], row["reached"], row["type"])
+                if row["outgoing"]
+                else (row["reached"], row["near"], row["type"])
+                for row in rows
+            }
             # A step cut at its limit may have left relationships unread: too large either way.
             if len(rows) >= rows_at_most or len(triples) > EXPAND_LIMIT:
                 raise TooLarge

@@ -422,7 +422,18 @@ def test_an_agreement_suspended_before_the_sync_follows_is_not_shown(world, labe
 
     client = world["cus"].client()
     gamma = neighbourhood_url("gamma", labels)
-    assert nodes_of(get(client, gamma, hops=1).json(), labels) == {"gamma": 0, "s3": 1, "p1": 1}
+    walked = get(client, gamma, hops=1).json()
+    assert nodes_of(walked, labels) == {"gamma": 0, "s3": 1, "p1": 1}
+    # Neo4j still offers z1 as gamma's neighbour: it is not counted as left out. s3 leaves
+    # out swift and c3; p1, alpha.
+    left = {labels[node["id"]]: (node["left_out"], node["left_out_capped"]) for node in walked["nodes"]}
+    assert left == {"gamma": (0, False), "s3": (2, False), "p1": (1, False)}
+    with pytest.MonkeyPatch.context() as patch:
+        # Pages of one: past a refused page the next is asked, and one confirmed is "more".
+        patch.setattr(selectors, "LEFT_OUT_CAP", 0)
+        walked = get(client, gamma, hops=1).json()
+    left = {labels[node["id"]]: (node["left_out"], node["left_out_capped"]) for node in walked["nodes"]}
+    assert left == {"gamma": (0, False), "s3": (0, True), "p1": (0, True)}
     paths = get(
         client, "/api/graph/paths/", source=public("gamma", labels), target=public("c3", labels)
     ).json()

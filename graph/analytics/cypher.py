@@ -44,8 +44,9 @@ PATHS = f"""
           AND NOT n.entity_id IN $avoiding
           AND NOT [startNode(r).entity_id, endNode(r).entity_id, type(r)] IN $avoiding_relationships
         ){{1,{{max_length}}}} (b)
-    RETURN DISTINCT [n IN nodes(p) | n.entity_id] AS path
+    WITH DISTINCT [n IN nodes(p) | n.entity_id] AS path
     LIMIT $limit
+    RETURN collect(path) AS rows
 """
 
 # Per node, a page of its relationships: in the order the store keeps them, so that the page
@@ -79,7 +80,7 @@ RELATIONSHIPS = f"""
     MATCH (a:{ENTITY_LABEL})-[r]->(b:{ENTITY_LABEL})
     WHERE {IN_SCOPE_RELATIONSHIP.format("r")} AND {IN_SCOPE_NODE.format("a")} AND {IN_SCOPE_NODE.format("b")}
       AND {VISIBLE.format("r")} AND {VISIBLE.format("a")} AND {VISIBLE.format("b")}
-    RETURN a.entity_id AS s, b.entity_id AS t, type(r) AS type
+    RETURN collect([a.entity_id, b.entity_id, type(r)]) AS rows
 """
 
 
@@ -137,7 +138,7 @@ class CypherBackend:
     ) -> list[tuple[int, ...]]:
         # A path length cannot be a parameter of a variable-length pattern; it is an int.
         query = PATHS.replace("{max_length}", str(int(max_length)))
-        rows = _run(
+        rows = _collected(
             query,
             scope,
             source=source,
@@ -146,10 +147,10 @@ class CypherBackend:
             avoiding=sorted(avoiding),
             avoiding_relationships=sorted([list(triple) for triple in avoiding_relationships]),
         )
-        return sorted({tuple(row["path"]) for row in rows})
+        return sorted({tuple(path) for path in rows})
 
     def relationships(self, scope: Scope) -> set[Triple]:
-        return {(row["s"], row["t"], row["type"]) for row in _run(RELATIONSHIPS, scope)}
+        return {(s, t, type_) for s, t, type_ in _collected(RELATIONSHIPS, scope)}
 
     def neighbours(
         self,

@@ -517,6 +517,10 @@ def plan_party(
     def value(name: str) -> str:
         return text(party.values, name)
 
+    # A CSV file has every role's columns, mostly empty: such a party states nothing, and
+    # asking each of its fields by `text` was a third of the time validation took.
+    if all(stated == "" for stated in party.values.values()):
+        return
     name = value("name")
     if not name:
         for field_name in PARTY_FIELDS:

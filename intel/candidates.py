@@ -19,7 +19,7 @@ from typing import Any
 import numpy
 from rapidfuzz import fuzz, process
 
-from intel.bulk import set_column
+from intel.bulk import insert_rows, set_column
 from intel.models import (
     Entity,
     EntityIdentity,
@@ -275,11 +275,10 @@ def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -
         for entity_id, resolved in stated
         for identity, tier in resolved.identities
     }
-    EntityIdentity.objects.bulk_create(
-        [
-            EntityIdentity(entity_id=pk, identity=identity, tier=tier, agency_id=agency_id)
-            for (pk, identity), tier in rows.items()
-        ],
+    insert_rows(
+        EntityIdentity,
+        ["entity_id", "identity", "tier", "agency_id"],
+        ((pk, identity, tier, agency_id) for (pk, identity), tier in rows.items()),
         ignore_conflicts=True,
     )
     return {identity for _, identity in rows}

@@ -42,11 +42,8 @@ def insert_rows(
         )
     ]
     fields += filled
-    rows = [
-        (*row, *(field.get_default() if field.has_default() else timezone.now() for field in filled))
-        for row in rows
-    ]
-    json_columns = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
+    fill = [field.get_default if field.has_default() else timezone.now for field in filled]
+    json_columns = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     names = sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
     table = sql.Identifier(model._meta.db_table)
     with connection.cursor() as cursor:
@@ -70,9 +67,14 @@ def insert_rows(
             target, sql.SQL(", ").join([names, *([sql.Identifier("position")] if ignore_conflicts else [])])
         )
         with cursor.cursor.copy(statement) as copy:
+            # Hundreds of thousands of rows in a large import: only the JSON values are visited.
             for position, row in enumerate(rows):
-                values = [json.dumps(value) if i in json_columns else value for i, value in enumerate(row)]
-                copy.write_row([*values, position] if ignore_conflicts else values)
+                values = [*row, *[make() for make in fill]]
+                for i in json_columns:
+                    values[i] = json.dumps(values[i])
+                if ignore_conflicts:
+                    values.append(position)
+                copy.write_row(values)
         if ignore_conflicts:
             cursor.execute(
                 sql.SQL(

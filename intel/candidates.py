@@ -288,9 +288,7 @@ def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
     """Recomputes the fingerprints from the entities' mentions, after mentions moved."""
     ids = list(entity_ids)
     names = _fingerprints_by_entity(ids)
-    Entity.objects.bulk_update(
-        [Entity(pk=pk, name_fingerprints=sorted(names.get(pk, ()))) for pk in ids], ["name_fingerprints"]
-    )
+    set_column(Entity, "name_fingerprints", {pk: sorted(names.get(pk, ())) for pk in ids})
 
 
 def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | None:

@@ -4,39 +4,89 @@ writes (the import profile in docs/benchmarks.md showed those dominating). Elsew
 (SQLite, the embedded default) through bulk_create."""
 
 import json
+import zlib
 from collections.abc import Iterable
 
 from django.db import connection, models
+from django.utils import timezone
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 
-def insert_rows(model: type[models.Model], columns: list[str], rows: Iterable[tuple]) -> None:
+def insert_rows(
+    model: type[models.Model], columns: list[str], rows: Iterable[tuple], *, ignore_conflicts: bool = False
+) -> None:
     """Inserts rows of values for `columns` (model field names, FK fields by their `_id`
-    attname). The caller guarantees the rows break no unique constraint. A field left out
-    that has a default in Python (a public id) gets it per row, as the ORM would give it."""
+    attname), in their order, so the ids they are given follow it. A field left out that
+    the ORM fills itself (a default in Python, such as a public id, or the time of an
+    `auto_now` or `auto_now_add` field) gets its value per row, as bulk_create would give it.
+    The caller guarantees the rows break no unique constraint, unless `ignore_conflicts`:
+    then a row that would is skipped, as bulk_create(ignore_conflicts=True) skips it."""
     rows = list(rows)
     if not rows:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
+        model.objects.bulk_create(
+            [model(**dict(zip(columns, row, strict=True))) for row in rows], ignore_conflicts=ignore_conflicts
+        )
         return
     # get_field knows a foreign key by its attname too ("record_id").
     fields = [model._meta.get_field(name) for name in columns]
-    defaulted = [
+    filled = [
         field
         for field in model._meta.concrete_fields
-        if field not in fields and not field.primary_key and field.has_default()
+        if field not in fields
+        and not field.primary_key
+        and (
+            field.has_default() or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        )
     ]
-    fields += defaulted
-    rows = [(*row, *(field.get_default() for field in defaulted)) for row in rows]
-    json_columns = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([json.dumps(value) if i in json_columns else value for i, value in enumerate(row)])
+    fields += filled
+    fill = [field.get_default if field.has_default() else timezone.now for field in filled]
+    json_columns = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    names = sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
+    table = sql.Identifier(model._meta.db_table)
+    with connection.cursor() as cursor:
+        target = table
+        if ignore_conflicts:
+            # COPY cannot skip a conflicting row: the rows are copied into a temporary table
+            # of the same columns, then inserted from it in their order by one statement.
+            # Named by its columns too: another caller may insert other columns of the model.
+            target = sql.Identifier(
+                f"bulk_{model._meta.db_table}_{zlib.crc32(' '.join(columns).encode()):08x}"
+            )
+            cursor.execute(
+                sql.SQL(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS {target} AS"
+                    " SELECT {names}, 0 AS position FROM {table} WITH NO DATA"
+                )
+                .format(target=target, names=names, table=table)
+                .as_string(cursor.cursor)
+            )
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            target, sql.SQL(", ").join([names, *([sql.Identifier("position")] if ignore_conflicts else [])])
+        )
+        with cursor.cursor.copy(statement) as copy:
+            # Hundreds of thousands of rows in a large import: only the JSON values are visited.
+            for position, row in enumerate(rows):
+                values = [*row, *[make() for make in fill]]
+                for i in json_columns:
+                    values[i] = json.dumps(values[i])
+                if ignore_conflicts:
+                    values.append(position)
+                copy.write_row(values)
+        if ignore_conflicts:
+            cursor.execute(
+                sql.SQL(
+                    "INSERT INTO {table} ({names}) SELECT {names} FROM {target} ORDER BY position"
+                    " ON CONFLICT DO NOTHING"
+                )
+                .format(table=table, names=names, target=target)
+                .as_string(cursor.cursor)
+            )
+            # Emptied by TRUNCATE, not DELETE: the rows a DELETE leaves dead cannot be
+            # pruned before the import commits, and every later chunk's INSERT would scan them.
+            cursor.execute(sql.SQL("TRUNCATE {}").format(target).as_string(cursor.cursor))
 
 
 def set_column(model: type[models.Model], name: str, values: dict[int, object]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy
 from rapidfuzz import fuzz, process
 
-from intel.bulk import set_column
+from intel.bulk import insert_rows, set_column
 from intel.models import (
     Entity,
     EntityIdentity,
@@ -275,11 +275,10 @@ def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -
         for entity_id, resolved in stated
         for identity, tier in resolved.identities
     }
-    EntityIdentity.objects.bulk_create(
-        [
-            EntityIdentity(entity_id=pk, identity=identity, tier=tier, agency_id=agency_id)
-            for (pk, identity), tier in rows.items()
-        ],
+    insert_rows(
+        EntityIdentity,
+        ["entity_id", "identity", "tier", "agency_id"],
+        ((pk, identity, tier, agency_id) for (pk, identity), tier in rows.items()),
         ignore_conflicts=True,
     )
     return {identity for _, identity in rows}
@@ -289,9 +288,7 @@ def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:
     """Recomputes the fingerprints from the entities' mentions, after mentions moved."""
     ids = list(entity_ids)
     names = _fingerprints_by_entity(ids)
-    Entity.objects.bulk_update(
-        [Entity(pk=pk, name_fingerprints=sorted(names.get(pk, ()))) for pk in ids], ["name_fingerprints"]
-    )
+    set_column(Entity, "name_fingerprints", {pk: sorted(names.get(pk, ())) for pk in ids})
 
 
 def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | None:

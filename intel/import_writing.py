@@ -38,7 +38,7 @@ from intel.resolution import (
     Resolved,
     at_address,
 )
-from intel.rights import grant_owner_rights, owner_right_ids
+from intel.rights import grant_group_rights, owner_right_ids
 from intel.signals import records_changed
 
 MAX_REPORTED_ERRORS = 1000
@@ -173,8 +173,10 @@ def resolve_entities(
     missing = [wanted[k] for k in wanted if k not in ids]
     if missing:
         # ignore_conflicts: a concurrent import may create the same entity first.
-        Entity.objects.bulk_create(
-            [Entity(type=item.type, key=item.key, block=item.block) for item in missing],
+        insert_rows(
+            Entity,
+            ["type", "key", "block"],
+            ((item.type, item.key, item.block) for item in missing),
             ignore_conflicts=True,
         )
         fetch((item.type, item.key) for item in missing)
@@ -229,23 +231,33 @@ def write_chunk(
         agency_id=agency.pk,
         own=own,
     )
-    created_records = Record.objects.bulk_create(
-        [
-            Record(
-                owner=agency,
-                external_ref=plan.external_ref,
-                content_hash=plan.content_hash,
-                created_by=user,
-                import_batch=batch,
-                **plan.record_fields,
-            )
-            for plan in to_create
-        ]
-    )
-    record_ids = {
-        plan.external_ref: record.pk for plan, record in zip(to_create, created_records, strict=True)
-    }
-    grant_owner_rights(created_records, perm_ids)
+    record_ids: dict[str, int] = {}
+    if to_create:
+        # Copied (intel.bulk), not built as model instances for bulk_create, whose compiling
+        # cost more than the insert; COPY returns no ids, so they are read back by reference.
+        fields = list(to_create[0].record_fields)
+        insert_rows(
+            Record,
+            ["owner_id", "external_ref", "content_hash", "created_by_id", "import_batch_id", *fields],
+            (
+                (
+                    agency.pk,
+                    plan.external_ref,
+                    plan.content_hash,
+                    getattr(user, "pk", None),
+                    getattr(batch, "pk", None),
+                    *(plan.record_fields[name] for name in fields),
+                )
+                for plan in to_create
+            ),
+        )
+        created = dict(
+            Record.objects.filter(
+                owner=agency, external_ref__any_of=[plan.external_ref for plan in to_create]
+            ).values_list("external_ref", "pk")
+        )
+        record_ids = {plan.external_ref: created[plan.external_ref] for plan in to_create}
+        grant_group_rights(agency.group_id, list(record_ids.values()), perm_ids)
     if to_update:
         updated = []
         for plan in to_update:

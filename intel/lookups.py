@@ -30,7 +30,28 @@ class AnyOf(In):
         if not self.rhs:
             raise EmptyResultSet
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*lhs_params, self.rhs)
+        array = array_parameter(self.rhs, self.lhs.output_field.db_type(connection) or "")
+        if array is None:
+            return f"{lhs} = ANY(%s)", (*lhs_params, self.rhs)
+        text, array_type = array
+        return f"{lhs} = ANY(%s::{array_type})", (*lhs_params, text)
+
+
+def array_parameter(values: list, column_type: str) -> tuple[str, str] | None:
+    """(PostgreSQL's text of an array of `values`, its type) for ids in an integer column or
+    strings in a text column; None otherwise, for psycopg to adapt the list. psycopg writes a
+    list element by element in Python, escaping each string on its own (two microseconds a
+    key, thousands of keys a chunk); joined here, the text is escaped once, as one string."""
+    if column_type in ("bigint", "integer", "smallint") and all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}", "bigint[]"
+    if (column_type == "text" or column_type.startswith("varchar")) and all(
+        type(value) is str for value in values
+    ):
+        # Each element double-quoted, its backslashes and double quotes escaped; compared as
+        # text, never cast to the column's varchar(n), which would cut a longer value to fit.
+        elements = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
+        return "{" + ",".join(elements) + "}", "text[]"
+    return None
 
 
 # Related fields take only the lookups registered from ForeignObject down.

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -1006,10 +1007,23 @@ def _unfold_many(merges: list[EntityMerge], *, agency_id: int, details: dict[str
     cost as much as the undo itself)."""
     undone: list[tuple[EntityMerge, str]] = []
     with transaction.atomic():
+        # The merges, then every entity they involve (in id order, as _lock_entities locks),
+        # each locked once for all the undos rather than per undo. An undo changes the
+        # entities and the merge only through the instances it is given, so each later
+        # check sees what the earlier undos left, as a fresh read did.
+        locked_merges = {
+            merge.pk: merge
+            for merge in EntityMerge.objects.select_for_update()
+            .filter(pk__any_of=[merge.pk for merge in merges])
+            .order_by("pk")
+        }
+        entities = _lock_entities(
+            *{pk for merge in locked_merges.values() for pk in (merge.survivor_id, merge.merged_id)}
+        )
+        undone_at: dict[int, datetime] = {}
         for given in merges:
-            merge = EntityMerge.objects.select_for_update().get(pk=given.pk)
-            locked = _lock_entities(merge.survivor_id, merge.merged_id)
-            survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
+            merge = locked_merges[given.pk]
+            survivor, merged = entities[merge.survivor_id], entities[merge.merged_id]
             if (
                 merge.undone_at is not None
                 or survivor.merged_into_id is not None
@@ -1018,11 +1032,12 @@ def _unfold_many(merges: list[EntityMerge], *, agency_id: int, details: dict[str
                 # Merged on since by an analyst: theirs to undo, not this rule's.
                 continue
             _undo_locked(merge, survivor, merged)
-            merge.undone_at = timezone.now()
-            merge.save(update_fields=["undone_at"])
+            merge.undone_at = undone_at[merge.pk] = timezone.now()
             undone.append((merge, survivor.type))
         if not undone:
             return
+        # Read by no undo: written once for all of them.
+        set_column(EntityMerge, "undone_at", undone_at)
         ids = list(dict.fromkeys(pk for merge, _ in undone for pk in (merge.survivor_id, merge.merged_id)))
         refresh_name_fingerprints(ids)
         entities_changed.send(sender=EntityMerge, entity_ids=ids)

@@ -190,8 +190,7 @@ def _bounded(value: str, limit: int) -> str:
     return f"{value[: limit - len(digest) - 1]}#{digest}"
 
 
-@_cached
-def _search_text(*names: str | None, identifiers: tuple[str | None, ...] = ()) -> str:
+def _search_words(*names: str | None, identifiers: tuple[str | None, ...] = ()) -> str:
     """Lower-case words of every name, in Unicode and in ASCII, and each identifier whole."""
     seen: dict[str, None] = {}
     for name in names:
@@ -204,6 +203,11 @@ def _search_text(*names: str | None, identifiers: tuple[str | None, ...] = ()) -
         if identifier:
             seen.setdefault(identifier.lower(), None)
     return " ".join(seen)
+
+
+# Cached for the names a file repeats. A record's own reference is met once: a shipment's
+# words are not cached, where they pushed a file's repeated names out of the cache.
+_search_text = _cached(_search_words)
 
 
 def _country(value: str | None, field: str, what: str) -> str:
@@ -675,7 +679,7 @@ def resolve_shipment(agency_code: str, external_ref: str) -> Resolved:
         key=_bounded(f"{code}:{ref}", KEY_MAX_LENGTH),
         block="",
         properties={"agency": code, "external_ref": ref},
-        search_text=_search_text(ref, identifiers=(ref,)),
+        search_text=_search_words(ref, identifiers=(ref,)),
     )
 
 
@@ -813,5 +817,5 @@ def resolve_consignment(
         key=f"{kind}/{compact}",
         block="",
         properties={"consignment_ref": compact, "reference_type": kind, "agency": code, "external_ref": ref},
-        search_text=_search_text(ref, identifiers=(ref, compact)),
+        search_text=_search_words(ref, identifiers=(ref, compact)),
     )

@@ -27,3 +27,12 @@ def grant_owner_rights(records: Iterable[Record], right_ids: list[int] | None = 
         ["content_object_id", "group_id", "permission_id"],
         ((record.pk, record.owner.group_id, right) for record in records for right in right_ids),
     )
+
+
+def grant_group_rights(group_id: int, record_ids: Iterable[int], right_ids: list[int]) -> None:
+    """`grant_owner_rights` for records of one owner, known by their ids (an import's)."""
+    insert_rows(
+        RecordGroupObjectPermission,
+        ["content_object_id", "group_id", "permission_id"],
+        ((record_id, group_id, right) for record_id in record_ids for right in right_ids),
+    )

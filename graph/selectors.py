@@ -23,6 +23,7 @@ from graph.analytics import (
     IDENTIFIER_TYPES,
     MAX_PATH_LENGTH,
     PARTY_TYPES,
+    GraphBackend,
     Scope,
     TooLarge,
     Triple,
@@ -209,7 +210,9 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
     return Confirmed(scope.reader, records, entities, record_rows, spans=spans)
 
 
-def left_out(scope: Scope, kept: Collection[int], seeds: Collection[int]) -> dict[int, LeftOut]:
+def left_out(
+    scope: Scope, kept: Collection[int], seeds: Collection[int], graph: GraphBackend
+) -> dict[int, LeftOut]:
     """For each kept node, its neighbours outside `kept` a wider walk would show: through a
     relationship the reader may see (in the scope) to an entity the reader may see, counted
     up to LEFT_OUT_CAP. The backend offers each node's relationships a page at a time, as a
@@ -221,7 +224,7 @@ def left_out(scope: Scope, kept: Collection[int], seeds: Collection[int]) -> dic
     read: dict[int, set[Triple]] = {node: set() for node in kept}
     size = LEFT_OUT_CAP + 1
     while read:
-        page = backend().neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
+        page = graph.neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
         for node, other in confirmed_neighbours(scope, page, seeds):
             found[node].add(other)
         for node, rows in page.items():
@@ -304,14 +307,14 @@ def relationships_between(scope: Scope, pairs: Collection[tuple[int, int]]) -> s
 
 
 def nearest_confirmed(
-    scope: Scope, seeds: Collection[int], hops: int, limit: int
+    scope: Scope, seeds: Collection[int], hops: int, limit: int, graph: GraphBackend
 ) -> tuple[Confirmed, dict[int, int]] | None:
     """The walk as far as its node limit needs (`GraphBackend.expand` with a limit): the
     nearest `limit` + 1 nodes found (by distance, then public id) and the relationships
     between them, confirmed. None when the confirmed distances of those nodes are not the
     graph's (the graph lags PostgreSQL): then nodes further out might be among the nearest.
     When they are, no node beyond can come before them, since confirming only removes."""
-    found = backend().expand(scope, seeds=seeds, hops=hops, limit=limit)
+    found = graph.expand(scope, seeds=seeds, hops=hops, limit=limit)
     reached = algorithms.distances(found, seeds, hops)
     order = public_ids(reached)
     if set(order) != set(reached):
@@ -328,12 +331,13 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
     """The nodes within `hops` of the seeds (at most `limit`, nearest first), the
     relationships walked between them, and for each node how many neighbours were left out."""
     seeds = set(seeds)
+    graph = backend()
     try:
         # The graph holds no record dates: under a record filter its nearest nodes are seldom
         # the nearest confirmed, and the whole walk is confirmed at once.
-        nearest = None if scope.records.lookups() else nearest_confirmed(scope, seeds, hops, limit)
+        nearest = None if scope.records.lookups() else nearest_confirmed(scope, seeds, hops, limit, graph)
         if nearest is None:
-            confirmed = confirm(scope, backend().expand(scope, seeds=seeds, hops=hops), seeds)
+            confirmed = confirm(scope, graph.expand(scope, seeds=seeds, hops=hops), seeds)
             nearest = confirmed, algorithms.distances(confirmed.records, seeds, hops)
     except TooLarge as too_large:
         raise BadInput(
@@ -347,7 +351,7 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
         for s, t, type_ in algorithms.crossed_relationships(confirmed.records, distance, hops)
         if s in kept_set and t in kept_set
     )
-    outside = left_out(scope, kept, seeds)
+    outside = left_out(scope, kept, seeds, graph)
     confirmed.name(kept)
     nodes = [confirmed.shown(pk, distance[pk], outside[pk]) for pk in kept]
     relationships = sorted(

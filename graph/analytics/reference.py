@@ -54,10 +54,22 @@ def scope_graph(scope: Scope, keep: Collection[int] = ()) -> tuple[nx.MultiGraph
 
 
 class ReferenceBackend:
+    def __init__(self) -> None:
+        # A question asks a backend several things of one graph (a walk, then its left-out
+        # neighbours page by page): the graph is built once, for the last scope asked.
+        self._built: tuple[Scope, frozenset[int], nx.MultiGraph, set[Triple]] | None = None
+
+    def _scope_graph(self, scope: Scope, keep: Collection[int]) -> tuple[nx.MultiGraph, set[Triple]]:
+        """`scope_graph`, kept for the next call with the same scope: not to be changed."""
+        kept = frozenset(keep)
+        if self._built is None or self._built[0] is not scope or self._built[1] != kept:
+            self._built = (scope, kept, *scope_graph(scope, keep=kept))
+        return self._built[2], self._built[3]
+
     def expand(
         self, scope: Scope, *, seeds: Collection[int], hops: int, limit: int | None = None
     ) -> set[Triple]:
-        _, triples = scope_graph(scope, keep=seeds)
+        _, triples = self._scope_graph(scope, seeds)
         depth = depth_for(triples, seeds, hops, limit)
         crossed = crossed_relationships(triples, distances(triples, seeds, depth), depth)
         if len(crossed) > EXPAND_LIMIT:
@@ -84,7 +96,7 @@ class ReferenceBackend:
         return sorted({tuple(path) for path in nx.all_shortest_paths(nx.Graph(graph), source, target)})
 
     def relationships(self, scope: Scope) -> set[Triple]:
-        _, triples = scope_graph(scope)
+        _, triples = self._scope_graph(scope, ())
         return triples
 
     def neighbours(
@@ -96,7 +108,7 @@ class ReferenceBackend:
         seeds: Collection[int],
         limit: int,
     ) -> dict[int, list[tuple[int, Triple]]]:
-        graph, _ = scope_graph(scope, keep=seeds)
+        graph, _ = self._scope_graph(scope, seeds)
         outside = set(outside)
         found: dict[int, list[tuple[int, Triple]]] = {}
         for node, earlier in read.items():

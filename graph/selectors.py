@@ -262,7 +262,7 @@ def confirmed_neighbours(
     shown = set()
     for start in range(0, len(others), IDS_PER_QUERY):
         shown |= set(
-            Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
+            selectors.visible_entities(reader, named=False)
             .filter(pk__any_of=others[start : start + IDS_PER_QUERY])
             .values_list("pk", flat=True)
         )

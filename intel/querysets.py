@@ -21,6 +21,7 @@ from intel.access import (
     sees_everything,
     viewer_agency_id,
 )
+from intel.lookups import array_parameter
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 def among(ids: Iterable[int]) -> RawSQL:
     """For `pk__in=among(ids)`: the ids travel as one array parameter, so a statement about
     thousands of rows stays short and its conversion is cached."""
-    return RawSQL("SELECT unnest(%s::bigint[])", [sorted(ids)])
+    text, _ = array_parameter(sorted(ids), "bigint")
+    return RawSQL("SELECT unnest(%s::bigint[])", [text])
 
 
 class EachRowExists(Exists):
@@ -114,11 +116,10 @@ class AgencyScopedQuerySet(models.QuerySet):
         policy = access_policy()
         if access is None:
             access = policy.access(agency_id=agency_id, purpose=purpose)
-        stated = len(self.entity_fields) + 2
+        stated = 2 + len(self.entity_fields)
         rows = list(self.values_list(*self.stated_fields(), *fields))
         viewers = policy.viewer_agencies(
-            (StatedRow(row[0], row[1], row[2:stated]) for row in rows),
-            context=policy.viewers_context(accesses={agency_id: access}),
+            (self.stated(row) for row in rows), context=policy.viewers_context(accesses={agency_id: access})
         )
         return [row[stated:] for row in rows if agency_id in viewers[row[0]]]
 
@@ -126,14 +127,16 @@ class AgencyScopedQuerySet(models.QuerySet):
         """For each row, the agencies that may see it now (for the graph's visibility lists).
         Calls over the same moment may share the policy's `viewers_context()`."""
         rows = self.values_list(*self.stated_fields())
-        return access_policy().viewer_agencies(
-            (StatedRow(row[0], row[1], row[2:]) for row in rows), context=context
-        )
+        return access_policy().viewer_agencies((self.stated(row) for row in rows), context=context)
 
     def stated_fields(self) -> tuple[str, ...]:
         """What the policy judges a row by (`StatedRow`): its id, its record, its entities'
         types (the rows' copies)."""
         return ("pk", self.record_field, *(f"{name}_type" for name in self.entity_fields))
+
+    def stated(self, row: tuple) -> StatedRow:
+        """The `StatedRow` of a row read with `stated_fields()` first."""
+        return StatedRow(row[0], row[1], tuple(row[2 : 2 + len(self.entity_fields)]))
 
 
 class RecordQuerySet(AgencyScopedQuerySet):
@@ -222,9 +225,12 @@ class LinkQuerySet(StatementQuerySet):
         if connection.vendor == "postgresql":
             # An array parameter per column, not a placeholder per value: for thousands of
             # rows, building and parsing the placeholders took longer than the lookup.
-            arrays = ", ".join(f"%s::{type_}[]" for type_ in types)
-            listed = f"SELECT * FROM unnest({arrays})"  # noqa: S608 - the casts are this module's own
-            params = [[row[index] for row in rows] for index in range(len(columns))]
+            arrays = [
+                array_parameter([row[index] for row in rows], type_) for index, type_ in enumerate(types)
+            ]
+            casts = ", ".join(f"%s::{array_type}" for _, array_type in arrays)
+            listed = f"SELECT * FROM unnest({casts})"  # noqa: S608 - the casts are array_parameter's own
+            params = [text for text, _ in arrays]
         else:
             placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
             listed = "VALUES " + ", ".join([placeholders] * len(rows))

@@ -130,6 +130,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # key order to count the few links of one entity, or hashed the whole entity table for
     # the mentions of a page of entities, rather than probing their indexes.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off -c random_page_cost=1.1"
+    # Django's backend, reading timestamps with psycopg's compiled loader (core/postgresql).
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
 if os.environ.get("DATABASE_TEST_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}

@@ -57,13 +57,14 @@ class LimitedCountPaginator(Paginator):
 
     @cached_property
     def leading_keys(self) -> list | None:
-        """For a queryset whose rows are read by key (`rows_between`: annotated ones), the
-        keys of its first `limit + 1` rows in its own order: the count, and the keys of any
-        page up to the limit, from one walk of the rule where counting and reading the
-        page's keys were two. None for any other list."""
-        if not read_by_key(self.object_list):
+        """For a queryset, the keys of its first `limit + 1` rows in its own order (the key's
+        when it has none): the count, and the keys of any page up to the limit, from one
+        walk of the rule where counting and reading the page were two; the page's rows are
+        then read by key. None for a list, or a combination of querysets."""
+        if not isinstance(self.object_list, QuerySet) or self.object_list.query.combinator:
             return None
-        return list(self.object_list.values_list("pk", flat=True)[: self.limit + 1])
+        ordered = self.object_list if self.object_list.ordered else self.object_list.order_by("pk")
+        return list(ordered.values_list("pk", flat=True)[: self.limit + 1])
 
     @cached_property
     def count(self) -> int:
@@ -87,7 +88,7 @@ class LimitedCountPaginator(Paginator):
             if self.leading_keys is not None:
                 rows = rows_by_key(self.object_list, self.leading_keys[bottom:top])
             else:
-                rows = rows_between(self.object_list, bottom, top)
+                rows = list(self.object_list[bottom:top])
             return self._get_page(rows, number, self)
         rows = rows_between(self.object_list, bottom, bottom + self.per_page + 1)
         if not rows and number > 1:

@@ -92,7 +92,11 @@ class Record(PublicIdentity):
             models.Index(fields=["owner", "-occurred_on", "-id"]),
             # The list's order: a page of what an agency sees walks it and stops at the page.
             models.Index(fields=["-occurred_on", "-id"]),
-            models.Index(fields=["category", "classification"]),
+            # A list filtered by category or classification walks only those records, in
+            # the list's order: walking the list's index and testing the filter and the rule
+            # on every record read twenty times as many for a rare category.
+            models.Index(fields=["category", "-occurred_on", "-id"], name="record_category_recent"),
+            models.Index(fields=["classification", "-occurred_on", "-id"], name="record_class_recent"),
         ]
 
     def __str__(self) -> str:

@@ -4,7 +4,17 @@ from rest_framework import serializers
 
 from core.identity import PublicSerializer
 from intel import selectors
-from intel.models import Caveat, Entity, EntityMerge, ImportBatch, Link, Mention, Record, ResolutionCandidate
+from intel.models import (
+    Caveat,
+    Classification,
+    Entity,
+    EntityMerge,
+    ImportBatch,
+    Link,
+    Mention,
+    Record,
+    ResolutionCandidate,
+)
 from intel.presentation import RecordPresentation, entity_key, entity_names, present_record
 from intel.services import batch_progress
 
@@ -14,7 +24,9 @@ class RecordSerializer(PublicSerializer):
     absent, not blanked, so nothing hints at what they held."""
 
     owner = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    classification = serializers.CharField(source="get_classification_display", read_only=True)
+    # A method field: given a model's method as its source, DRF inspects its signature for
+    # every record it writes.
+    classification = serializers.SerializerMethodField()
     shared_under = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,6 +55,10 @@ class RecordSerializer(PublicSerializer):
             shown.clear()
             shown[id(record)] = present_record(reader=self.context["reader"], record=record)
         return shown[id(record)]
+
+    @extend_schema_field({"type": "string", "enum": Classification.labels})
+    def get_classification(self, record: Record) -> str:
+        return record.get_classification_display()
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_shared_under(self, record: Record) -> dict | None:

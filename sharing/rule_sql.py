@@ -31,6 +31,7 @@ from django.db.models import Expression, F
 from django.utils import timezone
 
 from agencies.models import Agency
+from intel.lookups import array_parameter
 from intel.models import Caveat, Classification, RecordGroupObjectPermission
 from sharing.models import Consent, RecordRelease
 
@@ -66,10 +67,11 @@ class Text:
 @dataclass(frozen=True)
 class Listed:
     """The values of an `among`, one parameter until the statement is compiled: on
-    PostgreSQL one array (`= ANY(%s)`), elsewhere a placeholder each. The rule names every
-    agency, agreement and category key it admits: with a placeholder per value a statement
-    held thousands, whose parsing by psycopg cost a list request more time than PostgreSQL
-    spent answering it."""
+    PostgreSQL one array's text (`= ANY(%s::bigint[])`, by `array_parameter`), elsewhere a
+    placeholder each. The rule names every agency, agreement and category key it admits:
+    with a placeholder per value a statement held thousands, whose parsing by psycopg cost
+    a list request more time than PostgreSQL spent answering it; handed a list, psycopg
+    wrote it value by value, testing each against a pattern, on every request."""
 
     values: tuple
 
@@ -79,6 +81,13 @@ def among(column: str, values: list | tuple | frozenset) -> Text:
     if not values:
         return Text(NEVER)
     return Text(f"{column} IN (%s)", (Listed(tuple(values)),))
+
+
+@lru_cache(maxsize=1024)
+def listed_array(values: tuple) -> tuple[str, str] | None:
+    """`array_parameter` of a `Listed`'s values, kept: the rule's texts, and so their lists,
+    are few and asked on every request."""
+    return array_parameter(list(values), "bigint" if type(values[0]) is int else "text")
 
 
 def with_lists(sql: str, params: list, vendor: str) -> tuple[str, list]:
@@ -94,8 +103,13 @@ def with_lists(sql: str, params: list, vendor: str) -> tuple[str, list]:
             flat.append(value)
         elif vendor == "postgresql":
             written[-1] = written[-1].removesuffix("IN (") + "= ANY("
-            written.append("%s")
-            flat.append(list(value.values))
+            array = listed_array(value.values)
+            if array is None:
+                written.append("%s")
+                flat.append(list(value.values))
+            else:
+                written.append(f"%s::{array[1]}")
+                flat.append(array[0])
         else:
             written.append(", ".join(["%s"] * len(value.values)))
             flat.extend(value.values)

@@ -51,8 +51,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if tiers == {True, False}:
         pytest.exit("run the fast tier (tests/fast) and the full tier apart: `make test` runs both", 4)
     configured = {
-        "DATABASE_URL (PostgreSQL)": settings.DATABASES["default"]["ENGINE"]
-        == "django.db.backends.postgresql",
+        "DATABASE_URL (PostgreSQL)": connection.vendor == "postgresql",
         "CELERY_BROKER_URL (Redis)": not settings.CELERY_TASK_ALWAYS_EAGER,
         "NEO4J_URI (Neo4j)": bool(settings.NEO4J_URI),
     }

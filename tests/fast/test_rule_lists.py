@@ -9,9 +9,14 @@ PARAMS = [7, Listed(("x", "y", "z")), 3, Listed((10,))]
 
 def test_on_postgresql_each_list_is_one_array_parameter():
     assert with_lists(SQL, PARAMS, "postgresql") == (
-        "a = %s AND k = ANY(%s) AND b <= %s AND c = ANY(%s)",
-        [7, ["x", "y", "z"], 3, [10]],
+        "a = %s AND k = ANY(%s::text[]) AND b <= %s AND c = ANY(%s::bigint[])",
+        [7, '{"x","y","z"}', 3, "{10}"],
     )
+
+
+def test_on_postgresql_list_text_escapes_quotes_and_backslashes():
+    sql, params = with_lists("k IN (%s)", [Listed(('a"b', "c\\d", "e,f"))], "postgresql")
+    assert (sql, params) == ("k = ANY(%s::text[])", ['{"a\\"b","c\\\\d","e,f"}'])
 
 
 def test_elsewhere_each_value_has_its_placeholder():

@@ -1,0 +1,52 @@
+"""The project's PostgreSQL backend (core/postgresql) reads timestamps with psycopg's
+compiled loader, and they come back as Django's own loader gave them: aware, in UTC, to the
+microsecond, whatever offset they were written with."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+
+from core.postgresql.base import CompiledUtcLoader
+
+pytestmark = pytest.mark.django_db
+
+
+def read(sql: str, params: list | None = None) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchone()
+
+
+def test_connections_read_timestamps_with_the_compiled_loader():
+    read("SELECT 1")
+    assert connection.connection.adapters.get_loader(1184, 0) is CompiledUtcLoader
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2024-02-29 23:59:59.999999+00", datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2024-01-01 10:00:00.5+02", datetime(2024, 1, 1, 8, 0, 0, 500000, tzinfo=UTC)),
+        ("1999-12-31 22:30:00-05:30", datetime(2000, 1, 1, 4, 0, tzinfo=UTC)),
+        ("0001-01-01 00:00:00+00", datetime(1, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_a_timestamp_reads_back_in_utc_to_the_microsecond(written, expected):
+    (value,) = read("SELECT %s::timestamptz", [written])
+    assert value == expected
+    assert value.utcoffset() == timedelta(0)
+    assert value.tzinfo == UTC
+
+
+def test_an_aware_timestamp_written_from_another_zone_reads_back_as_the_same_instant():
+    written = datetime(2026, 7, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-7)))
+    (value,) = read("SELECT %s::timestamptz", [written])
+    assert value == written
+    assert value.isoformat() == "2026-07-01T19:00:00.123456+00:00"
+
+
+def test_null_and_infinity_are_read_as_django_reads_them():
+    assert read("SELECT NULL::timestamptz") == (None,)
+    with pytest.raises(Exception, match="(?i)infinity|too large|year"):
+        read("SELECT 'infinity'::timestamptz")

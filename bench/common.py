@@ -46,6 +46,18 @@ DATA_TABLES = (
 )
 
 
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between the nearest ranks (q in 0..100), numpy's default; NaN of
+    no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def bench_database_url(source: str | None = None) -> str:
     """The address of the bench database: the configured server, role and password, our own name."""
     source = source or os.environ.get("DATABASE_URL", "")

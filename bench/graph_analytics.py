@@ -53,8 +53,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import report
-from bench.common import ROOT, WORK_DIR, bench_env, ensure_database, setup_django
-from bench.graph_sync import percentile
+from bench.common import ROOT, WORK_DIR, bench_env, ensure_database, percentile, setup_django
 
 STAGES = ("resync", "walks", "global")
 RECORDS = 1_000_000

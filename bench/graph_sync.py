@@ -42,7 +42,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import high_water_mib
+from bench.common import high_water_mib, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "interlink_graphbench"
@@ -121,14 +121,6 @@ def pss_mib(pid: int) -> float:
             if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no Pss for process {pid}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def wipe_graph() -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import ROOT, WORK_DIR, bench_env
+from bench.common import ROOT, WORK_DIR, bench_env, percentile
 
 PURPOSE_HEADER = "X-Interlink-Purpose"
 DEEP_PAGE = 500
@@ -267,17 +267,6 @@ def measure(
         "plans": {cls: {"urls": p.urls, **p.notes} for cls, p in plans.items()},
         "summary": summarize(samples),
     }
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between the nearest ranks (q in 0..100), numpy's default."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def summarize(samples: list[Sample]) -> list[dict]:

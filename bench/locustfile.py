@@ -34,6 +34,24 @@ def _(parser) -> None:
     parser.add_argument("--export-query", default="category=seizure&occurred_after=2026-01-01")
 
 
+# Every request's start, time and outcome, one JSON line each, for figures locust's CSV files
+# cannot give: those of the steady state once every user has signed in (bench/report.py).
+_request_log = open(os.environ["BENCH_REQUEST_LOG"], "w") if os.environ.get("BENCH_REQUEST_LOG") else None
+
+
+@events.request.add_listener
+def _(request_type, name, response_time, start_time, exception, **kwargs) -> None:
+    if _request_log is not None:
+        row = [round(start_time, 3), round(response_time, 1), request_type, name, exception is not None]
+        _request_log.write(json.dumps(row) + "\n")
+
+
+@events.quitting.add_listener
+def _(environment, **kwargs) -> None:
+    if _request_log is not None:
+        _request_log.close()
+
+
 class Reader(HttpUser):
     abstract = True
     wait_time = between(1, 3)

@@ -333,7 +333,7 @@ def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
     export = results.get("http", {}).get("plans", {}).get("high", {}).get("urls", {}).get("export")
     export_query = export[0].split("?", 1)[1] if export else "category=seizure&occurred_after=2026-01-01"
     prefix = WORK_DIR / "load"
-    for old in WORK_DIR.glob("load_*.csv"):
+    for old in [*WORK_DIR.glob("load_*.csv"), *WORK_DIR.glob("load_*.jsonl")]:
         old.unlink()
     users = args.analysts + args.liaisons
     with http.server(args.server_workers, log_name="gunicorn-load") as base:
@@ -363,6 +363,7 @@ def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
             "BENCH_USERS": str(WORK_DIR / "users.json"),
             "BENCH_ANALYSTS": str(args.analysts),
             "BENCH_LIAISONS": str(args.liaisons),
+            "BENCH_REQUEST_LOG": str(prefix) + "_requests.jsonl",
         }
         started = time.perf_counter()
         completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)

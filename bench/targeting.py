@@ -44,8 +44,7 @@ if __package__ in (None, ""):
 os.environ.setdefault("BENCH_DATABASE", "interlink_bench_targeting")
 
 from bench import report
-from bench.common import ROOT, WORK_DIR, bench_env, ensure_database, setup_django
-from bench.graph_sync import percentile
+from bench.common import ROOT, WORK_DIR, bench_env, ensure_database, percentile, setup_django
 
 STAGES = ("score", "queue", "evaluation")
 WORK = WORK_DIR / "targeting"

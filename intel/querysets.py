@@ -248,7 +248,7 @@ class EntityQuerySet(models.QuerySet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._named_by: tuple[models.QuerySet, int, tuple[str, ...]] | None = None
+        self._named_by: tuple[models.QuerySet, int, tuple[str, ...], int] | None = None
 
     def _clone(self) -> EntityQuerySet:
         clone = super()._clone()
@@ -256,13 +256,19 @@ class EntityQuerySet(models.QuerySet):
         return clone
 
     def named_by(
-        self, mentions: models.QuerySet, count: int, *, related: tuple[str, ...] = ()
+        self,
+        mentions: models.QuerySet,
+        count: int,
+        *,
+        related: tuple[str, ...] = (),
+        counted_to: int | None = None,
     ) -> EntityQuerySet:
         """Each entity with at most `count` of `mentions` naming it, the most recent records'
-        first, as `visible_mentions`, with their `related` rows: two queries whatever the
-        number of entities."""
+        first, as `visible_mentions`, with their `related` rows, and how many there are up to
+        `counted_to` (`count` when None) as `mentions_counted`: the ones past `count` are
+        counted by key, not read. Two queries whatever the number of entities."""
         clone = self._chain()
-        clone._named_by = (mentions, count, related)
+        clone._named_by = (mentions, count, related, max(count, counted_to or count))
         return clone
 
     def _fetch_all(self) -> None:
@@ -288,32 +294,43 @@ MENTION_ORDER = ("-record_id", "role")
 
 
 def attach_latest_mentions(
-    entities: list, mentions: models.QuerySet, count: int, related: tuple[str, ...]
+    entities: list, mentions: models.QuerySet, count: int, related: tuple[str, ...], counted_to: int
 ) -> None:
     """Sets each entity's `visible_mentions`: at most `count` of `mentions` naming it, in
-    MENTION_ORDER, with their `related` rows. On PostgreSQL each entity's are found by a
-    LATERAL subquery that walks its mentions in that order (the `mention_entity_recent`
-    index) and stops at `count`: Django's sliced prefetch numbers every mention of every
-    entity of the page with a window function, testing the rule on each of the thousands a
-    busy company has. The rows found are then read by key, as a prefetch reads the rows a
-    query chose (asking the rule again cost more to plan than the rest of the request)."""
+    MENTION_ORDER, with their `related` rows; and `mentions_counted`: how many there are, up
+    to `counted_to`. On PostgreSQL each entity's are found by a LATERAL subquery that walks
+    its mentions in that order (the `mention_entity_recent` index) and stops at `counted_to`:
+    Django's sliced prefetch numbers every mention of every entity of the page with a window
+    function, testing the rule on each of the thousands a busy company has. The rows shown
+    are then read by key, as a prefetch reads the rows a query chose (asking the rule again
+    cost more to plan than the rest of the request)."""
     if not entities:
         return
     ordered = mentions.order_by(*MENTION_ORDER)
     if connection.vendor != "postgresql":
-        shown = ordered.select_related(*related)[:count]
-        prefetch_related_objects(entities, Prefetch("mentions", queryset=shown, to_attr="visible_mentions"))
+        found = ordered.select_related(*related)[:counted_to]
+        prefetch_related_objects(entities, Prefetch("mentions", queryset=found, to_attr="visible_mentions"))
+        for entity in entities:
+            entity.mentions_counted = len(entity.visible_mentions)
+            entity.visible_mentions = entity.visible_mentions[:count]
         return
-    latest = ordered.filter(entity_id=RawSQL("wanted.id", ())).values("pk")[:count]
+    latest = ordered.filter(entity_id=RawSQL("wanted.id", ())).values("pk", "record_id", "role")[:counted_to]
     sql, params = latest.query.sql_with_params()
     # The text is Django's compiled query; every value is a parameter.
-    lateral = f"SELECT latest.pk FROM unnest(%s::bigint[]) AS wanted(id) CROSS JOIN LATERAL ({sql}) AS latest"  # noqa: S608
+    lateral = (
+        "SELECT wanted.id, latest.pk, latest.record_id, latest.role"  # noqa: S608
+        f" FROM unnest(%s::bigint[]) AS wanted(id) CROSS JOIN LATERAL ({sql}) AS latest"
+    )
+    ids_by_entity: dict[int, list[tuple[int, str, int]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(lateral, [sorted({entity.pk for entity in entities}), *params])
-        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(lateral, [array_parameter(sorted({e.pk for e in entities}), "bigint")[0], *params])
+        for entity_id, pk, record_id, role in cursor.fetchall():
+            ids_by_entity.setdefault(entity_id, []).append((-record_id, role, pk))
+    shown = [pk for rows in ids_by_entity.values() for *_, pk in sorted(rows)[:count]]
     by_entity: dict[int, list] = {}
-    found = mentions.model._default_manager.filter(pk__in=among(ids)).select_related(*related)
-    for mention in found.order_by(*MENTION_ORDER) if ids else ():
+    found = mentions.model._default_manager.filter(pk__in=among(shown)).select_related(*related)
+    for mention in found.order_by(*MENTION_ORDER) if shown else ():
         by_entity.setdefault(mention.entity_id, []).append(mention)
     for entity in entities:
         entity.visible_mentions = by_entity.get(entity.pk, [])
+        entity.mentions_counted = len(ids_by_entity.get(entity.pk, ()))

@@ -211,9 +211,17 @@ def labelled_entities(reader: Reader) -> QuerySet[Entity]:
     return _named(reader, LABEL_MENTIONS)
 
 
-def _named(reader: Reader, mentions: int) -> QuerySet[Entity]:
+def listed_entities(reader: Reader) -> QuerySet[Entity]:
+    """Entities the reader may see as a list shows them: named from their LABEL_MENTIONS most
+    recent visible mentions, and their visible mentions counted up to ENTITY_MENTIONS_SHOWN
+    (`mentions_counted`) without reading them. A page read and audited each entity's
+    hundred mentions, with their records, for a count and a few names."""
+    return _named(reader, LABEL_MENTIONS, counted_to=settings.ENTITY_MENTIONS_SHOWN)
+
+
+def _named(reader: Reader, mentions: int, *, counted_to: int | None = None) -> QuerySet[Entity]:
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).named_by(
-        visible_mentions(reader), mentions, related=("record__owner",)
+        visible_mentions(reader), mentions, related=("record__owner",), counted_to=counted_to
     )
 
 
@@ -247,8 +255,8 @@ def search_query(raw: str, *, required: bool = False) -> str:
 
 def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
     """Entities whose names or identifiers, as stated by records the reader may see, contain
-    the query: those that a mention the reader may see names with the query in it, each with
-    its most recent visible mentions. That mention is what makes the entity visible
+    the query: those that a mention the reader may see names with the query in it, named and
+    counted as `listed_entities` lists them. That mention is what makes the entity visible
     (`Entity.visible_to` asks for one), so the entities are not asked the rule a second time:
     for a common word PostgreSQL tested it on every mention of every entity it walked, twice.
     Asked entity by entity (`EachRowExists`), so that a page or a capped count stops early:
@@ -257,7 +265,10 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
         entity=OuterRef("pk"), search_text__contains=normalize_query(query)
     )
     return Entity.objects.filter(EachRowExists(matching)).named_by(
-        visible_mentions(reader), settings.ENTITY_MENTIONS_SHOWN, related=("record__owner",)
+        visible_mentions(reader),
+        LABEL_MENTIONS,
+        related=("record__owner",),
+        counted_to=settings.ENTITY_MENTIONS_SHOWN,
     )
 
 

@@ -6,7 +6,6 @@ from core.identity import PublicSerializer
 from intel import selectors
 from intel.models import (
     Caveat,
-    Classification,
     Entity,
     EntityMerge,
     ImportBatch,
@@ -56,7 +55,7 @@ class RecordSerializer(PublicSerializer):
             shown[id(record)] = present_record(reader=self.context["reader"], record=record)
         return shown[id(record)]
 
-    @extend_schema_field({"type": "string", "enum": Classification.labels})
+    @extend_schema_field({"type": "string", "description": "the classification's label"})
     def get_classification(self, record: Record) -> str:
         return record.get_classification_display()
 
@@ -136,9 +135,10 @@ class EntityMentionSerializer(PublicSerializer):
 
 
 class EntitySerializer(PublicSerializer):
-    """An entity in a list: its mentions are counted no further than the ones shown
-    (ENTITY_MENTIONS_SHOWN), which are read anyway; counting a busy company's thousands of
-    mentions for each row of a page cost more than the rest of the page."""
+    """An entity in a list (`selectors.listed_entities`): named from its most recent visible
+    mentions, which are counted no further than ENTITY_MENTIONS_SHOWN; counting a busy
+    company's thousands of mentions for each row of a page cost more than the rest of the
+    page."""
 
     key = serializers.SerializerMethodField()
     names = serializers.SerializerMethodField()
@@ -164,7 +164,7 @@ class EntitySerializer(PublicSerializer):
 
     def counted(self, entity: Entity) -> int:
         """The count up to the limit, or one past it when there may be more."""
-        return len(entity.visible_mentions) + (len(entity.visible_mentions) >= self.count_limit())
+        return entity.mentions_counted + (entity.mentions_counted >= self.count_limit())
 
     def count_limit(self) -> int:
         return getattr(settings, self.count_limit_setting)

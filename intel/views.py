@@ -194,6 +194,7 @@ class EntityViewSet(ReadingViewSet, mixins.ListModelMixin):
     filterset_class = EntityFilter
     via = "entities"
     selector = staticmethod(selectors.visible_entities)
+    selector_by_action = {"list": selectors.listed_entities}
 
     def narrow(self, queryset):
         return queryset.order_by("id")

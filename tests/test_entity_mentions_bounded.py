@@ -78,3 +78,40 @@ def test_fewer_mentions_than_shown_are_all_shown(cus, pol, hub):
 @override_settings(ENTITY_MENTIONS_SHOWN=5)
 def test_a_list_that_shows_every_mention_may_not_know_it(cus, hub):
     assert listed_count(cus, hub) == (5, False)
+
+
+@override_settings(ENTITY_MENTIONS_SHOWN=10)
+def test_a_list_names_from_the_latest_mentions_counts_the_rest_and_audits_only_those_shown(
+    tmp_path, cus, pol, monkeypatch
+):
+    """A registered company named five ways by five of pol's records, read by cus through a
+    grant on each: the list and the search name it from the two latest (LABEL_MENTIONS set
+    to two) and count all five; only the two records named are audited as read."""
+    from guardian.shortcuts import assign_perm
+
+    from audit.models import AuditEvent
+    from intel import selectors
+
+    monkeypatch.setattr(selectors, "LABEL_MENTIONS", 2)
+    header = HEADER.replace("\n", ",importer_reg_no\n")
+    rows = "".join(
+        f"NM-{n},shipment,restricted,2026-02-0{n},s,Named Five {n} GmbH,DE,HRB 55501\n" for n in range(1, 6)
+    )
+    path = tmp_path / "named.csv"
+    path.write_text(header + rows)
+    import_file(path, pol.agency)
+    for record in Record.objects.filter(external_ref__startswith="NM-"):
+        assign_perm("intel.view_record", cus.agency.group, record)
+    entity = Entity.objects.get(type="company", mentions__record__external_ref="NM-1")
+    latest = {
+        str(pk)
+        for pk in Record.objects.filter(external_ref__in=["NM-4", "NM-5"]).values_list("pk", flat=True)
+    }
+    for path, params in (("/api/entities/", {"type": "company"}), ("/api/search/", {"q": "named five"})):
+        last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        listed = cus.client().get(path, params).json()["results"]
+        row = next(row for row in listed if row["id"] == str(entity.public_id))
+        assert row["names"] == ["Named Five 4 GmbH", "Named Five 5 GmbH"], path
+        assert (row["mention_count"], row["mention_count_exact"]) == (5, True), path
+        reads = AuditEvent.objects.filter(id__gt=last, action="record.read", actor_id=cus.analyst.pk)
+        assert {event.object_id for event in reads} == latest, path

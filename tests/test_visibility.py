@@ -11,6 +11,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
+from intel import selectors as intel_selectors
 from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission, ResolutionCandidate
 from intel.rights import grant_owner_rights
 
@@ -275,10 +277,14 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
     """The paths that read less than everything, where hidden rows lie between visible ones:
     records page by page (their keys first, then their rows by key) with the count stopping
     at PAGINATION_COUNT_LIMIT (or a first page's end past it), and each entity named by its
-    most recent visible mention alone (ENTITY_MENTIONS_SHOWN = 1: the walk down the entity's
-    mentions that stops at the limit), in a list of every entity and in its detail, with its
-    mentions counted."""
-    with transaction.atomic(), override_settings(PAGINATION_COUNT_LIMIT=2, ENTITY_MENTIONS_SHOWN=1):
+    most recent visible mention alone (ENTITY_MENTIONS_SHOWN = 1, and LABEL_MENTIONS = 1 for
+    a list: the walk down the entity's mentions that stops at the limit), in a list of every
+    entity and in its detail, with its mentions counted."""
+    with (
+        transaction.atomic(),
+        override_settings(PAGINATION_COUNT_LIMIT=2, ENTITY_MENTIONS_SHOWN=1),
+        mock.patch.object(intel_selectors, "LABEL_MENTIONS", 1),
+    ):
         users, records, entities, *_ = build(scenario)
         oracle = Oracle(scenario)
         client = APIClient()
@@ -311,6 +317,7 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
                 )
                 latest = theirs[0]
                 assert listed[str(entities[i].public_id)]["names"] == [NAMES[latest[3]]]
+                assert listed[str(entities[i].public_id)]["mention_count"] == 1
                 detail = client.get(f"/api/entities/{entities[i].public_id}/").json()
                 assert [(m["record"], m["role"]) for m in detail["mentions"]] == [
                     (str(records[latest[0]].public_id), latest[2])

@@ -130,6 +130,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # key order to count the few links of one entity, or hashed the whole entity table for
     # the mentions of a page of entities, rather than probing their indexes.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off -c random_page_cost=1.1"
+    # Parameters bound by the server, and a statement run five times on a connection kept
+    # prepared: the visibility rule of an agency receiving under many agreements is a long
+    # text, which PostgreSQL took longer to plan on every request than to run. Its texts
+    # are kept per agreements in force (sharing/rule_sql.py), so the statements repeat, and
+    # PostgreSQL keeps a generic plan only where it costs no more than planning each time.
+    DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
     # Django's backend, reading timestamps with psycopg's compiled loader (core/postgresql).
     DATABASES["default"]["ENGINE"] = "core.postgresql"
 if os.environ.get("DATABASE_TEST_NAME"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db.models import BooleanField, Case, Count, F, Q, Value, When, Window
+from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -212,30 +212,30 @@ def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGrou
     broker on a hundred thousand shipments costs no more memory than one on two). Also the
     records behind the names shown, for the audit."""
     visible = Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
-    mine = Q(source_id=entity.pk)
-    links = (
-        selectors.visible_links(reader)
-        .filter(Q(source=entity) | Q(target=entity))
-        .exclude(source_id=F("target_id"))
-        .annotate(
-            outgoing=Case(When(mine, then=Value(True)), default=Value(False), output_field=BooleanField()),
-            other=Case(When(mine, then=F("target_id")), default=F("source_id")),
+    sizes: dict[tuple[str, bool], int] = {}
+    rows = []
+    # Each direction on its own, the neighbour a column: an expression choosing it by
+    # direction was written again, with parameters of its own, wherever the window named it,
+    # and a server binding the parameters could not tell it was the grouped one.
+    for outgoing, centre, other in ((True, "source", "target_id"), (False, "target", "source_id")):
+        links = (
+            selectors.visible_links(reader)
+            .filter(**{centre: entity})
+            .exclude(source_id=F("target_id"))
+            .filter(**{f"{other}__in": visible.values("pk")})
+            .order_by()
         )
-        .filter(other__in=visible.values("pk"))
-        .order_by()
-    )
-    sizes = {
-        (row["type"], row["outgoing"]): row["size"]
-        for row in links.values("type", "outgoing").annotate(size=Count("other", distinct=True))
-    }
-    group = [F("type"), F("outgoing")]
-    top = (
-        links.values("type", "outgoing", "other")
-        .annotate(records=Count("record", distinct=True))
-        .annotate(rank=Window(RowNumber(), partition_by=group, order_by=[F("records").desc(), F("other")]))
-        .filter(rank__lte=NEIGHBOURS_PER_GROUP)
-    )
-    rows = list(top)
+        for row in links.values("type").annotate(size=Count(other, distinct=True)):
+            sizes[(row["type"], outgoing)] = row["size"]
+        top = (
+            links.values("type", other)
+            .annotate(records=Count("record", distinct=True))
+            .annotate(
+                rank=Window(RowNumber(), partition_by=[F("type")], order_by=[F("records").desc(), F(other)])
+            )
+            .filter(rank__lte=NEIGHBOURS_PER_GROUP)
+        )
+        rows += [{**row, "outgoing": outgoing, "other": row[other]} for row in top]
     shown = {
         e.pk: e for e in selectors.labelled_entities(reader).filter(pk__in=sorted({r["other"] for r in rows}))
     }

@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import time
 from datetime import datetime
 
 import pyotp
@@ -178,10 +179,13 @@ class Liaison(Reader):
         )
         token = CSRF.search(answer.text)
         # One code per time step (a code used twice is refused as a replay): the token took
-        # its step's, the pages take a later one, chosen only now, since a loaded server may
-        # have taken longer than a step to answer the sign-ins before.
-        step = max(self.totp.timecode(datetime.now()), self.token_step + 1)
-        code = self.totp.at(step * self.totp.interval)
+        # its step's, the pages wait for a later one to begin. A code of a step still to come
+        # was accepted, but taught the device that this phone's clock runs a step ahead
+        # (django-otp's drift), and a later sign-in whose code reached a loaded server in the
+        # next step was then refused.
+        step = self.token_step + 1
+        time.sleep(max(0.0, step * self.totp.interval - time.time()))
+        code = self.totp.at(max(self.totp.timecode(datetime.now()), step) * self.totp.interval)
         with self.client.post(
             answer.url,
             data={"code": code, "csrfmiddlewaretoken": token.group(1) if token else ""},

@@ -281,6 +281,16 @@ def credentials() -> dict[str, list[dict]]:
     }
 
 
+def fresh_devices() -> None:
+    """The bench's second-factor devices as their phones set them up: the clock drift and
+    the failures an earlier run taught them (django-otp keeps both) are not this run's."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user__username__startswith="bench-").update(
+        drift=0, throttling_failure_count=0, throttling_failure_timestamp=None
+    )
+
+
 def create_agreements(agency_ids: list[int], rnd: random.Random, now: datetime) -> list[BenchAgreement]:
     """len(STATES) agreements, every one permitting PURPOSE but a few; parties drawn with a
     weight falling steeply from the first agency to the last."""

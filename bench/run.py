@@ -327,9 +327,11 @@ def analyst_of(agency: str) -> dict:
 
 
 def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
+    from bench import api
     from bench import http_api as http
 
     dataset = load_dataset(records)
+    api.fresh_devices()
     export = results.get("http", {}).get("plans", {}).get("high", {}).get("urls", {}).get("export")
     export_query = export[0].split("?", 1)[1] if export else "category=seizure&occurred_after=2026-01-01"
     prefix = WORK_DIR / "load"

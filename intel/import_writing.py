@@ -38,7 +38,7 @@ from intel.resolution import (
     Resolved,
     at_address,
 )
-from intel.rights import grant_group_rights, owner_right_ids
+from intel.rights import grant_rights, owner_right_ids
 from intel.signals import records_changed
 
 MAX_REPORTED_ERRORS = 1000
@@ -257,7 +257,7 @@ def write_chunk(
             ).values_list("external_ref", "pk")
         )
         record_ids = {plan.external_ref: created[plan.external_ref] for plan in to_create}
-        grant_group_rights(agency.group_id, list(record_ids.values()), perm_ids)
+        grant_rights(((pk, agency.group_id) for pk in record_ids.values()), perm_ids)
     if to_update:
         updated = []
         for plan in to_update:

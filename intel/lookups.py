@@ -5,7 +5,7 @@ thousands of values, Django's compiling of a placeholder per value and psycopg's
 of the statement they make cost an import more than the database spent answering.
 Elsewhere (SQLite) it is `__in`."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.core.exceptions import EmptyResultSet
@@ -43,7 +43,7 @@ def array_parameter(values: list, column_type: str) -> tuple[str, str] | None:
     list element by element in Python, escaping each string on its own (two microseconds a
     key, thousands of keys a chunk); joined here, the text is escaped once, as one string."""
     if column_type in ("bigint", "integer", "smallint") and all(type(value) is int for value in values):
-        return "{" + ",".join(map(str, values)) + "}", "bigint[]"
+        return id_array(values), "bigint[]"
     if (column_type == "text" or column_type.startswith("varchar")) and all(
         type(value) is str for value in values
     ):
@@ -52,6 +52,11 @@ def array_parameter(values: list, column_type: str) -> tuple[str, str] | None:
         elements = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
         return "{" + ",".join(elements) + "}", "text[]"
     return None
+
+
+def id_array(ids: Iterable[int]) -> str:
+    """`array_parameter`'s text of integer ids, to be cast `::bigint[]` in a statement."""
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 # Related fields take only the lookups registered from ForeignObject down.

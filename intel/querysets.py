@@ -21,7 +21,7 @@ from intel.access import (
     sees_everything,
     viewer_agency_id,
 )
-from intel.lookups import array_parameter
+from intel.lookups import array_parameter, id_array
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 def among(ids: Iterable[int]) -> RawSQL:
     """For `pk__in=among(ids)`: the ids travel as one array parameter, so a statement about
     thousands of rows stays short and its conversion is cached."""
-    text, _ = array_parameter(sorted(ids), "bigint")
-    return RawSQL("SELECT unnest(%s::bigint[])", [text])
+    return RawSQL("SELECT unnest(%s::bigint[])", [id_array(sorted(ids))])
 
 
 class EachRowExists(Exists):
@@ -116,7 +115,7 @@ class AgencyScopedQuerySet(models.QuerySet):
         policy = access_policy()
         if access is None:
             access = policy.access(agency_id=agency_id, purpose=purpose)
-        stated = 2 + len(self.entity_fields)
+        stated = len(self.stated_fields())
         rows = list(self.values_list(*self.stated_fields(), *fields))
         viewers = policy.viewer_agencies(
             (self.stated(row) for row in rows), context=policy.viewers_context(accesses={agency_id: access})
@@ -190,7 +189,7 @@ class StatementQuerySet(AgencyScopedQuerySet):
             if join.table_name == table and getattr(join, "parent_alias", None) == root
         )
         # The alias is Django's own; the ids are one parameter.
-        return joined.extra(where=[f'"{alias}"."id" = ANY(%s::bigint[])'], params=[sorted(ids)])  # noqa: S610
+        return joined.extra(where=[f'"{alias}"."id" = ANY(%s::bigint[])'], params=[id_array(sorted(ids))])  # noqa: S610
 
 
 class MentionQuerySet(StatementQuerySet):
@@ -323,7 +322,7 @@ def attach_latest_mentions(
     )
     ids_by_entity: dict[int, list[tuple[int, str, int]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(lateral, [array_parameter(sorted({e.pk for e in entities}), "bigint")[0], *params])
+        cursor.execute(lateral, [id_array(sorted({entity.pk for entity in entities})), *params])
         for entity_id, pk, record_id, role in cursor.fetchall():
             ids_by_entity.setdefault(entity_id, []).append((-record_id, role, pk))
     shown = [pk for rows in ids_by_entity.values() for *_, pk in sorted(rows)[:count]]

@@ -21,18 +21,15 @@ def owner_right_ids() -> list[int]:
 
 def grant_owner_rights(records: Iterable[Record], right_ids: list[int] | None = None) -> None:
     """Gives each record's owner group the change and delete rights on it."""
+    grant_rights(((record.pk, record.owner.group_id) for record in records), right_ids)
+
+
+def grant_rights(held: Iterable[tuple[int, int]], right_ids: list[int] | None = None) -> None:
+    """The owner rights for (record id, owner's group id) pairs: records known by their ids
+    (an import's) need no instance each."""
     right_ids = right_ids if right_ids is not None else owner_right_ids()
     insert_rows(
         RecordGroupObjectPermission,
         ["content_object_id", "group_id", "permission_id"],
-        ((record.pk, record.owner.group_id, right) for record in records for right in right_ids),
-    )
-
-
-def grant_group_rights(group_id: int, record_ids: Iterable[int], right_ids: list[int]) -> None:
-    """`grant_owner_rights` for records of one owner, known by their ids (an import's)."""
-    insert_rows(
-        RecordGroupObjectPermission,
-        ["content_object_id", "group_id", "permission_id"],
-        ((record_id, group_id, right) for record_id in record_ids for right in right_ids),
+        ((record_id, group_id, right) for record_id, group_id in held for right in right_ids),
     )

@@ -296,6 +296,9 @@ HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
 PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 500)
+# A search (API or page) whose any statement runs longer than this is stopped and refused
+# as too broad (400 naming `q`), not left to hold a worker while it walks every entity.
+SEARCH_STATEMENT_SECONDS = float(os.environ.get("SEARCH_STATEMENT_SECONDS", "10"))
 # An entity shows its most recent mentions (names, sources) up to this many.
 ENTITY_MENTIONS_SHOWN = env_int("ENTITY_MENTIONS_SHOWN", 100)
 # The audit chain's head, HMAC-signed with a key kept out of the database, is appended to

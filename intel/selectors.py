@@ -3,7 +3,8 @@ point (`visible_to`), and the audit of reads of other agencies' records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from uuid import UUID
@@ -13,6 +14,7 @@ from django.db.models import OuterRef, Prefetch, QuerySet
 
 from audit.log import Event, record_events
 from core.pagination import count_up_to
+from core.time_limits import TimeLimitExceeded, statements_limited_to
 from intel.access import Access, access_policy, sees_everything, viewer_agency_id
 from intel.models import (
     Entity,
@@ -33,6 +35,13 @@ SESSION_PURPOSE = "purpose"
 
 SEARCH_MIN_LENGTH = 2
 SEARCH_MAX_LENGTH = 200
+# A search text this long has trigrams for the search index (`intel_mention_search_trgm`)
+# to look up; a shorter one is found only by reading every mention.
+SEARCH_INDEXED_LENGTH = 3
+# Mentions containing the text, whoever may see them, read to narrow a search to their
+# entities: fewer than this and the text is rare (most names, every identifier), and the
+# search asks the rule of those entities alone.
+SEARCH_NARROWING_MENTIONS = 5000
 
 
 class BadInput(Exception):
@@ -260,16 +269,49 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
     (`Entity.visible_to` asks for one), so the entities are not asked the rule a second time:
     for a common word PostgreSQL tested it on every mention of every entity it walked, twice.
     Asked entity by entity (`EachRowExists`), so that a page or a capped count stops early:
-    as a join, PostgreSQL read every mention containing a common word and hashed every record."""
-    matching = visible_mentions(reader).filter(
-        entity=OuterRef("pk"), search_text__contains=normalize_query(query)
-    )
-    return Entity.objects.filter(EachRowExists(matching)).named_by(
+    as a join, PostgreSQL read every mention containing a common word and hashed every record.
+    A rare text is asked only of the entities its mentions name (`SEARCH_NARROWING_MENTIONS`):
+    walking every entity to find the few it names took seconds at a million records."""
+    text = normalize_query(query)
+    matching = visible_mentions(reader).filter(entity=OuterRef("pk"), search_text__contains=text)
+    found = Entity.objects.filter(EachRowExists(matching))
+    named = _entities_named_rarely(text)
+    if named is not None:
+        found = found.filter(pk__any_of=named)
+    return found.named_by(
         visible_mentions(reader),
         LABEL_MENTIONS,
         related=("record__owner",),
         counted_to=settings.ENTITY_MENTIONS_SHOWN,
     )
+
+
+def _entities_named_rarely(text: str) -> list[int] | None:
+    """The entities of every mention containing `text`, when fewer than
+    SEARCH_NARROWING_MENTIONS do (whoever may see them: it only narrows what the rule is
+    asked of); None for a common text or one too short for the search index to find."""
+    if len(text) < SEARCH_INDEXED_LENGTH:
+        return None
+    named = list(
+        Mention.objects.filter(search_text__contains=text).values_list("entity_id", flat=True)[
+            :SEARCH_NARROWING_MENTIONS
+        ]
+    )
+    return named if len(named) < SEARCH_NARROWING_MENTIONS else None
+
+
+@contextmanager
+def search_time_limited() -> Iterator[None]:
+    """Runs a search (its list, counts and audit) within SEARCH_STATEMENT_SECONDS a statement;
+    one the indexes cannot make cheap (a short or common text) is refused as too broad, and
+    nothing it wrote stays."""
+    try:
+        with statements_limited_to(settings.SEARCH_STATEMENT_SECONDS):
+            yield
+    except TimeLimitExceeded:
+        raise BadInput(
+            "q", "this search takes too long to answer: give a longer or more particular text"
+        ) from None
 
 
 def audit_reads(

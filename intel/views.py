@@ -236,6 +236,11 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
         # asking the rule of each entity twice.
         return selectors.search_entities(self.reader, query).order_by("id")
 
+    @extend_schema(parameters=PURPOSE_PARAMETERS)
+    def list(self, request, *args, **kwargs):
+        with selectors.search_time_limited():
+            return super().list(request, *args, **kwargs)
+
     def records_shown(self, entities):
         return mentions_shown(entities)
 

@@ -284,6 +284,9 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
         transaction.atomic(),
         override_settings(PAGINATION_COUNT_LIMIT=2, ENTITY_MENTIONS_SHOWN=1),
         mock.patch.object(intel_selectors, "LABEL_MENTIONS", 1),
+        # Every text taken for a common one: searched by walking every entity, where the
+        # first test's searches (its texts all rare) ask only the entities they name.
+        mock.patch.object(intel_selectors, "SEARCH_NARROWING_MENTIONS", 1),
     ):
         users, records, entities, *_ = build(scenario)
         oracle = Oracle(scenario)
@@ -326,6 +329,10 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
                     min(len(theirs), 2),
                     len(theirs) <= 2,
                 )
+            for name_index, name in enumerate(NAMES):
+                rows, _ = fetch_all(client, "/api/search/", q=name.split()[0])
+                named = {m[1] for m in oracle.mentions(agency) if m[3] == name_index}
+                assert {row["id"] for row in rows} == {str(entities[i].public_id) for i in named}
         transaction.set_rollback(True)
 
 

@@ -10,9 +10,11 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from audit.models import AuditEvent
 from cases.services import create_case
 from graph import jobs
 from graph.models import AnalyticsResult, OutboxEntry
+from intel import selectors as intel_selectors
 from intel.models import Mention, Record
 from sharing import requests
 from sharing.models import DisclosureRequest
@@ -250,6 +252,45 @@ def test_search_groups_by_type_by_name_identifier_phone_and_address(scene):
     assert "Open in link chart" in page(client, "/search/?q=quay")
     assert f'href="/chart/?entity={public("WS-1", "broker")}"' in page(client, "/search/?q=quay")
     assert client.get("/search/?q=x").status_code == 400
+
+
+def test_the_search_page_counts_to_the_limit_and_says_where_it_stopped(scene, settings):
+    client = client_of(scene.cus.analyst)
+
+    def counted(html: str) -> list[tuple[str, str]]:
+        return re.findall(r'<h2>(\w+) <span class="count">([^<]+)</span>', html)
+
+    html = page(client, "/search/?q=quay")
+    assert counted(html) == [("Company", "1"), ("Address", "1")]
+    assert "At least" not in html
+    settings.PAGINATION_COUNT_LIMIT = 1
+    first = min((scene.broker, scene.entity("WS-1", "address")), key=lambda entity: entity.pk)
+    html = page(client, "/search/?q=quay")
+    assert counted(html) == [({"company": "Company", "address": "Address"}[first.type], "1+")]
+    assert set(ENTITY_LINK.findall(html)) == {str(first.public_id)}
+    assert "At least 1; the first 1 are shown" in html
+
+
+def test_a_search_past_its_time_limit_is_refused_naming_q_and_keeps_no_audit(scene, settings, monkeypatch):
+    client = client_of(scene.pol.analyst, "investigation")
+    events = AuditEvent.objects.count()
+    assert client.get("/api/search/?q=quay").json()["count"] == 2
+    # The control: pol's search shows cus's records, and their reads are audited.
+    assert AuditEvent.objects.count() > events
+    events = AuditEvent.objects.count()
+
+    settings.SEARCH_STATEMENT_SECONDS = 0.05
+    searched = intel_selectors.search_entities
+
+    def slow(reader, query):
+        return searched(reader, query).extra(where=["(SELECT true FROM pg_sleep(0.5))"])
+
+    monkeypatch.setattr(intel_selectors, "search_entities", slow)
+    api = client.get("/api/search/?q=quay")
+    assert api.status_code == 400 and "too long" in api.json()["q"][0]
+    html = page(client, "/search/?q=quay", status=400)
+    assert "too long" in html and "Quay Brokers" not in html
+    assert AuditEvent.objects.count() == events
 
 
 # --- home ---------------------------------------------------------------------------------

@@ -57,7 +57,10 @@ def work(request: HttpRequest, reader: Reader) -> HttpResponse:
 @reading
 def search(request: HttpRequest, reader: Reader) -> HttpResponse:
     query = intel_selectors.search_query(request.GET.get("q", ""))
-    groups = selectors.search(reader, query) if query else []
+    groups = []
+    if query:
+        with intel_selectors.search_time_limited():
+            groups = selectors.search(reader, query)
     return render(
         request,
         "workspace/search.html",
@@ -67,6 +70,7 @@ def search(request: HttpRequest, reader: Reader) -> HttpResponse:
             **choices(request, reader),
             "keep": [("q", query)] if query else [],
             "mentions_shown": settings.ENTITY_MENTIONS_SHOWN,
+            "counted_to": settings.PAGINATION_COUNT_LIMIT,
         },
     )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -127,24 +128,33 @@ class Group:
     label: str
     count: int
     entities: list[Entity]
+    # Whether more of this type may match than `count`: the search stopped counting.
+    more: bool = False
 
 
 def search(reader: Reader, query: str) -> list[Group]:
     """Entities whose names or identifiers (as the reader's records state them) contain the
     query, grouped by type: each type's count and its first SEARCH_PER_TYPE by public id. A
     phone number is searched as typed and by its digits, the way its mentions keep it
-    ("010 555 0199" finds +31105550199)."""
+    ("010 555 0199" finds +31105550199). The first PAGINATION_COUNT_LIMIT entities found are
+    counted, in one walk that stops there: counted per type to the end, a common word walked
+    every entity of each type it is rare in, for seconds at a million records."""
     found = selectors.search_entities(reader, query)
     if PHONE_LIKE.fullmatch(query):
         found = found | selectors.search_entities(reader, re.sub(r"\D", "", query))
-    counts = dict(found.order_by().values_list("type").annotate(n=Count("pk")))
+    limit = settings.PAGINATION_COUNT_LIMIT
+    hits = list(found.order_by("pk").values_list("pk", "type")[: limit + 1])
+    more = len(hits) > limit
+    found_of_type: dict[str, list[int]] = defaultdict(list)
+    for pk, entity_type in hits[:limit]:
+        found_of_type[entity_type].append(pk)
     groups = []
     for entity_type, type_label in EntityType.choices:
-        if counts.get(entity_type):
-            entities = list(found.filter(type=entity_type).order_by("public_id")[:SEARCH_PER_TYPE])
+        if ids := found_of_type.get(entity_type):
+            entities = list(found.filter(pk__any_of=ids).order_by("public_id")[:SEARCH_PER_TYPE])
             for entity in entities:
                 entity.shown_label = label(entity)
-            groups.append(Group(entity_type, type_label, counts[entity_type], entities))
+            groups.append(Group(entity_type, type_label, len(ids), entities, more))
     shown = {m.record_id: m.record.owner_id for g in groups for e in g.entities for m in e.visible_mentions}
     selectors.audit_reads(reader, shown, via="search page")
     return groups

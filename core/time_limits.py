@@ -1,0 +1,65 @@
+"""Reads whose cost the user's input decides (a search text), given a time to finish.
+
+Indexes make the usual inputs cheap, but some input always escapes them: a search for a
+short text or one that no record the reader may see contains. Such a read is stopped and
+refused rather than left to hold a worker and a connection for as long as it takes."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import OperationalError, connection, transaction
+from psycopg import errors as pg_errors
+
+
+class TimeLimitExceeded(Exception):
+    """A statement ran past the time its block gave it; the block's writes are undone."""
+
+
+@contextmanager
+def statements_limited_to(seconds: float) -> Iterator[None]:
+    """Inside, in one transaction, each statement may run for `seconds`; one that runs longer
+    is stopped, the transaction rolled back (nothing the block wrote stays, audit included)
+    and `TimeLimitExceeded` raised. PostgreSQL stops it itself (`statement_timeout`); SQLite
+    is asked between its steps whether the statement's time is up."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    # SET takes no parameter; the value is a number this module formatted.
+                    cursor.execute(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+                yield
+            elif connection.vendor == "sqlite":
+                with connection.execute_wrapper(_sqlite_deadline(seconds)):
+                    yield
+            else:
+                yield
+    except OperationalError as error:
+        if _stopped(error):
+            raise TimeLimitExceeded(str(error)) from error
+        raise
+
+
+# How many SQLite virtual machine steps pass between two looks at the clock.
+SQLITE_STEPS_PER_CHECK = 1000
+
+
+def _sqlite_deadline(seconds: float):
+    def run_with_deadline(execute, sql, params, many, context):
+        deadline = time.monotonic() + seconds
+        database = context["connection"].connection
+        database.set_progress_handler(lambda: time.monotonic() > deadline, SQLITE_STEPS_PER_CHECK)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            database.set_progress_handler(None, 0)
+
+    return run_with_deadline
+
+
+def _stopped(error: OperationalError) -> bool:
+    cause = error.__cause__
+    if isinstance(cause, pg_errors.QueryCanceled):
+        return True
+    # sqlite3 reports a statement its progress handler stopped as "interrupted".
+    return connection.vendor == "sqlite" and "interrupted" in str(error)

@@ -6,7 +6,8 @@ from the database, never built): the API's ids may be integers or strings.
 
 Request kinds, each for the analysts of the agencies that see the most and the least:
 the record list (plain, filtered, a deep page), a record's detail, the entity list and an
-entity's detail, the link list (plain and of one entity), search, and a CSV export.
+entity's detail, the link list (plain and of one entity), search (common words, whole names, texts no record
+contains), and a CSV export.
 Cold: the first request of each kind to a freshly started server, in a shuffled order,
 over several starts. Warm: after a warm-up, the kinds taking turns request by request.
 """
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 import requests
 
@@ -36,7 +38,7 @@ EXPORT_RECORDS = 1_000
 KIND_GROUPS = {
     "list": ("records", "records_filtered", "records_deep", "entities", "links", "links_of_entity"),
     "detail": ("record_detail", "entity_detail"),
-    "search": ("search",),
+    "search": ("search", "search_name", "search_absent"),
     "export": ("export",),
 }
 
@@ -174,6 +176,11 @@ def plan_for(base: str, session: requests.Session, agency: str, scale: float) ->
     words = sorted({word for row in entities for name in row.get("names", []) for word in name.split()})
     terms = [w for w in words if len(w) >= 4 and not w.isdigit()][:6] or ["trading"]
     plan.urls["search"] = [f"/api/search/?q={term}" for term in terms]
+    # As analysts mostly search: a whole name the list showed (found among a few mentions),
+    # and texts that no record contains (a name or number the analyst hoped to find).
+    names = list(dict.fromkeys(name for row in entities for name in row.get("names", [])))[:6]
+    plan.urls["search_name"] = [f"/api/search/?{urlencode({'q': name})}" for name in names]
+    plan.urls["search_absent"] = [f"/api/search/?q=zqxj{index}wvk" for index in range(6)]
     # An analyst exports a filtered set: seizures of the last days, narrowed until the list
     # of them holds at most EXPORT_RECORDS records.
     days = 1200

@@ -39,9 +39,14 @@ SEARCH_MAX_LENGTH = 200
 # to look up; a shorter one is found only by reading every mention.
 SEARCH_INDEXED_LENGTH = 3
 # Mentions containing the text, whoever may see them, read to narrow a search to their
-# entities: fewer than this and the text is rare (most names, every identifier), and the
+# entities: fewer than this and the text is rare (most identifiers and names), and the
 # search asks the rule of those entities alone.
 SEARCH_NARROWING_MENTIONS = 5000
+# When that many mentions name fewer entities than this, the text is the name of a few busy
+# entities (a hub company's), not a common word: its entities are listed, up to
+# SEARCH_NARROWING_ENTITIES, rather than found by walking every entity.
+SEARCH_BUSY_ENTITIES = 200
+SEARCH_NARROWING_ENTITIES = 2000
 
 
 class BadInput(Exception):
@@ -270,8 +275,9 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
     for a common word PostgreSQL tested it on every mention of every entity it walked, twice.
     Asked entity by entity (`EachRowExists`), so that a page or a capped count stops early:
     as a join, PostgreSQL read every mention containing a common word and hashed every record.
-    A rare text is asked only of the entities its mentions name (`SEARCH_NARROWING_MENTIONS`):
-    walking every entity to find the few it names took seconds at a million records."""
+    A rare text, or a busy entity's name, is asked only of the entities its mentions name
+    (`_entities_named_rarely`): walking every entity to find the few it names took seconds
+    at a million records."""
     text = normalize_query(query)
     matching = visible_mentions(reader).filter(entity=OuterRef("pk"), search_text__contains=text)
     found = Entity.objects.filter(EachRowExists(matching))
@@ -287,17 +293,25 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
 
 
 def _entities_named_rarely(text: str) -> list[int] | None:
-    """The entities of every mention containing `text`, when fewer than
-    SEARCH_NARROWING_MENTIONS do (whoever may see them: it only narrows what the rule is
-    asked of); None for a common text or one too short for the search index to find."""
+    """The entities that mentions containing `text` name (whoever may see them: it only
+    narrows what the rule is asked of), when the text is rare or names a few busy entities;
+    None for a common text, or one too short for the search index to find, which a walk of
+    the entities finds soonest. Listing a common word's entities cost as much as the walk
+    that stops at a page and a capped count."""
     if len(text) < SEARCH_INDEXED_LENGTH:
         return None
+    containing = Mention.objects.filter(search_text__contains=text)
+    sample = list(containing.values_list("entity_id", flat=True)[:SEARCH_NARROWING_MENTIONS])
+    if len(sample) < SEARCH_NARROWING_MENTIONS:
+        return sample
+    if len(set(sample)) >= SEARCH_BUSY_ENTITIES:
+        return None
     named = list(
-        Mention.objects.filter(search_text__contains=text).values_list("entity_id", flat=True)[
-            :SEARCH_NARROWING_MENTIONS
-        ]
+        containing.order_by("entity_id")
+        .values_list("entity_id", flat=True)
+        .distinct()[:SEARCH_NARROWING_ENTITIES]
     )
-    return named if len(named) < SEARCH_NARROWING_MENTIONS else None
+    return named if len(named) < SEARCH_NARROWING_ENTITIES else None
 
 
 @contextmanager

@@ -272,8 +272,15 @@ def test_every_read_endpoint_shows_exactly_what_the_oracle_allows(scenario):
 
 @pytest.mark.django_db
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=scenarios(), page_size=st.integers(1, 3))
-def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(scenario, page_size):
+@given(
+    scenario=scenarios(),
+    page_size=st.integers(1, 3),
+    busy_entities=st.integers(0, 2),
+    narrowing_entities=st.integers(1, 3),
+)
+def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
+    scenario, page_size, busy_entities, narrowing_entities
+):
     """The paths that read less than everything, where hidden rows lie between visible ones:
     records page by page (their keys first, then their rows by key) with the count stopping
     at PAGINATION_COUNT_LIMIT (or a first page's end past it), and each entity named by its
@@ -284,9 +291,12 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
         transaction.atomic(),
         override_settings(PAGINATION_COUNT_LIMIT=2, ENTITY_MENTIONS_SHOWN=1),
         mock.patch.object(intel_selectors, "LABEL_MENTIONS", 1),
-        # Every text taken for a common one: searched by walking every entity, where the
-        # first test's searches (its texts all rare) ask only the entities they name.
+        # No text is rare here: each is taken for a common word (found by walking every
+        # entity) or a few busy entities' name (theirs listed, or walked past the listing's
+        # limit), where the first test's texts are all rare (only their entities asked).
         mock.patch.object(intel_selectors, "SEARCH_NARROWING_MENTIONS", 1),
+        mock.patch.object(intel_selectors, "SEARCH_BUSY_ENTITIES", busy_entities),
+        mock.patch.object(intel_selectors, "SEARCH_NARROWING_ENTITIES", narrowing_entities),
     ):
         users, records, entities, *_ = build(scenario)
         oracle = Oracle(scenario)

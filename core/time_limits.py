@@ -22,13 +22,16 @@ def statements_limited_to(seconds: float) -> Iterator[None]:
     is stopped, the transaction rolled back (nothing the block wrote stays, audit included)
     and `TimeLimitExceeded` raised. PostgreSQL stops it itself (`statement_timeout`); SQLite
     is asked between its steps whether the statement's time is up."""
+    outer = connection.in_atomic_block
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    # SET takes no parameter; the value is a number this module formatted.
-                    cursor.execute(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+                previous = _set_statement_timeout(f"{max(1, round(seconds * 1000))}ms", read_previous=outer)
                 yield
+                if outer:
+                    # Made local to the transaction, the setting would outlive the savepoint
+                    # this block released (a rolled back one takes it back).
+                    _set_statement_timeout(previous)
             elif connection.vendor == "sqlite":
                 with connection.execute_wrapper(_sqlite_deadline(seconds)):
                     yield
@@ -38,6 +41,16 @@ def statements_limited_to(seconds: float) -> Iterator[None]:
         if _stopped(error):
             raise TimeLimitExceeded(str(error)) from error
         raise
+
+
+def _set_statement_timeout(value: str, *, read_previous: bool = False) -> str:
+    with connection.cursor() as cursor:
+        previous = ""
+        if read_previous:
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [value])
+    return previous
 
 
 # How many SQLite virtual machine steps pass between two looks at the clock.

@@ -5,7 +5,8 @@ from django.db import connection
 
 from tests import time_limit_checks as checks
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# In the transaction each test runs in: the block is a savepoint of it.
+pytestmark = pytest.mark.django_db
 
 
 def test_on_postgresql():

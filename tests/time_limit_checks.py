@@ -48,8 +48,14 @@ def other_database_errors_pass_through() -> None:
 
 
 def after_the_block_statements_are_not_limited() -> None:
-    with statements_limited_to(0.5):
+    """Also inside a transaction that goes on after the block (each of these tests runs in
+    one on PostgreSQL), and after a block that was stopped."""
+    with statements_limited_to(0.01):
         pass
+    with pytest.raises(TimeLimitExceeded), statements_limited_to(0.01):
+        with connection.cursor() as cursor:
+            cursor.execute(SLOW)
     with connection.cursor() as cursor:
-        cursor.execute(COUNT_TO.format(300_000))
-        assert cursor.fetchone()[0] == 300000
+        # A million rows, one at a time: far more than the block's hundredth of a second.
+        cursor.execute(COUNT_TO.format(1_000_000))
+        assert cursor.fetchone()[0] == 1_000_000

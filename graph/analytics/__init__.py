@@ -21,12 +21,10 @@ from datetime import date
 from functools import cached_property
 from typing import Protocol
 
+from graph.element_states import Triple
 from intel.access import sees_everything
 from intel.models import EntityType, LinkType
 from intel.selectors import Reader
-
-# A relationship: (source entity id, target entity id, link type), as the sync writes it.
-Triple = tuple[int, int, str]
 
 # Companies and persons are the parties; the rest identify them when two share one.
 PARTY_TYPES: tuple[str, ...] = (EntityType.COMPANY, EntityType.PERSON)

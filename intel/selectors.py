@@ -47,6 +47,8 @@ SEARCH_NARROWING_MENTIONS = 5000
 # SEARCH_NARROWING_ENTITIES, rather than found by walking every entity.
 SEARCH_BUSY_ENTITIES = 200
 SEARCH_NARROWING_ENTITIES = 2000
+# No entity has this id (ids start at 1).
+NO_ENTITY = 0
 
 
 class BadInput(Exception):
@@ -283,7 +285,10 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
     found = Entity.objects.filter(EachRowExists(matching))
     named = _entities_named_rarely(text)
     if named is not None:
-        found = found.filter(pk__any_of=named)
+        # A text no mention contains asks the rule of no entity, as one that only hidden
+        # mentions contain does, with the same statements: skipped for an empty list, they
+        # told the two apart by time (a hit/no-hit answer outside the discovery agreements).
+        found = found.filter(pk__any_of=named or [NO_ENTITY])
     return found.named_by(
         visible_mentions(reader),
         LABEL_MENTIONS,
@@ -316,9 +321,10 @@ def _entities_named_rarely(text: str) -> list[int] | None:
 
 @contextmanager
 def search_time_limited() -> Iterator[None]:
-    """Runs a search (its list, counts and audit) within SEARCH_STATEMENT_SECONDS a statement;
-    one the indexes cannot make cheap (a short or common text) is refused as too broad, and
-    nothing it wrote stays."""
+    """Runs a search's reads within SEARCH_STATEMENT_SECONDS a statement; one the indexes
+    cannot make cheap (a short or common text) is refused as too broad. Its audit is written
+    after it: PostgreSQL counts a wait for a lock in a statement's time, and the audit
+    chain's lock may be held for as long as an import's transaction."""
     try:
         with statements_limited_to(settings.SEARCH_STATEMENT_SECONDS):
             yield

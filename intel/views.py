@@ -2,6 +2,7 @@
 through intel.selectors (the visibility choke point), every write through services."""
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 
 from django.conf import settings
@@ -92,11 +93,17 @@ class ReadingViewSet(PublicLookup, RestrictedViewSet):
             self.reader, self.records_shown(objects), self.via, self.agreements_shown(objects)
         )
 
+    def reads_limited(self) -> AbstractContextManager:
+        """Around a list's reads (not its audit): the limits a viewset's reads run within."""
+        return nullcontext()
+
     @extend_schema(parameters=PURPOSE_PARAMETERS)
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        with self.reads_limited():
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            data = self.get_serializer(page, many=True).data
         self.audit(page)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response(data)
 
     @extend_schema(parameters=PURPOSE_PARAMETERS)
     def retrieve(self, request, *args, **kwargs):
@@ -236,10 +243,8 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
         # asking the rule of each entity twice.
         return selectors.search_entities(self.reader, query).order_by("id")
 
-    @extend_schema(parameters=PURPOSE_PARAMETERS)
-    def list(self, request, *args, **kwargs):
-        with selectors.search_time_limited():
-            return super().list(request, *args, **kwargs)
+    def reads_limited(self) -> AbstractContextManager:
+        return selectors.search_time_limited()
 
     def records_shown(self, entities):
         return mentions_shown(entities)

@@ -293,6 +293,25 @@ def test_a_search_past_its_time_limit_is_refused_naming_q_and_keeps_no_audit(sce
     assert AuditEvent.objects.count() == events
 
 
+def test_a_text_only_hidden_records_contain_is_searched_as_one_none_contains(scene):
+    """The same statements, so that time does not tell "held by an agency the reader may
+    not see" from "held by none"; and the same answer."""
+    client = client_of(scene.cus.analyst)
+
+    def statements(path: str) -> tuple[int, list[str]]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+        # The texts, ids and savepoint names a statement was given differ; its shape must not.
+        shapes = [re.sub(r"'[^']*'", "?", query["sql"]) for query in captured]
+        return response.status_code, [re.sub(r'"s\d+_x\d+"', "savepoint", shape) for shape in shapes]
+
+    for path in ("/api/search/?q={}", "/search/?q={}"):
+        hidden = statements(path.format("secret+front"))
+        absent = statements(path.format("nowhere+at+all"))
+        assert hidden == absent
+        assert hidden[0] == 200 and len(hidden[1]) > 3
+
+
 # --- home ---------------------------------------------------------------------------------
 
 

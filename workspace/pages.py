@@ -61,6 +61,7 @@ def search(request: HttpRequest, reader: Reader) -> HttpResponse:
     if query:
         with intel_selectors.search_time_limited():
             groups = selectors.search(reader, query)
+        selectors.audit_search(reader, groups)
     return render(
         request,
         "workspace/search.html",

@@ -155,9 +155,14 @@ def search(reader: Reader, query: str) -> list[Group]:
             for entity in entities:
                 entity.shown_label = label(entity)
             groups.append(Group(entity_type, type_label, len(ids), entities, more))
+    return groups
+
+
+def audit_search(reader: Reader, groups: list[Group]) -> None:
+    """Logs the reads of the records whose mentions name the entities `search` shows;
+    written apart from the search, whose reads run within a time limit."""
     shown = {m.record_id: m.record.owner_id for g in groups for e in g.entities for m in e.visible_mentions}
     selectors.audit_reads(reader, shown, via="search page")
-    return groups
 
 
 # --- the entity's dossier -----------------------------------------------------------------

@@ -299,6 +299,9 @@ PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 500)
 # A search (API or page) whose any statement runs longer than this is stopped and refused
 # as too broad (400 naming `q`), not left to hold a worker while it walks every entity.
 SEARCH_STATEMENT_SECONDS = float(os.environ.get("SEARCH_STATEMENT_SECONDS", "10"))
+# A search's reads answer no sooner than this, so that time does not tell a text only other
+# agencies' records hold from one no record holds (intel.selectors.search_time_limited).
+SEARCH_MIN_SECONDS = float(os.environ.get("SEARCH_MIN_SECONDS", "0.25"))
 # An entity shows its most recent mentions (names, sources) up to this many.
 ENTITY_MENTIONS_SHOWN = env_int("ENTITY_MENTIONS_SHOWN", 100)
 # The audit chain's head, HMAC-signed with a key kept out of the database, is appended to

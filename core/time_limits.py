@@ -53,6 +53,20 @@ def _set_statement_timeout(value: str, *, read_previous: bool = False) -> str:
     return previous
 
 
+@contextmanager
+def taking_at_least(seconds: float) -> Iterator[None]:
+    """The block, and then a wait until `seconds` have passed since it began (also when it
+    raised): a read whose cost an index decides by rows the reader may not see answers no
+    sooner for them being there than for their absence."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        left = seconds - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
+
+
 # How many SQLite virtual machine steps pass between two looks at the clock.
 SQLITE_STEPS_PER_CHECK = 1000
 

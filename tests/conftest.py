@@ -184,6 +184,13 @@ def without_session_worker(session_worker) -> None:
 
 
 @pytest.fixture(autouse=True)
+def searches_answer_at_once(settings) -> None:
+    """SEARCH_MIN_SECONDS is a wait on every search; the tests of search's answers do not
+    wait it (tests/fast/test_time_limits.py and tests/test_time_limits.py check the wait)."""
+    settings.SEARCH_MIN_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def quiet_worker_before_flush(request) -> Iterator[None]:
     """A test that commits while the shared worker runs (a live-server test, or a
     transactional one that sends tasks) leaves work the worker may still be doing in the test

@@ -2,6 +2,7 @@
 audit outside its limit."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection, connections
@@ -9,6 +10,7 @@ from django.test import Client
 
 from audit.log import AUDIT_LOCK_KEY
 from audit.models import AuditEvent
+from core import time_limits
 from tests import time_limit_checks as checks
 from tests.auth_helpers import signed_in
 from tests.workspace_scene import build
@@ -68,3 +70,26 @@ def test_a_search_waits_for_the_audit_chain_beyond_its_time_limit(tmp_path, sett
     finally:
         release.join()
         other.close()
+
+
+def test_every_search_waits_out_its_least_time(tmp_path, settings, monkeypatch):
+    """Found, hidden or absent: the API's search and the page's wait until
+    SEARCH_MIN_SECONDS have passed since their reads began."""
+    scene = build(tmp_path)
+    client = signed_in(Client(), scene.cus.analyst)
+    settings.SEARCH_MIN_SECONDS = 30
+    waits: list[float] = []
+
+    class Clock:
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+    monkeypatch.setattr(time_limits, "time", Clock)
+    for path in ("/api/search/?q={}", "/search/?q={}"):
+        for text in ("quay", "secret+front", "nowhere+at+all"):
+            waits.clear()
+            assert client.get(path.format(text)).status_code == 200
+            assert len(waits) == 1 and 0 < waits[0] <= 30, (path, text, waits)

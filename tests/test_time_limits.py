@@ -19,24 +19,10 @@ from tests.workspace_scene import build
 pytestmark = pytest.mark.django_db
 
 
-def test_on_postgresql():
+@pytest.mark.parametrize("check", checks.CHECKS, ids=lambda check: check.__name__)
+def test_statements_limited_to(check):
     assert connection.vendor == "postgresql"
-
-
-def test_a_slow_statement_is_stopped_and_the_block_undone():
-    checks.a_slow_statement_is_stopped_and_the_block_undone()
-
-
-def test_quick_statements_pass_and_the_block_commits():
-    checks.quick_statements_pass_and_the_block_commits()
-
-
-def test_other_database_errors_pass_through():
-    checks.other_database_errors_pass_through()
-
-
-def test_after_the_block_statements_are_not_limited():
-    checks.after_the_block_statements_are_not_limited()
+    check()
 
 
 @pytest.mark.django_db(transaction=True)

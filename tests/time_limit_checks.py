@@ -59,3 +59,11 @@ def after_the_block_statements_are_not_limited() -> None:
         # A million rows, one at a time: far more than the block's hundredth of a second.
         cursor.execute(COUNT_TO.format(1_000_000))
         assert cursor.fetchone()[0] == 1_000_000
+
+
+CHECKS = (
+    a_slow_statement_is_stopped_and_the_block_undone,
+    quick_statements_pass_and_the_block_commits,
+    other_database_errors_pass_through,
+    after_the_block_statements_are_not_limited,
+)

@@ -123,10 +123,13 @@ class LimitedCountPaginator(Paginator):
 
 
 class Pagination(PageNumberPagination):
-    """Page numbers, with `count` exact up to PAGINATION_COUNT_LIMIT rows; past that `count`
-    is that limit and `count_exact` is false, and `next` still leads on. A page deeper than
-    the limit counts up to its own end."""
+    """Page numbers, with `count` exact up to PAGINATION_COUNT_LIMIT rows (a search's up to
+    SEARCH_COUNT_LIMIT: `SearchPagination`); past that `count` is that limit and
+    `count_exact` is false, and `next` still leads on. A page deeper than the limit counts
+    up to its own end."""
 
+    # The setting naming how far the list counts.
+    count_limit_setting = "PAGINATION_COUNT_LIMIT"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
@@ -135,7 +138,7 @@ class Pagination(PageNumberPagination):
     last_page_strings = ()
 
     def django_paginator_class(self, queryset, page_size: int) -> LimitedCountPaginator:
-        return LimitedCountPaginator(queryset, page_size, settings.PAGINATION_COUNT_LIMIT)
+        return LimitedCountPaginator(queryset, page_size, getattr(settings, self.count_limit_setting))
 
     def get_paginated_response(self, data):
         paginator = self.page.paginator
@@ -157,3 +160,7 @@ class Pagination(PageNumberPagination):
         }
         response["required"] = [*response.get("required", []), "count_exact"]
         return response
+
+
+class SearchPagination(Pagination):
+    count_limit_setting = "SEARCH_COUNT_LIMIT"

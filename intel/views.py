@@ -18,7 +18,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from core.identity import PublicLookup
-from core.pagination import count_up_to
+from core.pagination import SearchPagination, count_up_to
 from core.viewsets import RestrictedViewSet
 from intel import exports, selectors
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
@@ -231,6 +231,7 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Entities whose names or identifiers, in records the caller may see, contain `q`."""
 
     serializer_class = EntitySerializer
+    pagination_class = SearchPagination
     via = "search"
     selector = staticmethod(selectors.visible_entities)
 

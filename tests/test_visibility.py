@@ -283,13 +283,14 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
 ):
     """The paths that read less than everything, where hidden rows lie between visible ones:
     records page by page (their keys first, then their rows by key) with the count stopping
-    at PAGINATION_COUNT_LIMIT (or a first page's end past it), and each entity named by its
+    at PAGINATION_COUNT_LIMIT (or a first page's end past it), searches page by page with the
+    count stopping at SEARCH_COUNT_LIMIT, and each entity named by its
     most recent visible mention alone (ENTITY_MENTIONS_SHOWN = 1, and LABEL_MENTIONS = 1 for
     a list: the walk down the entity's mentions that stops at the limit), in a list of every
     entity and in its detail, with its mentions counted."""
     with (
         transaction.atomic(),
-        override_settings(PAGINATION_COUNT_LIMIT=2, ENTITY_MENTIONS_SHOWN=1),
+        override_settings(PAGINATION_COUNT_LIMIT=2, SEARCH_COUNT_LIMIT=3, ENTITY_MENTIONS_SHOWN=1),
         mock.patch.object(intel_selectors, "LABEL_MENTIONS", 1),
         # No text is rare here: each is taken for a common word (found by walking every
         # entity) or a few busy entities' name (theirs listed, or walked past the listing's
@@ -340,9 +341,23 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
                     len(theirs) <= 2,
                 )
             for name_index, name in enumerate(NAMES):
-                rows, _ = fetch_all(client, "/api/search/", q=name.split()[0])
                 named = {m[1] for m in oracle.mentions(agency) if m[3] == name_index}
-                assert {row["id"] for row in rows} == {str(entities[i].public_id) for i in named}
+                found, page = [], 1
+                while True:
+                    query = {"q": name.split()[0], "page": page, "page_size": page_size}
+                    body = client.get("/api/search/", query).json()
+                    if page == 1:
+                        # A search counts to its own limit, not the lists' one.
+                        counted = max(3, page_size)
+                        assert (body["count"], body["count_exact"]) == (
+                            min(len(named), counted),
+                            len(named) <= counted,
+                        )
+                    found += [row["id"] for row in body["results"]]
+                    if body["next"] is None:
+                        break
+                    page += 1
+                assert sorted(found) == sorted(str(entities[i].public_id) for i in named)
         transaction.set_rollback(True)
 
 

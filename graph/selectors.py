@@ -50,6 +50,9 @@ LEFT_OUT_CAP = 100
 # a hub, most of the graph): it stops past this many relationships read, the bound a walk is
 # refused past, and answers that no path was found within its budget (`search_complete`).
 PATH_SEARCH_BUDGET = EXPAND_LIMIT
+# A walk over a graph that lags PostgreSQL takes its nearest nodes again, without what the
+# choke point refused, at most this many times before it confirms the whole walk instead.
+LAG_RETRIES = 2
 
 
 class EntityNotFound(Exception):
@@ -311,20 +314,46 @@ def nearest_confirmed(
 ) -> tuple[Confirmed, dict[int, int]] | None:
     """The walk as far as its node limit needs (`GraphBackend.expand` with a limit): the
     nearest `limit` + 1 nodes found (by distance, then public id) and the relationships
-    between them, confirmed. None when the confirmed distances of those nodes are not the
-    graph's (the graph lags PostgreSQL): then nodes further out might be among the nearest.
-    When they are, no node beyond can come before them, since confirming only removes."""
+    between them, confirmed. When their confirmed distances are the graph's, no node beyond
+    can come before them, since confirming only removes. When the graph lags PostgreSQL
+    (some are not), what the choke point refused is taken out of what the walk found and
+    the nearest are taken again, up to LAG_RETRIES times (`without_refused`); None when that
+    does not settle it, or when what is left of the walk may be too short to tell."""
     found = graph.expand(scope, seeds=seeds, hops=hops, limit=limit)
     reached = algorithms.distances(found, seeds, hops)
     order = public_ids(reached)
     if set(order) != set(reached):
         return None
-    candidates = algorithms.nearest_first(reached, order.__getitem__, limit + 1)
-    confirmed = confirm(scope, relationships_among(scope, candidates), seeds)
-    distance = algorithms.distances(confirmed.records, seeds, hops)
-    if any(distance.get(node) != reached[node] for node in candidates):
-        return None
-    return confirmed, distance
+    # The expansion stopped at a depth past `limit` nodes (all of it within `hops` when it
+    # reached no more than `limit`): whatever is left of it is complete to that depth.
+    whole = len(reached) <= limit
+    depth = max(reached.values())
+    for _ in range(LAG_RETRIES + 1):
+        candidates = algorithms.nearest_first(reached, order.__getitem__, limit + 1)
+        if not whole and (len(candidates) <= limit or reached[candidates[-1]] > depth):
+            return None
+        confirmed = confirm(scope, relationships_among(scope, candidates), seeds)
+        distance = algorithms.distances(confirmed.records, seeds, hops)
+        if all(distance.get(node) == reached[node] for node in candidates):
+            return confirmed, distance
+        found = without_refused(found, candidates, confirmed)
+        reached = algorithms.distances(found, seeds, hops)
+    return None
+
+
+def without_refused(found: set[Triple], candidates: Collection[int], confirmed: Confirmed) -> set[Triple]:
+    """What a walk found less what confirming its candidates refused: the candidates not
+    confirmed, with their relationships, and the relationships between candidates not
+    confirmed. Taking elements out leaves the distances within the walk's depth exact."""
+    asked = set(candidates)
+    refused = asked - confirmed.entities.keys()
+    return {
+        (s, t, type_)
+        for s, t, type_ in found
+        if s not in refused
+        and t not in refused
+        and not (s in asked and t in asked and (s, t, type_) not in confirmed.records)
+    }
 
 
 def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answer:

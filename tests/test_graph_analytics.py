@@ -18,6 +18,7 @@ these tests run under /tmp/neo4j.lock and empty it first, as the sync's tests do
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import uuid
@@ -41,7 +42,7 @@ from graph.models import OutboxEntry
 from graph.outbox import enqueue_records
 from graph.schema import ensure_schema
 from intel.import_writing import import_file
-from intel.models import Entity, Mention, Record
+from intel.models import Entity, Mention, Record, RecordGroupObjectPermission
 from intel.selectors import Reader
 from sharing import agreements
 from sharing.models import Agreement
@@ -442,6 +443,41 @@ def test_an_agreement_suspended_before_the_sync_follows_is_not_shown(world, labe
     assert [c["seized_members"] for c in get(client, "/api/graph/clusters/").json()["clusters"]] == [0, 0, 0]
 
 
+def test_a_walk_over_a_lagging_graph_takes_its_nearest_again_without_what_was_refused(
+    world, labels, monkeypatch
+):
+    """The graph still offers z1 to cus as gamma's neighbour after MOU-POL's suspension. With
+    z1 first by public id, a walk limited to fewer nodes than gamma's neighbours takes it
+    among its nearest; confirming refuses it, and the nearest are taken again without it,
+    not by confirming the whole walk. When what is left is shorter than the limit, nodes the
+    walk did not reach might come next: then the whole walk is confirmed."""
+    agreements.suspend(Agreement.objects.get(reference="MOU-POL"), platform_admin(), "review")
+    assert OutboxEntry.objects.exists()  # the graph has not followed
+    Entity.objects.filter(pk=entity_of("Z1", "shipment").pk).update(public_id=uuid.UUID(int=1))
+    expanded: list[int | None] = []
+    expand = CypherBackend.expand
+
+    def counted(self, scope, *, seeds, hops, limit=None):
+        expanded.append(limit)
+        return expand(self, scope, seeds=seeds, hops=hops, limit=limit)
+
+    monkeypatch.setattr(CypherBackend, "expand", counted)
+    client = world["cus"].client()
+    gamma = neighbourhood_url("gamma", labels)
+    nearest = min(public("s3", labels), public("p1", labels))
+
+    walked = get(client, gamma, hops=2, limit=2).json()
+    assert nodes_of(walked, labels) == {"gamma": 0, labels[nearest]: 1}
+    assert walked["truncated"]
+    assert expanded == [2]
+
+    expanded.clear()
+    walked = get(client, gamma, hops=2, limit=3).json()
+    assert nodes_of(walked, labels) == {"gamma": 0, "s3": 1, "p1": 1}
+    assert walked["truncated"]
+    assert expanded == [3, None]
+
+
 def test_a_stale_relationship_in_neo4j_is_dropped_with_every_path_through_it(world, labels):
     alpha, delta = entity_of("S1", "importer").pk, entity_of("S4", "importer").pk
     s1 = Record.objects.get(external_ref="S1").pk
@@ -621,6 +657,46 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
             assert {n["id"] for n in around["nodes"]} == {
                 public_id[e] for e in oracle_distances(edges, seized, 1)
             }
+        transaction.set_rollback(True)
+
+
+@hypothesis.settings(max_examples=8, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(scenario=scenarios())
+def test_limited_walks_over_a_graph_that_lags_are_what_the_oracle_allows_now(scenario):
+    """The graph synced with every grant, then the grants withdrawn with the sync not
+    following: Neo4j offers what the grants showed, and each limited walk (nearest first,
+    ties by public id) must be what the oracle allows without them."""
+    empty_graph_now()
+    with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selectors, "backend", CypherBackend)
+        patch.setattr(selectors, "LEFT_OUT_CAP", 1)
+        users, records, entities, _, _ = build(scenario)
+        enqueue_records([record.pk for record in records])
+        drain()
+        RecordGroupObjectPermission.objects.all().delete()
+        oracle = Oracle(dataclasses.replace(scenario, grants=[]))
+        public_id = {i: str(entity.public_id) for i, entity in enumerate(entities)}
+        for agency, user in enumerate(users):
+            client = APIClient()
+            client.force_authenticate(user)
+            edges = oracle_edges(oracle, agency)
+            for i in sorted(oracle.entities(agency)):
+                url = f"/api/graph/entities/{public_id[i]}/neighbourhood/"
+                for hops, limit in itertools.product((1, 2), (1, 2, 3)):
+                    answer = client.get(url, {"hops": hops, "limit": limit}).json()
+                    distance = oracle_distances(edges, {i}, hops)
+                    kept = sorted(distance, key=lambda e: (distance[e], public_id[e]))[:limit]
+                    assert [(n["id"], n["distance"]) for n in answer["nodes"]] == [
+                        (public_id[e], distance[e]) for e in kept
+                    ]
+                    assert answer["truncated"] == (len(distance) > limit)
+                    beyond = {
+                        e: {b for s, t, _ in edges for x, b in ((s, t), (t, s)) if x == e and b not in kept}
+                        for e in kept
+                    }
+                    assert [(n["left_out"], n["left_out_capped"]) for n in answer["nodes"]] == [
+                        (min(len(beyond[e]), 1), len(beyond[e]) > 1) for e in kept
+                    ]
         transaction.set_rollback(True)
 
 

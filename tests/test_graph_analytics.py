@@ -314,6 +314,40 @@ def test_the_network_around_seizures(world, labels):
 # --- each agency its own graph ----------------------------------------------------------
 
 
+def test_an_entity_type_an_agreement_redacts_is_neither_shown_nor_counted_left_out(world, labels):
+    """Tax reads cus's shipments under an agreement that redacts phones: p1 is no node of a
+    walk and no left-out neighbour (alpha's only one outside the walk of one hop is p1), and
+    gamma, reached from alpha only through p1, is not reached."""
+    agreements.suspend(world["cus_to_tax"], platform_admin(), "replaced")
+    cus, tax = world["cus"], world["tax"]
+    in_force(
+        (cus, True, False),
+        (tax, False, True),
+        reference="MOU-TAX-2",
+        categories=("shipment",),
+        redacted_fields=["phone"],
+    )
+    drain()
+    client = tax.client()
+    alpha = neighbourhood_url("alpha", labels)
+    one = get(client, alpha, hops=1).json()
+    left = {labels[node["id"]]: (node["distance"], node["left_out"]) for node in one["nodes"]}
+    assert left == {"alpha": (0, 0), "s1": (1, 2), "quay": (1, 1)}
+    two = get(client, alpha, hops=2).json()
+    left = {labels[node["id"]]: (node["distance"], node["left_out"]) for node in two["nodes"]}
+    assert left == {
+        "alpha": (0, 0),
+        "s1": (1, 0),
+        "quay": (1, 0),
+        "rapid": (2, 3),
+        "c1": (2, 0),
+        "beta": (2, 1),
+    }
+    # The control: cus, the owner, sees p1 and gamma through it.
+    owned = get(cus.client(), alpha, hops=2).json()
+    assert {"p1", "gamma"} <= set(nodes_of(owned, labels))
+
+
 def test_agencies_with_different_agreements_get_different_correct_answers(world, labels):
     """The oracle: tax sees cus's shipments and no seizure; pol only its own seizures."""
     tax, pol = world["tax"].client(), world["pol"].client()

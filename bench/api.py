@@ -282,13 +282,17 @@ def credentials() -> dict[str, list[dict]]:
 
 
 def fresh_devices() -> None:
-    """The bench's second-factor devices as their phones set them up: the clock drift and
-    the failures an earlier run taught them (django-otp keeps both) are not this run's."""
+    """The bench's second-factor devices as their phones set them up, and its users not
+    locked out: the clock drift, the failures and the lock-outs an earlier run caused
+    (django-otp and django-axes keep them; a lock-out of the address all bench users sign in
+    from lasts AUTH_LOCKOUT_MINUTES) are not this run's."""
+    from axes.models import AccessAttempt
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     TOTPDevice.objects.filter(user__username__startswith="bench-").update(
         drift=0, throttling_failure_count=0, throttling_failure_timestamp=None
     )
+    AccessAttempt.objects.filter(username__startswith="bench-").delete()
 
 
 def create_agreements(agency_ids: list[int], rnd: random.Random, now: datetime) -> list[BenchAgreement]:

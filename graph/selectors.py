@@ -315,10 +315,12 @@ def nearest_confirmed(
     """The walk as far as its node limit needs (`GraphBackend.expand` with a limit): the
     nearest `limit` + 1 nodes found (by distance, then public id) and the relationships
     between them, confirmed. When their confirmed distances are the graph's, no node beyond
-    can come before them, since confirming only removes. When the graph lags PostgreSQL
-    (some are not), what the choke point refused is taken out of what the walk found and
-    the nearest are taken again, up to LAG_RETRIES times (`without_refused`); None when that
-    does not settle it, or when what is left of the walk may be too short to tell."""
+    can come before them. When the graph lags PostgreSQL and offers what the reader may no
+    longer see (a confirmed distance is longer, or none), what the choke point refused is
+    taken out of what the walk found and the nearest are taken again, up to LAG_RETRIES
+    times (`without_refused`). None when that does not settle it, when what is left of the
+    walk may be too short to tell, or when the graph lacks what the reader may now see (a
+    confirmed distance is shorter), which taking elements out cannot mend."""
     found = graph.expand(scope, seeds=seeds, hops=hops, limit=limit)
     reached = algorithms.distances(found, seeds, hops)
     order = public_ids(reached)
@@ -336,6 +338,8 @@ def nearest_confirmed(
         distance = algorithms.distances(confirmed.records, seeds, hops)
         if all(distance.get(node) == reached[node] for node in candidates):
             return confirmed, distance
+        if any(distance.get(node, reached[node]) < reached[node] for node in candidates):
+            return None
         found = without_refused(found, candidates, confirmed)
         reached = algorithms.distances(found, seeds, hops)
     return None

@@ -117,3 +117,64 @@ def test_the_embedded_default_answers_on_networkx(tmp_path: Path):
         patch.setattr(selectors, "PATH_SEARCH_BUDGET", 1)
         stopped = client.get("/api/graph/paths/", {"source": str(beta), "target": str(gamma)}).json()
     assert stopped == {"paths": [], "length": None, "search_complete": False}
+
+
+class LaggingWalk:
+    """`nearest_confirmed` with a graph that lags and a choke point that knows better, both
+    stood in for by hand: `found` is what the graph's limited walk returns, `seen` what the
+    reader may see now (relationships; entities are those at their ends), `order` the public
+    ids. Counts the confirmations and the expansions asked for."""
+
+    def __init__(self, monkeypatch, *, found: set, seen: set, order: dict):
+        self.found, self.seen, self.asked, self.confirmed = found, seen, [], 0
+        monkeypatch.setattr(selectors, "public_ids", lambda pks: {pk: order[pk] for pk in pks})
+        monkeypatch.setattr(
+            selectors,
+            "relationships_among",
+            lambda scope, nodes: {t for t in self.found | self.seen if {t[0], t[1]} <= set(nodes)},
+        )
+        monkeypatch.setattr(selectors, "confirm", self.confirm)
+
+    def confirm(self, scope, triples, seeds=()):
+        self.confirmed += 1
+        kept = {triple: [1] for triple in triples if triple in self.seen}
+        ends = {end for s, t, _ in self.seen for end in (s, t)} | set(seeds)
+        return selectors.Confirmed(None, kept, {pk: pk for pk in ends})
+
+    def expand(self, scope, *, seeds, hops, limit=None):
+        self.asked.append(limit)
+        return set(self.found)
+
+    def nearest(self, *, limit: int):
+        answer = selectors.nearest_confirmed(None, {0}, 2, limit, self)
+        return None if answer is None else answer[1]
+
+
+def test_a_walk_the_graph_offers_too_much_is_taken_again_without_what_was_refused(monkeypatch):
+    # The graph still joins 0 and 2, which the reader no longer sees; 2 comes first by public
+    # id. Limit 1: the walk stopped at depth 1 ({1, 2}); 2 is refused, and 0 and 1 are left.
+    walk = LaggingWalk(
+        monkeypatch,
+        found={(0, 1, "CONTACT"), (0, 2, "CONTACT")},
+        seen={(0, 1, "CONTACT"), (1, 3, "CONTACT")},
+        order={0: "a", 1: "c", 2: "b"},
+    )
+    assert walk.nearest(limit=1) == {0: 0, 1: 1}
+    assert (walk.confirmed, walk.asked) == (2, [1])
+    # Limit 2: only two nodes are left within depth 1, and 3, not reached, might come next.
+    walk.confirmed, walk.asked = 0, []
+    assert walk.nearest(limit=2) is None
+    assert (walk.confirmed, walk.asked) == (1, [2])
+
+
+def test_a_walk_the_graph_offers_too_little_is_not_taken_again(monkeypatch):
+    # The reader now sees 0 - 2, which the graph does not have yet: 2 is nearer than the graph
+    # says, and taking elements out of the walk cannot bring it nearer.
+    walk = LaggingWalk(
+        monkeypatch,
+        found={(0, 1, "CONTACT"), (1, 2, "CONTACT"), (1, 3, "CONTACT")},
+        seen={(0, 1, "CONTACT"), (1, 2, "CONTACT"), (1, 3, "CONTACT"), (0, 2, "CONTACT")},
+        order={0: "a", 1: "b", 2: "c", 3: "d"},
+    )
+    assert walk.nearest(limit=2) is None
+    assert (walk.confirmed, walk.asked) == (1, [2])

@@ -262,13 +262,15 @@ def test_the_search_page_counts_to_the_limit_and_says_where_it_stopped(scene, se
 
     html = page(client, "/search/?q=quay")
     assert counted(html) == [("Company", "1"), ("Address", "1")]
-    assert "At least" not in html
+    assert "At least" not in html and "The search stopped" not in html
     settings.SEARCH_COUNT_LIMIT = 1
     first = min((scene.broker, scene.entity("WS-1", "address")), key=lambda entity: entity.pk)
     html = page(client, "/search/?q=quay")
     assert counted(html) == [({"company": "Company", "address": "Address"}[first.type], "1+")]
     assert set(ENTITY_LINK.findall(html)) == {str(first.public_id)}
     assert "At least 1; the first 1 are shown" in html
+    # The type past the limit is not listed: the page says others may match.
+    assert "The search stopped after the first 1 entities it found" in html
 
 
 def test_a_search_past_its_time_limit_is_refused_naming_q_and_keeps_no_audit(scene, settings, monkeypatch):

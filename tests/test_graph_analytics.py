@@ -699,7 +699,8 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
 def test_limited_walks_over_a_graph_that_lags_are_what_the_oracle_allows_now(scenario):
     """The graph synced with every grant, then the grants withdrawn with the sync not
     following: Neo4j offers what the grants showed, and each limited walk (nearest first,
-    ties by public id) must be what the oracle allows without them."""
+    ties by public id), from one entity or from every seized one, must be what the oracle
+    allows without them."""
     empty_graph_now()
     with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
         patch.setattr(selectors, "backend", CypherBackend)
@@ -731,6 +732,15 @@ def test_limited_walks_over_a_graph_that_lags_are_what_the_oracle_allows_now(sce
                     assert [(n["left_out"], n["left_out_capped"]) for n in answer["nodes"]] == [
                         (min(len(beyond[e]), 1), len(beyond[e]) > 1) for e in kept
                     ]
+            # Many seeds at once: the walk from every entity of the agency's seizure records.
+            seized = {m[1] for m in oracle.mentions(agency) if scenario.records[m[0]][1] == "seizure"}
+            for hops, limit in itertools.product((1, 3), (1, 2, 4)):
+                around = client.get("/api/graph/seizure-network/", {"hops": hops, "limit": limit}).json()
+                distance = oracle_distances(edges, seized, hops)
+                kept = sorted(distance, key=lambda e: (distance[e], public_id[e]))[:limit]
+                assert [(n["id"], n["distance"]) for n in around["nodes"]] == [
+                    (public_id[e], distance[e]) for e in kept
+                ]
         transaction.set_rollback(True)
 
 

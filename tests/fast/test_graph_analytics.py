@@ -145,8 +145,8 @@ class LaggingWalk:
         self.asked.append(limit)
         return set(self.found)
 
-    def nearest(self, *, limit: int):
-        answer = selectors.nearest_confirmed(None, {0}, 2, limit, self)
+    def nearest(self, *, limit: int, hops: int = 2):
+        answer = selectors.nearest_confirmed(None, {0}, hops, limit, self)
         return None if answer is None else answer[1]
 
 
@@ -178,3 +178,24 @@ def test_a_walk_the_graph_offers_too_little_is_not_taken_again(monkeypatch):
     )
     assert walk.nearest(limit=2) is None
     assert (walk.confirmed, walk.asked) == (1, [2])
+
+
+def test_a_walk_taken_again_is_not_answered_past_the_depth_the_graph_walked(monkeypatch):
+    # The limited walk stopped at depth 2. Without 0 - 1, which the reader no longer sees, 1 is
+    # at 2 and 3 and 7 at 3; so is 5, beyond 4, which the walk did not expand, and 5 comes
+    # first by public id: the fifth nearest cannot be told from what was walked.
+    walk = LaggingWalk(
+        monkeypatch,
+        found={
+            (0, 1, "OWNS"),
+            (0, 2, "OWNS"),
+            (1, 2, "OWNS"),
+            (2, 4, "OWNS"),
+            (1, 3, "OWNS"),
+            (1, 7, "OWNS"),
+        },
+        seen={(0, 2, "OWNS"), (1, 2, "OWNS"), (2, 4, "OWNS"), (1, 3, "OWNS"), (1, 7, "OWNS"), (4, 5, "OWNS")},
+        order={0: "b", 1: "c", 2: "d", 3: "e", 4: "f", 5: "a", 7: "g"},
+    )
+    assert walk.nearest(limit=5, hops=3) is None
+    assert (walk.confirmed, walk.asked) == (1, [5])

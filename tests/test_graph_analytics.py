@@ -22,6 +22,8 @@ import dataclasses
 import itertools
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -617,6 +619,22 @@ def oracle_clusters(oracle: Oracle, edges: set) -> set[frozenset[int]]:
     return {frozenset(group) for group in members if len(group) >= 2}
 
 
+@contextmanager
+def synced(scenario: Scenario, backend) -> Iterator[tuple[list, list]]:
+    """The scenario built (its users and entities) and synced to Neo4j, walked on `backend`
+    with left-out counts capped at 1 (two neighbours left out or more are "more than 1"),
+    and rolled back after."""
+    empty_graph_now()
+    with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selectors, "backend", backend)
+        patch.setattr(selectors, "LEFT_OUT_CAP", 1)
+        users, records, entities, _, _ = build(scenario)
+        enqueue_records([record.pk for record in records])
+        drain()
+        yield users, entities
+        transaction.set_rollback(True)
+
+
 @pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
 @hypothesis.settings(max_examples=12, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
 @hypothesis.given(scenario=scenarios())
@@ -634,14 +652,7 @@ def oracle_clusters(oracle: Oracle, edges: set) -> set[frozenset[int]]:
     )
 )
 def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenario):
-    empty_graph_now()
-    with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(selectors, "backend", backend)
-        # A cap of 1: a node with two neighbours left out or more is counted "more than 1".
-        patch.setattr(selectors, "LEFT_OUT_CAP", 1)
-        users, records, entities, _, _ = build(scenario)
-        enqueue_records([record.pk for record in records])
-        drain()
+    with synced(scenario, backend) as (users, entities):
         oracle = Oracle(scenario)
         public_id = {i: str(entity.public_id) for i, entity in enumerate(entities)}
         for agency, user in enumerate(users):
@@ -691,7 +702,6 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
             assert {n["id"] for n in around["nodes"]} == {
                 public_id[e] for e in oracle_distances(edges, seized, 1)
             }
-        transaction.set_rollback(True)
 
 
 @hypothesis.settings(max_examples=8, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
@@ -701,13 +711,7 @@ def test_limited_walks_over_a_graph_that_lags_are_what_the_oracle_allows_now(sce
     following: Neo4j offers what the grants showed, and each limited walk (nearest first,
     ties by public id), from one entity or from every seized one, must be what the oracle
     allows without them."""
-    empty_graph_now()
-    with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(selectors, "backend", CypherBackend)
-        patch.setattr(selectors, "LEFT_OUT_CAP", 1)
-        users, records, entities, _, _ = build(scenario)
-        enqueue_records([record.pk for record in records])
-        drain()
+    with synced(scenario, CypherBackend) as (users, entities):
         RecordGroupObjectPermission.objects.all().delete()
         oracle = Oracle(dataclasses.replace(scenario, grants=[]))
         public_id = {i: str(entity.public_id) for i, entity in enumerate(entities)}
@@ -741,7 +745,6 @@ def test_limited_walks_over_a_graph_that_lags_are_what_the_oracle_allows_now(sce
                 assert [(n["id"], n["distance"]) for n in around["nodes"]] == [
                     (public_id[e], distance[e]) for e in kept
                 ]
-        transaction.set_rollback(True)
 
 
 @pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])

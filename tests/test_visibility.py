@@ -186,6 +186,27 @@ def fetch_all(client: APIClient, url: str, **params: str) -> tuple[list[dict], i
     return body["results"], body["count"]
 
 
+def page_by_page(
+    client: APIClient, url: str, page_size: int, expected: list[str], *, counted_to: int, **params: str
+) -> None:
+    """Follows the list page by page: together the pages hold exactly `expected`, and the
+    first page's count is exact up to `counted_to` (or the first page's end, past it)."""
+    shown, page = [], 1
+    while True:
+        body = client.get(url, {"page": page, "page_size": page_size, **params}).json()
+        if page == 1:
+            counted = max(counted_to, page_size)
+            assert (body["count"], body["count_exact"]) == (
+                min(len(expected), counted),
+                len(expected) <= counted,
+            )
+        shown += [row["id"] for row in body["results"]]
+        if body["next"] is None:
+            break
+        page += 1
+    assert sorted(shown) == sorted(expected)
+
+
 @pytest.mark.django_db
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
@@ -304,22 +325,8 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
         client = APIClient()
         for agency, user in enumerate(users):
             client.force_authenticate(user)
-            expected = {str(records[i].public_id) for i in oracle.records(agency)}
-            shown, page = [], 1
-            while True:
-                body = client.get("/api/records/", {"page": page, "page_size": page_size}).json()
-                if page == 1:
-                    # A first page larger than the limit counts to its own end.
-                    counted = max(2, page_size)
-                    assert (body["count"], body["count_exact"]) == (
-                        min(len(expected), counted),
-                        len(expected) <= counted,
-                    )
-                shown += [row["id"] for row in body["results"]]
-                if body["next"] is None:
-                    break
-                page += 1
-            assert sorted(shown) == sorted(expected)
+            expected = [str(records[i].public_id) for i in oracle.records(agency)]
+            page_by_page(client, "/api/records/", page_size, expected, counted_to=2)
 
             rows, _ = fetch_all(client, "/api/entities/")
             listed = {row["id"]: row for row in rows}
@@ -342,22 +349,9 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
                 )
             for name_index, name in enumerate(NAMES):
                 named = {m[1] for m in oracle.mentions(agency) if m[3] == name_index}
-                found, page = [], 1
-                while True:
-                    query = {"q": name.split()[0], "page": page, "page_size": page_size}
-                    body = client.get("/api/search/", query).json()
-                    if page == 1:
-                        # A search counts to its own limit, not the lists' one.
-                        counted = max(3, page_size)
-                        assert (body["count"], body["count_exact"]) == (
-                            min(len(named), counted),
-                            len(named) <= counted,
-                        )
-                    found += [row["id"] for row in body["results"]]
-                    if body["next"] is None:
-                        break
-                    page += 1
-                assert sorted(found) == sorted(str(entities[i].public_id) for i in named)
+                expected = [str(entities[i].public_id) for i in named]
+                # A search counts to its own limit, not the lists' one.
+                page_by_page(client, "/api/search/", page_size, expected, counted_to=3, q=name.split()[0])
         transaction.set_rollback(True)
 
 

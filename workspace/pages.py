@@ -57,17 +57,18 @@ def work(request: HttpRequest, reader: Reader) -> HttpResponse:
 @reading
 def search(request: HttpRequest, reader: Reader) -> HttpResponse:
     query = intel_selectors.search_query(request.GET.get("q", ""))
-    groups = []
+    found = selectors.Found(groups=[], more=False)
     if query:
         with intel_selectors.search_time_limited():
-            groups = selectors.search(reader, query)
-        selectors.audit_search(reader, groups)
+            found = selectors.search(reader, query)
+        selectors.audit_search(reader, found)
     return render(
         request,
         "workspace/search.html",
         {
             "query": query,
-            "groups": groups,
+            "groups": found.groups,
+            "more": found.more,
             **choices(request, reader),
             "keep": [("q", query)] if query else [],
             "mentions_shown": settings.ENTITY_MENTIONS_SHOWN,

@@ -128,11 +128,16 @@ class Group:
     label: str
     count: int
     entities: list[Entity]
-    # Whether more of this type may match than `count`: the search stopped counting.
-    more: bool = False
 
 
-def search(reader: Reader, query: str) -> list[Group]:
+@dataclass
+class Found:
+    groups: list[Group]
+    # Whether more match than the groups count: the search stopped counting.
+    more: bool
+
+
+def search(reader: Reader, query: str) -> Found:
     """Entities whose names or identifiers (as the reader's records state them) contain the
     query, grouped by type: each type's count and its first SEARCH_PER_TYPE by public id. A
     phone number is searched as typed and by its digits, the way its mentions keep it
@@ -154,14 +159,16 @@ def search(reader: Reader, query: str) -> list[Group]:
             entities = list(found.filter(pk__any_of=ids).order_by("public_id")[:SEARCH_PER_TYPE])
             for entity in entities:
                 entity.shown_label = label(entity)
-            groups.append(Group(entity_type, type_label, len(ids), entities, more))
-    return groups
+            groups.append(Group(entity_type, type_label, len(ids), entities))
+    return Found(groups, more)
 
 
-def audit_search(reader: Reader, groups: list[Group]) -> None:
+def audit_search(reader: Reader, found: Found) -> None:
     """Logs the reads of the records whose mentions name the entities `search` shows;
     written apart from the search, whose reads run within a time limit."""
-    shown = {m.record_id: m.record.owner_id for g in groups for e in g.entities for m in e.visible_mentions}
+    shown = {
+        m.record_id: m.record.owner_id for g in found.groups for e in g.entities for m in e.visible_mentions
+    }
     selectors.audit_reads(reader, shown, via="search page")
 
 

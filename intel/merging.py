@@ -31,7 +31,7 @@ from intel.access import ANY_PURPOSE, access_policy, sees_everything
 from intel.bulk import set_column
 from intel.candidates import propose, refresh_name_fingerprints
 from intel.models import Entity, EntityIdentity, EntityMerge, Link, Mention, Record, ResolutionCandidate
-from intel.resolution import TIER_NAME
+from intel.resolution import TIER_NAME, TIER_NUMBER
 from intel.signals import entities_changed
 
 if TYPE_CHECKING:
@@ -553,6 +553,15 @@ def fold_identities(
         if stating == agency_id
     )
     members = _members(identities)
+    # A weaker entity is judged on every identity it states, not only on those the chunk
+    # names (as `fold_targets` judges): on a chunk that named only its ambiguous name, a
+    # fold its name at an address settles was undone, and the outcome hung on how the file
+    # happened to be cut into chunks.
+    weaker = [
+        pk for entries in members.values() for pk, member in entries.items() if member.tier < TIER_NUMBER
+    ]
+    stated = EntityIdentity.objects.filter(entity_id__any_of=weaker).values_list("identity", flat=True)
+    members.update(_members(set(stated) - set(members)))
     ids = {pk for entries in members.values() for pk in entries}
     # Without what each merge moved: only undoing one reads that, and locks it afresh.
     folded = {

@@ -367,6 +367,60 @@ def test_a_company_named_alone_joins_the_one_company_of_its_name_known_with_an_a
     assert EntityMerge.objects.get().automatic
 
 
+@pytest.mark.parametrize("later", ["cus", "pol"])
+def test_a_fold_its_address_settles_stands_when_a_later_file_names_only_the_shared_name(
+    tmp_path, cus, pol, later
+):
+    """Two registered companies share a name; a third row names it at the first's address
+    and no number, which makes it the first. A later file, of the same agency or another,
+    naming only the name (which says neither) leaves that fold standing: each file is one
+    chunk here, so a judgement made on the chunk's identities alone undid it."""
+    import_rows(
+        tmp_path,
+        cus.agency,
+        {
+            "external_ref": "L-1",
+            "importer_name": "Lekstroom Motors B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 11112222",
+            "importer_address": "Dijkweg 5, Vlissingen",
+            "importer_postcode": "4381 AB",
+        },
+        {
+            "external_ref": "L-2",
+            "importer_name": "Lekstroom Motors B.V.",
+            "importer_country": "NL",
+            "importer_reg_no": "KvK 33334444",
+            "importer_address": "Kerkweg 99, Groningen",
+            "importer_postcode": "9711 ZZ",
+        },
+        {
+            "external_ref": "L-3",
+            "importer_name": "LEKSTROOM MOTORS BV",
+            "importer_country": "NL",
+            "importer_address": "dijkweg 5 vlissingen",
+            "importer_postcode": "4381AB",
+        },
+        name="first.csv",
+    )
+    first, second = importer("L-1"), importer("L-2")
+    assert first != second
+    assert importer("L-3") == first, "its name at the first's address is the first"
+
+    agency = {"cus": cus, "pol": pol}[later].agency
+    import_rows(
+        tmp_path,
+        agency,
+        {"external_ref": "L-9", "importer_name": "Lekstroom Motors BV", "importer_country": "NL"},
+        name="later.csv",
+    )
+    alone = importer("L-9", agency)
+    assert alone not in (first, second)
+    assert candidates_of(alone) >= {first.pk, second.pk}
+    assert importer("L-3", cus.agency) == first, "the fold stands"
+    assert not EntityMerge.objects.filter(undone_at__isnull=False).exists()
+
+
 # --- candidates the candidate search must not miss ------------------------------------
 
 

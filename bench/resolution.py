@@ -280,13 +280,13 @@ def ensure_scenario_agencies() -> dict:
     return agencies
 
 
-def import_scenario(paths: dict[str, Path]) -> dict[str, int]:
-    """Imports each agency's file as that agency, through the import every agency uses;
-    returns the rows imported per agency."""
+def import_scenario(paths: dict[str, Path], **options: int) -> dict[str, int]:
+    """Imports each agency's file as that agency, through the import every agency uses
+    (`options`: its chunk sizes); returns the rows imported per agency."""
     from intel.import_writing import import_file
 
     agencies = ensure_scenario_agencies()
-    return {code: import_file(path, agencies[code]).rows for code, path in paths.items()}
+    return {code: import_file(path, agencies[code], **options).rows for code, path in paths.items()}
 
 
 # --- the run and its section of docs/benchmarks.md --------------------------------------

@@ -47,6 +47,10 @@ CHUNK_SIZE = 500
 # within IMPORT_MAX_ROW_BYTES may name hundreds of parties, and 500 such rows held hundreds
 # of thousands of resolved mentions in memory at once.
 CHUNK_MENTIONS = 20_000
+# The candidate search runs once this many entities were written or touched, not per chunk:
+# a chunk's names reach most blocks, so each search reads about every standing company and
+# person, and one search for several chunks reads them once.
+CANDIDATE_SEARCH_ENTITIES = 10_000
 
 
 @dataclass
@@ -472,6 +476,7 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     chunk_mentions: int = CHUNK_MENTIONS,
+    candidate_search_entities: int = CANDIDATE_SEARCH_ENTITIES,
     allow_unknown_columns: bool = False,
 ) -> ImportResult:
     """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
@@ -487,6 +492,11 @@ def import_file(
     errors: list[dict] = []
     perm_ids = owner_right_ids()
     releases = RowReleases(agency, user)
+    unsearched: set[int] = set()
+
+    def search_candidates() -> None:
+        find_candidates(unsearched)
+        unsearched.clear()
 
     def flush(plans: list[RowPlan], seen: SeenReferences) -> None:
         """Reports references met twice, then writes the chunk while the file is still clean."""
@@ -507,8 +517,10 @@ def import_file(
                 kept.append(plan)
         errors.extend(releases.problems(kept))
         if not errors:
-            # Candidates per chunk, not per file, so memory stays flat as the file grows.
-            find_candidates(write_chunk(kept, agency, user, batch, result, perm_ids, releases))
+            unsearched.update(write_chunk(kept, agency, user, batch, result, perm_ids, releases))
+            # Searched before the file ends, so memory stays flat as the file grows.
+            if len(unsearched) >= candidate_search_entities:
+                search_candidates()
 
     with transaction.atomic(), planned_as_lookups():
         if connection.vendor == "postgresql":
@@ -551,6 +563,7 @@ def import_file(
                     {"row": None, "field": None, "message": f"stopped after {MAX_REPORTED_ERRORS} problems"}
                 )
             raise ImportFailed(errors)
+        search_candidates()
         seen.clear()
         result.warnings = columns.warnings
         record_event(

@@ -179,7 +179,7 @@ def test_finding_candidates_reads_only_the_blocks_of_the_batch(world, django_ass
         world.company(f"Globex Shipping {n} GmbH")
     acme, _ = world.company("Acme Trading Ltd")
     typo, _ = world.company("Acme Tradng Ltd")
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         assert find_candidates([acme.pk, typo.pk]) == 1
 
 

@@ -168,10 +168,15 @@ def test_a_tiny_instance_scores_as_counted_by_hand(db, tmp_path):
 # --- the scenario's instance -----------------------------------------------------------
 
 
-@pytest.fixture
-def resolution(db, tmp_path):
+# As an import runs (one candidate search for the whole of these small files), and in small
+# chunks with a search every few of them, as in a large file: a search that only looks at
+# what its own chunks wrote would miss the pairs spread over several.
+@pytest.fixture(
+    params=[{}, {"chunk_size": 40, "candidate_search_entities": 150}], ids=["as-run", "small-chunks"]
+)
+def resolution(db, tmp_path, request):
     paths = ResolutionScenario(SEED, ROWS).write(tmp_path, file_format="csv")
-    assert sum(import_scenario(paths).values()) == ROWS
+    assert sum(import_scenario(paths, **request.param).values()) == ROWS
     return resolve_truth(truth_rows(tmp_path / "truth.jsonl")), tmp_path / "truth.jsonl"
 
 

@@ -135,7 +135,8 @@ class AnalyticsResult(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    # Indexed by `graph_analytics_result_unique`, which leads with it.
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+", db_index=False)
     operation = models.CharField(max_length=40)
     parameters = models.JSONField(default=dict)
     parameters_hash = models.CharField(max_length=64)

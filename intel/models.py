@@ -7,6 +7,7 @@ point from sharing to intel, never back.
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -56,7 +57,10 @@ class Releasability(models.TextChoices):
 
 
 class Record(PublicIdentity):
-    owner = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="records")
+    # Indexed by `record_unique_ref_per_owner` (and the list's index), which lead with it.
+    owner = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, related_name="records", db_index=False
+    )
     external_ref = models.CharField(max_length=100, help_text="The owner's own reference; unique per owner")
     category = models.CharField(max_length=20, choices=Category.choices)
     classification = models.PositiveSmallIntegerField(
@@ -104,6 +108,8 @@ class Record(PublicIdentity):
 
 
 class RecordUserObjectPermission(UserObjectPermissionBase):
+    # Indexed by guardian's unique (user, permission, object), which leads with the user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
     content_object = models.ForeignKey(Record, on_delete=models.CASCADE)
 
 
@@ -114,6 +120,9 @@ class RecordGroupObjectPermission(GroupObjectPermissionBase):
     that instant, because the visibility choke point compares it with the clock.
     """
 
+    # Indexed by guardian's unique (group, permission, object) and by `record_grant_lookup`,
+    # which lead with the group.
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, db_index=False)
     content_object = models.ForeignKey(Record, on_delete=models.CASCADE)
     expires_at = models.DateTimeField(null=True, blank=True)
 
@@ -182,7 +191,8 @@ class EntityIdentity(models.Model):
     on what that agency's own records state. Rows are kept after a merge, so that a folded
     entity is found again when the fold must be undone. Never shown."""
 
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identities")
+    # Indexed by `entity_identity_unique`, which leads with it.
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identities", db_index=False)
     identity = models.CharField(max_length=400, db_index=True)
     tier = models.PositiveSmallIntegerField()
     agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
@@ -215,7 +225,9 @@ class Role(models.TextChoices):
 class Mention(models.Model):
     """A record asserts an entity in a role, with the properties that record states."""
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="mentions")
+    # Indexed by `mention_unique_per_record_role`, which leads with the record: an index of its
+    # own was one more for every mention an import writes to keep up, and served nothing.
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="mentions", db_index=False)
     # Indexed by `mention_entity_recent`, which also serves every lookup by entity alone.
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="mentions", db_index=False)
     entity_type = models.CharField(
@@ -267,7 +279,8 @@ class LinkType(models.TextChoices):
 class Link(PublicIdentity):
     """A record asserts a typed relationship between two entities."""
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="links")
+    # Indexed by `link_unique_per_record`, which leads with the record (as a mention's).
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="links", db_index=False)
     # Indexed by `link_triple`, which also serves every lookup by source alone.
     source = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_out", db_index=False)
     target = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="links_in")
@@ -308,7 +321,8 @@ class ResolutionCandidate(PublicIdentity):
         MERGED = "merged", "Merged"
         REJECTED = "rejected", "Rejected"
 
-    entity_a = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    # Indexed by `candidate_unique_pair`, which leads with it.
+    entity_a = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+", db_index=False)
     entity_b = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
     score = models.FloatField()
     # What scored the pair (`intel.candidates.candidate_evidence`), from every agency's records:

@@ -132,7 +132,8 @@ class AgreementPartyQuerySet(models.QuerySet):
 
 
 class AgreementParty(models.Model):
-    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="parties")
+    # Indexed by `party_once_per_agreement`, which leads with it.
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="parties", db_index=False)
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="agreement_parties")
     provides = models.BooleanField(default=True)
     receives = models.BooleanField(default=True)
@@ -175,7 +176,10 @@ class RecordRelease(models.Model):
     stops the instant anything upstream stops; `inherited_redactions` is the union of what
     the agreements up the chain redact (their signed terms never change)."""
 
-    record = models.ForeignKey("intel.Record", on_delete=models.CASCADE, related_name="releases")
+    # Indexed by `release_once`, which leads with it.
+    record = models.ForeignKey(
+        "intel.Record", on_delete=models.CASCADE, related_name="releases", db_index=False
+    )
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="releases")
     released_by = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     released_at = models.DateTimeField(auto_now_add=True)
@@ -250,7 +254,10 @@ class DisclosureRequest(PublicIdentity):
 class Consent(models.Model):
     """The owner's recorded consent to use a record beyond one of its handling codes."""
 
-    record = models.ForeignKey("intel.Record", on_delete=models.CASCADE, related_name="consents")
+    # Indexed by `consent_once`, which leads with it.
+    record = models.ForeignKey(
+        "intel.Record", on_delete=models.CASCADE, related_name="consents", db_index=False
+    )
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     caveat = models.CharField(max_length=30)
     request = models.ForeignKey(DisclosureRequest, on_delete=models.PROTECT, related_name="consents")

@@ -25,7 +25,8 @@ class RiskProfile(PublicIdentity):
         PROPOSED = "proposed", "Proposed"
         REJECTED = "rejected", "Rejected"
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    # Indexed by `risk_profile_version`, which leads with it.
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+", db_index=False)
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices)
     weights = models.JSONField(help_text="Indicator name to its weight")
@@ -81,7 +82,8 @@ class ShipmentScore(models.Model):
     """A declaration's score for its owner agency: the sum of `parts`, one per indicator that
     fired (name, weight, value, contribution, explanation and the evidence behind it)."""
 
-    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    # Indexed by `shipment_score_once` and `shipment_score_queue`, which lead with it.
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+", db_index=False)
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
     occurred_on = models.DateField(null=True, blank=True)
     score = models.FloatField()
@@ -118,7 +120,8 @@ class Decision(PublicIdentity):
         SEIZURE = "seizure", "Seizure"
         OTHER_VIOLATION = "other_violation", "Other violation"
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    # Indexed by `decision_once` and `decision_recent`, which lead with it.
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+", db_index=False)
     record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=10, choices=Action.choices)
     random_pick = models.BooleanField(

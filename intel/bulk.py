@@ -7,6 +7,7 @@ import json
 import zlib
 from collections.abc import Iterable
 
+import orjson
 from django.db import connection, models
 from django.utils import timezone
 from psycopg import sql
@@ -67,11 +68,12 @@ def insert_rows(
             target, sql.SQL(", ").join([names, *([sql.Identifier("position")] if ignore_conflicts else [])])
         )
         with cursor.cursor.copy(statement) as copy:
-            # Hundreds of thousands of rows in a large import: only the JSON values are visited.
+            # Hundreds of thousands of rows in a large import: only the JSON values are visited,
+            # and written by orjson, whose encoder is compiled where json's runs in Python.
             for position, row in enumerate(rows):
                 values = [*row, *[make() for make in fill]]
                 for i in json_columns:
-                    values[i] = json.dumps(values[i])
+                    values[i] = orjson.dumps(values[i]).decode()
                 if ignore_conflicts:
                     values.append(position)
                 copy.write_row(values)

@@ -67,13 +67,18 @@ ForeignObject.register_lookup(AnyOf)
 @contextmanager
 def planned_as_lookups() -> Iterator[None]:
     """Inside a transaction: its statements are planned with no sequential scan where an
-    index serves, and the setting is put back after them (a rollback puts it back too).
+    index serves, each for its own values, and the settings are put back after them.
 
     For an import, whose every statement looks rows up by their keys. Statistics cannot
     count a transaction's own rows until it commits (autovacuum does not see them), so in
     a large import they describe the tables as they were before it, or as empty: a lookup
     of a few hundred keys in a column they know nothing of is estimated at the whole table,
-    and was planned as a scan of it, a cost per chunk that grew with the table."""
+    and was planned as a scan of it, a cost per chunk that grew with the table.
+
+    Nor does psycopg prepare them (config/settings.py has the server prepare a statement
+    run five times on a connection): PostgreSQL may keep a generic plan for a prepared
+    statement, and one kept from the import's first chunks, planned when the tables looked
+    empty, stayed as they grew. The foreign key checks of the rows copied keep theirs."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -81,6 +86,12 @@ def planned_as_lookups() -> Iterator[None]:
         cursor.execute("SELECT current_setting('enable_seqscan')")
         (previous,) = cursor.fetchone()
         cursor.execute("SET LOCAL enable_seqscan = off")
-    yield
+    driver = connection.connection
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])

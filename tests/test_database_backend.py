@@ -1,6 +1,7 @@
 """The project's PostgreSQL backend (core/postgresql) reads timestamps with psycopg's
 compiled loader, and they come back as Django's own loader gave them: aware, in UTC, to the
-microsecond, whatever offset they were written with."""
+microsecond, whatever offset they were written with. And how an import's statements are
+planned on it (`intel.lookups.planned_as_lookups`)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -8,6 +9,8 @@ import pytest
 from django.db import DataError, connection
 
 from core.postgresql.base import CompiledUtcLoader
+from intel.lookups import planned_as_lookups
+from intel.models import Entity
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +53,29 @@ def test_null_and_infinity_are_read_as_django_reads_them():
     assert read("SELECT NULL::timestamptz") == (None,)
     with pytest.raises(DataError, match=r"(?i)infinity|too large|year"):
         read("SELECT 'infinity'::timestamptz")
+
+
+def prepared_statements() -> int:
+    (count,) = read(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement NOT LIKE %s", ["%pg_prepared%"]
+    )
+    return count
+
+
+def look_up_keys(times: int) -> None:
+    for _ in range(times):
+        list(Entity.objects.filter(type="company", key__any_of=["NL:reg:1", "NL:reg:2"]).values_list("pk"))
+
+
+def test_an_imports_lookups_are_planned_for_their_values_and_never_prepared():
+    """The server prepares a statement run five times on a connection (config/settings.py),
+    and PostgreSQL may then keep one generic plan for it; an import's lookups are planned
+    each time for the keys they ask, as the tables grow within its transaction."""
+    before = prepared_statements()
+    with planned_as_lookups():
+        assert read("SHOW enable_seqscan") == ("off",)
+        look_up_keys(8)
+        assert prepared_statements() == before
+    assert read("SHOW enable_seqscan") == ("on",)
+    look_up_keys(8)
+    assert prepared_statements() == before + 1, "outside an import, the statement is prepared"

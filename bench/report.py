@@ -32,7 +32,7 @@ PROFILE_ROWS = [
     (("django/db/models/sql/compiler.py", "as_sql"), "    Django SQL compilation (as_sql, all)"),
     (("django/db/models/base.py", "__init__"), "    Model.__init__ (ORM objects built)"),
     (("psycopg/_queries.py", "convert"), "    psycopg client-side parameter quoting"),
-    (("intel/candidates.py", "find_candidates"), "find_candidates, per chunk"),
+    (("intel/candidates.py", "find_candidates"), "find_candidates, per 10,000 entities written"),
     (("intel/candidates.py", "_fingerprints_by_entity"), "  _fingerprints_by_entity (mentions of peers)"),
     (("psycopg/connection.py", "commit"), "COMMIT (deferred FK constraint checks)"),
     (("psycopg/connection.py", "wait"), "waiting on PostgreSQL (all statements + commit)"),
@@ -300,7 +300,8 @@ def _import_section(add, results: dict) -> None:
         "seizures, with the spelling variants of real files "
         f"({imp['file_mib']} MiB, `demo/resolution_scenario.py`, generated in {imp['generate_seconds']} s) "
         "imported by `intel.import_writing.import_file` (validation, entity resolution, writing in chunks "
-        "of 500, candidate search per chunk, one all-or-nothing transaction) into empty tables, in "
+        "of 500, a candidate search per 10,000 entities written, one all-or-nothing transaction) into "
+        "empty tables of a new database, in "
         "a fresh process per import. Peak memory is that process's VmHWM (the kernel's high-water "
         "mark of its resident memory, from /proc; not ru_maxrss, which Linux carries over from the "
         "parent across fork and exec), Django and all imports included."

@@ -556,7 +556,8 @@ def fold_identities(
     # A weaker entity is judged on every identity it states, not only on those the chunk
     # names (as `fold_targets` judges): on a chunk that named only its ambiguous name, a
     # fold its name at an address settles was undone, and the outcome hung on how the file
-    # happened to be cut into chunks.
+    # happened to be cut into chunks. One round reaches every entity to judge: whatever
+    # states a name at an address states the name too.
     weaker = [
         pk for entries in members.values() for pk, member in entries.items() if member.tier < TIER_NUMBER
     ]

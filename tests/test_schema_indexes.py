@@ -6,23 +6,14 @@ redundant: an import wrote three such indexes for each record, mention and link.
 
 Read from PostgreSQL's catalog of the migrated test database, not from the models."""
 
+from pathlib import Path
+
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.db import connection
 
 pytestmark = pytest.mark.django_db
-
-PROJECT_APPS = (
-    "audit",
-    "agencies",
-    "intel",
-    "sharing",
-    "graph",
-    "linkchart",
-    "cases",
-    "targeting",
-    "workspace",
-)
 
 # Each btree index without a predicate: its table and its columns in order (expression
 # columns, attnum 0, have no name and make an index nobody's prefix).
@@ -40,12 +31,13 @@ GROUP BY 1, 2, 3
 
 
 def project_tables() -> list[str]:
-    """The tables of the project's models; not the join tables Django makes for a
-    many-to-many field, whose indexes are Django's to lay out."""
+    """The tables of the models of the project's own apps (those under its directory); not
+    the join tables Django makes for a many-to-many field, whose indexes are Django's."""
     return [
         model._meta.db_table
-        for label in PROJECT_APPS
-        for model in apps.get_app_config(label).get_models()
+        for app in apps.get_app_configs()
+        if Path(app.path).is_relative_to(settings.BASE_DIR) and "site-packages" not in Path(app.path).parts
+        for model in app.get_models()
         if model._meta.managed and not model._meta.auto_created
     ]
 

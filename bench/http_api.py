@@ -52,7 +52,8 @@ def free_port() -> int:
 def server_command(port: int, workers: int) -> list[str]:
     return [
         str(Path(sys.executable).parent / "gunicorn"),
-        "config.wsgi:application",
+        "--config",
+        "config/gunicorn.conf.py",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -62,6 +63,11 @@ def server_command(port: int, workers: int) -> list[str]:
         "--access-logfile",
         "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null",
     ]
+
+
+def served_by(workers: int) -> str:
+    """The server's command line as the figures name it."""
+    return shlex.join(["gunicorn", *server_command(0, workers)[1:]]).replace("127.0.0.1:0", "127.0.0.1:PORT")
 
 
 @contextmanager
@@ -263,9 +269,7 @@ def measure(
                 if round_ >= warmup:
                     samples.append(Sample(kind, cls, "warm", ms, status, size))
     return {
-        "server": shlex.join(["gunicorn", *server_command(0, workers)[1:]]).replace(
-            "127.0.0.1:0", "127.0.0.1:PORT"
-        ),
+        "server": served_by(workers),
         "workers": workers,
         "requests_per_kind": requests_per_kind,
         "warmup": warmup,

@@ -697,8 +697,8 @@ def _load_section(add, load: dict, run: dict) -> None:
     add("")
     add(
         f"`bench/locustfile.py`: {load['analysts']} analysts and {load['liaisons']} liaison officers for "
-        f"{load['run_seconds']} s against gunicorn with {load['server_workers']} workers, locust on the same "
-        "machine. Analysts (1 to 3 s between tasks) list records (first pages, filters, page 50), read "
+        f"{load['run_seconds']} s against `{load.get('server', 'gunicorn')}`, locust on the same machine. "
+        "Analysts (1 to 3 s between tasks) list records (first pages, filters, page 50), read "
         "records and entities, list an entity's links, search and export; liaison officers work their "
         "queue (API and page), approve or refuse pending disclosure requests, release their agency's "
         "records and open the page of what their agency shares. Sign-ins (tokens; the liaisons' pages with "

@@ -387,6 +387,7 @@ def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
         "run_seconds": args.load_seconds,
         "wall_seconds": round(seconds, 1),
         "server_workers": args.server_workers,
+        "server": http.served_by(args.server_workers),
         "locust_exit": completed.returncode,
         **report.locust_results(prefix),
     }

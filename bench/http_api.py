@@ -52,8 +52,7 @@ def free_port() -> int:
 def server_command(port: int, workers: int) -> list[str]:
     return [
         str(Path(sys.executable).parent / "gunicorn"),
-        "--config",
-        "config/gunicorn.conf.py",
+        "config.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

@@ -296,10 +296,12 @@ HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
 PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 500)
-# A search (API or page) counts the entities it finds up to here. A common word's count
-# walks the entities until this many are found, each asked the rule, which made it the
-# busiest request of a working day; who searches reads the first page and narrows the text.
-SEARCH_COUNT_LIMIT = env_int("SEARCH_COUNT_LIMIT", 100)
+# Lists of entities (the entity list, a search's API and page) count up to here. An entity is
+# asked the rule through its mentions, a probe of each of its records: counting 500 walked
+# over a thousand entities for a viewer who sees few records, most of the entity list's
+# time, and a common word's count made search the busiest request of a working day. Who
+# lists entities reads the first pages and narrows by type or text.
+ENTITY_COUNT_LIMIT = env_int("ENTITY_COUNT_LIMIT", 100)
 # A search (API or page) whose any statement runs longer than this is stopped and refused
 # as too broad (400 naming `q`), not left to hold a worker while it walks every entity.
 SEARCH_STATEMENT_SECONDS = float(os.environ.get("SEARCH_STATEMENT_SECONDS", "10"))

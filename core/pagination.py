@@ -123,8 +123,8 @@ class LimitedCountPaginator(Paginator):
 
 
 class Pagination(PageNumberPagination):
-    """Page numbers, with `count` exact up to PAGINATION_COUNT_LIMIT rows (a search's up to
-    SEARCH_COUNT_LIMIT: `SearchPagination`); past that `count` is that limit and
+    """Page numbers, with `count` exact up to PAGINATION_COUNT_LIMIT rows (a list of entities'
+    up to ENTITY_COUNT_LIMIT: `EntityPagination`); past that `count` is that limit and
     `count_exact` is false, and `next` still leads on. A page deeper than the limit counts
     up to its own end."""
 
@@ -162,5 +162,5 @@ class Pagination(PageNumberPagination):
         return response
 
 
-class SearchPagination(Pagination):
-    count_limit_setting = "SEARCH_COUNT_LIMIT"
+class EntityPagination(Pagination):
+    count_limit_setting = "ENTITY_COUNT_LIMIT"

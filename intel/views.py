@@ -18,7 +18,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from core.identity import PublicLookup
-from core.pagination import SearchPagination, count_up_to
+from core.pagination import EntityPagination, count_up_to
 from core.viewsets import RestrictedViewSet
 from intel import exports, selectors
 from intel.filters import EntityFilter, LinkFilter, RecordFilter
@@ -199,6 +199,7 @@ class EntityViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Entities with at least one mention in a visible record, shown only through those mentions."""
 
     filterset_class = EntityFilter
+    pagination_class = EntityPagination
     via = "entities"
     selector = staticmethod(selectors.visible_entities)
     selector_by_action = {"list": selectors.listed_entities}
@@ -231,7 +232,7 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Entities whose names or identifiers, in records the caller may see, contain `q`."""
 
     serializer_class = EntitySerializer
-    pagination_class = SearchPagination
+    pagination_class = EntityPagination
     via = "search"
     selector = staticmethod(selectors.visible_entities)
 

@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
 from intel.import_writing import import_file
+from intel.models import Entity
 from tests.test_import import EXAMPLES
 
 
@@ -78,3 +79,25 @@ def test_a_page_past_the_limit_counts_to_its_own_end(analyst, settings):
 def test_a_page_that_does_not_exist_is_not_found_past_the_limit_too(analyst, settings, page):
     settings.PAGINATION_COUNT_LIMIT = 1
     assert analyst.get("/api/records/", {"page_size": 1, "page": page}).status_code == 404
+
+
+def test_lists_of_entities_count_to_their_own_limit_and_lead_on_past_it(analyst, settings):
+    # The analyst's agency owns every record: each entity standing is one it may see.
+    standing = Entity.objects.filter(merged_into=None).count()
+    assert standing > 3, "the examples name more than three entities"
+    settings.PAGINATION_COUNT_LIMIT = 1000
+    settings.ENTITY_COUNT_LIMIT = 2
+    records = analyst.get("/api/records/").json()
+    assert records["count_exact"] is True
+    first = analyst.get("/api/entities/", {"page_size": 1}).json()
+    assert (first["count"], first["count_exact"]) == (2, False)
+    seen, url = [row["id"] for row in first["results"]], first["next"]
+    while url:
+        page = analyst.get(url).json()
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+    assert (page["count"], page["count_exact"]) == (standing, True)
+    assert len(seen) == len(set(seen)) == standing
+    settings.ENTITY_COUNT_LIMIT = 1000
+    whole = analyst.get("/api/entities/", {"page_size": 1000}).json()
+    assert (whole["count"], whole["count_exact"]) == (standing, True)

@@ -305,13 +305,13 @@ def test_small_pages_and_each_entitys_latest_mention_are_what_the_oracle_allows(
     """The paths that read less than everything, where hidden rows lie between visible ones:
     records page by page (their keys first, then their rows by key) with the count stopping
     at PAGINATION_COUNT_LIMIT (or a first page's end past it), searches page by page with the
-    count stopping at SEARCH_COUNT_LIMIT, and each entity named by its
+    count stopping at ENTITY_COUNT_LIMIT, and each entity named by its
     most recent visible mention alone (ENTITY_MENTIONS_SHOWN = 1, and LABEL_MENTIONS = 1 for
     a list: the walk down the entity's mentions that stops at the limit), in a list of every
     entity and in its detail, with its mentions counted."""
     with (
         transaction.atomic(),
-        override_settings(PAGINATION_COUNT_LIMIT=2, SEARCH_COUNT_LIMIT=3, ENTITY_MENTIONS_SHOWN=1),
+        override_settings(PAGINATION_COUNT_LIMIT=2, ENTITY_COUNT_LIMIT=3, ENTITY_MENTIONS_SHOWN=1),
         mock.patch.object(intel_selectors, "LABEL_MENTIONS", 1),
         # No text is rare here: each is taken for a common word (found by walking every
         # entity) or a few busy entities' name (theirs listed, or walked past the listing's

@@ -72,7 +72,7 @@ def search(request: HttpRequest, reader: Reader) -> HttpResponse:
             **choices(request, reader),
             "keep": [("q", query)] if query else [],
             "mentions_shown": settings.ENTITY_MENTIONS_SHOWN,
-            "counted_to": settings.SEARCH_COUNT_LIMIT,
+            "counted_to": settings.ENTITY_COUNT_LIMIT,
         },
     )
 

@@ -141,13 +141,13 @@ def search(reader: Reader, query: str) -> Found:
     """Entities whose names or identifiers (as the reader's records state them) contain the
     query, grouped by type: each type's count and its first SEARCH_PER_TYPE by public id. A
     phone number is searched as typed and by its digits, the way its mentions keep it
-    ("010 555 0199" finds +31105550199). The first SEARCH_COUNT_LIMIT entities found are
+    ("010 555 0199" finds +31105550199). The first ENTITY_COUNT_LIMIT entities found are
     counted, in one walk that stops there: counted per type to the end, a common word walked
     every entity of each type it is rare in, for seconds at a million records."""
     found = selectors.search_entities(reader, query)
     if PHONE_LIKE.fullmatch(query):
         found = found | selectors.search_entities(reader, re.sub(r"\D", "", query))
-    limit = settings.SEARCH_COUNT_LIMIT
+    limit = settings.ENTITY_COUNT_LIMIT
     hits = list(found.order_by("pk").values_list("pk", "type")[: limit + 1])
     more = len(hits) > limit
     found_of_type: dict[str, list[int]] = defaultdict(list)

@@ -1,8 +1,10 @@
 """Every mention and link keeps a copy of its entities' types, which the visibility rule
 tests in place of a join to the entities: whichever path wrote the row (an import, its
 re-import with other parties, a merge and its undo, the ORM's create and bulk_create), the
-copy equals the entity's type. The oracle reads the entity table by SQL; the types a row's
-parties have are written by hand."""
+copy equals the entity's type. And every link lies in a record that mentions both its ends
+with the link's copies of their types, which lets a confirmed link confirm its ends
+(`graph.selectors.confirmed_neighbours`). The oracles read the tables by SQL; the types a
+row's parties have are written by hand."""
 
 import json
 from pathlib import Path
@@ -14,6 +16,7 @@ from agencies.models import Agency, User
 from intel.import_writing import import_file
 from intel.merging import merge_entities, undo_merge
 from intel.models import Entity, Link, LinkType, Mention, Record
+from intel.services import delete_record
 from sharing import releases
 from tests.sharing_helpers import in_force, staff
 
@@ -47,6 +50,20 @@ def copies_that_differ() -> list[tuple]:
             SELECT 'link', l.id FROM intel_link l
             JOIN intel_entity s ON s.id = l.source_id JOIN intel_entity t ON t.id = l.target_id
             WHERE l.source_type <> s.type OR l.target_type <> t.type
+            """
+        )
+        return cursor.fetchall()
+
+
+def links_with_an_end_unmentioned() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT l.id, l.source_id, l.target_id FROM intel_link l
+            WHERE NOT EXISTS (SELECT 1 FROM intel_mention m WHERE m.record_id = l.record_id
+                              AND m.entity_id = l.source_id AND m.entity_type = l.source_type)
+               OR NOT EXISTS (SELECT 1 FROM intel_mention m WHERE m.record_id = l.record_id
+                              AND m.entity_id = l.target_id AND m.entity_type = l.target_type)
             """
         )
         return cursor.fetchall()
@@ -102,6 +119,7 @@ def test_an_import_and_its_reimport_copy_every_type(tmp_path, agency):
     importer = Mention.objects.get(record=record, role="importer")
     assert importer.entity_type == "person"
     assert copies_that_differ() == []
+    assert links_with_an_end_unmentioned() == []
     assert Mention.objects.filter(entity_type="").count() == Link.objects.filter(source_type="").count() == 0
 
 
@@ -114,11 +132,29 @@ def test_a_merge_and_its_undo_keep_the_copies(tmp_path, agency):
         Mention.objects.get(record__external_ref=ref, role="importer").entity for ref in ("CUS-1", "CUS-3")
     )
     assert survivor != merged
+    assert links_with_an_end_unmentioned() == []
     merge = merge_entities(survivor, merged, analyst)
     assert copies_that_differ() == []
+    assert links_with_an_end_unmentioned() == []
     undo_merge(merge, analyst)
     assert copies_that_differ() == []
+    assert links_with_an_end_unmentioned() == []
     assert set(Mention.objects.filter(entity=merged).values_list("entity_type", flat=True)) == {"company"}
+
+
+def test_a_fold_on_import_and_a_record_deleted_leave_every_link_in_a_record_naming_its_ends(tmp_path, agency):
+    named = {**ROW, "external_ref": "CUS-5", "importer": {**ROW["importer"], "reg_no": "NL853746333B01"}}
+    import_file(write(tmp_path, [ROW]), agency)
+    by_name = Mention.objects.get(record__external_ref="CUS-1", role="importer").entity
+    # The name-keyed company meets its registration number and folds into the registered one.
+    import_file(write(tmp_path, [named]), agency)
+    assert Entity.objects.get(pk=by_name.pk).merged_into_id is not None
+    assert Link.objects.filter(record__external_ref="CUS-1", source_type="company").exists()
+    assert links_with_an_end_unmentioned() == []
+    analyst = User.objects.create_user(username="ana", password="x", agency=agency, role=User.Role.ANALYST)
+    delete_record(Record.objects.get(external_ref="CUS-5"), analyst)
+    assert not Record.objects.filter(external_ref="CUS-5").exists()
+    assert links_with_an_end_unmentioned() == []
 
 
 def test_the_orm_paths_fill_the_copies(agency):

@@ -297,10 +297,11 @@ HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
 # List endpoints count rows exactly up to here (or as deep as the page asked for).
 PAGINATION_COUNT_LIMIT = env_int("PAGINATION_COUNT_LIMIT", 500)
 # Lists of entities (the entity list, a search's API and page) count up to here. An entity is
-# asked the rule through its mentions, a probe of each of its records: counting 500 walked
-# over a thousand entities for a viewer who sees few records, most of the entity list's
-# time, and a common word's count made search the busiest request of a working day. Who
-# lists entities reads the first pages and narrows by type or text.
+# asked the rule through its mentions, a probe of each of its records, and for an agency
+# that sees few records most entities walked are passed over: counting as far as other
+# lists do was most of the entity list's time, and a common word's count made search the
+# busiest request of a working day. Who lists entities reads the first pages and narrows
+# by type or text.
 ENTITY_COUNT_LIMIT = env_int("ENTITY_COUNT_LIMIT", 100)
 # A search (API or page) whose any statement runs longer than this is stopped and refused
 # as too broad (400 naming `q`), not left to hold a worker while it walks every entity.

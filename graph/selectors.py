@@ -250,9 +250,9 @@ def confirmed_neighbours(
     """The (node, other) pairs of the page joined by a link of its relationships that the
     reader may see (in the scope). The rule is asked of the links, as `relationships_behind`
     asks it. That confirms the other end too: a link lies in a record that mentions both its
-    ends with the link's copies of their types (`Link.objects.ends_unmentioned` finds none),
-    and a mention is visible wherever its record is, unless its type is redacted, which
-    hides the link as well."""
+    ends with the link's copies of their types (tests/test_entity_type_copies.py holds every
+    write path to that), and a mention is visible wherever its record is, unless its type is
+    redacted, which hides the link as well."""
     triples = {triple for rows in page.values() for _, triple in rows}
     window = {node: {other for other, _ in rows} for node, rows in page.items()}
     rows = visible_link_rows(scope, triples, "source_id", "target_id", "source_type", "target_type")

@@ -248,11 +248,10 @@ def confirmed_neighbours(
     scope: Scope, page: dict[int, list[tuple[int, Triple]]], seeds: Collection[int]
 ) -> set[tuple[int, int]]:
     """The (node, other) pairs of the page joined by a link of its relationships that the
-    reader may see (in the scope). The rule is asked of the links, as `relationships_behind`
-    asks it. That confirms the other end too: a link lies in a record that mentions both its
-    ends with the link's copies of their types (tests/test_entity_type_copies.py holds every
-    write path to that), and a mention is visible wherever its record is, unless its type is
-    redacted, which hides the link as well."""
+    reader may see (in the scope) whose other end the reader may see too. The rule is asked
+    of the links, as `relationships_behind` asks it, and of the far ends: every write path
+    keeps a link in a record that names both its ends, but a row linking an entity its
+    record does not name would make a visible link of a hidden entity."""
     triples = {triple for rows in page.values() for _, triple in rows}
     window = {node: {other for other, _ in rows} for node, rows in page.items()}
     rows = visible_link_rows(scope, triples, "source_id", "target_id", "source_type", "target_type")
@@ -262,7 +261,17 @@ def confirmed_neighbours(
         if scope.entity_types is None
         or ((s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds))
     }
-    return {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
+    joined = {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
+    others = sorted({other for _, other in joined})
+    reader = scope.reader
+    shown = set()
+    for start in range(0, len(others), IDS_PER_QUERY):
+        shown |= set(
+            selectors.visible_entities(reader, named=False)
+            .filter(pk__any_of=others[start : start + IDS_PER_QUERY])
+            .values_list("pk", flat=True)
+        )
+    return {(node, other) for node, other in joined if other in shown}
 
 
 def public_ids(pks: Collection[int]) -> dict[int, str]:

@@ -2,9 +2,8 @@
 tests in place of a join to the entities: whichever path wrote the row (an import, its
 re-import with other parties, a merge and its undo, the ORM's create and bulk_create), the
 copy equals the entity's type. And every link lies in a record that mentions both its ends
-with the link's copies of their types, which lets a confirmed link confirm its ends
-(`graph.selectors.confirmed_neighbours`). The oracles read the tables by SQL; the types a
-row's parties have are written by hand."""
+with the link's copies of their types: a record names what it links. The oracles read the
+tables by SQL; the types a row's parties have are written by hand."""
 
 import json
 from pathlib import Path

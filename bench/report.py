@@ -26,13 +26,13 @@ PROFILE_ROWS = [
     (("intel/resolution.py", "resolve_vessel"), "  resolve_vessel"),
     (("intel/resolution.py", "resolve_container"), "  resolve_container"),
     (("intel/resolution.py", "normalize_country"), "  normalize_country (pycountry lookup)"),
-    (("intel/import_writing.py", "write_chunk"), "write_chunk, per 500 rows"),
+    (("intel/import_writing.py", "write_chunk"), "write_chunk, per chunk"),
     (("intel/import_writing.py", "resolve_entities"), "  resolve_entities (SELECT + INSERT entities)"),
     (("django/db/models/query.py", "bulk_create"), "  QuerySet.bulk_create (all tables)"),
     (("django/db/models/sql/compiler.py", "as_sql"), "    Django SQL compilation (as_sql, all)"),
     (("django/db/models/base.py", "__init__"), "    Model.__init__ (ORM objects built)"),
     (("psycopg/_queries.py", "convert"), "    psycopg client-side parameter quoting"),
-    (("intel/candidates.py", "find_candidates"), "find_candidates, per 10,000 entities written"),
+    (("intel/candidates.py", "find_candidates"), "find_candidates, per CANDIDATE_SEARCH_ENTITIES written"),
     (("intel/candidates.py", "_fingerprints_by_entity"), "  _fingerprints_by_entity (mentions of peers)"),
     (("psycopg/connection.py", "commit"), "COMMIT (deferred FK constraint checks)"),
     (("psycopg/connection.py", "wait"), "waiting on PostgreSQL (all statements + commit)"),
@@ -300,7 +300,8 @@ def _import_section(add, results: dict) -> None:
         "seizures, with the spelling variants of real files "
         f"({imp['file_mib']} MiB, `demo/resolution_scenario.py`, generated in {imp['generate_seconds']} s) "
         "imported by `intel.import_writing.import_file` (validation, entity resolution, writing in chunks "
-        "of 500, a candidate search per 10,000 entities written, one all-or-nothing transaction) into "
+        "of `CHUNK_SIZE` rows, a candidate search per `CANDIDATE_SEARCH_ENTITIES` entities written, one "
+        "all-or-nothing transaction) into "
         "empty tables of a new database, in "
         "a fresh process per import. Peak memory is that process's VmHWM (the kernel's high-water "
         "mark of its resident memory, from /proc; not ru_maxrss, which Linux carries over from the "

@@ -191,16 +191,19 @@ class EntityIdentity(models.Model):
     on what that agency's own records state. Rows are kept after a merge, so that a folded
     entity is found again when the fold must be undone. Never shown."""
 
-    # Indexed by `entity_identity_unique`, which leads with it.
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identities", db_index=False)
-    identity = models.CharField(max_length=400, db_index=True)
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identities")
+    # Indexed only by `entity_identity_unique`, which leads with it. While that index led
+    # with the entity, an import's lookup of identities (planned with statistics that lag
+    # the import's own rows, and no sequential scan) could be planned as a scan of all of
+    # it, in place of the identity's own index, and took longer with every chunk.
+    identity = models.CharField(max_length=400)
     tier = models.PositiveSmallIntegerField()
     agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         verbose_name_plural = "entity identities"
         constraints = [
-            models.UniqueConstraint(fields=["entity", "identity", "agency"], name="entity_identity_unique")
+            models.UniqueConstraint(fields=["identity", "entity", "agency"], name="entity_identity_unique")
         ]
 
     def __str__(self) -> str:

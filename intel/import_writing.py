@@ -20,17 +20,20 @@ from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
 from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
-from intel.lookups import planned_as_lookups
+from intel.lookups import GrowingTables, planned_as_lookups
 from intel.merging import agency_sees_all_of, fold_identities, fold_targets
 from intel.models import (
     Entity,
+    EntityIdentity,
     EntityMerge,
     EntityType,
     Link,
     LinkType,
     Mention,
     Record,
+    RecordGroupObjectPermission,
     Releasability,
+    ResolutionCandidate,
 )
 from intel.releasing import release_service
 from intel.resolution import (
@@ -42,6 +45,17 @@ from intel.rights import grant_rights, owner_right_ids
 from intel.signals import records_changed
 
 MAX_REPORTED_ERRORS = 1000
+# What an import writes and looks up, its records first (`lookups.GrowingTables`).
+IMPORTED_TABLES = [
+    Record,
+    Mention,
+    Link,
+    Entity,
+    EntityIdentity,
+    EntityMerge,
+    ResolutionCandidate,
+    RecordGroupObjectPermission,
+]
 CHUNK_SIZE = 500
 # A chunk is written once its rows state this many mentions, whatever their number: a row
 # within IMPORT_MAX_ROW_BYTES may name hundreds of parties, and 500 such rows held hundreds
@@ -517,7 +531,9 @@ def import_file(
                 kept.append(plan)
         errors.extend(releases.problems(kept))
         if not errors:
+            written = result.created + result.updated
             unsearched.update(write_chunk(kept, agency, user, batch, result, perm_ids, releases))
+            growing.grown_by(result.created + result.updated - written)
             # Searched before the file ends, so memory stays flat as the file grows.
             if len(unsearched) >= candidate_search_entities:
                 search_candidates()
@@ -529,6 +545,7 @@ def import_file(
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         seen = SeenReferences()
+        growing = GrowingTables(IMPORTED_TABLES)
         chunk: list[RowPlan] = []
         mentions = 0
         with open_import_file(path) as stream:

@@ -388,13 +388,19 @@ def _loaded_section(add, loaded: dict) -> None:
         f"- {_n(loaded['rows'])} rows{stopped} in {_n(loaded['seconds'], 1)} s: "
         f"**{_n(loaded['rows_per_s'], 0)} rows/s**; peak RSS **{_n(loaded['peak_rss_mib'], 1)} MiB**"
     )
-    add(
-        f"- goal (issue 13, at `--scale 1`): ≥ {LOADED_GOAL_ROWS_PER_S:,} rows/s over 1,000,000 rows into "
-        "a database already holding 1,000,000 records: "
-        + ("met" if loaded["completed"] and loaded["rows_per_s"] >= LOADED_GOAL_ROWS_PER_S else "**missed**")
+    goal = (
+        f"- goal (issue 13): ≥ {LOADED_GOAL_ROWS_PER_S:,} rows/s over 1,000,000 rows into a database "
+        "already holding 1,000,000 records: "
     )
+    held = _n(loaded["rows_in_file"])
+    if loaded["rows_in_file"] < 1_000_000:
+        add(goal + f"**not measured at that size** (this run's files held {held} rows each)")
+    else:
+        met = loaded["completed"] and loaded["rows_per_s"] >= LOADED_GOAL_ROWS_PER_S
+        add(goal + ("met" if met else "**missed**"))
     add(f"- command: `{loaded['command']}`")
     add("")
+    _checkpoints(add, f"{_n(loaded['rows_in_file'])}-row file on top of the first", loaded)
     _checkpoints(add, f"{_n(loaded['rows_in_file'])} rows on top of {_n(loaded['records_before'])}", loaded)
 
 

@@ -400,7 +400,6 @@ def _loaded_section(add, loaded: dict) -> None:
         add(goal + ("met" if met else "**missed**"))
     add(f"- command: `{loaded['command']}`")
     add("")
-    _checkpoints(add, f"{_n(loaded['rows_in_file'])}-row file on top of the first", loaded)
     _checkpoints(add, f"{_n(loaded['rows_in_file'])} rows on top of {_n(loaded['records_before'])}", loaded)
 
 

@@ -31,7 +31,7 @@ from graph.analytics import (
     backend,
 )
 from intel import selectors
-from intel.models import Category, Entity, Link, Record
+from intel.models import Category, Entity, Link, Mention, Record
 from intel.presentation import entity_key, entity_names
 from intel.selectors import BadInput, Reader
 
@@ -249,29 +249,39 @@ def confirmed_neighbours(
 ) -> set[tuple[int, int]]:
     """The (node, other) pairs of the page joined by a link of its relationships that the
     reader may see (in the scope) whose other end the reader may see too. The rule is asked
-    of the links, as `relationships_behind` asks it, and of the far ends: every write path
-    keeps a link in a record that names both its ends, but a row linking an entity its
-    record does not name would make a visible link of a hidden entity."""
+    of the links, as `relationships_behind` asks it. A far end that a visible link's record
+    names is visible by that mention (the same record, and the type the link's visibility
+    was judged by), found by key (`Mention.objects.naming`); only the far ends no visible
+    link's record names, which no write path makes, are asked the rule: asking it of every
+    mention of each far end was most of a walk's time. A row linking an entity its record
+    does not name must not make a visible link of a hidden entity."""
     triples = {triple for rows in page.values() for _, triple in rows}
     window = {node: {other for other, _ in rows} for node, rows in page.items()}
-    rows = visible_link_rows(scope, triples, "source_id", "target_id", "source_type", "target_type")
-    pairs = {
-        (s, t)
-        for s, t, s_type, t_type in rows
-        if scope.entity_types is None
-        or ((s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds))
-    }
-    joined = {(s, t) if t in window.get(s, ()) else (t, s) for s, t in pairs}
-    others = sorted({other for _, other in joined})
-    reader = scope.reader
-    shown = set()
+    fields = ("record_id", "source_id", "target_id", "source_type", "target_type")
+    ends: dict[tuple[int, int, str], set[tuple[int, int]]] = defaultdict(set)
+    for record, s, t, s_type, t_type in visible_link_rows(scope, triples, *fields):
+        if scope.entity_types is not None and not (
+            (s_type in scope.entity_types or s in seeds) and (t_type in scope.entity_types or t in seeds)
+        ):
+            continue
+        node, other, other_type = (s, t, t_type) if t in window.get(s, ()) else (t, s, s_type)
+        ends[(record, other, other_type)].add((node, other))
+    wanted = sorted(ends)
+    joined: set[tuple[int, int]] = set()
+    for start in range(0, len(wanted), TRIPLES_PER_QUERY):
+        named = Mention.objects.naming(wanted[start : start + TRIPLES_PER_QUERY])
+        for row in named.values_list("record_id", "entity_id", "entity_type"):
+            joined |= ends[row]
+    unnamed = {pair for pairs in ends.values() for pair in pairs} - joined
+    others = sorted({other for _, other in unnamed})
+    shown: set[int] = set()
     for start in range(0, len(others), IDS_PER_QUERY):
         shown |= set(
-            selectors.visible_entities(reader, named=False)
+            selectors.visible_entities(scope.reader, named=False)
             .filter(pk__any_of=others[start : start + IDS_PER_QUERY])
             .values_list("pk", flat=True)
         )
-    return {(node, other) for node, other in joined if other in shown}
+    return joined | {(node, other) for node, other in unnamed if other in shown}
 
 
 def public_ids(pks: Collection[int]) -> dict[int, str]:

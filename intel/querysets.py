@@ -191,34 +191,12 @@ class StatementQuerySet(AgencyScopedQuerySet):
         # The alias is Django's own; the ids are one parameter.
         return joined.extra(where=[f'"{alias}"."id" = ANY(%s::bigint[])'], params=[id_array(sorted(ids))])  # noqa: S610
 
-
-class MentionQuerySet(StatementQuerySet):
-    """Mentions in visible records, less the entities an agreement redacts."""
-
-    entity_fields = ("entity",)
-
-
-class LinkQuerySet(StatementQuerySet):
-    """Links in visible records whose two ends the agency may see."""
-
-    entity_fields = ("source", "target")
-
-    def of_triples(self, triples: Sequence[tuple[int, int, str]]) -> LinkQuerySet:
-        """The links of exactly these (source id, target id, type) triples, as the graph names
-        its relationships, found by the `link_triple` index."""
-        return self._row_among(("source_id", "target_id", "type"), ("bigint", "bigint", "text"), triples)
-
-    def between(self, pairs: Sequence[tuple[int, int]]) -> LinkQuerySet:
-        """The links from the first entity of one of these (source id, target id) pairs to
-        the second, of any type, found by the `link_triple` index."""
-        return self._row_among(("source_id", "target_id"), ("bigint", "bigint"), pairs)
-
     def _row_among(
         self, columns: tuple[str, ...], types: tuple[str, ...], rows: Sequence[tuple]
-    ) -> LinkQuerySet:
+    ) -> models.QuerySet:
         """Rows whose columns hold one of these rows of values. A raw condition: a row value
         IN a list (PostgreSQL and SQLite alike) that the planner joins as a semi-join, where
-        an annotation compared to true would be a filter over every link."""
+        an annotation compared to true would be a filter over every row."""
         if not rows:
             return self.none()
         if connection.vendor == "postgresql":
@@ -239,6 +217,33 @@ class LinkQuerySet(StatementQuerySet):
         return self.extra(  # noqa: S610 - values by parameter; the table and columns are the model's own
             where=[f"({compared}) IN ({listed})"], params=params
         )
+
+
+class MentionQuerySet(StatementQuerySet):
+    """Mentions in visible records, less the entities an agreement redacts."""
+
+    entity_fields = ("entity",)
+
+    def naming(self, rows: Sequence[tuple[int, int, str]]) -> models.QuerySet:
+        """The mentions by which these (record id, entity id, entity type) rows' records name
+        those entities as that type, found by `mention_unique_per_record_role`."""
+        return self._row_among(("record_id", "entity_id", "entity_type"), ("bigint", "bigint", "text"), rows)
+
+
+class LinkQuerySet(StatementQuerySet):
+    """Links in visible records whose two ends the agency may see."""
+
+    entity_fields = ("source", "target")
+
+    def of_triples(self, triples: Sequence[tuple[int, int, str]]) -> LinkQuerySet:
+        """The links of exactly these (source id, target id, type) triples, as the graph names
+        its relationships, found by the `link_triple` index."""
+        return self._row_among(("source_id", "target_id", "type"), ("bigint", "bigint", "text"), triples)
+
+    def between(self, pairs: Sequence[tuple[int, int]]) -> LinkQuerySet:
+        """The links from the first entity of one of these (source id, target id) pairs to
+        the second, of any type, found by the `link_triple` index."""
+        return self._row_among(("source_id", "target_id"), ("bigint", "bigint"), pairs)
 
 
 class EntityQuerySet(models.QuerySet):

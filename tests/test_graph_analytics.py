@@ -44,7 +44,7 @@ from graph.models import OutboxEntry
 from graph.outbox import enqueue_records
 from graph.schema import ensure_schema
 from intel.import_writing import import_file
-from intel.models import Entity, Mention, Record, RecordGroupObjectPermission
+from intel.models import Entity, Link, Mention, Record, RecordGroupObjectPermission
 from intel.selectors import Reader
 from sharing import agreements
 from sharing.models import Agreement
@@ -531,6 +531,32 @@ def test_a_stale_relationship_in_neo4j_is_dropped_with_every_path_through_it(wor
         client, "/api/graph/paths/", source=public("alpha", labels), target=public("delta", labels)
     ).json()
     assert paths == {"paths": [], "length": None, "search_complete": True}
+
+
+def test_a_link_to_an_entity_its_record_does_not_name_confirms_neither_end(world, labels):
+    """No write path makes one: a link in S1 (which cus sees) from alpha to an entity no
+    record names, which no one may see. The graph offers both to cus (as a lagging or
+    corrupted projection would); the walk neither shows that entity nor counts it among
+    alpha's left-out neighbours."""
+    alpha = entity_of("S1", "importer")
+    orphan = Entity.objects.create(type="company", key="company:name:nl:orphan holdings")
+    s1 = Record.objects.get(external_ref="S1")
+    Link.objects.create(record=s1, source=alpha, target=orphan, type="OWNS")
+    get_driver().execute_query(
+        "MATCH (a:Entity {entity_id: $a}) "
+        "CREATE (a)-[:OWNS {records: [], visible_to: [$cus], sync_version: 0}]->"
+        "(:Entity {entity_id: $b, type: 'company', visible_to: [$cus], sync_version: 0})",
+        {"a": alpha.pk, "b": orphan.pk, "cus": world["cus"].agency.pk},
+    )
+    client = world["cus"].client()
+    for hops in (1, 2):
+        walked = get(client, neighbourhood_url("alpha", labels), hops=hops).json()
+        assert "orphan" not in json.dumps(walked).lower()
+        assert str(orphan.public_id) not in json.dumps(walked)
+        assert {node["id"]: node["left_out"] for node in walked["nodes"]}[public("alpha", labels)] == 0
+    one = get(client, neighbourhood_url("s1", labels), hops=1).json()
+    # s1's own neighbours, as the picture has them: alpha leaves out quay and p1, nothing else.
+    assert {labels[node["id"]]: node["left_out"] for node in one["nodes"]}["alpha"] == 2
 
 
 # --- hidden equals missing --------------------------------------------------------------

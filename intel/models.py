@@ -61,7 +61,7 @@ class Releasability(models.TextChoices):
 RULE_COLUMNS = ("owner", "category", "classification", "releasability", "caveats")
 
 
-def without(column: str) -> tuple[str, ...]:
+def rule_columns_besides(column: str) -> tuple[str, ...]:
     return tuple(name for name in RULE_COLUMNS if name != column)
 
 
@@ -113,12 +113,12 @@ class Record(PublicIdentity):
             # on every record read twenty times as many for a rare category.
             models.Index(
                 fields=["category", "-occurred_on", "-id"],
-                include=without("category"),
+                include=rule_columns_besides("category"),
                 name="record_category_recent",
             ),
             models.Index(
                 fields=["classification", "-occurred_on", "-id"],
-                include=without("classification"),
+                include=rule_columns_besides("classification"),
                 name="record_class_recent",
             ),
         ]

@@ -64,6 +64,11 @@ class LimitedCountPaginator(Paginator):
         if not isinstance(self.object_list, QuerySet) or self.object_list.query.combinator:
             return None
         ordered = self.object_list if self.object_list.ordered else self.object_list.order_by("pk")
+        # A queryset that knows its rows' keys beforehand (`LinkQuerySet.ending_at`) names
+        # them for the walk, which can then follow the key's index and stop at the limit.
+        narrowed_by_key = getattr(ordered, "narrowed_by_key", None)
+        if narrowed_by_key is not None:
+            ordered = narrowed_by_key()
         return list(ordered.values_list("pk", flat=True)[: self.limit + 1])
 
     @cached_property

@@ -27,7 +27,7 @@ from intel.models import (
     Record,
     ResolutionCandidate,
 )
-from intel.querysets import MENTION_ORDER, EachRowExists
+from intel.querysets import MENTION_ORDER, NO_ROW, EachRowExists
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
 SESSION_PURPOSE = "purpose"
@@ -47,8 +47,6 @@ SEARCH_NARROWING_MENTIONS = 5000
 # SEARCH_NARROWING_ENTITIES, rather than found by walking every entity.
 SEARCH_BUSY_ENTITIES = 200
 SEARCH_NARROWING_ENTITIES = 2000
-# No entity has this id (ids start at 1).
-NO_ENTITY = 0
 
 
 class BadInput(Exception):
@@ -288,7 +286,7 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
         # A text no mention contains asks the rule of no entity, as one that only hidden
         # mentions contain does, with the same statements: skipped for an empty list, they
         # told the two apart by time (a hit/no-hit answer outside the discovery agreements).
-        found = found.filter(pk__any_of=named or [NO_ENTITY])
+        found = found.filter(pk__any_of=named or [NO_ROW])
     return found.named_by(
         visible_mentions(reader),
         LABEL_MENTIONS,

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection, connections
+from kombu.exceptions import ChannelError
 
 pytest_plugins = ["tests.agencies"]
 
@@ -28,6 +29,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 FAST_TIER = ROOT / "tests" / "fast"
+# How long a transactional test's teardown waits for the shared worker to finish its tasks
+# before stopping it instead.
+QUIET_SECONDS = 30
 
 
 def in_fast_tier(path: Path) -> bool:
@@ -105,7 +109,7 @@ class WorkerProcess:
                 "-m",
                 "celery",
                 "-A",
-                "config",
+                "tests.worker_app",
                 "worker",
                 "--loglevel",
                 "INFO",
@@ -128,6 +132,39 @@ class WorkerProcess:
             if app.control.ping(destination=[self.name], timeout=0.5):
                 return
         raise RuntimeError(f"celery worker {self.name} did not answer within 60 s; see {self.log}")
+
+    def settles(self, *, within: float) -> bool:
+        """Whether the worker comes to hold no task, with the suite's queue empty, within
+        `within` seconds. Settled means so twice in a row with no task accepted in between:
+        the worker's answers about what it runs, what it holds and what waits are asked one
+        after the other, and a task can pass from one to the next between two of them. A task
+        scheduled for later (a retry's countdown) never settles: it would run in a later test."""
+        from config.celery import app
+
+        inspect = app.control.inspect(destination=[self.name], timeout=2.0)
+        accepted_before = None
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and self.process.poll() is None:
+            answers = [inspect.scheduled(), inspect.active(), inspect.reserved(), inspect.stats()]
+            if any(not answer for answer in answers):
+                return False
+            scheduled, active, reserved, stats = (answer[self.name] for answer in answers)
+            if scheduled:
+                return False
+            with app.connection_for_read() as broker:
+                try:
+                    _, waiting, _ = broker.default_channel.queue_declare(
+                        queue=app.conf.task_default_queue, passive=True
+                    )
+                except ChannelError:  # no such queue: nothing was sent to it yet
+                    waiting = 0
+            holds = bool(active or reserved or waiting)
+            accepted = stats["total"]
+            if not holds and accepted == accepted_before:
+                return True
+            accepted_before = None if holds else accepted
+            time.sleep(0.05)
+        return False
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:
@@ -165,6 +202,13 @@ class SessionWorker:
             self.worker.stop()
             self.worker = None
 
+    def quiet(self) -> None:
+        """Lets the worker finish what the test gave it, and keeps it for the next test; one
+        that does not settle is stopped, the way `pause` does (starting a worker again costs
+        seconds, and most transactional tests leave it idle)."""
+        if self.worker is not None and not self.worker.settles(within=QUIET_SECONDS):
+            self.pause()
+
 
 @pytest.fixture(scope="session")
 def session_worker(django_db_setup, django_db_blocker) -> Iterator[SessionWorker]:
@@ -196,8 +240,8 @@ def quiet_worker_before_flush(request) -> Iterator[None]:
     transactional one that sends tasks) leaves work the worker may still be doing in the test
     database (an import, the graph drain its records start) when the test's tables are
     truncated: a deadlock. Set up after the test's database, this is torn down before its
-    flush: it stops the worker, which finishes what it holds; what is left on the queue is
-    purged on its restart."""
+    flush: it waits for the worker to finish what it holds and the queue to empty, or stops
+    it when it does not; what a stopped worker left on the queue is purged on its restart."""
     marker = request.node.get_closest_marker("django_db")
     transactional = marker is not None and marker.kwargs.get("transaction", False)
     if "live_server" in request.fixturenames:
@@ -211,7 +255,7 @@ def quiet_worker_before_flush(request) -> Iterator[None]:
         return
     shared = request.getfixturevalue("session_worker")
     yield
-    shared.pause()
+    shared.quiet()
 
 
 @pytest.fixture

@@ -456,12 +456,14 @@ def joined_within(
     while depth[0] + depth[1] < max_length:
         side = 0 if len(frontiers[0]) <= len(frontiers[1]) else 1
         try:
-            triples = backend().expand(unfiltered, seeds=frontiers[side], hops=1)
+            # Read no further than the budget left: the layer that spends it is often the
+            # largest by far, and the search ends there whatever that layer holds.
+            triples = backend().expand(
+                unfiltered, seeds=frontiers[side], hops=1, at_most=PATH_SEARCH_BUDGET - read
+            )
         except TooLarge as too_large:
             raise SearchBudgetSpent from too_large
         read += len(triples)
-        if read > PATH_SEARCH_BUDGET:
-            raise SearchBudgetSpent
         crossed = [(s, t) for s, t, type_ in triples if (s, t, type_) not in avoiding_relationships]
         reached = {end for pair in crossed for end in pair} - set(avoiding) - seen[side]
         if reached & seen[1 - side]:

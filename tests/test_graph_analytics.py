@@ -35,7 +35,7 @@ from stdnum import iso6346
 
 from audit.models import AuditEvent
 from graph import selectors
-from graph.analytics import RecordFilter, Scope, cypher, reference
+from graph.analytics import RecordFilter, Scope, TooLarge, cypher, reference
 from graph.analytics.cypher import CypherBackend
 from graph.analytics.reference import ReferenceBackend
 from graph.drain import drain
@@ -800,6 +800,19 @@ def test_a_path_search_past_its_budget_says_so_instead_of_no_path(world, labels,
     stopped = get(client, "/api/graph/paths/", **ends)
     assert stopped.status_code == 200
     assert stopped.json() == {"paths": [], "length": None, "search_complete": False}
+
+
+@pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])
+def test_an_expansion_stops_at_the_relationships_it_may_read(world, labels, backend):
+    # What a path search has left of its budget: alpha's 1-hop walk crosses 3 relationships,
+    # its 2-hop walk 7; past `at_most` the backend refuses instead of answering in part.
+    scope = Scope(reader=Reader(world["cus"].analyst, PURPOSE))
+    (alpha,) = Entity.objects.filter(public_id=public("alpha", labels)).values_list("pk", flat=True)
+    assert len(backend().expand(scope, seeds=[alpha], hops=1, at_most=3)) == 3
+    assert len(backend().expand(scope, seeds=[alpha], hops=2, at_most=7)) == 7
+    for hops, at_most in ((1, 2), (2, 6), (2, 0)):
+        with pytest.raises(TooLarge):
+            backend().expand(scope, seeds=[alpha], hops=hops, at_most=at_most)
 
 
 @pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])

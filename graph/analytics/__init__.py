@@ -83,13 +83,19 @@ class Scope:
 
 class GraphBackend(Protocol):
     def expand(
-        self, scope: Scope, *, seeds: Collection[int], hops: int, limit: int | None = None
+        self,
+        scope: Scope,
+        *,
+        seeds: Collection[int],
+        hops: int,
+        limit: int | None = None,
+        at_most: int = EXPAND_LIMIT,
     ) -> set[Triple]:
         """The relationships leaving the nodes within `hops - 1` of the seeds, reached
         through relationships and nodes of the scope: what a breadth-first walk of `hops`
         steps crosses. With a `limit`, the walk stops after the first step that reaches
         more than `limit` nodes (the nearest `limit` are then known, whatever lies further).
-        Raises TooLarge past EXPAND_LIMIT."""
+        Raises TooLarge past `at_most` relationships (at most EXPAND_LIMIT)."""
 
     def shortest_paths(
         self,

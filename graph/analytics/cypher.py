@@ -20,15 +20,19 @@ VISIBLE = "($everyone OR $agency IN {0}.visible_to)"
 IN_SCOPE_NODE = "($entity_types IS NULL OR {0}.type IN $entity_types)"
 IN_SCOPE_RELATIONSHIP = "($link_types IS NULL OR type({0}) IN $link_types)"
 
+# One row per relationship (one joining two nodes of the frontier is met from both), and
+# none back to the step before's frontier, read then from the other end: so the rows a step
+# may read are the relationships it adds, and its limit is exact.
 STEP = f"""
     UNWIND $frontier AS id
     MATCH (a:{ENTITY_LABEL} {{entity_id: id}})-[r]-(b:{ENTITY_LABEL})
-    WHERE {VISIBLE.format("a")} AND {VISIBLE.format("r")} AND {VISIBLE.format("b")}
+    WHERE NOT b.entity_id IN $before
+      AND {VISIBLE.format("a")} AND {VISIBLE.format("r")} AND {VISIBLE.format("b")}
       AND {IN_SCOPE_RELATIONSHIP.format("r")}
       AND ({IN_SCOPE_NODE.format("b")} OR b.entity_id IN $seeds)
-    WITH DISTINCT id AS near, b.entity_id AS reached, type(r) AS type, startNode(r) = a AS outgoing
+    WITH DISTINCT r
     LIMIT $limit
-    RETURN collect([near, reached, type, outgoing]) AS rows
+    RETURN collect([startNode(r).entity_id, endNode(r).entity_id, type(r)]) AS rows
 """
 
 # The visibility of each step is part of the pattern searched, not a filter of the paths found:
@@ -106,23 +110,30 @@ def _run(query: str, scope: Scope, **params) -> list:
 
 class CypherBackend:
     def expand(
-        self, scope: Scope, *, seeds: Collection[int], hops: int, limit: int | None = None
+        self,
+        scope: Scope,
+        *,
+        seeds: Collection[int],
+        hops: int,
+        limit: int | None = None,
+        at_most: int = EXPAND_LIMIT,
     ) -> set[Triple]:
+        at_most = min(at_most, EXPAND_LIMIT)
         seeds = sorted(set(seeds))
-        seen, frontier, triples = set(seeds), seeds, set()
+        seen, before, frontier, triples = set(seeds), [], seeds, set()
         for _ in range(hops):
             if not frontier or (limit is not None and len(seen) > limit):
                 break
-            rows_at_most = EXPAND_LIMIT + 1 - len(triples)
-            rows = _collected(STEP, scope, frontier=frontier, seeds=seeds, limit=rows_at_most)
-            triples |= {
-                (near, reached, type_) if outgoing else (reached, near, type_)
-                for near, reached, type_, outgoing in rows
-            }
+            rows_at_most = at_most + 1 - len(triples)
+            rows = _collected(STEP, scope, frontier=frontier, before=before, seeds=seeds, limit=rows_at_most)
             # A step cut at its limit may have left relationships unread: too large either way.
-            if len(rows) >= rows_at_most or len(triples) > EXPAND_LIMIT:
+            if len(rows) >= rows_at_most:
                 raise TooLarge
-            frontier = sorted({reached for _, reached, _, _ in rows} - seen)
+            triples.update(map(tuple, rows))
+            before, frontier = (
+                frontier,
+                sorted({end for source, target, _ in rows for end in (source, target)} - seen),
+            )
             seen.update(frontier)
         return triples
 

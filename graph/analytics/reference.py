@@ -67,12 +67,18 @@ class ReferenceBackend:
         return self._built[2], self._built[3]
 
     def expand(
-        self, scope: Scope, *, seeds: Collection[int], hops: int, limit: int | None = None
+        self,
+        scope: Scope,
+        *,
+        seeds: Collection[int],
+        hops: int,
+        limit: int | None = None,
+        at_most: int = EXPAND_LIMIT,
     ) -> set[Triple]:
         _, triples = self._scope_graph(scope, seeds)
         depth = depth_for(triples, seeds, hops, limit)
         crossed = crossed_relationships(triples, distances(triples, seeds, depth), depth)
-        if len(crossed) > EXPAND_LIMIT:
+        if len(crossed) > min(at_most, EXPAND_LIMIT):
             raise TooLarge
         return crossed
 

@@ -241,6 +241,15 @@ class LinkQuerySet(StatementQuerySet):
 
     entity_fields = ("source", "target")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ending_ids: list[int] | None = None
+
+    def _clone(self) -> LinkQuerySet:
+        clone = super()._clone()
+        clone._ending_ids = self._ending_ids
+        return clone
+
     def of_triples(self, triples: Sequence[tuple[int, int, str]]) -> LinkQuerySet:
         """The links of exactly these (source id, target id, type) triples, as the graph names
         its relationships, found by the `link_triple` index."""
@@ -250,15 +259,6 @@ class LinkQuerySet(StatementQuerySet):
         """The links from the first entity of one of these (source id, target id) pairs to
         the second, of any type, found by the `link_triple` index."""
         return self._row_among(("source_id", "target_id"), ("bigint", "bigint"), pairs)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._ending_ids: list[int] | None = None
-
-    def _clone(self) -> LinkQuerySet:
-        clone = super()._clone()
-        clone._ending_ids = self._ending_ids
-        return clone
 
     def ending_at(self, entity_id: int, *, ends: Sequence[str] = ("source", "target")) -> LinkQuerySet:
         """The links whose `ends` (source, target or both) are this entity. Their ids are

@@ -31,10 +31,11 @@ check-demo: venv
 # The fast tier (tests/fast) needs no service and runs on the embedded default; the full
 # tier (the rest of tests/) on PostgreSQL, Redis, Neo4j and Chromium. ARGS go to both; a
 # tier in which they select nothing (pytest's exit status 5, e.g. `-k health`) is no failure.
+# The fast tier runs on two test processes (ARGS="-n 0" for one, to debug with --pdb).
 check: lint migrations-check fast-tests
 
 fast-tests: venv
-	$(EMBEDDED) $(BIN)/python -m pytest tests/fast $(ARGS) || [ $$? -eq 5 ]
+	$(EMBEDDED) $(BIN)/python -m pytest tests/fast -n 2 $(ARGS) || [ $$? -eq 5 ]
 
 # A model changed without its migration fails here (on SQLite: nothing to start).
 migrations-check: venv

@@ -180,6 +180,16 @@ def wait_for_nodes(page, count: int) -> None:
     page.wait_for_function("(count) => InterlinkChart.cy.nodes().length === count", arg=count)
 
 
+def select_only(page, element_id: str) -> None:
+    """Selects one node or link of the chart, as a click would. The script returns nothing:
+    returned, Cytoscape's collection had Playwright serialise its whole object graph, which
+    took seconds."""
+    page.evaluate(
+        "(id) => { InterlinkChart.cy.elements().unselect(); InterlinkChart.cy.getElementById(id).select(); }",
+        element_id,
+    )
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{name}.png")
@@ -241,10 +251,7 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     assert links_shown(4) == every_link
 
     # The side panel lists the records behind a relationship, read through the records API.
-    page.evaluate(
-        "(id) => InterlinkChart.cy.getElementById(id).select()",
-        f"{entities['Z-1'].public_id}>IMPORTED_BY>{alpha}",
-    )
+    select_only(page, f"{entities['Z-1'].public_id}>IMPORTED_BY>{alpha}")
     page.wait_for_selector("#chart-panel-records li")
     assert "Z-1" in page.locator("#chart-panel-records").inner_text()
 
@@ -256,10 +263,7 @@ def test_an_analyst_charts_expands_finds_a_path_undoes_and_exports(
     assert "size: network risk" in page.locator("#chart-legend").inner_text()
 
     # Collapsing the broker takes away what only its expansion brought: S-2.
-    page.evaluate(
-        "(id) => { InterlinkChart.cy.elements().unselect(); InterlinkChart.cy.getElementById(id).select(); }",
-        str(entities["Broker"].public_id),
-    )
+    select_only(page, str(entities["Broker"].public_id))
     page.click("#chart-collapse")
     wait_for_nodes(page, 4)
     assert labels_on(page) == expanded - {labels["S-2"]}
@@ -432,7 +436,7 @@ def test_a_partners_badge_asks_for_disclosure_and_a_refresh_shows_what_was_discl
     }
     assert not any(text in watched.bodies() or text in page.content() for text in hidden)
 
-    page.evaluate("(id) => InterlinkChart.cy.getElementById(id).select()", alpha)
+    select_only(page, alpha)
     page.click("#chart-panel .partners button")
     page.fill(f"#disclose-{pol.agency.code}-justification", "the same importer as our seizure")
     page.click(f"text=Ask {pol.agency.code} for disclosure")

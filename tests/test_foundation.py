@@ -13,7 +13,6 @@ from django.db.migrations.recorder import MigrationRecorder
 from agencies.models import Agency, User
 from config.celery import ping
 from tests.auth_helpers import signed_in
-from tests.conftest import services
 from tests.sharing_helpers import platform_admin, staff
 
 
@@ -123,21 +122,6 @@ def test_a_failures_text_is_shown_to_platform_admins_only(client, monkeypatch):
     assert admin.status_code == 503
     assert "graph-internal.example" in admin.json()["checks"]["graph"]["detail"]
     assert "db-internal.example" in admin.json()["graph_sync"]["error"]
-
-
-@pytest.mark.django_db
-def test_health_is_503_naming_the_graph_when_neo4j_is_stopped(client, celery_worker):
-    services("stop", "neo4j")
-    try:
-        response = client.get("/health/")
-        body = response.json()
-        assert response.status_code == 503
-        assert body["down"] == ["graph"]
-        assert body["checks"]["graph"]["state"] == "down"
-        assert body["checks"]["database"]["state"] == "up"
-    finally:
-        services("start", "neo4j")
-    assert client.get("/health/").status_code == 200
 
 
 @pytest.mark.django_db

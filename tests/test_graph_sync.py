@@ -33,6 +33,7 @@ from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test import Client
 from django.utils import timezone
 from stdnum import imo, iso6346
 
@@ -419,7 +420,7 @@ def test_running_a_batch_twice_or_an_older_write_after_a_newer_one_leaves_the_sa
     assert_graph_is(agencies["cus"], dict.fromkeys(range(20), 0))
 
 
-def test_neo4j_down_while_500_records_are_created_and_changed_then_the_graph_converges(
+def test_neo4j_down_while_500_records_are_created_and_changed_health_names_it_and_the_graph_converges(
     tmp_path, agencies, admin_user, processes
 ):
     processes("worker")
@@ -440,9 +441,15 @@ def test_neo4j_down_while_500_records_are_created_and_changed_then_the_graph_con
         assert OutboxEntry.objects.count() >= 500
         time.sleep(2)  # a few beat ticks find Neo4j down and leave the outbox alone
         assert OutboxEntry.objects.count() >= 500
+        health = Client().get("/health/")
+        assert health.status_code == 503
+        assert health.json()["down"] == ["graph"]
+        assert health.json()["checks"]["graph"]["state"] == "down"
+        assert health.json()["checks"]["database"]["state"] == "up"
     finally:
         services("start", "neo4j")
     wait_synced(timeout=120)
+    assert Client().get("/health/").status_code == 200
     assert_graph_matches_postgresql()
     assert Record.objects.count() == 475
     shipments = graph_rows("MATCH (n:Shipment) RETURN count(n) AS c")[0]["c"]

@@ -23,6 +23,7 @@ from graph.analytics import (
     IDENTIFIER_TYPES,
     MAX_PATH_LENGTH,
     PARTY_TYPES,
+    PATHS_LIMIT,
     GraphBackend,
     Scope,
     TooLarge,
@@ -436,7 +437,7 @@ class SearchBudgetSpent(Exception):
     """A search for a path read more than PATH_SEARCH_BUDGET relationships without an answer."""
 
 
-def joined_within(
+def explored_between(
     scope: Scope,
     *,
     source: int,
@@ -444,15 +445,19 @@ def joined_within(
     max_length: int,
     avoiding: Collection[int],
     avoiding_relationships: Collection[Triple],
-) -> bool:
+) -> set[Triple] | None:
     """Whether the backend's graph joins the two entities within `max_length` steps, avoiding
     those given: a breadth-first search from both ends, a whole layer of the side with the
-    smaller frontier at a time. The scope's entity types are set aside (they would keep an end
-    of another type from being reached): this only has to prove that no path exists. Raises
-    SearchBudgetSpent past PATH_SEARCH_BUDGET relationships read."""
+    smaller frontier at a time. Once the two searches meet, the relationships they read (less
+    those avoided), else None. What they read holds every shortest path: each step of one
+    leaves a node that one side or the other expanded, and an expanded node's relationships
+    were all read. The scope's entity types are set aside (they would keep an end of another
+    type from being reached: a path is never narrowed by them). Raises SearchBudgetSpent
+    past PATH_SEARCH_BUDGET relationships read."""
     unfiltered = Scope(reader=scope.reader, records=scope.records, link_types=scope.link_types)
     seen, frontiers, depth = [{source}, {target}], [{source}, {target}], [0, 0]
     read = 0
+    explored: set[Triple] = set()
     while depth[0] + depth[1] < max_length:
         side = 0 if len(frontiers[0]) <= len(frontiers[1]) else 1
         try:
@@ -464,16 +469,21 @@ def joined_within(
         except TooLarge as too_large:
             raise SearchBudgetSpent from too_large
         read += len(triples)
-        crossed = [(s, t) for s, t, type_ in triples if (s, t, type_) not in avoiding_relationships]
-        reached = {end for pair in crossed for end in pair} - set(avoiding) - seen[side]
+        crossed = {
+            (s, t, type_)
+            for s, t, type_ in triples
+            if (s, t, type_) not in avoiding_relationships and s not in avoiding and t not in avoiding
+        }
+        explored |= crossed
+        reached = {end for s, t, _ in crossed for end in (s, t)} - seen[side]
         if reached & seen[1 - side]:
-            return True
+            return explored
         if not reached:
-            return False
+            return None
         seen[side] |= reached
         frontiers[side] = reached
         depth[side] += 1
-    return False
+    return None
 
 
 def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> Answer:
@@ -498,12 +508,12 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             "avoiding_relationships": avoiding_relationships,
         }
         try:
-            # The backend's own search has no budget: it is asked only once a path is known
-            # to exist, when it stops at the shortest length.
-            joined = joined_within(scope, **asked)
+            explored = explored_between(scope, **asked)
         except SearchBudgetSpent:
-            joined, complete = False, False
-        paths = backend().shortest_paths(scope, **asked) if joined else []
+            explored, complete = None, False
+        paths = (
+            [] if explored is None else algorithms.all_shortest_paths(explored, start.pk, end.pk, PATHS_LIMIT)
+        )
         steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
         candidates = set()
         if steps:

@@ -38,6 +38,9 @@ MAX_PATH_LENGTH = 6
 # Past this many relationships a walk is refused (narrow it): a backend raises TooLarge as soon
 # as it knows, without reading the rest.
 EXPAND_LIMIT = 20_000
+# Shortest paths between two hubs can be many; more than this many are cut (an answer shows
+# fewer).
+PATHS_LIMIT = 1_000
 
 
 class TooLarge(Exception):
@@ -96,20 +99,6 @@ class GraphBackend(Protocol):
         steps crosses. With a `limit`, the walk stops after the first step that reaches
         more than `limit` nodes (the nearest `limit` are then known, whatever lies further).
         Raises TooLarge past `at_most` relationships (at most EXPAND_LIMIT)."""
-
-    def shortest_paths(
-        self,
-        scope: Scope,
-        *,
-        source: int,
-        target: int,
-        max_length: int,
-        avoiding: Collection[int] = (),
-        avoiding_relationships: Collection[Triple] = (),
-    ) -> list[tuple[int, ...]]:
-        """Every shortest path (entity ids, ends included) between two entities, if the
-        shortest is at most `max_length` relationships long, through none of the entities
-        and relationships to avoid (those the choke point did not confirm)."""
 
     def relationships(self, scope: Scope) -> set[Triple]:
         """Every relationship of the scope's link types between nodes of its entity types."""

@@ -61,6 +61,15 @@ def nearest_first(distance: Mapping[int, int], order: Callable[[int], str], limi
     return sorted(distance, key=lambda node: (distance[node], order(node)))[:limit]
 
 
+def all_shortest_paths(
+    triples: Iterable[Triple], source: int, target: int, limit: int
+) -> list[tuple[int, ...]]:
+    """The shortest paths between two nodes joined by the relationships (entity ids, ends
+    included), at most `limit` of them (the first found), in order."""
+    found = nx.all_shortest_paths(undirected(triples, (source, target)), source, target)
+    return sorted({tuple(path) for path in itertools.islice(found, limit)})
+
+
 def steps_of(path: tuple[int, ...], triples: Collection[Triple]) -> list[list[Triple]] | None:
     """The relationships behind each step of a path (either direction), or None when a
     step has none: a path through a dropped relationship is dropped whole."""

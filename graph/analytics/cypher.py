@@ -13,9 +13,6 @@ from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
 from graph.driver import get_driver
 from graph.schema import ENTITY_LABEL
 
-# allShortestPaths between two hubs can be many; more than this is cut (the selector shows fewer).
-PATHS_LIMIT = 1_000
-
 VISIBLE = "($everyone OR $agency IN {0}.visible_to)"
 IN_SCOPE_NODE = "($entity_types IS NULL OR {0}.type IN $entity_types)"
 IN_SCOPE_RELATIONSHIP = "($link_types IS NULL OR type({0}) IN $link_types)"
@@ -33,24 +30,6 @@ STEP = f"""
     WITH DISTINCT r
     LIMIT $limit
     RETURN collect([startNode(r).entity_id, endNode(r).entity_id, type(r)]) AS rows
-"""
-
-# The visibility of each step is part of the pattern searched, not a filter of the paths found:
-# allShortestPaths with a WHERE over the path kept only the shortest paths of the whole graph
-# that passed it, and answered none when those went through a hidden entity, though a longer
-# visible one existed.
-PATHS = f"""
-    MATCH (a:{ENTITY_LABEL} {{entity_id: $source}}), (b:{ENTITY_LABEL} {{entity_id: $target}})
-    WHERE {VISIBLE.format("a")} AND {VISIBLE.format("b")}
-    MATCH p = ALL SHORTEST (a) (()-[r]-(n:{ENTITY_LABEL})
-        WHERE {VISIBLE.format("r")} AND {IN_SCOPE_RELATIONSHIP.format("r")} AND {VISIBLE.format("n")}
-          AND ({IN_SCOPE_NODE.format("n")} OR n.entity_id IN [$source, $target])
-          AND NOT n.entity_id IN $avoiding
-          AND NOT [startNode(r).entity_id, endNode(r).entity_id, type(r)] IN $avoiding_relationships
-        ){{1,{{max_length}}}} (b)
-    WITH DISTINCT [n IN nodes(p) | n.entity_id] AS path
-    LIMIT $limit
-    RETURN collect(path) AS rows
 """
 
 # Per node, a page of its relationships: in the order the store keeps them, so that the page
@@ -136,29 +115,6 @@ class CypherBackend:
             )
             seen.update(frontier)
         return triples
-
-    def shortest_paths(
-        self,
-        scope: Scope,
-        *,
-        source: int,
-        target: int,
-        max_length: int,
-        avoiding: Collection[int] = (),
-        avoiding_relationships: Collection[Triple] = (),
-    ) -> list[tuple[int, ...]]:
-        # A path length cannot be a parameter of a variable-length pattern; it is an int.
-        query = PATHS.replace("{max_length}", str(int(max_length)))
-        rows = _collected(
-            query,
-            scope,
-            source=source,
-            target=target,
-            limit=PATHS_LIMIT,
-            avoiding=sorted(avoiding),
-            avoiding_relationships=sorted([list(triple) for triple in avoiding_relationships]),
-        )
-        return sorted({tuple(path) for path in rows})
 
     def relationships(self, scope: Scope) -> set[Triple]:
         return {(s, t, type_) for s, t, type_ in _collected(RELATIONSHIPS, scope)}

@@ -82,25 +82,6 @@ class ReferenceBackend:
             raise TooLarge
         return crossed
 
-    def shortest_paths(
-        self,
-        scope: Scope,
-        *,
-        source: int,
-        target: int,
-        max_length: int,
-        avoiding: Collection[int] = (),
-        avoiding_relationships: Collection[Triple] = (),
-    ) -> list[tuple[int, ...]]:
-        graph, _ = scope_graph(scope, keep=(source, target))
-        graph.remove_nodes_from(avoiding)
-        graph.remove_edges_from((triple[0], triple[1], triple) for triple in avoiding_relationships)
-        if source not in graph or target not in graph or not nx.has_path(graph, source, target):
-            return []
-        if nx.shortest_path_length(graph, source, target) > max_length:
-            return []
-        return sorted({tuple(path) for path in nx.all_shortest_paths(nx.Graph(graph), source, target)})
-
     def relationships(self, scope: Scope) -> set[Triple]:
         _, triples = self._scope_graph(scope, ())
         return triples

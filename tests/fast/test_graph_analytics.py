@@ -62,6 +62,26 @@ def test_a_path_needs_a_relationship_behind_every_step_either_way():
     assert algorithms.steps_of((1, 2, 3, 9), LINE) is None
 
 
+def test_every_shortest_path_either_way_and_none_longer_up_to_the_limit():
+    # Two ways of two steps from 1 to 4 (through 2, through 3, one of them against the
+    # relationships' direction), one of three steps (through 5 and 6), two links 1-2.
+    triples = {
+        (1, 2, "CONTACT"),
+        (2, 1, "OWNS"),
+        (2, 4, "CONTACT"),
+        (3, 1, "CONTACT"),
+        (4, 3, "CONTACT"),
+        (1, 5, "CONTACT"),
+        (5, 6, "CONTACT"),
+        (6, 4, "CONTACT"),
+    }
+    assert algorithms.all_shortest_paths(triples, 1, 4, 10) == [(1, 2, 4), (1, 3, 4)]
+    assert algorithms.all_shortest_paths(triples, 4, 1, 10) == [(4, 2, 1), (4, 3, 1)]
+    assert algorithms.all_shortest_paths(triples, 5, 4, 10) == [(5, 6, 4)]
+    (one,) = algorithms.all_shortest_paths(triples, 1, 4, 1)
+    assert one in {(1, 2, 4), (1, 3, 4)}
+
+
 def test_clusters_join_parties_through_what_they_share_and_leave_lone_parties_out():
     types = {1: "company", 2: "address", 3: "company", 4: "person", 5: "phone", 6: "company", 7: "phone"}
     shared = [

@@ -19,7 +19,9 @@ IN_SCOPE_RELATIONSHIP = "($link_types IS NULL OR type({0}) IN $link_types)"
 
 # One row per relationship (one joining two nodes of the frontier is met from both), and
 # none back to the step before's frontier, read then from the other end: so the rows a step
-# may read are the relationships it adds, and its limit is exact.
+# may read are the relationships it adds, and its limit is exact. A step that reaches its
+# limit returns how many it read and no rows: it is refused whatever they hold, and their
+# ends' ids were most of its time.
 STEP = f"""
     UNWIND $frontier AS id
     MATCH (a:{ENTITY_LABEL} {{entity_id: id}})-[r]-(b:{ENTITY_LABEL})
@@ -29,7 +31,12 @@ STEP = f"""
       AND ({IN_SCOPE_NODE.format("b")} OR b.entity_id IN $seeds)
     WITH DISTINCT r
     LIMIT $limit
-    RETURN collect([startNode(r).entity_id, endNode(r).entity_id, type(r)]) AS rows
+    WITH collect(r) AS read
+    RETURN size(read) AS count,
+        CASE WHEN size(read) < $limit
+            THEN [r IN read | [startNode(r).entity_id, endNode(r).entity_id, type(r)]]
+            ELSE []
+        END AS rows
 """
 
 # Per node, a page of its relationships: in the order the store keeps them, so that the page
@@ -104,10 +111,11 @@ class CypherBackend:
             if not frontier or (limit is not None and len(seen) > limit):
                 break
             rows_at_most = at_most + 1 - len(triples)
-            rows = _collected(STEP, scope, frontier=frontier, before=before, seeds=seeds, limit=rows_at_most)
+            (step,) = _run(STEP, scope, frontier=frontier, before=before, seeds=seeds, limit=rows_at_most)
             # A step cut at its limit may have left relationships unread: too large either way.
-            if len(rows) >= rows_at_most:
+            if step["count"] >= rows_at_most:
                 raise TooLarge
+            rows = step["rows"]
             triples.update(map(tuple, rows))
             before, frontier = (
                 frontier,

@@ -23,7 +23,6 @@ from graph.analytics import (
     IDENTIFIER_TYPES,
     MAX_PATH_LENGTH,
     PARTY_TYPES,
-    PATHS_LIMIT,
     GraphBackend,
     Scope,
     TooLarge,
@@ -40,6 +39,9 @@ from intel.selectors import BadInput, Reader
 # on thousands; `record_count` says how many).
 RECORDS_PER_RELATIONSHIP = 20
 MAX_PATHS = 100
+# Shortest paths between two hubs can be many: more than this many are cut before they are
+# confirmed and ordered (an answer shows MAX_PATHS).
+PATHS_LIMIT = 1_000
 # Relationships looked up per statement: three parameters each, within SQLite's limit.
 TRIPLES_PER_QUERY = 5_000
 IDS_PER_QUERY = 10_000

@@ -38,9 +38,6 @@ MAX_PATH_LENGTH = 6
 # Past this many relationships a walk is refused (narrow it): a backend raises TooLarge as soon
 # as it knows, without reading the rest.
 EXPAND_LIMIT = 20_000
-# Shortest paths between two hubs can be many; more than this many are cut (an answer shows
-# fewer).
-PATHS_LIMIT = 1_000
 
 
 class TooLarge(Exception):

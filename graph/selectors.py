@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
+from django.db.models import Q
+
 from audit.log import Event, record_events
 from graph.analytics import (
     EXPAND_LIMIT,
@@ -101,29 +103,19 @@ class Confirmed:
     records: dict[Triple, list[int]]
     entities: dict[int, Entity]
     record_rows: dict[int, tuple[str, int]] = field(default_factory=dict)
-    named: dict[int, Entity] = field(default_factory=dict)
+    named: set[int] = field(default_factory=set)
     spans: dict[Triple, tuple[date, date]] = field(default_factory=dict)
 
     def name(self, pks: Iterable[int]) -> None:
         """Reads, in one go, the visible mentions of the entities about to be shown."""
-        wanted = sorted(set(pks) - set(self.named))
+        wanted = sorted(set(pks) - self.named)
         if wanted:
-            self.named.update(
-                (entity.pk, entity)
-                for entity in selectors.labelled_entities(self.reader).filter(pk__any_of=wanted)
-            )
+            selectors.label(self.reader, [self.entities[pk] for pk in wanted])
+            self.named.update(wanted)
 
     def shown(self, pk: int, distance: int | None = None, left_out: LeftOut | None = None) -> dict:
         self.name([pk])
-        return ShownEntity(self._named(pk), distance, left_out).data()
-
-    def _named(self, pk: int) -> Entity:
-        # Confirmed a moment ago and hidden since: shown by its id and type, with no name.
-        entity = self.named.get(pk)
-        if entity is None:
-            entity = self.entities[pk]
-            entity.visible_mentions = []
-        return entity
+        return ShownEntity(self.entities[pk], distance, left_out).data()
 
     def relationship(self, triple: Triple) -> dict:
         s, t, type_ = triple
@@ -148,7 +140,7 @@ class Confirmed:
         entities = list(entities)
         self.name(entities)
         for pk in entities:
-            shown.update((m.record_id, m.record.owner_id) for m in self._named(pk).visible_mentions)
+            shown.update((m.record_id, m.record.owner_id) for m in self.entities[pk].visible_mentions)
         return shown
 
 
@@ -169,10 +161,8 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
 
 def visible_link_rows(scope: Scope, triples: Collection[Triple], *fields: str) -> Iterator[tuple]:
     """The `fields` of the links of these relationships that the reader may see in the
-    scope, a chunk of relationships at a time: the links are read by their triples alone and
-    the rule asked of their records (`visible_values`), not of each link. In one statement
-    with the rule's joins the planner read every link of each source by the index (a hub's
-    thousands) before it compared target and type."""
+    scope, a chunk of relationships at a time: the links are found by their triples and the
+    rule asked of each as it is read (`visible_values`)."""
     reader = scope.reader
     wanted = sorted(set(triples))
     for start in range(0, len(wanted), TRIPLES_PER_QUERY):
@@ -300,12 +290,14 @@ def public_ids(pks: Collection[int]) -> dict[int, str]:
     return found
 
 
-def relationships_among(scope: Scope, nodes: Collection[int]) -> set[Triple]:
-    """The relationships of the scope's link types between two of `nodes`, whoever may see
-    them: `confirm` keeps those with records the reader may see (asking the rule here too
-    would ask it twice of every link)."""
-    wanted = sorted(set(nodes))
-    links = Link.objects.filter(source_id__any_of=wanted, target_id__any_of=wanted)
+def relationships_walked(scope: Scope, nodes: Collection[int], inner: Collection[int]) -> set[Triple]:
+    """The relationships of the scope's link types between two of `nodes`, one of them in
+    `inner` (the nodes a walk steps on from: between two nodes at its edge, none is
+    walked), whoever may see them: `confirm` keeps those with records the reader may see
+    (asking the rule here too would ask it twice of every link)."""
+    nodes, inner = sorted(set(nodes)), sorted(set(inner))
+    from_inner = Q(source_id__any_of=inner, target_id__any_of=nodes)
+    links = Link.objects.filter(from_inner | Q(source_id__any_of=nodes, target_id__any_of=inner))
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
     return set(links.values_list("source_id", "target_id", "type").distinct())
@@ -350,7 +342,8 @@ def nearest_confirmed(
         candidates = algorithms.nearest_first(reached, order.__getitem__, limit + 1)
         if not whole and (len(candidates) <= limit or reached[candidates[-1]] > depth):
             return None
-        confirmed = confirm(scope, relationships_among(scope, candidates), seeds)
+        inner = [node for node in candidates if reached[node] < hops]
+        confirmed = confirm(scope, relationships_walked(scope, candidates, inner), seeds)
         distance = algorithms.distances(confirmed.records, seeds, hops)
         if all(distance.get(node) == reached[node] for node in candidates):
             return confirmed, distance

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
-from django.db.models import Exists, OuterRef, Prefetch, prefetch_related_objects
+from django.db.models import Exists, ExpressionWrapper, OuterRef, Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 
@@ -98,9 +98,8 @@ class AgencyScopedQuerySet(models.QuerySet):
         access: Access | None = None,
     ) -> set[int]:
         """The ids of these rows the user's agency may see now, as `visible_to` decides, with
-        the rule asked of their records (once each, per group of entity types the rows
-        carry) instead of row by row: for a bounded set of rows named by id, such as the
-        links a graph answer confirms, whose records the rule then reads by key."""
+        the rule asked of each row as it is read (`visible_values`): for a known, bounded set
+        of rows, such as the links a graph answer confirms."""
         return {pk for (pk,) in self.visible_values(user, purpose, access, fields=("pk",))}
 
     def visible_values(
@@ -111,8 +110,10 @@ class AgencyScopedQuerySet(models.QuerySet):
         *,
         fields: tuple[str, ...],
     ) -> list[tuple]:
-        """`values_list(*fields)` of the rows `visible_ids` keeps, read in the same statement
-        as what the rule needs of them."""
+        """`values_list(*fields)` of the rows `visible_to` keeps: the rule's condition is a
+        column of the statement, not its filter. As a filter, the planner ran it before the
+        rows' own keys (for links named by their triples, it hashed the whole record table,
+        or read a hub's every link); as a column it is asked only of the rows the keys find."""
         if sees_everything(user):
             return list(self.values_list(*fields))
         agency_id = viewer_agency_id(user)
@@ -121,12 +122,14 @@ class AgencyScopedQuerySet(models.QuerySet):
         policy = access_policy()
         if access is None:
             access = policy.access(agency_id=agency_id, purpose=purpose)
-        stated = len(self.stated_fields())
-        rows = list(self.values_list(*self.stated_fields(), *fields))
-        viewers = policy.viewer_agencies(
-            (self.stated(row) for row in rows), context=policy.viewers_context(accesses={agency_id: access})
+        condition = policy.condition(
+            agency_id=agency_id,
+            access=access,
+            record_field=self.record_field,
+            entity_fields=self.entity_fields,
         )
-        return [row[stated:] for row in rows if agency_id in viewers[row[0]]]
+        rows = self.annotate(rule_admits=ExpressionWrapper(condition, output_field=models.BooleanField()))
+        return [row[:-1] for row in rows.values_list(*fields, "rule_admits") if row[-1]]
 
     def viewer_agencies(self, context: Any = None) -> dict[int, set[int]]:
         """For each row, the agencies that may see it now (for the graph's visibility lists).

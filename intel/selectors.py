@@ -27,7 +27,7 @@ from intel.models import (
     Record,
     ResolutionCandidate,
 )
-from intel.querysets import MENTION_ORDER, NO_ROW, EachRowExists
+from intel.querysets import MENTION_ORDER, NO_ROW, EachRowExists, attach_latest_mentions
 
 PURPOSE_HEADER = "HTTP_X_INTERLINK_PURPOSE"
 SESSION_PURPOSE = "purpose"
@@ -223,6 +223,16 @@ def labelled_entities(reader: Reader) -> QuerySet[Entity]:
     """Entities the reader may see, each with the few most recent visible mentions (at most
     LABEL_MENTIONS) its names and label come from."""
     return _named(reader, LABEL_MENTIONS)
+
+
+def label(reader: Reader, entities: Sequence[Entity]) -> None:
+    """Gives entities the reader was just shown by `visible_entities(named=False)` what
+    `labelled_entities` gives, their LABEL_MENTIONS most recent visible mentions, without
+    asking again whether each is visible: one hidden since has no visible mention left and is
+    shown unnamed."""
+    attach_latest_mentions(
+        list(entities), visible_mentions(reader), LABEL_MENTIONS, ("record__owner",), LABEL_MENTIONS
+    )
 
 
 def listed_entities(reader: Reader) -> QuerySet[Entity]:

@@ -10,6 +10,8 @@ from graph import selectors
 from graph.analytics import algorithms, backend
 from graph.analytics.reference import ReferenceBackend
 from intel.import_writing import import_file
+from intel.models import Entity
+from intel.selectors import Reader
 from tests.sharing_helpers import staff
 from tests.test_graph_analytics import (
     PURPOSE,
@@ -139,6 +141,24 @@ def test_the_embedded_default_answers_on_networkx(tmp_path: Path):
     assert stopped == {"paths": [], "length": None, "search_complete": False}
 
 
+@pytest.mark.django_db
+def test_an_entity_hidden_after_it_was_confirmed_is_shown_unnamed(tmp_path: Path):
+    # Naming does not ask again whether an entity is visible (it was confirmed a moment
+    # before): one hidden since has no visible mention left to name it or to show.
+    cus, pol = staff("cus"), staff("pol", kind="police")
+    shipments = tmp_path / "shipments.csv"
+    shipments.write_text("\n".join([SHIPMENT_HEADER, shipment_row("S1")]) + "\n")
+    import_file(shipments, cus.agency, user=cus.liaison)
+    alpha = entity_of("S1", "importer")
+    for reader, names, shown in [
+        (Reader(cus.analyst, PURPOSE), ["Alpha Trading"], 1),
+        (Reader(pol.analyst, PURPOSE), [], 0),
+    ]:
+        confirmed = selectors.Confirmed(reader, {}, {alpha.pk: Entity.objects.get(pk=alpha.pk)})
+        assert confirmed.shown(alpha.pk)["names"] == names
+        assert len(confirmed.records_shown([], [alpha.pk])) == shown
+
+
 class LaggingWalk:
     """`nearest_confirmed` with a graph that lags and a choke point that knows better, both
     stood in for by hand: `found` is what the graph's limited walk returns, `seen` what the
@@ -150,8 +170,10 @@ class LaggingWalk:
         monkeypatch.setattr(selectors, "public_ids", lambda pks: {pk: order[pk] for pk in pks})
         monkeypatch.setattr(
             selectors,
-            "relationships_among",
-            lambda scope, nodes: {t for t in self.found | self.seen if {t[0], t[1]} <= set(nodes)},
+            "relationships_walked",
+            lambda scope, nodes, inner: {
+                t for t in self.found | self.seen if {t[0], t[1]} <= set(nodes) and {t[0], t[1]} & set(inner)
+            },
         )
         monkeypatch.setattr(selectors, "confirm", self.confirm)
 

@@ -305,12 +305,21 @@ def name_without_legal_forms(fingerprint: str) -> str:
 @_cached
 def company_block(country: str, fingerprint: str) -> str:
     """Country plus the first word of the fingerprint that is neither a word of a company
-    type nor a short abbreviation (three letters or fewer, as the "pvt" and "sl" the tables
-    miss), so every spelling of a company's legal form leaves it in one block; the first
-    significant word (`_name_block`) when the name has no other."""
-    for word in fingerprint.split():
-        if word not in _legal_form_words() and not (word.isalpha() and len(word) <= 3):
-            return _bounded(f"{country}:{word}", BLOCK_MAX_LENGTH)
+    type, nor a short abbreviation (three letters or fewer, as the "pvt" and "sl" the tables
+    miss), nor a number, so every spelling of a company's legal form leaves it in one block;
+    and the name's first number, if it has one. The first significant word
+    (`_name_block`) when the name has no other.
+
+    A number sorts first in a fingerprint, and as the block's word it put every company
+    named "... 2" of a country in one block, whatever its words: thousands, each compared
+    with each new one, a search that grew with every such company stored. The number stays
+    in the block, so that "Zaan Motors 2" is still never offered "Zaan Motors 3"."""
+    words = fingerprint.split()
+    number = next((word for word in words if word.isdigit()), None)
+    for word in words:
+        if word not in _legal_form_words() and not word.isdigit() and not (word.isalpha() and len(word) <= 3):
+            block = f"{country}:{word}" if number is None else f"{country}:{word}:{number}"
+            return _bounded(block, BLOCK_MAX_LENGTH)
     return _name_block(country, fingerprint)
 
 

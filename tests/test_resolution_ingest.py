@@ -778,7 +778,7 @@ def test_companies_written_before_their_blocks_changed_get_the_new_blocks(db):
 
     from django.apps import apps
 
-    migration = import_module("intel.migrations.0008_company_blocks")
+    migration = import_module("intel.migrations.0014_numbered_company_blocks")
     old = {
         "IN:name:ltd pvt supply veluwe vista": ("IN:pvt", ["ltd pvt supply veluwe vista"], "IN:supply"),
         "ES:name:sl summit wholesale zaan@0123456789abcdef": (
@@ -788,6 +788,13 @@ def test_companies_written_before_their_blocks_changed_get_the_new_blocks(db):
         ),
         "ES:reg:B12708467": ("ES:ltd", ["ltd sociedad mosa ocean"], "ES:mosa"),
         "NL:name:bv krimpen toys": ("NL:krimpen", ["bv krimpen toys"], "NL:krimpen"),
+        # Blocked by their number before 0014.
+        "NL:name:2 bv motors northstar salland": (
+            "NL:2",
+            ["2 bv motors northstar salland"],
+            "NL:motors:2",
+        ),
+        "DE:reg:HRB98765": ("DE:3", ["3 gmbh linden logistik"], "DE:linden:3"),
     }
     for key, (block, names, _) in old.items():
         Entity.objects.create(type="company", key=key, block=block, name_fingerprints=names)

@@ -148,14 +148,34 @@ def test_a_person_by_documents_name_and_date_of_birth():
         ),
         ("NL", ["Krimpen Sierra Toys B.V.", "Krimpen Sierra Toys besloten vennootschap"], "NL:krimpen"),
         ("DE", ["Acme Handel GmbH", "ACME HANDEL Gesellschaft mit beschraenkter Haftung"], "DE:acme"),
-        # A number is a word of its own: numbered names stay in blocks of their own.
-        ("NL", ["Importer 17 BV", "Importer 17 B.V."], "NL:17"),
+        # A number is not the block's word (it sorts first): the first word is, and the
+        # number goes with it, so numbered names of one word stay in blocks of their own.
+        ("NL", ["Importer 17 BV", "Importer 17 B.V."], "NL:importer:17"),
+        ("NL", ["Summit Textiles Zaan 2 BV", "SUMMIT TEXTILES ZAAN 2 B.V."], "NL:summit:2"),
+        ("DE", ["3 Linden Logistik 12 GmbH", "3 Linden Logistik 12 G.m.b.H."], "DE:linden:12"),
+        # Nothing but a number and legal forms: the number, as the first significant word.
+        ("NL", ["2000 B.V.", "2000 BV"], "NL:2000"),
         # Nothing but short words: the first word that is not a legal form.
         ("GB", ["ABC Ltd", "ABC Limited"], "GB:abc"),
     ],
 )
 def test_every_spelling_of_a_companys_legal_form_leaves_it_in_one_block(country, spellings, block):
     assert {resolve_company(spelling, country).block for spelling in spellings} == {block}
+
+
+@pytest.mark.parametrize(
+    ("country", "names"),
+    [
+        # One number, different words: a block per word, where the number was the block of all.
+        ("NL", ["Summit Textiles Zaan 2 BV", "Motors Northstar Salland 2 BV", "Atlas Toys 2 B.V."]),
+        # One word, different numbers: two companies, never compared.
+        ("NL", ["Zaan Motors 2 BV", "Zaan Motors 3 BV", "Zaan Motors BV"]),
+        ("IN", ["Veluwe Supply 7 Pvt Ltd", "Veluwe Supply 8 Pvt Ltd"]),
+    ],
+)
+def test_numbered_names_of_other_words_or_numbers_are_in_other_blocks(country, names):
+    blocks = [resolve_company(name, country).block for name in names]
+    assert len(set(blocks)) == len(names), blocks
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ X-Interlink-Purpose header, and every id taken from an earlier answer of the API
 from the database, never built): the API's ids may be integers or strings.
 
 Request kinds, each for the analysts of the agencies that see the most and the least:
-the record list (plain, filtered, a deep page), a record's detail, the entity list and an
+the record list (plain, filtered, a deep page by its number and the same page reached by
+the `next` link of the page before it), a record's detail, the entity list and an
 entity's detail, the link list (plain and of one entity), search (common words, whole names, texts no record
 contains), and a CSV export.
 Cold: the first request of each kind to a freshly started server, in a shuffled order,
@@ -36,7 +37,15 @@ PURPOSE_HEADER = "X-Interlink-Purpose"
 DEEP_PAGE = 500
 EXPORT_RECORDS = 1_000
 KIND_GROUPS = {
-    "list": ("records", "records_filtered", "records_deep", "entities", "links", "links_of_entity"),
+    "list": (
+        "records",
+        "records_filtered",
+        "records_deep",
+        "records_deep_next",
+        "entities",
+        "links",
+        "links_of_entity",
+    ),
     "detail": ("record_detail", "entity_detail"),
     "search": ("search", "search_name", "search_absent"),
     "export": ("export",),
@@ -167,6 +176,10 @@ def plan_for(base: str, session: requests.Session, agency: str, scale: float) ->
         page //= 2
     plan.notes["deep_page"] = page
     plan.urls["records_deep"] = [f"/api/records/?page={page}"]
+    # The same page as a client walking the list reaches it: the `next` of the page before,
+    # which continues after that page's last row.
+    following = get(f"/api/records/?page={page - 1}").json()["next"]
+    plan.urls["records_deep_next"] = [following[following.index("/api/") :]]
     # Detail of records of other agencies first (the audited, redacted path), from the pages.
     seen = records["results"] + get("/api/records/?page=2").json().get("results", [])
     shared = [row["id"] for row in seen if row.get("owner") != agency]

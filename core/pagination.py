@@ -1,10 +1,14 @@
+import uuid
 from functools import cached_property
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 def count_up_to(queryset, limit: int, order: tuple[str, ...] = ("pk",)) -> int:
@@ -44,16 +48,57 @@ def rows_by_key(object_list: QuerySet, keys: list) -> list:
     return [rows[key] for key in keys if key in rows]
 
 
+def key_order(queryset: QuerySet) -> list[tuple[str, bool]] | None:
+    """The queryset's order as (field, descending) pairs, when it ends with the key (so that
+    it tells every two rows apart) and names fields only; else None."""
+    query = queryset.query
+    order = list(query.order_by or (queryset.model._meta.ordering if query.default_ordering else ()))
+    fields = []
+    for item in order:
+        if not isinstance(item, str) or "__" in item or item.lstrip("-") == "?":
+            return None
+        name = item.lstrip("-")
+        fields.append(("pk" if name in ("pk", queryset.model._meta.pk.name) else name, item.startswith("-")))
+    return fields if fields and fields[-1][0] == "pk" else None
+
+
+def after_position(queryset: QuerySet, order: list[tuple[str, bool]], position: tuple) -> Q:
+    """The rows that follow `position` (one row's values of the ordered fields) in `order`.
+    Nulls sort above every value on PostgreSQL and below on SQLite, so they follow a value
+    in an ascending order on the one and a descending order on the other. The first field
+    is also bounded on its own, which lets PostgreSQL start its scan of the list's index at
+    the position rather than filter every row before it."""
+    nulls_largest = connection.vendor == "postgresql"
+    condition: Q | None = None
+    for (name, descending), value in reversed(list(zip(order, position, strict=True))):
+        beyond = Q(**{f"{name}__{'lt' if descending else 'gt'}": value})
+        nullable = name != "pk" and queryset.model._meta.get_field(name).null
+        if nullable and descending != nulls_largest:
+            beyond |= Q(**{f"{name}__isnull": True})
+        condition = beyond if condition is None else beyond | (Q(**{name: value}) & condition)
+    first, descending = order[0]
+    if first == "pk" or not queryset.model._meta.get_field(first).null or descending == nulls_largest:
+        condition &= Q(**{f"{first}__{'lte' if descending else 'gte'}": position[0]})
+    return condition
+
+
 class LimitedCountPaginator(Paginator):
     """Counts no further than `limit` rows. Counting everything an agency may see means
     testing the visibility rule on every record, a cost that grows with the table
     (docs/benchmarks.md); a page needs only the rows up to it. A page past the limit is not
     counted at all: its own rows, and one more, tell whether it exists and whether another
-    follows, where a count would walk every row before it a second time."""
+    follows, where a count would walk every row before it a second time.
 
-    def __init__(self, object_list, per_page: int, limit: int):
+    Such a page may continue the page before it (`after`: the public id of that page's last
+    row, which the API's `next` link carries): its rows are then those that follow that row,
+    read from it on, where an offset walks and judges every row before the page. A row the
+    list does not hold (hidden since, deleted, never one of the list's) continues nothing:
+    the page is read by its number, as without `after`."""
+
+    def __init__(self, object_list, per_page: int, limit: int, after: uuid.UUID | None = None):
         super().__init__(object_list, per_page)
         self.limit = limit
+        self.after = after
 
     @cached_property
     def leading_keys(self) -> list | None:
@@ -95,12 +140,31 @@ class LimitedCountPaginator(Paginator):
             else:
                 rows = list(self.object_list[bottom:top])
             return self._get_page(rows, number, self)
-        rows = rows_between(self.object_list, bottom, bottom + self.per_page + 1)
+        following = self.following()
+        if following is not None:
+            rows = rows_between(following, 0, self.per_page + 1)
+        else:
+            rows = rows_between(self.object_list, bottom, bottom + self.per_page + 1)
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
         self.limit = bottom + self.per_page
         self.__dict__["count"] = bottom + len(rows)
         return self._get_page(rows[: self.per_page], number, self)
+
+    def following(self) -> QuerySet | None:
+        """The list's rows that follow the row `after` names, in the list's order; None when
+        there is no such row of the list's, or the list has no order to continue."""
+        listed = self.object_list
+        if self.after is None or not isinstance(listed, QuerySet) or listed.query.combinator:
+            return None
+        ordered = self.object_list if self.object_list.ordered else self.object_list.order_by("pk")
+        order = key_order(ordered)
+        if order is None:
+            return None
+        position = ordered.filter(public_id=self.after).values_list(*(name for name, _ in order)).first()
+        if position is None or None in position:
+            return None
+        return ordered.filter(after_position(ordered, order, position))
 
     def get_page(self, number) -> Page:
         """A page for a page of HTML: the first for a number that is none, the last counted
@@ -142,8 +206,37 @@ class Pagination(PageNumberPagination):
     # it is refused as any page that is not a number.
     last_page_strings = ()
 
+    # Where a page continues the one before (`LimitedCountPaginator`): the `next` link sets it.
+    after_query_param = "after"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.after = self.after_of(request)
+        return super().paginate_queryset(queryset, request, view)
+
+    def after_of(self, request) -> uuid.UUID | None:
+        value = request.query_params.get(self.after_query_param)
+        if value is None:
+            return None
+        try:
+            return uuid.UUID(value)
+        except ValueError as error:
+            raise ValidationError({self.after_query_param: "not the id of a row of this list"}) from error
+
     def django_paginator_class(self, queryset, page_size: int) -> LimitedCountPaginator:
-        return LimitedCountPaginator(queryset, page_size, getattr(settings, self.count_limit_setting))
+        return LimitedCountPaginator(
+            queryset, page_size, getattr(settings, self.count_limit_setting), after=self.after
+        )
+
+    def get_next_link(self):
+        link = super().get_next_link()
+        rows = self.page.object_list
+        if link is None or not rows or not hasattr(rows[-1], "public_id"):
+            return link
+        return replace_query_param(link, self.after_query_param, rows[-1].public_id)
+
+    def get_previous_link(self):
+        link = super().get_previous_link()
+        return None if link is None else remove_query_param(link, self.after_query_param)
 
     def get_paginated_response(self, data):
         paginator = self.page.paginator
@@ -156,6 +249,19 @@ class Pagination(PageNumberPagination):
                 "results": data,
             }
         )
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.after_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The id of the last row of the page before, as `next` gives it: "
+                "the page is read from that row on. A row the list no longer holds is ignored.",
+                "schema": {"type": "string", "format": "uuid"},
+            },
+        ]
 
     def get_paginated_response_schema(self, schema):
         response = super().get_paginated_response_schema(schema)

@@ -166,3 +166,31 @@ def test_hostile_filter_values_are_never_a_server_error(world, url):
                 response = answers(client, url, **params)
                 if response.status_code == 200 and member is pol:
                     assert response.json()["results"] == [], (url, params)
+
+
+AFTERS = ["abc", "", "\x00", "1", "00000000-0000-0000-0000-000000000000", "x" * 10_000]
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_hostile_or_hidden_afters_are_never_a_server_error_nor_show_what_is_hidden(world, url):
+    """`after` names the row a page continues from; one of another agency's, of no list, or
+    no id at all continues nothing for POL, and shows nothing."""
+    cus, pol = world
+    from intel.models import Entity, Record
+
+    hidden = [str(Record.objects.first().public_id), str(Entity.objects.first().public_id)]
+    client = pol.client("analyst", purpose="investigation")
+    for after in AFTERS + hidden:
+        for page in ("1", "2", "5"):
+            response = answers(client, url, page=page, page_size="1", after=after)
+            if response.status_code == 200 and url.split("?")[0] in (
+                "/api/records/",
+                "/api/entities/",
+                "/api/links/",
+                "/api/search/",
+            ):
+                assert response.json()["results"] == [], (url, page, after)
+    # CUS reads on from one of its rows, or answers as without it.
+    client = cus.client("analyst", purpose="investigation")
+    for after in AFTERS:
+        answers(client, url, page="3", page_size="1", after=after)

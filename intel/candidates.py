@@ -35,6 +35,8 @@ from intel.models import (
 from intel.resolution import Resolved, name_fingerprint, name_without_legal_forms
 
 FUZZY_TYPES = (EntityType.COMPANY, EntityType.PERSON)
+# Blocks whose standing names a candidate search reads and scores at a time.
+BLOCKS_PER_READ = 500
 # The lowest name similarity (rapidfuzz ratio, 0-100) at which two entities are proposed,
 # and at which a reader is offered the pair from the names it may see.
 CANDIDATE_THRESHOLD = 85.0
@@ -333,25 +335,31 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     ]
     if not new:
         return 0
-    blocks = {(type_, block) for _, type_, block in new}
-    # Per (type, block): every fingerprint stated for an entity of the block, once per entity.
-    choices: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-    names: dict[int, list[str]] = defaultdict(list)
-    for pk, type_, block, fingerprint in _standing_names({block for _, block in blocks}):
-        if (type_, block) in blocks:
-            choices[(type_, block)].append((pk, fingerprint))
-            names[pk].append(fingerprint)
-    # The fingerprints of the given entities, per block: each block scored in one batch.
-    queries: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    asking: dict[tuple[str, str], list[int]] = defaultdict(list)
     for pk, type_, block in new:
-        for fingerprint in names.get(pk, ()):
-            queries[(type_, block)].append((pk, fingerprint))
+        asking[(type_, block)].append(pk)
     alike: dict[tuple[int, int], float] = {}
-    for (type_, block), asked in queries.items():
-        for pk, other, score in _alike(asked, choices[(type_, block)], threshold):
-            if other != pk:
-                pair = (min(pk, other), max(pk, other))
-                alike[pair] = max(alike.get(pair, 0.0), score)
+    # The names of the entities paired, kept from the blocks read for `known`.
+    names: dict[int, list[str]] = {}
+    # The blocks are read and scored a few at a time: their standing names, read all at once,
+    # were held in memory together, and grew with what is stored.
+    blocks = sorted({block for _, block in asking})
+    for start in range(0, len(blocks), BLOCKS_PER_READ):
+        # Per (type, block): every fingerprint stated for an entity of the block, once per entity.
+        choices: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+        read: dict[int, list[str]] = defaultdict(list)
+        for pk, type_, block, fingerprint in _standing_names(blocks[start : start + BLOCKS_PER_READ]):
+            if (type_, block) in asking:
+                choices[(type_, block)].append((pk, fingerprint))
+                read[pk].append(fingerprint)
+        # The fingerprints of the given entities, per block: each block scored in one batch.
+        for key, pool in choices.items():
+            asked = [(pk, fingerprint) for pk in asking[key] for fingerprint in read.get(pk, ())]
+            for pk, other, score in _alike(asked, pool, threshold) if asked else ():
+                if other != pk:
+                    pair = (min(pk, other), max(pk, other))
+                    alike[pair] = max(alike.get(pair, 0.0), score)
+                    names[pk], names[other] = read[pk], read[other]
     # Keys, and what they alone do not say, are read for the pairs that reached the
     # threshold only, not for every entity of their blocks, which grow with what is stored.
     paired = Entity.objects.filter(pk__any_of={pk for pair in alike for pk in pair})

@@ -157,9 +157,9 @@ class LimitedCountPaginator(Paginator):
         listed = self.object_list
         if self.after is None or not isinstance(listed, QuerySet) or listed.query.combinator:
             return None
-        ordered = self.object_list if self.object_list.ordered else self.object_list.order_by("pk")
+        ordered = listed if listed.ordered else listed.order_by("pk")
         order = key_order(ordered)
-        if order is None:
+        if order is None or not any(field.name == "public_id" for field in listed.model._meta.fields):
             return None
         position = ordered.filter(public_id=self.after).values_list(*(name for name, _ in order)).first()
         if position is None or None in position:

@@ -89,12 +89,11 @@ class AccessPolicy(Protocol):
         purpose check and the audit log): at least `via_owner` and `via_agreement`."""
 
     def viewer_agencies(self, rows: Iterable[StatedRow], *, context: Any) -> dict[int, set[int]]:
-        """For each row, the agencies of the context that may see it now: for any purpose, or
-        under the accesses the context was given."""
+        """For each row, the agencies that may see it now, for some purpose."""
 
-    def viewers_context(self, *, accesses: dict[int, Access] | None = None) -> Any:
-        """What `viewer_agencies` calls over the same moment may share (their answers): about
-        every agency, or only these agencies under these accesses (a purpose's)."""
+    def viewers_context(self) -> Any:
+        """What `viewer_agencies` calls over the same moment may share (their answers about
+        every agency)."""
 
     def purposes_for(self, *, agency_id: int, records: models.QuerySet) -> list[str]:
         """The purposes for which the agency may read these records (visible to it)."""

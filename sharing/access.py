@@ -408,8 +408,8 @@ class AgreementPolicy:
     ) -> dict[int, set[int]]:
         return viewer_agencies(rows, context or ViewersContext())
 
-    def viewers_context(self, *, accesses: dict[int, AgreementAccess] | None = None) -> ViewersContext:
-        return ViewersContext() if accesses is None else ViewersContext(accesses=dict(accesses))
+    def viewers_context(self) -> ViewersContext:
+        return ViewersContext()
 
     def purposes_for(self, *, agency_id: int, records: models.QuerySet) -> list[str]:
         """The purposes of the agreements under which the agency sees any of the records."""

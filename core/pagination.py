@@ -10,6 +10,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from core.identity import PublicIdentity
+
 
 def count_up_to(queryset, limit: int, order: tuple[str, ...] = ("pk",)) -> int:
     """The number of rows, but no more than `limit + 1`: enough to tell whether it passes.
@@ -159,7 +161,7 @@ class LimitedCountPaginator(Paginator):
             return None
         ordered = listed if listed.ordered else listed.order_by("pk")
         order = key_order(ordered)
-        if order is None or not any(field.name == "public_id" for field in listed.model._meta.fields):
+        if order is None or not issubclass(listed.model, PublicIdentity):
             return None
         position = ordered.filter(public_id=self.after).values_list(*(name for name, _ in order)).first()
         if position is None or None in position:
@@ -230,7 +232,7 @@ class Pagination(PageNumberPagination):
     def get_next_link(self):
         link = super().get_next_link()
         rows = self.page.object_list
-        if link is None or not rows or not hasattr(rows[-1], "public_id"):
+        if link is None or not rows or not isinstance(rows[-1], PublicIdentity):
             return link
         return replace_query_param(link, self.after_query_param, rows[-1].public_id)
 

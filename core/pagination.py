@@ -45,8 +45,13 @@ def read_by_key(object_list) -> bool:
 
 def rows_by_key(object_list: QuerySet, keys: list) -> list:
     """The rows of `object_list` with these keys, in their order. A row that stopped being
-    visible since its key was read is left out."""
-    rows = {row.pk: row for row in object_list.filter(pk__in=keys)} if keys else {}
+    visible since its key was read is left out. A queryset that can tell that without asking
+    its whole condition again reads them its own way (`rows_with_keys`)."""
+    if not keys:
+        return []
+    reading = getattr(object_list, "rows_with_keys", None)
+    found = reading(keys) if reading is not None else object_list.filter(pk__in=keys)
+    rows = {row.pk: row for row in found}
     return [rows[key] for key in keys if key in rows]
 
 

@@ -322,6 +322,19 @@ class EntityQuerySet(models.QuerySet):
         clone._named_by = (mentions, count, related, max(count, counted_to or count))
         return clone
 
+    def rows_with_keys(self, keys: Sequence[int]) -> list:
+        """The entities with these keys, which this queryset chose a moment before, read by
+        key alone and named (for `core.pagination.rows_by_key`). Named by visible mentions,
+        an entity that none names any more is no longer visible (`visible_to` asks for one)
+        and is left out: the naming is the check. Asking the list's condition again, with
+        its filters, PostgreSQL combined the keys with a filter's index (every company, for
+        a list of companies) and planned the rule a second time."""
+        if self._named_by is None:
+            return list(self.filter(pk__in=keys))
+        by_key = self.model._default_manager.filter(pk__in=keys)
+        by_key._named_by = self._named_by
+        return [entity for entity in by_key if entity.mentions_counted]
+
     def _fetch_all(self) -> None:
         fetched = self._result_cache is not None
         super()._fetch_all()

@@ -210,3 +210,38 @@ def test_an_after_that_is_no_id_is_refused_naming_it(dated, after):
     response = dated.get("/api/records/", {"page": 2, "page_size": 1, "after": after})
     assert response.status_code == 400
     assert set(response.json()) == {"after"}
+
+
+# --- a page's rows, read by key after its keys were chosen ------------------------------
+
+ROWS_HEADER = "external_ref,category,classification,occurred_on,summary,importer_name,importer_country\n"
+
+
+@pytest.mark.parametrize("filtered", [False, True], ids=["whole-list", "companies"])
+def test_an_entity_hidden_between_its_key_and_its_row_is_left_out(db, tmp_path, filtered):
+    from core.pagination import LimitedCountPaginator
+    from intel import selectors
+    from intel.presentation import entity_names
+
+    customs = Agency.objects.create(code="cus", name="Customs", country="NL", kind="customs")
+    reader = selectors.Reader(User.objects.create(username="cus-a", agency=customs, role="analyst"))
+    path = tmp_path / "three.csv"
+    path.write_text(
+        ROWS_HEADER
+        + "".join(f"K-{n},shipment,restricted,2026-01-0{n},s,Keyed Trading {n} BV,NL\n" for n in (1, 2, 3))
+    )
+    import_file(path, customs)
+    listed = selectors.listed_entities(reader)
+    if filtered:
+        listed = listed.filter(type="company")
+    paginator = LimitedCountPaginator(listed.order_by("id"), 50, 1000)
+    chosen = paginator.leading_keys
+    Record.objects.filter(external_ref="K-2").delete()
+    shown = paginator.page(1).object_list
+    names = [name for entity in shown for name in entity_names(entity)]
+    assert sorted(name for name in names if name.startswith("Keyed")) == [
+        "Keyed Trading 1 BV",
+        "Keyed Trading 3 BV",
+    ]
+    assert all(entity.mentions_counted for entity in shown), "no row is shown that nothing visible names"
+    assert len(chosen) > len(shown), "the deleted record's company was chosen before it went"

@@ -11,6 +11,7 @@ from django.db import connection, models
 from django.db.models import Exists, ExpressionWrapper, OuterRef, Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
+from django.db.models.sql.where import WhereNode
 
 from intel.access import (
     ANY_PURPOSE,
@@ -244,15 +245,6 @@ class LinkQuerySet(StatementQuerySet):
 
     entity_fields = ("source", "target")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._ending_ids: list[int] | None = None
-
-    def _clone(self) -> LinkQuerySet:
-        clone = super()._clone()
-        clone._ending_ids = self._ending_ids
-        return clone
-
     def of_triples(self, triples: Sequence[tuple[int, int, str]]) -> LinkQuerySet:
         """The links of exactly these (source id, target id, type) triples, as the graph names
         its relationships, found by the `link_triple` index."""
@@ -276,21 +268,47 @@ class LinkQuerySet(StatementQuerySet):
             .values_list("pk", flat=True)[: LINKS_ENDING_LISTED + 1]
         )
         ending = self.filter(condition)
-        if len(ids) <= LINKS_ENDING_LISTED:
-            ending._ending_ids = ids
+        # The condition is the last clause the filter added: marked with its ids, whatever
+        # filters come after it.
+        where = ending.query.where
+        where.children[-1] = _EndingCondition(
+            [where.children[-1]], ids=ids if len(ids) <= LINKS_ENDING_LISTED else None
+        )
         return ending
 
     def narrowed_by_key(self) -> LinkQuerySet:
-        """The same links, named by their ids where `ending_at` read them: for a walk in key
-        order that stops at a page and a capped count (`core.pagination`). By the condition
-        alone, PostgreSQL found a busy entity's thousands of links unordered and hashed every
-        record to join them, only to order them. Not for reading rows by key: next to a
-        page's keys, the list made it scan every link."""
-        if self._ending_ids is None:
-            return self
+        """The same links, with each condition of `ending_at` that listed its links' ids
+        replaced by those ids: for a walk in key order that stops at a page and a capped
+        count (`core.pagination`). By the condition alone, PostgreSQL found a busy entity's
+        thousands of links unordered and hashed every record to join them, only to order
+        them; by the condition and the ids, it took the two for independent, expected a few
+        dozen links, and judged and sorted every link of the entity for a page. Not for
+        reading rows by key: next to a page's keys, the list made it scan every link."""
+        walk = self._chain()
+        where = walk.query.where
+        where.children = [self._by_ids(child) for child in where.children]
+        return walk
+
+    def _by_ids(self, clause: Any) -> Any:
+        if not isinstance(clause, _EndingCondition) or clause.ids is None:
+            return clause
         # An entity without links asks the rule as one with only hidden links does, with the
         # same statement: skipped, the two could be told apart by time.
-        return self.filter(pk__any_of=self._ending_ids or [NO_ROW])
+        return self.model._default_manager.filter(pk__any_of=clause.ids or [NO_ROW]).query.where
+
+
+class _EndingCondition(WhereNode):
+    """`LinkQuerySet.ending_at`'s condition, as its own clause, with the ids of the links it
+    held when they were read (None when there were too many to list)."""
+
+    def __init__(self, *args: Any, ids: list[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ids = ids
+
+    def clone(self) -> _EndingCondition:
+        clone = super().clone()
+        clone.ids = self.ids
+        return clone
 
 
 class EntityQuerySet(models.QuerySet):

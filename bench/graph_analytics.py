@@ -21,6 +21,8 @@ may see the most records and one of the agency that may see the fewest. Stages:
   On Neo4j (`CypherBackend`): cold, the first asking after Neo4j started, then warm, the
   same again. On networkx (`ReferenceBackend`, the embedded default's implementation, which
   reads the viewer's whole graph for each question): the first --reference-samples only.
+  The process first settles its heap as a served one does (`config.runtime.settle_heap`):
+  otherwise Python's full collections, scanning every library loaded, paused walks at random.
 - global: the high-visibility viewer's whole graph built from PostgreSQL
   (`graph.visible_graph`, as the analytics jobs build it), then each algorithm in a fresh
   process on that graph: communities (networkx Louvain, igraph Leiden), sampled betweenness
@@ -273,6 +275,9 @@ def measure_walks(user, seeds: list[str], reference_samples: int) -> dict:
 
 
 def stage_walks(results: dict, samples: int, reference_samples: int) -> None:
+    from config.runtime import settle_heap
+
+    settle_heap()
     rnd = random.Random(SAMPLE_SEED)
     measured = {}
     for level, (visible, user) in viewers().items():

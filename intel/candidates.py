@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from itertools import groupby
 from typing import Any
 
 import numpy
@@ -35,8 +36,11 @@ from intel.models import (
 from intel.resolution import Resolved, name_fingerprint, name_without_legal_forms
 
 FUZZY_TYPES = (EntityType.COMPANY, EntityType.PERSON)
-# Blocks whose standing names a candidate search reads and scores at a time.
-BLOCKS_PER_READ = 500
+# Standing names a candidate search fetches from the database at a time; it scores each
+# block as soon as its names are all read.
+NAMES_PER_FETCH = 2_000
+# Pairs of alike names a candidate search judges and writes at a time.
+PAIRS_PER_JUDGING = 1_000
 # The lowest name similarity (rapidfuzz ratio, 0-100) at which two entities are proposed,
 # and at which a reader is offered the pair from the names it may see.
 CANDIDATE_THRESHOLD = 85.0
@@ -341,27 +345,42 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     alike: dict[tuple[int, int], float] = {}
     # The names of the entities paired, kept from the blocks read for `known`.
     names: dict[int, list[str]] = {}
-    # The blocks are read and scored a few at a time: their standing names, read all at once,
-    # were held in memory together, and grew with what is stored.
+    # The standing names come in block order, and each block is scored and let go as soon
+    # as its last name is read: batches of a number of blocks held more names as the blocks
+    # grew with what is stored, and so did the importer's memory.
     blocks = sorted({block for _, block in asking})
-    for start in range(0, len(blocks), BLOCKS_PER_READ):
-        # Per (type, block): every fingerprint stated for an entity of the block, once per entity.
-        choices: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    rows = _standing_names(blocks)
+    for key, named in groupby(rows, key=lambda row: (row[1], row[2])):
+        if key not in asking:
+            continue
+        # Every fingerprint stated for an entity of the block, once per entity.
+        pool = [(pk, fingerprint) for pk, _, _, fingerprint in named]
         read: dict[int, list[str]] = defaultdict(list)
-        for pk, type_, block, fingerprint in _standing_names(blocks[start : start + BLOCKS_PER_READ]):
-            if (type_, block) in asking:
-                choices[(type_, block)].append((pk, fingerprint))
-                read[pk].append(fingerprint)
-        # The fingerprints of the given entities, per block: each block scored in one batch.
-        for key, pool in choices.items():
-            asked = [(pk, fingerprint) for pk in asking[key] for fingerprint in read.get(pk, ())]
-            for pk, other, score in _alike(asked, pool, threshold) if asked else ():
-                if other != pk:
-                    pair = (min(pk, other), max(pk, other))
-                    alike[pair] = max(alike.get(pair, 0.0), score)
-                    names[pk], names[other] = read[pk], read[other]
-    # Keys, and what they alone do not say, are read for the pairs that reached the
-    # threshold only, not for every entity of their blocks, which grow with what is stored.
+        for pk, fingerprint in pool:
+            read[pk].append(fingerprint)
+        asked = [(pk, fingerprint) for pk in asking[key] for fingerprint in read.get(pk, ())]
+        for pk, other, score in _alike(asked, pool, threshold) if asked else ():
+            if other != pk:
+                pair = (min(pk, other), max(pk, other))
+                alike[pair] = max(alike.get(pair, 0.0), score)
+                names[pk], names[other] = read[pk], read[other]
+    # Judged and written a number of pairs at a time: the pairs a search finds multiply as
+    # what is stored grows, and their evidence held all at once grew the importer's memory.
+    ordered = sorted(alike)
+    return sum(
+        _judged(
+            {pair: alike[pair] for pair in ordered[start : start + PAIRS_PER_JUDGING]},
+            names,
+        )
+        for start in range(0, len(ordered), PAIRS_PER_JUDGING)
+    )
+
+
+def _judged(alike: Mapping[tuple[int, int], float], names: Mapping[int, list[str]]) -> int:
+    """Proposes, of these pairs whose names are alike, those their keys do not tell apart, and
+    the registered companies a fold chose between (`_fold_choices`); returns how many it
+    created. Keys, and what they alone do not say, are read for these pairs only, not for
+    every entity of their blocks, which grow with what is stored."""
     paired = Entity.objects.filter(pk__any_of={pk for pair in alike for pk in pair})
     peers = {pk: (type_, key) for pk, type_, key in paired.values_list("pk", "type", "key")}
     document_ids = {
@@ -393,22 +412,22 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
 
 def _standing_names(blocks: Collection[str]) -> Iterator[tuple[int, str, str, str]]:
     """(id, type, block, name fingerprint) for every fingerprint noted for the standing
-    entities of the blocks. A chunk's names reach most blocks, which grow with what is
-    stored: on PostgreSQL the database unnests each entity's list into rows of text, where
-    decoding every list as JSON in Python was most of what the candidate search cost."""
-    entities = Entity.objects.filter(block__any_of=blocks)
+    entities of the blocks, in block and type order, fetched NAMES_PER_FETCH at a time. A
+    chunk's names reach most blocks, which grow with what is stored: on PostgreSQL the
+    database unnests each entity's list into rows of text, where decoding every list as JSON
+    in Python was most of what the candidate search cost."""
+    entities = Entity.objects.filter(block__any_of=blocks).order_by("block", "type", "pk")
     if connection.vendor == "postgresql":
         each = Func("name_fingerprints", function="jsonb_array_elements_text", output_field=TextField())
-        unnested = entities.annotate(fingerprint=each)
-        for pk, type_, block, merged_into, fingerprint in unnested.values_list(
+        unnested = entities.annotate(fingerprint=each).values_list(
             "pk", "type", "block", "merged_into", "fingerprint"
-        ):
+        )
+        for pk, type_, block, merged_into, fingerprint in unnested.iterator(chunk_size=NAMES_PER_FETCH):
             if merged_into is None:
                 yield pk, type_, block, fingerprint
         return
-    for pk, type_, block, merged_into, fingerprints in entities.values_list(
-        "pk", "type", "block", "merged_into", "name_fingerprints"
-    ):
+    listed = entities.values_list("pk", "type", "block", "merged_into", "name_fingerprints")
+    for pk, type_, block, merged_into, fingerprints in listed.iterator(chunk_size=NAMES_PER_FETCH):
         if merged_into is None:
             for fingerprint in fingerprints:
                 yield pk, type_, block, fingerprint

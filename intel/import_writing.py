@@ -63,9 +63,9 @@ CHUNK_SIZE = 500
 CHUNK_MENTIONS = 20_000
 # The candidate search runs once this many entities were written or touched, not per chunk:
 # a chunk's names reach most blocks, so each search reads about every standing company and
-# person, and one search for several chunks reads them once. It reads them a few blocks at
-# a time (`candidates.BLOCKS_PER_READ`), so searching less often holds no more in memory: what
-# grows is the set of entities to search, a number each.
+# person, and one search for several chunks reads them once. It scores them a block at a
+# time as they are fetched (`candidates._standing_names`), so searching less often holds no
+# more in memory: what grows is the set of entities to search, a number each.
 CANDIDATE_SEARCH_ENTITIES = 50_000
 
 

@@ -171,20 +171,23 @@ def test_a_tiny_instance_scores_as_counted_by_hand(db, tmp_path):
 # As an import runs (one candidate search for the whole of these small files), and in small
 # chunks with a search every few of them, as in a large file: a search that only looks at
 # what its own chunks wrote would miss the pairs spread over several. And with each search
-# reading its blocks a few at a time, as it does once a file's names reach more blocks than
-# `BLOCKS_PER_READ`: pairs are scored within a block, and no block may be left out.
+# fetching its standing names a few at a time, so that blocks span fetches (it fetches
+# `NAMES_PER_FETCH` at a time), and judging its pairs a few at a time (`PAIRS_PER_JUDGING`):
+# pairs are scored within a block, and no block may be left out or scored in part, nor a
+# pair judged apart from what decides it.
 @pytest.fixture(
     params=[
         {},
         {"chunk_size": 40, "candidate_search_entities": 150},
-        {"chunk_size": 40, "candidate_search_entities": 150, "blocks_per_read": 3},
+        {"chunk_size": 40, "candidate_search_entities": 150, "names_per_fetch": 3, "pairs_per_judging": 2},
     ],
-    ids=["as-run", "small-chunks", "few-blocks-a-read"],
+    ids=["as-run", "small-chunks", "small-reads"],
 )
 def resolution(db, tmp_path, request, monkeypatch):
     options = dict(request.param)
-    if "blocks_per_read" in options:
-        monkeypatch.setattr("intel.candidates.BLOCKS_PER_READ", options.pop("blocks_per_read"))
+    for option in ("names_per_fetch", "pairs_per_judging"):
+        if option in options:
+            monkeypatch.setattr(f"intel.candidates.{option.upper()}", options.pop(option))
     paths = ResolutionScenario(SEED, ROWS).write(tmp_path, file_format="csv")
     assert sum(import_scenario(paths, **options).values()) == ROWS
     return resolve_truth(truth_rows(tmp_path / "truth.jsonl")), tmp_path / "truth.jsonl"

@@ -6,4 +6,4 @@ class IntelConfig(AppConfig):
     verbose_name = "Intelligence records"
 
     def ready(self) -> None:
-        from intel import lookups  # noqa: F401  (registers `__any_of`)
+        from core import lookups  # noqa: F401  (registers `__any_of`)

@@ -13,6 +13,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import WhereNode
 
+from core.lookups import array_parameter, id_array
 from intel.access import (
     ANY_PURPOSE,
     Access,
@@ -22,7 +23,6 @@ from intel.access import (
     sees_everything,
     viewer_agency_id,
 )
-from intel.lookups import array_parameter, id_array
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -348,8 +348,8 @@ class EntityQuerySet(models.QuerySet):
         its filters, PostgreSQL combined the keys with a filter's index (every company, for
         a list of companies) and planned the rule a second time."""
         if self._named_by is None:
-            return list(self.filter(pk__in=keys))
-        by_key = self.model._default_manager.filter(pk__in=keys)
+            return list(self.filter(pk__any_of=keys))
+        by_key = self.model._default_manager.filter(pk__any_of=keys)
         by_key._named_by = self._named_by
         return [entity for entity in by_key if entity.mentions_counted]
 

@@ -31,7 +31,7 @@ from django.db.models import Expression, F
 from django.utils import timezone
 
 from agencies.models import Agency
-from intel.lookups import array_parameter
+from core.lookups import array_parameter
 from intel.models import Caveat, Classification, RecordGroupObjectPermission
 from sharing.models import Consent, RecordRelease
 

@@ -245,3 +245,31 @@ def test_an_entity_hidden_between_its_key_and_its_row_is_left_out(db, tmp_path, 
     ]
     assert all(entity.mentions_counted for entity in shown), "no row is shown that nothing visible names"
     assert len(chosen) > len(shown), "the deleted record's company was chosen before it went"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/records/", "/api/records/?occurred_after=2000-01-01", "/api/links/", "/api/entities/"]
+)
+def test_a_pages_rows_are_read_by_one_statement_whatever_its_size(analyst, path):
+    """The statement that reads a page's rows by key is the same text, with as many
+    parameters, for a page of two keys as for a page of one, so that a connection's prepared
+    statement serves every page."""
+    from django.db import connection
+
+    count = analyst.get(path).json()["count"]
+    assert count >= 3, f"{path} lists {count} rows"
+    size = count - 1
+
+    def rows_statement(page: int) -> tuple[str, int]:
+        statements = []
+
+        def keep(execute, sql, params, many, context):
+            statements.append((sql, len(params or ())))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(keep):
+            body = analyst.get(path, {"page_size": size, "page": page}).json()
+        assert len(body["results"]) == (size if page == 1 else 1), body
+        return [statement for statement in statements if "= ANY(%s::bigint[])" in statement[0]][-1]
+
+    assert rows_statement(1) == rows_statement(2)

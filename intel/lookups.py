@@ -6,6 +6,8 @@ from contextlib import contextmanager
 
 from django.db import OperationalError, connection, transaction
 
+from core.postgresql.planning import planned_for_their_values
+
 
 @contextmanager
 def planned_as_lookups() -> Iterator[None]:
@@ -19,10 +21,9 @@ def planned_as_lookups() -> Iterator[None]:
     nothing of is estimated at the whole table, and was planned as a scan of it, a cost per
     chunk that grew with the table.
 
-    Nor does psycopg prepare them (config/settings.py has the server prepare a statement
-    run five times on a connection): PostgreSQL may keep a generic plan for a prepared
-    statement, and one kept from the import's first chunks, planned when the tables looked
-    empty, stayed as they grew. The foreign key checks of the rows copied keep theirs."""
+    Nor are they prepared (`planned_for_their_values`): a generic plan kept from the
+    import's first chunks, planned when the tables looked empty, stayed as they grew. The
+    foreign key checks of the rows copied keep theirs."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -30,13 +31,8 @@ def planned_as_lookups() -> Iterator[None]:
         cursor.execute("SELECT current_setting('enable_seqscan')")
         (previous,) = cursor.fetchone()
         cursor.execute("SET LOCAL enable_seqscan = off")
-    driver = connection.connection
-    threshold = driver.prepare_threshold
-    driver.prepare_threshold = None
-    try:
+    with planned_for_their_values():
         yield
-    finally:
-        driver.prepare_threshold = threshold
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
 

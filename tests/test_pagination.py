@@ -273,3 +273,32 @@ def test_a_pages_rows_are_read_by_one_statement_whatever_its_size(analyst, path)
         return [statement for statement in statements if "= ANY(%s::bigint[])" in statement[0]][-1]
 
     assert rows_statement(1) == rows_statement(2)
+
+
+@pytest.mark.parametrize("path", ["/api/records/", "/api/links/", "/api/entities/"])
+def test_a_page_by_its_number_past_the_limit_is_planned_for_its_offset(analyst, settings, path):
+    """Past the counted limit, a page by its number walks every row before it: its statement
+    is never prepared, so PostgreSQL plans it for its offset rather than keep a generic plan
+    for it. The first page's statements are prepared as any other."""
+    from django.db import connection
+
+    settings.PAGINATION_COUNT_LIMIT = settings.ENTITY_COUNT_LIMIT = 1
+    connection.ensure_connection()
+    configured = connection.connection.prepare_threshold
+    assert configured is not None, "the server prepares repeated statements (config/settings.py)"
+
+    def thresholds(params: dict) -> list:
+        seen = []
+
+        def keep(execute, sql, sql_params, many, context):
+            # The third row's page of one skips two; `EachRowExists` writes OFFSET 0.
+            seen.append((connection.connection.prepare_threshold, "OFFSET 2" in sql))
+            return execute(sql, sql_params, many, context)
+
+        with connection.execute_wrapper(keep):
+            assert analyst.get(path, params).status_code == 200
+        return seen
+
+    deep = thresholds({"page_size": 1, "page": 3})
+    assert [threshold for threshold, offset in deep if offset] == [None]
+    assert {threshold for threshold, _ in thresholds({"page_size": 1})} == {configured}

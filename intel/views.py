@@ -214,6 +214,17 @@ class EntityViewSet(ReadingViewSet, mixins.ListModelMixin):
         return mentions_shown(entities)
 
 
+LINK_SHOWN_FIELDS = (
+    "public_id",
+    "type",
+    "properties",
+    "record__public_id",
+    "record__owner_id",
+    "source__public_id",
+    "target__public_id",
+)
+
+
 class LinkViewSet(ReadingViewSet, mixins.ListModelMixin):
     serializer_class = LinkSerializer
     filterset_class = LinkFilter
@@ -221,7 +232,9 @@ class LinkViewSet(ReadingViewSet, mixins.ListModelMixin):
     selector = staticmethod(selectors.visible_links)
 
     def narrow(self, queryset):
-        return queryset.select_related("record", "source", "target").order_by("id")
+        # Of the records and entities, only what a link shows of them and what the audit
+        # names: built whole, they were most of the work of a page in Python.
+        return queryset.select_related("record", "source", "target").only(*LINK_SHOWN_FIELDS).order_by("id")
 
     def records_shown(self, links):
         return {link.record_id: link.record.owner_id for link in links}

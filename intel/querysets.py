@@ -317,7 +317,7 @@ class EntityQuerySet(models.QuerySet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._named_by: tuple[models.QuerySet, int, tuple[str, ...], int] | None = None
+        self._named_by: tuple[models.QuerySet, int, tuple[str, ...], int, tuple[str, ...]] | None = None
 
     def _clone(self) -> EntityQuerySet:
         clone = super()._clone()
@@ -331,13 +331,15 @@ class EntityQuerySet(models.QuerySet):
         *,
         related: tuple[str, ...] = (),
         counted_to: int | None = None,
+        only: tuple[str, ...] = (),
     ) -> EntityQuerySet:
         """Each entity with at most `count` of `mentions` naming it, the most recent records'
-        first, as `visible_mentions`, with their `related` rows, and how many there are up to
-        `counted_to` (`count` when None) as `mentions_counted`: the ones past `count` are
-        counted by key, not read. Two queries whatever the number of entities."""
+        first, as `visible_mentions`, with their `related` rows (`only` these fields of them
+        and of the mentions, when given), and how many there are up to `counted_to` (`count`
+        when None) as `mentions_counted`: the ones past `count` are counted by key, not read.
+        Two queries whatever the number of entities."""
         clone = self._chain()
-        clone._named_by = (mentions, count, related, max(count, counted_to or count))
+        clone._named_by = (mentions, count, related, max(count, counted_to or count), only)
         return clone
 
     def rows_with_keys(self, keys: Sequence[int]) -> list:
@@ -376,21 +378,27 @@ MENTION_ORDER = ("-record_id", "role")
 
 
 def attach_latest_mentions(
-    entities: list, mentions: models.QuerySet, count: int, related: tuple[str, ...], counted_to: int
+    entities: list,
+    mentions: models.QuerySet,
+    count: int,
+    related: tuple[str, ...],
+    counted_to: int,
+    only: tuple[str, ...] = (),
 ) -> None:
     """Sets each entity's `visible_mentions`: at most `count` of `mentions` naming it, in
-    MENTION_ORDER, with their `related` rows; and `mentions_counted`: how many there are, up
-    to `counted_to`. On PostgreSQL each entity's are found by a LATERAL subquery that walks
-    its mentions in that order (the `mention_entity_recent` index) and stops at `counted_to`:
-    Django's sliced prefetch numbers every mention of every entity of the page with a window
-    function, testing the rule on each of the thousands a busy company has. The rows shown
+    MENTION_ORDER, with their `related` rows (`only` these fields, when given); and
+    `mentions_counted`: how many there are, up to `counted_to`. On PostgreSQL each entity's
+    are found by a LATERAL subquery that walks its mentions in that order (the
+    `mention_entity_recent` index) and stops at `counted_to`: Django's sliced prefetch
+    numbers every mention of every entity of the page with a window function, testing the
+    rule on each of the thousands a busy company has. The rows shown
     are then read by key, as a prefetch reads the rows a query chose (asking the rule again
     cost more to plan than the rest of the request)."""
     if not entities:
         return
     ordered = mentions.order_by(*MENTION_ORDER)
     if connection.vendor != "postgresql":
-        found = ordered.select_related(*related)[:counted_to]
+        found = _reading(ordered, related, only)[:counted_to]
         prefetch_related_objects(entities, Prefetch("mentions", queryset=found, to_attr="visible_mentions"))
         for entity in entities:
             entity.mentions_counted = len(entity.visible_mentions)
@@ -410,9 +418,14 @@ def attach_latest_mentions(
             ids_by_entity.setdefault(entity_id, []).append((-record_id, role, pk))
     shown = [pk for rows in ids_by_entity.values() for *_, pk in sorted(rows)[:count]]
     by_entity: dict[int, list] = {}
-    found = mentions.model._default_manager.filter(pk__in=among(shown)).select_related(*related)
+    found = _reading(mentions.model._default_manager.filter(pk__in=among(shown)), related, only)
     for mention in found.order_by(*MENTION_ORDER) if shown else ():
         by_entity.setdefault(mention.entity_id, []).append(mention)
     for entity in entities:
         entity.visible_mentions = by_entity.get(entity.pk, [])
         entity.mentions_counted = len(ids_by_entity.get(entity.pk, ()))
+
+
+def _reading(mentions: models.QuerySet, related: tuple[str, ...], only: tuple[str, ...]) -> models.QuerySet:
+    found = mentions.select_related(*related)
+    return found.only(*only) if only else found

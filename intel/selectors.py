@@ -209,6 +209,17 @@ def record_with_contents(reader: Reader, *, among: Sequence[int] | None = None) 
 LABEL_MENTIONS = 10
 
 
+# An entity's own page lists its mentions with their records and owners. A label, a list
+# or a search shows of them only names and a key, and the audit names each one's record and
+# that record's owner: the mentions' search text and the records' contents were most of
+# what a page of entities read and built.
+WHOLE_MENTIONS = {"related": ("record__owner",)}
+LABEL_MENTIONS_READ = {
+    "related": ("record",),
+    "only": ("entity", "entity_type", "role", "properties", "resolved_key", "record__owner"),
+}
+
+
 def visible_entities(reader: Reader, *, named: bool = True) -> QuerySet[Entity]:
     """Entities the reader may see, each with its most recent visible mentions (and their
     records) prefetched, at most ENTITY_MENTIONS_SHOWN: a company at the centre of a trade
@@ -216,13 +227,13 @@ def visible_entities(reader: Reader, *, named: bool = True) -> QuerySet[Entity]:
     audit them all as shown). `named=False`: the entities alone, to check which are visible."""
     if not named:
         return Entity.objects.visible_to(reader.user, reader.purpose, reader.access)
-    return _named(reader, settings.ENTITY_MENTIONS_SHOWN)
+    return _named(reader, settings.ENTITY_MENTIONS_SHOWN, **WHOLE_MENTIONS)
 
 
 def labelled_entities(reader: Reader) -> QuerySet[Entity]:
     """Entities the reader may see, each with the few most recent visible mentions (at most
     LABEL_MENTIONS) its names and label come from."""
-    return _named(reader, LABEL_MENTIONS)
+    return _named(reader, LABEL_MENTIONS, **LABEL_MENTIONS_READ)
 
 
 def label(reader: Reader, entities: Sequence[Entity]) -> None:
@@ -231,7 +242,11 @@ def label(reader: Reader, entities: Sequence[Entity]) -> None:
     asking again whether each is visible: one hidden since has no visible mention left and is
     shown unnamed."""
     attach_latest_mentions(
-        list(entities), visible_mentions(reader), LABEL_MENTIONS, ("record__owner",), LABEL_MENTIONS
+        list(entities),
+        visible_mentions(reader),
+        LABEL_MENTIONS,
+        counted_to=LABEL_MENTIONS,
+        **LABEL_MENTIONS_READ,
     )
 
 
@@ -240,12 +255,19 @@ def listed_entities(reader: Reader) -> QuerySet[Entity]:
     recent visible mentions, and their visible mentions counted up to ENTITY_MENTIONS_SHOWN
     (`mentions_counted`) without reading them. A page read and audited each entity's
     hundred mentions, with their records, for a count and a few names."""
-    return _named(reader, LABEL_MENTIONS, counted_to=settings.ENTITY_MENTIONS_SHOWN)
+    return _named(reader, LABEL_MENTIONS, counted_to=settings.ENTITY_MENTIONS_SHOWN, **LABEL_MENTIONS_READ)
 
 
-def _named(reader: Reader, mentions: int, *, counted_to: int | None = None) -> QuerySet[Entity]:
+def _named(
+    reader: Reader,
+    mentions: int,
+    *,
+    related: tuple[str, ...],
+    counted_to: int | None = None,
+    only: tuple[str, ...] = (),
+) -> QuerySet[Entity]:
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).named_by(
-        visible_mentions(reader), mentions, related=("record__owner",), counted_to=counted_to
+        visible_mentions(reader), mentions, related=related, counted_to=counted_to, only=only
     )
 
 
@@ -300,8 +322,8 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
     return found.named_by(
         visible_mentions(reader),
         LABEL_MENTIONS,
-        related=("record__owner",),
         counted_to=settings.ENTITY_MENTIONS_SHOWN,
+        **LABEL_MENTIONS_READ,
     )
 
 

@@ -391,9 +391,9 @@ def attach_latest_mentions(
     are found by a LATERAL subquery that walks its mentions in that order (the
     `mention_entity_recent` index) and stops at `counted_to`: Django's sliced prefetch
     numbers every mention of every entity of the page with a window function, testing the
-    rule on each of the thousands a busy company has. The rows shown
-    are then read by key, as a prefetch reads the rows a query chose (asking the rule again
-    cost more to plan than the rest of the request)."""
+    rule on each of the thousands a busy company has. The rows shown are then read by key,
+    as a prefetch reads the rows a query chose (asking the rule again cost more to plan than
+    the rest of the request)."""
     if not entities:
         return
     ordered = mentions.order_by(*MENTION_ORDER)

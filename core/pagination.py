@@ -37,7 +37,8 @@ def rows_between(object_list, bottom: int, top: int) -> list:
     page of them."""
     # A page by its number is planned for its offset each time: once it had served such a
     # page a few times, PostgreSQL kept a generic plan for it that walked the rows before
-    # the page slower than a plan made for the offset.
+    # the page slower than a plan made for the offset. A list that names its rows as it
+    # reads them (entities) names them unprepared too.
     planned = planned_for_their_values() if bottom else nullcontext()
     if not read_by_key(object_list):
         with planned:
@@ -152,7 +153,7 @@ class LimitedCountPaginator(Paginator):
         number = self.page_number(number)
         bottom = (number - 1) * self.per_page
         if bottom + self.per_page <= self.limit:
-            # Django's own page, its rows read by rows_between.
+            # Django's own page: its rows read by the keys counted, or sliced from a list.
             number = self.validate_number(number)
             top = bottom + self.per_page
             if top + self.orphans >= self.count:

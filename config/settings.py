@@ -134,7 +134,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # tables the API reads live in memory, and at that price the planner read every link in
     # key order to count the few links of one entity, or hashed the whole entity table for
     # the mentions of a page of entities, rather than probing their indexes.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off -c random_page_cost=1.1"
+    # max_parallel_workers_per_gather: a statement's parallel workers are processes started
+    # for it, on the cores that the other requests, and the other statements' workers, need
+    # at the same moment. Under the load test's 55 users they made every kind of request
+    # slower (docs/benchmarks.md, section 5); a deployment with cores to spare may allow some.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c jit=off -c random_page_cost=1.1"
+        f" -c max_parallel_workers_per_gather={env_int('DATABASE_PARALLEL_WORKERS', 0)}"
+    )
     # Parameters bound by the server, and a statement run five times on a connection kept
     # prepared: the visibility rule of an agency receiving under many agreements is a long
     # text, which PostgreSQL took longer to plan on every request than to run. Its texts

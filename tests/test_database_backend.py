@@ -1,11 +1,16 @@
 """The project's PostgreSQL backend (core/postgresql) reads timestamps with psycopg's
 compiled loader, and they come back as Django's own loader gave them: aware, in UTC, to the
 microsecond, whatever offset they were written with. And how an import's statements are
-planned on it (`intel.lookups.planned_as_lookups`)."""
+planned on it (`intel.lookups.planned_as_lookups`), and the session settings its connections
+start with."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from django.conf import settings
 from django.db import DataError, connection
 
 from core.postgresql.base import CompiledUtcLoader
@@ -79,3 +84,39 @@ def test_an_imports_lookups_are_planned_for_their_values_and_never_prepared():
     assert read("SHOW enable_seqscan") == ("on",)
     look_up_keys(8)
     assert prepared_statements() == before + 1, "outside an import, the statement is prepared"
+
+
+SHOW_PARALLEL_WORKERS = (
+    "from django.db import connection\n"
+    "with connection.cursor() as cursor:\n"
+    "    cursor.execute('SHOW max_parallel_workers_per_gather')\n"
+    "    print(cursor.fetchone()[0])"
+)
+
+
+def parallel_workers_of_a_process(**environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", SHOW_PARALLEL_WORKERS],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_statement_starts_no_parallel_workers_unless_the_deployment_allows_some():
+    """Under concurrent users a statement's parallel workers took the cores the other requests
+    needed (config/settings.py); a deployment with cores to spare sets DATABASE_PARALLEL_WORKERS."""
+    assert read("SHOW max_parallel_workers_per_gather") == ("0",)
+    assert read("SHOW jit") == ("off",)
+    allowed = parallel_workers_of_a_process(DATABASE_PARALLEL_WORKERS="2")
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.split()[-1] == "2"
+    unset = parallel_workers_of_a_process(DATABASE_PARALLEL_WORKERS="")
+    assert unset.returncode == 0, unset.stderr
+    assert unset.stdout.split()[-1] == "0"
+    wrong = parallel_workers_of_a_process(DATABASE_PARALLEL_WORKERS="two")
+    assert wrong.returncode != 0
+    assert "DATABASE_PARALLEL_WORKERS must be a whole number" in wrong.stderr

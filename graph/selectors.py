@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
@@ -208,20 +208,29 @@ def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = 
 
 
 def left_out(
-    scope: Scope, kept: Collection[int], seeds: Collection[int], graph: GraphBackend
+    scope: Scope,
+    kept: Collection[int],
+    seeds: Collection[int],
+    graph: GraphBackend,
+    *,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> dict[int, LeftOut]:
     """For each kept node, its neighbours outside `kept` a wider walk would show: through a
     relationship the reader may see (in the scope) to an entity the reader may see, counted
     up to LEFT_OUT_CAP. The backend offers each node's relationships a page at a time, as a
     walk would find them (LEFT_OUT_CAP + 1, then pages twice as wide), and each page is
     confirmed, until more than the cap are confirmed or the backend has no more: a hub
-    costs about the cap, not its degree, and a page the graph offers is seldom refused."""
+    costs about the cap, not its degree, and a page the graph offers is seldom refused.
+    `meanwhile` runs while the backend reads the first page (Neo4j reads it on a thread of
+    its own: a walk names its nodes from PostgreSQL in that time)."""
     kept = set(kept)
     found: dict[int, set[int]] = {node: set() for node in kept}
     read: dict[int, set[Triple]] = {node: set() for node in kept}
     size = LEFT_OUT_CAP + 1
+    asked = graph.ask_neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
+    meanwhile()
     while read:
-        page = graph.neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
+        page = asked.result()
         for node, other in confirmed_neighbours(scope, page, seeds):
             found[node].add(other)
         for node, rows in page.items():
@@ -232,6 +241,8 @@ def left_out(
             if len(page.get(node, ())) == size and len(found[node]) <= LEFT_OUT_CAP
         }
         size *= 2
+        if read:
+            asked = graph.ask_neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
     return {
         node: LeftOut(min(len(others), LEFT_OUT_CAP), len(others) > LEFT_OUT_CAP)
         for node, others in found.items()
@@ -393,8 +404,7 @@ def walk(scope: Scope, *, seeds: Collection[int], hops: int, limit: int) -> Answ
         for s, t, type_ in algorithms.crossed_relationships(confirmed.records, distance, hops)
         if s in kept_set and t in kept_set
     )
-    outside = left_out(scope, kept, seeds, graph)
-    confirmed.name(kept)
+    outside = left_out(scope, kept, seeds, graph, meanwhile=lambda: confirmed.name(kept))
     nodes = [confirmed.shown(pk, distance[pk], outside[pk]) for pk in kept]
     relationships = sorted(
         (confirmed.relationship(triple) for triple in walked),

@@ -16,6 +16,7 @@ selector in `graph.selectors` that confirms and presents it, a view in `graph.vi
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -100,7 +101,7 @@ class GraphBackend(Protocol):
     def relationships(self, scope: Scope) -> set[Triple]:
         """Every relationship of the scope's link types between nodes of its entity types."""
 
-    def neighbours(
+    def ask_neighbours(
         self,
         scope: Scope,
         *,
@@ -108,11 +109,13 @@ class GraphBackend(Protocol):
         outside: Collection[int],
         seeds: Collection[int],
         limit: int,
-    ) -> dict[int, list[tuple[int, Triple]]]:
+    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
         """For each node (a key of `read`), at most `limit` of its relationships of the scope
         not in `read[node]` (those of earlier pages), to neighbours of the scope (a seed is
         never narrowed away) not in `outside`: (neighbour, relationship) pairs, in no set
-        order. Fewer than `limit` means the node has no more."""
+        order. Fewer than `limit` means the node has no more. The answer may be read while
+        the caller does other work (`Future.result` waits for it): a backend that does not
+        use this process's database connection may read it on a thread of its own."""
 
 
 def backend() -> GraphBackend:

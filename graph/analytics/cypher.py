@@ -6,6 +6,7 @@ whatever comes back against PostgreSQL before anything is shown."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 
@@ -74,22 +75,40 @@ RELATIONSHIPS = f"""
 """
 
 
+# A walk asks Neo4j for its nodes' left-out neighbours while it names them from PostgreSQL
+# (`GraphBackend.ask_neighbours`); the thread touches nothing but the driver, which is
+# thread-safe (Django's database connections are per thread, and a test's transaction is
+# the calling thread's).
+_ASKING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cypher")
+
+
 def _collected(query: str, scope: Scope, **params) -> list[list]:
     """The rows of a query that returns them collected into one list: the driver decodes a
     record message by message, and ten thousand records cost it ten times what one list of
     ten thousand does."""
-    (record,) = _run(query, scope, **params)
+    return _rows(_execute(query, _parameters(scope, **params)))
+
+
+def _rows(records: list) -> list[list]:
+    (record,) = records
     return record["rows"]
 
 
 def _run(query: str, scope: Scope, **params) -> list:
-    params = {
+    return _execute(query, _parameters(scope, **params))
+
+
+def _parameters(scope: Scope, **params) -> dict:
+    return {
         "everyone": scope.everything,
         "agency": scope.agency_id,
         "link_types": list(scope.link_types) if scope.link_types is not None else None,
         "entity_types": list(scope.entity_types) if scope.entity_types is not None else None,
         **params,
     }
+
+
+def _execute(query: str, params: dict) -> list:
     records, _, _ = get_driver().execute_query(query, params, database_=settings.NEO4J_DATABASE, routing_="r")
     return records
 
@@ -127,7 +146,7 @@ class CypherBackend:
     def relationships(self, scope: Scope) -> set[Triple]:
         return {(s, t, type_) for s, t, type_ in _collected(RELATIONSHIPS, scope)}
 
-    def neighbours(
+    def ask_neighbours(
         self,
         scope: Scope,
         *,
@@ -135,17 +154,21 @@ class CypherBackend:
         outside: Collection[int],
         seeds: Collection[int],
         limit: int,
-    ) -> dict[int, list[tuple[int, Triple]]]:
+    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
         pages = [
             {"node": node, "read": sorted(as_seen_from(node, triple) for triple in triples)}
             for node, triples in sorted(read.items())
         ]
         query = NEIGHBOURS.replace("{read}", NOT_READ if any(read.values()) else "")
-        rows = _collected(
-            query, scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit
-        )
-        found: dict[int, list[tuple[int, Triple]]] = {}
-        for node, other, type_, outgoing in rows:
-            triple = (node, other, type_) if outgoing else (other, node, type_)
-            found.setdefault(node, []).append((other, triple))
-        return found
+        # The parameters and the driver are had here: the scope's may ask the database.
+        params = _parameters(scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
+        get_driver()
+        return _ASKING.submit(_neighbours_found, query, params)
+
+
+def _neighbours_found(query: str, params: dict) -> dict[int, list[tuple[int, Triple]]]:
+    found: dict[int, list[tuple[int, Triple]]] = {}
+    for node, other, type_, outgoing in _rows(_execute(query, params)):
+        triple = (node, other, type_) if outgoing else (other, node, type_)
+        found.setdefault(node, []).append((other, triple))
+    return found

@@ -7,6 +7,7 @@ full stack Neo4j answers instead (this side stays the reference the tests hold i
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import Future
 
 import networkx as nx
 
@@ -86,7 +87,7 @@ class ReferenceBackend:
         _, triples = self._scope_graph(scope, ())
         return triples
 
-    def neighbours(
+    def ask_neighbours(
         self,
         scope: Scope,
         *,
@@ -94,7 +95,7 @@ class ReferenceBackend:
         outside: Collection[int],
         seeds: Collection[int],
         limit: int,
-    ) -> dict[int, list[tuple[int, Triple]]]:
+    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
         graph, _ = self._scope_graph(scope, seeds)
         outside = set(outside)
         found: dict[int, list[tuple[int, Triple]]] = {}
@@ -110,4 +111,8 @@ class ReferenceBackend:
             )
             if pairs:
                 found[node] = pairs[:limit]
-        return found
+        # Answered at once, on this thread: the graph is built from this process's database
+        # connection, which another thread would not share (nor a test's transaction).
+        answered: Future[dict[int, list[tuple[int, Triple]]]] = Future()
+        answered.set_result(found)
+        return answered

@@ -5,6 +5,7 @@ whatever comes back against PostgreSQL before anything is shown."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -79,7 +80,19 @@ RELATIONSHIPS = f"""
 # (`GraphBackend.ask_neighbours`); the thread touches nothing but the driver, which is
 # thread-safe (Django's database connections are per thread, and a test's transaction is
 # the calling thread's).
-_ASKING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cypher")
+_asking: ThreadPoolExecutor
+
+
+def _ask_afresh() -> None:
+    """A pool of this process's own, also in a forked one (Celery's pool, a preloading
+    server): a child has none of its parent's threads, but the pool it inherits counts them
+    as its own and would start no other, and what it was given would wait forever."""
+    global _asking
+    _asking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cypher")
+
+
+_ask_afresh()
+os.register_at_fork(after_in_child=_ask_afresh)
 
 
 def _collected(query: str, scope: Scope, **params) -> list[list]:
@@ -163,7 +176,7 @@ class CypherBackend:
         # The parameters and the driver are had here: the scope's may ask the database.
         params = _parameters(scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
         get_driver()
-        return _ASKING.submit(_neighbours_found, query, params)
+        return _asking.submit(_neighbours_found, query, params)
 
 
 def _neighbours_found(query: str, params: dict) -> dict[int, list[tuple[int, Triple]]]:

@@ -138,9 +138,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # for it, on the cores that the other requests, and the other statements' workers, need
     # at the same moment. Under the load test's 55 users they made every kind of request
     # slower (docs/benchmarks.md, section 5); a deployment with cores to spare may allow some.
+    parallel_workers = env_int("DATABASE_PARALLEL_WORKERS", 0)
+    if not 0 <= parallel_workers <= 1024:
+        # PostgreSQL would refuse every connection: an outage, rather than a refusal to start.
+        raise ImproperlyConfigured(f"DATABASE_PARALLEL_WORKERS must be 0 to 1024, got {parallel_workers}")
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-        "-c jit=off -c random_page_cost=1.1"
-        f" -c max_parallel_workers_per_gather={env_int('DATABASE_PARALLEL_WORKERS', 0)}"
+        f"-c jit=off -c random_page_cost=1.1 -c max_parallel_workers_per_gather={parallel_workers}"
     )
     # Parameters bound by the server, and a statement run five times on a connection kept
     # prepared: the visibility rule of an agency receiving under many agreements is a long

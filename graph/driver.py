@@ -5,6 +5,7 @@ task would pay the Bolt handshake and authentication every time.
 """
 
 import atexit
+import os
 import threading
 
 from django.conf import settings
@@ -12,6 +13,16 @@ from neo4j import Driver, GraphDatabase
 
 _lock = threading.Lock()
 _driver: Driver | None = None
+
+
+def _unlocked_in_child() -> None:
+    # A process forked while another of its parent's threads held the lock (a walk's thread
+    # asking for the driver) would otherwise inherit it held by a thread it does not have.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_unlocked_in_child)
 
 
 def graph_enabled() -> bool:

@@ -222,15 +222,20 @@ def left_out(
     confirmed, until more than the cap are confirmed or the backend has no more: a hub
     costs about the cap, not its degree, and a page the graph offers is seldom refused.
     `meanwhile` runs while the backend reads the first page (Neo4j reads it on a thread of
-    its own: a walk names its nodes from PostgreSQL in that time)."""
+    its own: a walk names its nodes from PostgreSQL in that time); the pages after it, few
+    and with nothing to do meanwhile, are read on this thread."""
     kept = set(kept)
     found: dict[int, set[int]] = {node: set() for node in kept}
     read: dict[int, set[Triple]] = {node: set() for node in kept}
     size = LEFT_OUT_CAP + 1
-    asked = graph.ask_neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
-    meanwhile()
-    while read:
-        page = asked.result()
+    first = graph.ask_neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
+    try:
+        meanwhile()
+    except BaseException:
+        first.cancel()  # if not yet begun; once begun, its answer is dropped
+        raise
+    page = first.result()
+    while True:
         for node, other in confirmed_neighbours(scope, page, seeds):
             found[node].add(other)
         for node, rows in page.items():
@@ -240,9 +245,10 @@ def left_out(
             for node, triples in read.items()
             if len(page.get(node, ())) == size and len(found[node]) <= LEFT_OUT_CAP
         }
+        if not read:
+            break
         size *= 2
-        if read:
-            asked = graph.ask_neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
+        page = graph.neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
     return {
         node: LeftOut(min(len(others), LEFT_OUT_CAP), len(others) > LEFT_OUT_CAP)
         for node, others in found.items()

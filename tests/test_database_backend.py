@@ -117,6 +117,11 @@ def test_a_statement_starts_no_parallel_workers_unless_the_deployment_allows_som
     unset = parallel_workers_of_a_process(DATABASE_PARALLEL_WORKERS="")
     assert unset.returncode == 0, unset.stderr
     assert unset.stdout.split()[-1] == "0"
-    wrong = parallel_workers_of_a_process(DATABASE_PARALLEL_WORKERS="two")
-    assert wrong.returncode != 0
-    assert "DATABASE_PARALLEL_WORKERS must be a whole number" in wrong.stderr
+    for wrong, told in [
+        ("two", "DATABASE_PARALLEL_WORKERS must be a whole number"),
+        ("-1", "DATABASE_PARALLEL_WORKERS must be 0 to 1024, got -1"),
+        ("1025", "DATABASE_PARALLEL_WORKERS must be 0 to 1024, got 1025"),
+    ]:
+        refused = parallel_workers_of_a_process(DATABASE_PARALLEL_WORKERS=wrong)
+        assert refused.returncode != 0
+        assert told in refused.stderr

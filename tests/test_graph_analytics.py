@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from pathlib import Path
 import hypothesis
 import pytest
 from django.db import transaction
+from django.db.utils import ConnectionHandler
 from rest_framework.test import APIClient
 from stdnum import iso6346
 
@@ -235,6 +237,26 @@ def test_neighbourhood_of_one_and_two_hops_with_left_out_neighbours(world, label
     assert not two["truncated"]
     names = {labels[node["id"]]: node["names"] for node in two["nodes"]}
     assert names["beta"] == ["Beta Imports"]
+
+
+def test_a_walk_uses_the_database_on_the_requests_thread_only(world, labels, monkeypatch):
+    """Neo4j's first page of left-out neighbours is read on a thread of its own while the
+    walk names its nodes (graph.analytics.cypher): that thread must not use a database
+    connection, which would be a connection of its own, outside the request's (and a test's)
+    transaction."""
+    askers = set()
+    handed_out = ConnectionHandler.__getitem__
+
+    def recorded(handler, alias):
+        askers.add(threading.current_thread().name)
+        return handed_out(handler, alias)
+
+    monkeypatch.setattr(ConnectionHandler, "__getitem__", recorded)
+    answer = get(world["cus"].client(), neighbourhood_url("alpha", labels), hops=2)
+    assert answer.status_code == 200, answer.content
+    assert len(answer.json()["nodes"]) == 8
+    assert askers == {threading.current_thread().name}
+    assert any(thread.name.startswith("cypher") for thread in threading.enumerate()), "no walk asked aside"
 
 
 def test_neighbourhood_filters_and_node_limit(world, labels):

@@ -101,6 +101,20 @@ class GraphBackend(Protocol):
     def relationships(self, scope: Scope) -> set[Triple]:
         """Every relationship of the scope's link types between nodes of its entity types."""
 
+    def neighbours(
+        self,
+        scope: Scope,
+        *,
+        read: dict[int, set[Triple]],
+        outside: Collection[int],
+        seeds: Collection[int],
+        limit: int,
+    ) -> dict[int, list[tuple[int, Triple]]]:
+        """For each node (a key of `read`), at most `limit` of its relationships of the scope
+        not in `read[node]` (those of earlier pages), to neighbours of the scope (a seed is
+        never narrowed away) not in `outside`: (neighbour, relationship) pairs, in no set
+        order. Fewer than `limit` means the node has no more."""
+
     def ask_neighbours(
         self,
         scope: Scope,
@@ -110,12 +124,9 @@ class GraphBackend(Protocol):
         seeds: Collection[int],
         limit: int,
     ) -> Future[dict[int, list[tuple[int, Triple]]]]:
-        """For each node (a key of `read`), at most `limit` of its relationships of the scope
-        not in `read[node]` (those of earlier pages), to neighbours of the scope (a seed is
-        never narrowed away) not in `outside`: (neighbour, relationship) pairs, in no set
-        order. Fewer than `limit` means the node has no more. The answer may be read while
-        the caller does other work (`Future.result` waits for it): a backend that does not
-        use this process's database connection may read it on a thread of its own."""
+        """`neighbours`, read while the caller does other work (`Future.result` waits for
+        it): a backend that does not use this thread's database connection reads it on a
+        thread of its own, one that does answers at once."""
 
 
 def backend() -> GraphBackend:

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
+from neo4j import Driver, Record
 
 from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
 from graph.driver import get_driver
@@ -76,19 +77,23 @@ RELATIONSHIPS = f"""
 """
 
 
-# A walk asks Neo4j for its nodes' left-out neighbours while it names them from PostgreSQL
-# (`GraphBackend.ask_neighbours`); the thread touches nothing but the driver, which is
-# thread-safe (Django's database connections are per thread, and a test's transaction is
-# the calling thread's).
+# A walk asks Neo4j for its nodes' first page of left-out neighbours while it names them from
+# PostgreSQL (`GraphBackend.ask_neighbours`). The thread is given the driver, the database's
+# name and the parameters, and touches nothing else: Django's database connections are per
+# thread (a test's transaction is the calling thread's), and a scope's parameters may be
+# read from the database. Threads are started as walks need them, one at a time in a
+# process serving one request at a time; more where requests share a process.
+ASKING_THREADS = 8
 _asking: ThreadPoolExecutor
 
 
 def _ask_afresh() -> None:
-    """A pool of this process's own, also in a forked one (Celery's pool, a preloading
-    server): a child has none of its parent's threads, but the pool it inherits counts them
-    as its own and would start no other, and what it was given would wait forever."""
+    """A pool of the process's own, also in a forked one: a child has none of its parent's
+    threads, but a pool it inherited would count them as its own and start no other, and
+    what it was given would wait forever (a server that loads the project before it forks
+    its workers, a Celery worker whose parent walked)."""
     global _asking
-    _asking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cypher")
+    _asking = ThreadPoolExecutor(max_workers=ASKING_THREADS, thread_name_prefix="cypher")
 
 
 _ask_afresh()
@@ -99,19 +104,19 @@ def _collected(query: str, scope: Scope, **params) -> list[list]:
     """The rows of a query that returns them collected into one list: the driver decodes a
     record message by message, and ten thousand records cost it ten times what one list of
     ten thousand does."""
-    return _rows(_execute(query, _parameters(scope, **params)))
+    return _rows(_run(query, scope, **params))
 
 
-def _rows(records: list) -> list[list]:
+def _rows(records: list[Record]) -> list[list]:
     (record,) = records
     return record["rows"]
 
 
-def _run(query: str, scope: Scope, **params) -> list:
-    return _execute(query, _parameters(scope, **params))
+def _run(query: str, scope: Scope, **params) -> list[Record]:
+    return _read(get_driver(), settings.NEO4J_DATABASE, query, _parameters(scope, **params))
 
 
-def _parameters(scope: Scope, **params) -> dict:
+def _parameters(scope: Scope, **params) -> dict[str, object]:
     return {
         "everyone": scope.everything,
         "agency": scope.agency_id,
@@ -121,8 +126,8 @@ def _parameters(scope: Scope, **params) -> dict:
     }
 
 
-def _execute(query: str, params: dict) -> list:
-    records, _, _ = get_driver().execute_query(query, params, database_=settings.NEO4J_DATABASE, routing_="r")
+def _read(driver: Driver, database: str, query: str, params: dict[str, object]) -> list[Record]:
+    records, _, _ = driver.execute_query(query, params, database_=database, routing_="r")
     return records
 
 
@@ -159,6 +164,18 @@ class CypherBackend:
     def relationships(self, scope: Scope) -> set[Triple]:
         return {(s, t, type_) for s, t, type_ in _collected(RELATIONSHIPS, scope)}
 
+    def neighbours(
+        self,
+        scope: Scope,
+        *,
+        read: dict[int, set[Triple]],
+        outside: Collection[int],
+        seeds: Collection[int],
+        limit: int,
+    ) -> dict[int, list[tuple[int, Triple]]]:
+        query, params = _neighbours_asked(scope, read, outside, seeds, limit)
+        return _neighbours_found(get_driver(), settings.NEO4J_DATABASE, query, params)
+
     def ask_neighbours(
         self,
         scope: Scope,
@@ -168,20 +185,26 @@ class CypherBackend:
         seeds: Collection[int],
         limit: int,
     ) -> Future[dict[int, list[tuple[int, Triple]]]]:
-        pages = [
-            {"node": node, "read": sorted(as_seen_from(node, triple) for triple in triples)}
-            for node, triples in sorted(read.items())
-        ]
-        query = NEIGHBOURS.replace("{read}", NOT_READ if any(read.values()) else "")
-        # The parameters and the driver are had here: the scope's may ask the database.
-        params = _parameters(scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
-        get_driver()
-        return _asking.submit(_neighbours_found, query, params)
+        query, params = _neighbours_asked(scope, read, outside, seeds, limit)
+        return _asking.submit(_neighbours_found, get_driver(), settings.NEO4J_DATABASE, query, params)
 
 
-def _neighbours_found(query: str, params: dict) -> dict[int, list[tuple[int, Triple]]]:
+def _neighbours_asked(
+    scope: Scope, read: dict[int, set[Triple]], outside: Collection[int], seeds: Collection[int], limit: int
+) -> tuple[str, dict[str, object]]:
+    pages = [
+        {"node": node, "read": sorted(as_seen_from(node, triple) for triple in triples)}
+        for node, triples in sorted(read.items())
+    ]
+    query = NEIGHBOURS.replace("{read}", NOT_READ if any(read.values()) else "")
+    return query, _parameters(scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
+
+
+def _neighbours_found(
+    driver: Driver, database: str, query: str, params: dict[str, object]
+) -> dict[int, list[tuple[int, Triple]]]:
     found: dict[int, list[tuple[int, Triple]]] = {}
-    for node, other, type_, outgoing in _rows(_execute(query, params)):
+    for node, other, type_, outgoing in _rows(_read(driver, database, query, params)):
         triple = (node, other, type_) if outgoing else (other, node, type_)
         found.setdefault(node, []).append((other, triple))
     return found

@@ -87,7 +87,7 @@ class ReferenceBackend:
         _, triples = self._scope_graph(scope, ())
         return triples
 
-    def ask_neighbours(
+    def neighbours(
         self,
         scope: Scope,
         *,
@@ -95,7 +95,7 @@ class ReferenceBackend:
         outside: Collection[int],
         seeds: Collection[int],
         limit: int,
-    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
+    ) -> dict[int, list[tuple[int, Triple]]]:
         graph, _ = self._scope_graph(scope, seeds)
         outside = set(outside)
         found: dict[int, list[tuple[int, Triple]]] = {}
@@ -111,8 +111,20 @@ class ReferenceBackend:
             )
             if pairs:
                 found[node] = pairs[:limit]
-        # Answered at once, on this thread: the graph is built from this process's database
-        # connection, which another thread would not share (nor a test's transaction).
+        return found
+
+    def ask_neighbours(
+        self,
+        scope: Scope,
+        *,
+        read: dict[int, set[Triple]],
+        outside: Collection[int],
+        seeds: Collection[int],
+        limit: int,
+    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
+        # Answered at once, on this thread: the graph is built through this thread's
+        # database connection, which another thread would not share (nor a test's
+        # transaction).
         answered: Future[dict[int, list[tuple[int, Triple]]]] = Future()
-        answered.set_result(found)
+        answered.set_result(self.neighbours(scope, read=read, outside=outside, seeds=seeds, limit=limit))
         return answered

@@ -1,6 +1,7 @@
 """The thread pool on which a walk asks Neo4j for left-out neighbours (graph.analytics.cypher)
-serves a forked process too: Celery's pool forks its workers, and a pool inherited with its
-parent's threads counted but gone would leave a walk waiting forever."""
+serves a process forked after it was used: a pool inherited with its parent's threads counted
+but gone would start none, and leave a walk waiting forever. Nothing forks a process that has
+walked today; a server that loads the project before forking its workers would."""
 
 import os
 from concurrent.futures import TimeoutError as NotAnswered
@@ -20,13 +21,9 @@ def asked_in_a_forked_child() -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def test_a_forked_process_is_answered_after_its_parent_asked():
+def test_a_process_forked_after_its_parent_asked_is_answered():
     # The parent's pool has started a thread before the fork.
     assert cypher._asking.submit(os.getpid).result(timeout=20) == os.getpid()
     assert asked_in_a_forked_child() == 0
     assert asked_in_a_forked_child() == 0
     assert cypher._asking.submit(lambda: "still").result(timeout=20) == "still"
-
-
-def test_a_forked_process_is_answered_before_its_parent_asked():
-    assert asked_in_a_forked_child() == 0

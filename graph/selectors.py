@@ -26,6 +26,7 @@ from graph.analytics import (
     MAX_PATH_LENGTH,
     PARTY_TYPES,
     GraphBackend,
+    NeighboursPage,
     Scope,
     TooLarge,
     Triple,
@@ -228,7 +229,7 @@ def left_out(
     found: dict[int, set[int]] = {node: set() for node in kept}
     read: dict[int, set[Triple]] = {node: set() for node in kept}
     size = LEFT_OUT_CAP + 1
-    first = graph.ask_neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
+    first = graph.ask_neighbours(scope, NeighboursPage(read, kept, seeds, size))
     try:
         meanwhile()
     except BaseException:
@@ -248,7 +249,7 @@ def left_out(
         if not read:
             break
         size *= 2
-        page = graph.neighbours(scope, read=read, outside=kept, seeds=seeds, limit=size)
+        page = graph.neighbours(scope, NeighboursPage(read, kept, seeds, size))
     return {
         node: LeftOut(min(len(others), LEFT_OUT_CAP), len(others) > LEFT_OUT_CAP)
         for node, others in found.items()

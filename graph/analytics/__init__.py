@@ -82,6 +82,20 @@ class Scope:
         return self.reader.agency_id
 
 
+@dataclass(frozen=True)
+class NeighboursPage:
+    """A page of left-out neighbours asked of a backend (`GraphBackend.neighbours`)."""
+
+    read: dict[int, set[Triple]]
+    outside: Collection[int]
+    seeds: Collection[int]
+    limit: int
+
+
+# Per node, (neighbour, relationship) pairs.
+Neighbours = dict[int, list[tuple[int, Triple]]]
+
+
 class GraphBackend(Protocol):
     def expand(
         self,
@@ -101,29 +115,13 @@ class GraphBackend(Protocol):
     def relationships(self, scope: Scope) -> set[Triple]:
         """Every relationship of the scope's link types between nodes of its entity types."""
 
-    def neighbours(
-        self,
-        scope: Scope,
-        *,
-        read: dict[int, set[Triple]],
-        outside: Collection[int],
-        seeds: Collection[int],
-        limit: int,
-    ) -> dict[int, list[tuple[int, Triple]]]:
-        """For each node (a key of `read`), at most `limit` of its relationships of the scope
-        not in `read[node]` (those of earlier pages), to neighbours of the scope (a seed is
-        never narrowed away) not in `outside`: (neighbour, relationship) pairs, in no set
-        order. Fewer than `limit` means the node has no more."""
+    def neighbours(self, scope: Scope, page: NeighboursPage) -> Neighbours:
+        """For each node of the page (a key of `read`), at most `limit` of its relationships
+        of the scope not in `read[node]` (those of earlier pages), to neighbours of the scope
+        (a seed is never narrowed away) not in `outside`: (neighbour, relationship) pairs,
+        in no set order. Fewer than `limit` means the node has no more."""
 
-    def ask_neighbours(
-        self,
-        scope: Scope,
-        *,
-        read: dict[int, set[Triple]],
-        outside: Collection[int],
-        seeds: Collection[int],
-        limit: int,
-    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
+    def ask_neighbours(self, scope: Scope, page: NeighboursPage) -> Future[Neighbours]:
         """`neighbours`, read while the caller does other work (`Future.result` waits for
         it): a backend that does not use this thread's database connection reads it on a
         thread of its own, one that does answers at once."""

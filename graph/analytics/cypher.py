@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from neo4j import Driver, Record
 
-from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
+from graph.analytics import EXPAND_LIMIT, Neighbours, NeighboursPage, Scope, TooLarge, Triple
 from graph.driver import get_driver
 from graph.schema import ENTITY_LABEL
 
@@ -164,46 +164,29 @@ class CypherBackend:
     def relationships(self, scope: Scope) -> set[Triple]:
         return {(s, t, type_) for s, t, type_ in _collected(RELATIONSHIPS, scope)}
 
-    def neighbours(
-        self,
-        scope: Scope,
-        *,
-        read: dict[int, set[Triple]],
-        outside: Collection[int],
-        seeds: Collection[int],
-        limit: int,
-    ) -> dict[int, list[tuple[int, Triple]]]:
-        query, params = _neighbours_asked(scope, read, outside, seeds, limit)
+    def neighbours(self, scope: Scope, page: NeighboursPage) -> Neighbours:
+        query, params = _neighbours_asked(scope, page)
         return _neighbours_found(get_driver(), settings.NEO4J_DATABASE, query, params)
 
-    def ask_neighbours(
-        self,
-        scope: Scope,
-        *,
-        read: dict[int, set[Triple]],
-        outside: Collection[int],
-        seeds: Collection[int],
-        limit: int,
-    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
-        query, params = _neighbours_asked(scope, read, outside, seeds, limit)
+    def ask_neighbours(self, scope: Scope, page: NeighboursPage) -> Future[Neighbours]:
+        query, params = _neighbours_asked(scope, page)
         return _asking.submit(_neighbours_found, get_driver(), settings.NEO4J_DATABASE, query, params)
 
 
-def _neighbours_asked(
-    scope: Scope, read: dict[int, set[Triple]], outside: Collection[int], seeds: Collection[int], limit: int
-) -> tuple[str, dict[str, object]]:
+def _neighbours_asked(scope: Scope, page: NeighboursPage) -> tuple[str, dict[str, object]]:
     pages = [
         {"node": node, "read": sorted(as_seen_from(node, triple) for triple in triples)}
-        for node, triples in sorted(read.items())
+        for node, triples in sorted(page.read.items())
     ]
-    query = NEIGHBOURS.replace("{read}", NOT_READ if any(read.values()) else "")
-    return query, _parameters(scope, pages=pages, outside=sorted(outside), seeds=sorted(seeds), limit=limit)
+    query = NEIGHBOURS.replace("{read}", NOT_READ if any(page.read.values()) else "")
+    params = _parameters(
+        scope, pages=pages, outside=sorted(page.outside), seeds=sorted(page.seeds), limit=page.limit
+    )
+    return query, params
 
 
-def _neighbours_found(
-    driver: Driver, database: str, query: str, params: dict[str, object]
-) -> dict[int, list[tuple[int, Triple]]]:
-    found: dict[int, list[tuple[int, Triple]]] = {}
+def _neighbours_found(driver: Driver, database: str, query: str, params: dict[str, object]) -> Neighbours:
+    found: Neighbours = {}
     for node, other, type_, outgoing in _rows(_read(driver, database, query, params)):
         triple = (node, other, type_) if outgoing else (other, node, type_)
         found.setdefault(node, []).append((other, triple))

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 
 import networkx as nx
 
-from graph.analytics import EXPAND_LIMIT, Scope, TooLarge, Triple
+from graph.analytics import EXPAND_LIMIT, Neighbours, NeighboursPage, Scope, TooLarge, Triple
 from graph.analytics.algorithms import crossed_relationships, depth_for, distances
 from intel.models import Entity, Link
 
@@ -87,19 +87,11 @@ class ReferenceBackend:
         _, triples = self._scope_graph(scope, ())
         return triples
 
-    def neighbours(
-        self,
-        scope: Scope,
-        *,
-        read: dict[int, set[Triple]],
-        outside: Collection[int],
-        seeds: Collection[int],
-        limit: int,
-    ) -> dict[int, list[tuple[int, Triple]]]:
-        graph, _ = self._scope_graph(scope, seeds)
-        outside = set(outside)
-        found: dict[int, list[tuple[int, Triple]]] = {}
-        for node, earlier in read.items():
+    def neighbours(self, scope: Scope, page: NeighboursPage) -> Neighbours:
+        graph, _ = self._scope_graph(scope, page.seeds)
+        outside = set(page.outside)
+        found: Neighbours = {}
+        for node, earlier in page.read.items():
             if node not in graph:
                 continue
             pairs = sorted(
@@ -110,21 +102,13 @@ class ReferenceBackend:
                 if triple not in earlier
             )
             if pairs:
-                found[node] = pairs[:limit]
+                found[node] = pairs[: page.limit]
         return found
 
-    def ask_neighbours(
-        self,
-        scope: Scope,
-        *,
-        read: dict[int, set[Triple]],
-        outside: Collection[int],
-        seeds: Collection[int],
-        limit: int,
-    ) -> Future[dict[int, list[tuple[int, Triple]]]]:
+    def ask_neighbours(self, scope: Scope, page: NeighboursPage) -> Future[Neighbours]:
         # Answered at once, on this thread: the graph is built through this thread's
         # database connection, which another thread would not share (nor a test's
         # transaction).
-        answered: Future[dict[int, list[tuple[int, Triple]]]] = Future()
-        answered.set_result(self.neighbours(scope, read=read, outside=outside, seeds=seeds, limit=limit))
+        answered: Future[Neighbours] = Future()
+        answered.set_result(self.neighbours(scope, page))
         return answered

@@ -39,11 +39,9 @@ def rows_between(object_list, bottom: int, top: int) -> list:
     # page a few times, PostgreSQL kept a generic plan for it that walked the rows before
     # the page slower than a plan made for the offset. A list that names its rows as it
     # reads them (entities) names them unprepared too.
-    planned = planned_for_their_values() if bottom else nullcontext()
-    if not read_by_key(object_list):
-        with planned:
+    with planned_for_their_values() if bottom else nullcontext():
+        if not read_by_key(object_list):
             return list(object_list[bottom:top])
-    with planned:
         keys = list(object_list.values_list("pk", flat=True)[bottom:top])
     return rows_by_key(object_list, keys)
 

@@ -260,19 +260,22 @@ class LinkQuerySet(StatementQuerySet):
         read first, in key order, for `narrowed_by_key`; up to LINKS_ENDING_LISTED of them,
         past which a list would cost more to send than it saves."""
         condition = models.Q()
+        ids: set[int] = set()
         for end in ends:
             condition |= models.Q(**{f"{end}_id": entity_id})
-        ids = list(
-            self.model.objects.filter(condition)
-            .order_by("pk")
-            .values_list("pk", flat=True)[: LINKS_ENDING_LISTED + 1]
-        )
+            # An end at a time: each end's ids are then read from its index alone, where
+            # either end at once took PostgreSQL to every link's row in the table.
+            ids.update(
+                self.model.objects.filter(**{f"{end}_id": entity_id})
+                .order_by("pk")
+                .values_list("pk", flat=True)[: LINKS_ENDING_LISTED + 1]
+            )
         ending = self.filter(condition)
         # The condition is the last clause the filter added: marked with its ids, whatever
         # filters come after it.
         where = ending.query.where
         where.children[-1] = _EndingCondition(
-            [where.children[-1]], ids=ids if len(ids) <= LINKS_ENDING_LISTED else None
+            [where.children[-1]], ids=sorted(ids) if len(ids) <= LINKS_ENDING_LISTED else None
         )
         return ending
 

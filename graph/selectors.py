@@ -172,16 +172,19 @@ def visible_link_rows(scope: Scope, triples: Collection[Triple], *fields: str) -
         yield from links.visible_values(reader.user, reader.purpose, reader.access, fields=fields)
 
 
+# What a relationship's confirmation reads of each visible link behind it.
+BEHIND_FIELDS = ("source_id", "target_id", "type", "record_id", "record__occurred_on")
+
+
 def relationships_behind(
-    scope: Scope, triples: Collection[Triple]
+    rows: Iterable[tuple],
 ) -> tuple[dict[Triple, list[int]], dict[Triple, tuple[date, date]]]:
-    """The visible records (of the scope's filter) behind each triple that has any, and the
-    span of their dates (earliest, latest; none where no record has a date), which a chart's
-    timeline needs of every record behind a relationship, not only of those listed."""
+    """From visible links (their BEHIND_FIELDS), the records behind each relationship that
+    has any, and the span of their dates (earliest, latest; none where no record has a
+    date), which a chart's timeline needs of every record behind a relationship, not only
+    of those listed."""
     behind: dict[Triple, set[int]] = defaultdict(set)
     spans: dict[Triple, tuple[date, date]] = {}
-    fields = ("source_id", "target_id", "type", "record_id", "record__occurred_on")
-    rows = visible_link_rows(scope, triples, *fields)
     for s, t, type_, record, occurred_on in rows:
         triple = (s, t, type_)
         behind[triple].add(record)
@@ -193,7 +196,13 @@ def relationships_behind(
 
 def confirm(scope: Scope, triples: Collection[Triple], seeds: Collection[int] = ()) -> Confirmed:
     """Keeps the relationships the choke point confirms whose two ends the reader may see."""
-    records, spans = relationships_behind(scope, triples)
+    return confirmed_from(scope, visible_link_rows(scope, triples, *BEHIND_FIELDS), seeds)
+
+
+def confirmed_from(scope: Scope, rows: Iterable[tuple], seeds: Collection[int] = ()) -> Confirmed:
+    """The relationships of these visible links (their BEHIND_FIELDS) whose two ends the
+    reader may see."""
+    records, spans = relationships_behind(rows)
     ends = {end for s, t, _ in records for end in (s, t)} | set(seeds)
     entities = {
         entity.pk: entity
@@ -261,7 +270,7 @@ def confirmed_neighbours(
 ) -> set[tuple[int, int]]:
     """The (node, other) pairs of the page joined by a link of its relationships that the
     reader may see (in the scope) whose other end the reader may see too. The rule is asked
-    of the links, as `relationships_behind` asks it. A far end that a visible link's record
+    of the links, as `confirm` asks it. A far end that a visible link's record
     names is visible by that mention (the same record, and the type the link's visibility
     was judged by), found by key (`Mention.objects.naming`); only the far ends no visible
     link's record names, which no write path makes, are asked the rule: asking it of every
@@ -308,17 +317,20 @@ def public_ids(pks: Collection[int]) -> dict[int, str]:
     return found
 
 
-def relationships_walked(scope: Scope, nodes: Collection[int], inner: Collection[int]) -> set[Triple]:
-    """The relationships of the scope's link types between two of `nodes`, one of them in
-    `inner` (the nodes a walk steps on from: between two nodes at its edge, none is
-    walked), whoever may see them: `confirm` keeps those with records the reader may see
-    (asking the rule here too would ask it twice of every link)."""
+def links_walked(scope: Scope, nodes: Collection[int], inner: Collection[int]) -> list[tuple]:
+    """The BEHIND_FIELDS of the links the reader may see (in the scope, of its link types)
+    between two of `nodes`, one of them in `inner` (the nodes a walk steps on from: between
+    two nodes at its edge, none is walked). One statement, the rule asked of each link it
+    finds: the relationships found first, whoever may see them, were then looked up again
+    by their triples to ask it."""
     nodes, inner = sorted(set(nodes)), sorted(set(inner))
     from_inner = Q(source_id__any_of=inner, target_id__any_of=nodes)
     links = Link.objects.filter(from_inner | Q(source_id__any_of=nodes, target_id__any_of=inner))
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
-    return set(links.values_list("source_id", "target_id", "type").distinct())
+    links = links.filter(**scope.records.lookups())
+    reader = scope.reader
+    return links.visible_values(reader.user, reader.purpose, reader.access, fields=BEHIND_FIELDS)
 
 
 def relationships_between(scope: Scope, pairs: Collection[tuple[int, int]]) -> set[Triple]:
@@ -361,7 +373,7 @@ def nearest_confirmed(
         if not whole and (len(candidates) <= limit or reached[candidates[-1]] > depth):
             return None
         inner = [node for node in candidates if reached[node] < hops]
-        confirmed = confirm(scope, relationships_walked(scope, candidates, inner), seeds)
+        confirmed = confirmed_from(scope, links_walked(scope, candidates, inner), seeds)
         distance = algorithms.distances(confirmed.records, seeds, hops)
         if all(distance.get(node) == reached[node] for node in candidates):
             return confirmed, distance

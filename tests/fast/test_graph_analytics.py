@@ -168,14 +168,16 @@ class LaggingWalk:
     def __init__(self, monkeypatch, *, found: set, seen: set, order: dict):
         self.found, self.seen, self.asked, self.confirmed = found, seen, [], 0
         monkeypatch.setattr(selectors, "public_ids", lambda pks: {pk: order[pk] for pk in pks})
+        # The links walked stand in as their relationships, which `confirm` here takes.
         monkeypatch.setattr(
             selectors,
-            "relationships_walked",
+            "links_walked",
             lambda scope, nodes, inner: {
                 t for t in self.found | self.seen if {t[0], t[1]} <= set(nodes) and {t[0], t[1]} & set(inner)
             },
         )
         monkeypatch.setattr(selectors, "confirm", self.confirm)
+        monkeypatch.setattr(selectors, "confirmed_from", self.confirm)
 
     def confirm(self, scope, triples, seeds=()):
         self.confirmed += 1

@@ -153,6 +153,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
     # Django's backend, reading timestamps with psycopg's compiled loader (core/postgresql).
     DATABASES["default"]["ENGINE"] = "core.postgresql"
+else:
+    # The columns some indexes include only let PostgreSQL answer reads from the index
+    # alone; the embedded database's indexes serve without them, which is all W040 says.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 if os.environ.get("DATABASE_TEST_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}

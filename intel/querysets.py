@@ -260,9 +260,10 @@ class LinkQuerySet(StatementQuerySet):
         read first, in key order, for `narrowed_by_key`; up to LINKS_ENDING_LISTED of them,
         past which a list would cost more to send than it saves."""
         condition = models.Q()
-        ids: set[int] = set()
         for end in ends:
             condition |= models.Q(**{f"{end}_id": entity_id})
+        ids: set[int] = set()
+        for end in ends:
             # An end at a time: each end's ids are then read from its index alone, where
             # either end at once took PostgreSQL to every link's row in the table.
             ids.update(
@@ -270,6 +271,8 @@ class LinkQuerySet(StatementQuerySet):
                 .order_by("pk")
                 .values_list("pk", flat=True)[: LINKS_ENDING_LISTED + 1]
             )
+            if len(ids) > LINKS_ENDING_LISTED:
+                break
         ending = self.filter(condition)
         # The condition is the last clause the filter added: marked with its ids, whatever
         # filters come after it.

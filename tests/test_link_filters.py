@@ -9,6 +9,7 @@ import itertools
 from unittest import mock
 
 import pytest
+from django.db.models import Q
 from rest_framework.test import APIClient
 
 from agencies.models import Agency, User
@@ -91,3 +92,18 @@ def test_an_end_and_other_filters_all_hold_on_every_page(analyst, settings, list
             record=str(some.record.public_id),
         )
     assert cases > 20
+
+
+@pytest.mark.parametrize("listed", [100_000, 1], ids=["ends-listed-by-id", "ends-past-the-listing"])
+def test_a_link_from_an_entity_to_itself_is_listed_once(analyst, settings, listed):
+    """Its ids are read an end at a time (`LinkQuerySet.ending_at`): the link is found at
+    both ends of the entity and must still be one row of the list and of its count."""
+    settings.PAGINATION_COUNT_LIMIT = 3
+    entity = busiest(1)[0]
+    record = Link.objects.filter(Q(source=entity) | Q(target=entity)).first().record
+    Link.objects.create(record=record, source=entity, target=entity, type="OWNS")
+    with mock.patch.object(querysets, "LINKS_ENDING_LISTED", listed):
+        for end, key in (("entity", "either"), ("source", "source"), ("target", "target")):
+            wanted = expected(**{key: entity})
+            assert len(wanted) == len(set(wanted)) > 1
+            page_by_page(analyst, "/api/links/", 2, wanted, counted_to=3, **{end: str(entity.public_id)})

@@ -234,6 +234,19 @@ class Pagination(PageNumberPagination):
         self.after = self.after_of(request)
         return super().paginate_queryset(queryset, request, view)
 
+    def get_page_size(self, request) -> int:
+        """The size asked for, or the default when none is (an empty value included). One
+        that is not a whole number from 1 to `max_page_size` is refused, naming the
+        parameter: DRF's own quietly served the default page, or a page of the maximum."""
+        value = request.query_params.get(self.page_size_query_param, "")
+        if value == "":
+            return self.page_size
+        if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: f"a whole number from 1 to {self.max_page_size}"}
+            )
+        return int(value)
+
     def after_of(self, request) -> uuid.UUID | None:
         value = request.query_params.get(self.after_query_param)
         if value is None:

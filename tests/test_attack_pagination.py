@@ -4,6 +4,8 @@ limit read with one row more) are taken. Each answer is a 200, 400 or 404, never
 and a 200 shows no row the caller may not see: POL holds nothing of CUS's, is party to none
 of CUS's agreements with TAX and has no rows of its own, so every list it reads is empty."""
 
+from urllib.parse import parse_qsl
+
 import pytest
 
 from intel.import_writing import import_file
@@ -194,3 +196,19 @@ def test_hostile_or_hidden_afters_are_never_a_server_error_nor_show_what_is_hidd
     client = cus.client("analyst", purpose="investigation")
     for after in AFTERS:
         answers(client, url, page="3", page_size="1", after=after)
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_a_page_size_out_of_range_or_not_a_number_is_refused_naming_it(world, url):
+    cus, _ = world
+    client = cus.client("analyst", purpose="investigation")
+    path, _, query = url.partition("?")
+    asked = dict(parse_qsl(query))
+    for size in ("0", "-5", "1001", "99999999999999999999", "abc", "1e9", "2.5", " 3", "\x00", "\u0663"):
+        response = client.get(path, {**asked, "page_size": size})
+        assert response.status_code == 400, (url, size, response.status_code)
+        assert list(response.json()) == ["page_size"], (url, size, response.json())
+    for size, rows in (("", 50), ("1", 1), ("1000", 1000)):
+        response = client.get(path, {**asked, "page_size": size})
+        assert response.status_code == 200, (url, size, response.status_code)
+        assert len(response.json()["results"]) <= rows

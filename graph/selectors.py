@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from audit.log import Event, record_events
 from graph.analytics import (
@@ -163,13 +163,20 @@ def visible_entity(reader: Reader, public_id: UUID | str, *, named: bool = True)
 def visible_link_rows(scope: Scope, triples: Collection[Triple], *fields: str) -> Iterator[tuple]:
     """The `fields` of the links of these relationships that the reader may see in the
     scope, a chunk of relationships at a time: the links are found by their triples and the
-    rule asked of each as it is read (`visible_values`)."""
-    reader = scope.reader
+    rule asked of each as it is read (`visible_in_scope`)."""
     wanted = sorted(set(triples))
     for start in range(0, len(wanted), TRIPLES_PER_QUERY):
-        links = Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY])
-        links = links.filter(**scope.records.lookups())
-        yield from links.visible_values(reader.user, reader.purpose, reader.access, fields=fields)
+        yield from visible_in_scope(
+            scope, Link.objects.of_triples(wanted[start : start + TRIPLES_PER_QUERY]), fields
+        )
+
+
+def visible_in_scope(scope: Scope, links: QuerySet[Link], fields: tuple[str, ...]) -> list[tuple]:
+    """The `fields` of these links whose records pass the scope's filter and which the
+    reader may see, the rule asked of each link as it is read."""
+    reader = scope.reader
+    links = links.filter(**scope.records.lookups())
+    return links.visible_values(reader.user, reader.purpose, reader.access, fields=fields)
 
 
 # What a relationship's confirmation reads of each visible link behind it.
@@ -328,9 +335,7 @@ def links_walked(scope: Scope, nodes: Collection[int], inner: Collection[int]) -
     links = Link.objects.filter(from_inner | Q(source_id__any_of=nodes, target_id__any_of=inner))
     if scope.link_types is not None:
         links = links.filter(type__in=scope.link_types)
-    links = links.filter(**scope.records.lookups())
-    reader = scope.reader
-    return links.visible_values(reader.user, reader.purpose, reader.access, fields=BEHIND_FIELDS)
+    return visible_in_scope(scope, links, BEHIND_FIELDS)
 
 
 def relationships_between(scope: Scope, pairs: Collection[tuple[int, int]]) -> set[Triple]:

@@ -230,7 +230,7 @@ def left_out(
     seeds: Collection[int],
     graph: GraphBackend,
     *,
-    meanwhile: Callable[[], None] = lambda: None,
+    meanwhile: Callable[[], None],
 ) -> dict[int, LeftOut]:
     """For each kept node, its neighbours outside `kept` a wider walk would show: through a
     relationship the reader may see (in the scope) to an entity the reader may see, counted

@@ -21,6 +21,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -51,6 +52,11 @@ def backend_private_mib(pid: int) -> float | None:
     return round(kib / 1024, 1)
 
 
+def in_turn(items: Iterable, *, batch: int, batches: int) -> Iterator:
+    """`core.read_ahead`'s stand-in for --validate-inline: the items produced as they are asked for."""
+    yield from items
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("file", type=Path)
@@ -59,16 +65,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stop-after-seconds", type=float, default=0.0)
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--checkpoint", type=int, default=10_000, help="rows between progress samples")
-    # Experiments: what two settings outside intel/ would change, without touching its code.
-    parser.add_argument(
-        "--constraints-immediate",
-        action="store_true",
-        help="SET CONSTRAINTS ALL IMMEDIATE: foreign keys checked per statement, not queued to COMMIT",
-    )
+    # Experiments: what a setting, or the read-ahead thread, changes, without touching intel/.
     parser.add_argument(
         "--server-side-binding",
         action="store_true",
         help="psycopg binds parameters on the server instead of quoting them into the SQL in Python",
+    )
+    parser.add_argument(
+        "--validate-inline",
+        action="store_true",
+        help="rows read and validated on the writing thread, in turn with the writing, as before "
+        "the import read them ahead on a thread of their own (core.read_ahead)",
     )
     parser.add_argument(
         "--trace-memory",
@@ -88,7 +95,11 @@ def main(argv: list[str] | None = None) -> None:
         connection.close()
 
     from agencies.models import Agency
+    from intel import import_writing
     from intel.import_writing import import_file
+
+    if args.validate_inline:
+        import_writing.read_ahead = in_turn
 
     agency = Agency.objects.get(code=args.agency)
     with connection.cursor() as cursor:
@@ -135,9 +146,6 @@ def main(argv: list[str] | None = None) -> None:
         # An outer transaction turns import_file's own into a savepoint, so the commit,
         # where PostgreSQL runs the deferred foreign-key checks, can be timed on its own.
         with transaction.atomic():
-            if args.constraints_immediate:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             try:
                 result = import_file(args.file, agency, progress=progress)
             finally:

@@ -493,24 +493,21 @@ def _profile_section(add, prof: dict) -> None:
 
 
 def _experiments_section(add, exp: dict) -> None:
-    add("## 3. Two settings outside `intel/` that change the import")
+    add("## 3. What the read-ahead thread and a setting outside `intel/` change in the import")
     add("")
     add(
         f"The first {_n(exp['rows'])} rows of the same file, into empty tables, in a fresh process each, "
-        f"{exp['rounds']} rounds with the settings taking turns; medians of the rounds. Neither changes "
-        "what is imported: `SET CONSTRAINTS ALL IMMEDIATE` (run by the bench inside the import's "
-        "transaction) makes PostgreSQL check each foreign key when the row is inserted instead of "
-        "queueing the check until COMMIT (Django creates every foreign key DEFERRABLE INITIALLY "
-        "DEFERRED); server-side binding (`OPTIONS: server_side_binding`) lets psycopg send parameters "
-        "apart from the SQL instead of quoting them into it in Python. On these figures the import "
-        "made the immediate checks its own (`intel/import_writing.py`); in a run of this stage after that "
-        "change the first two rows measure the same thing."
+        f"{exp['rounds']} rounds with the variants taking turns; medians of the rounds. None changes "
+        "what is imported. As the project runs it, rows are read and validated on a thread of their "
+        "own, ahead of the writing (`core/read_ahead.py`); `--validate-inline` reads and validates "
+        "them on the writing thread, in turn with the writing, as the import did before. Server-side "
+        "binding (`OPTIONS: server_side_binding`) lets psycopg send parameters apart from the SQL "
+        "instead of quoting them into it in Python."
     )
     add("")
     add(
-        "Runs of one setting can differ by a factor of three on this shared machine (last column): "
-        "differences smaller than that are noise. What does not vary is the PostgreSQL backend's "
-        "memory: the deferred checks are queued there, row by row, until COMMIT."
+        "The variants take turns, so the machine's load falls on each alike; runs of one variant "
+        "still differ (last column), and a difference smaller than that spread is noise."
     )
     add("")
     add(

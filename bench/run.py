@@ -54,7 +54,7 @@ from bench.common import (
 STAGES = ("import", "profile", "experiments", "memory", "loaded", "http", "load")
 EXPERIMENTS = {
     "as the project runs it": [],
-    "SET CONSTRAINTS ALL IMMEDIATE": ["--constraints-immediate"],
+    "rows validated in turn with the writing": ["--validate-inline"],
     "psycopg server-side binding": ["--server-side-binding"],
 }
 IMPORT_AGENCY = "bench-00"
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = {
         "import": lambda: stage_import(results, size(100_000)),
         "profile": lambda: stage_profile(results, size(100_000), size(10_000)),
-        "experiments": lambda: stage_experiments(results, size(100_000), size(20_000)),
+        "experiments": lambda: stage_experiments(results, size(100_000), size(20_000), rounds=3),
         "memory": lambda: stage_memory(results, size(1_000_000), args.import_cap_minutes),
         "loaded": lambda: stage_loaded(results, args.loaded_rows or size(1_000_000), args.loaded_cap_minutes),
         "http": lambda: stage_http(results, size(1_000_000), args),

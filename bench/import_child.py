@@ -21,7 +21,7 @@ import resource
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -52,8 +52,9 @@ def backend_private_mib(pid: int) -> float | None:
     return round(kib / 1024, 1)
 
 
-def in_turn(items: Iterable, *, batch: int, batches: int) -> Iterator:
-    """`core.read_ahead`'s stand-in for --validate-inline: the items produced as they are asked for."""
+def in_turn(items: Iterable, *, batch: int, batches: int, weight: Callable) -> Iterator:
+    """`core.read_ahead`'s stand-in for --validate-inline (and --profile): the items produced
+    as they are asked for."""
     yield from items
 
 
@@ -98,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     from intel import import_writing
     from intel.import_writing import import_file
 
-    if args.validate_inline:
+    # cProfile sees only the thread that enabled it: a profile validates on that thread too.
+    if args.validate_inline or args.profile:
         import_writing.read_ahead = in_turn
 
     agency = Agency.objects.get(code=args.agency)

@@ -444,7 +444,9 @@ def _profile_section(add, prof: dict) -> None:
         f"**early**, the first rows of the file into empty tables, and **late**, {_n(prof['rows'])} more "
         f"declarations by the same traders on top of the {_n(prof['on_top_of'])} records of stage 1. "
         "Cumulative seconds (a nested row is part of the row above it); the profiler itself slows "
-        "Python code down, not the time spent waiting on PostgreSQL."
+        "Python code down, not the time spent waiting on PostgreSQL. cProfile sees only the thread "
+        "that started it, so a profiled import validates its rows on the writing thread, in turn "
+        "with the writing (`--validate-inline`), not on the read-ahead thread."
     )
     add("")
     add(

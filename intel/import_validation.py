@@ -421,16 +421,16 @@ def planned_rows(
     columns: ColumnCheck,
     agency_code: str,
     nested: bool,
-) -> Iterator[tuple[int, RowPlan | None, list[dict]]]:
-    """(row number, its plan or None, its problems) for each row read (`iter_rows`): the
-    reader's problems, else the columns' and the row's own. Touches no database."""
+) -> Iterator[tuple[RowPlan | None, list[dict]]]:
+    """(its plan or None, its problems) for each row read (`iter_rows`): the reader's
+    problems, else the columns' and the row's own. Touches no database."""
     for number, row, problems in rows:
         if problems or row is None:
-            yield number, None, problems
+            yield None, problems
             continue
         found = columns.check(number, row)
         plan, row_errors = parse_row(number, row, agency_code, nested=nested)
-        yield number, plan, found + row_errors
+        yield plan, found + row_errors
 
 
 # --- releasability ------------------------------------------------------------------

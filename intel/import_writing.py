@@ -69,9 +69,10 @@ CHUNK_MENTIONS = 20_000
 # time as they are fetched (`candidates._standing_names`), so searching less often holds no
 # more in memory: what grows is the set of entities to search, a number each.
 CANDIDATE_SEARCH_ENTITIES = 50_000
-# Rows validated ahead of the writing, in batches handed over at once: a bound on the memory
-# the look-ahead holds, each row being bounded (`ImportLimits`).
-READ_AHEAD_ROWS = 50
+# Rows validated ahead of the writing are handed over in batches of about this many
+# mentions, a row weighing its mentions as a chunk does (one row may name thousands of
+# parties): at most READ_AHEAD_BATCHES + 2 such batches are held at once.
+READ_AHEAD_MENTIONS = CHUNK_MENTIONS // 8
 READ_AHEAD_BATCHES = 4
 
 
@@ -488,6 +489,11 @@ class SeenReferences:
             cursor.execute("DELETE FROM import_seen_refs")
 
 
+def planned_weight(planned: tuple[RowPlan | None, list[dict]]) -> int:
+    plan, _ = planned
+    return 1 + (len(plan.mentions) if plan else 0)
+
+
 def import_file(
     path: Path,
     agency,
@@ -559,7 +565,8 @@ def import_file(
         with (
             open_import_file(path) as stream,
             # Rows are read and validated on a thread of their own while chunks are written,
-            # most of which is waiting on the database (`core.read_ahead`).
+            # most of which is waiting on the database (`core.read_ahead`). `columns` is
+            # theirs until the thread is joined, when `planned` closes.
             closing(
                 read_ahead(
                     planned_rows(
@@ -568,12 +575,13 @@ def import_file(
                         agency_code=agency.code,
                         nested=nested,
                     ),
-                    batch=READ_AHEAD_ROWS,
+                    batch=READ_AHEAD_MENTIONS,
                     batches=READ_AHEAD_BATCHES,
+                    weight=planned_weight,
                 )
             ) as planned,
         ):
-            for _, plan, row_errors in planned:
+            for plan, row_errors in planned:
                 result.rows += 1
                 errors.extend(row_errors)
                 if plan:

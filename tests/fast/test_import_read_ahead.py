@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from django.db import OperationalError
-from django.db.utils import ConnectionHandler
 
 from core.read_ahead import read_ahead
 from intel import import_validation, import_writing
@@ -19,6 +18,7 @@ from intel.import_reading import ImportFailed, iter_rows
 from intel.import_validation import ColumnCheck, planned_rows
 from intel.import_writing import import_file
 from intel.models import Record
+from tests.threads import threads_asking_for_the_database
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
@@ -122,14 +122,7 @@ def test_a_failure_in_validation_comes_after_the_rows_before_it(
 
 
 def test_the_import_asks_for_the_database_on_its_own_thread_only(customs, monkeypatch):
-    asking = set()
-    handed_out = ConnectionHandler.__getitem__
-
-    def recorded(handler, alias):
-        asking.add(threading.current_thread().name)
-        return handed_out(handler, alias)
-
-    monkeypatch.setattr(ConnectionHandler, "__getitem__", recorded)
+    asking = threads_asking_for_the_database(monkeypatch)
     imported = 0
     for path in sorted(EXAMPLES.iterdir()):
         try:

@@ -21,7 +21,6 @@ import resource
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -52,12 +51,6 @@ def backend_private_mib(pid: int) -> float | None:
     return round(kib / 1024, 1)
 
 
-def in_turn(items: Iterable, *, batch: int, batches: int, weight: Callable) -> Iterator:
-    """`core.read_ahead`'s stand-in for --validate-inline (and --profile): the items produced
-    as they are asked for."""
-    yield from items
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("file", type=Path)
@@ -66,17 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stop-after-seconds", type=float, default=0.0)
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--checkpoint", type=int, default=10_000, help="rows between progress samples")
-    # Experiments: what a setting, or the read-ahead thread, changes, without touching intel/.
+    # Experiment: what a setting outside intel/ changes, without touching its code.
     parser.add_argument(
         "--server-side-binding",
         action="store_true",
         help="psycopg binds parameters on the server instead of quoting them into the SQL in Python",
-    )
-    parser.add_argument(
-        "--validate-inline",
-        action="store_true",
-        help="rows read and validated on the writing thread, in turn with the writing, as before "
-        "the import read them ahead on a thread of their own (core.read_ahead)",
     )
     parser.add_argument(
         "--trace-memory",
@@ -96,12 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         connection.close()
 
     from agencies.models import Agency
-    from intel import import_writing
     from intel.import_writing import import_file
-
-    # cProfile sees only the thread that enabled it: a profile validates on that thread too.
-    if args.validate_inline or args.profile:
-        import_writing.read_ahead = in_turn
 
     agency = Agency.objects.get(code=args.agency)
     with connection.cursor() as cursor:

@@ -444,9 +444,7 @@ def _profile_section(add, prof: dict) -> None:
         f"**early**, the first rows of the file into empty tables, and **late**, {_n(prof['rows'])} more "
         f"declarations by the same traders on top of the {_n(prof['on_top_of'])} records of stage 1. "
         "Cumulative seconds (a nested row is part of the row above it); the profiler itself slows "
-        "Python code down, not the time spent waiting on PostgreSQL. cProfile sees only the thread "
-        "that started it, so a profiled import validates its rows on the writing thread, in turn "
-        "with the writing (`--validate-inline`), not on the read-ahead thread."
+        "Python code down, not the time spent waiting on PostgreSQL."
     )
     add("")
     add(
@@ -495,16 +493,13 @@ def _profile_section(add, prof: dict) -> None:
 
 
 def _experiments_section(add, exp: dict) -> None:
-    add("## 3. What the read-ahead thread and a setting outside `intel/` change in the import")
+    add("## 3. A setting outside `intel/` that changes the import")
     add("")
     add(
         f"The first {_n(exp['rows'])} rows of the same file, into empty tables, in a fresh process each, "
-        f"{exp['rounds']} rounds with the variants taking turns; medians of the rounds. None changes "
-        "what is imported. As the project runs it, rows are read and validated on a thread of their "
-        "own, ahead of the writing (`core/read_ahead.py`); `--validate-inline` reads and validates "
-        "them on the writing thread, in turn with the writing, as the import did before. Server-side "
-        "binding (`OPTIONS: server_side_binding`) lets psycopg send parameters apart from the SQL "
-        "instead of quoting them into it in Python."
+        f"{exp['rounds']} rounds with the variants taking turns; medians of the rounds. Neither changes "
+        "what is imported: server-side binding (`OPTIONS: server_side_binding`) lets psycopg send "
+        "parameters apart from the SQL instead of quoting them into it in Python."
     )
     add("")
     add(

@@ -54,7 +54,6 @@ from bench.common import (
 STAGES = ("import", "profile", "experiments", "memory", "loaded", "http", "load")
 EXPERIMENTS = {
     "as the project runs it": [],
-    "rows validated in turn with the writing": ["--validate-inline"],
     "psycopg server-side binding": ["--server-side-binding"],
 }
 IMPORT_AGENCY = "bench-00"

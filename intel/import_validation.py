@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -413,24 +413,6 @@ def parse_row(
             plan.link(shipment, plan.mention(container, Role.CONTAINER), container_link)
 
     return (None if errors.items else plan), errors.items
-
-
-def planned_rows(
-    rows: Iterable[tuple[int, dict | None, list[dict]]],
-    *,
-    columns: ColumnCheck,
-    agency_code: str,
-    nested: bool,
-) -> Iterator[tuple[RowPlan | None, list[dict]]]:
-    """(its plan or None, its problems) for each row read (`iter_rows`): the reader's
-    problems, else the columns' and the row's own. Touches no database."""
-    for number, row, problems in rows:
-        if problems or row is None:
-            yield None, problems
-            continue
-        found = columns.check(number, row)
-        plan, row_errors = parse_row(number, row, agency_code, nested=nested)
-        yield plan, found + row_errors
 
 
 # --- releasability ------------------------------------------------------------------

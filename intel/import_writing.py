@@ -11,17 +11,15 @@ references are the keys, so importing the same file twice changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import connection, transaction
 
-from core.read_ahead import read_ahead
 from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
-from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, planned_rows
+from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
 from intel.lookups import GrowingTables, planned_as_lookups
 from intel.merging import agency_sees_all_of, fold_identities, fold_targets
 from intel.models import (
@@ -69,11 +67,6 @@ CHUNK_MENTIONS = 20_000
 # time as they are fetched (`candidates._standing_names`), so searching less often holds no
 # more in memory: what grows is the set of entities to search, a number each.
 CANDIDATE_SEARCH_ENTITIES = 50_000
-# Rows validated ahead of the writing are handed over in batches of about this many
-# mentions, a row weighing its mentions as a chunk does (one row may name thousands of
-# parties): at most READ_AHEAD_BATCHES + 2 such batches are held at once.
-READ_AHEAD_MENTIONS = CHUNK_MENTIONS // 8
-READ_AHEAD_BATCHES = 4
 
 
 @dataclass
@@ -489,11 +482,6 @@ class SeenReferences:
             cursor.execute("DELETE FROM import_seen_refs")
 
 
-def planned_weight(planned: tuple[RowPlan | None, list[dict]]) -> int:
-    plan, _ = planned
-    return 1 + (len(plan.mentions) if plan else 0)
-
-
 def import_file(
     path: Path,
     agency,
@@ -562,32 +550,19 @@ def import_file(
         growing = GrowingTables(IMPORTED_TABLES)
         chunk: list[RowPlan] = []
         mentions = 0
-        with (
-            open_import_file(path) as stream,
-            # Rows are read and validated on a thread of their own while chunks are written,
-            # most of which is waiting on the database (`core.read_ahead`). `columns` is
-            # theirs until the thread is joined, when `planned` closes.
-            closing(
-                read_ahead(
-                    planned_rows(
-                        iter_rows(stream, file_format),
-                        columns=columns,
-                        agency_code=agency.code,
-                        nested=nested,
-                    ),
-                    batch=READ_AHEAD_MENTIONS,
-                    batches=READ_AHEAD_BATCHES,
-                    weight=planned_weight,
-                )
-            ) as planned,
-        ):
-            for plan, row_errors in planned:
+        with open_import_file(path) as stream:
+            for number, row, problems in iter_rows(stream, file_format):
                 result.rows += 1
-                errors.extend(row_errors)
-                if plan:
-                    # After the first bad row nothing more is written, but every row is still checked.
-                    chunk.append(plan)
-                    mentions += len(plan.mentions)
+                if problems:
+                    errors.extend(problems)
+                else:
+                    errors.extend(columns.check(number, row))
+                    plan, row_errors = parse_row(number, row, agency.code, nested=nested)
+                    errors.extend(row_errors)
+                    if plan:
+                        # After the first bad row nothing more is written, but every row is still checked.
+                        chunk.append(plan)
+                        mentions += len(plan.mentions)
                 if len(chunk) >= chunk_size or mentions >= chunk_mentions:
                     flush(chunk, seen)
                     chunk, mentions = [], 0

@@ -31,6 +31,7 @@ from pathlib import Path
 import hypothesis
 import pytest
 from django.db import transaction
+from django.db.utils import ConnectionHandler
 from rest_framework.test import APIClient
 from stdnum import iso6346
 
@@ -51,7 +52,6 @@ from sharing import agreements
 from sharing.models import Agreement
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_visibility import Oracle, Scenario, build, scenarios
-from tests.threads import threads_asking_for_the_database
 
 pytestmark = pytest.mark.django_db
 
@@ -244,7 +244,14 @@ def test_a_walk_uses_the_database_on_the_requests_thread_only(world, labels, mon
     walk names its nodes (graph.analytics.cypher): that thread must not use a database
     connection, which would be a connection of its own, outside the request's (and a test's)
     transaction."""
-    askers = threads_asking_for_the_database(monkeypatch)
+    askers = set()
+    handed_out = ConnectionHandler.__getitem__
+
+    def recorded(handler, alias):
+        askers.add(threading.current_thread().name)
+        return handed_out(handler, alias)
+
+    monkeypatch.setattr(ConnectionHandler, "__getitem__", recorded)
     answer = get(world["cus"].client(), neighbourhood_url("alpha", labels), hops=2)
     assert answer.status_code == 200, answer.content
     assert len(answer.json()["nodes"]) == 8

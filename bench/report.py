@@ -259,14 +259,15 @@ def render(results: dict, earlier: str = "") -> str:
         add("Wall-clock time of each stage (generation, loading and measuring included):")
         add("")
         runs = results.get("stage_runs", {})
-        add("| stage | seconds | minutes | finished | code measured | by |")
-        add("| --- | ---: | ---: | --- | --- | --- |")
-        out.extend(earlier_rows)
+        add("| stage | seconds | minutes | finished | code measured | by | machine |")
+        add("| --- | ---: | ---: | --- | --- | --- | --- |")
+        # Rows written before the page named machines have one cell fewer.
+        out.extend(row if row.count("|") > 7 else f"{row} not recorded |" for row in earlier_rows)
         for stage, seconds in timings.items():
             run = runs.get(stage, {})
             add(
                 f"| {stage} | {_n(seconds, 1)} | {_n(seconds / 60, 1)} | {run.get('finished', 'n/a')} | "
-                f"{run.get('code', 'n/a')} | `{run.get('command', 'n/a')}` |"
+                f"{run.get('code', 'n/a')} | `{run.get('command', 'n/a')}` | {run.get('machine', 'n/a')} |"
             )
         add("")
     runs = results.get("stage_runs", {})

@@ -413,6 +413,12 @@ def code_version() -> str:
     )
 
 
+def machine_name(machine: dict) -> str:
+    """The machine a stage ran on, as its row in the page names it: figures of stages kept
+    from earlier runs may come from another machine than the last run's."""
+    return f"{machine.get('cpu')}, kernel {machine.get('kernel')}"
+
+
 def machine_facts() -> dict:
     from importlib.metadata import version
 
@@ -551,6 +557,7 @@ def main(argv: list[str] | None = None) -> None:
             "command": results["command"],
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "code": code,
+            "machine": machine_name(results["machine"]),
         }
         print(f"[bench] {stage} took {timings[stage]} s", file=sys.stderr, flush=True)
         results["machine"]["load_average_end"] = os.getloadavg()

@@ -46,6 +46,8 @@ def test_a_run_that_measured_nothing_keeps_every_section_and_row(tmp_path):
         assert written.count(kept) == 1, kept
     assert written.index("## 1. ") < written.index("## 4. ") < written.index("## 5. ")
     assert written.endswith("## Graph sync\n\nAnother benchmark's.\n")
+    # Rows from before the page named machines say so rather than borrow the last run's.
+    assert f"{IMPORT_ROW} not recorded |" in written and f"{HTTP_ROW} not recorded |" in written
 
 
 def test_a_measured_stage_replaces_its_section_and_row(tmp_path, monkeypatch):
@@ -57,13 +59,21 @@ def test_a_measured_stage_replaces_its_section_and_row(tmp_path, monkeypatch):
     results = {
         "http": {},
         "stage_seconds": {"http": 10.0},
-        "stage_runs": {"http": {"finished": "2026-12-05 00:00 UTC", "code": "abcdef1", "command": "again"}},
+        "stage_runs": {
+            "http": {
+                "finished": "2026-12-05 00:00 UTC",
+                "code": "abcdef1",
+                "command": "again",
+                "machine": "AMD EPYC, kernel 6.18",
+            }
+        },
     }
     report.write_run(page, results)
     written = page.read_text()
     assert "Served anew." in written and "Served at 3004ec8." not in written
     assert (
         HTTP_ROW not in written
-        and "| http | 10.0 | 0.2 | 2026-12-05 00:00 UTC | abcdef1 | `again` |" in written
+        and "| http | 10.0 | 0.2 | 2026-12-05 00:00 UTC | abcdef1 | `again` | AMD EPYC, kernel 6.18 |"
+        in written
     )
     assert IMPORT_ROW in written and "Imported at b34d048." in written and "Loaded at 3004ec8." in written

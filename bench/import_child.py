@@ -1,15 +1,17 @@
 """One import, alone in a fresh process, so its peak RSS is the import's and nothing else's.
 
     python -m bench.import_child FILE --agency CODE [--stop-after ROWS] [--stop-after-seconds S]
-                                      [--profile OUT.prof]
+                                      [--profile OUT.prof] [--profile-window FIRST ROWS OUT.prof ...]
 
 Prints one JSON object on stdout: rows read, seconds, the RSS before the import and at
 every checkpoint, and a throughput per checkpoint so a slow-down as the tables grow
 shows. `--stop-after` / `--stop-after-seconds` abort the import at that point (it is
 all-or-nothing, so the transaction rolls back and nothing is kept): that is how the
 memory of the first N rows of a very large file is measured when importing all of it
-would take too long. A finished import is committed, as `manage.py import_records`
-commits it; the caller empties the tables before the next measurement.
+would take too long. `--profile-window` profiles only the rows from FIRST to FIRST + ROWS
+(to the nearest hundred, where the import reports progress), so that an early and a late
+stretch of one import, in one transaction, can be compared. A finished import is committed,
+as `manage.py import_records` commits it; the caller empties the tables before the next measurement.
 """
 
 from __future__ import annotations
@@ -51,6 +53,44 @@ def backend_private_mib(pid: int) -> float | None:
     return round(kib / 1024, 1)
 
 
+class ProfileWindow:
+    """A profiler running over the rows from `first` to `end` of one import."""
+
+    def __init__(self, first: int, end: int, out: Path):
+        self.first, self.end, self.out = first, end, out
+        self.profiler = cProfile.Profile()
+        self.started: tuple[int, float] | None = None
+        self.ended: tuple[int, float] | None = None
+
+    def passed(self, rows: int, now: float) -> None:
+        if self.started is None and rows >= self.first:
+            self.started = (rows, now)
+            self.profiler.enable()
+        elif self.started is not None and self.ended is None and rows >= self.end:
+            self.profiler.disable()
+            self.ended = (rows, now)
+
+    def close(self) -> None:
+        """Stops a window the import ended inside, and writes what it profiled."""
+        if self.started is not None and self.ended is None:
+            self.profiler.disable()
+        if self.started is not None:
+            self.profiler.dump_stats(self.out)
+
+    def summary(self) -> dict:
+        if self.started is None or self.ended is None:
+            return {"first": self.first, "end": self.end, "profile": str(self.out), "completed": False}
+        (first, began), (end, finished) = self.started, self.ended
+        return {
+            "first": first,
+            "end": end,
+            "profile": str(self.out),
+            "completed": True,
+            "seconds": round(finished - began, 2),
+            "rows_per_s": round((end - first) / (finished - began), 1),
+        }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("file", type=Path)
@@ -58,6 +98,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stop-after", type=int, default=0, help="rows; 0 reads the whole file")
     parser.add_argument("--stop-after-seconds", type=float, default=0.0)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument(
+        "--profile-window",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("FIRST", "ROWS", "OUT"),
+        help="profile rows FIRST to FIRST + ROWS into OUT (repeatable)",
+    )
     parser.add_argument("--checkpoint", type=int, default=10_000, help="rows between progress samples")
     # Experiment: what a setting outside intel/ changes, without touching its code.
     parser.add_argument(
@@ -95,10 +143,16 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     last = {"rows": 0, "at": started}
     seen = {"rows": 0}
+    windows = [
+        ProfileWindow(int(first), int(first) + int(count), Path(out))
+        for first, count, out in args.profile_window
+    ]
 
     def progress(rows: int) -> None:
         now = time.perf_counter()
         seen["rows"] = rows
+        for window in windows:
+            window.passed(rows, now)
         if args.checkpoint and rows - last["rows"] >= args.checkpoint:
             backend = backend_private_mib(backend_pid)
             checkpoints.append(
@@ -146,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.perf_counter() - started
     if profiler:
         profiler.dump_stats(args.profile)
+    for window in windows:
+        window.close()
     rows = result.rows if result else seen["rows"]
     growth = []
     if len(snapshots) >= 2:
@@ -172,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             "peak_rss_mib": round(high_water_mib("self"), 1),
             "pg_backend_private_peak_mib": backend_peak["mib"],
             "checkpoints": checkpoints,
+            "profile_windows": [window.summary() for window in windows],
         },
         sys.stdout,
     )

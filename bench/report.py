@@ -68,8 +68,12 @@ def profile_summary(stats: pstats.Stats) -> dict:
     }
 
 
+# Where the project is checked out: a profile names its files by their whole paths.
+PROJECT_ROOT = f"{Path(__file__).resolve().parent.parent}/"
+
+
 def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "/lib/python3.11/"):
+    for marker in ("site-packages/", PROJECT_ROOT, "/lib/python3.11/"):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename
@@ -172,6 +176,7 @@ SECTION_STAGES = {
     "## 1. ": "import",
     "## 1b. ": "loaded",
     "## 2. ": "profile",
+    "## 2b. ": "growth",
     "## 3. ": "experiments",
     "## 4. ": "http",
     "## 5. ": "load",
@@ -275,6 +280,7 @@ def render(results: dict, earlier: str = "") -> str:
         "import": lambda: _import_section(add, results),
         "loaded": lambda: _loaded_section(add, results["loaded"]),
         "profile": lambda: _profile_section(add, results["profile"]),
+        "growth": lambda: _growth_section(add, results["growth"], runs.get("growth", {})),
         "experiments": lambda: _experiments_section(add, results["experiments"]),
         "http": lambda: _http_section(add, results["http"], runs.get("http", {})),
         "load": lambda: _load_section(add, results["load"], runs.get("load", {})),
@@ -436,6 +442,108 @@ def _checkpoints(add, title: str, result: dict) -> None:
     add("")
 
 
+def _early_late_table(add, early: dict, late: dict) -> None:
+    """The PROFILE_ROWS of two profiles side by side, each row's share of its whole import
+    (or, for a profile of a stretch of one, of the work within that stretch)."""
+    add("| what | early calls | early s | early share | late calls | late s | late share |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def total(profile: dict) -> float:
+        rows = profile["profile_rows"]
+        whole = next((r["cumtime"] for r in rows if r["label"].startswith("import_file")), 0)
+        return whole or profile.get("profile_total_seconds") or 1
+
+    early_total, late_total = total(early), total(late)
+    for first, second in zip(early["profile_rows"], late["profile_rows"], strict=True):
+        label = first["label"].replace("  ", "&nbsp;&nbsp;")
+        add(
+            f"| {label} | {_n(first['calls'])} | {_n(first['cumtime'], 1)} | "
+            f"{first['cumtime'] / early_total:.0%} | {_n(second['calls'])} | {_n(second['cumtime'], 1)} | "
+            f"{second['cumtime'] / late_total:.0%} |"
+        )
+    add("")
+
+
+def function_times(stats: pstats.Stats) -> dict[str, tuple[int, float]]:
+    """Calls and cumulative seconds of each function of a profile, by a short name."""
+    return {
+        f"{_short(filename)}:{line}({function})": (calls, cumtime)
+        for (filename, line, function), (_, calls, _tottime, cumtime, _) in stats.stats.items()
+    }
+
+
+# The project's own code, and the wait on PostgreSQL, in the table of what grew: the
+# library functions under them grow with them and say less.
+GROWN_SHOWN = ("intel/", "core/", "audit/", "psycopg/connection.py")
+
+
+def grown_functions(
+    early: dict[str, tuple[int, float]], late: dict[str, tuple[int, float]], count: int = 20
+) -> list[dict]:
+    """The `count` functions whose cumulative time grew most from the early profile to the
+    late one, with their calls in each: what makes the same number of rows cost more."""
+    names = [name for name in set(early) | set(late) if name.startswith(GROWN_SHOWN)]
+    rows = []
+    for name in names:
+        (early_calls, early_s), (late_calls, late_s) = early.get(name, (0, 0.0)), late.get(name, (0, 0.0))
+        rows.append(
+            {
+                "function": name,
+                "early_calls": early_calls,
+                "early_s": round(early_s, 2),
+                "late_calls": late_calls,
+                "late_s": round(late_s, 2),
+                "grew_s": round(late_s - early_s, 2),
+            }
+        )
+    rows.sort(key=lambda row: (-row["grew_s"], row["function"]))
+    return rows[:count]
+
+
+def _growth_section(add, growth: dict, run: dict) -> None:
+    windows = {window["first"] == 0: window for window in growth.get("profile_windows", [])}
+    early, late = windows.get(True, {}), windows.get(False, {})
+    add("## 2b. Where the cost per row grows within one import (cProfile over two stretches)")
+    add("")
+    add(
+        f"One import, in one transaction, of the first {_n(late.get('end'))} rows of a file drawn from "
+        f"the population of a {_n(growth['population'])}-row file (`demo/resolution_scenario.py`), "
+        f"into empty tables, profiled over two stretches of about {_n(growth['window_rows'])} rows: "
+        f"**early**, rows {_n(early.get('first'))} to {_n(early.get('end'))}, and **late**, rows "
+        f"{_n(late.get('first'))} to {_n(late.get('end'))}. Stage 2 compares two imports, each committed "
+        "on its own; here the late rows come after everything the import wrote before them in its "
+        "own transaction. Code measured: "
+        f"{run.get('code', 'n/a')}; command `{growth['command']}`. Cumulative seconds under the "
+        "profiler, which slows Python code down, not the time spent waiting on PostgreSQL."
+    )
+    add("")
+    for name, window in (("early", early), ("late", late)):
+        add(
+            f"- {name}: {_n(window.get('seconds'), 1)} s, "
+            f"{_n(window.get('rows_per_s'), 0)} rows/s under the profiler"
+        )
+    rates = ", ".join(
+        f"{_n(point['rows'])}: {_n(point['rows_per_s'], 0)}" for point in growth.get("checkpoints", [])
+    )
+    add(f"- rows/s per interval (to the row named): {rates}")
+    add("")
+    profiles = growth["profiles"]
+    _early_late_table(add, profiles["early"], profiles["late"])
+    add(
+        "What grew most from the early stretch to the late one (the project's functions and the "
+        "wait on PostgreSQL):"
+    )
+    add("")
+    add("| function | early calls | early s | late calls | late s | grew s |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for row in growth["grown"]:
+        add(
+            f"| `{row['function']}` | {_n(row['early_calls'])} | {_n(row['early_s'], 2)} | "
+            f"{_n(row['late_calls'])} | {_n(row['late_s'], 2)} | {_n(row['grew_s'], 2)} |"
+        )
+    add("")
+
+
 def _profile_section(add, prof: dict) -> None:
     early, late = prof.get("early"), prof.get("late")
     add("## 2. Where the import spends its time (cProfile)")
@@ -457,22 +565,7 @@ def _profile_section(add, prof: dict) -> None:
         f"COMMIT {_n(late['commit_seconds'], 1)} s"
     )
     add("")
-    add("| what | early calls | early s | early share | late s | late share |")
-    add("| --- | ---: | ---: | ---: | ---: | ---: |")
-
-    def total(profile: dict) -> float:
-        rows = profile["profile_rows"]
-        return next((r["cumtime"] for r in rows if r["label"].startswith("import_file")), 0) or 1
-
-    early_total, late_total = total(early), total(late)
-    for first, second in zip(early["profile_rows"], late["profile_rows"], strict=True):
-        label = first["label"].replace("  ", "&nbsp;&nbsp;")
-        add(
-            f"| {label} | {_n(first['calls'])} | {_n(first['cumtime'], 1)} | "
-            f"{first['cumtime'] / early_total:.0%} | {_n(second['cumtime'], 1)} | "
-            f"{second['cumtime'] / late_total:.0%} |"
-        )
-    add("")
+    _early_late_table(add, early, late)
     for name, profile in (("early", early), ("late", late)):
         add(f"<details><summary>{name}: top 20 functions by own time</summary>")
         add("")

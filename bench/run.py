@@ -51,7 +51,7 @@ from bench.common import (
     setup_django,
 )
 
-STAGES = ("import", "profile", "experiments", "memory", "loaded", "http", "load")
+STAGES = ("import", "profile", "growth", "experiments", "memory", "loaded", "http", "load")
 EXPERIMENTS = {
     "as the project runs it": [],
     "psycopg server-side binding": ["--server-side-binding"],
@@ -80,7 +80,8 @@ def generated_file(rows: int, *, first: int = 0, population: int | None = None) 
     (default `rows`): with a later `first`, more rows by the same traders."""
     from demo.resolution_scenario import ResolutionScenario
 
-    path = WORK_DIR / f"mix-{first}-{rows}.csv"
+    of = f"-of-{population}" if population not in (None, rows) else ""
+    path = WORK_DIR / f"mix-{first}-{rows}{of}.csv"
     started = time.perf_counter()
     ResolutionScenario(SCENARIO_SEED, rows, population=population, first=first).write_one_file(path)
     return path, time.perf_counter() - started
@@ -154,6 +155,41 @@ def stage_profile(results: dict, import_rows: int, rows: int) -> None:
         )
         profiles[name] = {**outcome, **report.profile_summary(pstats.Stats(str(profile_path)))}
     results["profile"] = {"rows": rows, "on_top_of": import_rows, **profiles}
+
+
+def stage_growth(results: dict, population: int, window: int, late: int) -> None:
+    """One import, in one transaction, of the first rows of a file drawn from a population
+    sized for `population` rows, profiled over its first `window` rows and over `window`
+    rows from row `late` on: which work per row grows as one large import goes on (the
+    profile stage compares two imports, each in a transaction of its own)."""
+    import pstats
+
+    reset_data()
+    ensure_agencies(1)
+    path, generate_seconds = generated_file(late + window, population=population)
+    windows = {name: WORK_DIR / f"import-growth-{name}.prof" for name in ("early", "late")}
+    args = [
+        str(path.relative_to(ROOT)),
+        "--agency",
+        IMPORT_AGENCY,
+        "--checkpoint",
+        str(max(1000, late // 15)),
+    ]
+    args += ["--profile-window", "0", str(window), str(windows["early"])]
+    args += ["--profile-window", str(late), str(window), str(windows["late"])]
+    outcome = run_child([*args, "--stop-after", str(late + window)])
+    stats = {name: pstats.Stats(str(out)) for name, out in windows.items()}
+    results["growth"] = {
+        "population": population,
+        "window_rows": window,
+        "late_from": late,
+        "generate_seconds": round(generate_seconds, 1),
+        **outcome,
+        "profiles": {name: report.profile_summary(stat) for name, stat in stats.items()},
+        "grown": report.grown_functions(
+            report.function_times(stats["early"]), report.function_times(stats["late"])
+        ),
+    }
 
 
 def stage_experiments(results: dict, import_rows: int, rows: int, rounds: int = 2) -> None:
@@ -539,6 +575,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = {
         "import": lambda: stage_import(results, size(100_000)),
         "profile": lambda: stage_profile(results, size(100_000), size(10_000)),
+        "growth": lambda: stage_growth(results, size(1_000_000), size(10_000), size(140_000)),
         "experiments": lambda: stage_experiments(results, size(100_000), size(20_000), rounds=3),
         "memory": lambda: stage_memory(results, size(1_000_000), args.import_cap_minutes),
         "loaded": lambda: stage_loaded(results, args.loaded_rows or size(1_000_000), args.loaded_cap_minutes),

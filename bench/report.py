@@ -455,6 +455,9 @@ def _early_late_table(add, early: dict, late: dict) -> None:
 
     early_total, late_total = total(early), total(late)
     for first, second in zip(early["profile_rows"], late["profile_rows"], strict=True):
+        if not first["calls"] and not second["calls"]:
+            # Not entered within either profile (the whole import, seen from a stretch of it).
+            continue
         label = first["label"].replace("  ", "&nbsp;&nbsp;")
         add(
             f"| {label} | {_n(first['calls'])} | {_n(first['cumtime'], 1)} | "
@@ -501,8 +504,9 @@ def grown_functions(
 
 
 def _growth_section(add, growth: dict, run: dict) -> None:
-    windows = {window["first"] == 0: window for window in growth.get("profile_windows", [])}
-    early, late = windows.get(True, {}), windows.get(False, {})
+    # The import reports progress every hundred rows: the early stretch starts at the first report.
+    windows = sorted(growth.get("profile_windows", []), key=lambda window: window["first"])
+    early, late = (windows[0], windows[-1]) if len(windows) == 2 else ({}, {})
     add("## 2b. Where the cost per row grows within one import (cProfile over two stretches)")
     add("")
     add(

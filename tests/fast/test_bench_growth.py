@@ -53,8 +53,8 @@ def test_the_growth_section_is_written_and_kept_by_a_run_that_did_not_measure_it
         "command": "python -m bench.import_child grown.csv",
         "checkpoints": [{"rows": 10_000, "rows_per_s": 300.0}, {"rows": 150_000, "rows_per_s": 160.0}],
         "profile_windows": [
-            {"first": 0, "end": 10_000, "completed": True, "seconds": 49.6, "rows_per_s": 201.6},
             {"first": 140_000, "end": 150_000, "completed": True, "seconds": 66.0, "rows_per_s": 151.5},
+            {"first": 100, "end": 10_000, "completed": True, "seconds": 49.6, "rows_per_s": 199.6},
         ],
         "profiles": {"early": profile, "late": profile},
         "grown": report.grown_functions(
@@ -66,7 +66,10 @@ def test_the_growth_section_is_written_and_kept_by_a_run_that_did_not_measure_it
     report.write_run(page, {"growth": growth, "stage_runs": {"growth": {"code": "abc1234"}}})
     written = page.read_text()
     assert "## 2b. Where the cost per row grows within one import" in written
-    assert "rows 140,000 to 150,000" in written and "Code measured: abc1234" in written
+    assert "**early**, rows 100 to 10,000, and **late**, rows 140,000 to 150,000" in written
+    assert "- early: 49.6 s, 200 rows/s" in written and "- late: 66.0 s, 152 rows/s" in written
+    assert "Code measured: abc1234" in written
+    assert "import_file, whole import" not in written, "a row neither stretch entered is left out"
     assert "| `intel/merging.py:515(fold_identities)` | 20 | 9.00 | 20 | 17.50 | 8.50 |" in written
     assert "10,000: 300, 150,000: 160" in written
     report.write_run(page, {})

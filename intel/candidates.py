@@ -257,9 +257,8 @@ def _fingerprints_by_entity(entity_ids: Iterable[int]) -> dict[int, set[str]]:
     return names
 
 
-def note_names(stated: Iterable[tuple[int, Resolved]]) -> set[int]:
-    """Adds to each company and person the fingerprints of the names new mentions state;
-    returns the ones that gained a fingerprint (a new entity gains its first)."""
+def note_names(stated: Iterable[tuple[int, Resolved]]) -> None:
+    """Adds to each company and person the fingerprints of the names new mentions state."""
     fingerprints: dict[int, set[str]] = defaultdict(set)
     for entity_id, resolved in stated:
         name = resolved.properties.get("name")
@@ -274,7 +273,6 @@ def note_names(stated: Iterable[tuple[int, Resolved]]) -> set[int]:
         if pk in current and not found <= set(current[pk])
     }
     set_column(Entity, "name_fingerprints", grown)
-    return set(grown)
 
 
 def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -> set[str]:

@@ -224,12 +224,8 @@ def write_chunk(
     perm_ids: list[int],
     releases: RowReleases | None = None,
 ) -> list[int]:
-    """Writes one chunk of valid rows; returns the ids of the entities whose names changed,
-    for the candidate search: those that gained a name (a new entity its first), and those
-    its folds and undone folds gave other names. An entity named again by a name it had
-    was searched when it gained that name, against everything then stored; whatever came
-    since was searched against it in turn, so searching it again finds nothing new, only
-    more pairs to judge as the blocks grow."""
+    """Writes one chunk of valid rows; returns the ids of entities it created or touched,
+    with those its folds and undone folds gave other names (for the candidate search)."""
     existing = {
         ref: (pk, content_hash)
         for pk, ref, content_hash in Record.objects.filter(
@@ -326,7 +322,7 @@ def write_chunk(
         ["record_id", "entity_id", "entity_type", "role", "properties", "resolved_key", "search_text"],
         mentions.values(),
     )
-    renamed = note_names(
+    note_names(
         (entity_ids[(resolved.type, resolved.key)], resolved)
         for plan in to_create + to_update
         for resolved, _ in plan.mentions
@@ -362,7 +358,7 @@ def write_chunk(
         releases.write(to_create, to_update, record_ids)
     result.created += len(to_create)
     result.updated += len(to_update)
-    return sorted(renamed | refolded)
+    return sorted(set(entity_ids.values()) | refolded)
 
 
 # --- records a service writes -----------------------------------------------------

@@ -15,7 +15,7 @@ from intel.import_validation import RowPlan
 from intel.import_writing import ImportResult, import_file, write_chunk
 from intel.merging import undo_merge
 from intel.models import Category, Entity, EntityMerge, Mention, ResolutionCandidate, Role
-from intel.resolution import resolve_company, resolve_person, resolve_shipment
+from intel.resolution import resolve_person, resolve_shipment
 from intel.rights import owner_right_ids
 
 pytestmark = pytest.mark.django_db
@@ -825,57 +825,3 @@ def test_a_person_unfolded_is_compared_with_what_came_while_they_were_folded(cus
     named.refresh_from_db()
     assert named.merged_into is None
     assert candidates_of(named) == {documented.pk, second.pk, near.pk}
-
-
-# --- the candidate search follows names that changed ---------------------------------------
-
-
-def write_importers(agency, *companies: tuple[str, str, str | None]) -> list[int]:
-    """Writes one declaration per (ref, importer name, registration number) through the
-    import's writer, searches what it returns, as an import does; returns that."""
-    plans = []
-    for number, (ref, name, registration) in enumerate(companies, start=1):
-        plan = RowPlan(
-            number=number,
-            external_ref=ref,
-            content_hash=ref,
-            record_fields={
-                "category": Category.SHIPMENT,
-                "classification": 1,
-                "caveats": [],
-                "summary": "",
-                "occurred_on": None,
-                "details": {},
-            },
-        )
-        shipment = plan.mention(resolve_shipment(agency.code, ref), Role.SHIPMENT)
-        company = plan.mention(resolve_company(name, "NL", registration), Role.IMPORTER)
-        plan.link(shipment, company, "CONSIGNED_TO")
-        plans.append(plan)
-    searched = write_chunk(plans, agency, None, None, ImportResult(), owner_right_ids())
-    find_candidates(searched)
-    return searched
-
-
-def test_the_search_asks_of_new_and_renamed_entities_and_still_pairs_every_near_duplicate(cus):
-    (first,) = write_importers(cus.agency, ("D-1", "Noordzee Scheepvaart Handel BV", "NL-12345678"))
-    assert Entity.objects.get(pk=first).key.endswith("12345678"), "a new entity is searched"
-
-    # Named again as it was: nothing about it changed, nothing to search.
-    assert write_importers(cus.agency, ("D-2", "Noordzee Scheepvaart Handel BV", "NL-12345678")) == []
-
-    # A near-duplicate written later (named without a number) is searched, and meets the
-    # first in its block.
-    (second,) = write_importers(cus.agency, ("D-3", "Noordzee Scheepvart Handel BV", None))
-    assert second != first
-    assert ResolutionCandidate.objects.filter(status="open").count() == 1
-    assert {second} == {
-        b if a == first else a
-        for a, b in ResolutionCandidate.objects.values_list("entity_a_id", "entity_b_id")
-        if first in (a, b)
-    }
-
-    # Named by a new spelling of its name: searched again, since its names changed.
-    assert write_importers(cus.agency, ("D-4", "Noordzee Scheepvaart Handel Holding BV", "NL-12345678")) == [
-        first
-    ]

@@ -74,6 +74,12 @@ def run_child(args: list[str]) -> dict:
     return result
 
 
+def import_args(path: Path, checkpoint: int) -> list[str]:
+    """The arguments of `bench.import_child` importing `path` as the bench agency, with a
+    progress sample every `checkpoint` rows (0: none)."""
+    return [str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--checkpoint", str(checkpoint)]
+
+
 def generated_file(rows: int, *, first: int = 0, population: int | None = None) -> tuple[Path, float]:
     """`rows` rows of the five agencies' realistic mix (`demo/resolution_scenario.py`) in
     one CSV file, from row `first` on, about a population sized for `population` rows
@@ -102,8 +108,7 @@ def stage_import(results: dict, rows: int) -> None:
     reset_data()
     ensure_agencies(1)
     path, generate_seconds = generated_file(rows)
-    checkpoint = str(max(100, rows // 10))
-    outcome = run_child([str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--checkpoint", checkpoint])
+    outcome = run_child(import_args(path, max(100, rows // 10)))
     results["import"] = {
         "rows": rows,
         "file_mib": round(path.stat().st_size / 2**20, 1),
@@ -168,16 +173,13 @@ def stage_growth(results: dict, population: int, window: int, late: int) -> None
     ensure_agencies(1)
     path, generate_seconds = generated_file(late + window, population=population)
     windows = {name: WORK_DIR / f"import-growth-{name}.prof" for name in ("early", "late")}
-    args = [
-        str(path.relative_to(ROOT)),
-        "--agency",
-        IMPORT_AGENCY,
-        "--checkpoint",
-        str(max(1000, late // 15)),
-    ]
+    args = import_args(path, max(1000, late // 15))
     args += ["--profile-window", "0", str(window), str(windows["early"])]
     args += ["--profile-window", str(late), str(window), str(windows["late"])]
-    outcome = run_child([*args, "--stop-after", str(late + window)])
+    try:
+        outcome = run_child([*args, "--stop-after", str(late + window)])
+    finally:
+        path.unlink(missing_ok=True)  # tens of MiB; regenerated in seconds
     stats = {name: pstats.Stats(str(out)) for name, out in windows.items()}
     results["growth"] = {
         "population": population,
@@ -206,11 +208,7 @@ def stage_experiments(results: dict, import_rows: int, rows: int, rounds: int = 
         for name, flags in EXPERIMENTS.items():
             reset_data()
             ensure_agencies(1)
-            runs[name].append(
-                run_child(
-                    [str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--checkpoint", "0", *flags]
-                )
-            )
+            runs[name].append(run_child([*import_args(path, 0), *flags]))
     results["experiments"] = {
         "rows": rows,
         "rounds": rounds,
@@ -235,13 +233,7 @@ def stage_memory(results: dict, rows: int, cap_minutes: float) -> None:
     path, generate_seconds = generated_file(rows)
     rate = results.get("import", {}).get("rows_per_s")
     estimate = rows / rate if rate else None
-    args = [
-        str(path.relative_to(ROOT)),
-        "--agency",
-        IMPORT_AGENCY,
-        "--checkpoint",
-        str(max(1000, rows // 50)),
-    ]
+    args = import_args(path, max(1000, rows // 50))
     capped = estimate is None or estimate > cap_minutes * 60
     if capped:
         args += ["--stop-after-seconds", str(int(cap_minutes * 60))]
@@ -267,25 +259,11 @@ def stage_loaded(results: dict, rows: int, cap_minutes: float) -> None:
     ensure_agencies(1)
     base, base_generate_seconds = generated_file(rows)
     try:
-        preload = run_child(
-            [
-                str(base.relative_to(ROOT)),
-                "--agency",
-                IMPORT_AGENCY,
-                "--checkpoint",
-                str(max(1000, rows // 20)),
-            ]
-        )
+        preload = run_child(import_args(base, max(1000, rows // 20)))
     finally:
         base.unlink(missing_ok=True)
     more, generate_seconds = generated_file(rows, first=rows, population=rows)
-    args = [
-        str(more.relative_to(ROOT)),
-        "--agency",
-        IMPORT_AGENCY,
-        "--checkpoint",
-        str(max(1000, rows // 50)),
-    ]
+    args = import_args(more, max(1000, rows // 50))
     args += ["--stop-after-seconds", str(int(cap_minutes * 60))]
     try:
         outcome = run_child(args)

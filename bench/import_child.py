@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         help="tracemalloc: report which source lines hold the memory that grew between checkpoints",
     )
     args = parser.parse_args(argv)
+    if args.profile and args.profile_window:
+        # One profiler hooks the interpreter at a time: a window's would end the whole import's.
+        parser.error("--profile and --profile-window profile one at a time")
     if args.trace_memory:
         tracemalloc.start()
     snapshots: list[tracemalloc.Snapshot] = []

@@ -74,10 +74,11 @@ def run_child(args: list[str]) -> dict:
     return result
 
 
-def import_args(path: Path, checkpoint: int) -> list[str]:
+def import_args(path: Path, checkpoint: int | None = None) -> list[str]:
     """The arguments of `bench.import_child` importing `path` as the bench agency, with a
-    progress sample every `checkpoint` rows (0: none)."""
-    return [str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--checkpoint", str(checkpoint)]
+    progress sample every `checkpoint` rows (0: none; None: the child's own default)."""
+    args = [str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY]
+    return args if checkpoint is None else [*args, "--checkpoint", str(checkpoint)]
 
 
 def generated_file(rows: int, *, first: int = 0, population: int | None = None) -> tuple[Path, float]:
@@ -147,7 +148,7 @@ def stage_profile(results: dict, import_rows: int, rows: int) -> None:
     if Record.objects.count() != import_rows:
         reset_data()
         ensure_agencies(1)
-        run_child([str(source.relative_to(ROOT)), "--agency", IMPORT_AGENCY])
+        run_child(import_args(source))
     late, _ = generated_file(rows, first=import_rows, population=import_rows)
     for name, path in (("late", late), ("early", None)):
         if path is None:
@@ -155,9 +156,7 @@ def stage_profile(results: dict, import_rows: int, rows: int) -> None:
             ensure_agencies(1)
             path = prefix_file(source, rows)
         profile_path = WORK_DIR / f"import-{name}.prof"
-        outcome = run_child(
-            [str(path.relative_to(ROOT)), "--agency", IMPORT_AGENCY, "--profile", str(profile_path)]
-        )
+        outcome = run_child([*import_args(path), "--profile", str(profile_path)])
         profiles[name] = {**outcome, **report.profile_summary(pstats.Stats(str(profile_path)))}
     results["profile"] = {"rows": rows, "on_top_of": import_rows, **profiles}
 

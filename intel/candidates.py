@@ -275,33 +275,21 @@ def note_names(stated: Iterable[tuple[int, Resolved]]) -> None:
     set_column(Entity, "name_fingerprints", grown)
 
 
-def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -> dict[tuple[int, str], int]:
+def note_identities(stated: Iterable[tuple[int, Resolved]], *, agency_id: int) -> set[str]:
     """Records the identities new mentions of the agency's state for the entities their own
-    keys name (before any merge is followed); returns those the agency did not state for
-    that entity before, (entity, identity) to tier: only they change how the agency judges
-    folds (`intel.merging.fold_identities`)."""
+    keys name (before any merge is followed); returns the identities."""
     rows = {
         (entity_id, identity): tier
         for entity_id, resolved in stated
         for identity, tier in resolved.identities
     }
-    # By the identities alone, the agency compared here: the index leads with the identity.
-    known = {
-        (entity_id, identity)
-        for identity, entity_id, stating in EntityIdentity.objects.filter(
-            identity__any_of=sorted({identity for _, identity in rows})
-        ).values_list("identity", "entity_id", "agency_id")
-        if stating == agency_id
-    }
-    new = {pair: tier for pair, tier in rows.items() if pair not in known}
     insert_rows(
         EntityIdentity,
         ["entity_id", "identity", "tier", "agency_id"],
-        ((pk, identity, tier, agency_id) for (pk, identity), tier in new.items()),
-        # Another import of the agency's may state one of them at the same time.
+        ((pk, identity, tier, agency_id) for (pk, identity), tier in rows.items()),
         ignore_conflicts=True,
     )
-    return new
+    return {identity for _, identity in rows}
 
 
 def refresh_name_fingerprints(entity_ids: Iterable[int]) -> None:

@@ -332,7 +332,7 @@ def write_chunk(
         ["record_id", "source_id", "target_id", "source_type", "target_type", "type", "properties"],
         ((*link, {}) for link in sorted(links)),
     )
-    newly_stated = note_identities(
+    identities = note_identities(
         (
             (own[(resolved.type, resolved.key)], resolved)
             for plan in to_create + to_update
@@ -341,16 +341,18 @@ def write_chunk(
         agency_id=agency.pk,
     )
     records_changed.send(sender=Record, record_ids=list(record_ids.values()))
-    # What the agency stated before was judged when it first stated it: only what it states
-    # now for the first time changes a judgement, and judging again every identity a chunk
-    # names made each chunk of a long import judge more than the one before.
     refolded = fold_identities(
-        {identity for _, identity in newly_stated},
+        identities,
         agency_id=agency.pk,
         actor=user,
         batch_id=getattr(batch, "pk", None),
         # Only naming an entity by its number changes how the agency judges folds into it.
-        mentioned={pk for (pk, _), tier in newly_stated.items() if tier >= TIER_NUMBER},
+        mentioned={
+            own[(resolved.type, resolved.key)]
+            for plan in to_create + to_update
+            for resolved, _ in plan.mentions
+            if resolved.identities and all(tier >= TIER_NUMBER for _, tier in resolved.identities)
+        },
     )
     if releases is not None:
         releases.write(to_create, to_update, record_ids)

@@ -529,9 +529,8 @@ def fold_identities(
 
     Each agency judges on its own records first, so that no fold joins two of an agency's
     mentions on a ground only other agencies' records give. `mentioned` (the entities the
-    importing agency just named by a number for the first time) brings back the folds into
-    them, since naming one otherwise changes that agency's judgement (of the folds of what
-    it states itself).
+    importing agency just named) brings back the folds into them, since naming one
+    otherwise changes that agency's judgement (of the folds of what it states itself).
     Returns the entities whose names changed for the candidate search: those unfolded
     (standing again, and compared with nothing while they were folded) and the survivors
     of its folds (which now also go by the folded entities' names).

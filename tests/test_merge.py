@@ -6,12 +6,11 @@ from django.core.exceptions import ValidationError
 from agencies.models import Agency, User
 from audit.log import verify_chain
 from audit.models import AuditEvent
-from intel.candidates import find_candidates, note_identities, note_names
+from intel.candidates import find_candidates, note_names
 from intel.merging import merge_entities, reject_candidate, undo_merge
 from intel.models import (
     Category,
     Entity,
-    EntityIdentity,
     EntityMerge,
     Link,
     LinkType,
@@ -110,32 +109,6 @@ def snapshot() -> dict:
             )
         ),
     }
-
-
-# --- identities -----------------------------------------------------------------------
-
-
-def test_an_identity_is_new_to_an_agency_once_and_to_each_agency_on_its_own(world, agency):
-    """What note_identities returns is what fold_identities judges again: an agency's statement
-    it made before is not new, another agency's same statement is."""
-    other = Agency.objects.create(code="pol-nl", name="Police NL", country="NL", kind="police")
-    registered = resolve_company("Acme Trading BV", "NL", "12345678")
-    by_name = resolve_company("Acme Trading BV", "NL")
-    acme, acme_by_name = world.entity(registered), world.entity(by_name)
-    assert registered.identities and by_name.identities
-    stated = {(acme.pk, identity): tier for identity, tier in registered.identities}
-
-    assert note_identities([(acme.pk, registered)], agency_id=agency.pk) == stated
-    assert note_identities([(acme.pk, registered), (acme.pk, registered)], agency_id=agency.pk) == {}
-    assert note_identities([(acme.pk, registered)], agency_id=other.pk) == stated
-    assert note_identities([(acme.pk, registered), (acme_by_name.pk, by_name)], agency_id=agency.pk) == {
-        (acme_by_name.pk, identity): tier for identity, tier in by_name.identities
-    }
-    rows = EntityIdentity.objects.values_list("entity_id", "identity", "tier", "agency_id")
-    assert sorted(rows) == sorted(
-        [(acme.pk, identity, tier, a.pk) for (_, identity), tier in stated.items() for a in (agency, other)]
-        + [(acme_by_name.pk, identity, tier, agency.pk) for identity, tier in by_name.identities]
-    )
 
 
 # --- candidates -----------------------------------------------------------------------

@@ -32,7 +32,8 @@ check-demo: venv
 # tier (the rest of tests/) on PostgreSQL, Redis, Neo4j and Chromium. ARGS go to both; a
 # tier in which they select nothing (pytest's exit status 5, e.g. `-k health`) is no failure.
 # The fast tier runs on two test processes (ARGS="-n 0" for one, to debug with --pdb); the
-# full tier lists its 20 slowest steps, the first place to look when it nears its 15 minutes.
+# full tier on two side by side (platform/full-tier: the tests of the shared services in one),
+# each listing its 20 slowest steps, the first place to look when it nears its 15 minutes.
 check: lint migrations-check fast-tests
 
 fast-tests: venv
@@ -46,7 +47,7 @@ test: fast-tests full-tests
 
 full-tests: system-packages venv npm-packages neo4j-jars
 	platform/services start postgres redis neo4j
-	$(TEST_ENV) $(BIN)/python -m pytest --durations=20 $(ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) platform/full-tier $(BIN)/python --durations=20 $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

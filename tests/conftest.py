@@ -48,6 +48,56 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+# `make full-tests` runs the full tier as two pytest processes side by side
+# (platform/full-tier), each on a database, a Celery queue and cache keys of its own. Neo4j,
+# the Celery workers tests start, the live server and Chromium are one per machine: every
+# test that needs one of them is marked `shared_services` and runs in one of the two, in
+# the order one process would run it; the other runs the rest.
+SHARED_FIXTURES = frozenset(
+    {
+        "transactional_db",
+        "live_server",
+        "browser",
+        "celery_worker",
+        "session_worker",
+        "without_session_worker",
+        "neo4j_driver",
+    }
+)
+
+
+def uses_shared_services(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return (
+        item.get_closest_marker("shared_services") is not None
+        or (marker is not None and marker.kwargs.get("transaction", False))
+        or not SHARED_FIXTURES.isdisjoint(item.fixturenames)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # First, so that `-m shared_services` (and its negation) selects by it.
+    for item in items:
+        if uses_shared_services(item) and item.get_closest_marker("shared_services") is None:
+            item.add_marker(pytest.mark.shared_services)
+
+
+@pytest.fixture(autouse=True)
+def neo4j_only_for_shared_services(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test not marked `shared_services` runs beside the tests that write and empty Neo4j:
+    one that reaches Neo4j fails, however the tier is run, naming the marker it lacks."""
+    if uses_shared_services(request.node):
+        return
+    from graph import driver
+
+    def refused(*_: object, **__: object) -> None:
+        raise AssertionError(f"{request.node.nodeid} reaches Neo4j: mark it shared_services")
+
+    monkeypatch.setattr(driver, "_driver", None)
+    monkeypatch.setattr(driver.GraphDatabase, "driver", refused)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Checked once, before any test: the full tier must not quietly fall back to the embedded
     # default, and the fast tier must not quietly reach a server.

@@ -52,6 +52,7 @@ def test_neo4j_over_bolt_writes_and_reads_with_the_configured_password(neo4j_dri
     neo4j_driver.execute_query("MATCH (p:FoundationProbe) DETACH DELETE p")
 
 
+@pytest.mark.shared_services
 def test_neo4j_refuses_a_wrong_password():
     with neo4j.GraphDatabase.driver(settings.NEO4J_URI, auth=("neo4j", "not-the-password")) as driver:
         with pytest.raises(neo4j.exceptions.AuthError):

@@ -53,7 +53,7 @@ from sharing.models import Agreement
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.test_visibility import Oracle, Scenario, build, scenarios
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_services]
 
 PURPOSE = "investigation"
 SHIPMENT_HEADER = (
@@ -725,7 +725,7 @@ def test_walks_and_paths_are_what_the_oracle_allows_each_agency(backend, scenari
                         if s in distance and t in distance and min(distance[s], distance[t]) < hops
                     }
                     assert {n["id"]: set(n["names"]) for n in answer["nodes"]} == {
-                        public_id[e]: oracle.names(agency, e) for e in distance
+                        public_id[e]: oracle.listed_names(agency, e) for e in distance
                     }
                     beyond = {
                         e: {

@@ -19,7 +19,7 @@ from intel.models import Category, Entity, Link, Mention, Record
 from tests.sharing_helpers import staff
 from tests.test_graph_analytics import empty_graph_now
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.shared_services]
 
 
 @pytest.fixture(autouse=True)

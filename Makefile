@@ -32,8 +32,9 @@ check-demo: venv
 # tier (the rest of tests/) on PostgreSQL, Redis, Neo4j and Chromium. ARGS go to both; a
 # tier in which they select nothing (pytest's exit status 5, e.g. `-k health`) is no failure.
 # The fast tier runs on two test processes (ARGS="-n 0" for one, to debug with --pdb); the
-# full tier on two side by side (platform/full-tier: the tests of the shared services in one),
-# each listing its 20 slowest steps, the first place to look when it nears its 15 minutes.
+# full tier on two side by side (platform/full-tier: the tests of the shared services in one;
+# `pytest` alone runs it in one, to debug), each listing its 20 slowest steps, the first place
+# to look when it nears its 15 minutes.
 check: lint migrations-check fast-tests
 
 fast-tests: venv

@@ -75,12 +75,25 @@ def uses_shared_services(item: pytest.Item) -> bool:
     )
 
 
+# platform/full-tier names the half each process runs here, not with `-m`: pytest keeps the
+# last `-m` it is given, and one in ARGS would have both processes run the same tests.
+HALVES = {"shared": True, "apart": False}
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # First, so that `-m shared_services` (and its negation) selects by it.
+    # First, so that a `-m shared_services` (or its negation) selects by it.
     for item in items:
         if uses_shared_services(item) and item.get_closest_marker("shared_services") is None:
             item.add_marker(pytest.mark.shared_services)
+    half = os.environ.get("INTERLINK_TESTS_HALF")
+    if half is None:
+        return
+    if half not in HALVES:
+        raise pytest.UsageError(f"INTERLINK_TESTS_HALF must be one of {', '.join(HALVES)}, not {half!r}")
+    kept = [item for item in items if uses_shared_services(item) == HALVES[half]]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +105,9 @@ def neo4j_only_for_shared_services(request: pytest.FixtureRequest, monkeypatch: 
     from graph import driver
 
     def refused(*_: object, **__: object) -> None:
-        raise AssertionError(f"{request.node.nodeid} reaches Neo4j: mark it shared_services")
+        # pytest.fail, not an AssertionError: code that reports any exception as the graph
+        # being down (the health check) would swallow that.
+        pytest.fail(f"{request.node.nodeid} reaches Neo4j: mark it shared_services")
 
     monkeypatch.setattr(driver, "_driver", None)
     monkeypatch.setattr(driver.GraphDatabase, "driver", refused)

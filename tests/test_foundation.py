@@ -81,6 +81,7 @@ def test_health_is_200_with_every_dependency_up(client, celery_worker):
 
 
 @pytest.mark.django_db
+@pytest.mark.shared_services
 @pytest.mark.parametrize("who", ["anonymous", "analyst", "agency admin", "staff"])
 def test_health_tells_others_up_or_down_only(client, tmp_path, who):
     """An agency's import leaves changes for the graph sync: the public answer (and any

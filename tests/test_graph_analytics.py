@@ -12,8 +12,8 @@ cus's shipments, cus sees pol's seizures (for investigation), pol sees only its 
     z1 (pol): gamma, container c3 seized                 z2 (pol): golf, container c7 seized
 
 Every expectation below is written from that picture, by hand (labels, not ids), never
-from what the code under test computes. The graph is shared by everyone on the machine:
-these tests run under /tmp/neo4j.lock and empty it first, as the sync's tests do.
+from what the code under test computes. The graph is one per machine: these tests are marked
+`shared_services` (the full tier runs them with the sync's, one at a time) and empty it first.
 """
 
 from __future__ import annotations

@@ -154,6 +154,7 @@ def test_token_authenticated_api_answers_are_not_stored(world):
     assert_no_store(refused, "bad token")
 
 
+@pytest.mark.shared_services
 def test_anonymous_pages_carry_the_policy_too(db):
     for path in ("/", reverse("login"), "/health/"):
         response = Client().get(path)

@@ -83,24 +83,26 @@ HALVES = {"shared": True, "apart": False}
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # First, so that a `-m shared_services` (or its negation) selects by it.
+    halves: dict[bool, list[pytest.Item]] = {True: [], False: []}
     for item in items:
-        if uses_shared_services(item) and item.get_closest_marker("shared_services") is None:
+        shared = uses_shared_services(item)
+        if shared and item.get_closest_marker("shared_services") is None:
             item.add_marker(pytest.mark.shared_services)
+        halves[shared].append(item)
     half = os.environ.get("INTERLINK_TESTS_HALF")
     if half is None:
         return
     if half not in HALVES:
         raise pytest.UsageError(f"INTERLINK_TESTS_HALF must be one of {', '.join(HALVES)}, not {half!r}")
-    kept = [item for item in items if uses_shared_services(item) == HALVES[half]]
-    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-    items[:] = kept
+    config.hook.pytest_deselected(items=halves[not HALVES[half]])
+    items[:] = halves[HALVES[half]]
 
 
 @pytest.fixture(autouse=True)
 def neo4j_only_for_shared_services(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A test not marked `shared_services` runs beside the tests that write and empty Neo4j:
     one that reaches Neo4j fails, however the tier is run, naming the marker it lacks."""
-    if uses_shared_services(request.node):
+    if request.node.get_closest_marker("shared_services") is not None:  # given at collection
         return
     from graph import driver
 

@@ -9,7 +9,9 @@ may see) and `first_seen` (the earliest date of a visible record mentioning it, 
 and whose edges run from a link's source to its target, keyed by link type, with `records`
 (the ids of the visible records asserting it). Direction matters only to the patterns;
 communities, betweenness and risk read the undirected simple graph (`undirected`), since
-whether two entities are related, not by how many records, is what a network is.
+whether two entities are related, not by how many records, is what a network is; they also
+take the network `build_network` makes (that simple graph with `seized` on its nodes), which
+the jobs build for them instead.
 
 Communities and risk weigh each link down by the degree of the entities at its ends
 (`community_ties`, `walk_ties`): a vessel, a carrier or a broker linked to hundreds of
@@ -81,9 +83,27 @@ def build_graph(entities: Iterable[EntityRow], links: Iterable[LinkRow]) -> nx.M
     return graph
 
 
-def undirected(graph: nx.MultiDiGraph, members: Iterable[int] | None = None) -> nx.Graph:
-    """The simple undirected graph of `graph` (or of the subgraph on `members`), nodes and
-    edges added in id order so that seeded algorithms give the same answer every run."""
+def build_network(entities: Iterable[tuple[int, bool]], links: Iterable[tuple[int, int]]) -> nx.Graph:
+    """The viewer's network from (entity, seized) rows and the (source, target) ends of the
+    links it may see: `undirected(build_graph(...))`, each node with its `seized`, and nothing
+    of the links' direction, types or records. Communities, betweenness and network risk read
+    no more, and gathering each link's records was most of the time a whole agency's graph
+    took to build. A link whose
+    ends are not both among the entities is left out, as `build_graph` leaves it out."""
+    seized = dict(entities)
+    network = nx.Graph()
+    network.add_nodes_from((node, {"seized": seized[node]}) for node in sorted(seized))
+    network.add_edges_from(
+        sorted({(min(s, t), max(s, t)) for s, t in links if s != t and s in seized and t in seized})
+    )
+    return network
+
+
+def undirected(graph: nx.Graph, members: Iterable[int] | None = None) -> nx.Graph:
+    """The simple undirected graph of `graph` (a `build_graph` graph or a `build_network`
+    network; or of the subgraph on `members`), nodes and edges added in id order so that
+    seeded algorithms give the same answer every run. A new graph, which the weights of
+    `community_ties` and `walk_ties` may be written to."""
     nodes = sorted(graph if members is None else set(members) & set(graph))
     keep = set(nodes)
     simple = nx.Graph()
@@ -121,7 +141,7 @@ def _strengths(simple: nx.Graph) -> dict[int, float]:
     return {node: sum(simple[node][neighbour]["weight"] for neighbour in simple[node]) for node in simple}
 
 
-def seeds(graph: nx.MultiDiGraph) -> list[int]:
+def seeds(graph: nx.Graph) -> list[int]:
     return sorted(node for node, seized in graph.nodes(data="seized") if seized)
 
 
@@ -137,7 +157,7 @@ class Community:
 
 
 def communities(
-    graph: nx.MultiDiGraph, *, seed: int = SEED, resolution: float = 1.0, engine: str = "networkx"
+    graph: nx.Graph, *, seed: int = SEED, resolution: float = 1.0, engine: str = "networkx"
 ) -> list[Community]:
     """Communities maximizing the modularity of the graph weighted by `community_ties`,
     seeded: networkx's Louvain (the reference), or igraph's Leiden (`engine="igraph"`: as good
@@ -211,7 +231,7 @@ class Betweenness:
 
 
 def betweenness(
-    graph: nx.MultiDiGraph,
+    graph: nx.Graph,
     *,
     members: Iterable[int] | None = None,
     limit: int = 100,
@@ -323,7 +343,7 @@ class RiskWalk:
     scores: dict[int, float]
 
 
-def risk_walk(graph: nx.MultiDiGraph, *, alpha: float = PAGERANK_ALPHA) -> RiskWalk | None:
+def risk_walk(graph: nx.Graph, *, alpha: float = PAGERANK_ALPHA) -> RiskWalk | None:
     """Personalized PageRank over the graph weighted by `walk_ties`, seeded evenly from the
     entities in seizure records (None without any): how often a walk from the seizures that
     keeps following links stops at each entity, as a multiple of how often the same walk
@@ -346,7 +366,7 @@ def risk_walk(graph: nx.MultiDiGraph, *, alpha: float = PAGERANK_ALPHA) -> RiskW
 
 
 def network_risk(
-    graph: nx.MultiDiGraph,
+    graph: nx.Graph,
     *,
     limit: int = 100,
     paths_per_entity: int = 3,

@@ -3,7 +3,8 @@
 A user asks for an operation (`request_analysis`); the result of their agency with the same
 operation and parameters is served while it is current, else a job (`graph.run_analysis`)
 computes it again: it builds the agency's graph from PostgreSQL through the choke point
-(`graph.visible_graph`), runs the algorithm (`graph.algorithms`), and stores the answer with
+(`graph.visible_graph`: the whole graph for the patterns, the network alone for communities,
+betweenness and network risk), runs the algorithm (`graph.algorithms`), and stores the answer with
 the agency's visibility basis as read before the graph was built.
 
 The basis is the highest version of the sync batches that found a change in what the agency
@@ -38,7 +39,7 @@ from core.locks import session_lock
 from graph import algorithms
 from graph.models import AnalyticsResult, VisibilityChange
 from graph.outbox import sync_enabled
-from graph.visible_graph import visible_graph
+from graph.visible_graph import visible_graph, visible_network
 from intel.selectors import validated_purpose
 
 logger = logging.getLogger(__name__)
@@ -89,11 +90,11 @@ def _new_importer_parameters(parameters: dict) -> dict:
     return {"days": _integer(parameters, "days", 90, 1, 3_650), "today": timezone.localdate().isoformat()}
 
 
-def _communities(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+def _communities(graph: nx.Graph, parameters: dict) -> dict:
     return {"communities": [asdict(c) for c in algorithms.communities(graph, engine=COMMUNITY_ENGINE)]}
 
 
-def _betweenness(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+def _betweenness(graph: nx.Graph, parameters: dict) -> dict:
     members = None
     if parameters["community"] is not None:
         found = algorithms.communities(graph, engine=COMMUNITY_ENGINE)
@@ -104,7 +105,7 @@ def _betweenness(graph: nx.MultiDiGraph, parameters: dict) -> dict:
     return {"community": parameters["community"], **asdict(result)}
 
 
-def _risk(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+def _risk(graph: nx.Graph, parameters: dict) -> dict:
     return asdict(
         algorithms.network_risk(graph, limit=parameters["limit"], paths_per_entity=parameters["paths"])
     )
@@ -123,15 +124,20 @@ def _pattern(function: Callable[..., list[dict]]) -> Callable[[nx.MultiDiGraph, 
 @dataclass(frozen=True)
 class Operation:
     clean: Callable[[dict], dict]
-    run: Callable[[nx.MultiDiGraph, dict], dict]
+    run: Callable[[nx.Graph, dict], dict]
     # The parameters a caller may give: any other is refused, not computed without.
     takes: tuple[str, ...] = ()
+    # What the job builds for it: the whole graph, or the network (`visible_network`), all
+    # that the undirected algorithms read, built without gathering each link's records.
+    reads: Callable[..., nx.Graph] = visible_graph
 
 
 OPERATIONS: dict[str, Operation] = {
-    "communities": Operation(_no_parameters, _communities),
-    "betweenness": Operation(_betweenness_parameters, _betweenness, ("community", "limit")),
-    "network_risk": Operation(_risk_parameters, _risk, ("limit", "paths")),
+    "communities": Operation(_no_parameters, _communities, reads=visible_network),
+    "betweenness": Operation(
+        _betweenness_parameters, _betweenness, ("community", "limit"), reads=visible_network
+    ),
+    "network_risk": Operation(_risk_parameters, _risk, ("limit", "paths"), reads=visible_network),
     "companies_at_seized_addresses": Operation(
         _no_parameters, _pattern(algorithms.companies_at_seized_addresses)
     ),
@@ -285,11 +291,10 @@ def run_analysis(result_id: int) -> str:
             # never a stale result current.
             basis = visibility_basis(row.agency_id)
             _progress(row.pk, 10)
-            graph = visible_graph(agency_id=row.agency_id, purpose=row.parameters["purpose"])
+            operation = OPERATIONS[row.operation]
+            graph = operation.reads(agency_id=row.agency_id, purpose=row.parameters["purpose"])
             _progress(row.pk, 60)
-            answer = OPERATIONS[row.operation].run(
-                graph, {k: v for k, v in row.parameters.items() if k != "purpose"}
-            )
+            answer = operation.run(graph, {k: v for k, v in row.parameters.items() if k != "purpose"})
             _progress(row.pk, 90)
         except Exception:  # whatever went wrong, the row must not stay running
             logger.exception("analytics %s for agency %s failed", row.operation, row.agency_id)

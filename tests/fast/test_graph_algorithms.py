@@ -15,6 +15,7 @@ from graph.algorithms import (
     LinkRow,
     betweenness,
     build_graph,
+    build_network,
     communities,
     community_of,
     companies_at_seized_addresses,
@@ -237,6 +238,43 @@ def test_containers_reused_across_importers_sharing_no_address():
 def test_a_link_to_an_entity_the_viewer_may_not_see_is_left_out():
     graph = build_graph([EntityRow(1, "company"), EntityRow(2, "company")], [LinkRow(1, 3, "CONTACT", 7)])
     assert graph.number_of_edges() == 0 and sorted(graph) == [1, 2]
+
+
+def test_the_network_is_each_pair_of_visible_entities_linked_once_with_the_seizures():
+    network = build_network(
+        [(4, False), (2, True), (1, False), (5, False)],
+        # Both ways, twice by two records, a loop, and a link to entity 3, which is not visible.
+        [(2, 1), (1, 2), (1, 2), (4, 1), (2, 2), (2, 3), (3, 4)],
+    )
+    assert list(network) == [1, 2, 4, 5]
+    assert list(network.edges()) == [(1, 2), (1, 4)]
+    assert dict(network.nodes(data="seized")) == {1: False, 2: True, 4: False, 5: False}
+
+
+def network_of(entities, links):
+    return build_network(((e.id, e.seized) for e in entities), ((link.source, link.target) for link in links))
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [
+        BRIDGED,
+        list(nx.gnm_random_graph(60, 150, seed=3).edges()),
+        list(nx.gnm_random_graph(300, 500, seed=5).edges()),
+    ],
+    ids=["bridged", "random-60", "random-300"],
+)
+def test_the_undirected_algorithms_answer_the_same_over_the_network_as_over_the_graph(edges):
+    entities, links = rows(edges, seized={8, 20, 33})
+    graph, network = build_graph(entities, links), network_of(entities, links)
+    for engine in ("networkx", "igraph"):
+        assert communities(network, engine=engine) == communities(graph, engine=engine)
+    assert betweenness(network, samples=9, exact_max_nodes=50) == betweenness(
+        graph, samples=9, exact_max_nodes=50
+    )
+    members = communities(graph)[0].members
+    assert betweenness(network, members=members) == betweenness(graph, members=members)
+    assert network_risk(network) == network_risk(graph)
 
 
 def test_the_igraph_communities_split_the_cliques_too_whatever_the_row_order():

@@ -44,7 +44,7 @@ from demo import scenario as demo
 from graph import algorithms
 from graph.analytics import Scope
 from graph.selectors import shared_identifier_clusters
-from graph.visible_graph import visible_graph
+from graph.visible_graph import visible_network
 from intel.models import Category, Entity, Mention, Role
 from intel.resolution import resolve_address, resolve_container, resolve_email, resolve_phone
 from intel.selectors import Reader
@@ -186,7 +186,8 @@ ENGINES = ("networkx", "igraph")
 
 def analyse(agency_code: str, rings: dict[str, PlantedRing], broker: set[int]) -> Answers:
     agency = Agency.objects.get(code=agency_code)
-    graph = visible_graph(agency_id=agency.pk, purpose=None)
+    # What the jobs build for these algorithms.
+    graph = visible_network(agency_id=agency.pk, purpose=None)
     communities = {
         engine: [frozenset(c.members) for c in algorithms.communities(graph, engine=engine)]
         for engine in ENGINES

@@ -86,10 +86,10 @@ def build_graph(entities: Iterable[EntityRow], links: Iterable[LinkRow]) -> nx.M
 def build_network(entities: Iterable[tuple[int, bool]], links: Iterable[tuple[int, int]]) -> nx.Graph:
     """The viewer's network from (entity, seized) rows and the (source, target) ends of the
     links it may see: `undirected(build_graph(...))`, each node with its `seized`, and nothing
-    of the links' direction, types or records. Communities, betweenness and network risk read
-    no more, and gathering each link's records was most of the time a whole agency's graph
-    took to build. A link whose
-    ends are not both among the entities is left out, as `build_graph` leaves it out."""
+    of the links' direction, types or records: all that communities, betweenness and network
+    risk read, without the time and memory of gathering each link's records into a directed
+    graph only to fold it again. A link whose ends are not both among the entities is left
+    out, as `build_graph` leaves it out."""
     seized = dict(entities)
     network = nx.Graph()
     network.add_nodes_from((node, {"seized": seized[node]}) for node in sorted(seized))

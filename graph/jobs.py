@@ -111,8 +111,12 @@ def _risk(graph: nx.Graph, parameters: dict) -> dict:
     )
 
 
-def _pattern(function: Callable[..., list[dict]]) -> Callable[[nx.MultiDiGraph, dict], dict]:
-    def run(graph: nx.MultiDiGraph, parameters: dict) -> dict:
+def _pattern(function: Callable[..., list[dict]]) -> Callable[[nx.Graph, dict], dict]:
+    def run(graph: nx.Graph, parameters: dict) -> dict:
+        # A network has no entity types or link directions: a pattern run over one would
+        # find nothing, silently.
+        if not graph.is_directed():
+            raise TypeError(f"{function.__name__} reads the whole graph (visible_graph), not a network")
         arguments = dict(parameters)
         if "today" in arguments:
             arguments["today"] = date.fromisoformat(arguments["today"])

@@ -255,6 +255,23 @@ def network_of(entities, links):
     return build_network(((e.id, e.seized) for e in entities), ((link.source, link.target) for link in links))
 
 
+def messy(edges, *, seed):
+    """`rows(edges)` as a database gives them: each relationship also asserted by a second
+    record and the other way round, a link of another type, loops, links to entities the
+    viewer may not see, an entity linked to nothing, all in a shuffled order."""
+    entities, links = rows(edges, seized={8, 20, 33})
+    hidden = max(e.id for e in entities) + 1
+    more = [LinkRow(link.target, link.source, "OWNS", link.record + 5000) for link in links[::3]]
+    more += [LinkRow(link.source, link.target, link.type, link.record + 9000) for link in links[1::4]]
+    more += [LinkRow(e.id, e.id, "CONTACT", 1) for e in entities[::7]]
+    more += [LinkRow(e.id, hidden, "CONTACT", 2) for e in entities[::5]]
+    entities.append(EntityRow(hidden + 1, "phone"))
+    links += more
+    random.Random(seed).shuffle(entities)
+    random.Random(seed).shuffle(links)
+    return entities, links
+
+
 @pytest.mark.parametrize(
     "edges",
     [
@@ -264,8 +281,9 @@ def network_of(entities, links):
     ],
     ids=["bridged", "random-60", "random-300"],
 )
-def test_the_undirected_algorithms_answer_the_same_over_the_network_as_over_the_graph(edges):
-    entities, links = rows(edges, seized={8, 20, 33})
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_undirected_algorithms_answer_the_same_over_the_network_as_over_the_graph(edges, seed):
+    entities, links = messy(edges, seed=seed)
     graph, network = build_graph(entities, links), network_of(entities, links)
     for engine in ("networkx", "igraph"):
         assert communities(network, engine=engine) == communities(graph, engine=engine)
@@ -296,3 +314,23 @@ def test_betweenness_equals_networkx_exact_and_sampled(exact_max_nodes):
     assert ours.exact == (exact_max_nodes > 40)
     assert len(ours.ranking) == simple.number_of_nodes(), "the limit leaves every node"
     assert {c.entity_id: c.score for c in ours.ranking} == pytest.approx(reference)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "companies_at_seized_addresses",
+        "vessels_carrying_for_seized_importers",
+        "new_importers_with_seized_brokers",
+        "containers_across_unrelated_importers",
+    ],
+)
+def test_a_pattern_given_a_network_refuses_it_rather_than_find_nothing(operation):
+    from graph.jobs import OPERATIONS
+
+    entities, links = rows(BRIDGED, seized={8})
+    spec = OPERATIONS[operation]
+    parameters = {"today": "2026-01-01", "days": 90} if "days" in spec.takes else {}
+    with pytest.raises(TypeError, match="reads the whole graph"):
+        spec.run(network_of(entities, links), parameters)
+    assert spec.run(build_graph(entities, links), parameters) == {"matches": []}

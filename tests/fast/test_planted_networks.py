@@ -44,7 +44,7 @@ from demo import scenario as demo
 from graph import algorithms
 from graph.analytics import Scope
 from graph.selectors import shared_identifier_clusters
-from graph.visible_graph import visible_network
+from graph.visible_graph import visible_graph, visible_network
 from intel.models import Category, Entity, Mention, Role
 from intel.resolution import resolve_address, resolve_container, resolve_email, resolve_phone
 from intel.selectors import Reader
@@ -186,8 +186,12 @@ ENGINES = ("networkx", "igraph")
 
 def analyse(agency_code: str, rings: dict[str, PlantedRing], broker: set[int]) -> Answers:
     agency = Agency.objects.get(code=agency_code)
-    # What the jobs build for these algorithms.
+    # What the jobs build for these algorithms: the whole graph, folded, is the same network.
     graph = visible_network(agency_id=agency.pk, purpose=None)
+    whole = visible_graph(agency_id=agency.pk, purpose=None)
+    folded = algorithms.undirected(whole)
+    assert (list(graph), list(graph.edges())) == (list(folded), list(folded.edges()))
+    assert algorithms.seeds(graph) == algorithms.seeds(whole)
     communities = {
         engine: [frozenset(c.members) for c in algorithms.communities(graph, engine=engine)]
         for engine in ENGINES

@@ -17,9 +17,6 @@ from tests.sharing_helpers import staff
 
 pytestmark = pytest.mark.django_db
 
-# The tables whose row counts in the catalogue the tests below read.
-COUNTED = ("intel_record", "intel_mention")
-
 
 @pytest.fixture(scope="module", autouse=True)
 def no_autovacuum(django_db_setup, django_db_blocker):

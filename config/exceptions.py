@@ -1,14 +1,16 @@
 """The API's one exception handler: DRF's, plus what the layers below the views raise,
 answered the same wherever it comes from. Bad input refused below the views (a purpose
 outside the vocabulary, a search text no search takes) and a service's refusal (Django's
-ValidationError) are 400 naming the field; a service's PermissionDenied is DRF's 403 and
-Http404 its 404. Views call services directly and translate nothing themselves."""
+ValidationError) are 400 naming the field; a service's PermissionDenied is DRF's 403,
+Http404 its 404, and an agency's fill of queued analyses (TooManyAnalyses) a 429. Views
+call services directly and translate nothing themselves."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from graph.jobs import TooManyAnalyses
 from intel.selectors import BadInput, InvalidPurpose
 
 
@@ -22,4 +24,6 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied) and str(exc):
         # DRF's own translation drops the service's reason.
         exc = PermissionDenied(str(exc))
+    elif isinstance(exc, TooManyAnalyses):
+        exc = Throttled(detail=str(exc))
     return drf_exception_handler(exc, context)

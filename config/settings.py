@@ -461,6 +461,14 @@ GRAPH_SYNC_TASK_SECONDS = env_int("GRAPH_SYNC_TASK_SECONDS", 60)
 # more than the worker's processes would only wait for one.
 GRAPH_SYNC_DRAINS = env_int("GRAPH_SYNC_DRAINS", 2)
 GRAPH_SYNC_BEAT_SECONDS = float(os.environ.get("GRAPH_SYNC_BEAT_SECONDS") or 5)
+# A stored analytics result is current only while the sync follows: once a change has waited
+# in the outbox this long (Neo4j down, a batch failing), what an agency may see can have
+# changed without its basis moving, and results are computed again.
+GRAPH_SYNC_STALLED_SECONDS = env_int("GRAPH_SYNC_STALLED_SECONDS", 30)
+# Analytics jobs an agency may have queued or running at once (each reads its whole graph),
+# and how long a queued one waits before it is taken for lost and queued again.
+ANALYTICS_JOBS_PER_AGENCY = env_int("ANALYTICS_JOBS_PER_AGENCY", 4)
+ANALYTICS_REQUEUE_SECONDS = env_int("ANALYTICS_REQUEUE_SECONDS", 900)
 # Who may see what: the agreement rule, asked by intel through intel/access.py.
 ACCESS_POLICY = "sharing.access.AgreementPolicy"
 # Who may release records and under which agreements, asked by intel's import through intel/releasing.py.

@@ -11,8 +11,13 @@ The basis is the highest version of the sync batches that found a change in what
 may see (`graph.VisibilityChange`, written by `note_visibility_changes` in each batch's
 transaction). A change committed after a job's graph was read is synced by a batch that
 claims its outbox row afterwards, so it draws a higher version than any the job read: the
-stored result is then no longer current. Without the sync (the embedded default) there is
-no basis and no result is ever current: each request computes afresh.
+stored result is then no longer current. That holds while the sync follows: once a change
+has waited in the outbox longer than GRAPH_SYNC_STALLED_SECONDS (Neo4j down, a batch failing
+again and again), no result is current until it is synced. Without the sync (the embedded
+default) there is no basis and no result is ever current: each request computes afresh.
+
+An agency has at most ANALYTICS_JOBS_PER_AGENCY jobs queued or running (`TooManyAnalyses`),
+and asking again for one queued or running queues nothing more.
 
 Results name entities by their internal ids: what leaves the server must be confirmed against
 the choke point and named by public ids by the caller, like any graph answer.
@@ -26,18 +31,20 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import networkx as nx
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from agencies.models import Agency
 from core.locks import session_lock
 from graph import algorithms
-from graph.models import AnalyticsResult, VisibilityChange
+from graph.models import AnalyticsResult, OutboxEntry, VisibilityChange
 from graph.outbox import sync_enabled
 from graph.visible_graph import visible_graph, visible_network
 from intel.selectors import validated_purpose
@@ -180,15 +187,45 @@ def visibility_basis(agency_id: int) -> int | None:
     return latest["version"] or 0
 
 
+def sync_stalled() -> bool:
+    """Whether a change has waited in the outbox longer than GRAPH_SYNC_STALLED_SECONDS: the
+    sync is not following, and the bases it keeps may miss what changed meanwhile."""
+    waited = timedelta(seconds=settings.GRAPH_SYNC_STALLED_SECONDS)
+    return OutboxEntry.objects.filter(created_at__lt=timezone.now() - waited).exists()
+
+
+def basis_current(agency_id: int, basis: int | None) -> bool:
+    """Whether what was computed at `basis` still rests on what the agency may see: its
+    basis has not moved since, and the sync has not stalled (a change waiting unsynced
+    moves no basis). Stored analytics and targeting's scores ask it alike."""
+    return basis == visibility_basis(agency_id) and not sync_stalled()
+
+
 def is_current(result: AnalyticsResult) -> bool:
     return (
         result.status == AnalyticsResult.Status.DONE
         and result.basis is not None
-        and result.basis == visibility_basis(result.agency_id)
+        and basis_current(result.agency_id, result.basis)
+    )
+
+
+def job_in_hand(status: str, requested_at: datetime) -> bool:
+    """A job is on it: running, or queued less than ANALYTICS_REQUEUE_SECONDS ago (one queued
+    longer is taken for lost, and queued again). Queuing another for each poll held a
+    worker per copy, each waiting for the first to finish."""
+    if status == AnalyticsResult.Status.RUNNING:
+        return True
+    waited = timezone.now() - requested_at
+    return status == AnalyticsResult.Status.PENDING and waited < timedelta(
+        seconds=settings.ANALYTICS_REQUEUE_SECONDS
     )
 
 
 # --- requests ----------------------------------------------------------------------------
+
+
+class TooManyAnalyses(Exception):
+    """The agency has as many analyses queued or running as it may (ANALYTICS_JOBS_PER_AGENCY)."""
 
 
 def _agency_of(user: Any) -> int:
@@ -231,12 +268,13 @@ def request_analysis(
 ) -> AnalyticsResult:
     """The user's agency's result of the operation, if current; otherwise its row set to
     pending and a job queued (once the transaction commits) to compute it. A job already
-    running is left to finish. `purpose` is the one the user stated (validated here): what
-    the agency may see for it is what the graph holds."""
+    queued or running is left to finish; TooManyAnalyses when the agency has its fill of
+    them. `purpose` is the one the user stated (validated here): what the agency may see for
+    it is what the graph holds."""
     agency_id = _agency_of(user)
     _, cleaned, digest = _key(operation, parameters, purpose)
     with transaction.atomic():
-        AnalyticsResult.objects.get_or_create(
+        _, created = AnalyticsResult.objects.get_or_create(
             agency_id=agency_id,
             operation=operation,
             parameters_hash=digest,
@@ -245,8 +283,17 @@ def request_analysis(
         row = AnalyticsResult.objects.select_for_update().get(
             agency_id=agency_id, operation=operation, parameters_hash=digest
         )
-        if row.status == AnalyticsResult.Status.RUNNING or is_current(row):
+        if not created and (is_current(row) or job_in_hand(row.status, row.requested_at)):
             return row
+        # Counted under a lock of the agency's row: two requests at once do not both take the
+        # last place.
+        Agency.objects.select_for_update().filter(pk=agency_id).first()
+        busy = AnalyticsResult.objects.filter(agency_id=agency_id, status__in=BUSY).exclude(pk=row.pk)
+        if busy.count() >= settings.ANALYTICS_JOBS_PER_AGENCY:
+            raise TooManyAnalyses(
+                f"your agency has {settings.ANALYTICS_JOBS_PER_AGENCY} analyses queued or running; "
+                "ask again when one of them is done"
+            )
         row.status, row.progress, row.requested_at, row.error = (
             AnalyticsResult.Status.PENDING,
             0,
@@ -256,6 +303,9 @@ def request_analysis(
         row.save(update_fields=["status", "progress", "requested_at", "error"])
         transaction.on_commit(lambda: _send(row.pk))
     return row
+
+
+BUSY = (AnalyticsResult.Status.PENDING, AnalyticsResult.Status.RUNNING)
 
 
 def _send(result_id: int) -> None:

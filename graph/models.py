@@ -28,7 +28,12 @@ class OutboxEntry(models.Model):
     class Meta:
         verbose_name = "graph sync outbox entry"
         verbose_name_plural = "graph sync outbox"
-        indexes = [models.Index(fields=["kind", "object_id"], name="graph_outbox_kind_object")]
+        indexes = [
+            models.Index(fields=["kind", "object_id"], name="graph_outbox_kind_object"),
+            # Whether any change has waited too long (`graph.jobs.sync_stalled`), asked by every
+            # check of a stored result: answered from the index's first entry.
+            models.Index(fields=["created_at"], name="graph_outbox_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.object_id}"

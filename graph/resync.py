@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Max, Min
 
-from graph import element_states, locks, projections, viewer_counts, worker_process, writer
+from graph import element_states, jobs, locks, projections, viewer_counts, worker_process, writer
 from intel.models import Entity, Record
 
 # Above any entity id, so the last range also sweeps what lies beyond the last entity.
@@ -113,13 +113,24 @@ def _run(task: Task) -> int:
 
 
 def _project_records(lo: int, hi: int) -> int:
+    """The range's projections as of now. Whoever may see another thing of a record than its
+    stored projection said has its stored analytics made stale, as a sync batch would: the
+    outbox row of that change, drained after this, finds the projection already stored and
+    no difference left to tell."""
     ids = list(Record.objects.filter(pk__gte=lo, pk__lt=hi).order_by("pk").values_list("pk", flat=True))
     if ids:
         with transaction.atomic():
             locks.lock_records(ids)
+            previous = projections.stored_projections(ids)
             current = projections.current_projections(ids)
             # A record deleted since it was listed: the empty projection locking it goes too.
             projections.store_projections(current, removed=set(ids) - set(current))
+            changed = [
+                (previous.get(pk), current.get(pk)) for pk in ids if previous.get(pk) != current.get(pk)
+            ]
+            agencies = set().union(*(p.agencies for pair in changed for p in pair if p is not None))
+            if agencies:
+                jobs.note_visibility_changes(agencies, locks.next_version())
     return len(ids)
 
 

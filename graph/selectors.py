@@ -619,9 +619,18 @@ def shared_identifier_clusters(*, scope: Scope, limit: int) -> Answer:
     )
 
 
-def audit_query(reader: Reader, operation: str, answer: Answer, asked: Iterable[str] = ()) -> None:
+def audit_query(
+    reader: Reader,
+    operation: str,
+    answer: Answer | None,
+    asked: Iterable[str] = (),
+    *,
+    outcome: str = "answered",
+) -> None:
     """Every graph query is logged (who, which operation, the entities asked about, the
-    purpose), and each record of another agency the answer shows as a read."""
+    purpose, and what came of it: answered, not found, refused naming the field, or the
+    state of the job an analysis waits for), and each record of another agency an answer
+    shows as a read."""
     record_events(
         [
             Event(
@@ -630,8 +639,13 @@ def audit_query(reader: Reader, operation: str, answer: Answer, asked: Iterable[
                 agency_id=reader.agency_id,
                 object_type="graph",
                 object_id=operation,
-                details={"entities": [str(pk) for pk in asked], "purpose": reader.purpose},
+                details={
+                    "entities": [str(pk) for pk in asked],
+                    "purpose": reader.purpose,
+                    "outcome": outcome,
+                },
             )
         ]
     )
-    selectors.audit_reads(reader, answer.records_shown, f"graph.{operation}")
+    if answer is not None:
+        selectors.audit_reads(reader, answer.records_shown, f"graph.{operation}")

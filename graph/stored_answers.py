@@ -13,6 +13,7 @@ with the names the reader's own records give them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -24,12 +25,26 @@ from intel import selectors
 from intel.models import Category, Entity
 from intel.selectors import Reader
 
-# Per pattern: the key naming the match's subject, and the keys naming lists of entities.
-PATTERN_ENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "companies_at_seized_addresses": ("company", ("address", "seized_companies")),
-    "vessels_carrying_for_seized_importers": ("vessel", ("importers",)),
-    "new_importers_with_seized_brokers": ("importer", ("brokers",)),
-    "containers_across_unrelated_importers": ("container", ("importers",)),
+
+@dataclass(frozen=True)
+class PatternKeys:
+    """What names entities in a pattern's match: its subject, lists of entities, and lists
+    of pairs of them. Every other key of a match holds no entity."""
+
+    subject: str
+    lists: tuple[str, ...] = ()
+    pairs: tuple[str, ...] = ()
+
+    @property
+    def naming(self) -> tuple[str, ...]:
+        return (self.subject, *self.lists, *self.pairs)
+
+
+PATTERN_ENTITIES: dict[str, PatternKeys] = {
+    "companies_at_seized_addresses": PatternKeys("company", ("address", "seized_companies")),
+    "vessels_carrying_for_seized_importers": PatternKeys("vessel", ("importers",)),
+    "new_importers_with_seized_brokers": PatternKeys("importer", ("brokers",)),
+    "containers_across_unrelated_importers": PatternKeys("container", ("importers",), ("unrelated_pairs",)),
 }
 
 
@@ -55,8 +70,8 @@ def _entity_ids(operation: str, result: dict) -> set[int]:
             *(row["entity_id"] for row in result["ranking"]),
             *(pk for row in result["ranking"] for path in row["paths"] for pk in path["entities"]),
         }
-    subject, lists = PATTERN_ENTITIES[operation]
-    return {pk for match in result["matches"] for key in (subject, *lists) for pk in _ids(match.get(key))}
+    keys = PATTERN_ENTITIES[operation]
+    return {pk for match in result["matches"] for key in keys.naming for pk in _ids(match.get(key))}
 
 
 def _shown(
@@ -95,20 +110,24 @@ def _shown(
         if "seeds" in result:
             rest["seeds"] = kept(filter(seized, result["seeds"]))
         return {**rest, "ranking": ranking}
-    subject, lists = PATTERN_ENTITIES[operation]
+    keys = PATTERN_ENTITIES[operation]
     matches = []
     for match in result["matches"]:
-        entity = show(match[subject])
+        entity = show(match[keys.subject])
         if entity is None:
             continue
-        shown = {key: value for key, value in match.items() if key not in (subject, *lists)}
-        shown[subject] = entity
-        for key in lists:
+        shown = {key: value for key, value in match.items() if key not in keys.naming}
+        shown[keys.subject] = entity
+        for key in keys.lists:
             value = match.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 shown[key] = show(value)
             elif value is not None:
                 shown[key] = kept(_ids(value))
+        for key in keys.pairs:
+            # A pair is shown only whole: half of one would say the other half exists.
+            pairs = ([show(a), show(b)] for a, b in match.get(key) or ())
+            shown[key] = [pair for pair in pairs if None not in pair]
         matches.append(shown)
     return {"matches": matches}
 

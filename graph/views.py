@@ -24,7 +24,7 @@ from graph.serializers import (
     WalkQuery,
 )
 from intel.models import Entity
-from intel.selectors import Reader
+from intel.selectors import BadInput, Reader
 from intel.views import PURPOSE_PARAMETERS, missing
 
 
@@ -36,14 +36,23 @@ class GraphView(APIView):
         reader = Reader.from_request(request)
         query = self.query_class(data=request.query_params)
         query.is_valid(raise_exception=True)
+        asked = self.asked(query, pk)
         try:
-            answer, asked = self.answer(reader, query, pk)
+            answer = self.answer(reader, query, pk)
         except selectors.EntityNotFound as hidden:
+            selectors.audit_query(reader, self.operation, None, asked, outcome="not found")
             raise missing(Entity) from hidden
+        except BadInput as refused:
+            selectors.audit_query(reader, self.operation, None, asked, outcome=f"refused: {refused.field}")
+            raise
         selectors.audit_query(reader, self.operation, answer, asked)
         return Response(answer.data)
 
-    def answer(self, reader: Reader, query, pk) -> tuple[selectors.Answer, list]:
+    def asked(self, query, pk) -> list:
+        """The entities the query names (their public ids), for the audit log."""
+        return []
+
+    def answer(self, reader: Reader, query, pk) -> selectors.Answer:
         raise NotImplementedError
 
 
@@ -88,12 +97,14 @@ class NeighbourhoodView(GraphView):
     def get(self, request, pk=None):
         return super().get(request, pk)
 
+    def asked(self, query, pk):
+        return [pk]
+
     def answer(self, reader, query, pk):
         data = query.validated_data
-        answer = selectors.neighbourhood(
+        return selectors.neighbourhood(
             scope=scope_of(reader, query), entity=pk, hops=data["hops"], limit=data["limit"]
         )
-        return answer, [pk]
 
 
 class PathsView(GraphView):
@@ -114,12 +125,13 @@ class PathsView(GraphView):
     def get(self, request, pk=None):
         return super().get(request, pk)
 
+    def asked(self, query, pk):
+        return [query.validated_data["source"], query.validated_data["target"]]
+
     def answer(self, reader, query, pk):
         data = query.validated_data
-        answer = selectors.shortest_paths(
-            scope=Scope(reader=reader), source=data["source"], target=data["target"]
-        )
-        return answer, [data["source"], data["target"]]
+        scope = Scope(reader=reader)
+        return selectors.shortest_paths(scope=scope, source=data["source"], target=data["target"])
 
 
 class ClustersView(GraphView):
@@ -143,7 +155,7 @@ class ClustersView(GraphView):
 
     def answer(self, reader, query, pk):
         scope = Scope(reader=reader, records=query.record_filter())
-        return selectors.shared_identifier_clusters(scope=scope, limit=query.validated_data["limit"]), []
+        return selectors.shared_identifier_clusters(scope=scope, limit=query.validated_data["limit"])
 
 
 class SeizureNetworkView(GraphView):
@@ -162,9 +174,8 @@ class SeizureNetworkView(GraphView):
 
     def answer(self, reader, query, pk):
         data = query.validated_data
-        return selectors.seizure_network(
-            scope=scope_of(reader, query), hops=data["hops"], limit=data["limit"]
-        ), []
+        scope = scope_of(reader, query)
+        return selectors.seizure_network(scope=scope, hops=data["hops"], limit=data["limit"])
 
 
 class AnalysisView(APIView):
@@ -200,6 +211,7 @@ class AnalysisView(APIView):
             "result": answer.data if answer else None,
         }
         if answer is None:
+            selectors.audit_query(reader, f"analysis.{operation}", None, outcome=row.status)
             return Response(AnalysisSerializer(state).data, status=202)
         selectors.audit_query(reader, f"analysis.{operation}", answer)
         return Response(AnalysisSerializer(state).data)

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.locks import session_lock
-from graph.jobs import visibility_basis
+from graph.jobs import basis_current, job_in_hand, visibility_basis
 from targeting import facts, indicators, profiles
 from targeting.indicators import Context, Fired, Shipment, Watchlists
 from targeting.models import RiskProfile, ScoringRun, ShipmentScore
@@ -170,16 +170,18 @@ def is_current(run: ScoringRun | None) -> bool:
         return False
     if run.profile_id != profiles.active_profile(agency_id=run.agency_id).pk:
         return False
-    return run.basis == visibility_basis(run.agency_id)
+    return basis_current(run.agency_id, run.basis)
 
 
 def request_scoring(*, agency_id: int, force: bool = False) -> ScoringRun:
-    """The agency's run: left alone while running or current (unless `force`), otherwise
-    set pending with a job queued once the transaction commits."""
+    """The agency's run: left alone while queued, running or current (unless `force`),
+    otherwise set pending with a job queued once the transaction commits."""
     with transaction.atomic():
-        ScoringRun.objects.get_or_create(agency_id=agency_id, defaults={"requested_at": timezone.now()})
+        _, created = ScoringRun.objects.get_or_create(
+            agency_id=agency_id, defaults={"requested_at": timezone.now()}
+        )
         run = ScoringRun.objects.select_for_update().get(agency_id=agency_id)
-        if run.status == ScoringRun.Status.RUNNING or (is_current(run) and not force):
+        if not created and (job_in_hand(run.status, run.requested_at) or (is_current(run) and not force)):
             return run
         run.status, run.progress, run.requested_at, run.error = (
             ScoringRun.Status.PENDING,

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from audit.models import AuditEvent
+from graph import jobs
 from graph.models import AnalyticsResult
 from intel.import_writing import import_file
 from intel.models import Entity
@@ -67,12 +68,9 @@ def test_each_agency_gets_its_own_answer(celery_worker, world):  # noqa: F811
     assert public(world["alpha"]) in {seed["id"] for seed in ours["result"]["seeds"]}
 
 
-def test_an_entity_the_caller_may_not_see_now_is_dropped_with_the_paths_through_it(
-    celery_worker,
-    world,  # noqa: F811
-    tmp_path,
-):
-    cus, tax, alpha = world["cus"], world["tax"], world["alpha"]
+def company_of_tax_alone(tmp_path, tax) -> Entity:
+    """A company ("Hidden ... Holding") named only by a shipment record of tax's, which
+    customs may not see."""
     tag = uuid.uuid4().hex[:6]
     path = tmp_path / "tax.csv"
     path.write_text(
@@ -80,7 +78,16 @@ def test_an_entity_the_caller_may_not_see_now_is_dropped_with_the_paths_through_
         f"T-1,shipment,2026-03-05,tax only,Hidden {tag} Holding,NL\n"
     )
     import_file(path, tax.agency)
-    hidden = Entity.objects.get(type="company", mentions__record__owner=tax.agency)
+    return Entity.objects.get(type="company", mentions__record__owner=tax.agency)
+
+
+def test_an_entity_the_caller_may_not_see_now_is_dropped_with_the_paths_through_it(
+    celery_worker,
+    world,  # noqa: F811
+    tmp_path,
+):
+    cus, tax, alpha = world["cus"], world["tax"], world["alpha"]
+    hidden = company_of_tax_alone(tmp_path, tax)
     synced()
     answered(cus)
     row = AnalyticsResult.objects.get(agency=cus.agency, operation="network_risk")
@@ -115,3 +122,63 @@ def test_bad_input_is_a_400_naming_the_field(world, operation, body, field):  # 
     response = ask(world["cus"], operation, body)
     assert response.status_code == 400, response.content
     assert field in response.json()
+
+
+def test_an_agency_queues_at_most_its_fill_of_analyses(without_session_worker, world, monkeypatch, settings):  # noqa: F811
+    """Every distinct parameter is a job of its own over the agency's whole graph: past
+    ANALYTICS_JOBS_PER_AGENCY queued or running, another is refused with 429 (and nothing
+    written), while polling one already queued, and another agency, are not."""
+    settings.ANALYTICS_JOBS_PER_AGENCY = 2
+    monkeypatch.setattr(jobs, "_send", lambda pk: None)  # queued, never run
+    cus, tax = world["cus"], world["tax"]
+    assert ask(cus, "communities", {}).status_code == 202
+    assert ask(cus, "betweenness", {"parameters": {"community": 3}}).status_code == 202
+    refused = ask(cus, "betweenness", {"parameters": {"community": 4}})
+    assert refused.status_code == 429, refused.content
+    assert "2 analyses queued or running" in refused.json()["detail"]
+    assert AnalyticsResult.objects.filter(agency=cus.agency).count() == 2
+    assert ask(cus, "communities", {}).status_code == 202
+    assert ask(tax, "betweenness", {"parameters": {"community": 4}}).status_code == 202
+    AnalyticsResult.objects.filter(agency=cus.agency, operation="communities").update(status="failed")
+    assert ask(cus, "betweenness", {"parameters": {"community": 4}}).status_code == 202
+    waits = AuditEvent.objects.filter(action="graph.query", object_id="analysis.betweenness")
+    assert {event.details["outcome"] for event in waits} == {"pending"}
+
+
+def test_the_pairs_of_a_stored_pattern_are_public_ids_and_shown_only_whole(
+    celery_worker,
+    world,  # noqa: F811
+    tmp_path,
+):
+    cus, tax = world["cus"], world["tax"]
+    hidden = company_of_tax_alone(tmp_path, tax)
+    importers = sorted(
+        Entity.objects.filter(type="company", mentions__record__owner=cus.agency, mentions__role="importer")
+        .distinct()
+        .values_list("pk", flat=True)
+    )
+    container = Entity.objects.filter(mentions__record__owner=cus.agency).exclude(pk__in=importers).first()
+    synced()
+    operation = "containers_across_unrelated_importers"
+    answered(cus, operation, {})
+    # As if the job had read a graph in which customs could see the tax record.
+    pairs = [importers, [importers[0], hidden.pk]]
+    match = {"container": container.pk, "importers": [*importers, hidden.pk], "unrelated_pairs": pairs}
+    AnalyticsResult.objects.filter(agency=cus.agency, operation=operation).update(result={"matches": [match]})
+
+    (shown,) = answered(cus, operation, {})["result"]["matches"]
+    named = [[e["id"] for e in pair] for pair in shown["unrelated_pairs"]]
+    assert named == [[public(Entity.objects.get(pk=pk)) for pk in importers]]
+    text = json.dumps(shown)
+    assert public(hidden) not in text and "Hidden" not in text
+    assert not [value for value in leaves(shown) if isinstance(value, int)], "no internal id leaves"
+
+
+def leaves(value):
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from leaves(item)
+    else:
+        yield value

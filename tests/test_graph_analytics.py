@@ -396,7 +396,7 @@ def test_reads_of_other_agencies_records_and_the_query_are_audited(world, labels
     get(world["cus"].client(), neighbourhood_url("gamma", labels), hops=1)
     query = AuditEvent.objects.get(action="graph.query")
     assert query.object_id == "neighbourhood"
-    assert query.details["entities"] == [public("gamma", labels)] and query.details["purpose"] == PURPOSE
+    assert query.details == {"entities": [public("gamma", labels)], "purpose": PURPOSE, "outcome": "answered"}
     read = {
         e.object_id
         for e in AuditEvent.objects.filter(action="record.read", details__via="graph.neighbourhood")
@@ -601,6 +601,30 @@ def test_hidden_and_missing_entities_answer_the_same_on_every_endpoint(world, la
     assert bad.status_code == 400 and "source" in bad.json()
     too_far = get(tax, f"/api/graph/entities/{seen}/neighbourhood/", hops=4)
     assert too_far.status_code == 400 and "hops" in too_far.json()
+
+
+def test_queries_refused_or_not_found_are_audited_too(world, labels):
+    """Probing for entities one may not see leaves a trace: a query answered 404 (hidden
+    and missing alike) or refused as too large or ill-posed is logged as one answered is."""
+    tax = world["tax"].client()
+    hidden, missing, seen = public("z1", labels), str(uuid.uuid4()), public("gamma", labels)
+    get(tax, f"/api/graph/entities/{hidden}/neighbourhood/")
+    get(tax, f"/api/graph/entities/{missing}/neighbourhood/")
+    get(tax, "/api/graph/paths/", source=seen, target=hidden)
+    assert get(tax, "/api/graph/paths/", source=seen, target=seen).status_code == 400
+    assert get(tax, f"/api/graph/entities/{seen}/neighbourhood/", hops=1).status_code == 200
+    logged = [
+        (e.object_id, e.details["entities"], e.details["outcome"], e.details["purpose"], e.agency_id)
+        for e in AuditEvent.objects.filter(action="graph.query").order_by("id")
+    ]
+    agency = world["tax"].agency.pk
+    assert logged == [
+        ("neighbourhood", [hidden], "not found", PURPOSE, agency),
+        ("neighbourhood", [missing], "not found", PURPOSE, agency),
+        ("paths", [seen, hidden], "not found", PURPOSE, agency),
+        ("paths", [seen, seen], "refused: target", PURPOSE, agency),
+        ("neighbourhood", [seen], "answered", PURPOSE, agency),
+    ]
 
 
 # --- against the independent oracle of tests/test_visibility.py -------------------------

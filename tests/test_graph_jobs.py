@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from graph.jobs import OPERATIONS, is_current, request_analysis, stored_analysis
+from graph import jobs
+from graph.jobs import OPERATIONS, is_current, request_analysis, stored_analysis, visibility_basis
 from graph.models import AnalyticsResult, OutboxEntry
+from graph.resync import resync
 from graph.tasks import drain_outbox
 from intel.import_writing import import_file
 from intel.models import Entity, Record
@@ -182,3 +186,68 @@ def entities_named(importer: str, seizure: str) -> list[int]:
         type="shipment", mentions__record__external_ref=seizure, mentions__role="shipment"
     )
     return [beta.pk, hub.pk]
+
+
+def test_asking_again_while_a_job_is_queued_queues_nothing_more(
+    without_session_worker, world, monkeypatch, settings
+):
+    """The link chart polls while a job waits: each poll queued another copy, and each copy
+    held a worker waiting for the first. A job queued too long ago is taken for lost."""
+    sent: list[int] = []
+    monkeypatch.setattr(jobs, "_send", sent.append)
+    cus = world["cus"]
+    asked = {request_analysis(user=cus.analyst, **RISK).pk for _ in range(3)}
+    assert len(sent) == 1 and asked == set(sent)
+    waited = timedelta(seconds=settings.ANALYTICS_REQUEUE_SECONDS + 1)
+    AnalyticsResult.objects.filter(pk=sent[0]).update(requested_at=timezone.now() - waited)
+    request_analysis(user=cus.analyst, **RISK)
+    request_analysis(user=cus.analyst, **RISK)
+    assert sent == [sent[0], sent[0]]
+
+
+def test_a_stored_result_is_current_only_while_the_sync_follows(
+    without_session_worker, world, monkeypatch, settings
+):
+    """A change the sync has not followed for GRAPH_SYNC_STALLED_SECONDS (Neo4j down, a batch
+    failing) may have changed what the agency sees without moving its basis: no stored result
+    is current then, and asking computes again."""
+    sent: list[int] = []
+    monkeypatch.setattr(jobs, "_send", sent.append)
+    cus = world["cus"]
+    OutboxEntry.objects.all().delete()  # as if the sync had followed the fixture's imports
+    asked = request_analysis(user=cus.analyst, operation="communities", purpose="investigation")
+    # As if its job had run.
+    AnalyticsResult.objects.filter(pk=asked.pk).update(
+        status="done", progress=100, result={"communities": []}, basis=visibility_basis(cus.agency.pk)
+    )
+    row = AnalyticsResult.objects.get(pk=asked.pk)
+    sent.clear()
+    assert is_current(row)
+    record = Record.objects.filter(owner=world["pol"].agency).first()
+    change = OutboxEntry.objects.create(kind="record", object_id=record.pk, created_at=timezone.now())
+    assert is_current(row), "a change the sync is about to follow: the lag it may show"
+    stalled = timedelta(seconds=settings.GRAPH_SYNC_STALLED_SECONDS + 1)
+    OutboxEntry.objects.filter(pk=change.pk).update(created_at=timezone.now() - stalled)
+    assert not is_current(row)
+    request_analysis(user=cus.analyst, operation="communities", purpose="investigation")
+    assert sent == [row.pk] and AnalyticsResult.objects.get(pk=row.pk).status == "pending"
+
+
+def test_a_resync_before_the_drain_still_makes_the_result_stale(without_session_worker, world, monkeypatch):
+    """A resync stores each record's projection as of now; the outbox row of a change made
+    before it, drained after, finds no difference left. The resync itself marks whoever's
+    view of a record changed: else customs' result, computed with the police seizure, would
+    stay current after the agreement ended."""
+    monkeypatch.setattr(jobs, "_send", jobs.run_analysis)  # in process, once committed
+    cus = world["cus"]
+    drain_outbox()  # in process: the graph follows the fixture's imports
+    row = request_analysis(user=cus.analyst, **RISK)
+    row = AnalyticsResult.objects.get(pk=row.pk)
+    assert world["alpha"].pk in row.result["seeds"] and is_current(row)
+
+    agreements.terminate(world["agreement"], platform_admin(), reason="ended by the test")
+    assert OutboxEntry.objects.exists()
+    resync(workers=1)
+    drain_outbox()
+    assert not OutboxEntry.objects.exists()
+    assert not is_current(AnalyticsResult.objects.get(pk=row.pk))

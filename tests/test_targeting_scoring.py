@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from audit.models import AuditEvent
+from graph.models import OutboxEntry
 from intel.import_writing import import_file
 from intel.models import Record
 from sharing import agreements
@@ -224,6 +226,30 @@ def test_a_run_keeps_its_basis_and_goes_stale_when_the_profile_changes(world):
     profiles.change_profile(cus.admin, reason="new weights", weights={**DEFAULT_WEIGHTS, "watch_hs": 1.0})
     assert not scoring.is_current(ScoringRun.objects.get(agency=cus.agency))
     assert cus.agency.pk in scoring.stale_agencies()
+
+
+def test_scores_are_stale_while_the_sync_stalls_and_a_queued_run_is_queued_once(
+    world, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """A change the sync has not followed for GRAPH_SYNC_STALLED_SECONDS may have changed what
+    customs sees without moving its basis: its scores are stale then. The periodic task and
+    the queue page ask again each minute: a run already queued is not queued again."""
+    cus, _, _, _ = world
+    scoring.request_scoring(agency_id=cus.agency.pk)
+    assert scoring.run_scoring(cus.agency.pk) == ScoringRun.Status.DONE
+    assert scoring.is_current(ScoringRun.objects.get(agency=cus.agency))
+    record = Record.objects.filter(owner=cus.agency).first()
+    stalled = timezone.now() - timedelta(seconds=settings.GRAPH_SYNC_STALLED_SECONDS + 1)
+    OutboxEntry.objects.create(kind="record", object_id=record.pk, created_at=stalled)
+    assert not scoring.is_current(ScoringRun.objects.get(agency=cus.agency))
+    assert cus.agency.pk in scoring.stale_agencies()
+
+    sent: list[int] = []
+    monkeypatch.setattr(scoring, "_send", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            scoring.request_scoring(agency_id=cus.agency.pk)
+    assert sent == [cus.agency.pk]
 
 
 @pytest.mark.parametrize(("redacted", "fires"), [((), True), (("details.declared_value",), False)])

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
 from graph import stored_answers
+from graph.jobs import TooManyAnalyses
 from graph.selectors import EntityNotFound, visible_entity
 from intel import selectors as intel_selectors
 from intel.models import Purpose
@@ -129,7 +130,7 @@ def analyse(request: HttpRequest, reader: Reader, pk: UUID) -> HttpResponse:
         raise BadInput("operation", f"choose one of: {', '.join(selectors.PROFILE_ANALYSES)}")
     try:
         row, answer = stored_answers.analysis(reader=reader, operation=operation, parameters=None)
-    except PermissionDenied as refusal:
+    except (PermissionDenied, TooManyAnalyses) as refusal:
         messages.error(request, str(refusal))
     else:
         done = answer is not None

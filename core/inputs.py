@@ -35,3 +35,18 @@ def storable_text(field: str, value: object, *, limit: int, when_empty: str | No
     except UnicodeEncodeError:
         raise ValidationError({field: "holds a character that is not text (a lone surrogate)"}) from None
     return value
+
+
+# How much of a value a message quotes: enough to find it in the file.
+QUOTED_CHARACTERS = 60
+
+
+def quoted(value: object) -> str:
+    """A value as a message quotes it: its repr, of its first QUOTED_CHARACTERS characters,
+    saying how long it was when cut. An import reports up to a thousand problems, each kept
+    with the batch and listed with it: quoting whole fields of 32 KB (four times as long in a
+    repr of control characters) made one failed file hold over a hundred megabytes."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= QUOTED_CHARACTERS:
+        return repr(text) if isinstance(value, str) else repr(value)
+    return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text)} characters)"

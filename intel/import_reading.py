@@ -24,6 +24,8 @@ from typing import IO
 
 from django.conf import settings
 
+from core.inputs import quoted
+
 
 class ImportFailed(Exception):
     """The batch was rolled back; `errors` holds every problem found, row by row."""
@@ -69,7 +71,7 @@ def detect_format(name: str) -> str:
                 {
                     "row": None,
                     "field": "file",
-                    "message": f"unknown format {suffix!r}: use .csv, .json or .jsonl",
+                    "message": f"unknown format {quoted(suffix)}: use .csv, .json or .jsonl",
                 }
             ]
         )
@@ -250,9 +252,27 @@ def read_csv(source: InputLimits) -> Iterator[tuple[int, dict | None, str | None
         yield source.row, None, f"malformed CSV: {exc}"
 
 
+class RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(f"the object names {shown_name(key)} more than once")
+
+
+def without_repeats(pairs: list[tuple[str, object]]) -> dict:
+    """An object of a JSON row, refused if it names a key twice: a parser keeps the last, so
+    `"classification": "secret", ..., "classification": "restricted"` imported a secret
+    record as restricted (as a CSV header naming a column twice would, which is refused)."""
+    row = dict(pairs)
+    if len(row) < len(pairs):
+        counted = Counter(key for key, _ in pairs)
+        raise RepeatedKey(min(key for key, count in counted.items() if count > 1))
+    return row
+
+
 def json_row(number: int, data: bytes, what: str) -> tuple[int, dict | None, str | None]:
     try:
-        row = json.loads(data)
+        row = json.loads(data, object_pairs_hook=without_repeats)
+    except RepeatedKey as exc:
+        return number, None, str(exc)
     except ValueError as exc:  # also bad UTF-8 and integers too long to convert
         return number, None, f"malformed JSON: {exc}"
     return (number, row, None) if isinstance(row, dict) else (number, None, f"each {what} must be an object")

@@ -20,6 +20,7 @@ from typing import Any
 
 import pycountry
 
+from core.inputs import quoted
 from intel.import_reading import shown_name
 from intel.models import (
     Category,
@@ -254,7 +255,7 @@ class ColumnCheck:
                     {
                         "row": number,
                         "field": shown,
-                        "message": f"unknown column: {meant!r} misspelt? A column of the format spelt "
+                        "message": f"unknown column: {quoted(meant)} misspelt? A column of the format spelt "
                         "otherwise is never ignored (docs/import.md)",
                     }
                 )
@@ -350,17 +351,17 @@ def parse_row(
         errors.add("external_ref", "is longer than 100 characters")
     category = required("category").lower()
     if category and category not in IMPORT_CATEGORIES:
-        errors.add("category", f"{category!r} is not one of {', '.join(IMPORT_CATEGORIES)}")
+        errors.add("category", f"{quoted(category)} is not one of {', '.join(IMPORT_CATEGORIES)}")
 
     classification_name = text(row, "classification").lower() or "restricted"
     if classification_name not in CLASSIFICATION_LEVELS:
         known = ", ".join(CLASSIFICATION_LEVELS)
-        errors.add("classification", f"{classification_name!r} is not one of {known}")
+        errors.add("classification", f"{quoted(classification_name)} is not one of {known}")
 
     caveats = split_list(text(row, "caveats"))
     for caveat in caveats:
         if caveat not in CAVEATS:
-            errors.add("caveats", f"{caveat!r} is not one of {', '.join(Caveat.values)}")
+            errors.add("caveats", f"{quoted(caveat)} is not one of {', '.join(Caveat.values)}")
 
     occurred_on = None
     raw_date = required("occurred_on")
@@ -368,7 +369,7 @@ def parse_row(
         try:
             occurred_on = date.fromisoformat(raw_date)
         except ValueError:
-            errors.add("occurred_on", f"{raw_date!r} is not a date in the form YYYY-MM-DD")
+            errors.add("occurred_on", f"{quoted(raw_date)} is not a date in the form YYYY-MM-DD")
 
     details = parse_details(row, category, errors)
 
@@ -438,7 +439,7 @@ def parse_release(row: dict, errors: RowErrors) -> ReleasePlan | None:
             errors.add("releasability", f"is required when release_to is given ({Releasability.NAMED})")
         return None
     if mode not in RELEASABILITIES:
-        errors.add("releasability", f"{mode!r} is not one of {', '.join(Releasability.values)}")
+        errors.add("releasability", f"{quoted(mode)} is not one of {', '.join(Releasability.values)}")
         return None
     if mode == Releasability.NAMED and not references:
         errors.add("release_to", f"name the agreements (their references) to release to with {mode}")
@@ -460,13 +461,14 @@ def parse_details(row: dict, category: str, errors: RowErrors) -> dict:
                 or pycountry.countries.get(alpha_2=value[:2]) is None
                 or not value[2:].isalnum()
             ):
-                errors.add(port, f"{value!r} is not a UN/LOCODE (country code and three letters, e.g. NLRTM)")
+                message = "is not a UN/LOCODE (country code and three letters, e.g. NLRTM)"
+                errors.add(port, f"{quoted(value)} {message}")
             details[port] = value
     hs_codes = split_list(text(row, "hs_codes"))
     for code in hs_codes:
         digits = code.replace(".", "")
         if not digits.isdigit() or not 6 <= len(digits) <= 10:
-            errors.add("hs_codes", f"{code!r} is not an HS code of 6 to 10 digits")
+            errors.add("hs_codes", f"{quoted(code)} is not an HS code of 6 to 10 digits")
     if hs_codes:
         details["hs_codes"] = [code.replace(".", "") for code in hs_codes]
     raw_value = text(row, "declared_value")
@@ -477,12 +479,12 @@ def parse_details(row: dict, category: str, errors: RowErrors) -> dict:
                 raise InvalidOperation
             details["declared_value"] = str(value)
         except InvalidOperation:
-            errors.add("declared_value", f"{raw_value!r} is not a non-negative number")
+            errors.add("declared_value", f"{quoted(raw_value)} is not a non-negative number")
         currency = text(row, "currency").upper()
         if not currency:
             errors.add("currency", "is required with declared_value")
         elif pycountry.currencies.get(alpha_3=currency) is None:
-            errors.add("currency", f"{currency!r} is not an ISO 4217 currency code")
+            errors.add("currency", f"{quoted(currency)} is not an ISO 4217 currency code")
         else:
             details["currency"] = currency
     for name in TEXT_DETAIL_KEYS:
@@ -503,12 +505,12 @@ def parse_details(row: dict, category: str, errors: RowErrors) -> dict:
     result = text(row, "inspection_result").lower()
     if result:
         if result not in INSPECTION_RESULTS:
-            errors.add("inspection_result", f"{result!r} is not one of {', '.join(INSPECTION_RESULTS)}")
+            errors.add("inspection_result", f"{quoted(result)} is not one of {', '.join(INSPECTION_RESULTS)}")
         details["inspection_result"] = result
     offences = [offence.lower() for offence in split_list(text(row, "offences"))]
     for offence in offences:
         if offence not in OFFENCES:
-            errors.add("offences", f"{offence!r} is not one of {', '.join(OFFENCES)}")
+            errors.add("offences", f"{quoted(offence)} is not one of {', '.join(OFFENCES)}")
     if offences:
         details["offences"] = offences
     for name, scale in (
@@ -518,7 +520,7 @@ def parse_details(row: dict, category: str, errors: RowErrors) -> dict:
         grade = text(row, name).upper()
         if grade:
             if grade not in scale:
-                errors.add(name, f"{grade!r} is not one of {', '.join(scale)} (Admiralty grading)")
+                errors.add(name, f"{quoted(grade)} is not one of {', '.join(scale)} (Admiralty grading)")
             details[name] = grade
     return details
 
@@ -545,7 +547,7 @@ def plan_party(
         return
     kind = value("type").lower() or ("person" if party.role == Role.SUBJECT else "company")
     if kind not in PARTY_TYPES:
-        errors.add(party.field("type"), f"{kind!r} is not one of {', '.join(PARTY_TYPES)}")
+        errors.add(party.field("type"), f"{quoted(kind)} is not one of {', '.join(PARTY_TYPES)}")
         return
     wrong = PERSON_FIELDS if kind == "company" else COMPANY_FIELDS
     for field_name in wrong:
@@ -590,7 +592,7 @@ def person(
     residence = text(party.values, "country")
     country = resolve(normalize_country, residence, party.field("country")) if residence else nationality
     if not name_fingerprint(name):
-        errors.add(party.field("name"), f"{name!r} has no letters or digits to match on")
+        errors.add(party.field("name"), f"{quoted(name)} has no letters or digits to match on")
         return country, None
     if not nationality:
         return country, None

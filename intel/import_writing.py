@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from core.inputs import quoted
 from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
@@ -427,7 +428,7 @@ class RowReleases:
                         {
                             "row": plan.number,
                             "field": "release_to",
-                            "message": f"{reference[:100]!r} is not an agreement in force under which "
+                            "message": f"{quoted(reference[:100])} is not an agreement in force under which "
                             f"{self.agency.code} provides",
                         }
                     )
@@ -525,7 +526,7 @@ def import_file(
                     {
                         "row": plan.number,
                         "field": "external_ref",
-                        "message": f"{plan.external_ref!r} appears twice",
+                        "message": f"{quoted(plan.external_ref)} appears twice",
                     }
                 )
             else:

@@ -70,6 +70,7 @@ from stdnum import imo as imo_number
 from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as NumberInvalid
 
+from core.inputs import quoted
 from intel.models import EntityType
 
 # Pure normalizations of one value, cached: a file names the same traders, countries and
@@ -228,7 +229,7 @@ def normalize_country(value: str, field: str) -> str:
     try:
         return pycountry.countries.lookup(value).alpha_2
     except LookupError:
-        raise ResolutionError(field, f"{value!r} is not an ISO 3166-1 country code") from None
+        raise ResolutionError(field, f"{quoted(value)} is not an ISO 3166-1 country code") from None
 
 
 @_cached
@@ -327,7 +328,7 @@ def _name(value: str | None, field: str) -> tuple[str, str]:
     name = _required(value, field, "name")
     fingerprint = name_fingerprint(name)
     if not fingerprint:
-        raise ResolutionError(field, f"name {name!r} has no letters or digits to match on")
+        raise ResolutionError(field, f"name {quoted(name)} has no letters or digits to match on")
     return name, fingerprint
 
 
@@ -374,12 +375,12 @@ def normalize_registration_number(value: str, country: str, field: str) -> str:
     if checksum_failures:
         raise ResolutionError(
             field,
-            f"registration number {value!r} has a wrong check digit"
+            f"registration number {quoted(value)} has a wrong check digit"
             f" (checked as {', '.join(checksum_failures)})",
         )
     compact = _compact_identifier(value)
     if not compact:
-        raise ResolutionError(field, f"registration number {value!r} has no letters or digits")
+        raise ResolutionError(field, f"registration number {quoted(value)} has no letters or digits")
     return compact
 
 
@@ -441,10 +442,10 @@ def _date_of_birth(value: str, field: str) -> str:
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
-        message = f"date of birth {value!r} is not a date in the form YYYY-MM-DD"
+        message = f"date of birth {quoted(value)} is not a date in the form YYYY-MM-DD"
         raise ResolutionError(field, message) from None
     if parsed > date.today():
-        raise ResolutionError(field, f"date of birth {value!r} is in the future")
+        raise ResolutionError(field, f"date of birth {quoted(value)} is in the future")
     return parsed.isoformat()
 
 
@@ -505,9 +506,9 @@ def resolve_vessel(
     try:
         number = imo_number.validate(number)
     except InvalidChecksum:
-        raise ResolutionError(field, f"{raw!r} is not a valid IMO number: wrong check digit") from None
+        raise ResolutionError(field, f"{quoted(raw)} is not a valid IMO number: wrong check digit") from None
     except NumberInvalid:
-        raise ResolutionError(field, f"{raw!r} is not an IMO number (seven digits)") from None
+        raise ResolutionError(field, f"{quoted(raw)} is not an IMO number (seven digits)") from None
     properties: dict = {"imo": number}
     vessel_name = (name or "").strip()
     if vessel_name:
@@ -529,11 +530,12 @@ def resolve_container(number: str, field: str = "container") -> Resolved:
     try:
         compact = iso6346.validate(re.sub(r"[\s./-]", "", raw))
     except InvalidChecksum:
-        message = f"{raw!r} is not a valid ISO 6346 container number: wrong check digit"
+        message = f"{quoted(raw)} is not a valid ISO 6346 container number: wrong check digit"
         raise ResolutionError(field, message) from None
     except NumberInvalid:
         raise ResolutionError(
-            field, f"{raw!r} is not an ISO 6346 container number (four letters, six digits, check digit)"
+            field,
+            f"{quoted(raw)} is not an ISO 6346 container number (four letters, six digits, check digit)",
         ) from None
     return Resolved(
         type=EntityType.CONTAINER.value,
@@ -616,7 +618,7 @@ def resolve_address(text: str, country: str, postcode: str | None = None, field:
     if code:
         normalized = _without_postcode(normalized, code.lower())
     if not normalized:
-        raise ResolutionError(field, f"address {raw!r} has no letters or digits")
+        raise ResolutionError(field, f"address {quoted(raw)} has no letters or digits")
     properties: dict = {"text": raw, "country": cc, "normalized": normalized}
     if code:
         properties["postcode"] = code
@@ -636,9 +638,9 @@ def _phone_forms(value: str, region: str | None, field: str) -> tuple[str, str, 
         parsed = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         hint = "" if region else " (without a country it needs its +country code)"
-        raise ResolutionError(field, f"{value!r} is not a phone number{hint}") from None
+        raise ResolutionError(field, f"{quoted(value)} is not a phone number{hint}") from None
     if not phonenumbers.is_valid_number(parsed):
-        raise ResolutionError(field, f"{value!r} is not a valid phone number")
+        raise ResolutionError(field, f"{quoted(value)} is not a valid phone number")
     return (
         phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL),
@@ -669,7 +671,7 @@ def resolve_email(raw: str, field: str = "email") -> Resolved:
     try:
         validate_email(address)
     except ValidationError:
-        raise ResolutionError(field, f"{value!r} is not a valid email address") from None
+        raise ResolutionError(field, f"{quoted(value)} is not a valid email address") from None
     return Resolved(
         type=EntityType.EMAIL.value,
         key=address,
@@ -756,12 +758,12 @@ def identity_document(kind: str, number: str, country: str, field: str) -> str:
     shape; or a passport number, checked for shape only."""
     raw = _required(number, field)
     if kind not in IDENTITY_DOCUMENT_TYPES:
-        raise ResolutionError(field, f"{kind!r} is not one of {', '.join(IDENTITY_DOCUMENT_TYPES)}")
+        raise ResolutionError(field, f"{quoted(kind)} is not one of {', '.join(IDENTITY_DOCUMENT_TYPES)}")
     compact = _compact_identifier(raw)
     if kind == "passport":
         if not PASSPORT_NUMBER.fullmatch(compact):
             raise ResolutionError(
-                field, f"{raw!r} is not a passport number (6 to 20 letters and digits, with a digit)"
+                field, f"{quoted(raw)} is not a passport number (6 to 20 letters and digits, with a digit)"
             )
         return compact
     modules = _personal_id_modules(country)
@@ -773,9 +775,10 @@ def identity_document(kind: str, number: str, country: str, field: str) -> str:
         return _compact_identifier(module.compact(raw))
     if modules:
         names = ", ".join(module.__name__.removeprefix("stdnum.") for module in modules)
-        raise ResolutionError(field, f"{raw!r} is not a valid {country} identity number (checked as {names})")
+        message = f"is not a valid {country} identity number (checked as {names})"
+        raise ResolutionError(field, f"{quoted(raw)} {message}")
     if not UNCHECKED_ID_NUMBER.fullmatch(compact):
-        raise ResolutionError(field, f"{raw!r} is not an identity number (4 to 20 letters and digits)")
+        raise ResolutionError(field, f"{quoted(raw)} is not an identity number (4 to 20 letters and digits)")
     return compact
 
 
@@ -798,15 +801,16 @@ def normalize_consignment_reference(value: str, field: str = "consignment_ref") 
     if re.match(r"[0-9]{2}[A-Z]", reference):
         if not MRN.fullmatch(reference):
             raise ResolutionError(
-                field, f"{raw!r} is not an MRN (2 digits, 2 letters, 13 letters or digits, a check digit)"
+                field,
+                f"{quoted(raw)} is not an MRN (2 digits, 2 letters, 13 letters or digits, a check digit)",
             )
         if iso6346.calc_check_digit(reference[:17]) != reference[17]:
-            raise ResolutionError(field, f"{raw!r} is not a valid MRN: wrong check digit")
+            raise ResolutionError(field, f"{quoted(raw)} is not a valid MRN: wrong check digit")
         return "mrn", reference
     if not UCR.fullmatch(reference):
         raise ResolutionError(
             field,
-            f"{raw!r} is neither an MRN nor a UCR (1 digit for the year, a country code, "
+            f"{quoted(raw)} is neither an MRN nor a UCR (1 digit for the year, a country code, "
             "then up to 32 letters, digits and - / ( ) + . :)",
         )
     return "ucr", reference

@@ -347,6 +347,48 @@ def test_a_header_naming_a_column_twice_and_json_keys_of_no_party_are_refused(tm
     assert not Record.objects.exists()
 
 
+@pytest.mark.parametrize("nesting", ["row", "party"])
+def test_a_key_named_twice_in_a_json_object_is_refused_naming_it(tmp_path, cus, nesting):
+    """A JSON parser keeps the last of two values of one key: the secret record would be
+    imported as restricted, and the importer's country would be the second one."""
+    if nesting == "row":
+        text = '{"external_ref": "X-1", "category": "shipment", "classification": "secret", '
+        text += '"occurred_on": "2026-01-01", "classification": "restricted"}\n'
+        repeated = "classification"
+    else:
+        text = '{"external_ref": "X-1", "category": "shipment", "occurred_on": "2026-01-01", '
+        text += '"importer": {"name": "Acme BV", "country": "NL", "country": "DE"}}\n'
+        repeated = "country"
+    path = tmp_path / "twice.jsonl"
+    path.write_text(text)
+    with pytest.raises(ImportFailed) as failure:
+        import_file(path, cus.agency)
+    (error,) = failure.value.errors
+    assert error["row"] == 1 and f"names {repeated} more than once" in error["message"]
+    assert not Record.objects.exists()
+
+
+LONG = "\x01" * 9_000  # 54 KB as JSON escapes, within a row's 64 KB
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["category", "classification", "occurred_on", "releasability", "vessel_imo", "container_numbers"],
+)
+def test_a_huge_bad_value_is_quoted_in_part_in_its_error(tmp_path, cus, field):
+    """Up to a thousand problems are kept with a failed batch and listed with it: each quotes
+    the start of its value and says how long it was, never the whole field (a repr of control
+    characters is four times as long)."""
+    row = {"external_ref": "X-1", "category": "shipment", "occurred_on": "2026-01-01", field: LONG}
+    with pytest.raises(ImportFailed) as failure:
+        import_file(jsonl(tmp_path, f"{field}.jsonl", [row] * 3), cus.agency)
+    errors = [e for e in failure.value.errors if e["field"] == field]
+    assert [e["row"] for e in errors] == [1, 2, 3], failure.value.errors
+    for error in errors:
+        assert "(9000 characters)" in error["message"] and len(error["message"]) < 400, error["message"]
+    assert not Record.objects.exists()
+
+
 # --- unknown columns that are known ones misspelt -------------------------------------
 
 

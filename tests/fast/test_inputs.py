@@ -5,7 +5,7 @@ and the bounds of a page number and of typed text."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from core.inputs import page_number, storable_text
+from core.inputs import page_number, quoted, storable_text
 from intel.selectors import BadInput, validated_purpose
 
 # The vocabulary as the issue and the design state it; not read from the code under test.
@@ -100,3 +100,17 @@ def test_typed_text_is_refused_naming_its_field(value, message):
 )
 def test_typed_text_is_kept_stripped(value, when_empty, kept):
     assert storable_text("notes", value, limit=10, when_empty=when_empty) == kept
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("NLRTM", "'NLRTM'"),
+        (12, "12"),
+        ("x" * 60, repr("x" * 60)),
+        ("x" * 61, f"{'x' * 60!r}... (61 characters)"),
+        ("\x01" * 5000, f"{chr(1) * 60!r}... (5000 characters)"),
+    ],
+)
+def test_a_message_quotes_the_start_of_a_value_and_how_long_it_was(value, expected):
+    assert quoted(value) == expected

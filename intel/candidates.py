@@ -44,6 +44,12 @@ PAIRS_PER_JUDGING = 1_000
 # The lowest name similarity (rapidfuzz ratio, 0-100) at which two entities are proposed,
 # and at which a reader is offered the pair from the names it may see.
 CANDIDATE_THRESHOLD = 85.0
+# Cells of one score matrix (float32; three are held at once): the names of a block asked
+# at once, times the block's standing names.
+MATRIX_CELLS = 2_000_000
+# Names of a block alike to one name asked, kept (the best): pairs grew with the square of a
+# block of names all alike to each other.
+ALIKE_PER_NAME = 50
 
 
 # --- finding candidates -------------------------------------------------------------
@@ -360,10 +366,9 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
             read[pk].append(fingerprint)
         asked = [(pk, fingerprint) for pk in asking[key] for fingerprint in read.get(pk, ())]
         for pk, other, score in _alike(asked, pool, threshold) if asked else ():
-            if other != pk:
-                pair = (min(pk, other), max(pk, other))
-                alike[pair] = max(alike.get(pair, 0.0), score)
-                names[pk], names[other] = read[pk], read[other]
+            pair = (min(pk, other), max(pk, other))
+            alike[pair] = max(alike.get(pair, 0.0), score)
+            names[pk], names[other] = read[pk], read[other]
     # Judged and written a number of pairs at a time: the pairs a search finds multiply as
     # what is stored grows, and their evidence held all at once grew the importer's memory.
     ordered = sorted(alike)
@@ -436,22 +441,37 @@ def _standing_names(blocks: Collection[str]) -> Iterator[tuple[int, str, str, st
 def _alike(
     asked: list[tuple[int, str]], pool: list[tuple[int, str]], threshold: float
 ) -> Iterable[tuple[int, int, float]]:
-    """(entity asked, entity of the pool, score) for every pair of their fingerprints whose
-    `name_scores` reach the threshold, scored as rapidfuzz matrices (`process.cdist`), as
-    written and without legal forms; a fingerprint with no word besides legal forms is
-    not compared without them."""
-    written = process.cdist(
-        [name for _, name in asked], [name for _, name in pool], scorer=fuzz.ratio, score_cutoff=threshold
-    )
-    bare_asked = [name_without_legal_forms(name) for _, name in asked]
-    bare_pool = [name_without_legal_forms(name) for _, name in pool]
-    bare = process.cdist(bare_asked, bare_pool, scorer=fuzz.ratio, score_cutoff=threshold)
-    # Two empty strings are alike to rapidfuzz (100): nothing to compare is no likeness.
-    bare[[not name for name in bare_asked], :] = 0
-    bare[:, [not name for name in bare_pool]] = 0
-    best = numpy.maximum(written, bare)
-    for row, column in zip(*numpy.nonzero(best), strict=True):
-        yield asked[row][0], pool[column][0], float(best[row, column])
+    """(entity asked, another entity of the pool, score) for the pairs of their fingerprints
+    whose `name_scores` reach the threshold, at most ALIKE_PER_NAME per name asked (the best),
+    scored as rapidfuzz matrices (`process.cdist`), as written and without legal forms; a
+    fingerprint with no word besides legal forms is not compared without them. The names
+    asked are scored MATRIX_CELLS at a time: a file of thousands of variants of one name,
+    all in one block, made matrices of its size squared, and pairs as many."""
+    pool_names = [name for _, name in pool]
+    bare_pool = [name_without_legal_forms(name) for name in pool_names]
+    pool_ids = numpy.array([pk for pk, _ in pool])
+    rows = max(1, MATRIX_CELLS // max(1, len(pool)))
+    for start in range(0, len(asked), rows):
+        chunk = asked[start : start + rows]
+        written = process.cdist(
+            [name for _, name in chunk], pool_names, scorer=fuzz.ratio, score_cutoff=threshold
+        )
+        bare_asked = [name_without_legal_forms(name) for _, name in chunk]
+        bare = process.cdist(bare_asked, bare_pool, scorer=fuzz.ratio, score_cutoff=threshold)
+        # Two empty strings are alike to rapidfuzz (100): nothing to compare is no likeness.
+        bare[[not name for name in bare_asked], :] = 0
+        bare[:, [not name for name in bare_pool]] = 0
+        best = numpy.maximum(written, bare)
+        best[pool_ids[None, :] == numpy.array([pk for pk, _ in chunk])[:, None]] = 0
+        for row in range(len(chunk)):
+            scores = best[row]
+            columns = numpy.flatnonzero(scores)
+            if len(columns) > ALIKE_PER_NAME:
+                # The best, ties by position in the pool (entity id), so that the choice is
+                # the same whatever the order the names were asked in.
+                columns = sorted(columns, key=lambda column: (-scores[column], column))[:ALIKE_PER_NAME]
+            for column in columns:
+                yield chunk[row][0], pool[column][0], float(scores[column])
 
 
 def _fold_choices(pairs: Collection[tuple[int, int]]) -> set[tuple[int, int]]:

@@ -3,8 +3,10 @@
 were already written, analysts' files releasing in a later chunk, and rows naming parties by
 the hundred. Expectations are written by hand."""
 
+import itertools
 import json
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from audit.models import AuditEvent
 from intel import import_writing
 from intel.import_reading import ImportFailed
 from intel.import_writing import import_file
-from intel.models import Entity, Mention, Record
+from intel.models import Entity, Mention, Record, ResolutionCandidate
 from sharing.models import RecordRelease
 from tests.sharing_helpers import Staff, in_force
 
@@ -449,3 +451,26 @@ def test_party_arrays_stay_within_the_import_limits(tmp_path, cus):
         import_file(jsonl(tmp_path, "deep.jsonl", [{**base, "subject": [deep]}]), cus.agency)
     assert "IMPORT_MAX_DEPTH" in failure.value.errors[0]["message"]
     assert not Record.objects.exists()
+
+
+def test_a_file_of_one_name_in_hundreds_of_variants_proposes_a_bounded_number_of_candidates(tmp_path, cus):
+    """Six hundred importers all alike ("Zephyr Global Shipping Lines" and a word of three
+    letters), in one block: every pair reaches the threshold. Pairs grew with the square of
+    the names (179,700 here, and matrices as large); each name now keeps its fifty best."""
+    words = ["".join(letters) for letters in itertools.product(string.ascii_lowercase, repeat=3)][:600]
+    rows = [
+        {
+            "external_ref": f"Z-{start}",
+            "category": "shipment",
+            "occurred_on": "2026-05-01",
+            "importer": [{"name": f"Zephyr Global Shipping Lines {w}", "country": "NL"} for w in chunk],
+        }
+        for start in range(0, 600, 300)
+        for chunk in [words[start : start + 300]]
+    ]
+    import_file(jsonl(tmp_path, "zephyr.jsonl", rows), cus.agency)
+    # A few words are legal forms (ApS, ASA), which names are matched without.
+    companies = Entity.objects.filter(type="company").count()
+    assert 590 <= companies <= 600
+    offered = ResolutionCandidate.objects.count()
+    assert companies * 50 / 2 <= offered <= companies * 50

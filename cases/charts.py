@@ -14,6 +14,8 @@ import uuid
 
 from django.core.exceptions import ValidationError
 
+from core.inputs import quoted
+
 CHART_KEYS = ("nodes", "positions", "filters", "layout")
 # filters and layout are a page's settings: small; bounded so a case stays a case.
 SETTINGS_MAX_BYTES = 16 * 1024
@@ -67,13 +69,13 @@ def clean_positions(raw: object, nodes: list[str]) -> dict[str, dict[str, float]
     positions = {}
     for node, point in raw.items():
         if node not in known:
-            raise refuse(f"positions[{str(node)[:40]!r}]: not one of the chart's nodes")
+            raise refuse(f"positions[{quoted(node)}]: not one of the chart's nodes")
         if (
             not isinstance(point, dict)
             or set(point) != {"x", "y"}
             or not all(map(coordinate, point.values()))
         ):
-            raise refuse(f"positions[{node!r}]: an object of two finite numbers, x and y")
+            raise refuse(f"positions[{quoted(node)}]: an object of two finite numbers, x and y")
         positions[node] = {"x": point["x"], "y": point["y"]}
     return positions
 

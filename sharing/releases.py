@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from agencies.models import User
 from audit.log import Event, record_event, record_events
+from core.inputs import quoted
 from intel.models import Caveat, Record, Releasability
 from intel.signals import records_changed
 from sharing.access import (
@@ -151,7 +152,7 @@ def release_matching(
 def unknown_agreement(reference: str) -> str:
     """One answer for an agreement that does not exist, one the agency is not party to, and
     one it may not release under now: the first two must not be told apart."""
-    return f"{reference!r} is not an agreement in force under which your agency provides"
+    return f"{quoted(reference)} is not an agreement in force under which your agency provides"
 
 
 def write_releases(
@@ -176,7 +177,9 @@ def write_releases(
     before: dict[int, list[int]] = {}
     for record_id, agreement_id in owner_releases.values_list("record_id", "agreement_id"):
         before.setdefault(record_id, []).append(agreement_id)
-    owner_releases.exclude(agreement__in=agreements).delete()
+    withdrawn = owner_releases.exclude(agreement__in=agreements)
+    onward = onward_built_on(withdrawn.values_list("pk", flat=True))
+    withdrawn.delete()
     RecordRelease.objects.bulk_create(
         [
             RecordRelease(record_id=record_id, agreement=agreement, released_by_id=owner_id)
@@ -198,12 +201,28 @@ def write_releases(
                 "mode": mode,
                 "agreements": references,
                 "before": sorted(before.get(record_id, [])),
+                # Recipients' onward releases of it that went with the owner's withdrawn ones.
+                "onward_withdrawn": onward.get(record_id, []),
                 "via": via,
             },
         )
         for record_id in record_ids
     )
     records_changed.send(sender=Record, record_ids=list(record_ids))
+
+
+def onward_built_on(release_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Per record, the onward releases built on these releases, at any step (each goes with
+    its basis, by the foreign key's cascade): who released it onward, under which agreement."""
+    found: dict[int, list[dict]] = {}
+    frontier = list(release_ids)
+    while frontier:
+        step = RecordRelease.objects.filter(basis_id__in=frontier).order_by("pk")
+        rows = list(step.values_list("pk", "record_id", "released_by_id", "agreement_id"))
+        for _, record_id, agency_id, agreement_id in rows:
+            found.setdefault(record_id, []).append({"agency": agency_id, "agreement": agreement_id})
+        frontier = [pk for pk, *_ in rows]
+    return found
 
 
 class ImportReleases:

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from intel.import_writing import import_file
 from intel.models import Mention, Record, RecordGroupObjectPermission
 from sharing import agreements, releases, requests
@@ -285,3 +286,24 @@ def test_an_amendment_of_the_onward_agreement_keeps_its_releases(cus, pol, tax, 
     amended(Agreement.objects.get(amends=second), [pol, tax], purposes=("investigation", "intelligence"))
     assert status(tax, record, "intelligence") == 403
     assert status(tax, record, "investigation") == 200
+
+
+def test_onward_releases_withdrawn_with_the_owners_release_are_audited(cus, pol, tax, port, record):
+    """The owner narrows its release: the recipients' onward releases built on it go with it
+    (the basis's cascade), and the owner's audit event says which, agency and agreement,
+    where it named only the owner's own agreements before."""
+    first, second = chain(cus, pol, tax, second_terms={"onward_sharing_allowed": True})
+    third = in_force((tax, True, False), (port, False, True), reference="MOU-C")
+    releases.set_releasability(record, cus.liaison, "named", [first])
+    releases.release_onward(record, pol.liaison, second)
+    releases.release_onward(record, tax.liaison, third)
+    assert status(port, record) == 200
+
+    releases.set_releasability(record, cus.liaison, "none")
+    assert (status(pol, record), status(tax, record), status(port, record)) == (404, 404, 404)
+    event = AuditEvent.objects.filter(action="record.release", object_id=str(record.pk)).latest("id")
+    assert event.details["before"] == [first.pk]
+    assert event.details["onward_withdrawn"] == [
+        {"agency": pol.agency.pk, "agreement": second.pk},
+        {"agency": tax.agency.pk, "agreement": third.pk},
+    ]

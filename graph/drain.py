@@ -14,6 +14,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from graph.batch import BatchResult, sync_records
 from graph.models import OutboxEntry
+from graph.outbox import note_sync_progress
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def drain_batch(batch_size: int) -> BatchResult | None:
             result.outbox_rows = len(row_ids)
             with connection.cursor() as cursor:
                 cursor.execute("DELETE FROM graph_outboxentry WHERE id = ANY(%s)", [row_ids])
+        note_sync_progress()
         return result
     except UNAVAILABLE:
         raise

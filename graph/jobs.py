@@ -11,10 +11,10 @@ The basis is the highest version of the sync batches that found a change in what
 may see (`graph.VisibilityChange`, written by `note_visibility_changes` in each batch's
 transaction). A change committed after a job's graph was read is synced by a batch that
 claims its outbox row afterwards, so it draws a higher version than any the job read: the
-stored result is then no longer current. That holds while the sync follows: once a change
-has waited in the outbox longer than GRAPH_SYNC_STALLED_SECONDS (Neo4j down, a batch failing
-again and again), no result is current until it is synced. Without the sync (the embedded
-default) there is no basis and no result is ever current: each request computes afresh.
+stored result is then no longer current. That holds while the sync follows: once it stalls
+(`sync_stalled`: Neo4j down, a batch failing again and again) no result is current until it
+follows again. Without the sync (the embedded default) there is no basis and no result is
+ever current: each request computes afresh.
 
 An agency has at most ANALYTICS_JOBS_PER_AGENCY jobs queued or running (`TooManyAnalyses`),
 and asking again for one queued or running queues nothing more.
@@ -38,14 +38,15 @@ import networkx as nx
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from agencies.models import Agency
 from core.locks import session_lock
 from graph import algorithms
 from graph.models import AnalyticsResult, OutboxEntry, VisibilityChange
-from graph.outbox import sync_enabled
+from graph.outbox import sync_enabled, synced_within
 from graph.visible_graph import visible_graph, visible_network
 from intel.selectors import validated_purpose
 
@@ -188,10 +189,16 @@ def visibility_basis(agency_id: int) -> int | None:
 
 
 def sync_stalled() -> bool:
-    """Whether a change has waited in the outbox longer than GRAPH_SYNC_STALLED_SECONDS: the
-    sync is not following, and the bases it keeps may miss what changed meanwhile."""
-    waited = timedelta(seconds=settings.GRAPH_SYNC_STALLED_SECONDS)
-    return OutboxEntry.objects.filter(created_at__lt=timezone.now() - waited).exists()
+    """Whether the sync has stopped following, so that the bases it keeps may miss what
+    changed meanwhile: a change has waited longer than GRAPH_SYNC_STALLED_SECONDS and either a
+    batch failed on it (deferred, retried with back-off) or no batch was synced in that time
+    (Neo4j down). A backlog the drains are working through is no stall: a long import's rows
+    commit at once, stamped when they were written, and are synced batch after batch."""
+    stalled_after = settings.GRAPH_SYNC_STALLED_SECONDS
+    waiting = OutboxEntry.objects.filter(created_at__lt=Now() - timedelta(seconds=stalled_after))
+    if waiting.filter(attempts__gt=0).exists():
+        return True
+    return waiting.exists() and not synced_within(stalled_after)
 
 
 def basis_current(agency_id: int, basis: int | None) -> bool:
@@ -209,15 +216,24 @@ def is_current(result: AnalyticsResult) -> bool:
     )
 
 
+def _queued_since() -> datetime:
+    """Jobs queued before this are taken for lost: see `job_in_hand`."""
+    return timezone.now() - timedelta(seconds=settings.ANALYTICS_REQUEUE_SECONDS)
+
+
 def job_in_hand(status: str, requested_at: datetime) -> bool:
     """A job is on it: running, or queued less than ANALYTICS_REQUEUE_SECONDS ago (one queued
     longer is taken for lost, and queued again). Queuing another for each poll held a
     worker per copy, each waiting for the first to finish."""
     if status == AnalyticsResult.Status.RUNNING:
         return True
-    waited = timezone.now() - requested_at
-    return status == AnalyticsResult.Status.PENDING and waited < timedelta(
-        seconds=settings.ANALYTICS_REQUEUE_SECONDS
+    return status == AnalyticsResult.Status.PENDING and requested_at >= _queued_since()
+
+
+def jobs_in_hand() -> Q:
+    """`job_in_hand` as a condition on rows."""
+    return Q(status=AnalyticsResult.Status.RUNNING) | Q(
+        status=AnalyticsResult.Status.PENDING, requested_at__gte=_queued_since()
     )
 
 
@@ -285,10 +301,10 @@ def request_analysis(
         )
         if not created and (is_current(row) or job_in_hand(row.status, row.requested_at)):
             return row
-        # Counted under a lock of the agency's row: two requests at once do not both take the
-        # last place.
-        Agency.objects.select_for_update().filter(pk=agency_id).first()
-        busy = AnalyticsResult.objects.filter(agency_id=agency_id, status__in=BUSY).exclude(pk=row.pk)
+        # Counted under a lock of the agency's row, so that two requests at once do not both
+        # take the last place; not a key lock, which an import of the agency holds all along.
+        Agency.objects.select_for_update(no_key=True).filter(pk=agency_id).first()
+        busy = AnalyticsResult.objects.filter(jobs_in_hand(), agency_id=agency_id).exclude(pk=row.pk)
         if busy.count() >= settings.ANALYTICS_JOBS_PER_AGENCY:
             raise TooManyAnalyses(
                 f"your agency has {settings.ANALYTICS_JOBS_PER_AGENCY} analyses queued or running; "
@@ -303,9 +319,6 @@ def request_analysis(
         row.save(update_fields=["status", "progress", "requested_at", "error"])
         transaction.on_commit(lambda: _send(row.pk))
     return row
-
-
-BUSY = (AnalyticsResult.Status.PENDING, AnalyticsResult.Status.RUNNING)
 
 
 def _send(result_id: int) -> None:

@@ -4,6 +4,7 @@ worker to drain them once that transaction has committed."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +81,17 @@ def drain_pending_key() -> str:
     """Set while a drain is queued and has not started yet, so a burst of commits queues
     one drain, not one per commit; the drain clears it when it starts."""
     return sync_key("drain-pending")
+
+
+def note_sync_progress() -> None:
+    """A batch was synced: the sync follows (`synced_within`)."""
+    cache.set(sync_key("progress"), time.time(), timeout=None)
+
+
+def synced_within(seconds: float) -> bool:
+    """Whether a batch was synced in the last `seconds` (by this deployment's drains)."""
+    last = cache.get(sync_key("progress"))
+    return last is not None and time.time() - last < seconds
 
 
 def _send_drain() -> None:

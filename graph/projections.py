@@ -59,12 +59,17 @@ def current_projections(record_ids: list[int]) -> dict[int, Projection]:
     return projections
 
 
+def projection_of(entities: dict, links: list) -> Projection:
+    """A projection as stored (`RecordProjection`'s JSON columns)."""
+    return Projection(
+        {int(entity): set(agencies) for entity, agencies in entities.items()},
+        {(s, t, type_): set(agencies) for s, t, type_, agencies in links},
+    )
+
+
 def stored_projections(record_ids: list[int]) -> dict[int, Projection]:
     return {
-        pk: Projection(
-            {int(entity): set(agencies) for entity, agencies in entities.items()},
-            {(s, t, type_): set(agencies) for s, t, type_, agencies in links},
-        )
+        pk: projection_of(entities, links)
         for pk, entities, links in RecordProjection.objects.filter(record_id__in=record_ids).values_list(
             "record_id", "entities", "links"
         )

@@ -25,6 +25,7 @@ wins. The outbox is left alone; rows in it are synced again afterwards, which is
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -181,13 +182,23 @@ def _pass(run: Runner, phase: str, ranges: list[tuple[int, int]], progress: Prog
 
 def resync_projections(run: Runner, batch_size: int, progress: Progress) -> int:
     done = _pass(run, "records", _ranges(Record, batch_size), progress, Record.objects.count())
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         # Deleted records whose outbox rows the drain has not reached yet: the counts
-        # rebuilt next and the node pass recompute their entities anyway.
+        # rebuilt next and the node pass recompute their entities anyway. Whoever could see
+        # one sees another graph now, and the drain will find no projection to tell it by.
         cursor.execute(
             "DELETE FROM graph_recordprojection p "
-            "WHERE NOT EXISTS (SELECT 1 FROM intel_record r WHERE r.id = p.record_id)"
+            "WHERE NOT EXISTS (SELECT 1 FROM intel_record r WHERE r.id = p.record_id) "
+            "RETURNING p.record_id, p.entities, p.links"
         )
+        # Django's cursor hands jsonb over as text.
+        gone = [
+            projections.projection_of(json.loads(entities), json.loads(links))
+            for _, entities, links in cursor.fetchall()
+        ]
+        agencies = set().union(*(projection.agencies for projection in gone))
+        if agencies:
+            jobs.note_visibility_changes(agencies, locks.next_version())
     # The two tables side by side, one per worker.
     for _ in run((table, 0, 0) for table in viewer_counts.COUNTS_FROM_PROJECTIONS):
         pass

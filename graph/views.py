@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from graph import selectors, stored_answers
 from graph.analytics import Scope
-from graph.jobs import OPERATIONS
+from graph.jobs import OPERATIONS, TooManyAnalyses
 from graph.serializers import (
     AnalysisRequestSerializer,
     AnalysisSerializer,
@@ -199,9 +199,13 @@ class AnalysisView(APIView):
         reader = Reader.from_request(request)
         body = AnalysisRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        row, answer = stored_answers.analysis(
-            reader=reader, operation=operation, parameters=body.validated_data.get("parameters")
-        )
+        try:
+            row, answer = stored_answers.analysis(
+                reader=reader, operation=operation, parameters=body.validated_data.get("parameters")
+            )
+        except TooManyAnalyses:
+            selectors.audit_query(reader, f"analysis.{operation}", None, outcome="refused")
+            raise
         state = {
             "operation": operation,
             "status": row.status,

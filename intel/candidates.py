@@ -441,8 +441,8 @@ def _standing_names(blocks: Collection[str]) -> Iterator[tuple[int, str, str, st
 def _alike(
     asked: list[tuple[int, str]], pool: list[tuple[int, str]], threshold: float
 ) -> Iterable[tuple[int, int, float]]:
-    """(entity asked, another entity of the pool, score) for the pairs of their fingerprints
-    whose `name_scores` reach the threshold, at most ALIKE_PER_NAME per name asked (the best),
+    """(entity asked, another entity of the pool, best score of their fingerprints) where
+    `name_scores` reach the threshold, at most ALIKE_PER_NAME entities per name asked (the best),
     scored as rapidfuzz matrices (`process.cdist`), as written and without legal forms; a
     fingerprint with no word besides legal forms is not compared without them. The names
     asked are scored MATRIX_CELLS at a time: a file of thousands of variants of one name,
@@ -464,14 +464,16 @@ def _alike(
         best = numpy.maximum(written, bare)
         best[pool_ids[None, :] == numpy.array([pk for pk, _ in chunk])[:, None]] = 0
         for row in range(len(chunk)):
-            scores = best[row]
-            columns = numpy.flatnonzero(scores)
-            if len(columns) > ALIKE_PER_NAME:
-                # The best, ties by position in the pool (entity id), so that the choice is
-                # the same whatever the order the names were asked in.
-                columns = sorted(columns, key=lambda column: (-scores[column], column))[:ALIKE_PER_NAME]
-            for column in columns:
-                yield chunk[row][0], pool[column][0], float(scores[column])
+            # Each entity of the pool by its best fingerprint: one with many spellings
+            # takes one of the places, not many.
+            found: dict[int, float] = {}
+            for column in numpy.flatnonzero(best[row]):
+                other, score = pool[column][0], float(best[row, column])
+                found[other] = max(found.get(other, 0.0), score)
+            # The best, ties by entity id: the same whatever order the names were asked in.
+            kept = sorted(found.items(), key=lambda item: (-item[1], item[0]))[:ALIKE_PER_NAME]
+            for other, score in kept:
+                yield chunk[row][0], other, score
 
 
 def _fold_choices(pairs: Collection[tuple[int, int]]) -> set[tuple[int, int]]:

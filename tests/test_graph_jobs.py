@@ -14,16 +14,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
 from graph import jobs
 from graph.jobs import OPERATIONS, is_current, request_analysis, stored_analysis, visibility_basis
 from graph.models import AnalyticsResult, OutboxEntry
+from graph.outbox import note_sync_progress, sync_key
 from graph.resync import resync
 from graph.tasks import drain_outbox
 from intel.import_writing import import_file
 from intel.models import Entity, Record
+from intel.services import delete_record
 from sharing import agreements, releases
 from tests.conftest import worker_database_url
 from tests.sharing_helpers import in_force, platform_admin, staff
@@ -208,13 +211,15 @@ def test_asking_again_while_a_job_is_queued_queues_nothing_more(
 def test_a_stored_result_is_current_only_while_the_sync_follows(
     without_session_worker, world, monkeypatch, settings
 ):
-    """A change the sync has not followed for GRAPH_SYNC_STALLED_SECONDS (Neo4j down, a batch
-    failing) may have changed what the agency sees without moving its basis: no stored result
-    is current then, and asking computes again."""
+    """A change waiting unsynced moves no basis. Once one has waited GRAPH_SYNC_STALLED_SECONDS
+    with no batch synced meanwhile (Neo4j down), or a batch failed on it, what the agency sees
+    may have changed: no stored result is current then, and asking computes again. A backlog
+    the drains are working through (a long import's rows, stamped when written) is no stall."""
     sent: list[int] = []
     monkeypatch.setattr(jobs, "_send", sent.append)
     cus = world["cus"]
     OutboxEntry.objects.all().delete()  # as if the sync had followed the fixture's imports
+    cache.delete(sync_key("progress"))
     asked = request_analysis(user=cus.analyst, operation="communities", purpose="investigation")
     # As if its job had run.
     AnalyticsResult.objects.filter(pk=asked.pk).update(
@@ -226,9 +231,15 @@ def test_a_stored_result_is_current_only_while_the_sync_follows(
     record = Record.objects.filter(owner=world["pol"].agency).first()
     change = OutboxEntry.objects.create(kind="record", object_id=record.pk, created_at=timezone.now())
     assert is_current(row), "a change the sync is about to follow: the lag it may show"
-    stalled = timedelta(seconds=settings.GRAPH_SYNC_STALLED_SECONDS + 1)
-    OutboxEntry.objects.filter(pk=change.pk).update(created_at=timezone.now() - stalled)
-    assert not is_current(row)
+
+    waited = timezone.now() - timedelta(seconds=settings.GRAPH_SYNC_STALLED_SECONDS + 1)
+    OutboxEntry.objects.filter(pk=change.pk).update(created_at=waited)
+    assert not is_current(row), "waited that long, and nothing synced since"
+    note_sync_progress()
+    assert is_current(row), "a backlog the drains work through"
+    OutboxEntry.objects.filter(pk=change.pk).update(attempts=1)
+    assert not is_current(row), "a batch failed on it"
+
     request_analysis(user=cus.analyst, operation="communities", purpose="investigation")
     assert sent == [row.pk] and AnalyticsResult.objects.get(pk=row.pk).status == "pending"
 
@@ -250,4 +261,22 @@ def test_a_resync_before_the_drain_still_makes_the_result_stale(without_session_
     resync(workers=1)
     drain_outbox()
     assert not OutboxEntry.objects.exists()
+    assert not is_current(AnalyticsResult.objects.get(pk=row.pk))
+
+
+def test_a_record_deleted_and_resynced_before_the_drain_makes_the_result_stale(
+    without_session_worker, world, monkeypatch
+):
+    """The resync drops the projections of records deleted since: whoever could see one
+    sees another graph, and the deletion's outbox row, drained after, finds no projection
+    to tell it by."""
+    monkeypatch.setattr(jobs, "_send", jobs.run_analysis)  # in process, once committed
+    cus, pol = world["cus"], world["pol"]
+    drain_outbox()
+    row = AnalyticsResult.objects.get(pk=request_analysis(user=cus.analyst, **RISK).pk)
+    assert world["alpha"].pk in row.result["seeds"] and is_current(row)
+
+    delete_record(Record.objects.get(owner=pol.agency, external_ref="Z-1"), pol.admin)
+    resync(workers=1)
+    drain_outbox()
     assert not is_current(AnalyticsResult.objects.get(pk=row.pk))

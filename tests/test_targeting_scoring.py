@@ -231,16 +231,17 @@ def test_a_run_keeps_its_basis_and_goes_stale_when_the_profile_changes(world):
 def test_scores_are_stale_while_the_sync_stalls_and_a_queued_run_is_queued_once(
     world, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
-    """A change the sync has not followed for GRAPH_SYNC_STALLED_SECONDS may have changed what
-    customs sees without moving its basis: its scores are stale then. The periodic task and
-    the queue page ask again each minute: a run already queued is not queued again."""
+    """A change waiting unsynced moves no basis: once a batch has failed on one waiting for
+    GRAPH_SYNC_STALLED_SECONDS (the sync stalled), what customs sees may have changed, and its
+    scores are stale. The periodic task and the queue page ask again each minute: a run
+    already queued is not queued again."""
     cus, _, _, _ = world
     scoring.request_scoring(agency_id=cus.agency.pk)
     assert scoring.run_scoring(cus.agency.pk) == ScoringRun.Status.DONE
     assert scoring.is_current(ScoringRun.objects.get(agency=cus.agency))
     record = Record.objects.filter(owner=cus.agency).first()
     stalled = timezone.now() - timedelta(seconds=settings.GRAPH_SYNC_STALLED_SECONDS + 1)
-    OutboxEntry.objects.create(kind="record", object_id=record.pk, created_at=stalled)
+    OutboxEntry.objects.create(kind="record", object_id=record.pk, created_at=stalled, attempts=1)
     assert not scoring.is_current(ScoringRun.objects.get(agency=cus.agency))
     assert cus.agency.pk in scoring.stale_agencies()
 

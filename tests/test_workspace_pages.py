@@ -228,6 +228,12 @@ def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scen
     # Another agency's results are its own: pol has asked for nothing.
     pol = profile_of(client_of(scene.pol.analyst, "investigation"), scene.broker)
     assert "not computed yet" in section(pol, "risk") and "not computed yet" in section(pol, "community")
+    # Each ask is a graph query in the audit log, as the API's are.
+    asked = AuditEvent.objects.filter(action="graph.query", object_id__startswith="analysis.")
+    assert [(e.object_id, e.details["entities"], e.details["outcome"]) for e in asked.order_by("id")] == [
+        (f"analysis.{operation}", [str(scene.broker.public_id)], "pending")
+        for operation in ("network_risk", "communities")
+    ]
 
 
 # --- search -------------------------------------------------------------------------------

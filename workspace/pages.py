@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from agencies.models import Agency
 from graph import stored_answers
 from graph.jobs import TooManyAnalyses
-from graph.selectors import EntityNotFound, visible_entity
+from graph.selectors import EntityNotFound, audit_query, visible_entity
 from intel import selectors as intel_selectors
 from intel.models import Purpose
 from intel.pages import reading
@@ -128,11 +128,15 @@ def analyse(request: HttpRequest, reader: Reader, pk: UUID) -> HttpResponse:
     operation = request.POST.get("operation")
     if operation not in selectors.PROFILE_ANALYSES:
         raise BadInput("operation", f"choose one of: {', '.join(selectors.PROFILE_ANALYSES)}")
+    asked = f"analysis.{operation}"
     try:
         row, answer = stored_answers.analysis(reader=reader, operation=operation, parameters=None)
     except (PermissionDenied, TooManyAnalyses) as refusal:
+        audit_query(reader, asked, None, [str(pk)], outcome="refused")
         messages.error(request, str(refusal))
     else:
+        # As the API's analysis endpoint audits it: the query, and the records its answer shows.
+        audit_query(reader, asked, answer, [str(pk)], outcome="answered" if answer else row.status)
         done = answer is not None
         messages.success(
             request, "Computed." if done else f"Computing: {row.progress} %. Reload to follow it."

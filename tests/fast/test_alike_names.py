@@ -43,3 +43,15 @@ def test_scoring_a_few_names_at_a_time_finds_what_scoring_all_at_once_does(monke
     monkeypatch.setattr(candidates, "MATRIX_CELLS", cells)
     assert sorted(_alike(block, block, CANDIDATE_THRESHOLD)) == whole
     assert (500, 501) in {(a, b) for a, b, _ in whole}
+
+
+def test_the_places_go_to_the_best_entities_each_once_ties_by_entity_id(monkeypatch):
+    """Entity 2 is spelt three ways, all alike: it takes one place, by its best spelling (the
+    same name, 100). Entities 3 and 4 tie (one letter changed of twelve: 2 x 11 / 24); the
+    lower id takes the second place."""
+    monkeypatch.setattr(candidates, "ALIKE_PER_NAME", 2)
+    asked = [(1, "acme trading")]
+    spellings_of_2 = [(2, "acme trading"), (2, "acme tradin"), (2, "acme tradi")]
+    pool = [*spellings_of_2, (4, "acme trazing"), (3, "acme tradinh")]
+    found = [(a, b, round(score, 2)) for a, b, score in _alike(asked, pool, CANDIDATE_THRESHOLD)]
+    assert found == [(1, 2, 100.0), (1, 3, round(2 * 11 / 24 * 100, 2))]

@@ -126,12 +126,13 @@ def _project_records(lo: int, hi: int) -> int:
             current = projections.current_projections(ids)
             # A record deleted since it was listed: the empty projection locking it goes too.
             projections.store_projections(current, removed=set(ids) - set(current))
-            changed = [
-                (previous.get(pk), current.get(pk)) for pk in ids if previous.get(pk) != current.get(pk)
-            ]
-            agencies = set().union(*(p.agencies for pair in changed for p in pair if p is not None))
-            if agencies:
-                jobs.note_visibility_changes(agencies, locks.next_version())
+            _note_viewers_of(
+                projection
+                for pk in ids
+                if previous.get(pk) != current.get(pk)
+                for projection in (previous.get(pk), current.get(pk))
+                if projection is not None
+            )
     return len(ids)
 
 
@@ -180,6 +181,14 @@ def _pass(run: Runner, phase: str, ranges: list[tuple[int, int]], progress: Prog
     return written
 
 
+def _note_viewers_of(changed: Iterable[projections.Projection]) -> None:
+    """In the caller's transaction: whoever may see something of these projections sees
+    another graph now (their stored analytics stop being current, as after a sync batch)."""
+    agencies = set().union(*(projection.agencies for projection in changed))
+    if agencies:
+        jobs.note_visibility_changes(agencies, locks.next_version())
+
+
 def resync_projections(run: Runner, batch_size: int, progress: Progress) -> int:
     done = _pass(run, "records", _ranges(Record, batch_size), progress, Record.objects.count())
     with transaction.atomic(), connection.cursor() as cursor:
@@ -192,13 +201,10 @@ def resync_projections(run: Runner, batch_size: int, progress: Progress) -> int:
             "RETURNING p.record_id, p.entities, p.links"
         )
         # Django's cursor hands jsonb over as text.
-        gone = [
+        _note_viewers_of(
             projections.projection_of(json.loads(entities), json.loads(links))
             for _, entities, links in cursor.fetchall()
-        ]
-        agencies = set().union(*(projection.agencies for projection in gone))
-        if agencies:
-            jobs.note_visibility_changes(agencies, locks.next_version())
+        )
     # The two tables side by side, one per worker.
     for _ in run((table, 0, 0) for table in viewer_counts.COUNTS_FROM_PROJECTIONS):
         pass

@@ -13,8 +13,10 @@ transaction). A change committed after a job's graph was read is synced by a bat
 claims its outbox row afterwards, so it draws a higher version than any the job read: the
 stored result is then no longer current. That holds while the sync follows: once it stalls
 (`sync_stalled`: Neo4j down, a batch failing again and again) no result is current until it
-follows again. Without the sync (the embedded default) there is no basis and no result is
-ever current: each request computes afresh.
+follows again. Without the sync (the embedded default) the basis is a digest of what the
+agency may see for the result's purpose (`graph.visible_graph.seen_digest`), read from the
+choke point each time it is compared: a result is current while all that its computation
+read is as it was.
 
 An agency has at most ANALYTICS_JOBS_PER_AGENCY jobs queued or running (`TooManyAnalyses`),
 and asking again for one queued or running queues nothing more.
@@ -47,7 +49,8 @@ from core.locks import session_lock
 from graph import algorithms
 from graph.models import AnalyticsResult, OutboxEntry, VisibilityChange
 from graph.outbox import sync_enabled, synced_within
-from graph.visible_graph import visible_graph, visible_network
+from graph.visible_graph import seen_digest, visible_graph, visible_network
+from intel.access import PurposeAsked
 from intel.selectors import validated_purpose
 
 logger = logging.getLogger(__name__)
@@ -180,10 +183,11 @@ def note_visibility_changes(agency_ids: Iterable[int], version: int) -> None:
         VisibilityChange.objects.bulk_create(rows)
 
 
-def visibility_basis(agency_id: int) -> int | None:
-    """The agency's basis now: None where no sync keeps one."""
+def visibility_basis(agency_id: int, purpose: PurposeAsked) -> int:
+    """The agency's basis now: with the sync, the version of its last change (whatever the
+    purpose); without it, the digest of what it may see for `purpose`."""
     if not sync_enabled():
-        return None
+        return seen_digest(agency_id=agency_id, purpose=purpose)
     latest = VisibilityChange.objects.filter(agency_id=agency_id).aggregate(version=Max("version"))
     return latest["version"] or 0
 
@@ -193,7 +197,10 @@ def sync_stalled() -> bool:
     changed meanwhile: a change has waited longer than GRAPH_SYNC_STALLED_SECONDS and either a
     batch failed on it (deferred, retried with back-off) or no batch was synced in that time
     (Neo4j down). A backlog the drains are working through is no stall: a long import's rows
-    commit at once, stamped when they were written, and are synced batch after batch."""
+    commit at once, stamped when they were written, and are synced batch after batch.
+    Without the sync nothing waits: the digest is read from the records themselves."""
+    if not sync_enabled():
+        return False
     stalled_after = settings.GRAPH_SYNC_STALLED_SECONDS
     waiting = OutboxEntry.objects.filter(created_at__lt=Now() - timedelta(seconds=stalled_after))
     if waiting.filter(attempts__gt=0).exists():
@@ -201,18 +208,17 @@ def sync_stalled() -> bool:
     return waiting.exists() and not synced_within(stalled_after)
 
 
-def basis_current(agency_id: int, basis: int | None) -> bool:
-    """Whether what was computed at `basis` still rests on what the agency may see: its
-    basis has not moved since, and the sync has not stalled (a change waiting unsynced
-    moves no basis). Stored analytics and targeting's scores ask it alike."""
-    return basis == visibility_basis(agency_id) and not sync_stalled()
+def basis_current(agency_id: int, basis: int | None, purpose: PurposeAsked) -> bool:
+    """Whether what was computed for `purpose` at `basis` still rests on what the agency may
+    see: its basis has not moved since, and the sync has not stalled (a change waiting
+    unsynced moves no basis). A result without a basis rests on nothing known. Stored
+    analytics and targeting's scores ask it alike."""
+    return basis is not None and not sync_stalled() and basis == visibility_basis(agency_id, purpose)
 
 
 def is_current(result: AnalyticsResult) -> bool:
-    return (
-        result.status == AnalyticsResult.Status.DONE
-        and result.basis is not None
-        and basis_current(result.agency_id, result.basis)
+    return result.status == AnalyticsResult.Status.DONE and basis_current(
+        result.agency_id, result.basis, result.parameters["purpose"]
     )
 
 
@@ -356,7 +362,7 @@ def run_analysis(result_id: int) -> str:
         try:
             # Read before the graph: a change that lands in between makes the result stale,
             # never a stale result current.
-            basis = visibility_basis(row.agency_id)
+            basis = visibility_basis(row.agency_id, row.parameters["purpose"])
             _progress(row.pk, 10)
             operation = OPERATIONS[row.operation]
             graph = operation.reads(agency_id=row.agency_id, purpose=row.parameters["purpose"])
@@ -376,6 +382,6 @@ def run_analysis(result_id: int) -> str:
             basis=basis,
             computed_at=timezone.now(),
         )
-        if basis:
+        if basis and sync_enabled():
             VisibilityChange.objects.filter(agency_id=row.agency_id, version__lt=basis).delete()
     return AnalyticsResult.Status.DONE

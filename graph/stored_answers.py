@@ -19,7 +19,6 @@ from typing import Any
 
 from graph import jobs
 from graph.models import AnalyticsResult
-from graph.outbox import sync_enabled
 from graph.selectors import Answer, ShownEntity
 from intel import selectors
 from intel.models import Category, Entity
@@ -194,11 +193,9 @@ def analysis(
     *, reader: Reader, operation: str, parameters: dict | None
 ) -> tuple[AnalyticsResult, Answer | None]:
     """The reader's agency's result of the operation: computed, or being computed (a job
-    queued when none is current). The answer is there only once it is done; without the
-    sync (the embedded default) no result stays current, and each request computes afresh."""
+    queued when none is current). The answer is there only once it is done and current."""
     row = jobs.request_analysis(
         user=reader.user, operation=operation, parameters=parameters, purpose=reader.purpose
     )
     row.refresh_from_db()
-    done = row.status == AnalyticsResult.Status.DONE and (jobs.is_current(row) or not sync_enabled())
-    return row, confirmed_result(reader, row) if done else None
+    return row, confirmed_result(reader, row) if jobs.is_current(row) else None

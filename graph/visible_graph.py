@@ -3,16 +3,19 @@
 see through a mention (with whether a visible seizure record mentions them and the date of
 the earliest visible record that does), and the links it may see. `visible_graph` builds
 all of it, for the patterns and targeting; `visible_network` only the undirected network
-with the seizures, for communities, betweenness and network risk."""
+with the seizures, for communities, betweenness and network risk. `seen_digest` sums up
+what those read, as the embedded default's basis of stored results."""
 
 from __future__ import annotations
+
+import hashlib
 
 import networkx as nx
 from django.db.models import Case, IntegerField, Max, Min, QuerySet, Value, When
 
 from graph.algorithms import EntityRow, LinkRow, build_graph, build_network
 from intel.access import PurposeAsked, access_policy
-from intel.models import Category, Link, Mention
+from intel.models import Category, Link, Mention, Record
 
 CHUNK = 5_000
 
@@ -61,3 +64,31 @@ def visible_network(*, agency_id: int, purpose: PurposeAsked) -> nx.Graph:
         ((entity, bool(seized)) for entity, seized in entities.iterator(chunk_size=CHUNK)),
         links.values_list("source_id", "target_id").iterator(chunk_size=CHUNK),
     )
+
+
+def seen_digest(*, agency_id: int, purpose: PurposeAsked) -> int:
+    """A number that changes whenever anything changes of what `agency_id` may see now for
+    `purpose` and the analytics and scores read: which records (and their content), which of
+    their mentions (naming which entity: a merge moves them) and which links (between which
+    entities). Asked of the choke point as the reads themselves ask it, so every part of the
+    rule counts (an agreement ending or losing the purpose, a redaction, a grant expiring
+    by the clock) without being spelt out again. A positive 63-bit number, kept where the
+    sync keeps its versions; equal digests of different contents are as unlikely as a
+    collision of SHA-256's first 63 bits."""
+    access = access_policy().access(agency_id=agency_id, purpose=purpose)
+    digest = hashlib.sha256()
+    for rows in (
+        Record.objects.visible_to_agency(agency_id=agency_id, purpose=purpose, access=access).values_list(
+            "pk", "content_hash", "updated_at", "category", "occurred_on"
+        ),
+        Mention.objects.visible_to_agency(agency_id=agency_id, purpose=purpose, access=access).values_list(
+            "pk", "record_id", "entity_id", "entity_type"
+        ),
+        Link.objects.visible_to_agency(agency_id=agency_id, purpose=purpose, access=access).values_list(
+            "pk", "record_id", "source_id", "target_id", "type"
+        ),
+    ):
+        digest.update(b"|")
+        for row in rows.order_by("pk").iterator(chunk_size=CHUNK):
+            digest.update(repr(row).encode())
+    return int.from_bytes(digest.digest()[:8], "big") >> 1

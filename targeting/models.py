@@ -55,7 +55,8 @@ class RiskProfile(PublicIdentity):
 
 class ScoringRun(models.Model):
     """The agency's scoring of its declarations: one row per agency, the latest run, with its
-    progress and the basis (the graph sync's version of what the agency may see) it read."""
+    progress and the basis (the graph sync's version of what the agency may see, or a digest
+    of it without the sync: `graph.jobs.visibility_basis`) it read."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

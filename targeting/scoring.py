@@ -4,10 +4,10 @@ the explanation and the basis they were read at.
 
 A score rests on the agency's graph and its partners' records, so it is kept with the
 basis (`graph.jobs.visibility_basis`: the sync's version of the last change of what the
-agency may see) read before anything else. A new seizure, a new agreement or one ending
-moves the basis, and the agency's scores are then stale until the run that
-`request_scoring` queues (the queue page asks, and so does a periodic task) replaces them
-all at once."""
+agency may see, or without the sync a digest of it) read before anything else. A new
+seizure, a new agreement or one ending moves the basis, and the agency's scores are then
+stale until the run that `request_scoring` queues (the queue page asks, and so does a
+periodic task) replaces them all at once."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def score_agency(
     """Scores all the agency's declarations with its active profile and replaces its stored
     scores at once. The basis is read first: a change that lands while this runs leaves the
     scores stale, never stale scores current."""
-    basis = visibility_basis(agency_id)
+    basis = visibility_basis(agency_id, facts.PURPOSE)
     profile = profiles.active_profile(agency_id=agency_id)
     assessed = assess(
         agency_id=agency_id,
@@ -163,14 +163,12 @@ def store(*, agency_id: int, profile: RiskProfile, basis: int | None, assessed: 
 
 
 def is_current(run: ScoringRun | None) -> bool:
-    """Done over what the agency may see now, with its active profile. Without the sync
-    there is no basis to compare, and scores are current until the profile changes or
-    someone asks for them afresh."""
+    """Done over what the agency may see now, with its active profile."""
     if run is None or run.status != ScoringRun.Status.DONE:
         return False
     if run.profile_id != profiles.active_profile(agency_id=run.agency_id).pk:
         return False
-    return basis_current(run.agency_id, run.basis)
+    return basis_current(run.agency_id, run.basis, facts.PURPOSE)
 
 
 def request_scoring(*, agency_id: int, force: bool = False) -> ScoringRun:

@@ -461,7 +461,9 @@ def test_a_stored_analysis_gone_stale_shows_nothing_it_computed_over_records_hid
 
     agreements.suspend(seizures, platform_admin(), "the partner asked")
     # What the sync's batch notes of the suspension (Neo4j itself is not asked here).
-    jobs.note_visibility_changes([scene.tax.agency.pk], (jobs.visibility_basis(scene.tax.agency.pk) or 0) + 1)
+    jobs.note_visibility_changes(
+        [scene.tax.agency.pk], jobs.visibility_basis(scene.tax.agency.pk, "investigation") + 1
+    )
     rows = AnalyticsResult.objects.filter(agency=scene.tax.agency)
     assert rows.count() == 2 and not any(jobs.is_current(row) for row in rows)
     page = client.get(f"/entities/{importer.public_id}/").content.decode()

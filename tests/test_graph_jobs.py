@@ -223,7 +223,10 @@ def test_a_stored_result_is_current_only_while_the_sync_follows(
     asked = request_analysis(user=cus.analyst, operation="communities", purpose="investigation")
     # As if its job had run.
     AnalyticsResult.objects.filter(pk=asked.pk).update(
-        status="done", progress=100, result={"communities": []}, basis=visibility_basis(cus.agency.pk)
+        status="done",
+        progress=100,
+        result={"communities": []},
+        basis=visibility_basis(cus.agency.pk, "investigation"),
     )
     row = AnalyticsResult.objects.get(pk=asked.pk)
     sent.clear()

@@ -280,13 +280,12 @@ def stored(reader: Reader, operation: str) -> tuple[AnalyticsResult | None, bool
     """The agency's stored result of an analysis, without asking for one, and whether it may
     be shown: done and current, as the API serves it (`stored_answers.analysis`). A result
     computed before the agency's visibility changed holds scores, ranks and groupings made
-    over records it may no longer see, which no confirmation of its entities takes out.
-    Without the sync (embedded) no result is ever current, and a done one is shown."""
+    over records it may no longer see, which no confirmation of its entities takes out."""
     if reader.agency_id is None:
         return None, False
     row = jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
     done = row is not None and row.status == AnalyticsResult.Status.DONE
-    return row, done and (jobs.is_current(row) or not sync_enabled())
+    return row, done and jobs.is_current(row)
 
 
 def visible_count(reader: Reader, ids: list[int]) -> int:

@@ -1,0 +1,163 @@
+"""Stored analytics and targeting scores on the embedded default (SQLite, no sync, tasks run
+in the caller): a result is served again while what the agency may see for its purpose is
+as it was, and is stale as soon as any of it changes, whatever changed it (a service, an
+analyst, the clock). Before, the workspace showed any done result, and targeting's scores
+stayed current, after the agreement they were computed under had ended.
+
+The scene (tests/workspace_scene.py): pol reads cus's shipments WS-1 and WS-2 under MOU-1
+(risk assessment and investigation); tax shares with no one."""
+
+from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from graph import jobs
+from graph.models import AnalyticsResult
+from intel.import_writing import import_file
+from intel.merging import merge_entities
+from intel.selectors import Reader
+from sharing import agreements, releases
+from targeting import scoring
+from targeting.models import ScoringRun
+from tests.sharing_helpers import platform_admin
+from tests.workspace_scene import HEADER, ROWS, build
+from workspace import selectors as workspace
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scene(tmp_path):
+    assert connection.vendor == "sqlite"
+    return build(tmp_path)
+
+
+def computed(staff, purpose: str, on_commit) -> AnalyticsResult:
+    with on_commit(execute=True):
+        row = jobs.request_analysis(user=staff.analyst, operation="communities", purpose=purpose)
+    return AnalyticsResult.objects.get(pk=row.pk)
+
+
+def shown_on_the_workspace(staff, purpose: str) -> bool:
+    return workspace.stored(Reader(staff.analyst, purpose), "communities")[1]
+
+
+def test_a_result_is_served_again_while_nothing_changed(scene, django_capture_on_commit_callbacks):
+    first = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
+    assert first.status == "done" and first.basis is not None
+    # Reading is no change: the pages and the API read (and audit) in between.
+    assert shown_on_the_workspace(scene.pol, "investigation")
+    again = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
+    assert (again.pk, again.computed_at, again.basis) == (first.pk, first.computed_at, first.basis)
+    assert jobs.is_current(again)
+
+
+def reimport_changed(scene) -> None:
+    """cus sends WS-2 again with another summary: a record pol reads changes its content."""
+    path = scene.tmp_path / "cus-again.csv"
+    path.write_text(HEADER + ROWS["cus"][1].replace(",second,", ",second amended,") + "\n")
+    import_file(path, scene.cus.agency)
+
+
+def share_another(scene) -> None:
+    """cus imports a new shipment and releases it: one more record pol reads."""
+    path = scene.tmp_path / "cus-more.csv"
+    path.write_text(HEADER + "WS-9,shipment,restricted,2026-05-01,more,Harbour Fish BV,NL,,,,,,,,\n")
+    import_file(path, scene.cus.agency)
+    record = scene.cus.agency.records.get(external_ref="WS-9")
+    releases.set_releasability(record, scene.cus.analyst, "covering")
+
+
+def merge_two(scene) -> None:
+    """cus's importer (named in WS-1 and WS-2, which pol reads) merged into pol's front."""
+    merge_entities(scene.front, scene.importer, platform_admin())
+
+
+def suspend(scene) -> None:
+    agreements.suspend(scene.mou, platform_admin(), "the partner asked")
+
+
+def past_its_end(scene) -> AbstractContextManager:
+    """The clock passes MOU-1's end: no service runs, nothing is written."""
+    return time_machine.travel(scene.mou.ends_at + timedelta(seconds=1), tick=False)
+
+
+def amended(scene, **changes) -> None:
+    amendment = agreements.amend(scene.mou, scene.cus.admin, **changes)
+    agreements.propose(amendment, scene.cus.admin)
+    for party in (scene.cus, scene.pol):
+        amendment = agreements.sign(amendment, party.admin)
+
+
+def without_investigation(scene) -> None:
+    """MOU-1 amended to risk assessment alone: pol still reads WS-1 and WS-2, but not to
+    investigate."""
+    amended(scene, purposes=["risk_assessment"])
+
+
+def phones_redacted(scene) -> None:
+    """MOU-1 amended to hide phones: pol reads WS-1 and WS-2 without the broker's phone."""
+    amended(scene, redacted_fields=["phone"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        reimport_changed,
+        share_another,
+        merge_two,
+        suspend,
+        past_its_end,
+        without_investigation,
+        phones_redacted,
+    ],
+)
+def test_any_change_of_what_the_agency_may_see_makes_it_stale(
+    scene, change, tmp_path, django_capture_on_commit_callbacks
+):
+    scene.tmp_path = tmp_path
+    row = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
+    assert jobs.is_current(row) and shown_on_the_workspace(scene.pol, "investigation")
+    with change(scene) or nullcontext():
+        row.refresh_from_db()
+        assert not jobs.is_current(row)
+        assert not shown_on_the_workspace(scene.pol, "investigation")
+        # Asked again, it is computed again over what pol may see now.
+        again = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
+        assert again.computed_at > row.computed_at and jobs.is_current(again)
+
+
+def test_a_change_for_another_purpose_leaves_the_result_current(
+    scene, tmp_path, django_capture_on_commit_callbacks
+):
+    """Amended to risk assessment alone, MOU-1 still lets pol assess risk over WS-1 and WS-2:
+    a result for that purpose rests on the same records, one for investigation does not."""
+    scene.tmp_path = tmp_path
+    assessed = computed(scene.pol, "risk_assessment", django_capture_on_commit_callbacks)
+    investigated = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
+    without_investigation(scene)
+    assert jobs.is_current(AnalyticsResult.objects.get(pk=assessed.pk))
+    assert not jobs.is_current(AnalyticsResult.objects.get(pk=investigated.pk))
+
+
+def test_another_agencys_change_leaves_it_current(scene, tmp_path, django_capture_on_commit_callbacks):
+    """tax shares with no one: its own new record changes nothing pol may see."""
+    row = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
+    path = tmp_path / "tax-more.csv"
+    path.write_text(HEADER + "TX-9,shipment,restricted,2026-05-02,tax,Tax Only Importer BV,NL,,,,,,,,\n")
+    import_file(path, scene.tax.agency)
+    assert jobs.is_current(AnalyticsResult.objects.get(pk=row.pk))
+
+
+def test_targeting_scores_go_stale_when_the_agreement_ends(scene, django_capture_on_commit_callbacks):
+    """pol's scores read cus's shipments for risk assessment; once MOU-1 is suspended they
+    rest on records pol may not read, and are current no more until scored again."""
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring.request_scoring(agency_id=scene.pol.agency.pk)
+    run = ScoringRun.objects.get(agency=scene.pol.agency)
+    assert run.status == "done" and scoring.is_current(run)
+    suspend(scene)
+    assert not scoring.is_current(run)

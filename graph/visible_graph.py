@@ -68,19 +68,26 @@ def visible_network(*, agency_id: int, purpose: PurposeAsked) -> nx.Graph:
 
 def seen_digest(*, agency_id: int, purpose: PurposeAsked) -> int:
     """A number that changes whenever anything changes of what `agency_id` may see now for
-    `purpose` and the analytics and scores read: which records (and their content), which of
-    their mentions (naming which entity: a merge moves them) and which links (between which
-    entities). Asked of the choke point as the reads themselves ask it, so every part of the
-    rule counts (an agreement ending or losing the purpose, a redaction, a grant expiring
-    by the clock) without being spelt out again. A positive 63-bit number, kept where the
-    sync keeps its versions; equal digests of different contents are as unlikely as a
-    collision of SHA-256's first 63 bits."""
-    access = access_policy().access(agency_id=agency_id, purpose=purpose)
+    `purpose` and the analytics and scores read: which records (their content, and what of
+    another agency's is redacted for it, which targeting's partner statements leave out),
+    which of their mentions (naming which entity: a merge moves them) and which links
+    (between which entities). Asked of the choke point as the reads themselves ask it, so
+    every part of the rule counts (an agreement ending or losing the purpose, a redaction,
+    a grant expiring by the clock) without being spelt out again. A positive 63-bit number,
+    kept where the sync keeps its versions; equal digests of different contents are as
+    unlikely as a collision of SHA-256's first 63 bits."""
+    policy = access_policy()
+    access = policy.access(agency_id=agency_id, purpose=purpose)
+    records = policy.annotate_holding(
+        Record.objects.visible_to_agency(agency_id=agency_id, purpose=purpose, access=access),
+        agency_id=agency_id,
+        access=access,
+    ).only("pk", "owner_id", "content_hash", "updated_at", "category", "occurred_on")
     digest = hashlib.sha256()
+    for record in records.order_by("pk").iterator(chunk_size=CHUNK):
+        held = (record.content_hash, record.updated_at, record.category, record.occurred_on)
+        digest.update(repr((record.pk, *held, access.redacted_for(record))).encode())
     for rows in (
-        Record.objects.visible_to_agency(agency_id=agency_id, purpose=purpose, access=access).values_list(
-            "pk", "content_hash", "updated_at", "category", "occurred_on"
-        ),
         Mention.objects.visible_to_agency(agency_id=agency_id, purpose=purpose, access=access).values_list(
             "pk", "record_id", "entity_id", "entity_type"
         ),

@@ -7,8 +7,9 @@ stayed current, after the agreement they were computed under had ended.
 The scene (tests/workspace_scene.py): pol reads cus's shipments WS-1 and WS-2 under MOU-1
 (risk assessment and investigation); tax shares with no one."""
 
+import json
 from contextlib import AbstractContextManager, nullcontext
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
@@ -22,7 +23,7 @@ from intel.selectors import Reader
 from sharing import agreements, releases
 from targeting import scoring
 from targeting.models import ScoringRun
-from tests.sharing_helpers import platform_admin
+from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.workspace_scene import HEADER, ROWS, build
 from workspace import selectors as workspace
 
@@ -160,4 +161,42 @@ def test_targeting_scores_go_stale_when_the_agreement_ends(scene, django_capture
     run = ScoringRun.objects.get(agency=scene.pol.agency)
     assert run.status == "done" and scoring.is_current(run)
     suspend(scene)
+    assert not scoring.is_current(run)
+
+
+def test_a_detail_redacted_since_makes_the_scores_stale(tmp_path, django_capture_on_commit_callbacks):
+    """tax's declaration TAX-VAT-1 of cus's consignment states twice cus's value: cus's
+    score rests on the mismatch. Once the agreement redacts the declared value, cus still
+    reads TAX-VAT-1 but not its value, and a score resting on it is current no more."""
+    cus, tax = staff("cus"), staff("tax", kind="tax")
+    mou = in_force(
+        (tax, True, False), (cus, False, True), categories=("shipment",), purposes=("risk_assessment",)
+    )
+    day = (date.today() - timedelta(days=2)).isoformat()
+    declared = {
+        "category": "shipment",
+        "occurred_on": day,
+        "consignment_ref": "6NL812345678-0021",
+        "importer": {"name": "Harbourline Fresh B.V.", "country": "NL", "reg_no": "NL004495445B01"},
+        "declared_value": "18400",
+        "currency": "EUR",
+    }
+    for owner, row in (
+        (
+            tax,
+            {**declared, "external_ref": "TAX-VAT-1", "declared_value": "36800", "releasability": "covering"},
+        ),
+        (cus, {**declared, "external_ref": "CUS-1"}),
+    ):
+        path = tmp_path / f"{owner.agency.code}.jsonl"
+        path.write_text(json.dumps(row) + "\n")
+        import_file(path, owner.agency, user=owner.liaison)
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring.request_scoring(agency_id=cus.agency.pk)
+    run = ScoringRun.objects.get(agency=cus.agency)
+    assert scoring.is_current(run)
+    amendment = agreements.amend(mou, tax.admin, redacted_fields=["details.declared_value"])
+    agreements.propose(amendment, tax.admin)
+    for party in (tax, cus):
+        amendment = agreements.sign(amendment, party.admin)
     assert not scoring.is_current(run)

@@ -196,9 +196,12 @@ def record_with_contents(reader: Reader, *, among: Sequence[int] | None = None) 
     mentions, links = visible_mentions(reader), visible_links(reader)
     if among is not None:
         mentions, links = mentions.of_records(among), links.of_records(among)
+    # In the order the record's rows were written: unordered, a join could list them in the
+    # order of their entities, which tells what another agency named first (intel.views).
+    mentions, links = mentions.select_related("entity"), links.select_related("source", "target")
     return visible_records(reader).prefetch_related(
-        Prefetch("mentions", queryset=mentions.select_related("entity"), to_attr="visible_mentions"),
-        Prefetch("links", queryset=links.select_related("source", "target"), to_attr="visible_links"),
+        Prefetch("mentions", queryset=mentions.order_by("pk"), to_attr="visible_mentions"),
+        Prefetch("links", queryset=links.order_by("pk"), to_attr="visible_links"),
     )
 
 

@@ -253,7 +253,12 @@ def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGrou
             links.values("type", other)
             .annotate(records=Count("record", distinct=True))
             .annotate(
-                rank=Window(RowNumber(), partition_by=[F("type")], order_by=[F("records").desc(), F(other)])
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("type")],
+                    # Ties by public id, not by age (intel.views.ENTITY_ORDER).
+                    order_by=[F("records").desc(), F(f"{other.removesuffix('_id')}__public_id")],
+                )
             )
             .filter(rank__lte=NEIGHBOURS_PER_GROUP)
         )

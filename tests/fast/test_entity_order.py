@@ -1,0 +1,47 @@
+"""An entity is shared by every agency whose records name it. Listed in the order entities
+were written, one that another agency's records had named first came before those the
+reader's own import had just made: the reader learned that an agency it may not see holds
+that phone. Entities are listed by public id (random) and a record's mentions and links in
+the order its row stated them, whoever named the entities first.
+
+aaa (no agreement with bbb) may hold the phone bbb's file names; bbb imports its file over
+the API, as a user uploads it, on the embedded default."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from intel.import_writing import import_file
+from intel.models import Record
+from tests.sharing_helpers import staff
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "external_ref,category,occurred_on,importer_name,importer_country,importer_phone,vessel_imo\n"
+PHONE = "+31 10 555 0199"
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["aaa-holds-the-phone", "no-one-else"])
+def test_the_order_of_entities_tells_nothing_of_who_named_them_first(
+    tmp_path, held, django_capture_on_commit_callbacks
+):
+    aaa, bbb = staff("aaa"), staff("bbb", kind="police")
+    if held:
+        path = tmp_path / "aaa.csv"
+        path.write_text(HEADER + f"A-1,shipment,2026-03-01,Other Co,DE,{PHONE},\n")
+        import_file(path, aaa.agency, user=aaa.analyst)
+    rows = f"B-1,shipment,2026-03-02,Zeta Co,DE,{PHONE},9074729\nB-2,shipment,2026-03-03,Yotta Co,DE,,\n"
+    client = bbb.client(purpose="investigation")
+    upload = SimpleUploadedFile("b.csv", (HEADER + rows).encode(), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/api/imports/", {"file": upload}, format="multipart").status_code == 202
+
+    for url in ("/api/entities/", "/api/search/?q=co", "/api/entities/?page_size=2"):
+        ids = [entity["id"] for entity in client.get(url).json()["results"]]
+        assert ids == sorted(ids), url
+    listed = {entity["id"] for entity in client.get("/api/entities/").json()["results"]}
+    assert len(listed) == 6  # two shipments, two companies, the phone, the vessel
+
+    record = Record.objects.get(external_ref="B-1")
+    detail = client.get(f"/api/records/{record.public_id}/").json()
+    # As the row states them: its consignment, the importer, the importer's phone, the vessel.
+    assert [mention["role"] for mention in detail["mentions"]] == ["shipment", "importer", "phone", "vessel"]

@@ -270,7 +270,7 @@ def test_the_search_page_counts_to_the_limit_and_says_where_it_stopped(scene, se
     assert counted(html) == [("Company", "1"), ("Address", "1")]
     assert "At least" not in html and "The search stopped" not in html
     settings.ENTITY_COUNT_LIMIT = 1
-    first = min((scene.broker, scene.entity("WS-1", "address")), key=lambda entity: entity.pk)
+    first = min((scene.broker, scene.entity("WS-1", "address")), key=lambda entity: str(entity.public_id))
     html = page(client, "/search/?q=quay")
     assert counted(html) == [({"company": "Company", "address": "Address"}[first.type], "1+")]
     assert set(ENTITY_LINK.findall(html)) == {str(first.public_id)}

@@ -45,3 +45,27 @@ def test_the_order_of_entities_tells_nothing_of_who_named_them_first(
     detail = client.get(f"/api/records/{record.public_id}/").json()
     # As the row states them: its consignment, the importer, the importer's phone, the vessel.
     assert [mention["role"] for mention in detail["mentions"]] == ["shipment", "importer", "phone", "vessel"]
+
+
+def test_the_search_page_past_its_count_shows_the_first_entities_by_public_id(tmp_path, settings):
+    """The search page counts ENTITY_COUNT_LIMIT entities and shows those: walked by age,
+    a company aaa had named first was among them ahead of bbb's own."""
+    from intel.models import Entity
+    from intel.selectors import Reader
+    from workspace.selectors import search
+
+    aaa, bbb = staff("aaa"), staff("bbb", kind="police")
+    names = ["Alpha Trade", "Bravo Trade", "Charlie Trade", "Delta Trade", "Echo Trade", "Zulu Trade"]
+    path = tmp_path / "aaa.csv"
+    path.write_text(HEADER + "A-1,shipment,2026-03-01,Zulu Trade,DE,,\n")
+    import_file(path, aaa.agency, user=aaa.analyst)
+    path = tmp_path / "bbb.csv"
+    rows = "".join(f"B-{n},shipment,2026-03-02,{name},DE,,\n" for n, name in enumerate(names))
+    path.write_text(HEADER + rows)
+    import_file(path, bbb.agency, user=bbb.analyst)
+    settings.ENTITY_COUNT_LIMIT = 3
+    found = search(Reader(bbb.analyst, "investigation"), "trade")
+    shown = [str(entity.public_id) for group in found.groups for entity in group.entities]
+    companies = Entity.objects.filter(type="company", mentions__record__owner=bbb.agency).distinct()
+    assert len(companies) == len(names)
+    assert shown == sorted(str(entity.public_id) for entity in companies)[:3]

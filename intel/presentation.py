@@ -92,13 +92,19 @@ def offered_candidates(
     `offered_score` and the evidence those mentions and `contacts` (from
     `selectors.visible_contacts`) give as `offered_evidence`. The stored score and evidence
     came from every agency's records: a pair only hidden records make alike is not offered,
-    and nothing shown tells what hidden records say of them."""
+    and nothing shown tells what hidden records say of them.
+
+    The two sides are shown in the order of their public ids (`shown_a`, `shown_b`), and ties
+    of score broken by the candidate's: stored, the first side is the older entity, and an
+    entity another agency had named first came first, which told the reader that an agency
+    it may not see holds it (intel.views.ENTITY_ORDER)."""
     contacts = contacts or {}
     offered = []
     for candidate in candidates:
-        a, b = candidate.entity_a, candidate.entity_b
+        a, b = sorted((candidate.entity_a, candidate.entity_b), key=lambda entity: str(entity.public_id))
         score = offered_score(names_a=entity_names(a), names_b=entity_names(b))
         if score is not None:
+            candidate.shown_a, candidate.shown_b = a, b
             candidate.offered_score = score
             candidate.offered_evidence = candidate_evidence(
                 names_a=_fingerprints(a),
@@ -107,7 +113,7 @@ def offered_candidates(
                 facts_b=_facts(b, contacts),
             )
             offered.append(candidate)
-    return sorted(offered, key=lambda candidate: (-candidate.offered_score, candidate.pk))
+    return sorted(offered, key=lambda candidate: (-candidate.offered_score, str(candidate.public_id)))
 
 
 def _fingerprints(entity: Entity) -> set[str]:

@@ -233,8 +233,9 @@ class ImportUploadSerializer(serializers.Serializer):
 
 
 class CandidateSerializer(PublicSerializer):
-    entity_a = EntitySerializer(read_only=True)
-    entity_b = EntitySerializer(read_only=True)
+    # The sides in the order presentation.offered_candidates shows them, not as stored.
+    entity_a = EntitySerializer(source="shown_a", read_only=True)
+    entity_b = EntitySerializer(source="shown_b", read_only=True)
     # The score the caller's own visible names give the pair, never the stored one, which
     # every agency's names made.
     score = serializers.FloatField(source="offered_score", read_only=True)

@@ -353,7 +353,7 @@ class CandidateViewSet(ReadingViewSet, mixins.ListModelMixin):
         candidate = self.get_object()
         choice = MergeRequestSerializer(data=request.data)
         choice.is_valid(raise_exception=True)
-        survivor, merged = candidate.entity_a, candidate.entity_b
+        survivor, merged = candidate.shown_a, candidate.shown_b
         if choice.validated_data["survivor"] == "b":
             survivor, merged = merged, survivor
         try:

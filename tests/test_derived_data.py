@@ -74,7 +74,7 @@ def offered(client) -> dict[tuple[str, str], float]:
 
 
 def pair(a: Entity, b: Entity) -> tuple[str, str]:
-    first, second = sorted((a, b), key=lambda entity: entity.pk)
+    first, second = sorted((a, b), key=lambda entity: str(entity.public_id))
     return (str(first.public_id), str(second.public_id))
 
 

@@ -97,7 +97,7 @@ def offered_candidates(
     The two sides are shown in the order of their public ids (`shown_a`, `shown_b`), and ties
     of score broken by the candidate's: stored, the first side is the older entity, and an
     entity another agency had named first came first, which told the reader that an agency
-    it may not see holds it (intel.views.ENTITY_ORDER)."""
+    it may not see holds it (`intel.selectors.ENTITY_ORDER`)."""
     contacts = contacts or {}
     offered = []
     for candidate in candidates:

@@ -189,6 +189,13 @@ def held_records(reader: Reader) -> QuerySet[Record]:
     return Record.objects.visible_to(reader.user)
 
 
+# Entities are listed by their public ids, which are random: an entity is shared by every
+# agency whose records name it, and listed in the order they were written, one that another
+# agency's records had named first came before those the reader's own import had just made,
+# which told the reader that an agency it may not see holds that phone or that vessel.
+ENTITY_ORDER = ("public_id", "id")
+
+
 def record_with_contents(reader: Reader, *, among: Sequence[int] | None = None) -> QuerySet[Record]:
     """Visible records with their visible mentions and links prefetched; `among`: the ids of
     the records that will be fetched, when known (a chunk of an export), named to the
@@ -197,7 +204,7 @@ def record_with_contents(reader: Reader, *, among: Sequence[int] | None = None) 
     if among is not None:
         mentions, links = mentions.of_records(among), links.of_records(among)
     # In the order the record's rows were written: unordered, a join could list them in the
-    # order of their entities, which tells what another agency named first (intel.views).
+    # order of their entities, which tells what another agency named first (ENTITY_ORDER).
     mentions, links = mentions.select_related("entity"), links.select_related("source", "target")
     return visible_records(reader).prefetch_related(
         Prefetch("mentions", queryset=mentions.order_by("pk"), to_attr="visible_mentions"),

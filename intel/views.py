@@ -205,7 +205,7 @@ class EntityViewSet(ReadingViewSet, mixins.ListModelMixin):
     selector_by_action = {"list": selectors.listed_entities}
 
     def narrow(self, queryset):
-        return queryset.order_by(*ENTITY_ORDER)
+        return queryset.order_by(*selectors.ENTITY_ORDER)
 
     def get_serializer_class(self):
         return EntityDetailSerializer if self.action == "retrieve" else EntitySerializer
@@ -213,12 +213,6 @@ class EntityViewSet(ReadingViewSet, mixins.ListModelMixin):
     def records_shown(self, entities):
         return mentions_shown(entities)
 
-
-# Entities are listed by their public ids, which are random: an entity is shared by every
-# agency whose records name it, and listed in the order they were written, one that another
-# agency's records had named first came before those the reader's own import had just made,
-# which told the reader that an agency it may not see holds that phone or that vessel.
-ENTITY_ORDER = ("public_id", "id")
 
 LINK_SHOWN_FIELDS = (
     "public_id",
@@ -262,7 +256,7 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
         # Not a filter of the selector's entities but those a visible mention names with the
         # query: a subset of them (that mention is what makes an entity visible), without
         # asking the rule of each entity twice.
-        return selectors.search_entities(self.reader, query).order_by(*ENTITY_ORDER)
+        return selectors.search_entities(self.reader, query).order_by(*selectors.ENTITY_ORDER)
 
     def reads_limited(self) -> AbstractContextManager:
         return selectors.search_time_limited()

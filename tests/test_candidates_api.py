@@ -108,8 +108,11 @@ def test_a_candidate_shows_the_evidence_of_the_callers_own_records(scene):
     visible.save()
 
     shown = api.get(f"/api/candidates/{visible.public_id}/").json()
+    # The closest names, side a's first: the sides go by public id.
+    names = {entities[0].pk: "acme ltd trading", entities[1].pk: "acme ltd tradng"}
+    sides = sorted(entities[:2], key=lambda entity: str(entity.public_id))
     assert shown["evidence"] == {
-        "names": ["acme ltd trading", "acme ltd tradng"],
+        "names": [names[entity.pk] for entity in sides],
         # "acme trading" against "acme tradng" once the legal form's word is dropped.
         "score_parts": {"name": shown["score"], "name_without_legal_forms": 95.7},
         "shared": {"phone": [str(phone.public_id)]},

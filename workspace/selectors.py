@@ -144,13 +144,13 @@ def search(reader: Reader, query: str) -> Found:
     ("010 555 0199" finds +31105550199). The first ENTITY_COUNT_LIMIT entities found are
     counted, in one walk that stops there: counted per type to the end, a common word walked
     every entity of each type it is rare in, for seconds at a million records. The walk goes
-    by public id, as the API lists entities (intel.views.ENTITY_ORDER): by age, which of them
+    by public id, as the API lists entities (`selectors.ENTITY_ORDER`): by age, which of them
     came first told the reader that another agency had named one of them before."""
     found = selectors.search_entities(reader, query)
     if PHONE_LIKE.fullmatch(query):
         found = found | selectors.search_entities(reader, re.sub(r"\D", "", query))
     limit = settings.ENTITY_COUNT_LIMIT
-    hits = list(found.order_by("public_id", "pk").values_list("pk", "type")[: limit + 1])
+    hits = list(found.order_by(*selectors.ENTITY_ORDER).values_list("pk", "type")[: limit + 1])
     more = len(hits) > limit
     found_of_type: dict[str, list[int]] = defaultdict(list)
     for pk, entity_type in hits[:limit]:
@@ -258,7 +258,7 @@ def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGrou
                 rank=Window(
                     RowNumber(),
                     partition_by=[F("type")],
-                    # Ties by public id, not by age (intel.views.ENTITY_ORDER).
+                    # Ties by public id, not by age (`selectors.ENTITY_ORDER`).
                     order_by=[F("records").desc(), F(f"{other.removesuffix('_id')}__public_id")],
                 )
             )

@@ -213,7 +213,9 @@ def basis_current(agency_id: int, basis: int | None, purpose: PurposeAsked) -> b
     see: its basis has not moved since, and the sync has not stalled (a change waiting
     unsynced moves no basis). A result without a basis rests on nothing known. Stored
     analytics and targeting's scores ask it alike."""
-    return basis is not None and not sync_stalled() and basis == visibility_basis(agency_id, purpose)
+    # The basis first: with the sync it is one read, and a result it already rules out needs
+    # no look at the outbox; without the sync nothing stalls.
+    return basis is not None and basis == visibility_basis(agency_id, purpose) and not sync_stalled()
 
 
 def is_current(result: AnalyticsResult) -> bool:

@@ -20,8 +20,13 @@ every ring that uses them into one community with their other clients, and a wal
 seizures spends itself on them and on whatever is busiest. Betweenness stays unweighted: the
 count of shortest paths through an entity is what the operation promises.
 
-Every answer is deterministic: nodes and edges enter the undirected graph in id order (the
-seeded algorithms draw from that order), and every list is sorted with ties broken by id.
+Every answer is deterministic, and its order tells nothing of when an entity was made: the
+builders rank the nodes by their `order` (the jobs give each entity's public id, random), nodes
+and edges enter every graph in rank order (the seeded algorithms draw from that order), and
+every list is sorted with ties broken by rank (`ranked`). An entity's internal id grows with
+its age, and an entity another agency named first is older than those the viewer's own
+records made: ordered by id, equal communities, ranks and paths told the viewer which of its
+entities records it may not see name.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class EntityRow:
     type: str
     seized: bool = False
     first_seen: date | None = None
+    # What ties between entities are broken by (with the id after it): the public id.
+    order: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,49 +75,71 @@ class LinkRow:
     record: int
 
 
+def _ranks(keyed: Iterable[tuple[str, int]]) -> dict[int, int]:
+    """Each entity's place among (order, id) pairs sorted."""
+    return {entity: place for place, (_, entity) in enumerate(sorted(keyed))}
+
+
+def ranked(graph: nx.Graph, nodes: Iterable[int]) -> list[int]:
+    """`nodes` of a graph the builders made in rank order: the order of every list and the
+    tie-break of every ranking."""
+    return sorted(nodes, key=graph.graph["rank"].__getitem__)
+
+
+def _ranked_pairs(rank: dict[int, int], pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Each undirected pair once, lower rank first, in rank order: loops and repeats dropped."""
+    oriented = {(s, t) if rank[s] < rank[t] else (t, s) for s, t in pairs if s != t}
+    return sorted(oriented, key=lambda pair: (rank[pair[0]], rank[pair[1]]))
+
+
 def build_graph(entities: Iterable[EntityRow], links: Iterable[LinkRow]) -> nx.MultiDiGraph:
     """The viewer's graph from the rows of what it may see. A link whose ends are not among
     the entities is left out: an entity the viewer may not see brings no edge with it."""
-    graph = nx.MultiDiGraph()
-    for entity in sorted(entities, key=lambda e: e.id):
+    entities = list(entities)
+    rank = _ranks((entity.order, entity.id) for entity in entities)
+    graph = nx.MultiDiGraph(rank=rank)
+    for entity in sorted(entities, key=lambda e: rank[e.id]):
         graph.add_node(entity.id, type=entity.type, seized=entity.seized, first_seen=entity.first_seen)
     records: defaultdict[tuple[int, int, str], set[int]] = defaultdict(set)
     for link in links:
-        if link.source in graph and link.target in graph:
+        if link.source in rank and link.target in rank:
             records[(link.source, link.target, link.type)].add(link.record)
-    for (source, target, type_), ids in sorted(records.items()):
+    for (source, target, type_), ids in sorted(
+        records.items(), key=lambda item: (rank[item[0][0]], rank[item[0][1]], item[0][2])
+    ):
         graph.add_edge(source, target, key=type_, records=tuple(sorted(ids)))
     return graph
 
 
-def build_network(entities: Iterable[tuple[int, bool]], links: Iterable[tuple[int, int]]) -> nx.Graph:
-    """The viewer's network from (entity, seized) rows and the (source, target) ends of the
-    links it may see: `undirected(build_graph(...))`, each node with its `seized`, and nothing
-    of the links' direction, types or records: all that communities, betweenness and network
-    risk read, without the time and memory of gathering each link's records into a directed
-    graph only to fold it again. A link whose ends are not both among the entities is left
-    out, as `build_graph` leaves it out."""
-    seized = dict(entities)
-    network = nx.Graph()
-    network.add_nodes_from((node, {"seized": seized[node]}) for node in sorted(seized))
-    network.add_edges_from(
-        sorted({(min(s, t), max(s, t)) for s, t in links if s != t and s in seized and t in seized})
-    )
+def build_network(entities: Iterable[tuple[int, bool, str]], links: Iterable[tuple[int, int]]) -> nx.Graph:
+    """The viewer's network from (entity, seized, order) rows and the (source, target) ends of
+    the links it may see: `undirected(build_graph(...))`, each node with its `seized`, and
+    nothing of the links' direction, types or records: all that communities, betweenness and
+    network risk read, without the time and memory of gathering each link's records into a
+    directed graph only to fold it again. A link whose ends are not both among the entities
+    is left out, as `build_graph` leaves it out."""
+    seized, keyed = {}, []
+    for entity, is_seized, order in entities:
+        seized[entity] = is_seized
+        keyed.append((order, entity))
+    rank = _ranks(keyed)
+    network = nx.Graph(rank=rank)
+    network.add_nodes_from((node, {"seized": seized[node]}) for node in sorted(rank, key=rank.__getitem__))
+    network.add_edges_from(_ranked_pairs(rank, ((s, t) for s, t in links if s in rank and t in rank)))
     return network
 
 
 def undirected(graph: nx.Graph, members: Iterable[int] | None = None) -> nx.Graph:
     """The simple undirected graph of `graph` (a `build_graph` graph or a `build_network`
-    network; or of the subgraph on `members`), nodes and edges added in id order so that
+    network; or of the subgraph on `members`), nodes and edges added in rank order so that
     seeded algorithms give the same answer every run. A new graph, which the weights of
     `community_ties` and `walk_ties` may be written to."""
-    nodes = sorted(graph if members is None else set(members) & set(graph))
+    rank = graph.graph["rank"]
+    nodes = ranked(graph, graph if members is None else set(members) & set(graph))
     keep = set(nodes)
-    simple = nx.Graph()
+    simple = nx.Graph(rank=rank)
     simple.add_nodes_from(nodes)
-    simple.add_edges_from(
-        sorted({(min(s, t), max(s, t)) for s, t in graph.edges() if s != t and s in keep and t in keep})
-    )
+    simple.add_edges_from(_ranked_pairs(rank, ((s, t) for s, t in graph.edges() if s in keep and t in keep)))
     return simple
 
 
@@ -137,12 +166,12 @@ def walk_ties(simple: nx.Graph) -> nx.Graph:
 
 
 def _strengths(simple: nx.Graph) -> dict[int, float]:
-    """Each node's total link weight, summed in the graph's (id) order."""
+    """Each node's total link weight, summed in the graph's (rank) order."""
     return {node: sum(simple[node][neighbour]["weight"] for neighbour in simple[node]) for node in simple}
 
 
 def seeds(graph: nx.Graph) -> list[int]:
-    return sorted(node for node, seized in graph.nodes(data="seized") if seized)
+    return ranked(graph, (node for node, seized in graph.nodes(data="seized") if seized))
 
 
 # --- communities ------------------------------------------------------------------------
@@ -163,8 +192,8 @@ def communities(
     seeded: networkx's Louvain (the reference), or igraph's Leiden (`engine="igraph"`: as good
     a partition or better, in a fraction of the time on a large graph, but not the same
     partition). Numbered from 0 by size, then by how many members appear in seizures, both
-    descending, then by smallest member; members in id order. An isolated entity is a
-    community of its own."""
+    descending, then by the rank of its first member; members in rank order. An isolated
+    entity is a community of its own."""
     simple = community_ties(undirected(graph))
     if not simple:
         return []
@@ -175,9 +204,10 @@ def communities(
     else:
         raise ValueError(f"unknown engine {engine!r}")
     seized = set(seeds(graph))
+    rank = graph.graph["rank"]
     ordered = sorted(
-        (tuple(sorted(members)) for members in found),
-        key=lambda members: (-len(members), -len(seized.intersection(members)), members[0]),
+        (tuple(ranked(graph, members)) for members in found),
+        key=lambda members: (-len(members), -len(seized.intersection(members)), rank[members[0]]),
     )
     return [
         Community(id=index, size=len(members), seizures=len(seized.intersection(members)), members=members)
@@ -241,12 +271,13 @@ def betweenness(
 ) -> Betweenness:
     """Normalized betweenness centrality over the whole graph or the subgraph of `members`
     (a community): exact up to `exact_max_nodes` nodes, else estimated from `samples` source
-    nodes drawn with the seed. The `limit` highest, score descending, ties by id."""
+    nodes drawn with the seed. The `limit` highest, score descending, ties by rank."""
     simple = undirected(graph, members)
     exact = simple.number_of_nodes() <= exact_max_nodes
     k = None if exact else max(2, min(samples, simple.number_of_nodes()))
     scores = _normalized_betweenness(simple, k=k, seed=seed)
-    ranking = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    rank = graph.graph["rank"]
+    ranking = sorted(scores.items(), key=lambda item: (-item[1], rank[item[0]]))[:limit]
     return Betweenness(
         exact=exact,
         samples=k,
@@ -373,7 +404,7 @@ def network_risk(
     alpha: float = PAGERANK_ALPHA,
 ) -> NetworkRisk:
     """The `risk_walk`'s ranking of the entities reached other than the seeds (score
-    descending, ties by id), each of the `limit` highest with the `paths_per_entity`
+    descending, ties by rank), each of the `limit` highest with the `paths_per_entity`
     shortest paths from a seed that contribute most: a path's share of the walk is the
     seed's weight times, for every step, alpha times the probability that the walk takes
     that step."""
@@ -381,9 +412,10 @@ def network_risk(
     if walk is None:
         return NetworkRisk(seeds=(), scored=0)
     seed_set = set(walk.seeds)
+    rank = graph.graph["rank"]
     scored = sorted(
         ((node, score) for node, score in walk.scores.items() if node not in seed_set),
-        key=lambda item: (-item[1], item[0]),
+        key=lambda item: (-item[1], rank[item[0]]),
     )
     predecessors, _ = shortest_path_dag(walk.simple, list(walk.seeds))
     ranking = [
@@ -412,16 +444,17 @@ def contributing_paths(
         for step, following in pairwise(path):
             contribution *= alpha * walk.simple[step][following]["weight"] / walk.strength[step]
         candidates.append(RiskPath(entities=path, contribution=contribution))
-    candidates.sort(key=lambda p: (-p.contribution, p.entities))
+    rank = walk.simple.graph["rank"]
+    candidates.sort(key=lambda p: (-p.contribution, [rank[node] for node in p.entities]))
     return tuple(candidates[:limit])
 
 
 def shortest_path_dag(simple: nx.Graph, sources: list[int]) -> tuple[dict[int, list[int]], dict[int, int]]:
     """Breadth-first from every source at once: each node's distance to the nearest source
-    and its predecessors on shortest paths from one (in id order)."""
+    and its predecessors on shortest paths from one (in rank order)."""
     distance = dict.fromkeys(sources, 0)
     predecessors: dict[int, list[int]] = {node: [] for node in sources}
-    frontier = sorted(sources)
+    frontier = ranked(simple, sources)
     while frontier:
         following: set[int] = set()
         for node in frontier:
@@ -432,14 +465,14 @@ def shortest_path_dag(simple: nx.Graph, sources: list[int]) -> tuple[dict[int, l
                         predecessors[neighbour] = []
                         following.add(neighbour)
                     predecessors[neighbour].append(node)
-        frontier = sorted(following)
+        frontier = ranked(simple, following)
     for listed in predecessors.values():
-        listed.sort()
+        listed.sort(key=simple.graph["rank"].__getitem__)
     return predecessors, distance
 
 
 def paths_back(predecessors: dict[int, list[int]], node: int) -> Iterable[tuple[int, ...]]:
-    """The shortest paths from a source to `node`, source first, in id order of the steps
+    """The shortest paths from a source to `node`, source first, in rank order of the steps
     back from `node`, lazily (there may be very many)."""
     stack: list[tuple[int, tuple[int, ...]]] = [(node, (node,))]
     while stack:
@@ -465,7 +498,7 @@ def _importers_of(graph: nx.MultiDiGraph, shipments: Iterable[int]) -> set[int]:
 
 
 def _nodes_of_type(graph: nx.MultiDiGraph, type_: str) -> list[int]:
-    return sorted(node for node, kind in graph.nodes(data="type") if kind == type_)
+    return ranked(graph, (node for node, kind in graph.nodes(data="type") if kind == type_))
 
 
 def companies_at_seized_addresses(graph: nx.MultiDiGraph) -> list[dict]:
@@ -479,23 +512,25 @@ def companies_at_seized_addresses(graph: nx.MultiDiGraph) -> list[dict]:
             if graph.nodes[c]["type"] == "company"
         }
         seized = {c for c in registered if graph.nodes[c]["seized"]}
-        for company in sorted(registered):
-            others = sorted(seized - {company})
+        for company in ranked(graph, registered):
+            others = ranked(graph, seized - {company})
             if others:
                 found.append({"company": company, "address": address, "seized_companies": others})
-    return sorted(found, key=lambda row: (row["company"], row["address"]))
+    rank = graph.graph["rank"]
+    return sorted(found, key=lambda row: (rank[row["company"]], rank[row["address"]]))
 
 
 def vessels_carrying_for_seized_importers(graph: nx.MultiDiGraph, *, min_importers: int = 2) -> list[dict]:
     """Vessels that carried shipments of at least `min_importers` distinct importers named
-    in seizures: most such importers first, ties by vessel id."""
+    in seizures: most such importers first, ties by the vessel's rank."""
     found = []
     for vessel in _nodes_of_type(graph, "vessel"):
         shipments = _ends(graph, vessel, ("CARRIED_BY",), outgoing=False)
-        importers = sorted(i for i in _importers_of(graph, shipments) if graph.nodes[i]["seized"])
+        importers = ranked(graph, (i for i in _importers_of(graph, shipments) if graph.nodes[i]["seized"]))
         if len(importers) >= min_importers:
             found.append({"vessel": vessel, "importers": importers})
-    return sorted(found, key=lambda row: (-len(row["importers"]), row["vessel"]))
+    # Sorted in rank order already: the stable sort keeps it among equals.
+    return sorted(found, key=lambda row: -len(row["importers"]))
 
 
 def new_importers_with_seized_brokers(graph: nx.MultiDiGraph, *, today: date, days: int = 90) -> list[dict]:
@@ -503,13 +538,13 @@ def new_importers_with_seized_brokers(graph: nx.MultiDiGraph, *, today: date, da
     used, on some shipment, a broker named in a seizure."""
     since = today - timedelta(days=days)
     found = []
-    for node in sorted(graph):
+    for node in ranked(graph, graph):
         shipments = _ends(graph, node, IMPORTER_LINKS, outgoing=False)
         first_seen = graph.nodes[node]["first_seen"]
         if not shipments or first_seen is None or not since <= first_seen <= today:
             continue
         brokers = set().union(*(_ends(graph, s, ("BROKERED_BY",), outgoing=True) for s in shipments))
-        seized = sorted(b for b in brokers if graph.nodes[b]["seized"])
+        seized = ranked(graph, (b for b in brokers if graph.nodes[b]["seized"]))
         if seized:
             found.append({"importer": node, "first_seen": first_seen.isoformat(), "brokers": seized})
     return found
@@ -518,13 +553,13 @@ def new_importers_with_seized_brokers(graph: nx.MultiDiGraph, *, today: date, da
 def containers_across_unrelated_importers(graph: nx.MultiDiGraph) -> list[dict]:
     """Containers that shipments of two or more importers used, where some two of those
     importers have no registered address in common: each with its importers and those
-    pairs. Most importers first, ties by container id."""
+    pairs. Most importers first, ties by the container's rank."""
     found = []
     for container in _nodes_of_type(graph, "container"):
         shipments = _ends(graph, container, CONTAINER_LINKS, outgoing=False)
-        importers = sorted(_importers_of(graph, shipments))
+        importers = ranked(graph, _importers_of(graph, shipments))
         addresses = {i: _ends(graph, i, ("REGISTERED_AT",), outgoing=True) for i in importers}
         unrelated = [[a, b] for a, b in combinations(importers, 2) if not addresses[a] & addresses[b]]
         if unrelated:
             found.append({"container": container, "importers": importers, "unrelated_pairs": unrelated})
-    return sorted(found, key=lambda row: (-len(row["importers"]), row["container"]))
+    return sorted(found, key=lambda row: -len(row["importers"]))

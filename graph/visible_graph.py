@@ -4,7 +4,9 @@ see through a mention (with whether a visible seizure record mentions them and t
 the earliest visible record that does), and the links it may see. `visible_graph` builds
 all of it, for the patterns and targeting; `visible_network` only the undirected network
 with the seizures, for communities, betweenness and network risk. `seen_digest` sums up
-what those read, as the embedded default's basis of stored results."""
+what those read, as the embedded default's basis of stored results. Every entity comes with
+its public id, the order the algorithms break ties by (`graph.algorithms.ranked`), never its
+age."""
 
 from __future__ import annotations
 
@@ -38,12 +40,18 @@ def visible_graph(*, agency_id: int, purpose: PurposeAsked) -> nx.MultiDiGraph:
     """What `agency_id` may see now for `purpose`, as `graph.algorithms.build_graph` takes it.
     The entity rows are grouped in the database, one per entity; the links are streamed."""
     mentions, links = _visible(agency_id, purpose)
-    entities = mentions.values("entity_id", "entity_type").annotate(
+    entities = mentions.values("entity_id", "entity_type", "entity__public_id").annotate(
         seized=SEIZED, first_seen=Min("record__occurred_on")
     )
     return build_graph(
         (
-            EntityRow(row["entity_id"], row["entity_type"], bool(row["seized"]), row["first_seen"])
+            EntityRow(
+                row["entity_id"],
+                row["entity_type"],
+                bool(row["seized"]),
+                row["first_seen"],
+                str(row["entity__public_id"]),
+            )
             for row in entities.iterator(chunk_size=CHUNK)
         ),
         (
@@ -59,9 +67,12 @@ def visible_network(*, agency_id: int, purpose: PurposeAsked) -> nx.Graph:
     """The network of what `agency_id` may see now for `purpose`, as
     `graph.algorithms.build_network` takes it: one row per entity, the links' ends streamed."""
     mentions, links = _visible(agency_id, purpose)
-    entities = mentions.values_list("entity_id").annotate(seized=SEIZED)
+    entities = mentions.values_list("entity_id", "entity__public_id").annotate(seized=SEIZED)
     return build_network(
-        ((entity, bool(seized)) for entity, seized in entities.iterator(chunk_size=CHUNK)),
+        (
+            (entity, bool(seized), str(public_id))
+            for entity, public_id, seized in entities.iterator(chunk_size=CHUNK)
+        ),
         links.values_list("source_id", "target_id").iterator(chunk_size=CHUNK),
     )
 

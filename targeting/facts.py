@@ -38,7 +38,9 @@ def _value(details: dict) -> float | None:
 
 def declarations(*, agency_id: int, records: Iterable[int] | None = None) -> list[Shipment]:
     """The agency's own shipment declarations (or those of `records` among them), in id
-    order, each with the entities it names by role."""
+    order, each with the entities it names by role in the order its row named them (not the
+    entities' ids: an entity another agency named first is older, and an explanation that
+    named the oldest party told so)."""
     rows = Record.objects.owned_by(agency_id).filter(category=Category.SHIPMENT)
     if records is not None:
         rows = rows.filter(pk__in=sorted(set(records)))
@@ -46,7 +48,7 @@ def declarations(*, agency_id: int, records: Iterable[int] | None = None) -> lis
     consignments: dict[int, int] = {}
     mentions = (
         Mention.objects.filter(record__in=rows.values("pk"), role__in=[*ROLE_FIELDS, Role.SHIPMENT])
-        .order_by("record_id", "entity_id")
+        .order_by("record_id", "pk")
         .values_list("record_id", "role", "entity_id")
     )
     for record_id, role, entity_id in mentions.iterator(chunk_size=CHUNK):
@@ -97,7 +99,7 @@ def partner_statements(*, agency_id: int) -> dict[int, list[PartnerStatement]]:
     importers: dict[int, list[int]] = defaultdict(list)
     for record_id, entity_id in (
         visible_mentions.filter(record_id__in=records_about, role=Role.IMPORTER)
-        .order_by("record_id", "entity_id")
+        .order_by("record_id", "pk")
         .values_list("record_id", "entity_id")
     ):
         importers[record_id].append(entity_id)

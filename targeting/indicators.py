@@ -390,7 +390,8 @@ def network_risk(shipment: Shipment, context: Context) -> Fired | None:
     ):
         for entity in ids:
             score = network.risk.get(entity, 0.0)
-            if score >= RISK_FLOOR and (best is None or (score, -entity) > (best[3], -best[1])):
+            # Ties go to the party named first (roles in this order, parties as the row named them).
+            if score >= RISK_FLOOR and (best is None or score > best[3]):
                 best = (min(1.0, math.log(score) / math.log(RISK_FULL)), entity, role, score)
     if best is None:
         return None
@@ -433,7 +434,7 @@ def seizure_distance(shipment: Shipment, context: Context) -> Fired | None:
     ]
     if not reached:
         return None
-    hops, trader = min(reached)
+    hops, trader = min(reached, key=lambda found: found[0])  # the nearest; of those, named first
     path = network.distance_path(trader)
     said = (
         "a trader is named in a seizure record" if hops == 0 else f"a trader is {hops} step(s) from a seizure"

@@ -52,16 +52,21 @@ def seized_neighbours(
 ) -> dict[int, tuple[tuple[int, int], ...]]:
     """For each company or person, the (identifier, party) pairs where another company or
     person registered at the same address, or with the same phone or e-mail, is named in a
-    seizure, in id order."""
+    seizure, in rank order (`algorithms.ranked`: by public id, never by age)."""
+    rank = graph.graph["rank"]
     holders: dict[int, set[int]] = {}
     for source, target, link_type in graph.edges(keys=True):
         if link_type in IDENTIFIER_LINKS and graph.nodes[source].get("type") in TRADER_TYPES:
             holders.setdefault(target, set()).add(source)
     found: dict[int, list[tuple[int, int]]] = {}
     for identifier, parties in holders.items():
-        named = sorted(parties & seized)
+        named = algorithms.ranked(graph, parties & seized)
         if not named:
             continue
         for party in parties:
             found.setdefault(party, []).extend((identifier, other) for other in named if other != party)
-    return {party: tuple(sorted(pairs)) for party, pairs in found.items() if pairs}
+    return {
+        party: tuple(sorted(pairs, key=lambda pair: (rank[pair[0]], rank[pair[1]])))
+        for party, pairs in found.items()
+        if pairs
+    }

@@ -242,7 +242,7 @@ def test_a_link_to_an_entity_the_viewer_may_not_see_is_left_out():
 
 def test_the_network_is_each_pair_of_visible_entities_linked_once_with_the_seizures():
     network = build_network(
-        [(4, False), (2, True), (1, False), (5, False)],
+        [(4, False, ""), (2, True, ""), (1, False, ""), (5, False, "")],
         # Both ways, twice by two records, a loop, and a link to entity 3, which is not visible.
         [(2, 1), (1, 2), (1, 2), (4, 1), (2, 2), (2, 3), (3, 4)],
     )
@@ -252,7 +252,9 @@ def test_the_network_is_each_pair_of_visible_entities_linked_once_with_the_seizu
 
 
 def network_of(entities, links):
-    return build_network(((e.id, e.seized) for e in entities), ((link.source, link.target) for link in links))
+    return build_network(
+        ((e.id, e.seized, e.order) for e in entities), ((link.source, link.target) for link in links)
+    )
 
 
 def messy(edges, *, seed):

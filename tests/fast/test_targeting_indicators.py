@@ -146,6 +146,17 @@ def test_network_indicators_on_given_facts():
     )
 
 
+def test_equal_parties_are_explained_by_the_one_the_row_named_first():
+    """Not by the lower id: an entity another agency named first is older, and an
+    explanation naming the oldest party told the scoring agency so."""
+    young, old = 40, 8
+    network = NetworkFacts(risk={young: 10.0, old: 10.0}, distance={young: 1, old: 1})
+    for importers in ((young, old), (old, young)):
+        fired = indicators.fire(shipment(importers=importers, exporters=()), context(network=network))
+        assert fired["network_risk"].entities == (importers[0],)
+        assert fired["seizure_distance"].entities == (importers[0],)
+
+
 def test_no_network_facts_no_network_indicator():
     assert not indicators.NETWORK_NAMES & set(indicators.fire(shipment(), context()))
 

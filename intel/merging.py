@@ -27,12 +27,11 @@ from django.utils import timezone
 
 from agencies.models import User
 from audit.log import event_for, record_event, record_events
-from intel.access import sees_everything
+from intel.access import ANY_PURPOSE, access_policy, sees_everything
 from intel.bulk import set_column
 from intel.candidates import propose, refresh_name_fingerprints
 from intel.models import Entity, EntityIdentity, EntityMerge, Link, Mention, Record, ResolutionCandidate
 from intel.resolution import TIER_NAME, TIER_NUMBER
-from intel.selectors import entities_seen_whole
 from intel.signals import entities_changed
 
 if TYPE_CHECKING:
@@ -51,19 +50,23 @@ class NotVisible(ObjectDoesNotExist):
 # --- who may decide ------------------------------------------------------------------
 
 
-def agency_sees_all_of(
-    *, agency_id: int, entity_ids: Iterable[int], record_ids: Collection[int] = ()
-) -> bool:
+def agency_sees_all_of(*, agency_id: int, entity_ids: Iterable[int], record_ids: Iterable[int] = ()) -> bool:
     """Whether the agency may see now (for some purpose) every mention of the entities,
     every link touching them and every one of the records: all a decision about the
     entities moves or rests on."""
-    ids = set(entity_ids)
-    if entities_seen_whole(agency_id=agency_id, entity_ids=ids) != ids:
-        return False
-    records = Record.objects.filter(pk__in=list(record_ids))
-    return (
-        not record_ids
-        or not records.exclude(pk__in=records.visible_to_agency(agency_id=agency_id).values("pk")).exists()
+    ids = list(entity_ids)
+    # The agency's access is worked out once for the three questions, not once for each.
+    access = access_policy().access(agency_id=agency_id, purpose=ANY_PURPOSE)
+    rows = (
+        Mention.objects.filter(entity_id__in=ids),
+        Link.objects.filter(Q(source_id__in=ids) | Q(target_id__in=ids)),
+        Record.objects.filter(pk__in=list(record_ids)),
+    )
+    return not any(
+        found.exclude(
+            pk__in=found.visible_to_agency(agency_id=agency_id, access=access).values("pk")
+        ).exists()
+        for found in rows
     )
 
 

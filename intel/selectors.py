@@ -10,12 +10,12 @@ from functools import cached_property
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import OuterRef, Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet
 
 from audit.log import Event, record_events
 from core.pagination import count_up_to
 from core.time_limits import TimeLimitExceeded, statements_limited_to, taking_at_least
-from intel.access import ANY_PURPOSE, Access, access_policy, sees_everything, viewer_agency_id
+from intel.access import Access, access_policy, sees_everything, viewer_agency_id
 from intel.models import (
     Entity,
     EntityMerge,
@@ -413,39 +413,6 @@ def visible_candidates(reader: Reader) -> QuerySet[ResolutionCandidate]:
         Prefetch("entity_a", queryset=visible_entities(reader)),
         Prefetch("entity_b", queryset=visible_entities(reader)),
     )
-
-
-def entities_seen_whole(*, agency_id: int, entity_ids: Iterable[int]) -> set[int]:
-    """The entities of these whose every mention and every link touching them the agency may
-    see now, for some purpose: those whose merge it may decide (`merging._require_decider`)."""
-    ids = sorted(set(entity_ids))
-    # The agency's access is worked out once for both questions, not once for each.
-    access = access_policy().access(agency_id=agency_id, purpose=ANY_PURPOSE)
-
-    def hidden(rows: QuerySet) -> QuerySet:
-        return rows.exclude(pk__in=rows.visible_to_agency(agency_id=agency_id, access=access).values("pk"))
-
-    mentions = hidden(Mention.objects.filter(entity_id__in=ids))
-    unseen = set(mentions.values_list("entity_id", flat=True).distinct())
-    links = hidden(Link.objects.filter(Q(source_id__in=ids) | Q(target_id__in=ids)))
-    for source, target in links.values_list("source_id", "target_id").distinct():
-        unseen.update((source, target))
-    return set(ids) - unseen
-
-
-def decidable(reader: Reader, candidates: Iterable[ResolutionCandidate]) -> list[ResolutionCandidate]:
-    """The candidates whose two entities the reader's agency sees whole (all of them, for
-    platform admins): those it may merge or reject. A candidate listed and then refused (404)
-    told the reader that records it may not see name one of the two; one it may not decide is
-    not listed at all, as if there were none."""
-    candidates = list(candidates)
-    if sees_everything(reader.user):
-        return candidates
-    if reader.agency_id is None:
-        return []
-    ends = [end for candidate in candidates for end in (candidate.entity_a_id, candidate.entity_b_id)]
-    whole = entities_seen_whole(agency_id=reader.agency_id, entity_ids=ends)
-    return [c for c in candidates if c.entity_a_id in whole and c.entity_b_id in whole]
 
 
 def visible_contacts(reader: Reader, entities: Iterable[Entity]) -> dict[int, set[tuple[str, str]]]:

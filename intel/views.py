@@ -316,9 +316,9 @@ def missing(model) -> Http404:
 class CandidateViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Possible duplicates (POSSIBLY_SAME_AS) for an analyst to merge or reject: only pairs
     whose two entities the caller may see and that the names the caller may see make alike,
-    scored from those names (presentation.offered_candidates), and only those the caller's
-    agency may decide (`selectors.decidable`): a pair whose entities records it may not see
-    also name is neither listed nor found, as a missing candidate is."""
+    scored from those names (presentation.offered_candidates). Merging or rejecting one
+    whose entities are also named by records the caller's agency may not see answers as a
+    missing candidate does."""
 
     serializer_class = CandidateSerializer
     filterset_fields = ["status"]
@@ -328,7 +328,7 @@ class CandidateViewSet(ReadingViewSet, mixins.ListModelMixin):
         return self.offered(super().filter_queryset(queryset))
 
     def offered(self, candidates):
-        candidates = selectors.decidable(self.reader, candidates)
+        candidates = list(candidates)
         entities = [entity for candidate in candidates for entity in (candidate.entity_a, candidate.entity_b)]
         return offered_candidates(candidates, contacts=selectors.visible_contacts(self.reader, entities))
 

@@ -128,19 +128,12 @@ class Oracle:
 
     def candidates(self, agency: int) -> set[int]:
         """Pairs offered: a name the agency's mentions give one entity is one they give the
-        other (the NAMES are far apart, no two near the threshold: a shared one scores 100),
-        and the agency sees every record naming or linking either, so that it may decide."""
+        other. The NAMES are far apart (no two near the threshold), a shared one scores 100."""
         return {
             i
             for i, (a, b) in enumerate(self.scenario.candidates)
-            if self.names(agency, a) & self.names(agency, b) and self.sees_whole(agency, {a, b})
+            if self.names(agency, a) & self.names(agency, b)
         }
-
-    def sees_whole(self, agency: int, entities: set[int]) -> bool:
-        visible = self.records(agency)
-        naming = {m[0] for m in self.scenario.mentions if m[1] in entities}
-        linking = {link[0] for link in self.scenario.links if {link[1], link[2]} & entities}
-        return naming | linking <= visible
 
     def links(self, agency: int) -> set[int]:
         visible = self.records(agency)

@@ -293,7 +293,9 @@ def write_chunk(
         Link.objects.filter(record_id__in=changed).delete()
 
     mentions: dict[tuple[int, int, str], tuple] = {}
-    links: set[tuple[int, int, int, str, str, str]] = set()
+    # In the order the rows state them, as the mentions: a link's key orders a record's links
+    # wherever they are listed, and in entity-id order they told which entity was older.
+    links: dict[tuple[int, int, int, str, str, str], None] = {}
     for plan in to_create + to_update:
         record_id = record_ids[plan.external_ref]
         positions = [entity_ids[(resolved.type, resolved.key)] for resolved, _ in plan.mentions]
@@ -315,7 +317,7 @@ def write_chunk(
         for source, target, link_type in plan.links:
             if positions[source] != positions[target]:
                 source_type, target_type = plan.mentions[source][0].type, plan.mentions[target][0].type
-                links.add(
+                links.setdefault(
                     (record_id, positions[source], positions[target], source_type, target_type, link_type)
                 )
     insert_rows(
@@ -331,7 +333,7 @@ def write_chunk(
     insert_rows(
         Link,
         ["record_id", "source_id", "target_id", "source_type", "target_type", "type", "properties"],
-        ((*link, {}) for link in sorted(links)),
+        ((*link, {}) for link in links),
     )
     identities = note_identities(
         (

@@ -319,8 +319,9 @@ def logistics_change(shipment: Shipment, context: Context) -> Fired | None:
         count = usage.before((shipment.occurred_on, shipment.record_id))
         if count < REGULAR_IMPORTER_SHIPMENTS:
             continue
-        new_brokers = sorted(set(shipment.brokers) - usage.brokers[count - 1])
-        new_carriers = sorted(set(shipment.carriers) - usage.carriers[count - 1])
+        # As the row named them (not by id: the oldest first told who else had named them).
+        new_brokers = [broker for broker in shipment.brokers if broker not in usage.brokers[count - 1]]
+        new_carriers = [carrier for carrier in shipment.carriers if carrier not in usage.carriers[count - 1]]
         if new_brokers or new_carriers:
             changed = " and ".join(
                 word for word, new in (("broker", new_brokers), ("carrier", new_carriers)) if new

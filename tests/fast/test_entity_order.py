@@ -7,6 +7,10 @@ the order its row stated them, whoever named the entities first.
 aaa (no agreement with bbb) may hold the phone bbb's file names; bbb imports its file over
 the API, as a user uploads it, on the embedded default."""
 
+import csv
+import io
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -20,14 +24,14 @@ HEADER = "external_ref,category,occurred_on,importer_name,importer_country,impor
 PHONE = "+31 10 555 0199"
 
 
-@pytest.mark.parametrize("held", [True, False], ids=["aaa-holds-the-phone", "no-one-else"])
+@pytest.mark.parametrize("held", [True, False], ids=["aaa-holds-the-phone-and-vessel", "no-one-else"])
 def test_the_order_of_entities_tells_nothing_of_who_named_them_first(
     tmp_path, held, django_capture_on_commit_callbacks
 ):
     aaa, bbb = staff("aaa"), staff("bbb", kind="police")
     if held:
         path = tmp_path / "aaa.csv"
-        path.write_text(HEADER + f"A-1,shipment,2026-03-01,Other Co,DE,{PHONE},\n")
+        path.write_text(HEADER + f"A-1,shipment,2026-03-01,Other Co,DE,{PHONE},9074729\n")
         import_file(path, aaa.agency, user=aaa.analyst)
     rows = f"B-1,shipment,2026-03-02,Zeta Co,DE,{PHONE},9074729\nB-2,shipment,2026-03-03,Yotta Co,DE,,\n"
     client = bbb.client(purpose="investigation")
@@ -45,6 +49,16 @@ def test_the_order_of_entities_tells_nothing_of_who_named_them_first(
     detail = client.get(f"/api/records/{record.public_id}/").json()
     # As the row states them: its consignment, the importer, the importer's phone, the vessel.
     assert [mention["role"] for mention in detail["mentions"]] == ["shipment", "importer", "phone", "vessel"]
+    # Its links likewise (its importer, the importer's phone, its vessel), on the record, in
+    # the link list and in the export: stored in entity-id order, the vessel aaa had named
+    # first came first.
+    stated = ["IMPORTED_BY", "CONTACT", "CARRIED_BY"]
+    assert [link["type"] for link in detail["links"]] == stated
+    listed = client.get("/api/links/", {"record": str(record.public_id)}).json()["results"]
+    assert [link["type"] for link in listed] == stated
+    export = b"".join(client.get("/api/records/export/").streaming_content).decode()
+    [row] = [row for row in csv.DictReader(io.StringIO(export)) if row["external_ref"] == "B-1"]
+    assert [link["type"] for link in json.loads(row["links"])] == stated
 
 
 def test_the_search_page_past_its_count_shows_the_first_entities_by_public_id(tmp_path, settings):

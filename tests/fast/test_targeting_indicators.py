@@ -234,3 +234,6 @@ def test_logistics_change_names_the_count_and_last_five_earlier_declarations():
     assert found.records == (4, 5, 6, 7, 8)
     assert "8 earlier declarations never used this broker" in found.explanation
     assert found.entities == (IMPORTER, 99)
+    # New brokers named as the row names them, not by id (the older first told who else knew it).
+    found = indicators.logistics_change(shipment(brokers=(99, 50)), context(history={IMPORTER: history}))
+    assert found.entities == (IMPORTER, 99, 50)

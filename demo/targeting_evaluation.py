@@ -5,14 +5,15 @@ scorer reads the records, through the choke point, as customs would."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 
 from agencies.models import User
 from demo.targeting_scenario import TargetingScenario, load
-from intel.models import Record
+from intel.models import Entity, Record
 from targeting import indicators, profiles, scoring
 from targeting.indicators import Watchlists
 
@@ -60,6 +61,19 @@ def method_weights(weights: dict[str, float]) -> dict[str, dict[str, float]]:
     return {RULES_ONLY: rules, RULES_AND_NETWORK: dict(weights)}
 
 
+def public_ids_of_the_seed(seed: int, agencies: Iterable) -> None:
+    """Gives the scenario's entities public ids that follow from the seed and their keys. The
+    network analytics break ties, and lay the graph out, by public id, which is random when
+    written: the same seed must give the same ids for its scores to be the same."""
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"interlink targeting evaluation {seed}")
+    entities = list(
+        Entity.objects.filter(mentions__record__owner__in=list(agencies)).distinct().only("pk", "type", "key")
+    )
+    for entity in entities:
+        entity.public_id = uuid.uuid5(namespace, f"{entity.type}:{entity.key}")
+    Entity.objects.bulk_update(entities, ["public_id"], batch_size=2_000)
+
+
 def score_seed(seed: int, *, shipments: int, progress: Callable[[str], None] | None = None) -> SeedScores:
     """Loads the scenario of `seed`, scores customs' test window with the customs admin's
     profile set to the scenario's watch-lists (the default weights otherwise), and rolls
@@ -70,6 +84,7 @@ def score_seed(seed: int, *, shipments: int, progress: Callable[[str], None] | N
     with transaction.atomic():
         say(f"seed {seed}: loading")
         loaded = load(scenario)
+        public_ids_of_the_seed(seed, loaded.agencies.values())
         analyze_loaded()
         customs = loaded.agencies["customs"]
         admin = User.objects.get(agency=customs, role=User.Role.AGENCY_ADMIN)

@@ -32,19 +32,14 @@ from graph.algorithms import (
 from intel.import_writing import import_file
 from intel.models import Entity
 from targeting.network import seized_neighbours
+from tests.fast.test_graph_algorithms import rows
 from tests.sharing_helpers import staff
 
 
-def graph_of(edges, orders, *, seized=(), types=None, first_seen=None):
-    types, first_seen = types or {}, first_seen or {}
-    entities = [
-        EntityRow(node, types.get(node, "company"), node in seized, first_seen.get(node), orders[node])
-        for node in orders
-    ]
-    links = [
-        LinkRow(edge[0], edge[1], edge[2] if len(edge) > 2 else "CONTACT", n) for n, edge in enumerate(edges)
-    ]
-    return build_graph(entities, links)
+def graph_of(edges, orders, **stated):
+    """`rows(edges, ...)`'s graph, each entity's public id standing in `orders`."""
+    entities, links = rows(edges, **stated)
+    return build_graph([replace(entity, order=orders[entity.id]) for entity in entities], links)
 
 
 TRIANGLES = [(1, 2), (2, 3), (1, 3), (4, 5), (5, 6), (4, 6)]

@@ -42,8 +42,8 @@ from intel.selectors import BadInput, Reader
 # on thousands; `record_count` says how many).
 RECORDS_PER_RELATIONSHIP = 20
 MAX_PATHS = 100
-# Shortest paths between two hubs can be many: more than this many are cut before they are
-# confirmed and ordered (an answer shows MAX_PATHS).
+# Shortest paths between two hubs can be many: the first this many by public id are
+# confirmed (an answer shows the first MAX_PATHS of those confirmed).
 PATHS_LIMIT = 1_000
 # Relationships looked up per statement: three parameters each, within SQLite's limit.
 TRIPLES_PER_QUERY = 5_000
@@ -517,8 +517,9 @@ def explored_between(
 
 def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> Answer:
     """Every shortest path (at most MAX_PATH_LENGTH steps) between two entities, each step
-    with the relationships and visible records behind it; a path any element of which the
-    choke point does not confirm is dropped whole. `search_complete` is false when the
+    with the relationships and visible records behind it, the first MAX_PATHS in order of
+    their nodes' public ids; a path any element of which the choke point does not confirm
+    is dropped whole. `search_complete` is false when the
     search stopped at its budget (PATH_SEARCH_BUDGET) without finding a path: then there may
     be one, where an empty answer with a complete search means there is none."""
     start = visible_entity(scope.reader, source, named=False)
@@ -541,7 +542,9 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
         except SearchBudgetSpent:
             explored, complete = None, False
         paths = (
-            [] if explored is None else algorithms.all_shortest_paths(explored, start.pk, end.pk, PATHS_LIMIT)
+            []
+            if explored is None
+            else algorithms.all_shortest_paths(explored, start.pk, end.pk, PATHS_LIMIT, public_ids)
         )
         steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
         candidates = set()
@@ -563,7 +566,6 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             break
         avoiding |= dropped
         avoiding_relationships |= dropped_relationships
-    kept.sort(key=lambda item: [str(confirmed.entities[pk].public_id) for pk in item[0]])
     kept = kept[:MAX_PATHS]
     confirmed.name(pk for path, _ in kept for pk in path)
     shown = [

@@ -62,12 +62,44 @@ def nearest_first(distance: Mapping[int, int], order: Callable[[int], str], limi
 
 
 def all_shortest_paths(
-    triples: Iterable[Triple], source: int, target: int, limit: int
+    triples: Iterable[Triple],
+    source: int,
+    target: int,
+    limit: int,
+    order: Callable[[Collection[int]], Mapping[int, str]],
 ) -> list[tuple[int, ...]]:
     """The shortest paths between two nodes joined by the relationships (entity ids, ends
-    included), at most `limit` of them (the first found), in order."""
-    found = nx.all_shortest_paths(undirected(triples, (source, target)), source, target)
-    return sorted({tuple(path) for path in itertools.islice(found, limit)})
+    included), the first `limit` of them by the `order` (a public id) of their nodes, step
+    by step. `order` is asked only of the nodes on a shortest path. Paths are taken in that
+    order, not as a search finds them: between hubs there are more than `limit`, and which
+    ones a search finds first follows how the relationships were handed to it."""
+    graph = undirected(triples, (source, target))
+    from_source = nx.single_source_shortest_path_length(graph, source)
+    if target not in from_source:
+        return []
+    length = from_source[target]
+    to_target = nx.single_source_shortest_path_length(graph, target, cutoff=length)
+    on_a_path = {node for node, d in from_source.items() if d + to_target.get(node, length + 1) == length}
+    key = order(on_a_path)
+    onward = {
+        node: sorted(
+            (n for n in graph[node] if n in on_a_path and from_source[n] == from_source[node] + 1),
+            key=key.__getitem__,
+            reverse=True,
+        )
+        for node in on_a_path
+    }
+    # Depth first, the lowest next node on top of the stack: paths come out in order, and
+    # every node on the stack leads to the target, so `limit` paths cost `limit` walks.
+    paths: list[tuple[int, ...]] = []
+    stack = [(source,)]
+    while stack and len(paths) < limit:
+        path = stack.pop()
+        if path[-1] == target:
+            paths.append(path)
+        else:
+            stack.extend((*path, node) for node in onward[path[-1]])
+    return paths
 
 
 def steps_of(path: tuple[int, ...], triples: Collection[Triple]) -> list[list[Triple]] | None:

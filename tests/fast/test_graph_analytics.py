@@ -2,6 +2,8 @@
 default answering through networkx (`ReferenceBackend`) on SQLite, over part of the network
 of tests/test_graph_analytics.py. Expectations are written by hand."""
 
+import random
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,10 @@ def test_a_path_needs_a_relationship_behind_every_step_either_way():
     assert algorithms.steps_of((1, 2, 3, 9), LINE) is None
 
 
+def by_number(nodes):
+    return {node: f"{node:04d}" for node in nodes}
+
+
 def test_every_shortest_path_either_way_and_none_longer_up_to_the_limit():
     # Two ways of two steps from 1 to 4 (through 2, through 3, one of them against the
     # relationships' direction), one of three steps (through 5 and 6), two links 1-2.
@@ -77,11 +83,63 @@ def test_every_shortest_path_either_way_and_none_longer_up_to_the_limit():
         (5, 6, "CONTACT"),
         (6, 4, "CONTACT"),
     }
-    assert algorithms.all_shortest_paths(triples, 1, 4, 10) == [(1, 2, 4), (1, 3, 4)]
-    assert algorithms.all_shortest_paths(triples, 4, 1, 10) == [(4, 2, 1), (4, 3, 1)]
-    assert algorithms.all_shortest_paths(triples, 5, 4, 10) == [(5, 6, 4)]
-    (one,) = algorithms.all_shortest_paths(triples, 1, 4, 1)
-    assert one in {(1, 2, 4), (1, 3, 4)}
+    assert algorithms.all_shortest_paths(triples, 1, 4, 10, by_number) == [(1, 2, 4), (1, 3, 4)]
+    assert algorithms.all_shortest_paths(triples, 4, 1, 10, by_number) == [(4, 2, 1), (4, 3, 1)]
+    assert algorithms.all_shortest_paths(triples, 5, 4, 10, by_number) == [(5, 6, 4)]
+    assert algorithms.all_shortest_paths(triples, 1, 4, 1, by_number) == [(1, 2, 4)]
+    backwards = {node: f"{9999 - node:04d}" for node in range(10)}
+    assert algorithms.all_shortest_paths(triples, 1, 4, 1, lambda nodes: backwards) == [(1, 3, 4)]
+    assert algorithms.all_shortest_paths(triples, 1, 9, 10, by_number) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_past_the_limit_the_first_paths_by_public_id_are_taken_however_the_graph_was_read(seed):
+    # 0 to 999 through any of 30 nodes then any of 40 (1,200 ways of three steps), beside a
+    # longer way through 500, 501 and 502; each node's public id drawn at random.
+    rnd = random.Random(seed)
+    firsts, seconds = range(1, 31), range(101, 141)
+    triples = [(0, a, "CONTACT") for a in firsts] + [(b, 999, "CONTACT") for b in seconds]
+    triples += [(a, b, "CONTACT") for a in firsts for b in seconds]
+    triples += [(0, 500, "CONTACT"), (500, 501, "CONTACT"), (501, 502, "CONTACT"), (502, 999, "CONTACT")]
+    public = {node: str(uuid.UUID(int=rnd.getrandbits(128))) for node in range(1000)}
+    every_way = sorted(
+        ((0, a, b, 999) for a in firsts for b in seconds), key=lambda p: [public[n] for n in p]
+    )
+    asked = []
+
+    def order(nodes):
+        asked.append(set(nodes))
+        return public
+
+    for handed in (triples, triples[::-1], rnd.sample(triples, len(triples))):
+        assert algorithms.all_shortest_paths(handed, 0, 999, 100, order) == every_way[:100]
+        assert algorithms.all_shortest_paths(handed, 0, 999, 1_000, order) == every_way[:1_000]
+    assert all(nodes == {0, 999, *firsts, *seconds} for nodes in asked)
+
+
+@pytest.mark.django_db
+def test_the_paths_answered_past_the_limit_are_the_first_by_public_id(tmp_path: Path):
+    # Two importers sharing an address, a phone and an e-mail: three ways of two steps.
+    cus = staff("cus")
+    shipments = tmp_path / "shipments.csv"
+    rows = [
+        f"{ref},shipment,2026-01-10,covering,{name},NL,1 Quay Street,1011 AA,+31 10 555 0101,"
+        "office@golf-hotel.example,,,"
+        for ref, name in (("T1", "Alpha Trading"), ("T2", "Omega Trading"))
+    ]
+    shipments.write_text("\n".join([SHIPMENT_HEADER, *rows]) + "\n")
+    import_file(shipments, cus.agency, user=cus.liaison)
+    alpha, omega = (str(entity_of(ref, "importer").public_id) for ref in ("T1", "T2"))
+    middles = sorted(str(entity_of("T1", role).public_id) for role in ("address", "phone", "email"))
+    client = cus.client(purpose=PURPOSE)
+    for paths_limit, max_paths in ((3, 3), (2, 2), (2, 1), (1, 100)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(selectors, "PATHS_LIMIT", paths_limit)
+            patch.setattr(selectors, "MAX_PATHS", max_paths)
+            answer = client.get("/api/graph/paths/", {"source": alpha, "target": omega}).json()
+        shown = [[node["id"] for node in path["nodes"]] for path in answer["paths"]]
+        expected = [[alpha, middle, omega] for middle in middles[: min(paths_limit, max_paths)]]
+        assert shown == expected, (paths_limit, max_paths)
 
 
 def test_clusters_join_parties_through_what_they_share_and_leave_lone_parties_out():

@@ -5,7 +5,8 @@ operation and parameters is served while it is current, else a job (`graph.run_a
 computes it again: it builds the agency's graph from PostgreSQL through the choke point
 (`graph.visible_graph`: the whole graph for the patterns, the network alone for communities,
 betweenness and network risk), runs the algorithm (`graph.algorithms`), and stores the answer with
-the agency's visibility basis as read before the graph was built.
+the agency's visibility basis as read before the graph was built and the version of the
+analyses (`ANALYSES_VERSION`): a result computed by other analyses is computed again.
 
 The basis is the highest version of the sync batches that found a change in what the agency
 may see (`graph.VisibilityChange`, written by `note_visibility_changes` in each batch's
@@ -62,6 +63,11 @@ MAX_LIMIT = 1_000
 # graph but does not give the same partition; a community named in a betweenness job is
 # numbered by the same engine as the communities job's.
 COMMUNITY_ENGINE = "networkx"
+# What the analyses compute, as a number stored with each result and each scoring run: raise
+# it with a change that alters an answer over the same graph (an algorithm, its seed or
+# tie-break, what a result holds), so that what was computed before is computed again, not
+# served. Results and runs computed before versions were kept have none.
+ANALYSES_VERSION = 1
 
 
 # --- operations and their parameters -----------------------------------------------------
@@ -219,8 +225,10 @@ def basis_current(agency_id: int, basis: int | None, purpose: PurposeAsked) -> b
 
 
 def is_current(result: AnalyticsResult) -> bool:
-    return result.status == AnalyticsResult.Status.DONE and basis_current(
-        result.agency_id, result.basis, result.parameters["purpose"]
+    return (
+        result.status == AnalyticsResult.Status.DONE
+        and result.computed_with == ANALYSES_VERSION
+        and basis_current(result.agency_id, result.basis, result.parameters["purpose"])
     )
 
 
@@ -382,6 +390,7 @@ def run_analysis(result_id: int) -> str:
             progress=100,
             result=answer,
             basis=basis,
+            computed_with=ANALYSES_VERSION,
             computed_at=timezone.now(),
         )
         if basis and sync_enabled():

@@ -131,7 +131,8 @@ class AnalyticsResult(models.Model):
     """One agency's result of one heavy analytics operation with given parameters, computed
     by a Celery job over what that agency could see. `basis` is the agency's visibility basis
     (`graph.jobs.visibility_basis`) read before the graph was built: the result is current
-    only while the basis is the same. One row per agency, operation and parameters: never
+    only while the basis is the same, and while the analyses are those that computed it
+    (`computed_with`). One row per agency, operation and parameters: never
     read for another agency."""
 
     class Status(models.TextChoices):
@@ -150,6 +151,9 @@ class AnalyticsResult(models.Model):
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     basis = models.BigIntegerField(null=True, blank=True)
+    computed_with = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version of the analyses that computed it (ANALYSES_VERSION)"
+    )
     requested_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)

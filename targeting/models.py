@@ -69,6 +69,9 @@ class ScoringRun(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     profile = models.ForeignKey(RiskProfile, on_delete=models.PROTECT, null=True, related_name="+")
     basis = models.BigIntegerField(null=True, blank=True)
+    computed_with = models.CharField(
+        max_length=20, blank=True, help_text="The versions of the analyses and the scoring that ran it"
+    )
     scored = models.PositiveIntegerField(default=0)
     requested_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)

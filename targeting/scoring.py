@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.locks import session_lock
-from graph.jobs import basis_current, job_in_hand, visibility_basis
+from graph.jobs import ANALYSES_VERSION, basis_current, job_in_hand, visibility_basis
 from targeting import facts, indicators, profiles
 from targeting.indicators import Context, Fired, Shipment, Watchlists
 from targeting.models import RiskProfile, ScoringRun, ShipmentScore
@@ -29,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 SCORING_LOCK_SPACE = 0x7467_0001
 WRITE_BATCH = 2_000
+# What scoring computes, as a number: raise it with a change that alters a score or its
+# explanation for the same facts (an indicator, a weight's use, a tie-break), so that scores
+# computed before are computed again. Kept with the analyses' version (`ANALYSES_VERSION`),
+# whose network facts the scores rest on.
+SCORING_VERSION = 1
+COMPUTED_WITH = f"{ANALYSES_VERSION}.{SCORING_VERSION}"
 STORED_FIELDS = ["occurred_on", "score", "rules_score", "parts", "fired", "profile", "basis", "computed_at"]
 
 
@@ -163,8 +169,8 @@ def store(*, agency_id: int, profile: RiskProfile, basis: int | None, assessed: 
 
 
 def is_current(run: ScoringRun | None) -> bool:
-    """Done over what the agency may see now, with its active profile."""
-    if run is None or run.status != ScoringRun.Status.DONE:
+    """Done over what the agency may see now, with its active profile, by this scoring."""
+    if run is None or run.status != ScoringRun.Status.DONE or run.computed_with != COMPUTED_WITH:
         return False
     if run.profile_id != profiles.active_profile(agency_id=run.agency_id).pk:
         return False
@@ -224,6 +230,7 @@ def run_scoring(agency_id: int) -> str:
             status=ScoringRun.Status.DONE,
             progress=100,
             basis=scored.basis,
+            computed_with=COMPUTED_WITH,
             profile=scored.profile,
             scored=scored.count,
             finished_at=timezone.now(),

@@ -214,22 +214,46 @@ def sync_stalled() -> bool:
     return waiting.exists() and not synced_within(stalled_after)
 
 
-def basis_current(agency_id: int, basis: int | None, purpose: PurposeAsked) -> bool:
+def basis_current(
+    agency_id: int,
+    basis: int | None,
+    purpose: PurposeAsked,
+    *,
+    basis_now: Callable[[int, PurposeAsked], int] = visibility_basis,
+) -> bool:
     """Whether what was computed for `purpose` at `basis` still rests on what the agency may
-    see: its basis has not moved since, and the sync has not stalled (a change waiting
-    unsynced moves no basis). A result without a basis rests on nothing known. Stored
-    analytics and targeting's scores ask it alike."""
+    see: its basis has not moved since (`basis_now`, read once by `current_results` for many
+    results), and the sync has not stalled (a change waiting unsynced moves no basis). A
+    result without a basis rests on nothing known. Stored analytics and targeting's scores
+    ask it alike."""
     # The basis first: with the sync it is one read, and a result it already rules out needs
     # no look at the outbox; without the sync nothing stalls.
-    return basis is not None and basis == visibility_basis(agency_id, purpose) and not sync_stalled()
+    return basis is not None and basis == basis_now(agency_id, purpose) and not sync_stalled()
+
+
+def current_results(results: Iterable[AnalyticsResult | None]) -> set[int]:
+    """The ids of those done by these analyses and current (`basis_current`), each agency's
+    basis for a purpose read once for all of them: without the sync it is a digest of all the
+    agency may see (`seen_digest`), and a page showing two analyses read it twice."""
+    bases: dict[tuple[int, str], int] = {}
+
+    def basis_now(agency_id: int, purpose: PurposeAsked) -> int:
+        if (agency_id, purpose) not in bases:
+            bases[agency_id, purpose] = visibility_basis(agency_id, purpose)
+        return bases[agency_id, purpose]
+
+    return {
+        result.pk
+        for result in results
+        if result is not None
+        and result.status == AnalyticsResult.Status.DONE
+        and result.computed_with == ANALYSES_VERSION
+        and basis_current(result.agency_id, result.basis, result.parameters["purpose"], basis_now=basis_now)
+    }
 
 
 def is_current(result: AnalyticsResult) -> bool:
-    return (
-        result.status == AnalyticsResult.Status.DONE
-        and result.computed_with == ANALYSES_VERSION
-        and basis_current(result.agency_id, result.basis, result.parameters["purpose"])
-    )
+    return result.pk in current_results([result])
 
 
 def _queued_since() -> datetime:

@@ -283,16 +283,20 @@ def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGrou
     return groups, records
 
 
-def stored(reader: Reader, operation: str) -> tuple[AnalyticsResult | None, bool]:
-    """The agency's stored result of an analysis, without asking for one, and whether it may
-    be shown: done and current, as the API serves it (`stored_answers.analysis`). A result
-    computed before the agency's visibility changed holds scores, ranks and groupings made
-    over records it may no longer see, which no confirmation of its entities takes out."""
+def stored(reader: Reader, *operations: str) -> dict[str, tuple[AnalyticsResult | None, bool]]:
+    """The agency's stored result of each analysis, without asking for one, and whether it
+    may be shown: done and current, as the API serves it (`stored_answers.analysis`), judged
+    on one reading of the agency's basis. A result computed before the agency's visibility
+    changed holds scores, ranks and groupings made over records it may no longer see, which
+    no confirmation of its entities takes out."""
     if reader.agency_id is None:
-        return None, False
-    row = jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
-    done = row is not None and row.status == AnalyticsResult.Status.DONE
-    return row, done and jobs.is_current(row)
+        return dict.fromkeys(operations, (None, False))
+    rows = {
+        operation: jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
+        for operation in operations
+    }
+    current = jobs.current_results(rows.values())
+    return {operation: (row, row is not None and row.pk in current) for operation, row in rows.items()}
 
 
 def visible_count(reader: Reader, ids: list[int]) -> int:
@@ -300,8 +304,7 @@ def visible_count(reader: Reader, ids: list[int]) -> int:
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).filter(pk__in=ids).count()
 
 
-def community_of(reader: Reader, entity: Entity) -> Analysis:
-    row, shown = stored(reader, "communities")
+def community_of(reader: Reader, entity: Entity, row: AnalyticsResult | None, shown: bool) -> Analysis:
     if not shown:
         return Analysis("communities", row)
     found = jobs.entity_community(row.result, entity.pk)
@@ -317,11 +320,10 @@ def community_of(reader: Reader, entity: Entity) -> Analysis:
     return Analysis("communities", row, data, answer.records_shown)
 
 
-def risk_of(reader: Reader, entity: Entity) -> Analysis:
+def risk_of(reader: Reader, entity: Entity, row: AnalyticsResult | None, shown: bool) -> Analysis:
     """The entity's network risk: whether it is a seed (named in a seizure record), else its
     score, its rank among the ranked entities the reader may see now, and the paths from
     the seeds that carry most of it."""
-    row, shown = stored(reader, "network_risk")
     if not shown:
         return Analysis("network_risk", row)
     result = row.result
@@ -347,7 +349,9 @@ def profile(reader: Reader, public_id: UUID | str) -> Profile:
     entity = visible_entity(reader, public_id)
     groups, neighbour_records = neighbour_groups(reader, entity)
     shown = {m.record_id: m.record.owner_id for m in entity.visible_mentions} | neighbour_records
-    community, risk = community_of(reader, entity), risk_of(reader, entity)
+    analyses = stored(reader, "communities", "network_risk")
+    community = community_of(reader, entity, *analyses["communities"])
+    risk = risk_of(reader, entity, *analyses["network_risk"])
     shown |= community.records | risk.records
     selectors.audit_reads(reader, shown, via="entity page")
     return Profile(

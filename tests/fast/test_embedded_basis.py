@@ -43,7 +43,7 @@ def computed(staff, purpose: str, on_commit) -> AnalyticsResult:
 
 
 def shown_on_the_workspace(staff, purpose: str) -> bool:
-    return workspace.stored(Reader(staff.analyst, purpose), "communities")[1]
+    return workspace.stored(Reader(staff.analyst, purpose), "communities")["communities"][1]
 
 
 def test_a_result_is_served_again_while_nothing_changed(scene, django_capture_on_commit_callbacks):

@@ -29,3 +29,25 @@ def test_the_dossier_on_the_embedded_default(tmp_path, django_capture_on_commit_
     html = client.get(url).content.decode()
     risk = html[html.index('id="risk"') :]
     assert "Ranked <strong>" in risk and "Harbour Fish BV" in risk
+
+
+def test_the_dossier_reads_what_the_agency_may_see_once_for_both_analyses(
+    tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Without the sync, whether a stored analysis is current is judged on a digest of all the
+    agency may see: the dossier shows two, and read it once for both."""
+    from graph import jobs
+
+    scene = build(tmp_path)
+    client = signed_in(Client(), scene.cus.analyst)
+    url = f"/entities/{scene.broker.public_id}/"
+    for operation in ("communities", "network_risk"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(url + "analyse/", {"operation": operation}).status_code == 302
+    digests = []
+    digest = jobs.seen_digest
+    monkeypatch.setattr(jobs, "seen_digest", lambda **asked: digests.append(asked) or digest(**asked))
+    html = client.get(url).content.decode()
+    assert len(digests) == 1
+    assert 'id="risk"' in html and "Ranked <strong>" in html[html.index('id="risk"') :]
+    assert "computed before the latest changes" not in html

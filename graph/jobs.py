@@ -222,8 +222,8 @@ def basis_current(
     basis_now: Callable[[int, PurposeAsked], int] = visibility_basis,
 ) -> bool:
     """Whether what was computed for `purpose` at `basis` still rests on what the agency may
-    see: its basis has not moved since (`basis_now`, read once by `current_results` for many
-    results), and the sync has not stalled (a change waiting unsynced moves no basis). A
+    see: its basis has not moved since (`basis_now`: `basis_read_once` where one page judges
+    several), and the sync has not stalled (a change waiting unsynced moves no basis). A
     result without a basis rests on nothing known. Stored analytics and targeting's scores
     ask it alike."""
     # The basis first: with the sync it is one read, and a result it already rules out needs
@@ -231,17 +231,24 @@ def basis_current(
     return basis is not None and basis == basis_now(agency_id, purpose) and not sync_stalled()
 
 
-def current_results(results: Iterable[AnalyticsResult | None]) -> set[int]:
-    """The ids of those done by these analyses and current (`basis_current`), each agency's
-    basis for a purpose read once for all of them: without the sync it is a digest of all the
-    agency may see (`seen_digest`), and a page showing two analyses read it twice."""
-    bases: dict[tuple[int, str], int] = {}
+def basis_read_once() -> Callable[[int, PurposeAsked], int]:
+    """`visibility_basis`, each agency's for a purpose read once and remembered, for what
+    judges several results or runs for one page: without the sync the basis is a digest of
+    all the agency may see. Kept no longer than that page: what an agency may see changes."""
+    bases: dict[tuple[int, PurposeAsked], int] = {}
 
     def basis_now(agency_id: int, purpose: PurposeAsked) -> int:
         if (agency_id, purpose) not in bases:
             bases[agency_id, purpose] = visibility_basis(agency_id, purpose)
         return bases[agency_id, purpose]
 
+    return basis_now
+
+
+def current_results(results: Iterable[AnalyticsResult | None]) -> set[int]:
+    """The ids of those done by these analyses and current (`basis_current`), on one reading
+    of each agency's basis (`basis_read_once`)."""
+    basis_now = basis_read_once()
     return {
         result.pk
         for result in results

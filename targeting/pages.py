@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from agencies.models import Agency, User
 from core.inputs import page_number, storable_text
 from core.pagination import LimitedCountPaginator
+from graph.jobs import basis_read_once
 from intel.pages import bad_input
 from targeting import decisions, profiles, selectors
 from targeting.indicators import BY_NAME, INDICATORS
@@ -62,8 +63,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         field, problems = next(iter(error.message_dict.items()))
         return bad_input(request, field, " ".join(problems))
-    decisions.keep_scored(request.user)
-    state = selectors.scoring_status(request.user)
+    # Whether the scores are current is asked twice (to keep them so, then to show it): on
+    # one reading of the agency's basis, without the sync a digest of all it may see.
+    basis_now = basis_read_once()
+    decisions.keep_scored(request.user, basis_now=basis_now)
+    state = selectors.scoring_status(request.user, basis_now=basis_now)
     paginator = LimitedCountPaginator(
         selectors.queue(request.user, filters=filters, budget=state.budget),
         PAGE_SIZE,

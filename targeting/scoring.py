@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from core.locks import session_lock
 from graph.jobs import ANALYSES_VERSION, basis_current, job_in_hand, visibility_basis
+from intel.access import PurposeAsked
 from targeting import facts, indicators, profiles
 from targeting.indicators import Context, Fired, Shipment, Watchlists
 from targeting.models import RiskProfile, ScoringRun, ShipmentScore
@@ -168,16 +169,22 @@ def store(*, agency_id: int, profile: RiskProfile, basis: int | None, assessed: 
 # --- the run -----------------------------------------------------------------------------
 
 
-def is_current(run: ScoringRun | None) -> bool:
-    """Done over what the agency may see now, with its active profile, by this scoring."""
+BasisReader = Callable[[int, PurposeAsked], int]
+
+
+def is_current(run: ScoringRun | None, *, basis_now: BasisReader = visibility_basis) -> bool:
+    """Done over what the agency may see now (its basis as `basis_now` reads it: see
+    `graph.jobs.basis_read_once`), with its active profile, by this scoring."""
     if run is None or run.status != ScoringRun.Status.DONE or run.computed_with != COMPUTED_WITH:
         return False
     if run.profile_id != profiles.active_profile(agency_id=run.agency_id).pk:
         return False
-    return basis_current(run.agency_id, run.basis, facts.PURPOSE)
+    return basis_current(run.agency_id, run.basis, facts.PURPOSE, basis_now=basis_now)
 
 
-def request_scoring(*, agency_id: int, force: bool = False) -> ScoringRun:
+def request_scoring(
+    *, agency_id: int, force: bool = False, basis_now: BasisReader = visibility_basis
+) -> ScoringRun:
     """The agency's run: left alone while queued, running or current (unless `force`),
     otherwise set pending with a job queued once the transaction commits."""
     with transaction.atomic():
@@ -185,7 +192,8 @@ def request_scoring(*, agency_id: int, force: bool = False) -> ScoringRun:
             agency_id=agency_id, defaults={"requested_at": timezone.now()}
         )
         run = ScoringRun.objects.select_for_update().get(agency_id=agency_id)
-        if not created and (job_in_hand(run.status, run.requested_at) or (is_current(run) and not force)):
+        busy = job_in_hand(run.status, run.requested_at)
+        if not created and (busy or (not force and is_current(run, basis_now=basis_now))):
             return run
         run.status, run.progress, run.requested_at, run.error = (
             ScoringRun.Status.PENDING,

@@ -31,6 +31,7 @@ from django.db.models import (
 from django.http import Http404
 
 from core.inputs import storable_text
+from graph.jobs import visibility_basis
 from graph.stored_answers import linked_now
 from intel import selectors as intel_selectors
 from intel.models import Entity, Purpose, Record
@@ -249,12 +250,11 @@ def active_profile(user) -> RiskProfile:
     return profiles.active_profile(agency_id=_member_agency(user))
 
 
-def scoring_status(user) -> ScoringStatus:
+def scoring_status(user, *, basis_now: scoring.BasisReader = visibility_basis) -> ScoringStatus:
     agency_id = _member_agency(user)
     run = ScoringRun.objects.filter(agency_id=agency_id).first()
-    return ScoringStatus(
-        run, scoring.is_current(run), profiles.active_profile(agency_id=agency_id), budget_of(agency_id)
-    )
+    current = scoring.is_current(run, basis_now=basis_now)
+    return ScoringStatus(run, current, profiles.active_profile(agency_id=agency_id), budget_of(agency_id))
 
 
 # --- the explanation -------------------------------------------------------------------

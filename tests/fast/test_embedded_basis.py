@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.test import Client
 
 from graph import jobs
 from graph.models import AnalyticsResult
@@ -23,6 +24,7 @@ from intel.selectors import Reader
 from sharing import agreements, releases
 from targeting import scoring
 from targeting.models import ScoringRun
+from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.workspace_scene import HEADER, ROWS, build
 from workspace import selectors as workspace
@@ -188,6 +190,33 @@ def test_scores_of_other_analyses_or_scoring_go_stale_and_are_scored_again(
         scoring.request_scoring(agency_id=scene.pol.agency.pk)
     run.refresh_from_db()
     assert run.computed_with == deployed and scoring.is_current(run)
+
+
+def test_the_queue_reads_what_the_agency_may_see_once_to_keep_its_scores_current_and_show_it(
+    scene, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Opening the queue asks whether the scores are current (to score again if not), then
+    shows whether they are: on one reading of the agency's basis, here a digest of all it
+    may see. Stale, the scoring reads it once more, as it must: what it scores over."""
+    client = signed_in(Client(), scene.pol.analyst)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get("/targeting/").status_code == 200
+    assert scoring.is_current(ScoringRun.objects.get(agency=scene.pol.agency))
+    digests = []
+    digest = jobs.seen_digest
+    monkeypatch.setattr(jobs, "seen_digest", lambda **asked: digests.append(asked) or digest(**asked))
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        page = client.get("/targeting/").content.decode()
+    assert (len(digests), queued) == (1, [])
+    assert "Scores current" in page
+    digests.clear()
+    suspend(scene)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        page = client.get("/targeting/").content.decode()
+    # Scored once the page's transaction commits (here, as the block ends: after the page).
+    assert (len(digests), len(queued)) == (2, 1)
+    assert "Scoring pending" in page
+    assert scoring.is_current(ScoringRun.objects.get(agency=scene.pol.agency))
 
 
 def test_targeting_scores_go_stale_when_the_agreement_ends(scene, django_capture_on_commit_callbacks):

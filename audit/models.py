@@ -29,8 +29,8 @@ class AuditEvent(models.Model):
         # query uses: every read of another agency's record appends an event, and each of
         # its indexes is written then. Neither the hash nor the object id alone is indexed:
         # no query reads by them, and each event wrote both at a random place (the hash's
-        # index was the largest of the table); no index could keep the chain whole either,
-        # which `verify_chain` checks, hash by hash.
+        # index was the largest of the table); a unique hash detected no break of the chain
+        # that `verify_audit` (`verify_chain`, hash by hash) does not.
         indexes = [
             models.Index(fields=["at"], name="audit_event_at"),
             models.Index(fields=["action"], name="audit_event_action"),

@@ -6,6 +6,7 @@ in production, revoke TRUNCATE on audit_auditevent from the application's role.
 
 from django.db import migrations
 
+from audit import sqlite_triggers
 from core.vendor_sql import run_by_vendor
 
 POSTGRES_UP = """
@@ -21,24 +22,12 @@ POSTGRES_DOWN = """
 DROP TRIGGER IF EXISTS audit_auditevent_append_only ON audit_auditevent;
 DROP FUNCTION IF EXISTS audit_append_only();
 """
-SQLITE_UP = [
-    "CREATE TRIGGER audit_auditevent_no_update BEFORE UPDATE ON audit_auditevent "
-    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: UPDATE refused'); END;",
-    "CREATE TRIGGER audit_auditevent_no_delete BEFORE DELETE ON audit_auditevent "
-    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: DELETE refused'); END;",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS audit_auditevent_no_update;",
-    "DROP TRIGGER IF EXISTS audit_auditevent_no_delete;",
-]
-
-
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_initial")]
 
     operations = [
         run_by_vendor(
-            {"postgresql": [POSTGRES_UP], "sqlite": SQLITE_UP},
-            {"postgresql": [POSTGRES_DOWN], "sqlite": SQLITE_DOWN},
+            {"postgresql": [POSTGRES_UP], "sqlite": sqlite_triggers.CREATE},
+            {"postgresql": [POSTGRES_DOWN], "sqlite": sqlite_triggers.DROP},
         )
     ]

@@ -66,7 +66,7 @@ COMMUNITY_ENGINE = "networkx"
 # What the analyses compute, as a number stored with each result and each scoring run: raise
 # it with a change that alters an answer over the same graph (an algorithm, its seed or
 # tie-break, what a result holds), so that what was computed before is computed again, not
-# served. Results and runs computed before versions were kept have none.
+# served. Results and runs computed before versions were kept have none (null, or empty).
 ANALYSES_VERSION = 1
 
 

@@ -227,7 +227,7 @@ def test_a_stored_result_is_current_only_while_the_sync_follows(
         progress=100,
         result={"communities": []},
         basis=visibility_basis(cus.agency.pk, "investigation"),
-        computed_with=1,
+        computed_with=jobs.ANALYSES_VERSION,
     )
     row = AnalyticsResult.objects.get(pk=asked.pk)
     sent.clear()

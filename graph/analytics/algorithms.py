@@ -70,9 +70,11 @@ def all_shortest_paths(
 ) -> list[tuple[int, ...]]:
     """The shortest paths between two nodes joined by the relationships (entity ids, ends
     included), the first `limit` of them by the `order` (a public id) of their nodes, step
-    by step. `order` is asked only of the nodes on a shortest path. Paths are taken in that
-    order, not as a search finds them: between hubs there are more than `limit`, and which
-    ones a search finds first follows how the relationships were handed to it."""
+    by step. `order` is asked only of the nodes on a shortest path; one it does not know (an
+    entity gone while the graph still holds it) comes after those it knows, for the
+    confirmation to drop. Paths are taken in that order, not as a search finds them: between
+    hubs there are more than `limit`, and which ones a search finds first follows how the
+    relationships were handed to it."""
     graph = undirected(triples, (source, target))
     from_source = nx.single_source_shortest_path_length(graph, source)
     if target not in from_source:
@@ -80,11 +82,11 @@ def all_shortest_paths(
     length = from_source[target]
     to_target = nx.single_source_shortest_path_length(graph, target, cutoff=length)
     on_a_path = {node for node, d in from_source.items() if d + to_target.get(node, length + 1) == length}
-    key = order(on_a_path)
+    known = order(on_a_path)
     onward = {
         node: sorted(
             (n for n in graph[node] if n in on_a_path and from_source[n] == from_source[node] + 1),
-            key=key.__getitem__,
+            key=lambda n: (n not in known, known.get(n, ""), n),
             reverse=True,
         )
         for node in on_a_path

@@ -162,27 +162,30 @@ def test_a_result_of_other_analyses_is_computed_again_not_served(
     earlier analyses stored, over the same graph, is stale, and asked again is computed by
     these; a result stored before versions were kept (none) is stale too."""
     row = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
-    assert row.computed_with == 1 and jobs.is_current(row)
-    monkeypatch.setattr(jobs, "ANALYSES_VERSION", 2)
+    deployed = jobs.ANALYSES_VERSION + 1
+    assert row.computed_with == jobs.ANALYSES_VERSION and jobs.is_current(row)
+    monkeypatch.setattr(jobs, "ANALYSES_VERSION", deployed)
     assert not jobs.is_current(row)
     assert not shown_on_the_workspace(scene.pol, "investigation")
     again = computed(scene.pol, "investigation", django_capture_on_commit_callbacks)
     assert again.pk == row.pk and again.computed_at > row.computed_at
-    assert again.computed_with == 2 and jobs.is_current(again)
+    assert again.computed_with == deployed and jobs.is_current(again)
     AnalyticsResult.objects.filter(pk=row.pk).update(computed_with=None)
     assert not jobs.is_current(AnalyticsResult.objects.get(pk=row.pk))
 
 
-@pytest.mark.parametrize("deployed", ["2.1", "1.2"])
+@pytest.mark.parametrize("raised", [(1, 0), (0, 1)], ids=["analyses", "scoring"])
 def test_scores_of_other_analyses_or_scoring_go_stale_and_are_scored_again(
-    scene, monkeypatch, deployed, django_capture_on_commit_callbacks
+    scene, monkeypatch, raised, django_capture_on_commit_callbacks
 ):
     """A score rests on the analyses' network facts and on the scoring: a deploy that raises
     either version leaves the scores stale, and the periodic task scores them again."""
     with django_capture_on_commit_callbacks(execute=True):
         scoring.request_scoring(agency_id=scene.pol.agency.pk)
     run = ScoringRun.objects.get(agency=scene.pol.agency)
-    assert run.computed_with == "1.1" and scoring.is_current(run)
+    assert run.computed_with == f"{jobs.ANALYSES_VERSION}.{scoring.SCORING_VERSION}"
+    assert scoring.is_current(run)
+    deployed = f"{jobs.ANALYSES_VERSION + raised[0]}.{scoring.SCORING_VERSION + raised[1]}"
     monkeypatch.setattr(scoring, "COMPUTED_WITH", deployed)
     assert not scoring.is_current(run)
     assert scoring.stale_agencies() == [scene.pol.agency.pk]

@@ -90,6 +90,9 @@ def test_every_shortest_path_either_way_and_none_longer_up_to_the_limit():
     backwards = {node: f"{9999 - node:04d}" for node in range(10)}
     assert algorithms.all_shortest_paths(triples, 1, 4, 1, lambda nodes: backwards) == [(1, 3, 4)]
     assert algorithms.all_shortest_paths(triples, 1, 9, 10, by_number) == []
+    # An entity gone while the graph holds it has no public id: its paths come last.
+    without_2 = {node: f"{node:04d}" for node in (1, 3, 4)}
+    assert algorithms.all_shortest_paths(triples, 1, 4, 10, lambda nodes: without_2) == [(1, 3, 4), (1, 2, 4)]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

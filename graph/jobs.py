@@ -198,6 +198,10 @@ def visibility_basis(agency_id: int, purpose: PurposeAsked) -> int:
     return latest["version"] or 0
 
 
+# How a basis is read: `visibility_basis`, or `basis_read_once`'s reader for a page.
+BasisReader = Callable[[int, PurposeAsked], int]
+
+
 def sync_stalled() -> bool:
     """Whether the sync has stopped following, so that the bases it keeps may miss what
     changed meanwhile: a change has waited longer than GRAPH_SYNC_STALLED_SECONDS and either a
@@ -219,7 +223,7 @@ def basis_current(
     basis: int | None,
     purpose: PurposeAsked,
     *,
-    basis_now: Callable[[int, PurposeAsked], int] = visibility_basis,
+    basis_now: BasisReader = visibility_basis,
 ) -> bool:
     """Whether what was computed for `purpose` at `basis` still rests on what the agency may
     see: its basis has not moved since (`basis_now`: `basis_read_once` where one page judges
@@ -231,7 +235,7 @@ def basis_current(
     return basis is not None and basis == basis_now(agency_id, purpose) and not sync_stalled()
 
 
-def basis_read_once() -> Callable[[int, PurposeAsked], int]:
+def basis_read_once() -> BasisReader:
     """`visibility_basis`, each agency's for a purpose read once and remembered, for what
     judges several results or runs for one page: without the sync the basis is a digest of
     all the agency may see. Kept no longer than that page: what an agency may see changes."""

@@ -21,7 +21,7 @@ from django.utils import timezone
 from agencies.models import Agency, User
 from audit.log import record_event
 from core.inputs import storable_text
-from graph.jobs import visibility_basis
+from graph.jobs import BasisReader, visibility_basis
 from intel.import_validation import PARTY_ROLES, parse_row
 from intel.import_writing import restated, write_planned
 from intel.models import Category, Classification, LinkType, Mention, Record, Role
@@ -327,7 +327,7 @@ def rescore(user: User) -> ScoringRun:
     return scoring.request_scoring(agency_id=agency_id, force=True)
 
 
-def keep_scored(user: User, *, basis_now: scoring.BasisReader = visibility_basis) -> ScoringRun | None:
+def keep_scored(user: User, *, basis_now: BasisReader = visibility_basis) -> ScoringRun | None:
     """What opening the queue asks: the agency's scoring, queued when it has none yet or its
     scores are stale (nothing while a run is under way or they are current, nor after a run
     failed: that one waits for someone to ask again, rather than fail at every opening).

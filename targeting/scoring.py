@@ -19,8 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.locks import session_lock
-from graph.jobs import ANALYSES_VERSION, basis_current, job_in_hand, visibility_basis
-from intel.access import PurposeAsked
+from graph.jobs import ANALYSES_VERSION, BasisReader, basis_current, job_in_hand, visibility_basis
 from targeting import facts, indicators, profiles
 from targeting.indicators import Context, Fired, Shipment, Watchlists
 from targeting.models import RiskProfile, ScoringRun, ShipmentScore
@@ -167,9 +166,6 @@ def store(*, agency_id: int, profile: RiskProfile, basis: int | None, assessed: 
 
 
 # --- the run -----------------------------------------------------------------------------
-
-
-BasisReader = Callable[[int, PurposeAsked], int]
 
 
 def is_current(run: ScoringRun | None, *, basis_now: BasisReader = visibility_basis) -> bool:

@@ -31,7 +31,7 @@ from django.db.models import (
 from django.http import Http404
 
 from core.inputs import storable_text
-from graph.jobs import visibility_basis
+from graph.jobs import BasisReader, visibility_basis
 from graph.stored_answers import linked_now
 from intel import selectors as intel_selectors
 from intel.models import Entity, Purpose, Record
@@ -250,7 +250,7 @@ def active_profile(user) -> RiskProfile:
     return profiles.active_profile(agency_id=_member_agency(user))
 
 
-def scoring_status(user, *, basis_now: scoring.BasisReader = visibility_basis) -> ScoringStatus:
+def scoring_status(user, *, basis_now: BasisReader = visibility_basis) -> ScoringStatus:
     agency_id = _member_agency(user)
     run = ScoringRun.objects.filter(agency_id=agency_id).first()
     current = scoring.is_current(run, basis_now=basis_now)

@@ -43,7 +43,8 @@ from intel.selectors import BadInput, Reader
 RECORDS_PER_RELATIONSHIP = 20
 MAX_PATHS = 100
 # Shortest paths between two hubs can be many: the first this many by public id are
-# confirmed (an answer shows the first MAX_PATHS of those confirmed).
+# confirmed at a time (an answer shows the first MAX_PATHS of those confirmed; when refused
+# ones leave fewer, the next are taken without what was refused).
 PATHS_LIMIT = 1_000
 # Relationships looked up per statement: three parameters each, within SQLite's limit.
 TRIPLES_PER_QUERY = 5_000
@@ -515,6 +516,35 @@ def explored_between(
     return None
 
 
+def confirmed_paths(
+    scope: Scope, explored: set[Triple] | None, source: int, target: int
+) -> tuple[Confirmed, list[tuple[tuple[int, ...], list]], set[int], set[Triple]]:
+    """The first PATHS_LIMIT shortest paths of what a search explored, confirmed: the
+    confirmation, the paths it confirms whole (each with its steps' confirmed
+    relationships), and what it refused on them: the entities, and the relationships the
+    search crossed between a path's two nodes (a graph lagging PostgreSQL may hold one
+    PostgreSQL has no longer)."""
+    paths = (
+        []
+        if explored is None
+        else algorithms.all_shortest_paths(explored, source, target, PATHS_LIMIT, public_ids)
+    )
+    steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
+    candidates = relationships_between(scope, steps) if steps else set()
+    confirmed = confirm(scope, candidates, seeds=[source, target])
+    kept = []
+    for path in paths:
+        path_steps = algorithms.steps_of(path, confirmed.records)
+        if path_steps is not None and all(node in confirmed.entities for node in path):
+            kept.append((path, path_steps))
+    refused = {node for path in paths for node in path} - set(confirmed.entities)
+    either_way = steps | {(b, a) for a, b in steps}
+    refused_relationships = {
+        triple for triple in explored or () if triple[:2] in either_way and triple not in confirmed.records
+    }
+    return confirmed, kept, refused, refused_relationships
+
+
 def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> Answer:
     """Every shortest path (at most MAX_PATH_LENGTH steps) between two entities, each step
     with the relationships and visible records behind it, the first MAX_PATHS in order of
@@ -541,31 +571,30 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             explored = explored_between(scope, **asked)
         except SearchBudgetSpent:
             explored, complete = None, False
-        paths = (
-            []
-            if explored is None
-            else algorithms.all_shortest_paths(explored, start.pk, end.pk, PATHS_LIMIT, public_ids)
-        )
-        steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
-        candidates = set()
-        if steps:
-            candidates = relationships_between(scope, steps)
-        confirmed = confirm(scope, candidates, seeds=[start.pk, end.pk])
-        kept = []
-        for path in paths:
-            path_steps = algorithms.steps_of(path, confirmed.records)
-            if path_steps is not None and all(node in confirmed.entities for node in path):
-                kept.append((path, path_steps))
+        while True:
+            confirmed, kept, refused, refused_relationships = confirmed_paths(
+                scope, explored, start.pk, end.pk
+            )
+            refused -= avoiding
+            refused_relationships -= avoiding_relationships
+            avoiding |= refused
+            avoiding_relationships |= refused_relationships
+            # Paths cut at PATHS_LIMIT before confirmation, some of them refused, leave room
+            # for more: what was searched, less what was refused, holds every shortest path of
+            # the same length without it (the kept ones are such paths).
+            if not kept or len(kept) >= MAX_PATHS or not (refused or refused_relationships):
+                break
+            explored = {
+                (s, t, type_)
+                for s, t, type_ in explored
+                if s not in avoiding and t not in avoiding and (s, t, type_) not in avoiding_relationships
+            }
         # The graph may hold more than the choke point confirms (a lagging sync; a purpose
         # that admits fewer records than `visible_to`'s "some purpose"). When every shortest path
         # it found went through such an element, a longer one may be the reader's shortest:
         # asked again without them. Each round avoids more, so the rounds end.
-        dropped = {node for path in paths for node in path} - set(confirmed.entities)
-        dropped_relationships = candidates - set(confirmed.records)
-        if kept or not (dropped - avoiding or dropped_relationships - avoiding_relationships):
+        if kept or not (refused or refused_relationships):
             break
-        avoiding |= dropped
-        avoiding_relationships |= dropped_relationships
     kept = kept[:MAX_PATHS]
     confirmed.name(pk for path, _ in kept for pk in path)
     shown = [

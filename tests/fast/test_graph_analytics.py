@@ -145,6 +145,50 @@ def test_the_paths_answered_past_the_limit_are_the_first_by_public_id(tmp_path: 
         assert shown == expected, (paths_limit, max_paths)
 
 
+@pytest.mark.django_db
+def test_paths_the_choke_point_refuses_give_way_to_the_next_shortest_ones(tmp_path: Path, monkeypatch):
+    """The graph offers paths the choke point refuses (as a graph lagging PostgreSQL would):
+    through an entity no record names, first by public id, and along a relationship
+    PostgreSQL does not hold. Refused paths cut at PATHS_LIMIT give way to the next ones,
+    and a refused shortest path to the reader's true shortest ones."""
+    cus = staff("cus")
+    shipments = tmp_path / "shipments.csv"
+    rows = [
+        f"{ref},shipment,2026-01-10,covering,{name},NL,1 Quay Street,1011 AA,+31 10 555 0101,"
+        "office@golf-hotel.example,,,"
+        for ref, name in (("T1", "Alpha Trading"), ("T2", "Omega Trading"))
+    ]
+    shipments.write_text("\n".join([SHIPMENT_HEADER, *rows]) + "\n")
+    import_file(shipments, cus.agency, user=cus.liaison)
+    alpha, omega = entity_of("T1", "importer"), entity_of("T2", "importer")
+    middles = sorted(str(entity_of("T1", role).public_id) for role in ("address", "phone", "email"))
+    ghost = Entity.objects.create(type="company", key="company:name:nl:ghost", public_id=uuid.UUID(int=0))
+    stale = {(alpha.pk, ghost.pk, "OWNS"), (ghost.pk, omega.pk, "OWNS")}
+    expand = ReferenceBackend.expand
+
+    def lagging(self, scope, *, seeds, **kwargs):
+        found = expand(self, scope, seeds=seeds, **kwargs)
+        return found | {triple for triple in stale if {triple[0], triple[1]} & set(seeds)}
+
+    monkeypatch.setattr(ReferenceBackend, "expand", lagging)
+    client = cus.client(purpose=PURPOSE)
+    ends = {"source": str(alpha.public_id), "target": str(omega.public_id)}
+    for paths_limit, max_paths in ((2, 2), (3, 3), (1, 100), (2, 1), (3, 100)):
+        monkeypatch.setattr(selectors, "PATHS_LIMIT", paths_limit)
+        monkeypatch.setattr(selectors, "MAX_PATHS", max_paths)
+        answer = client.get("/api/graph/paths/", ends).json()
+        shown = [[node["id"] for node in path["nodes"]] for path in answer["paths"]]
+        expected = [
+            [ends["source"], middle, ends["target"]] for middle in middles[: min(paths_limit, max_paths)]
+        ]
+        assert shown == expected, (paths_limit, max_paths)
+    # One step along a relationship PostgreSQL does not hold: the three of two steps instead.
+    stale = {(alpha.pk, omega.pk, "OWNS")}
+    answer = client.get("/api/graph/paths/", ends).json()
+    assert [[node["id"] for node in path["nodes"]][1] for path in answer["paths"]] == middles
+    assert answer["length"] == 2
+
+
 def test_clusters_join_parties_through_what_they_share_and_leave_lone_parties_out():
     types = {1: "company", 2: "address", 3: "company", 4: "person", 5: "phone", 6: "company", 7: "phone"}
     shared = [

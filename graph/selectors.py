@@ -537,6 +537,8 @@ def confirmed_paths(
         path_steps = algorithms.steps_of(path, confirmed.records)
         if path_steps is not None and all(node in confirmed.entities for node in path):
             kept.append((path, path_steps))
+    if len(kept) == len(paths):
+        return confirmed, kept, set(), set()
     refused = {node for path in paths for node in path} - set(confirmed.entities)
     either_way = steps | {(b, a) for a, b in steps}
     refused_relationships = {

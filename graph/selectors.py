@@ -521,9 +521,9 @@ def confirmed_paths(
 ) -> tuple[Confirmed, list[tuple[tuple[int, ...], list]], set[int], set[Triple]]:
     """The first PATHS_LIMIT shortest paths of what a search explored, confirmed: the
     confirmation, the paths it confirms whole (each with its steps' confirmed
-    relationships), and what it refused on them: the entities, and the relationships the
-    search crossed between a path's two nodes (a graph lagging PostgreSQL may hold one
-    PostgreSQL has no longer)."""
+    relationships), and what it refused on them: the entities the reader may not see, and
+    the relationships the search crossed between a path's two nodes that it does not confirm
+    (a graph lagging PostgreSQL may hold one PostgreSQL has no longer)."""
     paths = (
         []
         if explored is None
@@ -539,7 +539,11 @@ def confirmed_paths(
             kept.append((path, path_steps))
     if len(kept) == len(paths):
         return confirmed, kept, set(), set()
-    refused = {node for path in paths for node in path} - set(confirmed.entities)
+    # An entity the reader may see is left out of the confirmation when every relationship
+    # of its on these paths was refused; it may still be on a path past the limit.
+    unconfirmed = sorted({node for path in paths for node in path} - set(confirmed.entities))
+    visible = selectors.visible_entities(scope.reader, named=False).filter(pk__any_of=unconfirmed)
+    refused = set(unconfirmed) - set(visible.values_list("pk", flat=True))
     either_way = steps | {(b, a) for a, b in steps}
     refused_relationships = {
         triple for triple in explored or () if triple[:2] in either_way and triple not in confirmed.records

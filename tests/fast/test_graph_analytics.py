@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from graph import selectors
-from graph.analytics import algorithms, backend
+from graph.analytics import Scope, algorithms, backend
 from graph.analytics.reference import ReferenceBackend
 from intel.import_writing import import_file
 from intel.models import Entity
@@ -187,6 +187,52 @@ def test_paths_the_choke_point_refuses_give_way_to_the_next_shortest_ones(tmp_pa
     answer = client.get("/api/graph/paths/", ends).json()
     assert [[node["id"] for node in path["nodes"]][1] for path in answer["paths"]] == middles
     assert answer["length"] == 2
+
+
+@pytest.mark.django_db
+def test_confirming_paths_refuses_hidden_entities_and_unconfirmed_relationships_only(
+    tmp_path: Path, monkeypatch
+):
+    """An entity the reader may see whose relationships on the paths taken were all refused
+    is not refused itself: past PATHS_LIMIT it may be on a path the reader has."""
+    cus = staff("cus")
+    shipments = tmp_path / "shipments.csv"
+    rows = [
+        f"{ref},shipment,2026-01-10,covering,{name},NL,{street},1011 AA,{phone},,,,"
+        for ref, name, street, phone in (
+            ("T1", "Alpha Trading", "1 Quay Street", "+31 10 555 0101"),
+            ("T2", "Omega Trading", "1 Quay Street", "+31 10 555 0101"),
+            ("T3", "Gamma Trading", "9 Dyke Lane", "+31 10 555 0909"),
+        )
+    ]
+    shipments.write_text("\n".join([SHIPMENT_HEADER, *rows]) + "\n")
+    import_file(shipments, cus.agency, user=cus.liaison)
+    alpha, omega, gamma = (entity_of(ref, "importer").pk for ref in ("T1", "T2", "T3"))
+    quay, phone = entity_of("T1", "address").pk, entity_of("T1", "phone").pk
+    ghost = Entity.objects.create(type="company", key="company:name:nl:ghost", public_id=uuid.UUID(int=0))
+    Entity.objects.filter(pk=gamma).update(public_id=uuid.UUID(int=1))
+    real = {(alpha, quay, "REGISTERED_AT"), (omega, quay, "REGISTERED_AT"), (alpha, phone, "CONTACT")}
+    real |= {(omega, phone, "CONTACT")}
+    stale = {
+        (alpha, ghost.pk, "OWNS"),
+        (ghost.pk, omega, "OWNS"),
+        (alpha, gamma, "OWNS"),
+        (gamma, omega, "OWNS"),
+    }
+    monkeypatch.setattr(selectors, "PATHS_LIMIT", 3)
+    scope = Scope(reader=Reader(cus.analyst, PURPOSE))
+    _, kept, refused, refused_relationships = selectors.confirmed_paths(scope, real | stale, alpha, omega)
+    # By public id: through ghost, gamma, then the first of quay and phone.
+    assert [path for path, _ in kept] == [(alpha, min((quay, phone), key=public_id_of), omega)]
+    assert refused == {ghost.pk}
+    assert refused_relationships == stale
+    _, kept, refused, refused_relationships = selectors.confirmed_paths(scope, real, alpha, omega)
+    assert len(kept) == 2
+    assert refused == refused_relationships == set()
+
+
+def public_id_of(pk: int) -> str:
+    return str(Entity.objects.get(pk=pk).public_id)
 
 
 def test_clusters_join_parties_through_what_they_share_and_leave_lone_parties_out():

@@ -46,6 +46,10 @@ MAX_PATHS = 100
 # confirmed at a time (an answer shows the first MAX_PATHS of those confirmed; when refused
 # ones leave fewer, the next are taken without what was refused).
 PATHS_LIMIT = 1_000
+# Paths confirmation refused (a graph lagging PostgreSQL; a purpose narrower than the
+# graph's "for some purpose", which may refuse much of it) give way to others at most this
+# many times in all: each time is a search or a confirmation of up to PATHS_LIMIT paths.
+PATH_ROUNDS = 4
 # Relationships looked up per statement: three parameters each, within SQLite's limit.
 TRIPLES_PER_QUERY = 5_000
 IDS_PER_QUERY = 10_000
@@ -485,6 +489,7 @@ def explored_between(
     type from being reached: a path is never narrowed by them). Raises SearchBudgetSpent
     past PATH_SEARCH_BUDGET relationships read."""
     unfiltered = Scope(reader=scope.reader, records=scope.records, link_types=scope.link_types)
+    graph = backend()
     seen, frontiers, depth = [{source}, {target}], [{source}, {target}], [0, 0]
     read = 0
     explored: set[Triple] = set()
@@ -493,7 +498,7 @@ def explored_between(
         try:
             # Read no further than the budget left: the layer that spends it is often the
             # largest by far, and the search ends there whatever that layer holds.
-            triples = backend().expand(
+            triples = graph.expand(
                 unfiltered, seeds=frontiers[side], hops=1, at_most=PATH_SEARCH_BUDGET - read
             )
         except TooLarge as too_large:
@@ -533,8 +538,9 @@ def confirmed_paths(
     candidates = relationships_between(scope, steps) if steps else set()
     confirmed = confirm(scope, candidates, seeds=[source, target])
     kept = []
+    between = algorithms.relationships_by_pair(confirmed.records)
     for path in paths:
-        path_steps = algorithms.steps_of(path, confirmed.records)
+        path_steps = algorithms.steps_of(path, between)
         if path_steps is not None and all(node in confirmed.entities for node in path):
             kept.append((path, path_steps))
     if len(kept) == len(paths):
@@ -555,8 +561,8 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     """Every shortest path (at most MAX_PATH_LENGTH steps) between two entities, each step
     with the relationships and visible records behind it, the first MAX_PATHS in order of
     their nodes' public ids; a path any element of which the choke point does not confirm
-    is dropped whole. `search_complete` is false when the
-    search stopped at its budget (PATH_SEARCH_BUDGET) without finding a path: then there may
+    is dropped whole. `search_complete` is false when the search stopped at its budget
+    (PATH_SEARCH_BUDGET) or after PATH_ROUNDS rounds without finding a path: then there may
     be one, where an empty answer with a complete search means there is none."""
     start = visible_entity(scope.reader, source, named=False)
     end = visible_entity(scope.reader, target, named=False)
@@ -565,6 +571,7 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     avoiding: set[int] = set()
     avoiding_relationships: set[Triple] = set()
     complete = True
+    rounds = 0
     while True:
         asked = {
             "source": start.pk,
@@ -578,6 +585,7 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
         except SearchBudgetSpent:
             explored, complete = None, False
         while True:
+            rounds += 1
             confirmed, kept, refused, refused_relationships = confirmed_paths(
                 scope, explored, start.pk, end.pk
             )
@@ -588,7 +596,12 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             # Paths cut at PATHS_LIMIT before confirmation, some of them refused, leave room
             # for more: what was searched, less what was refused, holds every shortest path of
             # the same length without it (the kept ones are such paths).
-            if not kept or len(kept) >= MAX_PATHS or not (refused or refused_relationships):
+            if (
+                rounds == PATH_ROUNDS
+                or not kept
+                or len(kept) >= MAX_PATHS
+                or not (refused or refused_relationships)
+            ):
                 break
             explored = {
                 (s, t, type_)
@@ -600,6 +613,10 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
         # it found went through such an element, a longer one may be the reader's shortest:
         # asked again without them. Each round avoids more, so the rounds end.
         if kept or not (refused or refused_relationships):
+            break
+        if rounds == PATH_ROUNDS:
+            # There may be a path the reader has, longer than those refused.
+            complete = False
             break
     kept = kept[:MAX_PATHS]
     confirmed.name(pk for path, _ in kept for pk in path)

@@ -119,8 +119,8 @@ class PathsSerializer(serializers.Serializer):
     paths = PathSerializer(many=True)
     length = serializers.IntegerField(allow_null=True)
     search_complete = serializers.BooleanField(
-        help_text="False when no path was found before the search reached its budget: there may be one "
-        "(with true and no paths, there is none up to 6 steps)"
+        help_text="False when no path was found before the search reached its budget, or its rounds of "
+        "paths refused: there may be one (with true and no paths, there is none up to 6 steps)"
     )
 
 

@@ -104,12 +104,18 @@ def all_shortest_paths(
     return paths
 
 
-def steps_of(path: tuple[int, ...], triples: Collection[Triple]) -> list[list[Triple]] | None:
-    """The relationships behind each step of a path (either direction), or None when a
-    step has none: a path through a dropped relationship is dropped whole."""
+def relationships_by_pair(triples: Iterable[Triple]) -> dict[frozenset, list[Triple]]:
+    """The relationships joining each pair of nodes (either direction), in order: read once
+    for all the paths `steps_of` is asked of."""
     between: dict[frozenset, list[Triple]] = defaultdict(list)
     for triple in sorted(triples):
         between[frozenset(triple[:2])].append(triple)
+    return between
+
+
+def steps_of(path: tuple[int, ...], between: Mapping[frozenset, list[Triple]]) -> list[list[Triple]] | None:
+    """The relationships behind each step of a path (`relationships_by_pair`), or None when
+    a step has none: a path through a dropped relationship is dropped whole."""
     steps = [between.get(frozenset((a, b)), []) for a, b in itertools.pairwise(path)]
     return steps if all(steps) else None
 

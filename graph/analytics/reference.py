@@ -62,7 +62,8 @@ class ReferenceBackend:
 
     def _scope_graph(self, scope: Scope, keep: Collection[int]) -> tuple[nx.MultiGraph, set[Triple]]:
         """`scope_graph`, kept for the next call with the same scope: not to be changed."""
-        kept = frozenset(keep)
+        # With no entity types to narrow by, what is kept changes nothing.
+        kept = frozenset(keep) if scope.entity_types is not None else frozenset()
         if self._built is None or self._built[0] is not scope or self._built[1] != kept:
             self._built = (scope, kept, *scope_graph(scope, keep=kept))
         return self._built[2], self._built[3]

@@ -62,8 +62,9 @@ def test_the_node_limit_keeps_the_nearest():
 
 
 def test_a_path_needs_a_relationship_behind_every_step_either_way():
-    assert algorithms.steps_of((1, 2, 3), LINE) == [[(1, 2, "CONTACT")], [(3, 2, "CONTACT")]]
-    assert algorithms.steps_of((1, 2, 3, 9), LINE) is None
+    between = algorithms.relationships_by_pair(LINE)
+    assert algorithms.steps_of((1, 2, 3), between) == [[(1, 2, "CONTACT")], [(3, 2, "CONTACT")]]
+    assert algorithms.steps_of((1, 2, 3, 9), between) is None
 
 
 def by_number(nodes):
@@ -182,6 +183,17 @@ def test_paths_the_choke_point_refuses_give_way_to_the_next_shortest_ones(tmp_pa
             [ends["source"], middle, ends["target"]] for middle in middles[: min(paths_limit, max_paths)]
         ]
         assert shown == expected, (paths_limit, max_paths)
+    # Past PATH_ROUNDS, no more: with no path found, the search says it is not complete.
+    monkeypatch.setattr(selectors, "PATH_ROUNDS", 1)
+    for paths_limit, max_paths, shown in ((1, 100, []), (2, 2, middles[:1])):
+        monkeypatch.setattr(selectors, "PATHS_LIMIT", paths_limit)
+        monkeypatch.setattr(selectors, "MAX_PATHS", max_paths)
+        answer = client.get("/api/graph/paths/", ends).json()
+        assert [[node["id"] for node in path["nodes"]][1] for path in answer["paths"]] == shown
+        assert answer["search_complete"] == bool(shown)
+    monkeypatch.setattr(selectors, "PATH_ROUNDS", 4)
+    monkeypatch.setattr(selectors, "PATHS_LIMIT", 3)
+    monkeypatch.setattr(selectors, "MAX_PATHS", 100)
     # One step along a relationship PostgreSQL does not hold: the three of two steps instead.
     stale = {(alpha.pk, omega.pk, "OWNS")}
     answer = client.get("/api/graph/paths/", ends).json()

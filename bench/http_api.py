@@ -58,10 +58,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_command(port: int, workers: int) -> list[str]:
+# How the project is served (README, "Production"); a revision without it is served as it was.
+SERVING_CONFIG = "config/gunicorn.conf.py"
+
+
+def server_command(port: int, workers: int, threads: int | None = None, root: Path = ROOT) -> list[str]:
+    """gunicorn as the checkout at `root` is served, with `workers` processes and, when
+    given, `threads` per process (1: gunicorn's sync worker, one request per process)."""
+    command = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application"]
+    if (root / SERVING_CONFIG).exists():
+        command += ["--config", SERVING_CONFIG]
+    if threads is not None:
+        command += ["--threads", str(threads), *(["--worker-class", "sync"] if threads == 1 else [])]
     return [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "config.wsgi:application",
+        *command,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -73,21 +83,24 @@ def server_command(port: int, workers: int) -> list[str]:
     ]
 
 
-def served_by(workers: int) -> str:
+def served_by(workers: int, threads: int | None = None) -> str:
     """The server's command line as the figures name it."""
-    return shlex.join(["gunicorn", *server_command(0, workers)[1:]]).replace("127.0.0.1:0", "127.0.0.1:PORT")
+    command = server_command(0, workers, threads)
+    return shlex.join(["gunicorn", *command[1:]]).replace("127.0.0.1:0", "127.0.0.1:PORT")
 
 
 @contextmanager
-def server(workers: int, log_name: str = "gunicorn", root: Path = ROOT) -> Iterator[str]:
-    """A gunicorn serving the project (the checkout at `root`) on the bench database; its
-    base URL, once it answers."""
+def server(
+    workers: int, log_name: str = "gunicorn", root: Path = ROOT, threads: int | None = None
+) -> Iterator[str]:
+    """A gunicorn serving the project (the checkout at `root`, `server_command`) on the
+    bench database; its base URL, once it answers."""
     port = free_port()
     log = (WORK_DIR / f"{log_name}.log").open("a")
     # Its own process group: a worker still busy with a long request when the master is
     # killed would otherwise live on.
     process = subprocess.Popen(
-        server_command(port, workers),
+        server_command(port, workers, threads, root),
         cwd=root,
         env=bench_env(),
         stdout=log,

@@ -180,6 +180,7 @@ SECTION_STAGES = {
     "## 3. ": "experiments",
     "## 4. ": "http",
     "## 5. ": "load",
+    "## 5b. ": "serving",
 }
 
 
@@ -284,6 +285,7 @@ def render(results: dict, earlier: str = "") -> str:
         "experiments": lambda: _experiments_section(add, results["experiments"]),
         "http": lambda: _http_section(add, results["http"], runs.get("http", {})),
         "load": lambda: _load_section(add, results["load"], runs.get("load", {})),
+        "serving": lambda: _serving_section(add, results["serving"], runs.get("serving", {})),
     }
     for stage in SECTION_STAGES.values():
         if stage in results:
@@ -849,6 +851,56 @@ def _load_section(add, load: dict, run: dict) -> None:
         for failure in load["failures"]:
             add(f"- {failure['count']} x {failure['method']} {failure['name']}: `{failure['error'][:200]}`")
         add("")
+
+
+# The requests the serving section lists one by one: the most frequent, and the slowest.
+SERVING_REQUESTS = ("GET records", "GET record detail", "GET entities", "GET search", "GET export")
+
+
+def _serving_section(add, serving: dict, run: dict) -> None:
+    add("## 5b. Serving: processes and threads")
+    add("")
+    runs = serving["runs"]
+    first = next(iter(runs.values()))[0]
+    add(
+        f"The load of section 5 ({first['analysts']} analysts and {first['liaisons']} liaison officers, "
+        f"`bench/locustfile.py`) for {first['run_seconds']} s against gunicorn served in each way "
+        f"below, taking turns run by run for {serving['rounds']} rounds, on the same data and machine "
+        "(processes x threads each; one thread is gunicorn's sync worker, one request per process at "
+        "a time; the project serves as `config/gunicorn.conf.py` says). Figures once every user had "
+        f"signed in (section 5). Code measured: {run.get('code', 'n/a')}; command "
+        f"`{run.get('command', 'n/a')}`."
+    )
+    add("")
+    add("| processes x threads | run | requests/s | p50 ms | p95 ms | p99 ms | errors |")
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, measured in runs.items():
+        for number, load in enumerate(measured, 1):
+            steady = load.get("steady") or {}
+            add(
+                f"| {name} | {number} | {_n(steady.get('rps'), 1)} | {_n(steady.get('p50_ms'))} | "
+                f"**{_n(steady.get('p95_ms'))}** | {_n(steady.get('p99_ms'))} | "
+                f"{_n(steady.get('failures'))} |"
+            )
+    add("")
+    add(
+        "Servers: " + "; ".join(f"{name}: `{measured[0]['server']}`" for name, measured in runs.items()) + "."
+    )
+    add("")
+    add("Per request, p95 ms of each run (once every user had signed in):")
+    add("")
+    add("| request | " + " | ".join(runs) + " |")
+    add("| --- | " + " | ".join("---:" for _ in runs) + " |")
+    for request in SERVING_REQUESTS:
+        cells = [
+            ", ".join(
+                _n(((load.get("steady") or {}).get("by_name", {}).get(request) or {}).get("p95_ms"))
+                for load in measured
+            )
+            for measured in runs.values()
+        ]
+        add(f"| {request} | " + " | ".join(cells) + " |")
+    add("")
 
 
 # --- stages of a benchmark ----------------------------------------------------------------

@@ -18,6 +18,8 @@ Stages (sizes at --scale 1); the imports read the five agencies' realistic mix
            most and the least, cold (fresh server) and warm.
 - load:    locust, 50 analysts and 5 liaison officers for --load-seconds (300) against
            the same server and data: throughput, p50/p95/p99, errors.
+- serving: the same load against gunicorn served several ways (--serving: processes x
+           threads each), --serving-seconds (120) each, taking turns for --serving-rounds (2).
 
 Results accumulate in var/bench/results.json and the page is rewritten after every
 stage, so a stage that fails leaves the figures of the ones before it.
@@ -51,7 +53,7 @@ from bench.common import (
     setup_django,
 )
 
-STAGES = ("import", "profile", "growth", "experiments", "memory", "loaded", "http", "load")
+STAGES = ("import", "profile", "growth", "experiments", "memory", "loaded", "http", "load", "serving")
 EXPERIMENTS = {
     "as the project runs it": [],
     "psycopg server-side binding": ["--server-side-binding"],
@@ -342,19 +344,27 @@ def analyst_of(agency: str) -> dict:
     return next(user for user in users["analysts"] if user["agency"] == agency)
 
 
-def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
+def export_query(results: dict) -> str:
+    """The export the load test asks for: the http stage's, when it ran."""
+    export = results.get("http", {}).get("plans", {}).get("high", {}).get("urls", {}).get("export")
+    return export[0].split("?", 1)[1] if export else "category=seizure&occurred_after=2026-01-01"
+
+
+def run_load(
+    args: argparse.Namespace, *, export: str, workers: int, threads: int | None, seconds: int, name: str
+) -> dict:
+    """One locust run (`bench/locustfile.py`) of the analysts and liaison officers against a
+    fresh gunicorn of `workers` processes and `threads` each (`http_api.server_command`),
+    its files under var/bench/NAME_*, and what it measured."""
     from bench import api
     from bench import http_api as http
 
-    dataset = load_dataset(records)
     api.fresh_devices()
-    export = results.get("http", {}).get("plans", {}).get("high", {}).get("urls", {}).get("export")
-    export_query = export[0].split("?", 1)[1] if export else "category=seizure&occurred_after=2026-01-01"
-    prefix = WORK_DIR / "load"
-    for old in [*WORK_DIR.glob("load_*.csv"), *WORK_DIR.glob("load_*.jsonl")]:
+    prefix = WORK_DIR / name
+    for old in [*WORK_DIR.glob(f"{name}_*.csv"), *WORK_DIR.glob(f"{name}_*.jsonl")]:
         old.unlink()
     users = args.analysts + args.liaisons
-    with http.server(args.server_workers, log_name="gunicorn-load") as base:
+    with http.server(workers, log_name=f"gunicorn-{name}", threads=threads) as base:
         command = [
             str(Path(sys.executable).parent / "locust"),
             "-f",
@@ -367,14 +377,14 @@ def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
             "--spawn-rate",
             str(max(1, users // 5)),
             "--run-time",
-            f"{args.load_seconds}s",
+            f"{seconds}s",
             "--csv",
             str(prefix),
             "--only-summary",
             "--stop-timeout",
             "10",
             "--export-query",
-            export_query,
+            export,
         ]
         env = {
             **os.environ,
@@ -385,24 +395,62 @@ def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
         }
         started = time.perf_counter()
         completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - started
-    (WORK_DIR / "locust.log").write_text(completed.stdout + completed.stderr)
+        wall = time.perf_counter() - started
+    (WORK_DIR / f"{name}-locust.log").write_text(completed.stdout + completed.stderr)
     if not Path(f"{prefix}_stats.csv").exists():
         raise RuntimeError(
-            f"locust wrote no statistics (exit {completed.returncode}): see var/bench/locust.log"
+            f"locust wrote no statistics (exit {completed.returncode}): see var/bench/{name}-locust.log"
         )
-    results["load"] = {
-        "dataset": dataset,
+    return {
         "command": shlex.join(["locust", *command[1:]]).replace(base, "http://127.0.0.1:PORT"),
         "analysts": args.analysts,
         "liaisons": args.liaisons,
-        "run_seconds": args.load_seconds,
-        "wall_seconds": round(seconds, 1),
-        "server_workers": args.server_workers,
-        "server": http.served_by(args.server_workers),
+        "run_seconds": seconds,
+        "wall_seconds": round(wall, 1),
+        "server_workers": workers,
+        "server_threads": threads,
+        "server": http.served_by(workers, threads),
         "locust_exit": completed.returncode,
         **report.locust_results(prefix),
     }
+
+
+def stage_load(results: dict, records: int, args: argparse.Namespace) -> None:
+    dataset = load_dataset(records)
+    export = export_query(results)
+    run = run_load(
+        args,
+        export=export,
+        workers=args.server_workers,
+        threads=args.server_threads,
+        seconds=args.load_seconds,
+        name="load",
+    )
+    results["load"] = {"dataset": dataset, **run}
+
+
+def stage_serving(results: dict, records: int, args: argparse.Namespace) -> None:
+    """The load test against gunicorn served several ways (`--serving`: processes x threads
+    each, 1 thread being gunicorn's sync worker), taking turns run by run, so the machine's
+    load falls on each alike."""
+    dataset = load_dataset(records)
+    variants = [tuple(int(n) for n in variant.split("x")) for variant in args.serving.split(",")]
+    runs: dict[str, list[dict]] = {f"{w}x{t}": [] for w, t in variants}
+    for round_ in range(args.serving_rounds):
+        for workers, threads in variants:
+            name = f"{workers}x{threads}"
+            print(f"serving: round {round_ + 1} of {args.serving_rounds}, {name}", flush=True)
+            runs[name].append(
+                run_load(
+                    args,
+                    export=export_query(results),
+                    workers=workers,
+                    threads=threads,
+                    seconds=args.serving_seconds,
+                    name=f"serving-{name}",
+                )
+            )
+    results["serving"] = {"dataset": dataset, "rounds": args.serving_rounds, "runs": runs}
 
 
 def code_version() -> str:
@@ -498,7 +546,21 @@ def main(argv: list[str] | None = None) -> None:
         default=2 * (os.cpu_count() or 1) + 1,
         help="gunicorn workers (default: 2 x cores + 1, gunicorn's advice)",
     )
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        help="threads per gunicorn worker (default: as config/gunicorn.conf.py serves the project)",
+    )
     parser.add_argument("--load-seconds", type=int, default=300, help="length of the load test")
+    parser.add_argument(
+        "--serving",
+        default="5x1,5x4,11x1",
+        help="the serving stage's servers, processes x threads each (1 thread: gunicorn's sync worker)",
+    )
+    parser.add_argument("--serving-rounds", type=int, default=2, help="rounds of the serving stage")
+    parser.add_argument(
+        "--serving-seconds", type=int, default=120, help="length of each load test of the serving stage"
+    )
     parser.add_argument("--analysts", type=int, default=50, help="concurrent analysts in the load test")
     parser.add_argument(
         "--liaisons", type=int, default=5, help="concurrent liaison officers in the load test"
@@ -558,6 +620,7 @@ def main(argv: list[str] | None = None) -> None:
         "loaded": lambda: stage_loaded(results, args.loaded_rows or size(1_000_000), args.loaded_cap_minutes),
         "http": lambda: stage_http(results, size(1_000_000), args),
         "load": lambda: stage_load(results, size(1_000_000), args),
+        "serving": lambda: stage_serving(results, size(1_000_000), args),
     }
     for stage in STAGES:
         if stage not in stages:

@@ -247,6 +247,19 @@ class Pagination(PageNumberPagination):
             )
         return int(value)
 
+    def get_page_number(self, request, paginator) -> int:
+        """The page asked for (the first when none is). One that is not a whole number from 1
+        to PAGINATION_MAX_PAGE is refused, naming the parameter, as the size is: DRF's own
+        answered 404 "Invalid page." for them as for a page past the end, which still is."""
+        value = request.query_params.get(self.page_query_param, "")
+        if value == "":
+            return 1
+        if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= settings.PAGINATION_MAX_PAGE:
+            raise ValidationError(
+                {self.page_query_param: [f"a whole number from 1 to {settings.PAGINATION_MAX_PAGE}"]}
+            )
+        return int(value)
+
     def after_of(self, request) -> uuid.UUID | None:
         value = request.query_params.get(self.after_query_param)
         if value is None:

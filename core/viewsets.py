@@ -12,10 +12,39 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import viewsets
 
+from core.query_parameters import refuse_unknown
+
 
 class RestrictedViewSet(viewsets.GenericViewSet):
     selector: Callable[[Any], QuerySet]
     selector_by_action: dict[str, Callable[[Any], QuerySet]] = {}
+    # What a viewset reads of the query string besides its filters and a list's pagination.
+    query_parameters: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD"):
+            refuse_unknown(request.query_params, self.known_query_parameters())
+
+    def known_query_parameters(self) -> set[str]:
+        """The filters (`filterset_class`, `filterset_fields`), a list's pagination, and
+        `query_parameters`."""
+        known = set(self.query_parameters) | set(getattr(self, "filterset_fields", None) or ())
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is not None:
+            known |= set(filterset_class.base_filters)
+        if self.action == "list" and self.paginator is not None:
+            paginator = self.paginator
+            known |= {
+                name
+                for name in (
+                    paginator.page_query_param,
+                    getattr(paginator, "page_size_query_param", None),
+                    getattr(paginator, "after_query_param", None),
+                )
+                if name
+            }
+        return known
 
     def viewer(self) -> Any:
         """What the selectors are given: who asks (an app's base may add for what)."""

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.query_parameters import refuse_unknown
 from graph import selectors, stored_answers
 from graph.analytics import Scope
 from graph.jobs import OPERATIONS, TooManyAnalyses
@@ -35,6 +36,7 @@ class GraphView(APIView):
     def get(self, request, pk=None):
         reader = Reader.from_request(request)
         query = self.query_class(data=request.query_params)
+        refuse_unknown(request.query_params, query.fields)
         query.is_valid(raise_exception=True)
         asked = self.asked(query, pk)
         try:

@@ -248,6 +248,7 @@ class SearchViewSet(ReadingViewSet, mixins.ListModelMixin):
     pagination_class = EntityPagination
     via = "search"
     selector = staticmethod(selectors.visible_entities)
+    query_parameters = ("q",)
 
     def narrow(self, queryset):
         if getattr(self, "swagger_fake_view", False):

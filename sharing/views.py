@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action, api_view, parser_classes
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -244,6 +244,7 @@ class DisclosureRequestViewSet(
 
     serializer_class = DisclosureRequestSerializer
     filterset_fields = ["status", "kind", "urgency"]
+    query_parameters = ("box",)
     selector = staticmethod(selectors.requests_of)
     selector_by_action = {"approve": selectors.requests_to_decide, "refuse": selectors.requests_to_decide}
 
@@ -253,6 +254,8 @@ class DisclosureRequestViewSet(
             return selectors.in_queue_order(queryset.filter(owner_id=self.request.user.agency_id))
         if box == "outgoing":
             return queryset.filter(requesting_agency_id=self.request.user.agency_id)
+        if box not in (None, ""):
+            raise ValidationError({"box": ["incoming or outgoing"]})
         return queryset
 
     def perform_create(self, serializer):

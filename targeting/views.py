@@ -1,6 +1,8 @@
 """REST API of targeting. Thin: the selectors read only the caller's agency's scores (any
 other declaration answers 404 as a missing one), the services check who may act."""
 
+from dataclasses import fields
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -35,6 +37,7 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
 
     serializer_class = QueueRowSerializer
     filter_backends: list = []
+    query_parameters = tuple(field.name for field in fields(selectors.QueueFilters))
     selector = staticmethod(selectors.scored_declarations)
 
     def narrow(self, queryset):

@@ -79,10 +79,17 @@ def test_a_page_past_the_limit_counts_to_its_own_end(analyst, settings):
     assert (last["count"], last["count_exact"], last["next"]) == (total, True, None)
 
 
-@pytest.mark.parametrize("page", ["9999", "0", "-1", "two", "10001"])
-def test_a_page_that_does_not_exist_is_not_found_past_the_limit_too(analyst, settings, page):
+def test_a_page_that_does_not_exist_is_not_found_past_the_limit_too(analyst, settings):
     settings.PAGINATION_COUNT_LIMIT = 1
-    assert analyst.get("/api/records/", {"page_size": 1, "page": page}).status_code == 404
+    assert analyst.get("/api/records/", {"page_size": 1, "page": "9999"}).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "two", "1.5", "10001", "9" * 40, "\u0661"])
+def test_a_page_number_that_is_none_is_refused_naming_the_parameter(analyst, settings, page):
+    settings.PAGINATION_MAX_PAGE = 10_000
+    response = analyst.get("/api/records/", {"page_size": 1, "page": page})
+    assert response.status_code == 400
+    assert response.json() == {"page": ["a whole number from 1 to 10000"]}
 
 
 def test_lists_of_entities_count_to_their_own_limit_and_lead_on_past_it(analyst, settings):

@@ -1,0 +1,20 @@
+"""The query parameters an API request may carry, and a refusal of any other, naming it: a
+misspelt filter (`categroy=seizure`) was ignored, and the list or the export answered as if
+unfiltered, every record the reader may see."""
+
+from collections.abc import Iterable
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
+
+# Read on every request: the purpose stated (intel.selectors.Reader.from_request) and DRF's
+# choice of format.
+EVERY_REQUEST = ("purpose", api_settings.URL_FORMAT_OVERRIDE)
+
+
+def refuse_unknown(query: Iterable[str], known: Iterable[str]) -> None:
+    """Raises a 400 naming each parameter of `query` that is neither `known` nor read on
+    every request."""
+    unknown = sorted(set(query) - set(known) - set(EVERY_REQUEST))
+    if unknown:
+        raise ValidationError({name: ["not a parameter of this request"] for name in unknown})

@@ -157,6 +157,13 @@ else:
     # The columns some indexes include only let PostgreSQL answer reads from the index
     # alone; the embedded database's indexes serve without them, which is all W040 says.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+    # The embedded default serves a page's requests side by side (a link chart reopened asks
+    # for its nodes' neighbourhoods at once, each writing its audit event). A transaction
+    # takes the write lock as it begins and waits for it, where two that had read and then
+    # wrote failed at once with "database is locked"; in WAL mode a read waits for no write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE", timeout=20, init_command="PRAGMA journal_mode=WAL"
+    )
 if os.environ.get("DATABASE_TEST_NAME"):
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
@@ -181,6 +188,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Back to the sign-in page: Django's own "Logged out" page is the admin's.
+LOGOUT_REDIRECT_URL = LOGIN_URL
 
 # Sign-in hardening (docs/architecture.md, "Authentication"): lock-out of failed sign-ins
 # (django-axes, on every path that authenticates), second factor (django-otp TOTP, recovery

@@ -75,9 +75,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
     page = paginator.get_page(page_number(request.GET.get("page")))
     rows = selectors.page_rows(list(page.object_list))
-    # The line goes under the last row inside the budget, when the next row shown is outside it.
+    # The line goes under the last row inside the budget: the budget's last, or one the next
+    # row shown is outside of. The last row of a page is the budget's last only by its key:
+    # the budget may go on past the page.
     for row, following in zip(rows, [*rows[1:], None], strict=False):
-        row.budget_line = row.in_budget and (following is None or not following.in_budget)
+        last = (row.score, row.record_id) == state.budget.last
+        row.budget_line = row.in_budget and (last or (following is not None and not following.in_budget))
         row.top = selectors.top_indicators(row)
     query = request.GET.copy()
     query.pop("page", None)
@@ -156,6 +159,8 @@ def declaration(request: HttpRequest, pk: UUID) -> HttpResponse:
             "partners": Agency.objects.exclude(pk=request.user.agency_id).order_by("code"),
             "may_decide": request.user.role in decisions.DECIDERS,
             "chart": "&".join(f"entity={pk}" for pk in shown.chart_entities),
+            # A refused form comes back as it was filled in, not reset to its first choices.
+            "posted": request.POST if status == 400 else {},
         },
         status=status,
     )

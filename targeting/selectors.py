@@ -31,14 +31,14 @@ from django.db.models import (
 from django.http import Http404
 
 from core.inputs import storable_text
-from graph.jobs import BasisReader, visibility_basis
+from graph.jobs import BasisReader, basis_current, visibility_basis
 from graph.stored_answers import linked_now
 from intel import selectors as intel_selectors
 from intel.models import Entity, Purpose, Record
 from intel.presentation import entity_key, entity_names
 from intel.selectors import Reader
 from targeting import profiles, scoring
-from targeting.indicators import BY_NAME
+from targeting.indicators import BY_NAME, NETWORK
 from targeting.models import Decision, RiskProfile, ScoringRun, ShipmentScore
 
 PURPOSE = Purpose.RISK_ASSESSMENT
@@ -121,6 +121,11 @@ class Budget:
     size: int
     # The last declaration inside the budget, in queue order: (score, record id).
     last: tuple[float, int] | None
+
+    @property
+    def percent(self) -> str:
+        """The share as people read it: "5%", "12.5%"."""
+        return f"{float(Decimal(str(self.share)) * 100):g}%"
 
 
 def budget_of(agency_id: int) -> Budget:
@@ -297,11 +302,16 @@ def explanation(user, public_id: UUID | str) -> Explanation:
     them, and the paths whose every entity is one of those and every step a link they see
     now (`linked_now`); a path with a dropped element is dropped whole. Every part is
     listed with its contribution, so the parts add up to the score shown, whatever of its
-    evidence is dropped; `withheld` says that some was, and the part's stored text, written
-    from all of it, is then replaced by `WITHHELD_EXPLANATION`."""
+    evidence is dropped; `withheld` says that some was, or, for a network part, that what the
+    agency may see has changed since the declaration was scored, and the part's stored text,
+    written from all of it, is then replaced by `WITHHELD_EXPLANATION`."""
     score = scored_declaration(user, public_id)
     reader = Reader(user, PURPOSE)
     stored = score.parts
+    # A network part's text and value come from the whole network the agency saw when it was
+    # scored, not only from the evidence it lists: once the agency's basis has moved, the
+    # text may rest on records it may no longer see.
+    network_stale = not basis_current(score.agency_id, score.basis, PURPOSE)
     record_ids = sorted({pk for part in stored for pk in part["records"]})
     entity_ids = sorted(
         {pk for part in stored for pk in part["entities"]}
@@ -339,6 +349,7 @@ def explanation(user, public_id: UUID | str) -> Explanation:
             len(kept_records) < len(part["records"])
             or len(kept_entities) < len(part["entities"])
             or len(kept_paths) < len(part["paths"])
+            or (network_stale and part["kind"] == NETWORK)
         )
         for pk in [*kept_entities, *(pk for path in kept_paths for pk in path)]:
             named.setdefault(pk, shown_entity(pk))

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from graph import algorithms
+from graph.drain import drain
 from intel.models import Mention, Record
 from sharing import agreements
 from targeting import decisions, facts
@@ -175,9 +176,13 @@ def test_the_parts_add_up_to_the_score_and_the_evidence_is_what_cus_may_see(scen
     ).exists()
 
 
+@pytest.mark.shared_services  # the sync drained to Neo4j moves the agency's basis
 def test_evidence_no_longer_visible_is_dropped_and_the_parts_still_add_up(scene):
     before = explained(scene, "CQ-1")
+    network = {part["name"] for part in before["parts"] if part["kind"] == "network"}
+    assert network and not any(by_name(before)[name]["withheld"] for name in network)
     agreements.suspend(scene.mou, platform_admin(), "review")
+    drain()
     shown = explained(scene, "CQ-1")
     assert shown["score"] == before["score"]
     assert [part["contribution"] for part in shown["parts"]] == [
@@ -189,6 +194,10 @@ def test_evidence_no_longer_visible_is_dropped_and_the_parts_still_add_up(scene)
     assert parts["partner_mismatch"]["records"] == []
     assert parts["partner_mismatch"]["withheld"] is True
     assert parts["watch_route"]["withheld"] is False
+    # The network parts were written from the network cus saw with pol's seizures.
+    for name in network:
+        assert parts[name]["withheld"] is True
+        assert parts[name]["explanation"] == "Not shown: written from evidence your agency may no longer see."
     assert parts["seized_identifier"]["paths"] == []
     assert "Shadow Holding BV" not in shown_names(shown)
     assert "Shadow Holding BV" not in str(shown)
@@ -378,6 +387,34 @@ def test_scoring_status_and_rescore(scene):
 # --- pages ------------------------------------------------------------------------------
 
 
+def lined_rows(page: str) -> list[str]:
+    """The declarations of a queue page whose row draws the budget line under it."""
+    rows = page.split("<tr")[1:]
+    return [
+        ref for row in rows if "budget-line" in row.split(">", 1)[0] for ref in ("CQ-1", "CQ-2") if ref in row
+    ]
+
+
+def test_the_budget_line_is_drawn_under_the_last_declaration_inside_the_budget(scene, monkeypatch):
+    from targeting import pages, profiles
+
+    cus = signed_in(Client(), scene.cus.analyst)
+    profiles.change_profile(scene.cus.admin, reason="budget", budget=0.5)
+    page = cus.get("/targeting/").content.decode()
+    assert lined_rows(page) == ["CQ-1"]
+    assert "The inspection budget is 50% of 2 scored declarations: the first 1 in the queue." in page
+    profiles.change_profile(scene.cus.admin, reason="budget", budget=1.0)
+    assert lined_rows(cus.get("/targeting/").content.decode()) == ["CQ-2"]
+    # A page of one: the budget goes on past the first page, and ends on the second.
+    monkeypatch.setattr(pages, "PAGE_SIZE", 1)
+    assert lined_rows(cus.get("/targeting/").content.decode()) == []
+    assert lined_rows(cus.get("/targeting/?page=2").content.decode()) == ["CQ-2"]
+    profiles.change_profile(scene.cus.admin, reason="budget", budget=0.49)
+    page = cus.get("/targeting/").content.decode()
+    assert lined_rows(page) == []
+    assert "The inspection budget is 49% of 2 scored declarations: the first 0 in the queue." in page
+
+
 def test_the_pages_show_the_queue_explanation_and_profile_to_their_agency_only(scene):
     cus = signed_in(Client(), scene.cus.analyst)
     queue = cus.get("/targeting/")
@@ -399,6 +436,15 @@ def test_the_pages_show_the_queue_explanation_and_profile_to_their_agency_only(s
         f"/targeting/{scene.record('CQ-1').public_id}/", {"action": "decide", "decision": "inspect"}
     )
     assert posted.status_code == 400 and "reason" in posted.content.decode()
+    # A refused form comes back as it was filled in: a referral with no partner named.
+    posted = cus.post(
+        f"/targeting/{scene.record('CQ-1').public_id}/",
+        {"action": "decide", "decision": "refer", "partner": "", "reason": "ring <b>suspected</b>"},
+    )
+    text = posted.content.decode()
+    assert posted.status_code == 400 and "partner" in text
+    assert '<option value="refer" selected>' in text and '<option value="inspect">' in text
+    assert ">ring &lt;b&gt;suspected&lt;/b&gt;</textarea>" in text
 
 
 def test_the_profile_page_changes_the_profile_and_decides_proposals_for_admins_only(scene):

@@ -283,14 +283,16 @@ def credentials() -> dict[str, list[dict]]:
 
 def fresh_devices() -> None:
     """The bench's second-factor devices as their phones set them up, and its users not
-    locked out: the clock drift, the failures and the lock-outs an earlier run caused
-    (django-otp and django-axes keep them; a lock-out of the address all bench users sign in
-    from lasts AUTH_LOCKOUT_MINUTES) are not this run's."""
+    locked out: the clock drift, the codes taken, the failures and the lock-outs an earlier
+    run caused (django-otp and django-axes keep them; a lock-out of the address all bench
+    users sign in from lasts AUTH_LOCKOUT_MINUTES) are not this run's."""
     from axes.models import AccessAttempt
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    # A code is taken once (last_t): a run begun within 30 s of another's last sign-in was
+    # refused its first.
     TOTPDevice.objects.filter(user__username__startswith="bench-").update(
-        drift=0, throttling_failure_count=0, throttling_failure_timestamp=None
+        drift=0, throttling_failure_count=0, throttling_failure_timestamp=None, last_t=-1
     )
     AccessAttempt.objects.filter(username__startswith="bench-").delete()
 

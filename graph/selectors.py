@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -521,19 +522,29 @@ def explored_between(
     return None
 
 
-def confirmed_paths(
-    scope: Scope, explored: set[Triple] | None, source: int, target: int
-) -> tuple[Confirmed, list[tuple[tuple[int, ...], list]], set[int], set[Triple]]:
+class ConfirmedPaths(NamedTuple):
+    confirmed: Confirmed
+    kept: list[tuple[tuple[int, ...], list]]
+    refused: set[int]
+    refused_relationships: set[Triple]
+    # Whether PATHS_LIMIT cut the paths taken: there may be more of the same length.
+    cut: bool
+
+
+def confirmed_paths(scope: Scope, explored: set[Triple] | None, source: int, target: int) -> ConfirmedPaths:
     """The first PATHS_LIMIT shortest paths of what a search explored, confirmed: the
     confirmation, the paths it confirms whole (each with its steps' confirmed
     relationships), and what it refused on them: the entities the reader may not see, and
     the relationships the search crossed between a path's two nodes that it does not confirm
     (a graph lagging PostgreSQL may hold one PostgreSQL has no longer)."""
+    # One more than the limit: whether the limit cut them.
     paths = (
         []
         if explored is None
-        else algorithms.all_shortest_paths(explored, source, target, PATHS_LIMIT, public_ids)
+        else algorithms.all_shortest_paths(explored, source, target, PATHS_LIMIT + 1, public_ids)
     )
+    cut = len(paths) > PATHS_LIMIT
+    paths = paths[:PATHS_LIMIT]
     steps = {(a, b) for path in paths for a, b in itertools.pairwise(path)}
     candidates = relationships_between(scope, steps) if steps else set()
     confirmed = confirm(scope, candidates, seeds=[source, target])
@@ -544,7 +555,7 @@ def confirmed_paths(
         if path_steps is not None and all(node in confirmed.entities for node in path):
             kept.append((path, path_steps))
     if len(kept) == len(paths):
-        return confirmed, kept, set(), set()
+        return ConfirmedPaths(confirmed, kept, set(), set(), cut)
     # An entity the reader may see is left out of the confirmation when every relationship
     # of its on these paths was refused; it may still be on a path past the limit.
     unconfirmed = sorted({node for path in paths for node in path} - set(confirmed.entities))
@@ -554,7 +565,7 @@ def confirmed_paths(
     refused_relationships = {
         triple for triple in explored or () if triple[:2] in either_way and triple not in confirmed.records
     }
-    return confirmed, kept, refused, refused_relationships
+    return ConfirmedPaths(confirmed, kept, refused, refused_relationships, cut)
 
 
 def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> Answer:
@@ -586,7 +597,7 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             explored, complete = None, False
         while True:
             rounds += 1
-            confirmed, kept, refused, refused_relationships = confirmed_paths(
+            confirmed, kept, refused, refused_relationships, cut = confirmed_paths(
                 scope, explored, start.pk, end.pk
             )
             refused -= avoiding
@@ -618,6 +629,7 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             # There may be a path the reader has, longer than those refused.
             complete = False
             break
+    more = len(kept) > MAX_PATHS or (cut and bool(kept))
     kept = kept[:MAX_PATHS]
     confirmed.name(pk for path, _ in kept for pk in path)
     shown = [
@@ -629,7 +641,12 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
     ]
     used = [triple for _, path_steps in kept for step in path_steps for triple in step]
     return Answer(
-        {"paths": shown, "length": len(kept[0][0]) - 1 if kept else None, "search_complete": complete},
+        {
+            "paths": shown,
+            "length": len(kept[0][0]) - 1 if kept else None,
+            "more_paths": more,
+            "search_complete": complete,
+        },
         confirmed.records_shown(used, {pk for path, _ in kept for pk in path} | {start.pk, end.pk}),
     )
 

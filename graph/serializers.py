@@ -8,6 +8,7 @@ from rest_framework import serializers
 from agencies.models import Agency
 from graph.analytics import MAX_HOPS, RecordFilter
 from graph.models import AnalyticsResult
+from graph.selectors import MAX_PATHS
 from intel.models import EntityType, LinkType
 
 MAX_NODES = 500
@@ -118,6 +119,10 @@ class PathSerializer(serializers.Serializer):
 class PathsSerializer(serializers.Serializer):
     paths = PathSerializer(many=True)
     length = serializers.IntegerField(allow_null=True)
+    more_paths = serializers.BooleanField(
+        help_text=f"True when there are more shortest paths than those listed (at most {MAX_PATHS}, the "
+        "first by their entities' ids): narrow the link types or the records' dates to see others"
+    )
     search_complete = serializers.BooleanField(
         help_text="False when no path was found before the search reached its budget, or its rounds of "
         "paths refused: there may be one (with true and no paths, there is none up to 6 steps)"

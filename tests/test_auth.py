@@ -448,7 +448,9 @@ def test_sign_ins_and_sign_outs_are_audited(cus):
     client = Client(REMOTE_ADDR="10.1.2.3")
     attempt(client, "form", cus.analyst, "wrong guess")
     attempt(client, "form", cus.analyst, PASSWORD)
-    client.post("/accounts/logout/")
+    signed_out = client.post("/accounts/logout/")
+    # To the sign-in page, not Django's own "Logged out" page, which is the admin's.
+    assert (signed_out.status_code, signed_out.url) == (302, "/accounts/login/")
     events = list(AuditEvent.objects.order_by("id").values_list("action", "actor_id", "agency_id", "details"))
     assert [event[:3] for event in events] == [
         ("auth.login_failed", None, None),

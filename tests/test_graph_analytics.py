@@ -847,7 +847,7 @@ def test_a_path_search_past_its_budget_says_so_instead_of_no_path(world, labels,
     monkeypatch.setattr(selectors, "PATH_SEARCH_BUDGET", 2)
     stopped = get(client, "/api/graph/paths/", **ends)
     assert stopped.status_code == 200
-    assert stopped.json() == {"paths": [], "length": None, "search_complete": False}
+    assert stopped.json() == {"paths": [], "length": None, "more_paths": False, "search_complete": False}
 
 
 @pytest.mark.parametrize("backend", [CypherBackend, ReferenceBackend], ids=["cypher", "networkx"])

@@ -144,6 +144,8 @@ def test_the_paths_answered_past_the_limit_are_the_first_by_public_id(tmp_path: 
         shown = [[node["id"] for node in path["nodes"]] for path in answer["paths"]]
         expected = [[alpha, middle, omega] for middle in middles[: min(paths_limit, max_paths)]]
         assert shown == expected, (paths_limit, max_paths)
+        # Three ways in all: more than those shown, or not.
+        assert answer["more_paths"] == (len(expected) < 3)
 
 
 @pytest.mark.django_db
@@ -233,14 +235,13 @@ def test_confirming_paths_refuses_hidden_entities_and_unconfirmed_relationships_
     }
     monkeypatch.setattr(selectors, "PATHS_LIMIT", 3)
     scope = Scope(reader=Reader(cus.analyst, PURPOSE))
-    _, kept, refused, refused_relationships = selectors.confirmed_paths(scope, real | stale, alpha, omega)
+    found = selectors.confirmed_paths(scope, real | stale, alpha, omega)
     # By public id: through ghost, gamma, then the first of quay and phone.
-    assert [path for path, _ in kept] == [(alpha, min((quay, phone), key=public_id_of), omega)]
-    assert refused == {ghost.pk}
-    assert refused_relationships == stale
-    _, kept, refused, refused_relationships = selectors.confirmed_paths(scope, real, alpha, omega)
-    assert len(kept) == 2
-    assert refused == refused_relationships == set()
+    assert [path for path, _ in found.kept] == [(alpha, min((quay, phone), key=public_id_of), omega)]
+    assert (found.refused, found.refused_relationships, found.cut) == ({ghost.pk}, stale, True)
+    found = selectors.confirmed_paths(scope, real, alpha, omega)
+    assert len(found.kept) == 2
+    assert (found.refused, found.refused_relationships, found.cut) == (set(), set(), False)
 
 
 def public_id_of(pk: int) -> str:
@@ -301,7 +302,7 @@ def test_the_embedded_default_answers_on_networkx(tmp_path: Path):
         # beta's first step crosses 2 relationships (s2, quay): past a budget of 1 it stops.
         patch.setattr(selectors, "PATH_SEARCH_BUDGET", 1)
         stopped = client.get("/api/graph/paths/", {"source": str(beta), "target": str(gamma)}).json()
-    assert stopped == {"paths": [], "length": None, "search_complete": False}
+    assert stopped == {"paths": [], "length": None, "more_paths": False, "search_complete": False}
 
 
 @pytest.mark.django_db

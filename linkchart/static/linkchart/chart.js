@@ -496,7 +496,11 @@ async function findPaths() {
   markPaths(answer);
   changed();
   runLayout();
-  say(`${answer.paths.length} shortest path(s) of ${answer.length} step(s).`);
+  say(
+    answer.more_paths
+      ? `${answer.paths.length} shortest path(s) of ${answer.length} step(s) shown, and there are more: narrow the link types or the records' dates to see others.`
+      : `${answer.paths.length} shortest path(s) of ${answer.length} step(s).`,
+  );
 }
 
 function markPaths(answer) {

@@ -554,7 +554,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load-seconds", type=int, default=300, help="length of the load test")
     parser.add_argument(
         "--serving",
-        default="5x1,5x4,11x1",
+        default="5x1,5x4,11x1,11x2",
         help="the serving stage's servers, processes x threads each (1 thread: gunicorn's sync worker)",
     )
     parser.add_argument("--serving-rounds", type=int, default=2, help="rounds of the serving stage")

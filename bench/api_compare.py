@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     samples = []
     with ExitStack() as stack:
         bases = {
-            name: stack.enter_context(http.server(args.server_workers, f"gunicorn-{name}", root=tree))
+            # One request per process for both: a revision from before config/gunicorn.conf.py
+            # is served so, and the comparison is of the code, not of how it is served.
+            name: stack.enter_context(
+                http.server(args.server_workers, f"gunicorn-{name}", root=tree, threads=1)
+            )
             for name, tree in trees.items()
         }
         sessions = {code: http.sign_in(bases["after"], user) for code, user in analysts.items()}

@@ -62,20 +62,22 @@ def free_port() -> int:
 SERVING_CONFIG = "config/gunicorn.conf.py"
 
 
-def server_command(port: int, workers: int, threads: int | None = None, root: Path = ROOT) -> list[str]:
-    """gunicorn as the checkout at `root` is served, with `workers` processes and, when
-    given, `threads` per process (1: gunicorn's sync worker, one request per process)."""
+def server_command(
+    port: int, workers: int | None, threads: int | None = None, root: Path = ROOT
+) -> list[str]:
+    """gunicorn as the checkout at `root` is served, with, when given, `workers` processes
+    and `threads` per process (1: gunicorn's sync worker, one request per process)."""
     command = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application"]
     if (root / SERVING_CONFIG).exists():
         command += ["--config", SERVING_CONFIG]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     if threads is not None:
         command += ["--threads", str(threads), *(["--worker-class", "sync"] if threads == 1 else [])]
     return [
         *command,
         "--bind",
         f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
         "--timeout",
         "120",
         "--access-logfile",
@@ -83,7 +85,7 @@ def server_command(port: int, workers: int, threads: int | None = None, root: Pa
     ]
 
 
-def served_by(workers: int, threads: int | None = None) -> str:
+def served_by(workers: int | None, threads: int | None = None) -> str:
     """The server's command line as the figures name it."""
     command = server_command(0, workers, threads)
     return shlex.join(["gunicorn", *command[1:]]).replace("127.0.0.1:0", "127.0.0.1:PORT")
@@ -91,7 +93,7 @@ def served_by(workers: int, threads: int | None = None) -> str:
 
 @contextmanager
 def server(
-    workers: int, log_name: str = "gunicorn", root: Path = ROOT, threads: int | None = None
+    workers: int | None, log_name: str = "gunicorn", root: Path = ROOT, threads: int | None = None
 ) -> Iterator[str]:
     """A gunicorn serving the project (the checkout at `root`, `server_command`) on the
     bench database; its base URL, once it answers."""
@@ -265,7 +267,7 @@ def measure(
     requests_per_kind: int,
     warmup: int,
     cold_starts: int,
-    workers: int,
+    workers: int | None,
 ) -> dict:
     """`users` maps a visibility class to the analyst that represents it."""
     rnd = random.Random(11)

@@ -543,8 +543,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--server-workers",
         type=int,
-        default=2 * (os.cpu_count() or 1) + 1,
-        help="gunicorn workers (default: 2 x cores + 1, gunicorn's advice)",
+        help="gunicorn worker processes (default: as config/gunicorn.conf.py serves the project)",
     )
     parser.add_argument(
         "--server-threads",

@@ -212,6 +212,19 @@ class LimitedCountPaginator(Paginator):
         return number
 
 
+def counted(value: str, name: str, limit: int) -> int:
+    """`value` as a whole number from 1 to `limit`; anything else is refused naming `name`.
+    Its length is read first: Python refuses to read a number of more than 4,300 digits."""
+    if (
+        not value.isascii()
+        or not value.isdigit()
+        or len(value) > len(str(limit))
+        or not 1 <= int(value) <= limit
+    ):
+        raise ValidationError({name: [f"a whole number from 1 to {limit}"]})
+    return int(value)
+
+
 class Pagination(PageNumberPagination):
     """Page numbers, with `count` exact up to PAGINATION_COUNT_LIMIT rows (a list of entities'
     up to ENTITY_COUNT_LIMIT: `EntityPagination`); past that `count` is that limit and
@@ -241,11 +254,7 @@ class Pagination(PageNumberPagination):
         value = request.query_params.get(self.page_size_query_param, "")
         if value == "":
             return self.page_size
-        if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
-            raise ValidationError(
-                {self.page_size_query_param: f"a whole number from 1 to {self.max_page_size}"}
-            )
-        return int(value)
+        return counted(value, self.page_size_query_param, self.max_page_size)
 
     def get_page_number(self, request, paginator) -> int:
         """The page asked for (the first when none is). One that is not a whole number from 1
@@ -254,11 +263,7 @@ class Pagination(PageNumberPagination):
         value = request.query_params.get(self.page_query_param, "")
         if value == "":
             return 1
-        if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= settings.PAGINATION_MAX_PAGE:
-            raise ValidationError(
-                {self.page_query_param: [f"a whole number from 1 to {settings.PAGINATION_MAX_PAGE}"]}
-            )
-        return int(value)
+        return counted(value, self.page_query_param, settings.PAGINATION_MAX_PAGE)
 
     def after_of(self, request) -> uuid.UUID | None:
         value = request.query_params.get(self.after_query_param)

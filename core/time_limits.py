@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import errors as pg_errors
 
 
@@ -17,33 +18,54 @@ class TimeLimitExceeded(Exception):
 
 
 @contextmanager
-def statements_limited_to(seconds: float) -> Iterator[None]:
+def statements_limited_to(seconds: float, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Inside, in one transaction, each statement may run for `seconds`; one that runs longer
     is stopped, the transaction rolled back (nothing the block wrote stays, audit included)
     and `TimeLimitExceeded` raised. PostgreSQL stops it itself (`statement_timeout`); SQLite
     is asked between its steps whether the statement's time is up."""
+    connection = connections[using]
     outer = connection.in_atomic_block
     try:
-        with transaction.atomic():
+        with _begun_as_a_reader(connection), transaction.atomic(using=using):
             if connection.vendor == "postgresql":
-                previous = _set_statement_timeout(f"{max(1, round(seconds * 1000))}ms", read_previous=outer)
+                timeout = f"{max(1, round(seconds * 1000))}ms"
+                previous = _set_statement_timeout(connection, timeout, read_previous=outer)
                 yield
                 if outer:
                     # Made local to the transaction, the setting would outlive the savepoint
                     # this block released (a rolled back one takes it back).
-                    _set_statement_timeout(previous)
+                    _set_statement_timeout(connection, previous)
             elif connection.vendor == "sqlite":
                 with connection.execute_wrapper(_sqlite_deadline(seconds)):
                     yield
             else:
                 yield
     except OperationalError as error:
-        if _stopped(error):
+        if _stopped(connection, error):
             raise TimeLimitExceeded(str(error)) from error
         raise
 
 
-def _set_statement_timeout(value: str, *, read_previous: bool = False) -> str:
+@contextmanager
+def _begun_as_a_reader(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """On SQLite, a transaction begun inside begins as a reader (DEFERRED): the embedded
+    default's take the write lock as they begin (config/settings.py), and a search, which
+    only reads, would have waited for every writer, an import's transaction the whole import."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()
+    mode = connection.transaction_mode
+    connection.transaction_mode = None
+    try:
+        yield
+    finally:
+        connection.transaction_mode = mode
+
+
+def _set_statement_timeout(
+    connection: BaseDatabaseWrapper, value: str, *, read_previous: bool = False
+) -> str:
     with connection.cursor() as cursor:
         previous = ""
         if read_previous:
@@ -84,7 +106,7 @@ def _sqlite_deadline(seconds: float):
     return run_with_deadline
 
 
-def _stopped(error: OperationalError) -> bool:
+def _stopped(connection: BaseDatabaseWrapper, error: OperationalError) -> bool:
     cause = error.__cause__
     if isinstance(cause, pg_errors.QueryCanceled):
         return True

@@ -48,8 +48,9 @@ MAX_PATHS = 100
 # ones leave fewer, the next are taken without what was refused).
 PATHS_LIMIT = 1_000
 # Paths confirmation refused (a graph lagging PostgreSQL; a purpose narrower than the
-# graph's "for some purpose", which may refuse much of it) give way to others at most this
-# many times in all: each time is a search or a confirmation of up to PATHS_LIMIT paths.
+# graph's "for some purpose", which may refuse much of it) give way to others: at most this
+# many confirmations of up to PATHS_LIMIT paths in all, each after a search or after taking
+# the refused out of the one before.
 PATH_ROUNDS = 4
 # Relationships looked up per statement: three parameters each, within SQLite's limit.
 TRIPLES_PER_QUERY = 5_000
@@ -610,7 +611,8 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             if (
                 rounds == PATH_ROUNDS
                 or not kept
-                or len(kept) >= MAX_PATHS
+                or not cut
+                or len(kept) > MAX_PATHS
                 or not (refused or refused_relationships)
             ):
                 break
@@ -629,7 +631,8 @@ def shortest_paths(*, scope: Scope, source: UUID | str, target: UUID | str) -> A
             # There may be a path the reader has, longer than those refused.
             complete = False
             break
-    more = len(kept) > MAX_PATHS or (cut and bool(kept))
+    # Only from paths confirmed: one the graph offers may be one the reader may not see.
+    more = len(kept) > MAX_PATHS
     kept = kept[:MAX_PATHS]
     confirmed.name(pk for path, _ in kept for pk in path)
     shown = [

@@ -120,8 +120,8 @@ class PathsSerializer(serializers.Serializer):
     paths = PathSerializer(many=True)
     length = serializers.IntegerField(allow_null=True)
     more_paths = serializers.BooleanField(
-        help_text=f"True when there are more shortest paths than those listed (at most {MAX_PATHS}, the "
-        "first by their entities' ids): narrow the link types or the records' dates to see others"
+        help_text=f"True when there are more shortest paths you may see than those listed (at most "
+        f"{MAX_PATHS}, the first by their entities' ids)"
     )
     search_complete = serializers.BooleanField(
         help_text="False when no path was found before the search reached its budget, or its rounds of "

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from core.identity import PublicLookup
+from core.query_parameters import refuse_unknown
 from core.viewsets import RestrictedViewSet
 from intel.filters import RecordFilter
 from intel.models import Entity, Record
@@ -192,6 +193,7 @@ def release_onward(request, pk: UUID):
 def discovery(request, pk: UUID):
     """Hit/no-hit: partners (under an agreement in force that allows discovery) holding
     records on this entity that the caller cannot see, with their count, and nothing else."""
+    refuse_unknown(request.query_params, ())
     entity = get_object_or_404(Entity.objects.visible_to(request.user), public_id=pk)
     if request.user.agency_id is None:
         raise PermissionDenied("discovery is for members of an agency")

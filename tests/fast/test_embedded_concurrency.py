@@ -7,6 +7,8 @@ import threading
 import pytest
 from django.db import connections, transaction
 
+from core.time_limits import statements_limited_to
+
 ALIAS = "embedded_file"
 
 
@@ -19,6 +21,7 @@ def file_database(tmp_path, django_db_blocker):
             cursor.execute("CREATE TABLE events (writer TEXT)")
         yield
         connections[ALIAS].close()
+    del connections[ALIAS]
     del connections.settings[ALIAS]
 
 
@@ -58,3 +61,35 @@ def test_two_transactions_that_read_then_write_both_commit(file_database, django
         assert cursor.fetchall() == [("first",), ("second",)]
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone() == ("wal",)
+
+
+def test_a_time_limited_read_does_not_wait_for_a_writer(file_database, django_db_blocker):
+    """A search's reads (`statements_limited_to`, in a transaction of their own) while
+    another transaction holds the write lock, as an import holds it for the whole file:
+    begun as a reader, they read what was committed and do not wait for it."""
+    writing, read = threading.Event(), threading.Event()
+
+    def import_file() -> None:
+        with django_db_blocker.unblock():
+            try:
+                with transaction.atomic(using=ALIAS), connections[ALIAS].cursor() as cursor:
+                    cursor.execute("INSERT INTO events VALUES ('importing')")
+                    writing.set()
+                    read.wait(30)
+            finally:
+                connections[ALIAS].close()
+
+    with django_db_blocker.unblock():
+        with connections[ALIAS].cursor() as cursor:
+            cursor.execute("INSERT INTO events VALUES ('committed')")
+        writer = threading.Thread(target=import_file)
+        writer.start()
+        assert writing.wait(10)
+        try:
+            # Within a second where the write lock is waited for up to its timeout.
+            with statements_limited_to(1, using=ALIAS), connections[ALIAS].cursor() as cursor:
+                cursor.execute("SELECT writer FROM events")
+                assert cursor.fetchall() == [("committed",)]
+        finally:
+            read.set()
+            writer.join(30)

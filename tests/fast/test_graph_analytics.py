@@ -144,8 +144,8 @@ def test_the_paths_answered_past_the_limit_are_the_first_by_public_id(tmp_path: 
         shown = [[node["id"] for node in path["nodes"]] for path in answer["paths"]]
         expected = [[alpha, middle, omega] for middle in middles[: min(paths_limit, max_paths)]]
         assert shown == expected, (paths_limit, max_paths)
-        # Three ways in all: more than those shown, or not.
-        assert answer["more_paths"] == (len(expected) < 3)
+        # More than those shown only from paths confirmed: the limit's, past the most shown.
+        assert answer["more_paths"] == (min(paths_limit, 3) > max_paths)
 
 
 @pytest.mark.django_db
@@ -196,6 +196,11 @@ def test_paths_the_choke_point_refuses_give_way_to_the_next_shortest_ones(tmp_pa
     monkeypatch.setattr(selectors, "PATH_ROUNDS", 4)
     monkeypatch.setattr(selectors, "PATHS_LIMIT", 3)
     monkeypatch.setattr(selectors, "MAX_PATHS", 100)
+    # The ghost's path last: the limit cuts it alone, and the reader has no more than shown.
+    Entity.objects.filter(pk=ghost.pk).update(public_id=uuid.UUID(int=2**128 - 1))
+    answer = client.get("/api/graph/paths/", ends).json()
+    assert [[node["id"] for node in path["nodes"]][1] for path in answer["paths"]] == middles
+    assert answer["more_paths"] is False
     # One step along a relationship PostgreSQL does not hold: the three of two steps instead.
     stale = {(alpha.pk, omega.pk, "OWNS")}
     answer = client.get("/api/graph/paths/", ends).json()

@@ -48,5 +48,7 @@ def test_a_detail_and_a_graph_walk_refuse_what_they_do_not_read(tmp_path):
     assert client.get(walk, {"hops": "1", "hop": "2"}).json() == {"hop": [REFUSED]}
     paths = client.get("/api/graph/paths/", {"source": SOMEONE, "target": SOMEONE, "via": SOMEONE})
     assert paths.json() == {"via": [REFUSED]}
+    discovery = client.get(f"/api/entities/{SOMEONE}/discovery/", {"partner": "pol"})
+    assert discovery.json() == {"partner": [REFUSED]}
     # A value a parameter does not take is refused by the parameter's name too.
     assert client.get("/api/requests/", {"box": "bogus"}).json() == {"box": ["incoming or outgoing"]}

@@ -481,7 +481,7 @@ async function findPaths() {
     say(
       answer.search_complete
         ? "No path of at most 6 steps joins them through what your agency may see."
-        : "No path found before the search reached its limit: there may be one. Start from a less connected entity, or narrow the link types.",
+        : "No path found before the search reached its limit: there may be one. Start from a less connected entity.",
     );
     return;
   }
@@ -498,7 +498,7 @@ async function findPaths() {
   runLayout();
   say(
     answer.more_paths
-      ? `${answer.paths.length} shortest path(s) of ${answer.length} step(s) shown, and there are more: narrow the link types or the records' dates to see others.`
+      ? `${answer.paths.length} shortest path(s) of ${answer.length} step(s) shown, the first by their entities' ids: there are more.`
       : `${answer.paths.length} shortest path(s) of ${answer.length} step(s).`,
   );
 }

@@ -121,9 +121,9 @@ def test_past_the_limit_the_first_paths_by_public_id_are_taken_however_the_graph
     assert all(nodes == {0, 999, *firsts, *seconds} for nodes in asked)
 
 
-@pytest.mark.django_db
-def test_the_paths_answered_past_the_limit_are_the_first_by_public_id(tmp_path: Path):
-    # Two importers sharing an address, a phone and an e-mail: three ways of two steps.
+def two_importers(tmp_path: Path):
+    """cus, and two importers it imported sharing an address, a phone and an e-mail (three
+    ways of two steps between them), with those three's public ids in order."""
     cus = staff("cus")
     shipments = tmp_path / "shipments.csv"
     rows = [
@@ -133,8 +133,14 @@ def test_the_paths_answered_past_the_limit_are_the_first_by_public_id(tmp_path: 
     ]
     shipments.write_text("\n".join([SHIPMENT_HEADER, *rows]) + "\n")
     import_file(shipments, cus.agency, user=cus.liaison)
-    alpha, omega = (str(entity_of(ref, "importer").public_id) for ref in ("T1", "T2"))
     middles = sorted(str(entity_of("T1", role).public_id) for role in ("address", "phone", "email"))
+    return cus, entity_of("T1", "importer"), entity_of("T2", "importer"), middles
+
+
+@pytest.mark.django_db
+def test_the_paths_answered_past_the_limit_are_the_first_by_public_id(tmp_path: Path):
+    cus, alpha, omega, middles = two_importers(tmp_path)
+    alpha, omega = str(alpha.public_id), str(omega.public_id)
     client = cus.client(purpose=PURPOSE)
     for paths_limit, max_paths in ((3, 3), (2, 2), (2, 1), (1, 100)):
         with pytest.MonkeyPatch.context() as patch:
@@ -154,17 +160,7 @@ def test_paths_the_choke_point_refuses_give_way_to_the_next_shortest_ones(tmp_pa
     through an entity no record names, first by public id, and along a relationship
     PostgreSQL does not hold. Refused paths cut at PATHS_LIMIT give way to the next ones,
     and a refused shortest path to the reader's true shortest ones."""
-    cus = staff("cus")
-    shipments = tmp_path / "shipments.csv"
-    rows = [
-        f"{ref},shipment,2026-01-10,covering,{name},NL,1 Quay Street,1011 AA,+31 10 555 0101,"
-        "office@golf-hotel.example,,,"
-        for ref, name in (("T1", "Alpha Trading"), ("T2", "Omega Trading"))
-    ]
-    shipments.write_text("\n".join([SHIPMENT_HEADER, *rows]) + "\n")
-    import_file(shipments, cus.agency, user=cus.liaison)
-    alpha, omega = entity_of("T1", "importer"), entity_of("T2", "importer")
-    middles = sorted(str(entity_of("T1", role).public_id) for role in ("address", "phone", "email"))
+    cus, alpha, omega, middles = two_importers(tmp_path)
     ghost = Entity.objects.create(type="company", key="company:name:nl:ghost", public_id=uuid.UUID(int=0))
     stale = {(alpha.pk, ghost.pk, "OWNS"), (ghost.pk, omega.pk, "OWNS")}
     expand = ReferenceBackend.expand

@@ -4,6 +4,7 @@ unfiltered, every record the reader may see."""
 
 from collections.abc import Iterable
 
+from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 
@@ -12,9 +13,15 @@ from rest_framework.settings import api_settings
 EVERY_REQUEST = ("purpose", api_settings.URL_FORMAT_OVERRIDE)
 
 
-def refuse_unknown(query: Iterable[str], known: Iterable[str]) -> None:
+def refuse_unknown(query: QueryDict, known: Iterable[str], *, repeatable: Iterable[str] = ()) -> None:
     """Raises a 400 naming each parameter of `query` that is neither `known` nor read on
-    every request."""
+    every request, and each given more than once that is not `repeatable`: a filter reads
+    its last value, and `category=seizure&category=` listed everything."""
     unknown = sorted(set(query) - set(known) - set(EVERY_REQUEST))
     if unknown:
         raise ValidationError({name: ["not a parameter of this request"] for name in unknown})
+    repeated = sorted(
+        name for name, values in query.lists() if len(values) > 1 and name not in set(repeatable)
+    )
+    if repeated:
+        raise ValidationError({name: ["given more than once"] for name in repeated})

@@ -6,6 +6,7 @@ the caller may not see answers exactly as one that does not exist."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -36,7 +37,10 @@ class GraphView(APIView):
     def get(self, request, pk=None):
         reader = Reader.from_request(request)
         query = self.query_class(data=request.query_params)
-        refuse_unknown(request.query_params, query.fields)
+        repeatable = [
+            name for name, field in query.fields.items() if isinstance(field, serializers.ListField)
+        ]
+        refuse_unknown(request.query_params, query.fields, repeatable=repeatable)
         query.is_valid(raise_exception=True)
         asked = self.asked(query, pk)
         try:

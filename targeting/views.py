@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.identity import PublicLookup
 from core.viewsets import RestrictedViewSet
+from graph.jobs import basis_read_once
 from targeting import decisions, profiles, selectors
 from targeting.models import RiskProfile
 from targeting.serializers import (
@@ -47,6 +48,13 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
 
     def get_object(self):
         return selectors.scored_declaration(self.request.user, self.kwargs["pk"], ranked=False)
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if self.action in ("list", "retrieve"):
+            # As opening the queue page does: stale scores rest on what the agency may no
+            # longer see, and without the sync's beat nothing else would score them again.
+            decisions.keep_scored(request.user, basis_now=basis_read_once())
 
     @extend_schema(parameters=[QueueFilterSerializer])
     def list(self, request, *args, **kwargs):

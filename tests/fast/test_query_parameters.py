@@ -50,5 +50,16 @@ def test_a_detail_and_a_graph_walk_refuse_what_they_do_not_read(tmp_path):
     assert paths.json() == {"via": [REFUSED]}
     discovery = client.get(f"/api/entities/{SOMEONE}/discovery/", {"partner": "pol"})
     assert discovery.json() == {"partner": [REFUSED]}
+    # A parameter given twice: a filter would read its last value (an empty one lists all).
+    for path, twice in (
+        ("/api/records/", {"category": ["seizure", ""]}),
+        ("/api/records/export/", {"category": ["seizure", ""]}),
+        ("/api/records/", {"page": ["1", "2"]}),
+        ("/api/graph/seizure-network/", {"hops": ["1", "2"]}),
+    ):
+        assert client.get(path, twice).json() == {next(iter(twice)): ["given more than once"]}, path
+    # Lists are given so: the link chart repeats the link types it narrows a walk to.
+    network = client.get("/api/graph/seizure-network/", {"link_types": ["CONTACT", "OWNS"]})
+    assert network.status_code == 200, network.content[:300]
     # A value a parameter does not take is refused by the parameter's name too.
     assert client.get("/api/requests/", {"box": "bogus"}).json() == {"box": ["incoming or outgoing"]}

@@ -20,8 +20,7 @@ def refuse_unknown(query: QueryDict, known: Iterable[str], *, repeatable: Iterab
     unknown = sorted(set(query) - set(known) - set(EVERY_REQUEST))
     if unknown:
         raise ValidationError({name: ["not a parameter of this request"] for name in unknown})
-    repeated = sorted(
-        name for name, values in query.lists() if len(values) > 1 and name not in set(repeatable)
-    )
+    repeatable = set(repeatable)
+    repeated = sorted(name for name, values in query.lists() if len(values) > 1 and name not in repeatable)
     if repeated:
         raise ValidationError({name: ["given more than once"] for name in repeated})

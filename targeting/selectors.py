@@ -296,7 +296,7 @@ class Explanation:
         return [entity["id"] for entity in self.entities[:CHART_ENTITIES_MAX]]
 
 
-def explanation(user, public_id: UUID | str) -> Explanation:
+def explanation(user, public_id: UUID | str, *, basis_now: BasisReader = visibility_basis) -> Explanation:
     """The declaration's score with each part's evidence as the reader may see it now: the
     records `visible_to` them for risk assessment, the entities `labelled_entities` gives
     them, and the paths whose every entity is one of those and every step a link they see
@@ -311,7 +311,7 @@ def explanation(user, public_id: UUID | str) -> Explanation:
     # A network part's text and value come from the whole network the agency saw when it was
     # scored, not only from the evidence it lists: once the agency's basis has moved, the
     # text may rest on records it may no longer see.
-    network_stale = not basis_current(score.agency_id, score.basis, PURPOSE)
+    network_stale = not basis_current(score.agency_id, score.basis, PURPOSE, basis_now=basis_now)
     record_ids = sorted({pk for part in stored for pk in part["records"]})
     entity_ids = sorted(
         {pk for part in stored for pk in part["entities"]}

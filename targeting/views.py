@@ -51,10 +51,13 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
+        # Read once for the request: without the sync, each reading is a digest of all the
+        # agency may see.
+        self.basis_now = basis_read_once()
         if self.action in ("list", "retrieve"):
             # As opening the queue page does: stale scores rest on what the agency may no
             # longer see, and without the sync's beat nothing else would score them again.
-            decisions.keep_scored(request.user, basis_now=basis_read_once())
+            decisions.keep_scored(request.user, basis_now=self.basis_now)
 
     @extend_schema(parameters=[QueueFilterSerializer])
     def list(self, request, *args, **kwargs):
@@ -66,7 +69,7 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
     def retrieve(self, request, pk=None):
         """The score's parts with their evidence confirmed against what the caller may see
         now (see `targeting.selectors.explanation`), the chart link and the decision."""
-        shown = selectors.explanation(request.user, pk)
+        shown = selectors.explanation(request.user, pk, basis_now=self.basis_now)
         selectors.audit_explanation(request.user, shown)
         return Response(ExplanationSerializer(shown).data)
 

@@ -1,7 +1,6 @@
 """The application served as a deployment serves it: gunicorn with config/gunicorn.conf.py."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,12 @@ import requests
 
 from agencies.tokens import issue_token
 from tests.conftest import worker_database_url
+from tests.fast.test_settings import free_port
 from tests.sharing_helpers import staff
 
 ROOT = Path(__file__).resolve().parent.parent
 # Long beside what a request of an idle server takes, however slow the machine.
 SEARCH_WAIT_SECONDS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from intel.merging import merge_entities
 from intel.selectors import Reader
 from sharing import agreements, releases
 from targeting import scoring
-from targeting.models import ScoringRun
+from targeting.models import ScoringRun, ShipmentScore
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import in_force, platform_admin, staff
 from tests.workspace_scene import HEADER, ROWS, build
@@ -220,6 +220,23 @@ def test_the_queue_reads_what_the_agency_may_see_once_to_keep_its_scores_current
     assert (len(digests), len(queued)) == (2, 1)
     assert "Scoring pending" in page
     assert scoring.is_current(ScoringRun.objects.get(agency=scene.pol.agency))
+
+
+def test_an_explanation_from_the_api_reads_what_the_agency_may_see_once(
+    scene, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The API keeps the scores current, as the queue page does, and the explanation asks
+    whether its network parts rest on what the agency sees now: one reading for both."""
+    client = signed_in(Client(), scene.cus.analyst)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get("/targeting/").status_code == 200
+    declaration = ShipmentScore.objects.filter(agency=scene.cus.agency).select_related("record").first()
+    digests = []
+    digest = jobs.seen_digest
+    monkeypatch.setattr(jobs, "seen_digest", lambda **asked: digests.append(asked) or digest(**asked))
+    answer = client.get(f"/api/targeting/queue/{declaration.record.public_id}/")
+    assert answer.status_code == 200
+    assert len(digests) == 1
 
 
 def test_targeting_scores_go_stale_when_the_agreement_ends(scene, django_capture_on_commit_callbacks):

@@ -21,6 +21,7 @@ from typing import Any
 import pycountry
 
 from core.inputs import quoted
+from intel.dates import occurred_on_problem
 from intel.import_reading import shown_name
 from intel.models import (
     Category,
@@ -370,6 +371,9 @@ def parse_row(
             occurred_on = date.fromisoformat(raw_date)
         except ValueError:
             errors.add("occurred_on", f"{quoted(raw_date)} is not a date in the form YYYY-MM-DD")
+        else:
+            if problem := occurred_on_problem(occurred_on):
+                errors.add("occurred_on", problem)
 
     details = parse_details(row, category, errors)
 

@@ -71,6 +71,7 @@ from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as NumberInvalid
 
 from core.inputs import quoted
+from intel.dates import birth_date_problem
 from intel.models import EntityType
 
 # Pure normalizations of one value, cached: a file names the same traders, countries and
@@ -444,8 +445,8 @@ def _date_of_birth(value: str, field: str) -> str:
     except ValueError:
         message = f"date of birth {quoted(value)} is not a date in the form YYYY-MM-DD"
         raise ResolutionError(field, message) from None
-    if parsed > date.today():
-        raise ResolutionError(field, f"date of birth {quoted(value)} is in the future")
+    if problem := birth_date_problem(parsed):
+        raise ResolutionError(field, problem)
     return parsed.isoformat()
 
 

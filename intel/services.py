@@ -18,9 +18,11 @@ from django.utils import timezone
 
 from audit.log import record_event
 from core.locks import session_lock
+from intel.dates import occurred_on_problem
 from intel.import_reading import ImportFailed, ImportLimits, check_file_size, detect_format
 from intel.import_writing import import_file
 from intel.models import ImportBatch, Record
+from intel.selectors import BadInput
 from intel.signals import records_changed
 
 logger = logging.getLogger(__name__)
@@ -194,6 +196,8 @@ def update_record(record: Record, user, **changes) -> Record:
     unknown = set(changes) - set(EDITABLE_RECORD_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if changes.get("occurred_on") and (problem := occurred_on_problem(changes["occurred_on"])):
+        raise BadInput("occurred_on", problem)
     with transaction.atomic():
         before = {name: getattr(locked(record), name) for name in changes}
         for name, value in changes.items():

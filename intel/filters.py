@@ -6,7 +6,16 @@ bad input for either."""
 
 import django_filters
 
-from intel.models import Category, Classification, Entity, EntityType, Link, LinkType, Record
+from intel.models import (
+    CLASSIFICATION_BY_NAME,
+    Category,
+    Classification,
+    Entity,
+    EntityType,
+    Link,
+    LinkType,
+    Record,
+)
 from intel.querysets import NO_ROW
 
 
@@ -14,10 +23,23 @@ class PublicIdFilter(django_filters.UUIDFilter):
     """Rows pointing at the object with this public id, whether or not it exists or is visible."""
 
 
+def classification_level(value: str) -> int:
+    return int(value) if value.isdigit() else CLASSIFICATION_BY_NAME[value]
+
+
+# A level by its number, as records are listed, or by its name, as files are imported.
+CLASSIFICATION_CHOICES = [
+    *((str(level), label) for level, label in Classification.choices),
+    *((name, name) for name in CLASSIFICATION_BY_NAME),
+]
+
+
 class RecordFilter(django_filters.FilterSet):
     owner = django_filters.CharFilter(field_name="owner__code")
     category = django_filters.ChoiceFilter(choices=Category.choices)
-    classification = django_filters.TypedChoiceFilter(choices=Classification.choices, coerce=int)
+    classification = django_filters.TypedChoiceFilter(
+        choices=CLASSIFICATION_CHOICES, coerce=classification_level
+    )
     occurred_after = django_filters.DateFilter(field_name="occurred_on", lookup_expr="gte")
     occurred_before = django_filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
     external_ref = django_filters.CharFilter()

@@ -24,6 +24,7 @@ from core.inputs import quoted
 from intel.dates import occurred_on_problem
 from intel.import_reading import shown_name
 from intel.models import (
+    CLASSIFICATION_BY_NAME,
     Category,
     Caveat,
     Classification,
@@ -53,7 +54,6 @@ IMPORT_CATEGORIES = tuple(Category.values)
 # these are asked of every row.
 CAVEATS = frozenset(Caveat.values)
 RELEASABILITIES = frozenset(Releasability.values)
-CLASSIFICATION_LEVELS = {label.lower(): value for value, label in Classification.choices}
 INSPECTION_RESULTS = ("clear", "discrepancy", "referred_for_seizure")
 # What an investigation is about: a closed list, so that one agency's "drugs" and another's
 # "narcotics" are one offence to filter on.
@@ -355,8 +355,8 @@ def parse_row(
         errors.add("category", f"{quoted(category)} is not one of {', '.join(IMPORT_CATEGORIES)}")
 
     classification_name = text(row, "classification").lower() or "restricted"
-    if classification_name not in CLASSIFICATION_LEVELS:
-        known = ", ".join(CLASSIFICATION_LEVELS)
+    if classification_name not in CLASSIFICATION_BY_NAME:
+        known = ", ".join(CLASSIFICATION_BY_NAME)
         errors.add("classification", f"{quoted(classification_name)} is not one of {known}")
 
     caveats = split_list(text(row, "caveats"))
@@ -383,7 +383,7 @@ def parse_row(
         content_hash=hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest(),
         record_fields={
             "category": category,
-            "classification": CLASSIFICATION_LEVELS.get(classification_name, Classification.RESTRICTED),
+            "classification": CLASSIFICATION_BY_NAME.get(classification_name, Classification.RESTRICTED),
             "caveats": caveats,
             "summary": text(row, "summary"),
             "occurred_on": occurred_on,

@@ -32,6 +32,10 @@ class Classification(models.IntegerChoices):
     SECRET = 3, "Secret"
 
 
+# A level by its name, as files are imported and lists may be filtered.
+CLASSIFICATION_BY_NAME = {label.lower(): level for level, label in Classification.choices}
+
+
 class Caveat(models.TextChoices):
     NO_ONWARD_SHARING = "no_onward_sharing", "No onward sharing without the owner's consent"
     NOT_FOR_EVIDENCE = "not_for_evidence", "Not for use as evidence without the owner's consent"

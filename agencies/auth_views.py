@@ -15,6 +15,7 @@ from agencies.mfa import check_code, mfa_applies
 from agencies.models import ApiToken
 from agencies.selectors import manageable_tokens
 from agencies.tokens import issue_token, revoke_token
+from core.query_parameters import reads_no_query
 from core.viewsets import RestrictedViewSet
 
 REFUSED = (
@@ -64,6 +65,7 @@ DETAIL = inline_serializer("AuthDetail", {"detail": serializers.CharField()})
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
+@reads_no_query
 def obtain_token(request):
     """A token for the API. Failures count towards the account's lock-out (429 once locked)."""
     form = TokenRequestSerializer(data=request.data)
@@ -103,6 +105,7 @@ class ApiTokenViewSet(RestrictedViewSet, mixins.ListModelMixin, mixins.DestroyMo
 
 @extend_schema(request=None, responses={204: None})
 @api_view(["POST"])
+@reads_no_query
 def sign_out(request):
     """Revokes the token the request was made with, or ends the session."""
     if isinstance(request.auth, ApiToken):

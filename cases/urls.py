@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
 from cases import views
+from core.viewsets import Router
 
-router = DefaultRouter()
+router = Router()
 router.register("cases", views.CaseViewSet, basename="case")
 
 urlpatterns = router.urls

@@ -4,17 +4,14 @@ a user may open and what of a chart they may see now."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from cases import selectors, services
 from cases.serializers import CaseSerializer, CaseWriteSerializer, OpenedCaseSerializer, ShareSerializer
 from core.identity import PublicLookup
-from core.viewsets import RestrictedViewSet
+from core.viewsets import JSON_ONLY, RestrictedViewSet
 
 # The chart is nested JSON, which form data cannot carry.
-JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
 
 
 class CaseViewSet(

@@ -2,7 +2,8 @@
 misspelt filter (`categroy=seizure`) was ignored, and the list or the export answered as if
 unfiltered, every record the reader may see."""
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
@@ -24,3 +25,17 @@ def refuse_unknown(query: QueryDict, known: Iterable[str], *, repeatable: Iterab
     repeated = sorted(name for name, values in query.lists() if len(values) > 1 and name not in repeatable)
     if repeated:
         raise ValidationError({name: ["given more than once"] for name in repeated})
+
+
+def reads_no_query(view: Callable) -> Callable:
+    """For a function view of the API (below its `api_view`) that reads nothing of the query
+    string: any parameter but those read on every request is refused. A release posted with
+    `?category=seizure` would otherwise have released every record the body's filters
+    named, and none narrowed it."""
+
+    @functools.wraps(view)
+    def refusing(request, *args, **kwargs):
+        refuse_unknown(request.query_params, ())
+        return view(request, *args, **kwargs)
+
+    return refusing

@@ -10,9 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import viewsets
+from rest_framework import routers, viewsets
+from rest_framework.parsers import JSONParser
+from rest_framework.settings import api_settings
 
 from core.query_parameters import refuse_unknown
+
+# For a request whose body is JSON alone (the project's bounded parser, not forms).
+JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
 
 
 class RestrictedViewSet(viewsets.GenericViewSet):
@@ -23,8 +28,9 @@ class RestrictedViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        if request.method in ("GET", "HEAD"):
-            refuse_unknown(request.query_params, self.known_query_parameters())
+        # A write reads its body, never the query: filters there would narrow nothing.
+        reading = request.method in ("GET", "HEAD")
+        refuse_unknown(request.query_params, self.known_query_parameters() if reading else ())
 
     def known_query_parameters(self) -> set[str]:
         """The filters (`filterset_class`, `filterset_fields`), a list's pagination, and
@@ -57,3 +63,16 @@ class RestrictedViewSet(viewsets.GenericViewSet):
     def narrow(self, queryset: QuerySet) -> QuerySet:
         """Orders, joins or filters what the selector gave; never widens it."""
         return queryset
+
+
+class RootView(routers.APIRootView):
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        refuse_unknown(request.query_params, ())
+
+
+class Router(routers.DefaultRouter):
+    """An app's router: its root view, listing the app's endpoints, refuses query
+    parameters as every other view of the API does."""
+
+    APIRootView = RootView

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.query_parameters import refuse_unknown
+from core.viewsets import JSON_ONLY
 from graph import selectors, stored_answers
 from graph.analytics import Scope
 from graph.jobs import OPERATIONS, TooManyAnalyses
@@ -190,6 +191,8 @@ class AnalysisView(APIView):
     else 202 with the job's state and progress (a job is queued when none is current); ask
     again to follow it. Every entity in the answer is confirmed visible to the caller now."""
 
+    parser_classes = JSON_ONLY
+
     @extend_schema(
         operation_id="graph_analysis",
         parameters=[
@@ -202,6 +205,7 @@ class AnalysisView(APIView):
         responses={200: AnalysisSerializer, 202: AnalysisSerializer},
     )
     def post(self, request, operation: str):
+        refuse_unknown(request.query_params, ())
         reader = Reader.from_request(request)
         body = AnalysisRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)

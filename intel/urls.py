@@ -1,5 +1,4 @@
-from rest_framework.routers import DefaultRouter
-
+from core.viewsets import Router
 from intel.views import (
     CandidateViewSet,
     EntityViewSet,
@@ -10,7 +9,7 @@ from intel.views import (
     SearchViewSet,
 )
 
-router = DefaultRouter()
+router = Router()
 router.register("records", RecordViewSet, basename="record")
 router.register("entities", EntityViewSet, basename="entity")
 router.register("links", LinkViewSet, basename="link")

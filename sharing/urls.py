@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
 
+from core.viewsets import Router
 from sharing import views
 
-router = DefaultRouter()
+router = Router()
 router.register("agreements", views.AgreementViewSet, basename="agreement")
 router.register("requests", views.DisclosureRequestViewSet, basename="request")
 router.register("notifications", views.NotificationViewSet, basename="notification")

@@ -10,13 +10,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action, api_view, parser_classes
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from core.identity import PublicLookup
-from core.query_parameters import refuse_unknown
-from core.viewsets import RestrictedViewSet
+from core.query_parameters import reads_no_query
+from core.viewsets import JSON_ONLY, RestrictedViewSet
 from intel.filters import RecordFilter
 from intel.models import Entity, Record
 from intel.selectors import Reader
@@ -44,7 +42,6 @@ from sharing.serializers import (
 # parse (`filters[category]=...`, `redacted_fields[]=...`) was read as its default, no
 # filter (a bulk release of every record) or no redaction (an agreement hiding nothing).
 # Bodies holding such fields are read as JSON only.
-JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
 
 
 class AgreementViewSet(
@@ -123,6 +120,7 @@ def visible_record(request, pk: UUID) -> Record:
 
 @extend_schema(request=ReleaseSerializer, responses={200: ReleaseSerializer})
 @api_view(["POST"])
+@reads_no_query
 def release_record(request, pk: UUID):
     """The owner releases a record: to no one, to every covering agreement, or to named ones."""
     record = visible_record(request, pk)
@@ -155,6 +153,7 @@ def release_record(request, pk: UUID):
 )
 @api_view(["POST"])
 @parser_classes(JSON_ONLY)
+@reads_no_query
 def release_in_bulk(request):
     body = BulkReleaseSerializer(data=request.data, context={"request": request})
     body.is_valid(raise_exception=True)
@@ -179,6 +178,7 @@ def release_in_bulk(request):
 
 @extend_schema(request=OnwardReleaseSerializer, responses={201: None})
 @api_view(["POST"])
+@reads_no_query
 def release_onward(request, pk: UUID):
     """A recipient re-releases a record under another agreement, where that is allowed."""
     record = visible_record(request, pk)
@@ -190,10 +190,10 @@ def release_onward(request, pk: UUID):
 
 @extend_schema(responses={200: DiscoveryHitSerializer(many=True)})
 @api_view(["GET"])
+@reads_no_query
 def discovery(request, pk: UUID):
     """Hit/no-hit: partners (under an agreement in force that allows discovery) holding
     records on this entity that the caller cannot see, with their count, and nothing else."""
-    refuse_unknown(request.query_params, ())
     entity = get_object_or_404(Entity.objects.visible_to(request.user), public_id=pk)
     if request.user.agency_id is None:
         raise PermissionDenied("discovery is for members of an agency")
@@ -207,6 +207,7 @@ def discovery(request, pk: UUID):
 )
 @api_view(["POST"])
 @parser_classes(JSON_ONLY)
+@reads_no_query
 def discovery_holdings(request):
     """What partners hold on a link chart's entities, in one question, and what they have
     disclosed since.
@@ -319,6 +320,7 @@ class NotificationViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin
 
 @extend_schema(request=PurposeChoiceSerializer, responses={200: PurposeChoiceSerializer})
 @api_view(["GET", "POST"])
+@reads_no_query
 def session_purpose(request):
     """The purpose chosen for this session; a `purpose` query parameter or the
     X-Interlink-Purpose header overrides it for one request."""

@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
+from core.viewsets import Router
 from targeting import views
 
-router = DefaultRouter()
+router = Router()
 router.register("queue", views.QueueViewSet, basename="targeting-queue")
 router.register("profiles", views.ProfileViewSet, basename="targeting-profile")
 

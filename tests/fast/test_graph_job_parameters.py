@@ -65,3 +65,17 @@ def test_the_embedded_default_computes_in_process_and_keeps_a_basis(django_captu
     # is a digest of what the agency may see (tests/fast/test_embedded_basis.py).
     assert (row.status, row.progress, row.result) == ("done", 100, {"communities": []})
     assert row.basis is not None and is_current(row)
+
+
+@pytest.mark.django_db
+def test_an_analysis_is_asked_in_json_alone_as_the_link_chart_sends_it():
+    """A form body carried the parameters as strings (`limit=5` a text, and a list only by
+    repeating a field), unlike every other JSON request of the API."""
+    from tests.sharing_helpers import staff
+
+    client = staff("cus").client(purpose="investigation")
+    as_form = client.post("/api/graph/analytics/network_risk/", {"parameters": "{}"})
+    assert as_form.status_code == 415, as_form.content[:300]
+    as_json = client.post("/api/graph/analytics/bogus/", {"parameters": {}}, format="json")
+    assert as_json.status_code == 400, as_json.content[:300]
+    assert list(as_json.json()) == ["operation"]

@@ -1,0 +1,140 @@
+"""The agency's imports in the browser, on the embedded default: the upload form, a file
+imported whole (the import runs as the request waits, without a worker), a file with bad
+rows failed with every problem named and nothing written, and the same refusals as the API
+(format, size, CSRF). Another agency's upload is missing, as one that does not exist. The
+page with a real worker and Chromium is tests/test_browser_imports.py."""
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from intel.models import ImportBatch, Record
+from tests.sharing_helpers import staff
+from tests.test_import import EXAMPLES
+
+pytestmark = pytest.mark.django_db
+
+MADE_UP = "6f1c2e0a-58d4-4b53-9b7e-2d0c9a4e7b31"
+HEADER = "external_ref,category,occurred_on,summary"
+
+
+def signed_in(user, *, csrf_checks: bool = False) -> Client:
+    client = Client(enforce_csrf_checks=csrf_checks)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def upload(django_capture_on_commit_callbacks):
+    """Posts a file on the form; the import queued on commit runs then (the test's
+    transaction never commits), as it does at once on the embedded default."""
+
+    def posting(client: Client, name: str, content: bytes, **fields):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post("/imports/", {"file": SimpleUploadedFile(name, content), **fields})
+
+    return posting
+
+
+def test_a_file_uploaded_is_imported_and_its_page_says_what_it_wrote(upload):
+    cus = staff("cus")
+    client = signed_in(cus.analyst)
+    form = client.get("/imports/")
+    assert form.status_code == 200
+    assert 'type="file"' in form.content.decode() and "Nothing uploaded yet" in form.content.decode()
+
+    sent = upload(client, "shipments.csv", (EXAMPLES / "shipments.csv").read_bytes())
+
+    assert sent.status_code == 302
+    batch = ImportBatch.objects.get(agency=cus.agency)
+    assert sent["Location"] == f"/imports/{batch.public_id}/"
+    page = client.get(sent["Location"]).content.decode()
+    assert "Succeeded" in page and "2 created, 0 updated, 0 unchanged" in page
+    assert set(Record.objects.filter(owner=cus.agency).values_list("external_ref", flat=True)) == {
+        "SHP-0001",
+        "SHP-0002",
+    }
+    listed = client.get("/imports/").content.decode()
+    assert "shipments.csv" in listed and "Succeeded" in listed
+
+
+def test_a_file_with_bad_rows_fails_naming_each_row_and_field_and_writes_nothing(upload):
+    cus = staff("cus")
+    client = signed_in(cus.analyst)
+    rows = [
+        HEADER,
+        "R-1,shipment,2026-01-05,fine",
+        "R-2,parcel,2026-01-05,bad category",
+        "R-3,shipment,0026-01-05,typo",
+    ]
+
+    sent = upload(client, "bad.csv", "\n".join(rows).encode())
+
+    page = client.get(sent["Location"]).content.decode()
+    assert "Failed" in page and "Nothing of the file was written" in page
+    problems = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td>", page)
+    assert problems == [("3", "category"), ("4", "occurred_on")]
+    assert not Record.objects.exists()
+
+
+def test_unknown_columns_are_refused_or_with_the_box_ticked_listed_as_warnings(upload):
+    cus = staff("cus")
+    client = signed_in(cus.analyst)
+    content = f"{HEADER},colour\nR-1,shipment,2026-01-05,fine,blue\n".encode()
+
+    refused = client.get(upload(client, "a.csv", content)["Location"]).content.decode()
+    allowed = upload(client, "b.csv", content, allow_unknown_columns="on")
+    taken = client.get(allowed["Location"]).content.decode()
+
+    assert "Failed" in refused and "colour" in refused
+    assert "Succeeded" in taken and "colour: unknown column, ignored" in taken
+    assert Record.objects.filter(owner=cus.agency).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status", "says"),
+    [
+        ("records.txt", b"R-1", 400, "format"),
+        ("records.csv", b"x" * 2048, 413, "larger than 1024 bytes"),
+    ],
+)
+def test_a_file_of_no_known_format_or_over_the_limit_is_refused_on_the_form(
+    upload, settings, name, content, status, says
+):
+    settings.IMPORT_MAX_FILE_BYTES = 1024
+    client = signed_in(staff("cus").analyst)
+    refused = upload(client, name, content)
+    assert refused.status_code == status
+    assert says in re.search(r'<p class="error" id="refused">([^<]*)</p>', refused.content.decode()).group(1)
+    assert not ImportBatch.objects.exists()
+
+
+def test_an_upload_without_the_csrf_token_is_refused(upload):
+    client = signed_in(staff("cus").analyst, csrf_checks=True)
+    assert upload(client, "shipments.csv", (EXAMPLES / "shipments.csv").read_bytes()).status_code == 403
+    assert not ImportBatch.objects.exists()
+
+
+def test_another_agencys_upload_is_missing_as_one_that_does_not_exist(upload):
+    cus, pol = staff("cus"), staff("pol", kind="police")
+    theirs = upload(signed_in(pol.analyst), "shipments.csv", (EXAMPLES / "shipments.csv").read_bytes())
+    client = signed_in(cus.analyst)
+
+    hidden = client.get(theirs["Location"])
+    made_up = client.get(f"/imports/{MADE_UP}/")
+
+    assert hidden.status_code == made_up.status_code == 404
+    assert hidden.content == made_up.content
+    assert "shipments.csv" not in client.get("/imports/").content.decode()
+
+
+def test_imports_are_for_members_of_an_agency(upload):
+    from agencies.models import User
+
+    assert Client().get("/imports/").status_code == 302  # to the sign-in page
+    outsider = User.objects.create(username="outsider")
+    assert signed_in(outsider).get("/imports/").status_code == 403
+    assert upload(signed_in(outsider), "s.csv", (EXAMPLES / "shipments.csv").read_bytes()).status_code == 403
+    assert not ImportBatch.objects.exists()

@@ -18,11 +18,12 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
+from django.db import connection
 
 from core.inputs import quoted
 
@@ -42,6 +43,8 @@ class ImportLimits:
     max_row_bytes: int
     max_field_bytes: int
     max_depth: int
+    # The setting a refusal for too many rows names.
+    rows_setting: str = "IMPORT_MAX_ROWS"
 
     @classmethod
     def from_settings(cls) -> ImportLimits:
@@ -51,6 +54,21 @@ class ImportLimits:
             max_row_bytes=settings.IMPORT_MAX_ROW_BYTES,
             max_field_bytes=settings.IMPORT_MAX_FIELD_BYTES,
             max_depth=settings.IMPORT_MAX_DEPTH,
+        )
+
+    @classmethod
+    def of_uploads(cls) -> ImportLimits:
+        """The limits of an upload, imported while the server answers other requests: on the
+        embedded database the import holds its only write lock for the whole file, and
+        every audited read waits for it, so the file has at most IMPORT_EMBEDDED_MAX_ROWS."""
+        limits = cls.from_settings()
+        if connection.vendor != "sqlite" or limits.max_rows <= settings.IMPORT_EMBEDDED_MAX_ROWS:
+            return limits
+        return replace(
+            limits,
+            max_rows=settings.IMPORT_EMBEDDED_MAX_ROWS,
+            rows_setting="IMPORT_EMBEDDED_MAX_ROWS: on the embedded database the server's other "
+            "requests wait for an upload's import; split the file, or run the full stack",
         )
 
 
@@ -107,7 +125,8 @@ class InputLimits:
 
     def check_row_count(self, number: int) -> None:
         if number - self.first_row + 1 > self.limits.max_rows:
-            raise Refused(number, f"the file has more than {self.limits.max_rows} rows (IMPORT_MAX_ROWS)")
+            message = f"the file has more than {self.limits.max_rows} rows ({self.limits.rows_setting})"
+            raise Refused(number, message)
 
     def _count_file(self, size: int) -> None:
         self.file_bytes += size

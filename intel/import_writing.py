@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from core.inputs import quoted
 from intel.bulk import insert_rows
 from intel.candidates import find_candidates, note_identities, note_names
-from intel.import_reading import ImportFailed, detect_format, iter_rows, open_import_file
+from intel.import_reading import ImportFailed, ImportLimits, detect_format, iter_rows, open_import_file
 from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
 from intel.lookups import GrowingTables, planned_as_lookups
 from intel.merging import agency_sees_all_of, fold_identities, fold_targets
@@ -497,11 +497,12 @@ def import_file(
     chunk_mentions: int = CHUNK_MENTIONS,
     candidate_search_entities: int = CANDIDATE_SEARCH_ENTITIES,
     allow_unknown_columns: bool = False,
+    limits: ImportLimits | None = None,
 ) -> ImportResult:
-    """Imports one file for `agency`, all-or-nothing. Raises ImportFailed with every
-    problem found (row, field, message) when any row is bad; nothing is written then.
-    Unknown columns are such problems, unless `allow_unknown_columns`: then they are
-    ignored and listed in the result's warnings."""
+    """Imports one file for `agency`, all-or-nothing, within `limits` (the settings' when
+    None). Raises ImportFailed with every problem found (row, field, message) when any row
+    is bad; nothing is written then. Unknown columns are such problems, unless
+    `allow_unknown_columns`: then they are ignored and listed in the result's warnings."""
     from audit.log import record_event
 
     file_format = file_format or detect_format(path.name)
@@ -553,8 +554,8 @@ def import_file(
         growing = GrowingTables(IMPORTED_TABLES)
         chunk: list[RowPlan] = []
         mentions = 0
-        with open_import_file(path) as stream:
-            for number, row, problems in iter_rows(stream, file_format):
+        with open_import_file(path, limits) as stream:
+            for number, row, problems in iter_rows(stream, file_format, limits):
                 result.rows += 1
                 if problems:
                     errors.extend(problems)

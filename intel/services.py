@@ -116,6 +116,7 @@ def start_and_import(batch_id: int) -> ImportBatch:
             file_format=detect_format(batch.original_name),
             progress=progress,
             allow_unknown_columns=batch.allow_unknown_columns,
+            limits=ImportLimits.of_uploads(),
         )
     except ImportFailed as failure:
         return finish_failed(batch, failure.errors)

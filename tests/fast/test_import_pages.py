@@ -138,3 +138,21 @@ def test_imports_are_for_members_of_an_agency(upload):
     assert signed_in(outsider).get("/imports/").status_code == 403
     assert upload(signed_in(outsider), "s.csv", (EXAMPLES / "shipments.csv").read_bytes()).status_code == 403
     assert not ImportBatch.objects.exists()
+
+
+def test_an_upload_on_the_embedded_database_has_at_most_its_rows_limit(upload, settings):
+    """The import holds the embedded database's only write lock for the whole file, and the
+    server's audited reads wait for it: an upload is kept to IMPORT_EMBEDDED_MAX_ROWS, and
+    the refusal says why and what to do."""
+    settings.IMPORT_EMBEDDED_MAX_ROWS = 3
+    client = signed_in(staff("cus").analyst)
+    rows = [f"R-{number},shipment,2026-01-05,row {number}" for number in range(1, 5)]
+
+    refused = client.get(upload(client, "four.csv", "\n".join([HEADER, *rows]).encode())["Location"])
+    taken = client.get(upload(client, "three.csv", "\n".join([HEADER, *rows[:3]]).encode())["Location"])
+
+    page = refused.content.decode()
+    assert "Failed" in page
+    assert "more than 3 rows (IMPORT_EMBEDDED_MAX_ROWS" in page and "split the file" in page
+    assert "3 created" in taken.content.decode()
+    assert Record.objects.count() == 3

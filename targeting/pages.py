@@ -68,19 +68,19 @@ def queue(request: HttpRequest) -> HttpResponse:
     basis_now = basis_read_once()
     decisions.keep_scored(request.user, basis_now=basis_now)
     state = selectors.scoring_status(request.user, basis_now=basis_now)
-    paginator = LimitedCountPaginator(
-        selectors.queue(request.user, filters=filters, budget=state.budget),
-        PAGE_SIZE,
-        settings.PAGINATION_COUNT_LIMIT,
-    )
+    queue = selectors.queue(request.user, filters=filters, budget=state.budget)
+    paginator = LimitedCountPaginator(queue, PAGE_SIZE, settings.PAGINATION_COUNT_LIMIT)
     page = paginator.get_page(page_number(request.GET.get("page")))
     rows = selectors.page_rows(list(page.object_list))
-    # The line goes under the last row inside the budget: the budget's last, or one the next
-    # row shown is outside of. The last row of a page is the budget's last only by its key:
-    # the budget may go on past the page.
-    for row, following in zip(rows, [*rows[1:], None], strict=False):
-        last = (row.score, row.record_id) == state.budget.last
-        row.budget_line = row.in_budget and (last or (following is not None and not following.in_budget))
+    # The line goes under the last row listed inside the budget: the next row listed, on this
+    # page or the next, is outside it, or there is none. Filters may hide the budget's own
+    # last declaration, so the line is judged on the rows listed, not on that one.
+    after_page = None
+    if rows and rows[-1].in_budget and page.has_next():
+        next_row = page.end_index()  # 1-based of this page's last row: 0-based of the next
+        after_page = queue.values_list("in_budget", flat=True)[next_row : next_row + 1].first()
+    for row, following in zip(rows, [*(row.in_budget for row in rows[1:]), after_page], strict=False):
+        row.budget_line = row.in_budget and not following
         row.top = selectors.top_indicators(row)
     query = request.GET.copy()
     query.pop("page", None)

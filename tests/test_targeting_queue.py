@@ -415,6 +415,24 @@ def test_the_budget_line_is_drawn_under_the_last_declaration_inside_the_budget(s
     assert "The inspection budget is 49% of 2 scored declarations: the first 0 in the queue." in page
 
 
+def test_the_budget_line_is_drawn_when_filters_hide_the_budgets_last_declaration(scene, monkeypatch):
+    from targeting import pages, profiles
+
+    cus = signed_in(Client(), scene.cus.analyst)
+    profiles.change_profile(scene.cus.admin, reason="budget", budget=1.0)  # CQ-1, then CQ-2
+    url = f"{API}{scene.record('CQ-2').public_id}/decision/"
+    decided = scene.cus.client().post(url, {"action": "inspect", "reason": "x"}, format="json")
+    assert decided.status_code == 200, decided.content
+    # CQ-2 is the budget's last and filtered out: CQ-1 is the last listed inside the budget.
+    assert lined_rows(cus.get("/targeting/?decided=false").content.decode()) == ["CQ-1"]
+    assert lined_rows(cus.get("/targeting/?decided=true").content.decode()) == ["CQ-2"]
+    # A page of one ending inside the budget, the next row listed inside it too: no line yet.
+    monkeypatch.setattr(pages, "PAGE_SIZE", 1)
+    assert lined_rows(cus.get("/targeting/").content.decode()) == []
+    profiles.change_profile(scene.cus.admin, reason="budget", budget=0.5)  # CQ-1 alone
+    assert lined_rows(cus.get("/targeting/").content.decode()) == ["CQ-1"]
+
+
 def test_the_pages_show_the_queue_explanation_and_profile_to_their_agency_only(scene):
     cus = signed_in(Client(), scene.cus.analyst)
     queue = cus.get("/targeting/")

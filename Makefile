@@ -12,6 +12,9 @@ TEST_ENV := INTERLINK_ENV_FILES="tests/test.env $(ENV_FILE)" platform/with-env
 EMBEDDED := env -u DATABASE_URL -u CELERY_BROKER_URL -u NEO4J_URI -u DJANGO_ENV
 # platform/check-demo runs `make demo` on a fresh clone with a smaller scenario and a free port.
 DEMO_SCALE ?= 1
+# The demo serves as a deployment would, without Django's debug pages (which show settings and
+# code to whoever meets an error); `--insecure` has runserver serve the static files then.
+DEMO_DEBUG ?= false
 DEMO_PORT ?= 8000
 
 .PHONY: demo check-demo check fast-tests migrations-check test full-tests lint venv npm-packages system-packages neo4j-jars services-up services-down
@@ -22,7 +25,7 @@ demo: venv npm-packages
 	$(EMBEDDED) $(BIN)/python manage.py demo_admin
 	$(EMBEDDED) $(BIN)/python manage.py evaluate_targeting --seeds 1 --shipments 300 --plot var/demo-targeting-evaluation.png
 	@echo "Serving the embedded default at http://127.0.0.1:$(DEMO_PORT) (Ctrl-C stops it)"
-	$(EMBEDDED) $(BIN)/python manage.py runserver 127.0.0.1:$(DEMO_PORT)
+	$(EMBEDDED) DJANGO_DEBUG=$(DEMO_DEBUG) $(BIN)/python manage.py runserver --insecure 127.0.0.1:$(DEMO_PORT)
 
 # `make demo` on a fresh clone of HEAD, signed in as a demo analyst: a page and an API list.
 check-demo: venv

@@ -109,7 +109,9 @@ def home(reader: Reader) -> Home:
         )
     filed = sharing_selectors.outgoing_requests(user).filter(requester=user)
     return Home(
-        recent_records=list(own.order_by("-created_at", "-pk")[:HOME_ROWS]) if own is not None else [],
+        # Latest first by the date each states, as the record list orders them (its index):
+        # ordered by when they were entered, the dates shown beside them ran in no order.
+        recent_records=list(own.order_by("-occurred_on", "-pk")[:HOME_ROWS]) if own is not None else [],
         open_cases=list(open_cases_of(user).order_by("-updated_at")[:HOME_ROWS]),
         incoming=incoming,
         filed=list(filed[:HOME_ROWS]),

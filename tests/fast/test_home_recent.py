@@ -1,0 +1,36 @@
+"""The home page's latest records of the agency, newest first by the date each states (they
+were listed as entered, with their dates beside them in no order)."""
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from intel.import_writing import import_file
+from tests.sharing_helpers import staff
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_home_lists_the_agencys_latest_records_by_their_dates(tmp_path):
+    cus, pol = staff("cus"), staff("pol", kind="police")
+    # Entered in this order; their dates say another.
+    for owner, refs_and_dates in (
+        (cus, [("C-MID", "2026-03-01"), ("C-OLD", "2025-11-30"), ("C-NEW", "2026-06-15")]),
+        (pol, [("P-NEWEST", "2026-07-01")]),
+    ):
+        upload = tmp_path / f"{owner.agency.code}.jsonl"
+        rows = [
+            {"external_ref": ref, "category": "shipment", "occurred_on": day} for ref, day in refs_and_dates
+        ]
+        upload.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        import_file(upload, owner.agency)
+    client = Client()
+    client.force_login(cus.analyst)
+
+    page = client.get("/").content.decode()
+
+    recent = page[page.index('id="recent"') :]
+    recent = recent[: recent.index("</section>")]
+    assert re.findall(r">([CP]-\w+)</a>", recent) == ["C-NEW", "C-MID", "C-OLD"]

@@ -32,6 +32,15 @@ def discovery_agreements(agency_id: int) -> QuerySet[Agreement]:
     )
 
 
+def requestable_purposes(agency_id: int, owner_id: int) -> list[str]:
+    """The purposes a disclosure of the owner's records may be asked for by the agency: those
+    the agreements in force permit under which the owner provides to it and which allow
+    discovery. Empty when none does."""
+    discovering = discovery_agreements(agency_id).filter(parties__agency_id=owner_id, parties__provides=True)
+    permitted = discovering.values_list("purposes", flat=True)
+    return sorted({purpose for purposes in permitted for purpose in purposes})
+
+
 def discoverable(agreement: Agreement, agency_id: int, via: str = "") -> Q:
     """Records another party provides to the agency under this agreement and that their
     owner made releasable under it: to every agreement, or to this one by name. Scope is not

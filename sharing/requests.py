@@ -22,7 +22,7 @@ from agencies.models import Agency, User
 from audit.log import record_event
 from intel.models import Caveat, Entity, Record, RecordGroupObjectPermission
 from intel.signals import records_changed
-from sharing.discovery import discovery_agreements, hidden_matches
+from sharing.discovery import hidden_matches, requestable_purposes
 from sharing.models import (
     Consent,
     DisclosureRequest,
@@ -68,20 +68,17 @@ def request_disclosure(
 ) -> DisclosureRequest:
     if not Entity.objects.visible_to(user).filter(pk=entity_id).exists():
         raise ValidationError({"entity": ENTITY_NOT_FOUND})
-    discovering = discovery_agreements(user.agency_id).filter(parties__agency=owner, parties__provides=True)
-    if not discovering.exists():
+    permitted = requestable_purposes(user.agency_id, owner.pk)
+    if not permitted:
         raise ValidationError({"owner": f"no agreement in force with {owner.code} allows discovery"})
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": f"choose from {', '.join(Purpose.values)}"})
-    permitted = sorted({p for purposes in discovering.values_list("purposes", flat=True) for p in purposes})
     if purpose not in permitted:
         # A purpose is what the agreement lets the records be read for: one it does not
         # permit would be granted outside its terms.
+        named = ", ".join(f"{Purpose(value).label} ({value})" for value in permitted)
         raise ValidationError(
-            {
-                "purpose": f"the agreements with {owner.code} that allow discovery permit "
-                f"{', '.join(permitted)}"
-            }
+            {"purpose": f"the agreements with {owner.code} that allow discovery permit only {named}"}
         )
     justification = stated_justification(justification)
     records = list(hidden_matches(user, entity_id, owner.pk, purpose=purpose))

@@ -185,6 +185,25 @@ def test_a_disclosure_request_is_filed_from_the_dossier_with_a_purpose(scene):
     assert list(request.records.values_list("external_ref", flat=True)) == ["PZ-1"]
 
 
+def test_the_dossier_offers_only_the_purposes_the_discovery_agreements_permit(scene):
+    """MOU-1 allows discovery for risk assessment and investigation; MOU-2 allows none. The
+    form offered every purpose, and prosecution was refused only once sent, by its code."""
+    client = client_of(scene.cus.analyst)
+    html = profile_of(client, scene.broker)
+    form = html[html.index('id="purpose-pol"') :]
+    offered = re.findall(r'<option value="([^"]*)"', form[: form.index("</select>")])
+    assert offered == ["", "investigation", "risk_assessment"]
+    url = f"/entities/{scene.broker.public_id}/disclosure/"
+    body = {"owner": "pol", "urgency": "routine", "justification": "same broker", "purpose": "prosecution"}
+    refused = client.post(url, body)
+    assert refused.status_code == 400
+    assert (
+        "the agreements with pol that allow discovery permit only Investigation (investigation), "
+        "Risk assessment (risk_assessment)"
+    ) in refused.content.decode()
+    assert DisclosureRequest.objects.count() == 0
+
+
 def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scene):
     client = client_of(scene.cus.analyst)
     html = profile_of(client, scene.broker)

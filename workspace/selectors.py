@@ -16,7 +16,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from agencies.models import User
+from agencies.models import Agency, User
 from cases.models import Case as ChartCase
 from cases.selectors import open_cases_of
 from graph import jobs, stored_answers
@@ -24,10 +24,10 @@ from graph.models import AnalyticsResult
 from graph.outbox import SyncState, sync_enabled, sync_state
 from graph.selectors import visible_entity
 from intel import presentation, selectors
-from intel.models import Entity, EntityType, LinkType, Mention, Record
+from intel.models import Entity, EntityType, LinkType, Mention, Purpose, Record
 from intel.selectors import Reader
 from sharing import selectors as sharing_selectors
-from sharing.discovery import discover
+from sharing.discovery import discover, requestable_purposes
 from sharing.models import Agreement, DisclosureRequest
 
 HOME_ROWS = 10
@@ -365,5 +365,19 @@ def profile(reader: Reader, public_id: UUID | str) -> Profile:
         groups=groups,
         community=community,
         risk=risk,
-        hits=discover(reader.user, entity.pk) if reader.agency_id is not None else [],
+        hits=offered_disclosures(reader, entity),
     )
+
+
+def offered_disclosures(reader: Reader, entity: Entity) -> list[dict]:
+    """The partners' hit/no-hit notices on the entity, each with the purposes a disclosure may
+    be asked for (`purposes`, value and label): the form offered every purpose, and one the
+    agreements do not permit was refused only once sent."""
+    if reader.agency_id is None:
+        return []
+    hits = discover(reader.user, entity.pk)
+    owners = dict(Agency.objects.filter(code__in=[hit["agency"] for hit in hits]).values_list("code", "pk"))
+    for hit in hits:
+        permitted = requestable_purposes(reader.agency_id, owners[hit["agency"]])
+        hit["purposes"] = [(value, Purpose(value).label) for value in permitted]
+    return hits

@@ -67,6 +67,7 @@ def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         "sharing/request_detail.html",
         {
             "disclosure": disclosure,
+            "about": selectors.requested_entity_label(disclosure) if disclosure.entity_id else None,
             "records": disclosure.records.all(),
             "grant_days_max": settings.DISCLOSURE_GRANT_DAYS_MAX,
             "grant_days": settings.DISCLOSURE_GRANT_DAYS,

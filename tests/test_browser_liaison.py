@@ -45,6 +45,10 @@ def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):
     page.wait_for_url(f"{live_server.url}/liaison/requests/{request.public_id}/")
     assert "same importer as our under-valued fish" in page.content()
     assert "SZ-0001" in page.content()
+    # Named as pol's own seizure names it (cus's declarations spell it otherwise).
+    assert page.locator("#about").inner_text() == (
+        "About the company ACME Trading Ltd, named in the records below."
+    )
     page.fill("#grant_days", "3")
     page.click("button[value=approve]")
     page.wait_for_url("**/liaison/requests/")

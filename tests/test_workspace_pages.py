@@ -208,15 +208,16 @@ def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scen
     client = client_of(scene.cus.analyst)
     html = profile_of(client, scene.broker)
     assert "not computed yet" in section(html, "community") and "not computed yet" in section(html, "risk")
+    assert section(html, "risk").count("data-busy=") == 1  # the button says it is at work once sent
     url = f"/entities/{scene.broker.public_id}/analyse/"
     assert client.post(url, {"operation": "betweenness"}).status_code == 400
     for operation in ("network_risk", "communities"):
         assert client.post(url, {"operation": operation}).status_code == 302
         row = AnalyticsResult.objects.get(operation=operation)
         assert row.agency == scene.cus.agency
-        assert "Being computed" in section(
-            profile_of(client, scene.broker), "risk" if operation == "network_risk" else "community"
-        )
+        shown_in = "risk" if operation == "network_risk" else "community"
+        computing = section(profile_of(client, scene.broker), shown_in)
+        assert "Being computed" in computing and 'data-refresh="3"' in computing
         jobs.run_analysis(row.pk)
 
     html = profile_of(client, scene.broker)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("liaison/shared/", pages.shared, name="shared"),
     path("liaison/access/", pages.access, name="access"),
     path("requests/", pages.my_requests, name="my-requests"),
+    path("records/<uuid:pk>/release/", pages.release_record, name="release-record"),
 ]

@@ -1,5 +1,6 @@
-"""Pages for liaison officers (the request queue, what the agency shares, who read it)
-and for requesters (their requests and notifications)."""
+"""Pages for liaison officers (the request queue, what the agency shares, who read it),
+for requesters (their requests and notifications), and for the owner's staff releasing a
+record."""
 
 from uuid import UUID
 
@@ -14,8 +15,10 @@ from django.utils import timezone
 
 from agencies.models import User
 from core.inputs import page_number
-from sharing import requests, selectors
-from sharing.serializers import DecisionSerializer
+from intel.models import Releasability
+from sharing import releases, requests, selectors
+from sharing.models import Agreement
+from sharing.serializers import DecisionSerializer, ReleaseSerializer
 
 
 def liaison_only(request: HttpRequest) -> int:
@@ -103,4 +106,55 @@ def my_requests(request: HttpRequest) -> HttpResponse:
             "requests": page_of(request, selectors.outgoing_requests(request.user)),
             "notifications": notifications,
         },
+    )
+
+
+@login_required
+def release_record(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """The owner's staff release one of the agency's records: to no one, to every covering
+    agreement, or to agreements named, through the API's service and its check of the body.
+    Any record not the agency's own is missing, as one that does not exist."""
+    record = get_object_or_404(selectors.own_records(request.user).select_related("owner"), public_id=pk)
+    status = 200
+    if request.method == "POST":
+        body = ReleaseSerializer(
+            data={
+                "releasability": request.POST.get("releasability", ""),
+                "agreements": request.POST.getlist("agreements"),
+            },
+            context={"request": request},
+        )
+        try:
+            if not body.is_valid():
+                raise ValidationError({field: list(map(str, why)) for field, why in body.errors.items()})
+            releases.set_releasability(
+                record, request.user, body.validated_data["releasability"], body.validated_data["agreements"]
+            )
+        except PermissionDenied as refusal:
+            messages.error(request, str(refusal))
+            status = 403
+        except ValidationError as error:
+            problems = error.message_dict.items()
+            messages.error(request, "; ".join(f"{field}: {' '.join(why)}" for field, why in problems))
+            status = 400
+        else:
+            messages.success(request, f"{record.external_ref}: {record.get_releasability_display().lower()}.")
+            return redirect("intel:record", pk=record.public_id)
+    named = set(record.releases.filter(released_by_id=record.owner_id).values_list("agreement_id", flat=True))
+    # Those in force under which the agency provides, and any it has named before (a draft,
+    # say), so that sending the form again keeps what it does not change.
+    offered = (
+        (selectors.releasable_agreements(record.owner_id) | Agreement.objects.filter(pk__in=named))
+        .distinct()
+        .order_by("reference")
+    )
+    return render(
+        request,
+        "sharing/release.html",
+        {
+            "record": record,
+            "modes": Releasability.choices,
+            "agreements": [(agreement, agreement.pk in named) for agreement in offered],
+        },
+        status=status,
     )

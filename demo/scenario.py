@@ -1092,6 +1092,8 @@ def ensure_users(seed: int, agencies: dict) -> list[Credential]:
         for role in user_model.Role:
             username = f"{code}-{USERNAME_SUFFIXES[role.value]}"
             password = demo_password(seed, username)
+            # Agency admins manage their agency's users and agreements in the admin site.
+            staff = role == user_model.Role.AGENCY_ADMIN
             user = user_model.objects.filter(username=username).first()
             if user is None:
                 user = user_model(
@@ -1101,12 +1103,14 @@ def ensure_users(seed: int, agencies: dict) -> list[Credential]:
                     email=f"{username}@demo.interlink.example",
                     agency=agency,
                     role=role,
+                    is_staff=staff,
                 )
                 user.set_password(password)
                 user.save()
             else:
-                changed = user.agency_id != agency.pk or user.role != role or not user.is_active
-                user.agency, user.role, user.is_active = agency, role, True
+                was = (user.agency_id, user.role, user.is_active, user.is_staff)
+                changed = was != (agency.pk, role, True, staff)
+                user.agency, user.role, user.is_active, user.is_staff = agency, role, True, staff
                 if not user.check_password(password):
                     user.set_password(password)
                     changed = True

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Q
 from django.test import override_settings
 
+from agencies.admin import is_agency_admin
 from agencies.models import Agency, User
 from audit.models import AuditEvent
 from demo import scenario as demo
@@ -94,7 +95,9 @@ def test_four_agencies_and_a_user_of_each_role_with_the_printed_password(output)
     for agency in Agency.objects.all():
         assert set(users.filter(agency=agency).values_list("role", flat=True)) == set(User.Role.values)
     for user in users:
-        assert not user.is_superuser and not user.is_staff
+        # Agency admins manage their agency's users and agreements in the admin site.
+        assert not user.is_superuser and user.is_staff == (user.role == User.Role.AGENCY_ADMIN)
+        assert is_agency_admin(user) == (user.role == User.Role.AGENCY_ADMIN)
         printed = next(line for line in output.splitlines() if line.split()[:1] == [user.username])
         password = printed.split()[-1]
         assert user.check_password(password), user.username

@@ -36,7 +36,7 @@ from graph.analytics import (
 )
 from intel import selectors
 from intel.models import Category, Entity, Link, Mention, Record
-from intel.presentation import entity_key, entity_names
+from intel.presentation import entity_key, entity_label, entity_names
 from intel.selectors import BadInput, Reader
 
 # Records listed per relationship, the most recent first (a busy broker's relationship rests
@@ -92,6 +92,7 @@ class ShownEntity:
         entity = self.entity
         shown = {"id": str(entity.public_id), "type": entity.type, "key": entity_key(entity)}
         shown["names"] = entity_names(entity)
+        shown["label"] = entity_label(entity)
         if self.distance is not None:
             shown["distance"] = self.distance
         if self.left_out is not None:

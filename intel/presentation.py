@@ -84,6 +84,30 @@ def entity_names(entity: Entity) -> list[str]:
     return sorted({m.properties.get("name") for m in entity.visible_mentions if m.properties.get("name")})
 
 
+# The properties a mention states an unnamed entity's identifier in, by preference.
+IDENTIFIER_PROPERTIES = ("number", "email", "consignment_ref", "external_ref")
+
+
+def entity_label(entity: Entity) -> str:
+    """What the viewer's visible mentions call the entity, for a page or a chart: its names,
+    else what they state as its identifier (an address's text and postcode, a number, an
+    e-mail, a reference), else its key where they resolve to it, else its type."""
+    names = entity_names(entity)
+    if names:
+        return " / ".join(names)
+    stated = dict.fromkeys(filter(None, map(stated_identifier, entity.visible_mentions)))
+    if stated:
+        return " / ".join(sorted(stated))
+    return entity_key(entity) or entity.get_type_display()
+
+
+def stated_identifier(mention: Mention) -> str | None:
+    properties = mention.properties
+    if properties.get("text"):
+        return " ".join(filter(None, (properties["text"], properties.get("postcode"))))
+    return next((str(properties[key]) for key in IDENTIFIER_PROPERTIES if properties.get(key)), None)
+
+
 def offered_candidates(
     candidates: Iterable[ResolutionCandidate], *, contacts: Mapping[int, set[tuple[str, str]]] | None = None
 ) -> list[ResolutionCandidate]:

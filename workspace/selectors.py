@@ -37,30 +37,8 @@ PHONE_LIKE = re.compile(r"\+?[\d\s().-]*\d{3}[\d\s().-]*")
 NEIGHBOURS_PER_GROUP = 25
 COMMUNITY_MEMBERS_SHOWN = 20
 LINK_LABELS = dict(LinkType.choices)
-# The properties a mention states an unnamed entity's identifier in, by preference.
-IDENTIFIER_PROPERTIES = ("number", "email", "consignment_ref", "external_ref")
 # The analyses a profile shows, each read over the viewer's agency's graph.
 PROFILE_ANALYSES = ("communities", "network_risk")
-
-
-def label(entity: Entity) -> str:
-    """What the reader's own records call the entity: its names, else what they state as
-    its identifier (an address's text and postcode, a number, an e-mail, a reference), else
-    its key where their mentions resolve to it."""
-    names = presentation.entity_names(entity)
-    if names:
-        return " / ".join(names)
-    stated = dict.fromkeys(filter(None, map(stated_identifier, entity.visible_mentions)))
-    if stated:
-        return " / ".join(sorted(stated))
-    return presentation.entity_key(entity) or entity.get_type_display()
-
-
-def stated_identifier(mention: Mention) -> str | None:
-    properties = mention.properties
-    if properties.get("text"):
-        return " ".join(filter(None, (properties["text"], properties.get("postcode"))))
-    return next((str(properties[key]) for key in IDENTIFIER_PROPERTIES if properties.get(key)), None)
 
 
 # --- home ---------------------------------------------------------------------------------
@@ -162,7 +140,7 @@ def search(reader: Reader, query: str) -> Found:
         if ids := found_of_type.get(entity_type):
             entities = list(found.filter(pk__any_of=ids).order_by("public_id")[:SEARCH_PER_TYPE])
             for entity in entities:
-                entity.shown_label = label(entity)
+                entity.shown_label = presentation.entity_label(entity)
             groups.append(Group(entity_type, type_label, len(ids), entities))
     return Found(groups, more)
 
@@ -275,7 +253,7 @@ def neighbour_groups(reader: Reader, entity: Entity) -> tuple[list[NeighbourGrou
         neighbour = shown.get(row["other"])
         if neighbour is not None:
             listed[(row["type"], row["outgoing"])].append(
-                Neighbour(neighbour, label(neighbour), row["records"])
+                Neighbour(neighbour, presentation.entity_label(neighbour), row["records"])
             )
     groups = [
         NeighbourGroup(t, outgoing, sizes[(t, outgoing)], listed[(t, outgoing)])
@@ -358,7 +336,7 @@ def profile(reader: Reader, public_id: UUID | str) -> Profile:
     selectors.audit_reads(reader, shown, via="entity page")
     return Profile(
         entity=entity,
-        label=label(entity),
+        label=presentation.entity_label(entity),
         key=presentation.entity_key(entity),
         mentions=list(entity.visible_mentions),
         mention_count=selectors.visible_mention_count(reader, entity),

@@ -227,8 +227,10 @@ function nodeSize(node) {
   return 30;
 }
 
+// The server's label: the names the viewer's records give, else the identifier they state
+// (an address, a number), else the key; not the key first, which read as an internal code.
 function nodeLabel(entity) {
-  return (entity.names && entity.names[0]) || entity.key || entity.type;
+  return entity.label || (entity.names && entity.names[0]) || entity.key || entity.type;
 }
 
 // An answer counts a node's left-out neighbours up to a cap, and says when there are more.

@@ -184,12 +184,11 @@ def granted_disclosures(user, *, entity_ids: list[int], since: datetime | None) 
 
 
 def requested_entity_label(disclosure: DisclosureRequest) -> str:
-    """What the owner's records asked for call the entity a disclosure request is about: the
-    names they give it, else its key where they resolve to it, else its type. Read from those
-    records alone, the owner's own, so nothing another agency holds is shown or read."""
+    """What the owner's records asked for call the entity a disclosure request is about
+    (`presentation.entity_label`), read from those records alone, the owner's own, so
+    nothing another agency holds is shown or read."""
     entity = disclosure.entity
     entity.visible_mentions = list(
         Mention.objects.filter(record__in=disclosure.records.all(), entity=entity).order_by(*MENTION_ORDER)
     )
-    names = presentation.entity_names(entity)
-    return " / ".join(names) or presentation.entity_key(entity) or entity.get_type_display()
+    return presentation.entity_label(entity)

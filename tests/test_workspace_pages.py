@@ -21,6 +21,7 @@ from sharing.models import DisclosureRequest
 from tests.auth_helpers import signed_in
 from tests.sharing_helpers import platform_admin
 from tests.workspace_scene import HIDDEN_FROM_CUS, build
+from workspace import selectors as workspace_selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +205,7 @@ def test_the_dossier_offers_only_the_purposes_the_discovery_agreements_permit(sc
     assert DisclosureRequest.objects.count() == 0
 
 
-def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scene):
+def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scene, monkeypatch):
     client = client_of(scene.cus.analyst)
     html = profile_of(client, scene.broker)
     assert "not computed yet" in section(html, "community") and "not computed yet" in section(html, "risk")
@@ -245,6 +246,12 @@ def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scen
     assert members and members <= seen - {str(scene.broker.public_id)}
     size = int(re.search(r"Community \d+: (\d+) entit", community).group(1))
     assert len(members) < size <= len(seen)
+    assert 'id="community-more"' not in community  # all shown
+    # Shown one at a time, the panel says how many more there are (it listed some, silently).
+    monkeypatch.setattr(workspace_selectors, "COMMUNITY_MEMBERS_SHOWN", 1)
+    one = section(profile_of(client, scene.broker), "community")
+    assert len(ENTITY_LINK.findall(one)) == 1
+    assert f"The first 1 shown, and {size - 2} more" in one
     # Another agency's results are its own: pol has asked for nothing.
     pol = profile_of(client_of(scene.pol.analyst, "investigation"), scene.broker)
     assert "not computed yet" in section(pol, "risk") and "not computed yet" in section(pol, "community")

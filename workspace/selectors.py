@@ -296,7 +296,8 @@ def community_of(reader: Reader, entity: Entity, row: AnalyticsResult | None, sh
     answer = stored_answers.confirmed(reader, "communities", part)
     shown = answer.data["communities"]
     members = shown[0]["members"][:COMMUNITY_MEMBERS_SHOWN] if shown else []
-    data = {"id": found["id"], "size": size, "members": members}
+    # The entity itself is counted in the size, not listed among the members.
+    data = {"id": found["id"], "size": size, "members": members, "more": max(size - 1 - len(members), 0)}
     return Analysis("communities", row, data, answer.records_shown)
 
 

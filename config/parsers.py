@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from core.inputs import json_problem
 from intel.import_reading import nested_deeper_than
 
 
@@ -20,4 +21,11 @@ class BoundedJSONParser(JSONParser):
             raise ParseError(
                 f"JSON parse error - values are nested deeper than {limit} levels (API_MAX_JSON_DEPTH)"
             )
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        try:
+            return super().parse(io.BytesIO(body), media_type, parser_context)
+        except ParseError as refused:
+            # DRF words the ValueError it caught (its context) with the interpreter's message.
+            cause = refused.__context__
+            if isinstance(cause, ValueError):
+                raise ParseError(f"JSON parse error - {json_problem(cause)}") from None
+            raise

@@ -2,6 +2,8 @@
 them is refused or clipped before any query, never passed on to the database (PostgreSQL
 refuses integers past 64 bits, and text holding a NUL, with an error, which would be a 500)."""
 
+import sys
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -50,3 +52,12 @@ def quoted(value: object) -> str:
     if len(text) <= QUOTED_CHARACTERS:
         return repr(text) if isinstance(value, str) else repr(value)
     return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text)} characters)"
+
+
+def json_problem(error: ValueError) -> str:
+    """What is wrong with a JSON text that json.loads refused, in the sender's words: an
+    integer too long for Python to convert is named as such, not with the interpreter's
+    advice to raise its limit."""
+    if "integer string conversion" in str(error):
+        return f"a number has more than {sys.get_int_max_str_digits()} digits"
+    return str(error)

@@ -25,7 +25,7 @@ from typing import IO
 from django.conf import settings
 from django.db import connection
 
-from core.inputs import quoted
+from core.inputs import json_problem, quoted
 
 
 class ImportFailed(Exception):
@@ -293,7 +293,7 @@ def json_row(number: int, data: bytes, what: str) -> tuple[int, dict | None, str
     except RepeatedKey as exc:
         return number, None, str(exc)
     except ValueError as exc:  # also bad UTF-8 and integers too long to convert
-        return number, None, f"malformed JSON: {exc}"
+        return number, None, f"malformed JSON: {json_problem(exc)}"
     return (number, row, None) if isinstance(row, dict) else (number, None, f"each {what} must be an object")
 
 

@@ -114,3 +114,25 @@ def test_typed_text_is_kept_stripped(value, when_empty, kept):
 )
 def test_a_message_quotes_the_start_of_a_value_and_how_long_it_was(value, expected):
     assert quoted(value) == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("digits", [4301, 5000, 60_000])
+def test_a_number_too_long_to_convert_is_named_so_in_the_api_and_the_import(tmp_path, digits):
+    """Python refuses to convert integers of more than 4,300 digits; the message it gives
+    advises raising the interpreter's limit. The sender is told what is wrong with its data."""
+    from django.test import Client
+
+    from intel.import_reading import iter_rows
+
+    number = "9" * digits
+    answer = Client().post(
+        "/api/auth/token/", f'{{"username": {number}, "password": "x"}}', content_type="application/json"
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": "JSON parse error - a number has more than 4300 digits"}
+    row = tmp_path / "row.jsonl"
+    row.write_text(f'{{"external_ref": "R-1", "declared_value": {number}}}\n')
+    with row.open("rb") as stream:
+        [(_, _, problems)] = list(iter_rows(stream, "jsonl"))
+    assert [problem["message"] for problem in problems] == ["malformed JSON: a number has more than 4300 digits"]

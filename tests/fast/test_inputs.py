@@ -135,4 +135,5 @@ def test_a_number_too_long_to_convert_is_named_so_in_the_api_and_the_import(tmp_
     row.write_text(f'{{"external_ref": "R-1", "declared_value": {number}}}\n')
     with row.open("rb") as stream:
         [(_, _, problems)] = list(iter_rows(stream, "jsonl"))
-    assert [problem["message"] for problem in problems] == ["malformed JSON: a number has more than 4300 digits"]
+    messages = [problem["message"] for problem in problems]
+    assert messages == ["malformed JSON: a number has more than 4300 digits"]

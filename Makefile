@@ -15,6 +15,9 @@ DEMO_SCALE ?= 1
 # The demo serves as a deployment would, without Django's debug pages (which show settings and
 # code to whoever meets an error); `--insecure` has runserver serve the static files then.
 DEMO_DEBUG ?= false
+# Every demo user signs in from 127.0.0.1: failures are counted per account, and per address
+# only with an account, or one user's five mistakes would lock every other user out.
+DEMO_LOCKOUT_BY ?= username,ip_address+username
 DEMO_PORT ?= 8000
 
 .PHONY: demo check-demo check fast-tests migrations-check test full-tests lint venv npm-packages system-packages neo4j-jars services-up services-down
@@ -25,7 +28,7 @@ demo: venv npm-packages
 	$(EMBEDDED) $(BIN)/python manage.py demo_admin
 	$(EMBEDDED) $(BIN)/python manage.py evaluate_targeting --seeds 1 --shipments 300 --plot var/demo-targeting-evaluation.png
 	@echo "Serving the embedded default at http://127.0.0.1:$(DEMO_PORT) (Ctrl-C stops it)"
-	$(EMBEDDED) DJANGO_DEBUG=$(DEMO_DEBUG) $(BIN)/python manage.py runserver --insecure 127.0.0.1:$(DEMO_PORT)
+	$(EMBEDDED) DJANGO_DEBUG=$(DEMO_DEBUG) AUTH_LOCKOUT_BY=$(DEMO_LOCKOUT_BY) $(BIN)/python manage.py runserver --insecure 127.0.0.1:$(DEMO_PORT)
 
 # `make demo` on a fresh clone of HEAD, signed in as a demo analyst: a page and an API list.
 check-demo: venv

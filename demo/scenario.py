@@ -169,7 +169,9 @@ BRIDGE_BROKER = Party(
     "3089 JH",
     "+31102941870",
     "declarations@deltacustoms.example",
-    "NL004495445B01",
+    # Not docs/examples' Harbourline Fresh B.V. (NL004495445B01): importing the examples into
+    # the demo merged the two companies on the number.
+    "NL061648681B01",
 )
 SHARED_VESSEL = Vessel(
     "MV Amber Tide",

@@ -446,20 +446,26 @@ def iter_rows(
     """Yields (row number, row, its problems), within the limits: the reader stops at the
     first limit passed, with that as the row's problem. Row numbers are those a person sees:
     the CSV header is row 1, so the first data row is row 2; JSON rows count from 1."""
-    reader, first_row = READERS[file_format]
-    source = InputLimits(stream, limits or ImportLimits.from_settings(), first_row)
     try:
-        for number, row, problem in reader(source):
-            # Blank rows count towards the limit too (10 million of them are not nothing).
-            source.check_row_count(number)
-            if row is None and problem is None:
-                continue
-            if problem:
-                yield number, None, [{"row": number, "field": None, "message": problem}]
-            else:
-                yield number, row, source.oversized_fields(number, row) + unstorable_fields(number, row)
+        yield from _rows_until_refused(stream, file_format, limits)
     except Refused as refusal:
         yield refusal.error["row"], None, [refusal.error]
+
+
+def _rows_until_refused(
+    stream: IO[bytes], file_format: str, limits: ImportLimits | None
+) -> Iterator[tuple[int, dict | None, list[dict]]]:
+    reader, first_row = READERS[file_format]
+    source = InputLimits(stream, limits or ImportLimits.from_settings(), first_row)
+    for number, row, problem in reader(source):
+        # Blank rows count towards the limit too (10 million of them are not nothing).
+        source.check_row_count(number)
+        if row is None and problem is None:
+            continue
+        if problem:
+            yield number, None, [{"row": number, "field": None, "message": problem}]
+        else:
+            yield number, row, source.oversized_fields(number, row) + unstorable_fields(number, row)
 
 
 def open_import_file(path: Path, limits: ImportLimits | None = None) -> IO[bytes]:
@@ -467,6 +473,12 @@ def open_import_file(path: Path, limits: ImportLimits | None = None) -> IO[bytes
     return path.open("rb")
 
 
-def count_rows(path: Path, file_format: str) -> int:
-    with open_import_file(path) as stream:
-        return sum(1 for _ in iter_rows(stream, file_format))
+def count_rows(path: Path, file_format: str, limits: ImportLimits | None = None) -> int:
+    """The file's rows, read once within the limits (the settings' when None). Raises
+    ImportFailed with the limit passed where reading stops at one: the import would stop
+    there too, having read, and written, every row before it."""
+    with open_import_file(path, limits) as stream:
+        try:
+            return sum(1 for _ in _rows_until_refused(stream, file_format, limits))
+        except Refused as refusal:
+            raise ImportFailed([refusal.error]) from None

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from intel import presentation, selectors
-from intel.import_reading import ImportFailed
+from intel.import_reading import ImportFailed, ImportLimits
 from intel.models import ImportBatch
 from intel.services import batch_progress, create_import_batch
 from intel.tasks import run_import
@@ -116,6 +116,7 @@ def _imports_page(
         "refused": refused,
         "batches": batches,
         "following": any(batch.status in FOLLOWED for batch in batches),
+        "row_limit": upload_row_limit(),
     }
     return render(request, "intel/imports.html", context, status=status)
 
@@ -133,4 +134,17 @@ def import_batch(request: HttpRequest, pk: UUID) -> HttpResponse:
     if batch is None:
         raise Http404("No such import")
     batch.progress = batch_progress(batch)
-    return render(request, "intel/import.html", {"batch": batch, "following": batch.status in FOLLOWED})
+    context = {
+        "batch": batch,
+        "following": batch.status in FOLLOWED,
+        "unknown_columns": not batch.allow_unknown_columns
+        and any(str(error.get("message", "")).startswith("unknown column") for error in batch.errors),
+    }
+    return render(request, "intel/import.html", context)
+
+
+def upload_row_limit() -> int | None:
+    """The rows an upload may have where that is less than every import may (the embedded
+    database's cap), for the form to say so before a file is sent."""
+    limits = ImportLimits.of_uploads()
+    return limits.max_rows if limits.max_rows < ImportLimits.from_settings().max_rows else None

@@ -19,7 +19,7 @@ from django.utils import timezone
 from audit.log import record_event
 from core.locks import session_lock
 from intel.dates import occurred_on_problem
-from intel.import_reading import ImportFailed, ImportLimits, check_file_size, detect_format
+from intel.import_reading import ImportFailed, ImportLimits, check_file_size, count_rows, detect_format
 from intel.import_writing import import_file
 from intel.models import ImportBatch, Record
 from intel.selectors import BadInput
@@ -107,16 +107,25 @@ def start_and_import(batch_id: int) -> ImportBatch:
     def progress(rows: int) -> None:
         cache.set(progress_key(batch.pk), rows, PROGRESS_TTL)
 
+    path, file_format, limits = (
+        Path(batch.file.path),
+        detect_format(batch.original_name),
+        ImportLimits.of_uploads(),
+    )
     try:
+        # Counted first, so that the upload's page shows rows processed of rows total, and a
+        # file past a limit is failed at once rather than after the rows before it.
+        batch.rows_total = count_rows(path, file_format, limits)
+        ImportBatch.objects.filter(pk=batch.pk).update(rows_total=batch.rows_total)
         result = import_file(
-            Path(batch.file.path),
+            path,
             batch.agency,
             user=batch.uploaded_by,
             batch=batch,
-            file_format=detect_format(batch.original_name),
+            file_format=file_format,
             progress=progress,
             allow_unknown_columns=batch.allow_unknown_columns,
-            limits=ImportLimits.of_uploads(),
+            limits=limits,
         )
     except ImportFailed as failure:
         return finish_failed(batch, failure.errors)

@@ -89,6 +89,7 @@ def test_unknown_columns_are_refused_or_with_the_box_ticked_listed_as_warnings(u
     taken = client.get(allowed["Location"]).content.decode()
 
     assert "Failed" in refused and "colour" in refused
+    assert 'tick "Allow unknown columns" as you upload it' in refused
     assert "Succeeded" in taken and "colour: unknown column, ignored" in taken
     assert Record.objects.filter(owner=cus.agency).count() == 1
 
@@ -154,5 +155,23 @@ def test_an_upload_on_the_embedded_database_has_at_most_its_rows_limit(upload, s
     page = refused.content.decode()
     assert "Failed" in page
     assert "more than 3 rows (IMPORT_EMBEDDED_MAX_ROWS" in page and "split the file" in page
+    assert "Here a file has at most 3 rows" in client.get("/imports/").content.decode()
     assert "3 created" in taken.content.decode()
     assert Record.objects.count() == 3
+
+
+def test_an_uploads_rows_are_counted_before_its_import_so_its_page_shows_them_of_a_total(upload, monkeypatch):
+    """The total was known only at the end: a running upload showed rows read of nothing."""
+    from intel import import_writing, services
+
+    seen = []
+    importing = import_writing.import_file
+
+    def watched(path, agency, *, batch=None, **options):
+        seen.append(ImportBatch.objects.get(pk=batch.pk).rows_total)
+        return importing(path, agency, batch=batch, **options)
+
+    monkeypatch.setattr(services, "import_file", watched)
+    client = signed_in(staff("cus").analyst)
+    upload(client, "shipments.csv", (EXAMPLES / "shipments.csv").read_bytes())
+    assert seen == [2]  # stored before the import began

@@ -15,6 +15,7 @@ from agencies.mfa import check_code, mfa_applies
 from agencies.models import ApiToken
 from agencies.selectors import manageable_tokens
 from agencies.tokens import issue_token, revoke_token
+from core.input_serializers import RefusesUnknownKeys
 from core.query_parameters import reads_no_query
 from core.viewsets import RestrictedViewSet
 
@@ -24,7 +25,7 @@ REFUSED = (
 )
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(RefusesUnknownKeys, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
     otp_token = serializers.CharField(

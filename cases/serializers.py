@@ -6,6 +6,7 @@ from cases.charts import SETTINGS_MAX_BYTES
 from cases.models import Case
 from cases.services import NAME_MAX, NOTES_MAX, SHARED_MAX
 from core.identity import PublicSerializer
+from core.input_serializers import RefusesUnknownKeys
 
 
 class PointSerializer(serializers.Serializer):
@@ -70,7 +71,7 @@ class OpenedCaseSerializer(CaseSerializer):
         read_only_fields = fields
 
 
-class CaseWriteSerializer(serializers.Serializer):
+class CaseWriteSerializer(RefusesUnknownKeys, serializers.Serializer):
     name = serializers.CharField(max_length=NAME_MAX)
     notes = serializers.CharField(max_length=NOTES_MAX, allow_blank=True, required=False)
     status = serializers.ChoiceField(choices=Case.Status.choices, required=False)
@@ -79,7 +80,7 @@ class CaseWriteSerializer(serializers.Serializer):
     )
 
 
-class ShareSerializer(serializers.Serializer):
+class ShareSerializer(RefusesUnknownKeys, serializers.Serializer):
     shared_with = serializers.ListField(
         child=serializers.CharField(max_length=150),
         max_length=SHARED_MAX,

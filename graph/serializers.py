@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from agencies.models import Agency
+from core.input_serializers import RefusesUnknownKeys
 from graph.analytics import MAX_HOPS, RecordFilter
 from graph.models import AnalyticsResult
 from graph.selectors import MAX_PATHS
@@ -141,7 +142,7 @@ class ClustersSerializer(serializers.Serializer):
     truncated = serializers.BooleanField()
 
 
-class AnalysisRequestSerializer(serializers.Serializer):
+class AnalysisRequestSerializer(RefusesUnknownKeys, serializers.Serializer):
     parameters = serializers.DictField(
         required=False,
         help_text="the analysis's parameters (e.g. limit, paths, community, min_importers, days)",

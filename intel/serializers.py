@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.identity import PublicSerializer
+from core.input_serializers import RefusesUnknownKeys
 from intel import selectors
 from intel.models import (
     Caveat,
@@ -72,8 +73,10 @@ class RecordSerializer(PublicSerializer):
         return data
 
 
-class RecordUpdateSerializer(PublicSerializer):
+class RecordUpdateSerializer(RefusesUnknownKeys, PublicSerializer):
     caveats = serializers.ListField(child=serializers.ChoiceField(choices=Caveat.choices), required=False)
+    # Every record states when it happened (the import requires it): a change, not a removal.
+    occurred_on = serializers.DateField(required=False)
 
     class Meta:
         model = Record
@@ -225,7 +228,7 @@ class ImportBatchSerializer(PublicSerializer):
         return batch_progress(batch)
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(RefusesUnknownKeys, serializers.Serializer):
     file = serializers.FileField()
     allow_unknown_columns = serializers.BooleanField(
         default=False, help_text="ignore unknown columns, listing them in the batch's warnings"
@@ -250,7 +253,7 @@ class CandidateSerializer(PublicSerializer):
         read_only_fields = fields
 
 
-class MergeRequestSerializer(serializers.Serializer):
+class MergeRequestSerializer(RefusesUnknownKeys, serializers.Serializer):
     survivor = serializers.ChoiceField(choices=["a", "b"], default="a", help_text="which entity stays")
 
 

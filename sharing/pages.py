@@ -49,7 +49,9 @@ def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     if request.method == "POST":
         decision = request.POST.get("decision")
         # The API's own check of the decision (grant_days within its bounds, the reason).
-        body = DecisionSerializer(data={k: v for k, v in request.POST.items() if v != ""})
+        body = DecisionSerializer(
+            data={k: request.POST[k] for k in ("reason", "grant_days") if request.POST.get(k)}
+        )
         try:
             if not body.is_valid():
                 raise ValidationError(

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from agencies.models import Agency
 from core.identity import PublicIdField, PublicRelatedField, PublicSerializer, SlugField
+from core.input_serializers import RefusesUnknownKeys
 from intel.access import viewer_agency_id
 from intel.filters import RecordFilter
 from intel.models import Category, Classification, Entity, Purpose, Record, Releasability
@@ -30,7 +31,7 @@ class PurposeField(serializers.ChoiceField):
         return purpose
 
 
-class CallerScopedSerializer(serializers.Serializer):
+class CallerScopedSerializer(RefusesUnknownKeys, serializers.Serializer):
     """Fields naming objects the caller may not know of look them up only among those the
     caller may see, so a hidden one is refused exactly as one that does not exist."""
 
@@ -49,7 +50,7 @@ class CallerScopedSerializer(serializers.Serializer):
         return fields
 
 
-class AgreementPartySerializer(serializers.ModelSerializer):
+class AgreementPartySerializer(RefusesUnknownKeys, serializers.ModelSerializer):
     agency = SlugField(slug_field="code", queryset=Agency.objects.all())
     signed_by = serializers.CharField(source="signed_by.username", read_only=True, default=None)
 
@@ -77,7 +78,7 @@ class AgreementVersionSerializer(PublicSerializer):
         read_only_fields = fields
 
 
-class AgreementSerializer(PublicSerializer):
+class AgreementSerializer(RefusesUnknownKeys, PublicSerializer):
     parties = AgreementPartySerializer(many=True)
     in_force = serializers.SerializerMethodField()
     classification_ceiling = serializers.ChoiceField(choices=Classification.choices)
@@ -120,7 +121,7 @@ class AgreementSerializer(PublicSerializer):
         return AgreementVersionSerializer(agreement.versions(), many=True).data
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(RefusesUnknownKeys, serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, required=False, default="")
 
 
@@ -200,7 +201,7 @@ class DiscoveryHitSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class HoldingsQuerySerializer(serializers.Serializer):
+class HoldingsQuerySerializer(RefusesUnknownKeys, serializers.Serializer):
     entities = serializers.ListField(
         child=PublicIdField(),
         max_length=settings.DISCOVERY_HOLDINGS_MAX_ENTITIES,
@@ -308,7 +309,7 @@ class ConsentRequestSerializer(CallerScopedSerializer):
         return {"record": Record.objects.visible_to(user) if user is not None else Record.objects.none()}
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(RefusesUnknownKeys, serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     grant_days = serializers.IntegerField(
         required=False,
@@ -324,5 +325,5 @@ class NotificationSerializer(PublicSerializer):
         fields = ["id", "message", "url", "created_at", "read_at"]
 
 
-class PurposeChoiceSerializer(serializers.Serializer):
+class PurposeChoiceSerializer(RefusesUnknownKeys, serializers.Serializer):
     purpose = PurposeField(allow_null=True)

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from agencies.models import Agency
 from core.identity import PublicSerializer, SlugField
+from core.input_serializers import RefusesUnknownKeys
 from targeting import decisions, profiles
 from targeting.indicators import BY_NAME
 from targeting.models import Decision, RiskProfile, ScoringRun, ShipmentScore
@@ -155,7 +156,7 @@ class ExplanationSerializer(serializers.Serializer):
         return "/chart/?" + "&".join(f"entity={pk}" for pk in shown.chart_entities)
 
 
-class DecideSerializer(serializers.Serializer):
+class DecideSerializer(RefusesUnknownKeys, serializers.Serializer):
     action = serializers.ChoiceField(choices=Decision.Action.choices)
     reason = serializers.CharField(max_length=decisions.REASON_MAX)
     partner = SlugField(
@@ -167,12 +168,12 @@ class DecideSerializer(serializers.Serializer):
     )
 
 
-class OutcomeSerializer(serializers.Serializer):
+class OutcomeSerializer(RefusesUnknownKeys, serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Decision.Outcome.choices)
     findings = serializers.CharField(max_length=decisions.FINDINGS_MAX)
 
 
-class DrawSerializer(serializers.Serializer):
+class DrawSerializer(RefusesUnknownKeys, serializers.Serializer):
     count = serializers.IntegerField(
         min_value=0,
         max_value=10_000,
@@ -222,7 +223,7 @@ class NumberField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class ProfileChangeSerializer(serializers.Serializer):
+class ProfileChangeSerializer(RefusesUnknownKeys, serializers.Serializer):
     reason = serializers.CharField(max_length=profiles.REASON_MAX)
     weights = serializers.DictField(child=NumberField(), required=False)
     watchlists = serializers.DictField(
@@ -235,7 +236,7 @@ class ProfileChangeSerializer(serializers.Serializer):
     random_share = NumberField(min_value=0, max_value=1, required=False)
 
 
-class ProposalReasonSerializer(serializers.Serializer):
+class ProposalReasonSerializer(RefusesUnknownKeys, serializers.Serializer):
     reason = serializers.CharField(max_length=profiles.REASON_MAX)
 
 

@@ -1,0 +1,23 @@
+"""The keys a request's body may carry, and a refusal of any other, naming it: a misspelt key
+was dropped and the request done without it (`{"filter": {...}}` on a bulk release released
+every record the agency owns; `{"dryrun": true}` released for real)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.exceptions import ValidationError
+
+# Sent by a browser's form along with its fields; never a field itself.
+FORM_KEYS = ("csrfmiddlewaretoken",)
+
+
+class RefusesUnknownKeys:
+    """First among the bases of a serializer that reads a request's body (and of any nested
+    in one): a key that names none of its fields is a 400 naming it."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields) - set(FORM_KEYS))
+            if unknown:
+                raise ValidationError({name: ["not a field of this request"] for name in unknown})
+        return super().to_internal_value(data)

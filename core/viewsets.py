@@ -73,6 +73,9 @@ class RootView(routers.APIRootView):
 
 class Router(routers.DefaultRouter):
     """An app's router: its root view, listing the app's endpoints, refuses query
-    parameters as every other view of the API does."""
+    parameters as every other view of the API does; and no address takes a format suffix
+    (`records/export.json`): the API answers JSON (the export CSV) whatever is asked, and
+    the custom actions, which take no `format`, answered such an address with a 500."""
 
     APIRootView = RootView
+    include_format_suffixes = False

@@ -6,6 +6,7 @@ first or last in every list, export and analysis window; the bounds refuse it in
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from core.inputs import quoted
@@ -15,6 +16,17 @@ EARLIEST = date(1900, 1, 1)
 # A declaration may be lodged before its goods arrive (the Union Customs Code allows 30 days),
 # so a record's date may lie a little ahead of today, not years.
 RECORD_DATE_LEAD = timedelta(days=31)
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(text: str) -> date:
+    """A date written YYYY-MM-DD, the one form the import format takes; ValueError for any
+    other (Python also reads 20260105, and an integer such as 19800314 arrived as that)."""
+    if not ISO_DAY.fullmatch(text):
+        raise ValueError(f"not YYYY-MM-DD: {text!r}")
+    return date.fromisoformat(text)
 
 
 def occurred_on_problem(day: date, *, today: date | None = None) -> str | None:

@@ -5,6 +5,7 @@ tell the two apart. Both answer the same empty list; a value that is no UUID is 
 bad input for either."""
 
 import django_filters
+from django import forms
 
 from intel.models import (
     CLASSIFICATION_BY_NAME,
@@ -27,6 +28,16 @@ def classification_level(value: str) -> int:
     return int(value) if value.isdigit() else CLASSIFICATION_BY_NAME[value]
 
 
+class LevelField(forms.TypedChoiceField):
+    # A level's name in any case, as the import takes it and the API shows it ("Secret").
+    def to_python(self, value: object) -> str:
+        return super().to_python(value).lower()
+
+
+class LevelFilter(django_filters.TypedChoiceFilter):
+    field_class = LevelField
+
+
 # A level by its number, as records are listed, or by its name, as files are imported.
 CLASSIFICATION_CHOICES = [
     *((str(level), label) for level, label in Classification.choices),
@@ -37,9 +48,7 @@ CLASSIFICATION_CHOICES = [
 class RecordFilter(django_filters.FilterSet):
     owner = django_filters.CharFilter(field_name="owner__code")
     category = django_filters.ChoiceFilter(choices=Category.choices)
-    classification = django_filters.TypedChoiceFilter(
-        choices=CLASSIFICATION_CHOICES, coerce=classification_level
-    )
+    classification = LevelFilter(choices=CLASSIFICATION_CHOICES, coerce=classification_level)
     occurred_after = django_filters.DateFilter(field_name="occurred_on", lookup_expr="gte")
     occurred_before = django_filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
     external_ref = django_filters.CharFilter()

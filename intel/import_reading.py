@@ -287,9 +287,15 @@ def without_repeats(pairs: list[tuple[str, object]]) -> dict:
     return row
 
 
+def refuse_constant(name: str) -> None:
+    # NaN and the infinities are no JSON (RFC 8259); Python reads them, and they were stored
+    # as the text "nan" and "inf".
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def json_row(number: int, data: bytes, what: str) -> tuple[int, dict | None, str | None]:
     try:
-        row = json.loads(data, object_pairs_hook=without_repeats)
+        row = json.loads(data, object_pairs_hook=without_repeats, parse_constant=refuse_constant)
     except RepeatedKey as exc:
         return number, None, str(exc)
     except ValueError as exc:  # also bad UTF-8 and integers too long to convert

@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import pycountry
 
 from core.inputs import quoted
-from intel.dates import occurred_on_problem
+from intel.dates import occurred_on_problem, parse_day
 from intel.import_reading import shown_name
 from intel.models import (
     CLASSIFICATION_BY_NAME,
@@ -368,7 +367,7 @@ def parse_row(
     raw_date = required("occurred_on")
     if raw_date:
         try:
-            occurred_on = date.fromisoformat(raw_date)
+            occurred_on = parse_day(raw_date)
         except ValueError:
             errors.add("occurred_on", f"{quoted(raw_date)} is not a date in the form YYYY-MM-DD")
         else:

@@ -49,7 +49,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from datetime import date
 from types import ModuleType
 
 import fingerprints
@@ -71,7 +70,7 @@ from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as NumberInvalid
 
 from core.inputs import quoted
-from intel.dates import birth_date_problem
+from intel.dates import birth_date_problem, parse_day
 from intel.models import EntityType
 
 # Pure normalizations of one value, cached: a file names the same traders, countries and
@@ -441,7 +440,7 @@ def at_address(company: Resolved, address: Resolved) -> Resolved:
 
 def _date_of_birth(value: str, field: str) -> str:
     try:
-        parsed = date.fromisoformat(value)
+        parsed = parse_day(value)
     except ValueError:
         message = f"date of birth {quoted(value)} is not a date in the form YYYY-MM-DD"
         raise ResolutionError(field, message) from None

@@ -137,3 +137,15 @@ def test_a_number_too_long_to_convert_is_named_so_in_the_api_and_the_import(tmp_
         [(_, _, problems)] = list(iter_rows(stream, "jsonl"))
     messages = [problem["message"] for problem in problems]
     assert messages == ["malformed JSON: a number has more than 4300 digits"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_the_infinities_are_no_json_in_an_import(tmp_path, constant):
+    from intel.import_reading import iter_rows
+
+    row = tmp_path / "row.jsonl"
+    row.write_text(f'{{"external_ref": "R-1", "category": "shipment", "summary": {constant}}}\n')
+    with row.open("rb") as stream:
+        [(_, parsed, problems)] = list(iter_rows(stream, "jsonl"))
+    assert parsed is None
+    assert [problem["message"] for problem in problems] == [f"malformed JSON: {constant} is not a JSON value"]

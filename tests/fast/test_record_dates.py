@@ -87,3 +87,18 @@ def test_changing_a_record_to_a_date_out_of_bounds_is_a_400_and_changes_nothing(
     taken = client.patch(url, {"occurred_on": "1987-06-30"}, format="json")
     assert taken.status_code == 200, taken.content[:300]
     assert taken.json()["occurred_on"] == "1987-06-30"
+
+
+@pytest.mark.parametrize("day", ["20260105", "2026-1-5", "2026-01-5", " 2026-01-05x", "2026-W02-1"])
+def test_a_date_in_another_form_than_yyyy_mm_dd_is_refused(day):
+    [(field, message)] = problems_of({"occurred_on": day})
+    assert field == "occurred_on" and "YYYY-MM-DD" in message
+    person = {"name": "Jan de Vries", "nationality": "NL", "date_of_birth": day}
+    [(field, message)] = problems_of({"occurred_on": "2026-01-05", "subject": [person]})
+    assert field == "subject[0].date_of_birth" and "YYYY-MM-DD" in message
+
+
+def test_a_date_given_as_a_json_number_is_refused():
+    person = {"name": "Jan de Vries", "nationality": "NL", "date_of_birth": 19800314}
+    [(field, _)] = problems_of({"occurred_on": "2026-01-05", "subject": [person]})
+    assert field == "subject[0].date_of_birth"

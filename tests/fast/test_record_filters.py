@@ -30,6 +30,8 @@ def client(tmp_path):
     ("asked", "refs"),
     [
         ("secret", {"C-3", "C-4"}),
+        ("Secret", {"C-3", "C-4"}),
+        ("CONFIDENTIAL", {"C-2"}),
         ("3", {"C-3", "C-4"}),
         ("confidential", {"C-2"}),
         ("2", {"C-2"}),

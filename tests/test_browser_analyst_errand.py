@@ -2,7 +2,7 @@
 (the graph API answers from Neo4j, synced by the real worker), what another agency's analyst
 is shown of the same entity, and the chart's usability at a laptop's size and at 200 % zoom.
 
-The scene, written from the rows below (a shipment's label is `<agency>:<reference>`):
+The scene, written from the rows below (a shipment's label is its record's reference):
 
     customs C-1 (shipment, January):  the front company imports, the broker brokers
     customs C-2 (shipment, April):    the front company imports, carried by the vessel
@@ -117,10 +117,7 @@ def scene(tmp_path: Path) -> dict:
         entities[ref] = shipment(owner, seizure_ref if ref == "SZ" else ref)
     labels = {
         **names,
-        **{
-            ref: f"{owner.agency.code}:{seizure_ref if ref == 'SZ' else ref}"
-            for ref, owner in records.items()
-        },
+        **{ref: seizure_ref if ref == "SZ" else ref for ref in records},
     }
     seizure = Record.objects.get(owner=pol.agency)
     return {"cus": cus, "tax": tax, "entities": entities, "labels": labels, "seizure": seizure}

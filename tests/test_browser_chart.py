@@ -2,7 +2,7 @@
 Neo4j (synced by the real worker) and is confirmed against PostgreSQL's choke point.
 
 The network, written from the rows below (labels are what the chart shows: a company's name,
-a shipment's key `<agency>:<reference>`):
+a shipment's reference as its record states it):
 
     customs S-1 (shipment): Alpha imports, Broker brokers
     customs S-2 (shipment): Beta imports, Broker brokers
@@ -104,7 +104,7 @@ def network(tmp_path: Path) -> dict:
         entities[ref] = shipment(owner, ref)
     labels = {
         **names,
-        **{ref: f"{owner.agency.code}:{ref}" for owner, ref in shipments},
+        **{ref: ref for _, ref in shipments},
     }
     return {"cus": cus, "pol": pol, "entities": entities, "labels": labels, "agreement": agreement}
 

@@ -57,24 +57,34 @@ def work(request: HttpRequest, reader: Reader) -> HttpResponse:
 @login_required
 @reading
 def search(request: HttpRequest, reader: Reader) -> HttpResponse:
-    query = intel_selectors.search_query(request.GET.get("q", ""))
-    found = selectors.Found(groups=[], more=False)
-    if query:
-        with intel_selectors.search_time_limited():
-            found = selectors.search(reader, query)
-        selectors.audit_search(reader, found)
+    """The search page. A text no search takes (too short, too broad) is said on the page,
+    under the box still holding it; the whole page had become a bare 400."""
+    typed = request.GET.get("q", "")
+    found, refused = selectors.Found(groups=[], more=False), ""
+    try:
+        query = intel_selectors.search_query(typed)
+        if query:
+            with intel_selectors.search_time_limited():
+                found = selectors.search(reader, query)
+            selectors.audit_search(reader, found)
+    except intel_selectors.BadInput as refusal:
+        if refusal.field != "q":
+            raise
+        query, refused = typed[: intel_selectors.SEARCH_MAX_LENGTH], str(refusal)
     return render(
         request,
         "workspace/search.html",
         {
             "query": query,
+            "refused": refused,
             "groups": found.groups,
             "more": found.more,
             **choices(request, reader),
-            "keep": [("q", query)] if query else [],
+            "keep": [("q", query)] if query and not refused else [],
             "mentions_shown": settings.ENTITY_MENTIONS_SHOWN,
             "counted_to": settings.ENTITY_COUNT_LIMIT,
         },
+        status=400 if refused else 200,
     )
 
 

@@ -175,3 +175,17 @@ def test_an_uploads_rows_are_counted_before_its_import_so_its_page_shows_them_of
     client = signed_in(staff("cus").analyst)
     upload(client, "shipments.csv", (EXAMPLES / "shipments.csv").read_bytes())
     assert seen == [2]  # stored before the import began
+
+
+def test_a_refused_or_missing_page_is_a_page_of_the_site_saying_why(upload):
+    """They were Django's bare 403 and 404 pages, without the menu or a way back."""
+    client = signed_in(staff("cus").analyst)
+    refused = client.get("/liaison/requests/")
+    assert refused.status_code == 403
+    assert (
+        "For liaison officers." in refused.content.decode()
+        and "Back to your work" in refused.content.decode()
+    )
+    missing = client.get(f"/imports/{MADE_UP}/")
+    assert missing.status_code == 404
+    assert "There is nothing here that you may see." in missing.content.decode()

@@ -105,7 +105,12 @@ def my_requests(request: HttpRequest) -> HttpResponse:
         request,
         "sharing/my_requests.html",
         {
-            "requests": page_of(request, selectors.outgoing_requests(request.user)),
+            "requests": page_of(
+                request,
+                selectors.outgoing_requests(request.user)
+                .select_related("owner", "entity")
+                .prefetch_related("records"),
+            ),
             "notifications": notifications,
         },
     )

@@ -5,7 +5,7 @@ import pytest
 from agencies.mfa import mfa_required
 from agencies.models import User
 from intel.import_writing import import_file
-from intel.models import Record
+from intel.models import Entity, Record
 from sharing import requests
 from tests.auth_helpers import browser_sign_in, totp_device
 from tests.sharing_helpers import NO_SEIZURES, in_force, seizures_beyond_scope, staff
@@ -60,6 +60,10 @@ def test_liaison_approves_a_disclosure_from_the_queue(browser, live_server):
     sign_in(requester, live_server.url, cus.analyst, "/requests/")
     requester.wait_for_url("**/requests/")
     assert "pol approved your request" in requester.locator(".notification").inner_text()
+    # The request names what it was about: the importer's dossier.
+    about = requester.locator("table.results tbody tr").first.locator("a")
+    assert about.inner_text() == "the company"
+    assert about.get_attribute("href") == f"/entities/{Entity.objects.get(pk=importer).public_id}/"
 
     page.goto(live_server.url + "/liaison/access/")
     assert page.locator("table.results tbody tr").count() == 1

@@ -314,19 +314,29 @@ def missing(model) -> Http404:
     return Http404(f"No {model._meta.object_name} matches the given query.")
 
 
+# Candidates a list judges for the reader at most (see CandidateViewSet.filter_queryset).
+CANDIDATES_JUDGED = 2000
+
+
 class CandidateViewSet(ReadingViewSet, mixins.ListModelMixin):
     """Possible duplicates (POSSIBLY_SAME_AS) for an analyst to merge or reject: only pairs
     whose two entities the caller may see and that the names the caller may see make alike,
     scored from those names (presentation.offered_candidates). Merging or rejecting one
     whose entities are also named by records the caller's agency may not see answers as a
-    missing candidate does."""
+    missing candidate does. A list judges the newest CANDIDATES_JUDGED candidates (of the
+    status asked): narrow it with `status` and decide them to reach older ones."""
 
     serializer_class = CandidateSerializer
     filterset_fields = ["status"]
     selector = staticmethod(selectors.visible_candidates)
 
     def filter_queryset(self, queryset):
-        return self.offered(super().filter_queryset(queryset))
+        # The newest CANDIDATES_JUDGED are judged, not every one: each is scored again in
+        # Python from its entities' visible names, and a file of thousands of numbered
+        # variants of one name made hundreds of thousands of candidates, a list that ran for
+        # minutes. By age, not by the stored score, which every agency's names made.
+        newest = super().filter_queryset(queryset).order_by("-pk")[:CANDIDATES_JUDGED]
+        return self.offered(newest)
 
     def offered(self, candidates):
         candidates = list(candidates)

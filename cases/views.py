@@ -11,8 +11,6 @@ from cases.serializers import CaseSerializer, CaseWriteSerializer, OpenedCaseSer
 from core.identity import PublicLookup
 from core.viewsets import JSON_ONLY, RestrictedViewSet
 
-# The chart is nested JSON, which form data cannot carry.
-
 
 class CaseViewSet(
     PublicLookup,
@@ -27,6 +25,7 @@ class CaseViewSet(
     see now; `removed` says how many were taken out, nothing more."""
 
     serializer_class = CaseSerializer
+    # The chart is nested JSON, which form data cannot carry.
     parser_classes = JSON_ONLY
     filterset_fields = ["status"]
     selector = staticmethod(selectors.cases_of)

@@ -13,11 +13,13 @@ FORM_KEYS = ("csrfmiddlewaretoken",)
 
 class RefusesUnknownKeys:
     """First among the bases of a serializer that reads a request's body (and of any nested
-    in one): a key that names none of its fields is a 400 naming it."""
+    in one): a key that names none of its writable fields is a 400 naming it (a read-only
+    one too: `"status": "active"` on a new agreement was dropped as silently)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields) - set(FORM_KEYS))
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable - set(FORM_KEYS))
             if unknown:
                 raise ValidationError({name: ["not a field of this request"] for name in unknown})
         return super().to_internal_value(data)

@@ -75,6 +75,9 @@ class GraphEntitySerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=EntityType.choices)
     key = serializers.CharField(allow_null=True, help_text="Shown only where a record you may see states it")
     names = serializers.ListField(child=serializers.CharField(), help_text="From the records you may see")
+    label = serializers.CharField(
+        help_text="What the records you may see call it: names, else the identifier they state, else the key"
+    )
 
 
 class WalkedEntitySerializer(GraphEntitySerializer):

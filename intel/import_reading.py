@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 from django.conf import settings
 from django.db import connection
@@ -43,8 +43,8 @@ class ImportLimits:
     max_row_bytes: int
     max_field_bytes: int
     max_depth: int
-    # The setting a refusal for too many rows names.
-    rows_setting: str = "IMPORT_MAX_ROWS"
+    # What a refusal for too many rows says of its limit: the setting, and why where needed.
+    rows_limit_named: str = "IMPORT_MAX_ROWS"
 
     @classmethod
     def from_settings(cls) -> ImportLimits:
@@ -67,7 +67,7 @@ class ImportLimits:
         return replace(
             limits,
             max_rows=settings.IMPORT_EMBEDDED_MAX_ROWS,
-            rows_setting="IMPORT_EMBEDDED_MAX_ROWS: on the embedded database the server's other "
+            rows_limit_named="IMPORT_EMBEDDED_MAX_ROWS: on the embedded database the server's other "
             "requests wait for an upload's import; split the file, or run the full stack",
         )
 
@@ -125,7 +125,7 @@ class InputLimits:
 
     def check_row_count(self, number: int) -> None:
         if number - self.first_row + 1 > self.limits.max_rows:
-            message = f"the file has more than {self.limits.max_rows} rows ({self.limits.rows_setting})"
+            message = f"the file has more than {self.limits.max_rows} rows ({self.limits.rows_limit_named})"
             raise Refused(number, message)
 
     def _count_file(self, size: int) -> None:
@@ -287,7 +287,7 @@ def without_repeats(pairs: list[tuple[str, object]]) -> dict:
     return row
 
 
-def refuse_constant(name: str) -> None:
+def refuse_constant(name: str) -> NoReturn:
     # NaN and the infinities are no JSON (RFC 8259); Python reads them, and they were stored
     # as the text "nan" and "inf".
     raise ValueError(f"{name} is not a JSON value")
@@ -482,7 +482,7 @@ def open_import_file(path: Path, limits: ImportLimits | None = None) -> IO[bytes
 def count_rows(path: Path, file_format: str, limits: ImportLimits | None = None) -> int:
     """The file's rows, read once within the limits (the settings' when None). Raises
     ImportFailed with the limit passed where reading stops at one: the import would stop
-    there too, having read, and written, every row before it."""
+    there too, after the work of every row before it, and write nothing."""
     with open_import_file(path, limits) as stream:
         try:
             return sum(1 for _ in _rows_until_refused(stream, file_format, limits))

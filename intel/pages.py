@@ -10,16 +10,15 @@ from uuid import UUID
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
 
 from intel import presentation, selectors
 from intel.import_reading import ImportFailed, ImportLimits
 from intel.models import ImportBatch
-from intel.services import batch_progress, create_import_batch
-from intel.tasks import run_import
+from intel.services import batch_progress, upload_import
 from intel.uploads import UploadTooLarge, limit_import_upload
 
 
@@ -70,6 +69,7 @@ class UploadForm(forms.Form):
 
 
 @csrf_exempt
+@require_http_methods(["GET", "POST"])
 @login_required
 def imports(request: HttpRequest) -> HttpResponse:
     """The agency's uploads and a form to upload another. The size limit is put first among
@@ -93,14 +93,13 @@ def _imports(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _imports_page(request, form, status=400)
     try:
-        batch = create_import_batch(
+        batch = upload_import(
             form.cleaned_data["file"],
             request.user,
             allow_unknown_columns=form.cleaned_data["allow_unknown_columns"],
         )
     except ImportFailed as failure:
         return _imports_page(request, form, failure.errors[0]["message"], status=400)
-    transaction.on_commit(lambda: run_import.delay(batch.pk))
     return redirect("intel:import", pk=batch.public_id)
 
 
@@ -125,6 +124,7 @@ def _imports_page(
 FOLLOWED = (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING)
 
 
+@require_GET
 @login_required
 def import_batch(request: HttpRequest, pk: UUID) -> HttpResponse:
     """One upload: its progress while it runs, then what it wrote or every problem found.
@@ -134,13 +134,7 @@ def import_batch(request: HttpRequest, pk: UUID) -> HttpResponse:
     if batch is None:
         raise Http404("No such import")
     batch.progress = batch_progress(batch)
-    context = {
-        "batch": batch,
-        "following": batch.status in FOLLOWED,
-        "unknown_columns": not batch.allow_unknown_columns
-        and any(str(error.get("message", "")).startswith("unknown column") for error in batch.errors),
-    }
-    return render(request, "intel/import.html", context)
+    return render(request, "intel/import.html", {"batch": batch, "following": batch.status in FOLLOWED})
 
 
 def upload_row_limit() -> int | None:

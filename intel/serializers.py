@@ -1,3 +1,5 @@
+from datetime import date
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -5,6 +7,7 @@ from rest_framework import serializers
 from core.identity import PublicSerializer
 from core.input_serializers import RefusesUnknownKeys
 from intel import selectors
+from intel.dates import parse_day
 from intel.models import (
     Caveat,
     Entity,
@@ -73,10 +76,21 @@ class RecordSerializer(PublicSerializer):
         return data
 
 
+class IsoDayField(serializers.DateField):
+    """A date written YYYY-MM-DD alone, as the import takes it (`intel.dates.parse_day`): DRF's
+    own field also read 20260105 and 2026-W01-1."""
+
+    def to_internal_value(self, value: object) -> date:
+        try:
+            return parse_day(value if isinstance(value, str) else "")
+        except ValueError:
+            self.fail("invalid", format="YYYY-MM-DD")
+
+
 class RecordUpdateSerializer(RefusesUnknownKeys, PublicSerializer):
     caveats = serializers.ListField(child=serializers.ChoiceField(choices=Caveat.choices), required=False)
     # Every record states when it happened (the import requires it): a change, not a removal.
-    occurred_on = serializers.DateField(required=False)
+    occurred_on = IsoDayField(required=False)
 
     class Meta:
         model = Record

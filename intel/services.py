@@ -58,6 +58,16 @@ def create_import_batch(upload: UploadedFile, user, *, allow_unknown_columns: bo
     )
 
 
+def upload_import(upload: UploadedFile, user, *, allow_unknown_columns: bool = False) -> ImportBatch:
+    """Stores an upload (`create_import_batch`) and has a worker import it once stored: the
+    API's and the Imports page's one way in."""
+    from intel.tasks import run_import  # the task runs this module's import
+
+    batch = create_import_batch(upload, user, allow_unknown_columns=allow_unknown_columns)
+    transaction.on_commit(lambda: run_import.delay(batch.pk))
+    return batch
+
+
 # The advisory lock key space of import batches (the first int4 of pg_advisory_lock(int4, int4)).
 IMPORT_LOCK_SPACE = 0x696D_0001
 
@@ -107,12 +117,9 @@ def start_and_import(batch_id: int) -> ImportBatch:
     def progress(rows: int) -> None:
         cache.set(progress_key(batch.pk), rows, PROGRESS_TTL)
 
-    path, file_format, limits = (
-        Path(batch.file.path),
-        detect_format(batch.original_name),
-        ImportLimits.of_uploads(),
-    )
     try:
+        path, file_format = Path(batch.file.path), detect_format(batch.original_name)
+        limits = ImportLimits.of_uploads()
         # Counted first, so that the upload's page shows rows processed of rows total, and a
         # file past a limit is failed at once rather than after the rows before it.
         batch.rows_total = count_rows(path, file_format, limits)

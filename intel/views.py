@@ -6,7 +6,6 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -39,8 +38,7 @@ from intel.serializers import (
     RecordSerializer,
     RecordUpdateSerializer,
 )
-from intel.services import create_import_batch, delete_record, update_record
-from intel.tasks import run_import
+from intel.services import delete_record, update_record, upload_import
 from intel.uploads import limit_import_upload
 
 
@@ -293,14 +291,13 @@ class ImportViewSet(
         upload = ImportUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         try:
-            batch = create_import_batch(
+            batch = upload_import(
                 upload.validated_data["file"],
                 request.user,
                 allow_unknown_columns=upload.validated_data["allow_unknown_columns"],
             )
         except ImportFailed as failure:
             raise ValidationError({"file": [failure.errors[0]["message"]]}) from failure
-        transaction.on_commit(lambda: run_import.delay(batch.pk))
         return Response(self.get_serializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True)

@@ -12,6 +12,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from rest_framework.serializers import Serializer
 
 from agencies.models import User
 from core.inputs import page_number
@@ -25,6 +27,19 @@ def liaison_only(request: HttpRequest) -> int:
     if request.user.role != User.Role.LIAISON or request.user.agency_id is None:
         raise PermissionDenied("for liaison officers")
     return request.user.agency_id
+
+
+def checked(body: Serializer) -> None:
+    """A page's check of a form by the API's serializer: its errors as a service's refusal."""
+    if not body.is_valid():
+        raise ValidationError({field: list(map(str, why)) for field, why in body.errors.items()})
+
+
+def refusal_text(error: ValidationError) -> str:
+    """A refusal as a page says it: each field and why."""
+    if not hasattr(error, "error_dict"):
+        return "; ".join(error.messages)
+    return "; ".join(f"{field}: {' '.join(why)}" for field, why in error.message_dict.items())
 
 
 def page_of(request: HttpRequest, queryset, size: int = 50):
@@ -53,16 +68,13 @@ def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
             data={k: request.POST[k] for k in ("reason", "grant_days") if request.POST.get(k)}
         )
         try:
-            if not body.is_valid():
-                raise ValidationError(
-                    [f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in body.errors.items()]
-                )
+            checked(body)
             if decision == "approve":
                 requests.approve(disclosure, request.user, grant_days=body.validated_data.get("grant_days"))
             else:
                 requests.refuse(disclosure, request.user, body.validated_data["reason"])
         except ValidationError as error:
-            messages.error(request, "; ".join(error.messages))
+            messages.error(request, refusal_text(error))
             status = 400
         else:
             messages.success(request, f"Request {disclosure.reference} {decision}d.")
@@ -116,6 +128,7 @@ def my_requests(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 def release_record(request: HttpRequest, pk: UUID) -> HttpResponse:
     """The owner's staff release one of the agency's records: to no one, to every covering
@@ -124,25 +137,19 @@ def release_record(request: HttpRequest, pk: UUID) -> HttpResponse:
     record = get_object_or_404(selectors.own_records(request.user).select_related("owner"), public_id=pk)
     status = 200
     if request.method == "POST":
+        mode = request.POST.get("releasability", "")
+        # The boxes stay ticked whatever the mode chosen; they name agreements for `named` alone.
+        named = request.POST.getlist("agreements") if mode == Releasability.NAMED else []
         body = ReleaseSerializer(
-            data={
-                "releasability": request.POST.get("releasability", ""),
-                "agreements": request.POST.getlist("agreements"),
-            },
-            context={"request": request},
+            data={"releasability": mode, "agreements": named}, context={"request": request}
         )
         try:
-            if not body.is_valid():
-                raise ValidationError({field: list(map(str, why)) for field, why in body.errors.items()})
+            checked(body)
             releases.set_releasability(
                 record, request.user, body.validated_data["releasability"], body.validated_data["agreements"]
             )
-        except PermissionDenied as refusal:
-            messages.error(request, str(refusal))
-            status = 403
         except ValidationError as error:
-            problems = error.message_dict.items()
-            messages.error(request, "; ".join(f"{field}: {' '.join(why)}" for field, why in problems))
+            messages.error(request, refusal_text(error))
             status = 400
         else:
             messages.success(request, f"{record.external_ref}: {record.get_releasability_display().lower()}.")

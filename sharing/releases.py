@@ -67,11 +67,17 @@ def set_releasability(record: Record, user: User, mode: str, agreements: Iterabl
 
 
 def checked_release(mode: str, agreements: list[Agreement]) -> list[Agreement]:
-    """A mode there is, with agreements named for `named`."""
+    """A mode there is, with agreements named for `named` and only then: with another mode
+    they were kept as named releases, and a withdrawal to no one left them, and the onward
+    releases built on them, in place."""
     if mode not in Releasability.values:
         raise ValidationError({"releasability": f"choose from {', '.join(Releasability.values)}"})
     if mode == Releasability.NAMED and not agreements:
         raise ValidationError({"agreements": "name at least one agreement to release to"})
+    if mode != Releasability.NAMED and agreements:
+        raise ValidationError(
+            {"agreements": f"agreements are named only with releasability {Releasability.NAMED}"}
+        )
     return agreements
 
 
@@ -93,10 +99,6 @@ def checked_bulk_release(user: User | None, owner_id: int, mode: str, agreements
     if refused := bulk_release_refusal(user, owner_id):
         raise PermissionDenied(refused)
     checked_release(mode, agreements)
-    if mode != Releasability.NAMED and agreements:
-        raise ValidationError(
-            {"agreements": f"agreements are named only with releasability {Releasability.NAMED}"}
-        )
     allowed = set(
         releasable_agreements(owner_id).filter(pk__in=[a.pk for a in agreements]).values_list("pk", flat=True)
     )

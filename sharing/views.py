@@ -38,11 +38,6 @@ from sharing.serializers import (
     ReleaseSerializer,
 )
 
-# A form's fields are flat: a list or object sent as form data under a name DRF does not
-# parse (`filters[category]=...`, `redacted_fields[]=...`) was read as its default, no
-# filter (a bulk release of every record) or no redaction (an agreement hiding nothing).
-# Bodies holding such fields are read as JSON only.
-
 
 class AgreementViewSet(
     PublicLookup, RestrictedViewSet, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
@@ -50,6 +45,10 @@ class AgreementViewSet(
     """Agreements the caller's agency is party to (all of them for platform admins)."""
 
     serializer_class = AgreementSerializer
+    # A form's fields are flat: a list or object sent as form data under a name DRF does not
+    # parse (`filters[category]=...`, `redacted_fields[]=...`) was read as its default, no
+    # filter (a bulk release of every record) or no redaction (an agreement hiding nothing).
+    # Bodies holding such fields are read as JSON only, here and on the bulk release.
     parser_classes = JSON_ONLY
     filterset_fields = ["status"]
     selector = staticmethod(selectors.agreements_of)

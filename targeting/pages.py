@@ -68,8 +68,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     basis_now = basis_read_once()
     decisions.keep_scored(request.user, basis_now=basis_now)
     state = selectors.scoring_status(request.user, basis_now=basis_now)
-    queue = selectors.queue(request.user, filters=filters, budget=state.budget)
-    paginator = LimitedCountPaginator(queue, PAGE_SIZE, settings.PAGINATION_COUNT_LIMIT)
+    listed = selectors.queue(request.user, filters=filters, budget=state.budget)
+    paginator = LimitedCountPaginator(listed, PAGE_SIZE, settings.PAGINATION_COUNT_LIMIT)
     page = paginator.get_page(page_number(request.GET.get("page")))
     rows = selectors.page_rows(list(page.object_list))
     # The line goes under the last row listed inside the budget: the next row listed, on this
@@ -78,7 +78,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     after_page = None
     if rows and rows[-1].in_budget and page.has_next():
         next_row = page.end_index()  # 1-based of this page's last row: 0-based of the next
-        after_page = queue.values_list("in_budget", flat=True)[next_row : next_row + 1].first()
+        after_page = listed.values_list("in_budget", flat=True)[next_row : next_row + 1].first()
     for row, following in zip(rows, [*(row.in_budget for row in rows[1:]), after_page], strict=False):
         row.budget_line = row.in_budget and not following
         row.top = selectors.top_indicators(row)

@@ -68,7 +68,9 @@ def test_a_date_of_birth_is_bounded_too_in_json_and_in_csv(born, refused):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("day", ["0026-03-14", "1899-12-31", "2062-03-14"])
+@pytest.mark.parametrize(
+    "day", ["0026-03-14", "1899-12-31", "2062-03-14", "20260105", "2026-W01-1", 20260105]
+)
 def test_changing_a_record_to_a_date_out_of_bounds_is_a_400_and_changes_nothing(tmp_path, day):
     cus = staff("cus")
     upload = tmp_path / "one.jsonl"

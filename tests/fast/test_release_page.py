@@ -74,8 +74,25 @@ def test_the_owner_releases_a_record_on_its_page_and_the_partner_reads_it(scene)
     ) == ["MOU-CP"]
     assert 'value="MOU-CP" checked' in client.get(f"/records/{record.public_id}/release/").content.decode()
 
-    withdrawn = client.post(f"/records/{record.public_id}/release/", {"releasability": "none"})
+    # As a browser sends it: the box named before stays ticked whatever the mode chosen.
+    withdrawn = client.post(
+        f"/records/{record.public_id}/release/", {"releasability": "none", "agreements": "MOU-CP"}
+    )
     assert withdrawn.status_code == 302 and not partner_reads(pol, record)
+    assert not RecordRelease.objects.filter(record=record).exists()  # kept before, onward ones with it
+
+
+def test_agreements_are_named_with_a_named_release_alone(scene):
+    cus, _, _, record = scene
+    for mode in ("none", "covering"):
+        refused = cus.client().post(
+            f"/api/records/{record.public_id}/release/",
+            {"releasability": mode, "agreements": ["MOU-CP"]},
+            format="json",
+        )
+        assert refused.status_code == 400 and "agreements" in refused.json()
+    record.refresh_from_db()
+    assert record.releasability == "none" and not RecordRelease.objects.exists()
 
 
 @pytest.mark.parametrize(

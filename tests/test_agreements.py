@@ -578,11 +578,14 @@ def test_drafting_under_a_hidden_agreements_reference_answers_as_under_an_unused
     client = cus.client("admin")
     on_taken = post_json(client, "/api/agreements/", agreement_body(reference=taken))
     on_unused = post_json(client, "/api/agreements/", agreement_body(reference="MOU-NEVER-USED"))
+    # The platform names agreements: a reference sent is refused, taken or not, alike.
     same_answer(on_taken, on_unused)
-    assert on_taken.status_code == 201
-    for answer in (on_taken, on_unused):
-        assert re.fullmatch(REFERENCE_SHAPE, answer.json()["reference"]), answer.json()["reference"]
+    assert on_taken.status_code == 400 and on_taken.json() == {"reference": ["not a field of this request"]}
+    assert on_unused.json() == on_taken.json()
     assert Agreement.objects.filter(reference__in=["MOU-POL-TAX", "MOU-POL-TAX/v2"]).count() == 2
+    drafted = post_json(client, "/api/agreements/", agreement_body())
+    assert drafted.status_code == 201
+    assert re.fullmatch(REFERENCE_SHAPE, drafted.json()["reference"]), drafted.json()["reference"]
 
 
 def test_an_amendment_cannot_name_itself_after_a_hidden_agreement(cus, pol, tax):
@@ -601,7 +604,9 @@ def test_an_amendment_cannot_name_itself_after_a_hidden_agreement(cus, pol, tax)
         {"reference": "MOU-FREE", "classification_ceiling": 1},
     )
     same_answer(on_taken, on_unused)
-    assert (on_taken.json()["reference"], on_unused.json()["reference"]) == ("MOU-1/v2", "MOU-2/v2")
+    assert on_taken.status_code == 400 and on_taken.json() == {"reference": ["not a field of this request"]}
+    assert on_unused.json() == on_taken.json()
+    assert not Agreement.objects.filter(reference__in=["MOU-1/v2", "MOU-2/v2"]).exists()
 
 
 def test_no_agreement_can_take_an_amendments_name(cus, pol):

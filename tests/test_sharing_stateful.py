@@ -297,8 +297,8 @@ class SharingMachine(RuleBasedStateMachine):
         mode = data.draw(st.sampled_from(["none", "covering", "named"]))
         providing = [a for a in self.agreements if a.parties.get(record.owner, (False, False))[0]]
         named = data.draw(st.lists(st.sampled_from(providing), unique_by=lambda a: a.pk)) if providing else []
-        # A superseded version is never named: its amendment is.
-        expect_ok = (mode != "named" or bool(named)) and all(a.status != "superseded" for a in named)
+        # Agreements are named with `named` alone, and a superseded version never: its amendment is.
+        expect_ok = (mode == "named") == bool(named) and all(a.status != "superseded" for a in named)
         try:
             releases.set_releasability(
                 Record.objects.get(pk=record.pk),

@@ -160,7 +160,6 @@ def test_a_disclosure_is_requested_only_for_a_purpose_the_discovery_agreement_pe
                 **DISCLOSURE_FORM,
                 "purpose": forged,
                 "entity": str(scene.broker.public_id),
-                "kind": "disclosure",
             },
             format="json",
         )

@@ -1,5 +1,6 @@
 """Hit/no-hit discovery: which partners hold records on an entity that the user cannot see,
-told as agency and count only.
+told as agency and count only (with the purposes the user's agency may ask a disclosure of
+them for, its own agreements' terms).
 
 Its own module because it is the one place that counts records the user may not see: which
 ones count (made releasable by their owner under a discovery agreement that does not redact
@@ -8,6 +9,7 @@ the entity's type) is decided here alone, and a disclosure request asks for exac
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
@@ -21,7 +23,7 @@ from agencies.models import Agency, User
 from audit.log import record_event
 from intel.models import Entity, EntityType, Mention, Record, Releasability
 from intel.selectors import Reader, audit_reads
-from sharing.models import Agreement, RecordRelease
+from sharing.models import Agreement, AgreementParty, RecordRelease
 from sharing.selectors import granted_disclosures
 
 
@@ -32,13 +34,18 @@ def discovery_agreements(agency_id: int) -> QuerySet[Agreement]:
     )
 
 
-def requestable_purposes(agency_id: int, owner_id: int) -> list[str]:
-    """The purposes a disclosure of the owner's records may be asked for by the agency: those
-    the agreements in force permit under which the owner provides to it and which allow
-    discovery. Empty when none does."""
-    discovering = discovery_agreements(agency_id).filter(parties__agency_id=owner_id, parties__provides=True)
-    permitted = discovering.values_list("purposes", flat=True)
-    return sorted({purpose for purposes in permitted for purpose in purposes})
+def requestable_purposes(agency_id: int, owner_ids: Iterable[int]) -> dict[int, list[str]]:
+    """For each owner, the purposes a disclosure of its records may be asked for by the
+    agency: those the agreements in force permit under which the owner provides to it and
+    which allow discovery (empty when none does). One query whatever the owners."""
+    owners = list(owner_ids)
+    providing = AgreementParty.objects.filter(
+        agreement__in=discovery_agreements(agency_id), agency_id__in=owners, provides=True
+    )
+    permitted: dict[int, set[str]] = defaultdict(set)
+    for owner_id, purposes in providing.values_list("agency_id", "agreement__purposes"):
+        permitted[owner_id].update(purposes)
+    return {owner_id: sorted(permitted[owner_id]) for owner_id in owners}
 
 
 def discoverable(agreement: Agreement, agency_id: int, via: str = "") -> Q:
@@ -94,7 +101,8 @@ def hidden_matches(
 
 def hidden_counts(user: User, entity_ids: Iterable[int]) -> dict[int, list[dict]]:
     """For each entity that has hits, its partners (by agency code) with how many of their
-    records discovery counts, in one query for all the entities."""
+    records discovery counts, in one query for all the entities, and the purposes a
+    disclosure of them may be asked for."""
     rows = (
         hidden_mentions(user, entity_ids)
         .order_by()
@@ -103,11 +111,14 @@ def hidden_counts(user: User, entity_ids: Iterable[int]) -> dict[int, list[dict]
     )
     counts = [(row["entity_id"], row["record__owner_id"], row["count"]) for row in rows]
     agencies = Agency.objects.in_bulk({owner for _, owner, _ in counts})
+    # What a disclosure of each partner's records may be asked for: the request's form offers
+    # these alone (one that is not permitted was refused only once sent).
+    purposes = requestable_purposes(user.agency_id, agencies)
     hits: dict[int, list[dict]] = {}
     for entity_id, owner, count in sorted(counts, key=lambda row: (row[0], agencies[row[1]].code)):
         agency = agencies[owner]
         hits.setdefault(entity_id, []).append(
-            {"agency": agency.code, "agency_name": agency.name, "count": count}
+            {"agency": agency.code, "agency_name": agency.name, "count": count, "purposes": purposes[owner]}
         )
     return hits
 
@@ -124,7 +135,7 @@ def discover(user: User, entity_id: int) -> list[dict]:
 
 def holdings(user: User, *, entities: list[UUID], disclosed_since: datetime | None = None) -> dict:
     """Hit/no-hit for a link chart: for each of the entities the user may see, the partners
-    holding records on it that the user cannot see (as `discover`, agency and count only),
+    holding records on it that the user cannot see (as `discover`: agency, count, purposes),
     and the disclosures granted to the user's agency on them (`granted_disclosures`). An
     entity the user may not see, or that does not exist, is left out, either way alike.
     At most DISCOVERY_HOLDINGS_MAX_ENTITIES entities; the queries do not grow with them."""

@@ -68,7 +68,7 @@ def request_disclosure(
 ) -> DisclosureRequest:
     if not Entity.objects.visible_to(user).filter(pk=entity_id).exists():
         raise ValidationError({"entity": ENTITY_NOT_FOUND})
-    permitted = requestable_purposes(user.agency_id, owner.pk)
+    permitted = requestable_purposes(user.agency_id, [owner.pk])[owner.pk]
     if not permitted:
         raise ValidationError({"owner": f"no agreement in force with {owner.code} allows discovery"})
     if purpose not in Purpose.values:

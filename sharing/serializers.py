@@ -199,6 +199,11 @@ class DiscoveryHitSerializer(serializers.Serializer):
     agency = serializers.CharField()
     agency_name = serializers.CharField()
     count = serializers.IntegerField()
+    purposes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Purpose.choices),
+        help_text="what a disclosure of these records may be asked for: the purposes the discovery "
+        "agreements with this partner permit",
+    )
 
 
 class HoldingsQuerySerializer(RefusesUnknownKeys, serializers.Serializer):

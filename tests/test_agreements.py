@@ -327,7 +327,9 @@ def test_discovery_reveals_only_agency_and_count_and_only_when_allowed(cus, pol,
         categories=NO_SEIZURES,
     )
     hits = cus.client().get(f"/api/entities/{importer}/discovery/").json()
-    assert hits == [{"agency": "pol", "agency_name": "POL", "count": 1}]
+    assert hits == [
+        {"agency": "pol", "agency_name": "POL", "count": 1, "purposes": ["investigation", "risk_assessment"]}
+    ]
     # An entity the caller cannot see at all is not found, so discovery says nothing of it.
     police_only = Record.objects.get(owner=pol.agency).mentions.get(role="vessel").entity.public_id
     assert staff("tax", kind="tax").client().get(f"/api/entities/{police_only}/discovery/").status_code == 404

@@ -317,7 +317,9 @@ def test_an_mrn_probe_finds_only_what_discovery_allows(tmp_path, cus, pol):
     in_force(
         (cus, True, False), (pol, False, True), reference="AGR-DISCO-00001", ceiling=1, discovery_allowed=True
     )
-    assert client.get(url).json() == [{"agency": "cus", "agency_name": "CUS", "count": 1}]
+    assert client.get(url).json() == [
+        {"agency": "cus", "agency_name": "CUS", "count": 1, "purposes": ["investigation", "risk_assessment"]}
+    ]
 
 
 def test_a_user_of_another_agency_may_not_import_releases_for_it(tmp_path, cus, pol):

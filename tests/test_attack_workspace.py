@@ -284,7 +284,9 @@ def test_a_hit_counts_a_record_named_only_to_another_agreement_never(scene, tmp_
         Record.objects.get(external_ref="PS-9"), scene.pol.analyst, "named", [scene.mou]
     )
 
-    expected = [{"agency": "pol", "agency_name": "POL", "count": 1}]
+    expected = [
+        {"agency": "pol", "agency_name": "POL", "count": 1, "purposes": ["investigation", "risk_assessment"]}
+    ]
     held = api(scene.cus.analyst).post(
         "/api/discovery/holdings/", {"entities": [str(scene.broker.public_id)]}, format="json"
     )

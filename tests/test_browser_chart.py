@@ -438,6 +438,11 @@ def test_a_partners_badge_asks_for_disclosure_and_a_refresh_shows_what_was_discl
 
     select_only(page, alpha)
     page.click("#chart-panel .partners button")
+    # The purposes the discovery agreement permits (the default two), and no other.
+    offered = page.eval_on_selector_all(
+        f"#disclose-{pol.agency.code}-purpose option", "(options) => options.map((o) => o.value)"
+    )
+    assert sorted(offered) == ["investigation", "risk_assessment"]
     page.fill(f"#disclose-{pol.agency.code}-justification", "the same importer as our seizure")
     page.click(f"text=Ask {pol.agency.code} for disclosure")
     page.wait_for_selector("#chart-panel .filed")

@@ -41,7 +41,9 @@ def release(pol, ref: str, mode: str, agreements=()) -> None:
     releases.set_releasability(pol_record(pol, ref), pol.analyst, mode, agreements)
 
 
-POL_HIT = [{"agency": "pol", "agency_name": "POL", "count": 1}]
+POL_HIT = [
+    {"agency": "pol", "agency_name": "POL", "count": 1, "purposes": ["investigation", "risk_assessment"]}
+]
 
 
 def test_a_record_beyond_the_ceiling_is_a_hit_of_agency_and_count_only(cus, pol, vessel):
@@ -209,5 +211,16 @@ def test_discovery_does_not_count_mentions_of_a_type_the_agreement_redacts(cus, 
     phone = Entity.objects.get(type="phone")
     response = cus.client().get(f"/api/entities/{phone.public_id}/discovery/")
     assert response.status_code == 200
-    expected = [] if "phone" in redacted else [{"agency": "pol", "agency_name": pol.agency.name, "count": 1}]
+    expected = (
+        []
+        if "phone" in redacted
+        else [
+            {
+                "agency": "pol",
+                "agency_name": pol.agency.name,
+                "count": 1,
+                "purposes": ["investigation", "risk_assessment"],
+            }
+        ]
+    )
     assert response.json() == expected

@@ -114,10 +114,20 @@ def ids(world, *labels) -> list[uuid.UUID]:
 
 
 def pol_hits(count):
-    return {"agency": "pol", "agency_name": "POL", "count": count}
+    return {
+        "agency": "pol",
+        "agency_name": "POL",
+        "count": count,
+        "purposes": ["investigation", "risk_assessment"],
+    }
 
 
-TAX_HIT = {"agency": "tax", "agency_name": "TAX", "count": 1}
+TAX_HIT = {
+    "agency": "tax",
+    "agency_name": "TAX",
+    "count": 1,
+    "purposes": ["investigation", "risk_assessment"],
+}
 
 
 def test_partners_and_counts_per_entity_the_asker_may_see(world, cus):

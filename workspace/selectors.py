@@ -16,7 +16,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from agencies.models import Agency, User
+from agencies.models import User
 from cases.models import Case as ChartCase
 from cases.selectors import open_cases_of
 from graph import jobs, stored_answers
@@ -27,7 +27,7 @@ from intel import presentation, selectors
 from intel.models import Entity, EntityType, LinkType, Mention, Purpose, Record
 from intel.selectors import Reader
 from sharing import selectors as sharing_selectors
-from sharing.discovery import discover, requestable_purposes
+from sharing.discovery import discover
 from sharing.models import Agreement, DisclosureRequest
 
 HOME_ROWS = 10
@@ -350,13 +350,10 @@ def profile(reader: Reader, public_id: UUID | str) -> Profile:
 
 def offered_disclosures(reader: Reader, entity: Entity) -> list[dict]:
     """The partners' hit/no-hit notices on the entity, each with the purposes a disclosure may
-    be asked for (`purposes`, value and label): the form offered every purpose, and one the
-    agreements do not permit was refused only once sent."""
+    be asked for as the form offers them (`purposes`, value and label)."""
     if reader.agency_id is None:
         return []
     hits = discover(reader.user, entity.pk)
-    owners = dict(Agency.objects.filter(code__in=[hit["agency"] for hit in hits]).values_list("code", "pk"))
     for hit in hits:
-        permitted = requestable_purposes(reader.agency_id, owners[hit["agency"]])
-        hit["purposes"] = [(value, Purpose(value).label) for value in permitted]
+        hit["purposes"] = [(value, Purpose(value).label) for value in hit["purposes"]]
     return hits

@@ -762,8 +762,11 @@ function disclosureForm(entity, partner, into, opener) {
   const id = `disclose-${partner.agency}`;
   const purpose = element("select");
   purpose.id = `${id}-purpose`;
-  fillSelect(purpose, config.purposes);
-  purpose.value = chart.purpose || config.purposes[0].value;
+  // The purposes the discovery agreements with this partner permit, and no other.
+  const permitted = config.purposes.filter((choice) => partner.purposes.includes(choice.value));
+  fillSelect(purpose, permitted);
+  const stated = permitted.find((choice) => choice.value === chart.purpose) || permitted[0];
+  if (stated) purpose.value = stated.value;
   const justification = element("textarea");
   justification.id = `${id}-justification`;
   justification.required = true;

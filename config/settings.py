@@ -378,6 +378,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "DEFAULT_METADATA_CLASS": "core.query_parameters.RefusingMetadata",
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",

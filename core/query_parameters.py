@@ -2,12 +2,21 @@
 misspelt filter (`categroy=seizure`) was ignored, and the list or the export answered as if
 unfiltered, every record the reader may see."""
 
+from __future__ import annotations
+
 import functools
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.settings import api_settings
+
+if TYPE_CHECKING:
+    # DRF's views import this module, through its settings, as they load.
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 # Read on every request: the purpose stated (intel.selectors.Reader.from_request) and DRF's
 # choice of format.
@@ -31,7 +40,8 @@ def reads_no_query(view: Callable) -> Callable:
     """For a function view of the API (below its `api_view`) that reads nothing of the query
     string: any parameter but those read on every request is refused. A release posted with
     `?category=seizure` would otherwise have released every record the body's filters
-    named, and none narrowed it."""
+    named, and none narrowed it. OPTIONS never calls the function: `RefusingMetadata`
+    refuses there."""
 
     @functools.wraps(view)
     def refusing(request, *args, **kwargs):
@@ -39,3 +49,14 @@ def reads_no_query(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return refusing
+
+
+class RefusingMetadata(SimpleMetadata):
+    """The answer to OPTIONS (settings' DEFAULT_METADATA_CLASS), which reads nothing of the
+    query string either. DRF answers OPTIONS from the view class without its handlers, so a
+    refusal in a function view's body or a graph view's `get` never ran, and such a view
+    answered 200 to a parameter the viewsets, refusing in `initial`, answered 400."""
+
+    def determine_metadata(self, request: Request, view: APIView) -> dict:
+        refuse_unknown(request.query_params, ())
+        return super().determine_metadata(request, view)

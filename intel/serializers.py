@@ -108,11 +108,30 @@ class RecordMentionSerializer(PublicSerializer):
         model = Mention
         fields = ["entity", "entity_type", "role", "properties"]
 
+    # Written out, as the fields declare them (the schema's): a record's mentions and links,
+    # through DRF's field machinery, were most of an export's time.
+    def to_representation(self, mention: Mention) -> dict:
+        return {
+            "entity": str(mention.entity.public_id),
+            "entity_type": mention.entity.type,
+            "role": mention.role,
+            "properties": mention.properties,
+        }
+
 
 class RecordLinkSerializer(PublicSerializer):
     class Meta:
         model = Link
         fields = ["id", "source", "target", "type", "properties"]
+
+    def to_representation(self, link: Link) -> dict:
+        return {
+            "id": str(link.public_id),
+            "source": str(link.source.public_id),
+            "target": str(link.target.public_id),
+            "type": link.type,
+            "properties": link.properties,
+        }
 
 
 class RecordDetailSerializer(RecordSerializer):

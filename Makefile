@@ -27,6 +27,7 @@ demo: venv npm-packages
 	$(EMBEDDED) $(BIN)/python manage.py seed_demo --scale $(DEMO_SCALE)
 	$(EMBEDDED) $(BIN)/python manage.py demo_admin
 	$(EMBEDDED) $(BIN)/python manage.py evaluate_targeting --seeds 1 --shipments 300 --plot var/demo-targeting-evaluation.png
+	$(EMBEDDED) $(BIN)/python manage.py score_declarations
 	@echo "Serving the embedded default at http://127.0.0.1:$(DEMO_PORT) (Ctrl-C stops it)"
 	$(EMBEDDED) DJANGO_DEBUG=$(DEMO_DEBUG) AUTH_LOCKOUT_BY=$(DEMO_LOCKOUT_BY) $(BIN)/python manage.py runserver --insecure 127.0.0.1:$(DEMO_PORT)
 

@@ -179,10 +179,11 @@ def is_current(run: ScoringRun | None, *, basis_now: BasisReader = visibility_ba
 
 
 def request_scoring(
-    *, agency_id: int, force: bool = False, basis_now: BasisReader = visibility_basis
+    *, agency_id: int, force: bool = False, basis_now: BasisReader = visibility_basis, send: bool = True
 ) -> ScoringRun:
     """The agency's run: left alone while queued, running or current (unless `force`),
-    otherwise set pending with a job queued once the transaction commits."""
+    otherwise set pending with a job queued once the transaction commits (unless not `send`:
+    the caller runs it, `score_now`)."""
     with transaction.atomic():
         _, created = ScoringRun.objects.get_or_create(
             agency_id=agency_id, defaults={"requested_at": timezone.now()}
@@ -198,8 +199,17 @@ def request_scoring(
             "",
         )
         run.save(update_fields=["status", "progress", "requested_at", "error"])
-        transaction.on_commit(lambda: _send(agency_id))
+        if send:
+            transaction.on_commit(lambda: _send(agency_id))
     return run
+
+
+def score_now(*, agency_id: int, progress: Callable[[int], None] | None = None) -> str:
+    """Scores the agency in this process unless its scores are current or a run is under way
+    (`request_scoring`): what a command runs before anyone opens the queue, which on the
+    embedded default would otherwise score in that first request, for seconds."""
+    request_scoring(agency_id=agency_id, send=False)
+    return run_scoring(agency_id, progress=progress)
 
 
 def _send(agency_id: int) -> None:
@@ -208,9 +218,10 @@ def _send(agency_id: int) -> None:
     score_shipments.delay(agency_id)
 
 
-def run_scoring(agency_id: int) -> str:
+def run_scoring(agency_id: int, *, progress: Callable[[int], None] | None = None) -> str:
     """Runs a pending (or interrupted) scoring of the agency; one process at a time. A run
-    redelivered after it finished finds it done and leaves it."""
+    redelivered after it finished finds it done and leaves it. `progress` is told each
+    percentage as the run stores it."""
     with session_lock(SCORING_LOCK_SPACE, agency_id):
         claimed = ScoringRun.objects.filter(
             agency_id=agency_id, status__in=[ScoringRun.Status.PENDING, ScoringRun.Status.RUNNING]
@@ -219,11 +230,13 @@ def run_scoring(agency_id: int) -> str:
             run = ScoringRun.objects.filter(agency_id=agency_id).first()
             return run.status if run else "missing"
 
-        def progress(percent: int) -> None:
+        def stored(percent: int) -> None:
             ScoringRun.objects.filter(agency_id=agency_id).update(progress=percent)
+            if progress is not None:
+                progress(percent)
 
         try:
-            scored = score_agency(agency_id=agency_id, progress=progress)
+            scored = score_agency(agency_id=agency_id, progress=stored)
         except Exception:  # whatever went wrong, the run must not stay running
             logger.exception("scoring for agency %s failed", agency_id)
             ScoringRun.objects.filter(agency_id=agency_id).update(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -304,3 +305,31 @@ def test_a_rescoring_updates_each_declarations_row_in_place(world):
     assert after.pk == before.pk
     assert after.score == before.score + 30.0  # seizure distance 1.0, from 20 to 50
     assert after.computed_at > before.computed_at
+
+
+def test_the_command_scores_each_customs_agency_once_before_its_queue_is_opened(world, capsys):
+    cus, cbe, pol, _ = world
+    call_command("score_declarations")
+
+    runs = {run.agency.code: run for run in ScoringRun.objects.select_related("agency")}
+    assert sorted(runs) == ["cbe", "cus"]  # customs only: police has no targeting queue
+    assert {run.status for run in runs.values()} == {ScoringRun.Status.DONE}
+    assert parts(cus.agency, "CUS-1")["seizure_distance"]["value"] == 1.0
+    assert "seizure_distance" not in parts(cbe.agency, "CBE-1")
+    finished = {code: run.finished_at for code, run in runs.items()}
+
+    # Scores that are current are left as they are: opening the queue then scores nothing.
+    call_command("score_declarations")
+    assert {
+        run.agency.code: run.finished_at for run in ScoringRun.objects.select_related("agency")
+    } == finished
+    assert scoring.request_scoring(agency_id=cus.agency.pk).status == ScoringRun.Status.DONE
+
+    call_command("score_declarations", "--agency", pol.agency.code)
+    assert ScoringRun.objects.get(agency=pol.agency).status == ScoringRun.Status.DONE
+
+
+def test_the_command_names_an_agency_that_does_not_exist(world):
+    with pytest.raises(CommandError, match="--agency: no agency 'nope'"):
+        call_command("score_declarations", "--agency", "cus", "--agency", "nope")
+    assert not ScoringRun.objects.exists()  # nothing scored when one named is wrong

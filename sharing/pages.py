@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -79,13 +80,15 @@ def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         else:
             messages.success(request, f"Request {disclosure.reference} {decision}d.")
             return redirect("sharing:request-queue")
+    # Read once: the entity's label is taken from the records the page lists.
+    records = list(disclosure.records.all())
     return render(
         request,
         "sharing/request_detail.html",
         {
             "disclosure": disclosure,
-            "about": selectors.requested_entity_label(disclosure) if disclosure.entity_id else None,
-            "records": disclosure.records.all(),
+            "about": selectors.requested_entity_label(disclosure, records) if disclosure.entity_id else None,
+            "records": records,
             "grant_days_max": settings.DISCLOSURE_GRANT_DAYS_MAX,
             "grant_days": settings.DISCLOSURE_GRANT_DAYS,
         },
@@ -113,19 +116,11 @@ def access(request: HttpRequest) -> HttpResponse:
 def my_requests(request: HttpRequest) -> HttpResponse:
     notifications = list(selectors.unread_notifications(request.user))
     selectors.unread_notifications(request.user).update(read_at=timezone.now())
-    return render(
-        request,
-        "sharing/my_requests.html",
-        {
-            "requests": page_of(
-                request,
-                selectors.outgoing_requests(request.user)
-                .select_related("owner", "entity")
-                .prefetch_related("records"),
-            ),
-            "notifications": notifications,
-        },
-    )
+    page = page_of(request, selectors.outgoing_requests(request.user).select_related("owner", "entity"))
+    # The list shows a record only for a consent request (about one record, no entity); a
+    # disclosure request shows its entity, and its records may be hundreds.
+    prefetch_related_objects([listed for listed in page if listed.entity_id is None], "records")
+    return render(request, "sharing/my_requests.html", {"requests": page, "notifications": notifications})
 
 
 @require_http_methods(["GET", "POST"])

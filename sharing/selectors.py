@@ -183,12 +183,12 @@ def granted_disclosures(user, *, entity_ids: list[int], since: datetime | None) 
     ]
 
 
-def requested_entity_label(disclosure: DisclosureRequest) -> str:
-    """What the owner's records asked for call the entity a disclosure request is about
-    (`presentation.entity_label`), read from those records alone, the owner's own, so
-    nothing another agency holds is shown or read."""
+def requested_entity_label(disclosure: DisclosureRequest, records: list[Record]) -> str:
+    """What the owner's records asked for (`records`, the request's, as the page lists them)
+    call the entity a disclosure request is about (`presentation.entity_label`), read from
+    those records alone, the owner's own, so nothing another agency holds is shown or read."""
     entity = disclosure.entity
     entity.visible_mentions = list(
-        Mention.objects.filter(record__in=disclosure.records.all(), entity=entity).order_by(*MENTION_ORDER)
+        Mention.objects.filter(record__in=records, entity=entity).order_by(*MENTION_ORDER)
     )
     return presentation.entity_label(entity)

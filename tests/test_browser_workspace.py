@@ -4,7 +4,11 @@ open the dossier of a broker a partner also holds records on, and ask for them."
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
+from audit.models import AuditEvent
+from graph import jobs
+from graph.models import AnalyticsResult
 from sharing.models import DisclosureRequest
 from tests.auth_helpers import browser_sign_in
 from tests.test_headers import RECORD_VIOLATIONS
@@ -69,3 +73,42 @@ def test_analyst_searches_opens_a_dossier_and_requests_disclosure(browser, live_
 
     assert page.evaluate("window.__cspViolations") == []
     assert not [text for text in console if "Content Security Policy" in text], console
+
+
+def test_a_dossier_follows_its_analysis_by_its_state_and_reads_itself_once_done(
+    browser, live_server, without_session_worker, tmp_path
+):
+    """No worker takes the job: the analysis stays pending until the test runs it."""
+    scene = build(tmp_path)
+    scene.cus.analyst.set_password("analyst pass phrase")
+    scene.cus.analyst.save()
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.add_init_script(RECORD_VIOLATIONS)
+    dossier = f"{live_server.url}/entities/{scene.broker.public_id}/"
+    browser_sign_in(
+        page, live_server.url, scene.cus.analyst, "analyst pass phrase", "/accounts/login/?next=/"
+    )
+    page.wait_for_url(live_server.url + "/")
+    page.goto(dossier)
+    page.locator("#risk").get_by_role("button", name="Compute").click()
+    page.wait_for_url(dossier)
+    assert "Being computed" in page.locator("#risk").inner_text()
+
+    loads = []
+    page.on("framenavigated", lambda frame: loads.append(frame.url) if frame == page.main_frame else None)
+    reads = AuditEvent.objects.filter(action="record.read").count()
+    for _ in range(2):
+        with page.expect_response(lambda response: response.url.endswith("/analyses/")) as asked:
+            pass
+        assert asked.value.status == 200
+    # Asked twice how far it has come, the dossier was not read again, nor audited.
+    assert loads == []
+    assert AuditEvent.objects.filter(action="record.read").count() == reads
+
+    AnalyticsResult.objects.filter(operation="network_risk").update(progress=60)
+    expect(page.locator('[data-progress-text="network_risk"]')).to_have_text("60", timeout=15_000)
+    assert page.locator('progress[data-progress="network_risk"]').get_attribute("value") == "60"
+    jobs.run_analysis(AnalyticsResult.objects.get(operation="network_risk").pk)
+    page.wait_for_selector("#risk >> text=Ranked", timeout=30_000)
+    assert loads == [dossier]  # read again once, when done
+    assert page.evaluate("window.__cspViolations") == []

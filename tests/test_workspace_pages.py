@@ -119,7 +119,12 @@ def test_hidden_entities_are_the_same_404_as_missing_ones(scene):
     client = client_of(scene.cus.analyst)
     missing = client.get(f"/entities/{uuid.uuid4()}/")
     for hidden in (scene.front, scene.entity("TX-1", "importer")):
-        for suffix, method in (("", "get"), ("analyse/", "post"), ("disclosure/", "post")):
+        for suffix, method in (
+            ("", "get"),
+            ("analyse/", "post"),
+            ("disclosure/", "post"),
+            ("analyses/", "get"),
+        ):
             response = getattr(client, method)(
                 f"/entities/{hidden.public_id}/{suffix}", {"operation": "communities"}
             )
@@ -219,7 +224,17 @@ def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scen
         shown_in = "risk" if operation == "network_risk" else "community"
         computing = section(profile_of(client, scene.broker), shown_in)
         assert "Being computed" in computing and 'data-refresh="3"' in computing
+        state_url = f"/entities/{scene.broker.public_id}/analyses/"
+        assert f'data-refresh-state="{state_url}"' in computing
+        # Followed by its state, which reads no record: no audited read however often asked.
+        audited = AuditEvent.objects.count()
+        assert client.get(state_url).json() == {"following": True, "progress": {operation: 0}}
+        assert client.get(state_url).json()["following"] is True
+        assert AuditEvent.objects.count() == audited
+        AnalyticsResult.objects.filter(pk=row.pk).update(progress=40)
+        assert client.get(state_url).json()["progress"] == {operation: 40}
         jobs.run_analysis(row.pk)
+        assert client.get(state_url).json() == {"following": False, "progress": {}}
 
     html = profile_of(client, scene.broker)
     risk = section(html, "risk")

@@ -10,11 +10,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from agencies.models import Agency
 from graph import stored_answers
@@ -125,6 +125,16 @@ def entity(
         },
         status=status,
     )
+
+
+@require_GET
+@login_required
+@found
+@reading
+def analyses_state(request: HttpRequest, reader: Reader, pk: UUID) -> JsonResponse:
+    """What a dossier following its analyses asks every few seconds (static/follow.js),
+    rather than reading the whole dossier again."""
+    return JsonResponse(selectors.analyses_following(reader, pk))
 
 
 @require_POST

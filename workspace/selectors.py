@@ -279,6 +279,25 @@ def stored(reader: Reader, *operations: str) -> dict[str, tuple[AnalyticsResult 
     return {operation: (row, row is not None and row.pk in current) for operation, row in rows.items()}
 
 
+def analyses_following(reader: Reader, public_id: UUID | str) -> dict:
+    """How far the agency's analyses of the dossier have come, for the page to follow them
+    without reading itself again (each reading of the dossier is an audited read of the
+    records it shows): `following` while any is pending or running, and each one's
+    progress. Reads no record; the entity must be one the reader may see (EntityNotFound
+    otherwise, as for one that does not exist)."""
+    visible_entity(reader, public_id, named=False)
+    rows = {
+        operation: jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
+        for operation in PROFILE_ANALYSES
+    }
+    following = {
+        operation: row.progress
+        for operation, row in rows.items()
+        if row is not None and Analysis(operation, row).running
+    }
+    return {"following": bool(following), "progress": following}
+
+
 def visible_count(reader: Reader, ids: list[int]) -> int:
     """How many of the entities a stored result names the reader may see now."""
     return Entity.objects.visible_to(reader.user, reader.purpose, reader.access).filter(pk__in=ids).count()

@@ -10,7 +10,7 @@ from functools import cached_property
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import OuterRef, Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet
 
 from audit.log import Event, record_events
 from core.pagination import count_up_to
@@ -335,6 +335,30 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
         counted_to=settings.ENTITY_MENTIONS_SHOWN,
         **LABEL_MENTIONS_READ,
     )
+
+
+def entities_named_exactly(reader: Reader, query: str) -> QuerySet[Entity]:
+    """Of `search_entities(reader, query)`, those a visible mention names exactly: its whole
+    search text is the query, or, for a query of one word with a digit in it (a reference, a
+    registration, a number), one of its words is. Among a reference's hundreds of longer
+    namesakes (SHP-0001 in SHP-00010 ... SHP-0001999) the one asked for. Asked only of a text
+    rare enough to narrow the entities to those its mentions name (`_entities_named_rarely`):
+    none for a common one, which the search's walk finds in public-id order as before."""
+    text = normalize_query(query)
+    named = _entities_named_rarely(text)
+    if named is None:
+        return Entity.objects.none()
+    exactly = Q(search_text=text)
+    if " " not in text and any(character.isdigit() for character in text):
+        exactly |= (
+            Q(search_text__startswith=f"{text} ")
+            | Q(search_text__endswith=f" {text}")
+            | Q(search_text__contains=f" {text} ")
+        )
+    matching = visible_mentions(reader).filter(exactly, entity=OuterRef("pk"))
+    # As `search_entities`: a text no mention holds asks the same statement as one only
+    # hidden mentions hold, so that neither time nor statements tell them apart.
+    return Entity.objects.filter(EachRowExists(matching), pk__any_of=named or [NO_ROW])
 
 
 def _entities_named_rarely(text: str) -> list[int] | None:

@@ -15,7 +15,8 @@ from cases.services import create_case
 from graph import jobs
 from graph.models import AnalyticsResult, OutboxEntry
 from intel import selectors as intel_selectors
-from intel.models import Mention, Record
+from intel.import_writing import import_file
+from intel.models import Entity, Mention, Record
 from sharing import requests
 from sharing.models import DisclosureRequest
 from tests.auth_helpers import signed_in
@@ -457,3 +458,39 @@ def test_home_and_dossier_cost_the_same_queries_for_few_rows_as_for_many(scene, 
             urgency="routine",
         )
     assert counts() == few
+
+
+def test_a_reference_typed_whole_is_listed_first_among_the_longer_ones_that_contain_it(
+    scene, settings, tmp_path
+):
+    """SHP-0001 is in SHP-00010 ... SHP-00019 and SHP-0001A too: the one typed whole comes first
+    with its mark, though its public id, the order of the rest, is the last of them and past
+    the count's limit."""
+    header = "external_ref,category,occurred_on,importer_name,importer_country\n"
+    rows = [f"SHP-0001{n},shipment,2026-03-0{1 + n % 9},Importer {n} BV,NL" for n in range(10)]
+    rows.append("SHP-0001,shipment,2026-03-05,Exact Importer BV,NL")
+    path = tmp_path / "references.csv"
+    path.write_text(header + "\n".join(rows) + "\n")
+    import_file(path, scene.cus.agency, user=scene.cus.analyst)
+    exact = Mention.objects.get(record__external_ref="SHP-0001", entity_type="shipment").entity
+    Entity.objects.filter(pk=exact.pk).update(public_id=uuid.UUID("ffffffff-ffff-4fff-bfff-ffffffffffff"))
+    settings.ENTITY_COUNT_LIMIT = 5
+    client = client_of(scene.cus.analyst)
+
+    html = page(client, "/search/?q=shp-0001")
+    listed = ENTITY_LINK.findall(section_of_group(html, "Shipment"))
+    assert listed[0] == "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    assert len(listed) == 6  # the exact one and the first five the walk counted
+    assert html.count("exact match") == 1
+    # Typed in capitals too; a reference only records hidden from tax state is no match of tax's.
+    assert (
+        ENTITY_LINK.findall(section_of_group(page(client, "/search/?q=SHP-0001"), "Shipment"))[0] == listed[0]
+    )
+    assert "exact match" not in page(client_of(scene.tax.analyst), "/search/?q=shp-0001")
+    # A word of a name is no reference: nothing is marked.
+    assert "exact match" not in page(client, "/search/?q=importer")
+
+
+def section_of_group(html: str, heading: str) -> str:
+    start = html.index(f"<h2>{heading} <span")
+    return html[start : html.index("</section>", start)]

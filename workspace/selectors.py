@@ -119,28 +119,40 @@ class Found:
 
 def search(reader: Reader, query: str) -> Found:
     """Entities whose names or identifiers (as the reader's records state them) contain the
-    query, grouped by type: each type's count and its first SEARCH_PER_TYPE by public id. A
+    query, grouped by type: each type's count and its first SEARCH_PER_TYPE, those the query
+    names exactly (`entities_named_exactly`) first, then by public id. A
     phone number is searched as typed and by its digits, the way its mentions keep it
     ("010 555 0199" finds +31105550199). The first ENTITY_COUNT_LIMIT entities found are
     counted, in one walk that stops there: counted per type to the end, a common word walked
     every entity of each type it is rare in, for seconds at a million records. The walk goes
     by public id, as the API lists entities (`selectors.ENTITY_ORDER`): by age, which of them
     came first told the reader that another agency had named one of them before."""
-    found = selectors.search_entities(reader, query)
+    texts = [query]
     if PHONE_LIKE.fullmatch(query):
-        found = found | selectors.search_entities(reader, re.sub(r"\D", "", query))
+        texts.append(re.sub(r"\D", "", query))
+    found = selectors.search_entities(reader, texts[0])
+    exact = selectors.entities_named_exactly(reader, texts[0])
+    for text in texts[1:]:
+        found = found | selectors.search_entities(reader, text)
+        exact = exact | selectors.entities_named_exactly(reader, text)
     limit = settings.ENTITY_COUNT_LIMIT
+    named_exactly = list(exact.order_by(*selectors.ENTITY_ORDER).values_list("pk", "type")[: limit + 1])
     hits = list(found.order_by(*selectors.ENTITY_ORDER).values_list("pk", "type")[: limit + 1])
-    more = len(hits) > limit
-    found_of_type: dict[str, list[int]] = defaultdict(list)
-    for pk, entity_type in hits[:limit]:
-        found_of_type[entity_type].append(pk)
+    more = len(hits) > limit or len(named_exactly) > limit
+    found_of_type: dict[str, dict[int, None]] = defaultdict(dict)
+    # What the query names exactly comes first, wherever the walk by public id found it.
+    for pk, entity_type in named_exactly[:limit] + hits[:limit]:
+        found_of_type[entity_type].setdefault(pk)
+    exactly = {pk for pk, _ in named_exactly}
     groups = []
     for entity_type, type_label in EntityType.choices:
-        if ids := found_of_type.get(entity_type):
-            entities = list(found.filter(pk__any_of=ids).order_by("public_id")[:SEARCH_PER_TYPE])
+        if ids := list(found_of_type.get(entity_type, ())):
+            shown = ids[:SEARCH_PER_TYPE]
+            by_pk = {entity.pk: entity for entity in found.filter(pk__any_of=shown)}
+            entities = [by_pk[pk] for pk in shown if pk in by_pk]
             for entity in entities:
                 entity.shown_label = presentation.entity_label(entity)
+                entity.named_exactly = entity.pk in exactly
             groups.append(Group(entity_type, type_label, len(ids), entities))
     return Found(groups, more)
 

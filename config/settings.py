@@ -347,6 +347,8 @@ ENTITY_MENTIONS_SHOWN = env_int("ENTITY_MENTIONS_SHOWN", 100)
 # a file every AUDIT_HEAD_EVERY events (and by `verify_audit --publish`), so rows edited
 # with every hash recomputed no longer match a published head.
 AUDIT_HEAD_EVERY = env_int("AUDIT_HEAD_EVERY", 100)
+# Session locks on the embedded default (core.locks): files, freed when their process dies.
+LOCK_DIR = Path(os.environ.get("LOCK_DIR") or VAR_DIR / "locks")
 AUDIT_HEAD_FILE = Path(os.environ.get("AUDIT_HEAD_FILE") or VAR_DIR / "audit" / "heads.jsonl")
 AUDIT_HEAD_KEY = os.environ.get("AUDIT_HEAD_KEY", "" if PRODUCTION else "interlink-dev-audit-head-key")
 if PRODUCTION and len(AUDIT_HEAD_KEY) < 32:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from intel import presentation, selectors
 from intel.import_reading import ImportFailed, ImportLimits
 from intel.models import ImportBatch
-from intel.services import batch_progress, upload_import
+from intel.services import batch_progress, fail_interrupted, upload_import
 from intel.uploads import UploadTooLarge, limit_import_upload
 
 
@@ -107,6 +107,7 @@ def _imports_page(
     request: HttpRequest, form: UploadForm, refused: str = "", *, status: int = 200
 ) -> HttpResponse:
     uploads = selectors.import_batches_of(request.user).select_related("uploaded_by")
+    fail_interrupted(uploads)
     batches = list(uploads[:IMPORTS_LISTED])
     for batch in batches:
         batch.progress = batch_progress(batch)
@@ -130,6 +131,7 @@ def import_batch(request: HttpRequest, pk: UUID) -> HttpResponse:
     """One upload: its progress while it runs, then what it wrote or every problem found.
     Another agency's upload is missing, as one that does not exist."""
     uploads = selectors.import_batches_of(request.user).select_related("uploaded_by")
+    fail_interrupted(uploads.filter(public_id=pk))
     batch = uploads.filter(public_id=pk).first()
     if batch is None:
         raise Http404("No such import")

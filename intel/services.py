@@ -13,11 +13,11 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from audit.log import record_event
-from core.locks import session_lock
+from core.locks import session_lock, session_lock_if_free
 from intel.dates import occurred_on_problem
 from intel.import_reading import ImportFailed, ImportLimits, check_file_size, count_rows, detect_format
 from intel.import_writing import import_file
@@ -175,6 +175,34 @@ def remove_failed_import_files() -> int:
         ImportBatch.objects.filter(pk=batch.pk).update(file="")
         removed += 1
     return removed
+
+
+# On the embedded default the request that stores an upload runs it as soon as it is stored:
+# one still waiting this long after was stored by a server stopped before it ran it.
+EMBEDDED_START_WITHIN = timedelta(minutes=1)
+INTERRUPTED = (
+    "the import was interrupted: the server stopped while it ran, and nothing of the file was "
+    "written (an import is written whole or not at all); upload the file again"
+)
+
+
+def fail_interrupted(batches: QuerySet[ImportBatch]) -> None:
+    """On the embedded default, where no broker hands an interrupted task on, fails each of
+    these uploads that a stopped server left running (its lock free: no request runs it) or
+    waiting (past EMBEDDED_START_WITHIN), saying so; else they were followed as running
+    forever. With a broker, a worker that stops leaves its batch to the redelivery
+    (`start_and_import`) and a lost task to `stalled_import_batches`."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    stopped = batches.filter(
+        Q(status=ImportBatch.Status.RUNNING)
+        | Q(status=ImportBatch.Status.PENDING, created_at__lt=timezone.now() - EMBEDDED_START_WITHIN)
+    )
+    for batch_id in stopped.values_list("pk", flat=True):
+        with session_lock_if_free(IMPORT_LOCK_SPACE, batch_id) as free:
+            batch = ImportBatch.objects.filter(pk=batch_id).first() if free else None
+            if batch is not None and batch.status in (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING):
+                finish_failed(batch, [{"row": None, "field": None, "message": INTERRUPTED}])
 
 
 def stalled_import_batches() -> list[int]:

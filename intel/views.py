@@ -38,7 +38,7 @@ from intel.serializers import (
     RecordSerializer,
     RecordUpdateSerializer,
 )
-from intel.services import delete_record, update_record, upload_import
+from intel.services import delete_record, fail_interrupted, update_record, upload_import
 from intel.uploads import limit_import_upload
 
 
@@ -279,6 +279,13 @@ class ImportViewSet(
 
     def get_parsers(self):
         return [MultiPartParser()] if getattr(self, "action", None) == "create" else super().get_parsers()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.action != "create":
+            # As the Imports page: an upload a stopped embedded server left running is
+            # failed, saying so, before it is shown.
+            fail_interrupted(self.get_queryset())
 
     def initialize_request(self, request, *args, **kwargs):
         # Before anything reads the body (session authentication's CSRF check reads it).

@@ -32,3 +32,11 @@ def fast_password_hashing(settings) -> None:
     """Argon2 is slow by design; for tests that set passwords but are not about the hasher
     (tests/test_foundation.py checks it on the full stack)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_lock_files(settings, tmp_path_factory) -> None:
+    """Each test process its own session locks (files on the embedded default): the two
+    processes' databases number their rows alike, and batch 1 of one must not wait for, or
+    be taken for running by, batch 1 of the other."""
+    settings.LOCK_DIR = tmp_path_factory.getbasetemp() / "locks"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
@@ -317,7 +318,21 @@ def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | 
     return round(float(best), 1) if best >= CANDIDATE_THRESHOLD else None
 
 
-def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRESHOLD) -> int:
+@dataclass
+class CandidateBudget:
+    """How many candidates a search may still create (`left`), and whether one stopped at it
+    with pairs unjudged (`cut`)."""
+
+    left: int
+    cut: bool = False
+
+
+def find_candidates(
+    entity_ids: Iterable[int],
+    threshold: float = CANDIDATE_THRESHOLD,
+    *,
+    budget: CandidateBudget | None = None,
+) -> int:
     """Records, as open candidates, the near-duplicates of the given companies and
     persons among the other unmerged entities of their type and block; returns how many
     candidates it created.
@@ -328,7 +343,9 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
     Pairs already proposed, merged or rejected are left as they are; two companies with
     different registration numbers (unless a fold gave one of them a name both state:
     `_fold_choices`), and two persons with different dates of birth, are never proposed.
-    Each candidate carries its evidence (`stored_evidence`).
+    Each candidate carries its evidence (`stored_evidence`). With a `budget`, the pairs are
+    judged best first and the search stops once it has created the budget's `left` (give or
+    take PAIRS_PER_JUDGING), saying so in it.
     """
     ids = set(entity_ids)
     if not ids:
@@ -371,14 +388,18 @@ def find_candidates(entity_ids: Iterable[int], threshold: float = CANDIDATE_THRE
             names[pk], names[other] = read[pk], read[other]
     # Judged and written a number of pairs at a time: the pairs a search finds multiply as
     # what is stored grows, and their evidence held all at once grew the importer's memory.
-    ordered = sorted(alike)
-    return sum(
-        _judged(
-            {pair: alike[pair] for pair in ordered[start : start + PAIRS_PER_JUDGING]},
-            names,
-        )
-        for start in range(0, len(ordered), PAIRS_PER_JUDGING)
-    )
+    # The most alike first, so that a budget keeps them.
+    ordered = sorted(alike, key=lambda pair: (-alike[pair], pair))
+    created = 0
+    for start in range(0, len(ordered), PAIRS_PER_JUDGING):
+        if budget is not None and budget.left <= 0:
+            budget.cut = True
+            break
+        made = _judged({pair: alike[pair] for pair in ordered[start : start + PAIRS_PER_JUDGING]}, names)
+        created += made
+        if budget is not None:
+            budget.left -= made
+    return created
 
 
 def _judged(alike: Mapping[tuple[int, int], float], names: Mapping[int, list[str]]) -> int:
@@ -464,16 +485,16 @@ def _alike(
         best = numpy.maximum(written, bare)
         best[pool_ids[None, :] == numpy.array([pk for pk, _ in chunk])[:, None]] = 0
         for row in range(len(chunk)):
-            # Each entity of the pool by its best fingerprint: one with many spellings
-            # takes one of the places, not many.
-            found: dict[int, float] = {}
-            for column in numpy.flatnonzero(best[row]):
-                other, score = pool[column][0], float(best[row, column])
-                found[other] = max(found.get(other, 0.0), score)
-            # The best, ties by entity id: the same whatever order the names were asked in.
-            kept = sorted(found.items(), key=lambda item: (-item[1], item[0]))[:ALIKE_PER_NAME]
-            for other, score in kept:
-                yield chunk[row][0], other, score
+            columns = numpy.flatnonzero(best[row])
+            scores, others = best[row, columns], pool_ids[columns]
+            # Best first, ties by entity id (the same whatever order the names were asked
+            # in), each entity of the pool at its best fingerprint: one with many spellings
+            # takes one of the places, not many. In numpy: a block of thousands of names all
+            # alike looped over every pair in Python.
+            order = numpy.lexsort((others, -scores))
+            _, firsts = numpy.unique(others[order], return_index=True)
+            for column in order[numpy.sort(firsts)][:ALIKE_PER_NAME]:
+                yield chunk[row][0], int(others[column]), float(scores[column])
 
 
 def _fold_choices(pairs: Collection[tuple[int, int]]) -> set[tuple[int, int]]:

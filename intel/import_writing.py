@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from core.inputs import quoted
 from intel.bulk import insert_rows
-from intel.candidates import find_candidates, note_identities, note_names
+from intel.candidates import CandidateBudget, find_candidates, note_identities, note_names
 from intel.import_reading import ImportFailed, ImportLimits, detect_format, iter_rows, open_import_file
 from intel.import_validation import ColumnCheck, ReleasePlan, RowPlan, parse_row
 from intel.lookups import GrowingTables, planned_as_lookups
@@ -68,6 +68,12 @@ CHUNK_MENTIONS = 20_000
 # time as they are fetched (`candidates._standing_names`), so searching less often holds no
 # more in memory: what grows is the set of entities to search, a number each.
 CANDIDATE_SEARCH_ENTITIES = 50_000
+# Near-duplicate candidates one import may create: this many, and CANDIDATES_PER_ROW more
+# per row read. A file naming thousands of parties all alike to each other made hundreds of
+# candidates per row (each name's ALIKE_PER_NAME), for minutes, and more than analysts can
+# review; files of real trade make a fraction of one per row.
+CANDIDATES_AT_LEAST = 10_000
+CANDIDATES_PER_ROW = 2
 
 
 @dataclass
@@ -513,9 +519,14 @@ def import_file(
     perm_ids = owner_right_ids()
     releases = RowReleases(agency, user)
     unsearched: set[int] = set()
+    budget = CandidateBudget(left=0)
+    candidates_created = 0
 
     def search_candidates() -> None:
-        find_candidates(unsearched)
+        nonlocal candidates_created
+        if not budget.cut:
+            budget.left = CANDIDATES_AT_LEAST + CANDIDATES_PER_ROW * result.rows - candidates_created
+            candidates_created += find_candidates(unsearched, budget=budget)
         unsearched.clear()
 
     def flush(plans: list[RowPlan], seen: SeenReferences) -> None:
@@ -589,6 +600,17 @@ def import_file(
         search_candidates()
         seen.clear()
         result.warnings = columns.warnings
+        if budget.cut:
+            result.warnings.append(
+                {
+                    "row": None,
+                    "field": None,
+                    "message": f"the search for near-duplicates stopped after {candidates_created} "
+                    "candidates, the most alike first: the file names more parties alike to each other "
+                    f"than analysts can review (at most {CANDIDATES_AT_LEAST} and {CANDIDATES_PER_ROW} "
+                    "per row); the records were imported whole",
+                }
+            )
         record_event(
             "records.import",
             actor=user,

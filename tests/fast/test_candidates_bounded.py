@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from intel import views
+from intel import candidates, import_writing, views
 from intel.import_writing import import_file
 from intel.models import ResolutionCandidate
 from tests.sharing_helpers import staff
@@ -50,3 +50,58 @@ def test_the_list_judges_the_newest_candidates_alone(tmp_path, monkeypatch):
     assert listed() == {"Amber", "Coral", "Delta"}
     monkeypatch.setattr(views, "CANDIDATES_JUDGED", 2)
     assert listed() == {"Coral", "Delta"}
+
+
+ALIKE = [
+    ("Amber Fruit Trading", "Amber Fruit Tradng"),
+    ("Coral Fish Import", "Coral Fish Imprt"),
+    ("Delta Nut Export", "Delta Nut Exprt"),
+    ("Granite Stone Works", "Granite Stone Wrks"),
+    # Three letters apart: the least alike of the five pairs.
+    ("Harbor Light Marine", "Harbor Light Mar"),
+]
+
+
+def alike_file(path):
+    rows = [
+        {
+            "external_ref": f"A-{number}-{side}",
+            "category": "shipment",
+            "occurred_on": "2026-01-05",
+            "importer": {"name": name, "country": "NL"},
+        }
+        for number, pair in enumerate(ALIKE)
+        for side, name in enumerate(pair)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def candidate_names() -> set[frozenset[str]]:
+    pairs = ResolutionCandidate.objects.values_list("entity_a__key", "entity_b__key")
+    return {frozenset(key.split(":")[-1].split()[0] for key in pair) for pair in pairs}
+
+
+def test_an_import_makes_at_most_its_budget_of_candidates_the_most_alike_first(tmp_path, monkeypatch):
+    """A file naming thousands of parties all alike made hundreds of candidates per row, for
+    minutes: an import makes at most CANDIDATES_AT_LEAST and CANDIDATES_PER_ROW per row, and
+    says where it stopped."""
+    cus = staff("cus")
+    monkeypatch.setattr(import_writing, "CANDIDATES_AT_LEAST", 4)
+    monkeypatch.setattr(import_writing, "CANDIDATES_PER_ROW", 0)
+    monkeypatch.setattr(candidates, "PAIRS_PER_JUDGING", 1)
+
+    result = import_file(alike_file(tmp_path / "alike.jsonl"), cus.agency)
+
+    assert result.created == 10  # every record, whatever the candidates
+    assert ResolutionCandidate.objects.count() == 4
+    assert not any("harbor" in names for names in candidate_names())
+    (warning,) = result.warnings
+    assert warning["message"].startswith("the search for near-duplicates stopped after 4 candidates")
+
+
+def test_within_its_budget_an_import_makes_every_candidate_and_says_nothing(tmp_path):
+    cus = staff("cus")
+    result = import_file(alike_file(tmp_path / "alike.jsonl"), cus.agency)
+    assert ResolutionCandidate.objects.count() == 5
+    assert result.warnings == []

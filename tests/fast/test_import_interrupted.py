@@ -148,3 +148,18 @@ def test_a_file_lock_is_one_sessions_at_a_time_reentrant_in_it_and_freed_when_it
 def _free_elsewhere(space: int, key: int) -> bool:
     with session_lock_if_free(space, key) as free:
         return free
+
+
+def test_a_warning_of_the_whole_file_is_shown_without_a_row_or_field():
+    cus = staff("cus")
+    batch = stored(cus, ImportBatch.Status.SUCCEEDED)
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        warnings=[
+            {"row": None, "field": None, "message": "the search for near-duplicates stopped"},
+            {"row": 1, "field": "colour", "message": "an unknown column, ignored"},
+        ]
+    )
+    page = signed_in(cus.analyst).get(f"/imports/{batch.public_id}/").content.decode()
+    assert "<li>the search for near-duplicates stopped</li>" in page
+    assert "<li>row 1, colour: an unknown column, ignored</li>" in page
+    assert "None" not in page

@@ -39,6 +39,17 @@ class RecordPresentation:
         """None when redacted: the field is left out, not blanked."""
         return None if "summary" in self.hidden else self.record.summary
 
+    @property
+    def detail_rows(self) -> list[tuple[str, str]]:
+        """The details a page shows, each as a label and a text: `hs_codes` as "HS codes" and
+        its codes joined, where the page showed the key and a Python list."""
+        return [(detail_label(key), detail_text(value)) for key, value in self.details.items()]
+
+    @property
+    def mention_rows(self) -> list[tuple[Mention, str]]:
+        """Each mention with what the page calls its entity (`mention_label`)."""
+        return [(mention, mention_label(mention)) for mention in self.mentions]
+
     @cached_property
     def mentions(self) -> list[Mention]:
         prefetched = getattr(self.record, "visible_mentions", None)
@@ -70,6 +81,28 @@ def present_record(*, reader: selectors.Reader, record: Record) -> RecordPresent
         shared_under=reader.access.shared_under(record),
         reader=reader,
     )
+
+
+# Labels of the detail keys whose words alone do not say it (the rest: "port_of_loading" is
+# "Port of loading").
+DETAIL_LABELS = {"hs_codes": "HS codes"}
+
+
+def detail_label(key: str) -> str:
+    return DETAIL_LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def detail_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def mention_label(mention: Mention) -> str:
+    """What one record calls an entity: the name it states, else the identifier it states
+    (`stated_identifier`), else the entity's type; never the search text, which is the
+    record's words lower-cased for the index."""
+    return mention.properties.get("name") or stated_identifier(mention) or mention.entity.get_type_display()
 
 
 def entity_key(entity: Entity) -> str | None:

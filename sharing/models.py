@@ -284,3 +284,16 @@ class Notification(PublicIdentity):
 
     def __str__(self) -> str:
         return self.message
+
+
+class AccessStamp(models.Model):
+    """One row whose `stamp` the database changes, to a random value never used before, with
+    every write of agreements or their parties (triggers, migration sharing 0004): what a
+    process's copy of the agreements in force (`access.terms_in_force`) is checked against on
+    every read, in one small query. Random rather than counted: a count a rolled-back write
+    raised would be raised to the same value again by the next."""
+
+    stamp = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.stamp

@@ -20,7 +20,13 @@ def test_every_trigger_the_migrations_made_is_there_after_the_last():
     assert triggers == [
         ("audit_auditevent_no_delete", "audit_auditevent"),
         ("audit_auditevent_no_update", "audit_auditevent"),
+        ("sharing_agreement_access_delete", "sharing_agreement"),
+        ("sharing_agreement_access_insert", "sharing_agreement"),
+        ("sharing_agreement_access_update", "sharing_agreement"),
         ("sharing_agreement_signed_terms", "sharing_agreement"),
+        ("sharing_agreementparty_access_delete", "sharing_agreementparty"),
+        ("sharing_agreementparty_access_insert", "sharing_agreementparty"),
+        ("sharing_agreementparty_access_update", "sharing_agreementparty"),
         ("sharing_agreementparty_signed_delete", "sharing_agreementparty"),
         ("sharing_agreementparty_signed_terms", "sharing_agreementparty"),
     ]

@@ -340,25 +340,23 @@ def search_entities(reader: Reader, query: str) -> QuerySet[Entity]:
 def entities_named_exactly(reader: Reader, query: str) -> QuerySet[Entity]:
     """Of `search_entities(reader, query)`, those a visible mention names exactly: its whole
     search text is the query, or, for a query of one word with a digit in it (a reference, a
-    registration, a number), one of its words is. Among a reference's hundreds of longer
-    namesakes (SHP-0001 in SHP-00010 ... SHP-0001999) the one asked for. Asked only of a text
-    rare enough to narrow the entities to those its mentions name (`_entities_named_rarely`):
-    none for a common one, which the search's walk finds in public-id order as before."""
+    registration, a number), its last word is (the identifier a mention states, after the
+    words of its name: a shipment's reference, a company's registration number). Among a
+    reference's hundreds of longer namesakes (SHP-0001 in SHP-00010 ... SHP-0001999) the one
+    asked for; not ZQ7-1 for ZQ7, whose first word it is. The mentions naming
+    it exactly, whoever may see them, are found by the search index and only narrow the
+    entities asked; the answer is the reader's visible mentions' alone. (Asked only of a text
+    the first search found rare, its mark came and went with how many hidden records held
+    the text.) A text too short for the index asks nothing, whatever the records hold."""
     text = normalize_query(query)
-    named = _entities_named_rarely(text)
-    if named is None:
+    if len(text) < SEARCH_INDEXED_LENGTH:
         return Entity.objects.none()
     exactly = Q(search_text=text)
     if " " not in text and any(character.isdigit() for character in text):
-        exactly |= (
-            Q(search_text__startswith=f"{text} ")
-            | Q(search_text__endswith=f" {text}")
-            | Q(search_text__contains=f" {text} ")
-        )
+        exactly |= Q(search_text__endswith=f" {text}")
+    named = Mention.objects.filter(exactly).values("entity_id")
     matching = visible_mentions(reader).filter(exactly, entity=OuterRef("pk"))
-    # As `search_entities`: a text no mention holds asks the same statement as one only
-    # hidden mentions hold, so that neither time nor statements tell them apart.
-    return Entity.objects.filter(EachRowExists(matching), pk__any_of=named or [NO_ROW])
+    return Entity.objects.filter(pk__in=named).filter(EachRowExists(matching))
 
 
 def _entities_named_rarely(text: str) -> list[int] | None:

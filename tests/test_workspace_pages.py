@@ -494,3 +494,33 @@ def test_a_reference_typed_whole_is_listed_first_among_the_longer_ones_that_cont
 def section_of_group(html: str, heading: str) -> str:
     start = html.index(f"<h2>{heading} <span")
     return html[start : html.index("</section>", start)]
+
+
+def test_what_hidden_records_hold_changes_nothing_of_the_exact_match(scene, settings, monkeypatch, tmp_path):
+    """An attack helper made a reference common (the search's narrowing counts every
+    agency's mentions) with another agency's records, and the mark and the order came and
+    went: they are the reader's visible mentions' alone."""
+    header = "external_ref,category,occurred_on,importer_name,importer_country\n"
+
+    def load(staff_of, refs):
+        path = tmp_path / f"{staff_of.agency.code}-{len(list(tmp_path.iterdir()))}.csv"
+        path.write_text(header + "".join(f"{ref},shipment,2026-03-05,Importer BV,NL\n" for ref in refs))
+        import_file(path, staff_of.agency, user=staff_of.analyst)
+
+    load(scene.cus, ["ZQ7", "ZQ7-1", "ZQ7-2"])
+    monkeypatch.setattr(intel_selectors, "SEARCH_NARROWING_MENTIONS", 3)
+    client = client_of(scene.cus.analyst)
+
+    def seen() -> list:
+        html = page(client, "/search/?q=zq7")
+        shipments = section_of_group(html, "Shipment")
+        return [
+            ENTITY_LINK.findall(shipments),
+            shipments.count("exact match"),
+            re.findall(r"Shipment <span[^<]*", html),
+        ]
+
+    before = seen()
+    assert before[1] == 1
+    load(scene.pol, ["ZQ7", *(f"ZQ7-9{n}" for n in range(8))])  # hidden from cus
+    assert seen() == before

@@ -320,10 +320,12 @@ def offered_score(*, names_a: Iterable[str], names_b: Iterable[str]) -> float | 
 
 @dataclass
 class CandidateBudget:
-    """How many candidates a search may still create (`left`), and whether one stopped at it
-    with pairs unjudged (`cut`)."""
+    """How many candidates a search may still create (`left`) and how many pairs of names it
+    may still score (`scores_left`: the cells of its matrices), and whether one stopped at
+    either (`cut`)."""
 
     left: int
+    scores_left: int
     cut: bool = False
 
 
@@ -343,9 +345,11 @@ def find_candidates(
     Pairs already proposed, merged or rejected are left as they are; two companies with
     different registration numbers (unless a fold gave one of them a name both state:
     `_fold_choices`), and two persons with different dates of birth, are never proposed.
-    Each candidate carries its evidence (`stored_evidence`). With a `budget`, the pairs are
-    judged best first and the search stops once it has created the budget's `left` (give or
-    take PAIRS_PER_JUDGING), saying so in it.
+    Each candidate carries its evidence (`stored_evidence`). With a `budget`, the search
+    scores of a block only the first names the pairs it has left have room for, and stops
+    there, or once it has found as many alike pairs as candidates it may create; it judges the pairs
+    found best first, stopping once it has created the budget's `left` (give or take
+    PAIRS_PER_JUDGING); it says so in the budget.
     """
     ids = set(entity_ids)
     if not ids:
@@ -382,10 +386,20 @@ def find_candidates(
         for pk, fingerprint in pool:
             read[pk].append(fingerprint)
         asked = [(pk, fingerprint) for pk in asking[key] for fingerprint in read.get(pk, ())]
+        if budget is not None:
+            # A file of thousands of parties in one block scored each against every other:
+            # the first names of the block that the budget has room for are scored, no more.
+            room = budget.scores_left // len(pool)
+            if room < len(asked) or len(alike) >= budget.left:
+                budget.cut = True
+                asked = asked[:room] if len(alike) < budget.left else []
+            budget.scores_left -= len(asked) * len(pool)
         for pk, other, score in _alike(asked, pool, threshold) if asked else ():
             pair = (min(pk, other), max(pk, other))
             alike[pair] = max(alike.get(pair, 0.0), score)
             names[pk], names[other] = read[pk], read[other]
+        if budget is not None and budget.cut:
+            break
     # Judged and written a number of pairs at a time: the pairs a search finds multiply as
     # what is stored grows, and their evidence held all at once grew the importer's memory.
     # The most alike first, so that a budget keeps them.

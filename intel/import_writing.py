@@ -74,6 +74,12 @@ CANDIDATE_SEARCH_ENTITIES = 50_000
 # review; files of real trade make a fraction of one per row.
 CANDIDATES_AT_LEAST = 10_000
 CANDIDATES_PER_ROW = 2
+# Pairs of names one import's candidate search may score, likewise: a block's new names are
+# scored against all of its names, and a file naming thousands of parties in one block
+# scored each against every other, for minutes (the import holds the embedded database's
+# only write lock meanwhile).
+SCORES_AT_LEAST = 100_000_000
+SCORES_PER_ROW = 100_000
 
 
 @dataclass
@@ -519,14 +525,17 @@ def import_file(
     perm_ids = owner_right_ids()
     releases = RowReleases(agency, user)
     unsearched: set[int] = set()
-    budget = CandidateBudget(left=0)
-    candidates_created = 0
+    budget = CandidateBudget(left=0, scores_left=0)
+    candidates_created = names_scored = 0
 
     def search_candidates() -> None:
-        nonlocal candidates_created
+        nonlocal candidates_created, names_scored
         if not budget.cut:
             budget.left = CANDIDATES_AT_LEAST + CANDIDATES_PER_ROW * result.rows - candidates_created
+            budget.scores_left = SCORES_AT_LEAST + SCORES_PER_ROW * result.rows - names_scored
+            allowed = budget.scores_left
             candidates_created += find_candidates(unsearched, budget=budget)
+            names_scored += allowed - budget.scores_left
         unsearched.clear()
 
     def flush(plans: list[RowPlan], seen: SeenReferences) -> None:
@@ -608,7 +617,8 @@ def import_file(
                     "message": f"the search for near-duplicates stopped after {candidates_created} "
                     "candidates, the most alike first: the file names more parties alike to each other "
                     f"than analysts can review (at most {CANDIDATES_AT_LEAST} and {CANDIDATES_PER_ROW} "
-                    "per row); the records were imported whole",
+                    "per row), or more in one group of similar names than an import may compare; the "
+                    "records were imported whole",
                 }
             )
         record_event(

@@ -105,3 +105,21 @@ def test_within_its_budget_an_import_makes_every_candidate_and_says_nothing(tmp_
     result = import_file(alike_file(tmp_path / "alike.jsonl"), cus.agency)
     assert ResolutionCandidate.objects.count() == 5
     assert result.warnings == []
+
+
+def test_an_import_scores_at_most_its_budget_of_name_pairs_block_by_block(tmp_path, monkeypatch):
+    """A file of thousands of parties in one block scored each against every other, for
+    minutes, whatever the candidates' budget: the pairs of names scored are bounded too. The
+    five pairs sit in five blocks of two names (each name scored against both), in order."""
+    cus = staff("cus")
+    monkeypatch.setattr(import_writing, "SCORES_AT_LEAST", 10)
+    monkeypatch.setattr(import_writing, "SCORES_PER_ROW", 0)
+
+    result = import_file(alike_file(tmp_path / "alike.jsonl"), cus.agency)
+
+    assert result.created == 10
+    # Eight scored in the first two blocks; the third has room for one of its names, which
+    # finds its pair in the block; the fourth and fifth are not scored.
+    assert candidate_names() == {frozenset({"amber"}), frozenset({"coral"}), frozenset({"delta"})}
+    (warning,) = result.warnings
+    assert warning["message"].startswith("the search for near-duplicates stopped after 3 candidates")

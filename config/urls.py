@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agencies import auth_urls
@@ -9,6 +12,9 @@ from workspace.pages import home
 
 urlpatterns = [
     path("", home, name="home"),
+    # Asked by browsers of pages that name no icon (the admin's, the API's): not a 404 each.
+    # Lazily: in production the static name is the manifest's, not read before it is needed.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
     path("health/", health, name="health"),
     path("", include("workspace.urls")),
     path("", include("intel.page_urls")),

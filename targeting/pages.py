@@ -20,7 +20,7 @@ from graph.jobs import basis_read_once
 from intel.pages import bad_input
 from targeting import decisions, profiles, selectors
 from targeting.indicators import BY_NAME, INDICATORS
-from targeting.models import Decision, RiskProfile
+from targeting.models import Decision, RiskProfile, ScoringRun
 
 PAGE_SIZE = 50
 PROFILE_VERSIONS_SHOWN = 50
@@ -35,8 +35,13 @@ def refusal(error: ValidationError | PermissionDenied) -> str:
 def _queue_post(request: HttpRequest) -> None:
     what = request.POST.get("action")
     if what == "rescore":
-        decisions.rescore(request.user)
-        messages.success(request, "Scoring asked for; this page follows its progress.")
+        run = decisions.rescore(request.user)
+        # Without a worker (the embedded default) the scoring ran as the request waited.
+        run.refresh_from_db()
+        if run.status == ScoringRun.Status.DONE:
+            messages.success(request, f"Scored afresh: {run.scored} declaration(s).")
+        else:
+            messages.success(request, "Scoring asked for; this page follows its progress.")
     elif what == "draw":
         drawn = decisions.draw_random_inspections(request.user)
         messages.success(

@@ -123,9 +123,8 @@ class Watched:
         page.on("response", lambda response: "/api/" in response.url and self.responses.append(response))
 
     def console(self, message) -> None:
-        # Chromium asks every site for a favicon; this one has none.
         where = message.location.get("url", "")
-        if message.type == "error" and not where.endswith("/favicon.ico"):
+        if message.type == "error":
             self.errors.append(f"console: {message.text} ({where})")
 
     def csp_violations(self) -> list[str]:

@@ -220,10 +220,13 @@ def test_analyses_are_offered_then_shown_with_the_paths_that_drive_the_risk(scen
     url = f"/entities/{scene.broker.public_id}/analyse/"
     assert client.post(url, {"operation": "betweenness"}).status_code == 400
     for operation in ("network_risk", "communities"):
-        assert client.post(url, {"operation": operation}).status_code == 302
+        asked = client.post(url, {"operation": operation})
+        shown_in = "risk" if operation == "network_risk" else "community"
+        # Back at the analysis asked for, not at the top of a long page.
+        assert asked.status_code == 302
+        assert asked["Location"] == f"/entities/{scene.broker.public_id}/#{shown_in}"
         row = AnalyticsResult.objects.get(operation=operation)
         assert row.agency == scene.cus.agency
-        shown_in = "risk" if operation == "network_risk" else "community"
         computing = section(profile_of(client, scene.broker), shown_in)
         assert "Being computed" in computing and 'data-refresh="3"' in computing
         state_url = f"/entities/{scene.broker.public_id}/analyses/"

@@ -127,6 +127,10 @@ def entity(
     )
 
 
+# The dossier's section of each analysis it offers.
+ANALYSIS_SECTIONS = {"communities": "community", "network_risk": "risk"}
+
+
 @require_GET
 @login_required
 @found
@@ -158,10 +162,10 @@ def analyse(request: HttpRequest, reader: Reader, pk: UUID) -> HttpResponse:
         # As the API's analysis endpoint audits it: the query, and the records its answer shows.
         audit_query(reader, asked, answer, [str(pk)], outcome="answered" if answer else row.status)
         done = answer is not None
-        messages.success(
-            request, "Computed." if done else f"Computing: {row.progress} %. Reload to follow it."
-        )
-    return redirect(entity_url(request, pk))
+        messages.success(request, "Computed." if done else f"Computing: {row.progress} %.")
+    # Back at the analysis asked for, which the dossier shows below its mentions and
+    # connections, rather than at the top of the page.
+    return redirect(entity_url(request, pk) + f"#{ANALYSIS_SECTIONS[operation]}")
 
 
 @require_POST

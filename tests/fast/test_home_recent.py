@@ -3,8 +3,10 @@ were listed as entered, with their dates beside them in no order)."""
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from intel.import_writing import import_file
@@ -34,3 +36,22 @@ def test_the_home_lists_the_agencys_latest_records_by_their_dates(tmp_path):
     recent = page[page.index('id="recent"') :]
     recent = recent[: recent.index("</section>")]
     assert re.findall(r">([CP]-\w+)</a>", recent) == ["C-NEW", "C-MID", "C-OLD"]
+
+
+def test_a_date_stays_on_one_line_and_a_browser_asking_for_favicon_ico_gets_the_icon(tmp_path):
+    """A new user saw dates broken as 2025-12-/31, and a 404 logged for /favicon.ico on every
+    page that names no icon (the admin's, the API's)."""
+    cus = staff("cus")
+    upload = tmp_path / "one.jsonl"
+    upload.write_text(
+        json.dumps({"external_ref": "C-1", "category": "shipment", "occurred_on": "2025-12-31"})
+    )
+    import_file(upload, cus.agency)
+    client = Client()
+    client.force_login(cus.analyst)
+    assert '<span class="muted date">2025-12-31</span>' in client.get("/").content.decode()
+    css = (Path(settings.BASE_DIR) / "static" / "interlink.css").read_text()
+    assert ".date, .ref { white-space: nowrap; }" in css
+    icon = Client().get("/favicon.ico")
+    assert (icon.status_code, icon["Location"]) == (301, "/static/favicon.svg")
+    assert (Path(settings.BASE_DIR) / "static" / "favicon.svg").is_file()

@@ -36,6 +36,26 @@ def refuse_unknown(query: QueryDict, known: Iterable[str], *, repeatable: Iterab
         raise ValidationError({name: ["given more than once"] for name in repeated})
 
 
+# The check of the purposes a request states (the query string's, the header's), set by the
+# app that keeps their vocabulary (`check_purposes_with`): core knows none of it.
+_purpose_check: Callable[[Request], object] | None = None
+
+
+def check_purposes_with(check: Callable[[Request], object]) -> None:
+    """Sets the check `refuse_forged_purpose` asks: it raises for a purpose not of the
+    vocabulary (intel's `Reader.from_request`, from its AppConfig.ready)."""
+    global _purpose_check
+    _purpose_check = check
+
+
+def refuse_forged_purpose(request: Request) -> None:
+    """A purpose stated that is none refused, wherever the request goes: a view that reads
+    none (discovery, targeting's status, OPTIONS) answered 200 to `?purpose=bogus`, where a
+    reading view answers 400."""
+    if _purpose_check is not None:
+        _purpose_check(request)
+
+
 def reads_no_query(view: Callable) -> Callable:
     """For a function view of the API (below its `api_view`) that reads nothing of the query
     string: any parameter but those read on every request is refused. A release posted with
@@ -46,6 +66,7 @@ def reads_no_query(view: Callable) -> Callable:
     @functools.wraps(view)
     def refusing(request, *args, **kwargs):
         refuse_unknown(request.query_params, ())
+        refuse_forged_purpose(request)
         return view(request, *args, **kwargs)
 
     return refusing
@@ -59,4 +80,5 @@ class RefusingMetadata(SimpleMetadata):
 
     def determine_metadata(self, request: Request, view: APIView) -> dict:
         refuse_unknown(request.query_params, ())
+        refuse_forged_purpose(request)
         return super().determine_metadata(request, view)

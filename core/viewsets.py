@@ -14,7 +14,7 @@ from rest_framework import routers, viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
 
-from core.query_parameters import refuse_unknown
+from core.query_parameters import refuse_forged_purpose, refuse_unknown
 
 # For a request whose body is JSON alone (the project's bounded parser, not forms).
 JSON_ONLY = [parser for parser in api_settings.DEFAULT_PARSER_CLASSES if issubclass(parser, JSONParser)]
@@ -31,6 +31,7 @@ class RestrictedViewSet(viewsets.GenericViewSet):
         # A write reads its body, never the query: filters there would narrow nothing.
         reading = request.method in ("GET", "HEAD")
         refuse_unknown(request.query_params, self.known_query_parameters() if reading else ())
+        refuse_forged_purpose(request)
 
     def known_query_parameters(self) -> set[str]:
         """The filters (`filterset_class`, `filterset_fields`), a list's pagination, and
@@ -69,6 +70,7 @@ class RootView(routers.APIRootView):
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         refuse_unknown(request.query_params, ())
+        refuse_forged_purpose(request)
 
 
 class Router(routers.DefaultRouter):

@@ -7,3 +7,7 @@ class IntelConfig(AppConfig):
 
     def ready(self) -> None:
         from core import lookups  # noqa: F401  (registers `__any_of`)
+        from core.query_parameters import check_purposes_with
+        from intel.selectors import Reader
+
+        check_purposes_with(Reader.from_request)

@@ -140,3 +140,15 @@ def test_every_request_of_the_api_refuses_a_parameter_it_does_not_read(path, met
 def test_no_address_takes_a_format_suffix(path):
     """The custom actions take no `format`: such an address was a 500."""
     assert staff("cus").client(purpose="risk_assessment").get(path).status_code == 404
+
+
+@pytest.mark.parametrize(("path", "method"), api_endpoints())
+def test_every_request_of_the_api_refuses_a_forged_purpose(path, method):
+    """Stated in the query string or the header, also where the view reads no purpose: an
+    attack helper's `?purpose=bogus` was answered 200 by discovery, targeting's status and
+    every OPTIONS, where a reading view answers 400."""
+    client = staff("cus").client()
+    for query, headers in (("?purpose=bogus", {}), ("", {"HTTP_X_INTERLINK_PURPOSE": "bogus"})):
+        answer = getattr(client, method)(f"/{path}{query}", {}, format="json", **headers)
+        assert answer.status_code == 400, (query, answer.status_code, answer.content[:300])
+        assert "purpose" in answer.json(), answer.json()

@@ -15,7 +15,7 @@ from agencies.mfa import check_code, mfa_applies
 from agencies.models import ApiToken
 from agencies.selectors import manageable_tokens
 from agencies.tokens import issue_token, revoke_token
-from core.input_serializers import RefusesUnknownKeys
+from core.input_serializers import RefusesUnknownKeys, refuse_any_body
 from core.query_parameters import reads_no_query
 from core.viewsets import RestrictedViewSet
 
@@ -109,6 +109,7 @@ class ApiTokenViewSet(RestrictedViewSet, mixins.ListModelMixin, mixins.DestroyMo
 @reads_no_query
 def sign_out(request):
     """Revokes the token the request was made with, or ends the session."""
+    refuse_any_body(request.data)
     if isinstance(request.auth, ApiToken):
         revoke_token(actor=request.user, token_id=request.auth.pk, reason="signed out")
     else:

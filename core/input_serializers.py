@@ -23,3 +23,12 @@ class RefusesUnknownKeys:
             if unknown:
                 raise ValidationError({name: ["not a field of this request"] for name in unknown})
         return super().to_internal_value(data)
+
+
+def refuse_any_body(data: Any) -> None:
+    """For a write that reads no body (a sign-out, a rescoring): each key sent is a 400
+    naming it, as a serializer's unknown key is; it was taken and ignored."""
+    if isinstance(data, Mapping):
+        sent = sorted(set(data) - set(FORM_KEYS))
+        if sent:
+            raise ValidationError({name: ["not a field of this request"] for name in sent})

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.identity import PublicLookup
+from core.input_serializers import refuse_any_body
 from core.viewsets import RestrictedViewSet
 from graph.jobs import basis_read_once
 from targeting import decisions, profiles, selectors
@@ -123,6 +124,7 @@ class QueueViewSet(PublicLookup, RestrictedViewSet, mixins.ListModelMixin):
     @scoring.mapping.post
     def rescore(self, request):
         """Asks for the agency's scores afresh (unless a run is under way)."""
+        refuse_any_body(request.data)
         decisions.rescore(request.user)
         status_now = ScoringStatusSerializer(selectors.scoring_status(request.user)).data
         return Response(status_now, status=status.HTTP_202_ACCEPTED)

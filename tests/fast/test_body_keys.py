@@ -125,3 +125,23 @@ def test_misspelt_keys_of_other_writes_are_refused_by_name(cus_and_pol):
         "/api/agreements/", {"parties": [{"agency": "cus", "provide": True}]}, format="json"
     )
     assert nested.status_code == 400 and "provide" in json.dumps(nested.json())
+
+
+@pytest.mark.django_db
+def test_every_write_of_the_api_without_an_id_refuses_a_key_it_does_not_read():
+    """Walked from the URL configuration: a write that reads no body (a sign-out, a
+    rescoring) took `{"bogus": 1}` and did its work (an attack helper started scorings so).
+    A write whose address names an object is checked above, by its serializer."""
+    from tests.fast.test_query_parameters import SOMEONE, api_endpoints
+
+    writes = [
+        (path, method)
+        for path, method in api_endpoints()
+        if method in ("post", "put", "patch") and SOMEONE not in path
+    ]
+    assert ("api/targeting/queue/scoring/", "post") in writes and ("api/auth/logout/", "post") in writes
+    client = staff("cus").client(purpose="risk_assessment")
+    for path, method in writes:
+        answer = getattr(client, method)(f"/{path}", {"bogus": 1}, format="json")
+        assert answer.status_code == 400, (path, answer.status_code, answer.content[:200])
+        assert answer.json().get("bogus") == [REFUSED], (path, answer.json())

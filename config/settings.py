@@ -440,6 +440,7 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "config.middleware.NoStoreWhenAuthenticated",
 )
+MIDDLEWARE.append("config.middleware.BusyDatabaseIsUnavailable")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

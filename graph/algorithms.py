@@ -45,7 +45,7 @@ import networkx as nx
 SEED = 20260101
 # Above this many nodes betweenness is estimated from BETWEENNESS_SAMPLES sources drawn with
 # the seed: exact Brandes costs one traversal per node.
-EXACT_BETWEENNESS_MAX_NODES = 2_000
+EXACT_BETWEENNESS_MAX_NODES = 10_000
 BETWEENNESS_SAMPLES = 500
 PAGERANK_ALPHA = 0.85
 PAGERANK_TOLERANCE = 1e-10

@@ -91,7 +91,7 @@ def test_a_dossier_follows_its_analysis_by_its_state_and_reads_itself_once_done(
     page.wait_for_url(live_server.url + "/")
     page.goto(dossier)
     page.locator("#risk").get_by_role("button", name="Compute").click()
-    page.wait_for_url(dossier)
+    page.wait_for_url(dossier + "#risk")  # back at the analysis asked for
     assert "Being computed" in page.locator("#risk").inner_text()
 
     loads = []

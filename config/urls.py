@@ -13,8 +13,9 @@ from workspace.pages import home
 urlpatterns = [
     path("", home, name="home"),
     # Asked by browsers of pages that name no icon (the admin's, the API's): not a 404 each.
-    # Lazily: in production the static name is the manifest's, not read before it is needed.
-    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
+    # Lazily: in production the static name is the manifest's, not read before it is needed;
+    # not permanent: that name changes with the icon.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=False)),
     path("health/", health, name="health"),
     path("", include("workspace.urls")),
     path("", include("intel.page_urls")),

@@ -32,3 +32,5 @@ def refuse_any_body(data: Any) -> None:
         sent = sorted(set(data) - set(FORM_KEYS))
         if sent:
             raise ValidationError({name: ["not a field of this request"] for name in sent})
+    elif data:
+        raise ValidationError({"detail": ["this request takes no body"]})

@@ -346,8 +346,8 @@ def find_candidates(
     different registration numbers (unless a fold gave one of them a name both state:
     `_fold_choices`), and two persons with different dates of birth, are never proposed.
     Each candidate carries its evidence (`stored_evidence`). With a `budget`, the search
-    scores of a block only the first names the pairs it has left have room for, and stops
-    there, or once it has found as many alike pairs as candidates it may create; it judges the pairs
+    scores of a block only the first names (by id) the pairs it has left have room for, and
+    stops there; it judges the pairs
     found best first, stopping once it has created the budget's `left` (give or take
     PAIRS_PER_JUDGING); it says so in the budget.
     """
@@ -367,7 +367,8 @@ def find_candidates(
     if not new:
         return 0
     asking: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for pk, type_, block in new:
+    # By id: a budget's first names of a block are the same whatever order the rows came in.
+    for pk, type_, block in sorted(new):
         asking[(type_, block)].append(pk)
     alike: dict[tuple[int, int], float] = {}
     # The names of the entities paired, kept from the blocks read for `known`.
@@ -390,9 +391,9 @@ def find_candidates(
             # A file of thousands of parties in one block scored each against every other:
             # the first names of the block that the budget has room for are scored, no more.
             room = budget.scores_left // len(pool)
-            if room < len(asked) or len(alike) >= budget.left:
+            if room < len(asked):
                 budget.cut = True
-                asked = asked[:room] if len(alike) < budget.left else []
+                asked = asked[:room]
             budget.scores_left -= len(asked) * len(pool)
         for pk, other, score in _alike(asked, pool, threshold) if asked else ():
             pair = (min(pk, other), max(pk, other))

@@ -181,8 +181,9 @@ def remove_failed_import_files() -> int:
 # one still waiting this long after was stored by a server stopped before it ran it.
 EMBEDDED_START_WITHIN = timedelta(minutes=1)
 INTERRUPTED = (
-    "the import was interrupted: the server stopped while it ran, and nothing of the file was "
-    "written (an import is written whole or not at all); upload the file again"
+    "the import was interrupted: it did not finish (the server stopped, or could not write, "
+    "while it ran), and nothing of the file was written (an import is written whole or not "
+    "at all); upload the file again"
 )
 
 

@@ -66,6 +66,7 @@ class InForce:
     agreement; None: none to come)."""
 
     stamp: str
+    read_at: datetime
     until: datetime | None
     terms: dict[int, AgreementTerms]
     received: dict[int, set[int]]
@@ -91,12 +92,14 @@ def terms_in_force() -> tuple[dict[int, AgreementTerms], dict[int, set[int]]]:
         kept is not None
         and stamp is not None
         and kept.stamp == stamp
+        # A clock set back before the reading may be before a start date it passed.
+        and kept.read_at <= now
         and (kept.until is None or now < kept.until)
     ):
         return kept.terms, kept.received
     terms, received = AgreementAccess.terms_of(Agreement.objects.in_force(now))
     if stamp is not None:
-        _in_force = InForce(stamp, next_date_after(now), terms, received)
+        _in_force = InForce(stamp, now, next_date_after(now), terms, received)
     return terms, received
 
 
@@ -148,7 +151,8 @@ class AgreementAccess:
         """What every agency may see under agreements right now."""
         terms, received = terms_in_force()
         return {
-            agency_id: cls({pk: terms[pk] for pk in received.get(agency_id, ())}, terms)
+            # Copies: the kept terms are every thread's.
+            agency_id: cls({pk: terms[pk] for pk in received.get(agency_id, ())}, dict(terms))
             for agency_id in Agency.objects.values_list("pk", flat=True)
         }
 

@@ -32,8 +32,13 @@
     timer = window.setTimeout(function () {
       fetch(address, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
-          // Signed out, or the entity hidden since: the page, read again, says which.
-          return response.ok ? response.json() : { following: false };
+          var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+          // Signed out (sent to the sign-in page), or the entity hidden since: the page, read
+          // again, says which. A server busy or failing for a moment is asked again.
+          if (response.redirected || response.status === 403 || response.status === 404 || (response.ok && !json)) {
+            return { following: false };
+          }
+          return response.ok ? response.json() : { following: true, progress: {} };
         })
         .then(function (state) {
           if (timer === null) {

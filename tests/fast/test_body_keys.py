@@ -145,3 +145,8 @@ def test_every_write_of_the_api_without_an_id_refuses_a_key_it_does_not_read():
         answer = getattr(client, method)(f"/{path}", {"bogus": 1}, format="json")
         assert answer.status_code == 400, (path, answer.status_code, answer.content[:200])
         assert answer.json().get("bogus") == [REFUSED], (path, answer.json())
+    # Nor any body that is no object.
+    for body in ([1, 2], "x"):
+        answer = client.post("/api/targeting/queue/scoring/", body, format="json")
+        assert answer.status_code == 400, answer.content
+        assert answer.json() == {"detail": ["this request takes no body"]}

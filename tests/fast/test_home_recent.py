@@ -53,5 +53,13 @@ def test_a_date_stays_on_one_line_and_a_browser_asking_for_favicon_ico_gets_the_
     css = (Path(settings.BASE_DIR) / "static" / "interlink.css").read_text()
     assert ".date, .ref { white-space: nowrap; }" in css
     icon = Client().get("/favicon.ico")
-    assert (icon.status_code, icon["Location"]) == (301, "/static/favicon.svg")
+    assert (icon.status_code, icon["Location"]) == (302, "/static/favicon.svg")
     assert (Path(settings.BASE_DIR) / "static" / "favicon.svg").is_file()
+
+
+def test_each_analysis_the_dossier_offers_has_its_section_to_return_to():
+    """Compute returns to the analysis's section: one offered without a section answered a
+    500 after it had been computed and audited."""
+    from workspace import pages, selectors
+
+    assert set(pages.ANALYSIS_SECTIONS) == set(selectors.PROFILE_ANALYSES)

@@ -13,12 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from cases import selectors, services
 from cases.models import Case
-
-
-def refusal(error: ValidationError | PermissionDenied) -> str:
-    if isinstance(error, PermissionDenied):
-        return str(error)
-    return "; ".join(f"{field}: {' '.join(problems)}" for field, problems in error.message_dict.items())
+from core.refusals import refusal
 
 
 @login_required

@@ -17,8 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from intel import presentation, selectors
 from intel.import_reading import ImportFailed, ImportLimits
-from intel.models import ImportBatch
-from intel.services import batch_progress, fail_interrupted, upload_import
+from intel.services import UNFINISHED, batch_progress, fail_interrupted, upload_import
 from intel.uploads import UploadTooLarge, limit_import_upload
 
 
@@ -115,14 +114,10 @@ def _imports_page(
         "form": form,
         "refused": refused,
         "batches": batches,
-        "following": any(batch.status in FOLLOWED for batch in batches),
+        "following": any(batch.status in UNFINISHED for batch in batches),
         "row_limit": upload_row_limit(),
     }
     return render(request, "intel/imports.html", context, status=status)
-
-
-# Statuses of an import still at work, which its page follows.
-FOLLOWED = (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING)
 
 
 @require_GET
@@ -136,7 +131,7 @@ def import_batch(request: HttpRequest, pk: UUID) -> HttpResponse:
     if batch is None:
         raise Http404("No such import")
     batch.progress = batch_progress(batch)
-    return render(request, "intel/import.html", {"batch": batch, "following": batch.status in FOLLOWED})
+    return render(request, "intel/import.html", {"batch": batch, "following": batch.status in UNFINISHED})
 
 
 def upload_row_limit() -> int | None:

@@ -177,6 +177,8 @@ def remove_failed_import_files() -> int:
     return removed
 
 
+# An import still at work: its page follows it.
+UNFINISHED = (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING)
 # On the embedded default the request that stores an upload runs it as soon as it is stored:
 # one still waiting this long after was stored by a server stopped before it ran it.
 EMBEDDED_START_WITHIN = timedelta(minutes=1)
@@ -202,7 +204,7 @@ def fail_interrupted(batches: QuerySet[ImportBatch]) -> None:
     for batch_id in stopped.values_list("pk", flat=True):
         with session_lock_if_free(IMPORT_LOCK_SPACE, batch_id) as free:
             batch = ImportBatch.objects.filter(pk=batch_id).first() if free else None
-            if batch is not None and batch.status in (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING):
+            if batch is not None and batch.status in UNFINISHED:
                 finish_failed(batch, [{"row": None, "field": None, "message": INTERRUPTED}])
 
 

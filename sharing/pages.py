@@ -18,6 +18,7 @@ from rest_framework.serializers import Serializer
 
 from agencies.models import User
 from core.inputs import page_number
+from core.refusals import refusal
 from intel.models import Releasability
 from sharing import releases, requests, selectors
 from sharing.models import Agreement
@@ -34,13 +35,6 @@ def checked(body: Serializer) -> None:
     """A page's check of a form by the API's serializer: its errors as a service's refusal."""
     if not body.is_valid():
         raise ValidationError({field: list(map(str, why)) for field, why in body.errors.items()})
-
-
-def refusal_text(error: ValidationError) -> str:
-    """A refusal as a page says it: each field and why."""
-    if not hasattr(error, "error_dict"):
-        return "; ".join(error.messages)
-    return "; ".join(f"{field}: {' '.join(why)}" for field, why in error.message_dict.items())
 
 
 def page_of(request: HttpRequest, queryset, size: int = 50):
@@ -75,7 +69,7 @@ def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
             else:
                 requests.refuse(disclosure, request.user, body.validated_data["reason"])
         except ValidationError as error:
-            messages.error(request, refusal_text(error))
+            messages.error(request, refusal(error))
             status = 400
         else:
             messages.success(request, f"Request {disclosure.reference} {decision}d.")
@@ -144,7 +138,7 @@ def release_record(request: HttpRequest, pk: UUID) -> HttpResponse:
                 record, request.user, body.validated_data["releasability"], body.validated_data["agreements"]
             )
         except ValidationError as error:
-            messages.error(request, refusal_text(error))
+            messages.error(request, refusal(error))
             status = 400
         else:
             messages.success(request, f"{record.external_ref}: {record.get_releasability_display().lower()}.")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from agencies.models import Agency, User
 from core.inputs import page_number, storable_text
 from core.pagination import LimitedCountPaginator
+from core.refusals import refusal
 from graph.jobs import basis_read_once
 from intel.pages import bad_input
 from targeting import decisions, profiles, selectors
@@ -24,12 +25,6 @@ from targeting.models import Decision, RiskProfile, ScoringRun
 
 PAGE_SIZE = 50
 PROFILE_VERSIONS_SHOWN = 50
-
-
-def refusal(error: ValidationError | PermissionDenied) -> str:
-    if isinstance(error, PermissionDenied):
-        return str(error)
-    return "; ".join(f"{field}: {' '.join(problems)}" for field, problems in error.message_dict.items())
 
 
 def _queue_post(request: HttpRequest) -> None:

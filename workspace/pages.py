@@ -27,6 +27,7 @@ from intel.selectors import BadInput, Reader
 from sharing import requests
 from sharing.models import DisclosureRequest
 from workspace import selectors
+from workspace.selectors import ANALYSIS_SECTIONS
 
 
 def found(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -125,10 +126,6 @@ def entity(
         },
         status=status,
     )
-
-
-# The dossier's section of each analysis it offers.
-ANALYSIS_SECTIONS = {"communities": "community", "network_risk": "risk"}
 
 
 @require_GET

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -38,7 +39,9 @@ NEIGHBOURS_PER_GROUP = 25
 COMMUNITY_MEMBERS_SHOWN = 20
 LINK_LABELS = dict(LinkType.choices)
 # The analyses a profile shows, each read over the viewer's agency's graph.
-PROFILE_ANALYSES = ("communities", "network_risk")
+# The analyses a dossier offers, each with its section of the page (Compute returns there).
+ANALYSIS_SECTIONS = {"communities": "community", "network_risk": "risk"}
+PROFILE_ANALYSES = tuple(ANALYSIS_SECTIONS)
 
 
 # --- home ---------------------------------------------------------------------------------
@@ -283,12 +286,17 @@ def stored(reader: Reader, *operations: str) -> dict[str, tuple[AnalyticsResult 
     no confirmation of its entities takes out."""
     if reader.agency_id is None:
         return dict.fromkeys(operations, (None, False))
-    rows = {
+    rows = stored_rows(reader, operations)
+    current = jobs.current_results(rows.values())
+    return {operation: (row, row is not None and row.pk in current) for operation, row in rows.items()}
+
+
+def stored_rows(reader: Reader, operations: Iterable[str]) -> dict[str, AnalyticsResult | None]:
+    """The agency's row of each analysis, current or not (`jobs.stored_analysis`)."""
+    return {
         operation: jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
         for operation in operations
     }
-    current = jobs.current_results(rows.values())
-    return {operation: (row, row is not None and row.pk in current) for operation, row in rows.items()}
 
 
 def analyses_following(reader: Reader, public_id: UUID | str) -> dict:
@@ -298,10 +306,7 @@ def analyses_following(reader: Reader, public_id: UUID | str) -> dict:
     progress. Reads no record; the entity must be one the reader may see (EntityNotFound
     otherwise, as for one that does not exist)."""
     visible_entity(reader, public_id, named=False)
-    rows = {
-        operation: jobs.stored_analysis(user=reader.user, operation=operation, purpose=reader.purpose)
-        for operation in PROFILE_ANALYSES
-    }
+    rows = stored_rows(reader, PROFILE_ANALYSES)
     following = {
         operation: row.progress
         for operation, row in rows.items()
